@@ -1,0 +1,44 @@
+# Lantern — `make demo`, `make test`, `make bench`. Each target installs what it needs first.
+#
+# Release builds target the host's vector units: on an x86-64 CPU with AVX2, FMA and F16C we
+# build for `haswell` (the SIMD8 kernels then compile to 256-bit FMAs and F16C conversions);
+# elsewhere the compiler's portable baseline. Override with `make CPU=` (baseline) or CPU=name.
+CPU ?= $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && grep -qw f16c /proc/cpuinfo && echo haswell)
+CPU_FLAGS := $(if $(CPU),-Xswiftc -target-cpu -Xswiftc $(CPU) -Xcc -march=$(CPU),)
+RELEASE := -c release $(CPU_FLAGS)
+BIN := .build/release/lantern
+
+.PHONY: all build deps test demo bench fixtures clean
+
+all: build
+
+# Debian packages the build and tests use (Vulkan loader, lavapipe, glslang). Installed only when missing.
+APT_PACKAGES := libvulkan-dev mesa-vulkan-drivers glslang-tools spirv-tools vulkan-validationlayers
+deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing: $$missing"; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+build: deps
+	swift build $(RELEASE) --product lantern
+
+# The whole suite, optimised (the model tests run real forward passes).
+test: deps
+	swift build $(RELEASE) -Xswiftc -enable-testing --build-tests
+	swift test $(RELEASE) -Xswiftc -enable-testing --skip-build
+
+demo: build
+	./tools/demo.sh
+
+bench: build
+	$(BIN) bench
+
+# Regenerates Tests/Fixtures (needs torch + transformers; see tools/make_fixtures.py).
+fixtures:
+	python3 tools/make_fixtures.py --out Tests/Fixtures
+
+clean:
+	rm -rf .build

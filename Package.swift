@@ -1,0 +1,34 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// Release builds get AVX2/FMA/F16C from the Makefile (`-target-cpu haswell`), not from here:
+// unsafe flags in the manifest would make the package unusable as a dependency.
+let package = Package(
+    name: "Lantern",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "Lantern", targets: ["Lantern"]),
+        .executable(name: "lantern", targets: ["LanternCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(name: "LanternCore"),
+        .target(name: "CPUBackend", dependencies: ["LanternCore"]),
+        .target(name: "Formats", dependencies: ["LanternCore"]),
+        .target(name: "Models", dependencies: ["LanternCore", "Formats"]),
+        .target(name: "Lantern", dependencies: ["LanternCore", "CPUBackend", "Formats", "Models"]),
+        .executableTarget(
+            name: "LanternCLI",
+            dependencies: ["Lantern", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(name: "CPUBackendTests", dependencies: ["CPUBackend", "LanternCore"]),
+        .testTarget(name: "FormatsTests", dependencies: ["Formats", "LanternCore"]),
+        .testTarget(
+            name: "ModelsTests",
+            dependencies: ["Models", "CPUBackend", "Formats", "LanternCore"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

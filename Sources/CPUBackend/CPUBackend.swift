@@ -1,0 +1,169 @@
+import Foundation
+import LanternCore
+
+/// The backend that runs anywhere: SIMD kernels over all cores, host memory, weights aliased from
+/// their memory-mapped files in their stored dtype.
+public final class CPUBackend: Backend, @unchecked Sendable {
+    public init() {}
+
+    public var name: String { "cpu (\(Parallel.cores) threads)" }
+
+    // MARK: Memory
+
+    func make(_ shape: [Int]) -> Tensor {
+        let count = shape.reduce(1, *)
+        return Tensor(shape: shape, dtype: .f32, storage: CPUStorage(byteCount: count * 4))
+    }
+
+    public func tensor(_ values: [Float], shape: [Int]) throws -> Tensor {
+        guard shape.reduce(1, *) == values.count else {
+            throw LanternError.shapeMismatch(op: "tensor", detail: "\(values.count) values for shape \(shape)")
+        }
+        let t = make(shape)
+        let p = try t.cpuFloats()
+        values.withUnsafeBufferPointer { p.update(from: $0.baseAddress!, count: values.count) }
+        return t
+    }
+
+    public func weight(_ host: HostTensor) throws -> Tensor {
+        guard let bytes = host.dtype.byteCount(elements: host.count), bytes <= host.bytes.count else {
+            throw LanternError.shapeMismatch(op: "weight", detail: "'\(host.name)' \(host.dtype) \(host.shape) needs more than its \(host.bytes.count) bytes")
+        }
+        return Tensor(shape: host.shape, dtype: host.dtype, storage: CPUStorage(aliasing: host.bytes, owner: host.owner))
+    }
+
+    public func zeros(shape: [Int]) throws -> Tensor { make(shape) }
+
+    public func read(_ tensor: Tensor) throws -> [Float] {
+        switch tensor.dtype {
+        case .f32:
+            return Array(UnsafeBufferPointer(start: try tensor.cpuFloats(), count: tensor.count))
+        case .f16, .bf16:
+            let host = HostTensor(name: "read", shape: tensor.shape, dtype: tensor.dtype,
+                                  bytes: UnsafeRawBufferPointer(start: try tensor.cpuPointer, count: tensor.byteCount), owner: nil)
+            return try host.floats()
+        default:
+            throw LanternError.unsupported("reading a \(tensor.dtype) tensor back as floats")
+        }
+    }
+
+    public func copyRows(_ source: Tensor, into destination: Tensor, at row: Int) throws {
+        guard source.width == destination.width, row >= 0, row + source.rowCount <= destination.rowCount else {
+            throw LanternError.shapeMismatch(op: "copyRows", detail: "\(source.shape) into \(destination.shape) at row \(row)")
+        }
+        let d = try destination.cpuFloats() + row * destination.width
+        d.update(from: try source.cpuFloats(), count: source.count)
+    }
+
+    // MARK: Ops
+
+    public func embed(_ tokens: [Int32], table: Tensor, scale: Float) throws -> Tensor {
+        guard table.rank == 2 else { throw LanternError.shapeMismatch(op: "embed", detail: "table \(table.shape) is not a matrix") }
+        let vocab = table.shape[0], width = table.shape[1]
+        if let bad = tokens.first(where: { $0 < 0 || Int($0) >= vocab }) {
+            throw LanternError.invalidArgument("token id \(bad) is out of range: the vocabulary has \(vocab) tokens (0..<\(vocab))")
+        }
+        let out = make([tokens.count, width])
+        let o = try out.cpuFloats()
+        for (r, t) in tokens.enumerated() {
+            let row = try table.rows(Int(t)..<Int(t) + 1)
+            let values = try read(row)
+            for i in 0..<width { o[r * width + i] = values[i] * scale }
+        }
+        return out
+    }
+
+    public func matmul(_ x: Tensor, _ w: Tensor) throws -> Tensor {
+        let k = x.width, n = x.rowCount
+        guard w.rank == 2, w.shape[1] == k else {
+            throw LanternError.shapeMismatch(op: "matmul", detail: "x \(x.shape) · wᵀ with w \(w.shape): inner sizes differ")
+        }
+        let m = w.shape[0]
+        let out = make(Array(x.shape.dropLast()) + [m])
+        let xp = try x.cpuFloats(), wp = UnsafeRawPointer(try w.cpuPointer), op = try out.cpuFloats()
+        switch w.dtype {
+        case .f32: Matmul.run(F32Load.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
+        case .bf16: Matmul.run(BF16Load.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
+        case .f16: Matmul.run(F16Load.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
+        default: throw LanternError.unsupported("matmul with \(w.dtype) weights on the CPU backend")
+        }
+        return out
+    }
+
+    public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float, form: RMSNormForm) throws -> Tensor {
+        guard weight.count == x.width else {
+            throw LanternError.shapeMismatch(op: "rmsNorm", detail: "x \(x.shape) with weight \(weight.shape)")
+        }
+        let w = weight.dtype == .f32 ? weight : try tensor(try read(weight), shape: weight.shape)
+        let out = make(x.shape)
+        Kernels.rmsNorm(try x.cpuFloats(), try w.cpuFloats(), try out.cpuFloats(), rows: x.rowCount, d: x.width,
+                        eps: eps, addOne: form == .gemma)
+        return out
+    }
+
+    public func rope(_ x: Tensor, heads: Int, headDim: Int, start: Int, params: RopeParams) throws -> Tensor {
+        guard x.width == heads * headDim, params.rotaryDim <= headDim, params.rotaryDim % 2 == 0 else {
+            throw LanternError.shapeMismatch(op: "rope", detail: "x \(x.shape) as \(heads) heads × \(headDim), rotary dim \(params.rotaryDim)")
+        }
+        let out = make(x.shape)
+        Kernels.rope(try x.cpuFloats(), try out.cpuFloats(), rows: x.rowCount, heads: heads, headDim: headDim,
+                     start: start, params: params)
+        return out
+    }
+
+    public func attention(q: Tensor, k: Tensor, v: Tensor, queryStart: Int, keyCount: Int,
+                          params p: AttentionParams, wantPattern: Bool) throws -> (out: Tensor, pattern: Tensor?) {
+        let n = q.rowCount
+        guard p.kvHeads > 0, p.heads % p.kvHeads == 0, q.width == p.heads * p.headDim,
+              k.width == p.kvHeads * p.headDim, v.width == k.width,
+              keyCount <= k.rowCount, keyCount <= v.rowCount, queryStart + n <= keyCount, queryStart >= 0 else {
+            throw LanternError.shapeMismatch(op: "attention", detail: "q \(q.shape), k \(k.shape), v \(v.shape), queries from \(queryStart), \(keyCount) keys, \(p.heads)/\(p.kvHeads) heads × \(p.headDim)")
+        }
+        let out = make([n, q.width])
+        let pattern = wantPattern ? make([p.heads, n, keyCount]) : nil
+        AttentionKernel.run(q: try q.cpuFloats(), k: try k.cpuFloats(), v: try v.cpuFloats(), out: try out.cpuFloats(),
+                            pattern: try pattern?.cpuFloats(), n: n, queryStart: queryStart, keyCount: keyCount, p: p)
+        return (out, pattern)
+    }
+
+    public func gegluTanh(gate: Tensor, up: Tensor) throws -> Tensor {
+        try zipMap("gegluTanh", gate, up) { Reference.geluTanh($0) * $1 }
+    }
+
+    public func swiglu(gate: Tensor, up: Tensor) throws -> Tensor {
+        try zipMap("swiglu", gate, up) { Reference.silu($0) * $1 }
+    }
+
+    public func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+        if b.count == a.width && b.count != a.count {
+            let w = a.width
+            let (ap, bp) = (try a.cpuFloats(), try b.cpuFloats())
+            let out = make(a.shape)
+            Kernels.map(a.count, try out.cpuFloats()) { ap[$0] + bp[$0 % w] }
+            return out
+        }
+        return try zipMap("add", a, b, +)
+    }
+
+    public func scale(_ x: Tensor, by s: Float) throws -> Tensor {
+        let xp = try x.cpuFloats()
+        let out = make(x.shape)
+        Kernels.map(x.count, try out.cpuFloats()) { xp[$0] * s }
+        return out
+    }
+
+    public func softcap(_ x: Tensor, cap: Float) throws -> Tensor {
+        let xp = try x.cpuFloats()
+        let out = make(x.shape)
+        Kernels.map(x.count, try out.cpuFloats()) { cap * tanh(xp[$0] / cap) }
+        return out
+    }
+
+    private func zipMap(_ op: String, _ a: Tensor, _ b: Tensor, _ f: @escaping (Float, Float) -> Float) throws -> Tensor {
+        guard a.count == b.count else { throw LanternError.shapeMismatch(op: op, detail: "\(a.shape) and \(b.shape)") }
+        let (ap, bp) = (try a.cpuFloats(), try b.cpuFloats())
+        let out = make(a.shape)
+        Kernels.map(a.count, try out.cpuFloats()) { f(ap[$0], bp[$0]) }
+        return out
+    }
+}

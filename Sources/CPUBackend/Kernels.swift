@@ -1,0 +1,65 @@
+import Foundation
+import LanternCore
+
+/// Row-wise and element-wise kernels: SIMD over the row, threads over rows.
+enum Kernels {
+    static func rmsNorm(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+                        rows: Int, d: Int, eps: Float, addOne: Bool) {
+        let args = UncheckedBox((x, w, out))
+        Parallel.forRanges(rows, minChunk: max(1, 16384 / max(d, 1))) { range in
+            let (x, w, out) = args.value
+            for r in range {
+                let xr = x + r * d, o = out + r * d
+                var acc = SIMD8<Float>(), i = 0
+                while i + 8 <= d {
+                    let v = UnsafeRawPointer(xr + i).loadUnaligned(as: SIMD8<Float>.self)
+                    acc += v * v; i += 8
+                }
+                var ss = acc.sum()
+                while i < d { ss += xr[i] * xr[i]; i += 1 }
+                let inv = 1 / (ss / Float(d) + eps).squareRoot()
+                for i in 0..<d { o[i] = xr[i] * inv * (addOne ? 1 + w[i] : w[i]) }
+            }
+        }
+    }
+
+    static func rope(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, rows: Int, heads: Int,
+                     headDim: Int, start: Int, params: RopeParams) {
+        let half = params.rotaryDim / 2
+        let invFreq = (0..<half).map {
+            Reference.inverseFrequency($0, rotaryDim: params.rotaryDim, theta: params.theta) / params.positionScale
+        }
+        let width = heads * headDim
+        let args = UncheckedBox((x, out, invFreq))
+        Parallel.forRanges(rows) { range in
+            let (x, out, invFreq) = args.value
+            var cosv = [Float](repeating: 0, count: half), sinv = cosv
+            for r in range {
+                let pos = Float(start + r)
+                for i in 0..<half {
+                    let angle = Double(pos * invFreq[i])
+                    cosv[i] = Float(cos(angle)); sinv[i] = Float(sin(angle))
+                }
+                // Dimensions past rotaryDim pass through unchanged.
+                (out + r * width).update(from: x + r * width, count: width)
+                for h in 0..<heads {
+                    let xb = x + r * width + h * headDim, ob = out + r * width + h * headDim
+                    for i in 0..<half {
+                        let (a, b) = params.pairing == .half ? (i, i + half) : (2 * i, 2 * i + 1)
+                        ob[a] = xb[a] * cosv[i] - xb[b] * sinv[i]
+                        ob[b] = xb[b] * cosv[i] + xb[a] * sinv[i]
+                    }
+                }
+            }
+        }
+    }
+
+    /// Applies `f` to every element, in parallel chunks.
+    static func map(_ count: Int, _ out: UnsafeMutablePointer<Float>, _ f: @escaping (Int) -> Float) {
+        let args = UncheckedBox((out, f))
+        Parallel.forRanges(count, minChunk: 8192) { range in
+            let (out, f) = args.value
+            for i in range { out[i] = f(i) }
+        }
+    }
+}

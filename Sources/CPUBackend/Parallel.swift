@@ -1,0 +1,37 @@
+import Foundation
+
+/// Work splitting over the machine's cores. Kernels hand it a number of independent chunks.
+enum Parallel {
+    static let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+
+    /// Runs `body(i)` for i in 0..<count, spread over the cores; runs inline when there is one
+    /// chunk or one core.
+    static func forEach(_ count: Int, _ body: (Int) -> Void) {
+        if count <= 0 { return }
+        if count == 1 || cores == 1 {
+            for i in 0..<count { body(i) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            let box = UncheckedBox(body)
+            DispatchQueue.concurrentPerform(iterations: count) { box.value($0) }
+        }
+    }
+
+    /// Splits 0..<total into about `cores × oversplit` ranges of at least `minChunk` and runs them.
+    static func forRanges(_ total: Int, minChunk: Int = 1, oversplit: Int = 4, _ body: (Range<Int>) -> Void) {
+        if total <= 0 { return }
+        let chunks = max(1, min(cores * oversplit, total / max(minChunk, 1)))
+        let size = (total + chunks - 1) / chunks
+        forEach((total + size - 1) / size) { c in
+            body((c * size)..<min(total, (c + 1) * size))
+        }
+    }
+}
+
+/// Carries a non-Sendable value into Dispatch's worker threads. The kernels that use it write
+/// disjoint parts of their output, so no two workers touch the same memory.
+struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}

@@ -1,0 +1,40 @@
+import Foundation
+import LanternCore
+
+/// Writes float32 tensors as a safetensors file that `safetensors.numpy.load_file` reads.
+public struct SafetensorsWriter {
+    public struct Entry {
+        public let name: String
+        public let shape: [Int]
+        public let values: [Float]
+        public init(name: String, shape: [Int], values: [Float]) {
+            self.name = name
+            self.shape = shape
+            self.values = values
+        }
+    }
+
+    public static func write(_ entries: [Entry], metadata: [String: String] = [:], to path: String) throws {
+        var header: [String: Any] = [:]
+        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        var offset = 0
+        for e in entries {
+            guard e.shape.reduce(1, *) == e.values.count else {
+                throw LanternError.shapeMismatch(op: "safetensors write", detail: "'\(e.name)' has \(e.values.count) values for shape \(e.shape)")
+            }
+            header[e.name] = ["dtype": "F32", "shape": e.shape, "data_offsets": [offset, offset + e.values.count * 4]]
+            offset += e.values.count * 4
+        }
+        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        // Pad with spaces so the data starts 8-byte aligned, as the reference writer does.
+        while (8 + json.count) % 8 != 0 { json.append(0x20) }
+        var out = Data()
+        out.reserveCapacity(8 + json.count + offset)
+        withUnsafeBytes(of: UInt64(json.count).littleEndian) { out.append(contentsOf: $0) }
+        out.append(json)
+        for e in entries { e.values.withUnsafeBytes { out.append(contentsOf: $0) } }
+        guard FileManager.default.createFile(atPath: path, contents: out) else {
+            throw LanternError.badFile(path: path, field: "file", problem: "cannot write")
+        }
+    }
+}

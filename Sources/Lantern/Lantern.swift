@@ -1,0 +1,5 @@
+// The library a Swift program imports: everything public in Lantern's modules.
+@_exported import LanternCore
+@_exported import CPUBackend
+@_exported import Formats
+@_exported import Models

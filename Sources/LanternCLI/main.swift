@@ -1,0 +1,2 @@
+import Lantern
+print("lantern")

@@ -1,0 +1,98 @@
+/// RMSNorm flavours: Gemma scales by `1 + w`, Llama by `w`.
+public enum RMSNormForm: Sendable { case gemma, llama }
+
+/// How RoPE pairs the dimensions of a head: HF checkpoints rotate halves (i, i + d/2); GGUF's
+/// permuted Llama q/k use neighbouring pairs (2i, 2i + 1).
+public enum RopePairing: Sendable { case half, interleaved }
+
+/// RoPE settings for one attention layer.
+public struct RopeParams: Sendable, Equatable {
+    public var theta: Float
+    public var pairing: RopePairing
+    /// Linear position scaling (HF `rope_scaling.factor` of type "linear"); 1 for none.
+    public var positionScale: Float
+    /// Rotated dimensions per head (all of them unless a partial rotary factor says otherwise).
+    public var rotaryDim: Int
+
+    public init(theta: Float, pairing: RopePairing = .half, positionScale: Float = 1, rotaryDim: Int) {
+        self.theta = theta
+        self.pairing = pairing
+        self.positionScale = positionScale
+        self.rotaryDim = rotaryDim
+    }
+}
+
+/// Shape and masking of one attention call.
+public struct AttentionParams: Sendable, Equatable {
+    public var heads: Int
+    public var kvHeads: Int
+    public var headDim: Int
+    /// Multiplies q·k (Gemma: query_pre_attn_scalar^-1/2).
+    public var scale: Float
+    /// Gemma 2: scores become cap·tanh(s/cap) after scaling, before the mask.
+    public var softcap: Float?
+    /// Sliding window: query q sees key k iff k ≤ q and q − k < window.
+    public var window: Int?
+
+    public init(heads: Int, kvHeads: Int, headDim: Int, scale: Float, softcap: Float? = nil, window: Int? = nil) {
+        self.heads = heads
+        self.kvHeads = kvHeads
+        self.headDim = headDim
+        self.scale = scale
+        self.softcap = softcap
+        self.window = window
+    }
+}
+
+/// The ops a transformer needs. Tensors live on the backend; the only way back to the host is
+/// `read`, so a GPU backend may record many ops before anything runs. Every op returns a new f32
+/// tensor and leaves its inputs alone, which is what lets hooks keep references to activations.
+///
+/// Shapes: activations are matrices [rows, width]; weights are HF-style [out, in].
+public protocol Backend: AnyObject, Sendable {
+    var name: String { get }
+
+    // MARK: Memory
+    /// Uploads f32 values.
+    func tensor(_ values: [Float], shape: [Int]) throws -> Tensor
+    /// Adopts weight bytes in their own dtype. The CPU backend aliases the mapped file.
+    func weight(_ host: HostTensor) throws -> Tensor
+    /// A zero-filled f32 tensor (KV caches).
+    func zeros(shape: [Int]) throws -> Tensor
+    /// Reads a tensor back to the host as f32; waits for pending work.
+    func read(_ tensor: Tensor) throws -> [Float]
+    /// Copies the rows of `source` into `destination` starting at row `row` (KV cache append).
+    func copyRows(_ source: Tensor, into destination: Tensor, at row: Int) throws
+
+    // MARK: Ops
+    /// out[i] = table[tokens[i]] · scale. Token ids are checked against the table.
+    func embed(_ tokens: [Int32], table: Tensor, scale: Float) throws -> Tensor
+    /// out = x · wᵀ for x [n, k] (f32) and w [m, k] (any weight dtype): [n, m].
+    func matmul(_ x: Tensor, _ w: Tensor) throws -> Tensor
+    /// Row-wise RMSNorm over the innermost dimension, in f32.
+    func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float, form: RMSNormForm) throws -> Tensor
+    /// Rotates each head of x [n, heads·headDim]; row i sits at position `start + i`.
+    func rope(_ x: Tensor, heads: Int, headDim: Int, start: Int, params: RopeParams) throws -> Tensor
+    /// Causal attention of q [n, H·D] over the first `keyCount` rows of k, v [≥keyCount, KV·D].
+    /// Query i is at position `queryStart + i`. Returns z [n, H·D] and, when asked, the
+    /// probabilities [H, n, keyCount].
+    func attention(q: Tensor, k: Tensor, v: Tensor, queryStart: Int, keyCount: Int,
+                   params: AttentionParams, wantPattern: Bool) throws -> (out: Tensor, pattern: Tensor?)
+    /// gelu_tanh(gate) · up.
+    func gegluTanh(gate: Tensor, up: Tensor) throws -> Tensor
+    /// silu(gate) · up.
+    func swiglu(gate: Tensor, up: Tensor) throws -> Tensor
+    /// a + b; b may also be a single row [width], added to every row of a.
+    func add(_ a: Tensor, _ b: Tensor) throws -> Tensor
+    /// x · s.
+    func scale(_ x: Tensor, by s: Float) throws -> Tensor
+    /// cap · tanh(x / cap).
+    func softcap(_ x: Tensor, cap: Float) throws -> Tensor
+}
+
+extension Backend {
+    /// Uploads f32 values shaped as a matrix.
+    public func matrix(_ values: [Float], rows: Int, cols: Int) throws -> Tensor {
+        try tensor(values, shape: [rows, cols])
+    }
+}

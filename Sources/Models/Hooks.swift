@@ -1,0 +1,124 @@
+import LanternCore
+
+/// Glob patterns over hook names: `*` matches any run of characters (dots included), `?` one.
+public struct HookFilter: Sendable, Equatable {
+    public let patterns: [String]
+    public init(_ patterns: [String]) { self.patterns = patterns }
+    public static let none = HookFilter([])
+    public static let all = HookFilter(["*"])
+
+    public func matches(_ name: String) -> Bool {
+        patterns.contains { Self.glob(Array($0.utf8), Array(name.utf8)) }
+    }
+
+    static func glob(_ p: [UInt8], _ s: [UInt8]) -> Bool {
+        var pi = 0, si = 0, star = -1, mark = 0
+        while si < s.count {
+            if pi < p.count, p[pi] == UInt8(ascii: "?") || p[pi] == s[si] {
+                pi += 1; si += 1
+            } else if pi < p.count, p[pi] == UInt8(ascii: "*") {
+                star = pi; mark = si; pi += 1
+            } else if star >= 0 {
+                pi = star + 1; mark += 1; si = mark
+            } else {
+                return false
+            }
+        }
+        while pi < p.count, p[pi] == UInt8(ascii: "*") { pi += 1 }
+        return pi == p.count
+    }
+}
+
+/// What an intervention sees besides the activation.
+public struct HookContext {
+    public let name: String
+    /// The block the hook is in (nil for hook_embed and ln_final).
+    public let layer: Int?
+    /// Absolute positions of the rows of the activation (KV-cache decoding starts past 0).
+    public let positions: Range<Int>
+    public let backend: any Backend
+}
+
+/// Replaces an activation: return the tensor to continue with (the same one to only look).
+public typealias HookFunction = (_ activation: Tensor, _ context: HookContext) throws -> Tensor
+
+/// The hooks of one forward pass (or one generation): which activations to keep, and which to
+/// change. Captured tensors stay on the backend until read. A forward pass without hooks does no
+/// hook work at all.
+public final class Hooks {
+    public let capture: HookFilter
+    private var interventions: [(filter: HookFilter, body: HookFunction)] = []
+    /// Captured activations in the order the forward pass produced them.
+    public private(set) var captured: [(name: String, tensor: Tensor)] = []
+    private var decisions: [String: Bool] = [:]
+
+    public init(capture: HookFilter = .none) { self.capture = capture }
+
+    /// Adds an intervention on every hook whose name matches `pattern`.
+    public func intervene(_ pattern: String, _ body: @escaping HookFunction) {
+        interventions.append((HookFilter([pattern]), body))
+        decisions = [:]
+    }
+
+    /// Whether the forward pass must produce `name` (captured or intervened on).
+    public func wants(_ name: String) -> Bool {
+        if let d = decisions[name] { return d }
+        let d = capture.matches(name) || interventions.contains { $0.filter.matches(name) }
+        decisions[name] = d
+        return d
+    }
+
+    /// Runs interventions on `name`, then captures the result if asked for.
+    func visit(_ name: String, _ x: Tensor, layer: Int?, positions: Range<Int>, backend: any Backend) throws -> Tensor {
+        guard wants(name) else { return x }
+        var x = x
+        for i in interventions where i.filter.matches(name) {
+            let context = HookContext(name: name, layer: layer, positions: positions, backend: backend)
+            let y = try i.body(x, context)
+            guard y.shape == x.shape else {
+                throw LanternError.shapeMismatch(op: "hook \(name)", detail: "intervention returned \(y.shape) for \(x.shape)")
+            }
+            x = y
+        }
+        if capture.matches(name) { captured.append((name, x)) }
+        return x
+    }
+
+    /// The captured activation called `name` (the latest, when generation captured it repeatedly).
+    public func activation(_ name: String) -> Tensor? { captured.last { $0.name == name }?.tensor }
+
+    public func clearCaptured() { captured.removeAll() }
+}
+
+/// The TransformerLens names of one block's hook points, made once per model.
+struct BlockHookNames {
+    let residPre, ln1, q, k, v, rotQ, rotK, pattern, z, attnOut, residMid, ln2, mlpPre, mlpPreLinear,
+        mlpPost, mlpOut, residPost: String
+
+    init(layer l: Int) {
+        let b = "blocks.\(l)."
+        residPre = b + "hook_resid_pre"; ln1 = b + "ln1.hook_normalized"
+        q = b + "attn.hook_q"; k = b + "attn.hook_k"; v = b + "attn.hook_v"
+        rotQ = b + "attn.hook_rot_q"; rotK = b + "attn.hook_rot_k"
+        pattern = b + "attn.hook_pattern"; z = b + "attn.hook_z"
+        attnOut = b + "hook_attn_out"; residMid = b + "hook_resid_mid"; ln2 = b + "ln2.hook_normalized"
+        mlpPre = b + "mlp.hook_pre"; mlpPreLinear = b + "mlp.hook_pre_linear"; mlpPost = b + "mlp.hook_post"
+        mlpOut = b + "hook_mlp_out"; residPost = b + "hook_resid_post"
+    }
+
+    /// In forward order.
+    var all: [String] {
+        [residPre, ln1, q, k, v, rotQ, rotK, pattern, z, attnOut, residMid, ln2, mlpPre, mlpPreLinear, mlpPost,
+         mlpOut, residPost]
+    }
+}
+
+public enum HookNames {
+    public static let embed = "hook_embed"
+    public static let finalNorm = "ln_final.hook_normalized"
+
+    /// Every hook point of a model with `layers` blocks, in forward order.
+    public static func all(layers: Int) -> [String] {
+        [embed] + (0..<layers).flatMap { BlockHookNames(layer: $0).all } + [finalNorm]
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+import LanternCore
+
+/// SplitMix64: a small, seedable generator, so that a seed reproduces a generation exactly.
+public struct SeededGenerator: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// How the next token is chosen: greedy (temperature 0), or sampled with temperature,
+/// top-k and top-p (nucleus) filtering.
+public struct Sampler: Sendable {
+    public var temperature: Float
+    public var topK: Int?
+    public var topP: Float?
+    private var rng: SeededGenerator
+
+    public static let greedy = Sampler(temperature: 0)
+
+    public init(temperature: Float, topK: Int? = nil, topP: Float? = nil, seed: UInt64 = 0) {
+        self.temperature = temperature
+        self.topK = topK
+        self.topP = topP
+        rng = SeededGenerator(seed: seed)
+    }
+
+    /// The first index of the largest logit (as torch.argmax).
+    public static func argmax(_ logits: [Float]) -> Int {
+        var best = 0
+        for i in logits.indices where logits[i] > logits[best] { best = i }
+        return best
+    }
+
+    public mutating func pick(_ logits: [Float]) -> Int32 {
+        if temperature <= 0 { return Int32(Self.argmax(logits)) }
+        var order = logits.indices.sorted { logits[$0] > logits[$1] }
+        if let k = topK, k > 0, k < order.count { order.removeSubrange(k...) }
+        let top = logits[order[0]]
+        var probs = order.map { Double(exp((logits[$0] - top) / temperature)) }
+        let total = probs.reduce(0, +)
+        probs = probs.map { $0 / total }
+        if let p = topP, p < 1 {
+            // Keep the smallest prefix whose mass reaches p.
+            var mass = 0.0, keep = 0
+            while keep < probs.count, mass < Double(p) { mass += probs[keep]; keep += 1 }
+            order.removeSubrange(max(keep, 1)...)
+            probs.removeSubrange(max(keep, 1)...)
+        }
+        let r = Double.random(in: 0..<probs.reduce(0, +), using: &rng)
+        var acc = 0.0
+        for (i, prob) in probs.enumerated() {
+            acc += prob
+            if r < acc { return Int32(order[i]) }
+        }
+        return Int32(order[probs.count - 1])
+    }
+}
+
+public struct Generation: Sendable {
+    /// The prompt's tokens.
+    public var prompt: [Int32]
+    /// The tokens generated after it.
+    public var tokens: [Int32]
+    /// The logits each new token was chosen from, when asked for.
+    public var logits: [[Float]]
+}
+
+extension Transformer {
+    /// Continues `prompt` by up to `maxNewTokens` tokens with a KV cache, stopping early at an
+    /// end-of-sequence token unless `stopAtEOS` is false. `hooks` see every step.
+    public func generate(prompt: [Int32], maxNewTokens: Int, sampler: Sampler = .greedy, hooks: Hooks? = nil,
+                         stopAtEOS: Bool = true, keepLogits: Bool = false,
+                         onToken: ((Int32) -> Void)? = nil) throws -> Generation {
+        guard !prompt.isEmpty else { throw LanternError.invalidArgument("the prompt has no tokens") }
+        guard maxNewTokens >= 0 else { throw LanternError.invalidArgument("max new tokens must be ≥ 0") }
+        let total = prompt.count + maxNewTokens
+        guard total <= config.contextLength else {
+            throw LanternError.invalidArgument("a prompt of \(prompt.count) tokens plus \(maxNewTokens) new tokens exceeds the model's context of \(config.contextLength)")
+        }
+        var result = Generation(prompt: prompt, tokens: [], logits: [])
+        if maxNewTokens == 0 { return result }
+        let cache = try KVCache(model: self, capacity: total)
+        var sampler = sampler
+        var next = prompt
+        for _ in 0..<maxNewTokens {
+            guard let out = try forward(next, cache: cache, hooks: hooks, logits: .last) else { break }
+            let logits = try backend.read(out)
+            if keepLogits { result.logits.append(logits) }
+            let token = sampler.pick(logits)
+            result.tokens.append(token)
+            onToken?(token)
+            if stopAtEOS && config.eosTokens.contains(token) { break }
+            next = [token]
+        }
+        return result
+    }
+}

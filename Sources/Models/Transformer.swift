@@ -1,0 +1,164 @@
+import Foundation
+import Formats
+import LanternCore
+
+/// Which rows of logits a forward pass computes: all (tracing, scoring) or only the last
+/// (generation, where unembedding every row would dominate the time).
+public enum LogitRows: Sendable { case all, last, none }
+
+/// A decoder-only transformer in the Gemma 2 / Gemma 3 / Llama family, run on any backend.
+///
+/// One block, as in the papers:
+///     h = x + PostNorm(Attention(Norm(x)))        (PostNorm: Gemma's sandwich norm; none for Llama)
+///     y = h + PostNorm(MLP(Norm(h)))
+/// with every intermediate activation passing through a named hook point.
+public final class Transformer: @unchecked Sendable {
+    public let config: ModelConfig
+    public let backend: any Backend
+    let embedding: Tensor
+    let blocks: [BlockWeights]
+    let finalNorm: Tensor
+    let unembedding: Tensor
+    let names: [BlockHookNames]
+
+    public init(config: ModelConfig, weights: any WeightSource, backend: any Backend) throws {
+        self.config = config
+        self.backend = backend
+        let loader = WeightLoader(source: weights, config: config, backend: backend)
+        embedding = try loader.load("embed_tokens.weight", [config.vocabSize, config.hiddenSize], why: "vocab_size, hidden_size")
+        blocks = try (0..<config.layerCount).map(loader.block)
+        finalNorm = try loader.load("norm.weight", [config.hiddenSize], why: "hidden_size")
+        if !config.tiedEmbeddings {
+            unembedding = try loader.load("lm_head.weight", [config.vocabSize, config.hiddenSize], why: "vocab_size, hidden_size")
+        } else {
+            unembedding = embedding
+        }
+        names = (0..<config.layerCount).map(BlockHookNames.init)
+    }
+
+    /// Loads a Hugging Face model directory (config.json + safetensors).
+    public convenience init(directory: String, backend: any Backend) throws {
+        let config = try ModelConfig.load(path: (directory as NSString).appendingPathComponent("config.json"))
+        try self.init(config: config, weights: try Checkpoint(directory: directory), backend: backend)
+    }
+
+    /// Runs `tokens` through the model. With a cache, they continue the cached sequence and their
+    /// keys and values are appended to it. Returns logits for the rows `logits` asks for.
+    @discardableResult
+    public func forward(_ tokens: [Int32], cache: KVCache? = nil, hooks: Hooks? = nil,
+                        logits: LogitRows = .all) throws -> Tensor? {
+        let c = config, b = backend
+        let n = tokens.count
+        let start = cache?.length ?? 0
+        guard n > 0 else { throw LanternError.invalidArgument("no tokens to run") }
+        guard start + n <= c.contextLength else {
+            throw LanternError.invalidArgument("\(start + n) tokens exceed the model's context of \(c.contextLength)")
+        }
+        if let cache, start + n > cache.capacity {
+            throw LanternError.invalidArgument("\(start + n) tokens exceed the KV cache's capacity of \(cache.capacity)")
+        }
+        let positions = start..<(start + n)
+        func hook(_ name: String, _ x: Tensor, _ layer: Int?) throws -> Tensor {
+            guard let hooks else { return x }
+            return try hooks.visit(name, x, layer: layer, positions: positions, backend: b)
+        }
+
+        var x = try hook(HookNames.embed, try b.embed(tokens, table: embedding, scale: c.embeddingScale), nil)
+        for (l, w) in blocks.enumerated() {
+            let names = self.names[l]
+            x = try hook(names.residPre, x, l)
+
+            // Attention.
+            let h = try hook(names.ln1, try b.rmsNorm(x, weight: w.inputNorm, eps: c.rmsEps, form: c.normForm), l)
+            var q = try hook(names.q, try b.matmul(h, w.q), l)
+            var k = try hook(names.k, try b.matmul(h, w.k), l)
+            let v = try hook(names.v, try b.matmul(h, w.v), l)
+            if let qNorm = w.qNorm, let kNorm = w.kNorm {
+                q = try headNorm(q, qNorm)
+                k = try headNorm(k, kNorm)
+            }
+            let rope = c.rope(layer: l)
+            q = try hook(names.rotQ, try b.rope(q, heads: c.heads, headDim: c.headDim, start: start, params: rope), l)
+            k = try hook(names.rotK, try b.rope(k, heads: c.kvHeads, headDim: c.headDim, start: start, params: rope), l)
+            var keys = k, values = v
+            if let cache {
+                try b.copyRows(k, into: cache.keys[l], at: start)
+                try b.copyRows(v, into: cache.values[l], at: start)
+                keys = cache.keys[l]
+                values = cache.values[l]
+            }
+            let wantPattern = hooks?.wants(names.pattern) ?? false
+            let (zRaw, pattern) = try b.attention(q: q, k: keys, v: values, queryStart: start, keyCount: start + n,
+                                                  params: c.attentionParams(layer: l), wantPattern: wantPattern)
+            if let pattern { _ = try hook(names.pattern, pattern, l) }
+            let z = try hook(names.z, zRaw, l)
+            var attnOut = try b.matmul(z, w.o)
+            if c.sandwichNorms { attnOut = try b.rmsNorm(attnOut, weight: w.postAttentionNorm, eps: c.rmsEps, form: c.normForm) }
+            attnOut = try hook(names.attnOut, attnOut, l)
+            x = try hook(names.residMid, try b.add(x, attnOut), l)
+
+            // MLP.
+            let preNorm = c.sandwichNorms ? w.preFeedforwardNorm! : w.postAttentionNorm
+            let h2 = try hook(names.ln2, try b.rmsNorm(x, weight: preNorm, eps: c.rmsEps, form: c.normForm), l)
+            let gate = try hook(names.mlpPre, try b.matmul(h2, w.gate), l)
+            let up = try hook(names.mlpPreLinear, try b.matmul(h2, w.up), l)
+            let act = c.activation == .geluTanh ? try b.gegluTanh(gate: gate, up: up) : try b.swiglu(gate: gate, up: up)
+            let post = try hook(names.mlpPost, act, l)
+            var mlpOut = try b.matmul(post, w.down)
+            if c.sandwichNorms { mlpOut = try b.rmsNorm(mlpOut, weight: w.postFeedforwardNorm!, eps: c.rmsEps, form: c.normForm) }
+            mlpOut = try hook(names.mlpOut, mlpOut, l)
+            x = try hook(names.residPost, try b.add(x, mlpOut), l)
+        }
+        cache?.length = start + n
+
+        let wantNorm = hooks?.wants(HookNames.finalNorm) ?? false
+        if logits == .none && !wantNorm { return nil }
+        // Normalising only the last row is enough for generation, unless the hook wants them all.
+        if logits == .last && !wantNorm { x = try x.rows((n - 1)..<n) }
+        var normed = try hook(HookNames.finalNorm, try b.rmsNorm(x, weight: finalNorm, eps: c.rmsEps, form: c.normForm), nil)
+        if logits == .none { return nil }
+        if logits == .last && normed.rowCount > 1 { normed = try normed.rows((n - 1)..<n) }
+        return try unembed(normed)
+    }
+
+    /// Final-normed residuals → logits (with Gemma 2's final softcap). The logit lens uses this too.
+    public func unembed(_ normed: Tensor) throws -> Tensor {
+        let raw = try backend.matmul(normed, unembedding)
+        guard let cap = config.finalSoftcap else { return raw }
+        return try backend.softcap(raw, cap: cap)
+    }
+
+    /// Applies the final norm (before `unembed`): the logit lens reads any residual through both.
+    public func finalNormed(_ residual: Tensor) throws -> Tensor {
+        try backend.rmsNorm(residual, weight: finalNorm, eps: config.rmsEps, form: config.normForm)
+    }
+
+    /// Gemma 3's QK-norm: RMSNorm over each head's dimensions.
+    private func headNorm(_ x: Tensor, _ weight: Tensor) throws -> Tensor {
+        let rows = try x.reshaped([x.count / config.headDim, config.headDim])
+        return try backend.rmsNorm(rows, weight: weight, eps: config.rmsEps, form: config.normForm).reshaped(x.shape)
+    }
+}
+
+/// Keys and values of every layer for the positions run so far, so that each new token costs
+/// one row of work instead of the whole sequence.
+public final class KVCache {
+    public let capacity: Int
+    public internal(set) var length = 0
+    let keys: [Tensor]
+    let values: [Tensor]
+
+    public init(model: Transformer, capacity: Int) throws {
+        let c = model.config
+        guard capacity > 0, capacity <= c.contextLength else {
+            throw LanternError.invalidArgument("KV cache capacity \(capacity) must be in 1...\(c.contextLength) (the model's context)")
+        }
+        self.capacity = capacity
+        let shape = [capacity, c.kvHeads * c.headDim]
+        keys = try (0..<c.layerCount).map { _ in try model.backend.zeros(shape: shape) }
+        values = try (0..<c.layerCount).map { _ in try model.backend.zeros(shape: shape) }
+    }
+
+    /// Forgets everything after the first `length` positions.
+    public func truncate(to length: Int) { self.length = min(self.length, max(0, length)) }
+}
