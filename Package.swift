@@ -29,6 +29,8 @@ let package = Package(
             name: "ModelsTests",
             dependencies: ["Models", "CPUBackend", "Formats", "LanternCore"]
         ),
+        // Runs the built `lantern` binary; depends on it so that it is built first.
+        .testTarget(name: "CLITests", dependencies: ["LanternCLI"]),
     ],
     swiftLanguageModes: [.v6]
 )

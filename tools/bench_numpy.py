@@ -2,7 +2,9 @@
 """The CPU reference for `lantern bench`: numpy's `a @ b.T` (OpenBLAS sgemm) on the shapes given.
 
 Usage: python3 tools/bench_numpy.py N,K,M [N,K,M ...]   → one JSON object {"N,K,M": GFLOP/s, ...,
-"threads": ..., "blas": ...}. Weights are float32 (numpy has no bf16), as [M, K] like ours.
+"blas": ...}. With --serve it answers one line "N,K,M" on stdin with one GFLOP/s figure on stdout,
+so that `lantern bench` can time numpy right after itself on each shape (a shared machine's load
+then affects both alike). Weights are float32 (numpy has no bf16), as [M, K] like ours.
 Run with the same thread count as Lantern (OpenBLAS uses all cores by default, as Lantern does).
 """
 import json
@@ -26,17 +28,30 @@ def gflops(n, k, m):
     return 2 * n * k * m / best / 1e9
 
 
+def blas():
+    try:
+        from threadpoolctl import threadpool_info
+        return ", ".join(f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')} x{i.get('num_threads')}"
+                         for i in threadpool_info())
+    except Exception:
+        return "numpy " + np.__version__
+
+
+def serve():
+    print(json.dumps({"blas": blas()}), flush=True)
+    for line in sys.stdin:
+        n, k, m = (int(x) for x in line.strip().split(","))
+        print(gflops(n, k, m), flush=True)
+
+
 def main():
+    if sys.argv[1:] == ["--serve"]:
+        return serve()
     out = {}
     for spec in sys.argv[1:]:
         n, k, m = (int(x) for x in spec.split(","))
         out[spec] = gflops(n, k, m)
-    try:
-        from threadpoolctl import threadpool_info
-        info = threadpool_info()
-        out["blas"] = ", ".join(f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')} x{i.get('num_threads')}" for i in info)
-    except Exception:
-        out["blas"] = np.__version__
+    out["blas"] = blas()
     print(json.dumps(out))
 
 

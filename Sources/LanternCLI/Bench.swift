@@ -52,7 +52,7 @@ struct Bench: ParsableCommand {
         let backend = CPUBackend()
         var specs: [(n: Int, m: Int, k: Int, what: String)] = []
         for s in Self.shapes { for n in tokens { specs.append((n, s.m, s.k, s.what)) } }
-        let reference = noReference ? [:] : numpyReference(specs.map { "\($0.n),\($0.k),\($0.m)" })
+        let reference = noReference ? nil : NumpyReference()
         if !json {
             print("matmul, bf16 weights, f32 activations (\(backend.name)); numpy/OpenBLAS f32 beside it")
             print(pad("shape", 24) + pad("tokens", 8) + pad("GFLOP/s", 10) + pad("numpy", 10) + "ratio")
@@ -66,7 +66,7 @@ struct Bench: ParsableCommand {
             let x = try backend.matrix((0..<(spec.n * spec.k)).map { _ in Float.random(in: -1...1) }, rows: spec.n, cols: spec.k)
             let seconds = try bestTime { _ = try backend.matmul(x, w) }
             let gflops = 2 * Double(spec.n * spec.k * spec.m) / seconds / 1e9
-            let ref = reference["\(spec.n),\(spec.k),\(spec.m)"] as? Double
+            let ref = reference?.gflops(n: spec.n, k: spec.k, m: spec.m)
             var row: [String: Any] = ["shape": spec.what, "tokens": spec.n, "gflops": gflops]
             if let ref { row["numpy_gflops"] = ref; row["ratio"] = gflops / ref }
             rows.append(row)
@@ -76,7 +76,7 @@ struct Bench: ParsableCommand {
                       + (ref.map { String(format: "%.2f", gflops / $0) } ?? "-"))
             }
         }
-        if let blas = reference["blas"] as? String, !json { print("reference: numpy \(blas)") }
+        if let blas = reference?.blas, !json { print("reference: numpy, \(blas)") }
         return rows
     }
 
@@ -93,27 +93,50 @@ struct Bench: ParsableCommand {
         return (try backend.weight(host), [])
     }
 
-    func numpyReference(_ specs: [String]) -> [String: Any] {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("tools/bench_numpy.py").path
+    /// numpy timed in a helper process right after each of our shapes.
+    final class NumpyReference {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script] + specs
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        do {
-            try process.run()
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            guard process.terminationStatus == 0, let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-                note("numpy reference unavailable (\(script) failed); showing Lantern's figures alone")
-                return [:]
+        let input = Pipe(), output = Pipe()
+        private(set) var blas = ""
+        private var buffer = Data()
+
+        init?() {
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("tools/bench_numpy.py").path
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["python3", script, "--serve"]
+            process.standardInput = input
+            process.standardOutput = output
+            process.standardError = FileHandle.nullDevice
+            guard (try? process.run()) != nil, let first = readLine(),
+                  let object = try? JSONSerialization.jsonObject(with: Data(first.utf8)) as? [String: Any] else {
+                note("numpy reference unavailable (tools/bench_numpy.py did not start); showing Lantern's figures alone")
+                return nil
             }
-            return object
-        } catch {
-            note("numpy reference unavailable (\(error)); showing Lantern's figures alone")
-            return [:]
+            blas = object["blas"] as? String ?? ""
+        }
+
+        func gflops(n: Int, k: Int, m: Int) -> Double? {
+            input.fileHandleForWriting.write(Data("\(n),\(k),\(m)\n".utf8))
+            return readLine().flatMap(Double.init)
+        }
+
+        private func readLine() -> String? {
+            while true {
+                if let newline = buffer.firstIndex(of: 0x0A) {
+                    let line = String(decoding: buffer[..<newline], as: UTF8.self)
+                    buffer.removeSubrange(...newline)
+                    return line
+                }
+                let chunk = output.fileHandleForReading.availableData
+                if chunk.isEmpty { return nil }
+                buffer.append(chunk)
+            }
+        }
+
+        deinit {
+            try? input.fileHandleForWriting.close()
+            process.waitUntilExit()
         }
     }
 
