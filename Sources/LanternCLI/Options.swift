@@ -28,11 +28,11 @@ struct PromptOptions: ParsableArguments {
     var tokens: String?
 
     func ids() throws -> [Int32] {
-        guard let tokens else { throw ValidationError("give the prompt with --tokens") }
+        guard let tokens else { throw LanternError.invalidArgument("give the prompt with --tokens") }
         let parts = tokens.split(separator: ",", omittingEmptySubsequences: false)
         let ids = parts.map { Int32($0.trimmingCharacters(in: .whitespaces)) }
         guard !parts.isEmpty, ids.allSatisfy({ $0 != nil }) else {
-            throw ValidationError("--tokens must be comma-separated integers, got '\(tokens)'")
+            throw LanternError.invalidArgument("--tokens must be comma-separated integers, got '\(tokens)'")
         }
         return ids.map { $0! }
     }

@@ -35,7 +35,7 @@ struct Trace: ParsableCommand {
             return
         }
         for pattern in hooks where !names.contains(where: { HookFilter([pattern]).matches($0) }) {
-            throw ValidationError("--hooks '\(pattern)' matches no hook of this model (see --list-hooks)")
+            throw LanternError.invalidArgument("--hooks '\(pattern)' matches no hook of this model (see --list-hooks)")
         }
         let tokens = try prompt.ids()
         let capture = Hooks(capture: HookFilter(hooks))
