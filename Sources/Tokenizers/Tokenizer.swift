@@ -1,0 +1,221 @@
+import Foundation
+import LanternCore
+
+/// Text ↔ token ids for a SentencePiece-style (Gemma) or byte-level BPE (GPT-2, SmolLM2) vocabulary,
+/// matching Hugging Face `tokenizers` on the same vocabulary.
+///
+/// Encoding: control tokens (`<start_of_turn>`, `<|im_end|>`) are found in the text only when
+/// `parseSpecial` is set; user-defined tokens (Gemma's runs of newlines and tabs, HTML tags) are
+/// always matched whole. The text between them is BPE-merged: SentencePiece-style, spaces become
+/// `▁` and characters outside the vocabulary fall back to `<0xNN>` byte tokens; byte-level, the text
+/// is split by the GPT-2 pre-tokenizer and each piece's bytes are merged by rank.
+public final class Tokenizer: @unchecked Sendable {
+    public let vocabulary: TokenizerVocabulary
+    /// The spelling BPE looks tokens up by (the vocabulary's, except for GGUF quirks it repairs).
+    let spellings: [String]
+    let idOf: [ExactString: Int32]
+    let merges: BPEMerges
+    let matcher: AddedTokenMatcher
+    /// SentencePiece: the id of each single-character token, by code point.
+    let scalarIDs: [UInt32: Int32]
+    /// SentencePiece: the `<0xNN>` token of each byte (or -1). Byte-level: the token of each byte's letter.
+    let byteIDs: [Int32]
+    /// What each token decodes to, as bytes (byte tokens: their byte).
+    let tokenBytes: [[UInt8]]
+    let isSpecial: [Bool]
+
+    private let cacheLock = NSLock()
+    private var wordCache: [ExactString: [Int32]] = [:]
+
+    public var vocabSize: Int { vocabulary.tokens.count }
+    public var bos: Int32? { vocabulary.bosID }
+    public var eos: Int32? { vocabulary.eosID }
+    public var kind: TokenizerVocabulary.Kind { vocabulary.kind }
+
+    public init(vocabulary: TokenizerVocabulary) throws {
+        try vocabulary.validate()
+        self.vocabulary = vocabulary
+        let tokens = vocabulary.tokens
+        let sentencePiece = vocabulary.kind == .sentencePiece
+
+        // GGUF spells Gemma's runs of spaces with real spaces, and byte-level GGUFs may spell a token
+        // plainly; BPE knows them as `▁▁…` and in the byte alphabet. Such tokens are never matched whole.
+        var spellings = tokens
+        var respelled = [Bool](repeating: false, count: tokens.count)
+        for (id, token) in tokens.enumerated() {
+            if sentencePiece {
+                if token.unicodeScalars.contains(" "), token.unicodeScalars.allSatisfy(\.properties.isWhitespace) {
+                    spellings[id] = String(repeating: "\u{2581}", count: token.unicodeScalars.count)
+                    respelled[id] = true
+                }
+            } else if !ByteLevel.isSpelled(token) {
+                spellings[id] = ByteLevel.spell(token.utf8)
+                respelled[id] = true
+            }
+        }
+        var idOf: [ExactString: Int32] = [:]
+        idOf.reserveCapacity(tokens.count)
+        for (id, spelling) in spellings.enumerated() { idOf[ExactString(spelling)] = Int32(id) }
+
+        var matcher = AddedTokenMatcher()
+        var isSpecial = [Bool](repeating: false, count: tokens.count)
+        for id in tokens.indices where !respelled[id] {
+            switch vocabulary.type(of: id) {
+            case .control, .unknown:
+                isSpecial[id] = true
+                matcher.add(tokens[id], id: Int32(id), special: true)
+            case .userDefined:
+                matcher.add(tokens[id], id: Int32(id), special: false)
+            default: break
+            }
+        }
+
+        var scalarIDs: [UInt32: Int32] = [:]
+        var byteIDs = [Int32](repeating: -1, count: 256)
+        var tokenBytes: [[UInt8]] = []
+        tokenBytes.reserveCapacity(tokens.count)
+        if sentencePiece {
+            for (id, spelling) in spellings.enumerated() {
+                let scalars = spelling.unicodeScalars
+                if scalars.count == 1 { scalarIDs[scalars.first!.value] = idOf[ExactString(spelling)] }
+                if let byte = Self.byteTokenValue(spelling), vocabulary.type(of: id) == .byte || vocabulary.types.isEmpty {
+                    if byteIDs[Int(byte)] < 0 { byteIDs[Int(byte)] = Int32(id) }
+                    tokenBytes.append([byte])
+                } else {
+                    tokenBytes.append(Array(String(String.UnicodeScalarView(spelling.unicodeScalars.map { $0 == "\u{2581}" ? " " : $0 })).utf8))
+                }
+            }
+        } else {
+            for byte in 0..<256 { byteIDs[byte] = idOf[ExactString(String(ByteLevel.byteToScalar[byte]))] ?? -1 }
+            for token in tokens { tokenBytes.append(ByteLevel.bytes(of: token)) }
+        }
+
+        self.spellings = spellings
+        self.idOf = idOf
+        self.matcher = matcher
+        self.scalarIDs = scalarIDs
+        self.byteIDs = byteIDs
+        self.tokenBytes = tokenBytes
+        self.isSpecial = isSpecial
+        self.merges = try Self.buildMerges(vocabulary, spellings: spellings, idOf: idOf)
+    }
+
+    /// `0xNN` for a token spelled `<0xNN>`.
+    static func byteTokenValue(_ token: String) -> UInt8? {
+        let utf8 = Array(token.utf8)
+        guard utf8.count == 6, utf8[0] == UInt8(ascii: "<"), utf8[1] == UInt8(ascii: "0"),
+              utf8[2] == UInt8(ascii: "x"), utf8[5] == UInt8(ascii: ">") else { return nil }
+        return UInt8(String(decoding: utf8[3..<5], as: UTF8.self), radix: 16)
+    }
+
+    // MARK: Encoding
+
+    /// Token ids for `text`. `addBOS` nil: as the vocabulary says. `parseSpecial`: find control
+    /// tokens written in the text (as transformers does by default); otherwise they are plain text.
+    public func encode(_ text: String, addBOS: Bool? = nil, parseSpecial: Bool = false) -> [Int32] {
+        var ids: [Int32] = []
+        if addBOS ?? vocabulary.addBOS, let bos = vocabulary.bosID { ids.append(bos) }
+        let bytes = Array(text.utf8)
+        let segments: [AddedTokenMatcher.Segment] = matcher.isEmpty
+            ? (bytes.isEmpty ? [] : [.text(0..<bytes.count)])
+            : matcher.segments(bytes, includeSpecial: parseSpecial)
+        for segment in segments {
+            switch segment {
+            case let .token(id): ids.append(id)
+            case let .text(range):
+                let piece = String(decoding: bytes[range], as: UTF8.self)
+                let prefix = vocabulary.addSpacePrefix && range.lowerBound == 0
+                switch vocabulary.kind {
+                case .sentencePiece: encodeSentencePiece(piece, spacePrefix: prefix, into: &ids)
+                case .byteLevelBPE: encodeByteLevel(piece, into: &ids)
+                }
+            }
+        }
+        if vocabulary.addEOS, let eos = vocabulary.eosID { ids.append(eos) }
+        return ids
+    }
+
+    private func encodeSentencePiece(_ text: String, spacePrefix: Bool, into ids: inout [Int32]) {
+        var symbols: [Int32] = []
+        symbols.reserveCapacity(text.utf8.count)
+        var lastWasUnknown = false
+        func append(_ scalar: Unicode.Scalar) {
+            let scalar = scalar == " " ? "\u{2581}" : scalar
+            if let id = scalarIDs[scalar.value] {
+                symbols.append(id)
+                lastWasUnknown = false
+                return
+            }
+            let utf8 = Array(String(scalar).utf8)
+            if utf8.allSatisfy({ byteIDs[Int($0)] >= 0 }) {
+                for byte in utf8 { symbols.append(byteIDs[Int(byte)]) }
+                lastWasUnknown = false
+            } else if let unknown = vocabulary.unknownID, !lastWasUnknown {
+                symbols.append(unknown)
+                lastWasUnknown = true
+            }
+        }
+        if spacePrefix { append("\u{2581}") }
+        for scalar in text.unicodeScalars { append(scalar) }
+        merges.apply(&symbols)
+        ids.append(contentsOf: symbols)
+    }
+
+    private func encodeByteLevel(_ text: String, into ids: inout [Int32]) {
+        let scalars = Array(text.unicodeScalars)
+        for range in GPT2Split.split(scalars) {
+            var view = String.UnicodeScalarView()
+            view.append(contentsOf: scalars[range])
+            let word = String(view)
+            if let cached = cachedWord(word) {
+                ids.append(contentsOf: cached)
+                continue
+            }
+            var symbols = word.utf8.compactMap { byteIDs[Int($0)] >= 0 ? byteIDs[Int($0)] : nil }
+            merges.apply(&symbols)
+            ids.append(contentsOf: symbols)
+            storeWord(word, symbols)
+        }
+    }
+
+    private func cachedWord(_ word: String) -> [Int32]? {
+        cacheLock.lock()
+        defer { cacheLock.unlock() }
+        return wordCache[ExactString(word)]
+    }
+
+    private func storeWord(_ word: String, _ symbols: [Int32]) {
+        cacheLock.lock()
+        defer { cacheLock.unlock() }
+        if wordCache.count > 100_000 { wordCache.removeAll(keepingCapacity: true) }
+        wordCache[ExactString(word)] = symbols
+    }
+
+    // MARK: Lookup
+
+    /// The id of a token spelled exactly `token` (in the vocabulary's spelling), if any.
+    public func id(of token: String) -> Int32? { idOf[ExactString(token)] }
+
+    /// Whether `id` is a control (special) token, which `decode(skipSpecial: true)` leaves out.
+    public func isSpecial(_ id: Int32) -> Bool { id >= 0 && Int(id) < isSpecial.count && isSpecial[Int(id)] }
+
+    /// The tokens' strings as the vocabulary spells them (`▁world`, `Ġworld`, `<0x0A>`), for display.
+    public func pieces(_ ids: [Int32]) -> [String] {
+        ids.map { $0 >= 0 && Int($0) < spellings.count ? spellings[Int($0)] : "<invalid \($0)>" }
+    }
+}
+
+/// A string that hashes and compares by its UTF-8 bytes. Swift's `String` compares by canonical
+/// equivalence, which would merge distinct tokens such as `é` and `e` + U+0301.
+struct ExactString: Hashable, Sendable {
+    let string: String
+
+    init(_ string: String) { self.string = string }
+
+    static func == (a: ExactString, b: ExactString) -> Bool { a.string.utf8.elementsEqual(b.string.utf8) }
+
+    func hash(into hasher: inout Hasher) {
+        var string = string
+        string.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+    }
+}
