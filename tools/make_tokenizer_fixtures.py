@@ -15,6 +15,7 @@ import json
 import os
 import random
 
+from gguf import GGUFReader
 from transformers import AutoTokenizer
 
 
@@ -94,9 +95,42 @@ def texts():
     return fixed
 
 
+def random_texts(count, seed):
+    """Longer random texts mixing scripts, whitespace, digits, punctuation and special-token spellings."""
+    rng = random.Random(seed)
+    words = ["the", "The", " of", "Wikipedia", "naïve", "über", "東京", "中文", "한국", "Привет", "مرحبا", "😀", "👍🏽",
+             "<bos>", "<eos>", "<start_of_turn>", "<|im_start|>", "<|endoftext|>", "<td>", "</p>", "'s", "'ll", "'RE",
+             "123", "4567", "3.14", "\u00a0", "\u200b", "e\u0301", "\u037e", ";", "▁", "Ġ", "<0x41>", "\r\n", "\t\t"]
+    chars = "abcXYZ019 .,;:!?'\"()[]{}<>-_/\\@#$%^&*+=~`|\t\n\r éßø日本語ひカ한😀🎉\u0301\u00a0\u3000\u2028"
+    out = []
+    for _ in range(count):
+        parts = []
+        for _ in range(rng.randint(1, 30)):
+            r = rng.random()
+            if r < 0.4:
+                parts.append(rng.choice(words))
+            elif r < 0.7:
+                parts.append(" " * rng.randint(1, 4))
+            else:
+                parts.append("".join(rng.choice(chars) for _ in range(rng.randint(1, 6))))
+        out.append("".join(parts))
+    return out
+
+
+def gguf_vocabulary(path):
+    """The `tokenizer.ggml.*` metadata, as the Swift tests build a TokenizerVocabulary from it."""
+    reader = GGUFReader(path)
+    out = {}
+    for key, field in reader.fields.items():
+        if key.startswith("tokenizer.ggml.") or key == "general.architecture":
+            out[key] = field.contents()
+    return out
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--gguf", action="append", required=True, help="name=path/to/model.gguf")
+    parser.add_argument("--stress", type=int, default=1000, help="random texts for the uncommitted stress set")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "Tests", "Fixtures", "tokenizers"))
     args = parser.parse_args()
     home = os.environ.get("LANTERN_HOME", os.path.expanduser("~/.cache/lantern"))
@@ -104,7 +138,14 @@ def main():
     for spec in args.gguf:
         name, path = spec.split("=", 1)
         tok = AutoTokenizer.from_pretrained(os.path.dirname(os.path.abspath(path)), gguf_file=os.path.basename(path))
-        tok.save_pretrained(os.path.join(home, "tokenizers", name))
+        cache = os.path.join(home, "tokenizers", name)
+        tok.save_pretrained(cache)
+        with open(os.path.join(cache, "gguf_tokenizer.json"), "w", encoding="utf-8") as f:
+            json.dump(gguf_vocabulary(path), f, ensure_ascii=False)
+        stress = [{"text": t, "ids": tok(t)["input_ids"], "ids_no_special": tok(t, split_special_tokens=True)["input_ids"]}
+                  for t in random_texts(args.stress, seed=99)]
+        with open(os.path.join(cache, "stress.json"), "w", encoding="utf-8") as f:
+            json.dump(stress, f, ensure_ascii=False)
         cases = []
         for text in texts():
             ids = tok(text)["input_ids"]
