@@ -5,17 +5,32 @@ extension Tokenizer {
     /// any (a GGUF), every split of every token into two tokens, ordered as transformers orders them
     /// when it rebuilds merges from a GGUF (`generate_merges`): by the result's score (or position),
     /// then the longer left part, then the longer right part, then token order.
-    static func buildMerges(_ vocabulary: TokenizerVocabulary, spellings: [String], idOf: [ExactString: Int32]) throws -> BPEMerges {
+    static func buildMerges(_ vocabulary: TokenizerVocabulary, spellings: [String], idOf: TokenIndex) throws -> BPEMerges {
         var table = BPEMerges()
+        var scratch: [UInt8] = []
         if !vocabulary.merges.isEmpty {
             for (rank, merge) in vocabulary.merges.enumerated() {
-                guard let (left, right) = splitMerge(merge, idOf: idOf) else {
+                var merge = merge
+                let found: (Int32, Int32, Int32?)? = merge.withUTF8 { text in
+                    // Tokens may themselves contain spaces: try every space, first one first.
+                    for space in text.indices where text[space] == 0x20 {
+                        let left = UnsafeBufferPointer(rebasing: text[..<space])
+                        let right = UnsafeBufferPointer(rebasing: text[(space + 1)...])
+                        guard let l = idOf.id(left), let r = idOf.id(right) else { continue }
+                        scratch.removeAll(keepingCapacity: true)
+                        scratch.append(contentsOf: left)
+                        scratch.append(contentsOf: right)
+                        return (l, r, scratch.withUnsafeBufferPointer { idOf.id($0) })
+                    }
+                    return nil
+                }
+                guard let (left, right, result) = found else {
                     throw LanternError.badFile(
                         path: vocabulary.source, field: "merges[\(rank)]",
                         problem: "\"\(merge)\" is not two tokens of the vocabulary")
                 }
                 // A merge whose result is not a token cannot fire (Hugging Face skips it as well).
-                guard let result = idOf[ExactString(spellings[Int(left)] + spellings[Int(right)])] else { continue }
+                guard let result else { continue }
                 table.add(left: left, right: right, result: result, rank: Int32(rank))
             }
             return table
@@ -27,17 +42,21 @@ extension Tokenizer {
             var leftLength: Int32, rightLength: Int32
         }
         var derived: [Derived] = []
-        for (id, spelling) in spellings.enumerated() where idOf[ExactString(spelling)] == Int32(id) {
-            let scalars = Array(spelling.unicodeScalars)
-            guard scalars.count > 1 else { continue }
-            // Longer left part first: that is the order within one result.
-            for split in stride(from: scalars.count - 1, through: 1, by: -1) {
-                var left = String.UnicodeScalarView(), right = String.UnicodeScalarView()
-                left.append(contentsOf: scalars[..<split])
-                right.append(contentsOf: scalars[split...])
-                guard let l = idOf[ExactString(String(left))], let r = idOf[ExactString(String(right))] else { continue }
-                derived.append(Derived(left: l, right: r, result: Int32(id),
-                                       leftLength: Int32(split), rightLength: Int32(scalars.count - split)))
+        derived.reserveCapacity(spellings.count * 2)
+        for (id, spelling) in spellings.enumerated() where idOf.id(spelling) == Int32(id) {
+            var spelling = spelling
+            spelling.withUTF8 { bytes in
+                let scalars = Int32(bytes.reduce(0) { $0 + ($1 & 0xC0 == 0x80 ? 0 : 1) })
+                guard scalars > 1 else { return }
+                // Longer left part first: that is the order within one result.
+                var leftLength = scalars
+                for split in stride(from: bytes.count - 1, through: 1, by: -1) where bytes[split] & 0xC0 != 0x80 {
+                    leftLength -= 1
+                    guard let l = idOf.id(UnsafeBufferPointer(rebasing: bytes[..<split])),
+                          let r = idOf.id(UnsafeBufferPointer(rebasing: bytes[split...])) else { continue }
+                    derived.append(Derived(left: l, right: r, result: Int32(id),
+                                           leftLength: leftLength, rightLength: scalars - leftLength))
+                }
             }
         }
         if vocabulary.derivedMergeOrder == .scores {
@@ -55,18 +74,6 @@ extension Tokenizer {
             table.add(left: merge.left, right: merge.right, result: merge.result, rank: Int32(rank))
         }
         return table
-    }
-
-    /// `"left right"` as two token ids. Tokens may themselves contain spaces, so every space is
-    /// tried, first one first.
-    private static func splitMerge(_ merge: String, idOf: [ExactString: Int32]) -> (Int32, Int32)? {
-        let utf8 = Array(merge.utf8)
-        for space in utf8.indices where utf8[space] == 0x20 {
-            let left = ExactString(String(decoding: utf8[..<space], as: UTF8.self))
-            let right = ExactString(String(decoding: utf8[(space + 1)...], as: UTF8.self))
-            if let l = idOf[left], let r = idOf[right] { return (l, r) }
-        }
-        return nil
     }
 }
 

@@ -13,7 +13,7 @@ public final class Tokenizer: @unchecked Sendable {
     public let vocabulary: TokenizerVocabulary
     /// The spelling BPE looks tokens up by (the vocabulary's, except for GGUF quirks it repairs).
     let spellings: [String]
-    let idOf: [ExactString: Int32]
+    let idOf: TokenIndex
     let merges: BPEMerges
     let matcher: AddedTokenMatcher
     /// SentencePiece: the id of each single-character token, by code point.
@@ -26,6 +26,10 @@ public final class Tokenizer: @unchecked Sendable {
 
     private let cacheLock = NSLock()
     private var wordCache: [ExactString: [Int32]] = [:]
+    private var chunkCache: [[Int32]: [Int32]] = [:]
+    /// SentencePiece: characters other than `▁` that some token has right before a `▁` (Gemma: `>`
+    /// of `>▁</`). Text is cut into independent chunks before every other `▁`.
+    let spaceJoiners: Set<UInt32>
 
     public var vocabSize: Int { vocabulary.tokens.count }
     public var bos: Int32? { vocabulary.bosID }
@@ -53,9 +57,7 @@ public final class Tokenizer: @unchecked Sendable {
                 respelled[id] = true
             }
         }
-        var idOf: [ExactString: Int32] = [:]
-        idOf.reserveCapacity(tokens.count)
-        for (id, spelling) in spellings.enumerated() { idOf[ExactString(spelling)] = Int32(id) }
+        let idOf = TokenIndex(spellings)
 
         var matcher = AddedTokenMatcher()
         var isSpecial = [Bool](repeating: false, count: tokens.count)
@@ -77,7 +79,7 @@ public final class Tokenizer: @unchecked Sendable {
         if sentencePiece {
             for (id, spelling) in spellings.enumerated() {
                 let scalars = spelling.unicodeScalars
-                if scalars.count == 1 { scalarIDs[scalars.first!.value] = idOf[ExactString(spelling)] }
+                if scalars.count == 1 { scalarIDs[scalars.first!.value] = idOf.id(spelling) }
                 if let byte = Self.byteTokenValue(spelling), vocabulary.type(of: id) == .byte || vocabulary.types.isEmpty {
                     if byteIDs[Int(byte)] < 0 { byteIDs[Int(byte)] = Int32(id) }
                     tokenBytes.append([byte])
@@ -86,10 +88,21 @@ public final class Tokenizer: @unchecked Sendable {
                 }
             }
         } else {
-            for byte in 0..<256 { byteIDs[byte] = idOf[ExactString(String(ByteLevel.byteToScalar[byte]))] ?? -1 }
+            for byte in 0..<256 { byteIDs[byte] = idOf.id(String(ByteLevel.byteToScalar[byte])) ?? -1 }
             for token in tokens { tokenBytes.append(ByteLevel.bytes(of: token)) }
         }
 
+        var spaceJoiners = Set<UInt32>()
+        if sentencePiece {
+            for spelling in spellings {
+                var previous: Unicode.Scalar?
+                for scalar in spelling.unicodeScalars {
+                    if scalar == "\u{2581}", let previous, previous != "\u{2581}" { spaceJoiners.insert(previous.value) }
+                    previous = scalar
+                }
+            }
+        }
+        self.spaceJoiners = spaceJoiners
         self.spellings = spellings
         self.idOf = idOf
         self.matcher = matcher
@@ -135,30 +148,64 @@ public final class Tokenizer: @unchecked Sendable {
         return ids
     }
 
+    /// SentencePiece-style BPE over one text segment. The segment is one BPE word, but it is cut
+    /// into chunks before each `▁` that no token can join to the character in front of it; merges
+    /// never cross such a cut, so chunks are merged (and cached) independently with the same result.
     private func encodeSentencePiece(_ text: String, spacePrefix: Bool, into ids: inout [Int32]) {
         var symbols: [Int32] = []
         symbols.reserveCapacity(text.utf8.count)
+        var cuts: [Int] = [0]
         var lastWasUnknown = false
+        var last: Unicode.Scalar = "\u{2581}"
         func append(_ scalar: Unicode.Scalar) {
             let scalar = scalar == " " ? "\u{2581}" : scalar
+            if scalar == "\u{2581}", last != "\u{2581}", !spaceJoiners.contains(last.value), symbols.count > cuts.last! {
+                cuts.append(symbols.count)
+            }
             if let id = scalarIDs[scalar.value] {
                 symbols.append(id)
                 lastWasUnknown = false
+                last = scalar
                 return
             }
             let utf8 = Array(String(scalar).utf8)
             if utf8.allSatisfy({ byteIDs[Int($0)] >= 0 }) {
                 for byte in utf8 { symbols.append(byteIDs[Int(byte)]) }
                 lastWasUnknown = false
+                last = ">"  // the end of `<0xNN>`
             } else if let unknown = vocabulary.unknownID, !lastWasUnknown {
                 symbols.append(unknown)
                 lastWasUnknown = true
+                last = spellings[Int(unknown)].unicodeScalars.last ?? ">"
             }
         }
         if spacePrefix { append("\u{2581}") }
         for scalar in text.unicodeScalars { append(scalar) }
-        merges.apply(&symbols)
-        ids.append(contentsOf: symbols)
+        cuts.append(symbols.count)
+        for k in 0..<(cuts.count - 1) where cuts[k] < cuts[k + 1] {
+            let chunk = Array(symbols[cuts[k]..<cuts[k + 1]])
+            if chunk.count <= 64, let cached = cachedChunk(chunk) {
+                ids.append(contentsOf: cached)
+                continue
+            }
+            var merged = chunk
+            merges.apply(&merged)
+            ids.append(contentsOf: merged)
+            if chunk.count <= 64 { storeChunk(chunk, merged) }
+        }
+    }
+
+    private func cachedChunk(_ chunk: [Int32]) -> [Int32]? {
+        cacheLock.lock()
+        defer { cacheLock.unlock() }
+        return chunkCache[chunk]
+    }
+
+    private func storeChunk(_ chunk: [Int32], _ merged: [Int32]) {
+        cacheLock.lock()
+        defer { cacheLock.unlock() }
+        if chunkCache.count > 100_000 { chunkCache.removeAll(keepingCapacity: true) }
+        chunkCache[chunk] = merged
     }
 
     private func encodeByteLevel(_ text: String, into ids: inout [Int32]) {
@@ -194,7 +241,7 @@ public final class Tokenizer: @unchecked Sendable {
     // MARK: Lookup
 
     /// The id of a token spelled exactly `token` (in the vocabulary's spelling), if any.
-    public func id(of token: String) -> Int32? { idOf[ExactString(token)] }
+    public func id(of token: String) -> Int32? { idOf.id(token) }
 
     /// Whether `id` is a control (special) token, which `decode(skipSpecial: true)` leaves out.
     public func isSpecial(_ id: Int32) -> Bool { id >= 0 && Int(id) < isSpecial.count && isSpecial[Int(id)] }
