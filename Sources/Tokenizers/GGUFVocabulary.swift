@@ -8,6 +8,7 @@ extension TokenizerVocabulary {
     /// |-----------------|------------------------------------|
     /// | `model`         | `tokenizer.ggml.model`             |
     /// | `architecture`  | `general.architecture`             |
+    /// | `pre`           | `tokenizer.ggml.pre`               |
     /// | `tokens`        | `tokenizer.ggml.tokens`            |
     /// | `scores`        | `tokenizer.ggml.scores`            |
     /// | `tokenTypes`    | `tokenizer.ggml.token_type`        |
@@ -20,13 +21,16 @@ extension TokenizerVocabulary {
     /// Gemma (architectures `gemma`, `gemma2`, `gemma3`) stores no merges and scores that do not follow
     /// merge order, so its merges are rebuilt from token order, as transformers does.
     public init(
-        ggufModel model: String, architecture: String?, tokens: [String], scores: [Float]?, tokenTypes: [Int32]?,
+        ggufModel model: String, architecture: String?, pre: String? = nil, tokens: [String], scores: [Float]?, tokenTypes: [Int32]?,
         merges: [String]?, bosID: Int?, eosID: Int?, unknownID: Int?, paddingID: Int?,
         addBOS: Bool?, addEOS: Bool?, addSpacePrefix: Bool?, source: String
     ) throws {
         guard let kind = Kind(ggmlModel: model) else {
             throw LanternError.badFile(path: source, field: "tokenizer.ggml.model",
                                        problem: "\"\(model)\" tokenizers are not supported (llama, gpt2)")
+        }
+        if kind == .byteLevelBPE, let pre, Self.unsupportedSplits.contains(pre) {
+            throw LanternError.unsupported("\(source): byte-level pre-tokenizer \"\(pre)\" (only the GPT-2 split is implemented)")
         }
         var types: [TokenType] = []
         if let tokenTypes {
@@ -52,4 +56,12 @@ extension TokenizerVocabulary {
             source: source)
         try validate()
     }
+
+    /// `tokenizer.ggml.pre` values for which transformers splits text with another regex than GPT-2's
+    /// (Llama 3, Qwen 2, Tekken, GPT-4o families). Any other value gets the GPT-2 split, as there.
+    static let unsupportedSplits: Set<String> = [
+        "llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2", "jina-v5-nano",
+        "dbrx", "smaug-bpe", "tekken", "qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "megrez", "qwen35",
+        "gpt-4o", "llama4", "kanana2", "talkie", "minimax-m2",
+    ]
 }

@@ -246,6 +246,11 @@ public final class Tokenizer: @unchecked Sendable {
     /// Whether `id` is a control (special) token, which `decode(skipSpecial: true)` leaves out.
     public func isSpecial(_ id: Int32) -> Bool { id >= 0 && Int(id) < isSpecial.count && isSpecial[Int(id)] }
 
+    /// Each token's own text when decoded alone (`" world"`; a lone byte of a longer character: U+FFFD).
+    public func pieceTexts(_ ids: [Int32]) -> [String] {
+        ids.map { String(decoding: bytes(of: $0), as: UTF8.self) }
+    }
+
     /// The tokens' strings as the vocabulary spells them (`▁world`, `Ġworld`, `<0x0A>`), for display.
     public func pieces(_ ids: [Int32]) -> [String] {
         ids.map { $0 >= 0 && Int($0) < spellings.count ? spellings[Int($0)] : "<invalid \($0)>" }

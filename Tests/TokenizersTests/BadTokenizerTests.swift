@@ -63,6 +63,15 @@ final class BadTokenizerTests: XCTestCase {
             field: "tokenizer.ggml.token_type", contains: "unknown type 9")
     }
 
+    func testOtherPreTokenizerIsRefused() {
+        XCTAssertThrowsError(try TokenizerVocabulary(
+            ggufModel: "gpt2", architecture: "llama", pre: "llama-bpe", tokens: ["a"], scores: nil, tokenTypes: nil,
+            merges: nil, bosID: nil, eosID: nil, unknownID: nil, paddingID: nil, addBOS: nil, addEOS: nil,
+            addSpacePrefix: nil, source: "m.gguf")) { error in
+            XCTAssertEqual("\(error)", "unsupported: m.gguf: byte-level pre-tokenizer \"llama-bpe\" (only the GPT-2 split is implemented)")
+        }
+    }
+
     func testMissingFile() {
         assertBadFile(try TokenizerVocabulary(hubTokenizerJSON: "/nonexistent/tokenizer.json"), field: "file", contains: "cannot read")
     }

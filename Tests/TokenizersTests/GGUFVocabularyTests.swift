@@ -12,7 +12,7 @@ final class GGUFVocabularyTests: XCTestCase {
         let meta = try JSONReader.parse(try RealModels.cachedFile(model, "gguf_tokenizer.json"))
         func key(_ name: String) -> JSONValue? { meta["tokenizer.ggml." + name] }
         return try TokenizerVocabulary(
-            ggufModel: key("model")?.string ?? "", architecture: meta["general.architecture"]?.string,
+            ggufModel: key("model")?.string ?? "", architecture: meta["general.architecture"]?.string, pre: key("pre")?.string,
             tokens: key("tokens")?.array?.compactMap(\.string) ?? [],
             scores: key("scores")?.array?.compactMap { if case let .number(n) = $0 { Float(n) } else { nil } },
             tokenTypes: key("token_type")?.array?.compactMap { $0.int.map(Int32.init) },

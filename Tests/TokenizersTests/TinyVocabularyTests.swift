@@ -102,6 +102,7 @@ final class TinyVocabularyTests: XCTestCase {
         let t = try Tokenizer(vocabulary: Self.byteLevel())
         XCTAssertEqual(t.encode("the the"), [116, 257, 258])
         XCTAssertEqual(t.pieces([258, 10]), ["Ġthe", "Ċ"])
+        XCTAssertEqual(t.pieceTexts([258, 10, 0xC3]), [" the", "\n", "\u{FFFD}"])
         XCTAssertEqual(t.decode(t.encode("the the\n\tx")), "the the\n\tx")
         XCTAssertEqual(t.encode("é"), [0xC3, 0xA9])
         XCTAssertEqual(t.encode("x<|end|>", parseSpecial: true), [120, 259])
