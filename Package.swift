@@ -17,6 +17,7 @@ let package = Package(
         .target(name: "LanternCore"),
         .target(name: "CPUBackend", dependencies: ["LanternCore"]),
         .target(name: "Formats", dependencies: ["LanternCore"]),
+        .target(name: "Tokenizers", dependencies: ["LanternCore"]),
         .target(name: "Models", dependencies: ["LanternCore", "Formats"]),
         .target(name: "Lantern", dependencies: ["LanternCore", "CPUBackend", "Formats", "Models"]),
         .executableTarget(
@@ -25,6 +26,7 @@ let package = Package(
         ),
         .testTarget(name: "CPUBackendTests", dependencies: ["CPUBackend", "LanternCore"]),
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "LanternCore"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "LanternCore"]),
         .testTarget(
             name: "ModelsTests",
             dependencies: ["Models", "CPUBackend", "Formats", "LanternCore"]
