@@ -19,7 +19,7 @@ let package = Package(
         .target(name: "Formats", dependencies: ["LanternCore"]),
         .target(name: "Tokenizers", dependencies: ["LanternCore"]),
         .target(name: "Models", dependencies: ["LanternCore", "Formats"]),
-        .target(name: "Lantern", dependencies: ["LanternCore", "CPUBackend", "Formats", "Models"]),
+        .target(name: "Lantern", dependencies: ["LanternCore", "CPUBackend", "Formats", "Models", "Tokenizers"]),
         .executableTarget(
             name: "LanternCLI",
             dependencies: ["Lantern", .product(name: "ArgumentParser", package: "swift-argument-parser")]

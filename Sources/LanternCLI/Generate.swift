@@ -39,14 +39,24 @@ struct Generate: ParsableCommand {
     }
 
     func run() throws {
-        let transformer = try model.load()
-        let ids = try prompt.ids()
+        let loaded = try model.load()
+        let ids = try prompt.ids(for: loaded)
         let sampler = greedy ? Sampler.greedy
             : Sampler(temperature: temperature ?? 0, topK: topK, topP: topP, seed: seed)
-        let result = try transformer.generate(prompt: ids, maxNewTokens: maxNewTokens, sampler: sampler,
-                                              stopAtEOS: !ignoreEos)
+        // Text streams to the terminal as it is generated (UTF-8 never split mid-character).
+        var stream = loaded.tokenizer.map { StreamingDecoder(tokenizer: $0) }
+        if !json, stream != nil { writeOut(loaded.decode(ids)) }
+        let result = try loaded.transformer.generate(prompt: ids, maxNewTokens: maxNewTokens, sampler: sampler,
+                                                     stopAtEOS: !ignoreEos) { token in
+            guard !json, stream != nil else { return }
+            writeOut(stream!.push(token))
+        }
         if json {
-            print(try jsonString(["ids": result.prompt.map(Int.init), "new_ids": result.tokens.map(Int.init)]))
+            var object: [String: Any] = ["ids": result.prompt.map(Int.init), "new_ids": result.tokens.map(Int.init)]
+            if loaded.tokenizer != nil { object["text"] = loaded.decode(result.tokens) }
+            print(try jsonString(object))
+        } else if stream != nil {
+            print(stream!.finish())
         } else {
             print("prompt: \(result.prompt.map(String.init).joined(separator: ","))")
             print("new:    \(result.tokens.map(String.init).joined(separator: ","))")

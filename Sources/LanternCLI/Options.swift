@@ -17,18 +17,31 @@ struct ModelOptions: ParsableArguments {
         }
     }
 
-    func load() throws -> Transformer {
-        try Transformer(directory: model, backend: try makeBackend())
+    func load() throws -> LanternModel {
+        try LanternModel.load(directory: model, backend: try makeBackend())
     }
 }
 
 /// The tokens a command runs on.
 struct PromptOptions: ParsableArguments {
-    @Option(name: .long, help: "Token ids, comma-separated (e.g. 2,651,13).")
+    @Option(name: .long, help: "The prompt as text (tokenized with the model's tokenizer, BOS added as it says).")
+    var prompt: String?
+
+    @Option(name: .long, help: "The prompt as token ids, comma-separated (e.g. 2,651,13).")
     var tokens: String?
 
-    func ids() throws -> [Int32] {
-        guard let tokens else { throw LanternError.invalidArgument("give the prompt with --tokens") }
+    func validate() throws {
+        if prompt != nil && tokens != nil { throw ValidationError("give --prompt or --tokens, not both") }
+    }
+
+    /// The prompt's ids, from text or from --tokens.
+    func ids(for model: LanternModel) throws -> [Int32] {
+        if let prompt { return try model.encode(prompt) }
+        return try tokenIDs()
+    }
+
+    func tokenIDs() throws -> [Int32] {
+        guard let tokens else { throw LanternError.invalidArgument("give the prompt with --prompt or --tokens") }
         let parts = tokens.split(separator: ",", omittingEmptySubsequences: false)
         let ids = parts.map { Int32($0.trimmingCharacters(in: .whitespaces)) }
         guard !parts.isEmpty, ids.allSatisfy({ $0 != nil }) else {
@@ -46,4 +59,9 @@ func note(_ message: String) {
 /// JSON text of a value, keys sorted.
 func jsonString(_ value: Any) throws -> String {
     String(decoding: try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys]), as: UTF8.self)
+}
+
+/// Writes text to standard output now (streaming generation), without a newline.
+func writeOut(_ text: String) {
+    FileHandle.standardOutput.write(Data(text.utf8))
 }

@@ -28,7 +28,8 @@ struct Trace: ParsableCommand {
     var listHooks = false
 
     func run() throws {
-        let transformer = try model.load()
+        let loaded = try model.load()
+        let transformer = loaded.transformer
         let names = HookNames.all(layers: transformer.config.layerCount)
         if listHooks {
             print(names.joined(separator: "\n"))
@@ -37,7 +38,7 @@ struct Trace: ParsableCommand {
         for pattern in hooks where !names.contains(where: { HookFilter([pattern]).matches($0) }) {
             throw LanternError.invalidArgument("--hooks '\(pattern)' matches no hook of this model (see --list-hooks)")
         }
-        let tokens = try prompt.ids()
+        let tokens = try prompt.ids(for: loaded)
         let capture = Hooks(capture: HookFilter(hooks))
         guard let logits = try transformer.forward(tokens, hooks: capture, logits: .all) else { return }
         let backend = transformer.backend
