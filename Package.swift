@@ -19,10 +19,11 @@ let package = Package(
         .target(name: "Formats", dependencies: ["LanternCore"]),
         .target(name: "Tokenizers", dependencies: ["LanternCore"]),
         .target(name: "Models", dependencies: ["LanternCore", "Formats"]),
+        .target(name: "Training", dependencies: ["LanternCore", "Formats", "Models"]),
         .target(name: "Lantern", dependencies: ["LanternCore", "CPUBackend", "Formats", "Models", "Tokenizers"]),
         .executableTarget(
             name: "LanternCLI",
-            dependencies: ["Lantern", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Lantern", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "CPUBackendTests", dependencies: ["CPUBackend", "LanternCore"]),
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "LanternCore"]),
@@ -31,6 +32,7 @@ let package = Package(
             name: "ModelsTests",
             dependencies: ["Models", "CPUBackend", "Formats", "LanternCore"]
         ),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "CPUBackend", "Models", "Formats", "LanternCore"]),
         // Runs the built `lantern` binary; depends on it so that it is built first.
         .testTarget(name: "CLITests", dependencies: ["LanternCLI"]),
     ],

@@ -172,6 +172,16 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         return out
     }
 
+    public func transpose(_ x: Tensor) throws -> Tensor {
+        guard x.rank == 2, x.dtype == .f32 else {
+            throw LanternError.shapeMismatch(op: "transpose", detail: "\(x.dtype) \(x.shape) is not an f32 matrix")
+        }
+        let n = x.shape[0], m = x.shape[1]
+        let out = make([m, n])
+        Kernels.transpose(try x.cpuFloats(), try out.cpuFloats(), rows: n, cols: m)
+        return out
+    }
+
     private func zipMap(_ op: String, _ a: Tensor, _ b: Tensor, _ f: @escaping (Float, Float) -> Float) throws -> Tensor {
         guard a.count == b.count else { throw LanternError.shapeMismatch(op: op, detail: "\(a.shape) and \(b.shape)") }
         let (ap, bp) = (try a.cpuFloats(), try b.cpuFloats())

@@ -62,4 +62,25 @@ enum Kernels {
             for i in range { out[i] = f(i) }
         }
     }
+
+    /// out [cols, rows] = xᵀ for x [rows, cols], in 32×32 tiles (cache-friendly both ways),
+    /// tile rows of the output split over the cores.
+    static func transpose(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
+        let tile = 32
+        let args = UncheckedBox((x, out))
+        Parallel.forRanges((cols + tile - 1) / tile, minChunk: 1) { tiles in
+            let (x, out) = args.value
+            for tj in tiles {
+                let j0 = tj * tile, j1 = min(cols, j0 + tile)
+                var i0 = 0
+                while i0 < rows {
+                    let i1 = min(rows, i0 + tile)
+                    for j in j0..<j1 {
+                        for i in i0..<i1 { out[j * rows + i] = x[i * cols + j] }
+                    }
+                    i0 = i1
+                }
+            }
+        }
+    }
 }

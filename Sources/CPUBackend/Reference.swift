@@ -17,6 +17,13 @@ public enum Reference {
         return out
     }
 
+    /// out[j, i] = x[i, j] for x [n, m].
+    public static func transpose(_ x: [Float], n: Int, m: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: n * m)
+        for i in 0..<n { for j in 0..<m { out[j * n + i] = x[i * m + j] } }
+        return out
+    }
+
     public static func rmsNorm(_ x: [Float], weight: [Float], eps: Float, form: RMSNormForm) -> [Float] {
         let d = weight.count
         var out = x

@@ -90,10 +90,23 @@ public protocol Backend: AnyObject, Sendable {
     func scale(_ x: Tensor, by s: Float) throws -> Tensor
     /// cap · tanh(x / cap).
     func softcap(_ x: Tensor, cap: Float) throws -> Tensor
+    /// The transpose of an f32 matrix x [n, m]: [m, n]. With `matmul` (x · wᵀ) it gives the other
+    /// products training needs: xᵀ · y = matmul(transpose(x), transpose(y)).
+    func transpose(_ x: Tensor) throws -> Tensor
 }
 
 extension Backend {
     public func finish() throws {}
+
+    /// A host round trip, for backends without a transpose kernel of their own.
+    public func transpose(_ x: Tensor) throws -> Tensor {
+        guard x.rank == 2 else { throw LanternError.shapeMismatch(op: "transpose", detail: "\(x.shape) is not a matrix") }
+        let n = x.shape[0], m = x.shape[1]
+        let values = try read(x)
+        var out = [Float](repeating: 0, count: values.count)
+        for i in 0..<n { for j in 0..<m { out[j * n + i] = values[i * m + j] } }
+        return try tensor(out, shape: [m, n])
+    }
 
     /// Uploads f32 values shaped as a matrix.
     public func matrix(_ values: [Float], rows: Int, cols: Int) throws -> Tensor {

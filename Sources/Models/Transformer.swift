@@ -44,15 +44,20 @@ public final class Transformer: @unchecked Sendable {
 
     /// Runs `tokens` through the model. With a cache, they continue the cached sequence and their
     /// keys and values are appended to it. Returns logits for the rows `logits` asks for.
+    /// `stopAfterLayer` ends the pass after that block (hooks up to it run; no logits, no cache):
+    /// activation harvesting needs nothing past its hook.
     @discardableResult
     public func forward(_ tokens: [Int32], cache: KVCache? = nil, hooks: Hooks? = nil,
-                        logits: LogitRows = .all) throws -> Tensor? {
+                        logits: LogitRows = .all, stopAfterLayer: Int? = nil) throws -> Tensor? {
         let c = config, b = backend
         let n = tokens.count
         let start = cache?.length ?? 0
         guard n > 0 else { throw LanternError.invalidArgument("no tokens to run") }
         guard start + n <= c.contextLength else {
             throw LanternError.invalidArgument("\(start + n) tokens exceed the model's context of \(c.contextLength)")
+        }
+        if stopAfterLayer != nil && (cache != nil || logits != .none) {
+            throw LanternError.invalidArgument("stopping after a layer leaves no logits and no cache")
         }
         if let cache, start + n > cache.capacity {
             throw LanternError.invalidArgument("\(start + n) tokens exceed the KV cache's capacity of \(cache.capacity)")
@@ -108,6 +113,7 @@ public final class Transformer: @unchecked Sendable {
             if c.sandwichNorms { mlpOut = try b.rmsNorm(mlpOut, weight: w.postFeedforwardNorm!, eps: c.rmsEps, form: c.normForm) }
             mlpOut = try hook(names.mlpOut, mlpOut, l)
             x = try hook(names.residPost, try b.add(x, mlpOut), l)
+            if let stopAfterLayer, l >= stopAfterLayer { return nil }
         }
         cache?.length = start + n
 

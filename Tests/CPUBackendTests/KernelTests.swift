@@ -101,6 +101,14 @@ final class KernelTests: XCTestCase {
         assertClose(broadcast, a.enumerated().map { $1 + row[$0 % 100] }, "add row")
     }
 
+    func testTransposeRaggedShapes() throws {
+        for (n, m) in [(1, 1), (3, 70), (65, 33), (100, 7)] {
+            let x = random(n * m)
+            let t = try backend.matrix(x, rows: n, cols: m)
+            XCTAssertEqual(try backend.read(backend.transpose(t)), Reference.transpose(x, n: n, m: m), "transpose \(n)×\(m)")
+        }
+    }
+
     func testEmbedChecksTokenRange() throws {
         let table = random(10 * 4)
         let t = try backend.matrix(table, rows: 10, cols: 4)

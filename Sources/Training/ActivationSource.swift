@@ -1,0 +1,83 @@
+import Foundation
+import Formats
+import LanternCore
+
+/// Rows of activations to train on, read by index (so that a seeded permutation decides the
+/// order, and a resumed run reads the same rows as an uninterrupted one).
+public protocol ActivationSource: Sendable {
+    var rowCount: Int { get }
+    var width: Int { get }
+    /// The rows `indices`, concatenated.
+    func rows(_ indices: [Int]) throws -> [Float]
+}
+
+/// Activations already in memory (tests, small runs).
+public struct InMemoryActivations: ActivationSource {
+    public let values: [Float]
+    public let width: Int
+    public var rowCount: Int { values.count / width }
+
+    public init(values: [Float], width: Int) {
+        self.values = values
+        self.width = width
+    }
+
+    public func rows(_ indices: [Int]) throws -> [Float] {
+        var out = [Float]()
+        out.reserveCapacity(indices.count * width)
+        for i in indices { out.append(contentsOf: values[(i * width)..<((i + 1) * width)]) }
+        return out
+    }
+}
+
+/// The shards a harvest wrote (every worker's, when it ran as several), memory-mapped.
+public final class HarvestedActivations: ActivationSource, @unchecked Sendable {
+    public let width: Int
+    public let rowCount: Int
+    public let hook: String
+    private let shards: [(file: SafetensorsFile, firstRow: Int, rows: Int, values: UnsafePointer<Float>)]
+
+    public init(directory: String) throws {
+        let manifests = try HarvestManifest.all(in: directory)
+        guard let first = manifests.first else {
+            throw LanternError.badFile(path: directory, field: "manifest.json", problem: "no harvest manifest here (run lantern harvest first)")
+        }
+        var shards: [(SafetensorsFile, Int, Int, UnsafePointer<Float>)] = []
+        var total = 0
+        for (folder, manifest) in manifests {
+            guard manifest.hook == first.1.hook, manifest.width == first.1.width else {
+                throw LanternError.badFile(path: folder, field: "manifest.json", problem: "hook or width differs from \(first.0)")
+            }
+            for shard in manifest.shards {
+                let path = (folder as NSString).appendingPathComponent(shard.file)
+                let file = try SafetensorsFile(path: path)
+                let host = try file.tensor("activations")
+                guard host.dtype == .f32, host.shape == [shard.rows, manifest.width] else {
+                    throw LanternError.badFile(path: path, field: "activations", problem: "\(host.dtype) \(host.shape), expected f32 [\(shard.rows), \(manifest.width)]")
+                }
+                shards.append((file, total, shard.rows, host.bytes.bindMemory(to: Float.self).baseAddress!))
+                total += shard.rows
+            }
+        }
+        width = first.1.width
+        hook = first.1.hook
+        rowCount = total
+        self.shards = shards
+    }
+
+    public func rows(_ indices: [Int]) throws -> [Float] {
+        var out = [Float](repeating: 0, count: indices.count * width)
+        for (n, i) in indices.enumerated() {
+            guard i >= 0, i < rowCount else { throw LanternError.invalidArgument("activation row \(i) of \(rowCount)") }
+            var lo = 0, hi = shards.count - 1
+            while lo < hi {
+                let mid = (lo + hi + 1) / 2
+                if shards[mid].firstRow <= i { lo = mid } else { hi = mid - 1 }
+            }
+            let shard = shards[lo]
+            let source = shard.values + (i - shard.firstRow) * width
+            for j in 0..<width { out[n * width + j] = source[j] }
+        }
+        return out
+    }
+}

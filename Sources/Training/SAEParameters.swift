@@ -1,0 +1,74 @@
+import Foundation
+
+/// The trainable parameters of a sparse autoencoder, on the host, in the layout the Backend's
+/// matmul wants: one row per latent for both the encoder and the decoder.
+///
+///     pre  = (x − b_dec) · encoderᵀ + b_enc          encoder [d_sae, d_in] = SAELens W_encᵀ
+///     x̂    = acts · decoder + b_dec                  decoder [d_sae, d_in] = SAELens W_dec
+///
+/// The model's activations are multiplied by `inputScale` before they reach these parameters
+/// (so that their mean squared norm is 1); export folds the scale back in.
+public struct SAEParameters: Sendable, Equatable {
+    public let inputWidth: Int
+    public let width: Int
+    public var encoder: [Float]
+    public var encoderBias: [Float]
+    public var decoder: [Float]
+    public var decoderBias: [Float]
+    /// JumpReLU: log θ per latent (θ = exp, so it stays positive); empty for other architectures.
+    public var logThreshold: [Float]
+    public var inputScale: Float
+
+    public init(inputWidth: Int, width: Int, encoder: [Float], encoderBias: [Float], decoder: [Float],
+                decoderBias: [Float], logThreshold: [Float], inputScale: Float) {
+        self.inputWidth = inputWidth
+        self.width = width
+        self.encoder = encoder
+        self.encoderBias = encoderBias
+        self.decoder = decoder
+        self.decoderBias = decoderBias
+        self.logThreshold = logThreshold
+        self.inputScale = inputScale
+    }
+
+    /// Random unit-norm decoder rows, the encoder tied to them (W_enc = W_decᵀ, as both papers
+    /// initialise), zero encoder bias, and the given decoder bias.
+    public static func initial(inputWidth d: Int, width s: Int, architecture: SAEArchitecture,
+                               initialThreshold: Float, decoderBias: [Float], inputScale: Float,
+                               random: inout SeededRandom) -> SAEParameters {
+        var decoder = (0..<(s * d)).map { _ in random.normal() }
+        normalizeRows(&decoder, width: d)
+        return SAEParameters(inputWidth: d, width: s, encoder: decoder, encoderBias: [Float](repeating: 0, count: s),
+                             decoder: decoder, decoderBias: decoderBias,
+                             logThreshold: architecture == .jumprelu ? [Float](repeating: log(initialThreshold), count: s) : [],
+                             inputScale: inputScale)
+    }
+
+    /// Scales each row of a [rows, width] matrix to unit L2 norm (zero rows stay zero).
+    public static func normalizeRows(_ m: inout [Float], width: Int) {
+        for r in 0..<(m.count / width) {
+            var sum: Float = 0
+            for j in 0..<width { sum += m[r * width + j] * m[r * width + j] }
+            guard sum > 0 else { continue }
+            let inv = 1 / sum.squareRoot()
+            for j in 0..<width { m[r * width + j] *= inv }
+        }
+    }
+
+    /// The named tensors, in a fixed order (checkpoints and Adam state use it).
+    public var tensors: [(name: String, values: [Float])] {
+        var all: [(String, [Float])] = [("encoder", encoder), ("encoder_bias", encoderBias), ("decoder", decoder),
+                                        ("decoder_bias", decoderBias)]
+        if !logThreshold.isEmpty { all.append(("log_threshold", logThreshold)) }
+        return all
+    }
+}
+
+/// Gradients of the loss with respect to each parameter, same layout.
+public struct SAEGradients: Sendable {
+    public var encoder: [Float]
+    public var encoderBias: [Float]
+    public var decoder: [Float]
+    public var decoderBias: [Float]
+    public var logThreshold: [Float]
+}

@@ -1,0 +1,141 @@
+import Foundation
+import LanternCore
+
+/// Trains a sparse autoencoder on rows from an `ActivationSource`, one batch per `step()`.
+///
+/// Each step: the batch's loss and hand-derived gradients (`SAEObjective`), the decoder
+/// gradients' components along their own rows removed, an Adam update, decoder rows put back at
+/// unit norm, and dead-latent bookkeeping. Batches come from a seeded permutation of the rows
+/// (one per pass over the data), a function of the seed and the step alone: a run resumed from a
+/// checkpoint sees the batches the uninterrupted run would have seen.
+public final class SAETrainer {
+    public let settings: SAETrainingSettings
+    public let source: any ActivationSource
+    let objective: SAEObjective
+    public private(set) var parameters: SAEParameters
+    public private(set) var adam: Adam
+    public private(set) var step = 0
+    /// The penalty's current weight (steered towards `targetL0` when one is set).
+    public private(set) var sparsityCoefficient: Double
+    /// Rows since each latent last fired (capped at the dead horizon).
+    public private(set) var rowsSinceFired: [Int]
+    private var permutation: (pass: Int, order: [Int])?
+
+    public init(settings: SAETrainingSettings, source: any ActivationSource, backend: any Backend) throws {
+        guard source.rowCount > 0 else { throw LanternError.invalidArgument("no activations to train on") }
+        guard settings.width > 0, settings.batchSize > 0, settings.tokens > 0 else {
+            throw LanternError.invalidArgument("width, batch size and tokens must be positive")
+        }
+        if settings.architecture == .topk, !(1...settings.width).contains(settings.k) {
+            throw LanternError.invalidArgument("k = \(settings.k) must be in 1...\(settings.width) (the width)")
+        }
+        self.settings = settings
+        self.source = source
+        objective = SAEObjective(backend: backend, settings: settings)
+        sparsityCoefficient = settings.sparsityCoefficient
+        rowsSinceFired = [Int](repeating: 0, count: settings.width)
+
+        // Scale so that E‖x‖² = 1, and start b_dec at the geometric median of a sample.
+        let sampleRows = min(source.rowCount, 4096)
+        let indices = Array(Self.permutation(rows: source.rowCount, seed: settings.seed, pass: 0).prefix(sampleRows))
+        let sample = try source.rows(indices)
+        let d = source.width
+        let meanSquaredNorm = sample.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(sampleRows)
+        let scale = meanSquaredNorm > 0 ? Float(1 / meanSquaredNorm.squareRoot()) : 1
+        let median = GeometricMedian.weiszfeld(sample.map { $0 * scale }, rows: sampleRows, width: d)
+        var random = SeededRandom(seed: settings.seed)
+        parameters = SAEParameters.initial(inputWidth: d, width: settings.width, architecture: settings.architecture,
+                                           initialThreshold: settings.initialThreshold, decoderBias: median,
+                                           inputScale: scale, random: &random)
+        adam = Adam(learningRate: settings.learningRate, sizes: parameters.tensors.map(\.values.count))
+    }
+
+    /// Restores a trainer from a checkpoint written by `saveCheckpoint`.
+    init(restoring state: SAETrainerState, source: any ActivationSource, backend: any Backend) {
+        settings = state.settings
+        self.source = source
+        objective = SAEObjective(backend: backend, settings: state.settings)
+        parameters = state.parameters
+        adam = state.adam
+        step = state.step
+        sparsityCoefficient = state.sparsityCoefficient
+        rowsSinceFired = state.rowsSinceFired
+    }
+
+    public var totalSteps: Int { (settings.tokens + settings.batchSize - 1) / settings.batchSize }
+    public var isFinished: Bool { step >= totalSteps }
+    public var deadFraction: Double {
+        Double(rowsSinceFired.filter { $0 >= settings.deadAfterTokens }.count) / Double(settings.width)
+    }
+
+    /// One optimisation step on the next batch.
+    @discardableResult
+    public func trainStep() throws -> SAEBatchResult {
+        let n = settings.batchSize, d = parameters.inputWidth
+        let x = try source.rows(batchIndices(step: step)).map { $0 * parameters.inputScale }
+        let dead = rowsSinceFired.map { $0 >= settings.deadAfterTokens }
+        var result = try objective.evaluate(parameters, batch: x, rows: n, sparsityCoefficient: sparsityCoefficient,
+                                            dead: dead)
+        Self.removeParallelComponent(&result.gradients.decoder, rows: parameters.decoder, width: d)
+
+        adam.beginStep()
+        let g = result.gradients
+        adam.update(&parameters.encoder, gradient: g.encoder, index: 0)
+        adam.update(&parameters.encoderBias, gradient: g.encoderBias, index: 1)
+        adam.update(&parameters.decoder, gradient: g.decoder, index: 2)
+        adam.update(&parameters.decoderBias, gradient: g.decoderBias, index: 3)
+        if !parameters.logThreshold.isEmpty { adam.update(&parameters.logThreshold, gradient: g.logThreshold, index: 4) }
+        SAEParameters.normalizeRows(&parameters.decoder, width: d)
+
+        for j in 0..<settings.width {
+            rowsSinceFired[j] = result.fired[j] ? 0 : min(rowsSinceFired[j] + n, settings.deadAfterTokens)
+        }
+        if let target = settings.targetL0, settings.architecture != .topk {
+            // A multiplicative controller: raise the penalty while L0 is above target, lower it below.
+            let error = max(-1, min(1, (result.l0 - target) / target))
+            sparsityCoefficient *= exp(0.03 * error)
+        }
+        step += 1
+        return result
+    }
+
+    /// The rows of batch `step`: positions step·B ..< (step+1)·B of the stream of seeded
+    /// permutations of all rows, one permutation per pass.
+    func batchIndices(step: Int) -> [Int] {
+        let rows = source.rowCount, n = settings.batchSize
+        return (0..<n).map { r in
+            let position = step * n + r
+            let pass = position / rows
+            if permutation?.pass != pass {
+                permutation = (pass, Self.permutation(rows: rows, seed: settings.seed, pass: pass))
+            }
+            return permutation!.order[position % rows]
+        }
+    }
+
+    static func permutation(rows: Int, seed: UInt64, pass: Int) -> [Int] {
+        var random = SeededRandom(seed: seed ^ (0xD1B5_4A32_D192_ED03 &* UInt64(pass + 1)))
+        var order = Array(0..<rows)
+        order.shuffle(using: &random)
+        return order
+    }
+
+    /// g_i −= (g_i · w_i) w_i for each (unit-norm) decoder row w_i: the step then moves along the
+    /// sphere the rows are kept on.
+    static func removeParallelComponent(_ gradient: inout [Float], rows w: [Float], width d: Int) {
+        for r in 0..<(w.count / d) {
+            var dot: Float = 0
+            for j in 0..<d { dot += gradient[r * d + j] * w[r * d + j] }
+            for j in 0..<d { gradient[r * d + j] -= dot * w[r * d + j] }
+        }
+    }
+
+    public var state: SAETrainerState {
+        SAETrainerState(settings: settings, parameters: parameters, adam: adam, step: step,
+                        sparsityCoefficient: sparsityCoefficient, rowsSinceFired: rowsSinceFired)
+    }
+
+    public static func resume(checkpoint path: String, source: any ActivationSource, backend: any Backend) throws -> SAETrainer {
+        SAETrainer(restoring: try SAETrainerState.load(path: path), source: source, backend: backend)
+    }
+}
