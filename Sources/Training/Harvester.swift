@@ -1,0 +1,159 @@
+import Foundation
+import Formats
+import LanternCore
+import Models
+
+/// Runs a model over a corpus and writes one hook's activations to float32 safetensors shards
+/// (`activations` [rows, d] and the `tokens` [rows] they were read at, ids as f32), with a
+/// manifest that makes the harvest resumable and splittable over machines.
+///
+/// Resumption: each shard is written under a temporary name and renamed, then the manifest is
+/// rewritten (also by rename). A restarted harvest reads the manifest and skips the contexts its
+/// shards hold; anything written after the last manifest is written again, so no row is lost or
+/// duplicated.
+///
+/// Splitting: context i (in corpus order) belongs to worker i mod N. Each worker writes into its
+/// own folder, `part-I-of-N`, so N machines can share one output directory.
+public struct Harvester {
+    public struct Options: Sendable {
+        public var hook: String
+        /// Rows wanted from all workers together.
+        public var tokens: Int
+        public var context: Int
+        /// Contexts per shard.
+        public var contextsPerShard: Int
+        public var includeBOS: Bool
+        public var worker: Int
+        public var workers: Int
+
+        public init(hook: String, tokens: Int, context: Int = 128, contextsPerShard: Int = 64, includeBOS: Bool = false,
+                    worker: Int = 0, workers: Int = 1) {
+            self.hook = hook
+            self.tokens = tokens
+            self.context = context
+            self.contextsPerShard = contextsPerShard
+            self.includeBOS = includeBOS
+            self.worker = worker
+            self.workers = workers
+        }
+
+        var rowsPerContext: Int { includeBOS ? context : context - 1 }
+        /// Contexts all workers together run.
+        var totalContexts: Int { (tokens + rowsPerContext - 1) / rowsPerContext }
+        /// How many of them are this worker's.
+        var workerContexts: Int {
+            totalContexts / workers + (worker < totalContexts % workers ? 1 : 0)
+        }
+    }
+
+    public let model: Transformer
+    public let modelName: String
+    public let packer: ContextPacker
+    public let options: Options
+
+    public init(model: Transformer, modelName: String, packer: ContextPacker, options: Options) throws {
+        guard HookNames.all(layers: model.config.layerCount).contains(options.hook) else {
+            throw LanternError.invalidArgument("'\(options.hook)' is not a hook of this model (e.g. blocks.0.hook_resid_post)")
+        }
+        guard options.context >= 2, options.context <= model.config.contextLength else {
+            throw LanternError.invalidArgument("context \(options.context) must be in 2...\(model.config.contextLength) (the model's context)")
+        }
+        guard options.workers >= 1, (0..<options.workers).contains(options.worker) else {
+            throw LanternError.invalidArgument("shard \(options.worker)/\(options.workers): need 0 ≤ I < N")
+        }
+        guard options.tokens > 0, options.contextsPerShard > 0 else {
+            throw LanternError.invalidArgument("tokens and contexts per shard must be positive")
+        }
+        self.model = model
+        self.modelName = modelName
+        self.packer = packer
+        self.options = options
+    }
+
+    /// The block after which the forward pass can stop (nil: the hook is after the last block).
+    static func lastLayerNeeded(for hook: String) -> Int? {
+        if hook == HookNames.finalNorm { return nil }
+        return SAELensExport.layer(ofHook: hook)
+    }
+
+    public var folder: (String) -> String {
+        { HarvestManifest.folder(output: $0, worker: options.worker, workers: options.workers) }
+    }
+
+    /// Harvests into `output`, continuing whatever a previous run there finished. `progress`
+    /// gets (rows written by this worker, rows it will write). `stopAfterShards` ends the run
+    /// early (tests use it to stand for an interruption). Returns the manifest.
+    @discardableResult
+    public func run(output: String, stopAfterShards: Int? = nil,
+                    progress: (Int, Int) -> Void = { _, _ in }) throws -> HarvestManifest {
+        let o = options
+        let folder = folder(output)
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let layer = Self.lastLayerNeeded(for: o.hook)
+        var manifest = try HarvestManifest.load(folder: folder) ?? HarvestManifest(
+            model: modelName, hook: o.hook, width: 0, context: o.context, includeBOS: o.includeBOS, tokens: o.tokens,
+            worker: o.worker, workers: o.workers, corpus: packer.corpus.files)
+        guard manifest.hook == o.hook, manifest.context == o.context, manifest.includeBOS == o.includeBOS,
+              manifest.tokens == o.tokens, manifest.workers == o.workers, manifest.corpus == packer.corpus.files else {
+            throw LanternError.invalidArgument("\(folder) holds a harvest with other settings (hook, context, tokens, shards or corpus): use another --out")
+        }
+        let target = o.workerContexts * o.rowsPerContext
+        progress(manifest.rows, target)
+        if manifest.contextsDone >= o.workerContexts {
+            if !manifest.complete { manifest.complete = true; try manifest.save(folder: folder) }
+            return manifest
+        }
+
+        var rows: [Float] = [], tokens: [Float] = [], pendingContexts = 0, shardsWritten = 0, mine = 0
+        func flush() throws {
+            let name = String(format: "shard-%05d.safetensors", manifest.shards.count)
+            let path = (folder as NSString).appendingPathComponent(name)
+            try SafetensorsWriter.write(
+                [.init(name: "activations", shape: [tokens.count, manifest.width], values: rows),
+                 .init(name: "tokens", shape: [tokens.count], values: tokens)],
+                metadata: ["hook": o.hook, "model": modelName, "context": "\(o.context)", "tokens_dtype": "int ids stored as f32"],
+                to: path + ".partial")
+            guard rename(path + ".partial", path) == 0 else {
+                throw LanternError.badFile(path: path, field: "file", problem: "cannot move the shard into place")
+            }
+            manifest.shards.append(.init(file: name, rows: tokens.count, contexts: pendingContexts))
+            manifest.complete = manifest.contextsDone >= o.workerContexts
+            try manifest.save(folder: folder)
+            rows.removeAll(keepingCapacity: true)
+            tokens.removeAll(keepingCapacity: true)
+            pendingContexts = 0
+            shardsWritten += 1
+        }
+
+        let skip = manifest.contextsDone
+        try packer.forEachContext { index, context in
+            guard index % o.workers == o.worker else { return true }
+            defer { mine += 1 }
+            if mine < skip { return true }
+            if mine >= o.workerContexts { return false }
+            let hooks = Hooks(capture: HookFilter([o.hook]))
+            try model.forward(context, hooks: hooks, logits: .none, stopAfterLayer: layer)
+            guard let activation = hooks.activation(o.hook) else {
+                throw LanternError.invalidArgument("the forward pass did not produce \(o.hook)")
+            }
+            let values = try model.backend.read(activation)
+            let width = activation.width
+            if manifest.width == 0 { manifest.width = width }
+            let first = o.includeBOS ? 0 : 1
+            rows += values[(first * width)...]
+            tokens += context[first...].map { Float($0) }
+            pendingContexts += 1
+            progress(manifest.rows + tokens.count, target)
+            if pendingContexts == o.contextsPerShard || mine + 1 == o.workerContexts {
+                try flush()
+                if let stopAfterShards, shardsWritten >= stopAfterShards { return false }
+            }
+            return true
+        }
+        if pendingContexts > 0 { try flush() }
+        if !manifest.complete && mine < o.workerContexts && stopAfterShards == nil {
+            throw LanternError.invalidArgument("the corpus ran out after \(manifest.rows) rows of this worker's \(target): give more text or fewer --tokens")
+        }
+        return manifest
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import LanternCore
+
+/// Documents from text files, in a fixed order: plain text (split at blank lines into chunks of
+/// at most `chunkCharacters`, so the tokenizer never sees a whole book at once) and JSON Lines
+/// (`.jsonl`, one object per line, its `text` field).
+public struct TextCorpus: Sendable {
+    public let files: [String]
+    public var chunkCharacters = 8192
+
+    public init(files: [String]) throws {
+        guard !files.isEmpty else { throw LanternError.invalidArgument("the corpus has no files") }
+        for file in files where !FileManager.default.isReadableFile(atPath: file) {
+            throw LanternError.badFile(path: file, field: "file", problem: "cannot read")
+        }
+        self.files = files
+    }
+
+    /// Calls `body` with each document in order; `body` returns false to stop early.
+    public func forEachDocument(_ body: (String) throws -> Bool) throws {
+        for file in files {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw LanternError.badFile(path: file, field: "file", problem: "cannot read")
+            }
+            let text = String(decoding: data, as: UTF8.self)
+            let documents = file.lowercased().hasSuffix(".jsonl") ? try jsonLines(text, file: file) : chunks(text)
+            for document in documents where !document.isEmpty {
+                if try !body(document) { return }
+            }
+        }
+    }
+
+    func jsonLines(_ text: String, file: String) throws -> [String] {
+        var documents: [String] = []
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty { continue }
+            guard let object = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8)) as? [String: Any],
+                  let document = object["text"] as? String else {
+                throw LanternError.badFile(path: file, field: "line \(number + 1)", problem: "not a JSON object with a string 'text' field")
+            }
+            documents.append(document)
+        }
+        return documents
+    }
+
+    /// Paragraphs (blank-line separated) gathered into chunks of about `chunkCharacters`.
+    func chunks(_ text: String) -> [String] {
+        var out: [String] = [], current = ""
+        for paragraph in text.replacingOccurrences(of: "\r\n", with: "\n").components(separatedBy: "\n\n") {
+            if !current.isEmpty && current.count + paragraph.count > chunkCharacters {
+                out.append(current)
+                current = ""
+            }
+            current += paragraph + "\n\n"
+        }
+        if !current.isEmpty { out.append(current) }
+        return out
+    }
+}
+
+/// Cuts the corpus's token stream into fixed-length contexts, each BOS followed by the next
+/// `length − 1` tokens (documents run on from one context into the next, as SAELens packs them).
+public struct ContextPacker {
+    public let corpus: TextCorpus
+    public let length: Int
+    public let bos: Int32
+    /// Text → token ids, without BOS.
+    public let encode: (String) throws -> [Int32]
+
+    public init(corpus: TextCorpus, length: Int, bos: Int32, encode: @escaping (String) throws -> [Int32]) {
+        self.corpus = corpus
+        self.length = length
+        self.bos = bos
+        self.encode = encode
+    }
+
+    /// Calls `body(index, context)` for contexts 0, 1, 2, … until it returns false or the corpus
+    /// ends. The last partial context is dropped.
+    public func forEachContext(_ body: (Int, [Int32]) throws -> Bool) throws {
+        var pending: [Int32] = [], index = 0
+        try corpus.forEachDocument { document in
+            pending += try encode(document)
+            while pending.count >= length - 1 {
+                let context = [bos] + pending.prefix(length - 1)
+                pending.removeFirst(length - 1)
+                if try !body(index, context) { return false }
+                index += 1
+            }
+            return true
+        }
+    }
+}
