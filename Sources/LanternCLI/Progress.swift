@@ -14,7 +14,8 @@ final class Progress {
         self.label = label
     }
 
-    func update(_ done: Int) {
+    /// `detail` follows the bar (rates, losses).
+    func update(_ done: Int, detail: String = "") {
         guard isTerminal, Date().timeIntervalSince(lastDraw) > 0.2 else { return }
         lastDraw = Date()
         let fraction = min(1, Double(done) / Double(total))
@@ -22,7 +23,7 @@ final class Progress {
         let eta = fraction > 0 ? elapsed / fraction - elapsed : 0
         let width = 30, filled = Int(fraction * Double(width))
         let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-        FileHandle.standardError.write(Data(String(format: "\r%@ %@ %3.0f%% %.0fs left ", label, bar, fraction * 100, eta).utf8))
+        FileHandle.standardError.write(Data(String(format: "\r%@ %@ %3.0f%% %.0fs left %@ ", label, bar, fraction * 100, eta, detail).utf8))
     }
 
     func finish() {

@@ -35,6 +35,8 @@ public final class HarvestedActivations: ActivationSource, @unchecked Sendable {
     public let width: Int
     public let rowCount: Int
     public let hook: String
+    /// Tokens per context the harvest used.
+    public let context: Int
     private let shards: [(file: SafetensorsFile, firstRow: Int, rows: Int, values: UnsafePointer<Float>)]
 
     public init(directory: String) throws {
@@ -61,6 +63,7 @@ public final class HarvestedActivations: ActivationSource, @unchecked Sendable {
         }
         width = first.1.width
         hook = first.1.hook
+        context = first.1.context
         rowCount = total
         self.shards = shards
     }

@@ -12,7 +12,7 @@ public final class SAETrainer {
     public let settings: SAETrainingSettings
     public let source: any ActivationSource
     let objective: SAEObjective
-    public private(set) var parameters: SAEParameters
+    public internal(set) var parameters: SAEParameters
     public private(set) var adam: Adam
     public private(set) var step = 0
     /// The penalty's current weight (steered towards `targetL0` when one is set).
@@ -47,7 +47,30 @@ public final class SAETrainer {
         parameters = SAEParameters.initial(inputWidth: d, width: settings.width, architecture: settings.architecture,
                                            initialThreshold: settings.initialThreshold, decoderBias: median,
                                            inputScale: scale, random: &random)
+        if settings.architecture == .jumprelu, let target = settings.targetL0 {
+            parameters.logThreshold = try Self.thresholdsFiringAtRate(
+                target / Double(settings.width), parameters: parameters, sample: sample.map { $0 * scale },
+                rows: sampleRows, backend: backend, floor: settings.initialThreshold).map { log($0) }
+        }
         adam = Adam(learningRate: settings.learningRate, sizes: parameters.tensors.map(\.values.count))
+    }
+
+    /// JumpReLU with an L0 target: start each threshold at the quantile of its latent's initial
+    /// pre-activations above which a fraction `rate` of the sample lies, so that training starts
+    /// near the target L0 instead of spending its first thousands of steps raising thresholds
+    /// from 0.001 (log θ moves about one learning rate per Adam step).
+    static func thresholdsFiringAtRate(_ rate: Double, parameters p: SAEParameters, sample: [Float], rows m: Int,
+                                       backend: any Backend, floor: Float) throws -> [Float] {
+        let d = p.inputWidth, s = p.width
+        var centered = sample
+        for i in 0..<m { for j in 0..<d { centered[i * d + j] -= p.decoderBias[j] } }
+        let pre = try backend.read(backend.matmul(backend.matrix(centered, rows: m, cols: d),
+                                                  backend.matrix(p.encoder, rows: s, cols: d)))
+        let rank = min(m - 1, max(0, Int((1 - rate) * Double(m))))
+        return (0..<s).map { j in
+            let column = (0..<m).map { pre[$0 * s + j] + p.encoderBias[j] }.sorted()
+            return max(column[rank], floor)
+        }
     }
 
     /// Restores a trainer from a checkpoint written by `saveCheckpoint`.
@@ -91,9 +114,12 @@ public final class SAETrainer {
             rowsSinceFired[j] = result.fired[j] ? 0 : min(rowsSinceFired[j] + n, settings.deadAfterTokens)
         }
         if let target = settings.targetL0, settings.architecture != .topk {
-            // A multiplicative controller: raise the penalty while L0 is above target, lower it below.
+            // A multiplicative controller: raise the penalty while L0 is above target, lower it
+            // below; slow (L0 follows the thresholds, which move about one learning rate per step)
+            // and kept within a factor 1000 of the starting value so that it cannot run away.
             let error = max(-1, min(1, (result.l0 - target) / target))
-            sparsityCoefficient *= exp(0.03 * error)
+            let start = settings.sparsityCoefficient
+            sparsityCoefficient = min(start * 1000, max(start / 1000, sparsityCoefficient * exp(0.01 * error)))
         }
         step += 1
         return result
