@@ -447,11 +447,21 @@ void lv_buffer_destroy(lv_context *ctx, lv_buffer *b) {
 
 uint64_t lv_buffer_size(const lv_buffer *b) { return b->size; }
 
-static const VkMemoryBarrier full_barrier = {
-    .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-    .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT | VK_ACCESS_HOST_WRITE_BIT,
-    .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT |
-                     VK_ACCESS_TRANSFER_WRITE_BIT | VK_ACCESS_HOST_READ_BIT };
+// Access bits a set of stages can make: writes on the source side, everything on the destination side.
+static VkAccessFlags stage_access(VkPipelineStageFlags stages, int writes_only) {
+    VkAccessFlags a = 0;
+    if (stages & VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT) a |= VK_ACCESS_SHADER_WRITE_BIT | (writes_only ? 0 : VK_ACCESS_SHADER_READ_BIT);
+    if (stages & VK_PIPELINE_STAGE_TRANSFER_BIT) a |= VK_ACCESS_TRANSFER_WRITE_BIT | (writes_only ? 0 : VK_ACCESS_TRANSFER_READ_BIT);
+    if (stages & VK_PIPELINE_STAGE_HOST_BIT) a |= VK_ACCESS_HOST_WRITE_BIT | (writes_only ? 0 : VK_ACCESS_HOST_READ_BIT);
+    return a;
+}
+
+// A global memory barrier: every write in `src` stages is visible to every access in `dst` stages.
+static void barrier(lv_context *ctx, VkCommandBuffer cmd, VkPipelineStageFlags src, VkPipelineStageFlags dst) {
+    VkMemoryBarrier mb = { .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                           .srcAccessMask = stage_access(src, 1), .dstAccessMask = stage_access(dst, 0) };
+    ctx->f.vkCmdPipelineBarrier(cmd, src, dst, 0, 1, &mb, 0, NULL, 0, NULL);
+}
 #define ALL_STAGES (VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT)
 
 static int ensure_staging(lv_context *ctx, uint64_t size) {
@@ -468,13 +478,13 @@ static int run_once(lv_context *ctx, lv_buffer *src, uint64_t so, lv_buffer *dst
     lv_fns *f = &ctx->f;
     VkCommandBufferBeginInfo bi = { .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO, .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT };
     CHECK(f->vkBeginCommandBuffer(ctx->once, &bi), "vkBeginCommandBuffer");
-    f->vkCmdPipelineBarrier(ctx->once, VK_PIPELINE_STAGE_HOST_BIT | ALL_STAGES, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &full_barrier, 0, NULL, 0, NULL);
+    barrier(ctx, ctx->once, VK_PIPELINE_STAGE_HOST_BIT | ALL_STAGES, VK_PIPELINE_STAGE_TRANSFER_BIT);
     if (fill) f->vkCmdFillBuffer(ctx->once, dst->buffer, dof, size, 0);
     else {
         VkBufferCopy region = { .srcOffset = so, .dstOffset = dof, .size = size };
         f->vkCmdCopyBuffer(ctx->once, src->buffer, dst->buffer, 1, &region);
     }
-    f->vkCmdPipelineBarrier(ctx->once, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT | ALL_STAGES, 0, 1, &full_barrier, 0, NULL, 0, NULL);
+    barrier(ctx, ctx->once, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT | ALL_STAGES);
     CHECK(f->vkEndCommandBuffer(ctx->once), "vkEndCommandBuffer");
     VkSubmitInfo si = { .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &ctx->once };
     CHECK(f->vkResetFences(ctx->device, 1, &ctx->fence), "vkResetFences");
@@ -574,14 +584,14 @@ void lv_pipeline_destroy(lv_context *ctx, lv_pipeline *p) {
 static int begin(lv_context *ctx) {
     if (ctx->recording) {
         // Everything recorded earlier may write what this command reads (and vice versa).
-        ctx->f.vkCmdPipelineBarrier(ctx->cmd, ALL_STAGES, ALL_STAGES, 0, 1, &full_barrier, 0, NULL, 0, NULL);
+        barrier(ctx, ctx->cmd, ALL_STAGES, ALL_STAGES);
         return LV_OK;
     }
     VkCommandBufferBeginInfo bi = { .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO, .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT };
     CHECK(ctx->f.vkBeginCommandBuffer(ctx->cmd, &bi), "vkBeginCommandBuffer");
     ctx->recording = 1;
     // Host writes (direct uploads) before this submission become visible to the shaders.
-    ctx->f.vkCmdPipelineBarrier(ctx->cmd, VK_PIPELINE_STAGE_HOST_BIT, ALL_STAGES, 0, 1, &full_barrier, 0, NULL, 0, NULL);
+    barrier(ctx, ctx->cmd, VK_PIPELINE_STAGE_HOST_BIT, ALL_STAGES);
     if (ctx->timestamps) {
         ctx->f.vkCmdResetQueryPool(ctx->cmd, ctx->queries, 0, 2);
         ctx->f.vkCmdWriteTimestamp(ctx->cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, ctx->queries, 0);
@@ -655,7 +665,7 @@ int lv_flush(lv_context *ctx) {
     if (!ctx->recording) return LV_OK;
     ctx->recording = 0;
     ctx->pending = 0;
-    f->vkCmdPipelineBarrier(ctx->cmd, ALL_STAGES, VK_PIPELINE_STAGE_HOST_BIT | ALL_STAGES, 0, 1, &full_barrier, 0, NULL, 0, NULL);
+    barrier(ctx, ctx->cmd, ALL_STAGES, VK_PIPELINE_STAGE_HOST_BIT | ALL_STAGES);
     if (ctx->timestamps) f->vkCmdWriteTimestamp(ctx->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, ctx->queries, 1);
     CHECK(f->vkEndCommandBuffer(ctx->cmd), "vkEndCommandBuffer");
     VkSubmitInfo si = { .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &ctx->cmd };

@@ -20,10 +20,12 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
     var ropeTables: [RopeKey: (storage: VulkanStorage, positions: Int)] = [:]
 
     /// Opens device `index` (nil: the best usable one; CPU-type devices only when `allowCPU`).
-    public init(device index: Int? = nil, allowCPU: Bool = true, validation: Bool? = nil) throws {
+    /// `validation` and `staging` default to the environment variables above; `staging: false`
+    /// lets the device decide (host-visible memory on integrated and CPU devices).
+    public init(device index: Int? = nil, allowCPU: Bool = true, validation: Bool? = nil, staging: Bool? = nil) throws {
         let env = ProcessInfo.processInfo.environment
         let validate = validation ?? (env["LANTERN_VULKAN_VALIDATION"] == "1")
-        let direct: Bool? = env["LANTERN_VULKAN_STAGING"] == "1" ? false : nil
+        let direct: Bool? = (staging ?? (env["LANTERN_VULKAN_STAGING"] == "1")) ? false : nil
         device = try Device(index: index, allowCPU: allowCPU, validation: validate, direct: direct)
         pipelines = PipelineCache(device: device)
     }
@@ -42,6 +44,9 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
         let ns = lv_last_gpu_ns(device.ctx)
         return ns == 0 ? nil : Double(ns) / 1e9
     }
+
+    /// Commands recorded and not yet submitted (ops run only when a `read` needs them).
+    public var pendingCommands: Int { lock.locked { Int(lv_pending(device.ctx)) } }
 
     /// Submits recorded work and waits for it.
     public func synchronize() throws {
