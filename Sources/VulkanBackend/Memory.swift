@@ -88,9 +88,12 @@ extension VulkanBackend {
         }
         try requireF32("copyRows", source, destination)
         let (src, dst) = (try source.vulkanStorage(device), try destination.vulkanStorage(device))
+        let target = destination.byteOffset + row * destination.width * 4
+        if src === dst, target < source.byteOffset + source.byteCount, source.byteOffset < target + source.byteCount {
+            throw LanternError.invalidArgument("copyRows: source and destination overlap in one buffer")
+        }
         try lock.locked {
-            let rc = lv_copy(device.ctx, src.buffer, UInt64(source.byteOffset), dst.buffer,
-                             UInt64(destination.byteOffset + row * destination.width * 4), UInt64(source.byteCount))
+            let rc = lv_copy(device.ctx, src.buffer, UInt64(source.byteOffset), dst.buffer, UInt64(target), UInt64(source.byteCount))
             guard rc == 0 else { throw vulkanError(rc, "recording copyRows") }
             inFlight.append(contentsOf: [src, dst])
         }

@@ -147,11 +147,15 @@ final class OpTests: VulkanTestCase {
             XCTAssertGreaterThan(backend.pendingCommands, 2, "ops are recorded, not run one by one")
             assertClose(try backend.read(out), Reference.matmul(Array(x[39..<104]), w, n: 5, k: 13, m: 7), 1e-5, "matmul of a view")
             XCTAssertEqual(backend.pendingCommands, 0, "read submits the recording")
+            XCTAssertNotNil(backend.lastGPUTime, "timestamp queries around the submission")
             var expectedCache = [Float](repeating: 0, count: 12 * 13)
             expectedCache.replaceSubrange(52..<117, with: x[39..<104])
             XCTAssertEqual(try backend.read(cache), expectedCache)
             XCTAssertEqual(try backend.read(sum), x[39..<104].map { $0 * 2 })
             XCTAssertThrowsError(try backend.copyRows(view, into: cache, at: 8))
+            XCTAssertThrowsError(try backend.copyRows(try tx.rows(0..<4), into: tx, at: 2)) {
+                XCTAssertTrue("\($0)".contains("overlap"), "\($0)")
+            }
         }
     }
 
@@ -163,6 +167,9 @@ final class OpTests: VulkanTestCase {
         XCTAssertTrue(try cpu.tensor([1], shape: [1]).storage !== a.storage)
         XCTAssertThrowsError(try gpu.read(try cpu.tensor([1], shape: [1]))) {
             XCTAssertTrue("\($0)".contains("another backend"), "\($0)")
+        }
+        XCTAssertThrowsError(try staging.scale(try gpu.tensor([1], shape: [1]), by: 2)) {
+            XCTAssertTrue("\($0)".contains("another backend"), "a tensor of another Vulkan backend instance: \($0)")
         }
     }
 }
