@@ -196,13 +196,16 @@ static void describe(lv_fns *f, VkPhysicalDevice pd, lv_device_info *out) {
     memset(out, 0, sizeof *out);
     VkPhysicalDeviceSubgroupProperties subgroup = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES };
     VkPhysicalDeviceDriverProperties driver = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES, .pNext = &subgroup };
+    VkPhysicalDeviceMaintenance3Properties m3 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES };
     VkPhysicalDeviceProperties2 props = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2 };
     VkPhysicalDeviceProperties basic;
     f->vkGetPhysicalDeviceProperties(pd, &basic);
     int v12 = basic.apiVersion >= VK_API_VERSION_1_2;
     if (v12 && f->vkGetPhysicalDeviceProperties2) {
+        subgroup.pNext = &m3;
         props.pNext = &driver;
         f->vkGetPhysicalDeviceProperties2(pd, &props);
+        out->max_buffer_bytes = m3.maxMemoryAllocationSize;
         out->subgroup_size = subgroup.subgroupSize;
         snprintf(out->driver, sizeof out->driver, "%s %s", driver.driverName, driver.driverInfo);
         VkPhysicalDeviceVulkan12Features f12 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES };
@@ -214,6 +217,8 @@ static void describe(lv_fns *f, VkPhysicalDevice pd, lv_device_info *out) {
     }
     snprintf(out->name, sizeof out->name, "%s", basic.deviceName);
     out->type = (int32_t)basic.deviceType;
+    uint64_t range = basic.limits.maxStorageBufferRange;
+    if (!out->max_buffer_bytes || range < out->max_buffer_bytes) out->max_buffer_bytes = range;
     out->api_version = basic.apiVersion;
     VkPhysicalDeviceMemoryProperties mem;
     f->vkGetPhysicalDeviceMemoryProperties(pd, &mem);

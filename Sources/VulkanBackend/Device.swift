@@ -36,6 +36,8 @@ public struct DeviceInfo: Sendable, Equatable, CustomStringConvertible {
     public var cooperativeMatrix: Bool
     /// Vulkan 1.2 and a compute queue: what the backend needs.
     public var usable: Bool
+    /// The largest buffer a shader can bind (maxStorageBufferRange, maxMemoryAllocationSize).
+    public var maxBufferBytes: UInt64
 
     init(index: Int, _ raw: lv_device_info) {
         var raw = raw
@@ -55,6 +57,7 @@ public struct DeviceInfo: Sendable, Equatable, CustomStringConvertible {
         bfloat16 = raw.bfloat16 != 0
         cooperativeMatrix = raw.cooperative_matrix != 0
         usable = raw.usable != 0
+        maxBufferBytes = raw.max_buffer_bytes
     }
 
     public var description: String {
@@ -116,7 +119,13 @@ final class Device: @unchecked Sendable {
     }
 
     func buffer(bytes: Int) throws -> OpaquePointer {
-        let size = Self.sizeClass(bytes)
+        var size = Self.sizeClass(bytes)
+        if size > info.maxBufferBytes {
+            guard UInt64(bytes) <= info.maxBufferBytes else {
+                throw LanternError.unsupported("a \(bytes)-byte tensor on \(info.name): the device binds at most \(info.maxBufferBytes) bytes per buffer")
+            }
+            size = (UInt64(bytes) + 15) / 16 * 16
+        }
         if let b = lock.locked({ () -> OpaquePointer? in
             guard let b = free[size]?.popLast() else { return nil }
             pooledBytes -= size

@@ -39,6 +39,7 @@ typedef struct lv_device_info {
     int32_t bfloat16;              // VK_KHR_shader_bfloat16 advertised
     int32_t cooperative_matrix;    // VK_KHR_cooperative_matrix advertised
     int32_t usable;                // Vulkan >= 1.2 and a compute queue
+    uint64_t max_buffer_bytes;     // min(maxStorageBufferRange, maxMemoryAllocationSize): the largest tensor
 } lv_device_info;
 
 typedef struct lv_context lv_context;
