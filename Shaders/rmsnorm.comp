@@ -1,7 +1,13 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
+// variant: subgroup -DSUBGROUP=1
+#ifdef SUBGROUP
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#endif
 // Row-wise RMSNorm: out = x · 1/sqrt(mean(x²) + eps) · g, with g = 1 + w (Gemma) or w (Llama).
-// One workgroup per row; the sum of squares is reduced in shared memory. Weight in DTYPE.
+// One workgroup per row. The sum of squares is reduced with subgroupAdd and one shared-memory
+// slot per subgroup (the `subgroup` variant, where the device has subgroup arithmetic), else with
+// a shared-memory tree. Weight in DTYPE.
 layout(constant_id = 0) const uint DTYPE = 0;
 layout(local_size_x_id = 1) in;
 
@@ -22,13 +28,22 @@ void main() {
     uint base = p.xOff + row * p.d;
     float ss = 0.0;
     for (uint i = tid; i < p.d; i += size) { float v = X[base + i]; ss += v * v; }
+#ifdef SUBGROUP
+    ss = subgroupAdd(ss);
+    if (gl_SubgroupInvocationID == 0u) red[gl_SubgroupID] = ss;
+    barrier();
+    float total = 0.0;
+    for (uint g = 0; g < gl_NumSubgroups; g++) total += red[g];
+#else
     red[tid] = ss;
     barrier();
     for (uint s = size / 2; s > 0; s >>= 1) {
         if (tid < s) red[tid] += red[tid + s];
         barrier();
     }
-    float inv = 1.0 / sqrt(red[0] / float(p.d) + p.eps);
+    float total = red[0];
+#endif
+    float inv = 1.0 / sqrt(total / float(p.d) + p.eps);
     for (uint i = tid; i < p.d; i += size) {
         float w = loadWeight(p.wOff + i);
         float g = p.addOne != 0u ? 1.0 + w : w;

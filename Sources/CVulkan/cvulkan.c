@@ -207,6 +207,8 @@ static void describe(lv_fns *f, VkPhysicalDevice pd, lv_device_info *out) {
         f->vkGetPhysicalDeviceProperties2(pd, &props);
         out->max_buffer_bytes = m3.maxMemoryAllocationSize;
         out->subgroup_size = subgroup.subgroupSize;
+        out->subgroup_arithmetic = (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) &&
+                                   (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT);
         snprintf(out->driver, sizeof out->driver, "%s %s", driver.driverName, driver.driverInfo);
         VkPhysicalDeviceVulkan12Features f12 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES };
         VkPhysicalDeviceVulkan11Features f11 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES, .pNext = &f12 };

@@ -30,6 +30,8 @@ public struct DeviceInfo: Sendable, Equatable, CustomStringConvertible {
     /// Sum of the device-local memory heaps.
     public var memoryBytes: UInt64
     public var subgroupSize: Int
+    /// Subgroup arithmetic (subgroupAdd, ...) in compute shaders.
+    public var subgroupArithmetic: Bool
     public var shaderFloat16: Bool
     public var storage16Bit: Bool
     public var bfloat16: Bool
@@ -52,6 +54,7 @@ public struct DeviceInfo: Sendable, Equatable, CustomStringConvertible {
         apiVersion = "\(v >> 22 & 0x7f).\(v >> 12 & 0x3ff).\(v & 0xfff)"
         memoryBytes = raw.device_local_bytes
         subgroupSize = Int(raw.subgroup_size)
+        subgroupArithmetic = raw.subgroup_arithmetic != 0
         shaderFloat16 = raw.shader_float16 != 0
         storage16Bit = raw.storage_16bit != 0
         bfloat16 = raw.bfloat16 != 0

@@ -10,7 +10,7 @@ extension VulkanBackend {
         let out = try f32Tensor(x.shape)
         let rows = x.rowCount
         if rows == 0 { return out }
-        try dispatch(.rmsnorm, spec: [dtype, 128],
+        try dispatch(.rmsnorm, variant: useSubgroups ? "subgroup" : nil, spec: [dtype, 128],
                      buffers: [try x.vulkanStorage(device), try weight.vulkanStorage(device), try out.vulkanStorage(device)],
                      push: [UInt32(rows), UInt32(x.width), try x.elementOffset, try weight.elementOffset, 0,
                             form == .gemma ? 1 : 0, eps.bitPattern],

@@ -35,8 +35,10 @@ enum Shader: String, CaseIterable, Sendable {
 enum ShaderLibrary {
     static let bundleName = "Lantern_VulkanBackend.resources"
 
-    static func spirv(_ shader: Shader) throws -> [UInt32] {
-        let file = shader.rawValue + ".spv"
+    /// `variant`: the suffix of a `// variant:` build of the shader (see the CompileShaders plugin).
+    static func spirv(_ shader: Shader, variant: String? = nil) throws -> [UInt32] {
+        let resource = shader.rawValue + (variant.map { "_" + $0 } ?? "")
+        let file = resource + ".spv"
         var candidates: [URL] = []
         if let dir = ProcessInfo.processInfo.environment["LANTERN_SHADER_DIR"], !dir.isEmpty {
             candidates.append(URL(fileURLWithPath: dir).appendingPathComponent(file))
@@ -45,7 +47,7 @@ enum ShaderLibrary {
         candidates.append(exeDir.appendingPathComponent(bundleName).appendingPathComponent(file))
         candidates.append(Bundle.main.bundleURL.appendingPathComponent(bundleName).appendingPathComponent(file))
         let found = candidates.first { FileManager.default.fileExists(atPath: $0.path) }
-            ?? Bundle.module.url(forResource: shader.rawValue, withExtension: "spv")
+            ?? Bundle.module.url(forResource: resource, withExtension: "spv")
         guard let url = found, let data = FileManager.default.contents(atPath: url.path), data.count % 4 == 0, !data.isEmpty else {
             throw LanternError.backend("vulkan: shader \(file) not found (looked in LANTERN_SHADER_DIR, \(bundleName) beside the executable, and the build's resource bundle)")
         }
@@ -57,18 +59,19 @@ enum ShaderLibrary {
 final class PipelineCache: @unchecked Sendable {
     private let device: Device
     private var pipelines: [String: OpaquePointer] = [:]
-    private var code: [Shader: [UInt32]] = [:]
+    private var code: [String: [UInt32]] = [:]
 
     init(device: Device) { self.device = device }
 
     deinit { for p in pipelines.values { lv_pipeline_destroy(device.ctx, p) } }
 
     /// Caller holds the backend's lock.
-    func pipeline(_ shader: Shader, spec: [UInt32]) throws -> OpaquePointer {
-        let key = shader.rawValue + ":" + spec.map(String.init).joined(separator: ",")
+    func pipeline(_ shader: Shader, variant: String?, spec: [UInt32]) throws -> OpaquePointer {
+        let name = shader.rawValue + (variant.map { "_" + $0 } ?? "")
+        let key = name + ":" + spec.map(String.init).joined(separator: ",")
         if let p = pipelines[key] { return p }
-        if code[shader] == nil { code[shader] = try ShaderLibrary.spirv(shader) }
-        let words = code[shader]!
+        if code[name] == nil { code[name] = try ShaderLibrary.spirv(shader, variant: variant) }
+        let words = code[name]!
         var p: OpaquePointer?
         let rc = words.withUnsafeBufferPointer { w in
             spec.withUnsafeBufferPointer { s in

@@ -21,14 +21,20 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
 
     /// Opens device `index` (nil: the best usable one; CPU-type devices only when `allowCPU`).
     /// `validation` and `staging` default to the environment variables above; `staging: false`
-    /// lets the device decide (host-visible memory on integrated and CPU devices).
-    public init(device index: Int? = nil, allowCPU: Bool = true, validation: Bool? = nil, staging: Bool? = nil) throws {
+    /// lets the device decide (host-visible memory on integrated and CPU devices). `subgroups: false`
+    /// keeps to the shared-memory reductions even where the device has subgroup arithmetic.
+    public init(device index: Int? = nil, allowCPU: Bool = true, validation: Bool? = nil, staging: Bool? = nil,
+                subgroups: Bool = true) throws {
         let env = ProcessInfo.processInfo.environment
         let validate = validation ?? (env["LANTERN_VULKAN_VALIDATION"] == "1")
         let direct: Bool? = (staging ?? (env["LANTERN_VULKAN_STAGING"] == "1")) ? false : nil
         device = try Device(index: index, allowCPU: allowCPU, validation: validate, direct: direct)
         pipelines = PipelineCache(device: device)
+        useSubgroups = subgroups && device.info.subgroupArithmetic
     }
+
+    /// Whether reductions use the `subgroup` shader variants.
+    public let useSubgroups: Bool
 
     deinit { _ = lv_flush(device.ctx) }
 
@@ -68,14 +74,14 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
     }
 
     /// Records one dispatch; caller does not hold the lock.
-    func dispatch(_ shader: Shader, spec: [UInt32] = [], buffers: [VulkanStorage], push: [UInt32],
+    func dispatch(_ shader: Shader, variant: String? = nil, spec: [UInt32] = [], buffers: [VulkanStorage], push: [UInt32],
                   groups: (Int, Int, Int)) throws {
         precondition(push.count * 4 == shader.pushBytes, "\(shader) push constants")
         guard groups.0 <= 65535, groups.1 <= 65535, groups.2 <= 65535 else {
             throw LanternError.unsupported("\(shader.rawValue) dispatch of \(groups) workgroups exceeds the guaranteed 65535 per dimension")
         }
         try lock.locked {
-            let pipeline = try pipelines.pipeline(shader, spec: spec)
+            let pipeline = try pipelines.pipeline(shader, variant: variant, spec: spec)
             let handles: [OpaquePointer?] = buffers.map(\.buffer)
             let rc = handles.withUnsafeBufferPointer { b in
                 push.withUnsafeBytes { p in

@@ -55,8 +55,11 @@ final class OpTests: VulkanTestCase {
         for (rows, d) in [(1, 37), (3, 100), (17, 1000)] {
             let x = Self.random(rows * d, seed: UInt64(d), scale: 3), w = Self.random(d, seed: UInt64(d + 1))
             for form in [RMSNormForm.gemma, .llama] {
-                let out = try gpu.rmsNorm(try gpu.tensor(x, shape: [rows, d]), weight: try gpu.tensor(w, shape: [d]), eps: 1e-6, form: form)
-                assertClose(try gpu.read(out), Reference.rmsNorm(x, weight: w, eps: 1e-6, form: form), 1e-5, "rmsNorm \(form) \(rows)×\(d)")
+                for backend in [gpu!, staging!] {
+                    let out = try backend.rmsNorm(try backend.tensor(x, shape: [rows, d]), weight: try backend.tensor(w, shape: [d]), eps: 1e-6, form: form)
+                    assertClose(try backend.read(out), Reference.rmsNorm(x, weight: w, eps: 1e-6, form: form), 1e-5,
+                                "rmsNorm \(form) \(rows)×\(d) subgroups \(backend.useSubgroups)")
+                }
             }
             let bytes = HostBytes(w, dtype: .bf16)
             let host = bytes.host("norm", shape: [d], dtype: .bf16)

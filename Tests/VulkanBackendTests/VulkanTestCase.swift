@@ -4,13 +4,14 @@ import LanternCore
 import VulkanBackend
 import XCTest
 
-/// Shared setup for the Vulkan tests: one backend per process (and one forcing staging copies),
+/// Shared setup for the Vulkan tests: one backend per process (and one forcing staging copies and
+/// shared-memory reductions instead of subgroup ones),
 /// created with VK_LAYER_KHRONOS_validation; every test fails if the layer reported anything
 /// while it ran. No Vulkan device is a failure, not a skip, unless LANTERN_SKIP_VULKAN=1 is set.
 class VulkanTestCase: XCTestCase {
     static let shared: Result<VulkanBackend, any Error> = Result { try VulkanBackend(allowCPU: true, validation: true) }
     static let staged: Result<VulkanBackend, any Error> = Result {
-        try VulkanBackend(allowCPU: true, validation: true, staging: true)
+        try VulkanBackend(allowCPU: true, validation: true, staging: true, subgroups: false)
     }
 
     var gpu: VulkanBackend!

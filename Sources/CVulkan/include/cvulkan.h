@@ -34,6 +34,7 @@ typedef struct lv_device_info {
     uint32_t api_version;          // VK_MAKE_API_VERSION packed
     uint64_t device_local_bytes;   // sum of DEVICE_LOCAL heaps
     uint32_t subgroup_size;
+    int32_t subgroup_arithmetic;   // subgroupAdd/Max in compute shaders
     int32_t shader_float16;        // shaderFloat16
     int32_t storage_16bit;         // storageBuffer16BitAccess
     int32_t bfloat16;              // VK_KHR_shader_bfloat16 advertised
