@@ -22,7 +22,8 @@ final class WeightEntry {
 extension VulkanBackend {
     func upload(_ storage: VulkanStorage, _ bytes: UnsafeRawBufferPointer, at offset: Int = 0) throws {
         guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
-        let rc = lv_upload(device.ctx, storage.buffer, UInt64(offset), base, UInt64(bytes.count))
+        // Under the lock: the staging path submits to the queue and reuses one staging buffer.
+        let rc = lock.locked { lv_upload(device.ctx, storage.buffer, UInt64(offset), base, UInt64(bytes.count)) }
         guard rc == 0 else { throw vulkanError(rc, "uploading") }
     }
 
@@ -61,7 +62,7 @@ extension VulkanBackend {
     public func zeros(shape: [Int]) throws -> Tensor {
         let t = try f32Tensor(shape)
         let s = try t.vulkanStorage(device)
-        let rc = lv_zero(device.ctx, s.buffer, 0, lv_buffer_size(s.buffer))
+        let rc = lock.locked { lv_zero(device.ctx, s.buffer, 0, lv_buffer_size(s.buffer)) }
         guard rc == 0 else { throw vulkanError(rc, "zero-filling") }
         return t
     }
@@ -73,8 +74,8 @@ extension VulkanBackend {
         }
         try synchronize()
         var bytes = [UInt8](repeating: 0, count: tensor.byteCount)
-        let rc = bytes.withUnsafeMutableBytes {
-            lv_download(device.ctx, s.buffer, UInt64(tensor.byteOffset), $0.baseAddress, UInt64($0.count))
+        let rc = bytes.withUnsafeMutableBytes { out in
+            lock.locked { lv_download(device.ctx, s.buffer, UInt64(tensor.byteOffset), out.baseAddress, UInt64(out.count)) }
         }
         guard rc == 0 else { throw vulkanError(rc, "reading back") }
         return try bytes.withUnsafeBytes {

@@ -162,6 +162,28 @@ final class OpTests: VulkanTestCase {
         }
     }
 
+    /// The backend is Sendable: ops, uploads and reads from several threads at once (the
+    /// validation layer's thread-safety checks watch the queue and the command buffer).
+    func testConcurrentUse() throws {
+        let backends = [gpu!, staging!]
+        let failures = NSLock()
+        nonisolated(unsafe) var errors: [String] = []
+        DispatchQueue.concurrentPerform(iterations: 8) { i in
+            let backend = backends[i % 2]
+            do {
+                let (n, k, m) = (3 + i, 21, 9)
+                let x = Self.random(n * k, seed: UInt64(i)), w = Self.random(m * k, seed: UInt64(50 + i))
+                let out = try backend.add(try backend.matmul(try backend.tensor(x, shape: [n, k]), try backend.tensor(w, shape: [m, k])),
+                                          try backend.zeros(shape: [n, m]))
+                let err = Self.relativeError(try backend.read(out), Reference.matmul(x, w, n: n, k: k, m: m))
+                if err > 1e-5 { failures.lock(); errors.append("thread \(i): error \(err)"); failures.unlock() }
+            } catch {
+                failures.lock(); errors.append("thread \(i): \(error)"); failures.unlock()
+            }
+        }
+        XCTAssertEqual(errors, [])
+    }
+
     func testWeightsUploadOnce() throws {
         let bytes = HostBytes(Self.random(20, seed: 1), dtype: .f16)
         let host = bytes.host("w", shape: [4, 5], dtype: .f16)
