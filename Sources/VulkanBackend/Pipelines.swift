@@ -30,8 +30,9 @@ enum Shader: String, CaseIterable, Sendable {
     }
 }
 
-/// SPIR-V lookup: `LANTERN_SHADER_DIR` if set, then the resource bundle beside the executable,
-/// then the bundle SwiftPM built (`Bundle.module`).
+/// SPIR-V lookup: `LANTERN_SHADER_DIR` if set, then the resource bundle SwiftPM puts beside the
+/// executable (`Lantern_VulkanBackend.resources`, what `Bundle.module` reads). Not `Bundle.module`
+/// itself: its accessor traps when the bundle is missing, and a missing shader must be an error.
 enum ShaderLibrary {
     static let bundleName = "Lantern_VulkanBackend.resources"
 
@@ -47,9 +48,8 @@ enum ShaderLibrary {
         candidates.append(exeDir.appendingPathComponent(bundleName).appendingPathComponent(file))
         candidates.append(Bundle.main.bundleURL.appendingPathComponent(bundleName).appendingPathComponent(file))
         let found = candidates.first { FileManager.default.fileExists(atPath: $0.path) }
-            ?? Bundle.module.url(forResource: resource, withExtension: "spv")
         guard let url = found, let data = FileManager.default.contents(atPath: url.path), data.count % 4 == 0, !data.isEmpty else {
-            throw LanternError.backend("vulkan: shader \(file) not found (looked in LANTERN_SHADER_DIR, \(bundleName) beside the executable, and the build's resource bundle)")
+            throw LanternError.backend("vulkan: shader \(file) not found (looked in: \(candidates.map(\.path).joined(separator: ", ")); copy \(bundleName) beside the executable or set LANTERN_SHADER_DIR)")
         }
         return data.withUnsafeBytes { Array($0.bindMemory(to: UInt32.self)) }
     }
