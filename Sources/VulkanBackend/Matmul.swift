@@ -26,6 +26,7 @@ extension VulkanBackend {
         let push = [UInt32(n), UInt32(k), UInt32(m), try x.elementOffset, try w.elementOffset, 0]
         let buffers = [try x.vulkanStorage(device), try w.vulkanStorage(device), try out.vulkanStorage(device)]
         if n <= Self.matvecRows {
+            // 128 invocations: MATVEC_SIZE in matmul.comp.
             try dispatch(.matmul, spec: [dtype, 1, 128], buffers: buffers, push: push, groups: Self.grid(m, 1))
         } else {
             try dispatch(.matmul, spec: [dtype, 0, 256], buffers: buffers, push: push,
