@@ -55,8 +55,17 @@ typedef struct lv_fns {
 static int load_loader(lv_fns *f) {
     memset(f, 0, sizeof *f);
     const char *path = getenv("LANTERN_VULKAN_LOADER");
-    if (!path || !*path) path = "libvulkan.so.1";
-    f->lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (path && *path) {
+        f->lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    } else {
+#ifdef __APPLE__
+        const char *names[] = { "libvulkan.1.dylib", "libMoltenVK.dylib", NULL };
+#else
+        const char *names[] = { "libvulkan.so.1", "libvulkan.so", NULL };
+#endif
+        for (int i = 0; names[i] && !f->lib; i++) f->lib = dlopen(path = names[i], RTLD_NOW | RTLD_LOCAL);
+        if (!f->lib) path = names[0];
+    }
     if (!f->lib) return fail(LV_NO_LOADER, "no Vulkan loader: cannot open %s", path);
     f->vkGetInstanceProcAddr = (PFN_vkGetInstanceProcAddr)dlsym(f->lib, "vkGetInstanceProcAddr");
     if (!f->vkGetInstanceProcAddr) { dlclose(f->lib); f->lib = NULL; return fail(LV_NO_LOADER, "no Vulkan loader: %s lacks vkGetInstanceProcAddr", path); }
@@ -310,6 +319,10 @@ int lv_create(int index, int allow_cpu, int validation, int direct_memory, lv_co
                            VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT,
             .pfnUserCallback = on_message, .pUserData = ctx };
         f->vkCreateDebugUtilsMessengerEXT(ctx->instance, &mi, NULL, &ctx->messenger);
+    }
+    if (validation && !ctx->messenger) {
+        lv_destroy(ctx);
+        return fail(LV_NO_VALIDATION, "validation asked for but its debug messenger could not be created (VK_EXT_debug_utils)");
     }
     uint32_t n = 0;
     f->vkEnumeratePhysicalDevices(ctx->instance, &n, NULL);
