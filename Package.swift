@@ -19,12 +19,20 @@ let package = Package(
         .target(name: "Formats", dependencies: ["LanternCore"]),
         .target(name: "Tokenizers", dependencies: ["LanternCore"]),
         .target(name: "Models", dependencies: ["LanternCore", "Formats"]),
-        .target(name: "Lantern", dependencies: ["LanternCore", "CPUBackend", "Formats", "Models", "Tokenizers"]),
+        // Vulkan backend: C shim over a dlopen'd loader, GLSL shaders compiled by the plugin.
+        .target(name: "CVulkan", linkerSettings: [.linkedLibrary("dl")]),
+        .plugin(name: "CompileShaders", capability: .buildTool()),
+        .target(name: "VulkanBackend", dependencies: ["LanternCore", "CVulkan"], plugins: ["CompileShaders"]),
+        .target(name: "Lantern", dependencies: ["LanternCore", "CPUBackend", "Formats", "Models", "Tokenizers", "VulkanBackend"]),
         .executableTarget(
             name: "LanternCLI",
             dependencies: ["Lantern", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "CPUBackendTests", dependencies: ["CPUBackend", "LanternCore"]),
+        .testTarget(
+            name: "VulkanBackendTests",
+            dependencies: ["Lantern", "VulkanBackend", "CPUBackend", "Models", "Formats", "LanternCore"]
+        ),
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "LanternCore"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "LanternCore"]),
         .testTarget(
