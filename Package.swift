@@ -12,6 +12,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
     ],
     targets: [
         .target(name: "LanternCore"),
@@ -19,7 +20,11 @@ let package = Package(
         .target(name: "Formats", dependencies: ["LanternCore"]),
         .target(name: "Tokenizers", dependencies: ["LanternCore"]),
         .target(name: "Models", dependencies: ["LanternCore", "Formats"]),
-        .target(name: "Lantern", dependencies: ["LanternCore", "CPUBackend", "Formats", "Models", "Tokenizers"]),
+        .target(
+            name: "Interpretability",
+            dependencies: ["LanternCore", "Formats", "Models", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
+        ),
+        .target(name: "Lantern", dependencies: ["LanternCore", "CPUBackend", "Formats", "Models", "Tokenizers", "Interpretability"]),
         .executableTarget(
             name: "LanternCLI",
             dependencies: ["Lantern", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -30,6 +35,10 @@ let package = Package(
         .testTarget(
             name: "ModelsTests",
             dependencies: ["Models", "CPUBackend", "Formats", "LanternCore"]
+        ),
+        .testTarget(
+            name: "InterpretabilityTests",
+            dependencies: ["Interpretability", "Models", "CPUBackend", "Formats", "LanternCore"]
         ),
         // Runs the built `lantern` binary; depends on it so that it is built first.
         .testTarget(name: "CLITests", dependencies: ["LanternCLI"]),

@@ -4,3 +4,4 @@
 @_exported import Formats
 @_exported import Models
 @_exported import Tokenizers
+@_exported import Interpretability
