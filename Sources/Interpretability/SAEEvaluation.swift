@@ -46,8 +46,8 @@ public final class SAEEvaluator {
     public let sae: SAE
     public let includeBOS: Bool
     public let denseThreshold: Double
-    private var n = 0, l0Sum = 0.0, cosineSum = 0.0, relativeSum = 0.0, squaredErrorSum = 0.0, squaredNormSum = 0.0
-    private var vectorSum: [Double]
+    private var n = 0, l0Sum = 0.0, cosineSum = 0.0, relativeSum = 0.0
+    private var reconstruction: ReconstructionStats
     private var ce = (clean: 0.0, sae: 0.0, zero: 0.0, count: 0)
     private var firing: [Int]
 
@@ -57,7 +57,7 @@ public final class SAEEvaluator {
         self.sae = sae
         self.includeBOS = includeBOS
         self.denseThreshold = denseThreshold
-        vectorSum = [Double](repeating: 0, count: sae.dIn)
+        reconstruction = ReconstructionStats(width: sae.dIn)
         firing = [Int](repeating: 0, count: sae.dSAE)
     }
 
@@ -93,8 +93,7 @@ public final class SAEEvaluator {
                                        ceClean: clean[p], ceSAE: spliced[p], ceZero: zeroed[p])
             out.append(metrics)
             n += 1; l0Sum += Double(l0); cosineSum += metrics.cosine; relativeSum += metrics.relativeError
-            squaredErrorSum += error; squaredNormSum += SAEMath.squaredNorm(x)
-            for (i, v) in x.enumerated() { vectorSum[i] += Double(v) }
+            reconstruction.add(x, xh)
             if let c = clean[p], let s = spliced[p], let z = zeroed[p] {
                 ce.clean += c; ce.sae += s; ce.zero += z; ce.count += 1
             }
@@ -137,12 +136,10 @@ public final class SAEEvaluator {
 
     public var overall: OverallMetrics {
         let count = Double(max(n, 1))
-        let meanNormSquared = vectorSum.reduce(0) { $0 + $1 * $1 } / count
-        let total = squaredNormSum - meanNormSquared   // Σ‖x − x̄‖² = Σ‖x‖² − N‖x̄‖²
         let ceCount = Double(max(ce.count, 1))
         let (c, s, z) = (ce.clean / ceCount, ce.sae / ceCount, ce.zero / ceCount)
         let frequency = firing.map { Double($0) / count }
-        return OverallMetrics(tokens: n, l0: l0Sum / count, explainedVariance: 1 - squaredErrorSum / max(total, 1e-30),
+        return OverallMetrics(tokens: n, l0: l0Sum / count, explainedVariance: reconstruction.explainedVariance,
                               cosine: cosineSum / count, relativeError: relativeSum / count,
                               ceClean: c, ceSAE: s, ceZero: z, ceScore: (z - s) / (z - c),
                               deadFeatures: firing.filter { $0 == 0 }.count,

@@ -75,3 +75,27 @@ enum SAEMath {
         return dot / max((squaredNorm(a) * squaredNorm(b)).squareRoot(), 1e-30)
     }
 }
+
+/// Running sums for explained variance over many tokens without keeping them:
+/// Σ‖x − x̄‖² = Σ‖x‖² − ‖Σx‖²/N, in Double so the subtraction does not cancel.
+public struct ReconstructionStats: Sendable {
+    public private(set) var count = 0
+    public private(set) var squaredError = 0.0
+    private var squaredNorm = 0.0
+    private var vectorSum: [Double]
+
+    public init(width: Int) { vectorSum = [Double](repeating: 0, count: width) }
+
+    public mutating func add(_ x: ArraySlice<Float>, _ reconstruction: ArraySlice<Float>) {
+        count += 1
+        squaredError += SAEMath.squaredDistance(x, reconstruction)
+        squaredNorm += SAEMath.squaredNorm(x)
+        for (i, v) in x.enumerated() { vectorSum[i] += Double(v) }
+    }
+
+    /// 1 − Σ‖x − x̂‖² / Σ‖x − x̄‖² (SAELens), x̄ the mean of the tokens added.
+    public var explainedVariance: Double {
+        let total = squaredNorm - vectorSum.reduce(0) { $0 + $1 * $1 } / Double(max(count, 1))
+        return 1 - squaredError / max(total, 1e-30)
+    }
+}

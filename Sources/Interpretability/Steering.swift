@@ -30,8 +30,9 @@ public struct Steering {
         self.mode = mode
     }
 
-    /// Hooks that apply the steering during a forward pass or a whole generation.
-    public func hooks(for model: Transformer) throws -> Hooks {
+    /// Hooks that apply the steering during a forward pass or a whole generation, capturing
+    /// `capture` (after the steering) as well.
+    public func hooks(for model: Transformer, capture: HookFilter = .none) throws -> Hooks {
         guard let hook = sae?.hookName ?? hookName else {
             throw LanternError.invalidArgument("steering needs an SAE or a hook name for the direction")
         }
@@ -43,7 +44,7 @@ public struct Steering {
             throw LanternError.invalidArgument("the steering direction has \(direction.count) values but \(hook) is \(width) wide")
         }
         if !features.isEmpty && sae == nil { throw LanternError.invalidArgument("steering features need an SAE") }
-        let hooks = Hooks()
+        let hooks = Hooks(capture: capture)
         let backend = model.backend
         switch mode {
         case .add:

@@ -6,6 +6,6 @@ struct LanternCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lantern",
         abstract: "Run Gemma-family language models and look inside them.",
-        subcommands: [Trace.self, Generate.self, Bench.self]
+        subcommands: [Trace.self, Generate.self, Bench.self, Lens.self, Features.self, SAECommand.self, Steer.self, Patch.self]
     )
 }
