@@ -61,6 +61,8 @@ struct Lens: ParsableCommand {
         let fitting = max(1, (80 - labelWidth) / cellWidth)
         let positions = Array(r.tokens.indices.suffix(fitting))
         var lines: [String] = []
+        let maxP = Double(r.cells.flatMap { row in positions.map { row[$0].top[0].probability } }.max() ?? 1)
+        if stdoutIsTerminal { lines.append(String(format: "shading: probability of the top token, darkest = %.3f", maxP)) }
         if positions.count < r.tokens.count { lines.append("(last \(positions.count) of \(r.tokens.count) positions; --json for all)") }
         lines.append(fit("", labelWidth) + positions.map { " " + fit(model.shown(r.tokens[$0]), cellWidth - 1) }.joined())
         for row in r.cells.indices.reversed() {
@@ -68,7 +70,7 @@ struct Lens: ParsableCommand {
             for p in positions {
                 let top = r.cells[row][p].top[0]
                 let text = " " + fit(model.shown(top.token), cellWidth - 1)
-                line += stdoutIsTerminal ? shade(text, Double(top.probability)) : text
+                line += stdoutIsTerminal ? shade(text, Double(top.probability) / maxP) : text
             }
             lines.append(line)
         }

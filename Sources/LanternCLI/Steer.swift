@@ -57,8 +57,11 @@ struct Steer: ParsableCommand {
         let what = (features.isEmpty ? "" : "features \(features.map(String.init).joined(separator: ","))")
             + (direction.map { " direction \($0)" } ?? "") + " \(mode) strength \(strength) at \(loadedSAE?.hookName ?? hook ?? "")"
         if let html {
-            let section = HTMLReport.steering(prompt: loaded.decode(ids), baseline: baseline.tokens.map(loaded.display),
-                                              steered: steered.tokens.map(loaded.display), description: what)
+            // Without a tokenizer, tokens show as #id with spaces between them.
+            let separate = loaded.tokenizer == nil
+            let show = { (id: Int32) in separate ? loaded.shown(id) + " " : loaded.display(id) }
+            let section = HTMLReport.steering(prompt: separate ? ids.map(show).joined() : loaded.decode(ids),
+                                              baseline: baseline.tokens.map(show), steered: steered.tokens.map(show), description: what)
             try writeHTML(HTMLReport.page(title: "Steering", subtitle: "\(loaded.source) · seed \(seed)", sections: [section]), to: html)
         }
         if json {
