@@ -24,12 +24,21 @@ let package = Package(
             name: "Interpretability",
             dependencies: ["LanternCore", "Formats", "Models", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
         ),
-        .target(name: "Lantern", dependencies: ["LanternCore", "CPUBackend", "Formats", "Models", "Tokenizers", "Interpretability"]),
+        // Vulkan backend: C shim over a dlopen'd loader, GLSL shaders compiled by the plugin.
+        .target(name: "CVulkan", linkerSettings: [.linkedLibrary("dl")]),
+        .plugin(name: "CompileShaders", capability: .buildTool()),
+        .target(name: "VulkanBackend", dependencies: ["LanternCore", "CVulkan"], plugins: ["CompileShaders"]),
+        .target(name: "Lantern", dependencies: ["LanternCore", "CPUBackend", "Formats", "Models", "Tokenizers", "VulkanBackend",
+                                              "Interpretability"]),
         .executableTarget(
             name: "LanternCLI",
             dependencies: ["Lantern", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "CPUBackendTests", dependencies: ["CPUBackend", "LanternCore"]),
+        .testTarget(
+            name: "VulkanBackendTests",
+            dependencies: ["Lantern", "VulkanBackend", "CPUBackend", "Models", "Formats", "LanternCore"]
+        ),
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "LanternCore"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "LanternCore"]),
         .testTarget(
@@ -38,7 +47,7 @@ let package = Package(
         ),
         .testTarget(
             name: "InterpretabilityTests",
-            dependencies: ["Interpretability", "Models", "CPUBackend", "Formats", "LanternCore"]
+            dependencies: ["Interpretability", "Models", "CPUBackend", "VulkanBackend", "Formats", "LanternCore"]
         ),
         // Runs the built `lantern` binary; depends on it so that it is built first.
         .testTarget(name: "CLITests", dependencies: ["LanternCLI"]),

@@ -50,7 +50,7 @@ extension CLITests {
             (["steer", "--model", tinyGemma2, "--sae", scopeSAE, "--feature", "96", "--strength", "1", "--tokens", "2"], "feature 96 is out of range"),
         ]
         for (arguments, expected) in cases {
-            let r = try run(arguments)
+            let r = try run(arguments + ["--backend", "cpu"])
             XCTAssertNotEqual(r.status, 0, "\(arguments)")
             XCTAssertTrue(r.err.contains(expected), "\(arguments): '\(r.err)' lacks '\(expected)'")
             XCTAssertEqual(r.err.trimmingCharacters(in: .newlines).split(separator: "\n").count, 1, "one line: \(r.err)")

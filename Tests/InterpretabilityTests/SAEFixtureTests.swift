@@ -4,6 +4,7 @@ import CPUBackend
 import Formats
 import LanternCore
 import Models
+import VulkanBackend
 @testable import Interpretability
 
 /// SAE math against numpy (tools/make_sae_fixtures.py) in both formats, on the CPU backend's
@@ -50,6 +51,13 @@ final class SAEFixtureTests: XCTestCase {
 
     /// A backend without its own SAE ops gets the protocol's composed default.
     func testComposedDefaultMatchesNumpy() throws { try check(backend: ForwardingBackend(), label: "default") }
+
+    /// The Vulkan backend has no SAE kernels yet: it runs the protocol's composed default.
+    func testVulkanMatchesNumpy() throws {
+        if ProcessInfo.processInfo.environment["LANTERN_SKIP_VULKAN"] == "1" { throw XCTSkip("LANTERN_SKIP_VULKAN=1") }
+        guard let vulkan = try? VulkanBackend(allowCPU: true) else { throw XCTSkip("no Vulkan device") }
+        try check(backend: vulkan, label: "vulkan (\(vulkan.name))")
+    }
 
     func testReferenceMatchesNumpy() throws {
         let expected = try SafetensorsFile(path: Fixtures.path("sae/expected.safetensors"))
