@@ -71,7 +71,7 @@ struct Steer: ParsableCommand {
                                   "features": features]))
             return
         }
-        print("steering:\(what)")
+        print("steering: " + what.trimmingCharacters(in: .whitespaces))
         let columns = 38
         let left = wrap(loaded.decode(baseline.tokens), columns), right = wrap(loaded.decode(steered.tokens), columns)
         print(fit("baseline", columns) + " │ steered")
