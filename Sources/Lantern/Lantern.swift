@@ -5,3 +5,4 @@
 @_exported import Models
 @_exported import Tokenizers
 @_exported import VulkanBackend
+@_exported import Interpretability
