@@ -93,6 +93,15 @@ public protocol Backend: AnyObject, Sendable {
     /// The transpose of an f32 matrix x [n, m]: [m, n]. With `matmul` (x · wᵀ) it gives the other
     /// products training needs: xᵀ · y = matmul(transpose(x), transpose(y)).
     func transpose(_ x: Tensor) throws -> Tensor
+
+    // MARK: Sparse autoencoders
+    /// activation(x · encoderᵀ + bias) for x [n, d_in], encoder [d_sae, d_in] (W_enc transposed),
+    /// bias [d_sae], threshold [d_sae] (JumpReLU only): [n, d_sae]. Defaults: SAEOps.swift.
+    func saeEncode(_ x: Tensor, encoder: Tensor, bias: Tensor, threshold: Tensor?,
+                   activation: SAEActivation) throws -> Tensor
+    /// acts · decoderᵀ + bias for acts [n, d_sae], decoder [d_in, d_sae] (W_dec transposed),
+    /// bias [d_in]: [n, d_in].
+    func saeDecode(_ acts: Tensor, decoder: Tensor, bias: Tensor) throws -> Tensor
 }
 
 extension Backend {
