@@ -16,9 +16,15 @@ public struct SAEBatchResult: Sendable {
     public var gradients: SAEGradients
 }
 
+/// Dense products on the backend, or sparse ones on the host (rows × active latents × d_in).
+public enum ComputePath: Sendable { case automatic, dense, sparse }
+
 /// The training objective of one architecture, with hand-derived gradients. The dense products
 /// (encoder, decoder, and their weight gradients) run on the backend; the element-wise parts
-/// (selection, masks, kernels of the straight-through estimators) on the host.
+/// (selection, masks, kernels of the straight-through estimators) on the host. When few latents
+/// are active (TopK always; JumpReLU and ReLU once sparse: at most 5% of entries), everything but
+/// the encoder's forward product runs on sparse codes instead (`SAEObjective+Sparse.swift`); both
+/// paths compute the same function and gradients.
 public struct SAEObjective: Sendable {
     public let backend: any Backend
     public let architecture: SAEArchitecture
@@ -40,7 +46,7 @@ public struct SAEObjective: Sendable {
     /// `sparsityCoefficient` weighs the L0 (JumpReLU) or L1 (ReLU) penalty; `dead` marks the
     /// latents the AuxK loss may use (TopK).
     public func evaluate(_ p: SAEParameters, batch x: [Float], rows n: Int, sparsityCoefficient: Double,
-                         dead: [Bool]? = nil) throws -> SAEBatchResult {
+                         dead: [Bool]? = nil, path: ComputePath = .automatic) throws -> SAEBatchResult {
         let d = p.inputWidth, s = p.width, b = backend
         guard x.count == n * d, n > 0 else {
             throw LanternError.shapeMismatch(op: "SAE batch", detail: "\(x.count) values for \(n) rows of \(d)")
@@ -52,9 +58,22 @@ public struct SAEObjective: Sendable {
         let decoder = try b.matrix(p.decoder, rows: s, cols: d)
         let decoderT = try b.transpose(decoder)
         let pre = try b.read(b.add(b.matmul(centeredT, encoder), b.tensor(p.encoderBias, shape: [s])))
+        let threshold = p.logThreshold.map { exp($0) }
+        if path != .dense {
+            let codes: SparseCodes
+            switch architecture {
+            case .topk: codes = SparseCodes.select(pre, rows: n, width: s, k: k)
+            case .relu: codes = SparseCodes.select(pre, rows: n, width: s, k: nil) { _, v in v > 0 }
+            case .jumprelu: codes = SparseCodes.select(pre, rows: n, width: s, k: nil) { j, v in v > threshold[j] }
+            }
+            if path == .sparse || codes.count * 20 <= n * s {
+                return evaluateSparse(p, batch: x, rows: n, centered: centered, pre: pre, codes: codes,
+                                      sparsityCoefficient: sparsityCoefficient, dead: dead)
+            }
+        }
 
         // Activation and its derivative with respect to the pre-activation (a 0/1 gate).
-        let (acts, gate) = activate(pre, rows: n, width: s, threshold: p.logThreshold.map { exp($0) })
+        let (acts, gate) = activate(pre, rows: n, width: s, threshold: threshold)
         let actsT = try b.matrix(acts, rows: n, cols: s)
         let reconstruction = try b.read(b.add(b.matmul(actsT, decoderT), b.tensor(p.decoderBias, shape: [d])))
 
@@ -89,8 +108,9 @@ public struct SAEObjective: Sendable {
         case .jumprelu:
             sparsityLoss = sparsityCoefficient * Double(active) / Double(n)
             for i in 0..<(n * s) { dPre[i] = dActs[i] * gate[i] }
-            dLogThreshold = thresholdGradient(pre: pre, dActs: dActs, logThreshold: p.logThreshold, rows: n,
-                                              penaltyPerRow: perRow)
+            dLogThreshold = thresholdGradient(pre: pre, logThreshold: p.logThreshold, rows: n, penaltyPerRow: perRow) {
+                dActs[$0 * s + $1]
+            }
         }
 
         // AuxK: dead latents reconstruct the error the live ones left (Gao et al. 2024, §A.2).
@@ -179,19 +199,18 @@ public struct SAEObjective: Sendable {
     /// K(u) = 1 for |u| < ½ and bandwidth ε, the paper's straight-through estimators are
     ///     ∂ JumpReLU(z; θ) / ∂θ = −(θ/ε) K((z − θ)/ε),    ∂ H(z − θ) / ∂θ = −(1/ε) K((z − θ)/ε),
     /// and d/d log θ = θ · d/dθ.
-    func thresholdGradient(pre: [Float], dActs: [Float], logThreshold: [Float], rows n: Int,
-                           penaltyPerRow: Float) -> [Float] {
+    /// `dAct(i, j)` gives ∂L/∂acts at row i, latent j.
+    func thresholdGradient(pre: [Float], logThreshold: [Float], rows n: Int, penaltyPerRow: Float,
+                           dAct: (Int, Int) -> Float) -> [Float] {
         let s = logThreshold.count, eps = bandwidth
-        var grad = [Float](repeating: 0, count: s)
-        for j in 0..<s {
-            let theta = exp(logThreshold[j])
-            var sum: Float = 0
-            for i in 0..<n where abs(pre[i * s + j] - theta) < eps / 2 {
-                sum += dActs[i * s + j] * (-theta / eps) + penaltyPerRow * (-1 / eps)
+        let theta = logThreshold.map { exp($0) }
+        var sums = [Float](repeating: 0, count: s)
+        for i in 0..<n {
+            for j in 0..<s where abs(pre[i * s + j] - theta[j]) < eps / 2 {
+                sums[j] += dAct(i, j) * (-theta[j] / eps) + penaltyPerRow * (-1 / eps)
             }
-            grad[j] = sum * theta
         }
-        return grad
+        return (0..<s).map { sums[$0] * theta[$0] }
     }
 
     /// Σ over rows and columns of (x − column mean)².

@@ -24,13 +24,17 @@ final class GradientTests: XCTestCase {
 
     /// Loss as a function of one parameter entry, for finite differences.
     func loss(_ objective: SAEObjective, _ p: SAEParameters, _ x: [Float], coefficient: Double) throws -> Double {
-        try objective.evaluate(p, batch: x, rows: 5, sparsityCoefficient: coefficient).loss
+        try objective.evaluate(p, batch: x, rows: 5, sparsityCoefficient: coefficient, path: .dense).loss
     }
 
     func check(_ architecture: SAEArchitecture, coefficient: Double) throws {
+        for path in [ComputePath.dense, .sparse] { try check(architecture, coefficient: coefficient, path: path) }
+    }
+
+    func check(_ architecture: SAEArchitecture, coefficient: Double, path: ComputePath) throws {
         let objective = SAEObjective(backend: backend, settings: settings(architecture))
         let (p, x) = randomSetup(architecture, seed: 7)
-        let g = try objective.evaluate(p, batch: x, rows: 5, sparsityCoefficient: coefficient).gradients
+        let g = try objective.evaluate(p, batch: x, rows: 5, sparsityCoefficient: coefficient, path: path).gradients
         let eps: Float = 1e-3
         let paths: [(String, WritableKeyPath<SAEParameters, [Float]>, [Float])] = [
             ("encoder", \.encoder, g.encoder), ("encoder_bias", \.encoderBias, g.encoderBias),
@@ -51,7 +55,7 @@ final class GradientTests: XCTestCase {
                 guard active else { continue }
                 let numeric = (lossPlus - lossMinus) / Double(2 * eps)
                 XCTAssertEqual(Double(analytic[i]), numeric, accuracy: 2e-3 + 2e-2 * abs(numeric),
-                               "\(architecture) \(name)[\(i)]")
+                               "\(architecture) \(path) \(name)[\(i)]")
                 checked += 1
             }
         }
@@ -63,6 +67,29 @@ final class GradientTests: XCTestCase {
     /// JumpReLU's L0 term has no gradient with respect to the pre-activations (it reaches only θ,
     /// through the straight-through estimator), and finite differences agree: it is flat there.
     func testJumpReLUGradients() throws { try check(.jumprelu, coefficient: 0.05) }
+
+    /// The sparse path (host, active entries only) and the dense one (backend matmuls) agree on
+    /// everything, AuxK included.
+    func testSparseAndDensePathsAgree() throws {
+        for architecture in SAEArchitecture.allCases {
+            let objective = SAEObjective(backend: backend, settings: settings(architecture))
+            let (p, x) = randomSetup(architecture, seed: 9)
+            let dead = [true, false, true, false, false, true]
+            let a = try objective.evaluate(p, batch: x, rows: 5, sparsityCoefficient: 0.05, dead: dead, path: .dense)
+            let b = try objective.evaluate(p, batch: x, rows: 5, sparsityCoefficient: 0.05, dead: dead, path: .sparse)
+            XCTAssertEqual(a.loss, b.loss, accuracy: 1e-5, "\(architecture)")
+            XCTAssertEqual(a.auxLoss, b.auxLoss, accuracy: 1e-6, "\(architecture)")
+            XCTAssertEqual(a.l0, b.l0, "\(architecture)")
+            XCTAssertEqual(a.fired, b.fired, "\(architecture)")
+            let pairs = [("encoder", a.gradients.encoder, b.gradients.encoder), ("encoder_bias", a.gradients.encoderBias, b.gradients.encoderBias),
+                         ("decoder", a.gradients.decoder, b.gradients.decoder), ("decoder_bias", a.gradients.decoderBias, b.gradients.decoderBias),
+                         ("log_threshold", a.gradients.logThreshold, b.gradients.logThreshold)]
+            for (name, u, v) in pairs {
+                XCTAssertEqual(u.count, v.count)
+                for (ui, vi) in zip(u, v) { XCTAssertEqual(ui, vi, accuracy: 1e-5 + 1e-4 * abs(ui), "\(architecture) \(name)") }
+            }
+        }
+    }
 
     /// The threshold's pseudo-gradient, from the paper's formulas written out by hand.
     func testJumpReLUThresholdPseudoGradient() throws {

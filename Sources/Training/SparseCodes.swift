@@ -1,0 +1,129 @@
+/// Latent activations with few non-zeros per row, in compressed-row form: row i's entries are
+/// `latents[offsets[i] ..< offsets[i+1]]` with `values` beside them. The products of a sparse
+/// SAE step (decoding, the decoder's and the encoder's weight gradients) cost rows × k × d_in
+/// this way, instead of rows × d_sae × d_in as dense matmuls.
+struct SparseCodes: Sendable {
+    let rows: Int
+    let width: Int
+    var offsets: [Int]
+    var latents: [Int32]
+    var values: [Float]
+
+    var count: Int { latents.count }
+
+    /// Rows of Σ_entries value · matrix[latent] for matrix [width, d], plus `bias` when given.
+    func decode(_ matrix: [Float], d: Int, bias: [Float]? = nil) -> [Float] {
+        var out = [Float](repeating: 0, count: rows * d)
+        out.withUnsafeMutableBufferPointer { o in
+            let out = SharedBuffer(pointer: o.baseAddress!)
+            HostParallel.forRanges(rows) { range in
+                matrix.withUnsafeBufferPointer { m in
+                    for i in range {
+                        let row = out.pointer + i * d
+                        if let bias { for c in 0..<d { row[c] = bias[c] } }
+                        for e in offsets[i]..<offsets[i + 1] {
+                            let v = values[e], w = m.baseAddress! + Int(latents[e]) * d
+                            for c in 0..<d { row[c] += v * w[c] }
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// For each entry (i, j): rowsMatrix[i] · matrix[j] (the gradient at the support).
+    func dotsAtSupport(_ rowsMatrix: [Float], _ matrix: [Float], d: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: count)
+        out.withUnsafeMutableBufferPointer { o in
+            let out = SharedBuffer(pointer: o.baseAddress!)
+            HostParallel.forRanges(rows) { range in
+                rowsMatrix.withUnsafeBufferPointer { r in
+                    matrix.withUnsafeBufferPointer { m in
+                        for i in range {
+                            let x = r.baseAddress! + i * d
+                            for e in offsets[i]..<offsets[i + 1] {
+                                let w = m.baseAddress! + Int(latents[e]) * d
+                                var sum: Float = 0
+                                for c in 0..<d { sum += x[c] * w[c] }
+                                out.pointer[e] = sum
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Adds Σ_i coefficients[e] · rowsMatrix[i] into each latent's row of `out` [width, d]
+    /// (weight gradients). Entries are grouped by latent first, so latents run in parallel.
+    func accumulateByLatent(_ coefficients: [Float], _ rowsMatrix: [Float], d: Int, into out: inout [Float]) {
+        var starts = [Int](repeating: 0, count: width + 1)
+        for j in latents { starts[Int(j) + 1] += 1 }
+        for j in 0..<width { starts[j + 1] += starts[j] }
+        var fill = starts, entryRow = [Int32](repeating: 0, count: count), entryValue = [Float](repeating: 0, count: count)
+        for i in 0..<rows {
+            for e in offsets[i]..<offsets[i + 1] {
+                let j = Int(latents[e])
+                entryRow[fill[j]] = Int32(i)
+                entryValue[fill[j]] = coefficients[e]
+                fill[j] += 1
+            }
+        }
+        let (groupStarts, rowsOfEntries, valuesOfEntries) = (starts, entryRow, entryValue)
+        out.withUnsafeMutableBufferPointer { o in
+            let out = SharedBuffer(pointer: o.baseAddress!)
+            HostParallel.forRanges(width) { range in
+                rowsMatrix.withUnsafeBufferPointer { r in
+                    for j in range {
+                        let w = out.pointer + j * d
+                        for e in groupStarts[j]..<groupStarts[j + 1] {
+                            let v = valuesOfEntries[e], x = r.baseAddress! + Int(rowsOfEntries[e]) * d
+                            for c in 0..<d { w[c] += v * x[c] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Σ per latent of `coefficients` (bias gradients).
+    func sumByLatent(_ coefficients: [Float]) -> [Float] {
+        var sums = [Float](repeating: 0, count: width)
+        for e in 0..<count { sums[Int(latents[e])] += coefficients[e] }
+        return sums
+    }
+
+    /// Active entries of each row: the k largest (TopK; among `allowed` latents) that are
+    /// positive, or every entry `keep` says yes to.
+    static func select(_ pre: [Float], rows n: Int, width s: Int, k: Int?, allowed: [Bool]? = nil,
+                       keep: @Sendable (Int, Float) -> Bool = { _, v in v > 0 }) -> SparseCodes {
+        var perRow = [[(Int32, Float)]](repeating: [], count: n)
+        perRow.withUnsafeMutableBufferPointer { rowsBuffer in
+            let out = SharedBuffer(pointer: rowsBuffer.baseAddress!)
+            HostParallel.forRanges(n) { range in
+                pre.withUnsafeBufferPointer { p in
+                    for i in range {
+                        let row = p.baseAddress! + i * s
+                        var entries: [(Int32, Float)] = []
+                        if let k {
+                            let chosen = allowed.map { mask in topIndices(row, count: s, k: k) { mask[$0] } }
+                                ?? topIndices(row, count: s, k: k)
+                            for j in chosen.sorted() where row[j] > 0 { entries.append((Int32(j), row[j])) }
+                        } else {
+                            for j in 0..<s where keep(j, row[j]) { entries.append((Int32(j), row[j])) }
+                        }
+                        out.pointer[i] = entries
+                    }
+                }
+            }
+        }
+        var codes = SparseCodes(rows: n, width: s, offsets: [0], latents: [], values: [])
+        for entries in perRow {
+            for (j, v) in entries { codes.latents.append(j); codes.values.append(v) }
+            codes.offsets.append(codes.latents.count)
+        }
+        return codes
+    }
+}
