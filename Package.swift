@@ -50,7 +50,10 @@ let package = Package(
             name: "InterpretabilityTests",
             dependencies: ["Interpretability", "Models", "CPUBackend", "VulkanBackend", "Formats", "LanternCore"]
         ),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "CPUBackend", "Models", "Formats", "LanternCore"]),
+        .testTarget(
+            name: "TrainingTests",
+            dependencies: ["Training", "Interpretability", "CPUBackend", "Models", "Formats", "LanternCore"]
+        ),
         // Runs the built `lantern` binary; depends on it so that it is built first.
         .testTarget(name: "CLITests", dependencies: ["LanternCLI"]),
     ],
