@@ -38,7 +38,7 @@ let package = Package(
         .testTarget(name: "CPUBackendTests", dependencies: ["CPUBackend", "LanternCore"]),
         .testTarget(
             name: "VulkanBackendTests",
-            dependencies: ["Lantern", "VulkanBackend", "CPUBackend", "Models", "Formats", "LanternCore"]
+            dependencies: ["Lantern", "Training", "VulkanBackend", "CPUBackend", "Models", "Formats", "LanternCore"]
         ),
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "LanternCore"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "LanternCore"]),

@@ -78,12 +78,14 @@ public struct ContextPacker {
     /// Calls `body(index, context)` for contexts 0, 1, 2, … until it returns false or the corpus
     /// ends. The last partial context is dropped.
     public func forEachContext(_ body: (Int, [Int32]) throws -> Bool) throws {
-        var pending: [Int32] = [], index = 0
+        var pending: [Int32] = [], start = 0, index = 0
         try corpus.forEachDocument { document in
+            pending.removeFirst(start)  // once per document: long documents stay linear
+            start = 0
             pending += try encode(document)
-            while pending.count >= length - 1 {
-                let context = [bos] + pending.prefix(length - 1)
-                pending.removeFirst(length - 1)
+            while pending.count - start >= length - 1 {
+                let context = [bos] + pending[start..<(start + length - 1)]
+                start += length - 1
                 if try !body(index, context) { return false }
                 index += 1
             }
