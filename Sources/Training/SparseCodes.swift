@@ -22,8 +22,7 @@ struct SparseCodes: Sendable {
                         let row = out.pointer + i * d
                         if let bias { for c in 0..<d { row[c] = bias[c] } }
                         for e in offsets[i]..<offsets[i + 1] {
-                            let v = values[e], w = m.baseAddress! + Int(latents[e]) * d
-                            for c in 0..<d { row[c] += v * w[c] }
+                            axpy(row, values[e], m.baseAddress! + Int(latents[e]) * d, d)
                         }
                     }
                 }
@@ -43,10 +42,7 @@ struct SparseCodes: Sendable {
                         for i in range {
                             let x = r.baseAddress! + i * d
                             for e in offsets[i]..<offsets[i + 1] {
-                                let w = m.baseAddress! + Int(latents[e]) * d
-                                var sum: Float = 0
-                                for c in 0..<d { sum += x[c] * w[c] }
-                                out.pointer[e] = sum
+                                out.pointer[e] = dot(x, m.baseAddress! + Int(latents[e]) * d, d)
                             }
                         }
                     }
@@ -79,8 +75,7 @@ struct SparseCodes: Sendable {
                     for j in range {
                         let w = out.pointer + j * d
                         for e in groupStarts[j]..<groupStarts[j + 1] {
-                            let v = valuesOfEntries[e], x = r.baseAddress! + Int(rowsOfEntries[e]) * d
-                            for c in 0..<d { w[c] += v * x[c] }
+                            axpy(w, valuesOfEntries[e], r.baseAddress! + Int(rowsOfEntries[e]) * d, d)
                         }
                     }
                 }
@@ -99,6 +94,7 @@ struct SparseCodes: Sendable {
     /// positive, or every entry `keep` says yes to.
     static func select(_ pre: [Float], rows n: Int, width s: Int, k: Int?, allowed: [Bool]? = nil,
                        keep: @Sendable (Int, Float) -> Bool = { _, v in v > 0 }) -> SparseCodes {
+        let candidates = allowed.map { mask in (0..<s).filter { mask[$0] } } ?? Array(0..<s)
         var perRow = [[(Int32, Float)]](repeating: [], count: n)
         perRow.withUnsafeMutableBufferPointer { rowsBuffer in
             let out = SharedBuffer(pointer: rowsBuffer.baseAddress!)
@@ -107,10 +103,14 @@ struct SparseCodes: Sendable {
                     for i in range {
                         let row = p.baseAddress! + i * s
                         var entries: [(Int32, Float)] = []
-                        if let k {
-                            let chosen = allowed.map { mask in topIndices(row, count: s, k: k) { mask[$0] } }
-                                ?? topIndices(row, count: s, k: k)
-                            for j in chosen.sorted() where row[j] > 0 { entries.append((Int32(j), row[j])) }
+                        if let k, allowed == nil, k <= 32 {
+                            for j in topIndices(row, count: s, k: k).sorted() where row[j] > 0 { entries.append((Int32(j), row[j])) }
+                        } else if let k {
+                            // Only positive values can survive the ReLU: gather those, then select.
+                            var values: [Float] = [], indices: [Int32] = []
+                            for j in candidates where row[j] > 0 { values.append(row[j]); indices.append(Int32(j)) }
+                            let kept = largestFirst(&values, &indices, k: k)
+                            for e in (0..<kept).sorted(by: { indices[$0] < indices[$1] }) { entries.append((indices[e], values[e])) }
                         } else {
                             for j in 0..<s where keep(j, row[j]) { entries.append((Int32(j), row[j])) }
                         }
@@ -126,4 +126,29 @@ struct SparseCodes: Sendable {
         }
         return codes
     }
+}
+
+/// Moves the k largest values (with their indices) to the front, in no particular order, by
+/// quickselect (linear on average); returns how many there are (k, or fewer when fewer values).
+func largestFirst(_ values: inout [Float], _ indices: inout [Int32], k: Int) -> Int {
+    let n = values.count
+    guard k < n else { return n }
+    var lo = 0, hi = n - 1
+    while lo < hi {
+        let pivot = values[(lo + hi) / 2]
+        var i = lo, j = hi
+        while i <= j {
+            while values[i] > pivot { i += 1 }
+            while values[j] < pivot { j -= 1 }
+            if i <= j {
+                values.swapAt(i, j)
+                indices.swapAt(i, j)
+                i += 1
+                j -= 1
+            }
+        }
+        // Now [lo, j] ≥ pivot ≥ [i, hi]; keep narrowing the side that holds position k.
+        if k - 1 <= j { hi = j } else if k - 1 >= i { lo = i } else { break }
+    }
+    return k
 }
