@@ -57,7 +57,8 @@ public struct SAEObjective: Sendable {
         let encoder = try b.matrix(p.encoder, rows: s, cols: d)
         let decoder = try b.matrix(p.decoder, rows: s, cols: d)
         let decoderT = try b.transpose(decoder)
-        let pre = try b.read(b.add(b.matmul(centeredT, encoder), b.tensor(p.encoderBias, shape: [s])))
+        var pre = try b.read(b.matmul(centeredT, encoder))
+        Self.addRowBias(&pre, p.encoderBias)
         let threshold = p.logThreshold.map { exp($0) }
         if path != .dense {
             let codes: SparseCodes
@@ -211,6 +212,19 @@ public struct SAEObjective: Sendable {
             }
         }
         return (0..<s).map { sums[$0] * theta[$0] }
+    }
+
+    /// m + bias on every row, in place on the host (one pass over the largest array of a step).
+    static func addRowBias(_ m: inout [Float], _ bias: [Float]) {
+        let width = bias.count
+        m.withUnsafeMutableBufferPointer { buffer in
+            let out = SharedBuffer(pointer: buffer.baseAddress!)
+            HostParallel.forRanges(buffer.count / width) { rows in
+                bias.withUnsafeBufferPointer { b in
+                    for i in rows { axpy(out.pointer + i * width, 1, b.baseAddress!, width) }
+                }
+            }
+        }
     }
 
     /// Σ over rows and columns of (x − column mean)².
