@@ -64,8 +64,8 @@ public struct SAEObjective: Sendable {
             let codes: SparseCodes
             switch architecture {
             case .topk: codes = SparseCodes.select(pre, rows: n, width: s, k: k)
-            case .relu: codes = SparseCodes.select(pre, rows: n, width: s, k: nil) { _, v in v > 0 }
-            case .jumprelu: codes = SparseCodes.select(pre, rows: n, width: s, k: nil) { j, v in v > threshold[j] }
+            case .relu: codes = SparseCodes.select(pre, rows: n, width: s, k: nil)
+            case .jumprelu: codes = SparseCodes.select(pre, rows: n, width: s, k: nil, thresholds: threshold)
             }
             if path == .sparse || codes.count * 20 <= n * s {
                 return evaluateSparse(p, batch: x, rows: n, centered: centered, pre: pre, codes: codes,
@@ -206,9 +206,12 @@ public struct SAEObjective: Sendable {
         let s = logThreshold.count, eps = bandwidth
         let theta = logThreshold.map { exp($0) }
         var sums = [Float](repeating: 0, count: s)
-        for i in 0..<n {
-            for j in 0..<s where abs(pre[i * s + j] - theta[j]) < eps / 2 {
-                sums[j] += dAct(i, j) * (-theta[j] / eps) + penaltyPerRow * (-1 / eps)
+        pre.withUnsafeBufferPointer { pre in
+            for i in 0..<n {
+                let row = pre.baseAddress! + i * s
+                for j in 0..<s where abs(row[j] - theta[j]) < eps / 2 {
+                    sums[j] += dAct(i, j) * (-theta[j] / eps) + penaltyPerRow * (-1 / eps)
+                }
             }
         }
         return (0..<s).map { sums[$0] * theta[$0] }

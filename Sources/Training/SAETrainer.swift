@@ -47,30 +47,47 @@ public final class SAETrainer {
         parameters = SAEParameters.initial(inputWidth: d, width: settings.width, architecture: settings.architecture,
                                            initialThreshold: settings.initialThreshold, decoderBias: median,
                                            inputScale: scale, random: &random)
-        if settings.architecture == .jumprelu, let target = settings.targetL0 {
-            parameters.logThreshold = try Self.thresholdsFiringAtRate(
+        if let target = settings.targetL0, settings.architecture != .topk {
+            let quantiles = try Self.thresholdsFiringAtRate(
                 target / Double(settings.width), parameters: parameters, sample: sample.map { $0 * scale },
-                rows: sampleRows, backend: backend, floor: settings.initialThreshold).map { log($0) }
+                rows: sampleRows, backend: backend)
+            if settings.architecture == .jumprelu {
+                parameters.logThreshold = quantiles.map { log(max($0, settings.initialThreshold)) }
+            } else {
+                // ReLU: shift each latent's bias so that it, too, starts at the target rate (and the
+                // step starts sparse instead of with half the latents active).
+                parameters.encoderBias = quantiles.map { -$0 }
+            }
         }
         adam = Adam(learningRate: settings.learningRate, sizes: parameters.tensors.map(\.values.count))
     }
 
-    /// JumpReLU with an L0 target: start each threshold at the quantile of its latent's initial
-    /// pre-activations above which a fraction `rate` of the sample lies, so that training starts
-    /// near the target L0 instead of spending its first thousands of steps raising thresholds
-    /// from 0.001 (log θ moves about one learning rate per Adam step).
+    /// With an L0 target: the quantile of each latent's initial pre-activations above which a
+    /// fraction `rate` of the sample lies. JumpReLU starts its thresholds there (instead of
+    /// spending thousands of steps raising them from 0.001: log θ moves about one learning rate
+    /// per Adam step); ReLU subtracts it from the encoder bias.
     static func thresholdsFiringAtRate(_ rate: Double, parameters p: SAEParameters, sample: [Float], rows m: Int,
-                                       backend: any Backend, floor: Float) throws -> [Float] {
+                                       backend: any Backend) throws -> [Float] {
         let d = p.inputWidth, s = p.width
         var centered = sample
         for i in 0..<m { for j in 0..<d { centered[i * d + j] -= p.decoderBias[j] } }
         let pre = try backend.read(backend.matmul(backend.matrix(centered, rows: m, cols: d),
                                                   backend.matrix(p.encoder, rows: s, cols: d)))
-        let rank = min(m - 1, max(0, Int((1 - rate) * Double(m))))
-        return (0..<s).map { j in
-            let column = (0..<m).map { pre[$0 * s + j] + p.encoderBias[j] }.sorted()
-            return max(column[rank], floor)
+        // The value with `above` values over it: the smallest of the `above + 1` largest.
+        let above = min(m - 1, max(0, Int(rate * Double(m))))
+        var quantiles = [Float](repeating: 0, count: s)
+        quantiles.withUnsafeMutableBufferPointer { buffer in
+            let out = SharedBuffer(pointer: buffer.baseAddress!)
+            HostParallel.forRanges(s) { latents in
+                for j in latents {
+                    var column = (0..<m).map { pre[$0 * s + j] + p.encoderBias[j] }
+                    var order = [Int32](repeating: 0, count: m)
+                    let kept = largestFirst(&column, &order, k: above + 1)
+                    out.pointer[j] = column.prefix(kept).min()!
+                }
+            }
         }
+        return quantiles
     }
 
     /// Restores a trainer from a checkpoint written by `saveCheckpoint`.

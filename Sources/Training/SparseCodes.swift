@@ -91,9 +91,10 @@ struct SparseCodes: Sendable {
     }
 
     /// Active entries of each row: the k largest (TopK; among `allowed` latents) that are
-    /// positive, or every entry `keep` says yes to.
+    /// positive, or (k nil) every entry above its latent's threshold (ReLU: zeros; JumpReLU: θ).
     static func select(_ pre: [Float], rows n: Int, width s: Int, k: Int?, allowed: [Bool]? = nil,
-                       keep: @Sendable (Int, Float) -> Bool = { _, v in v > 0 }) -> SparseCodes {
+                       thresholds: [Float]? = nil) -> SparseCodes {
+        let thresholds = thresholds ?? [Float](repeating: 0, count: s)
         let candidates = allowed.map { mask in (0..<s).filter { mask[$0] } } ?? Array(0..<s)
         var perRow = [[(Int32, Float)]](repeating: [], count: n)
         perRow.withUnsafeMutableBufferPointer { rowsBuffer in
@@ -112,7 +113,9 @@ struct SparseCodes: Sendable {
                             let kept = largestFirst(&values, &indices, k: k)
                             for e in (0..<kept).sorted(by: { indices[$0] < indices[$1] }) { entries.append((indices[e], values[e])) }
                         } else {
-                            for j in 0..<s where keep(j, row[j]) { entries.append((Int32(j), row[j])) }
+                            thresholds.withUnsafeBufferPointer { t in
+                                for j in 0..<s where row[j] > t[j] { entries.append((Int32(j), row[j])) }
+                            }
                         }
                         out.pointer[i] = entries
                     }
