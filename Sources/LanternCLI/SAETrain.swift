@@ -88,6 +88,11 @@ struct SAETrain: ParsableCommand {
             guard FileManager.default.fileExists(atPath: checkpoint) else { throw ValidationError("--resume: no \(checkpoint)") }
             trainer = try SAETrainer.resume(checkpoint: checkpoint, source: source, backend: loaded.backend)
             note("resuming at step \(trainer.step) of \(trainer.totalSteps)")
+            let saved = trainer.settings
+            if saved.width != width || saved.architecture != architecture || saved.tokens != tokens || saved.batchSize != batch
+                || (architecture == .topk && saved.k != k) || saved.learningRate != lr || saved.seed != seed {
+                note("note: the checkpoint's settings apply (\(saved.architecture.rawValue), width \(saved.width), k \(saved.k), \(saved.tokens) tokens, batch \(saved.batchSize), lr \(saved.learningRate), seed \(saved.seed)), not this command's")
+            }
         } else {
             guard !FileManager.default.fileExists(atPath: checkpoint) else {
                 throw ValidationError("\(checkpoint) exists: pass --resume to continue it, or another --out")
