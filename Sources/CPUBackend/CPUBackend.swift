@@ -86,14 +86,14 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         case .f32: Matmul.run(F32Load.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
         case .bf16: Matmul.run(BF16Load.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
         case .f16: Matmul.run(F16Load.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
-        case .q8_0: QuantMatmul.run(Q8_0Block.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
-        case .q4_0: QuantMatmul.run(Q4_0Block.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
-        case .q4_1: QuantMatmul.run(Q4_1Block.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
-        case .q5_0: QuantMatmul.run(Q5_0Block.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
-        case .q5_1: QuantMatmul.run(Q5_1Block.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
-        case .q4_K: QuantMatmul.run(Q4_KBlock.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
-        case .q5_K: QuantMatmul.run(Q5_KBlock.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
-        case .q6_K: QuantMatmul.run(Q6_KBlock.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
+        case .q8_0: QuantMatmul.run(Q8_0SIMD.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
+        case .q4_0: QuantMatmul.run(Q4_0SIMD.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
+        case .q4_1: QuantMatmul.run(Q4_1SIMD.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
+        case .q5_0: QuantMatmul.run(Q5_0SIMD.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
+        case .q5_1: QuantMatmul.run(Q5_1SIMD.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
+        case .q4_K: QuantMatmul.run(Q4_KSIMD.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
+        case .q5_K: QuantMatmul.run(Q5_KSIMD.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
+        case .q6_K: QuantMatmul.run(Q6_KSIMD.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
         }
         return out
     }

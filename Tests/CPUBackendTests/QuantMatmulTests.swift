@@ -51,6 +51,27 @@ final class QuantMatmulTests: XCTestCase {
         }
     }
 
+    /// The kernel's SIMD decoders give exactly the reference decoders' floats.
+    func testSIMDDecodersAreBitExact() throws {
+        let decoders: [any SIMDBlockDecoder.Type] = [Q8_0SIMD.self, Q4_0SIMD.self, Q4_1SIMD.self, Q5_0SIMD.self,
+                                                     Q5_1SIMD.self, Q4_KSIMD.self, Q5_KSIMD.self, Q6_KSIMD.self]
+        for decoder in decoders {
+            let dtype = decoder.dtype
+            let blocks = 64
+            let bytes = randomBlocks(dtype, rows: 1, k: blocks * dtype.blockSize, seed: 99)
+            let want = try bytes.withUnsafeBytes { try dequantize(dtype, bytes: $0, count: blocks * dtype.blockSize) }
+            var got = [Float](repeating: .nan, count: want.count)
+            bytes.withUnsafeBytes { raw in
+                got.withUnsafeMutableBufferPointer { out in
+                    for b in 0..<blocks {
+                        decoder.decode(raw.baseAddress! + b * dtype.blockBytes, out.baseAddress! + b * dtype.blockSize)
+                    }
+                }
+            }
+            XCTAssertEqual(got.map(\.bitPattern), want.map(\.bitPattern), "\(dtype)")
+        }
+    }
+
     func testRejectsPartialBlockRows() throws {
         let backend = CPUBackend()
         let bytes = [UInt8](repeating: 0, count: 34 * 2)
