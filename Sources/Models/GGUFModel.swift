@@ -5,7 +5,8 @@ extension ModelConfig {
     /// The configuration a GGUF file's metadata describes (architectures gemma3, gemma2, llama).
     ///
     /// Conventions GGUF does not spell out: Gemma 3 files may omit the local RoPE θ (10 000), the
-    /// sliding pattern (every 6th layer global) and query_pre_attn_scalar (head_dim); Llama files
+    /// sliding pattern (every 6th layer global) and query_pre_attn_scalar (head_dim); Gemma 2
+    /// files may omit the softcaps (50, 30); Llama files
     /// store q/k permuted so RoPE pairs neighbouring dimensions (`.interleaved`); a model without
     /// `output.weight` ties its unembedding to the embedding.
     public static func gguf(_ g: GGUFFile) throws -> ModelConfig {
@@ -70,10 +71,14 @@ extension ModelConfig {
         }
         if window == nil { sliding = sliding.map { _ in false } }
 
-        let scalar = try g.optionalFloat(key("attention.query_pre_attn_scalar")) ?? Float(headDim)
-        func softcap(_ k: String) throws -> Float? {
-            guard family == .gemma2, let v = try g.optionalFloat(key(k)), v > 0 else { return nil }
-            return v
+        // Gemma 2 27B scales by hidden/heads (144), not head_dim (128): llama.cpp's rule, and HF's config.
+        let defaultScalar = family == .gemma2 && layers == 46 ? Float(hidden / heads) : Float(headDim)
+        let scalar = try g.optionalFloat(key("attention.query_pre_attn_scalar")) ?? defaultScalar
+        // Gemma 2's softcaps default to 50 and 30 when the file omits them, as in llama.cpp.
+        func softcap(_ k: String, default value: Float) throws -> Float? {
+            guard family == .gemma2 else { return nil }
+            let v = try g.optionalFloat(key(k)) ?? value
+            return v > 0 ? v : nil
         }
         let eos = try g.optionalInt("tokenizer.ggml.eos_token_id")
         return ModelConfig(
@@ -91,8 +96,8 @@ extension ModelConfig {
             attentionScale: 1 / scalar.squareRoot(),
             slidingWindow: window,
             slidingLayers: sliding,
-            attentionSoftcap: try softcap("attn_logit_softcapping"),
-            finalSoftcap: try softcap("final_logit_softcapping"),
+            attentionSoftcap: try softcap("attn_logit_softcapping", default: 50),
+            finalSoftcap: try softcap("final_logit_softcapping", default: 30),
             tiedEmbeddings: !g.has("output.weight"),
             activation: family == .llama ? .silu : .geluTanh,
             contextLength: try g.optionalInt(key("context_length")) ?? 8192,
