@@ -196,3 +196,13 @@ extension Transformer {
         try self.init(config: config, weights: try GGUFWeights(file: file, family: config.family), backend: backend)
     }
 }
+
+extension Transformer {
+    /// Loads what `ModelStore.resolve` found: a Hugging Face directory or a GGUF file.
+    public convenience init(_ location: ModelLocation, backend: any Backend) throws {
+        switch location {
+        case let .directory(path): try self.init(directory: path, backend: backend)
+        case let .gguf(path): try self.init(gguf: path, backend: backend)
+        }
+    }
+}
