@@ -14,7 +14,11 @@ public enum GGUFValueType: UInt32, Sendable, CustomStringConvertible {
         }
     }
 
-    public var description: String { "\(self)".uppercased() }
+    /// ggml's name for the type ("UINT32", "STRING", ...).
+    public var description: String {
+        ["UINT8", "INT8", "UINT16", "INT16", "UINT32", "INT32", "FLOAT32", "BOOL", "STRING", "ARRAY",
+         "UINT64", "INT64", "FLOAT64"][Int(rawValue)]
+    }
 }
 
 /// One metadata value. Arrays keep their element type; integers of every width are read back

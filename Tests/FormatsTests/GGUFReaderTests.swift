@@ -41,6 +41,8 @@ final class GGUFReaderTests: XCTestCase {
         XCTAssertEqual(g["some.float64"]?.double, 0.25)
         XCTAssertEqual(g["some.uint8"]?.int, 200)
         XCTAssertEqual(g["some.int16"]?.int, -2)
+        XCTAssertEqual(g["tokenizer.ggml.token_type"]?.array, .integers([1, 3, -1], type: .int32))
+        XCTAssertEqual("\(GGUFValueType.int32) \(GGUFValueType.float64)", "INT32 FLOAT64")
         XCTAssertEqual(g.metadataKeys.first, "general.architecture")
         XCTAssertEqual(g.tensorNames, ["a.weight", "b.weight"])
         let a = try g.tensor("a.weight")
