@@ -46,30 +46,42 @@ extension SIMDBlockDecoder {
     Float(Float16(bitPattern: p.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
 }
 
-@inline(__always) private func bytes8(_ p: UnsafeRawPointer, _ offset: Int) -> SIMD8<UInt8> {
-    p.loadUnaligned(fromByteOffset: offset, as: SIMD8<UInt8>.self)
+// Swift's SIMD conversions between scalar types (`SIMD8<Int32>(truncatingIfNeeded:)`,
+// `SIMD8<Float>(SIMD8<Int32>)`) are generic and were not inlined: a call per eight weights.
+// These helpers use only same-type lane ops, which compile to single AVX2 instructions.
+
+/// The 8 bytes at `offset`, zero-extended into 32-bit lanes.
+@inline(__always) private func lanes(_ p: UnsafeRawPointer, _ offset: Int) -> SIMD8<UInt32> {
+    let word = p.loadUnaligned(fromByteOffset: offset, as: UInt64.self).littleEndian
+    let lo = UInt32(truncatingIfNeeded: word), hi = UInt32(truncatingIfNeeded: word >> 32)
+    let v = SIMD8<UInt32>(lo, lo, lo, lo, hi, hi, hi, hi)
+    return (v &>> SIMD8<UInt32>(0, 8, 16, 24, 0, 8, 16, 24)) & 0xFF
 }
 
-@inline(__always) private func float8(_ v: SIMD8<UInt8>) -> SIMD8<Float> {
-    SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: v))
+/// Exact conversion of lanes below 2²³: 2²³ + v has v in its mantissa.
+@inline(__always) private func float(_ v: SIMD8<UInt32>) -> SIMD8<Float> {
+    SIMD8<Float>(bitPattern: v | 0x4B00_0000) - 8_388_608
 }
 
-/// Bit e of `word` for the elements e = base..<base+8, as 0 or 16, in 32-bit lanes (AVX2 has
-/// per-lane variable shifts; byte-wide versions of this compiled to far slower code).
-@inline(__always) private func fifthBits(_ word: UInt32, _ base: Int) -> SIMD8<Int32> {
-    let shifts = SIMD8<UInt32>(0, 1, 2, 3, 4, 5, 6, 7) &+ UInt32(base)
-    return SIMD8<Int32>(truncatingIfNeeded: ((SIMD8<UInt32>(repeating: word) &>> shifts) & 1) &<< 4)
+extension SIMD8 where Scalar == Float {
+    @inline(__always) init(bitPattern v: SIMD8<UInt32>) { self = unsafeBitCast(v, to: SIMD8<Float>.self) }
 }
 
-@inline(__always) private func int8x(_ v: SIMD8<UInt8>) -> SIMD8<Int32> { SIMD8<Int32>(truncatingIfNeeded: v) }
+/// Bit e of `word` for the elements e = base..<base+8 (base a multiple of 8), as 0 or 16: that
+/// byte of the word broadcast, masked per lane, clamped to 1 (a form LLVM keeps in vectors).
+@inline(__always) private func fifthBits(_ word: UInt32, _ base: Int) -> SIMD8<UInt32> {
+    let byte = SIMD8<UInt32>(repeating: (word >> UInt32(base)) & 0xFF)
+    let bits = byte & SIMD8<UInt32>(1, 2, 4, 8, 16, 32, 64, 128)
+    return pointwiseMin(bits, SIMD8<UInt32>(repeating: 1)) &<< 4
+}
 
 enum Q8_0SIMD: SIMDBlockDecoder {
     static var dtype: DType { .q8_0 }
     @inline(__always) static func decode<S: BlockSink>(_ src: UnsafeRawPointer, _ sink: inout S) {
         let d = half(src, 0)
         for c in 0..<4 {
-            let q = src.loadUnaligned(fromByteOffset: 2 + 8 * c, as: SIMD8<Int8>.self)
-            sink.put(SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: q)) * d, 8 * c)
+            // Signed bytes: flip the sign bit to get q + 128, convert, subtract 128 (all exact).
+            sink.put((float(lanes(src, 2 + 8 * c) ^ 0x80) - 128) * d, 8 * c)
         }
     }
 }
@@ -79,9 +91,9 @@ enum Q4_0SIMD: SIMDBlockDecoder {
     @inline(__always) static func decode<S: BlockSink>(_ src: UnsafeRawPointer, _ sink: inout S) {
         let d = half(src, 0)
         for c in 0..<2 {
-            let q = bytes8(src, 2 + 8 * c)
-            sink.put((float8(q & 0x0F) - 8) * d, 8 * c)
-            sink.put((float8(q &>> 4) - 8) * d, 16 + 8 * c)
+            let q = lanes(src, 2 + 8 * c)
+            sink.put((float(q & 0x0F) - 8) * d, 8 * c)
+            sink.put((float(q &>> 4) - 8) * d, 16 + 8 * c)
         }
     }
 }
@@ -91,9 +103,9 @@ enum Q4_1SIMD: SIMDBlockDecoder {
     @inline(__always) static func decode<S: BlockSink>(_ src: UnsafeRawPointer, _ sink: inout S) {
         let d = half(src, 0), m = half(src, 2)
         for c in 0..<2 {
-            let q = bytes8(src, 4 + 8 * c)
-            sink.put(float8(q & 0x0F) * d + m, 8 * c)
-            sink.put(float8(q &>> 4) * d + m, 16 + 8 * c)
+            let q = lanes(src, 4 + 8 * c)
+            sink.put(float(q & 0x0F) * d + m, 8 * c)
+            sink.put(float(q &>> 4) * d + m, 16 + 8 * c)
         }
     }
 }
@@ -104,9 +116,9 @@ enum Q5_0SIMD: SIMDBlockDecoder {
         let d = half(src, 0)
         let qh = src.loadUnaligned(fromByteOffset: 2, as: UInt32.self).littleEndian
         for c in 0..<2 {
-            let q = int8x(bytes8(src, 6 + 8 * c))
-            sink.put((SIMD8<Float>((q & 0x0F) | fifthBits(qh, 8 * c)) - 16) * d, 8 * c)
-            sink.put((SIMD8<Float>((q &>> 4) | fifthBits(qh, 16 + 8 * c)) - 16) * d, 16 + 8 * c)
+            let q = lanes(src, 6 + 8 * c)
+            sink.put((float((q & 0x0F) | fifthBits(qh, 8 * c)) - 16) * d, 8 * c)
+            sink.put((float((q &>> 4) | fifthBits(qh, 16 + 8 * c)) - 16) * d, 16 + 8 * c)
         }
     }
 }
@@ -117,9 +129,9 @@ enum Q5_1SIMD: SIMDBlockDecoder {
         let d = half(src, 0), m = half(src, 2)
         let qh = src.loadUnaligned(fromByteOffset: 4, as: UInt32.self).littleEndian
         for c in 0..<2 {
-            let q = int8x(bytes8(src, 8 + 8 * c))
-            sink.put(SIMD8<Float>((q & 0x0F) | fifthBits(qh, 8 * c)) * d + m, 8 * c)
-            sink.put(SIMD8<Float>((q &>> 4) | fifthBits(qh, 16 + 8 * c)) * d + m, 16 + 8 * c)
+            let q = lanes(src, 8 + 8 * c)
+            sink.put(float((q & 0x0F) | fifthBits(qh, 8 * c)) * d + m, 8 * c)
+            sink.put(float((q &>> 4) | fifthBits(qh, 16 + 8 * c)) * d + m, 16 + 8 * c)
         }
     }
 }
@@ -152,9 +164,9 @@ enum Q4_KSIMD: SIMDBlockDecoder {
         for j in 0..<4 {
             let (d1, m1, d2, m2) = (s[2 * j], m[2 * j], s[2 * j + 1], m[2 * j + 1])
             for c in 0..<4 {
-                let q = int8x(bytes8(src, 16 + 32 * j + 8 * c))
-                sink.put(d1 * SIMD8<Float>(q & 0x0F) - m1, 64 * j + 8 * c)
-                sink.put(d2 * SIMD8<Float>(q &>> 4) - m2, 64 * j + 32 + 8 * c)
+                let q = lanes(src, 16 + 32 * j + 8 * c)
+                sink.put(d1 * float(q & 0x0F) - m1, 64 * j + 8 * c)
+                sink.put(d2 * float(q &>> 4) - m2, 64 * j + 32 + 8 * c)
             }
         }
     }
@@ -167,11 +179,11 @@ enum Q5_KSIMD: SIMDBlockDecoder {
         for j in 0..<4 {
             let (d1, m1, d2, m2) = (s[2 * j], m[2 * j], s[2 * j + 1], m[2 * j + 1])
             for c in 0..<4 {
-                let q = int8x(bytes8(src, 48 + 32 * j + 8 * c))
-                let h = int8x(bytes8(src, 16 + 8 * c))
-                let h1 = ((h &>> Int32(2 * j)) & 1) &<< 4, h2 = ((h &>> Int32(2 * j + 1)) & 1) &<< 4
-                sink.put(d1 * SIMD8<Float>((q & 0x0F) | h1) - m1, 64 * j + 8 * c)
-                sink.put(d2 * SIMD8<Float>((q &>> 4) | h2) - m2, 64 * j + 32 + 8 * c)
+                let q = lanes(src, 48 + 32 * j + 8 * c)
+                let h = lanes(src, 16 + 8 * c)
+                let h1 = ((h &>> UInt32(2 * j)) & 1) &<< 4, h2 = ((h &>> UInt32(2 * j + 1)) & 1) &<< 4
+                sink.put(d1 * float((q & 0x0F) | h1) - m1, 64 * j + 8 * c)
+                sink.put(d2 * float((q &>> 4) | h2) - m2, 64 * j + 32 + 8 * c)
             }
         }
     }
@@ -185,17 +197,17 @@ enum Q6_KSIMD: SIMDBlockDecoder {
             let ql = 64 * h, qh = 128 + 32 * h, sc = 192 + 8 * h
             for c in 0..<4 {
                 let l = 8 * c
-                let lo = int8x(bytes8(src, ql + l)), hi = int8x(bytes8(src, ql + l + 32)), top = int8x(bytes8(src, qh + l))
+                let lo = lanes(src, ql + l), hi = lanes(src, ql + l + 32), top = lanes(src, qh + l)
                 let i = l / 16
                 let q1 = (lo & 0x0F) | ((top & 3) &<< 4)
                 let q2 = (hi & 0x0F) | (((top &>> 2) & 3) &<< 4)
                 let q3 = (lo &>> 4) | (((top &>> 4) & 3) &<< 4)
                 let q4 = (hi &>> 4) | (((top &>> 6) & 3) &<< 4)
                 func scale(_ k: Int) -> Float { d * Float(src.load(fromByteOffset: sc + i + k, as: Int8.self)) }
-                sink.put(scale(0) * SIMD8<Float>(q1 &- 32), 128 * h + l)
-                sink.put(scale(2) * SIMD8<Float>(q2 &- 32), 128 * h + l + 32)
-                sink.put(scale(4) * SIMD8<Float>(q3 &- 32), 128 * h + l + 64)
-                sink.put(scale(6) * SIMD8<Float>(q4 &- 32), 128 * h + l + 96)
+                sink.put(scale(0) * (float(q1) - 32), 128 * h + l)
+                sink.put(scale(2) * (float(q2) - 32), 128 * h + l + 32)
+                sink.put(scale(4) * (float(q3) - 32), 128 * h + l + 64)
+                sink.put(scale(6) * (float(q4) - 32), 128 * h + l + 96)
             }
         }
     }
