@@ -82,7 +82,7 @@ final class QuantMatmulTests: XCTestCase {
     }
 }
 
-struct QuantTestRNG {
+private struct QuantTestRNG {
     var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {

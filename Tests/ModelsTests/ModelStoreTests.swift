@@ -135,7 +135,7 @@ final class ModelStoreNetworkTests: XCTestCase {
     }
 }
 
-final class LineLog: @unchecked Sendable {
+private final class LineLog: @unchecked Sendable {
     private let lock = NSLock()
     private var lines: [String] = []
     func append(_ s: String) { lock.lock(); lines.append(s); lock.unlock() }

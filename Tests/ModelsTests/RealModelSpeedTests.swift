@@ -52,7 +52,7 @@ final class QuantMatmulSpeedTests: XCTestCase {
 }
 
 /// User + system CPU time of this process: robust to other processes sharing the cores.
-func cpuSeconds() -> Double {
+private func cpuSeconds() -> Double {
     var u = rusage()
     getrusage(RUSAGE_SELF.rawValue, &u)
     return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6

@@ -31,7 +31,7 @@ final class RealModelTests: XCTestCase {
 
     func check(_ name: String) throws {
         let data = try Data(contentsOf: Self.fixtures.appendingPathComponent("\(name).json"))
-        let golden = try JSONDecoder().decode(Golden.self, from: data)
+        let golden = try JSONDecoder().decode(RealModelGolden.self, from: data)
         let path = try modelPath(name)
         let model = try Transformer(gguf: path, backend: CPUBackend())
         let backend = model.backend
@@ -63,7 +63,7 @@ final class RealModelTests: XCTestCase {
     }
 }
 
-struct Golden: Decodable {
+private struct RealModelGolden: Decodable {
     struct Case: Decodable {
         let prompt: String
         let ids: [Int]
