@@ -17,18 +17,22 @@ let package = Package(
         .target(name: "LanternCore"),
         .target(name: "CPUBackend", dependencies: ["LanternCore"]),
         .target(name: "Formats", dependencies: ["LanternCore"]),
+        .target(name: "Tokenizers", dependencies: ["LanternCore"]),
         .target(name: "Models", dependencies: ["LanternCore", "Formats"]),
-        .target(name: "Lantern", dependencies: ["LanternCore", "CPUBackend", "Formats", "Models"]),
+        .target(name: "Lantern", dependencies: ["LanternCore", "CPUBackend", "Formats", "Models", "Tokenizers"]),
         .executableTarget(
             name: "LanternCLI",
             dependencies: ["Lantern", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "CPUBackendTests", dependencies: ["CPUBackend", "LanternCore"]),
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "LanternCore"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "LanternCore"]),
         .testTarget(
             name: "ModelsTests",
             dependencies: ["Models", "CPUBackend", "Formats", "LanternCore"]
         ),
+        // Runs the built `lantern` binary; depends on it so that it is built first.
+        .testTarget(name: "CLITests", dependencies: ["LanternCLI"]),
     ],
     swiftLanguageModes: [.v6]
 )

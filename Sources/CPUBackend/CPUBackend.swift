@@ -83,9 +83,9 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         let out = make(Array(x.shape.dropLast()) + [m])
         let xp = try x.cpuFloats(), wp = UnsafeRawPointer(try w.cpuPointer), op = try out.cpuFloats()
         switch w.dtype {
-        case .f32: Matmul.run(F32Load.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
-        case .bf16: Matmul.run(BF16Load.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
-        case .f16: Matmul.run(F16Load.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
+        case .f32: Self.matmul(F32Load.self, xp, wp, op, n, k, m)
+        case .bf16: Self.matmul(BF16Load.self, xp, wp, op, n, k, m)
+        case .f16: Self.matmul(F16Load.self, xp, wp, op, n, k, m)
         case .q8_0: QuantMatmul.run(Q8_0SIMD.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
         case .q4_0: QuantMatmul.run(Q4_0SIMD.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
         case .q4_1: QuantMatmul.run(Q4_1SIMD.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
@@ -96,6 +96,19 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         case .q6_K: QuantMatmul.run(Q6_KSIMD.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
         }
         return out
+    }
+
+    /// Few rows (decode) are bound by reading the weights: dot products straight off the stored
+    /// dtype. Many rows (prefill) are bound by arithmetic: the packed GEMM.
+    static let packedFromRows = 8
+
+    static func matmul<W: WeightLoad>(_ w: W.Type, _ x: UnsafePointer<Float>, _ wp: UnsafeRawPointer,
+                                      _ out: UnsafeMutablePointer<Float>, _ n: Int, _ k: Int, _ m: Int) {
+        if n >= packedFromRows {
+            PackedMatmul.run(W.self, x: x, w: wp, out: out, n: n, k: k, m: m)
+        } else {
+            Matmul.run(W.self, x: x, w: wp, out: out, n: n, k: k, m: m)
+        }
     }
 
     public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float, form: RMSNormForm) throws -> Tensor {

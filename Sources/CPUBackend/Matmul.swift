@@ -71,26 +71,26 @@ enum Matmul {
         while kk + 8 <= k1 {
             let b0 = W.load8(w0, kk), b1 = W.load8(w1, kk), b2 = W.load8(w2, kk)
             var a = UnsafeRawPointer(x0 + kk).loadUnaligned(as: SIMD8<Float>.self)
-            a00 += a * b0; a01 += a * b1; a02 += a * b2
+            a00.addProduct(a, b0); a01.addProduct(a, b1); a02.addProduct(a, b2)
             a = UnsafeRawPointer(x1 + kk).loadUnaligned(as: SIMD8<Float>.self)
-            a10 += a * b0; a11 += a * b1; a12 += a * b2
+            a10.addProduct(a, b0); a11.addProduct(a, b1); a12.addProduct(a, b2)
             a = UnsafeRawPointer(x2 + kk).loadUnaligned(as: SIMD8<Float>.self)
-            a20 += a * b0; a21 += a * b1; a22 += a * b2
+            a20.addProduct(a, b0); a21.addProduct(a, b1); a22.addProduct(a, b2)
             a = UnsafeRawPointer(x3 + kk).loadUnaligned(as: SIMD8<Float>.self)
-            a30 += a * b0; a31 += a * b1; a32 += a * b2
+            a30.addProduct(a, b0); a31.addProduct(a, b1); a32.addProduct(a, b2)
             kk += 8
         }
         if kk < k1 {
             // The ragged end of k: zero-padded vectors, one more step.
             let b0 = tail(W.self, w0, kk, k1), b1 = tail(W.self, w1, kk, k1), b2 = tail(W.self, w2, kk, k1)
             var a = tail(F32Load.self, UnsafeRawPointer(x0), kk, k1)
-            a00 += a * b0; a01 += a * b1; a02 += a * b2
+            a00.addProduct(a, b0); a01.addProduct(a, b1); a02.addProduct(a, b2)
             a = tail(F32Load.self, UnsafeRawPointer(x1), kk, k1)
-            a10 += a * b0; a11 += a * b1; a12 += a * b2
+            a10.addProduct(a, b0); a11.addProduct(a, b1); a12.addProduct(a, b2)
             a = tail(F32Load.self, UnsafeRawPointer(x2), kk, k1)
-            a20 += a * b0; a21 += a * b1; a22 += a * b2
+            a20.addProduct(a, b0); a21.addProduct(a, b1); a22.addProduct(a, b2)
             a = tail(F32Load.self, UnsafeRawPointer(x3), kk, k1)
-            a30 += a * b0; a31 += a * b1; a32 += a * b2
+            a30.addProduct(a, b0); a31.addProduct(a, b1); a32.addProduct(a, b2)
         }
         store(out, first, a00.sum(), a01.sum(), a02.sum())
         store(out + ldo, first, a10.sum(), a11.sum(), a12.sum())
@@ -124,14 +124,14 @@ enum Matmul {
         // Two independent accumulator sets hide the FMA latency.
         while kk + 16 <= k1 {
             let a = UnsafeRawPointer(x + kk).loadUnaligned(as: SIMD8<Float>.self)
-            a0 += a * W.load8(w0, kk); a1 += a * W.load8(w1, kk); a2 += a * W.load8(w2, kk)
+            a0.addProduct(a, W.load8(w0, kk)); a1.addProduct(a, W.load8(w1, kk)); a2.addProduct(a, W.load8(w2, kk))
             let c = UnsafeRawPointer(x + kk + 8).loadUnaligned(as: SIMD8<Float>.self)
-            c0 += c * W.load8(w0, kk + 8); c1 += c * W.load8(w1, kk + 8); c2 += c * W.load8(w2, kk + 8)
+            c0.addProduct(c, W.load8(w0, kk + 8)); c1.addProduct(c, W.load8(w1, kk + 8)); c2.addProduct(c, W.load8(w2, kk + 8))
             kk += 16
         }
         while kk + 8 <= k1 {
             let a = UnsafeRawPointer(x + kk).loadUnaligned(as: SIMD8<Float>.self)
-            a0 += a * W.load8(w0, kk); a1 += a * W.load8(w1, kk); a2 += a * W.load8(w2, kk)
+            a0.addProduct(a, W.load8(w0, kk)); a1.addProduct(a, W.load8(w1, kk)); a2.addProduct(a, W.load8(w2, kk))
             kk += 8
         }
         var s0 = (a0 + c0).sum(), s1 = (a1 + c1).sum(), s2 = (a2 + c2).sum()
@@ -149,7 +149,7 @@ enum Matmul {
         var acc = SIMD8<Float>()
         var kk = k0
         while kk + 8 <= k1 {
-            acc += UnsafeRawPointer(x + kk).loadUnaligned(as: SIMD8<Float>.self) * W.load8(w, kk)
+            acc.addProduct(UnsafeRawPointer(x + kk).loadUnaligned(as: SIMD8<Float>.self), W.load8(w, kk))
             kk += 8
         }
         var s = acc.sum()

@@ -3,3 +3,4 @@
 @_exported import CPUBackend
 @_exported import Formats
 @_exported import Models
+@_exported import Tokenizers

@@ -63,6 +63,8 @@ public protocol Backend: AnyObject, Sendable {
     func read(_ tensor: Tensor) throws -> [Float]
     /// Copies the rows of `source` into `destination` starting at row `row` (KV cache append).
     func copyRows(_ source: Tensor, into destination: Tensor, at row: Int) throws
+    /// Waits until all work recorded so far has run (a no-op where ops run as they are called).
+    func finish() throws
 
     // MARK: Ops
     /// out[i] = table[tokens[i]] · scale. Token ids are checked against the table.
@@ -91,6 +93,8 @@ public protocol Backend: AnyObject, Sendable {
 }
 
 extension Backend {
+    public func finish() throws {}
+
     /// Uploads f32 values shaped as a matrix.
     public func matrix(_ values: [Float], rows: Int, cols: Int) throws -> Tensor {
         try tensor(values, shape: [rows, cols])

@@ -1,0 +1,48 @@
+import Foundation
+
+/// A model ready to use: the transformer, its tokenizer when it has one, and where it came from.
+/// This is what the CLI and the interpretability tools work with.
+public final class LanternModel: @unchecked Sendable {
+    public let transformer: Transformer
+    public let tokenizer: Tokenizer?
+    /// The path or name the model was loaded from.
+    public let source: String
+
+    public init(transformer: Transformer, tokenizer: Tokenizer?, source: String) {
+        self.transformer = transformer
+        self.tokenizer = tokenizer
+        self.source = source
+    }
+
+    public var config: ModelConfig { transformer.config }
+    public var backend: any Backend { transformer.backend }
+
+    /// Loads a Hugging Face directory (config.json, safetensors, and tokenizer.json when present).
+    public static func load(directory: String, backend: any Backend) throws -> LanternModel {
+        let transformer = try Transformer(directory: directory, backend: backend)
+        let tokenizerPath = (directory as NSString).appendingPathComponent("tokenizer.json")
+        let tokenizer = FileManager.default.fileExists(atPath: tokenizerPath)
+            ? try Tokenizer(vocabulary: TokenizerVocabulary(hubTokenizerJSON: tokenizerPath)) : nil
+        return LanternModel(transformer: transformer, tokenizer: tokenizer, source: directory)
+    }
+
+    /// Text → ids, with BOS as the model's tokenizer adds it.
+    public func encode(_ text: String) throws -> [Int32] {
+        guard let tokenizer else {
+            throw LanternError.invalidArgument("\(source) has no tokenizer: give token ids (--tokens) instead of text")
+        }
+        return tokenizer.encode(text)
+    }
+
+    /// How a token shows in tables and pictures: its text, or `#id` without a tokenizer.
+    public func display(_ id: Int32) -> String {
+        guard let tokenizer else { return "#\(id)" }
+        return tokenizer.decode([id])
+    }
+
+    /// Ids → text (ids joined with commas without a tokenizer).
+    public func decode(_ ids: [Int32]) -> String {
+        guard let tokenizer else { return ids.map(String.init).joined(separator: ",") }
+        return tokenizer.decode(ids)
+    }
+}

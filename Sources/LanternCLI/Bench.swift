@@ -1,0 +1,216 @@
+import ArgumentParser
+import Foundation
+import Lantern
+
+/// `lantern bench`: matmul throughput at Gemma 2 2B shapes beside numpy/OpenBLAS in the same run,
+/// and end-to-end prefill/decode on a 2B-shaped model with random bf16 weights.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure matmul GFLOP/s (beside numpy/OpenBLAS) and model tokens/s.",
+        discussion: "Build with `make bench` (release, host vector units). Figures are best-of-N wall times."
+    )
+
+    @Option(name: .long, help: "What to run: all, matmul, model.")
+    var only = "all"
+
+    @Option(name: .long, parsing: .upToNextOption, help: "Token counts for the matmul shapes.")
+    var tokens: [Int] = [1, 16, 128]
+
+    @Option(name: .long, help: "Prompt length for the prefill figure.")
+    var prefill = 128
+
+    @Option(name: .long, help: "Tokens to decode for the decode figure.")
+    var decode = 16
+
+    @Flag(name: .long, help: "Skip the numpy reference.")
+    var noReference = false
+
+    @Flag(name: .long, help: "Print the results as JSON.")
+    var json = false
+
+    func validate() throws {
+        guard ["all", "matmul", "model"].contains(only) else { throw ValidationError("--only must be all, matmul or model") }
+    }
+
+    func run() throws {
+        var report: [String: Any] = ["backend": CPUBackend().name]
+        // The model first, so that its peak memory is not the matmul section's.
+        if only != "matmul" { report["model"] = try modelBench() }
+        if only != "model" { report["matmul"] = try matmulBench() }
+        if json { print(try jsonString(report)) }
+    }
+
+    // MARK: Matmul
+
+    /// (out, in) of gemma-2-2b's weight matrices: attention, MLP up/gate, MLP down, unembedding.
+    static let shapes: [(m: Int, k: Int, what: String)] = [
+        (2304, 2304, "attn o (2304×2304)"), (9216, 2304, "mlp up (2304→9216)"),
+        (2304, 9216, "mlp down (9216→2304)"), (256_000, 2304, "unembed (2304→256000)"),
+    ]
+
+    func matmulBench() throws -> [[String: Any]] {
+        let backend = CPUBackend()
+        var specs: [(n: Int, m: Int, k: Int, what: String)] = []
+        for s in Self.shapes { for n in tokens { specs.append((n, s.m, s.k, s.what)) } }
+        let reference = noReference ? nil : NumpyReference()
+        if !json {
+            print("matmul, bf16 weights, f32 activations (\(backend.name)); numpy/OpenBLAS f32 beside it")
+            print(pad("shape", 24) + pad("tokens", 8) + pad("GFLOP/s", 10) + pad("numpy", 10) + "ratio")
+        }
+        var rows: [[String: Any]] = []
+        var weights: [Int: (Tensor, [Float])] = [:]
+        for spec in specs {
+            let key = spec.m * 100_003 + spec.k
+            if weights[key] == nil { weights = [key: try randomBF16(backend, m: spec.m, k: spec.k)] }
+            let w = weights[key]!.0
+            let x = try backend.matrix((0..<(spec.n * spec.k)).map { _ in Float.random(in: -1...1) }, rows: spec.n, cols: spec.k)
+            let seconds = try bestTime { _ = try backend.matmul(x, w) }
+            let gflops = 2 * Double(spec.n * spec.k * spec.m) / seconds / 1e9
+            let ref = reference?.gflops(n: spec.n, k: spec.k, m: spec.m)
+            var row: [String: Any] = ["shape": spec.what, "tokens": spec.n, "gflops": gflops]
+            if let ref { row["numpy_gflops"] = ref; row["ratio"] = gflops / ref }
+            rows.append(row)
+            if !json {
+                print(pad(spec.what, 24) + pad("\(spec.n)", 8) + pad(String(format: "%.1f", gflops), 10)
+                      + pad(ref.map { String(format: "%.1f", $0) } ?? "-", 10)
+                      + (ref.map { String(format: "%.2f", gflops / $0) } ?? "-"))
+            }
+        }
+        if let blas = reference?.blas, !json { print("reference: numpy, \(blas)") }
+        return rows
+    }
+
+    func randomBF16(_ backend: CPUBackend, m: Int, k: Int) throws -> (Tensor, [Float]) {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: m * k * 2, alignment: 64)
+        let halves = buffer.bindMemory(to: UInt16.self)
+        var state: UInt32 = 12345
+        for i in 0..<(m * k) {
+            state = state &* 1_664_525 &+ 1_013_904_223
+            halves[i] = UInt16((Float(state >> 8) / Float(1 << 24) * 2 - 1).bitPattern >> 16)
+        }
+        let owner = BufferOwner(buffer)
+        let host = HostTensor(name: "bench", shape: [m, k], dtype: .bf16, bytes: UnsafeRawBufferPointer(buffer), owner: owner)
+        return (try backend.weight(host), [])
+    }
+
+    /// numpy timed in a helper process right after each of our shapes.
+    final class NumpyReference {
+        let process = Process()
+        let input = Pipe(), output = Pipe()
+        private(set) var blas = ""
+        private var buffer = Data()
+
+        init?() {
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("tools/bench_numpy.py").path
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["python3", script, "--serve"]
+            process.standardInput = input
+            process.standardOutput = output
+            process.standardError = FileHandle.nullDevice
+            guard (try? process.run()) != nil, let first = readLine(),
+                  let object = try? JSONSerialization.jsonObject(with: Data(first.utf8)) as? [String: Any] else {
+                note("numpy reference unavailable (tools/bench_numpy.py did not start); showing Lantern's figures alone")
+                return nil
+            }
+            blas = object["blas"] as? String ?? ""
+        }
+
+        func gflops(n: Int, k: Int, m: Int) -> Double? {
+            input.fileHandleForWriting.write(Data("\(n),\(k),\(m)\n".utf8))
+            return readLine().flatMap(Double.init)
+        }
+
+        private func readLine() -> String? {
+            while true {
+                if let newline = buffer.firstIndex(of: 0x0A) {
+                    let line = String(decoding: buffer[..<newline], as: UTF8.self)
+                    buffer.removeSubrange(...newline)
+                    return line
+                }
+                let chunk = output.fileHandleForReading.availableData
+                if chunk.isEmpty { return nil }
+                buffer.append(chunk)
+            }
+        }
+
+        deinit {
+            try? input.fileHandleForWriting.close()
+            process.waitUntilExit()
+        }
+    }
+
+    // MARK: Model
+
+    func modelBench() throws -> [String: Any] {
+        let dir = try BenchModel.ensure(in: lanternHome())
+        let backend = CPUBackend()
+        let loadStart = Date()
+        let model = try Transformer(directory: dir, backend: backend)
+        let loadSeconds = Date().timeIntervalSince(loadStart)
+        let prompt = (0..<prefill).map { Int32(3 + ($0 * 7919) % 250_000) }
+        // Warm the page cache and the code paths once.
+        _ = try model.forward(Array(prompt.prefix(4)), logits: .last)
+        let prefillSeconds = try bestTime(atLeast: 2) { _ = try model.forward(prompt, logits: .last) }
+        let cache = try KVCache(model: model, capacity: prefill + decode)
+        _ = try model.forward(prompt, cache: cache, logits: .last)
+        let decodeStart = Date()
+        var token: Int32 = 5
+        for _ in 0..<decode {
+            let logits = try backend.read(model.forward([token], cache: cache, logits: .last)!)
+            token = Int32(Sampler.argmax(logits))
+        }
+        let decodeSeconds = Date().timeIntervalSince(decodeStart)
+        let peak = peakResidentBytes()
+        let weightsBytes = (try? FileManager.default.attributesOfItem(atPath: dir + "/model.safetensors")[.size] as? Int) ?? 0
+        let result: [String: Any] = [
+            "model": "gemma-2-2b shape, random bf16 weights", "load_seconds": loadSeconds,
+            "prefill_tokens": prefill, "prefill_tokens_per_second": Double(prefill) / prefillSeconds,
+            "decode_tokens": decode, "decode_tokens_per_second": Double(decode) / decodeSeconds,
+            "peak_resident_bytes": peak, "weights_bytes": weightsBytes,
+        ]
+        if !json {
+            print("model: gemma-2-2b shape, random bf16 weights (\(backend.name))")
+            print(String(format: "  prefill %d tokens: %.1f tokens/s", prefill, Double(prefill) / prefillSeconds))
+            print(String(format: "  decode %d tokens: %.2f tokens/s", decode, Double(decode) / decodeSeconds))
+            print(String(format: "  peak resident memory %.2f GiB (weights file %.2f GiB, mapped)",
+                         Double(peak) / 1_073_741_824, Double(weightsBytes) / 1_073_741_824))
+        }
+        return result
+    }
+}
+
+/// Best of several runs (at least `atLeast`, and at least half a second in all).
+func bestTime(atLeast: Int = 3, _ body: () throws -> Void) throws -> Double {
+    try body()  // warm up
+    var best = Double.infinity, spent = 0.0, runs = 0
+    while runs < atLeast || (spent < 0.5 && runs < 50) {
+        let t = Date()
+        try body()
+        let dt = Date().timeIntervalSince(t)
+        best = min(best, dt); spent += dt; runs += 1
+    }
+    return best
+}
+
+/// The process's peak resident set (VmHWM), mapped weights included.
+func peakResidentBytes() -> Int {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+          let kb = Int(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+    return kb * 1024
+}
+
+func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count) }
+
+/// Lantern's cache: `$LANTERN_HOME`, else ~/.cache/lantern.
+func lanternHome() -> String {
+    if let home = ProcessInfo.processInfo.environment["LANTERN_HOME"], !home.isEmpty { return home }
+    return (NSHomeDirectory() as NSString).appendingPathComponent(".cache/lantern")
+}
+
+final class BufferOwner {
+    let buffer: UnsafeMutableRawBufferPointer
+    init(_ buffer: UnsafeMutableRawBufferPointer) { self.buffer = buffer }
+    deinit { buffer.deallocate() }
+}

@@ -1,0 +1,11 @@
+import ArgumentParser
+import Lantern
+
+@main
+struct LanternCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lantern",
+        abstract: "Run Gemma-family language models and look inside them.",
+        subcommands: [Next.self, Generate.self, Trace.self, Tokenize.self, Bench.self]
+    )
+}

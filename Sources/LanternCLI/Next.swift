@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+import Lantern
+
+/// `lantern next`: the most likely next tokens after a prompt, with probabilities.
+struct Next: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show the most likely next tokens after a prompt.")
+
+    @OptionGroup var model: ModelOptions
+    @OptionGroup var prompt: PromptOptions
+
+    @Option(name: .long, help: "How many tokens to show.")
+    var top = 10
+
+    @Flag(name: .long, help: "Print JSON: ids, and top as a list of {id, token, prob, logit}.")
+    var json = false
+
+    func run() throws {
+        let loaded = try model.load()
+        let ids = try prompt.ids(for: loaded)
+        guard let out = try loaded.transformer.forward(ids, logits: .last) else { return }
+        let logits = try loaded.backend.read(out)
+        let probs = softmax(logits)
+        let order = probs.indices.sorted { probs[$0] > probs[$1] }.prefix(max(0, top))
+        if json {
+            let rows: [[String: Any]] = order.map {
+                ["id": $0, "token": loaded.display(Int32($0)), "prob": Double(probs[$0]), "logit": Double(logits[$0])]
+            }
+            print(try jsonString(["ids": ids.map(Int.init), "top": rows]))
+            return
+        }
+        print("after \(loaded.decode(ids).debugDescription) (\(ids.count) tokens):")
+        for (rank, id) in order.enumerated() {
+            let bar = String(repeating: "█", count: Int((probs[id] * 40).rounded()))
+            print(pad("\(rank + 1).", 4) + pad(loaded.display(Int32(id)).debugDescription, 18)
+                  + pad(String(format: "%6.2f%%", probs[id] * 100), 9) + bar)
+        }
+    }
+}
+
+/// Probabilities from logits, computed stably in Double.
+func softmax(_ logits: [Float]) -> [Float] {
+    let top = logits.max() ?? 0
+    let e = logits.map { exp(Double($0 - top)) }
+    let total = e.reduce(0, +)
+    return e.map { Float($0 / total) }
+}

@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+import Lantern
+
+/// Which model to run, and on what.
+struct ModelOptions: ParsableArguments {
+    @Option(name: .long, help: "A Hugging Face model directory (config.json + safetensors).")
+    var model: String
+
+    @Option(name: .long, help: "Backend: auto, cpu.")
+    var backend: String = "auto"
+
+    func makeBackend() throws -> any Backend {
+        switch backend {
+        case "auto", "cpu": return CPUBackend()
+        default: throw ValidationError("unknown backend '\(backend)' (expected auto or cpu)")
+        }
+    }
+
+    func load() throws -> LanternModel {
+        try LanternModel.load(directory: model, backend: try makeBackend())
+    }
+}
+
+/// The tokens a command runs on.
+struct PromptOptions: ParsableArguments {
+    @Option(name: .long, help: "The prompt as text (tokenized with the model's tokenizer, BOS added as it says).")
+    var prompt: String?
+
+    @Option(name: .long, help: "The prompt as token ids, comma-separated (e.g. 2,651,13).")
+    var tokens: String?
+
+    func validate() throws {
+        if prompt != nil && tokens != nil { throw ValidationError("give --prompt or --tokens, not both") }
+    }
+
+    /// The prompt's ids, from text or from --tokens.
+    func ids(for model: LanternModel) throws -> [Int32] {
+        if let prompt { return try model.encode(prompt) }
+        return try tokenIDs()
+    }
+
+    func tokenIDs() throws -> [Int32] {
+        guard let tokens else { throw LanternError.invalidArgument("give the prompt with --prompt or --tokens") }
+        let parts = tokens.split(separator: ",", omittingEmptySubsequences: false)
+        let ids = parts.map { Int32($0.trimmingCharacters(in: .whitespaces)) }
+        guard !parts.isEmpty, ids.allSatisfy({ $0 != nil }) else {
+            throw LanternError.invalidArgument("--tokens must be comma-separated integers, got '\(tokens)'")
+        }
+        return ids.map { $0! }
+    }
+}
+
+/// Writes a line to standard error (progress, notices), keeping standard output for results.
+func note(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+/// JSON text of a value, keys sorted.
+func jsonString(_ value: Any) throws -> String {
+    String(decoding: try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys]), as: UTF8.self)
+}
+
+/// Writes text to standard output now (streaming generation), without a newline.
+func writeOut(_ text: String) {
+    FileHandle.standardOutput.write(Data(text.utf8))
+}

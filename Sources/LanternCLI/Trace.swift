@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import Lantern
+
+/// `lantern trace`: one forward pass, with the requested hook activations and the logits saved
+/// to a safetensors file that Python loads with `safetensors.numpy.load_file`.
+struct Trace: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a forward pass and save hook activations and logits (safetensors).",
+        discussion: """
+            Hook names follow TransformerLens (hook_embed, blocks.{l}.hook_resid_post, \
+            blocks.{l}.attn.hook_pattern, ...); globs select several (--hooks 'blocks.*.hook_resid_post'). \
+            Activations are saved as float32 [tokens, width]; attention patterns as [heads, tokens, tokens]; \
+            logits as [tokens, vocab].
+            """
+    )
+
+    @OptionGroup var model: ModelOptions
+    @OptionGroup var prompt: PromptOptions
+
+    @Option(name: .long, parsing: .upToNextOption, help: "Hook names or globs to save (default: none; '*' for all).")
+    var hooks: [String] = []
+
+    @Option(name: .long, help: "Output file (.safetensors).")
+    var out: String
+
+    @Flag(name: .long, help: "List the model's hook names and exit.")
+    var listHooks = false
+
+    func run() throws {
+        let loaded = try model.load()
+        let transformer = loaded.transformer
+        let names = HookNames.all(layers: transformer.config.layerCount)
+        if listHooks {
+            print(names.joined(separator: "\n"))
+            return
+        }
+        for pattern in hooks where !names.contains(where: { HookFilter([pattern]).matches($0) }) {
+            throw LanternError.invalidArgument("--hooks '\(pattern)' matches no hook of this model (see --list-hooks)")
+        }
+        let tokens = try prompt.ids(for: loaded)
+        let capture = Hooks(capture: HookFilter(hooks))
+        guard let logits = try transformer.forward(tokens, hooks: capture, logits: .all) else { return }
+        let backend = transformer.backend
+        var entries: [SafetensorsWriter.Entry] = []
+        for (name, tensor) in capture.captured {
+            entries.append(.init(name: name, shape: tensor.shape, values: try backend.read(tensor)))
+        }
+        entries.append(.init(name: "logits", shape: logits.shape, values: try backend.read(logits)))
+        try SafetensorsWriter.write(entries, metadata: ["tokens": tokens.map(String.init).joined(separator: ","),
+                                                        "model": model.model, "backend": backend.name], to: out)
+        note("wrote \(entries.count) tensors for \(tokens.count) tokens to \(out)")
+    }
+}

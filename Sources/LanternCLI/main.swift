@@ -1,2 +1,0 @@
-import Lantern
-print("lantern")

@@ -1,0 +1,67 @@
+import LanternCore
+
+extension TokenizerVocabulary {
+    /// A vocabulary from GGUF metadata, one argument per key, applying the defaults transformers and
+    /// llama.cpp apply when a key is missing. Pass each value as read (nil when the key is absent):
+    ///
+    /// | argument        | GGUF key                           |
+    /// |-----------------|------------------------------------|
+    /// | `model`         | `tokenizer.ggml.model`             |
+    /// | `architecture`  | `general.architecture`             |
+    /// | `pre`           | `tokenizer.ggml.pre`               |
+    /// | `tokens`        | `tokenizer.ggml.tokens`            |
+    /// | `scores`        | `tokenizer.ggml.scores`            |
+    /// | `tokenTypes`    | `tokenizer.ggml.token_type`        |
+    /// | `merges`        | `tokenizer.ggml.merges`            |
+    /// | `bosID` …       | `tokenizer.ggml.bos_token_id`, `eos_token_id`, `unknown_token_id`, `padding_token_id` |
+    /// | `addBOS`        | `tokenizer.ggml.add_bos_token`     |
+    /// | `addEOS`        | `tokenizer.ggml.add_eos_token`     |
+    /// | `addSpacePrefix`| `tokenizer.ggml.add_space_prefix`  |
+    ///
+    /// Gemma (architectures `gemma`, `gemma2`, `gemma3`) stores no merges and scores that do not follow
+    /// merge order, so its merges are rebuilt from token order, as transformers does.
+    public init(
+        ggufModel model: String, architecture: String?, pre: String? = nil, tokens: [String], scores: [Float]?, tokenTypes: [Int32]?,
+        merges: [String]?, bosID: Int?, eosID: Int?, unknownID: Int?, paddingID: Int?,
+        addBOS: Bool?, addEOS: Bool?, addSpacePrefix: Bool?, source: String
+    ) throws {
+        guard let kind = Kind(ggmlModel: model) else {
+            throw LanternError.badFile(path: source, field: "tokenizer.ggml.model",
+                                       problem: "\"\(model)\" tokenizers are not supported (llama, gpt2)")
+        }
+        if kind == .byteLevelBPE, let pre, Self.unsupportedSplits.contains(pre) {
+            throw LanternError.unsupported("\(source): byte-level pre-tokenizer \"\(pre)\" (only the GPT-2 split is implemented)")
+        }
+        var types: [TokenType] = []
+        if let tokenTypes {
+            types.reserveCapacity(tokenTypes.count)
+            for (index, raw) in tokenTypes.enumerated() {
+                guard let type = TokenType(rawValue: raw) else {
+                    throw LanternError.badFile(path: source, field: "tokenizer.ggml.token_type",
+                                               problem: "token \(index) has unknown type \(raw)")
+                }
+                types.append(type)
+            }
+        }
+        let gemma = ["gemma", "gemma2", "gemma3"].contains(architecture ?? "")
+        func id(_ value: Int?) -> Int32? { value.flatMap { Int32(exactly: $0) } }
+        self.init(
+            kind: kind, tokens: tokens, scores: scores ?? [], types: types, merges: merges ?? [],
+            derivedMergeOrder: gemma ? .tokenOrder : .scores,
+            bosID: id(bosID), eosID: id(eosID), unknownID: id(unknownID), paddingID: id(paddingID),
+            // llama.cpp and transformers add BOS to a SentencePiece vocabulary that does not say.
+            addBOS: addBOS ?? (kind == .sentencePiece), addEOS: addEOS ?? false,
+            // llama.cpp's default for SentencePiece is a dummy prefix; Gemma files say false.
+            addSpacePrefix: kind == .sentencePiece && (addSpacePrefix ?? true),
+            source: source)
+        try validate()
+    }
+
+    /// `tokenizer.ggml.pre` values for which transformers splits text with another regex than GPT-2's
+    /// (Llama 3, Qwen 2, Tekken, GPT-4o families). Any other value gets the GPT-2 split, as there.
+    static let unsupportedSplits: Set<String> = [
+        "llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2", "jina-v5-nano",
+        "dbrx", "smaug-bpe", "tekken", "qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "megrez", "qwen35",
+        "gpt-4o", "llama4", "kanana2", "talkie", "minimax-m2",
+    ]
+}

@@ -1,0 +1,171 @@
+/// A small JSON reader that keeps object members as an ordered list of exact strings.
+///
+/// `JSONSerialization` cannot be used for vocabularies: its objects are Swift dictionaries, whose
+/// `String` keys compare by canonical equivalence, so tokens like `é` (U+00E9) and `é` (e + U+0301),
+/// or `;` and the Greek question mark (U+037E), collapse into one. Gemma has 434 such pairs.
+enum JSONValue {
+    case object([(key: String, value: JSONValue)])
+    case array([JSONValue])
+    case string(String)
+    case number(Double)
+    case bool(Bool)
+    case null
+
+    subscript(key: String) -> JSONValue? {
+        guard case let .object(members) = self else { return nil }
+        return members.first { $0.key.utf8.elementsEqual(key.utf8) }?.value
+    }
+
+    var string: String? { if case let .string(s) = self { s } else { nil } }
+    var array: [JSONValue]? { if case let .array(a) = self { a } else { nil } }
+    var members: [(key: String, value: JSONValue)]? { if case let .object(m) = self { m } else { nil } }
+    var bool: Bool? { if case let .bool(b) = self { b } else { nil } }
+    var int: Int? {
+        guard case let .number(n) = self, n == n.rounded(), abs(n) < 1e15 else { return nil }
+        return Int(n)
+    }
+}
+
+struct JSONReader {
+    struct Failure: Error {
+        var offset: Int
+        var message: String
+    }
+
+    private let bytes: [UInt8]
+    private var i = 0
+
+    /// Parses a whole document.
+    static func parse(_ bytes: [UInt8]) throws(Failure) -> JSONValue {
+        var reader = JSONReader(bytes: bytes)
+        let value = try reader.value(depth: 0)
+        reader.skipSpace()
+        guard reader.i == bytes.count else { throw Failure(offset: reader.i, message: "text after the JSON value") }
+        return value
+    }
+
+    private init(bytes: [UInt8]) { self.bytes = bytes }
+
+    private mutating func skipSpace() {
+        while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x0A || bytes[i] == 0x0D || bytes[i] == 0x09 { i += 1 }
+    }
+
+    private func fail(_ message: String) -> Failure { Failure(offset: i, message: message) }
+
+    private mutating func value(depth: Int) throws(Failure) -> JSONValue {
+        guard depth < 256 else { throw fail("nested too deeply") }
+        skipSpace()
+        guard i < bytes.count else { throw fail("unexpected end of file") }
+        switch bytes[i] {
+        case UInt8(ascii: "{"):
+            i += 1
+            var members: [(key: String, value: JSONValue)] = []
+            skipSpace()
+            if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
+            while true {
+                skipSpace()
+                guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a member name") }
+                let key = try string()
+                skipSpace()
+                guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
+                i += 1
+                members.append((key, try value(depth: depth + 1)))
+                skipSpace()
+                guard i < bytes.count else { throw fail("unterminated object") }
+                if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+                if bytes[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
+                throw fail("expected ',' or '}'")
+            }
+        case UInt8(ascii: "["):
+            i += 1
+            var items: [JSONValue] = []
+            skipSpace()
+            if i < bytes.count, bytes[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
+            while true {
+                items.append(try value(depth: depth + 1))
+                skipSpace()
+                guard i < bytes.count else { throw fail("unterminated array") }
+                if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+                if bytes[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
+                throw fail("expected ',' or ']'")
+            }
+        case UInt8(ascii: "\""):
+            return .string(try string())
+        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
+        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
+        case UInt8(ascii: "n"): try literal("null"); return .null
+        default:
+            return .number(try number())
+        }
+    }
+
+    private mutating func literal(_ word: StaticString) throws(Failure) {
+        let count = word.utf8CodeUnitCount
+        guard i + count <= bytes.count else { throw fail("unexpected end of file") }
+        for k in 0..<count where bytes[i + k] != word.utf8Start[k] { throw fail("unknown literal") }
+        i += count
+    }
+
+    private mutating func number() throws(Failure) -> Double {
+        let start = i
+        while i < bytes.count, let c = Optional(bytes[i]),
+              (c >= 0x30 && c <= 0x39) || c == UInt8(ascii: "-") || c == UInt8(ascii: "+") || c == UInt8(ascii: ".")
+              || c == UInt8(ascii: "e") || c == UInt8(ascii: "E") { i += 1 }
+        guard i > start, let value = Double(String(decoding: bytes[start..<i], as: UTF8.self)) else {
+            throw fail("expected a value")
+        }
+        return value
+    }
+
+    private mutating func string() throws(Failure) -> String {
+        i += 1  // opening quote
+        let start = i
+        // Fast path: no escapes.
+        while i < bytes.count, bytes[i] != UInt8(ascii: "\""), bytes[i] != UInt8(ascii: "\\") { i += 1 }
+        guard i < bytes.count else { throw fail("unterminated string") }
+        if bytes[i] == UInt8(ascii: "\"") {
+            i += 1
+            return String(decoding: bytes[start..<(i - 1)], as: UTF8.self)
+        }
+        var out = Array(bytes[start..<i])
+        while true {
+            guard i < bytes.count else { throw fail("unterminated string") }
+            let c = bytes[i]
+            i += 1
+            if c == UInt8(ascii: "\"") { return String(decoding: out, as: UTF8.self) }
+            guard c == UInt8(ascii: "\\") else { out.append(c); continue }
+            guard i < bytes.count else { throw fail("unterminated string") }
+            let e = bytes[i]
+            i += 1
+            switch e {
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "u"):
+                var code = try hex4()
+                if (0xD800..<0xDC00).contains(code), i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") {
+                    i += 2
+                    let low = try hex4()
+                    if (0xDC00..<0xE000).contains(low) {
+                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                    } else {
+                        out.append(contentsOf: String(Unicode.Scalar(0xFFFD)!).utf8)
+                        code = low
+                    }
+                }
+                out.append(contentsOf: String(Unicode.Scalar(code) ?? "\u{FFFD}").utf8)
+            default: out.append(e)  // \" \\ \/
+            }
+        }
+    }
+
+    private mutating func hex4() throws(Failure) -> UInt32 {
+        guard i + 4 <= bytes.count, let value = UInt32(String(decoding: bytes[i..<(i + 4)], as: UTF8.self), radix: 16) else {
+            throw fail("bad \\u escape")
+        }
+        i += 4
+        return value
+    }
+}

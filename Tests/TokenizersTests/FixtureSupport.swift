@@ -1,0 +1,104 @@
+import Foundation
+import LanternCore
+@testable import Tokenizers
+import XCTest
+
+/// Shared by the real-model tests: fixtures, the cached vocabularies, and the comparison loop.
+enum RealModels {
+    struct Case: Decodable {
+        var text: String
+        var ids: [Int32]
+        var ids_no_special: [Int32]
+        var decoded: String
+        var decoded_skip_special: String
+    }
+
+    struct Fixture: Decodable {
+        var model: String
+        var bos_token_id: Int32?
+        var eos_token_id: Int32?
+        var vocab_size: Int
+        var cases: [Case]
+    }
+
+    static let fixtureDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Fixtures/tokenizers")
+
+    /// Loaded vocabularies, shared by the tests of one run (the Gemma one takes seconds to parse).
+    nonisolated(unsafe) static var loaded: [String: TokenizerVocabulary] = [:]
+    static let lock = NSLock()
+
+    static func vocabularyPath(_ model: String) -> String {
+        let env = ProcessInfo.processInfo.environment
+        let home = env["LANTERN_HOME"] ?? (NSHomeDirectory() + "/.cache/lantern")
+        return home + "/tokenizers/\(model)/tokenizer.json"
+    }
+
+    static func load(_ model: String) throws -> (TokenizerVocabulary, Fixture) {
+        let fixtureData = try Data(contentsOf: RealModels.fixtureDirectory.appendingPathComponent("\(model).json"))
+        let fixture = try JSONDecoder().decode(Fixture.self, from: fixtureData)
+        let path = RealModels.vocabularyPath(model)
+        guard FileManager.default.fileExists(atPath: path) else { throw missing(model, path) }
+        RealModels.lock.lock()
+        defer { RealModels.lock.unlock() }
+        if let vocabulary = RealModels.loaded[model] { return (vocabulary, fixture) }
+        let vocabulary = try TokenizerVocabulary(hubTokenizerJSON: path)
+        RealModels.loaded[model] = vocabulary
+        return (vocabulary, fixture)
+    }
+
+    /// Checks every fixture text; returns how many matched exactly.
+    @discardableResult
+    static func check(_ tokenizer: Tokenizer, _ fixture: Fixture, label: String, decoding: Bool = true) -> Int {
+        var matched = 0
+        for c in fixture.cases {
+            var ok = true
+            let ids = tokenizer.encode(c.text, parseSpecial: true)
+            if ids != c.ids {
+                ok = false
+                XCTFail("\(label): \(c.text.debugDescription): ids \(ids) != transformers \(c.ids)")
+            }
+            let literal = tokenizer.encode(c.text)
+            if literal != c.ids_no_special {
+                ok = false
+                XCTFail("\(label): \(c.text.debugDescription): literal ids \(literal) != transformers \(c.ids_no_special)")
+            }
+            if decoding {
+                let text = tokenizer.decode(c.ids)
+                if !text.utf8.elementsEqual(c.decoded.utf8) {
+                    ok = false
+                    XCTFail("\(label): decode \(c.ids): \(text.debugDescription) != \(c.decoded.debugDescription)")
+                }
+                let skipped = tokenizer.decode(c.ids, skipSpecial: true)
+                if !skipped.utf8.elementsEqual(c.decoded_skip_special.utf8) {
+                    ok = false
+                    XCTFail("\(label): decode skipping special \(c.ids): \(skipped.debugDescription) != \(c.decoded_skip_special.debugDescription)")
+                }
+                var stream = StreamingDecoder(tokenizer: tokenizer)
+                var streamed = c.ids.map { stream.push($0) }.joined()
+                streamed += stream.finish()
+                if !streamed.utf8.elementsEqual(c.decoded.utf8) {
+                    ok = false
+                    XCTFail("\(label): streaming \(c.ids): \(streamed.debugDescription) != \(c.decoded.debugDescription)")
+                }
+            }
+            if ok { matched += 1 }
+        }
+        print("\(label): \(matched)/\(fixture.cases.count) texts match transformers exactly")
+        return matched
+    }
+
+    /// A file cached beside the model's `tokenizer.json`; skips (or fails, when models are required) if absent.
+    static func cachedFile(_ model: String, _ name: String) throws -> [UInt8] {
+        let path = (vocabularyPath(model) as NSString).deletingLastPathComponent + "/" + name
+        guard let data = FileManager.default.contents(atPath: path) else { throw missing(model, path) }
+        return [UInt8](data)
+    }
+
+    static func missing(_ model: String, _ path: String) -> XCTSkip {
+        let message = "\(path) is missing: run tools/make_tokenizer_fixtures.py to create it"
+        if ProcessInfo.processInfo.environment["LANTERN_REQUIRE_MODELS"] == "1" { XCTFail(message) }
+        print("SKIP \(model): \(message)")
+        return XCTSkip(message)
+    }
+}

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# `make demo`: what Lantern does, on a model a fresh machine has.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=.build/release/lantern
+model=Tests/Fixtures/gemma2_tiny
+echo "== generate: greedy continuation of token ids on the tiny Gemma 2 fixture"
+$bin generate --model $model --tokens 2,173,54,249,30 --max-new-tokens 8
+echo "== trace: the residual stream after every block and layer 1's attention pattern"
+$bin trace --model $model --tokens 2,173,54,249,30 --hooks 'blocks.*.hook_resid_post' blocks.1.attn.hook_pattern --out /tmp/lantern-demo-trace.safetensors
+echo "   load it in Python: safetensors.numpy.load_file('/tmp/lantern-demo-trace.safetensors')"
