@@ -6,6 +6,6 @@ struct LanternCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lantern",
         abstract: "Run Gemma-family language models and look inside them.",
-        subcommands: [Next.self, Generate.self, Trace.self, Tokenize.self, Bench.self]
+        subcommands: [Next.self, Generate.self, Trace.self, Tokenize.self, Bench.self, ModelsCommand.self]
     )
 }

@@ -4,8 +4,8 @@ import Lantern
 
 /// Which model to run, and on what.
 struct ModelOptions: ParsableArguments {
-    @Option(name: .long, help: "A Hugging Face model directory (config.json + safetensors).")
-    var model: String
+    @Option(name: .long, help: "A Hugging Face model directory, a .gguf file, or a cached model name (gemma3-270m, smollm2; default gemma3-270m, fetched on first use).")
+    var model: String?
 
     @Option(name: .long, help: "Backend: auto, cpu.")
     var backend: String = "auto"
@@ -18,7 +18,7 @@ struct ModelOptions: ParsableArguments {
     }
 
     func load() throws -> LanternModel {
-        try LanternModel.load(directory: model, backend: try makeBackend())
+        try LanternModel.load(model: model, backend: try makeBackend(), progress: fetchProgress)
     }
 }
 
@@ -48,6 +48,15 @@ struct PromptOptions: ParsableArguments {
             throw LanternError.invalidArgument("--tokens must be comma-separated integers, got '\(tokens)'")
         }
         return ids.map { $0! }
+    }
+}
+
+/// Model-fetch progress: one line redrawn in place on a terminal, each line otherwise.
+@Sendable func fetchProgress(_ line: String) {
+    if isatty(2) != 0 {
+        FileHandle.standardError.write(Data(("\r\u{1B}[K" + line + (line.contains("ready at") ? "\n" : "")).utf8))
+    } else {
+        note(line)
     }
 }
 

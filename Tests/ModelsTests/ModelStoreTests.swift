@@ -43,6 +43,8 @@ final class ModelStoreTests: XCTestCase {
         XCTAssertEqual(try store.resolve("gemma3-270m", fetch: false), .gguf(file))
         XCTAssertThrowsError(try store.resolve("smollm2", fetch: false))
         XCTAssertThrowsError(try store.resolve("no-such-model", fetch: false)) { XCTAssertTrue("\($0)".contains("known: gemma3-270m, smollm2")) }
+        XCTAssertEqual(try store.resolve("/no/such/dir", fetch: false), .directory("/no/such/dir"))
+        XCTAssertEqual(try store.resolve("/no/such.gguf", fetch: false), .gguf("/no/such.gguf"))
         XCTAssertEqual(store.models().map(\.name), ["gemma3-270m"])
         XCTAssertEqual(store.models().first?.bytes, 3)
         try? FileManager.default.removeItem(atPath: home)
