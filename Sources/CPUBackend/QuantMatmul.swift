@@ -7,7 +7,8 @@ import LanternCore
 /// multiplied straight into the activation row's accumulator (`DotSink`), so the weights are
 /// read once and never stored as floats.
 ///
-/// Many rows (prefill): threads take groups of `groupRows` weight rows. A group is decoded into a
+/// Many rows (prefill, n ≥ `CPUBackend.packedFromRows`): `QuantPackedMatmul`, the packed GEMM.
+/// In between: threads take groups of `groupRows` weight rows. A group is decoded into a
 /// small f32 scratch (12 rows × k floats: L1/L2-resident), then the f32 register tiles of
 /// `Matmul` run every activation row against it; decoding costs O(m·k) whatever n is.
 enum QuantMatmul {
@@ -36,6 +37,10 @@ enum QuantMatmul {
                     }
                 }
             }
+            return
+        }
+        if n >= CPUBackend.packedFromRows {
+            QuantPackedMatmul.run(B.self, x: x, w: w, out: out, n: n, k: k, m: m)
             return
         }
         let groups = (m + groupRows - 1) / groupRows
