@@ -67,12 +67,21 @@ extension SIMD8 where Scalar == Float {
     @inline(__always) init(bitPattern v: SIMD8<UInt32>) { self = unsafeBitCast(v, to: SIMD8<Float>.self) }
 }
 
-/// Bit e of `word` for the elements e = base..<base+8 (base a multiple of 8), as 0 or 16: that
-/// byte of the word broadcast, masked per lane, clamped to 1 (a form LLVM keeps in vectors).
+/// For each byte value, its 8 bits as lanes of 0 or 16: Q5's fifth bits by table lookup. Every
+/// vector form tried (variable shifts, masks, pointwiseMin) compiled to scalar code or calls.
+nonisolated(unsafe) private let fifthBitTable: UnsafeMutablePointer<SIMD8<UInt32>> = {
+    let t = UnsafeMutablePointer<SIMD8<UInt32>>.allocate(capacity: 256)
+    for byte in 0..<256 {
+        var v = SIMD8<UInt32>()
+        for lane in 0..<8 { v[lane] = UInt32((byte >> lane) & 1) << 4 }
+        t[byte] = v
+    }
+    return t
+}()
+
+/// Bit e of `word` for the elements e = base..<base+8 (base a multiple of 8), as 0 or 16.
 @inline(__always) private func fifthBits(_ word: UInt32, _ base: Int) -> SIMD8<UInt32> {
-    let byte = SIMD8<UInt32>(repeating: (word >> UInt32(base)) & 0xFF)
-    let bits = byte & SIMD8<UInt32>(1, 2, 4, 8, 16, 32, 64, 128)
-    return pointwiseMin(bits, SIMD8<UInt32>(repeating: 1)) &<< 4
+    fifthBitTable[Int((word >> UInt32(base)) & 0xFF)]
 }
 
 enum Q8_0SIMD: SIMDBlockDecoder {
