@@ -67,22 +67,35 @@ extension SIMD8 where Scalar == Float {
     @inline(__always) init(bitPattern v: SIMD8<UInt32>) { self = unsafeBitCast(v, to: SIMD8<Float>.self) }
 }
 
-/// For each byte value, its 8 bits as lanes of 0 or 16: Q5's fifth bits by table lookup. Every
-/// vector form tried (variable shifts, masks, pointwiseMin) compiled to scalar code or calls.
-nonisolated(unsafe) private let fifthBitTable: UnsafeMutablePointer<SIMD8<UInt32>> = {
-    let t = UnsafeMutablePointer<SIMD8<UInt32>>.allocate(capacity: 256)
+/// For each byte value, its 8 bits as float lanes of 0 or 16: Q5's fifth bits by table lookup.
+/// Every vector form tried (variable shifts, masks, pointwiseMin) compiled to scalar code or calls.
+nonisolated(unsafe) private let fifthBitTable: UnsafeMutablePointer<SIMD8<Float>> = {
+    let t = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: 256)
     for byte in 0..<256 {
-        var v = SIMD8<UInt32>()
-        for lane in 0..<8 { v[lane] = UInt32((byte >> lane) & 1) << 4 }
+        var v = SIMD8<Float>()
+        for lane in 0..<8 { v[lane] = Float(((byte >> lane) & 1) << 4) }
         t[byte] = v
     }
     return t
 }()
 
 /// Bit e of `word` for the elements e = base..<base+8 (base a multiple of 8), as 0 or 16.
-@inline(__always) private func fifthBits(_ word: UInt32, _ base: Int) -> SIMD8<UInt32> {
+@inline(__always) private func fifthBits(_ word: UInt32, _ base: Int) -> SIMD8<Float> {
     fifthBitTable[Int((word >> UInt32(base)) & 0xFF)]
 }
+
+/// The high nibbles of the lanes as floats. `(q & 0xF0) / 16` is exact, and unlike `q &>> 4`
+/// (a SIMD shift by a scalar, which LLVM turned into scalar code here) it stays in vectors.
+@inline(__always) private func highNibbles(_ q: SIMD8<UInt32>) -> SIMD8<Float> {
+    float(q & 0xF0) * 0.0625
+}
+
+@inline(__always) private func times4(_ v: SIMD8<UInt32>) -> SIMD8<UInt32> {
+    let v2 = v &+ v
+    return v2 &+ v2
+}
+
+@inline(__always) private func times16(_ v: SIMD8<UInt32>) -> SIMD8<UInt32> { times4(times4(v)) }
 
 enum Q8_0SIMD: SIMDBlockDecoder {
     static var dtype: DType { .q8_0 }
@@ -102,7 +115,7 @@ enum Q4_0SIMD: SIMDBlockDecoder {
         for c in 0..<2 {
             let q = lanes(src, 2 + 8 * c)
             sink.put((float(q & 0x0F) - 8) * d, 8 * c)
-            sink.put((float(q &>> 4) - 8) * d, 16 + 8 * c)
+            sink.put((highNibbles(q) - 8) * d, 16 + 8 * c)
         }
     }
 }
@@ -114,7 +127,7 @@ enum Q4_1SIMD: SIMDBlockDecoder {
         for c in 0..<2 {
             let q = lanes(src, 4 + 8 * c)
             sink.put(float(q & 0x0F) * d + m, 8 * c)
-            sink.put(float(q &>> 4) * d + m, 16 + 8 * c)
+            sink.put(highNibbles(q) * d + m, 16 + 8 * c)
         }
     }
 }
@@ -126,8 +139,8 @@ enum Q5_0SIMD: SIMDBlockDecoder {
         let qh = src.loadUnaligned(fromByteOffset: 2, as: UInt32.self).littleEndian
         for c in 0..<2 {
             let q = lanes(src, 6 + 8 * c)
-            sink.put((float((q & 0x0F) | fifthBits(qh, 8 * c)) - 16) * d, 8 * c)
-            sink.put((float((q &>> 4) | fifthBits(qh, 16 + 8 * c)) - 16) * d, 16 + 8 * c)
+            sink.put(((float(q & 0x0F) + fifthBits(qh, 8 * c)) - 16) * d, 8 * c)
+            sink.put(((highNibbles(q) + fifthBits(qh, 16 + 8 * c)) - 16) * d, 16 + 8 * c)
         }
     }
 }
@@ -139,8 +152,8 @@ enum Q5_1SIMD: SIMDBlockDecoder {
         let qh = src.loadUnaligned(fromByteOffset: 4, as: UInt32.self).littleEndian
         for c in 0..<2 {
             let q = lanes(src, 8 + 8 * c)
-            sink.put(float((q & 0x0F) | fifthBits(qh, 8 * c)) * d + m, 8 * c)
-            sink.put(float((q &>> 4) | fifthBits(qh, 16 + 8 * c)) * d + m, 16 + 8 * c)
+            sink.put((float(q & 0x0F) + fifthBits(qh, 8 * c)) * d + m, 8 * c)
+            sink.put((highNibbles(q) + fifthBits(qh, 16 + 8 * c)) * d + m, 16 + 8 * c)
         }
     }
 }
@@ -175,7 +188,7 @@ enum Q4_KSIMD: SIMDBlockDecoder {
             for c in 0..<4 {
                 let q = lanes(src, 16 + 32 * j + 8 * c)
                 sink.put(d1 * float(q & 0x0F) - m1, 64 * j + 8 * c)
-                sink.put(d2 * float(q &>> 4) - m2, 64 * j + 32 + 8 * c)
+                sink.put(d2 * highNibbles(q) - m2, 64 * j + 32 + 8 * c)
             }
         }
     }
@@ -190,9 +203,11 @@ enum Q5_KSIMD: SIMDBlockDecoder {
             for c in 0..<4 {
                 let q = lanes(src, 48 + 32 * j + 8 * c)
                 let h = lanes(src, 16 + 8 * c)
-                let h1 = ((h &>> UInt32(2 * j)) & 1) &<< 4, h2 = ((h &>> UInt32(2 * j + 1)) & 1) &<< 4
-                sink.put(d1 * float((q & 0x0F) | h1) - m1, 64 * j + 8 * c)
-                sink.put(d2 * float((q &>> 4) | h2) - m2, 64 * j + 32 + 8 * c)
+                // Fifth bits 2j and 2j+1 of each byte, masked and scaled to 16 (exact).
+                let u1 = UInt32(1) << UInt32(2 * j), u2 = u1 << 1
+                let h1 = float(h & u1) * (16 / Float(u1)), h2 = float(h & u2) * (16 / Float(u2))
+                sink.put(d1 * (float(q & 0x0F) + h1) - m1, 64 * j + 8 * c)
+                sink.put(d2 * (highNibbles(q) + h2) - m2, 64 * j + 32 + 8 * c)
             }
         }
     }
@@ -208,15 +223,17 @@ enum Q6_KSIMD: SIMDBlockDecoder {
                 let l = 8 * c
                 let lo = lanes(src, ql + l), hi = lanes(src, ql + l + 32), top = lanes(src, qh + l)
                 let i = l / 16
-                let q1 = (lo & 0x0F) | ((top & 3) &<< 4)
-                let q2 = (hi & 0x0F) | (((top &>> 2) & 3) &<< 4)
-                let q3 = (lo &>> 4) | (((top &>> 4) & 3) &<< 4)
-                let q4 = (hi &>> 4) | (((top &>> 6) & 3) &<< 4)
+                // Six-bit values: low nibble | two high bits moved to bits 4-5 by doubling (vector
+                // adds; SIMD shifts by a scalar compiled to scalar code). q3, q4 are built ×16.
+                let q1 = float((lo & 0x0F) | times16(top & 0x03))
+                let q2 = float((hi & 0x0F) | times4(top & 0x0C))
+                let q3 = float((lo & 0xF0) | times16(top & 0x30)) * 0.0625
+                let q4 = float((hi & 0xF0) | times4(top & 0xC0)) * 0.0625
                 func scale(_ k: Int) -> Float { d * Float(src.load(fromByteOffset: sc + i + k, as: Int8.self)) }
-                sink.put(scale(0) * (float(q1) - 32), 128 * h + l)
-                sink.put(scale(2) * (float(q2) - 32), 128 * h + l + 32)
-                sink.put(scale(4) * (float(q3) - 32), 128 * h + l + 64)
-                sink.put(scale(6) * (float(q4) - 32), 128 * h + l + 96)
+                sink.put(scale(0) * (q1 - 32), 128 * h + l)
+                sink.put(scale(2) * (q2 - 32), 128 * h + l + 32)
+                sink.put(scale(4) * (q3 - 32), 128 * h + l + 64)
+                sink.put(scale(6) * (q4 - 32), 128 * h + l + 96)
             }
         }
     }

@@ -67,12 +67,20 @@ enum QuantPackedMatmul {
                         let rows = min(mr, n - t * mr)
                         for p in 0..<panels {
                             let cols = min(nr, j1 - j0 - p * nr)
-                            PackedMatmul.tile(a, packedW + p * kc * nr, depth, out + t * mr * m + j0 + p * nr, m, rows, cols, k0 == 0)
+                            tile(a, packedW + p * kc * nr, depth, out + t * mr * m + j0 + p * nr, m, rows, cols, k0 == 0)
                         }
                     }
                     k0 += depth
                 }
             }
         }
+    }
+
+    /// PackedMatmul's register tile in a function of its own: inlined into the decoding loop
+    /// above, its 12 accumulators were spilled to the stack (2-3× slower).
+    @inline(never)
+    static func tile(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ depth: Int,
+                     _ out: UnsafeMutablePointer<Float>, _ ldo: Int, _ rows: Int, _ cols: Int, _ first: Bool) {
+        PackedMatmul.tile(a, b, depth, out, ldo, rows, cols, first)
     }
 }

@@ -33,7 +33,9 @@ final class QuantMatmulSpeedTests: XCTestCase {
         guard let path = ModelStore().cachedPath("gemma3-270m") else { return }
         let file = try GGUFFile(path: path)
         let backend = CPUBackend()
-        for name in ["token_embd.weight", "blk.0.ffn_gate.weight", "blk.0.ffn_down.weight", "blk.0.attn_output.weight", "blk.0.attn_v.weight"] {
+        let only = ProcessInfo.processInfo.environment["LANTERN_BENCH_ONLY"]
+        for name in ["token_embd.weight", "blk.0.ffn_gate.weight", "blk.0.ffn_down.weight", "blk.0.attn_output.weight", "blk.0.attn_v.weight"]
+            where only == nil || name.contains(only!) {
             let host = try file.tensor(name)
             let w = try backend.weight(host)
             for n in [1, 64] {
