@@ -3,6 +3,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=.build/release/lantern
+echo "== next: the default model (Gemma 3 270M GGUF, fetched into \${LANTERN_HOME:-~/.cache/lantern} on first use)"
+$bin next --prompt "The reliability of Wikipedia is very" --top 10
+echo "== generate: its greedy continuation"
+$bin generate --prompt "The reliability of Wikipedia is very" --max-new-tokens 20
+echo
 model=Tests/Fixtures/gemma2_tiny
 echo "== generate: greedy continuation of token ids on the tiny Gemma 2 fixture"
 $bin generate --model $model --tokens 2,173,54,249,30 --max-new-tokens 8
