@@ -12,6 +12,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
     ],
     targets: [
         .target(name: "LanternCore"),
@@ -19,17 +20,34 @@ let package = Package(
         .target(name: "Formats", dependencies: ["LanternCore"]),
         .target(name: "Tokenizers", dependencies: ["LanternCore"]),
         .target(name: "Models", dependencies: ["LanternCore", "Formats"]),
-        .target(name: "Lantern", dependencies: ["LanternCore", "CPUBackend", "Formats", "Models", "Tokenizers"]),
+        .target(
+            name: "Interpretability",
+            dependencies: ["LanternCore", "Formats", "Models", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
+        ),
+        // Vulkan backend: C shim over a dlopen'd loader, GLSL shaders compiled by the plugin.
+        .target(name: "CVulkan", linkerSettings: [.linkedLibrary("dl")]),
+        .plugin(name: "CompileShaders", capability: .buildTool()),
+        .target(name: "VulkanBackend", dependencies: ["LanternCore", "CVulkan"], plugins: ["CompileShaders"]),
+        .target(name: "Lantern", dependencies: ["LanternCore", "CPUBackend", "Formats", "Models", "Tokenizers", "VulkanBackend",
+                                              "Interpretability"]),
         .executableTarget(
             name: "LanternCLI",
             dependencies: ["Lantern", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "CPUBackendTests", dependencies: ["CPUBackend", "LanternCore"]),
+        .testTarget(
+            name: "VulkanBackendTests",
+            dependencies: ["Lantern", "VulkanBackend", "CPUBackend", "Models", "Formats", "LanternCore"]
+        ),
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "LanternCore"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "LanternCore"]),
         .testTarget(
             name: "ModelsTests",
             dependencies: ["Models", "CPUBackend", "Formats", "LanternCore"]
+        ),
+        .testTarget(
+            name: "InterpretabilityTests",
+            dependencies: ["Interpretability", "Models", "CPUBackend", "VulkanBackend", "Formats", "LanternCore"]
         ),
         // Runs the built `lantern` binary; depends on it so that it is built first.
         .testTarget(name: "CLITests", dependencies: ["LanternCLI"]),

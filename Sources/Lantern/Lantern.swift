@@ -4,3 +4,5 @@
 @_exported import Formats
 @_exported import Models
 @_exported import Tokenizers
+@_exported import VulkanBackend
+@_exported import Interpretability

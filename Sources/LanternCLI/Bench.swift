@@ -22,6 +22,12 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: "Tokens to decode for the decode figure.")
     var decode = 16
 
+    @Option(name: .long, help: "Backends to measure, comma-separated: cpu, vulkan (ratios are to the first).")
+    var backend = "cpu"
+
+    @Option(name: .long, parsing: .upToNextOption, help: "Shapes to run (substrings of the shape names: attn, up, down, unembed).")
+    var shapes: [String] = []
+
     @Flag(name: .long, help: "Skip the numpy reference.")
     var noReference = false
 
@@ -30,13 +36,19 @@ struct Bench: ParsableCommand {
 
     func validate() throws {
         guard ["all", "matmul", "model"].contains(only) else { throw ValidationError("--only must be all, matmul or model") }
+        for name in backendKinds where BackendKind(rawValue: name) == nil || name == "auto" {
+            throw ValidationError("--backend takes cpu and/or vulkan, got '\(name)'")
+        }
     }
 
+    var backendKinds: [String] { backend.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+
     func run() throws {
-        var report: [String: Any] = ["backend": CPUBackend().name]
+        let backends = try backendKinds.map { try makeBackend(BackendKind(rawValue: $0)!).backend }
+        var report: [String: Any] = ["backends": backends.map(\.name)]
         // The model first, so that its peak memory is not the matmul section's.
-        if only != "matmul" { report["model"] = try modelBench() }
-        if only != "model" { report["matmul"] = try matmulBench() }
+        if only != "matmul" { report["model"] = try backends.map { try modelBench($0) } }
+        if only != "model" { report["matmul"] = try matmulBench(backends) }
         if json { print(try jsonString(report)) }
     }
 
@@ -48,39 +60,65 @@ struct Bench: ParsableCommand {
         (2304, 9216, "mlp down (9216→2304)"), (256_000, 2304, "unembed (2304→256000)"),
     ]
 
-    func matmulBench() throws -> [[String: Any]] {
-        let backend = CPUBackend()
+    /// Every shape on every backend; numpy right after the first backend on each shape.
+    func matmulBench(_ backends: [any Backend]) throws -> [[String: Any]] {
         var specs: [(n: Int, m: Int, k: Int, what: String)] = []
-        for s in Self.shapes { for n in tokens { specs.append((n, s.m, s.k, s.what)) } }
+        for s in Self.shapes where shapes.isEmpty || shapes.contains(where: { s.what.contains($0) }) {
+            for n in tokens { specs.append((n, s.m, s.k, s.what)) }
+        }
         let reference = noReference ? nil : NumpyReference()
         if !json {
-            print("matmul, bf16 weights, f32 activations (\(backend.name)); numpy/OpenBLAS f32 beside it")
-            print(pad("shape", 24) + pad("tokens", 8) + pad("GFLOP/s", 10) + pad("numpy", 10) + "ratio")
+            print("matmul GFLOP/s, bf16 weights, f32 activations; numpy/OpenBLAS f32 beside the first backend")
+            var header = pad("shape", 24) + pad("tokens", 7)
+            for (i, b) in backends.enumerated() {
+                header += pad(b.name.split(separator: " ").first.map(String.init) ?? b.name, 9)
+                if i == 0 && reference != nil { header += pad("numpy", 9) + pad("÷numpy", 8) }
+                if i > 0 { header += pad("kernel", 9) + pad("÷" + (backends[0].name.split(separator: " ").first.map(String.init) ?? ""), 8) }
+            }
+            print(header)
         }
         var rows: [[String: Any]] = []
-        var weights: [Int: (Tensor, [Float])] = [:]
+        var weights: [ObjectIdentifier: (key: Int, tensor: Tensor)] = [:]
         for spec in specs {
             let key = spec.m * 100_003 + spec.k
-            if weights[key] == nil { weights = [key: try randomBF16(backend, m: spec.m, k: spec.k)] }
-            let w = weights[key]!.0
-            let x = try backend.matrix((0..<(spec.n * spec.k)).map { _ in Float.random(in: -1...1) }, rows: spec.n, cols: spec.k)
-            let seconds = try bestTime { _ = try backend.matmul(x, w) }
-            let gflops = 2 * Double(spec.n * spec.k * spec.m) / seconds / 1e9
-            let ref = reference?.gflops(n: spec.n, k: spec.k, m: spec.m)
-            var row: [String: Any] = ["shape": spec.what, "tokens": spec.n, "gflops": gflops]
-            if let ref { row["numpy_gflops"] = ref; row["ratio"] = gflops / ref }
-            rows.append(row)
-            if !json {
-                print(pad(spec.what, 24) + pad("\(spec.n)", 8) + pad(String(format: "%.1f", gflops), 10)
-                      + pad(ref.map { String(format: "%.1f", $0) } ?? "-", 10)
-                      + (ref.map { String(format: "%.2f", gflops / $0) } ?? "-"))
+            let host = try randomBF16(m: spec.m, k: spec.k)
+            let xValues = (0..<(spec.n * spec.k)).map { _ in Float.random(in: -1...1) }
+            var line = pad(spec.what, 24) + pad("\(spec.n)", 7)
+            var row: [String: Any] = ["shape": spec.what, "tokens": spec.n]
+            var first: Double?
+            for (i, backend) in backends.enumerated() {
+                let id = ObjectIdentifier(backend)
+                if weights[id]?.key != key { weights[id] = (key, try backend.weight(host)) }
+                let w = weights[id]!.tensor
+                let x = try backend.matrix(xValues, rows: spec.n, cols: spec.k)
+                let seconds = try bestTime { _ = try backend.matmul(x, w); try backend.finish() }
+                let gflops = 2 * Double(spec.n * spec.k * spec.m) / seconds / 1e9
+                let kernel = (backend as? VulkanBackend)?.lastGPUTime.map { 2 * Double(spec.n * spec.k * spec.m) / $0 / 1e9 }
+                var result: [String: Any] = ["backend": backend.name, "gflops": gflops]
+                if let kernel { result["kernel_gflops"] = kernel }
+                line += pad(String(format: "%.1f", gflops), 9)
+                if i == 0 {
+                    first = gflops
+                    if let reference, let ref = reference.gflops(n: spec.n, k: spec.k, m: spec.m) {
+                        result["numpy_gflops"] = ref
+                        result["ratio_to_numpy"] = gflops / ref
+                        line += pad(String(format: "%.1f", ref), 9) + pad(String(format: "%.2f", gflops / ref), 8)
+                    }
+                } else if let first {
+                    result["ratio_to_first"] = gflops / first
+                    line += pad(kernel.map { String(format: "%.1f", $0) } ?? "-", 9) + pad(String(format: "%.2f", gflops / first), 8)
+                }
+                row[i == 0 ? "first" : "backend\(i)"] = result
             }
+            rows.append(row)
+            if !json { print(line) }
         }
         if let blas = reference?.blas, !json { print("reference: numpy, \(blas)") }
         return rows
     }
 
-    func randomBF16(_ backend: CPUBackend, m: Int, k: Int) throws -> (Tensor, [Float]) {
+    /// A random bf16 weight matrix in host memory.
+    func randomBF16(m: Int, k: Int) throws -> HostTensor {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: m * k * 2, alignment: 64)
         let halves = buffer.bindMemory(to: UInt16.self)
         var state: UInt32 = 12345
@@ -88,9 +126,7 @@ struct Bench: ParsableCommand {
             state = state &* 1_664_525 &+ 1_013_904_223
             halves[i] = UInt16((Float(state >> 8) / Float(1 << 24) * 2 - 1).bitPattern >> 16)
         }
-        let owner = BufferOwner(buffer)
-        let host = HostTensor(name: "bench", shape: [m, k], dtype: .bf16, bytes: UnsafeRawBufferPointer(buffer), owner: owner)
-        return (try backend.weight(host), [])
+        return HostTensor(name: "bench", shape: [m, k], dtype: .bf16, bytes: UnsafeRawBufferPointer(buffer), owner: BufferOwner(buffer))
     }
 
     /// numpy timed in a helper process right after each of our shapes.
@@ -142,16 +178,18 @@ struct Bench: ParsableCommand {
 
     // MARK: Model
 
-    func modelBench() throws -> [String: Any] {
+    func modelBench(_ backend: any Backend) throws -> [String: Any] {
         let dir = try BenchModel.ensure(in: lanternHome())
-        let backend = CPUBackend()
         let loadStart = Date()
         let model = try Transformer(directory: dir, backend: backend)
         let loadSeconds = Date().timeIntervalSince(loadStart)
         let prompt = (0..<prefill).map { Int32(3 + ($0 * 7919) % 250_000) }
         // Warm the page cache and the code paths once.
         _ = try model.forward(Array(prompt.prefix(4)), logits: .last)
-        let prefillSeconds = try bestTime(atLeast: 2) { _ = try model.forward(prompt, logits: .last) }
+        let prefillSeconds = try bestTime(atLeast: 2) {
+            _ = try model.forward(prompt, logits: .last)
+            try backend.finish()
+        }
         let cache = try KVCache(model: model, capacity: prefill + decode)
         _ = try model.forward(prompt, cache: cache, logits: .last)
         let decodeStart = Date()
@@ -164,7 +202,7 @@ struct Bench: ParsableCommand {
         let peak = peakResidentBytes()
         let weightsBytes = (try? FileManager.default.attributesOfItem(atPath: dir + "/model.safetensors")[.size] as? Int) ?? 0
         let result: [String: Any] = [
-            "model": "gemma-2-2b shape, random bf16 weights", "load_seconds": loadSeconds,
+            "model": "gemma-2-2b shape, random bf16 weights", "backend": backend.name, "load_seconds": loadSeconds,
             "prefill_tokens": prefill, "prefill_tokens_per_second": Double(prefill) / prefillSeconds,
             "decode_tokens": decode, "decode_tokens_per_second": Double(decode) / decodeSeconds,
             "peak_resident_bytes": peak, "weights_bytes": weightsBytes,

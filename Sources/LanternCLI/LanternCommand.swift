@@ -6,6 +6,7 @@ struct LanternCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lantern",
         abstract: "Run Gemma-family language models and look inside them.",
-        subcommands: [Next.self, Generate.self, Trace.self, Tokenize.self, Bench.self, ModelsCommand.self]
+        subcommands: [Next.self, Generate.self, Trace.self, Tokenize.self, Devices.self, Bench.self,
+                      Lens.self, Features.self, SAECommand.self, Steer.self, Patch.self, ModelsCommand.self]
     )
 }

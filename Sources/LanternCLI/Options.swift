@@ -7,14 +7,13 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "A Hugging Face model directory, a .gguf file, or a cached model name (gemma3-270m, smollm2; default gemma3-270m, fetched on first use).")
     var model: String?
 
-    @Option(name: .long, help: "Backend: auto, cpu.")
-    var backend: String = "auto"
+    @Option(name: .long, help: "Backend: auto (a GPU through Vulkan if there is one, else the CPU), cpu, vulkan.")
+    var backend: BackendKind = .auto
 
     func makeBackend() throws -> any Backend {
-        switch backend {
-        case "auto", "cpu": return CPUBackend()
-        default: throw ValidationError("unknown backend '\(backend)' (expected auto or cpu)")
-        }
+        let (backend, notice) = try Lantern.makeBackend(self.backend)
+        if let notice { note(notice) }
+        return backend
     }
 
     func load() throws -> LanternModel {
@@ -59,6 +58,8 @@ struct PromptOptions: ParsableArguments {
         note(line)
     }
 }
+
+extension BackendKind: ExpressibleByArgument {}
 
 /// Writes a line to standard error (progress, notices), keeping standard output for results.
 func note(_ message: String) {

@@ -90,6 +90,15 @@ public protocol Backend: AnyObject, Sendable {
     func scale(_ x: Tensor, by s: Float) throws -> Tensor
     /// cap · tanh(x / cap).
     func softcap(_ x: Tensor, cap: Float) throws -> Tensor
+
+    // MARK: Sparse autoencoders
+    /// activation(x · encoderᵀ + bias) for x [n, d_in], encoder [d_sae, d_in] (W_enc transposed),
+    /// bias [d_sae], threshold [d_sae] (JumpReLU only): [n, d_sae]. Defaults: SAEOps.swift.
+    func saeEncode(_ x: Tensor, encoder: Tensor, bias: Tensor, threshold: Tensor?,
+                   activation: SAEActivation) throws -> Tensor
+    /// acts · decoderᵀ + bias for acts [n, d_sae], decoder [d_in, d_sae] (W_dec transposed),
+    /// bias [d_in]: [n, d_in].
+    func saeDecode(_ acts: Tensor, decoder: Tensor, bias: Tensor) throws -> Tensor
 }
 
 extension Backend {

@@ -50,6 +50,17 @@ final class CLITests: XCTestCase {
         XCTAssertEqual((json["new_ids"] as! [Int]).count, 5)
     }
 
+    /// `auto` on a machine without a GPU runs on the CPU and says why in one line.
+    func testAutoBackendFallsBackWithNotice() throws {
+        let r = try run(["generate", "--model", Self.fixtures.appendingPathComponent("llama_tiny").path, "--tokens", "1,5",
+                         "--max-new-tokens", "1"])
+        XCTAssertEqual(r.status, 0, r.err)
+        if !r.err.isEmpty {
+            XCTAssertTrue(r.err.hasPrefix("using the CPU backend: "), r.err)
+            XCTAssertEqual(r.err.trimmingCharacters(in: .newlines).split(separator: "\n").count, 1)
+        }
+    }
+
     func testBadInputFailsWithOneLine() throws {
         let model = Self.fixtures.appendingPathComponent("gemma2_tiny").path
         let cases: [([String], String)] = [
@@ -60,7 +71,7 @@ final class CLITests: XCTestCase {
             (["trace", "--model", model, "--tokens", "2", "--hooks", "blocks.9.*", "--out", "/tmp/x.safetensors"], "matches no hook"),
         ]
         for (arguments, expected) in cases {
-            let r = try run(arguments)
+            let r = try run(arguments + ["--backend", "cpu"])
             XCTAssertNotEqual(r.status, 0, "\(arguments)")
             XCTAssertTrue(r.err.contains(expected), "\(arguments): '\(r.err)' lacks '\(expected)'")
             XCTAssertEqual(r.err.trimmingCharacters(in: .newlines).split(separator: "\n").count, 1, "one line: \(r.err)")

@@ -1,0 +1,84 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// out[n, m] = x[n, k] · w[m, k]ᵀ, w in f32 / f16 / bf16 (DTYPE), accumulated in f32.
+// MODE 0: 64×64 output tiles, 16-deep k slices in shared memory, 4×4 outputs per invocation
+//         (prefill). Needs 256 invocations.
+// MODE 1: matrix-vector: one workgroup per output column j, invocations stride over k for up
+//         to 8 rows of x, then a shared-memory reduction (decode).
+layout(constant_id = 0) const uint DTYPE = 0;
+layout(constant_id = 1) const uint MODE = 0;
+layout(local_size_x_id = 2) in;
+
+layout(std430, set = 0, binding = 0) readonly buffer XBuf { float X[]; };
+layout(std430, set = 0, binding = 1) readonly buffer WBuf { uint W[]; };
+layout(std430, set = 0, binding = 2) writeonly buffer OBuf { float O[]; };
+layout(push_constant) uniform Push { uint n, k, m, xOff, wOff, oOff; } p;
+
+#include "common.glsl"
+#include "weights.glsl"
+
+const uint TILE = 64;
+const uint DEPTH = 16;
+const uint ROWS = 8;
+const uint MATVEC_SIZE = 128;  // the matrix-vector mode runs with exactly this many invocations
+// 8.3 KB of tiles + 4 KB for the reduction: under the 16 KB every Vulkan device has.
+shared float As[DEPTH][TILE + 1];
+shared float Bs[DEPTH][TILE + 1];
+shared float red[ROWS * MATVEC_SIZE];
+
+void tiled() {
+    uint tid = gl_LocalInvocationID.x;
+    uint tx = tid % 16, ty = tid / 16;
+    uint row0 = gl_WorkGroupID.y * TILE, col0 = gl_WorkGroupID.x * TILE;
+    float acc[4][4];
+    for (uint i = 0; i < 4; i++) for (uint j = 0; j < 4; j++) acc[i][j] = 0.0;
+    for (uint k0 = 0; k0 < p.k; k0 += DEPTH) {
+        for (uint l = 0; l < 4; l++) {
+            uint idx = tid + l * 256;
+            uint r = idx / DEPTH, kk = idx % DEPTH;
+            uint kg = k0 + kk;
+            As[kk][r] = (row0 + r < p.n && kg < p.k) ? X[p.xOff + (row0 + r) * p.k + kg] : 0.0;
+            Bs[kk][r] = (col0 + r < p.m && kg < p.k) ? loadWeight(p.wOff + (col0 + r) * p.k + kg) : 0.0;
+        }
+        barrier();
+        for (uint kk = 0; kk < DEPTH; kk++) {
+            float a[4], b[4];
+            for (uint i = 0; i < 4; i++) a[i] = As[kk][ty + 16 * i];
+            for (uint j = 0; j < 4; j++) b[j] = Bs[kk][tx + 16 * j];
+            for (uint i = 0; i < 4; i++) for (uint j = 0; j < 4; j++) acc[i][j] += a[i] * b[j];
+        }
+        barrier();
+    }
+    for (uint i = 0; i < 4; i++) {
+        uint r = row0 + ty + 16 * i;
+        if (r >= p.n) continue;
+        for (uint j = 0; j < 4; j++) {
+            uint c = col0 + tx + 16 * j;
+            if (c < p.m) O[p.oOff + r * p.m + c] = acc[i][j];
+        }
+    }
+}
+
+void matvec() {
+    uint j = flatGroup();
+    if (j >= p.m) return;  // uniform across the workgroup
+    uint tid = gl_LocalInvocationID.x, size = MATVEC_SIZE;
+    uint rows = min(p.n, ROWS);
+    float acc[ROWS];
+    for (uint r = 0; r < ROWS; r++) acc[r] = 0.0;
+    for (uint kk = tid; kk < p.k; kk += size) {
+        float w = loadWeight(p.wOff + j * p.k + kk);
+        for (uint r = 0; r < rows; r++) acc[r] += X[p.xOff + r * p.k + kk] * w;
+    }
+    for (uint r = 0; r < rows; r++) red[r * size + tid] = acc[r];
+    barrier();
+    for (uint s = size / 2; s > 0; s >>= 1) {
+        if (tid < s) for (uint r = 0; r < rows; r++) red[r * size + tid] += red[r * size + tid + s];
+        barrier();
+    }
+    if (tid < rows) O[p.oOff + tid * p.m + j] = red[tid * size];
+}
+
+void main() {
+    if (MODE == 0u) tiled(); else matvec();
+}

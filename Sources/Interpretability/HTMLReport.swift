@@ -1,0 +1,137 @@
+import Foundation
+
+/// Self-contained HTML pages (inline CSS and JS, nothing fetched) for the lens, features, the
+/// dark-matter report and steering. Token text comes in already displayed (`display`), since this
+/// module does not know tokenizers.
+public enum HTMLReport {
+    /// A whole page around `sections`.
+    public static func page(title: String, subtitle: String = "", sections: [String]) -> String {
+        """
+        <!DOCTYPE html>
+        <html lang="en"><head><meta charset="utf-8"><title>\(escape(title))</title>
+        <style>
+        body{font:14px/1.4 -apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:24px;color:#1d1d1f;background:#fafafa}
+        h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:24px 0 8px}.sub{color:#666;margin-bottom:16px}
+        table{border-collapse:collapse}td,th{padding:3px 6px;font-size:12px}
+        .lens td{border:1px solid #fff;min-width:54px;max-width:90px;overflow:hidden;white-space:nowrap;text-overflow:ellipsis;text-align:center;font-family:Menlo,Consolas,monospace}
+        .lens th{font-family:Menlo,Consolas,monospace;font-weight:600;white-space:nowrap}
+        .tok{display:inline-block;padding:2px 3px;margin:1px;border-radius:3px;font-family:Menlo,Consolas,monospace;white-space:pre;cursor:default}
+        .card{background:#fff;border:1px solid #e3e3e3;border-radius:6px;padding:12px 16px;margin:8px 0}
+        .metrics td{border-bottom:1px solid #eee;text-align:right}.metrics th{text-align:left;border-bottom:2px solid #ddd}
+        .bar{display:inline-block;height:10px;background:#4a7bd0;vertical-align:middle}
+        .side{display:flex;gap:16px}.side>div{flex:1}.gen{font-family:Menlo,Consolas,monospace;white-space:pre-wrap}
+        .new{background:#fff1b8}.legend{font-size:12px;color:#666}
+        #tip{position:fixed;pointer-events:none;background:#222;color:#fff;padding:6px 8px;border-radius:4px;font:12px Menlo,monospace;white-space:pre;display:none}
+        </style></head><body>
+        <h1>\(escape(title))</h1><div class="sub">\(escape(subtitle))</div>
+        \(sections.joined(separator: "\n"))
+        <div id="tip"></div>
+        <script>
+        const tip=document.getElementById('tip');
+        document.querySelectorAll('[data-tip]').forEach(e=>{
+          e.addEventListener('mousemove',ev=>{tip.textContent=e.dataset.tip;tip.style.display='block';
+            tip.style.left=(ev.clientX+12)+'px';tip.style.top=(ev.clientY+12)+'px'});
+          e.addEventListener('mouseleave',()=>tip.style.display='none')});
+        </script></body></html>
+        """
+    }
+
+    /// The lens as a heatmap: a row per residual (last layer on top), a column per token; each cell
+    /// shows the top token on a background as dark as its probability, the top-k on hover.
+    public static func lens(_ result: LensResult, display: (Int32) -> String) -> String {
+        // Shaded against the table's largest probability, so that a flat (early-layer, tiny-model)
+        // distribution still shows its structure; the legend gives the scale.
+        let maxP = Double(result.cells.flatMap { $0.compactMap { $0.top.first?.probability } }.max() ?? 1)
+        var rows = ""
+        for r in result.cells.indices.reversed() {
+            rows += "<tr><th>\(escape(result.rowLabels[r]))</th>"
+            for (p, cell) in result.cells[r].enumerated() {
+                let top = cell.top.first
+                let prob = Double(top?.probability ?? 0)
+                var tip = "\(result.hookNames[r]) @ \(p) (\(display(result.tokens[p])))\n"
+                tip += cell.top.map { String(format: "%6.2f%%  %@", Double($0.probability) * 100, display($0.token)) }.joined(separator: "\n")
+                tip += String(format: "\nentropy %.3f nats", Double(cell.entropy))
+                if let rank = cell.targetRank, let tp = cell.targetProbability {
+                    tip += String(format: "\ntarget rank %d, p = %.4f", rank, Double(tp))
+                }
+                let text = prob / maxP > 0.55 ? "#fff" : "#111"
+                rows += "<td style=\"background:\(color(prob / maxP));color:\(text)\" data-tip=\"\(escape(tip))\">\(escape(display(top?.token ?? 0)))</td>"
+            }
+            rows += "</tr>\n"
+        }
+        let header = "<tr><th></th>" + result.tokens.map { "<th>\(escape(display($0)))</th>" }.joined() + "</tr>"
+        return """
+        <h2>Logit lens</h2><div class="legend">Rows: residual stream after each layer (embed = before layer 0), read through the final norm and unembedding. Cell: most likely next token, shaded by its probability (white 0 → darkest blue \(String(format: "%.1f%%", maxP * 100)), the largest here). Hover for the top-\(result.cells.first?.first?.top.count ?? 0).</div>
+        <table class="lens">\(header)\n\(rows)</table>
+        """
+    }
+
+    /// Tokens highlighted by one feature's activation (or by L0 when `feature` is nil).
+    public static func features(tokens: [String], perToken: [TokenFeatures], feature: Int?, activations: [Float]?) -> String {
+        let values = activations ?? perToken.map { Float($0.l0) }
+        let top = max(values.max() ?? 0, 1e-9)
+        var spans = ""
+        for (p, t) in perToken.enumerated() {
+            let v = Double(values[p] / top)
+            var tip = "\(tokens[p]) @ \(p)\nL0 \(t.l0)  ‖x−x̂‖/‖x‖ \(String(format: "%.3f", Double(t.relativeError)))\n"
+            tip += t.top.map { String(format: "f%-6d %.3f", $0.feature, Double($0.activation)) }.joined(separator: "\n")
+            spans += "<span class=\"tok\" style=\"background:\(color(v, hue: 24))\" data-tip=\"\(escape(tip))\">\(escape(tokens[p]))</span>"
+        }
+        var table = "<table class=\"metrics\"><tr><th>pos</th><th>token</th><th>L0</th><th>rel. error</th><th>top features</th></tr>"
+        for (p, t) in perToken.enumerated() {
+            let list = t.top.map { String(format: "%d (%.2f)", $0.feature, Double($0.activation)) }.joined(separator: ", ")
+            table += "<tr><td>\(p)</td><td>\(escape(tokens[p]))</td><td>\(t.l0)</td><td>\(String(format: "%.3f", Double(t.relativeError)))</td><td style=\"text-align:left\">\(escape(list))</td></tr>"
+        }
+        let what = feature.map { "feature \($0)'s activation" } ?? "L0 (features firing)"
+        return "<h2>SAE features</h2><div class=\"legend\">Tokens shaded by \(escape(what)); hover for the top features.</div><div class=\"card\">\(spans)</div>\(table)</table>"
+    }
+
+    /// The dark-matter report: per-token bars of explained variance and relative error, and the totals.
+    public static func evaluation(tokens: [String], perToken: [TokenMetrics], overall: OverallMetrics, dSAE: Int) -> String {
+        func f(_ x: Double?) -> String { x.map { String(format: "%.4f", $0) } ?? "–" }
+        var rows = "<tr><th>pos</th><th>token</th><th>L0</th><th>explained var.</th><th>cos(x, x̂)</th><th>‖x−x̂‖/‖x‖ (dark matter)</th><th>CE clean</th><th>CE SAE</th><th>CE zero</th></tr>"
+        for (t, m) in zip(tokens, perToken) {
+            let bar = "<span class=\"bar\" style=\"width:\(Int(min(max(m.relativeError, 0), 1.5) * 100))px;background:#c0504d\"></span>"
+            rows += "<tr><td>\(m.position)</td><td>\(escape(t))</td><td>\(m.l0)</td><td>\(f(m.explainedVariance))</td><td>\(f(m.cosine))</td><td>\(bar) \(f(m.relativeError))</td><td>\(f(m.ceClean))</td><td>\(f(m.ceSAE))</td><td>\(f(m.ceZero))</td></tr>"
+        }
+        let o = overall
+        let explained = max(0, min(1, o.explainedVariance))
+        let summary = """
+        <div class="card"><b>\(o.tokens) tokens</b> · L0 \(String(format: "%.1f", o.l0)) · explained variance \(f(o.explainedVariance)) · cosine \(f(o.cosine)) · ‖x−x̂‖/‖x‖ \(f(o.relativeError))<br>
+        <span class="bar" style="width:\(Int(explained * 300))px"></span><span class="bar" style="width:\(Int((1 - explained) * 300))px;background:#333"></span>
+        <span class="legend">explained (blue) vs dark matter (black)</span><br>
+        CE clean \(f(o.ceClean)) · with SAE \(f(o.ceSAE)) · zero-ablated \(f(o.ceZero)) · <b>CE-loss score \(f(o.ceScore))</b><br>
+        dead features \(o.deadFeatures) / \(dSAE) · dense (fire on > \(Int(o.denseThreshold * 100))% of tokens) \(o.denseFeatures)</div>
+        """
+        return "<h2>Dark matter: what the SAE does not explain</h2>\(summary)<table class=\"metrics\">\(rows)</table>"
+    }
+
+    /// Baseline and steered continuations side by side.
+    public static func steering(prompt: String, baseline: [String], steered: [String], description: String) -> String {
+        func column(_ title: String, _ tokens: [String]) -> String {
+            "<div class=\"card\"><b>\(escape(title))</b><div class=\"gen\">\(escape(prompt))<span class=\"new\">\(escape(tokens.joined()))</span></div></div>"
+        }
+        return "<h2>Steering</h2><div class=\"legend\">\(escape(description)); generated text highlighted.</div><div class=\"side\">\(column("Baseline", baseline))\(column("Steered", steered))</div>"
+    }
+
+    /// White → saturated colour (hue 215 blue by default) as `value` goes 0 → 1.
+    static func color(_ value: Double, hue: Int = 215) -> String {
+        let v = max(0, min(1, value))
+        return "hsl(\(hue),70%,\(Int(100 - 58 * v))%)"
+    }
+
+    public static func escape(_ s: String) -> String {
+        var out = ""
+        for c in s {
+            switch c {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "\n": out += "&#10;"
+            default: out.append(c)
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,148 @@
+import Foundation
+import LanternCore
+import Models
+
+/// An SAE's weights on the host, in the layout both Gemma Scope and SAELens store:
+/// W_enc [d_in, d_sae], W_dec [d_sae, d_in], b_enc [d_sae], b_dec [d_in], threshold [d_sae].
+public struct SAEWeights: Sendable {
+    public var wEnc: [Float]
+    public var wDec: [Float]
+    public var bEnc: [Float]
+    public var bDec: [Float]
+    public var threshold: [Float]?
+
+    public init(wEnc: [Float], wDec: [Float], bEnc: [Float], bDec: [Float], threshold: [Float]?) {
+        self.wEnc = wEnc
+        self.wDec = wDec
+        self.bEnc = bEnc
+        self.bDec = bDec
+        self.threshold = threshold
+    }
+}
+
+/// What an SAE is, apart from its weights: sizes, activation, where it reads.
+public struct SAEConfig: Sendable, Equatable {
+    public var dIn: Int
+    public var dSAE: Int
+    public var activation: SAEActivation
+    /// SAELens: subtract b_dec from the input before encoding (Gemma Scope: false).
+    public var applyBDecToInput: Bool
+    /// The hook the SAE reads and (when spliced) writes, e.g. blocks.20.hook_resid_post.
+    public var hookName: String
+    public var layer: Int?
+
+    public init(dIn: Int, dSAE: Int, activation: SAEActivation, applyBDecToInput: Bool, hookName: String, layer: Int?) {
+        self.dIn = dIn
+        self.dSAE = dSAE
+        self.activation = activation
+        self.applyBDecToInput = applyBDecToInput
+        self.hookName = hookName
+        self.layer = layer
+    }
+}
+
+/// A sparse autoencoder on a backend. Encoding and decoding run there (`saeEncode`, `saeDecode`);
+/// the transposed weight copies the backend's x·wᵀ matmul wants are made once, here.
+public final class SAE: @unchecked Sendable {
+    public let config: SAEConfig
+    public let backend: any Backend
+    /// Where it was loaded from (a path, or a description).
+    public let source: String
+    let encoder: Tensor       // W_encᵀ [d_sae, d_in]
+    let decoder: Tensor       // W_decᵀ [d_in, d_sae]
+    let decoderRows: Tensor   // W_dec [d_sae, d_in]: feature directions
+    let encoderBias: Tensor
+    let decoderBias: Tensor
+    let negatedDecoderBias: Tensor
+    let threshold: Tensor?
+
+    public var dIn: Int { config.dIn }
+    public var dSAE: Int { config.dSAE }
+    public var hookName: String { config.hookName }
+
+    public init(config c: SAEConfig, weights w: SAEWeights, backend: any Backend, source: String = "SAE") throws {
+        func check(_ name: String, _ values: [Float]?, _ shape: [Int]) throws {
+            guard let values else { return }
+            guard values.count == shape.reduce(1, *) else {
+                throw LanternError.badFile(path: source, field: name, problem: "has \(values.count) values, expected shape \(shape)")
+            }
+            if let bad = values.firstIndex(where: { !$0.isFinite }) {
+                throw LanternError.badFile(path: source, field: name, problem: "contains \(values[bad]) at flat index \(bad)")
+            }
+        }
+        try check("W_enc", w.wEnc, [c.dIn, c.dSAE])
+        try check("W_dec", w.wDec, [c.dSAE, c.dIn])
+        try check("b_enc", w.bEnc, [c.dSAE])
+        try check("b_dec", w.bDec, [c.dIn])
+        try check("threshold", w.threshold, [c.dSAE])
+        if c.activation == .jumpReLU && w.threshold == nil {
+            throw LanternError.badFile(path: source, field: "threshold", problem: "missing (a JumpReLU SAE needs it)")
+        }
+        config = c
+        self.backend = backend
+        self.source = source
+        encoder = try backend.tensor(Self.transpose(w.wEnc, rows: c.dIn, cols: c.dSAE), shape: [c.dSAE, c.dIn])
+        decoder = try backend.tensor(Self.transpose(w.wDec, rows: c.dSAE, cols: c.dIn), shape: [c.dIn, c.dSAE])
+        decoderRows = try backend.tensor(w.wDec, shape: [c.dSAE, c.dIn])
+        encoderBias = try backend.tensor(w.bEnc, shape: [c.dSAE])
+        decoderBias = try backend.tensor(w.bDec, shape: [c.dIn])
+        negatedDecoderBias = try backend.tensor(w.bDec.map { -$0 }, shape: [c.dIn])
+        threshold = c.activation == .jumpReLU ? try w.threshold.map { try backend.tensor($0, shape: [c.dSAE]) } : nil
+    }
+
+    static func transpose(_ m: [Float], rows: Int, cols: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: m.count)
+        m.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for r in 0..<rows { for c in 0..<cols { dst[c * rows + r] = src[r * cols + c] } }
+            }
+        }
+        return out
+    }
+
+    /// Feature activations [n, d_sae] of activations x [n, d_in].
+    public func encode(_ x: Tensor) throws -> Tensor {
+        guard x.width == dIn else {
+            throw LanternError.shapeMismatch(op: "SAE encode", detail: "activation width \(x.width) ≠ the SAE's d_in \(dIn)")
+        }
+        let input = config.applyBDecToInput ? try backend.add(x, negatedDecoderBias) : x
+        return try backend.saeEncode(input, encoder: encoder, bias: encoderBias, threshold: threshold, activation: config.activation)
+    }
+
+    /// Reconstructions [n, d_in] of feature activations [n, d_sae].
+    public func decode(_ acts: Tensor) throws -> Tensor {
+        try backend.saeDecode(acts, decoder: decoder, bias: decoderBias)
+    }
+
+    /// Feature f's decoder direction W_dec[f] [d_in].
+    public func direction(_ feature: Int) throws -> [Float] {
+        guard feature >= 0, feature < dSAE else {
+            throw LanternError.invalidArgument("feature \(feature) is out of range: the SAE has \(dSAE) features (0..<\(dSAE))")
+        }
+        return try backend.read(try decoderRows.rows(feature..<(feature + 1)))
+    }
+
+    /// Refuses an SAE that does not fit `model`: a hook it lacks, or a width other than d_in.
+    public func check(against model: ModelConfig) throws {
+        guard let width = HookWidths.width(of: hookName, in: model) else {
+            throw LanternError.invalidArgument("\(source): hook_name: the model has no hook '\(hookName)' (it has \(model.layerCount) layers; see `lantern trace --list-hooks`)")
+        }
+        guard width == dIn else {
+            throw LanternError.invalidArgument("\(source): d_in: the SAE reads \(dIn)-wide activations but \(hookName) is \(width) wide")
+        }
+    }
+}
+
+/// The width of each hook point's activation rows.
+public enum HookWidths {
+    public static func width(of hook: String, in c: ModelConfig) -> Int? {
+        guard HookNames.all(layers: c.layerCount).contains(hook) else { return nil }
+        let suffixes: [(String, Int)] = [
+            ("attn.hook_q", c.heads * c.headDim), ("attn.hook_rot_q", c.heads * c.headDim), ("attn.hook_z", c.heads * c.headDim),
+            ("attn.hook_k", c.kvHeads * c.headDim), ("attn.hook_rot_k", c.kvHeads * c.headDim), ("attn.hook_v", c.kvHeads * c.headDim),
+            ("mlp.hook_pre", c.intermediateSize), ("mlp.hook_pre_linear", c.intermediateSize), ("mlp.hook_post", c.intermediateSize),
+        ]
+        if hook.hasSuffix("attn.hook_pattern") { return nil }
+        return suffixes.first { hook.hasSuffix($0.0) }?.1 ?? c.hiddenSize
+    }
+}

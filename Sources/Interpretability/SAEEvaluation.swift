@@ -1,0 +1,149 @@
+import Foundation
+import LanternCore
+import Models
+
+/// The dark-matter figures of one token.
+public struct TokenMetrics: Sendable {
+    public let position: Int
+    public let token: Int32
+    public let l0: Int
+    /// 1 − ‖x − x̂‖² / ‖x − x̄‖², x̄ the mean activation of the evaluated tokens of this text.
+    public let explainedVariance: Double
+    public let cosine: Double
+    /// ‖x − x̂‖ / ‖x‖.
+    public let relativeError: Double
+    /// Cross-entropy of the next token (nil at the last position): clean, SAE spliced in, zero-ablated.
+    public let ceClean: Double?
+    public let ceSAE: Double?
+    public let ceZero: Double?
+}
+
+/// The figures over everything evaluated, as SAELens defines them.
+public struct OverallMetrics: Sendable {
+    public let tokens: Int
+    public let l0: Double
+    /// 1 − Σ‖x − x̂‖² / Σ‖x − x̄‖² over all tokens, x̄ their mean.
+    public let explainedVariance: Double
+    public let cosine: Double
+    public let relativeError: Double
+    public let ceClean: Double
+    public let ceSAE: Double
+    public let ceZero: Double
+    /// (CE_zero − CE_sae) / (CE_zero − CE_clean): 1 when splicing costs nothing.
+    public let ceScore: Double
+    /// Features that never fired, and features that fired on more than `denseThreshold` of tokens.
+    public let deadFeatures: Int
+    public let denseFeatures: Int
+    public let denseThreshold: Double
+    /// How often each feature fired (fraction of tokens).
+    public let featureFrequency: [Double]
+}
+
+/// Evaluates an SAE at its hook over one or more texts. BOS positions are left out by default:
+/// they are neither replaced when splicing nor counted (Gemma Scope was not trained on BOS).
+public final class SAEEvaluator {
+    public let model: Transformer
+    public let sae: SAE
+    public let includeBOS: Bool
+    public let denseThreshold: Double
+    private var n = 0, l0Sum = 0.0, cosineSum = 0.0, relativeSum = 0.0
+    private var reconstruction: ReconstructionStats
+    private var ce = (clean: 0.0, sae: 0.0, zero: 0.0, count: 0)
+    private var firing: [Int]
+
+    public init(model: Transformer, sae: SAE, includeBOS: Bool = false, denseThreshold: Double = 0.1) throws {
+        try sae.check(against: model.config)
+        self.model = model
+        self.sae = sae
+        self.includeBOS = includeBOS
+        self.denseThreshold = denseThreshold
+        reconstruction = ReconstructionStats(width: sae.dIn)
+        firing = [Int](repeating: 0, count: sae.dSAE)
+    }
+
+    /// Positions that count: all, or all but BOS tokens.
+    public func evaluated(_ tokens: [Int32]) -> [Int] {
+        tokens.indices.filter { includeBOS || model.config.bosToken == nil || tokens[$0] != model.config.bosToken }
+    }
+
+    /// Evaluates one text and adds it to the overall figures.
+    @discardableResult
+    public func evaluate(_ tokens: [Int32]) throws -> [TokenMetrics] {
+        let run = try sae.run(on: model, tokens: tokens)
+        let positions = evaluated(tokens)
+        let (d, b) = (sae.dIn, model.backend)
+        let keep = Set(positions)
+        let clean = try crossEntropies(tokens, hooks: nil)
+        let spliced = try crossEntropies(tokens, hooks: splice(keep: keep) { x in try self.sae.decode(try self.sae.encode(x)) })
+        let zeroed = try crossEntropies(tokens, hooks: splice(keep: keep) { x in try b.scale(x, by: 0) })
+
+        var mean = [Double](repeating: 0, count: d)
+        for p in positions { for (i, v) in run.row(run.input, p, width: d).enumerated() { mean[i] += Double(v) } }
+        let meanRow = ArraySlice(mean.map { Float($0 / Double(max(positions.count, 1))) })
+        var out: [TokenMetrics] = []
+        for p in positions {
+            let x = run.row(run.input, p, width: d), xh = run.row(run.reconstruction, p, width: d)
+            let acts = run.row(run.acts, p, width: sae.dSAE)
+            var l0 = 0
+            for (f, a) in zip(acts.indices, acts) where a > 0 { l0 += 1; firing[f - acts.startIndex] += 1 }
+            let error = SAEMath.squaredDistance(x, xh)
+            let metrics = TokenMetrics(position: p, token: tokens[p], l0: l0,
+                                       explainedVariance: 1 - error / max(SAEMath.squaredDistance(x, meanRow), 1e-30),
+                                       cosine: SAEMath.cosine(x, xh), relativeError: SAEMath.relativeError(x, xh),
+                                       ceClean: clean[p], ceSAE: spliced[p], ceZero: zeroed[p])
+            out.append(metrics)
+            n += 1; l0Sum += Double(l0); cosineSum += metrics.cosine; relativeSum += metrics.relativeError
+            reconstruction.add(x, xh)
+            if let c = clean[p], let s = spliced[p], let z = zeroed[p] {
+                ce.clean += c; ce.sae += s; ce.zero += z; ce.count += 1
+            }
+        }
+        return out
+    }
+
+    /// An intervention replacing the hook's rows at `keep` by `replace(x)`'s, leaving the others.
+    func splice(keep: Set<Int>, _ replace: @escaping (Tensor) throws -> Tensor) -> Hooks {
+        let hooks = Hooks()
+        hooks.intervene(sae.hookName) { x, ctx in
+            let y = try replace(x)
+            for (row, position) in ctx.positions.enumerated() where !keep.contains(position) {
+                try ctx.backend.copyRows(try x.rows(row..<(row + 1)), into: y, at: row)
+            }
+            return y
+        }
+        return hooks
+    }
+
+    /// −log p(tokens[p+1]) at every position p (nil at the last).
+    func crossEntropies(_ tokens: [Int32], hooks: Hooks?) throws -> [Double?] {
+        guard let logits = try model.forward(tokens, hooks: hooks, logits: .all) else { return [] }
+        let vocab = model.config.vocabSize
+        var out = [Double?](repeating: nil, count: tokens.count)
+        // Read in slices of rows: a long text's full logits would not fit in memory for a 256k vocabulary.
+        let chunk = 32
+        for start in stride(from: 0, to: tokens.count - 1, by: chunk) {
+            let end = min(tokens.count - 1, start + chunk)
+            let values = try model.backend.read(try logits.rows(start..<end))
+            for p in start..<end {
+                let row = values[((p - start) * vocab)..<((p - start + 1) * vocab)]
+                let top = Double(row.max() ?? 0)
+                let logSum = log(row.reduce(0.0) { $0 + exp(Double($1) - top) }) + top
+                out[p] = logSum - Double(row[row.startIndex + Int(tokens[p + 1])])
+            }
+        }
+        return out
+    }
+
+    public var overall: OverallMetrics {
+        let count = Double(max(n, 1))
+        let ceCount = Double(max(ce.count, 1))
+        let (c, s, z) = (ce.clean / ceCount, ce.sae / ceCount, ce.zero / ceCount)
+        let frequency = firing.map { Double($0) / count }
+        return OverallMetrics(tokens: n, l0: l0Sum / count, explainedVariance: reconstruction.explainedVariance,
+                              cosine: cosineSum / count, relativeError: relativeSum / count,
+                              ceClean: c, ceSAE: s, ceZero: z, ceScore: (z - s) / (z - c),
+                              deadFeatures: firing.filter { $0 == 0 }.count,
+                              denseFeatures: frequency.filter { $0 > denseThreshold }.count,
+                              denseThreshold: denseThreshold, featureFrequency: frequency)
+    }
+}

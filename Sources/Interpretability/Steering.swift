@@ -1,0 +1,88 @@
+import Foundation
+import LanternCore
+import Models
+
+/// How a steering vector is applied.
+public enum SteeringMode: String, Sendable, CaseIterable {
+    /// x += strength · W_dec[f] at every position of every step (Neuronpedia's additive steering).
+    case add
+    /// Set feature f's activation to `strength`, keeping the SAE's error term, so only f changes.
+    case clamp
+}
+
+/// What to steer with: SAE features, a raw direction, or both (add mode only for a direction).
+public struct Steering {
+    public var sae: SAE?
+    public var features: [Int]
+    public var direction: [Float]?
+    /// The hook a raw direction is added to when there is no SAE.
+    public var hookName: String?
+    public var strength: Float
+    public var mode: SteeringMode
+
+    public init(sae: SAE?, features: [Int] = [], direction: [Float]? = nil, hookName: String? = nil,
+                strength: Float, mode: SteeringMode = .add) {
+        self.sae = sae
+        self.features = features
+        self.direction = direction
+        self.hookName = hookName
+        self.strength = strength
+        self.mode = mode
+    }
+
+    /// Hooks that apply the steering during a forward pass or a whole generation, capturing
+    /// `capture` (after the steering) as well.
+    public func hooks(for model: Transformer, capture: HookFilter = .none) throws -> Hooks {
+        guard let hook = sae?.hookName ?? hookName else {
+            throw LanternError.invalidArgument("steering needs an SAE or a hook name for the direction")
+        }
+        guard let width = HookWidths.width(of: hook, in: model.config) else {
+            throw LanternError.invalidArgument("the model has no hook '\(hook)'")
+        }
+        if let sae { try sae.check(against: model.config) }
+        if let direction, direction.count != width {
+            throw LanternError.invalidArgument("the steering direction has \(direction.count) values but \(hook) is \(width) wide")
+        }
+        if !features.isEmpty && sae == nil { throw LanternError.invalidArgument("steering features need an SAE") }
+        let hooks = Hooks(capture: capture)
+        let backend = model.backend
+        switch mode {
+        case .add:
+            var vector = [Float](repeating: 0, count: width)
+            for f in features {
+                guard let sae else { break }
+                for (i, v) in try sae.direction(f).enumerated() { vector[i] += strength * v }
+            }
+            for (i, v) in (direction ?? []).enumerated() { vector[i] += strength * v }
+            let steer = try backend.tensor(vector, shape: [width])
+            hooks.intervene(hook) { x, ctx in try ctx.backend.add(x, steer) }
+        case .clamp:
+            guard let sae, !features.isEmpty, direction == nil else {
+                throw LanternError.invalidArgument("clamp mode needs an SAE and features (a raw direction can only be added)")
+            }
+            for f in features where f < 0 || f >= sae.dSAE {
+                throw LanternError.invalidArgument("feature \(f) is out of range: the SAE has \(sae.dSAE) features (0..<\(sae.dSAE))")
+            }
+            let (features, strength) = (self.features, self.strength)
+            hooks.intervene(hook) { x, ctx in
+                // x̂' + (x − x̂) = x + (acts' − acts)·W_dec: only the clamped features' terms change.
+                let acts = try ctx.backend.read(try sae.encode(x))
+                var delta = [Float](repeating: 0, count: acts.count)
+                for r in 0..<x.rowCount { for f in features { delta[r * sae.dSAE + f] = strength - acts[r * sae.dSAE + f] } }
+                let change = try ctx.backend.matmul(try ctx.backend.tensor(delta, shape: [x.rowCount, sae.dSAE]), sae.decoder)
+                return try ctx.backend.add(x, change)
+            }
+        }
+        return hooks
+    }
+
+    /// Baseline and steered continuations of `prompt`, each with its own copy of `sampler` (same seed).
+    public func compare(_ model: Transformer, prompt: [Int32], maxNewTokens: Int, sampler: Sampler = .greedy,
+                        stopAtEOS: Bool = true) throws -> (baseline: Generation, steered: Generation) {
+        let steeringHooks = try hooks(for: model)
+        let baseline = try model.generate(prompt: prompt, maxNewTokens: maxNewTokens, sampler: sampler, stopAtEOS: stopAtEOS)
+        let steered = try model.generate(prompt: prompt, maxNewTokens: maxNewTokens, sampler: sampler,
+                                         hooks: steeringHooks, stopAtEOS: stopAtEOS)
+        return (baseline, steered)
+    }
+}

@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import Lantern
+
+/// `lantern patch`: ablate or patch one hook and see the target token's logit move.
+struct Patch: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Zero- or mean-ablate a hook, or patch it from a second prompt; report the target logit change at the last position."
+    )
+
+    @OptionGroup var model: ModelOptions
+    @OptionGroup var prompt: PromptOptions
+
+    @Option(name: .long, help: "The hook to change (e.g. blocks.3.hook_resid_post).")
+    var hook: String
+    @Option(name: .long, help: "zero, mean, or patch (needs --source-prompt or --source-tokens).")
+    var mode: String = "zero"
+    @Option(name: .long, help: "Positions to change, comma-separated (default: all).")
+    var positions: String?
+    @Option(name: .long, help: "The token whose logit to watch (id, or text that is one token).")
+    var target: String
+    @Option(name: .long, help: "The prompt to patch activations from, as text.")
+    var sourcePrompt: String?
+    @Option(name: .long, help: "The prompt to patch activations from, as token ids.")
+    var sourceTokens: String?
+    @Flag(name: .long, help: "Print one JSON object.")
+    var json = false
+
+    func run() throws {
+        let loaded = try model.load()
+        let ids = try prompt.ids(for: loaded)
+        let targetID = try loaded.tokenID(target)
+        let chosen = try positions.map { try integers($0, what: "--positions") }
+        let effect: PatchEffect
+        switch mode {
+        case "zero", "mean":
+            effect = try Patching.ablate(loaded.transformer, tokens: ids, hook: hook, kind: AblationKind(rawValue: mode)!,
+                                         positions: chosen, target: targetID)
+        case "patch":
+            let source: [Int32]
+            if let sourcePrompt { source = try loaded.encode(sourcePrompt) }
+            else if let sourceTokens { source = try PromptOptions.parse(ids: sourceTokens, option: "--source-tokens") }
+            else { throw ValidationError("--mode patch needs --source-prompt or --source-tokens") }
+            effect = try Patching.patch(loaded.transformer, tokens: ids, from: source, hook: hook, positions: chosen, target: targetID)
+        default:
+            throw ValidationError("--mode must be zero, mean or patch")
+        }
+        if json {
+            print(try jsonString(["hook": hook, "mode": mode, "target": Int(targetID), "clean_logit": Double(effect.cleanLogit),
+                                  "patched_logit": Double(effect.patchedLogit), "logit_change": Double(effect.logitChange),
+                                  "clean_p": Double(effect.cleanProbability), "patched_p": Double(effect.patchedProbability)]))
+            return
+        }
+        print("\(mode) \(hook)\(chosen.map { " at positions \($0.map(String.init).joined(separator: ","))" } ?? ""): target \(loaded.shown(targetID)) (#\(targetID))")
+        print(String(format: "logit %.4f → %.4f (change %+.4f); p %.4f → %.4f", Double(effect.cleanLogit), Double(effect.patchedLogit),
+                     Double(effect.logitChange), Double(effect.cleanProbability), Double(effect.patchedProbability)))
+    }
+}
+
+extension PromptOptions {
+    /// Comma-separated token ids from any option.
+    static func parse(ids text: String, option: String) throws -> [Int32] {
+        try integers(text, what: option).map { Int32(clamping: $0) }
+    }
+}

@@ -1,0 +1,102 @@
+import ArgumentParser
+import Foundation
+import Lantern
+
+/// `lantern sae ...`: SAE-wide reports.
+struct SAECommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "sae", abstract: "Evaluate sparse autoencoders.",
+                                                    subcommands: [SAEEval.self])
+}
+
+/// `lantern sae eval`: the dark-matter report.
+struct SAEEval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "L0, explained variance, cosine, ‖x−x̂‖/‖x‖ and next-token CE clean / SAE spliced / zero-ablated.",
+        discussion: "BOS positions are left out unless --include-bos (neither replaced nor counted). Corpus files: one text per file (token ids, comma-separated, one text per line, for models without a tokenizer)."
+    )
+
+    @OptionGroup var model: ModelOptions
+    @OptionGroup var saeOptions: SAEOptions
+    @OptionGroup var prompt: PromptOptions
+
+    @Option(name: .long, parsing: .upToNextOption, help: "Text files to evaluate over (instead of --prompt).")
+    var corpus: [String] = []
+
+    @Flag(name: .long, help: "Count and splice BOS positions too.")
+    var includeBos = false
+
+    @Option(name: .long, help: "A feature is dense when it fires on more than this fraction of tokens.")
+    var denseThreshold = 0.1
+
+    @Flag(name: .long, help: "Print the data as one JSON object.")
+    var json = false
+
+    @Option(name: .long, help: "Also write a self-contained HTML page to this file.")
+    var html: String?
+
+    func texts(_ loaded: LanternModel) throws -> [[Int32]] {
+        if corpus.isEmpty { return [try prompt.ids(for: loaded)] }
+        let context = loaded.config.contextLength
+        return try corpus.flatMap { path -> [[Int32]] in
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw LanternError.badFile(path: path, field: "file", problem: "cannot read")
+            }
+            let text = String(decoding: data, as: UTF8.self)
+            if loaded.tokenizer != nil { return [Array(try loaded.encode(text).prefix(context))] }
+            return try text.split(separator: "\n").map { line in Array(try integers(String(line), what: "\(path)").map(Int32.init).prefix(context)) }
+        }
+    }
+
+    func run() throws {
+        let loaded = try model.load()
+        let sae = try saeOptions.load(for: loaded)
+        let evaluator = try SAEEvaluator(model: loaded.transformer, sae: sae, includeBOS: includeBos, denseThreshold: denseThreshold)
+        let documents = try texts(loaded)
+        let progress = Progress(total: documents.count, label: "sae eval")
+        var perToken: [[TokenMetrics]] = []
+        for (i, doc) in documents.enumerated() {
+            perToken.append(try evaluator.evaluate(doc))
+            progress.update(i + 1)
+        }
+        if documents.count > 1 { progress.finish() }
+        let o = evaluator.overall
+        if let html {
+            let section = HTMLReport.evaluation(tokens: perToken[0].map { loaded.shown($0.token) }, perToken: perToken[0], overall: o, dSAE: sae.dSAE)
+            try writeHTML(HTMLReport.page(title: "SAE dark-matter report", subtitle: "\(sae.source) at \(sae.hookName) · \(documents.count) text(s)",
+                                          sections: [section]), to: html)
+        }
+        if json {
+            print(try jsonString(["sae": sae.source, "hook": sae.hookName, "overall": overallJSON(o), "texts": perToken.map { $0.map(tokenJSON(loaded)) }]))
+            return
+        }
+        if documents.count == 1 {
+            print("pos  token        L0  expl.var  cos(x,x̂)  ‖x−x̂‖/‖x‖  CE clean  CE sae  CE zero")
+            for m in perToken[0] {
+                print(String(format: "%3d  ", m.position) + fit(loaded.shown(m.token), 12)
+                      + String(format: " %3d  %8.4f  %8.4f  %9.4f  ", m.l0, m.explainedVariance, m.cosine, m.relativeError)
+                      + [m.ceClean, m.ceSAE, m.ceZero].map { $0.map { String(format: "%8.4f", $0) } ?? "       –" }.joined(separator: " "))
+            }
+        }
+        print(String(format: "overall: %d tokens, L0 %.2f, explained variance %.4f, cosine %.4f, ‖x−x̂‖/‖x‖ %.4f",
+                     o.tokens, o.l0, o.explainedVariance, o.cosine, o.relativeError))
+        print(String(format: "CE clean %.4f, with SAE %.4f, zero-ablated %.4f, CE-loss score %.4f", o.ceClean, o.ceSAE, o.ceZero, o.ceScore))
+        print("dead features \(o.deadFeatures) of \(sae.dSAE), dense (> \(o.denseThreshold)) \(o.denseFeatures)")
+    }
+
+    func overallJSON(_ o: OverallMetrics) -> [String: Any] {
+        ["tokens": o.tokens, "l0": o.l0, "explained_variance": o.explainedVariance, "cosine": o.cosine,
+         "relative_error": o.relativeError, "ce_clean": o.ceClean, "ce_sae": o.ceSAE, "ce_zero_ablated": o.ceZero,
+         "ce_loss_score": o.ceScore, "dead_features": o.deadFeatures, "dense_features": o.denseFeatures,
+         "dense_threshold": o.denseThreshold]
+    }
+
+    func tokenJSON(_ loaded: LanternModel) -> (TokenMetrics) -> [String: Any] {
+        { m in
+            var t: [String: Any] = ["position": m.position, "id": Int(m.token), "text": loaded.display(m.token), "l0": m.l0,
+                                    "explained_variance": m.explainedVariance, "cosine": m.cosine, "relative_error": m.relativeError]
+            if let c = m.ceClean, let s = m.ceSAE, let z = m.ceZero { t["ce_clean"] = c; t["ce_sae"] = s; t["ce_zero_ablated"] = z }
+            return t
+        }
+    }
+}

@@ -1,0 +1,20 @@
+import LanternCore
+
+extension VulkanBackend {
+    public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float, form: RMSNormForm) throws -> Tensor {
+        guard weight.count == x.width else {
+            throw LanternError.shapeMismatch(op: "rmsNorm", detail: "x \(x.shape) with weight \(weight.shape)")
+        }
+        try requireF32("rmsNorm", x)
+        let dtype = try Self.dtypeCode(weight.dtype, "rmsNorm")
+        let out = try f32Tensor(x.shape)
+        let rows = x.rowCount
+        if rows == 0 { return out }
+        try dispatch(.rmsnorm, variant: useSubgroups ? "subgroup" : nil, spec: [dtype, 128],
+                     buffers: [try x.vulkanStorage(device), try weight.vulkanStorage(device), try out.vulkanStorage(device)],
+                     push: [UInt32(rows), UInt32(x.width), try x.elementOffset, try weight.elementOffset, 0,
+                            form == .gemma ? 1 : 0, eps.bitPattern],
+                     groups: Self.grid(rows, 1))
+        return out
+    }
+}

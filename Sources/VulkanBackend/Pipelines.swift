@@ -1,0 +1,86 @@
+import CVulkan
+import Foundation
+import LanternCore
+
+/// The compute shaders in `Shaders/` (one per op family), with their binding counts and push
+/// constant sizes as the GLSL declares them.
+enum Shader: String, CaseIterable, Sendable {
+    case matmul, rmsnorm, rope, attention, geglu, add, scale, embed
+
+    var bindings: Int {
+        switch self {
+        case .attention: 5
+        case .scale: 2
+        default: 3
+        }
+    }
+
+    /// Push-constant bytes (32-bit words × 4).
+    var pushBytes: Int {
+        switch self {
+        case .matmul: 6 * 4
+        case .rmsnorm: 7 * 4
+        case .rope: 8 * 4
+        case .attention: 15 * 4
+        case .geglu: 4 * 4
+        case .add: 6 * 4
+        case .scale: 4 * 4
+        case .embed: 5 * 4
+        }
+    }
+}
+
+/// SPIR-V lookup: `LANTERN_SHADER_DIR` if set, then the resource bundle SwiftPM puts beside the
+/// executable (`Lantern_VulkanBackend.resources`, what `Bundle.module` reads). Not `Bundle.module`
+/// itself: its accessor traps when the bundle is missing, and a missing shader must be an error.
+enum ShaderLibrary {
+    static let bundleName = "Lantern_VulkanBackend.resources"
+
+    /// `variant`: the suffix of a `// variant:` build of the shader (see the CompileShaders plugin).
+    static func spirv(_ shader: Shader, variant: String? = nil) throws -> [UInt32] {
+        let resource = shader.rawValue + (variant.map { "_" + $0 } ?? "")
+        let file = resource + ".spv"
+        var candidates: [URL] = []
+        if let dir = ProcessInfo.processInfo.environment["LANTERN_SHADER_DIR"], !dir.isEmpty {
+            candidates.append(URL(fileURLWithPath: dir).appendingPathComponent(file))
+        }
+        let exeDir = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath().deletingLastPathComponent()
+        candidates.append(exeDir.appendingPathComponent(bundleName).appendingPathComponent(file))
+        candidates.append(Bundle.main.bundleURL.appendingPathComponent(bundleName).appendingPathComponent(file))
+        let found = candidates.first { FileManager.default.fileExists(atPath: $0.path) }
+        guard let url = found, let data = FileManager.default.contents(atPath: url.path), data.count % 4 == 0, !data.isEmpty else {
+            throw LanternError.backend("vulkan: shader \(file) not found (looked in: \(candidates.map(\.path).joined(separator: ", ")); copy \(bundleName) beside the executable or set LANTERN_SHADER_DIR)")
+        }
+        return data.withUnsafeBytes { Array($0.bindMemory(to: UInt32.self)) }
+    }
+}
+
+/// One pipeline per (shader, specialization constants), created on first use.
+final class PipelineCache: @unchecked Sendable {
+    private let device: Device
+    private var pipelines: [String: OpaquePointer] = [:]
+    private var code: [String: [UInt32]] = [:]
+
+    init(device: Device) { self.device = device }
+
+    deinit { for p in pipelines.values { lv_pipeline_destroy(device.ctx, p) } }
+
+    /// Caller holds the backend's lock.
+    func pipeline(_ shader: Shader, variant: String?, spec: [UInt32]) throws -> OpaquePointer {
+        let name = shader.rawValue + (variant.map { "_" + $0 } ?? "")
+        let key = name + ":" + spec.map(String.init).joined(separator: ",")
+        if let p = pipelines[key] { return p }
+        if code[name] == nil { code[name] = try ShaderLibrary.spirv(shader, variant: variant) }
+        let words = code[name]!
+        var p: OpaquePointer?
+        let rc = words.withUnsafeBufferPointer { w in
+            spec.withUnsafeBufferPointer { s in
+                lv_pipeline_create(device.ctx, w.baseAddress, w.count * 4, Int32(shader.bindings), UInt32(shader.pushBytes),
+                                   s.baseAddress, Int32(s.count), &p)
+            }
+        }
+        guard rc == 0, let p else { throw vulkanError(rc, "creating the \(shader.rawValue) pipeline") }
+        pipelines[key] = p
+        return p
+    }
+}
