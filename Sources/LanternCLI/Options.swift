@@ -17,7 +17,14 @@ struct ModelOptions: ParsableArguments {
     }
 
     func load() throws -> LanternModel {
-        try LanternModel.load(model: model, backend: try makeBackend(), progress: fetchProgress)
+        let location = try ModelStore().resolve(model, progress: fetchProgress)
+        var backend = try makeBackend()
+        // Quantised GGUF weights have CPU kernels only so far: `auto` must not pick a GPU for them.
+        if case .gguf = location, self.backend == .auto, !(backend is CPUBackend) {
+            note("using the CPU backend: GGUF (quantised) weights run on the CPU backend only")
+            backend = CPUBackend()
+        }
+        return try LanternModel.load(location, backend: backend)
     }
 }
 
