@@ -8,7 +8,7 @@ CPU_FLAGS := $(if $(CPU),-Xswiftc -target-cpu -Xswiftc $(CPU) -Xcc -march=$(CPU)
 RELEASE := -c release $(CPU_FLAGS)
 BIN := .build/release/lantern
 
-.PHONY: all build deps test demo bench fixtures clean
+.PHONY: all build deps test demo bench bench-llamacpp fixtures clean
 
 all: build
 
@@ -42,3 +42,9 @@ fixtures:
 
 clean:
 	rm -rf .build
+
+# llama.cpp beside Lantern in `lantern bench --model gemma3-270m --model smollm2` (not part of the
+# tests): llama-cpp-python compiles llama.cpp from source, about 11 minutes on 2 cores.
+bench-llamacpp: build
+	python3 -c "import llama_cpp" 2>/dev/null || python3 -m pip install llama-cpp-python
+	$(BIN) bench --only model --model gemma3-270m --model smollm2 --prefill 512 --decode 32

@@ -41,7 +41,7 @@ let package = Package(
             dependencies: ["Lantern", "Training", "VulkanBackend", "CPUBackend", "Models", "Formats", "LanternCore"]
         ),
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "LanternCore"]),
-        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "LanternCore"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "LanternCore", "Lantern"]),
         .testTarget(
             name: "ModelsTests",
             dependencies: ["Models", "CPUBackend", "Formats", "LanternCore"]

@@ -38,12 +38,10 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         switch tensor.dtype {
         case .f32:
             return Array(UnsafeBufferPointer(start: try tensor.cpuFloats(), count: tensor.count))
-        case .f16, .bf16:
+        default:
             let host = HostTensor(name: "read", shape: tensor.shape, dtype: tensor.dtype,
                                   bytes: UnsafeRawBufferPointer(start: try tensor.cpuPointer, count: tensor.byteCount), owner: nil)
             return try host.floats()
-        default:
-            throw LanternError.unsupported("reading a \(tensor.dtype) tensor back as floats")
         }
     }
 
@@ -78,6 +76,9 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         guard w.rank == 2, w.shape[1] == k else {
             throw LanternError.shapeMismatch(op: "matmul", detail: "x \(x.shape) · wᵀ with w \(w.shape): inner sizes differ")
         }
+        guard k % w.dtype.blockSize == 0 else {
+            throw LanternError.shapeMismatch(op: "matmul", detail: "\(w.dtype) weight rows of \(k) are not whole blocks of \(w.dtype.blockSize)")
+        }
         let m = w.shape[0]
         let out = make(Array(x.shape.dropLast()) + [m])
         let xp = try x.cpuFloats(), wp = UnsafeRawPointer(try w.cpuPointer), op = try out.cpuFloats()
@@ -85,7 +86,14 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         case .f32: Self.matmul(F32Load.self, xp, wp, op, n, k, m)
         case .bf16: Self.matmul(BF16Load.self, xp, wp, op, n, k, m)
         case .f16: Self.matmul(F16Load.self, xp, wp, op, n, k, m)
-        default: throw LanternError.unsupported("matmul with \(w.dtype) weights on the CPU backend")
+        case .q8_0: QuantMatmul.run(Q8_0SIMD.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
+        case .q4_0: QuantMatmul.run(Q4_0SIMD.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
+        case .q4_1: QuantMatmul.run(Q4_1SIMD.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
+        case .q5_0: QuantMatmul.run(Q5_0SIMD.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
+        case .q5_1: QuantMatmul.run(Q5_1SIMD.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
+        case .q4_K: QuantMatmul.run(Q4_KSIMD.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
+        case .q5_K: QuantMatmul.run(Q5_KSIMD.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
+        case .q6_K: QuantMatmul.run(Q6_KSIMD.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
         }
         return out
     }

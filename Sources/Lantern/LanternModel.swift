@@ -40,9 +40,9 @@ public final class LanternModel: @unchecked Sendable {
         return tokenizer.decode([id])
     }
 
-    /// Ids → text (ids joined with commas without a tokenizer).
-    public func decode(_ ids: [Int32]) -> String {
+    /// Ids → text (ids joined with commas without a tokenizer); `skipSpecial` drops <bos> and the like.
+    public func decode(_ ids: [Int32], skipSpecial: Bool = false) -> String {
         guard let tokenizer else { return ids.map(String.init).joined(separator: ",") }
-        return tokenizer.decode(ids)
+        return tokenizer.decode(ids, skipSpecial: skipSpecial)
     }
 }

@@ -16,6 +16,10 @@ struct Bench: ParsableCommand {
     @Option(name: .long, parsing: .upToNextOption, help: "Token counts for the matmul shapes.")
     var tokens: [Int] = [1, 16, 128]
 
+    @Option(name: .long, help: "Models for the end-to-end figures (directory, .gguf or cached name; repeatable). Default: a gemma-2-2b-shaped model with random bf16 weights.")
+    var model: [String] = []
+    var models: [String] { model }
+
     @Option(name: .long, help: "Prompt length for the prefill figure.")
     var prefill = 128
 
@@ -47,7 +51,9 @@ struct Bench: ParsableCommand {
         let backends = try backendKinds.map { try makeBackend(BackendKind(rawValue: $0)!).backend }
         var report: [String: Any] = ["backends": backends.map(\.name)]
         // The model first, so that its peak memory is not the matmul section's.
-        if only != "matmul" { report["model"] = try backends.map { try modelBench($0) } }
+        if only != "matmul" {
+            report["model"] = try backends.flatMap { b in try (models.isEmpty ? [String?.none] : models.map(Optional.some)).map { try modelBench(b, spec: $0) } }
+        }
         if only != "model" { report["matmul"] = try matmulBench(backends) }
         if json { print(try jsonString(report)) }
     }
@@ -178,12 +184,25 @@ struct Bench: ParsableCommand {
 
     // MARK: Model
 
-    func modelBench(_ backend: any Backend) throws -> [String: Any] {
-        let dir = try BenchModel.ensure(in: lanternHome())
+    /// Prefill and decode speed of one model (the random 2B-shaped one unless --model names
+    /// another), with llama.cpp beside it on GGUFs when llama-cpp-python is installed.
+    func modelBench(_ backend: any Backend, spec: String?) throws -> [String: Any] {
         let loadStart = Date()
-        let model = try Transformer(directory: dir, backend: backend)
+        let model: Transformer, name: String, weightsPath: String, ggufPath: String?
+        if let spec {
+            let location = try ModelStore().resolve(spec) { note($0) }
+            model = try LanternModel.load(location, backend: backend).transformer
+            name = spec
+            if case let .gguf(path) = location { (weightsPath, ggufPath) = (path, path) }
+            else { (weightsPath, ggufPath) = (location.path + "/model.safetensors", nil) }
+        } else {
+            let dir = try BenchModel.ensure(in: lanternHome())
+            model = try Transformer(directory: dir, backend: backend)
+            (name, weightsPath, ggufPath) = ("gemma-2-2b shape, random bf16 weights", dir + "/model.safetensors", nil)
+        }
         let loadSeconds = Date().timeIntervalSince(loadStart)
-        let prompt = (0..<prefill).map { Int32(3 + ($0 * 7919) % 250_000) }
+        let vocab = model.config.vocabSize
+        let prompt = (0..<prefill).map { Int32(3 + ($0 * 7919) % (vocab - 3)) }
         // Warm the page cache and the code paths once.
         _ = try model.forward(Array(prompt.prefix(4)), logits: .last)
         let prefillSeconds = try bestTime(atLeast: 2) {
@@ -193,28 +212,54 @@ struct Bench: ParsableCommand {
         let cache = try KVCache(model: model, capacity: prefill + decode)
         _ = try model.forward(prompt, cache: cache, logits: .last)
         let decodeStart = Date()
-        var token: Int32 = 5
         for _ in 0..<decode {
-            let logits = try backend.read(model.forward([token], cache: cache, logits: .last)!)
-            token = Int32(Sampler.argmax(logits))
+            _ = try backend.read(model.forward([5], cache: cache, logits: .last)!)
         }
         let decodeSeconds = Date().timeIntervalSince(decodeStart)
         let peak = peakResidentBytes()
-        let weightsBytes = (try? FileManager.default.attributesOfItem(atPath: dir + "/model.safetensors")[.size] as? Int) ?? 0
-        let result: [String: Any] = [
-            "model": "gemma-2-2b shape, random bf16 weights", "backend": backend.name, "load_seconds": loadSeconds,
+        let weightsBytes = (try? FileManager.default.attributesOfItem(atPath: weightsPath)[.size] as? Int) ?? 0
+        var result: [String: Any] = [
+            "model": name, "backend": backend.name, "load_seconds": loadSeconds,
             "prefill_tokens": prefill, "prefill_tokens_per_second": Double(prefill) / prefillSeconds,
             "decode_tokens": decode, "decode_tokens_per_second": Double(decode) / decodeSeconds,
             "peak_resident_bytes": peak, "weights_bytes": weightsBytes,
         ]
+        let reference = ggufPath.flatMap { noReference ? nil : llamaCpp($0) }
+        if let reference { result["llama_cpp"] = reference }
         if !json {
-            print("model: gemma-2-2b shape, random bf16 weights (\(backend.name))")
-            print(String(format: "  prefill %d tokens: %.1f tokens/s", prefill, Double(prefill) / prefillSeconds))
-            print(String(format: "  decode %d tokens: %.2f tokens/s", decode, Double(decode) / decodeSeconds))
+            print("model: \(name) (\(backend.name))")
+            let lp = reference?["prefill_tokens_per_second"] as? Double, ld = reference?["decode_tokens_per_second"] as? Double
+            func beside(_ ours: Double, _ theirs: Double?) -> String {
+                theirs.map { String(format: "   llama.cpp %.1f, ratio %.2f", $0, ours / $0) } ?? ""
+            }
+            print(String(format: "  prefill %d tokens: %.1f tokens/s", prefill, Double(prefill) / prefillSeconds)
+                  + beside(Double(prefill) / prefillSeconds, lp))
+            print(String(format: "  decode %d tokens: %.2f tokens/s", decode, Double(decode) / decodeSeconds)
+                  + beside(Double(decode) / decodeSeconds, ld))
             print(String(format: "  peak resident memory %.2f GiB (weights file %.2f GiB, mapped)",
                          Double(peak) / 1_073_741_824, Double(weightsBytes) / 1_073_741_824))
         }
         return result
+    }
+
+    /// llama.cpp on the same GGUF and token ids with the same thread count, when installed.
+    func llamaCpp(_ path: String) -> [String: Any]? {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("tools/bench_llamacpp.py").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", script, path, "\(prefill)", "\(decode)", "\(ProcessInfo.processInfo.activeProcessorCount)"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return nil }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0, let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            note("llama.cpp reference unavailable (make bench-llamacpp installs llama-cpp-python)")
+            return nil
+        }
+        return object
     }
 }
 

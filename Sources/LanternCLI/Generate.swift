@@ -45,7 +45,7 @@ struct Generate: ParsableCommand {
             : Sampler(temperature: temperature ?? 0, topK: topK, topP: topP, seed: seed)
         // Text streams to the terminal as it is generated (UTF-8 never split mid-character).
         var stream = loaded.tokenizer.map { StreamingDecoder(tokenizer: $0) }
-        if !json, stream != nil { writeOut(loaded.decode(ids)) }
+        if !json, stream != nil { writeOut(loaded.decode(ids, skipSpecial: true)) }
         let result = try loaded.transformer.generate(prompt: ids, maxNewTokens: maxNewTokens, sampler: sampler,
                                                      stopAtEOS: !ignoreEos) { token in
             guard !json, stream != nil else { return }

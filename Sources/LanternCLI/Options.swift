@@ -4,8 +4,8 @@ import Lantern
 
 /// Which model to run, and on what.
 struct ModelOptions: ParsableArguments {
-    @Option(name: .long, help: "A Hugging Face model directory (config.json + safetensors).")
-    var model: String
+    @Option(name: .long, help: "A Hugging Face model directory, a .gguf file, or a cached model name (gemma3-270m, smollm2; default gemma3-270m, fetched on first use).")
+    var model: String?
 
     @Option(name: .long, help: "Backend: auto (a GPU through Vulkan if there is one, else the CPU), cpu, vulkan.")
     var backend: BackendKind = .auto
@@ -17,7 +17,14 @@ struct ModelOptions: ParsableArguments {
     }
 
     func load() throws -> LanternModel {
-        try LanternModel.load(directory: model, backend: try makeBackend())
+        let location = try ModelStore().resolve(model, progress: fetchProgress)
+        var backend = try makeBackend()
+        // Quantised GGUF weights have CPU kernels only so far: `auto` must not pick a GPU for them.
+        if case .gguf = location, self.backend == .auto, !(backend is CPUBackend) {
+            note("using the CPU backend: GGUF (quantised) weights run on the CPU backend only")
+            backend = CPUBackend()
+        }
+        return try LanternModel.load(location, backend: backend)
     }
 }
 
@@ -47,6 +54,15 @@ struct PromptOptions: ParsableArguments {
             throw LanternError.invalidArgument("--tokens must be comma-separated integers, got '\(tokens)'")
         }
         return ids.map { $0! }
+    }
+}
+
+/// Model-fetch progress: one line redrawn in place on a terminal, each line otherwise.
+@Sendable func fetchProgress(_ line: String) {
+    if isatty(2) != 0 {
+        FileHandle.standardError.write(Data(("\r\u{1B}[K" + line + (line.contains("ready at") ? "\n" : "")).utf8))
+    } else {
+        note(line)
     }
 }
 

@@ -63,7 +63,7 @@ struct SAETrain: ParsableCommand {
     @Option(name: .long, help: "Steps between checkpoints.")
     var checkpointEvery = 200
 
-    @Option(name: .long, help: "Tokens per context when harvesting first.")
+    @Option(name: .long, help: "Tokens per context when harvesting first (without --activations).")
     var context = 128
 
     func validate() throws {
@@ -77,8 +77,8 @@ struct SAETrain: ParsableCommand {
 
     func run() throws {
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        let loaded = try model.load()
-        let source = try activationSource(loaded)
+        // With harvested activations the model itself is not needed, only a backend.
+        let (source, backend) = try activationsAndBackend()
         guard source.hook == hook else {
             throw ValidationError("\(activations ?? out) holds \(source.hook), not --hook \(hook)")
         }
@@ -86,7 +86,7 @@ struct SAETrain: ParsableCommand {
         let trainer: SAETrainer
         if resume {
             guard FileManager.default.fileExists(atPath: checkpoint) else { throw ValidationError("--resume: no \(checkpoint)") }
-            trainer = try SAETrainer.resume(checkpoint: checkpoint, source: source, backend: loaded.backend)
+            trainer = try SAETrainer.resume(checkpoint: checkpoint, source: source, backend: backend)
             note("resuming at step \(trainer.step) of \(trainer.totalSteps)")
             let saved = trainer.settings
             if saved.width != width || saved.architecture != architecture || saved.tokens != tokens || saved.batchSize != batch
@@ -100,7 +100,7 @@ struct SAETrain: ParsableCommand {
             let settings = SAETrainingSettings(
                 architecture: architecture, width: width, k: k ?? 32, targetL0: l0, sparsityCoefficient: sparsityCoefficient,
                 learningRate: lr, batchSize: batch, tokens: tokens, bandwidth: bandwidth, seed: seed, inputWidth: source.width)
-            trainer = try SAETrainer(settings: settings, source: source, backend: loaded.backend)
+            trainer = try SAETrainer(settings: settings, source: source, backend: backend)
         }
         note("\(architecture.rawValue) SAE \(source.width) → \(trainer.settings.width) on \(source.rowCount) rows of \(hook); \(trainer.totalSteps) steps of \(trainer.settings.batchSize)")
 
@@ -119,7 +119,7 @@ struct SAETrain: ParsableCommand {
         let trained = (trainer.step - firstStep) * trainer.settings.batchSize
         try SAELensExport.write(
             trainer.parameters, architecture: trainer.settings.architecture, k: trainer.settings.k,
-            description: .init(hookName: hook, hookLayer: SAELensExport.layer(ofHook: hook), modelName: loaded.source,
+            description: .init(hookName: hook, hookLayer: SAELensExport.layer(ofHook: hook), modelName: source.modelName,
                                contextSize: source.context, dataset: activations ?? corpus.corpus.joined(separator: ",")),
             training: ["tokens": trainer.settings.tokens, "batch_size": trainer.settings.batchSize, "seed": Int(trainer.settings.seed),
                        "learning_rate": Double("\(trainer.settings.learningRate)") ?? 0, "final_sparsity_coefficient": trainer.sparsityCoefficient],
@@ -132,11 +132,12 @@ struct SAETrain: ParsableCommand {
                     trained, seconds, seconds > 0 ? Double(trained) / seconds : 0, out))
     }
 
-    func activationSource(_ loaded: LanternModel) throws -> HarvestedActivations {
-        if let activations { return try HarvestedActivations(directory: activations) }
+    func activationsAndBackend() throws -> (HarvestedActivations, any Backend) {
+        if let activations { return (try HarvestedActivations(directory: activations), try model.makeBackend()) }
+        let loaded = try model.load()
         let directory = (out as NSString).appendingPathComponent("activations")
         let options = try HarvestOptions.parse(["--hook", hook, "--tokens", "\(tokens)", "--context", "\(context)"])
         try options.run(loaded, corpus: corpus, output: directory)
-        return try HarvestedActivations(directory: directory)
+        return (try HarvestedActivations(directory: directory), loaded.backend)
     }
 }

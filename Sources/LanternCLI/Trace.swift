@@ -48,7 +48,7 @@ struct Trace: ParsableCommand {
         }
         entries.append(.init(name: "logits", shape: logits.shape, values: try backend.read(logits)))
         try SafetensorsWriter.write(entries, metadata: ["tokens": tokens.map(String.init).joined(separator: ","),
-                                                        "model": model.model, "backend": backend.name], to: out)
+                                                        "model": model.model ?? ModelStore.defaultModel, "backend": backend.name], to: out)
         note("wrote \(entries.count) tensors for \(tokens.count) tokens to \(out)")
     }
 }

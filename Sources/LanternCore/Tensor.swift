@@ -68,20 +68,8 @@ public struct HostTensor: @unchecked Sendable {
 
     public var count: Int { shape.reduce(1, *) }
 
-    /// Elements widened to Float (plain float dtypes only; quantised types need the GGUF decoder).
+    /// Elements widened to Float (quantised types dequantised with llama.cpp's semantics).
     public func floats() throws -> [Float] {
-        let n = count
-        switch dtype {
-        case .f32:
-            return Array(bytes.bindMemory(to: Float.self).prefix(n))
-        case .f16:
-            let h = bytes.bindMemory(to: UInt16.self)
-            return (0..<n).map { Float(Float16(bitPattern: h[$0])) }
-        case .bf16:
-            let h = bytes.bindMemory(to: UInt16.self)
-            return (0..<n).map { Float(bitPattern: UInt32(h[$0]) << 16) }
-        default:
-            throw LanternError.unsupported("reading \(dtype) tensor '\(name)' as floats")
-        }
+        try dequantize(dtype, bytes: bytes, count: count)
     }
 }

@@ -35,8 +35,9 @@ public final class HarvestedActivations: ActivationSource, @unchecked Sendable {
     public let width: Int
     public let rowCount: Int
     public let hook: String
-    /// Tokens per context the harvest used.
+    /// Tokens per context the harvest used, and the model it ran.
     public let context: Int
+    public let modelName: String
     private let shards: [(file: SafetensorsFile, firstRow: Int, rows: Int, values: UnsafePointer<Float>)]
 
     public init(directory: String) throws {
@@ -64,6 +65,7 @@ public final class HarvestedActivations: ActivationSource, @unchecked Sendable {
         width = first.1.width
         hook = first.1.hook
         context = first.1.context
+        modelName = first.1.model
         rowCount = total
         self.shards = shards
     }

@@ -1,0 +1,240 @@
+import LanternCore
+
+/// Vectorised block decoders for the matmul kernel: eight elements at a time, the same float
+/// operations per element as the reference decoders in LanternCore (so the weights are
+/// bit-identical, which QuantMatmulTests checks), only faster.
+///
+/// A decoder hands each group of eight weights to a `BlockSink`: `StoreSink` writes them to a
+/// buffer (prefill decodes rows once for many activation rows); `DotSink` multiplies them into an
+/// accumulator with the activations at once (decode: no buffer round trip).
+protocol SIMDBlockDecoder {
+    static var dtype: DType { get }
+    /// Feeds the `dtype.blockSize` weights of the block at `src` to `sink`, eight at a time.
+    static func decode<S: BlockSink>(_ src: UnsafeRawPointer, _ sink: inout S)
+}
+
+protocol BlockSink {
+    /// Weights at positions at..<at+8 of the block.
+    mutating func put(_ v: SIMD8<Float>, _ at: Int)
+}
+
+struct StoreSink: BlockSink {
+    let dst: UnsafeMutablePointer<Float>
+    @inline(__always) mutating func put(_ v: SIMD8<Float>, _ at: Int) {
+        UnsafeMutableRawPointer(dst + at).storeBytes(of: v, as: SIMD8<Float>.self)
+    }
+}
+
+/// acc += w · x for the block's weights w and the activations x at the block's position.
+struct DotSink: BlockSink {
+    var x: UnsafePointer<Float>
+    var acc = SIMD8<Float>()
+    @inline(__always) mutating func put(_ v: SIMD8<Float>, _ at: Int) {
+        acc += v * UnsafeRawPointer(x + at).loadUnaligned(as: SIMD8<Float>.self)
+    }
+}
+
+extension SIMDBlockDecoder {
+    /// Decodes one block into `dtype.blockSize` floats at `dst`.
+    @inline(__always) static func decode(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>) {
+        var sink = StoreSink(dst: dst)
+        decode(src, &sink)
+    }
+}
+
+@inline(__always) private func half(_ p: UnsafeRawPointer, _ offset: Int) -> Float {
+    Float(Float16(bitPattern: p.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
+}
+
+// Swift's SIMD conversions between scalar types (`SIMD8<Int32>(truncatingIfNeeded:)`,
+// `SIMD8<Float>(SIMD8<Int32>)`) are generic and were not inlined: a call per eight weights.
+// These helpers use only same-type lane ops, which compile to single AVX2 instructions.
+
+/// The 8 bytes at `offset`, zero-extended into 32-bit lanes.
+@inline(__always) private func lanes(_ p: UnsafeRawPointer, _ offset: Int) -> SIMD8<UInt32> {
+    let word = p.loadUnaligned(fromByteOffset: offset, as: UInt64.self).littleEndian
+    let lo = UInt32(truncatingIfNeeded: word), hi = UInt32(truncatingIfNeeded: word >> 32)
+    let v = SIMD8<UInt32>(lo, lo, lo, lo, hi, hi, hi, hi)
+    return (v &>> SIMD8<UInt32>(0, 8, 16, 24, 0, 8, 16, 24)) & 0xFF
+}
+
+/// Exact conversion of lanes below 2²³: 2²³ + v has v in its mantissa.
+@inline(__always) private func float(_ v: SIMD8<UInt32>) -> SIMD8<Float> {
+    SIMD8<Float>(bitPattern: v | 0x4B00_0000) - 8_388_608
+}
+
+extension SIMD8 where Scalar == Float {
+    @inline(__always) init(bitPattern v: SIMD8<UInt32>) { self = unsafeBitCast(v, to: SIMD8<Float>.self) }
+}
+
+/// For each byte value, its 8 bits as float lanes of 0 or 16: Q5's fifth bits by table lookup.
+/// Every vector form tried (variable shifts, masks, pointwiseMin) compiled to scalar code or calls.
+nonisolated(unsafe) private let fifthBitTable: UnsafeMutablePointer<SIMD8<Float>> = {
+    let t = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: 256)
+    for byte in 0..<256 {
+        var v = SIMD8<Float>()
+        for lane in 0..<8 { v[lane] = Float(((byte >> lane) & 1) << 4) }
+        t[byte] = v
+    }
+    return t
+}()
+
+/// Bit e of `word` for the elements e = base..<base+8 (base a multiple of 8), as 0 or 16.
+@inline(__always) private func fifthBits(_ word: UInt32, _ base: Int) -> SIMD8<Float> {
+    fifthBitTable[Int((word >> UInt32(base)) & 0xFF)]
+}
+
+/// The high nibbles of the lanes as floats. `(q & 0xF0) / 16` is exact, and unlike `q &>> 4`
+/// (a SIMD shift by a scalar, which LLVM turned into scalar code here) it stays in vectors.
+@inline(__always) private func highNibbles(_ q: SIMD8<UInt32>) -> SIMD8<Float> {
+    float(q & 0xF0) * 0.0625
+}
+
+@inline(__always) private func times4(_ v: SIMD8<UInt32>) -> SIMD8<UInt32> {
+    let v2 = v &+ v
+    return v2 &+ v2
+}
+
+@inline(__always) private func times16(_ v: SIMD8<UInt32>) -> SIMD8<UInt32> { times4(times4(v)) }
+
+enum Q8_0SIMD: SIMDBlockDecoder {
+    static var dtype: DType { .q8_0 }
+    @inline(__always) static func decode<S: BlockSink>(_ src: UnsafeRawPointer, _ sink: inout S) {
+        let d = half(src, 0)
+        for c in 0..<4 {
+            // Signed bytes: flip the sign bit to get q + 128, convert, subtract 128 (all exact).
+            sink.put((float(lanes(src, 2 + 8 * c) ^ 0x80) - 128) * d, 8 * c)
+        }
+    }
+}
+
+enum Q4_0SIMD: SIMDBlockDecoder {
+    static var dtype: DType { .q4_0 }
+    @inline(__always) static func decode<S: BlockSink>(_ src: UnsafeRawPointer, _ sink: inout S) {
+        let d = half(src, 0)
+        for c in 0..<2 {
+            let q = lanes(src, 2 + 8 * c)
+            sink.put((float(q & 0x0F) - 8) * d, 8 * c)
+            sink.put((highNibbles(q) - 8) * d, 16 + 8 * c)
+        }
+    }
+}
+
+enum Q4_1SIMD: SIMDBlockDecoder {
+    static var dtype: DType { .q4_1 }
+    @inline(__always) static func decode<S: BlockSink>(_ src: UnsafeRawPointer, _ sink: inout S) {
+        let d = half(src, 0), m = half(src, 2)
+        for c in 0..<2 {
+            let q = lanes(src, 4 + 8 * c)
+            sink.put(float(q & 0x0F) * d + m, 8 * c)
+            sink.put(highNibbles(q) * d + m, 16 + 8 * c)
+        }
+    }
+}
+
+enum Q5_0SIMD: SIMDBlockDecoder {
+    static var dtype: DType { .q5_0 }
+    @inline(__always) static func decode<S: BlockSink>(_ src: UnsafeRawPointer, _ sink: inout S) {
+        let d = half(src, 0)
+        let qh = src.loadUnaligned(fromByteOffset: 2, as: UInt32.self).littleEndian
+        for c in 0..<2 {
+            let q = lanes(src, 6 + 8 * c)
+            sink.put(((float(q & 0x0F) + fifthBits(qh, 8 * c)) - 16) * d, 8 * c)
+            sink.put(((highNibbles(q) + fifthBits(qh, 16 + 8 * c)) - 16) * d, 16 + 8 * c)
+        }
+    }
+}
+
+enum Q5_1SIMD: SIMDBlockDecoder {
+    static var dtype: DType { .q5_1 }
+    @inline(__always) static func decode<S: BlockSink>(_ src: UnsafeRawPointer, _ sink: inout S) {
+        let d = half(src, 0), m = half(src, 2)
+        let qh = src.loadUnaligned(fromByteOffset: 4, as: UInt32.self).littleEndian
+        for c in 0..<2 {
+            let q = lanes(src, 8 + 8 * c)
+            sink.put((float(q & 0x0F) + fifthBits(qh, 8 * c)) * d + m, 8 * c)
+            sink.put((highNibbles(q) + fifthBits(qh, 16 + 8 * c)) * d + m, 16 + 8 * c)
+        }
+    }
+}
+
+/// Scales and mins of the 8 sub-blocks of a Q4_K / Q5_K block, already multiplied by d and dmin.
+@inline(__always) private func kScales(_ src: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>) {
+    let d = half(src, 0), dmin = half(src, 2)
+    let q = src + 4
+    var s = SIMD8<Float>(), m = SIMD8<Float>()
+    for j in 0..<8 {
+        let sc: UInt8, mn: UInt8
+        if j < 4 {
+            sc = q.load(fromByteOffset: j, as: UInt8.self) & 63
+            mn = q.load(fromByteOffset: j + 4, as: UInt8.self) & 63
+        } else {
+            let a = q.load(fromByteOffset: j + 4, as: UInt8.self)
+            sc = (a & 0x0F) | ((q.load(fromByteOffset: j - 4, as: UInt8.self) >> 6) << 4)
+            mn = (a >> 4) | ((q.load(fromByteOffset: j, as: UInt8.self) >> 6) << 4)
+        }
+        s[j] = d * Float(sc)
+        m[j] = dmin * Float(mn)
+    }
+    return (s, m)
+}
+
+enum Q4_KSIMD: SIMDBlockDecoder {
+    static var dtype: DType { .q4_K }
+    @inline(__always) static func decode<S: BlockSink>(_ src: UnsafeRawPointer, _ sink: inout S) {
+        let (s, m) = kScales(src)
+        for j in 0..<4 {
+            let (d1, m1, d2, m2) = (s[2 * j], m[2 * j], s[2 * j + 1], m[2 * j + 1])
+            for c in 0..<4 {
+                let q = lanes(src, 16 + 32 * j + 8 * c)
+                sink.put(d1 * float(q & 0x0F) - m1, 64 * j + 8 * c)
+                sink.put(d2 * highNibbles(q) - m2, 64 * j + 32 + 8 * c)
+            }
+        }
+    }
+}
+
+enum Q5_KSIMD: SIMDBlockDecoder {
+    static var dtype: DType { .q5_K }
+    @inline(__always) static func decode<S: BlockSink>(_ src: UnsafeRawPointer, _ sink: inout S) {
+        let (s, m) = kScales(src)
+        for j in 0..<4 {
+            let (d1, m1, d2, m2) = (s[2 * j], m[2 * j], s[2 * j + 1], m[2 * j + 1])
+            for c in 0..<4 {
+                let q = lanes(src, 48 + 32 * j + 8 * c)
+                let h = lanes(src, 16 + 8 * c)
+                // Fifth bits 2j and 2j+1 of each byte, masked and scaled to 16 (exact).
+                let u1 = UInt32(1) << UInt32(2 * j), u2 = u1 << 1
+                let h1 = float(h & u1) * (16 / Float(u1)), h2 = float(h & u2) * (16 / Float(u2))
+                sink.put(d1 * (float(q & 0x0F) + h1) - m1, 64 * j + 8 * c)
+                sink.put(d2 * (highNibbles(q) + h2) - m2, 64 * j + 32 + 8 * c)
+            }
+        }
+    }
+}
+
+enum Q6_KSIMD: SIMDBlockDecoder {
+    static var dtype: DType { .q6_K }
+    @inline(__always) static func decode<S: BlockSink>(_ src: UnsafeRawPointer, _ sink: inout S) {
+        let d = half(src, 208)
+        for h in 0..<2 {
+            let ql = 64 * h, qh = 128 + 32 * h, sc = 192 + 8 * h
+            for c in 0..<4 {
+                let l = 8 * c
+                let lo = lanes(src, ql + l), hi = lanes(src, ql + l + 32), top = lanes(src, qh + l)
+                let i = l / 16
+                // Six-bit values: low nibble | two high bits moved to bits 4-5 by doubling (vector
+                // adds; SIMD shifts by a scalar compiled to scalar code). q3, q4 are built ×16.
+                let q1 = float((lo & 0x0F) | times16(top & 0x03))
+                let q2 = float((hi & 0x0F) | times4(top & 0x0C))
+                let q3 = float((lo & 0xF0) | times16(top & 0x30)) * 0.0625
+                let q4 = float((hi & 0xF0) | times4(top & 0xC0)) * 0.0625
+                func scale(_ k: Int) -> Float { d * Float(src.load(fromByteOffset: sc + i + k, as: Int8.self)) }
+                sink.put(scale(0) * (q1 - 32), 128 * h + l)
+                sink.put(scale(2) * (q2 - 32), 128 * h + l + 32)
+                sink.put(scale(4) * (q3 - 32), 128 * h + l + 64)
+                sink.put(scale(6) * (q4 - 32), 128 * h + l + 96)
+            }
+        }
+    }
+}

@@ -1,0 +1,208 @@
+import Formats
+import LanternCore
+
+extension ModelConfig {
+    /// The configuration a GGUF file's metadata describes (architectures gemma3, gemma2, llama).
+    ///
+    /// Conventions GGUF does not spell out: Gemma 3 files may omit the local RoPE θ (10 000), the
+    /// sliding pattern (every 6th layer global) and query_pre_attn_scalar (head_dim); Gemma 2
+    /// files may omit the softcaps (50, 30); Llama files
+    /// store q/k permuted so RoPE pairs neighbouring dimensions (`.interleaved`); a model without
+    /// `output.weight` ties its unembedding to the embedding.
+    public static func gguf(_ g: GGUFFile) throws -> ModelConfig {
+        let arch = try g.string("general.architecture")
+        let family: Family
+        switch arch {
+        case "gemma3": family = .gemma3
+        case "gemma2": family = .gemma2
+        case "llama": family = .llama
+        default:
+            throw LanternError.badFile(path: g.path, field: "general.architecture", problem: "'\(arch)' is not supported (gemma3, gemma2, llama)")
+        }
+        func key(_ k: String) -> String { "\(arch).\(k)" }
+        func bad(_ field: String, _ problem: String) -> LanternError { .badFile(path: g.path, field: field, problem: problem) }
+
+        guard let embd = g.info("token_embd.weight"), embd.ne.count == 2 else {
+            throw bad("token_embd.weight", "missing or not a matrix")
+        }
+        let hidden = try g.int(key("embedding_length"))
+        guard embd.ne[0] == hidden else {
+            throw bad("token_embd.weight", "rows of \(embd.ne[0]) contradict \(key("embedding_length")) = \(hidden)")
+        }
+        let vocab = embd.ne[1]
+        if let declared = try g.optionalInt(key("vocab_size")), declared != vocab {
+            throw bad(key("vocab_size"), "\(declared) contradicts token_embd.weight's \(vocab) rows")
+        }
+        let layers = try g.int(key("block_count"))
+        let heads = try g.int(key("attention.head_count"))
+        let kvHeads = try g.optionalInt(key("attention.head_count_kv")) ?? heads
+        guard heads > 0, kvHeads > 0, heads % kvHeads == 0 else {
+            throw bad(key("attention.head_count_kv"), "\(kvHeads) does not divide attention.head_count \(heads)")
+        }
+        let headDim = try g.optionalInt(key("attention.key_length")) ?? hidden / heads
+        guard headDim > 0, headDim % 2 == 0 else { throw bad(key("attention.key_length"), "\(headDim) must be a positive even number") }
+
+        let theta = try g.optionalFloat(key("rope.freq_base")) ?? 10_000
+        let rotaryDim = try g.optionalInt(key("rope.dimension_count")) ?? headDim
+        guard rotaryDim > 0, rotaryDim <= headDim, rotaryDim % 2 == 0 else {
+            throw bad(key("rope.dimension_count"), "\(rotaryDim) must be even and at most the head size \(headDim)")
+        }
+        var positionScale: Float = 1
+        if let type = g[key("rope.scaling.type")]?.string, type != "none" {
+            guard type == "linear" else { throw bad(key("rope.scaling.type"), "'\(type)' is not supported (none, linear)") }
+            positionScale = try g.optionalFloat(key("rope.scaling.factor")) ?? 1
+        }
+        let pairing: RopePairing = family == .llama ? .interleaved : .half
+        let ropeGlobal = RopeParams(theta: theta, pairing: pairing, positionScale: positionScale, rotaryDim: rotaryDim)
+        var ropeLocal = ropeGlobal
+        if family == .gemma3 {
+            ropeLocal = RopeParams(theta: try g.optionalFloat(key("rope.local.freq_base")) ?? 10_000, rotaryDim: rotaryDim)
+        }
+
+        let window = try g.optionalInt(key("attention.sliding_window"))
+        var sliding: [Bool]
+        switch family {
+        case .gemma3:
+            let pattern = try g.optionalInt(key("attention.sliding_window_pattern")) ?? 6
+            guard pattern > 0 else { throw bad(key("attention.sliding_window_pattern"), "must be positive") }
+            sliding = (0..<layers).map { ($0 + 1) % pattern != 0 }
+        case .gemma2: sliding = (0..<layers).map { $0 % 2 == 0 }
+        case .llama: sliding = Array(repeating: false, count: layers)
+        }
+        if window == nil { sliding = sliding.map { _ in false } }
+
+        // Gemma 2 27B scales by hidden/heads (144), not head_dim (128): llama.cpp's rule, and HF's config.
+        let defaultScalar = family == .gemma2 && layers == 46 ? Float(hidden / heads) : Float(headDim)
+        let scalar = try g.optionalFloat(key("attention.query_pre_attn_scalar")) ?? defaultScalar
+        // Gemma 2's softcaps default to 50 and 30 when the file omits them, as in llama.cpp.
+        func softcap(_ k: String, default value: Float) throws -> Float? {
+            guard family == .gemma2 else { return nil }
+            let v = try g.optionalFloat(key(k)) ?? value
+            return v > 0 ? v : nil
+        }
+        let eos = try g.optionalInt("tokenizer.ggml.eos_token_id")
+        return ModelConfig(
+            family: family,
+            vocabSize: vocab,
+            hiddenSize: hidden,
+            intermediateSize: try g.int(key("feed_forward_length")),
+            layerCount: layers,
+            heads: heads,
+            kvHeads: kvHeads,
+            headDim: headDim,
+            rmsEps: try g.optionalFloat(key("attention.layer_norm_rms_epsilon")) ?? 1e-6,
+            ropeGlobal: ropeGlobal,
+            ropeLocal: ropeLocal,
+            attentionScale: 1 / scalar.squareRoot(),
+            slidingWindow: window,
+            slidingLayers: sliding,
+            attentionSoftcap: try softcap("attn_logit_softcapping", default: 50),
+            finalSoftcap: try softcap("final_logit_softcapping", default: 30),
+            tiedEmbeddings: !g.has("output.weight"),
+            activation: family == .llama ? .silu : .geluTanh,
+            contextLength: try g.optionalInt(key("context_length")) ?? 8192,
+            bosToken: try g.optionalInt("tokenizer.ggml.bos_token_id").map(Int32.init),
+            eosTokens: eos.map { [Int32($0)] } ?? [],
+            padToken: try g.optionalInt("tokenizer.ggml.padding_token_id").map(Int32.init)
+        )
+    }
+}
+
+/// A GGUF file's tensors under the Hugging Face names the transformer asks for, in HF's row-major
+/// [out, in] shapes (GGUF's `ne` reversed). Weights alias the mapped file in their stored
+/// (possibly quantised) dtype.
+///
+/// Gemma GGUFs store RMSNorm gains as `1 + w` (llama.cpp's converter adds the 1), while the
+/// transformer's Gemma norm adds 1 itself; so this source serves Gemma norms as `stored − 1` in a
+/// small f32 buffer it owns, the same arithmetic transformers' GGUF loader does.
+public final class GGUFWeights: WeightSource, @unchecked Sendable {
+    public let file: GGUFFile
+    public let family: Family
+    /// HF name → GGUF name, for every tensor the file has.
+    private let names: [String: String]
+    private let shiftedNorms: [String: FloatBuffer]
+
+    public init(file: GGUFFile, family: Family) throws {
+        self.file = file
+        self.family = family
+        var names: [String: String] = [
+            "model.embed_tokens.weight": "token_embd.weight",
+            "model.norm.weight": "output_norm.weight",
+            "lm_head.weight": "output.weight",
+        ]
+        let perLayer: [(String, String)] = [
+            ("input_layernorm", "attn_norm"),
+            ("self_attn.q_proj", "attn_q"), ("self_attn.k_proj", "attn_k"), ("self_attn.v_proj", "attn_v"),
+            ("self_attn.o_proj", "attn_output"),
+            ("self_attn.q_norm", "attn_q_norm"), ("self_attn.k_norm", "attn_k_norm"),
+            ("mlp.gate_proj", "ffn_gate"), ("mlp.up_proj", "ffn_up"), ("mlp.down_proj", "ffn_down"),
+        ] + (family == .llama
+            ? [("post_attention_layernorm", "ffn_norm")]
+            : [("post_attention_layernorm", "post_attention_norm"), ("pre_feedforward_layernorm", "ffn_norm"),
+               ("post_feedforward_layernorm", "post_ffw_norm")])
+        let layers = Set(file.tensorNames.compactMap { name -> Int? in
+            guard name.hasPrefix("blk.") else { return nil }
+            return Int(name.dropFirst(4).prefix { $0 != "." })
+        })
+        for l in layers {
+            for (hf, gg) in perLayer { names["model.layers.\(l).\(hf).weight"] = "blk.\(l).\(gg).weight" }
+        }
+        self.names = names.filter { file.has($0.value) }
+
+        var shifted: [String: FloatBuffer] = [:]
+        if family != .llama {
+            for gg in self.names.values where gg.hasSuffix("norm.weight") {
+                let t = try file.tensor(gg)
+                shifted[gg] = FloatBuffer(try t.floats().map { $0 - 1 })
+            }
+        }
+        shiftedNorms = shifted
+    }
+
+    public var location: String { file.path }
+    public var tensorNames: [String] { names.keys.sorted() }
+    public func has(_ name: String) -> Bool { names[name] != nil }
+
+    public func tensor(_ name: String) throws -> HostTensor {
+        guard let gg = names[name] else {
+            throw LanternError.badFile(path: file.path, field: name, problem: "tensor is missing (no GGUF tensor maps to it)")
+        }
+        let t = try file.tensor(gg)
+        if let buffer = shiftedNorms[gg] {
+            return HostTensor(name: name, shape: t.shape, dtype: .f32, bytes: buffer.bytes, owner: buffer)
+        }
+        return HostTensor(name: name, shape: t.shape, dtype: t.dtype, bytes: t.bytes, owner: t.owner)
+    }
+}
+
+/// Floats this process computed (not mapped from a file), kept alive by the tensors that use them.
+final class FloatBuffer: @unchecked Sendable {
+    private let storage: UnsafeMutableBufferPointer<Float>
+    private let count: Int
+    init(_ values: [Float]) {
+        count = values.count
+        storage = .allocate(capacity: max(values.count, 1))
+        _ = storage.initialize(from: values)
+    }
+    deinit { storage.deallocate() }
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: storage.baseAddress, count: count * 4) }
+}
+
+extension Transformer {
+    /// Loads a GGUF model: configuration from its metadata, weights aliased from the mapped file.
+    public convenience init(gguf path: String, backend: any Backend) throws {
+        let file = try GGUFFile(path: path)
+        let config = try ModelConfig.gguf(file)
+        try self.init(config: config, weights: try GGUFWeights(file: file, family: config.family), backend: backend)
+    }
+}
+
+extension Transformer {
+    /// Loads what `ModelStore.resolve` found: a Hugging Face directory or a GGUF file.
+    public convenience init(_ location: ModelLocation, backend: any Backend) throws {
+        switch location {
+        case let .directory(path): try self.init(directory: path, backend: backend)
+        case let .gguf(path): try self.init(gguf: path, backend: backend)
+        }
+    }
+}
