@@ -76,8 +76,9 @@ public struct Harvester {
         return SAELensExport.layer(ofHook: hook)
     }
 
-    public var folder: (String) -> String {
-        { HarvestManifest.folder(output: $0, worker: options.worker, workers: options.workers) }
+    /// Where this worker writes inside `output`.
+    public func folder(for output: String) -> String {
+        HarvestManifest.folder(output: output, worker: options.worker, workers: options.workers)
     }
 
     /// Harvests into `output`, continuing whatever a previous run there finished. `progress`
@@ -87,7 +88,7 @@ public struct Harvester {
     public func run(output: String, stopAfterShards: Int? = nil,
                     progress: (Int, Int) -> Void = { _, _ in }) throws -> HarvestManifest {
         let o = options
-        let folder = folder(output)
+        let folder = folder(for: output)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let layer = Self.lastLayerNeeded(for: o.hook)
         var manifest = try HarvestManifest.load(folder: folder) ?? HarvestManifest(
