@@ -40,15 +40,13 @@ extension VulkanBackend {
         guard let bytes = host.dtype.byteCount(elements: host.count), bytes <= host.bytes.count else {
             throw LanternError.shapeMismatch(op: "weight", detail: "'\(host.name)' \(host.dtype) \(host.shape) needs more than its \(host.bytes.count) bytes")
         }
-        guard [.f32, .f16, .bf16].contains(host.dtype) else {
-            throw LanternError.unsupported("\(host.dtype) weights ('\(host.name)') on the Vulkan backend")
-        }
         let key = WeightKey(address: UInt(bitPattern: host.bytes.baseAddress), bytes: bytes, dtype: host.dtype)
         if host.owner != nil, let entry = lock.locked({ weightCache[key] }), let s = entry.storage,
            entry.owner != nil, entry.owner === host.owner {
             return Tensor(shape: host.shape, dtype: host.dtype, storage: s)
         }
-        let storage = try newStorage(bytes: bytes)
+        // Whole 32-bit words: the shaders read (quantised) bytes as words of a `uint[]` buffer.
+        let storage = try newStorage(bytes: (bytes + 3) / 4 * 4)
         try upload(storage, UnsafeRawBufferPointer(rebasing: host.bytes.prefix(bytes)))
         if let owner = host.owner {
             lock.locked {
@@ -69,9 +67,6 @@ extension VulkanBackend {
 
     public func read(_ tensor: Tensor) throws -> [Float] {
         let s = try tensor.vulkanStorage(device)
-        guard [.f32, .f16, .bf16].contains(tensor.dtype) else {
-            throw LanternError.unsupported("reading a \(tensor.dtype) tensor back as floats")
-        }
         try synchronize()
         var bytes = [UInt8](repeating: 0, count: tensor.byteCount)
         let rc = bytes.withUnsafeMutableBytes { out in
