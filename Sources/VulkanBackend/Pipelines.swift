@@ -6,10 +6,11 @@ import LanternCore
 /// constant sizes as the GLSL declares them.
 enum Shader: String, CaseIterable, Sendable {
     case matmul, rmsnorm, rope, attention, geglu, add, scale, embed
+    case saeEncode = "sae_encode"
 
     var bindings: Int {
         switch self {
-        case .attention: 5
+        case .attention, .saeEncode: 5
         case .scale: 2
         default: 3
         }
@@ -26,6 +27,7 @@ enum Shader: String, CaseIterable, Sendable {
         case .add: 6 * 4
         case .scale: 4 * 4
         case .embed: 5 * 4
+        case .saeEncode: 9 * 4
         }
     }
 }
