@@ -16,7 +16,7 @@ layout(local_size_x_id = 1) in;
 layout(std430, set = 0, binding = 0) readonly buffer TokBuf { uint Tok[]; };
 layout(std430, set = 0, binding = 1) readonly buffer WBuf { uint W[]; };
 layout(std430, set = 0, binding = 2) writeonly buffer OBuf { float O[]; };
-layout(push_constant) uniform Push { uint count, width, tOff, oOff; float scale; } p;
+layout(push_constant) uniform Push { uint count, width, tOff, oOff; float scale; uint first, rows; } p;
 
 #include "common.glsl"
 #include "weights.glsl"
@@ -25,5 +25,8 @@ void main() {
     uint e = flatIndex();
     if (e >= p.count) return;
     uint r = e / p.width, c = e % p.width;
-    O[p.oOff + e] = weightAt(p.tOff, p.width, Tok[r], c) * p.scale;
+    // The table's rows first ..< first + rows are in W (a table split across buffers: one dispatch per part).
+    uint t = Tok[r] - p.first;
+    if (Tok[r] < p.first || t >= p.rows) return;
+    O[p.oOff + e] = weightAt(p.tOff, p.width, t, c) * p.scale;
 }

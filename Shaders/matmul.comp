@@ -10,6 +10,7 @@
 // variant: q4_K -DQTYPE=6
 // variant: q5_K -DQTYPE=7
 // variant: q6_K -DQTYPE=8
+// Output rows have stride ldo ≥ m (a weight split by rows writes its columns of a wider output).
 // MODE 0: 64×64 output tiles, 16-deep k slices in shared memory, 4×4 outputs per invocation
 //         (prefill). Needs 256 invocations.
 // MODE 1: matrix-vector: one workgroup per output column j, invocations stride over k for up
@@ -21,7 +22,7 @@ layout(local_size_x_id = 2) in;
 layout(std430, set = 0, binding = 0) readonly buffer XBuf { float X[]; };
 layout(std430, set = 0, binding = 1) readonly buffer WBuf { uint W[]; };
 layout(std430, set = 0, binding = 2) writeonly buffer OBuf { float O[]; };
-layout(push_constant) uniform Push { uint n, k, m, xOff, wOff, oOff; } p;
+layout(push_constant) uniform Push { uint n, k, m, xOff, wOff, oOff, ldo; } p;
 
 #include "common.glsl"
 #include "weights.glsl"
@@ -63,7 +64,7 @@ void tiled() {
         if (r >= p.n) continue;
         for (uint j = 0; j < 4; j++) {
             uint c = col0 + tx + 16 * j;
-            if (c < p.m) O[p.oOff + r * p.m + c] = acc[i][j];
+            if (c < p.m) O[p.oOff + r * p.ldo + c] = acc[i][j];
         }
     }
 }
@@ -85,7 +86,7 @@ void matvec() {
         if (tid < s) for (uint r = 0; r < rows; r++) red[r * size + tid] += red[r * size + tid + s];
         barrier();
     }
-    if (tid < rows) O[p.oOff + tid * p.m + j] = red[tid * size];
+    if (tid < rows) O[p.oOff + tid * p.ldo + j] = red[tid * size];
 }
 
 void main() {

@@ -3,7 +3,7 @@
 // Fused SAE encoder: out[r, j] = act(x[r, :] · enc[j, :] + bias[j]) with enc [d_sae, d_in] in DTYPE
 // (or a quantised variant's type), accumulated in f32. act 0: ReLU; 1: JumpReLU (pre > threshold[j]
 // and pre > 0, else 0); 2: none (the pre-activations, for TopK's selection on the host).
-// One workgroup per feature j (flat over x, y) and block of up to ROWS rows (z); invocations
+// Output rows have stride ldo (a split encoder runs once per part). One workgroup per feature j (flat over x, y) and block of up to ROWS rows (z); invocations
 // stride over d_in, then a shared-memory reduction.
 // variant: q8_0 -DQTYPE=1
 // variant: q4_0 -DQTYPE=2
@@ -21,7 +21,7 @@ layout(std430, set = 0, binding = 1) readonly buffer WBuf { uint W[]; };
 layout(std430, set = 0, binding = 2) readonly buffer BBuf { float B[]; };
 layout(std430, set = 0, binding = 3) readonly buffer TBuf { float T[]; };
 layout(std430, set = 0, binding = 4) writeonly buffer OBuf { float O[]; };
-layout(push_constant) uniform Push { uint n, k, m, xOff, wOff, bOff, tOff, oOff, act; } p;
+layout(push_constant) uniform Push { uint n, k, m, xOff, wOff, bOff, tOff, oOff, act, ldo; } p;
 
 #include "common.glsl"
 #include "weights.glsl"
@@ -49,10 +49,10 @@ void main() {
         barrier();
     }
     if (tid < rows) {
-        float pre = red[tid * SIZE] + B[p.bOff + j];
+        float pre = red[tid * SIZE] + B[p.bOff + j];  // bOff, tOff, oOff: the part's first feature
         float v = pre;
         if (p.act == 0u) v = max(pre, 0.0);
         else if (p.act == 1u) v = (pre > T[p.tOff + j] && pre > 0.0) ? pre : 0.0;
-        O[p.oOff + (r0 + tid) * p.m + j] = v;
+        O[p.oOff + (r0 + tid) * p.ldo + j] = v;
     }
 }

@@ -35,14 +35,19 @@ extension VulkanBackend {
         let m = w.shape[0]
         let out = try f32Tensor(Array(x.shape.dropLast()) + [m])
         if n == 0 || m == 0 { return out }
-        let push = [UInt32(n), UInt32(k), UInt32(m), try x.elementOffset, try w.elementOffset, 0]
-        let buffers = [try x.vulkanStorage(device), try w.vulkanStorage(device), try out.vulkanStorage(device)]
-        if n <= Self.matvecRows {
-            // 128 invocations: MATVEC_SIZE in matmul.comp.
-            try dispatch(.matmul, variant: variant, spec: [dtype, 1, 128], buffers: buffers, push: push, groups: Self.grid(m, 1))
-        } else {
-            try dispatch(.matmul, variant: variant, spec: [dtype, 0, 256], buffers: buffers, push: push,
-                         groups: ((m + 63) / 64, (n + 63) / 64, 1))
+        let (parts, wOff) = try weightParts(w)
+        let (xs, xOff, os) = (try x.vulkanStorage(device), try x.elementOffset, try out.vulkanStorage(device))
+        for part in parts where part.rows > 0 {
+            // Columns firstRow ..< firstRow + rows of the output come from this part of w.
+            let push = [UInt32(n), UInt32(k), UInt32(part.rows), xOff, wOff, UInt32(part.firstRow), UInt32(m)]
+            let buffers = [xs, part.storage, os]
+            if n <= Self.matvecRows {
+                // 128 invocations: MATVEC_SIZE in matmul.comp.
+                try dispatch(.matmul, variant: variant, spec: [dtype, 1, 128], buffers: buffers, push: push, groups: Self.grid(part.rows, 1))
+            } else {
+                try dispatch(.matmul, variant: variant, spec: [dtype, 0, 256], buffers: buffers, push: push,
+                             groups: ((part.rows + 63) / 64, (n + 63) / 64, 1))
+            }
         }
         return out
     }

@@ -11,9 +11,9 @@ struct WeightKey: Hashable {
 }
 
 final class WeightEntry {
-    weak var storage: VulkanStorage?
+    weak var storage: (any TensorStorage)?
     weak var owner: AnyObject?
-    init(storage: VulkanStorage, owner: AnyObject) {
+    init(storage: any TensorStorage, owner: AnyObject) {
         self.storage = storage
         self.owner = owner
     }
@@ -45,9 +45,7 @@ extension VulkanBackend {
            entry.owner != nil, entry.owner === host.owner {
             return Tensor(shape: host.shape, dtype: host.dtype, storage: s)
         }
-        // Whole 32-bit words: the shaders read (quantised) bytes as words of a `uint[]` buffer.
-        let storage = try newStorage(bytes: (bytes + 3) / 4 * 4)
-        try upload(storage, UnsafeRawBufferPointer(rebasing: host.bytes.prefix(bytes)))
+        let storage = try uploadWeight(host, bytes: bytes)
         if let owner = host.owner {
             lock.locked {
                 weightCache = weightCache.filter { $0.value.storage != nil }
@@ -66,6 +64,7 @@ extension VulkanBackend {
     }
 
     public func read(_ tensor: Tensor) throws -> [Float] {
+        if let split = tensor.storage as? VulkanSplitStorage { return try readSplit(tensor, split) }
         let s = try tensor.vulkanStorage(device)
         try synchronize()
         var bytes = [UInt8](repeating: 0, count: tensor.byteCount)

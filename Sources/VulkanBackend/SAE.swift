@@ -22,13 +22,19 @@ extension VulkanBackend {
         case .topK: 2
         }
         let t = threshold ?? bias  // bound but unread unless JumpReLU
-        let push = [UInt32(n), UInt32(k), UInt32(m), try x.elementOffset, try encoder.elementOffset,
-                    try bias.elementOffset, try t.elementOffset, 0, act]
-        let buffers = [try x.vulkanStorage(device), try encoder.vulkanStorage(device), try bias.vulkanStorage(device),
-                       try t.vulkanStorage(device), try out.vulkanStorage(device)]
-        let features = Self.grid(m, 1)
-        try dispatch(.saeEncode, variant: variant, spec: [dtype], buffers: buffers, push: push,
-                     groups: (features.0, features.1, (n + Self.saeRows - 1) / Self.saeRows))
+        let (parts, wOff) = try weightParts(encoder)
+        let (bOff, tOff) = (try bias.elementOffset, try t.elementOffset)
+        for part in parts where part.rows > 0 {
+            // Features firstRow ..< firstRow + rows come from this part of the encoder.
+            let first = UInt32(part.firstRow)
+            let push = [UInt32(n), UInt32(k), UInt32(part.rows), try x.elementOffset, wOff,
+                        bOff + first, tOff + first, first, act, UInt32(m)]
+            let buffers = [try x.vulkanStorage(device), part.storage, try bias.vulkanStorage(device),
+                           try t.vulkanStorage(device), try out.vulkanStorage(device)]
+            let features = Self.grid(part.rows, 1)
+            try dispatch(.saeEncode, variant: variant, spec: [dtype], buffers: buffers, push: push,
+                         groups: (features.0, features.1, (n + Self.saeRows - 1) / Self.saeRows))
+        }
         guard case .topK = activation else { return out }
         var values = try read(out)
         values.withUnsafeMutableBufferPointer { all in
