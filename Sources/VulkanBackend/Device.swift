@@ -175,6 +175,9 @@ final class VulkanStorage: TensorStorage, @unchecked Sendable {
 extension Tensor {
     /// The Vulkan buffer of this tensor, checked to belong to `device`.
     func vulkanStorage(_ device: Device) throws -> VulkanStorage {
+        if storage is VulkanSplitStorage {
+            throw LanternError.unsupported("a weight \(shape) split across device buffers (larger than one buffer binds) takes only matmul, embed and saeEncode")
+        }
         guard let s = storage as? VulkanStorage, s.device === device else {
             throw LanternError.backend("tensor \(shape) belongs to another backend, not this Vulkan backend")
         }
