@@ -1,6 +1,16 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// out[n, m] = x[n, k] · w[m, k]ᵀ, w in f32 / f16 / bf16 (DTYPE), accumulated in f32.
+// out[n, m] = x[n, k] · w[m, k]ᵀ, w in f32 / f16 / bf16 (DTYPE) or, in the variants below, a GGUF
+// block-quantised type dequantised in the shader (wOff in bytes); accumulated in f32.
+// variant: q8_0 -DQTYPE=1
+// variant: q4_0 -DQTYPE=2
+// variant: q4_1 -DQTYPE=3
+// variant: q5_0 -DQTYPE=4
+// variant: q5_1 -DQTYPE=5
+// variant: q4_K -DQTYPE=6
+// variant: q5_K -DQTYPE=7
+// variant: q6_K -DQTYPE=8
+// Output rows have stride ldo ≥ m (a weight split by rows writes its columns of a wider output).
 // MODE 0: 64×64 output tiles, 16-deep k slices in shared memory, 4×4 outputs per invocation
 //         (prefill). Needs 256 invocations.
 // MODE 1: matrix-vector: one workgroup per output column j, invocations stride over k for up
@@ -12,7 +22,7 @@ layout(local_size_x_id = 2) in;
 layout(std430, set = 0, binding = 0) readonly buffer XBuf { float X[]; };
 layout(std430, set = 0, binding = 1) readonly buffer WBuf { uint W[]; };
 layout(std430, set = 0, binding = 2) writeonly buffer OBuf { float O[]; };
-layout(push_constant) uniform Push { uint n, k, m, xOff, wOff, oOff; } p;
+layout(push_constant) uniform Push { uint n, k, m, xOff, wOff, oOff, ldo; } p;
 
 #include "common.glsl"
 #include "weights.glsl"
@@ -38,7 +48,7 @@ void tiled() {
             uint r = idx / DEPTH, kk = idx % DEPTH;
             uint kg = k0 + kk;
             As[kk][r] = (row0 + r < p.n && kg < p.k) ? X[p.xOff + (row0 + r) * p.k + kg] : 0.0;
-            Bs[kk][r] = (col0 + r < p.m && kg < p.k) ? loadWeight(p.wOff + (col0 + r) * p.k + kg) : 0.0;
+            Bs[kk][r] = (col0 + r < p.m && kg < p.k) ? weightAt(p.wOff, p.k, col0 + r, kg) : 0.0;
         }
         barrier();
         for (uint kk = 0; kk < DEPTH; kk++) {
@@ -54,7 +64,7 @@ void tiled() {
         if (r >= p.n) continue;
         for (uint j = 0; j < 4; j++) {
             uint c = col0 + tx + 16 * j;
-            if (c < p.m) O[p.oOff + r * p.m + c] = acc[i][j];
+            if (c < p.m) O[p.oOff + r * p.ldo + c] = acc[i][j];
         }
     }
 }
@@ -67,7 +77,7 @@ void matvec() {
     float acc[ROWS];
     for (uint r = 0; r < ROWS; r++) acc[r] = 0.0;
     for (uint kk = tid; kk < p.k; kk += size) {
-        float w = loadWeight(p.wOff + j * p.k + kk);
+        float w = weightAt(p.wOff, p.k, j, kk);
         for (uint r = 0; r < rows; r++) acc[r] += X[p.xOff + r * p.k + kk] * w;
     }
     for (uint r = 0; r < rows; r++) red[r * size + tid] = acc[r];
@@ -76,7 +86,7 @@ void matvec() {
         if (tid < s) for (uint r = 0; r < rows; r++) red[r * size + tid] += red[r * size + tid + s];
         barrier();
     }
-    if (tid < rows) O[p.oOff + tid * p.m + j] = red[tid * size];
+    if (tid < rows) O[p.oOff + tid * p.ldo + j] = red[tid * size];
 }
 
 void main() {

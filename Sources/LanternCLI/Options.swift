@@ -18,13 +18,8 @@ struct ModelOptions: ParsableArguments {
 
     func load() throws -> LanternModel {
         let location = try ModelStore().resolve(model, progress: fetchProgress)
-        var backend = try makeBackend()
-        // Quantised GGUF weights have CPU kernels only so far: `auto` must not pick a GPU for them.
-        if case .gguf = location, self.backend == .auto, !(backend is CPUBackend) {
-            note("using the CPU backend: GGUF (quantised) weights run on the CPU backend only")
-            backend = CPUBackend()
-        }
-        return try LanternModel.load(location, backend: backend)
+        // GGUF (block-quantised) weights run on both backends: the Vulkan shaders dequantise them.
+        return try LanternModel.load(location, backend: try makeBackend())
     }
 }
 

@@ -175,19 +175,27 @@ final class VulkanStorage: TensorStorage, @unchecked Sendable {
 extension Tensor {
     /// The Vulkan buffer of this tensor, checked to belong to `device`.
     func vulkanStorage(_ device: Device) throws -> VulkanStorage {
+        if storage is VulkanSplitStorage {
+            throw LanternError.unsupported("a weight \(shape) split across device buffers (larger than one buffer binds) takes only matmul, embed and saeEncode")
+        }
         guard let s = storage as? VulkanStorage, s.device === device else {
             throw LanternError.backend("tensor \(shape) belongs to another backend, not this Vulkan backend")
         }
         return s
     }
 
-    /// byteOffset in elements of this tensor's dtype (what the shaders index by).
+    /// byteOffset in elements of this tensor's dtype (what the shaders index by); for block-quantised
+    /// weights the byte offset itself, which must be even (blocks are read as 16-bit halves).
     var elementOffset: UInt32 {
         get throws {
             switch dtype {
             case .f32: return UInt32(byteOffset / 4)
             case .f16, .bf16: return UInt32(byteOffset / 2)
-            default: throw LanternError.unsupported("\(dtype) tensors on the Vulkan backend")
+            default:
+                guard byteOffset % 2 == 0 else {
+                    throw LanternError.unsupported("\(dtype) weights at the odd byte offset \(byteOffset) on the Vulkan backend")
+                }
+                return UInt32(byteOffset)
             }
         }
     }

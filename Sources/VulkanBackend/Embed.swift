@@ -7,15 +7,19 @@ extension VulkanBackend {
         if let bad = tokens.first(where: { $0 < 0 || Int($0) >= vocab }) {
             throw LanternError.invalidArgument("token id \(bad) is out of range: the vocabulary has \(vocab) tokens (0..<\(vocab))")
         }
-        let dtype = try Self.dtypeCode(table.dtype, "embed")
+        let (dtype, variant) = try Self.weightKind(table, rowLength: width, "embed")
         let out = try f32Tensor([tokens.count, width])
         if out.count == 0 { return out }
         let ids = try newStorage(bytes: tokens.count * 4)
         try tokens.map(UInt32.init).withUnsafeBytes { try upload(ids, $0) }
-        try dispatch(.embed, spec: [dtype, UInt32(Self.elementwiseGroup)],
-                     buffers: [ids, try table.vulkanStorage(device), try out.vulkanStorage(device)],
-                     push: [UInt32(out.count), UInt32(width), try table.elementOffset, 0, scale.bitPattern],
-                     groups: Self.grid(out.count, Self.elementwiseGroup))
+        let (parts, offset) = try weightParts(table)
+        // A table split across buffers: one dispatch per part, each writing the rows of its tokens.
+        for part in parts where part.rows > 0 {
+            try dispatch(.embed, variant: variant, spec: [dtype, UInt32(Self.elementwiseGroup)],
+                         buffers: [ids, part.storage, try out.vulkanStorage(device)],
+                         push: [UInt32(out.count), UInt32(width), offset, 0, scale.bitPattern, UInt32(part.firstRow), UInt32(part.rows)],
+                         groups: Self.grid(out.count, Self.elementwiseGroup))
+        }
         return out
     }
 }

@@ -4,6 +4,7 @@ extension VulkanBackend {
     /// Rows of x at or below which the matrix-vector kernel runs (decode); above, the tiled one.
     static let matvecRows = 8
 
+    /// The DTYPE specialisation constant of f32 / f16 / bf16 weights (shaders without quantised variants).
     static func dtypeCode(_ dtype: DType, _ op: String) throws -> UInt32 {
         switch dtype {
         case .f32: 0
@@ -13,24 +14,40 @@ extension VulkanBackend {
         }
     }
 
+    /// The DTYPE specialisation constant and shader variant for weights of `w`'s dtype: plain floats
+    /// by constant, block-quantised types by their `// variant:` build (named as the dtype), which
+    /// needs rows of `rowLength` to be whole blocks.
+    static func weightKind(_ w: Tensor, rowLength: Int, _ op: String) throws -> (code: UInt32, variant: String?) {
+        guard w.dtype.isQuantised else { return (try dtypeCode(w.dtype, op), nil) }
+        guard rowLength % w.dtype.blockSize == 0 else {
+            throw LanternError.shapeMismatch(op: op, detail: "\(w.dtype) \(w.shape): rows of \(rowLength) are not whole blocks of \(w.dtype.blockSize)")
+        }
+        return (0, w.dtype.rawValue)
+    }
+
     public func matmul(_ x: Tensor, _ w: Tensor) throws -> Tensor {
         let k = x.width, n = x.rowCount
         guard w.rank == 2, w.shape[1] == k else {
             throw LanternError.shapeMismatch(op: "matmul", detail: "x \(x.shape) · wᵀ with w \(w.shape): inner sizes differ")
         }
         try requireF32("matmul", x)
-        let dtype = try Self.dtypeCode(w.dtype, "matmul")
+        let (dtype, variant) = try Self.weightKind(w, rowLength: k, "matmul")
         let m = w.shape[0]
         let out = try f32Tensor(Array(x.shape.dropLast()) + [m])
         if n == 0 || m == 0 { return out }
-        let push = [UInt32(n), UInt32(k), UInt32(m), try x.elementOffset, try w.elementOffset, 0]
-        let buffers = [try x.vulkanStorage(device), try w.vulkanStorage(device), try out.vulkanStorage(device)]
-        if n <= Self.matvecRows {
-            // 128 invocations: MATVEC_SIZE in matmul.comp.
-            try dispatch(.matmul, spec: [dtype, 1, 128], buffers: buffers, push: push, groups: Self.grid(m, 1))
-        } else {
-            try dispatch(.matmul, spec: [dtype, 0, 256], buffers: buffers, push: push,
-                         groups: ((m + 63) / 64, (n + 63) / 64, 1))
+        let (parts, wOff) = try weightParts(w)
+        let (xs, xOff, os) = (try x.vulkanStorage(device), try x.elementOffset, try out.vulkanStorage(device))
+        for part in parts where part.rows > 0 {
+            // Columns firstRow ..< firstRow + rows of the output come from this part of w.
+            let push = [UInt32(n), UInt32(k), UInt32(part.rows), xOff, wOff, UInt32(part.firstRow), UInt32(m)]
+            let buffers = [xs, part.storage, os]
+            if n <= Self.matvecRows {
+                // 128 invocations: MATVEC_SIZE in matmul.comp.
+                try dispatch(.matmul, variant: variant, spec: [dtype, 1, 128], buffers: buffers, push: push, groups: Self.grid(part.rows, 1))
+            } else {
+                try dispatch(.matmul, variant: variant, spec: [dtype, 0, 256], buffers: buffers, push: push,
+                             groups: ((part.rows + 63) / 64, (n + 63) / 64, 1))
+            }
         }
         return out
     }

@@ -11,9 +11,9 @@ struct WeightKey: Hashable {
 }
 
 final class WeightEntry {
-    weak var storage: VulkanStorage?
+    weak var storage: (any TensorStorage)?
     weak var owner: AnyObject?
-    init(storage: VulkanStorage, owner: AnyObject) {
+    init(storage: any TensorStorage, owner: AnyObject) {
         self.storage = storage
         self.owner = owner
     }
@@ -40,16 +40,12 @@ extension VulkanBackend {
         guard let bytes = host.dtype.byteCount(elements: host.count), bytes <= host.bytes.count else {
             throw LanternError.shapeMismatch(op: "weight", detail: "'\(host.name)' \(host.dtype) \(host.shape) needs more than its \(host.bytes.count) bytes")
         }
-        guard [.f32, .f16, .bf16].contains(host.dtype) else {
-            throw LanternError.unsupported("\(host.dtype) weights ('\(host.name)') on the Vulkan backend")
-        }
         let key = WeightKey(address: UInt(bitPattern: host.bytes.baseAddress), bytes: bytes, dtype: host.dtype)
         if host.owner != nil, let entry = lock.locked({ weightCache[key] }), let s = entry.storage,
            entry.owner != nil, entry.owner === host.owner {
             return Tensor(shape: host.shape, dtype: host.dtype, storage: s)
         }
-        let storage = try newStorage(bytes: bytes)
-        try upload(storage, UnsafeRawBufferPointer(rebasing: host.bytes.prefix(bytes)))
+        let storage = try uploadWeight(host, bytes: bytes)
         if let owner = host.owner {
             lock.locked {
                 weightCache = weightCache.filter { $0.value.storage != nil }
@@ -68,10 +64,8 @@ extension VulkanBackend {
     }
 
     public func read(_ tensor: Tensor) throws -> [Float] {
+        if let split = tensor.storage as? VulkanSplitStorage { return try readSplit(tensor, split) }
         let s = try tensor.vulkanStorage(device)
-        guard [.f32, .f16, .bf16].contains(tensor.dtype) else {
-            throw LanternError.unsupported("reading a \(tensor.dtype) tensor back as floats")
-        }
         try synchronize()
         var bytes = [UInt8](repeating: 0, count: tensor.byteCount)
         let rc = bytes.withUnsafeMutableBytes { out in

@@ -6,10 +6,11 @@ import LanternCore
 /// constant sizes as the GLSL declares them.
 enum Shader: String, CaseIterable, Sendable {
     case matmul, rmsnorm, rope, attention, geglu, add, scale, embed
+    case saeEncode = "sae_encode"
 
     var bindings: Int {
         switch self {
-        case .attention: 5
+        case .attention, .saeEncode: 5
         case .scale: 2
         default: 3
         }
@@ -18,14 +19,15 @@ enum Shader: String, CaseIterable, Sendable {
     /// Push-constant bytes (32-bit words × 4).
     var pushBytes: Int {
         switch self {
-        case .matmul: 6 * 4
+        case .matmul: 7 * 4
         case .rmsnorm: 7 * 4
         case .rope: 8 * 4
         case .attention: 15 * 4
         case .geglu: 4 * 4
         case .add: 6 * 4
         case .scale: 4 * 4
-        case .embed: 5 * 4
+        case .embed: 7 * 4
+        case .saeEncode: 10 * 4
         }
     }
 }

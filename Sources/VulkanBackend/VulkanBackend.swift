@@ -18,6 +18,9 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
     var inFlight: [VulkanStorage] = []
     var weightCache: [WeightKey: WeightEntry] = [:]
     var ropeTables: [RopeKey: (storage: VulkanStorage, positions: Int)] = [:]
+    /// Weights larger than this many bytes (or than the device binds) are split by rows across
+    /// buffers; tests lower it to exercise the split path on small weights.
+    var maxWeightPartBytes = Int.max
 
     /// Opens device `index` (nil: the best usable one; CPU-type devices only when `allowCPU`).
     /// `validation` and `staging` default to the environment variables above; `staging: false`
