@@ -4,9 +4,11 @@ import LanternCore
 
 /// Writes a trained SAE the way SAELens stores one: `cfg.json` + `sae_weights.safetensors` with
 /// W_enc [d_in, d_sae], W_dec [d_sae, d_in], b_enc, b_dec (and threshold for JumpReLU), in the
-/// model's own units: the training-time input scale c is folded in,
-///     W_enc = (c · encoder)ᵀ,  W_dec = decoder / c,  b_dec = b_dec / c,
-/// so that encode((x − b_dec) · W_enc + b_enc) and decode(a · W_dec + b_dec) act on raw activations.
+/// model's own units: the training-time input scale c (x' = c·x) is folded into the biases and
+/// the activations, so decoder rows keep unit norm (as Gemma Scope's and SAELens's do, which is
+/// what makes steering strengths comparable) and the activations come out in the model's units:
+///     W_enc = encoderᵀ,  b_enc = b_enc' / c,  W_dec = decoder,  b_dec = b_dec' / c,  θ = θ' / c,
+/// so that encode((x − b_dec) · W_enc + b_enc) = pre' / c and decode gives x̂' / c = x̂.
 public enum SAELensExport {
     public struct Description: Sendable {
         public var hookName: String
@@ -29,15 +31,15 @@ public enum SAELensExport {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let d = p.inputWidth, s = p.width, c = p.inputScale
         var wEnc = [Float](repeating: 0, count: d * s)
-        for j in 0..<s { for i in 0..<d { wEnc[i * s + j] = p.encoder[j * d + i] * c } }
+        for j in 0..<s { for i in 0..<d { wEnc[i * s + j] = p.encoder[j * d + i] } }
         var entries: [SafetensorsWriter.Entry] = [
             .init(name: "W_enc", shape: [d, s], values: wEnc),
-            .init(name: "W_dec", shape: [s, d], values: p.decoder.map { $0 / c }),
-            .init(name: "b_enc", shape: [s], values: p.encoderBias),
+            .init(name: "W_dec", shape: [s, d], values: p.decoder),
+            .init(name: "b_enc", shape: [s], values: p.encoderBias.map { $0 / c }),
             .init(name: "b_dec", shape: [d], values: p.decoderBias.map { $0 / c }),
         ]
         if architecture == .jumprelu {
-            entries.append(.init(name: "threshold", shape: [s], values: p.logThreshold.map { exp($0) }))
+            entries.append(.init(name: "threshold", shape: [s], values: p.logThreshold.map { exp($0) / c }))
         }
         try SafetensorsWriter.write(entries, to: (directory as NSString).appendingPathComponent("sae_weights.safetensors"))
 
