@@ -34,6 +34,8 @@ public struct FeatureDashboard: Sendable {
     public let examples: [FeatureExample]
     public let histogram: FeatureHistogram
     public let logits: LogitEffects
+    /// ‖W_dec[f]‖: the logit effects scale with it (1 for SAEs trained with unit-norm decoder rows).
+    public let decoderNorm: Float
 
     public init(feature f: Int, scan: FeatureScan, sae: SAE, model: Transformer, logitCount: Int = 10, bins: Int = 20) throws {
         guard f >= 0, f < sae.dSAE else {
@@ -44,5 +46,6 @@ public struct FeatureDashboard: Sendable {
         examples = scan.examples(f)
         histogram = scan.histogram(f, bins: bins)
         logits = try LogitEffects.of(feature: f, sae: sae, model: model, count: logitCount)
+        decoderNorm = try sae.direction(f).reduce(0) { $0 + $1 * $1 }.squareRoot()
     }
 }

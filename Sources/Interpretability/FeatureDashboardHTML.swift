@@ -5,8 +5,8 @@ extension HTMLReport {
     /// A feature's dashboard: figures, histogram, logit effects and top examples.
     public static func featureDashboard(_ d: FeatureDashboard, display: (Int32) -> String) -> [String] {
         let s = d.summary
-        let figures = String(format: "density %.4f%% (%d of %d tokens) · max activation %.3f · mean when firing %.3f",
-                             s.density * 100, s.firing, s.tokens, Double(s.maxActivation), s.meanActivation)
+        let figures = String(format: "density %.4f%% (%d of %d tokens) · max activation %.3f · mean when firing %.3f · ‖W_dec[f]‖ %.3f",
+                             s.density * 100, s.firing, s.tokens, Double(s.maxActivation), s.meanActivation, Double(d.decoderNorm))
         return ["<div class=\"card\">\(escape(figures))</div>",
                 "<div class=\"side\"><div>\(histogramSection(d.histogram))</div><div>\(logitSection(d.logits, display: display))</div></div>",
                 examplesSection(d.examples, display: display)]
@@ -59,13 +59,13 @@ extension HTMLReport {
     }
 
     /// The index of a survey: one row per feature, linking to its page.
-    public static func featureIndex(_ rows: [(summary: FeatureSummary, link: String, top: [String])], ranking: String) -> String {
+    public static func featureIndex(_ rows: [(summary: FeatureSummary, link: String, top: [[String]])], ranking: String) -> String {
         var table = "<table class=\"metrics\"><tr><th>feature</th><th>density</th><th>max</th><th>mean</th><th>top activating tokens</th><th>promoted tokens</th></tr>"
         for r in rows {
             let s = r.summary
             table += "<tr><td><a href=\"\(escape(r.link))\">\(s.feature)</a></td><td>\(String(format: "%.4f%%", s.density * 100))</td>"
                 + "<td>\(String(format: "%.3f", Double(s.maxActivation)))</td><td>\(String(format: "%.3f", s.meanActivation))</td>"
-                + r.top.map { "<td style=\"text-align:left\" class=\"mono\">\(escape($0))</td>" }.joined() + "</tr>"
+                + r.top.map { "<td style=\"text-align:left\">" + $0.map { "<span class=\"tok\" style=\"background:#eee\">\(escape($0))</span>" }.joined() + "</td>" }.joined() + "</tr>"
         }
         return "<h2>Features by \(escape(ranking))</h2>\(table)</table>"
     }

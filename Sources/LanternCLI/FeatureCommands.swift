@@ -73,7 +73,7 @@ struct FeaturesTop: ParsableCommand {
             }
             let rows = dashboards.map { d in
                 (summary: d.summary, link: "feature-\(d.feature).html",
-                 top: [maxTokens(d).joined(separator: " "), d.logits.positive.map { loaded.shown($0.token) }.joined(separator: " ")])
+                 top: [maxTokens(d), d.logits.positive.map { loaded.shown($0.token) }])
             }
             let index = HTMLReport.page(title: "SAE features by \(by)",
                                         subtitle: "\(sae.source) at \(sae.hookName) · \(scan.tokens) tokens · d_sae \(sae.dSAE)",

@@ -55,7 +55,7 @@ extension FeatureDashboard {
         func tokens(_ list: [TokenLogit]) -> String {
             list.map { "\(loaded.shown($0.token)) (\(String(format: "%+.2f", Double($0.logit))))" }.joined(separator: ", ")
         }
-        out += "promoted (W_dec·W_U, no final norm): \(tokens(logits.positive))\n"
+        out += String(format: "promoted (W_dec·W_U, no final norm; ‖W_dec[f]‖ %.3f): ", Double(decoderNorm)) + tokens(logits.positive) + "\n"
         out += "suppressed: \(tokens(logits.negative))\n"
         out += "histogram of nonzero activations" + (histogram.sampled ? " (a sample of \(histogram.values))" : "") + ":\n"
         let top = max(histogram.counts.max() ?? 0, 1)
@@ -80,6 +80,7 @@ extension FeatureDashboard {
         return [
             "feature": feature, "density": summary.density, "firing": summary.firing, "tokens": summary.tokens,
             "max_activation": Double(summary.maxActivation), "mean_activation": summary.meanActivation,
+            "decoder_norm": Double(decoderNorm),
             "logits": ["positive": tokens(logits.positive), "negative": tokens(logits.negative),
                        "final_norm": false, "softcap": false],
             "histogram": ["lower": Double(histogram.lower), "upper": Double(histogram.upper), "counts": histogram.counts,
