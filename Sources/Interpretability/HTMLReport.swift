@@ -21,6 +21,9 @@ public enum HTMLReport {
         .bar{display:inline-block;height:10px;background:#4a7bd0;vertical-align:middle}
         .side{display:flex;gap:16px}.side>div{flex:1}.gen{font-family:Menlo,Consolas,monospace;white-space:pre-wrap}
         .new{background:#fff1b8}.legend{font-size:12px;color:#666}
+        .hist{display:flex;align-items:flex-end;gap:2px;height:124px;border-bottom:1px solid #999}
+        .hbar{flex:1;background:#e08a3c;min-height:1px}.axis{display:flex;justify-content:space-between;font-size:11px;color:#666}
+        .mono{font-family:Menlo,Consolas,monospace;white-space:pre}.tok.max{outline:2px solid #b03a00}a{color:#2a5db0}
         #tip{position:fixed;pointer-events:none;background:#222;color:#fff;padding:6px 8px;border-radius:4px;font:12px Menlo,monospace;white-space:pre;display:none}
         </style></head><body>
         <h1>\(escape(title))</h1><div class="sub">\(escape(subtitle))</div>

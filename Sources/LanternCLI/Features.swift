@@ -2,9 +2,17 @@ import ArgumentParser
 import Foundation
 import Lantern
 
-/// `lantern features`: which SAE features fire on which token.
+/// `lantern features`: a group whose default subcommand (`show`) is the per-token view, so
+/// `lantern features --sae S --prompt P` works as before; `features top` surveys a corpus.
 struct Features: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show the SAE features that fire on each token, with L0 and reconstruction error.")
+    static let configuration = CommandConfiguration(
+        abstract: "SAE features: per token of a prompt (the default, `show`), or ranked over a corpus (`top`).",
+        subcommands: [FeaturesShow.self, FeaturesTop.self], defaultSubcommand: FeaturesShow.self)
+}
+
+/// `lantern features [show]`: which SAE features fire on which token.
+struct FeaturesShow: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show the SAE features that fire on each token, with L0 and reconstruction error.")
 
     @OptionGroup var model: ModelOptions
     @OptionGroup var saeOptions: SAEOptions

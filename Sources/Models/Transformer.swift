@@ -134,6 +134,12 @@ public final class Transformer: @unchecked Sendable {
         return try backend.softcap(raw, cap: cap)
     }
 
+    /// x · W_Uᵀ [n, vocab] for rows x [n, hidden]: the bare unembedding, with neither the final
+    /// norm nor the softcap (feature dashboards' direct logit effects read directions through it).
+    public func unembedDirect(_ x: Tensor) throws -> Tensor {
+        try backend.matmul(x, unembedding)
+    }
+
     /// Applies the final norm (before `unembed`): the logit lens reads any residual through both.
     public func finalNormed(_ residual: Tensor) throws -> Tensor {
         try backend.rmsNorm(residual, weight: finalNorm, eps: config.rmsEps, form: config.normForm)
