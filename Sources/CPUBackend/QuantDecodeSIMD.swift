@@ -26,11 +26,26 @@ struct StoreSink: BlockSink {
 }
 
 /// acc += w · x for the block's weights w and the activations x at the block's position.
+/// Four accumulators, picked by the group's position, so that consecutive groups do not wait on
+/// each other's FMA (one chain made decode latency-bound at a third of memory bandwidth).
 struct DotSink: BlockSink {
     var x: UnsafePointer<Float>
-    var acc = SIMD8<Float>()
+    var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
+
+    init(x: UnsafePointer<Float>) { self.x = x }
+
     @inline(__always) mutating func put(_ v: SIMD8<Float>, _ at: Int) {
-        acc += v * UnsafeRawPointer(x + at).loadUnaligned(as: SIMD8<Float>.self)
+        let a = UnsafeRawPointer(x + at).loadUnaligned(as: SIMD8<Float>.self)
+        switch (at >> 3) & 3 {
+        case 0: acc0.addProduct(v, a)
+        case 1: acc1.addProduct(v, a)
+        case 2: acc2.addProduct(v, a)
+        default: acc3.addProduct(v, a)
+        }
+    }
+
+    var sum: Float {
+        @inline(__always) get { ((acc0 + acc1) + (acc2 + acc3)).sum() }
     }
 }
 

@@ -33,7 +33,7 @@ enum QuantMatmul {
                             sink.x = x + i * k + b * blockSize
                             B.decode(src + b * blockBytes, &sink)
                         }
-                        out[i * m + j] = sink.acc.sum()
+                        out[i * m + j] = sink.sum
                     }
                 }
             }
