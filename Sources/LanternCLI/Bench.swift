@@ -196,7 +196,7 @@ struct Bench: ParsableCommand {
             if case let .gguf(path) = location { (weightsPath, ggufPath) = (path, path) }
             else { (weightsPath, ggufPath) = (location.path + "/model.safetensors", nil) }
         } else {
-            let dir = try BenchModel.ensure(in: lanternHome())
+            let dir = try BenchModel.ensure(in: ModelStore().home)
             model = try Transformer(directory: dir, backend: backend)
             (name, weightsPath, ggufPath) = ("gemma-2-2b shape, random bf16 weights", dir + "/model.safetensors", nil)
         }
@@ -285,12 +285,6 @@ func peakResidentBytes() -> Int {
 }
 
 func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count) }
-
-/// Lantern's cache: `$LANTERN_HOME`, else ~/.cache/lantern.
-func lanternHome() -> String {
-    if let home = ProcessInfo.processInfo.environment["LANTERN_HOME"], !home.isEmpty { return home }
-    return (NSHomeDirectory() as NSString).appendingPathComponent(".cache/lantern")
-}
 
 final class BufferOwner {
     let buffer: UnsafeMutableRawBufferPointer

