@@ -1,9 +1,10 @@
 import Foundation
 import LanternCore
 
-/// SplitMix64: a small, seedable generator, so that a seed reproduces a generation exactly.
-public struct SeededGenerator: RandomNumberGenerator, Sendable {
-    private var state: UInt64
+/// SplitMix64: a small, seedable generator whose whole state is one integer, so that a seed
+/// reproduces a generation exactly and a checkpoint can save it (SAE training).
+public struct SeededGenerator: RandomNumberGenerator, Sendable, Equatable {
+    public var state: UInt64
     public init(seed: UInt64) { state = seed }
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15

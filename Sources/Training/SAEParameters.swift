@@ -1,4 +1,5 @@
 import Foundation
+import Models
 
 /// The trainable parameters of a sparse autoencoder, on the host, in the layout the Backend's
 /// matmul wants: one row per latent for both the encoder and the decoder.
@@ -35,7 +36,7 @@ public struct SAEParameters: Sendable, Equatable {
     /// initialise), zero encoder bias, and the given decoder bias.
     public static func initial(inputWidth d: Int, width s: Int, architecture: SAEArchitecture,
                                initialThreshold: Float, decoderBias: [Float], inputScale: Float,
-                               random: inout SeededRandom) -> SAEParameters {
+                               random: inout SeededGenerator) -> SAEParameters {
         var decoder = (0..<(s * d)).map { _ in random.normal() }
         normalizeRows(&decoder, width: d)
         return SAEParameters(inputWidth: d, width: s, encoder: decoder, encoderBias: [Float](repeating: 0, count: s),

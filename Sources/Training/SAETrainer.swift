@@ -1,4 +1,5 @@
 import Foundation
+import Models
 import LanternCore
 
 /// Trains a sparse autoencoder on rows from an `ActivationSource`, one batch per `step()`.
@@ -43,7 +44,7 @@ public final class SAETrainer {
         let meanSquaredNorm = sample.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(sampleRows)
         let scale = meanSquaredNorm > 0 ? Float(1 / meanSquaredNorm.squareRoot()) : 1
         let median = GeometricMedian.weiszfeld(sample.map { $0 * scale }, rows: sampleRows, width: d)
-        var random = SeededRandom(seed: settings.seed)
+        var random = SeededGenerator(seed: settings.seed)
         parameters = SAEParameters.initial(inputWidth: d, width: settings.width, architecture: settings.architecture,
                                            initialThreshold: settings.initialThreshold, decoderBias: median,
                                            inputScale: scale, random: &random)
@@ -157,7 +158,7 @@ public final class SAETrainer {
     }
 
     static func permutation(rows: Int, seed: UInt64, pass: Int) -> [Int] {
-        var random = SeededRandom(seed: seed ^ (0xD1B5_4A32_D192_ED03 &* UInt64(pass + 1)))
+        var random = SeededGenerator(seed: seed ^ (0xD1B5_4A32_D192_ED03 &* UInt64(pass + 1)))
         var order = Array(0..<rows)
         order.shuffle(using: &random)
         return order

@@ -1,3 +1,4 @@
+import Models
 import CPUBackend
 import XCTest
 @testable import Training
@@ -13,7 +14,7 @@ final class GradientTests: XCTestCase {
     }
 
     func randomSetup(_ architecture: SAEArchitecture, seed: UInt64) -> (SAEParameters, [Float]) {
-        var random = SeededRandom(seed: seed)
+        var random = SeededGenerator(seed: seed)
         var p = SAEParameters.initial(inputWidth: 4, width: 6, architecture: architecture, initialThreshold: 0.05,
                                       decoderBias: (0..<4).map { _ in 0.1 * random.normal() }, inputScale: 1, random: &random)
         p.encoder = p.encoder.map { $0 + 0.3 * random.normal() }

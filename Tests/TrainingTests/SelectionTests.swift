@@ -1,10 +1,11 @@
+import Models
 import XCTest
 @testable import Training
 
 /// The selections behind TopK and AuxK against sorting.
 final class SelectionTests: XCTestCase {
     func testLargestFirstMatchesSorting() {
-        var random = SeededRandom(seed: 12)
+        var random = SeededGenerator(seed: 12)
         for trial in 0..<300 {
             let n = Int.random(in: 0...70, using: &random), k = Int.random(in: 1...40, using: &random)
             // Few distinct values, so that ties are common.
@@ -19,7 +20,7 @@ final class SelectionTests: XCTestCase {
     }
 
     func testTopIndicesBothWays() {
-        var random = SeededRandom(seed: 3)
+        var random = SeededGenerator(seed: 3)
         let row = (0..<500).map { _ in random.normal() }
         let expected = Array((0..<500).sorted { row[$0] > row[$1] }.prefix(100))
         row.withUnsafeBufferPointer { p in

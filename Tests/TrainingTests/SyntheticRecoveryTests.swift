@@ -1,3 +1,4 @@
+import Models
 import CPUBackend
 import XCTest
 @testable import Training
@@ -7,7 +8,7 @@ final class SyntheticRecoveryTests: XCTestCase {
     /// `features` random unit directions in `width` dimensions; each row is a sum of `active` of
     /// them with magnitudes in 0.5...1.5.
     static func sparseData(rows: Int, width d: Int, features m: Int, active: Int, seed: UInt64) -> (rows: [Float], features: [Float]) {
-        var random = SeededRandom(seed: seed)
+        var random = SeededGenerator(seed: seed)
         var features = (0..<(m * d)).map { _ in random.normal() }
         SAEParameters.normalizeRows(&features, width: d)
         var x = [Float](repeating: 0, count: rows * d)

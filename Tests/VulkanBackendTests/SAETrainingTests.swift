@@ -1,3 +1,4 @@
+import Models
 import CPUBackend
 import Training
 import XCTest
@@ -9,7 +10,7 @@ final class SAETrainingTests: VulkanTestCase {
         for architecture in SAEArchitecture.allCases {
             let settings = SAETrainingSettings(architecture: architecture, width: 24, k: 4, sparsityCoefficient: 0.05,
                                                batchSize: 40, tokens: 40, bandwidth: 0.05, inputWidth: 12)
-            var random = SeededRandom(seed: 4)
+            var random = SeededGenerator(seed: 4)
             let p = SAEParameters.initial(inputWidth: 12, width: 24, architecture: architecture, initialThreshold: 0.05,
                                           decoderBias: (0..<12).map { _ in 0.1 * random.normal() }, inputScale: 1, random: &random)
             let x = (0..<(40 * 12)).map { _ in random.normal() }
