@@ -19,8 +19,10 @@ echo "== features: which SAE features fire on which token (TopK SAE, 1536 latent
 $bin features --sae $sae --prompt "$prompt" --top 4 --html /tmp/lantern-demo-features.html
 echo "== sae eval: how much of each activation the features fail to explain (the dark matter)"
 $bin sae eval --sae $sae --prompt "$prompt" --html /tmp/lantern-demo-eval.html
+echo "== feature 1168, active on \" very\": its dashboard over Shakespeare (the default corpus) — degree words"
+$bin feature --sae $sae --id 1168 --tokens 4096 --html /tmp/lantern-demo-feature-1168.html
 echo "== feature 613's dashboard over Shakespeare (the default corpus): court and family life: lord, palace, youth, marry, born"
 $bin feature --sae $sae --id 613 --tokens 4096 --html /tmp/lantern-demo-feature-613.html
 echo "== steer: feature 613 added at strength 300 at every position of every step"
 $bin steer --sae $sae --feature 613 --strength 300 --prompt "$prompt" --max-new-tokens 20 --html /tmp/lantern-demo-steer.html
-echo "   pages: /tmp/lantern-demo-{lens,features,eval,feature-613,steer}.html"
+echo "   pages: /tmp/lantern-demo-{lens,features,eval,feature-1168,feature-613,steer}.html"
