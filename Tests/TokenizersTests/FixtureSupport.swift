@@ -29,6 +29,10 @@ enum RealModels {
     static let lock = NSLock()
 
     static func vocabularyPath(_ model: String) -> String {
+        // SmolLM2's tokenizer.json (3.5 MB, as transformers saves it) is committed; Gemma's (33 MB)
+        // is exported into the cache by tools/make_tokenizer_fixtures.py.
+        let committed = fixtureDirectory.appendingPathComponent("\(model)/tokenizer.json").path
+        if FileManager.default.fileExists(atPath: committed) { return committed }
         let env = ProcessInfo.processInfo.environment
         let home = env["LANTERN_HOME"] ?? (NSHomeDirectory() + "/.cache/lantern")
         return home + "/tokenizers/\(model)/tokenizer.json"

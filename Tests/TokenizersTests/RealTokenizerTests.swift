@@ -42,21 +42,4 @@ final class RealTokenizerTests: XCTestCase {
         XCTAssertFalse(tokenizer.vocabulary.addBOS)
         RealModels.check(tokenizer, fixture, label: "smollm2-135m (tokenizer.json)")
     }
-
-    /// Encoding speed on a corpus-like text (printed; a loose bound guards against a quadratic path).
-    func testEncodingSpeed() throws {
-        let paragraph = "The reliability of Wikipedia is very often questioned, yet studies found it comparable "
-            + "to other encyclopedias. Numbers like 1,234,567 and code `let x = 42;` appear too.\n\n"
-        let text = String(repeating: paragraph, count: 400)
-        for model in ["gemma3-270m", "smollm2-135m"] {
-            let (vocabulary, _) = try RealModels.load(model)
-            let tokenizer = try Tokenizer(vocabulary: vocabulary)
-            let start = Date()
-            let ids = tokenizer.encode(text)
-            let seconds = Date().timeIntervalSince(start)
-            print("\(model): \(text.utf8.count) bytes -> \(ids.count) tokens in \(String(format: "%.3f", seconds)) s")
-            XCTAssertLessThan(seconds, 5)
-            XCTAssertEqual(tokenizer.decode(ids, skipSpecial: true), text)
-        }
-    }
 }
