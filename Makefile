@@ -28,7 +28,7 @@ build: deps
 # The whole suite, optimised (the model tests run real forward passes).
 test: deps
 	swift build $(RELEASE) -Xswiftc -enable-testing --build-tests
-	swift test $(RELEASE) -Xswiftc -enable-testing --skip-build
+	swift test $(RELEASE) -Xswiftc -enable-testing --skip-build --disable-swift-testing
 
 demo: build
 	./tools/demo.sh
