@@ -22,8 +22,8 @@ public struct LogitEffects: Sendable, Equatable {
         }
         let direction = try model.backend.tensor(try sae.direction(f), shape: [1, sae.dIn])
         let logits = try model.backend.read(try model.unembedDirect(direction))
-        return LogitEffects(positive: LogitLens.topIndices(logits, count: count).map { TokenLogit(token: Int32($0), logit: logits[$0]) },
-                            negative: LogitLens.topIndices(logits.map { -$0 }, count: count).map { TokenLogit(token: Int32($0), logit: logits[$0]) })
+        return LogitEffects(positive: Ranking.largest(count, of: logits).map { TokenLogit(token: Int32($0), logit: logits[$0]) },
+                            negative: Ranking.largest(count, of: logits.map { -$0 }).map { TokenLogit(token: Int32($0), logit: logits[$0]) })
     }
 }
 

@@ -72,7 +72,7 @@ public enum LogitLens {
         let probs = softmax(logits)
         var entropy: Double = 0
         for p in probs where p > 0 { entropy -= Double(p) * log(Double(p)) }
-        let order = topIndices(probs, count: topK)
+        let order = Ranking.largest(topK, of: probs)
         let top = order.map { TokenProbability(token: Int32($0), probability: probs[$0]) }
         var rank: Int?
         if let target {
@@ -90,17 +90,4 @@ public enum LogitLens {
         return e.map { Float($0 / total) }
     }
 
-    /// Indices of the `count` largest values, largest first (ties: lower index first).
-    public static func topIndices(_ values: [Float], count: Int) -> [Int] {
-        guard count > 0 else { return [] }
-        var best: [Int] = []
-        for i in values.indices {
-            if best.count == count, values[i] <= values[best[count - 1]] { continue }
-            var at = best.count
-            while at > 0, values[best[at - 1]] < values[i] { at -= 1 }
-            best.insert(i, at: at)
-            if best.count > count { best.removeLast() }
-        }
-        return best
-    }
 }

@@ -36,7 +36,7 @@ public struct SAERun {
     public func features(top: Int) -> [TokenFeatures] {
         tokens.indices.map { p in
             let a = Array(row(acts, p, width: dSAE))
-            let fired = LogitLens.topIndices(a, count: top).filter { a[$0] > 0 }
+            let fired = Ranking.largest(top, of: a).filter { a[$0] > 0 }
             let x = row(input, p, width: dIn), xh = row(reconstruction, p, width: dIn)
             return TokenFeatures(position: p, token: tokens[p], top: fired.map { FeatureActivation(feature: $0, activation: a[$0]) },
                                  l0: a.filter { $0 > 0 }.count, relativeError: Float(SAEMath.relativeError(x, xh)))

@@ -20,7 +20,7 @@ struct Next: ParsableCommand {
         let ids = try prompt.ids(for: loaded)
         guard let out = try loaded.transformer.forward(ids, logits: .last) else { return }
         let logits = try loaded.backend.read(out)
-        let probs = softmax(logits)
+        let probs = LogitLens.softmax(logits)
         let order = probs.indices.sorted { probs[$0] > probs[$1] }.prefix(max(0, top))
         if json {
             let rows: [[String: Any]] = order.map {
@@ -36,12 +36,4 @@ struct Next: ParsableCommand {
                   + pad(String(format: "%6.2f%%", probs[id] * 100), 9) + bar)
         }
     }
-}
-
-/// Probabilities from logits, computed stably in Double.
-func softmax(_ logits: [Float]) -> [Float] {
-    let top = logits.max() ?? 0
-    let e = logits.map { exp(Double($0 - top)) }
-    let total = e.reduce(0, +)
-    return e.map { Float($0 / total) }
 }

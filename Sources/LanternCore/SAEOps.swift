@@ -24,26 +24,11 @@ public enum SAEActivation: Sendable, Equatable, CustomStringConvertible {
             guard let threshold else { fatalError("jumprelu needs a threshold (checked by saeEncode)") }
             for i in row.indices { row[i] = row[i] > threshold[i] && row[i] > 0 ? row[i] : 0 }
         case let .topK(k):
-            let keep = Set(Self.largest(k, of: row))
+            let keep = Set(Ranking.largest(k, of: row))
             for i in row.indices { row[i] = keep.contains(i) ? max(row[i], 0) : 0 }
         }
     }
 
-    /// Indices of the k largest values (ties: the lower index first, as a stable sort would).
-    static func largest(_ k: Int, of row: UnsafeMutableBufferPointer<Float>) -> [Int] {
-        if k >= row.count { return Array(row.indices) }
-        // A small sorted list of the best k seen so far: k is tens to hundreds, d_sae thousands.
-        var best: [Int] = []
-        best.reserveCapacity(k + 1)
-        for i in row.indices {
-            if best.count == k, row[i] <= row[best[k - 1]] { continue }
-            var at = best.count
-            while at > 0, row[best[at - 1]] < row[i] { at -= 1 }
-            best.insert(i, at: at)
-            if best.count > k { best.removeLast() }
-        }
-        return best
-    }
 }
 
 extension Backend {
