@@ -7,15 +7,7 @@ extension SAEObjective {
                         codes: SparseCodes, sparsityCoefficient: Double, dead: [Bool]?) -> SAEBatchResult {
         let d = p.inputWidth, s = p.width
         let reconstruction = codes.decode(p.decoder, d: d, bias: p.decoderBias)
-        let variance = max(Self.centeredSquares(x, rows: n, width: d), 1e-30)
-        var error = [Float](repeating: 0, count: n * d)
-        var errorSquares = 0.0
-        for i in 0..<(n * d) {
-            error[i] = reconstruction[i] - x[i]
-            errorSquares += Double(error[i]) * Double(error[i])
-        }
-        let reconstructionLoss = errorSquares / variance
-        let dReconstruction = error.map { Float(2 / variance) * $0 }
+        let (reconstructionLoss, dReconstruction) = Self.normalisedError(reconstruction, x, rows: n, width: d)
         let dActs = codes.dotsAtSupport(dReconstruction, p.decoder, d: d)
         var dDecoder = [Float](repeating: 0, count: s * d)
         codes.accumulateByLatent(codes.values, dReconstruction, d: d, into: &dDecoder)
@@ -48,7 +40,7 @@ extension SAEObjective {
         if architecture == .topk, auxCoefficient > 0, let dead, dead.contains(true) {
             let aux = SparseCodes.select(pre, rows: n, width: s, k: min(auxK, dead.filter { $0 }.count), allowed: dead)
             let auxReconstruction = aux.decode(p.decoder, d: d)
-            let residual = error.map { -$0 }
+            let residual = zip(x, reconstruction).map { $0 - $1 }
             let residualVariance = max(Self.centeredSquares(residual, rows: n, width: d), 1e-30)
             var dAux = [Float](repeating: 0, count: n * d)
             var auxSquares = 0.0

@@ -79,15 +79,7 @@ public struct SAEObjective: Sendable {
         let reconstruction = try b.read(b.add(b.matmul(actsT, decoderT), b.tensor(p.decoderBias, shape: [d])))
 
         // Normalised reconstruction loss and its gradient at x̂.
-        let variance = max(Self.centeredSquares(x, rows: n, width: d), 1e-30)
-        var error = [Float](repeating: 0, count: n * d)
-        var errorSquares = 0.0
-        for i in 0..<(n * d) {
-            error[i] = reconstruction[i] - x[i]
-            errorSquares += Double(error[i]) * Double(error[i])
-        }
-        let reconstructionLoss = errorSquares / variance
-        let dReconstruction = error.map { Float(2 / variance) * $0 }
+        let (reconstructionLoss, dReconstruction) = Self.normalisedError(reconstruction, x, rows: n, width: d)
         let dReconstructionT = try b.matrix(dReconstruction, rows: n, cols: d)
         let dActs = try b.read(b.matmul(dReconstructionT, decoder))
         var dDecoder = try b.read(b.matmul(b.transpose(actsT), b.transpose(dReconstructionT)))
@@ -117,7 +109,7 @@ public struct SAEObjective: Sendable {
         // AuxK: dead latents reconstruct the error the live ones left (Gao et al. 2024, §A.2).
         var auxLoss = 0.0
         if architecture == .topk, auxCoefficient > 0, let dead, dead.contains(true) {
-            let residual = error.map { -$0 }
+            let residual = zip(x, reconstruction).map { $0 - $1 }
             let (auxActs, auxGate) = topk(pre, rows: n, width: s, k: min(auxK, dead.filter { $0 }.count), allowed: dead)
             let auxActsT = try b.matrix(auxActs, rows: n, cols: s)
             let auxReconstruction = try b.read(b.matmul(auxActsT, decoderT))
@@ -231,6 +223,19 @@ public struct SAEObjective: Sendable {
     }
 
     /// Σ over rows and columns of (x − column mean)².
+    /// Σ‖x̂ − x‖² / Σ‖x − x̄‖² (1 − explained variance) and its gradient with respect to x̂.
+    static func normalisedError(_ reconstruction: [Float], _ x: [Float], rows n: Int, width d: Int)
+        -> (loss: Double, gradient: [Float]) {
+        let variance = max(centeredSquares(x, rows: n, width: d), 1e-30)
+        var error = [Float](repeating: 0, count: n * d)
+        var errorSquares = 0.0
+        for i in 0..<(n * d) {
+            error[i] = reconstruction[i] - x[i]
+            errorSquares += Double(error[i]) * Double(error[i])
+        }
+        return (errorSquares / variance, error.map { Float(2 / variance) * $0 })
+    }
+
     static func centeredSquares(_ x: [Float], rows n: Int, width d: Int) -> Double {
         var mean = [Double](repeating: 0, count: d)
         for i in 0..<n { for j in 0..<d { mean[j] += Double(x[i * d + j]) } }
