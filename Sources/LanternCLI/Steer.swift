@@ -30,6 +30,8 @@ struct Steer: ParsableCommand {
     var temperature: Float = 0
     @Option(name: .long, help: "Random seed, the same for both runs.")
     var seed: UInt64 = 0
+    @Option(name: .long, help: "Report the probability mass steering moves onto this many of the steered features' most promoted tokens (W_dec·W_U), averaged over the prompt and the baseline continuation; 0 for none.")
+    var promoted = 10
     @Flag(name: .long, help: "Print one JSON object.")
     var json = false
     @Option(name: .long, help: "Also write a self-contained HTML page to this file.")
@@ -54,6 +56,16 @@ struct Steer: ParsableCommand {
         let ids = try prompt.ids(for: loaded)
         let sampler = Sampler(temperature: temperature, seed: seed)
         let (baseline, steered) = try steering.compare(loaded.transformer, prompt: ids, maxNewTokens: maxNewTokens, sampler: sampler)
+        var lift: (tokens: [Int32], baseline: Double, steered: Double)?
+        if let loadedSAE, !features.isEmpty, promoted > 0 {
+            // The tokens the summed steering direction raises most, through the unembedding alone.
+            var vector = [Float](repeating: 0, count: loadedSAE.dIn)
+            for f in features { for (i, v) in try loadedSAE.direction(f).enumerated() { vector[i] += v } }
+            let logits = try loaded.backend.read(try loaded.transformer.unembedDirect(try loaded.backend.tensor(vector, shape: [1, vector.count])))
+            let tokens = Ranking.largest(promoted, of: logits).map { Int32($0) }
+            let mass = try steering.promotedMass(loaded.transformer, text: ids + baseline.tokens, tokens: tokens)
+            lift = (tokens, mass.baseline, mass.steered)
+        }
         let what = (features.isEmpty ? "" : "features \(features.map(String.init).joined(separator: ","))")
             + (direction.map { " direction \($0)" } ?? "") + " \(mode) strength \(strength) at \(loadedSAE?.hookName ?? hook ?? "")"
         if let html {
@@ -61,17 +73,24 @@ struct Steer: ParsableCommand {
             let separate = loaded.tokenizer == nil
             let show = { (id: Int32) in separate ? loaded.shown(id) + " " : loaded.display(id) }
             let section = HTMLReport.steering(prompt: separate ? ids.map(show).joined() : loaded.decode(ids),
-                                              baseline: baseline.tokens.map(show), steered: steered.tokens.map(show), description: what)
+                                              baseline: baseline.tokens.map(show), steered: steered.tokens.map(show),
+                                              description: what + (lift.map { String(format: " · probability of the promoted tokens %@: %.4f → %.4f", $0.tokens.map { loaded.shown($0) }.joined(separator: " "), $0.baseline, $0.steered) } ?? ""))
             try writeHTML(HTMLReport.page(title: "Steering", subtitle: "\(loaded.source) · seed \(seed)", sections: [section]), to: html)
         }
         if json {
             print(try jsonString(["prompt": ids.map(Int.init), "baseline": baseline.tokens.map(Int.init),
                                   "steered": steered.tokens.map(Int.init), "baseline_text": loaded.decode(baseline.tokens),
                                   "steered_text": loaded.decode(steered.tokens), "mode": mode, "strength": Double(strength),
-                                  "features": features]))
+                                  "features": features, "promoted_tokens": lift.map { $0.tokens.map(Int.init) } ?? [],
+                                  "promoted_mass_baseline": lift?.baseline ?? NSNull(), "promoted_mass_steered": lift?.steered ?? NSNull()]))
             return
         }
         print("steering: " + what.trimmingCharacters(in: .whitespaces))
+        if let lift {
+            print(String(format: "promoted tokens (%@): probability %.4f → %.4f steered (×%.1f)",
+                         lift.tokens.map { loaded.shown($0) }.joined(separator: " "), lift.baseline, lift.steered,
+                         lift.steered / max(lift.baseline, 1e-12)))
+        }
         let columns = 38
         let left = wrap(loaded.decode(baseline.tokens), columns), right = wrap(loaded.decode(steered.tokens), columns)
         print(fit("baseline", columns) + " │ steered")

@@ -11,6 +11,25 @@ public protocol ActivationSource: Sendable {
     func rows(_ indices: [Int]) throws -> [Float]
 }
 
+/// The first `rowCount` rows of another source (so that the rest can be held out).
+public struct RowPrefix: ActivationSource {
+    public let base: any ActivationSource
+    public let rowCount: Int
+    public var width: Int { base.width }
+
+    public init(_ base: any ActivationSource, rows: Int) {
+        self.base = base
+        rowCount = max(0, min(rows, base.rowCount))
+    }
+
+    public func rows(_ indices: [Int]) throws -> [Float] {
+        for i in indices where i < 0 || i >= rowCount {
+            throw LanternError.invalidArgument("activation row \(i) of \(rowCount)")
+        }
+        return try base.rows(indices)
+    }
+}
+
 /// Activations already in memory (tests, small runs).
 public struct InMemoryActivations: ActivationSource {
     public let values: [Float]

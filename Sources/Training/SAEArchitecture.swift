@@ -19,6 +19,29 @@ public enum SAEArchitecture: String, Sendable, CaseIterable {
     }
 }
 
+/// How activations are put on a common scale before they reach the SAE.
+public enum InputNormalization: String, Sendable, CaseIterable {
+    /// x' = c·x with one scalar c making E‖x'‖² = 1 (SAELens's `expected_average_only_in`).
+    case scalar
+    /// x' = c·(x − μ)/σ per dimension, then the same scalar: every residual dimension weighs by
+    /// its own spread. Gemma's residual stream has a few dimensions hundreds of times larger than
+    /// the rest (Gemma 3 270M, layer 6: two of 640 carry two thirds of the variance); with the
+    /// scalar form the reconstruction error, and so the SAE's capacity, goes to them.
+    case perDimension = "per-dimension"
+    /// x' = c·(x − μ)/√σ: halfway (in log scale) between the two, so that large dimensions still
+    /// weigh more than small ones, but by their spread rather than its square.
+    case perDimensionSqrt = "per-dimension-sqrt"
+
+    /// u_j = σ_j^−power, the per-dimension factor.
+    var power: Double {
+        switch self {
+        case .scalar: 0
+        case .perDimension: 1
+        case .perDimensionSqrt: 0.5
+        }
+    }
+}
+
 /// Everything that decides what a training run computes. Two runs with equal settings and equal
 /// data produce equal parameters.
 public struct SAETrainingSettings: Sendable, Equatable {
@@ -46,11 +69,13 @@ public struct SAETrainingSettings: Sendable, Equatable {
     /// A latent is dead after this many rows without firing.
     public var deadAfterTokens: Int
     public var seed: UInt64
+    public var normalization: InputNormalization
 
     public init(architecture: SAEArchitecture, width: Int, k: Int = 32, targetL0: Double? = nil,
                 sparsityCoefficient: Double? = nil, learningRate: Float = 5e-4, batchSize: Int = 4096,
                 tokens: Int, bandwidth: Float = 0.001, initialThreshold: Float = 0.001, auxK: Int? = nil,
-                auxCoefficient: Float = 1.0 / 32, deadAfterTokens: Int? = nil, seed: UInt64 = 0, inputWidth: Int) {
+                auxCoefficient: Float = 1.0 / 32, deadAfterTokens: Int? = nil, seed: UInt64 = 0, normalization: InputNormalization = .scalar,
+                inputWidth: Int) {
         self.architecture = architecture
         self.width = width
         self.k = k
@@ -66,5 +91,6 @@ public struct SAETrainingSettings: Sendable, Equatable {
         // Gao et al. use 10M tokens; short runs need a horizon they can reach.
         self.deadAfterTokens = deadAfterTokens ?? min(10_000_000, max(tokens / 5, batchSize))
         self.seed = seed
+        self.normalization = normalization
     }
 }

@@ -9,6 +9,10 @@ import LanternCore
 /// what makes steering strengths comparable) and the activations come out in the model's units:
 ///     W_enc = encoderᵀ,  b_enc = b_enc' / c,  W_dec = decoder,  b_dec = b_dec' / c,  θ = θ' / c,
 /// so that encode((x − b_dec) · W_enc + b_enc) = pre' / c and decode gives x̂' / c = x̂.
+/// With per-dimension normalisation (x' = c·(x − μ)⊙u, u = 1/σ) the same holds with
+///     W_enc = diag(u)·encoderᵀ,  W_dec = decoder·diag(σ),  b_dec = μ + σ⊙b_dec'/c,
+/// and decoder rows are no longer unit norm (TopK ranks raw pre-activations, so they cannot be
+/// rescaled per latent without changing which latents fire).
 public enum SAELensExport {
     public struct Description: Sendable {
         public var hookName: String
@@ -30,13 +34,20 @@ public enum SAELensExport {
                              training: [String: Any] = [:], to directory: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let d = p.inputWidth, s = p.width, c = p.inputScale
-        var wEnc = [Float](repeating: 0, count: d * s)
-        for j in 0..<s { for i in 0..<d { wEnc[i * s + j] = p.encoder[j * d + i] } }
+        let u = p.dimensionScale.isEmpty ? [Float](repeating: 1, count: d) : p.dimensionScale
+        let mu = p.inputShift.isEmpty ? [Float](repeating: 0, count: d) : p.inputShift
+        var wEnc = [Float](repeating: 0, count: d * s), wDec = p.decoder
+        for j in 0..<s {
+            for i in 0..<d {
+                wEnc[i * s + j] = p.encoder[j * d + i] * u[i]
+                wDec[j * d + i] /= u[i]
+            }
+        }
         var entries: [SafetensorsWriter.Entry] = [
             .init(name: "W_enc", shape: [d, s], values: wEnc),
-            .init(name: "W_dec", shape: [s, d], values: p.decoder),
+            .init(name: "W_dec", shape: [s, d], values: wDec),
             .init(name: "b_enc", shape: [s], values: p.encoderBias.map { $0 / c }),
-            .init(name: "b_dec", shape: [d], values: p.decoderBias.map { $0 / c }),
+            .init(name: "b_dec", shape: [d], values: (0..<d).map { mu[$0] + p.decoderBias[$0] / (c * u[$0]) }),
         ]
         if architecture == .jumprelu {
             entries.append(.init(name: "threshold", shape: [s], values: p.logThreshold.map { exp($0) / c }))

@@ -7,8 +7,9 @@ import Models
 ///     pre  = (x − b_dec) · encoderᵀ + b_enc          encoder [d_sae, d_in] = SAELens W_encᵀ
 ///     x̂    = acts · decoder + b_dec                  decoder [d_sae, d_in] = SAELens W_dec
 ///
-/// The model's activations are multiplied by `inputScale` before they reach these parameters
-/// (so that their mean squared norm is 1); export folds the scale back in.
+/// The model's activations x reach these parameters as x' = inputScale · (x − inputShift) ⊙
+/// dimensionScale (the shift and per-dimension scale empty unless the run normalises per
+/// dimension), so that E‖x'‖² = 1; export folds all of it back in.
 public struct SAEParameters: Sendable, Equatable {
     public let inputWidth: Int
     public let width: Int
@@ -19,9 +20,13 @@ public struct SAEParameters: Sendable, Equatable {
     /// JumpReLU: log θ per latent (θ = exp, so it stays positive); empty for other architectures.
     public var logThreshold: [Float]
     public var inputScale: Float
+    /// Per-dimension normalisation (empty when there is none): μ and 1/σ.
+    public var inputShift: [Float] = []
+    public var dimensionScale: [Float] = []
 
     public init(inputWidth: Int, width: Int, encoder: [Float], encoderBias: [Float], decoder: [Float],
-                decoderBias: [Float], logThreshold: [Float], inputScale: Float) {
+                decoderBias: [Float], logThreshold: [Float], inputScale: Float,
+                inputShift: [Float] = [], dimensionScale: [Float] = []) {
         self.inputWidth = inputWidth
         self.width = width
         self.encoder = encoder
@@ -30,6 +35,19 @@ public struct SAEParameters: Sendable, Equatable {
         self.decoderBias = decoderBias
         self.logThreshold = logThreshold
         self.inputScale = inputScale
+        self.inputShift = inputShift
+        self.dimensionScale = dimensionScale
+    }
+
+    /// x' = inputScale · (x − inputShift) ⊙ dimensionScale for rows of x (the training space).
+    public func normalized(_ x: [Float]) -> [Float] {
+        guard !dimensionScale.isEmpty else { return x.map { $0 * inputScale } }
+        var out = x
+        let d = inputWidth, c = inputScale
+        for r in 0..<(x.count / d) {
+            for j in 0..<d { out[r * d + j] = c * (x[r * d + j] - inputShift[j]) * dimensionScale[j] }
+        }
+        return out
     }
 
     /// Random unit-norm decoder rows, the encoder tied to them (W_enc = W_decᵀ, as both papers

@@ -36,21 +36,31 @@ public final class SAETrainer {
         sparsityCoefficient = settings.sparsityCoefficient
         rowsSinceFired = [Int](repeating: 0, count: settings.width)
 
-        // Scale so that E‖x‖² = 1, and start b_dec at the geometric median of a sample.
+        // Normalise (per dimension when asked, then one scalar so that E‖x'‖² = 1), and start
+        // b_dec at the geometric median of a sample.
         let sampleRows = min(source.rowCount, 4096)
         let indices = Array(Self.permutation(rows: source.rowCount, seed: settings.seed, pass: 0).prefix(sampleRows))
         let sample = try source.rows(indices)
         let d = source.width
-        let meanSquaredNorm = sample.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(sampleRows)
+        var unscaled = SAEParameters(inputWidth: d, width: 0, encoder: [], encoderBias: [], decoder: [], decoderBias: [],
+                                     logThreshold: [], inputScale: 1)
+        if settings.normalization != .scalar {
+            (unscaled.inputShift, unscaled.dimensionScale) = Self.meanAndInverseDeviation(
+                sample, rows: sampleRows, width: d, power: settings.normalization.power)
+        }
+        let standardized = unscaled.normalized(sample)
+        let meanSquaredNorm = standardized.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(sampleRows)
         let scale = meanSquaredNorm > 0 ? Float(1 / meanSquaredNorm.squareRoot()) : 1
-        let median = GeometricMedian.weiszfeld(sample.map { $0 * scale }, rows: sampleRows, width: d)
+        let median = GeometricMedian.weiszfeld(standardized.map { $0 * scale }, rows: sampleRows, width: d)
         var random = SeededGenerator(seed: settings.seed)
         parameters = SAEParameters.initial(inputWidth: d, width: settings.width, architecture: settings.architecture,
                                            initialThreshold: settings.initialThreshold, decoderBias: median,
                                            inputScale: scale, random: &random)
+        parameters.inputShift = unscaled.inputShift
+        parameters.dimensionScale = unscaled.dimensionScale
         if let target = settings.targetL0, settings.architecture != .topk {
             let quantiles = try Self.thresholdsFiringAtRate(
-                target / Double(settings.width), parameters: parameters, sample: sample.map { $0 * scale },
+                target / Double(settings.width), parameters: parameters, sample: parameters.normalized(sample),
                 rows: sampleRows, backend: backend)
             if settings.architecture == .jumprelu {
                 parameters.logThreshold = quantiles.map { log(max($0, settings.initialThreshold)) }
@@ -91,6 +101,18 @@ public final class SAETrainer {
         return quantiles
     }
 
+    /// Per-dimension mean and σ^−power of a sample (σ floored at 1e-6 of the largest, so that a
+    /// constant dimension does not blow up).
+    static func meanAndInverseDeviation(_ x: [Float], rows m: Int, width d: Int, power: Double = 1) -> ([Float], [Float]) {
+        var mean = [Double](repeating: 0, count: d), squares = [Double](repeating: 0, count: d)
+        for r in 0..<m { for j in 0..<d { mean[j] += Double(x[r * d + j]) } }
+        for j in 0..<d { mean[j] /= Double(m) }
+        for r in 0..<m { for j in 0..<d { let c = Double(x[r * d + j]) - mean[j]; squares[j] += c * c } }
+        let deviation = squares.map { ($0 / Double(max(m, 1))).squareRoot() }
+        let floor = max(deviation.max() ?? 0, 1e-30) * 1e-6
+        return (mean.map(Float.init), deviation.map { Float(pow(max($0, floor), -power)) })
+    }
+
     /// Restores a trainer from a checkpoint written by `saveCheckpoint`.
     init(restoring state: SAETrainerState, source: any ActivationSource, backend: any Backend) {
         settings = state.settings
@@ -113,7 +135,7 @@ public final class SAETrainer {
     @discardableResult
     public func trainStep() throws -> SAEBatchResult {
         let n = settings.batchSize, d = parameters.inputWidth
-        let x = try source.rows(batchIndices(step: step)).map { $0 * parameters.inputScale }
+        let x = parameters.normalized(try source.rows(batchIndices(step: step)))
         let dead = rowsSinceFired.map { $0 >= settings.deadAfterTokens }
         var result = try objective.evaluate(parameters, batch: x, rows: n, sparsityCoefficient: sparsityCoefficient,
                                             dead: dead)

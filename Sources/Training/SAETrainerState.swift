@@ -21,6 +21,10 @@ public struct SAETrainerState: Sendable, Equatable {
             entries.append(.init(name: "adam_m." + tensor.name, shape: [tensor.values.count], values: adam.firstMoments[i]))
             entries.append(.init(name: "adam_v." + tensor.name, shape: [tensor.values.count], values: adam.secondMoments[i]))
         }
+        if !parameters.dimensionScale.isEmpty {
+            entries.append(.init(name: "input_shift", shape: [parameters.inputWidth], values: parameters.inputShift))
+            entries.append(.init(name: "dimension_scale", shape: [parameters.inputWidth], values: parameters.dimensionScale))
+        }
         // Counters are capped at the dead horizon (≤ 10M), exact in f32.
         entries.append(.init(name: "rows_since_fired", shape: [rowsSinceFired.count], values: rowsSinceFired.map(Float.init)))
         let s = settings
@@ -30,7 +34,7 @@ public struct SAETrainerState: Sendable, Equatable {
             "initial_sparsity_coefficient": "\(s.sparsityCoefficient)", "learning_rate": "\(s.learningRate)",
             "batch_size": "\(s.batchSize)", "tokens": "\(s.tokens)", "bandwidth": "\(s.bandwidth)",
             "initial_threshold": "\(s.initialThreshold)", "aux_k": "\(s.auxK)", "aux_coefficient": "\(s.auxCoefficient)",
-            "dead_after_tokens": "\(s.deadAfterTokens)", "seed": "\(s.seed)",
+            "dead_after_tokens": "\(s.deadAfterTokens)", "seed": "\(s.seed)", "normalization": s.normalization.rawValue,
             "step": "\(step)", "adam_step": "\(adam.step)", "sparsity_coefficient": "\(sparsityCoefficient)",
             "input_scale": "\(parameters.inputScale)",
         ]
@@ -58,19 +62,26 @@ public struct SAETrainerState: Sendable, Equatable {
         }
         let inputWidth: Int = try field("input_width")
         let targetL0 = m["target_l0"].flatMap(Double.init)
+        // Checkpoints from before per-dimension normalisation have no such field: scalar.
+        guard let normalization = InputNormalization(rawValue: m["normalization"] ?? "scalar") else {
+            throw LanternError.badFile(path: path, field: "normalization", problem: "expected scalar, per-dimension or per-dimension-sqrt")
+        }
         let settings = SAETrainingSettings(
             architecture: architecture, width: try field("width"), k: try field("k"), targetL0: targetL0,
             sparsityCoefficient: try field("initial_sparsity_coefficient", Double.self), learningRate: try field("learning_rate"),
             batchSize: try field("batch_size"), tokens: try field("tokens"), bandwidth: try field("bandwidth"),
             initialThreshold: try field("initial_threshold"), auxK: try field("aux_k", Int.self),
             auxCoefficient: try field("aux_coefficient"), deadAfterTokens: try field("dead_after_tokens", Int.self),
-            seed: try field("seed"), inputWidth: inputWidth)
+            seed: try field("seed"), normalization: normalization,
+            inputWidth: inputWidth)
         func floats(_ name: String) throws -> [Float] { try file.tensor(name).floats() }
         let names = ["encoder", "encoder_bias", "decoder", "decoder_bias"] + (architecture == .jumprelu ? ["log_threshold"] : [])
         let parameters = SAEParameters(
             inputWidth: inputWidth, width: settings.width, encoder: try floats("encoder"), encoderBias: try floats("encoder_bias"),
             decoder: try floats("decoder"), decoderBias: try floats("decoder_bias"),
-            logThreshold: architecture == .jumprelu ? try floats("log_threshold") : [], inputScale: try field("input_scale"))
+            logThreshold: architecture == .jumprelu ? try floats("log_threshold") : [], inputScale: try field("input_scale"),
+            inputShift: settings.normalization != .scalar ? try floats("input_shift") : [],
+            dimensionScale: settings.normalization != .scalar ? try floats("dimension_scale") : [])
         var adam = Adam(learningRate: settings.learningRate, sizes: [])
         adam.step = try field("adam_step")
         adam.firstMoments = try names.map { try floats("adam_m." + $0) }

@@ -44,12 +44,20 @@ final class ResumeTests: XCTestCase {
             XCTAssertTrue(x.values == y.values, "\(what): \(x.name)", line: line)
         }
         XCTAssertEqual(a.parameters.inputScale, b.parameters.inputScale, what, line: line)
+        XCTAssertEqual(a.parameters.inputShift, b.parameters.inputShift, what, line: line)
+        XCTAssertEqual(a.parameters.dimensionScale, b.parameters.dimensionScale, what, line: line)
     }
 
     func testTopKResumesIdentically() throws {
         // A short dead horizon, so that the AuxK loss and its counters take part.
         try assertResumesIdentically(SAETrainingSettings(architecture: .topk, width: 40, k: 4, batchSize: 64, tokens: 64 * 30,
                                                          deadAfterTokens: 128, seed: 3, inputWidth: 16))
+    }
+
+    func testPerDimensionNormalisedTopKResumesIdentically() throws {
+        try assertResumesIdentically(SAETrainingSettings(architecture: .topk, width: 40, k: 4, batchSize: 64, tokens: 64 * 30,
+                                                         deadAfterTokens: 128, seed: 5, normalization: .perDimension,
+                                                         inputWidth: 16))
     }
 
     func testJumpReLUWithL0TargetResumesIdentically() throws {

@@ -1,0 +1,105 @@
+import Foundation
+import LanternCore
+
+/// How much of an SAE's error a linear map of the input predicts (Engels et al. 2024,
+/// "Decomposing the dark matter of sparse autoencoders"): e = x − x̂ regressed on x (with an
+/// intercept) by least squares on one set of rows, scored on another. The predictable part is
+/// dark matter that is still linear in x — in reach of a bigger or better SAE; the rest is not.
+public struct LinearErrorPrediction: Sendable {
+    public let width: Int
+    /// Per-dimension centre and 1/scale of x, for a well-conditioned normal matrix (Gemma's
+    /// residual has dimensions 100× the others).
+    let shift: [Float]
+    let inverseScale: [Float]
+    private var gram: [Double]   // (d+1)², ZᵀZ with Z = [standardised x, 1]
+    private var cross: [Double]  // (d+1)·d, ZᵀE
+    public private(set) var fittedRows = 0
+    private var map: [Float]?    // (d+1)·d, the solution M of (ZᵀZ + λI) M = ZᵀE
+    public private(set) var scoredRows = 0
+    public private(set) var errorSquares = 0.0
+    public private(set) var residualSquares = 0.0
+
+    /// `sample` (rows of x) sets the standardisation only.
+    public init(width d: Int, sample: [Float]) {
+        width = d
+        let n = max(sample.count / d, 1)
+        var mean = [Double](repeating: 0, count: d), squares = [Double](repeating: 0, count: d)
+        for r in 0..<(sample.count / d) { for j in 0..<d { mean[j] += Double(sample[r * d + j]) } }
+        for j in 0..<d { mean[j] /= Double(n) }
+        for r in 0..<(sample.count / d) { for j in 0..<d { let c = Double(sample[r * d + j]) - mean[j]; squares[j] += c * c } }
+        shift = mean.map(Float.init)
+        inverseScale = squares.map { let s = ($0 / Double(n)).squareRoot(); return s > 0 ? Float(1 / s) : 1 }
+        gram = [Double](repeating: 0, count: (d + 1) * (d + 1))
+        cross = [Double](repeating: 0, count: (d + 1) * d)
+    }
+
+    /// Z = [(x − shift) ⊙ inverseScale, 1] as a [n, d+1] matrix.
+    func design(_ x: [Float]) -> [Float] {
+        let d = width, n = x.count / d
+        var z = [Float](repeating: 1, count: n * (d + 1))
+        for r in 0..<n { for j in 0..<d { z[r * (d + 1) + j] = (x[r * d + j] - shift[j]) * inverseScale[j] } }
+        return z
+    }
+
+    /// Adds rows x and their SAE errors e = x − x̂ to the normal equations.
+    public mutating func fit(x: [Float], error e: [Float], backend: any Backend) throws {
+        let d = width, n = x.count / d
+        let zt = try backend.transpose(try backend.matrix(design(x), rows: n, cols: d + 1))
+        let et = try backend.transpose(try backend.matrix(e, rows: n, cols: d))
+        let g = try backend.read(try backend.matmul(zt, zt)), c = try backend.read(try backend.matmul(zt, et))
+        for i in gram.indices { gram[i] += Double(g[i]) }
+        for i in cross.indices { cross[i] += Double(c[i]) }
+        fittedRows += n
+        map = nil
+    }
+
+    /// Solves for the map (Cholesky, with a ridge of 1e-6 of the mean diagonal for safety).
+    public mutating func solve() throws {
+        let m = width + 1
+        var a = gram
+        let ridge = 1e-6 * (0..<m).map { a[$0 * m + $0] }.reduce(0, +) / Double(m)
+        for i in 0..<m { a[i * m + i] += ridge }
+        // In place: a = L Lᵀ, L in the lower triangle.
+        for j in 0..<m {
+            var diagonal = a[j * m + j]
+            for k in 0..<j { diagonal -= a[j * m + k] * a[j * m + k] }
+            guard diagonal > 0 else { throw LanternError.invalidArgument("the linear error fit is singular (too few rows: \(fittedRows))") }
+            let l = diagonal.squareRoot()
+            a[j * m + j] = l
+            for i in (j + 1)..<m {
+                var v = a[i * m + j]
+                for k in 0..<j { v -= a[i * m + k] * a[j * m + k] }
+                a[i * m + j] = v / l
+            }
+        }
+        var solution = [Float](repeating: 0, count: m * width)
+        for col in 0..<width {
+            var y = (0..<m).map { cross[$0 * width + col] }
+            for i in 0..<m { for k in 0..<i { y[i] -= a[i * m + k] * y[k] }; y[i] /= a[i * m + i] }
+            for i in stride(from: m - 1, through: 0, by: -1) {
+                for k in (i + 1)..<m { y[i] -= a[k * m + i] * y[k] }
+                y[i] /= a[i * m + i]
+            }
+            for i in 0..<m { solution[i * width + col] = Float(y[i]) }
+        }
+        map = solution
+    }
+
+    /// Scores held-out rows: adds Σ‖e‖² and Σ‖e − ê‖², ê = Z·M.
+    public mutating func score(x: [Float], error e: [Float], backend: any Backend) throws {
+        if map == nil { try solve() }
+        let d = width, n = x.count / d
+        let z = try backend.matrix(design(x), rows: n, cols: d + 1)
+        let mt = try backend.transpose(try backend.matrix(map!, rows: d + 1, cols: d))
+        let predicted = try backend.read(try backend.matmul(z, mt))
+        for i in 0..<(n * d) {
+            errorSquares += Double(e[i]) * Double(e[i])
+            let r = Double(e[i]) - Double(predicted[i])
+            residualSquares += r * r
+        }
+        scoredRows += n
+    }
+
+    /// Share of the error's squared norm that the linear map predicts, on the scored rows.
+    public var predictableFraction: Double { errorSquares > 0 ? 1 - residualSquares / errorSquares : 0 }
+}
