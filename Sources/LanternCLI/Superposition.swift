@@ -22,7 +22,7 @@ struct Superposition: ParsableCommand {
     var hidden = 2
 
     @Option(name: .long, help: "S, the probability a feature is zero: one value, or a comma-separated list to sweep.")
-    var sparsity = "0,0.5,0.7,0.8,0.9,0.95,0.98"
+    var sparsity = "0,0.8,0.9,0.95,0.98"
 
     @Option(name: .long, help: "r: feature i's importance is rⁱ (1 = all equal).")
     var importanceDecay: Float = 0.9
@@ -36,8 +36,11 @@ struct Superposition: ParsableCommand {
     @Option(name: .long, help: "Adam's peak learning rate (decays along a half cosine to 0).")
     var lr: Float = 0.01
 
-    @Option(name: .long, help: "Seed for the initial W and every batch (each model of a sweep uses it).")
+    @Option(name: .long, help: "Seed for the initial W and every batch (restart r uses seed + r).")
     var seed: UInt64 = 0
+
+    @Option(name: .long, help: "Models trained per sparsity (seeds seed, seed + 1, ...); the lowest-loss one is kept.")
+    var restarts = 4
 
     @Flag(name: .long, help: "Print the results as one JSON object.")
     var json = false
@@ -65,6 +68,7 @@ struct Superposition: ParsableCommand {
         guard steps >= 1 else { throw fail("--steps must be at least 1, got \(steps)") }
         guard batch >= 1 else { throw fail("--batch must be at least 1, got \(batch)") }
         guard lr > 0, lr.isFinite else { throw fail("--lr must be positive, got \(lr)") }
+        guard restarts >= 1 else { throw fail("--restarts must be at least 1, got \(restarts)") }
         let settings = ToyModelSettings(features: features, hidden: hidden, importanceDecay: importanceDecay,
                                         steps: steps, batchSize: batch, learningRate: lr, seed: seed)
         try settings.validate()
@@ -74,23 +78,23 @@ struct Superposition: ParsableCommand {
     func run() throws {
         let (settings, sparsities) = try checkedSettings()
         let started = Date()
-        let bar = Progress(total: settings.steps * sparsities.count,
+        let bar = Progress(total: settings.steps * sparsities.count * restarts,
                            label: "training \(sparsities.count) toy model\(sparsities.count == 1 ? "" : "s") (n \(features), m \(hidden))")
-        let runs = try ToyModelTrainer.sweep(settings, sparsities: sparsities, backend: CPUBackend(),
+        let runs = try ToyModelTrainer.sweep(settings, sparsities: sparsities, restarts: restarts, backend: CPUBackend(),
                                              concurrently: true) { done, _ in bar.update(done) }
         bar.finish()
         let seconds = Date().timeIntervalSince(started)
         if let html {
             try writeHTML(HTMLReport.page(title: "Toy models of superposition",
-                                          subtitle: Self.subtitle(settings, seconds: seconds),
+                                          subtitle: Self.subtitle(settings, restarts: restarts, seconds: seconds),
                                           sections: HTMLReport.superposition(runs.map(Self.figure))), to: html)
         }
-        if json { print(try jsonString(Self.json(settings, runs: runs, seconds: seconds))) } else { print(Self.table(settings, runs: runs)) }
+        if json { print(try jsonString(Self.json(settings, restarts: restarts, runs: runs, seconds: seconds))) } else { print(Self.table(settings, runs: runs)) }
     }
 
-    static func subtitle(_ s: ToyModelSettings, seconds: Double) -> String {
-        String(format: "n = %d features, m = %d hidden · importance %gⁱ · %d Adam steps of %d rows, lr %g (cosine) · seed %llu · trained in %.1f s",
-               s.features, s.hidden, Double(s.importanceDecay), s.steps, s.batchSize, Double(s.learningRate), s.seed, seconds)
+    static func subtitle(_ s: ToyModelSettings, restarts: Int, seconds: Double) -> String {
+        String(format: "n = %d features, m = %d hidden · importance %gⁱ · %d Adam steps of %d rows, lr %g (cosine) · seed %llu, best of %d per sparsity · trained in %.1f s",
+               s.features, s.hidden, Double(s.importanceDecay), s.steps, s.batchSize, Double(s.learningRate), s.seed, restarts, seconds)
     }
 
     /// What the page draws, in the Interpretability module's terms.
@@ -101,14 +105,15 @@ struct Superposition: ParsableCommand {
                        featuresPerDimension: run.geometry.featuresPerDimension, loss: run.loss)
     }
 
-    static func json(_ s: ToyModelSettings, runs: [ToyModelRun], seconds: Double) -> [String: Any] {
+    static func json(_ s: ToyModelSettings, restarts: Int, runs: [ToyModelRun], seconds: Double) -> [String: Any] {
         [
             "features": s.features, "hidden": s.hidden, "importance_decay": Double(s.importanceDecay), "steps": s.steps,
-            "batch": s.batchSize, "lr": Double(s.learningRate), "seed": Int(truncatingIfNeeded: s.seed), "seconds": seconds,
+            "batch": s.batchSize, "lr": Double(s.learningRate), "seed": Int(truncatingIfNeeded: s.seed), "restarts": restarts, "seconds": seconds,
             "models": runs.map { run -> [String: Any] in
                 let g = run.geometry, m = run.model
                 var model: [String: Any] = [
                     "sparsity": run.settings.sparsity, "feature_probability": 1 - run.settings.sparsity,
+                    "seed": Int(truncatingIfNeeded: run.settings.seed),
                     "loss": run.loss, "features_per_dimension": g.featuresPerDimension, "represented": g.represented,
                     "W": (0..<m.hidden).map { r in (0..<m.features).map { Double(m.weights[r * m.features + $0]) } },
                     "b": m.bias.map(Double.init),
@@ -132,9 +137,9 @@ struct Superposition: ParsableCommand {
         var lines: [String] = []
         for run in runs {
             let g = run.geometry, m = run.model
-            lines.append(String(format: "S = %.3f (1/(1−S) = %.1f)  loss %.5f  features/dimension %.3f  represented %d of %d",
+            lines.append(String(format: "S = %.3f (1/(1−S) = %.1f)  loss %.5f  features/dimension %.3f  represented %d of %d  (seed %llu)",
                                 run.settings.sparsity, 1 / (1 - run.settings.sparsity), run.loss, g.featuresPerDimension,
-                                g.represented, m.features))
+                                g.represented, m.features, run.settings.seed))
             lines.append("  feature  importance   ‖W_i‖  superposition     bias" + (m.angles == nil ? "" : "  angle"))
             for i in 0..<m.features {
                 let bar = String(repeating: "█", count: Int((min(g.norms[i], 1.5) * 10).rounded()))

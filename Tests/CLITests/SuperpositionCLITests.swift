@@ -47,6 +47,7 @@ extension CLITests {
             (["--steps", "0"], "--steps must be at least 1"),
             (["--batch", "0"], "--batch must be at least 1"),
             (["--lr", "0"], "--lr must be positive"),
+            (["--restarts", "0"], "--restarts must be at least 1"),
         ]
         for (arguments, expected) in cases {
             let r = try run(["superposition"] + arguments)

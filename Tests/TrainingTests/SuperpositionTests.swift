@@ -110,6 +110,9 @@ final class SuperpositionTests: XCTestCase {
         let sweep = try ToyModelTrainer.sweep(settings, sparsities: [0.2, 0.5, 0.9], backend: backend, concurrently: true)
         XCTAssertEqual(sweep[1].model, a.model)
         XCTAssertEqual(sweep.map(\.settings.sparsity), [0.2, 0.5, 0.9])
+        // With restarts, each point keeps its lowest-loss seed.
+        let best = try ToyModelTrainer.sweep(settings, sparsities: [0.5], restarts: 2, backend: backend, concurrently: true)[0]
+        XCTAssertEqual(best.loss, min(a.loss, try ToyModelTrainer.train(other, backend: backend).loss))
     }
 
     func testSampledBatchHasTheAskedSparsity() {

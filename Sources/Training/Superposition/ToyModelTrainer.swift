@@ -61,17 +61,23 @@ public enum ToyModelTrainer {
                            loss: loss, lossCurve: curve)
     }
 
-    /// One model per sparsity, otherwise the same settings (seed included). With `concurrently`,
-    /// the models train on all cores at once (each is a function of its settings alone, so the
-    /// results are the same); the backend must then accept calls from several threads, as the
-    /// CPU backend does. `progress(done, total)` counts steps over the whole sweep.
-    public static func sweep(_ settings: ToyModelSettings, sparsities: [Double], backend: any Backend, concurrently: Bool = false,
-                             progress: ((Int, Int) -> Void)? = nil) throws -> [ToyModelRun] {
-        let total = settings.steps * sparsities.count
-        let shared = SweepState(count: sparsities.count, progress: progress)
-        let trainOne: @Sendable (Int) -> Void = { index in
+    /// One model per sparsity, otherwise the same settings. Each point trains `restarts` models
+    /// (seeds seed, seed + 1, ...) and keeps the one with the lowest evaluation loss: toy models
+    /// have local minima (near S = 0.9, four features on a square with the fifth dropped, at a
+    /// third more loss than the pentagon), and the paper, too, reads off the best of several
+    /// runs. With `concurrently`, the models train on all cores at once (each is a function of its
+    /// settings alone, so the results are the same); the backend must then accept calls from
+    /// several threads, as the CPU backend does. `progress(done, total)` counts steps over all.
+    public static func sweep(_ settings: ToyModelSettings, sparsities: [Double], restarts: Int = 1, backend: any Backend,
+                             concurrently: Bool = false, progress: ((Int, Int) -> Void)? = nil) throws -> [ToyModelRun] {
+        guard restarts >= 1 else { throw LanternError.invalidArgument("toy model: restarts = \(restarts) must be at least 1") }
+        let jobs = sparsities.count * restarts
+        let total = settings.steps * jobs
+        let shared = SweepState(count: jobs, progress: progress)
+        let trainOne: @Sendable (Int) -> Void = { job in
             var point = settings
-            point.sparsity = sparsities[index]
+            point.sparsity = sparsities[job / restarts]
+            point.seed = settings.seed &+ UInt64(job % restarts)
             var reported = 0
             let result = Result {
                 try train(point, backend: backend) { done in
@@ -79,14 +85,17 @@ public enum ToyModelTrainer {
                     reported = done
                 }
             }
-            shared.store(result, at: index)
+            shared.store(result, at: job)
         }
         if concurrently {
-            DispatchQueue.concurrentPerform(iterations: sparsities.count) { trainOne($0) }
+            DispatchQueue.concurrentPerform(iterations: jobs) { trainOne($0) }
         } else {
-            for index in sparsities.indices { trainOne(index) }
+            for job in 0..<jobs { trainOne(job) }
         }
-        return try shared.results.map { try $0!.get() }
+        let runs = try shared.results.map { try $0!.get() }
+        return sparsities.indices.map { point in
+            runs[(point * restarts)..<((point + 1) * restarts)].min { $0.loss < $1.loss }!
+        }
     }
 }
 
