@@ -141,6 +141,7 @@ struct SAETrain: ParsableCommand {
             description: .init(hookName: hook, hookLayer: SAELensExport.layer(ofHook: hook), modelName: harvested.modelName,
                                contextSize: harvested.context, dataset: activations ?? corpus.corpus.joined(separator: ",")),
             training: ["tokens": trainer.settings.tokens, "batch_size": trainer.settings.batchSize, "seed": Int(trainer.settings.seed),
+                       "normalization": trainer.settings.normalization.rawValue, "k": trainer.settings.k,
                        "learning_rate": Double("\(trainer.settings.learningRate)") ?? 0, "final_sparsity_coefficient": trainer.sparsityCoefficient],
             to: out)
         if let last {
