@@ -4,7 +4,7 @@ import Models
 
 /// Some of a unit's top examples that share one SAE feature.
 public struct FeatureGroup: Sendable, Equatable {
-    /// The SAE feature (nil: no sparse feature was active at those examples' maxima).
+    /// The SAE feature (nil: the examples that share no sparse feature with another top example).
     public let feature: Int?
     /// Indices into the unit's examples, strongest example first.
     public let examples: [Int]
@@ -12,52 +12,78 @@ public struct FeatureGroup: Sendable, Equatable {
     public let share: Double
 }
 
-/// How many unrelated things one unit (an MLP neuron) responds to, measured with an SAE: each of
-/// the unit's top examples (its strongest token in each of its top contexts) is assigned to the
-/// strongest SAE feature active at that token, leaving out dense features (they fire on most tokens
-/// and say nothing about one context). The score is the effective number of features among the
-/// top examples, exp(H) with H = −Σ share · ln share over the groups: 1 when one feature explains
-/// every top context, k when each of k contexts has a different one. Examples with no sparse
-/// feature active form one group of their own (counted once, so they never inflate the score).
+/// How many unrelated things one unit (an MLP neuron) responds to, measured with an SAE.
+///
+/// Each of the unit's top-k examples (its strongest token in each of its top contexts) carries the
+/// SAE features active at that token; dense features (firing on most tokens, saying nothing about
+/// one context) are left out. A greedy set cover groups the examples: take the feature active in
+/// the most not-yet-grouped examples (ties: the larger summed activation over them, then the lower
+/// id), make those examples its group, repeat while some feature is shared by at least two
+/// ungrouped examples. What is left shares no feature with another top example (one group, nil).
+///
+/// The score is the effective number of features the top contexts split into,
+/// exp(−Σ pᵢ ln pᵢ) over the shared-feature groups with pᵢ = |groupᵢ| / k: 1 when one feature runs
+/// through every top context; m for m equal groups covering them all; the unshared remainder adds
+/// nothing, so a neuron whose top contexts have nothing in common scores 1 too (its coverage, the
+/// fraction in shared groups, tells the two apart). Grouping by each example's single strongest
+/// feature was tried first and saturates: with a 1536-feature SAE nearly every top context has a
+/// different strongest feature, whatever the neuron.
 public struct Polysemanticity: Sendable, Equatable {
     public let unit: Int
-    /// Largest group first (ties: the group whose strongest example ranks higher).
+    /// Shared-feature groups, largest first (the greedy order), then the unshared remainder if any.
     public let groups: [FeatureGroup]
-    /// Top examples grouped.
+    /// Top examples grouped (k).
     public let examples: Int
     public let effectiveFeatures: Double
 
-    /// SAE features among the groups (the group of examples without one left out).
+    /// SAE features among the groups.
     public var distinctFeatures: Int { groups.filter { $0.feature != nil }.count }
+    /// Fraction of the top examples in shared-feature groups.
+    public var coverage: Double { groups.filter { $0.feature != nil }.reduce(0) { $0 + $1.share } }
 
     /// Groups the examples of `unit` (from a scan run with a companion SAE); `isDense(f)` says
     /// which SAE features to leave out.
     public init(unit: Int, examples: [FeatureExample], isDense: (Int) -> Bool) {
         self.unit = unit
         self.examples = examples.count
-        var members: [Int?: [Int]] = [:], order: [Int?] = []
-        for (i, e) in examples.enumerated() {
-            let key = e.companions.first { !isDense($0.feature) }?.feature
-            if members[key] == nil { order.append(key) }
-            members[key, default: []].append(i)
-        }
         let total = Double(max(examples.count, 1))
-        groups = order.map { FeatureGroup(feature: $0, examples: members[$0]!, share: Double(members[$0]!.count) / total) }
-            .sorted { $0.examples.count != $1.examples.count ? $0.examples.count > $1.examples.count : $0.examples[0] < $1.examples[0] }
+        // Per feature: the examples it is active in, with its activation there.
+        var active: [Int: [(example: Int, value: Float)]] = [:]
+        for (i, e) in examples.enumerated() {
+            for c in e.companions where !isDense(c.feature) { active[c.feature, default: []].append((i, c.activation)) }
+        }
+        var ungrouped = Set(examples.indices), groups: [FeatureGroup] = []
+        while true {
+            var best: (feature: Int, members: [Int], mass: Double)?
+            for (f, list) in active {
+                let members = list.filter { ungrouped.contains($0.example) }
+                guard members.count >= 2 else { continue }
+                let mass = members.reduce(0.0) { $0 + Double($1.value) }
+                if let b = best, (members.count, mass, -f) <= (b.members.count, b.mass, -b.feature) { continue }
+                best = (f, members.map(\.example).sorted(), mass)
+            }
+            guard let b = best else { break }
+            groups.append(FeatureGroup(feature: b.feature, examples: b.members, share: Double(b.members.count) / total))
+            ungrouped.subtract(b.members)
+        }
         let entropy = groups.reduce(0.0) { $0 - $1.share * log($1.share) }
-        effectiveFeatures = examples.isEmpty ? 0 : exp(entropy)
+        if !ungrouped.isEmpty {
+            groups.append(FeatureGroup(feature: nil, examples: ungrouped.sorted(), share: Double(ungrouped.count) / total))
+        }
+        self.groups = groups
+        effectiveFeatures = exp(entropy)
     }
 
     /// Every unit of `scan` that fired, scored against the companion SAE's scan over the same
     /// tokens (a feature is dense when it fired on more than `maxDensity` of them); most
-    /// polysemantic first (ties: more examples, then lower unit).
+    /// polysemantic first (ties: higher coverage, then lower unit).
     public static func ranked(scan: FeatureScan, companion: FeatureScan, maxDensity: Double, count: Int) -> [Polysemanticity] {
         let dense = (0..<companion.width).map { companion.summary($0).density > maxDensity }
         let all = (0..<scan.width).filter { scan.summary($0).firing > 0 }
             .map { Polysemanticity(unit: $0, examples: scan.examples($0), isDense: { dense[$0] }) }
         return Array(all.sorted {
             if $0.effectiveFeatures != $1.effectiveFeatures { return $0.effectiveFeatures > $1.effectiveFeatures }
-            return $0.examples != $1.examples ? $0.examples > $1.examples : $0.unit < $1.unit
+            return $0.coverage != $1.coverage ? $0.coverage > $1.coverage : $0.unit < $1.unit
         }.prefix(count))
     }
 }

@@ -9,10 +9,11 @@ extension HTMLReport {
         let top = max(examples.first?.maxActivation ?? 0, 1e-9)
         var out = """
         <h2>Polysemanticity: the top contexts grouped by SAE feature</h2>
-        <div class="legend">Each top context's strongest token is assigned to the strongest feature of \(escape(sae)) active there,
-        leaving out features that fire on more than \(String(format: "%g", maxDensity * 100))% of the scanned tokens.
-        Effective number of features exp(H) over the group shares: 1 = one feature explains every top context.</div>
-        <div class="card"><b>\(p.distinctFeatures) distinct features over \(p.examples) top contexts · effective number \(String(format: "%.2f", p.effectiveFeatures))</b></div>
+        <div class="legend">The features of \(escape(sae)) active at each top context's strongest token (leaving out features that fire on
+        more than \(String(format: "%g", maxDensity * 100))% of the scanned tokens) group the contexts by a greedy set cover: the feature shared by
+        the most ungrouped contexts takes them, while some feature is shared by two or more. Effective number of features exp(−Σ p ln p)
+        over the shared groups' shares p: 1 = one feature runs through every top context; coverage = the share in shared groups.</div>
+        <div class="card"><b>\(p.distinctFeatures) shared features over \(p.examples) top contexts · effective number \(String(format: "%.2f", p.effectiveFeatures)) · coverage \(String(format: "%.0f%%", p.coverage * 100))</b></div>
         """
         for g in p.groups {
             var head = String(format: "%.0f%% (%d of %d)", g.share * 100, g.examples.count, p.examples)
@@ -24,7 +25,7 @@ extension HTMLReport {
                     if !n.promoted.isEmpty { head += " · promotes " + n.promoted.map { "‘\(display($0))’" }.joined(separator: " ") }
                 }
             } else {
-                head = "no sparse feature active · " + head
+                head = "sharing no feature with another top context · " + head
             }
             let cards = g.examples.map { i -> String in
                 let e = examples[i]

@@ -60,7 +60,7 @@ struct NeuronsTop: ParsableCommand {
     @OptionGroup var scanOptions: NeuronScanOptions
 
     @Option(name: [.long, .customLong("sort")],
-            help: "Order: density, max, mean, or polysemantic (the effective number of SAE features among the top contexts; needs --sae).")
+            help: "Order: density, max, mean, or polysemantic (the effective number of SAE features the top contexts split into; needs --sae).")
     var by: String = "density"
 
     @Option(name: .long, help: "How many neurons to list.")
@@ -97,7 +97,7 @@ struct NeuronsTop: ParsableCommand {
             return Array(seen.prefix(5))
         }
         func scores(_ p: Polysemanticity?) -> [String] {
-            p.map { [String(format: "%.2f", $0.effectiveFeatures), "\($0.distinctFeatures)"] } ?? []
+            p.map { [String(format: "%.2f", $0.effectiveFeatures), String(format: "%.0f%%", $0.coverage * 100), "\($0.distinctFeatures)"] } ?? []
         }
         if let htmlDir {
             try FileManager.default.createDirectory(atPath: htmlDir, withIntermediateDirectories: true)
@@ -112,7 +112,7 @@ struct NeuronsTop: ParsableCommand {
             }
             let index = HTMLReport.page(title: "Neurons of layer \(r.neurons.layer) by \(by)", subtitle: r.description,
                                         sections: [HTMLReport.featureIndex(rows, ranking: by, unitName: "neuron",
-                                                                           extraHeaders: r.companion == nil ? [] : ["effective SAE features", "distinct"],
+                                                                           extraHeaders: r.companion == nil ? [] : ["effective SAE features", "coverage", "shared features"],
                                                                            extra: polys.map(scores))])
             try writeHTML(index, to: (htmlDir as NSString).appendingPathComponent("index.html"))
         }
@@ -129,11 +129,11 @@ struct NeuronsTop: ParsableCommand {
             return
         }
         print(r.description)
-        print("neuron   density     max    mean" + (r.companion == nil ? "" : "  eff.SAE  distinct") + "  top activating tokens → promoted tokens")
+        print("neuron   density     max    mean" + (r.companion == nil ? "" : "  eff.SAE  cover  shared") + "  top activating tokens → promoted tokens")
         for (d, p) in zip(dashboards, polys) {
             let s = d.summary
             var line = String(format: "%6d  %7.3f%%  %6.2f  %6.2f  ", s.feature, s.density * 100, Double(s.maxActivation), s.meanActivation)
-            if let p { line += String(format: "%7.2f  %8d  ", p.effectiveFeatures, p.distinctFeatures) }
+            if let p { line += String(format: "%7.2f  %4.0f%%  %6d  ", p.effectiveFeatures, p.coverage * 100, p.distinctFeatures) }
             print(line + maxTokens(d).joined(separator: " ") + " → " + d.logits.positive.map { r.loaded.shown($0.token) }.joined(separator: " "))
         }
     }

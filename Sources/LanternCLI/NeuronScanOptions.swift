@@ -75,8 +75,8 @@ struct NeuronScanOptions: ParsableArguments {
 /// How the terminal and JSON show a polysemanticity grouping.
 extension Polysemanticity {
     func text(_ loaded: LanternModel, examples list: [FeatureExample], notes: [Int: GroupFeatureNote], maxDensity: Double) -> String {
-        var out = String(format: "polysemanticity: %d distinct SAE features over %d top contexts, effective number %.2f (features denser than %g%% left out)\n",
-                         distinctFeatures, examples, effectiveFeatures, maxDensity * 100)
+        var out = String(format: "polysemanticity: %d shared SAE features over %d top contexts, effective number %.2f, coverage %.0f%% (features denser than %g%% left out)\n",
+                         distinctFeatures, examples, effectiveFeatures, coverage * 100, maxDensity * 100)
         for g in groups {
             var head = String(format: "  %5.1f%% (%d) ", g.share * 100, g.examples.count)
             if let f = g.feature {
@@ -87,7 +87,7 @@ extension Polysemanticity {
                     head += ")"
                 }
             } else {
-                head += "no sparse feature active"
+                head += "sharing no feature with another top context"
             }
             out += head + "\n"
             for i in g.examples {
@@ -100,7 +100,7 @@ extension Polysemanticity {
     }
 
     func json(_ notes: [Int: GroupFeatureNote], _ loaded: LanternModel) -> [String: Any] {
-        ["distinct_features": distinctFeatures, "effective_features": effectiveFeatures, "examples": examples,
+        ["distinct_features": distinctFeatures, "effective_features": effectiveFeatures, "coverage": coverage, "examples": examples,
          "groups": groups.map { g -> [String: Any] in
              var d: [String: Any] = ["share": g.share, "examples": g.examples]
              if let f = g.feature {

@@ -131,26 +131,35 @@ final class NeuronScanTests: XCTestCase {
         XCTAssertEqual(neurons.directionFormula, "W_down[:, n]")
     }
 
-    /// The grouping by hand: strongest non-dense feature per example; exp of the entropy of the shares.
-    func testPolysemanticityGroupsByTheStrongestSparseFeature() {
+    /// The greedy cover by hand: the feature shared by the most ungrouped examples takes them.
+    func testPolysemanticityGroupsByAGreedyCoverOfSharedFeatures() {
         func example(_ i: Int, _ features: [(Int, Float)]) -> FeatureExample {
             FeatureExample(context: i, position: 1, windowStart: 0, tokens: [2, 5], activations: [0, Float(10 - i)], maxActivation: Float(10 - i),
                            companions: features.map { FeatureActivation(feature: $0.0, activation: $0.1) })
         }
         let dense: Set = [9]
-        let examples = [example(0, [(9, 5), (1, 2)]), example(1, [(1, 3)]), example(2, [(2, 4), (1, 1)]), example(3, [(9, 8), (3, 1)]),
-                        example(4, [(9, 1)]), example(5, [])]
+        let examples = [example(0, [(9, 5), (1, 2)]), example(1, [(1, 3), (2, 1)]), example(2, [(2, 4), (1, 1)]), example(3, [(9, 8), (3, 1)]),
+                        example(4, [(3, 2)]), example(5, [(7, 1), (9, 1)]), example(6, [])]
         let p = Polysemanticity(unit: 7, examples: examples) { dense.contains($0) }
-        XCTAssertEqual(p.groups.map(\.feature), [1, nil, 2, 3], "largest first; ties by strongest example")
-        XCTAssertEqual(p.groups.map(\.examples), [[0, 1], [4, 5], [2], [3]])
-        let shares: [Double] = [2.0 / 6, 2.0 / 6, 1.0 / 6, 1.0 / 6]
+        // Feature 1 is in 0, 1, 2; then 2 has nothing left; 3 is in 3 and 4; 7 (and dense 9) would take 5 alone.
+        XCTAssertEqual(p.groups.map(\.feature), [1, 3, nil])
+        XCTAssertEqual(p.groups.map(\.examples), [[0, 1, 2], [3, 4], [5, 6]])
+        let shares: [Double] = [3.0 / 7, 2.0 / 7, 2.0 / 7]
         XCTAssertEqual(p.groups.map(\.share), shares)
-        XCTAssertEqual(p.distinctFeatures, 3)
-        let h: Double = -shares.reduce(0.0) { $0 + $1 * log($1) }
-        XCTAssertEqual(p.effectiveFeatures, exp(h), accuracy: 1e-12)
-        let one = Polysemanticity(unit: 0, examples: [example(0, [(4, 1)]), example(1, [(5, 3), (4, 2)])]) { _ in false }
-        XCTAssertEqual(one.effectiveFeatures, 2, accuracy: 1e-12, "feature 5 is the strongest in the second example (companions come strongest first)")
-        XCTAssertEqual(Polysemanticity(unit: 0, examples: [example(0, [(4, 1)]), example(1, [(4, 2)])]) { _ in false }.effectiveFeatures, 1, accuracy: 1e-12)
+        XCTAssertEqual(p.distinctFeatures, 2)
+        XCTAssertEqual(p.coverage, 5.0 / 7, accuracy: 1e-12)
+        let h: Double = -(shares[0] * log(shares[0]) + shares[1] * log(shares[1]))
+        XCTAssertEqual(p.effectiveFeatures, exp(h), accuracy: 1e-12, "the unshared remainder adds nothing")
+        // Equal counts: the larger summed activation wins (5: 3 + 2 against 4: 1 + 1).
+        let tie = Polysemanticity(unit: 0, examples: [example(0, [(5, 3), (4, 1)]), example(1, [(5, 2), (4, 1)])]) { _ in false }
+        XCTAssertEqual(tie.groups.map(\.feature), [5])
+        XCTAssertEqual(tie.effectiveFeatures, 1, accuracy: 1e-12)
+        let nothingShared = Polysemanticity(unit: 0, examples: [example(0, [(4, 1)]), example(1, [(5, 2)])]) { _ in false }
+        XCTAssertEqual(nothingShared.groups.map(\.feature), [nil])
+        XCTAssertEqual(nothingShared.coverage, 0)
+        XCTAssertEqual(nothingShared.effectiveFeatures, 1)
+        let even = Polysemanticity(unit: 0, examples: (0..<6).map { example($0, [($0 / 2, 1)]) }) { _ in false }
+        XCTAssertEqual(even.effectiveFeatures, 3, accuracy: 1e-12, "three equal groups covering everything")
     }
 
     /// One pass with a companion SAE: the SAE's own scan equals a plain SAE scan, and each neuron
@@ -161,6 +170,7 @@ final class NeuronScanTests: XCTestCase {
         let neurons = try MLPNeurons(layer: layer, model: model)
         var options = FeatureScan.Options()
         options.topExamples = 5
+        options.companionLimit = sae.dSAE   // all active features, so the cover can be checked against full SAE runs
         let scan = FeatureScan(width: neurons.width, bos: 2, options: options)
         let companion = FeatureScan(width: sae.dSAE, bos: 2, options: options)
         let plain = FeatureScan(width: sae.dSAE, bos: 2, options: options)
@@ -182,22 +192,33 @@ final class NeuronScanTests: XCTestCase {
         var multi = 0
         for n in 0..<neurons.width {
             let examples = scan.examples(n)
-            var strongest: [Int?] = []
             for e in examples {
                 let row = Array(saeActs[e.context][(e.position * sae.dSAE)..<((e.position + 1) * sae.dSAE)])
                 let active = row.indices.filter { row[$0] > 0 }.sorted { row[$0] != row[$1] ? row[$0] > row[$1] : $0 < $1 }
-                XCTAssertEqual(e.companions.map(\.feature), Array(active.prefix(64)), "neuron \(n)")
-                XCTAssertEqual(e.companions.map(\.activation), active.prefix(64).map { row[$0] })
-                strongest.append(active.first { densities[$0] <= maxDensity })
+                XCTAssertEqual(e.companions.map(\.feature), active, "neuron \(n)")
+                XCTAssertEqual(e.companions.map(\.activation), active.map { row[$0] })
+            }
+            // The cover's properties, checked on the separate SAE runs with the directly counted densities.
+            func sparse(_ i: Int) -> Set<Int> {
+                let e = examples[i]
+                return Set((0..<sae.dSAE).filter { saeActs[e.context][e.position * sae.dSAE + $0] > 0 && densities[$0] <= maxDensity })
             }
             let p = Polysemanticity(unit: n, examples: examples) { companion.summary($0).density > maxDensity }
-            var counts: [Int?: Int] = [:]
-            for s in strongest { counts[s, default: 0] += 1 }
-            XCTAssertEqual(Set(p.groups.map(\.feature)), Set(counts.keys), "neuron \(n)")
-            for g in p.groups { XCTAssertEqual(g.examples.count, counts[g.feature]) }
-            if p.groups.count > 1 { multi += 1 }
+            XCTAssertEqual(p.groups.flatMap(\.examples).sorted(), Array(examples.indices), "a partition, neuron \(n)")
+            let shared = p.groups.filter { $0.feature != nil }
+            XCTAssertEqual(shared.map(\.examples.count), shared.map(\.examples.count).sorted(by: >), "greedy order")
+            for g in shared {
+                XCTAssertGreaterThanOrEqual(g.examples.count, 2)
+                for i in g.examples { XCTAssertTrue(sparse(i).contains(g.feature!), "neuron \(n): feature \(g.feature!) active in example \(i)") }
+            }
+            if let rest = p.groups.last, rest.feature == nil {
+                for (a, i) in rest.examples.enumerated() {
+                    for j in rest.examples[(a + 1)...] { XCTAssertTrue(sparse(i).isDisjoint(with: sparse(j)), "neuron \(n): the remainder shares nothing") }
+                }
+            }
+            if shared.count > 1 { multi += 1 }
         }
-        XCTAssertGreaterThan(multi, 10, "enough neurons split across features to test the grouping")
+        XCTAssertGreaterThan(multi, 5, "enough neurons split across several shared features to test the grouping")
         let ranked = Polysemanticity.ranked(scan: scan, companion: companion, maxDensity: maxDensity, count: 8)
         XCTAssertEqual(ranked.map(\.effectiveFeatures), ranked.map(\.effectiveFeatures).sorted(by: >))
         let best = (0..<neurons.width).map { Polysemanticity(unit: $0, examples: scan.examples($0)) { companion.summary($0).density > maxDensity }.effectiveFeatures }.max()
