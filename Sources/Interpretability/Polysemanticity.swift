@@ -14,9 +14,11 @@ public struct FeatureGroup: Sendable, Equatable {
 
 /// How many unrelated things one unit (an MLP neuron) responds to, measured with an SAE.
 ///
-/// Each of the unit's top-k examples (its strongest token in each of its top contexts) carries the
-/// SAE features active at that token; dense features (firing on most tokens, saying nothing about
-/// one context) are left out. A greedy set cover groups the examples: take the feature active in
+/// Each of the unit's top-k examples (its strongest token in each of its top contexts) is read by
+/// its `strongest` (3) most active SAE features, dense features left out (they fire on most tokens
+/// and say nothing about one context). Only the strongest few take part because a token has tens
+/// of active features (TopK 32), and with all of them nearly any two contexts share a weak one by
+/// chance, which made every neuron look equally polysemantic. A greedy set cover groups the examples: take the feature active in
 /// the most not-yet-grouped examples (ties: the larger summed activation over them, then the lower
 /// id), make those examples its group, repeat while some feature is shared by at least two
 /// ungrouped examples. What is left shares no feature with another top example (one group, nil).
@@ -43,14 +45,14 @@ public struct Polysemanticity: Sendable, Equatable {
 
     /// Groups the examples of `unit` (from a scan run with a companion SAE); `isDense(f)` says
     /// which SAE features to leave out.
-    public init(unit: Int, examples: [FeatureExample], isDense: (Int) -> Bool) {
+    public init(unit: Int, examples: [FeatureExample], strongest: Int = 3, isDense: (Int) -> Bool) {
         self.unit = unit
         self.examples = examples.count
         let total = Double(max(examples.count, 1))
         // Per feature: the examples it is active in, with its activation there.
         var active: [Int: [(example: Int, value: Float)]] = [:]
         for (i, e) in examples.enumerated() {
-            for c in e.companions where !isDense(c.feature) { active[c.feature, default: []].append((i, c.activation)) }
+            for c in e.companions.filter({ !isDense($0.feature) }).prefix(strongest) { active[c.feature, default: []].append((i, c.activation)) }
         }
         var ungrouped = Set(examples.indices), groups: [FeatureGroup] = []
         while true {

@@ -9,7 +9,7 @@ extension HTMLReport {
         let top = max(examples.first?.maxActivation ?? 0, 1e-9)
         var out = """
         <h2>Polysemanticity: the top contexts grouped by SAE feature</h2>
-        <div class="legend">The features of \(escape(sae)) active at each top context's strongest token (leaving out features that fire on
+        <div class="legend">The three strongest features of \(escape(sae)) active at each top context's strongest token (leaving out features that fire on
         more than \(String(format: "%g", maxDensity * 100))% of the scanned tokens) group the contexts by a greedy set cover: the feature shared by
         the most ungrouped contexts takes them, while some feature is shared by two or more. Effective number of features exp(−Σ p ln p)
         over the shared groups' shares p: 1 = one feature runs through every top context; coverage = the share in shared groups.</div>

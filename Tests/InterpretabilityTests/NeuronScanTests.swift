@@ -160,6 +160,11 @@ final class NeuronScanTests: XCTestCase {
         XCTAssertEqual(nothingShared.effectiveFeatures, 1)
         let even = Polysemanticity(unit: 0, examples: (0..<6).map { example($0, [($0 / 2, 1)]) }) { _ in false }
         XCTAssertEqual(even.effectiveFeatures, 3, accuracy: 1e-12, "three equal groups covering everything")
+        // Only the strongest sparse features take part: feature 8 (4th strongest) is shared but ignored.
+        let weak = Polysemanticity(unit: 0, examples: [example(0, [(1, 9), (2, 8), (3, 7), (8, 1)]), example(1, [(4, 9), (5, 8), (6, 7), (8, 1)])]) { _ in false }
+        XCTAssertEqual(weak.groups.map(\.feature), [nil])
+        let dense4 = Polysemanticity(unit: 0, examples: [example(0, [(9, 9), (1, 8), (2, 7), (8, 1)]), example(1, [(9, 9), (4, 8), (5, 7), (8, 1)])]) { $0 == 9 }
+        XCTAssertEqual(dense4.groups.map(\.feature), [8], "dense features do not use up the three")
     }
 
     /// One pass with a companion SAE: the SAE's own scan equals a plain SAE scan, and each neuron
@@ -201,7 +206,9 @@ final class NeuronScanTests: XCTestCase {
             // The cover's properties, checked on the separate SAE runs with the directly counted densities.
             func sparse(_ i: Int) -> Set<Int> {
                 let e = examples[i]
-                return Set((0..<sae.dSAE).filter { saeActs[e.context][e.position * sae.dSAE + $0] > 0 && densities[$0] <= maxDensity })
+                let row = Array(saeActs[e.context][(e.position * sae.dSAE)..<((e.position + 1) * sae.dSAE)])
+                let sparse = row.indices.filter { row[$0] > 0 && densities[$0] <= maxDensity }.sorted { row[$0] != row[$1] ? row[$0] > row[$1] : $0 < $1 }
+                return Set(sparse.prefix(3))   // the strongest three take part
             }
             let p = Polysemanticity(unit: n, examples: examples) { companion.summary($0).density > maxDensity }
             XCTAssertEqual(p.groups.flatMap(\.examples).sorted(), Array(examples.indices), "a partition, neuron \(n)")
