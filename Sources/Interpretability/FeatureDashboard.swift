@@ -8,44 +8,60 @@ public struct TokenLogit: Sendable, Equatable {
     public let logit: Float
 }
 
-/// A feature's direct effect on the logits: W_dec[f] · W_Uᵀ, the decoder direction read through
-/// the bare unembedding, with neither the final norm nor Gemma 2's softcap (as Neuronpedia and
-/// SAELens show it). It is the path through the residual stream alone: later layers are ignored.
+/// A unit's direct effect on the logits: its residual-stream direction read through the bare
+/// unembedding (W_dec[f] · W_Uᵀ for an SAE feature), with neither the final norm nor Gemma 2's
+/// softcap (as Neuronpedia and SAELens show it). It is the path through the residual stream alone:
+/// later layers are ignored.
 public struct LogitEffects: Sendable, Equatable {
     /// Most raised tokens, largest first; most lowered, most negative first.
     public let positive: [TokenLogit]
     public let negative: [TokenLogit]
 
     public static func of(feature f: Int, sae: SAE, model: Transformer, count: Int = 10) throws -> LogitEffects {
-        guard model.config.hiddenSize == sae.dIn else {
-            throw LanternError.invalidArgument("logit effects need a residual-stream SAE: d_in \(sae.dIn) ≠ the model's hidden size \(model.config.hiddenSize)")
-        }
-        let direction = try model.backend.tensor(try sae.direction(f), shape: [1, sae.dIn])
-        let logits = try model.backend.read(try model.unembedDirect(direction))
+        try of(direction: try sae.residualDirection(f, model: model), model: model, count: count)
+    }
+
+    /// direction · W_Uᵀ for a residual-stream direction [hidden].
+    public static func of(direction: [Float], model: Transformer, count: Int = 10) throws -> LogitEffects {
+        let row = try model.backend.tensor(direction, shape: [1, direction.count])
+        let logits = try model.backend.read(try model.unembedDirect(row))
         return LogitEffects(positive: Ranking.largest(count, of: logits).map { TokenLogit(token: Int32($0), logit: logits[$0]) },
                             negative: Ranking.largest(count, of: logits.map { -$0 }).map { TokenLogit(token: Int32($0), logit: logits[$0]) })
     }
 }
 
-/// Everything one feature's dashboard shows.
+/// Everything one unit's dashboard shows (an SAE feature's or an MLP neuron's).
 public struct FeatureDashboard: Sendable {
+    /// The unit (feature or neuron index) and what it is called.
     public let feature: Int
+    public let unitName: String
     public let summary: FeatureSummary
     public let examples: [FeatureExample]
     public let histogram: FeatureHistogram
     public let logits: LogitEffects
-    /// ‖W_dec[f]‖: the logit effects scale with it (1 for SAEs trained with unit-norm decoder rows).
-    public let decoderNorm: Float
+    /// ‖direction‖ (‖W_dec[f]‖ for a feature): the logit effects scale with it (1 for SAEs trained
+    /// with unit-norm decoder rows).
+    public let directionNorm: Float
+    /// How the direction was made (`ActivationUnits.directionFormula`).
+    public let directionFormula: String
 
     public init(feature f: Int, scan: FeatureScan, sae: SAE, model: Transformer, logitCount: Int = 10, bins: Int = 20) throws {
-        guard f >= 0, f < sae.dSAE else {
-            throw LanternError.invalidArgument("feature \(f) is out of range: the SAE has \(sae.dSAE) features (0..<\(sae.dSAE))")
+        try self.init(unit: f, scan: scan, units: sae, model: model, logitCount: logitCount, bins: bins)
+    }
+
+    public init(unit u: Int, scan: FeatureScan, units: any ActivationUnits, model: Transformer, logitCount: Int = 10, bins: Int = 20) throws {
+        try units.checkUnit(u)
+        guard scan.width == units.width else {
+            throw LanternError.invalidArgument("the scan has \(scan.width) units but the \(units.unitName)s are \(units.width)")
         }
-        feature = f
-        summary = scan.summary(f)
-        examples = scan.examples(f)
-        histogram = scan.histogram(f, bins: bins)
-        logits = try LogitEffects.of(feature: f, sae: sae, model: model, count: logitCount)
-        decoderNorm = try sae.direction(f).reduce(0) { $0 + $1 * $1 }.squareRoot()
+        feature = u
+        unitName = units.unitName
+        summary = scan.summary(u)
+        examples = scan.examples(u)
+        histogram = scan.histogram(u, bins: bins)
+        let direction = try units.residualDirection(u, model: model)
+        logits = try LogitEffects.of(direction: direction, model: model, count: logitCount)
+        directionNorm = direction.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        directionFormula = units.directionFormula
     }
 }

@@ -14,6 +14,10 @@ public struct FeatureExample: Sendable, Equatable {
     /// The feature's activation at each window token (0 at positions the scan leaves out, BOS).
     public let activations: [Float]
     public let maxActivation: Float
+    /// The features of a companion SAE active at the maximum (strongest first, at most
+    /// `Options.companionLimit`); empty when the scan ran without one. The polysemanticity view
+    /// groups a neuron's top examples by them.
+    public let companions: [FeatureActivation]
     /// Index of the maximum in `tokens`.
     public var maxIndex: Int { position - windowStart }
 }
@@ -47,9 +51,11 @@ public struct FeatureHistogram: Sendable, Equatable {
     public let sampled: Bool
 }
 
-/// One pass over a corpus that computes every feature's activations once and keeps, per feature,
-/// the top-k contexts (a bounded sorted list), firing count, maximum, sum and a bounded sample of
-/// nonzero activations for the histogram. `features top` and any number of dashboards share it.
+/// One pass over a corpus that computes every unit's activations once and keeps, per unit, the
+/// top-k contexts (a bounded sorted list), firing count, maximum, sum and a bounded sample of
+/// nonzero activations for the histogram. `features top`, `neurons top` and any number of
+/// dashboards share it. A unit is an SAE feature or an MLP neuron (`ActivationUnits`); it "fires"
+/// where its activation is positive (neurons are signed: their negative side is not ranked).
 /// BOS positions are left out (as in `sae eval`): never counted, never an example's maximum.
 public final class FeatureScan {
     public struct Options: Sendable {
@@ -60,10 +66,13 @@ public final class FeatureScan {
         /// Nonzero activations kept per feature for its histogram (a uniform reservoir sample beyond).
         public var histogramSample = 10_000
         public var includeBOS = false
+        /// Companion-SAE features kept per example (the strongest).
+        public var companionLimit = 64
         public init() {}
     }
 
-    public let dSAE: Int
+    /// How many units (d_sae for SAE features, d_mlp for neurons).
+    public let width: Int
     public let options: Options
     public let bos: Int32?
     public private(set) var tokens = 0
@@ -73,34 +82,54 @@ public final class FeatureScan {
     private var samples: [[Float]]
     private var random: UInt64 = 0x9E37_79B9_7F4A_7C15
 
-    public init(dSAE: Int, bos: Int32?, options: Options = Options()) {
-        self.dSAE = dSAE
+    public init(width: Int, bos: Int32?, options: Options = Options()) {
+        self.width = width
         self.bos = bos
         self.options = options
-        firing = [Int](repeating: 0, count: dSAE)
-        maxima = [Float](repeating: 0, count: dSAE)
-        sums = [Double](repeating: 0, count: dSAE)
-        top = [[FeatureExample]](repeating: [], count: dSAE)
-        samples = [[Float]](repeating: [], count: dSAE)
+        firing = [Int](repeating: 0, count: width)
+        maxima = [Float](repeating: 0, count: width)
+        sums = [Double](repeating: 0, count: width)
+        top = [[FeatureExample]](repeating: [], count: width)
+        samples = [[Float]](repeating: [], count: width)
     }
 
-    /// Runs the model on one context, encodes its hook's activations with the SAE and adds them.
-    public func add(context tokens: [Int32], model: Transformer, sae: SAE) throws {
-        let hooks = Hooks(capture: HookFilter([sae.hookName]))
-        try model.forward(tokens, hooks: hooks, logits: .none)
-        guard let x = hooks.activation(sae.hookName) else { throw LanternError.backend("the forward pass did not produce \(sae.hookName)") }
-        add(activations: try sae.backend.read(try sae.encode(x)), tokens: tokens)
+    /// Runs the model on one context (only as far as the hooks need) and adds its units'
+    /// activations. With a companion SAE, the same pass also feeds the SAE's own scan, and each of
+    /// the units' examples records the SAE features active at its maximum.
+    public func add(context tokens: [Int32], model: Transformer, units: any ActivationUnits,
+                    companion: (sae: SAE, scan: FeatureScan)? = nil) throws {
+        let names = units.hookNames + (companion?.sae.hookNames ?? [])
+        let hooks = Hooks(capture: HookFilter(names))
+        try model.forward(tokens, hooks: hooks, logits: .none, stopAfterLayer: deepestLayer(of: names))
+        let counted = tokens.map(counted)
+        var perPosition: [[FeatureActivation]]?
+        if let companion {
+            let acts = try companion.sae.activations(from: hooks, counted: counted, model: model)
+            companion.scan.add(activations: acts, tokens: tokens)
+            perPosition = Self.active(acts, width: companion.sae.dSAE, limit: options.companionLimit)
+        }
+        add(activations: try units.activations(from: hooks, counted: counted, model: model), tokens: tokens, companions: perPosition)
     }
 
-    /// Adds one context's feature activations [tokens.count, d_sae] (row-major, on the host).
-    public func add(activations acts: [Float], tokens context: [Int32]) {
-        precondition(acts.count == context.count * dSAE, "activations are not [\(context.count), \(dSAE)]")
+    /// Per row of acts [n, width]: the positive entries, strongest first (ties: lower index), at most `limit`.
+    static func active(_ acts: [Float], width: Int, limit: Int) -> [[FeatureActivation]] {
+        (0..<(acts.count / width)).map { p in
+            let row = acts[(p * width)..<((p + 1) * width)]
+            return Ranking.largest(limit, of: row).filter { row[$0] > 0 }.map { FeatureActivation(feature: $0 - p * width, activation: row[$0]) }
+        }
+    }
+
+    /// Adds one context's unit activations [tokens.count, width] (row-major, on the host), and
+    /// optionally per position the companion SAE's active features.
+    public func add(activations acts: [Float], tokens context: [Int32], companions: [[FeatureActivation]]? = nil) {
+        precondition(acts.count == context.count * width, "activations are not [\(context.count), \(width)]")
+        precondition(companions == nil || companions!.count == context.count, "one companion list per position")
         var best: [Int: (value: Float, position: Int)] = [:]
         acts.withUnsafeBufferPointer { a in
             for p in context.indices where counted(context[p]) {
                 tokens += 1
-                let row = p * dSAE
-                for f in 0..<dSAE where a[row + f] > 0 {
+                let row = p * width
+                for f in 0..<width where a[row + f] > 0 {
                     let v = a[row + f]
                     firing[f] += 1
                     sums[f] += Double(v)
@@ -110,20 +139,20 @@ public final class FeatureScan {
                 }
             }
         }
-        for (f, b) in best { offer(f, b.value, b.position, acts, context) }
+        for (f, b) in best { offer(f, b.value, b.position, acts, context, companions?[b.position] ?? []) }
         contexts += 1
     }
 
     func counted(_ token: Int32) -> Bool { options.includeBOS || token != bos }
 
     /// Keeps the example when it is among the feature's top k (ties: the earlier context stays).
-    private func offer(_ f: Int, _ value: Float, _ position: Int, _ acts: [Float], _ context: [Int32]) {
+    private func offer(_ f: Int, _ value: Float, _ position: Int, _ acts: [Float], _ context: [Int32], _ companions: [FeatureActivation]) {
         let k = options.topExamples
         if top[f].count == k, let last = top[f].last, value <= last.maxActivation { return }
         let start = max(0, position - options.before), end = min(context.count, position + options.after + 1)
-        let window = (start..<end).map { counted(context[$0]) ? acts[$0 * dSAE + f] : 0 }
+        let window = (start..<end).map { counted(context[$0]) ? acts[$0 * width + f] : 0 }
         let example = FeatureExample(context: contexts, position: position, windowStart: start, tokens: Array(context[start..<end]),
-                                     activations: window, maxActivation: value)
+                                     activations: window, maxActivation: value, companions: companions)
         let at = top[f].firstIndex { $0.maxActivation < value } ?? top[f].count
         top[f].insert(example, at: at)
         if top[f].count > k { top[f].removeLast() }
@@ -147,7 +176,7 @@ public final class FeatureScan {
 
     /// The `count` features that fired, highest first by `key` (ties: lower id first).
     public func ranked(by key: FeatureRanking, count: Int) -> [FeatureSummary] {
-        let all = (0..<dSAE).map(summary).filter { $0.firing > 0 }
+        let all = (0..<width).map(summary).filter { $0.firing > 0 }
         func value(_ s: FeatureSummary) -> Double {
             switch key {
             case .density: return s.density

@@ -1,38 +1,30 @@
 import ArgumentParser
 import Foundation
 import Lantern
+import Training
 
-/// The corpus pass `feature` and `features top` share: model, SAE, corpus and how much to read.
-struct FeatureScanOptions: ParsableArguments {
-    @OptionGroup var model: ModelOptions
-    @OptionGroup var saeOptions: SAEOptions
-    @OptionGroup var corpus: CorpusOptions
-
+/// How much of the corpus a scan reads and what it keeps (`feature`, `features top`, `neuron`, `neurons top`).
+struct ScanSizeOptions: ParsableArguments {
     @Option(name: .long, help: "Corpus tokens to scan (whole contexts, BOS included).")
     var tokens = 16_384
 
     @Option(name: .long, help: "Tokens per context, BOS included.")
     var context = 128
 
-    @Option(name: .long, help: "Top activating contexts kept per feature.")
+    @Option(name: .long, help: "Top activating contexts kept per unit.")
     var examples = 10
 
     func validate() throws {
         guard tokens > 0, context >= 2, examples > 0 else { throw ValidationError("--tokens, --examples must be positive and --context at least 2") }
     }
 
-    /// Loads everything and scans the corpus once, all features at a time.
-    func scan() throws -> (LanternModel, SAE, FeatureScan) {
-        let loaded = try model.load()
-        let sae = try saeOptions.load(for: loaded)
-        let packer = try corpus.packer(for: loaded, length: context)
-        var options = FeatureScan.Options()
-        options.topExamples = examples
-        let scan = FeatureScan(dSAE: sae.dSAE, bos: packer.bos, options: options)
+    /// Scans the corpus into `scan` (and the companion SAE's scan), one context at a time, with progress.
+    func run(_ loaded: LanternModel, units: any ActivationUnits, into scan: FeatureScan,
+             companion: (sae: SAE, scan: FeatureScan)? = nil, packer: ContextPacker) throws {
         let contexts = (tokens + context - 1) / context
-        let progress = Progress(total: contexts, label: "scanning \(sae.hookName)")
+        let progress = Progress(total: contexts, label: "scanning \(units.hookNames.joined(separator: " + "))")
         try packer.forEachContext { index, ids in
-            try scan.add(context: ids, model: loaded.transformer, sae: sae)
+            try scan.add(context: ids, model: loaded.transformer, units: units, companion: companion)
             let seconds = Date().timeIntervalSince(progress.start)
             progress.update(index + 1, detail: String(format: "%.0f tokens/s", Double((index + 1) * context) / max(seconds, 1e-9)))
             return index + 1 < contexts
@@ -42,6 +34,29 @@ struct FeatureScanOptions: ParsableArguments {
             throw LanternError.invalidArgument("the corpus is shorter than one \(context)-token context")
         }
         if scan.contexts < contexts { note("the corpus ran out after \(scan.contexts) contexts (\(scan.contexts * context) tokens)") }
+    }
+
+    var scanOptions: FeatureScan.Options {
+        var options = FeatureScan.Options()
+        options.topExamples = examples
+        return options
+    }
+}
+
+/// The corpus pass `feature` and `features top` share: model, SAE, corpus and how much to read.
+struct FeatureScanOptions: ParsableArguments {
+    @OptionGroup var model: ModelOptions
+    @OptionGroup var saeOptions: SAEOptions
+    @OptionGroup var corpus: CorpusOptions
+    @OptionGroup var size: ScanSizeOptions
+
+    /// Loads everything and scans the corpus once, all features at a time.
+    func scan() throws -> (LanternModel, SAE, FeatureScan) {
+        let loaded = try model.load()
+        let sae = try saeOptions.load(for: loaded)
+        let packer = try corpus.packer(for: loaded, length: size.context)
+        let scan = FeatureScan(width: sae.dSAE, bos: packer.bos, options: size.scanOptions)
+        try size.run(loaded, units: sae, into: scan, packer: packer)
         return (loaded, sae, scan)
     }
 }
@@ -50,12 +65,13 @@ struct FeatureScanOptions: ParsableArguments {
 extension FeatureDashboard {
     func text(_ loaded: LanternModel) -> String {
         let s = summary
-        var out = "feature \(feature): " + String(format: "density %.4f%% (%d of %d tokens), max %.3f, mean when firing %.3f\n",
+        var out = "\(unitName) \(feature): " + String(format: "density %.4f%% (%d of %d tokens), max %.3f, mean when firing %.3f\n",
                                                   s.density * 100, s.firing, s.tokens, Double(s.maxActivation), s.meanActivation)
         func tokens(_ list: [TokenLogit]) -> String {
             list.map { "\(loaded.shown($0.token)) (\(String(format: "%+.2f", Double($0.logit))))" }.joined(separator: ", ")
         }
-        out += String(format: "promoted (W_dec·W_U, no final norm; ‖W_dec[f]‖ %.3f): ", Double(decoderNorm)) + tokens(logits.positive) + "\n"
+        out += "promoted (\(directionFormula), times W_Uᵀ, no final norm; " + String(format: "‖direction‖ %.3f): ", Double(directionNorm))
+            + tokens(logits.positive) + "\n"
         out += "suppressed: \(tokens(logits.negative))\n"
         out += "histogram of nonzero activations" + (histogram.sampled ? " (a sample of \(histogram.values))" : "") + ":\n"
         let top = max(histogram.counts.max() ?? 0, 1)
@@ -78,11 +94,11 @@ extension FeatureDashboard {
             list.map { ["id": Int($0.token), "text": loaded.display($0.token), "logit": Double($0.logit)] }
         }
         return [
-            "feature": feature, "density": summary.density, "firing": summary.firing, "tokens": summary.tokens,
+            unitName: feature, "density": summary.density, "firing": summary.firing, "tokens": summary.tokens,
             "max_activation": Double(summary.maxActivation), "mean_activation": summary.meanActivation,
-            "decoder_norm": Double(decoderNorm),
+            unitName == "feature" ? "decoder_norm" : "direction_norm": Double(directionNorm),
             "logits": ["positive": tokens(logits.positive), "negative": tokens(logits.negative),
-                       "final_norm": false, "softcap": false],
+                       "direction": directionFormula, "final_norm": false, "softcap": false],
             "histogram": ["lower": Double(histogram.lower), "upper": Double(histogram.upper), "counts": histogram.counts,
                           "sampled": histogram.sampled],
             "examples": examples.map { e -> [String: Any] in
@@ -93,9 +109,12 @@ extension FeatureDashboard {
     }
 
     func page(_ loaded: LanternModel, sae: SAE, index: String? = nil) -> String {
-        var sections = HTMLReport.featureDashboard(self, display: loaded.display)
-        if let index { sections.insert("<a href=\"\(HTMLReport.escape(index))\">← all features</a>", at: 0) }
-        return HTMLReport.page(title: "Feature \(feature)", subtitle: "\(sae.source) at \(sae.hookName) · d_sae \(sae.dSAE)",
-                               sections: sections)
+        page(loaded, title: "Feature \(feature)", subtitle: "\(sae.source) at \(sae.hookName) · d_sae \(sae.dSAE)", index: index)
+    }
+
+    func page(_ loaded: LanternModel, title: String, subtitle: String, index: String? = nil, more: [String] = []) -> String {
+        var sections = HTMLReport.featureDashboard(self, display: loaded.display) + more
+        if let index { sections.insert("<a href=\"\(HTMLReport.escape(index))\">← all \(unitName)s</a>", at: 0) }
+        return HTMLReport.page(title: title, subtitle: subtitle, sections: sections)
     }
 }

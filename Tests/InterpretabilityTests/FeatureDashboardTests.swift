@@ -25,11 +25,11 @@ final class FeatureDashboardTests: XCTestCase {
         let (model, sae) = try fixtures()
         var options = FeatureScan.Options()
         (options.topExamples, options.before, options.after) = (3, 4, 2)
-        let scan = FeatureScan(dSAE: sae.dSAE, bos: 2, options: options)
+        let scan = FeatureScan(width: sae.dSAE, bos: 2, options: options)
         let texts = contexts(count: 6, length: 20)
         var acts: [[Float]] = []
         for t in texts {
-            try scan.add(context: t, model: model, sae: sae)
+            try scan.add(context: t, model: model, units: sae)
             acts.append(try sae.run(on: model, tokens: t).acts)
         }
         XCTAssertEqual(scan.tokens, 6 * 19, "BOS left out")
@@ -89,13 +89,13 @@ final class FeatureDashboardTests: XCTestCase {
                 XCTAssertEqual(t.logit, reference[Int(t.token)], accuracy: 1e-4 * max(1, abs(reference[Int(t.token)])))
             }
         }
-        XCTAssertThrowsError(try FeatureDashboard(feature: 96, scan: FeatureScan(dSAE: 96, bos: 2), sae: sae, model: model))
+        XCTAssertThrowsError(try FeatureDashboard(feature: 96, scan: FeatureScan(width: 96, bos: 2), sae: sae, model: model))
     }
 
     func testHistogramDensityAndSampling() throws {
         var options = FeatureScan.Options()
         options.histogramSample = 50
-        let scan = FeatureScan(dSAE: 2, bos: 2, options: options)
+        let scan = FeatureScan(width: 2, bos: 2, options: options)
         // Feature 0 fires 1, 2, …, 100 on tokens 1…100 (BOS at 0 has a large value that must not count);
         // feature 1 never fires.
         var acts = [Float](repeating: 0, count: 101 * 2)
@@ -113,7 +113,7 @@ final class FeatureDashboardTests: XCTestCase {
         XCTAssertEqual(h.values, 50)
         XCTAssertEqual(h.counts.reduce(0, +), 50)
 
-        let exact = FeatureScan(dSAE: 2, bos: 2)
+        let exact = FeatureScan(width: 2, bos: 2)
         exact.add(activations: acts, tokens: [2] + [Int32](repeating: 5, count: 100))
         let full = exact.histogram(0, bins: 10)
         XCTAssertFalse(full.sampled)
