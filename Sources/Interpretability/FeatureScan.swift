@@ -175,8 +175,10 @@ public final class FeatureScan {
     public func examples(_ f: Int) -> [FeatureExample] { top[f] }
 
     /// The `count` features that fired, highest first by `key` (ties: lower id first).
-    public func ranked(by key: FeatureRanking, count: Int) -> [FeatureSummary] {
-        let all = (0..<width).map(summary).filter { $0.firing > 0 }
+    /// The `count` best units by `key`, among those that fired and fire on at most `maxDensity` of
+    /// the scanned tokens (dense units hide the rest of a density ranking).
+    public func ranked(by key: FeatureRanking, count: Int, maxDensity: Double = 1) -> [FeatureSummary] {
+        let all = (0..<width).map(summary).filter { $0.firing > 0 && $0.density <= maxDensity }
         func value(_ s: FeatureSummary) -> Double {
             switch key {
             case .density: return s.density

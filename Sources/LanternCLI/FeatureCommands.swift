@@ -46,6 +46,9 @@ struct FeaturesTop: ParsableCommand {
     @Option(name: .long, help: "How many features to list.")
     var count = 20
 
+    @Option(name: .long, help: "Leave out features firing on more than this fraction of the scanned tokens (dense features), e.g. 0.1.")
+    var maxDensity = 1.0
+
     @Option(name: .long, help: "Write one HTML page per listed feature and an index.html into this directory.")
     var htmlDir: String?
 
@@ -55,11 +58,12 @@ struct FeaturesTop: ParsableCommand {
     func validate() throws {
         guard FeatureRanking(rawValue: by) != nil else { throw ValidationError("--by must be density, max or mean, got '\(by)'") }
         guard count > 0 else { throw ValidationError("--count must be positive") }
+        guard maxDensity > 0, maxDensity <= 1 else { throw ValidationError("--max-density must be in (0, 1], got \(maxDensity)") }
     }
 
     func run() throws {
         let (loaded, sae, scan) = try scanOptions.scan()
-        let ranked = scan.ranked(by: FeatureRanking(rawValue: by)!, count: count)
+        let ranked = scan.ranked(by: FeatureRanking(rawValue: by)!, count: count, maxDensity: maxDensity)
         let dashboards = try ranked.map { try FeatureDashboard(feature: $0.feature, scan: scan, sae: sae, model: loaded.transformer, logitCount: 5) }
         func maxTokens(_ d: FeatureDashboard) -> [String] {
             var seen: [String] = []
@@ -85,7 +89,9 @@ struct FeaturesTop: ParsableCommand {
                                   "features": dashboards.map { $0.json(loaded) }]))
             return
         }
-        print("SAE \(sae.source) at \(sae.hookName): \(scan.tokens) tokens scanned, \(scan.ranked(by: .density, count: sae.dSAE).count) of \(sae.dSAE) features fired")
+        let dense = scan.ranked(by: .density, count: sae.dSAE).filter { $0.density > maxDensity }.count
+        print("SAE \(sae.source) at \(sae.hookName): \(scan.tokens) tokens scanned, \(scan.ranked(by: .density, count: sae.dSAE).count) of \(sae.dSAE) features fired"
+              + (maxDensity < 1 ? ", \(dense) denser than \(maxDensity) left out" : ""))
         print("feature   density     max    mean  top activating tokens → promoted tokens")
         for d in dashboards {
             let s = d.summary

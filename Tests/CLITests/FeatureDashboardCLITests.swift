@@ -52,4 +52,22 @@ extension CLITests {
         let perToken = try json(["features", "--model", tinyGemma2, "--sae", scopeSAE, "--tokens", "2,5,9", "--top", "2", "--json"])
         XCTAssertEqual((perToken["tokens"] as! [Any]).count, 3)
     }
+
+    func testFeaturesTopMaxDensityLeavesOutDenseFeatures() throws {
+        let corpus = try dashboardCorpus()
+        defer { try? FileManager.default.removeItem(atPath: corpus) }
+        let common = ["features", "top", "--model", tinyGemma2, "--sae", scopeSAE, "--corpus", corpus, "--byte-tokens",
+                      "--context", "32", "--tokens", "128", "--by", "density", "--count", "96", "--json", "--backend", "cpu"]
+        func densities(_ extra: [String]) throws -> [Double] {
+            (try json(common + extra)["features"] as! [[String: Any]]).map { $0["density"] as! Double }
+        }
+        let all = try densities([])
+        let cap = 0.2
+        XCTAssertTrue(all.contains { $0 > cap }, "the fixture SAE has features denser than \(cap): \(all.prefix(5))")
+        let kept = try densities(["--max-density", "\(cap)"])
+        XCTAssertEqual(kept, all.filter { $0 <= cap }, "exactly the features at or below the cap, in the same order")
+        let bad = try run(common + ["--max-density", "0"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.err.contains("--max-density"), bad.err)
+    }
 }
