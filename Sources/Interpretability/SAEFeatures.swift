@@ -33,13 +33,16 @@ public struct SAERun {
     public func row(_ values: [Float], _ p: Int, width: Int) -> ArraySlice<Float> { values[(p * width)..<((p + 1) * width)] }
 
     /// Per-token features, L0 and reconstruction error.
-    public func features(top: Int) -> [TokenFeatures] {
+    /// The `top` strongest features at each position, leaving out `excluding` (dense features, say).
+    public func features(top: Int, excluding: Set<Int> = []) -> [TokenFeatures] {
         tokens.indices.map { p in
-            let a = Array(row(acts, p, width: dSAE))
+            var a = Array(row(acts, p, width: dSAE))
+            let l0 = a.filter { $0 > 0 }.count
+            for f in excluding where f >= 0 && f < dSAE { a[f] = 0 }
             let fired = Ranking.largest(top, of: a).filter { a[$0] > 0 }
             let x = row(input, p, width: dIn), xh = row(reconstruction, p, width: dIn)
             return TokenFeatures(position: p, token: tokens[p], top: fired.map { FeatureActivation(feature: $0, activation: a[$0]) },
-                                 l0: a.filter { $0 > 0 }.count, relativeError: Float(SAEMath.relativeError(x, xh)))
+                                 l0: l0, relativeError: Float(SAEMath.relativeError(x, xh)))
         }
     }
 

@@ -21,6 +21,14 @@ struct FeaturesShow: ParsableCommand {
     @Option(name: .long, help: "How many features to list per token.")
     var top = 5
 
+    @OptionGroup var corpus: CorpusOptions
+
+    @Option(name: .long, help: "Scan this many corpus tokens first (contexts of 128) to label each listed feature with its density and the tokens it fires on most (contexts of 128 tokens, or the model's context when shorter).")
+    var labelTokens = 0
+
+    @Option(name: .long, help: "Leave out features firing on more than this fraction of the scanned tokens (needs the scan: --label-tokens, 4096 when not given).")
+    var maxDensity = 1.0
+
     @Option(name: .long, help: "Shade tokens in the HTML page by this feature (default: by L0).")
     var feature: Int?
 
@@ -30,12 +38,20 @@ struct FeaturesShow: ParsableCommand {
     @Option(name: .long, help: "Also write a self-contained HTML page to this file.")
     var html: String?
 
+    func validate() throws {
+        guard top > 0 else { throw ValidationError("--top must be positive") }
+        guard labelTokens >= 0 else { throw ValidationError("--label-tokens must be 0 (no scan) or more") }
+        guard maxDensity > 0, maxDensity <= 1 else { throw ValidationError("--max-density must be in (0, 1], got \(maxDensity)") }
+    }
+
     func run() throws {
         let loaded = try model.load()
         let sae = try saeOptions.load(for: loaded)
         let ids = try prompt.ids(for: loaded)
+        let scan = try labels(loaded, sae: sae)
+        let dense = Set((0..<sae.dSAE).filter { (scan?.summary($0).density ?? 0) > maxDensity })
         let run = try sae.run(on: loaded.transformer, tokens: ids)
-        let perToken = run.features(top: top)
+        let perToken = run.features(top: top, excluding: dense)
         if let f = feature, f < 0 || f >= sae.dSAE {
             throw LanternError.invalidArgument("feature \(f) is out of range: the SAE has \(sae.dSAE) features")
         }
@@ -51,8 +67,13 @@ struct FeaturesShow: ParsableCommand {
                 "tokens": perToken.map { t -> [String: Any] in
                     ["position": t.position, "id": Int(t.token), "text": loaded.display(t.token), "l0": t.l0,
                      "relative_error": Double(t.relativeError),
-                     "features": t.top.map { ["feature": $0.feature, "activation": Double($0.activation)] }]
+                     "features": t.top.map { f -> [String: Any] in
+                         var o: [String: Any] = ["feature": f.feature, "activation": Double(f.activation)]
+                         if let scan { o["density"] = scan.summary(f.feature).density; o["label"] = label(f.feature, scan, loaded) }
+                         return o
+                     }]
                 },
+                "dense_left_out": dense.sorted(),
             ]))
             return
         }
@@ -62,5 +83,32 @@ struct FeaturesShow: ParsableCommand {
             let list = t.top.map { String(format: "%d (%.2f)", $0.feature, Double($0.activation)) }.joined(separator: ", ")
             print(String(format: "%3d  ", t.position) + fit(loaded.shown(t.token), 12) + String(format: " %3d  %9.3f  ", t.l0, Double(t.relativeError)) + list)
         }
+        guard let scan, let last = perToken.last else { return }
+        if !dense.isEmpty { print("left out: \(dense.count) features firing on more than \(maxDensity) of \(scan.tokens) scanned tokens") }
+        print("the features on \(loaded.shown(last.token)), labelled by the tokens they fire on most over \(scan.tokens) corpus tokens:")
+        for f in last.top {
+            print(String(format: "  %5d  density %6.3f%%  ", f.feature, scan.summary(f.feature).density * 100) + label(f.feature, scan, loaded))
+        }
+    }
+
+    /// Scans the corpus when labels or a density cut are asked for.
+    func labels(_ loaded: LanternModel, sae: SAE) throws -> FeatureScan? {
+        guard labelTokens > 0 || maxDensity < 1 else { return nil }
+        var size = try ScanSizeOptions.parse(["--tokens", "\(labelTokens > 0 ? labelTokens : 4096)", "--examples", "8"])
+        size.context = min(128, loaded.config.contextLength)
+        let packer = try corpus.packer(for: loaded, length: size.context)
+        let scan = FeatureScan(width: sae.dSAE, bos: packer.bos, options: size.scanOptions)
+        try size.run(loaded, units: sae, into: scan, packer: packer)
+        return scan
+    }
+
+    /// The distinct tokens at a feature's strongest examples, strongest first: "' very' ' extremely' …".
+    func label(_ f: Int, _ scan: FeatureScan, _ loaded: LanternModel) -> String {
+        var seen: [String] = []
+        for e in scan.examples(f) {
+            let t = "'" + loaded.shown(e.tokens[e.maxIndex]) + "'"
+            if !seen.contains(t) { seen.append(t) }
+        }
+        return seen.prefix(6).joined(separator: " ")
     }
 }

@@ -70,4 +70,24 @@ extension CLITests {
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.err.contains("--max-density"), bad.err)
     }
+
+    func testPerTokenFeaturesLabelledAndWithoutDenseOnes() throws {
+        let corpus = try dashboardCorpus()
+        defer { try? FileManager.default.removeItem(atPath: corpus) }
+        let common = ["features", "--model", tinyGemma2, "--sae", scopeSAE, "--corpus", corpus, "--byte-tokens", "--tokens", "2,100,101,102",
+                      "--top", "3", "--label-tokens", "256", "--json", "--backend", "cpu"]
+        let labelled = try json(common)
+        let first = (labelled["tokens"] as! [[String: Any]]).flatMap { $0["features"] as! [[String: Any]] }
+        XCTAssertFalse(first.isEmpty)
+        for f in first { XCTAssertNotNil(f["density"] as? Double); XCTAssertNotNil(f["label"] as? String) }
+        let capped = try json(common + ["--max-density", "0.2"])
+        let left = Set(capped["dense_left_out"] as! [Int])
+        XCTAssertFalse(left.isEmpty, "the fixture SAE has features denser than 0.2")
+        for t in capped["tokens"] as! [[String: Any]] {
+            for f in t["features"] as! [[String: Any]] {
+                XCTAssertFalse(left.contains(f["feature"] as! Int))
+                XCTAssertLessThanOrEqual(f["density"] as! Double, 0.2)
+            }
+        }
+    }
 }
