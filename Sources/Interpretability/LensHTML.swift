@@ -11,9 +11,13 @@ extension HTMLReport {
         let all = [result.cells] + (result.tunedCells.map { [$0] } ?? [])
         let maxP = Double(all.flatMap { $0.flatMap { $0.compactMap { $0.top.first?.probability } } }.max() ?? 1)
         let answerText = display(result.answer.token)
+        func layer(_ row: Int) -> String { row == 0 ? "the embedding" : "layer \(result.rowLabels[row])" }
         func appears(_ a: LensAnswer) -> String {
-            guard let row = a.firstTopRow else { return "is not the top-1 at the last layer" }
-            return row == 0 ? "is the top-1 from the embedding on" : "is the top-1 from layer \(result.rowLabels[row]) on"
+            guard let row = a.firstTopRow else {
+                return "is not the top-1 at the last layer" + (a.firstTopRowAny.map { " (it is at \(layer($0)))" } ?? "")
+            }
+            let first = a.firstTopRowAny.flatMap { $0 < row ? " (first top-1 at \(layer($0)), then not at every layer)" : nil } ?? ""
+            return "is the top-1 from \(layer(row)) on" + first
         }
         func heatmap(_ title: String, _ cells: [[LensCell]], _ answer: LensAnswer) -> String {
             var rows = ""

@@ -29,6 +29,9 @@ public struct LensAnswer: Sendable, Equatable {
     public let ranks: [Int]
     public let probabilities: [Float]
 
+    /// The first row where the token is the top-1 at all (it may drop back later).
+    public var firstTopRowAny: Int? { ranks.firstIndex(of: 1) }
+
     /// The first row from which the token is the top-1 at every row up to the last (nil when it is
     /// not the top-1 at the last row): "the answer appears at layer N".
     public var firstTopRow: Int? {

@@ -28,13 +28,18 @@ enum LensTable {
     static func answerJSON(_ a: LensAnswer, _ r: LensResult, model: LanternModel) -> [String: Any] {
         ["id": Int(a.token), "text": model.display(a.token), "given": a.given, "ranks": a.ranks,
          "p": a.probabilities.map(Double.init), "first_top_row": a.firstTopRow ?? NSNull(),
-         "first_top_layer": a.firstTopRow.map { r.rowLabels[$0] } ?? NSNull(), "hook": a.firstTopRow.map { r.hookNames[$0] } ?? NSNull()]
+         "first_top_layer": a.firstTopRow.map { r.rowLabels[$0] } ?? NSNull(), "hook": a.firstTopRow.map { r.hookNames[$0] } ?? NSNull(),
+         "first_top_row_any": a.firstTopRowAny ?? NSNull(), "first_top_layer_any": a.firstTopRowAny.map { r.rowLabels[$0] } ?? NSNull()]
     }
 
-    /// "from layer 12 on", "from the embedding on", or why not.
+    /// "top-1 from layer 15 on (first top-1 at layer 12)", "top-1 from the embedding on", or why not.
     static func appears(_ a: LensAnswer, _ r: LensResult) -> String {
-        guard let row = a.firstTopRow else { return "not the top-1 at the last layer" }
-        return row == 0 ? "top-1 from the embedding on" : "top-1 from layer \(r.rowLabels[row]) on"
+        func layer(_ row: Int) -> String { row == 0 ? "the embedding" : "layer \(r.rowLabels[row])" }
+        guard let row = a.firstTopRow else {
+            return "not the top-1 at the last layer" + (a.firstTopRowAny.map { " (top-1 at \(layer($0)))" } ?? "")
+        }
+        let first = a.firstTopRowAny.flatMap { $0 < row ? " (first top-1 at \(layer($0)))" : nil } ?? ""
+        return "top-1 from \(layer(row)) on\(first)"
     }
 
     /// Layers down, positions across (the last ones that fit 80 columns; logit and tuned lens side
@@ -71,8 +76,8 @@ enum LensTable {
         }
         let who = r.answer.given ? "the target" : "the model's top-1 at the last position"
         let answer = model.tokenizer == nil ? "#\(r.answer.token)" : "'\(model.shown(r.answer.token))' (#\(r.answer.token))"
-        lines.append("answer \(answer), \(who); its rank at the last position in the right-hand column: "
-                     + lenses.map { "\(appears($0.answer, r)) (\($0.name) lens)" }.joined(separator: "; "))
+        lines.append("answer \(answer): \(who) (rank on the right)")
+        for lens in lenses { lines.append("  \(lens.name) lens: \(appears(lens.answer, r))") }
         if let t = r.target {
             lines.append("target \(model.tokenizer == nil ? "#\(t)" : "\(model.shown(t)) (#\(t))") at the last layer, rank (p): " + positions.map { p in
                 let c = r.cells.last![p]

@@ -35,18 +35,23 @@ struct LensTrain: ParsableCommand {
     @Option(name: .long, help: "Adam learning rate (the weights take lr/√d, each bias lr × its layer's residual RMS).")
     var lr: Float = 1e-2
 
+    @Option(name: .long, help: "Use every N-th context of the corpus (spreads a short run over more of the text).")
+    var stride = 1
+
     @Option(name: .long, help: "Storage of the saved parameters: f16 or f32.")
     var dtype = "f16"
 
     func validate() throws {
         if tokens < 1 { throw ValidationError("--tokens must be ≥ 1") }
         if batch < 1 { throw ValidationError("--batch must be ≥ 1") }
+        if stride < 1 { throw ValidationError("--stride must be ≥ 1") }
         if !["f16", "f32"].contains(dtype) { throw ValidationError("--dtype must be f16 or f32, got '\(dtype)'") }
     }
 
     func run() throws {
         let loaded = try model.load()
-        let options = TunedLensTrainer.Options(tokens: tokens, context: context, contextsPerStep: batch, learningRate: lr)
+        let options = TunedLensTrainer.Options(tokens: tokens, context: context, contextsPerStep: batch, learningRate: lr,
+                                                contextStride: stride)
         let trainer = try TunedLensTrainer(model: loaded.transformer, packer: try corpus.packer(for: loaded, length: context), options: options)
         var lens = TunedLens(for: loaded.transformer, name: (loaded.source as NSString).lastPathComponent)
         let bar = Progress(total: options.steps, label: "lens train")
@@ -60,7 +65,7 @@ struct LensTrain: ParsableCommand {
         bar.finish()
         let seconds = Date().timeIntervalSince(bar.start)
         let training: [String: Any] = [
-            "tokens": last?.tokens ?? 0, "steps": options.steps, "context": context, "contexts_per_step": batch, "lr": Double(lr),
+            "tokens": last?.tokens ?? 0, "steps": options.steps, "context": context, "contexts_per_step": batch, "context_stride": stride, "lr": Double(lr),
             "corpus": try corpus.files().map { ($0 as NSString).lastPathComponent }, "seconds": Int(seconds.rounded()),
             "dtype": dtype, "last_step_kl": last?.kl ?? [],
         ]

@@ -22,13 +22,17 @@ public struct TunedLensTrainer {
         public var contextsPerStep: Int
         public var learningRate: Float
         public var includeBOS: Bool
+        /// Uses contexts 0, stride, 2·stride, … of the corpus: spreads a short run over more text.
+        public var contextStride: Int
 
-        public init(tokens: Int, context: Int = 128, contextsPerStep: Int = 4, learningRate: Float = 1e-3, includeBOS: Bool = false) {
+        public init(tokens: Int, context: Int = 128, contextsPerStep: Int = 4, learningRate: Float = 1e-2, includeBOS: Bool = false,
+                    contextStride: Int = 1) {
             self.tokens = tokens
             self.context = context
             self.contextsPerStep = contextsPerStep
             self.learningRate = learningRate
             self.includeBOS = includeBOS
+            self.contextStride = contextStride
         }
 
         var tokensPerContext: Int { includeBOS ? context : context - 1 }
@@ -51,8 +55,8 @@ public struct TunedLensTrainer {
         guard options.context >= 2, options.context <= model.config.contextLength else {
             throw LanternError.invalidArgument("context \(options.context) must be in 2...\(model.config.contextLength) (the model's context)")
         }
-        guard options.tokens > 0, options.contextsPerStep > 0, options.learningRate > 0 else {
-            throw LanternError.invalidArgument("tokens, contexts per step and the learning rate must be positive")
+        guard options.tokens > 0, options.contextsPerStep > 0, options.learningRate > 0, options.contextStride > 0 else {
+            throw LanternError.invalidArgument("tokens, contexts per step, the context stride and the learning rate must be positive")
         }
         self.model = model
         self.packer = packer
@@ -65,8 +69,7 @@ public struct TunedLensTrainer {
         let b = model.backend, c = model.config, o = options
         let d = c.hiddenSize, vocab = c.vocabSize, rows = lens.config.layerCount
         let names = Array(LogitLens.residualHooks(layers: c.layerCount).prefix(rows))
-        let gain = try model.finalNormGain()
-        let unembeddingT = try model.unembeddingTransposed()
+        let gradient = try TunedLensGradient(model: model)
         var weightAdam = (0..<rows).map { _ in Adam(learningRate: o.learningRate, sizes: [d * d]) }
         var biasAdam = (0..<rows).map { _ in Adam(learningRate: o.learningRate, sizes: [d]) }
         var residualRMS: [Float]?
@@ -98,18 +101,10 @@ public struct TunedLensTrainer {
                     }
                 }
                 for row in 0..<rows {
-                    let h = residuals[row]
-                    let t = try lens.translate(h, row: row, backend: b)
-                    var z = try b.read(try model.unembed(try model.finalNormed(t)))
-                    let kl = TunedLensObjective.klAndGradient(&z, targetLogP: logP, vocab: vocab, scale: scale, softcap: c.finalSoftcap)
-                    klSums[row] += kl.reduce(0, +)
-                    let gradNormed = try b.read(try b.matmul(try b.tensor(z, shape: [positions.count, vocab]), unembeddingT))
-                    let gradT = TunedLensObjective.rmsNormBackward(try b.read(t), gradOut: gradNormed, gain: gain, eps: c.rmsEps)
-                    let gradTensor = try b.tensor(gradT, shape: [positions.count, d])
-                    let gw = try b.read(try b.matmul(try b.transpose(gradTensor), try b.transpose(h)))
-                    for i in 0..<(d * d) { weightGrads[row][i] += gw[i] }
-                    let gb = TunedLensObjective.columnSums(gradT, width: d)
-                    for i in 0..<d { biasGrads[row][i] += gb[i] }
+                    let g = try gradient.evaluate(lens, row: row, residual: residuals[row], targetLogP: logP, scale: scale)
+                    klSums[row] += g.kl
+                    for i in 0..<(d * d) { weightGrads[row][i] += g.weight[i] }
+                    for i in 0..<d { biasGrads[row][i] += g.bias[i] }
                 }
             }
             step += 1
@@ -129,7 +124,8 @@ public struct TunedLensTrainer {
             batch.removeAll()
         }
 
-        try packer.forEachContext { _, context in
+        try packer.forEachContext { index, context in
+            guard index % o.contextStride == 0 else { return true }
             batch.append(context)
             if batch.count == o.contextsPerStep { try runStep() }
             return step < steps
@@ -137,5 +133,37 @@ public struct TunedLensTrainer {
         if step < steps {
             throw LanternError.invalidArgument("the corpus ran out after \(step) of \(steps) steps: give more text or fewer tokens")
         }
+    }
+}
+
+/// One translator's loss and gradients on a batch of residual rows (the formulas are in
+/// `TunedLensObjective`): the products on the backend, the rest on the host.
+public struct TunedLensGradient {
+    public let model: Transformer
+    let gain: [Float]
+    /// W_Uᵀ [hidden, vocab] as an f32 weight, for g · W_U.
+    let unembeddingT: Tensor
+
+    public init(model: Transformer) throws {
+        self.model = model
+        gain = try model.finalNormGain()
+        unembeddingT = try model.unembeddingTransposed()
+    }
+
+    /// Σ over rows of KL(p ‖ lens) and the gradients of scale · Σ KL with respect to translator
+    /// `row`'s weight [d, d] (torch's [out, in]) and bias [d], for residual rows `residual` [n, d]
+    /// whose final-layer log-probabilities are `targetLogP` [n, vocab].
+    public func evaluate(_ lens: TunedLens, row: Int, residual: Tensor, targetLogP: [Float], scale: Float) throws
+        -> (kl: Double, weight: [Float], bias: [Float]) {
+        let b = model.backend, c = model.config
+        let n = residual.rowCount, d = c.hiddenSize, vocab = c.vocabSize
+        let t = try lens.translate(residual, row: row, backend: b)
+        var z = try b.read(try model.unembed(try model.finalNormed(t)))
+        let kl = TunedLensObjective.klAndGradient(&z, targetLogP: targetLogP, vocab: vocab, scale: scale, softcap: c.finalSoftcap)
+        let gradNormed = try b.read(try b.matmul(try b.tensor(z, shape: [n, vocab]), unembeddingT))
+        let gradT = TunedLensObjective.rmsNormBackward(try b.read(t), gradOut: gradNormed, gain: gain, eps: c.rmsEps)
+        let gradTensor = try b.tensor(gradT, shape: [n, d])
+        let weight = try b.read(try b.matmul(try b.transpose(gradTensor), try b.transpose(residual)))
+        return (kl.reduce(0, +), weight, TunedLensObjective.columnSums(gradT, width: d))
     }
 }
