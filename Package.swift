@@ -20,7 +20,7 @@ let package = Package(
         .target(name: "Formats", dependencies: ["LanternCore"]),
         .target(name: "Tokenizers", dependencies: ["LanternCore"]),
         .target(name: "Models", dependencies: ["LanternCore", "Formats"]),
-        .target(name: "Training", dependencies: ["LanternCore", "Formats", "Models"]),
+        .target(name: "Training", dependencies: ["LanternCore", "Formats", "Models", "Interpretability"]),
         .target(
             name: "Interpretability",
             dependencies: ["LanternCore", "Formats", "Models", .product(name: "ZIPFoundation", package: "ZIPFoundation")]

@@ -1,17 +1,22 @@
 import Foundation
 import LanternCore
 
-/// Writes float32 tensors as a safetensors file that `safetensors.numpy.load_file` reads.
+/// Writes float32 (or float16) tensors as a safetensors file that `safetensors.numpy.load_file` reads.
 public struct SafetensorsWriter {
     public struct Entry {
         public let name: String
         public let shape: [Int]
         public let values: [Float]
-        public init(name: String, shape: [Int], values: [Float]) {
+        /// `.f32` or `.f16` (values rounded to nearest when stored).
+        public let dtype: DType
+        public init(name: String, shape: [Int], values: [Float], dtype: DType = .f32) {
             self.name = name
             self.shape = shape
             self.values = values
+            self.dtype = dtype
         }
+
+        var byteCount: Int { values.count * (dtype == .f16 ? 2 : 4) }
     }
 
     public static func write(_ entries: [Entry], metadata: [String: String] = [:], to path: String) throws {
@@ -22,8 +27,11 @@ public struct SafetensorsWriter {
             guard e.shape.reduce(1, *) == e.values.count else {
                 throw LanternError.shapeMismatch(op: "safetensors write", detail: "'\(e.name)' has \(e.values.count) values for shape \(e.shape)")
             }
-            header[e.name] = ["dtype": "F32", "shape": e.shape, "data_offsets": [offset, offset + e.values.count * 4]]
-            offset += e.values.count * 4
+            guard e.dtype == .f32 || e.dtype == .f16 else {
+                throw LanternError.unsupported("safetensors write of '\(e.name)' as \(e.dtype) (F32 or F16 only)")
+            }
+            header[e.name] = ["dtype": e.dtype == .f16 ? "F16" : "F32", "shape": e.shape, "data_offsets": [offset, offset + e.byteCount]]
+            offset += e.byteCount
         }
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
         // Pad with spaces so the data starts 8-byte aligned, as the reference writer does.
@@ -32,7 +40,13 @@ public struct SafetensorsWriter {
         out.reserveCapacity(8 + json.count + offset)
         withUnsafeBytes(of: UInt64(json.count).littleEndian) { out.append(contentsOf: $0) }
         out.append(json)
-        for e in entries { e.values.withUnsafeBytes { out.append(contentsOf: $0) } }
+        for e in entries {
+            if e.dtype == .f16 {
+                e.values.map { Float16($0) }.withUnsafeBytes { out.append(contentsOf: $0) }
+            } else {
+                e.values.withUnsafeBytes { out.append(contentsOf: $0) }
+            }
+        }
         guard FileManager.default.createFile(atPath: path, contents: out) else {
             throw LanternError.badFile(path: path, field: "file", problem: "cannot write")
         }

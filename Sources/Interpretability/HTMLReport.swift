@@ -39,36 +39,6 @@ public enum HTMLReport {
         """
     }
 
-    /// The lens as a heatmap: a row per residual (last layer on top), a column per token; each cell
-    /// shows the top token on a background as dark as its probability, the top-k on hover.
-    public static func lens(_ result: LensResult, display: (Int32) -> String) -> String {
-        // Shaded against the table's largest probability, so that a flat (early-layer, tiny-model)
-        // distribution still shows its structure; the legend gives the scale.
-        let maxP = Double(result.cells.flatMap { $0.compactMap { $0.top.first?.probability } }.max() ?? 1)
-        var rows = ""
-        for r in result.cells.indices.reversed() {
-            rows += "<tr><th>\(escape(result.rowLabels[r]))</th>"
-            for (p, cell) in result.cells[r].enumerated() {
-                let top = cell.top.first
-                let prob = Double(top?.probability ?? 0)
-                var tip = "\(result.hookNames[r]) @ \(p) (\(display(result.tokens[p])))\n"
-                tip += cell.top.map { String(format: "%6.2f%%  %@", Double($0.probability) * 100, display($0.token)) }.joined(separator: "\n")
-                tip += String(format: "\nentropy %.3f nats", Double(cell.entropy))
-                if let rank = cell.targetRank, let tp = cell.targetProbability {
-                    tip += String(format: "\ntarget rank %d, p = %.4f", rank, Double(tp))
-                }
-                let text = prob / maxP > 0.55 ? "#fff" : "#111"
-                rows += "<td style=\"background:\(color(prob / maxP));color:\(text)\" data-tip=\"\(escape(tip))\">\(escape(display(top?.token ?? 0)))</td>"
-            }
-            rows += "</tr>\n"
-        }
-        let header = "<tr><th></th>" + result.tokens.map { "<th>\(escape(display($0)))</th>" }.joined() + "</tr>"
-        return """
-        <h2>Logit lens</h2><div class="legend">Rows: residual stream after each layer (embed = before layer 0), read through the final norm and unembedding. Cell: most likely next token, shaded by its probability (white 0 → darkest blue \(String(format: "%.1f%%", maxP * 100)), the largest here). Hover for the top-\(result.cells.first?.first?.top.count ?? 0).</div>
-        <table class="lens">\(header)\n\(rows)</table>
-        """
-    }
-
     /// Tokens highlighted by one feature's activation (or by L0 when `feature` is nil).
     public static func features(tokens: [String], perToken: [TokenFeatures], feature: Int?, activations: [Float]?) -> String {
         let values = activations ?? perToken.map { Float($0.l0) }

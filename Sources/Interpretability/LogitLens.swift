@@ -19,8 +19,31 @@ public struct LensCell: Sendable {
     public let targetProbability: Float?
 }
 
+/// Where the answer shows up: one token's rank and probability at the last position, per row.
+public struct LensAnswer: Sendable, Equatable {
+    /// The --target token, or (when none was given) the model's own top-1 at the last position.
+    public let token: Int32
+    /// Whether `token` was given rather than taken from the model's output.
+    public let given: Bool
+    /// 1-based rank per row (ties go to the lower id, as the top-k lists order them).
+    public let ranks: [Int]
+    public let probabilities: [Float]
+
+    /// The first row where the token is the top-1 at all (it may drop back later).
+    public var firstTopRowAny: Int? { ranks.firstIndex(of: 1) }
+
+    /// The first row from which the token is the top-1 at every row up to the last (nil when it is
+    /// not the top-1 at the last row): "the answer appears at layer N".
+    public var firstTopRow: Int? {
+        guard ranks.last == 1 else { return nil }
+        var row = ranks.count - 1
+        while row > 0 && ranks[row - 1] == 1 { row -= 1 }
+        return row
+    }
+}
+
 /// The logit lens of one prompt: `cells[row][position]`, rows being hook_embed (= layer 0's
-/// resid_pre) then every layer's resid_post.
+/// resid_pre) then every layer's resid_post; with a tuned lens, its cells beside them.
 public struct LensResult: Sendable {
     public let tokens: [Int32]
     /// The residual each row reads ("hook_embed", "blocks.0.hook_resid_post", ...).
@@ -29,6 +52,13 @@ public struct LensResult: Sendable {
     public let rowLabels: [String]
     public let cells: [[LensCell]]
     public let target: Int32?
+    /// The answer's rank per row at the last position, through the logit lens.
+    public let answer: LensAnswer
+    /// The same through the tuned lens, when one was given.
+    public let tunedCells: [[LensCell]]?
+    public let tunedAnswer: LensAnswer?
+    /// Where the tuned lens came from.
+    public let tunedSource: String?
 }
 
 /// The logit lens (nostalgebraist 2020): read each layer's residual stream through the model's
@@ -44,27 +74,57 @@ public enum LogitLens {
         try model.unembed(try model.finalNormed(residual))
     }
 
-    /// Runs `tokens` once, capturing the residuals, and reads each through the lens.
-    public static func run(_ model: Transformer, tokens: [Int32], topK: Int = 5, target: Int32? = nil) throws -> LensResult {
+    /// Runs `tokens` once, capturing the residuals, and reads each through the lens (and through
+    /// `tuned` too, when given).
+    public static func run(_ model: Transformer, tokens: [Int32], topK: Int = 5, target: Int32? = nil,
+                           tuned: TunedLens? = nil) throws -> LensResult {
         let vocab = model.config.vocabSize
         if let target, target < 0 || Int(target) >= vocab {
             throw LanternError.invalidArgument("target token \(target) is out of range: the vocabulary has \(vocab) tokens")
         }
+        if let tuned { try tuned.check(against: model.config) }
         let names = residualHooks(layers: model.config.layerCount)
         let hooks = Hooks(capture: HookFilter(names))
         try model.forward(tokens, hooks: hooks, logits: .none)
-        var rows: [[LensCell]] = []
-        for name in names {
-            guard let residual = hooks.activation(name) else {
-                throw LanternError.backend("the forward pass did not produce \(name)")
-            }
-            let logits = try model.backend.read(try logits(model, residual: residual))
-            rows.append((0..<tokens.count).map { p in
-                cell(Array(logits[(p * vocab)..<((p + 1) * vocab)]), topK: topK, target: target)
-            })
+        let residuals = try names.map { name in
+            guard let residual = hooks.activation(name) else { throw LanternError.backend("the forward pass did not produce \(name)") }
+            return residual
         }
-        return LensResult(tokens: tokens, hookNames: names, rowLabels: ["embed"] + (0..<model.config.layerCount).map(String.init),
-                          cells: rows, target: target)
+        func read(_ lensLogits: (Int, Tensor) throws -> Tensor) throws -> (cells: [[LensCell]], last: [[Float]]) {
+            var rows: [[LensCell]] = [], last: [[Float]] = []
+            for (row, residual) in residuals.enumerated() {
+                let logits = try model.backend.read(try lensLogits(row, residual))
+                rows.append((0..<tokens.count).map { p in
+                    cell(Array(logits[(p * vocab)..<((p + 1) * vocab)]), topK: topK, target: target)
+                })
+                last.append(softmax(Array(logits[((tokens.count - 1) * vocab)...])))
+            }
+            return (rows, last)
+        }
+        let plain = try read { try logits(model, residual: $1) }
+        // The model's own top-1 at the last position is the answer when no target is given.
+        let answerToken = target ?? plain.cells.last!.last!.top[0].token
+        func answer(_ last: [[Float]]) -> LensAnswer {
+            LensAnswer(token: answerToken, given: target != nil, ranks: last.map { rank(of: Int(answerToken), in: $0) },
+                       probabilities: last.map { $0[Int(answerToken)] })
+        }
+        let tunedRead = try tuned.map { lens in try read { try lens.logits(model, residual: $1, row: $0) } }
+        return LensResult(tokens: tokens, hookNames: names, rowLabels: rowLabels(layers: model.config.layerCount),
+                          cells: plain.cells, target: target, answer: answer(plain.last),
+                          tunedCells: tunedRead?.cells, tunedAnswer: tunedRead.map { answer($0.last) }, tunedSource: tuned?.source)
+    }
+
+    /// "embed", "0", "1", …: row r ≥ 1 is the output of block r − 1.
+    public static func rowLabels(layers: Int) -> [String] {
+        ["embed"] + (0..<layers).map(String.init)
+    }
+
+    /// 1-based rank of token `t` in `probs`; ties go to the lower id, as the top-k list orders them.
+    public static func rank(of t: Int, in probs: [Float]) -> Int {
+        var better = 0
+        let pt = probs[t]
+        for j in probs.indices where probs[j] > pt || (probs[j] == pt && j < t) { better += 1 }
+        return better + 1
     }
 
     /// Softmax statistics of one row of logits.
@@ -74,13 +134,8 @@ public enum LogitLens {
         for p in probs where p > 0 { entropy -= Double(p) * log(Double(p)) }
         let order = Ranking.largest(topK, of: probs)
         let top = order.map { TokenProbability(token: Int32($0), probability: probs[$0]) }
-        var rank: Int?
-        if let target {
-            let t = Int(target)
-            // Rank 1 is the best; ties go to the lower id, as the top-k list orders them.
-            rank = 1 + probs.indices.filter { probs[$0] > probs[t] || (probs[$0] == probs[t] && $0 < t) }.count
-        }
-        return LensCell(top: top, entropy: Float(entropy), targetRank: rank, targetProbability: target.map { probs[Int($0)] })
+        let targetRank = target.map { rank(of: Int($0), in: probs) }
+        return LensCell(top: top, entropy: Float(entropy), targetRank: targetRank, targetProbability: target.map { probs[Int($0)] })
     }
 
     public static func softmax(_ logits: [Float]) -> [Float] {

@@ -2,11 +2,25 @@ import ArgumentParser
 import Foundation
 import Lantern
 
-/// `lantern lens`: the logit lens over every layer and position.
+/// `lantern lens`: a group whose default subcommand (`show`) is the lens of one prompt, so
+/// `lantern lens --prompt P` works as before; `lens train` and `lens eval` are the tuned lens's.
 struct Lens: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Read every layer's residual stream through the unembedding (the logit lens).",
-        discussion: "Rows: hook_embed (layer 0's resid_pre) and each layer's resid_post, through the final norm, unembedding and (Gemma 2) final softcap. The table shows the last positions that fit 80 columns; --json has everything."
+        abstract: "The logit lens and the tuned lens: show one prompt (the default), train a tuned lens, or measure both.",
+        subcommands: [LensShow.self, LensTrain.self, LensEval.self], defaultSubcommand: LensShow.self)
+}
+
+/// `lantern lens [show]`: the logit lens (and a tuned lens beside it) over every layer and position.
+struct LensShow: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show",
+        abstract: "Read every layer's residual stream through the unembedding (the logit lens; --tuned adds a tuned lens).",
+        discussion: """
+            Rows: hook_embed (layer 0's resid_pre) and each layer's resid_post, through the final norm, unembedding \
+            and (Gemma 2) final softcap; with --tuned, each row first through its translator. At the last position, \
+            the answer's rank per layer (the --target, else the model's own top-1) and the layer from which it is \
+            the top-1 and stays so. The table shows the last positions that fit 80 columns; --json has everything.
+            """
     )
 
     @OptionGroup var model: ModelOptions
@@ -17,6 +31,9 @@ struct Lens: ParsableCommand {
 
     @Option(name: .long, help: "A token (id, or text that is one token) whose rank and probability to report.")
     var target: String?
+
+    @Option(name: .long, help: "A tuned lens folder (config.json + params.safetensors) to show beside the logit lens.")
+    var tuned: String?
 
     @Flag(name: .long, help: "Print all the data as one JSON object.")
     var json = false
@@ -30,64 +47,13 @@ struct Lens: ParsableCommand {
         let loaded = try model.load()
         let ids = try prompt.ids(for: loaded)
         let targetID = try target.map(loaded.tokenID)
-        let result = try LogitLens.run(loaded.transformer, tokens: ids, topK: topK, target: targetID)
+        let lens = try tuned.map { try TunedLens.load(directory: $0) }
+        let result = try LogitLens.run(loaded.transformer, tokens: ids, topK: topK, target: targetID, tuned: lens)
         if let html {
-            try writeHTML(HTMLReport.page(title: "Logit lens", subtitle: "\(loaded.source) · \(ids.count) tokens",
-                                          sections: [HTMLReport.lens(result, display: loaded.shown)]), to: html)
+            try writeHTML(HTMLReport.page(title: lens == nil ? "Logit lens" : "Logit lens and tuned lens",
+                                          subtitle: "\(loaded.source) · \(ids.count) tokens",
+                                          sections: HTMLReport.lens(result, display: loaded.shown)), to: html)
         }
-        if json { print(try jsonString(Self.json(result, model: loaded))) } else { print(Self.table(result, model: loaded)) }
-    }
-
-    static func json(_ r: LensResult, model: LanternModel) -> [String: Any] {
-        var object: [String: Any] = [
-            "tokens": r.tokens.map(Int.init), "token_text": r.tokens.map(model.display), "hooks": r.hookNames,
-            "layers": r.cells.enumerated().map { row, cells in
-                ["hook": r.hookNames[row], "label": r.rowLabels[row], "positions": cells.map { cell -> [String: Any] in
-                    var c: [String: Any] = ["top": cell.top.map { ["id": Int($0.token), "text": model.display($0.token), "p": Double($0.probability)] },
-                                            "entropy": Double(cell.entropy)]
-                    if let rank = cell.targetRank, let p = cell.targetProbability { c["target_rank"] = rank; c["target_p"] = Double(p) }
-                    return c
-                }] as [String: Any]
-            },
-        ]
-        if let t = r.target { object["target"] = Int(t) }
-        return object
-    }
-
-    /// Layers down, positions across (the last ones that fit 80 columns), top token per cell,
-    /// shaded by probability when standard output is a terminal.
-    static func table(_ r: LensResult, model: LanternModel) -> String {
-        let labelWidth = 7, cellWidth = 9
-        let fitting = max(1, (80 - labelWidth) / cellWidth)
-        let positions = Array(r.tokens.indices.suffix(fitting))
-        var lines: [String] = []
-        let maxP = Double(r.cells.flatMap { row in positions.map { row[$0].top[0].probability } }.max() ?? 1)
-        if stdoutIsTerminal { lines.append(String(format: "shading: probability of the top token, darkest = %.3f", maxP)) }
-        if positions.count < r.tokens.count { lines.append("(last \(positions.count) of \(r.tokens.count) positions; --json for all)") }
-        lines.append(fit("", labelWidth) + positions.map { " " + fit(model.shown(r.tokens[$0]), cellWidth - 1) }.joined())
-        for row in r.cells.indices.reversed() {
-            var line = fit(r.rowLabels[row], labelWidth)
-            for p in positions {
-                let top = r.cells[row][p].top[0]
-                let text = " " + fit(model.shown(top.token), cellWidth - 1)
-                line += stdoutIsTerminal ? shade(text, Double(top.probability) / maxP) : text
-            }
-            lines.append(line)
-        }
-        if let t = r.target {
-            lines.append("target \(model.tokenizer == nil ? "#\(t)" : "\(model.shown(t)) (#\(t))") at the last layer, rank (p): " + positions.map { p in
-                let c = r.cells.last![p]
-                return "\(c.targetRank ?? 0) (\(String(format: "%.3f", Double(c.targetProbability ?? 0))))"
-            }.joined(separator: " "))
-        }
-        return lines.joined(separator: "\n")
-    }
-
-    /// An ANSI 256-colour background on the blue ramp, darker for higher probability.
-    static func shade(_ text: String, _ p: Double) -> String {
-        let ramp = [255, 195, 153, 117, 75, 33, 26, 19]
-        let index = min(ramp.count - 1, Int(p * Double(ramp.count)))
-        let foreground = index >= 5 ? 15 : 16
-        return "\u{1B}[48;5;\(ramp[index])m\u{1B}[38;5;\(foreground)m\(text)\u{1B}[0m"
+        if json { print(try jsonString(LensTable.json(result, model: loaded))) } else { print(LensTable.table(result, model: loaded)) }
     }
 }

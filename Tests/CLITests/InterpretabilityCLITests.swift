@@ -22,7 +22,7 @@ extension CLITests {
         let long = (0..<30).map { String(3 + $0) }.joined(separator: ",")
         let table = try run(["lens", "--model", tinyGemma2, "--tokens", long])
         XCTAssertEqual(table.status, 0, table.err)
-        XCTAssertTrue(table.out.contains("(last 8 of 30 positions"), table.out)
+        XCTAssertTrue(table.out.contains("(last 7 of 30 positions"), table.out)
         XCTAssertLessThanOrEqual(table.out.components(separatedBy: "\n").map { $0.count }.max() ?? 0, 80)
     }
 

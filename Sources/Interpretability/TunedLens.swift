@@ -1,0 +1,158 @@
+import Foundation
+import Formats
+import LanternCore
+import Models
+
+/// The tuned-lens package's `config.json` (Belrose et al. 2023, arXiv 2303.08112), field for field.
+public struct TunedLensConfig: Sendable, Equatable {
+    public var baseModel: String
+    public var dModel: Int
+    /// Translators: one per lens row but the last (hook_embed, blocks.0 … blocks.{L−2}.hook_resid_post).
+    public var layerCount: Int
+    public var bias = true
+    public var baseModelRevision: String?
+    public var unembedHash: String?
+    public var lensType = "linear_tuned_lens"
+
+    public init(baseModel: String, dModel: Int, layerCount: Int) {
+        self.baseModel = baseModel
+        self.dModel = dModel
+        self.layerCount = layerCount
+    }
+
+    var json: [String: Any] {
+        ["base_model_name_or_path": baseModel, "d_model": dModel, "num_hidden_layers": layerCount, "bias": bias,
+         "base_model_revision": baseModelRevision ?? NSNull(), "unembed_hash": unembedHash ?? NSNull(), "lens_type": lensType]
+    }
+}
+
+/// A tuned lens: per residual row i (i = 0 is hook_embed = HF hidden_states[0], i ≥ 1 is
+/// blocks.{i−1}.hook_resid_post = hidden_states[i]) an affine translator acting residually,
+///     h ↦ h + h·Wᵢᵀ + bᵢ      (torch's Linear convention: Wᵢ is [out, in]),
+/// whose output goes through the model's own final norm and unembedding (and Gemma 2's softcap).
+/// The last row is the model's output and has no translator. All-zero translators are the logit lens.
+///
+/// Stored as a folder: `config.json` with the tuned-lens package's fields and `params.safetensors`
+/// with its state-dict names, `{i}.weight` [d, d] and `{i}.bias` [d] (f16 or f32);
+/// `tools/convert_tuned_lens.py` turns the package's `params.pt` into that.
+public struct TunedLens: Sendable {
+    public static let paramsFile = "params.safetensors"
+
+    public var config: TunedLensConfig
+    /// Wᵢ row-major [d, d], out = h·Wᵢᵀ.
+    public var weights: [[Float]]
+    public var biases: [[Float]]
+    /// Where it was read from ("" when made in memory).
+    public var source = ""
+
+    /// Zero translators: the logit lens, where training starts.
+    public init(config: TunedLensConfig) {
+        self.config = config
+        weights = Array(repeating: [Float](repeating: 0, count: config.dModel * config.dModel), count: config.layerCount)
+        biases = Array(repeating: [Float](repeating: 0, count: config.dModel), count: config.layerCount)
+    }
+
+    /// A zero-initialised lens for `model`.
+    public init(for model: Transformer, name: String) {
+        self.init(config: TunedLensConfig(baseModel: name, dModel: model.config.hiddenSize, layerCount: model.config.layerCount))
+    }
+
+    /// Reads a folder (config.json + params.safetensors).
+    public static func load(directory: String) throws -> TunedLens {
+        let configPath = (directory as NSString).appendingPathComponent("config.json")
+        guard let data = FileManager.default.contents(atPath: configPath) else {
+            throw LanternError.badFile(path: configPath, field: "file", problem: "cannot read (a tuned lens is a folder with config.json and \(paramsFile))")
+        }
+        guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw LanternError.badFile(path: configPath, field: "file", problem: "not a JSON object")
+        }
+        func int(_ key: String) throws -> Int {
+            guard let v = json[key] as? NSNumber, v.intValue > 0 else {
+                throw LanternError.badFile(path: configPath, field: key, problem: "expected a positive integer")
+            }
+            return v.intValue
+        }
+        var config = TunedLensConfig(baseModel: json["base_model_name_or_path"] as? String ?? "",
+                                     dModel: try int("d_model"), layerCount: try int("num_hidden_layers"))
+        config.bias = (json["bias"] as? Bool) ?? true
+        config.baseModelRevision = json["base_model_revision"] as? String
+        config.unembedHash = json["unembed_hash"] as? String
+        config.lensType = json["lens_type"] as? String ?? "linear_tuned_lens"
+        guard config.lensType == "linear_tuned_lens" else {
+            throw LanternError.badFile(path: configPath, field: "lens_type", problem: "'\(config.lensType)' is not supported (expected linear_tuned_lens)")
+        }
+        let paramsPath = (directory as NSString).appendingPathComponent(paramsFile)
+        if !FileManager.default.fileExists(atPath: paramsPath),
+           FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent("params.pt")) {
+            throw LanternError.badFile(path: paramsPath, field: "file", problem: "missing; this folder has the package's params.pt: convert it with tools/convert_tuned_lens.py")
+        }
+        let file = try SafetensorsFile(path: paramsPath)
+        var lens = TunedLens(config: config)
+        lens.source = directory
+        let d = config.dModel
+        for i in 0..<config.layerCount {
+            let w = try file.tensor("\(i).weight")
+            guard w.shape == [d, d] else {
+                throw LanternError.badFile(path: paramsPath, field: "\(i).weight", problem: "shape \(w.shape), expected [\(d), \(d)] (d_model)")
+            }
+            lens.weights[i] = try w.floats()
+            if config.bias {
+                let b = try file.tensor("\(i).bias")
+                guard b.shape == [d] else {
+                    throw LanternError.badFile(path: paramsPath, field: "\(i).bias", problem: "shape \(b.shape), expected [\(d)] (d_model)")
+                }
+                lens.biases[i] = try b.floats()
+            }
+        }
+        if file.has("\(config.layerCount).weight") {
+            throw LanternError.badFile(path: paramsPath, field: "\(config.layerCount).weight",
+                                       problem: "more translators than num_hidden_layers = \(config.layerCount)")
+        }
+        return lens
+    }
+
+    /// Writes config.json (plus `extra` keys, e.g. how it was trained) and params.safetensors.
+    public func save(directory: String, dtype: DType = .f16, extra: [String: Any] = [:]) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let d = config.dModel
+        var entries: [SafetensorsWriter.Entry] = []
+        for i in 0..<config.layerCount {
+            entries.append(.init(name: "\(i).weight", shape: [d, d], values: weights[i], dtype: dtype))
+            if config.bias { entries.append(.init(name: "\(i).bias", shape: [d], values: biases[i], dtype: dtype)) }
+        }
+        try SafetensorsWriter.write(entries, metadata: ["format": "pt"], to: (directory as NSString).appendingPathComponent(Self.paramsFile))
+        let json = config.json.merging(extra) { a, _ in a }
+        let data = try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])
+        try data.write(to: URL(fileURLWithPath: (directory as NSString).appendingPathComponent("config.json")), options: .atomic)
+    }
+
+    /// Refuses a lens made for another shape of model.
+    public func check(against model: ModelConfig) throws {
+        let where_ = source.isEmpty ? "the tuned lens" : source
+        guard config.dModel == model.hiddenSize else {
+            throw LanternError.badFile(path: where_, field: "d_model", problem: "\(config.dModel), but the model's hidden size is \(model.hiddenSize)")
+        }
+        guard config.layerCount == model.layerCount else {
+            throw LanternError.badFile(path: where_, field: "num_hidden_layers", problem: "\(config.layerCount), but the model has \(model.layerCount) layers")
+        }
+    }
+
+    /// h + h·Wᵢᵀ + bᵢ for residual rows h [n, d] of lens row `row` (0 = hook_embed); the last row
+    /// (row = layer count) has no translator and comes back unchanged.
+    public func translate(_ residual: Tensor, row: Int, backend: any Backend) throws -> Tensor {
+        if row == config.layerCount { return residual }
+        guard (0..<config.layerCount).contains(row) else {
+            throw LanternError.invalidArgument("tuned lens row \(row) is out of range 0...\(config.layerCount)")
+        }
+        let d = config.dModel
+        let w = try backend.tensor(weights[row], shape: [d, d])
+        var out = try backend.add(residual, try backend.matmul(residual, w))
+        if config.bias { out = try backend.add(out, try backend.tensor(biases[row], shape: [d])) }
+        return out
+    }
+
+    /// The tuned lens's logits [n, vocab] for residual rows of lens row `row`.
+    public func logits(_ model: Transformer, residual: Tensor, row: Int) throws -> Tensor {
+        try LogitLens.logits(model, residual: try translate(residual, row: row, backend: model.backend))
+    }
+}

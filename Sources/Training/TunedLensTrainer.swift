@@ -1,0 +1,169 @@
+import Foundation
+import Interpretability
+import LanternCore
+import Models
+
+/// Trains a tuned lens (Belrose et al. 2023) on the model's own activations over a corpus: every
+/// translator starts at zero (the logit lens) and Adam lowers the mean over tokens of
+/// KL(final distribution ‖ lens distribution), each row on the same tokens. The big products
+/// (unembedding, its backward g · W_U, the translators and their weight gradients) run on the
+/// backend; the softmax, KL and RMSNorm backward on the host (`TunedLensObjective`).
+///
+/// Learning rates: Adam moves every entry by about the rate per step, so the translator weights
+/// (dimensionless: h·Wᵀ is in h's units) take `learningRate / √d`, and each row's bias (in the
+/// residual's units, which grow from layer to layer) `learningRate` times that row's residual RMS,
+/// measured on the first step. Warm-up over the first 10% of steps, then a linear decay to zero.
+public struct TunedLensTrainer {
+    public struct Options: Sendable {
+        /// Training tokens (positions, BOS excluded unless `includeBOS`).
+        public var tokens: Int
+        /// Tokens per context, BOS included.
+        public var context: Int
+        public var contextsPerStep: Int
+        public var learningRate: Float
+        public var includeBOS: Bool
+        /// Uses contexts 0, stride, 2·stride, … of the corpus: spreads a short run over more text.
+        public var contextStride: Int
+
+        public init(tokens: Int, context: Int = 128, contextsPerStep: Int = 4, learningRate: Float = 1e-2, includeBOS: Bool = false,
+                    contextStride: Int = 1) {
+            self.tokens = tokens
+            self.context = context
+            self.contextsPerStep = contextsPerStep
+            self.learningRate = learningRate
+            self.includeBOS = includeBOS
+            self.contextStride = contextStride
+        }
+
+        var tokensPerContext: Int { includeBOS ? context : context - 1 }
+        public var steps: Int { max(1, (tokens + tokensPerContext * contextsPerStep - 1) / (tokensPerContext * contextsPerStep)) }
+    }
+
+    /// What one step did: mean KL per translator row over the step's tokens, before the update.
+    public struct Step: Sendable {
+        public let step: Int
+        public let steps: Int
+        public let tokens: Int
+        public let kl: [Double]
+    }
+
+    public let model: Transformer
+    public let packer: ContextPacker
+    public let options: Options
+
+    public init(model: Transformer, packer: ContextPacker, options: Options) throws {
+        guard options.context >= 2, options.context <= model.config.contextLength else {
+            throw LanternError.invalidArgument("context \(options.context) must be in 2...\(model.config.contextLength) (the model's context)")
+        }
+        guard options.tokens > 0, options.contextsPerStep > 0, options.learningRate > 0, options.contextStride > 0 else {
+            throw LanternError.invalidArgument("tokens, contexts per step, the context stride and the learning rate must be positive")
+        }
+        self.model = model
+        self.packer = packer
+        self.options = options
+    }
+
+    /// Trains `lens` in place (start from `TunedLens(for:name:)` for the paper's zero start).
+    public func train(_ lens: inout TunedLens, progress: (Step) -> Void = { _ in }) throws {
+        try lens.check(against: model.config)
+        let b = model.backend, c = model.config, o = options
+        let d = c.hiddenSize, vocab = c.vocabSize, rows = lens.config.layerCount
+        let names = Array(LogitLens.residualHooks(layers: c.layerCount).prefix(rows))
+        let gradient = try TunedLensGradient(model: model)
+        var weightAdam = (0..<rows).map { _ in Adam(learningRate: o.learningRate, sizes: [d * d]) }
+        var biasAdam = (0..<rows).map { _ in Adam(learningRate: o.learningRate, sizes: [d]) }
+        var residualRMS: [Float]?
+        let steps = o.steps
+        var batch: [[Int32]] = [], step = 0
+
+        func runStep() throws {
+            var weightGrads = [[Float]](repeating: [Float](repeating: 0, count: d * d), count: rows)
+            var biasGrads = [[Float]](repeating: [Float](repeating: 0, count: d), count: rows)
+            var klSums = [Double](repeating: 0, count: rows)
+            let first = o.includeBOS ? 0 : 1
+            let stepTokens = batch.count * (o.context - first)
+            let scale = 1 / Float(stepTokens)
+            for context in batch {
+                let hooks = Hooks(capture: HookFilter(names))
+                guard let final = try model.forward(context, hooks: hooks, logits: .all) else {
+                    throw LanternError.backend("the forward pass returned no logits")
+                }
+                let positions = first..<context.count
+                let logP = LensDivergence.logSoftmaxRows(try b.read(try final.rows(positions)), vocab: vocab)
+                let residuals = try names.map { name -> Tensor in
+                    guard let h = hooks.activation(name) else { throw LanternError.backend("the forward pass did not produce \(name)") }
+                    return try h.rows(positions)
+                }
+                if residualRMS == nil {
+                    residualRMS = try residuals.map { h in
+                        let v = try b.read(h)
+                        return Float((v.reduce(0) { $0 + Double($1) * Double($1) } / Double(max(v.count, 1))).squareRoot())
+                    }
+                }
+                for row in 0..<rows {
+                    let g = try gradient.evaluate(lens, row: row, residual: residuals[row], targetLogP: logP, scale: scale)
+                    klSums[row] += g.kl
+                    for i in 0..<(d * d) { weightGrads[row][i] += g.weight[i] }
+                    for i in 0..<d { biasGrads[row][i] += g.bias[i] }
+                }
+            }
+            step += 1
+            let warmup = max(1, steps / 10)
+            let schedule = step <= warmup ? Float(step) / Float(warmup) : Float(steps - step + 1) / Float(steps - warmup + 1)
+            for row in 0..<rows {
+                weightAdam[row].learningRate = o.learningRate * schedule / Float(d).squareRoot()
+                biasAdam[row].learningRate = o.learningRate * schedule * residualRMS![row]
+                weightAdam[row].beginStep()
+                weightAdam[row].update(&lens.weights[row], gradient: weightGrads[row], index: 0)
+                if lens.config.bias {
+                    biasAdam[row].beginStep()
+                    biasAdam[row].update(&lens.biases[row], gradient: biasGrads[row], index: 0)
+                }
+            }
+            progress(Step(step: step, steps: steps, tokens: step * stepTokens, kl: klSums.map { $0 / Double(stepTokens) }))
+            batch.removeAll()
+        }
+
+        try packer.forEachContext { index, context in
+            guard index % o.contextStride == 0 else { return true }
+            batch.append(context)
+            if batch.count == o.contextsPerStep { try runStep() }
+            return step < steps
+        }
+        if step < steps {
+            throw LanternError.invalidArgument("the corpus ran out after \(step) of \(steps) steps: give more text or fewer tokens")
+        }
+    }
+}
+
+/// One translator's loss and gradients on a batch of residual rows (the formulas are in
+/// `TunedLensObjective`): the products on the backend, the rest on the host.
+public struct TunedLensGradient {
+    public let model: Transformer
+    let gain: [Float]
+    /// W_Uᵀ [hidden, vocab] as an f32 weight, for g · W_U.
+    let unembeddingT: Tensor
+
+    public init(model: Transformer) throws {
+        self.model = model
+        gain = try model.finalNormGain()
+        unembeddingT = try model.unembeddingTransposed()
+    }
+
+    /// Σ over rows of KL(p ‖ lens) and the gradients of scale · Σ KL with respect to translator
+    /// `row`'s weight [d, d] (torch's [out, in]) and bias [d], for residual rows `residual` [n, d]
+    /// whose final-layer log-probabilities are `targetLogP` [n, vocab].
+    public func evaluate(_ lens: TunedLens, row: Int, residual: Tensor, targetLogP: [Float], scale: Float) throws
+        -> (kl: Double, weight: [Float], bias: [Float]) {
+        let b = model.backend, c = model.config
+        let n = residual.rowCount, d = c.hiddenSize, vocab = c.vocabSize
+        let t = try lens.translate(residual, row: row, backend: b)
+        var z = try b.read(try model.unembed(try model.finalNormed(t)))
+        let kl = TunedLensObjective.klAndGradient(&z, targetLogP: targetLogP, vocab: vocab, scale: scale, softcap: c.finalSoftcap)
+        let gradNormed = try b.read(try b.matmul(try b.tensor(z, shape: [n, vocab]), unembeddingT))
+        let gradT = TunedLensObjective.rmsNormBackward(try b.read(t), gradOut: gradNormed, gain: gain, eps: c.rmsEps)
+        let gradTensor = try b.tensor(gradT, shape: [n, d])
+        let weight = try b.read(try b.matmul(try b.transpose(gradTensor), try b.transpose(residual)))
+        return (kl.reduce(0, +), weight, TunedLensObjective.columnSums(gradT, width: d))
+    }
+}
