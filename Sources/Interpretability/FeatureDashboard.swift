@@ -8,10 +8,14 @@ public struct TokenLogit: Sendable, Equatable {
     public let logit: Float
 }
 
-/// A unit's direct effect on the logits: its residual-stream direction read through the bare
-/// unembedding (W_dec[f] · W_Uᵀ for an SAE feature), with neither the final norm nor Gemma 2's
-/// softcap (as Neuronpedia and SAELens show it). It is the path through the residual stream alone:
-/// later layers are ignored.
+/// A unit's direct effect on the logits: its residual-stream direction read through the final
+/// norm's gain and the unembedding, (W_dec[f] ⊙ g) · W_Uᵀ for an SAE feature (g = 1 + w for Gemma),
+/// without the norm's 1/rms (one positive number per token: it changes no ranking) or Gemma 2's
+/// softcap. This is W_dec · W_U as TransformerLens computes it with `fold_ln` (the gain folded into
+/// W_U), which Neuronpedia uses. The gain matters for Gemma: a few residual dimensions are hundreds
+/// of times larger than the rest and the final norm scales them down; read through the bare
+/// unembedding, every Gemma 3 direction with a component there "promotes" the same junk tokens.
+/// It is the path through the residual stream alone: later layers are ignored.
 public struct LogitEffects: Sendable, Equatable {
     /// Most raised tokens, largest first; most lowered, most negative first.
     public let positive: [TokenLogit]
@@ -21,9 +25,13 @@ public struct LogitEffects: Sendable, Equatable {
         try of(direction: try sae.residualDirection(f, model: model), model: model, count: count)
     }
 
-    /// direction · W_Uᵀ for a residual-stream direction [hidden].
+    /// (direction ⊙ final-norm gain) · W_Uᵀ for a residual-stream direction [hidden].
     public static func of(direction: [Float], model: Transformer, count: Int = 10) throws -> LogitEffects {
-        let row = try model.backend.tensor(direction, shape: [1, direction.count])
+        let gain = try model.finalNormGain()
+        guard gain.count == direction.count else {
+            throw LanternError.shapeMismatch(op: "logit effects", detail: "direction of \(direction.count) for a \(gain.count)-wide residual stream")
+        }
+        let row = try model.backend.tensor(zip(direction, gain).map { $0 * $1 }, shape: [1, direction.count])
         let logits = try model.backend.read(try model.unembedDirect(row))
         return LogitEffects(positive: Ranking.largest(count, of: logits).map { TokenLogit(token: Int32($0), logit: logits[$0]) },
                             negative: Ranking.largest(count, of: logits.map { -$0 }).map { TokenLogit(token: Int32($0), logit: logits[$0]) })

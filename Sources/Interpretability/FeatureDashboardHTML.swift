@@ -37,7 +37,7 @@ extension HTMLReport {
             }.joined()
         }
         return """
-        <h2>Logit effects</h2><div class="legend">\(escape(formula)), times W_Uᵀ: the direction through the unembedding alone (no final norm, no softcap).</div>
+        <h2>Logit effects</h2><div class="legend">\(escape(formula)), times the final norm's gain and W_Uᵀ: the direction through the unembedding alone (the norm's 1/rms and any softcap left out; TransformerLens's fold_ln convention).</div>
         <div class="side"><div class="card"><b>Promoted</b><table class="metrics">\(rows(l.positive, "#3a9a5b"))</table></div>
         <div class="card"><b>Suppressed</b><table class="metrics">\(rows(l.negative, "#c0504d"))</table></div></div>
         """

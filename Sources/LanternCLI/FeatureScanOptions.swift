@@ -70,7 +70,7 @@ extension FeatureDashboard {
         func tokens(_ list: [TokenLogit]) -> String {
             list.map { "\(loaded.shown($0.token)) (\(String(format: "%+.2f", Double($0.logit))))" }.joined(separator: ", ")
         }
-        out += "promoted (\(directionFormula), times W_Uᵀ, no final norm; " + String(format: "‖direction‖ %.3f): ", Double(directionNorm))
+        out += "promoted (\(directionFormula), ⊙ final-norm gain, times W_Uᵀ; " + String(format: "‖direction‖ %.3f): ", Double(directionNorm))
             + tokens(logits.positive) + "\n"
         out += "suppressed: \(tokens(logits.negative))\n"
         out += "histogram of nonzero activations" + (histogram.sampled ? " (a sample of \(histogram.values))" : "") + ":\n"
@@ -98,7 +98,7 @@ extension FeatureDashboard {
             "max_activation": Double(summary.maxActivation), "mean_activation": summary.meanActivation,
             unitName == "feature" ? "decoder_norm" : "direction_norm": Double(directionNorm),
             "logits": ["positive": tokens(logits.positive), "negative": tokens(logits.negative),
-                       "direction": directionFormula, "final_norm": false, "softcap": false],
+                       "direction": directionFormula, "final_norm": "gain only (fold_ln)", "softcap": false],
             "histogram": ["lower": Double(histogram.lower), "upper": Double(histogram.upper), "counts": histogram.counts,
                           "sampled": histogram.sampled],
             "examples": examples.map { e -> [String: Any] in

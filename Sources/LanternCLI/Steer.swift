@@ -58,11 +58,10 @@ struct Steer: ParsableCommand {
         let (baseline, steered) = try steering.compare(loaded.transformer, prompt: ids, maxNewTokens: maxNewTokens, sampler: sampler)
         var lift: (tokens: [Int32], baseline: Double, steered: Double)?
         if let loadedSAE, !features.isEmpty, promoted > 0 {
-            // The tokens the summed steering direction raises most, through the unembedding alone.
+            // The tokens the summed steering direction raises most (its logit effects).
             var vector = [Float](repeating: 0, count: loadedSAE.dIn)
             for f in features { for (i, v) in try loadedSAE.direction(f).enumerated() { vector[i] += v } }
-            let logits = try loaded.backend.read(try loaded.transformer.unembedDirect(try loaded.backend.tensor(vector, shape: [1, vector.count])))
-            let tokens = Ranking.largest(promoted, of: logits).map { Int32($0) }
+            let tokens = try LogitEffects.of(direction: vector, model: loaded.transformer, count: promoted).positive.map(\.token)
             let mass = try steering.promotedMass(loaded.transformer, text: ids + baseline.tokens, tokens: tokens)
             lift = (tokens, mass.baseline, mass.steered)
         }

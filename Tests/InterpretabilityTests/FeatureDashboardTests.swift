@@ -70,15 +70,17 @@ final class FeatureDashboardTests: XCTestCase {
         XCTAssertEqual(ranked.first?.maxActivation, (0..<sae.dSAE).map { scan.summary($0).maxActivation }.max())
     }
 
-    /// W_dec[f] · W_Uᵀ by plain loops over the checkpoint's (tied) unembedding: no norm, no softcap.
+    /// (W_dec[f] ⊙ (1 + w_final)) · W_Uᵀ by plain loops over the checkpoint's (tied) unembedding and
+    /// final-norm weight: the gain folded in as TransformerLens's fold_ln does, no 1/rms, no softcap.
     func testLogitEffectsMatchAPlainReference() throws {
         let (model, sae) = try fixtures()
         let checkpoint = try Checkpoint(directory: Fixtures.path("gemma2_tiny"))
         let unembedding = try checkpoint.tensor(checkpoint.has("lm_head.weight") ? "lm_head.weight" : "model.embed_tokens.weight").floats()
+        let finalWeight = try checkpoint.tensor("model.norm.weight").floats()   // Gemma: gain 1 + w
         let (d, vocab) = (sae.dIn, model.config.vocabSize)
         XCTAssertNotNil(model.config.finalSoftcap, "the fixture has a softcap, which the effects must not apply")
         for f in [0, 7, 95] {
-            let direction = try sae.direction(f)
+            let direction = zip(try sae.direction(f), finalWeight).map { $0 * (1 + $1) }
             let reference = (0..<vocab).map { v in (0..<d).reduce(Float(0)) { $0 + direction[$1] * unembedding[v * d + $1] } }
             let effects = try LogitEffects.of(feature: f, sae: sae, model: model, count: 6)
             let up = reference.indices.sorted { reference[$0] > reference[$1] }.prefix(6)

@@ -83,6 +83,7 @@ final class NeuronScanTests: XCTestCase {
         let down = try checkpoint.tensor("model.layers.\(layer).mlp.down_proj.weight").floats()             // [d, f]
         let w = try checkpoint.tensor("model.layers.\(layer).post_feedforward_layernorm.weight").floats()  // Gemma: gain 1 + w
         let unembedding = try checkpoint.tensor("model.embed_tokens.weight").floats()                     // tied [vocab, d]
+        let finalGain = try checkpoint.tensor("model.norm.weight").floats().map { 1 + $0 }                 // read through it
         let neurons = try MLPNeurons(layer: layer, model: model)
         let scan = FeatureScan(width: f, bos: 2)
         var inverseRMS: [Double] = []
@@ -99,7 +100,7 @@ final class NeuronScanTests: XCTestCase {
         XCTAssertEqual(neurons.inverseRMSTokens, 3 * 15)
         for n in [0, 17, f - 1] {
             let direction = (0..<d).map { Float(scale * Double(1 + w[$0]) * Double(down[$0 * f + n])) }
-            let reference = (0..<vocab).map { v in (0..<d).reduce(Float(0)) { $0 + direction[$1] * unembedding[v * d + $1] } }
+            let reference = (0..<vocab).map { v in (0..<d).reduce(Float(0)) { $0 + direction[$1] * finalGain[$1] * unembedding[v * d + $1] } }
             let dash = try FeatureDashboard(unit: n, scan: scan, units: neurons, model: model, logitCount: 6)
             XCTAssertEqual(dash.unitName, "neuron")
             XCTAssertEqual(dash.directionNorm, direction.reduce(0) { $0 + $1 * $1 }.squareRoot(), accuracy: 1e-4 * dash.directionNorm)
