@@ -16,8 +16,8 @@ heldout=${LANTERN_HOME:-$HOME/.cache/lantern}/corpora/modern-english-v1/heldout
 # effective number of SAE features among its top contexts), the steering feature by
 # tools/steering_search.py (README, "Steering").
 neuron=1509
-steer_feature=${STEER_FEATURE:-3386}
-steer_strength=${STEER_STRENGTH:-150}
+steer_feature=${STEER_FEATURE:-3936}
+steer_strength=${STEER_STRENGTH:-70}
 step() { echo; echo "== $*"; }
 [ -f "$heldout/../train.jsonl" ] || python3 tools/make_corpus.py >/dev/null
 
