@@ -30,16 +30,17 @@ echo "   (the rank of ' important' at the last position per layer, and the layer
 $bin lens --prompt "$prompt" --target " important" --tuned "$lens" --top-k 1 --html "$out/lens.html"
 
 step "4. Neurons are polysemantic: MLP neuron 6.$neuron's top contexts, grouped by the SAE features active there"
-$bin neuron --layer 6 --id $neuron --sae $sae --tokens 4096 --context 32 --examples 20 --html "$out/neuron-6-$neuron.html" | head -24
+$bin neuron --layer 6 --id $neuron --sae $sae --tokens 4096 --context 32 --examples 20 --html "$out/neuron-6-$neuron.html" \
+    | awk '/^neuron [0-9]+:/ || /^polysemanticity:/ || /^  +[0-9.]+% \([0-9]+\) /'
 
 step "5. Superposition: the toy model of Elhage et al. 2022 (5 features in 2 dimensions), dense and sparse"
 $bin superposition --sparsity 0,0.9 --html "$out/superposition.html"
 
 step "6. Sparse autoencoders: the features on \" very\" (dense ones left out), labelled by what they fire on"
 $bin features --sae $sae --prompt "$prompt" --top 5 --max-density 0.1 --label-tokens 4096 --html "$out/features.html"
-$bin feature --sae $sae --id $steer_feature --tokens 4096 --examples 6 --html "$out/feature-$steer_feature.html" | head -12
+$bin feature --sae $sae --id $steer_feature --tokens 4096 --examples 6 --html "$out/feature-$steer_feature.html" | awk 'NR <= 12'
 
-step "7. The dark matter: what the SAE leaves unexplained, on the prompt (7 tokens: dead/dense mean nothing here)"
+step "7. The dark matter: what the SAE leaves unexplained, on the prompt (6 tokens, BOS left out: dead/dense counts mean nothing over so few)"
 $bin sae eval --sae $sae --prompt "$prompt" --html "$out/eval-prompt.html" | tail -3
 echo "   and over held-out news (10 Lee articles, not in training; the README has 9,842 held-out tokens and 1M training tokens)"
 $bin sae eval --sae $sae --corpus "$heldout"/00[0-9]-lee-news-test.txt --html "$out/eval-heldout.html" | tail -3
