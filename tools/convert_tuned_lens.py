@@ -8,6 +8,9 @@ Lantern reads: the same config.json and `params.safetensors` with the same tenso
     python3 tools/convert_tuned_lens.py LENS_DIR OUT_DIR [--dtype f16|f32]
     lantern lens --tuned OUT_DIR --prompt "..."
 
+A LENS_DIR in Lantern's own form (params.safetensors, no params.pt) is read too, which rounds an
+f32 lens from `lantern lens train --dtype f32` to f16 (how lenses/gemma3-270m-tuned was made).
+
 LENS_DIR is the package's folder (e.g. a snapshot of the Hub's `AlignmentResearch/tuned-lens`
 space, `lens/gpt2`). Needs numpy and safetensors. torch is used to read params.pt when it is
 installed; without it a small reader of torch's zip checkpoint format (torch >= 1.6, the
@@ -86,7 +89,12 @@ def read_params(path):
 def convert(lens_dir, out_dir, dtype):
     config = json.load(open(os.path.join(lens_dir, "config.json")))
     d, layers, bias = config["d_model"], config["num_hidden_layers"], config.get("bias", True)
-    params = read_params(os.path.join(lens_dir, "params.pt"))
+    pt = os.path.join(lens_dir, "params.pt")
+    if os.path.exists(pt):
+        params = read_params(pt)
+    else:
+        from safetensors.numpy import load_file
+        params = load_file(os.path.join(lens_dir, "params.safetensors"))
     out = {}
     for i in range(layers):
         w = np.asarray(params[f"{i}.weight"], dtype=np.float32)

@@ -9,10 +9,14 @@ import Models
 /// (unembedding, its backward g · W_U, the translators and their weight gradients) run on the
 /// backend; the softmax, KL and RMSNorm backward on the host (`TunedLensObjective`).
 ///
-/// Learning rates: Adam moves every entry by about the rate per step, so the translator weights
-/// (dimensionless: h·Wᵀ is in h's units) take `learningRate / √d`, and each row's bias (in the
-/// residual's units, which grow from layer to layer) `learningRate` times that row's residual RMS,
-/// measured on the first step. Warm-up over the first 10% of steps, then a linear decay to zero.
+/// Scale: Adam moves every entry by about the learning rate per step, whatever its gradient's
+/// size, so each translator is trained in units of its layer's residual: with σᵢ the RMS of
+/// dimension i at that layer (from the first step; floored at a tenth of the layer's RMS), Adam
+/// updates b̂ and Ŵ where b = σ ⊙ b̂ and W[o][i] = σₒ Ŵ[o][i] / σᵢ. Gemma's residual has a few
+/// dimensions hundreds of times larger than the rest; without this a step sized for them wrecks
+/// the others (measured: late layers of Gemma 3 270M ended worse than the logit lens). Ŵ takes
+/// `learningRate / √d` (a d-wide sum of entries each moving by the rate), b̂ `learningRate`.
+/// Warm-up over the first 10% of steps, then a linear decay to zero.
 public struct TunedLensTrainer {
     public struct Options: Sendable {
         /// Training tokens (positions, BOS excluded unless `includeBOS`).
@@ -72,7 +76,9 @@ public struct TunedLensTrainer {
         let gradient = try TunedLensGradient(model: model)
         var weightAdam = (0..<rows).map { _ in Adam(learningRate: o.learningRate, sizes: [d * d]) }
         var biasAdam = (0..<rows).map { _ in Adam(learningRate: o.learningRate, sizes: [d]) }
-        var residualRMS: [Float]?
+        // Per-dimension residual scale of each row, and the parameters in those units.
+        var scales: [[Float]]?
+        var unitWeights = lens.weights, unitBiases = lens.biases
         let steps = o.steps
         var batch: [[Int32]] = [], step = 0
 
@@ -94,10 +100,12 @@ public struct TunedLensTrainer {
                     guard let h = hooks.activation(name) else { throw LanternError.backend("the forward pass did not produce \(name)") }
                     return try h.rows(positions)
                 }
-                if residualRMS == nil {
-                    residualRMS = try residuals.map { h in
-                        let v = try b.read(h)
-                        return Float((v.reduce(0) { $0 + Double($1) * Double($1) } / Double(max(v.count, 1))).squareRoot())
+                if scales == nil {
+                    scales = try residuals.map { Self.dimensionScales(try b.read($0), width: d) }
+                    for row in 0..<rows {
+                        let sigma = scales![row]
+                        for o in 0..<d { for i in 0..<d { unitWeights[row][o * d + i] = lens.weights[row][o * d + i] * sigma[i] / sigma[o] } }
+                        for i in 0..<d { unitBiases[row][i] = lens.biases[row][i] / sigma[i] }
                     }
                 }
                 for row in 0..<rows {
@@ -111,13 +119,19 @@ public struct TunedLensTrainer {
             let warmup = max(1, steps / 10)
             let schedule = step <= warmup ? Float(step) / Float(warmup) : Float(steps - step + 1) / Float(steps - warmup + 1)
             for row in 0..<rows {
+                let sigma = scales![row]
+                // Chain rule into the scaled units: ∂L/∂Ŵ[o][i] = ∂L/∂W[o][i] · σₒ/σᵢ, ∂L/∂b̂ = ∂L/∂b · σ.
+                for o in 0..<d { for i in 0..<d { weightGrads[row][o * d + i] *= sigma[o] / sigma[i] } }
+                for i in 0..<d { biasGrads[row][i] *= sigma[i] }
                 weightAdam[row].learningRate = o.learningRate * schedule / Float(d).squareRoot()
-                biasAdam[row].learningRate = o.learningRate * schedule * residualRMS![row]
+                biasAdam[row].learningRate = o.learningRate * schedule
                 weightAdam[row].beginStep()
-                weightAdam[row].update(&lens.weights[row], gradient: weightGrads[row], index: 0)
+                weightAdam[row].update(&unitWeights[row], gradient: weightGrads[row], index: 0)
+                for o in 0..<d { for i in 0..<d { lens.weights[row][o * d + i] = unitWeights[row][o * d + i] * sigma[o] / sigma[i] } }
                 if lens.config.bias {
                     biasAdam[row].beginStep()
-                    biasAdam[row].update(&lens.biases[row], gradient: biasGrads[row], index: 0)
+                    biasAdam[row].update(&unitBiases[row], gradient: biasGrads[row], index: 0)
+                    for i in 0..<d { lens.biases[row][i] = unitBiases[row][i] * sigma[i] }
                 }
             }
             progress(Step(step: step, steps: steps, tokens: step * stepTokens, kl: klSums.map { $0 / Double(stepTokens) }))
@@ -133,6 +147,16 @@ public struct TunedLensTrainer {
         if step < steps {
             throw LanternError.invalidArgument("the corpus ran out after \(step) of \(steps) steps: give more text or fewer tokens")
         }
+    }
+
+    /// RMS of each dimension over the rows of x [n, width], floored at a tenth of the RMS over all
+    /// entries (so that a near-silent dimension does not blow up W's scaling).
+    static func dimensionScales(_ x: [Float], width: Int) -> [Float] {
+        let n = max(x.count / width, 1)
+        var squares = [Double](repeating: 0, count: width)
+        for (i, v) in x.enumerated() { squares[i % width] += Double(v) * Double(v) }
+        let overall = (squares.reduce(0, +) / Double(n * width)).squareRoot()
+        return squares.map { Float(max(($0 / Double(n)).squareRoot(), 0.1 * overall, 1e-12)) }
     }
 }
 
