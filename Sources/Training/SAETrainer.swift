@@ -104,11 +104,7 @@ public final class SAETrainer {
     /// Per-dimension mean and σ^−power of a sample (σ floored at 1e-6 of the largest, so that a
     /// constant dimension does not blow up).
     static func meanAndInverseDeviation(_ x: [Float], rows m: Int, width d: Int, power: Double = 1) -> ([Float], [Float]) {
-        var mean = [Double](repeating: 0, count: d), squares = [Double](repeating: 0, count: d)
-        for r in 0..<m { for j in 0..<d { mean[j] += Double(x[r * d + j]) } }
-        for j in 0..<d { mean[j] /= Double(m) }
-        for r in 0..<m { for j in 0..<d { let c = Double(x[r * d + j]) - mean[j]; squares[j] += c * c } }
-        let deviation = squares.map { ($0 / Double(max(m, 1))).squareRoot() }
+        let (mean, deviation) = ColumnMoments.meanAndDeviation(x, rows: m, width: d)
         let floor = max(deviation.max() ?? 0, 1e-30) * 1e-6
         return (mean.map(Float.init), deviation.map { Float(pow(max($0, floor), -power)) })
     }

@@ -22,13 +22,9 @@ public struct LinearErrorPrediction: Sendable {
     /// `sample` (rows of x) sets the standardisation only.
     public init(width d: Int, sample: [Float]) {
         width = d
-        let n = max(sample.count / d, 1)
-        var mean = [Double](repeating: 0, count: d), squares = [Double](repeating: 0, count: d)
-        for r in 0..<(sample.count / d) { for j in 0..<d { mean[j] += Double(sample[r * d + j]) } }
-        for j in 0..<d { mean[j] /= Double(n) }
-        for r in 0..<(sample.count / d) { for j in 0..<d { let c = Double(sample[r * d + j]) - mean[j]; squares[j] += c * c } }
+        let (mean, deviation) = ColumnMoments.meanAndDeviation(sample, rows: sample.count / d, width: d)
         shift = mean.map(Float.init)
-        inverseScale = squares.map { let s = ($0 / Double(n)).squareRoot(); return s > 0 ? Float(1 / s) : 1 }
+        inverseScale = deviation.map { $0 > 0 ? Float(1 / $0) : 1 }
         gram = [Double](repeating: 0, count: (d + 1) * (d + 1))
         cross = [Double](repeating: 0, count: (d + 1) * d)
     }
