@@ -115,27 +115,9 @@ struct SAETrain: ParsableCommand {
         }
         note("\(architecture.rawValue) SAE \(source.width) → \(trainer.settings.width) on \(source.rowCount) rows of \(hook); \(trainer.totalSteps) steps of \(trainer.settings.batchSize)")
 
-        var log = try TrainingLog(path: (out as NSString).appendingPathComponent("training-log.csv"), resumingAt: resume ? trainer.step : 0)
-        let bar = Progress(total: trainer.totalSteps, label: "train")
-        let firstStep = trainer.step
-        var last: SAEBatchResult?
-        while !trainer.isFinished {
-            last = try trainer.trainStep()
-            let rate = Double((trainer.step - firstStep) * trainer.settings.batchSize) / max(Date().timeIntervalSince(bar.start), 1e-9)
-            bar.update(trainer.step, detail: String(format: "loss %.4f L0 %.1f EV %.3f dead %.1f%% %.0f tokens/s",
-                                                    last!.loss, last!.l0, last!.explainedVariance, trainer.deadFraction * 100, rate))
-            log.append(step: trainer.step, tokens: trainer.step * trainer.settings.batchSize, last!, dead: trainer.deadFraction)
-            if trainer.step % checkpointEvery == 0 || trainer.isFinished {
-                try trainer.state.save(path: checkpoint)
-                try log.save()
-            }
-        }
-        bar.finish()
-        try log.save()
-        try log.plot(title: "\(trainer.settings.architecture.rawValue) SAE \(source.width) → \(trainer.settings.width), \(hook)",
-                     to: (out as NSString).appendingPathComponent("training.svg"))
-        let seconds = Date().timeIntervalSince(bar.start)
-        let trained = (trainer.step - firstStep) * trainer.settings.batchSize
+        let (last, seconds, trained) = try TrainingLog.run(
+            trainer, out: out, checkpoint: checkpoint, resumed: resume, checkpointEvery: checkpointEvery,
+            title: "\(trainer.settings.architecture.rawValue) SAE \(source.width) → \(trainer.settings.width), \(hook)")
         try SAELensExport.write(
             trainer.parameters, architecture: trainer.settings.architecture, k: trainer.settings.k,
             description: .init(hookName: hook, hookLayer: SAELensExport.layer(ofHook: hook), modelName: harvested.modelName,
@@ -166,6 +148,33 @@ struct SAETrain: ParsableCommand {
 /// variance, dead fraction), rewritten with each checkpoint so that it always matches the
 /// checkpoint a resumed run starts from; and its plot.
 struct TrainingLog {
+    /// Steps `trainer` to the end with a progress bar, a checkpoint (and the log) every
+    /// `checkpointEvery` steps and at the end, and the loss plot; returns the last batch's result,
+    /// the seconds it took and the tokens it trained on.
+    static func run(_ trainer: SAETrainer, out: String, checkpoint: String, resumed: Bool, checkpointEvery: Int,
+                    title: String, label: String = "train") throws -> (SAEBatchResult?, Double, Int) {
+        var log = try TrainingLog(path: (out as NSString).appendingPathComponent("training-log.csv"),
+                                  resumingAt: resumed ? trainer.step : 0)
+        let bar = Progress(total: trainer.totalSteps, label: label)
+        let firstStep = trainer.step
+        var last: SAEBatchResult?
+        while !trainer.isFinished {
+            last = try trainer.trainStep()
+            let rate = Double((trainer.step - firstStep) * trainer.settings.batchSize) / max(Date().timeIntervalSince(bar.start), 1e-9)
+            bar.update(trainer.step, detail: String(format: "loss %.4f L0 %.1f EV %.3f dead %.1f%% %.0f tokens/s",
+                                                    last!.loss, last!.l0, last!.explainedVariance, trainer.deadFraction * 100, rate))
+            log.append(step: trainer.step, tokens: trainer.step * trainer.settings.batchSize, last!, dead: trainer.deadFraction)
+            if trainer.step % checkpointEvery == 0 || trainer.isFinished {
+                try trainer.state.save(path: checkpoint)
+                try log.save()
+            }
+        }
+        bar.finish()
+        try log.save()
+        try log.plot(title: title, to: (out as NSString).appendingPathComponent("training.svg"))
+        return (last, Date().timeIntervalSince(bar.start), (trainer.step - firstStep) * trainer.settings.batchSize)
+    }
+
     static let header = "step,tokens,loss,l0,explained_variance,dead_fraction"
     let path: String
     var rows: [String]

@@ -59,30 +59,39 @@ public final class HarvestedActivations: ActivationSource, @unchecked Sendable {
     public let modelName: String
     private let shards: [(file: SafetensorsFile, firstRow: Int, rows: Int, values: UnsafePointer<Float>)]
 
-    public init(directory: String) throws {
+    /// The rows of `hook` (needed when the harvest read several hooks; nil: its only one).
+    public init(directory: String, hook wanted: String? = nil) throws {
         let manifests = try HarvestManifest.all(in: directory)
         guard let first = manifests.first else {
             throw LanternError.badFile(path: directory, field: "manifest.json", problem: "no harvest manifest here (run lantern harvest first)")
         }
+        let hooks = first.1.allHooks
+        guard let hook = wanted ?? (hooks.count == 1 ? hooks[0] : nil) else {
+            throw LanternError.invalidArgument("\(directory) holds \(hooks.count) hooks (\(hooks.prefix(3).joined(separator: ", "))…): say which one to read")
+        }
+        guard hooks.contains(hook) else {
+            throw LanternError.invalidArgument("\(directory) holds \(hooks.joined(separator: ", ")), not \(hook)")
+        }
+        let tensorName = Harvester.tensorName(hook: hook, hooks: hooks)
         var shards: [(SafetensorsFile, Int, Int, UnsafePointer<Float>)] = []
         var total = 0
         for (folder, manifest) in manifests {
-            guard manifest.hook == first.1.hook, manifest.width == first.1.width else {
+            guard manifest.allHooks == hooks, manifest.width == first.1.width else {
                 throw LanternError.badFile(path: folder, field: "manifest.json", problem: "hook or width differs from \(first.0)")
             }
             for shard in manifest.shards {
                 let path = (folder as NSString).appendingPathComponent(shard.file)
                 let file = try SafetensorsFile(path: path)
-                let host = try file.tensor("activations")
+                let host = try file.tensor(tensorName)
                 guard host.dtype == .f32, host.shape == [shard.rows, manifest.width] else {
-                    throw LanternError.badFile(path: path, field: "activations", problem: "\(host.dtype) \(host.shape), expected f32 [\(shard.rows), \(manifest.width)]")
+                    throw LanternError.badFile(path: path, field: tensorName, problem: "\(host.dtype) \(host.shape), expected f32 [\(shard.rows), \(manifest.width)]")
                 }
                 shards.append((file, total, shard.rows, host.bytes.bindMemory(to: Float.self).baseAddress!))
                 total += shard.rows
             }
         }
         width = first.1.width
-        hook = first.1.hook
+        self.hook = hook
         context = first.1.context
         modelName = first.1.model
         rowCount = total

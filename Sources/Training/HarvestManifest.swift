@@ -26,12 +26,17 @@ public struct HarvestManifest: Codable, Sendable, Equatable {
     public var corpus: [String]
     public var shards: [Shard] = []
     public var complete = false
+    /// Every hook a multi-hook harvest read (each shard holds one tensor per hook, named after
+    /// it); nil when it read only `hook` (the tensor is then `activations`).
+    public var hooks: [String]?
+
+    public var allHooks: [String] { hooks ?? [hook] }
 
     public var rows: Int { shards.reduce(0) { $0 + $1.rows } }
     public var contextsDone: Int { shards.reduce(0) { $0 + $1.contexts } }
 
     enum CodingKeys: String, CodingKey {
-        case model, hook, width, context, includeBOS = "include_bos", tokens, worker, workers, corpus, shards, complete
+        case model, hook, width, context, includeBOS = "include_bos", tokens, worker, workers, corpus, shards, complete, hooks
     }
 
     /// The folder a worker writes into: the output itself, or `part-I-of-N` inside it.

@@ -5,7 +5,9 @@ import Models
 
 /// Runs a model over a corpus and writes one hook's activations to float32 safetensors shards
 /// (`activations` [rows, d] and the `tokens` [rows] they were read at, ids as f32), with a
-/// manifest that makes the harvest resumable and splittable over machines.
+/// manifest that makes the harvest resumable and splittable over machines. Several hooks can be
+/// read in the same forward pass (transcoders train on every layer's MLP input and output): each
+/// shard then holds one tensor per hook, named after it.
 ///
 /// Resumption: each shard is written under a temporary name and renamed, then the manifest is
 /// rewritten (also by rename). A restarted harvest reads the manifest and skips the contexts its
@@ -16,7 +18,9 @@ import Models
 /// own folder, `part-I-of-N`, so N machines can share one output directory.
 public struct Harvester {
     public struct Options: Sendable {
-        public var hook: String
+        /// The hooks to read, in the order their tensors are written.
+        public var hooks: [String]
+        public var hook: String { hooks[0] }
         /// Rows wanted from all workers together.
         public var tokens: Int
         public var context: Int
@@ -28,7 +32,13 @@ public struct Harvester {
 
         public init(hook: String, tokens: Int, context: Int = 128, contextsPerShard: Int = 64, includeBOS: Bool = false,
                     worker: Int = 0, workers: Int = 1) {
-            self.hook = hook
+            self.init(hooks: [hook], tokens: tokens, context: context, contextsPerShard: contextsPerShard,
+                      includeBOS: includeBOS, worker: worker, workers: workers)
+        }
+
+        public init(hooks: [String], tokens: Int, context: Int = 128, contextsPerShard: Int = 64, includeBOS: Bool = false,
+                    worker: Int = 0, workers: Int = 1) {
+            self.hooks = hooks
             self.tokens = tokens
             self.context = context
             self.contextsPerShard = contextsPerShard
@@ -52,8 +62,12 @@ public struct Harvester {
     public let options: Options
 
     public init(model: Transformer, modelName: String, packer: ContextPacker, options: Options) throws {
-        guard HookNames.all(layers: model.config.layerCount).contains(options.hook) else {
-            throw LanternError.invalidArgument("'\(options.hook)' is not a hook of this model (e.g. blocks.0.hook_resid_post)")
+        let known = Set(HookNames.all(layers: model.config.layerCount))
+        guard !options.hooks.isEmpty, Set(options.hooks).count == options.hooks.count else {
+            throw LanternError.invalidArgument("give one or more different hooks to harvest, got \(options.hooks)")
+        }
+        for hook in options.hooks where !known.contains(hook) {
+            throw LanternError.invalidArgument("'\(hook)' is not a hook of this model (e.g. blocks.0.hook_resid_post)")
         }
         guard options.context >= 2, options.context <= model.config.contextLength else {
             throw LanternError.invalidArgument("context \(options.context) must be in 2...\(model.config.contextLength) (the model's context)")
@@ -70,10 +84,19 @@ public struct Harvester {
         self.options = options
     }
 
-    /// The block after which the forward pass can stop (nil: the hook is after the last block).
-    static func lastLayerNeeded(for hook: String) -> Int? {
-        if hook == HookNames.finalNorm { return nil }
-        return SAELensExport.layer(ofHook: hook)
+    /// The block after which the forward pass can stop (nil: a hook is after the last block).
+    static func lastLayerNeeded(for hooks: [String]) -> Int? {
+        var last = 0
+        for hook in hooks {
+            if hook == HookNames.finalNorm { return nil }
+            last = max(last, SAELensExport.layer(ofHook: hook))
+        }
+        return last
+    }
+
+    /// The shard tensor holding `hook`: `activations` when a harvest reads one hook, else its name.
+    public static func tensorName(hook: String, hooks: [String]) -> String {
+        hooks.count == 1 ? "activations" : hook
     }
 
     /// Where this worker writes inside `output`.
@@ -90,11 +113,11 @@ public struct Harvester {
         let o = options
         let folder = folder(for: output)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let layer = Self.lastLayerNeeded(for: o.hook)
+        let layer = Self.lastLayerNeeded(for: o.hooks)
         var manifest = try HarvestManifest.load(folder: folder) ?? HarvestManifest(
             model: modelName, hook: o.hook, width: 0, context: o.context, includeBOS: o.includeBOS, tokens: o.tokens,
-            worker: o.worker, workers: o.workers, corpus: packer.corpus.files)
-        guard manifest.hook == o.hook, manifest.context == o.context, manifest.includeBOS == o.includeBOS,
+            worker: o.worker, workers: o.workers, corpus: packer.corpus.files, hooks: o.hooks.count > 1 ? o.hooks : nil)
+        guard manifest.allHooks == o.hooks, manifest.context == o.context, manifest.includeBOS == o.includeBOS,
               manifest.tokens == o.tokens, manifest.workers == o.workers, manifest.corpus == packer.corpus.files else {
             throw LanternError.invalidArgument("\(folder) holds a harvest with other settings (hook, context, tokens, shards or corpus): use another --out")
         }
@@ -105,14 +128,19 @@ public struct Harvester {
             return manifest
         }
 
-        var rows: [Float] = [], tokens: [Float] = [], pendingContexts = 0, shardsWritten = 0, mine = 0
+        var rows = [[Float]](repeating: [], count: o.hooks.count), tokens: [Float] = []
+        var pendingContexts = 0, shardsWritten = 0, mine = 0
         func flush() throws {
             let name = String(format: "shard-%05d.safetensors", manifest.shards.count)
             let path = (folder as NSString).appendingPathComponent(name)
+            let tensors = o.hooks.indices.map {
+                SafetensorsWriter.Entry(name: Self.tensorName(hook: o.hooks[$0], hooks: o.hooks),
+                                        shape: [tokens.count, manifest.width], values: rows[$0])
+            }
             try SafetensorsWriter.write(
-                [.init(name: "activations", shape: [tokens.count, manifest.width], values: rows),
-                 .init(name: "tokens", shape: [tokens.count], values: tokens)],
-                metadata: ["hook": o.hook, "model": modelName, "context": "\(o.context)", "tokens_dtype": "int ids stored as f32"],
+                tensors + [.init(name: "tokens", shape: [tokens.count], values: tokens)],
+                metadata: ["hook": o.hooks.joined(separator: ","), "model": modelName, "context": "\(o.context)",
+                           "tokens_dtype": "int ids stored as f32"],
                 to: path + ".partial")
             guard rename(path + ".partial", path) == 0 else {
                 throw LanternError.badFile(path: path, field: "file", problem: "cannot move the shard into place")
@@ -120,7 +148,7 @@ public struct Harvester {
             manifest.shards.append(.init(file: name, rows: tokens.count, contexts: pendingContexts))
             manifest.complete = manifest.contextsDone >= o.workerContexts
             try manifest.save(folder: folder)
-            rows.removeAll(keepingCapacity: true)
+            for h in rows.indices { rows[h].removeAll(keepingCapacity: true) }
             tokens.removeAll(keepingCapacity: true)
             pendingContexts = 0
             shardsWritten += 1
@@ -132,16 +160,20 @@ public struct Harvester {
             defer { mine += 1 }
             if mine < skip { return true }
             if mine >= o.workerContexts { return false }
-            let hooks = Hooks(capture: HookFilter([o.hook]))
+            let hooks = Hooks(capture: HookFilter(o.hooks))
             try model.forward(context, hooks: hooks, logits: .none, stopAfterLayer: layer)
-            guard let activation = hooks.activation(o.hook) else {
-                throw LanternError.invalidArgument("the forward pass did not produce \(o.hook)")
-            }
-            let values = try model.backend.read(activation)
-            let width = activation.width
-            if manifest.width == 0 { manifest.width = width }
             let first = o.includeBOS ? 0 : 1
-            rows += values[(first * width)...]
+            for (h, hook) in o.hooks.enumerated() {
+                guard let activation = hooks.activation(hook) else {
+                    throw LanternError.invalidArgument("the forward pass did not produce \(hook)")
+                }
+                let width = activation.width
+                if manifest.width == 0 { manifest.width = width }
+                guard width == manifest.width else {
+                    throw LanternError.invalidArgument("\(hook) is \(width) wide but \(o.hook) is \(manifest.width): harvest hooks of one width together")
+                }
+                rows[h] += try model.backend.read(activation)[(first * width)...]
+            }
             tokens += context[first...].map { Float($0) }
             pendingContexts += 1
             progress(manifest.rows + tokens.count, target)

@@ -70,6 +70,11 @@ public struct SAETrainingSettings: Sendable, Equatable {
     public var deadAfterTokens: Int
     public var seed: UInt64
     public var normalization: InputNormalization
+    /// A transcoder: predicts a target activation from its input (not centred on b_dec).
+    public var transcoder = false
+    /// Transcoder: with an affine skip connection x · W_skip beside the features (Gemma Scope 2's
+    /// `_affine` transcoders; Paulo et al. 2025, "Transcoders beat sparse autoencoders").
+    public var skipConnection = false
 
     public init(architecture: SAEArchitecture, width: Int, k: Int = 32, targetL0: Double? = nil,
                 sparsityCoefficient: Double? = nil, learningRate: Float = 5e-4, batchSize: Int = 4096,

@@ -3,11 +3,13 @@ import Foundation
 extension SAEObjective {
     /// The same loss and gradients as the dense path, from the active entries only: decoding,
     /// ∂L/∂acts at the support, and both weight gradients cost rows × active × d_in.
-    func evaluateSparse(_ p: SAEParameters, batch x: [Float], rows n: Int, centered: [Float], pre: [Float],
-                        codes: SparseCodes, sparsityCoefficient: Double, dead: [Bool]?) -> SAEBatchResult {
+    func evaluateSparse(_ p: SAEParameters, batch x: [Float], target y: [Float], skipped: [Float]?, rows n: Int,
+                        centered: [Float], pre: [Float], codes: SparseCodes, sparsityCoefficient: Double,
+                        dead: [Bool]?) throws -> SAEBatchResult {
         let d = p.inputWidth, s = p.width
-        let reconstruction = codes.decode(p.decoder, d: d, bias: p.decoderBias)
-        let (reconstructionLoss, dReconstruction) = Self.normalisedError(reconstruction, x, rows: n, width: d)
+        var reconstruction = codes.decode(p.decoder, d: d, bias: p.decoderBias)
+        if let skipped { for i in reconstruction.indices { reconstruction[i] += skipped[i] } }
+        let (reconstructionLoss, dReconstruction) = Self.normalisedError(reconstruction, y, rows: n, width: d)
         let dActs = codes.dotsAtSupport(dReconstruction, p.decoder, d: d)
         var dDecoder = [Float](repeating: 0, count: s * d)
         codes.accumulateByLatent(codes.values, dReconstruction, d: d, into: &dDecoder)
@@ -40,7 +42,7 @@ extension SAEObjective {
         if architecture == .topk, auxCoefficient > 0, let dead, dead.contains(true) {
             let aux = SparseCodes.select(pre, rows: n, width: s, k: min(auxK, dead.filter { $0 }.count), allowed: dead)
             let auxReconstruction = aux.decode(p.decoder, d: d)
-            let residual = zip(x, reconstruction).map { $0 - $1 }
+            let residual = zip(y, reconstruction).map { $0 - $1 }
             let residualVariance = max(Self.centeredSquares(residual, rows: n, width: d), 1e-30)
             var dAux = [Float](repeating: 0, count: n * d)
             var auxSquares = 0.0
@@ -56,8 +58,10 @@ extension SAEObjective {
             let auxBias = aux.sumByLatent(dAuxActs)
             for j in 0..<s { dEncoderBias[j] += auxBias[j] }
         }
-        for j in 0..<s where dEncoderBias[j] != 0 {
-            for c in 0..<d { dDecoderBias[c] -= dEncoderBias[j] * p.encoder[j * d + c] }
+        if p.centersInput {
+            for j in 0..<s where dEncoderBias[j] != 0 {
+                for c in 0..<d { dDecoderBias[c] -= dEncoderBias[j] * p.encoder[j * d + c] }
+            }
         }
 
         var fired = [Bool](repeating: false, count: s)
@@ -65,6 +69,7 @@ extension SAEObjective {
         return SAEBatchResult(loss: reconstructionLoss + sparsityLoss + auxLoss, reconstructionLoss: reconstructionLoss,
                               sparsityLoss: sparsityLoss, auxLoss: auxLoss, l0: Double(codes.count) / Double(n), fired: fired,
                               gradients: SAEGradients(encoder: dEncoder, encoderBias: dEncoderBias, decoder: dDecoder,
-                                                      decoderBias: dDecoderBias, logThreshold: dLogThreshold))
+                                                      decoderBias: dDecoderBias, logThreshold: dLogThreshold,
+                                                      skip: try skipGradient(p, x, dReconstruction, rows: n)))
     }
 }

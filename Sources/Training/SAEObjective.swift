@@ -42,17 +42,20 @@ public struct SAEObjective: Sendable {
         bandwidth = settings.bandwidth
     }
 
-    /// Loss and gradients on `x` [rows, d_in] (already multiplied by the input scale).
-    /// `sparsityCoefficient` weighs the L0 (JumpReLU) or L1 (ReLU) penalty; `dead` marks the
-    /// latents the AuxK loss may use (TopK).
-    public func evaluate(_ p: SAEParameters, batch x: [Float], rows n: Int, sparsityCoefficient: Double,
-                         dead: [Bool]? = nil, path: ComputePath = .automatic) throws -> SAEBatchResult {
+    /// Loss and gradients on `x` [rows, d_in] (already normalised). An SAE reconstructs `x`; a
+    /// transcoder predicts `target` (normalised too) from it. `sparsityCoefficient` weighs the L0
+    /// (JumpReLU) or L1 (ReLU) penalty; `dead` marks the latents the AuxK loss may use (TopK).
+    public func evaluate(_ p: SAEParameters, batch x: [Float], target: [Float]? = nil, rows n: Int,
+                         sparsityCoefficient: Double, dead: [Bool]? = nil,
+                         path: ComputePath = .automatic) throws -> SAEBatchResult {
         let d = p.inputWidth, s = p.width, b = backend
-        guard x.count == n * d, n > 0 else {
+        guard x.count == n * d, n > 0, target == nil || target!.count == n * d else {
             throw LanternError.shapeMismatch(op: "SAE batch", detail: "\(x.count) values for \(n) rows of \(d)")
         }
         var centered = x
-        for i in 0..<n { for j in 0..<d { centered[i * d + j] -= p.decoderBias[j] } }
+        if p.centersInput { for i in 0..<n { for j in 0..<d { centered[i * d + j] -= p.decoderBias[j] } } }
+        let skipped = try skipTerm(p, x, rows: n)
+        let y = target ?? x
         let centeredT = try b.matrix(centered, rows: n, cols: d)
         let encoder = try b.matrix(p.encoder, rows: s, cols: d)
         let decoder = try b.matrix(p.decoder, rows: s, cols: d)
@@ -68,18 +71,19 @@ public struct SAEObjective: Sendable {
             case .jumprelu: codes = SparseCodes.select(pre, rows: n, width: s, k: nil, thresholds: threshold)
             }
             if path == .sparse || codes.count * 20 <= n * s {
-                return evaluateSparse(p, batch: x, rows: n, centered: centered, pre: pre, codes: codes,
-                                      sparsityCoefficient: sparsityCoefficient, dead: dead)
+                return try evaluateSparse(p, batch: x, target: y, skipped: skipped, rows: n, centered: centered, pre: pre,
+                                          codes: codes, sparsityCoefficient: sparsityCoefficient, dead: dead)
             }
         }
 
         // Activation and its derivative with respect to the pre-activation (a 0/1 gate).
         let (acts, gate) = activate(pre, rows: n, width: s, threshold: threshold)
         let actsT = try b.matrix(acts, rows: n, cols: s)
-        let reconstruction = try b.read(b.add(b.matmul(actsT, decoderT), b.tensor(p.decoderBias, shape: [d])))
+        var reconstruction = try b.read(b.add(b.matmul(actsT, decoderT), b.tensor(p.decoderBias, shape: [d])))
+        if let skipped { for i in reconstruction.indices { reconstruction[i] += skipped[i] } }
 
         // Normalised reconstruction loss and its gradient at x̂.
-        let (reconstructionLoss, dReconstruction) = Self.normalisedError(reconstruction, x, rows: n, width: d)
+        let (reconstructionLoss, dReconstruction) = Self.normalisedError(reconstruction, y, rows: n, width: d)
         let dReconstructionT = try b.matrix(dReconstruction, rows: n, cols: d)
         let dActs = try b.read(b.matmul(dReconstructionT, decoder))
         var dDecoder = try b.read(b.matmul(b.transpose(actsT), b.transpose(dReconstructionT)))
@@ -109,7 +113,7 @@ public struct SAEObjective: Sendable {
         // AuxK: dead latents reconstruct the error the live ones left (Gao et al. 2024, §A.2).
         var auxLoss = 0.0
         if architecture == .topk, auxCoefficient > 0, let dead, dead.contains(true) {
-            let residual = zip(x, reconstruction).map { $0 - $1 }
+            let residual = zip(y, reconstruction).map { $0 - $1 }
             let (auxActs, auxGate) = topk(pre, rows: n, width: s, k: min(auxK, dead.filter { $0 }.count), allowed: dead)
             let auxActsT = try b.matrix(auxActs, rows: n, cols: s)
             let auxReconstruction = try b.read(b.matmul(auxActsT, decoderT))
@@ -133,8 +137,10 @@ public struct SAEObjective: Sendable {
         let dPreT = try b.matrix(dPre, rows: n, cols: s)
         let dEncoder = try b.read(b.matmul(b.transpose(dPreT), b.transpose(centeredT)))
         let dEncoderBias = Self.columnSums(dPre, rows: n, width: s)
-        for j in 0..<s where dEncoderBias[j] != 0 {
-            for c in 0..<d { dDecoderBias[c] -= dEncoderBias[j] * p.encoder[j * d + c] }
+        if p.centersInput {
+            for j in 0..<s where dEncoderBias[j] != 0 {
+                for c in 0..<d { dDecoderBias[c] -= dEncoderBias[j] * p.encoder[j * d + c] }
+            }
         }
 
         var fired = [Bool](repeating: false, count: s)
@@ -142,7 +148,22 @@ public struct SAEObjective: Sendable {
         return SAEBatchResult(loss: reconstructionLoss + sparsityLoss + auxLoss, reconstructionLoss: reconstructionLoss,
                               sparsityLoss: sparsityLoss, auxLoss: auxLoss, l0: Double(active) / Double(n), fired: fired,
                               gradients: SAEGradients(encoder: dEncoder, encoderBias: dEncoderBias, decoder: dDecoder,
-                                                      decoderBias: dDecoderBias, logThreshold: dLogThreshold))
+                                                      decoderBias: dDecoderBias, logThreshold: dLogThreshold,
+                                                      skip: try skipGradient(p, x, dReconstruction, rows: n)))
+    }
+
+    /// x' · skipᵀ [n, d_out], or nil without a skip connection.
+    func skipTerm(_ p: SAEParameters, _ x: [Float], rows n: Int) throws -> [Float]? {
+        guard !p.skip.isEmpty else { return nil }
+        let b = backend
+        return try b.read(b.matmul(b.matrix(x, rows: n, cols: p.inputWidth), b.matrix(p.skip, rows: p.inputWidth, cols: p.inputWidth)))
+    }
+
+    /// ∂L/∂skip = ∂L/∂ŷᵀ · x' [d_out, d_in] (empty without a skip connection).
+    func skipGradient(_ p: SAEParameters, _ x: [Float], _ dReconstruction: [Float], rows n: Int) throws -> [Float] {
+        guard !p.skip.isEmpty else { return [] }
+        let b = backend, d = p.inputWidth
+        return try b.read(b.matmul(b.transpose(b.matrix(dReconstruction, rows: n, cols: d)), b.transpose(b.matrix(x, rows: n, cols: d))))
     }
 
     /// The architecture's activation and its 0/1 derivative gate.

@@ -10,6 +10,12 @@ import Models
 /// The model's activations x reach these parameters as x' = inputScale · (x − inputShift) ⊙
 /// dimensionScale (the shift and per-dimension scale empty unless the run normalises per
 /// dimension), so that E‖x'‖² = 1; export folds all of it back in.
+///
+/// A transcoder reads one activation and predicts another (an MLP's input and output): it does
+/// not centre its input on b_dec (the spaces differ), its target y' = targetScale · y is scaled
+/// on its own, and it may add an affine skip connection,
+///
+///     ŷ'   = acts · decoder + b_dec + x' · skipᵀ     skip [d_out, d_in], empty when there is none.
 public struct SAEParameters: Sendable, Equatable {
     public let inputWidth: Int
     public let width: Int
@@ -23,6 +29,12 @@ public struct SAEParameters: Sendable, Equatable {
     /// Per-dimension normalisation (empty when there is none): μ and 1/σ.
     public var inputShift: [Float] = []
     public var dimensionScale: [Float] = []
+    /// SAE: the input is centred on b_dec before encoding; transcoder: not.
+    public var centersInput = true
+    /// Transcoder: the scale of the target (1 for an SAE, whose target is its input x').
+    public var targetScale: Float = 1
+    /// Transcoder: the affine skip connection [d_out, d_in] (empty: none).
+    public var skip: [Float] = []
 
     public init(inputWidth: Int, width: Int, encoder: [Float], encoderBias: [Float], decoder: [Float],
                 decoderBias: [Float], logThreshold: [Float], inputScale: Float,
@@ -79,6 +91,7 @@ public struct SAEParameters: Sendable, Equatable {
         var all: [(String, [Float])] = [("encoder", encoder), ("encoder_bias", encoderBias), ("decoder", decoder),
                                         ("decoder_bias", decoderBias)]
         if !logThreshold.isEmpty { all.append(("log_threshold", logThreshold)) }
+        if !skip.isEmpty { all.append(("skip", skip)) }
         return all
     }
 }
@@ -90,4 +103,6 @@ public struct SAEGradients: Sendable {
     public var decoder: [Float]
     public var decoderBias: [Float]
     public var logThreshold: [Float]
+    /// Empty unless the parameters have a skip connection.
+    public var skip: [Float] = []
 }

@@ -12,6 +12,8 @@ import LanternCore
 public final class SAETrainer {
     public let settings: SAETrainingSettings
     public let source: any ActivationSource
+    /// A transcoder's targets, row for row beside `source` (nil: an SAE, whose target is its input).
+    public let targets: (any ActivationSource)?
     let objective: SAEObjective
     public internal(set) var parameters: SAEParameters
     public private(set) var adam: Adam
@@ -22,8 +24,18 @@ public final class SAETrainer {
     public private(set) var rowsSinceFired: [Int]
     private var permutation: (pass: Int, order: [Int])?
 
-    public init(settings: SAETrainingSettings, source: any ActivationSource, backend: any Backend) throws {
+    public init(settings: SAETrainingSettings, source: any ActivationSource, targets: (any ActivationSource)? = nil,
+                backend: any Backend) throws {
         guard source.rowCount > 0 else { throw LanternError.invalidArgument("no activations to train on") }
+        guard settings.transcoder == (targets != nil) else {
+            throw LanternError.invalidArgument(settings.transcoder ? "a transcoder needs target activations" : "an SAE has no separate targets")
+        }
+        if let targets, targets.rowCount != source.rowCount || targets.width != source.width {
+            throw LanternError.invalidArgument("targets (\(targets.rowCount) rows of \(targets.width)) must match the inputs (\(source.rowCount) rows of \(source.width))")
+        }
+        guard settings.transcoder || !settings.skipConnection else {
+            throw LanternError.invalidArgument("only a transcoder has a skip connection")
+        }
         guard settings.width > 0, settings.batchSize > 0, settings.tokens > 0 else {
             throw LanternError.invalidArgument("width, batch size and tokens must be positive")
         }
@@ -32,6 +44,7 @@ public final class SAETrainer {
         }
         self.settings = settings
         self.source = source
+        self.targets = targets
         objective = SAEObjective(backend: backend, settings: settings)
         sparsityCoefficient = settings.sparsityCoefficient
         rowsSinceFired = [Int](repeating: 0, count: settings.width)
@@ -49,15 +62,24 @@ public final class SAETrainer {
                 sample, rows: sampleRows, width: d, power: settings.normalization.power)
         }
         let standardized = unscaled.normalized(sample)
-        let meanSquaredNorm = standardized.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(sampleRows)
-        let scale = meanSquaredNorm > 0 ? Float(1 / meanSquaredNorm.squareRoot()) : 1
-        let median = GeometricMedian.weiszfeld(standardized.map { $0 * scale }, rows: sampleRows, width: d)
+        let scale = Self.unitMeanSquareScale(standardized, rows: sampleRows)
+        // b_dec starts at the geometric median of what the decoder reconstructs.
+        let targetSample = try targets.map { try $0.rows(indices) }
+        let targetScale = targetSample.map { Self.unitMeanSquareScale($0, rows: sampleRows) } ?? 1
+        let median = GeometricMedian.weiszfeld(targetSample?.map { $0 * targetScale } ?? standardized.map { $0 * scale },
+                                               rows: sampleRows, width: d)
         var random = SeededGenerator(seed: settings.seed)
         parameters = SAEParameters.initial(inputWidth: d, width: settings.width, architecture: settings.architecture,
                                            initialThreshold: settings.initialThreshold, decoderBias: median,
                                            inputScale: scale, random: &random)
         parameters.inputShift = unscaled.inputShift
         parameters.dimensionScale = unscaled.dimensionScale
+        if settings.transcoder {
+            parameters.centersInput = false
+            parameters.targetScale = targetScale
+            // The skip starts at zero (as Gemma Scope 2 and circuit-tracer do): features first.
+            if settings.skipConnection { parameters.skip = [Float](repeating: 0, count: d * d) }
+        }
         if let target = settings.targetL0, settings.architecture != .topk {
             let quantiles = try Self.thresholdsFiringAtRate(
                 target / Double(settings.width), parameters: parameters, sample: parameters.normalized(sample),
@@ -73,6 +95,12 @@ public final class SAETrainer {
         adam = Adam(learningRate: settings.learningRate, sizes: parameters.tensors.map(\.values.count))
     }
 
+    /// c with E‖c·x‖² = 1 over the rows of a sample (1 for a sample of zeros).
+    static func unitMeanSquareScale(_ x: [Float], rows: Int) -> Float {
+        let meanSquaredNorm = x.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(rows)
+        return meanSquaredNorm > 0 ? Float(1 / meanSquaredNorm.squareRoot()) : 1
+    }
+
     /// With an L0 target: the quantile of each latent's initial pre-activations above which a
     /// fraction `rate` of the sample lies. JumpReLU starts its thresholds there (instead of
     /// spending thousands of steps raising them from 0.001: log θ moves about one learning rate
@@ -81,7 +109,7 @@ public final class SAETrainer {
                                        backend: any Backend) throws -> [Float] {
         let d = p.inputWidth, s = p.width
         var centered = sample
-        for i in 0..<m { for j in 0..<d { centered[i * d + j] -= p.decoderBias[j] } }
+        if p.centersInput { for i in 0..<m { for j in 0..<d { centered[i * d + j] -= p.decoderBias[j] } } }
         let pre = try backend.read(backend.matmul(backend.matrix(centered, rows: m, cols: d),
                                                   backend.matrix(p.encoder, rows: s, cols: d)))
         // The value with `above` values over it: the smallest of the `above + 1` largest.
@@ -110,9 +138,11 @@ public final class SAETrainer {
     }
 
     /// Restores a trainer from a checkpoint written by `saveCheckpoint`.
-    init(restoring state: SAETrainerState, source: any ActivationSource, backend: any Backend) {
+    init(restoring state: SAETrainerState, source: any ActivationSource, targets: (any ActivationSource)?,
+         backend: any Backend) {
         settings = state.settings
         self.source = source
+        self.targets = targets
         objective = SAEObjective(backend: backend, settings: state.settings)
         parameters = state.parameters
         adam = state.adam
@@ -131,10 +161,12 @@ public final class SAETrainer {
     @discardableResult
     public func trainStep() throws -> SAEBatchResult {
         let n = settings.batchSize, d = parameters.inputWidth
-        let x = parameters.normalized(try source.rows(batchIndices(step: step)))
+        let indices = batchIndices(step: step)
+        let x = parameters.normalized(try source.rows(indices))
+        let y = try targets.map { try $0.rows(indices).map { $0 * parameters.targetScale } }
         let dead = rowsSinceFired.map { $0 >= settings.deadAfterTokens }
-        var result = try objective.evaluate(parameters, batch: x, rows: n, sparsityCoefficient: sparsityCoefficient,
-                                            dead: dead)
+        var result = try objective.evaluate(parameters, batch: x, target: y, rows: n,
+                                            sparsityCoefficient: sparsityCoefficient, dead: dead)
         Self.removeParallelComponent(&result.gradients.decoder, rows: parameters.decoder, width: d)
 
         adam.beginStep()
@@ -144,6 +176,9 @@ public final class SAETrainer {
         adam.update(&parameters.decoder, gradient: g.decoder, index: 2)
         adam.update(&parameters.decoderBias, gradient: g.decoderBias, index: 3)
         if !parameters.logThreshold.isEmpty { adam.update(&parameters.logThreshold, gradient: g.logThreshold, index: 4) }
+        if !parameters.skip.isEmpty {
+            adam.update(&parameters.skip, gradient: g.skip, index: parameters.logThreshold.isEmpty ? 4 : 5)
+        }
         SAEParameters.normalizeRows(&parameters.decoder, width: d)
 
         for j in 0..<settings.width {
@@ -197,7 +232,13 @@ public final class SAETrainer {
                         sparsityCoefficient: sparsityCoefficient, rowsSinceFired: rowsSinceFired)
     }
 
-    public static func resume(checkpoint path: String, source: any ActivationSource, backend: any Backend) throws -> SAETrainer {
-        SAETrainer(restoring: try SAETrainerState.load(path: path), source: source, backend: backend)
+    public static func resume(checkpoint path: String, source: any ActivationSource, targets: (any ActivationSource)? = nil,
+                              backend: any Backend) throws -> SAETrainer {
+        let state = try SAETrainerState.load(path: path)
+        guard state.settings.transcoder == (targets != nil) else {
+            throw LanternError.badFile(path: path, field: "transcoder", problem: state.settings.transcoder
+                ? "the checkpoint is a transcoder's: give its targets" : "the checkpoint is an SAE's: it takes no targets")
+        }
+        return SAETrainer(restoring: state, source: source, targets: targets, backend: backend)
     }
 }

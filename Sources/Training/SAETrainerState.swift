@@ -36,7 +36,8 @@ public struct SAETrainerState: Sendable, Equatable {
             "initial_threshold": "\(s.initialThreshold)", "aux_k": "\(s.auxK)", "aux_coefficient": "\(s.auxCoefficient)",
             "dead_after_tokens": "\(s.deadAfterTokens)", "seed": "\(s.seed)", "normalization": s.normalization.rawValue,
             "step": "\(step)", "adam_step": "\(adam.step)", "sparsity_coefficient": "\(sparsityCoefficient)",
-            "input_scale": "\(parameters.inputScale)",
+            "input_scale": "\(parameters.inputScale)", "transcoder": "\(s.transcoder)",
+            "skip_connection": "\(s.skipConnection)", "target_scale": "\(parameters.targetScale)",
         ]
         let temporary = path + ".partial"
         try SafetensorsWriter.write(entries, metadata: metadata, to: temporary)
@@ -66,7 +67,7 @@ public struct SAETrainerState: Sendable, Equatable {
         guard let normalization = InputNormalization(rawValue: m["normalization"] ?? "scalar") else {
             throw LanternError.badFile(path: path, field: "normalization", problem: "expected scalar, per-dimension or per-dimension-sqrt")
         }
-        let settings = SAETrainingSettings(
+        var settings = SAETrainingSettings(
             architecture: architecture, width: try field("width"), k: try field("k"), targetL0: targetL0,
             sparsityCoefficient: try field("initial_sparsity_coefficient", Double.self), learningRate: try field("learning_rate"),
             batchSize: try field("batch_size"), tokens: try field("tokens"), bandwidth: try field("bandwidth"),
@@ -74,14 +75,21 @@ public struct SAETrainerState: Sendable, Equatable {
             auxCoefficient: try field("aux_coefficient"), deadAfterTokens: try field("dead_after_tokens", Int.self),
             seed: try field("seed"), normalization: normalization,
             inputWidth: inputWidth)
+        // Checkpoints from before transcoders have none of their fields: an SAE.
+        settings.transcoder = m["transcoder"] == "true"
+        settings.skipConnection = m["skip_connection"] == "true"
         func floats(_ name: String) throws -> [Float] { try file.tensor(name).floats() }
         let names = ["encoder", "encoder_bias", "decoder", "decoder_bias"] + (architecture == .jumprelu ? ["log_threshold"] : [])
-        let parameters = SAEParameters(
+            + (settings.skipConnection ? ["skip"] : [])
+        var parameters = SAEParameters(
             inputWidth: inputWidth, width: settings.width, encoder: try floats("encoder"), encoderBias: try floats("encoder_bias"),
             decoder: try floats("decoder"), decoderBias: try floats("decoder_bias"),
             logThreshold: architecture == .jumprelu ? try floats("log_threshold") : [], inputScale: try field("input_scale"),
             inputShift: settings.normalization != .scalar ? try floats("input_shift") : [],
             dimensionScale: settings.normalization != .scalar ? try floats("dimension_scale") : [])
+        parameters.centersInput = !settings.transcoder
+        parameters.targetScale = settings.transcoder ? try field("target_scale") : 1
+        parameters.skip = settings.skipConnection ? try floats("skip") : []
         var adam = Adam(learningRate: settings.learningRate, sizes: [])
         adam.step = try field("adam_step")
         adam.firstMoments = try names.map { try floats("adam_m." + $0) }

@@ -25,12 +25,36 @@ final class HarvestTests: XCTestCase {
         return try TextCorpus(files: [plain, jsonl])
     }
 
-    func harvester(_ corpus: TextCorpus, worker: Int = 0, workers: Int = 1) throws -> Harvester {
+    func harvester(_ corpus: TextCorpus, worker: Int = 0, workers: Int = 1,
+                   hooks: [String] = ["blocks.1.hook_resid_post"]) throws -> Harvester {
         let model = try Transformer(directory: Self.fixture, backend: CPUBackend())
         let packer = ContextPacker(corpus: corpus, length: 32, bos: 2) { text in text.utf8.map { Int32($0) } }
         return try Harvester(model: model, modelName: "gemma2_tiny", packer: packer,
-                             options: .init(hook: "blocks.1.hook_resid_post", tokens: 31 * 11, context: 32, contextsPerShard: 3,
+                             options: .init(hooks: hooks, tokens: 31 * 11, context: 32, contextsPerShard: 3,
                                             worker: worker, workers: workers))
+    }
+
+    /// One forward pass reading several hooks (a transcoder's input and output) writes the rows
+    /// separate single-hook harvests write, each readable by its hook's name.
+    func testSeveralHooksInOnePassEqualSeparateHarvests() throws {
+        let dir = try directory()
+        let corpus = try corpus(in: dir)
+        let hooks = ["blocks.0.ln2.hook_normalized", "blocks.0.hook_mlp_out", "blocks.1.hook_resid_post"]
+        let together = try harvester(corpus, hooks: hooks).run(output: dir + "/together")
+        XCTAssertEqual(together.hooks, hooks)
+        XCTAssertThrowsError(try HarvestedActivations(directory: dir + "/together"))
+        XCTAssertThrowsError(try HarvestedActivations(directory: dir + "/together", hook: "blocks.1.hook_mlp_out"))
+        for hook in hooks {
+            try harvester(corpus, hooks: [hook]).run(output: dir + "/" + hook)
+            let alone = try HarvestedActivations(directory: dir + "/" + hook)
+            let part = try HarvestedActivations(directory: dir + "/together", hook: hook)
+            XCTAssertEqual(part.rowCount, alone.rowCount)
+            XCTAssertEqual(part.hook, hook)
+            let all = Array(0..<alone.rowCount)
+            XCTAssertEqual(try part.rows(all), try alone.rows(all), hook)
+        }
+        XCTAssertThrowsError(try harvester(corpus, hooks: ["blocks.0.hook_mlp_out", "blocks.0.hook_mlp_out"]))
+        XCTAssertThrowsError(try harvester(corpus, hooks: ["blocks.0.hook_mlp_out", "blocks.9.hook_mlp_out"]))
     }
 
     func testInterruptedHarvestResumesWithoutLosingOrDuplicatingRows() throws {
