@@ -126,19 +126,31 @@ struct TranscoderTrain: ParsableCommand {
         let (last, seconds, trained) = try TrainingLog.run(
             trainer, out: dir, checkpoint: checkpoint, resumed: trainer.step > 0, checkpointEvery: checkpointEvery,
             title: "layer \(l) transcoder, \(trainer.settings.width) latents", label: "layer \(l)")
-        try exportTranscoder(trainer, layer: l, to: dir, modelName: input.modelName)
+        try exportTranscoder(trainer, layer: l, to: dir, modelName: input.modelName, l0: last?.l0)
         if let last {
             note(String(format: "layer %d: last batch FVU %.3f, L0 %.1f, dead %.1f%%; %d tokens in %.0fs",
                         l, last.reconstructionLoss, last.l0, trainer.deadFraction * 100, trained, seconds))
         }
     }
 
-    func exportTranscoder(_ trainer: SAETrainer, layer: Int, to dir: String, modelName: String) throws {
-        // Written once the Gemma Scope 2 writer lands.
+    /// The trained transcoder with its normalisation folded in, as Gemma Scope 2 stores one (f16).
+    func exportTranscoder(_ trainer: SAETrainer, layer l: Int, to dir: String, modelName: String, l0: Double?) throws {
+        let s = trainer.settings, d = trainer.parameters.inputWidth
+        let folded = FoldedTranscoder(trainer.parameters)
+        let activation: SAEActivation = switch s.architecture {
+        case .topk: .topK(s.k)
+        case .jumprelu: .jumpReLU
+        case .relu: .relu
+        }
+        let config = TranscoderConfig(dIn: d, dSAE: s.width, dOut: d, activation: activation,
+                                      inputHook: TranscoderHooks.input(l), outputHook: TranscoderHooks.output(l))
+        let weights = TranscoderWeights(wEnc: folded.wEnc, wDec: folded.wDec, bEnc: folded.bEnc, bDec: folded.bDec,
+                                        threshold: folded.threshold, skip: folded.skip)
+        try GemmaScope2.writeTranscoder(
+            config: config, weights: weights, modelName: modelName, l0: l0, dtype: .f16,
+            training: ["tokens": s.tokens, "batch_size": s.batchSize, "learning_rate": Double("\(s.learningRate)") ?? 0,
+                       "seed": Int(s.seed), "normalization": s.normalization.rawValue, "rows": trainer.source.rowCount,
+                       "activations": activations, "trainer": "lantern transcoder train"],
+            to: dir)
     }
-}
-
-struct TranscoderEval: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "eval", abstract: "Evaluate transcoders.")
-    func run() throws {}
 }

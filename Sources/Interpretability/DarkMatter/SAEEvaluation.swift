@@ -114,8 +114,28 @@ public final class SAEEvaluator {
         return hooks
     }
 
-    /// −log p(tokens[p+1]) at every position p (nil at the last).
     func crossEntropies(_ tokens: [Int32], hooks: Hooks?) throws -> [Double?] {
+        try NextTokenLoss.crossEntropies(model, tokens, hooks: hooks)
+    }
+
+    public var overall: OverallMetrics {
+        let count = Double(max(n, 1))
+        let ceCount = Double(max(ce.count, 1))
+        let (c, s, z) = (ce.clean / ceCount, ce.sae / ceCount, ce.zero / ceCount)
+        let frequency = firing.map { Double($0) / count }
+        return OverallMetrics(tokens: n, l0: l0Sum / count, explainedVariance: reconstruction.explainedVariance,
+                              cosine: cosineSum / count, relativeError: relativeSum / count,
+                              ceClean: c, ceSAE: s, ceZero: z, ceScore: (z - s) / (z - c),
+                              deadFeatures: firing.filter { $0 == 0 }.count,
+                              denseFeatures: frequency.filter { $0 > denseThreshold }.count,
+                              denseThreshold: denseThreshold, featureFrequency: frequency)
+    }
+}
+
+/// The next-token loss of a forward pass, position by position.
+public enum NextTokenLoss {
+    /// −log p(tokens[p+1]) at every position p (nil at the last), with `hooks` on the pass.
+    public static func crossEntropies(_ model: Transformer, _ tokens: [Int32], hooks: Hooks?) throws -> [Double?] {
         guard let logits = try model.forward(tokens, hooks: hooks, logits: .all) else { return [] }
         let vocab = model.config.vocabSize
         var out = [Double?](repeating: nil, count: tokens.count)
@@ -132,18 +152,5 @@ public final class SAEEvaluator {
             }
         }
         return out
-    }
-
-    public var overall: OverallMetrics {
-        let count = Double(max(n, 1))
-        let ceCount = Double(max(ce.count, 1))
-        let (c, s, z) = (ce.clean / ceCount, ce.sae / ceCount, ce.zero / ceCount)
-        let frequency = firing.map { Double($0) / count }
-        return OverallMetrics(tokens: n, l0: l0Sum / count, explainedVariance: reconstruction.explainedVariance,
-                              cosine: cosineSum / count, relativeError: relativeSum / count,
-                              ceClean: c, ceSAE: s, ceZero: z, ceScore: (z - s) / (z - c),
-                              deadFeatures: firing.filter { $0 == 0 }.count,
-                              denseFeatures: frequency.filter { $0 > denseThreshold }.count,
-                              denseThreshold: denseThreshold, featureFrequency: frequency)
     }
 }

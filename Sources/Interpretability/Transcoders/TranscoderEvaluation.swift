@@ -1,0 +1,163 @@
+import Foundation
+import LanternCore
+import Models
+
+/// How well one layer's transcoder stands in for its MLP.
+public struct TranscoderLayerMetrics: Sendable {
+    public let layer: Int
+    /// Σ‖y − ŷ‖² / Σ‖y − ȳ‖² of the MLP output y (hook_mlp_out) over the tokens evaluated.
+    public let fvu: Double
+    public let l0: Double
+    /// Features that never fired on the tokens evaluated.
+    public let deadFeatures: Int
+    public let width: Int
+    /// With `each`: CE with only this MLP replaced, and with only this MLP zero-ablated.
+    public let ceReplaced: Double?
+    public let ceZero: Double?
+
+    /// (CE_zero − CE_replaced) / (CE_zero − CE_clean) for this layer alone.
+    public func ceScore(clean: Double) -> Double? {
+        guard let r = ceReplaced, let z = ceZero else { return nil }
+        return (z - r) / (z - clean)
+    }
+}
+
+/// The figures over everything evaluated.
+public struct TranscoderReport: Sendable {
+    public let tokens: Int
+    public let layers: [TranscoderLayerMetrics]
+    public let ceClean: Double
+    /// Every MLP replaced by its transcoder at once (the replacement model of circuit tracing).
+    public let ceAllReplaced: Double
+    /// Every MLP zero-ablated at once.
+    public let ceAllZero: Double
+    /// (CE_zero − CE_replaced) / (CE_zero − CE_clean) with all layers replaced together.
+    public var ceScoreAll: Double { (ceAllZero - ceAllReplaced) / (ceAllZero - ceClean) }
+}
+
+/// Evaluates a set of MLP transcoders (each reading `blocks.L.ln2.hook_normalized` and standing in
+/// for `blocks.L.hook_mlp_out`) on a model: the fraction of the MLP output's variance each leaves
+/// unexplained, and the next-token loss when they replace the MLPs — all at once (always) and one
+/// at a time (`each`, two more forward passes per layer). BOS positions are never replaced nor
+/// counted, as in `SAEEvaluator`.
+public final class TranscoderEvaluator {
+    public let model: Transformer
+    public let transcoders: [Int: Transcoder]
+    public let each: Bool
+    private var stats: [Int: (reconstruction: ReconstructionStats, l0: Double, firing: [Int])] = [:]
+    private var ce = (clean: 0.0, all: 0.0, zero: 0.0, count: 0)
+    private var perLayer: [Int: (replaced: Double, zero: Double)] = [:]
+    private var tokens = 0
+
+    public init(model: Transformer, transcoders: [Transcoder], each: Bool = false) throws {
+        var byLayer: [Int: Transcoder] = [:]
+        for t in transcoders {
+            try t.check(against: model.config)
+            guard let l = t.config.layer, t.config.inputHook == Self.input(l), t.config.outputHook == Self.output(l) else {
+                throw LanternError.invalidArgument("\(t.source): reads \(t.config.inputHook) and writes \(t.config.outputHook); an MLP transcoder reads blocks.L.ln2.hook_normalized and writes blocks.L.hook_mlp_out")
+            }
+            guard byLayer[l] == nil else {
+                throw LanternError.invalidArgument("\(t.source): a second transcoder for layer \(l) (\(byLayer[l]!.source))")
+            }
+            byLayer[l] = t
+            stats[l] = (ReconstructionStats(width: t.dOut), 0, [Int](repeating: 0, count: t.dSAE))
+            perLayer[l] = (0, 0)
+        }
+        guard !byLayer.isEmpty else { throw LanternError.invalidArgument("no transcoders to evaluate") }
+        self.model = model
+        self.transcoders = byLayer
+        self.each = each
+    }
+
+    static func input(_ l: Int) -> String { "blocks.\(l).ln2.hook_normalized" }
+    static func output(_ l: Int) -> String { "blocks.\(l).hook_mlp_out" }
+
+    /// Positions that count: all but BOS tokens.
+    func evaluated(_ tokens: [Int32]) -> Set<Int> {
+        Set(tokens.indices.filter { model.config.bosToken == nil || tokens[$0] != model.config.bosToken })
+    }
+
+    /// Evaluates one context and adds it to the figures.
+    public func evaluate(_ tokens: [Int32]) throws {
+        let keep = evaluated(tokens)
+        let layers = transcoders.keys.sorted()
+        let b = model.backend
+
+        // Clean pass: every layer's MLP input and output, and the loss.
+        let capture = Hooks(capture: HookFilter(layers.flatMap { [Self.input($0), Self.output($0)] }))
+        let clean = try NextTokenLoss.crossEntropies(model, tokens, hooks: capture)
+        for l in layers {
+            let t = transcoders[l]!
+            guard let x = capture.activation(Self.input(l)), let y = capture.activation(Self.output(l)) else {
+                throw LanternError.backend("the forward pass did not produce layer \(l)'s MLP input and output")
+            }
+            let (acts, yHat) = try t.reconstruct(x)
+            let (yv, yh, av) = (try b.read(y), try b.read(yHat), try b.read(acts))
+            let (d, s) = (t.dOut, t.dSAE)
+            for p in keep.sorted() {
+                stats[l]!.reconstruction.add(yv[(p * d)..<((p + 1) * d)], yh[(p * d)..<((p + 1) * d)])
+                for f in 0..<s where av[p * s + f] > 0 { stats[l]!.l0 += 1; stats[l]!.firing[f] += 1 }
+            }
+        }
+
+        let all = try NextTokenLoss.crossEntropies(model, tokens, hooks: replacing(layers, keep: keep))
+        let zero = try NextTokenLoss.crossEntropies(model, tokens, hooks: zeroing(layers, keep: keep))
+        let counted = keep.filter { $0 < tokens.count - 1 }.sorted()
+        for p in counted {
+            ce.clean += clean[p]!; ce.all += all[p]!; ce.zero += zero[p]!; ce.count += 1
+        }
+        if each {
+            for l in layers {
+                let r = try NextTokenLoss.crossEntropies(model, tokens, hooks: replacing([l], keep: keep))
+                let z = try NextTokenLoss.crossEntropies(model, tokens, hooks: zeroing([l], keep: keep))
+                for p in counted { perLayer[l]!.replaced += r[p]!; perLayer[l]!.zero += z[p]! }
+            }
+        }
+        self.tokens += keep.count
+    }
+
+    /// Hooks that replace each layer's MLP output by its transcoder's reconstruction from the MLP
+    /// input of the same (already partly replaced) pass, at the positions in `keep`.
+    func replacing(_ layers: [Int], keep: Set<Int>) -> Hooks {
+        let hooks = Hooks()
+        var inputs: [Int: Tensor] = [:]
+        for l in layers {
+            let t = transcoders[l]!
+            hooks.intervene(Self.input(l)) { x, _ in inputs[l] = x; return x }
+            hooks.intervene(Self.output(l)) { y, ctx in
+                guard let x = inputs[l] else { throw LanternError.backend("layer \(l)'s MLP input was not seen before its output") }
+                return try Self.splice(y, try t.reconstruct(x).output, keep: keep, ctx)
+            }
+        }
+        return hooks
+    }
+
+    func zeroing(_ layers: [Int], keep: Set<Int>) -> Hooks {
+        let hooks = Hooks()
+        for l in layers {
+            hooks.intervene(Self.output(l)) { y, ctx in try Self.splice(y, try ctx.backend.scale(y, by: 0), keep: keep, ctx) }
+        }
+        return hooks
+    }
+
+    /// `replacement` at the positions in `keep`, `original` elsewhere.
+    static func splice(_ original: Tensor, _ replacement: Tensor, keep: Set<Int>, _ ctx: HookContext) throws -> Tensor {
+        for (row, position) in ctx.positions.enumerated() where !keep.contains(position) {
+            try ctx.backend.copyRows(try original.rows(row..<(row + 1)), into: replacement, at: row)
+        }
+        return replacement
+    }
+
+    public var report: TranscoderReport {
+        let n = Double(max(tokens, 1)), c = Double(max(ce.count, 1))
+        let layers = transcoders.keys.sorted().map { l in
+            let s = stats[l]!
+            return TranscoderLayerMetrics(layer: l, fvu: 1 - s.reconstruction.explainedVariance, l0: s.l0 / n,
+                                          deadFeatures: s.firing.filter { $0 == 0 }.count, width: s.firing.count,
+                                          ceReplaced: each ? perLayer[l]!.replaced / c : nil,
+                                          ceZero: each ? perLayer[l]!.zero / c : nil)
+        }
+        return TranscoderReport(tokens: tokens, layers: layers, ceClean: ce.clean / c, ceAllReplaced: ce.all / c,
+                                ceAllZero: ce.zero / c)
+    }
+}
