@@ -4,21 +4,29 @@ import LanternCore
 
 /// Loading SAEs from the two formats people publish them in.
 extension SAE {
-    /// Loads a Gemma Scope `params.npz` (a file, or a directory holding one) or a SAELens directory
+    /// Loads a Gemma Scope `params.npz` (a file, or a directory holding one), a Gemma Scope 2
+    /// folder (`params.safetensors` + `config.json`, or either file) or a SAELens directory
     /// (`cfg.json` + `sae_weights.safetensors`). `hook` overrides the hook the SAE says it reads.
     public static func load(path: String, backend: any Backend, hook: String? = nil) throws -> SAE {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw LanternError.badFile(path: path, field: "file", problem: "does not exist")
         }
-        if !isDirectory.boolValue { return try loadGemmaScope(npz: path, backend: backend, hook: hook) }
+        if !isDirectory.boolValue {
+            let name = (path as NSString).lastPathComponent
+            if name == "params.safetensors" || name == "config.json" {
+                return try GemmaScope2.loadSAE(directory: path, backend: backend, hook: hook)
+            }
+            return try loadGemmaScope(npz: path, backend: backend, hook: hook)
+        }
         let dir = path as NSString
         if FileManager.default.fileExists(atPath: dir.appendingPathComponent("cfg.json")) {
             return try loadSAELens(directory: path, backend: backend, hook: hook)
         }
         let npz = dir.appendingPathComponent("params.npz")
         if FileManager.default.fileExists(atPath: npz) { return try loadGemmaScope(npz: npz, backend: backend, hook: hook) }
-        throw LanternError.badFile(path: path, field: "directory", problem: "holds neither cfg.json (SAELens) nor params.npz (Gemma Scope)")
+        if GemmaScope2.isFolder(path) { return try GemmaScope2.loadSAE(directory: path, backend: backend, hook: hook) }
+        throw LanternError.badFile(path: path, field: "directory", problem: "holds neither cfg.json (SAELens) nor params.npz (Gemma Scope) nor params.safetensors + config.json (Gemma Scope 2)")
     }
 
     /// Gemma Scope: JumpReLU, no b_dec subtraction. The archive does not name its hook: it comes

@@ -4,7 +4,7 @@ import Lantern
 
 /// Which SAE a command reads.
 struct SAEOptions: ParsableArguments {
-    @Option(name: .long, help: "A Gemma Scope params.npz (or its directory) or a SAELens directory (cfg.json + sae_weights.safetensors).")
+    @Option(name: .long, help: "A Gemma Scope params.npz (or its directory), a Gemma Scope 2 folder (params.safetensors + config.json) or a SAELens directory (cfg.json + sae_weights.safetensors).")
     var sae: String
 
     @Option(name: .long, help: "The hook the SAE reads, overriding its own (e.g. blocks.20.hook_resid_post).")

@@ -1,0 +1,224 @@
+import Foundation
+import Formats
+import LanternCore
+
+/// Reading Gemma Scope 2 folders. Encoding and decoding are as SAELens and the Gemma Scope 2
+/// tutorial do them for these files: pre = x · w_enc + b_enc (no b_dec subtraction), acts =
+/// (pre > threshold) · relu(pre), output = acts · w_dec + b_dec (+ x · affine_skip_connection).
+///
+/// The skip's orientation, checked in three sources (read with the code search tool):
+/// - circuit-tracer, `circuit_tracer/transcoder/cross_layer_transcoder.py`: `load_gemma_scope_2_clt`
+///   stores `affine_skip_connection` unchanged as `W_skip`, and `compute_skip` returns
+///   `inputs @ self.W_skip[layer_id]`: x · W_skip with W_skip [d_in, d_out].
+/// - The Gemma Scope 2 tutorial's `JumpReLUSAE.forward` (as copied into public notebooks):
+///   `recon + x @ self.affine_skip_connection`, the same.
+/// - SAELens (decoderesearch/SAELens `sae_lens/loading/pretrained_sae_loaders.py`,
+///   `gemma_3_sae_huggingface_loader`) also stores it unchanged as `W_skip`, but its
+///   `SkipTranscoder` (`sae_lens/saes/transcoder.py`) computes `x @ self.W_skip.T`, i.e. the
+///   transpose. The two disagree; the folders are square (d_in = d_out), so shapes cannot decide.
+///   We follow the publisher's tutorial and circuit-tracer (x · W_skip). A public research log that
+///   measured both on a real layer-45 `_affine` transcoder found the untransposed product explains
+///   far more of the MLP output (0.69 vs 0.38 of its energy), which agrees.
+///
+/// Cross-layer transcoders: circuit-tracer's `load_gemma_scope_2_clt` stacks the per-layer files
+/// and takes `w_dec[i, :, i:, :]`, so the Hub's `params_layer_{i}` holds `w_dec`
+/// [d_sae, n_layers, d_model] with slots before i unused; files holding only the slots from i on,
+/// [d_sae, n_layers − i, d_model], are read too. `b_dec` and `affine_skip_connection` of file i
+/// belong to output layer i.
+extension GemmaScope2 {
+    static let paramsName = "params.safetensors"
+    static let configName = "config.json"
+
+    static func layerFileName(_ layer: Int) -> String { "params_layer_\(layer).safetensors" }
+
+    /// A folder (or its params.safetensors) in the Gemma Scope 2 layout: params + config, or
+    /// a cross-layer transcoder's params_layer_0.safetensors.
+    public static func isFolder(_ path: String) -> Bool {
+        let dir = directory(of: path) as NSString
+        let fm = FileManager.default
+        return fm.fileExists(atPath: dir.appendingPathComponent(paramsName)) && fm.fileExists(atPath: dir.appendingPathComponent(configName))
+            || fm.fileExists(atPath: dir.appendingPathComponent(layerFileName(0)))
+    }
+
+    static func isCrossLayerFolder(_ path: String) -> Bool {
+        FileManager.default.fileExists(atPath: (directory(of: path) as NSString).appendingPathComponent(layerFileName(0)))
+    }
+
+    /// A path to params.safetensors or config.json stands for its folder.
+    static func directory(of path: String) -> String {
+        let name = (path as NSString).lastPathComponent
+        return name == paramsName || name == configName ? (path as NSString).deletingLastPathComponent : path
+    }
+
+    /// Tensors of one params file, each checked for presence and shape with one clear line.
+    struct Params {
+        let file: SafetensorsFile
+        var path: String { file.path }
+
+        init(_ path: String) throws {
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw LanternError.badFile(path: path, field: "file", problem: "does not exist")
+            }
+            file = try SafetensorsFile(path: path)
+        }
+
+        func has(_ name: String) -> Bool { file.has(name) }
+
+        func shape(_ name: String, rank: Int, why: String = "") throws -> [Int] {
+            guard file.has(name) else { throw LanternError.badFile(path: path, field: name, problem: "missing\(why)") }
+            let shape = try file.tensor(name).shape
+            guard shape.count == rank else {
+                throw LanternError.badFile(path: path, field: name, problem: "shape \(shape) should have \(rank) dimensions")
+            }
+            return shape
+        }
+
+        func values(_ name: String, _ expected: [Int], _ context: String, why: String = "") throws -> [Float] {
+            guard file.has(name) else { throw LanternError.badFile(path: path, field: name, problem: "missing\(why)") }
+            let t = try file.tensor(name)
+            guard t.shape == expected else {
+                throw LanternError.badFile(path: path, field: name, problem: "shape \(t.shape), expected \(expected) (\(context))")
+            }
+            return try t.floats()
+        }
+    }
+
+    static func checkWidth(_ config: Config, dSAE: Int) throws {
+        if let width = config.width, width != dSAE {
+            throw LanternError.badFile(path: config.path, field: "width", problem: "\(width), but w_enc has \(dSAE) features")
+        }
+    }
+
+    static func checkAffine(_ config: Config, present: Bool, params: String) throws {
+        if let said = config.affineConnection, said != present {
+            throw LanternError.badFile(path: config.path, field: "affine_connection",
+                                       problem: "\(said), but \(params) \(present ? "has" : "has no") affine_skip_connection")
+        }
+    }
+
+    /// A Gemma Scope 2 SAE (`resid_post/`, `attn_out/`, `mlp_out/`). `hook` overrides the hook
+    /// its config names.
+    public static func loadSAE(directory path: String, backend: any Backend, hook: String? = nil) throws -> SAE {
+        let dir = directory(of: path) as NSString
+        if isCrossLayerFolder(path) {
+            throw LanternError.badFile(path: dir as String, field: "directory", problem: "holds a cross-layer transcoder (params_layer_*.safetensors), not an SAE")
+        }
+        let config = try readConfig(dir.appendingPathComponent(configName))
+        if config.isTranscoder {
+            throw LanternError.badFile(path: config.path, field: "hf_hook_point_out",
+                                       problem: "'\(config.hfHookOut!)' differs from hf_hook_point_in: this folder is a transcoder, not an SAE")
+        }
+        let hookName = try hook ?? config.hook("hf_hook_point_in")
+        let params = try Params(dir.appendingPathComponent(paramsName))
+        let enc = try params.shape("w_enc", rank: 2)
+        let (dIn, dSAE) = (enc[0], enc[1])
+        let context = "w_enc is [\(dIn), \(dSAE)]"
+        try checkWidth(config, dSAE: dSAE)
+        if params.has("affine_skip_connection") {
+            throw LanternError.badFile(path: params.path, field: "affine_skip_connection", problem: "present, but an SAE has no skip (is this a transcoder?)")
+        }
+        let jump = config.activation == .jumpReLU
+        let weights = SAEWeights(wEnc: try params.values("w_enc", enc, context), wDec: try params.values("w_dec", [dSAE, dIn], context),
+                                 bEnc: try params.values("b_enc", [dSAE], context), bDec: try params.values("b_dec", [dIn], context),
+                                 threshold: jump ? try params.values("threshold", [dSAE], context, why: " (a jump_relu folder needs it)") : nil)
+        let saeConfig = SAEConfig(dIn: dIn, dSAE: dSAE, activation: config.activation, applyBDecToInput: false,
+                                  hookName: hookName, layer: SAE.layerInHook(hookName))
+        return try SAE(config: saeConfig, weights: weights, backend: backend, source: dir as String)
+    }
+
+    /// A Gemma Scope 2 transcoder (`transcoder/…`, `_affine` with the skip), or one Lantern wrote.
+    public static func loadTranscoder(directory path: String, backend: any Backend) throws -> Transcoder {
+        let dir = directory(of: path) as NSString
+        if isCrossLayerFolder(path) {
+            throw LanternError.badFile(path: dir as String, field: "directory", problem: "holds a cross-layer transcoder (params_layer_*.safetensors); load it as one")
+        }
+        let config = try readConfig(dir.appendingPathComponent(configName))
+        let inputHook = try config.hook("hf_hook_point_in"), outputHook = try config.hook("hf_hook_point_out")
+        let params = try Params(dir.appendingPathComponent(paramsName))
+        let enc = try params.shape("w_enc", rank: 2), dec = try params.shape("w_dec", rank: 2)
+        let (dIn, dSAE, dOut) = (enc[0], enc[1], dec[1])
+        let context = "w_enc is [\(dIn), \(dSAE)], w_dec [\(dec[0]), \(dOut)]"
+        try checkWidth(config, dSAE: dSAE)
+        let hasSkip = params.has("affine_skip_connection")
+        try checkAffine(config, present: hasSkip, params: params.path)
+        let weights = TranscoderWeights(
+            wEnc: try params.values("w_enc", enc, context), wDec: try params.values("w_dec", [dSAE, dOut], context),
+            bEnc: try params.values("b_enc", [dSAE], context), bDec: try params.values("b_dec", [dOut], context),
+            threshold: config.activation == .jumpReLU ? try params.values("threshold", [dSAE], context, why: " (a jump_relu folder needs it)") : nil,
+            skip: hasSkip ? try params.values("affine_skip_connection", [dIn, dOut], context) : nil)
+        let tcConfig = TranscoderConfig(dIn: dIn, dSAE: dSAE, dOut: dOut, activation: config.activation,
+                                        inputHook: inputHook, outputHook: outputHook)
+        return try Transcoder(config: tcConfig, weights: weights, backend: backend, source: dir as String)
+    }
+
+    /// A Gemma Scope 2 cross-layer transcoder: a folder of params_layer_0 … params_layer_{n−1}
+    /// (and, optionally, a config.json; without one, layer i reads blocks.i.ln2.hook_normalized
+    /// and writes blocks.i.hook_mlp_out, as SAELens maps the `clt/` folders).
+    public static func loadCrossLayerTranscoder(directory path: String, backend: any Backend) throws -> CrossLayerTranscoder {
+        let dir = directory(of: path) as NSString
+        let fm = FileManager.default
+        var n = 0
+        while fm.fileExists(atPath: dir.appendingPathComponent(layerFileName(n))) { n += 1 }
+        guard n > 0 else {
+            throw LanternError.badFile(path: dir as String, field: "directory", problem: "holds no \(layerFileName(0)) (a cross-layer transcoder has one params_layer_{i}.safetensors per layer)")
+        }
+        let names = (try? fm.contentsOfDirectory(atPath: dir as String)) ?? []
+        if let stray = names.compactMap({ name -> Int? in
+            guard name.hasPrefix("params_layer_"), name.hasSuffix(".safetensors") else { return nil }
+            return Int(name.dropFirst("params_layer_".count).dropLast(".safetensors".count))
+        }).filter({ $0 >= n }).min() {
+            throw LanternError.badFile(path: dir.appendingPathComponent(layerFileName(n)), field: "file",
+                                       problem: "missing: the folder has \(layerFileName(stray)) but the layers must run 0…\(stray) without a gap")
+        }
+        let configPath = dir.appendingPathComponent(configName)
+        let config = fm.fileExists(atPath: configPath) ? try readConfig(configPath) : nil
+        func site(_ field: String, default fallback: String) throws -> String {
+            guard let config, (field == "hf_hook_point_in" ? config.hfHookIn : config.hfHookOut) != nil else { return fallback }
+            let hook = try config.hook(field)
+            return String(hook.dropFirst("blocks.\(SAE.layerInHook(hook)!).".count))
+        }
+        let inSite = try site("hf_hook_point_in", default: "ln2.hook_normalized")
+        let outSite = try site("hf_hook_point_out", default: "hook_mlp_out")
+        var layers: [CrossLayerTranscoderLayer] = []
+        var dims: (dIn: Int, dSAE: Int, dOut: Int)?
+        var firstHasSkip = false
+        for i in 0..<n {
+            let params = try Params(dir.appendingPathComponent(layerFileName(i)))
+            let enc = try params.shape("w_enc", rank: 2), dec = try params.shape("w_dec", rank: 3)
+            let d = dims ?? (enc[0], enc[1], dec[2])
+            dims = d
+            let context = "\(n) layer files; params_layer_0 has w_enc [\(d.dIn), \(d.dSAE)] and d_model \(d.dOut)"
+            let wEnc = try params.values("w_enc", [d.dIn, d.dSAE], context)
+            guard dec == [d.dSAE, n, d.dOut] || dec == [d.dSAE, n - i, d.dOut] else {
+                throw LanternError.badFile(path: params.path, field: "w_dec", problem: "shape \(dec), expected [\(d.dSAE), \(n), \(d.dOut)] or, from layer \(i) on, [\(d.dSAE), \(n - i), \(d.dOut)] (\(context))")
+            }
+            let stored = try params.values("w_dec", dec, context)
+            let wDec = dec[1] == n - i ? stored : slots(stored, from: i, of: n, dSAE: d.dSAE, dOut: d.dOut)
+            let hasSkip = params.has("affine_skip_connection")
+            if i == 0 { firstHasSkip = hasSkip }
+            if let config { try checkAffine(config, present: hasSkip, params: params.path) }
+            guard hasSkip == firstHasSkip else {
+                throw LanternError.badFile(path: params.path, field: "affine_skip_connection", problem: "\(hasSkip ? "present" : "missing"), but params_layer_0 \(firstHasSkip ? "has" : "has no") one (every layer must agree)")
+            }
+            let jump = (config?.activation ?? .jumpReLU) == .jumpReLU
+            layers.append(CrossLayerTranscoderLayer(
+                wEnc: wEnc, bEnc: try params.values("b_enc", [d.dSAE], context),
+                threshold: jump ? try params.values("threshold", [d.dSAE], context, why: " (a jump_relu transcoder needs it)") : nil,
+                wDec: wDec, bDec: try params.values("b_dec", [d.dOut], context),
+                skip: hasSkip ? try params.values("affine_skip_connection", [d.dIn, d.dOut], context) : nil))
+        }
+        if let config, let d = dims { try checkWidth(config, dSAE: d.dSAE) }
+        let d = dims!
+        return try CrossLayerTranscoder(layers: layers, dIn: d.dIn, dSAE: d.dSAE, dOut: d.dOut, activation: config?.activation ?? .jumpReLU,
+                                        inputHooks: (0..<n).map { "blocks.\($0).\(inSite)" },
+                                        outputHooks: (0..<n).map { "blocks.\($0).\(outSite)" }, backend: backend, source: dir as String)
+    }
+
+    /// Slots from..<n of a [d_sae, n, d_out] decoder: [d_sae, n − from, d_out].
+    static func slots(_ w: [Float], from: Int, of n: Int, dSAE: Int, dOut: Int) -> [Float] {
+        var out: [Float] = []
+        out.reserveCapacity(dSAE * (n - from) * dOut)
+        for f in 0..<dSAE { out.append(contentsOf: w[((f * n + from) * dOut)..<((f * n + n) * dOut)]) }
+        return out
+    }
+}
