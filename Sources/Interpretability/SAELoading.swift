@@ -60,7 +60,7 @@ extension SAE {
         return try SAE(config: config, weights: weights, backend: backend, source: path)
     }
 
-    static func layerInPath(_ path: String) -> Int? {
+    public static func layerInPath(_ path: String) -> Int? {
         guard let r = path.range(of: #"layer_(\d+)"#, options: .regularExpression) else { return nil }
         return Int(path[r].dropFirst("layer_".count))
     }

@@ -16,9 +16,9 @@ struct CorpusOptions: ParsableArguments {
         corpus.isEmpty ? try DefaultCorpus.files() : corpus
     }
 
-    /// Packs the corpus into contexts of `length` with the model's tokenizer (BOS first).
-    func packer(for model: LanternModel, length: Int) throws -> ContextPacker {
-        let corpus = try TextCorpus(files: try files())
+    /// Packs the corpus (or `files` instead) into contexts of `length` with the model's tokenizer (BOS first).
+    func packer(for model: LanternModel, length: Int, files chosen: [String]? = nil) throws -> ContextPacker {
+        let corpus = try TextCorpus(files: try chosen ?? files())
         if byteTokens {
             guard model.config.vocabSize >= 256 else { throw ValidationError("--byte-tokens needs a vocabulary of at least 256") }
             return ContextPacker(corpus: corpus, length: length, bos: model.config.bosToken ?? 2) { $0.utf8.map { Int32($0) } }

@@ -44,7 +44,7 @@ struct TranscoderEval: ParsableCommand {
         let set = try folders.map { try GemmaScope2.loadTranscoder(directory: $0, backend: loaded.backend) }
         let evaluator = try TranscoderEvaluator(model: loaded.transformer, transcoders: set, each: each)
         let files = corpus.corpus.isEmpty ? try DefaultCorpus.heldOut() : corpus.corpus
-        let packer = try CorpusOptions(corpus: files, byteTokens: corpus.byteTokens).packer(for: loaded, length: context)
+        let packer = try corpus.packer(for: loaded, length: context, files: files)
         let contexts = (tokens + context - 2) / (context - 1)
         let bar = Progress(total: contexts, label: "transcoder eval")
         var done = 0

@@ -12,8 +12,10 @@ import Models
 /// dimension), so that E‖x'‖² = 1; export folds all of it back in.
 ///
 /// A transcoder reads one activation and predicts another (an MLP's input and output): it does
-/// not centre its input on b_dec (the spaces differ), its target y' = targetScale · y is scaled
-/// on its own, and it may add an affine skip connection,
+/// not centre its input on b_dec (the spaces differ), its target y' = targetScale · (y −
+/// targetShift) ⊙ targetDimensionScale is normalised on its own (per dimension when the input is:
+/// an MLP's output in Gemma has a few dimensions carrying most of its variance), and it may add
+/// an affine skip connection,
 ///
 ///     ŷ'   = acts · decoder + b_dec + x' · skipᵀ     skip [d_out, d_in], empty when there is none.
 public struct SAEParameters: Sendable, Equatable {
@@ -33,6 +35,9 @@ public struct SAEParameters: Sendable, Equatable {
     public var centersInput = true
     /// Transcoder: the scale of the target (1 for an SAE, whose target is its input x').
     public var targetScale: Float = 1
+    /// Transcoder, per-dimension normalisation: the target's μ and 1/σ^power (empty otherwise).
+    public var targetShift: [Float] = []
+    public var targetDimensionScale: [Float] = []
     /// Transcoder: the affine skip connection [d_out, d_in] (empty: none).
     public var skip: [Float] = []
 
@@ -58,6 +63,18 @@ public struct SAEParameters: Sendable, Equatable {
         let d = inputWidth, c = inputScale
         for r in 0..<(x.count / d) {
             for j in 0..<d { out[r * d + j] = c * (x[r * d + j] - inputShift[j]) * dimensionScale[j] }
+        }
+        return out
+    }
+
+    /// y' = targetScale · (y − targetShift) ⊙ targetDimensionScale: a transcoder's target in the
+    /// training space.
+    public func normalizedTarget(_ y: [Float]) -> [Float] {
+        guard !targetDimensionScale.isEmpty else { return y.map { $0 * targetScale } }
+        var out = y
+        let d = inputWidth, c = targetScale
+        for r in 0..<(y.count / d) {
+            for j in 0..<d { out[r * d + j] = c * (y[r * d + j] - targetShift[j]) * targetDimensionScale[j] }
         }
         return out
     }

@@ -64,9 +64,15 @@ public final class SAETrainer {
         let standardized = unscaled.normalized(sample)
         let scale = Self.unitMeanSquareScale(standardized, rows: sampleRows)
         // b_dec starts at the geometric median of what the decoder reconstructs.
+        var targetShape = SAEParameters(inputWidth: d, width: 0, encoder: [], encoderBias: [], decoder: [], decoderBias: [],
+                                        logThreshold: [], inputScale: 1)
         let targetSample = try targets.map { try $0.rows(indices) }
-        let targetScale = targetSample.map { Self.unitMeanSquareScale($0, rows: sampleRows) } ?? 1
-        let median = GeometricMedian.weiszfeld(targetSample?.map { $0 * targetScale } ?? standardized.map { $0 * scale },
+        if let targetSample, settings.normalization != .scalar {
+            (targetShape.targetShift, targetShape.targetDimensionScale) = Self.meanAndInverseDeviation(
+                targetSample, rows: sampleRows, width: d, power: settings.normalization.power)
+        }
+        targetShape.targetScale = targetSample.map { Self.unitMeanSquareScale(targetShape.normalizedTarget($0), rows: sampleRows) } ?? 1
+        let median = GeometricMedian.weiszfeld(targetSample.map(targetShape.normalizedTarget) ?? standardized.map { $0 * scale },
                                                rows: sampleRows, width: d)
         var random = SeededGenerator(seed: settings.seed)
         parameters = SAEParameters.initial(inputWidth: d, width: settings.width, architecture: settings.architecture,
@@ -76,7 +82,9 @@ public final class SAETrainer {
         parameters.dimensionScale = unscaled.dimensionScale
         if settings.transcoder {
             parameters.centersInput = false
-            parameters.targetScale = targetScale
+            parameters.targetScale = targetShape.targetScale
+            parameters.targetShift = targetShape.targetShift
+            parameters.targetDimensionScale = targetShape.targetDimensionScale
             // The skip starts at zero (as Gemma Scope 2 and circuit-tracer do): features first.
             if settings.skipConnection { parameters.skip = [Float](repeating: 0, count: d * d) }
         }
@@ -163,7 +171,7 @@ public final class SAETrainer {
         let n = settings.batchSize, d = parameters.inputWidth
         let indices = batchIndices(step: step)
         let x = parameters.normalized(try source.rows(indices))
-        let y = try targets.map { try $0.rows(indices).map { $0 * parameters.targetScale } }
+        let y = try targets.map { parameters.normalizedTarget(try $0.rows(indices)) }
         let dead = rowsSinceFired.map { $0 >= settings.deadAfterTokens }
         var result = try objective.evaluate(parameters, batch: x, target: y, rows: n,
                                             sparsityCoefficient: sparsityCoefficient, dead: dead)

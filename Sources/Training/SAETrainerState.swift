@@ -25,6 +25,10 @@ public struct SAETrainerState: Sendable, Equatable {
             entries.append(.init(name: "input_shift", shape: [parameters.inputWidth], values: parameters.inputShift))
             entries.append(.init(name: "dimension_scale", shape: [parameters.inputWidth], values: parameters.dimensionScale))
         }
+        if !parameters.targetDimensionScale.isEmpty {
+            entries.append(.init(name: "target_shift", shape: [parameters.inputWidth], values: parameters.targetShift))
+            entries.append(.init(name: "target_dimension_scale", shape: [parameters.inputWidth], values: parameters.targetDimensionScale))
+        }
         // Counters are capped at the dead horizon (≤ 10M), exact in f32.
         entries.append(.init(name: "rows_since_fired", shape: [rowsSinceFired.count], values: rowsSinceFired.map(Float.init)))
         let s = settings
@@ -90,6 +94,10 @@ public struct SAETrainerState: Sendable, Equatable {
         parameters.centersInput = !settings.transcoder
         parameters.targetScale = settings.transcoder ? try field("target_scale") : 1
         parameters.skip = settings.skipConnection ? try floats("skip") : []
+        if settings.transcoder && settings.normalization != .scalar {
+            parameters.targetShift = try floats("target_shift")
+            parameters.targetDimensionScale = try floats("target_dimension_scale")
+        }
         var adam = Adam(learningRate: settings.learningRate, sizes: [])
         adam.step = try field("adam_step")
         adam.firstMoments = try names.map { try floats("adam_m." + $0) }

@@ -15,12 +15,17 @@ public struct FoldedTranscoder: Sendable, Equatable {
     /// The affine skip connection (nil when there is none).
     public var skip: [Float]?
 
-    /// Undoes the training space: x' = c·(x − μ) ⊙ u in, y = ŷ' / t out. With
-    /// pre_j = Σ_i x'_i E[j,i] + b_j and ŷ'_o = Σ_j a_j D[j,o] + b_dec_o + Σ_i x'_i S[o,i]:
+    /// Undoes the training space: x' = c·(x − μ) ⊙ u in, y = ŷ' / (t·v) + ν out (v, ν the
+    /// target's per-dimension scale and shift; 1 and 0 without). With pre_j = Σ_i x'_i E[j,i] + b_j
+    /// and ŷ'_o = Σ_j a_j D[j,o] + b_dec_o + Σ_i x'_i S[o,i], and w_o = 1 / (t·v_o):
     ///     W_enc[i,j] = c·u_i·E[j,i],  b_enc_j = b_j − Σ_i c·μ_i·u_i·E[j,i],
-    ///     W_dec = D / t,  W_skip[i,o] = c·u_i·S[o,i] / t,  b_dec_o = (b_dec_o − Σ_i c·μ_i·u_i·S[o,i]) / t.
+    ///     W_dec[j,o] = D[j,o]·w_o,  W_skip[i,o] = c·u_i·S[o,i]·w_o,
+    ///     b_dec_o = (b_dec_o − Σ_i c·μ_i·u_i·S[o,i])·w_o + ν_o.
     public init(_ p: SAEParameters) {
-        let d = p.inputWidth, s = p.width, c = Double(p.inputScale), t = Double(p.targetScale)
+        let d = p.inputWidth, s = p.width, c = Double(p.inputScale)
+        let v = p.targetDimensionScale.isEmpty ? [Float](repeating: 1, count: d) : p.targetDimensionScale
+        let nu = p.targetShift.isEmpty ? [Float](repeating: 0, count: d) : p.targetShift
+        let w = v.map { 1 / (Double(p.targetScale) * Double($0)) }
         let u = p.dimensionScale.isEmpty ? [Float](repeating: 1, count: d) : p.dimensionScale
         let mu = p.inputShift.isEmpty ? [Float](repeating: 0, count: d) : p.inputShift
         // Per input dimension: the factor on x_i and the constant its shift leaves.
@@ -38,23 +43,23 @@ public struct FoldedTranscoder: Sendable, Equatable {
         }
         self.wEnc = wEnc
         self.bEnc = bEnc
-        wDec = p.decoder.map { Float(Double($0) / t) }
+        wDec = p.decoder.indices.map { Float(Double(p.decoder[$0]) * w[$0 % d]) }
         threshold = p.logThreshold.isEmpty ? nil : p.logThreshold.map { exp($0) }
         if p.skip.isEmpty {
             skip = nil
-            bDec = p.decoderBias.map { Float(Double($0) / t) }
+            bDec = (0..<d).map { Float(Double(p.decoderBias[$0]) * w[$0] + Double(nu[$0])) }
         } else {
-            var w = [Float](repeating: 0, count: d * d), b = [Float](repeating: 0, count: d)
+            var weights = [Float](repeating: 0, count: d * d), b = [Float](repeating: 0, count: d)
             for o in 0..<d {
                 var shift = 0.0
                 for i in 0..<d {
-                    let v = Double(p.skip[o * d + i])
-                    w[i * d + o] = Float(factor[i] * v / t)
-                    shift += offset[i] * v
+                    let value = Double(p.skip[o * d + i])
+                    weights[i * d + o] = Float(factor[i] * value * w[o])
+                    shift += offset[i] * value
                 }
-                b[o] = Float((Double(p.decoderBias[o]) - shift) / t)
+                b[o] = Float((Double(p.decoderBias[o]) - shift) * w[o] + Double(nu[o]))
             }
-            skip = w
+            skip = weights
             bDec = b
         }
     }

@@ -140,6 +140,8 @@ final class TranscoderTrainingTests: XCTestCase {
             p.targetScale = 1.9
             p.inputShift = (0..<4).map { _ in random.normal() }
             p.dimensionScale = (0..<4).map { _ in 0.5 + abs(random.normal()) }
+            p.targetShift = (0..<4).map { _ in random.normal() }
+            p.targetDimensionScale = (0..<4).map { _ in 0.5 + abs(random.normal()) }
             let folded = FoldedTranscoder(p)
             let s = p.width, d = 4
             for r in 0..<5 {
@@ -152,8 +154,9 @@ final class TranscoderTrainingTests: XCTestCase {
                 for j in 0..<s { XCTAssertEqual(pre[j], preFolded[j], accuracy: 1e-4) }
                 let acts = pre.map { max($0, 0) }
                 for o in 0..<d {
-                    let trained = ((0..<s).reduce(p.decoderBias[o]) { $0 + acts[$1] * p.decoder[$1 * d + o] }
-                        + (0..<d).reduce(0) { $0 + xn[$1] * p.skip[o * d + $1] }) / p.targetScale
+                    let normalisedOutput = (0..<s).reduce(p.decoderBias[o]) { $0 + acts[$1] * p.decoder[$1 * d + o] }
+                        + (0..<d).reduce(0) { $0 + xn[$1] * p.skip[o * d + $1] }
+                    let trained = normalisedOutput / (p.targetScale * p.targetDimensionScale[o]) + p.targetShift[o]
                     let exported = (0..<s).reduce(folded.bDec[o]) { $0 + acts[$1] * folded.wDec[$1 * d + o] }
                         + (0..<d).reduce(0) { $0 + raw[$1] * folded.skip![$1 * d + o] }
                     XCTAssertEqual(trained, exported, accuracy: 1e-4)
