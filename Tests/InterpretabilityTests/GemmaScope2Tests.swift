@@ -22,9 +22,18 @@ final class GemmaScope2Tests: XCTestCase {
         return (try backend.tensor(values, shape: t.shape), values)
     }
 
+    /// The worst relative error any comparison of this test saw, printed at the end.
+    var worst: Float = 0
+
+    override func tearDown() {
+        if worst > 0 { print("\(name): worst relative error vs numpy \(worst)") }
+        super.tearDown()
+    }
+
     func assertClose(_ actual: Tensor, _ name: String, file: StaticString = #filePath, line: UInt = #line) throws {
         let expected = try golden(name).values
         let error = Fixtures.relativeError(try backend.read(actual), expected)
+        worst = max(worst, error)
         XCTAssertLessThanOrEqual(error, 1e-5, "\(name): relative error \(error)", file: file, line: line)
     }
 
