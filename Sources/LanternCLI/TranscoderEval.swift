@@ -8,7 +8,7 @@ struct TranscoderEval: ParsableCommand {
         commandName: "eval",
         abstract: "FVU of each MLP's output, and next-token CE with every MLP (and, with --each, each one) replaced.",
         discussion: """
-            TRANSCODERS are Gemma Scope 2 transcoder folders, or folders holding them (as `transcoder \
+            --transcoders are Gemma Scope 2 transcoder folders, or folders holding them (as `transcoder \
             train` writes). The CE-loss score is (CE_zero − CE_replaced) / (CE_zero − CE_clean), zero \
             meaning the MLP output set to 0. BOS positions are neither replaced nor counted. Default \
             text: the default corpus's held-out documents (not in training).
@@ -18,7 +18,7 @@ struct TranscoderEval: ParsableCommand {
     @OptionGroup var model: ModelOptions
     @OptionGroup var corpus: CorpusOptions
 
-    @Argument(help: "Transcoder folders, or folders of them.")
+    @Option(name: .long, parsing: .upToNextOption, help: "Transcoder folders, or folders of them.")
     var transcoders: [String]
 
     @Option(name: .long, help: "Tokens to evaluate (in contexts of --context).")
@@ -34,6 +34,7 @@ struct TranscoderEval: ParsableCommand {
     var json = false
 
     func validate() throws {
+        if transcoders.isEmpty { throw ValidationError("give --transcoders FOLDER ... (transcoder folders, or folders holding them)") }
         if tokens < 1 { throw ValidationError("--tokens must be at least 1, not \(tokens)") }
         if context < 2 { throw ValidationError("--context must be at least 2, not \(context)") }
     }
