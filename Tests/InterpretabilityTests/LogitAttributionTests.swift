@@ -60,6 +60,27 @@ final class LogitAttributionTests: XCTestCase {
     func testGemma3ComponentsSumToTheLogitDifference() throws { try check("gemma3_tiny") }
     func testLlamaComponentsSumToTheLogitDifference() throws { try check("llama_tiny") }
 
+    /// Every component against numpy's, computed from transformers' activations and the checkpoint
+    /// (tools/make_dla_goldens.py → Tests/Fixtures/dla).
+    func testComponentsMatchNumpy() throws {
+        for name in Fixtures.modelNames {
+            let golden = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("dla/\(name).json")))) as! [String: Any]
+            let model = try Fixtures.model(name)
+            let tokens = try Fixtures.sequences(name)[golden["sequence"] as! Int]
+            let a = try DirectLogitAttribution.run(model, tokens: tokens, target: Int32(golden["target"] as! Int),
+                                                   baseline: Int32(golden["baseline"] as! Int))
+            let expected = (golden["components"] as! [[String: Any]]).map { ($0["name"] as! String, Float($0["value"] as! Double)) }
+            XCTAssertEqual(a.components.map(\.name), expected.map(\.0), name)
+            let scale = max(1, expected.map { abs($0.1) }.max()!)
+            for (c, (label, value)) in zip(a.components, expected) {
+                XCTAssertEqual(c.value, value, accuracy: 1e-4 * scale, "\(name) \(label)")
+            }
+            let uncapped = Float(golden["uncapped_logit_difference"] as! Double)
+            XCTAssertEqual(a.logitDifference, Float(golden["logit_difference"] as! Double), accuracy: 1e-4 * abs(uncapped))
+            XCTAssertEqual(a.componentSum, uncapped, accuracy: 1e-4 * abs(uncapped), name)
+        }
+    }
+
     /// Without a baseline the target's logit itself is attributed; ranking is by |value|.
     func testSingleLogitAndRanking() throws {
         let model = try Fixtures.model("gemma3_tiny")
