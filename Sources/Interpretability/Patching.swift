@@ -43,12 +43,23 @@ public enum Patching {
     }
 
     /// Hooks that write `source`'s rows (an activation of the same hook from another prompt) over
-    /// the activation at `positions` (all positions both prompts have when nil).
-    public static func patch(_ hook: String, from source: Tensor, positions: [Int]? = nil) -> Hooks {
+    /// the activation at `positions` (all positions both prompts have when nil); with `columns`,
+    /// only those columns of each row (one head's slice of hook_z or hook_result).
+    public static func patch(_ hook: String, from source: Tensor, positions: [Int]? = nil, columns: Range<Int>? = nil) -> Hooks {
         let hooks = Hooks()
         hooks.intervene(hook) { x, ctx in
-            guard x.rank == 2, x.width == source.width else {
+            guard x.rank == 2, x.width == source.width, columns.map({ $0.lowerBound >= 0 && $0.upperBound <= x.width }) ?? true else {
                 throw LanternError.shapeMismatch(op: "patch \(hook)", detail: "activation \(x.shape), source \(source.shape)")
+            }
+            if let columns {
+                // A slice of a row: a host round trip (the activation is one prompt's worth).
+                var values = try ctx.backend.read(x)
+                let from = try ctx.backend.read(source)
+                for (r, position) in ctx.positions.enumerated() where positions?.contains(position) ?? true {
+                    guard position < source.rowCount else { continue }
+                    for j in columns { values[r * x.width + j] = from[position * x.width + j] }
+                }
+                return try ctx.backend.tensor(values, shape: x.shape)
             }
             let y = try ctx.backend.scale(x, by: 1)
             for (r, position) in ctx.positions.enumerated() where positions?.contains(position) ?? true {

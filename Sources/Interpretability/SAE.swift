@@ -139,6 +139,7 @@ public enum HookWidths {
         guard HookNames.all(layers: c.layerCount).contains(hook) else { return nil }
         let suffixes: [(String, Int)] = [
             ("attn.hook_q", c.heads * c.headDim), ("attn.hook_rot_q", c.heads * c.headDim), ("attn.hook_z", c.heads * c.headDim),
+            ("attn.hook_result", c.heads * c.hiddenSize),
             ("attn.hook_k", c.kvHeads * c.headDim), ("attn.hook_rot_k", c.kvHeads * c.headDim), ("attn.hook_v", c.kvHeads * c.headDim),
             ("mlp.hook_pre", c.intermediateSize), ("mlp.hook_pre_linear", c.intermediateSize), ("mlp.hook_post", c.intermediateSize),
         ]

@@ -2,9 +2,18 @@ import ArgumentParser
 import Foundation
 import Lantern
 
-/// `lantern patch`: ablate or patch one hook and see the target token's logit move.
+/// `lantern patch`: a group whose default subcommand (`one`) ablates or patches one hook, so
+/// `lantern patch --hook H ...` works as before; `patch sweep` patches every hook × position.
 struct Patch: ParsableCommand {
     static let configuration = CommandConfiguration(
+        abstract: "Ablate or patch one hook (the default), or sweep patching over hooks × positions (× heads).",
+        subcommands: [PatchOne.self, PatchSweepCommand.self], defaultSubcommand: PatchOne.self)
+}
+
+/// `lantern patch [one]`: ablate or patch one hook and see the target token's logit move.
+struct PatchOne: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "one",
         abstract: "Zero- or mean-ablate a hook, or patch it from a second prompt; report the target logit change at the last position."
     )
 

@@ -68,6 +68,11 @@ public final class Hooks {
         return d
     }
 
+    /// Whether an intervention may change `name` (not only capture it).
+    public func intervenes(_ name: String) -> Bool {
+        interventions.contains { $0.filter.matches(name) }
+    }
+
     /// Runs interventions on `name`, then captures the result if asked for.
     func visit(_ name: String, _ x: Tensor, layer: Int?, positions: Range<Int>, backend: any Backend) throws -> Tensor {
         guard wants(name) else { return x }
@@ -92,7 +97,7 @@ public final class Hooks {
 
 /// The TransformerLens names of one block's hook points, made once per model.
 struct BlockHookNames {
-    let residPre, ln1, q, k, v, rotQ, rotK, pattern, z, attnOut, residMid, ln2, mlpPre, mlpPreLinear,
+    let residPre, ln1, q, k, v, rotQ, rotK, pattern, z, result, attnOut, residMid, ln2, mlpPre, mlpPreLinear,
         mlpPost, mlpOut, residPost: String
 
     init(layer l: Int) {
@@ -100,7 +105,7 @@ struct BlockHookNames {
         residPre = b + "hook_resid_pre"; ln1 = b + "ln1.hook_normalized"
         q = b + "attn.hook_q"; k = b + "attn.hook_k"; v = b + "attn.hook_v"
         rotQ = b + "attn.hook_rot_q"; rotK = b + "attn.hook_rot_k"
-        pattern = b + "attn.hook_pattern"; z = b + "attn.hook_z"
+        pattern = b + "attn.hook_pattern"; z = b + "attn.hook_z"; result = b + "attn.hook_result"
         attnOut = b + "hook_attn_out"; residMid = b + "hook_resid_mid"; ln2 = b + "ln2.hook_normalized"
         mlpPre = b + "mlp.hook_pre"; mlpPreLinear = b + "mlp.hook_pre_linear"; mlpPost = b + "mlp.hook_post"
         mlpOut = b + "hook_mlp_out"; residPost = b + "hook_resid_post"
@@ -108,7 +113,7 @@ struct BlockHookNames {
 
     /// In forward order.
     var all: [String] {
-        [residPre, ln1, q, k, v, rotQ, rotK, pattern, z, attnOut, residMid, ln2, mlpPre, mlpPreLinear, mlpPost,
+        [residPre, ln1, q, k, v, rotQ, rotK, pattern, z, result, attnOut, residMid, ln2, mlpPre, mlpPreLinear, mlpPost,
          mlpOut, residPost]
     }
 }

@@ -98,6 +98,11 @@ public final class Transformer: @unchecked Sendable {
             if let pattern { _ = try hook(names.pattern, pattern, l) }
             let z = try hook(names.z, zRaw, l)
             var attnOut = try b.matmul(z, w.o)
+            if let hooks, hooks.wants(names.result) {
+                // Each head's share of the output projection, computed only when a hook asks.
+                let result = try hook(names.result, try headResults(z, layer: l), l)
+                if hooks.intervenes(names.result) { attnOut = try sumHeads(result) }
+            }
             if c.sandwichNorms { attnOut = try b.rmsNorm(attnOut, weight: w.postAttentionNorm, eps: c.rmsEps, form: c.normForm) }
             attnOut = try hook(names.attnOut, attnOut, l)
             x = try hook(names.residMid, try b.add(x, attnOut), l)

@@ -1,0 +1,96 @@
+import ArgumentParser
+import Foundation
+import Lantern
+
+/// `lantern patch sweep`: activation patching over every matching hook × position (× head).
+struct PatchSweepCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sweep",
+        abstract: "Patch every matching hook × position (and head, for attn.hook_z and other per-head hooks) from a corrupted prompt into the clean one.",
+        discussion: """
+            For each cell, the clean prompt runs with that one activation taken from the corrupted prompt's run; \
+            the metric is logit(target) − logit(baseline) at the last position, normalised to 0 = corrupted run and \
+            1 = clean run. One forward pass per cell, hooks × positions (× heads), each over the positions from the \
+            patched one on (the clean prefix is cached). Both prompts must have the same number of tokens.
+            """
+    )
+
+    @OptionGroup var model: ModelOptions
+    @OptionGroup var prompt: PromptOptions
+
+    @Option(name: .long, help: "The corrupted prompt, as text.")
+    var sourcePrompt: String?
+    @Option(name: .long, help: "The corrupted prompt, as token ids.")
+    var sourceTokens: String?
+    @Option(name: .long, help: "The token whose logit to watch (id, or text that is one token).")
+    var target: String
+    @Option(name: .long, help: "The token whose logit is subtracted (id or one-token text); omit to watch the target's logit alone.")
+    var baseline: String?
+    @Option(name: .long, parsing: .upToNextOption, help: "Hook patterns to sweep (globs; default blocks.*.hook_resid_pre).")
+    var hooks: [String] = ["blocks.*.hook_resid_pre"]
+    @Flag(name: .long, help: "Print one JSON object with every grid.")
+    var json = false
+    @Option(name: .long, help: "Also write a self-contained HTML page with a heatmap per hook family.")
+    var html: String?
+
+    func validate() throws {
+        if sourcePrompt != nil && sourceTokens != nil { throw ValidationError("give --source-prompt or --source-tokens, not both") }
+        if sourcePrompt == nil && sourceTokens == nil { throw ValidationError("a sweep needs the corrupted prompt: --source-prompt or --source-tokens") }
+    }
+
+    func run() throws {
+        let loaded = try model.load()
+        let clean = try prompt.ids(for: loaded)
+        let corrupted = try sourcePrompt.map(loaded.encode) ?? PromptOptions.parse(ids: sourceTokens!, option: "--source-tokens")
+        let sweep = try PatchingSweep(model: loaded.transformer, clean: clean, corrupted: corrupted,
+                                      target: try loaded.tokenID(target), baseline: try baseline.map(loaded.tokenID))
+        let cells = try sweep.families(hooks).reduce(0) { $0 + $1.rows.count } * clean.count
+        let progress = Progress(total: cells, label: "patching \(cells) cells")
+        let result = try sweep.run(hooks) { done, _ in progress.update(done) }
+        progress.finish()
+        if let html {
+            try writeHTML(HTMLReport.page(title: "Activation patching sweep", subtitle: "\(loaded.source) · \(clean.count) tokens",
+                                          sections: HTMLReport.patchingSweep(result, display: loaded.shown)), to: html)
+        }
+        if json { print(try jsonString(Self.json(result, model: loaded))) } else { print(Self.table(result, model: loaded)) }
+    }
+
+    static func table(_ s: PatchingSweepResult, model: LanternModel) -> String {
+        let n = s.cleanTokens.count
+        let what = "logit(\(model.shown(s.target)))" + (s.baseline.map { " − logit(\(model.shown($0)))" } ?? "")
+        var lines = [String(format: "%@ at the last position: clean %.4f, corrupted %.4f; cells: patched, normalised (0 = corrupted, 1 = clean)",
+                            what, Double(s.cleanDifference), Double(s.corruptedDifference))]
+        // The last positions that fit 80 columns: a 7-column label, then 6 per position.
+        let shown = min(n, 12), first = n - shown
+        for grid in s.grids {
+            lines.append("")
+            lines.append(grid.family + (shown < n ? " (last \(shown) of \(n) positions; --json or --html for all)" : ""))
+            lines.append(fit("", 7) + (first..<n).map { fit(" " + model.shown(s.cleanTokens[$0]), 6) }.joined())
+            for (r, row) in grid.rows.enumerated() {
+                lines.append(fit(row.label, 7) + (first..<n).map { String(format: "%6.2f", Double(grid.values[r][$0])) }.joined())
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func json(_ s: PatchingSweepResult, model: LanternModel) -> [String: Any] {
+        var out: [String: Any] = [
+            "clean_tokens": s.cleanTokens.map(Int.init), "corrupted_tokens": s.corruptedTokens.map(Int.init),
+            "clean_pieces": s.cleanTokens.map(model.display), "corrupted_pieces": s.corruptedTokens.map(model.display),
+            "target": Int(s.target), "clean_logit_difference": Double(s.cleanDifference),
+            "corrupted_logit_difference": Double(s.corruptedDifference),
+            "grids": s.grids.map { g -> [String: Any] in
+                ["family": g.family, "method": g.method.rawValue,
+                 "rows": g.rows.map { r -> [String: Any] in
+                     var d: [String: Any] = ["hook": r.hook, "label": r.label]
+                     if let l = r.layer { d["layer"] = l }
+                     if let h = r.head { d["head"] = h }
+                     return d
+                 },
+                 "values": g.values.map { $0.map(Double.init) }, "logit_differences": g.logitDifferences.map { $0.map(Double.init) }]
+            },
+        ]
+        if let b = s.baseline { out["baseline"] = Int(b) }
+        return out
+    }
+}

@@ -1,0 +1,61 @@
+import LanternCore
+
+/// Per-head attention outputs (`blocks.L.attn.hook_result`, TransformerLens's `use_attn_result`)
+/// and the pieces of the model that direct logit attribution reads.
+extension Transformer {
+    /// Each head's output [n, heads·hidden]: head h's z slice times its slice of W_O, before the
+    /// sum over heads and before Gemma's post-attention norm. Row i holds heads 0, 1, … in order.
+    ///
+    /// Computed as one product of a block-diagonal spread of z (row (i, h) keeps only head h's
+    /// columns) with the whole W_O, so that every stored weight type (quantised included) works
+    /// without slicing the weight. It costs `heads` times the output projection, and only runs
+    /// when a hook asks for it.
+    func headResults(_ z: Tensor, layer l: Int) throws -> Tensor {
+        let (heads, headDim) = (config.heads, config.headDim)
+        let n = z.rowCount, width = heads * headDim
+        let values = try backend.read(z)
+        var spread = [Float](repeating: 0, count: n * heads * width)
+        for i in 0..<n {
+            for h in 0..<heads {
+                let from = i * width + h * headDim, to = (i * heads + h) * width + h * headDim
+                for j in 0..<headDim { spread[to + j] = values[from + j] }
+            }
+        }
+        let perHead = try backend.matmul(try backend.tensor(spread, shape: [n * heads, width]), blocks[l].o)
+        return try perHead.reshaped([n, heads * config.hiddenSize])
+    }
+
+    /// The sum over heads of a (possibly intervened) hook_result: the attention branch before
+    /// Gemma's post-attention norm, as the forward pass continues with it.
+    func sumHeads(_ result: Tensor) throws -> Tensor {
+        let (heads, d) = (config.heads, config.hiddenSize)
+        let values = try backend.read(result)
+        let n = result.rowCount
+        var sum = [Float](repeating: 0, count: n * d)
+        for i in 0..<n {
+            for h in 0..<heads {
+                let from = (i * heads + h) * d
+                for j in 0..<d { sum[i * d + j] += values[from + j] }
+            }
+        }
+        return try backend.tensor(sum, shape: [n, d])
+    }
+
+    /// The gain of layer l's post-attention RMSNorm as the forward pass applies it ((1 + w) in
+    /// Gemma's form), or nil where the attention branch enters the residual unnormalised (Llama,
+    /// whose `post_attention_layernorm` is really the MLP's input norm).
+    public func postAttentionGain(layer l: Int) throws -> [Float]? {
+        guard blocks.indices.contains(l) else {
+            throw LanternError.invalidArgument("layer \(l) is out of range: the model has \(config.layerCount) layers (0..<\(config.layerCount))")
+        }
+        guard config.sandwichNorms else { return nil }
+        let w = try backend.read(blocks[l].postAttentionNorm)
+        return config.normForm == .gemma ? w.map { 1 + $0 } : w
+    }
+
+    /// The unembedding rows of `tokens` [count, hidden] as f32, whatever their storage: the
+    /// directions whose dot product with the final-normed residual gives those tokens' logits.
+    public func unembeddingRows(_ tokens: [Int32]) throws -> Tensor {
+        try backend.embed(tokens, table: unembedding, scale: 1)
+    }
+}

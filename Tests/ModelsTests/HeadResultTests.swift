@@ -1,0 +1,98 @@
+import Foundation
+import XCTest
+import CPUBackend
+import Formats
+import LanternCore
+@testable import Models
+
+/// `blocks.L.attn.hook_result` (each head's output before the sum over heads) against plain loops
+/// over transformers' own hook_z (the fixture's reference) and the checkpoint's o_proj weights.
+final class HeadResultTests: XCTestCase {
+    typealias F = FixtureParityTests
+
+    /// Head h's result is z[:, h] · W_O[:, h]ᵀ; the heads sum to the pre-norm attention branch,
+    /// which is hook_attn_out for Llama and, through the post-attention norm, hook_attn_out for Gemma.
+    func checkHeads(_ name: String) throws {
+        let f = try F.load(name)
+        let c = f.model.config
+        let (heads, dh, d) = (c.heads, c.headDim, c.hiddenSize)
+        let checkpoint = try Checkpoint(directory: F.fixtures.appendingPathComponent(name).path)
+        let tokens = f.sequences[0]
+        let n = tokens.count
+        let hooks = Hooks(capture: HookFilter(["blocks.*.attn.hook_result", "blocks.*.hook_attn_out"]))
+        try f.model.forward(tokens, hooks: hooks, logits: .none)
+        for l in 0..<c.layerCount {
+            let z = try f.reference.tensor("0:blocks.\(l).attn.hook_z").floats()
+            let wO = try checkpoint.tensor("model.layers.\(l).self_attn.o_proj.weight").floats()   // [d, heads·dh]
+            let result = try f.model.backend.read(hooks.activation("blocks.\(l).attn.hook_result")!)
+            XCTAssertEqual(hooks.activation("blocks.\(l).attn.hook_result")!.shape, [n, heads * d])
+            var expected = [Float](repeating: 0, count: n * heads * d), branch = [Float](repeating: 0, count: n * d)
+            var summed = [Float](repeating: 0, count: n * d)
+            for i in 0..<n {
+                for h in 0..<heads {
+                    for j in 0..<d {
+                        var s: Float = 0
+                        for k in 0..<dh { s += z[i * heads * dh + h * dh + k] * wO[j * heads * dh + h * dh + k] }
+                        expected[(i * heads + h) * d + j] = s
+                        branch[i * d + j] += s
+                        summed[i * d + j] += result[(i * heads + h) * d + j]
+                    }
+                }
+            }
+            XCTAssertLessThanOrEqual(F.relativeError(result, expected), 1e-5, "\(name) layer \(l): per-head results")
+            XCTAssertLessThanOrEqual(F.relativeError(summed, branch), 1e-5, "\(name) layer \(l): heads sum to the branch")
+            let attnOut = try f.reference.tensor("0:blocks.\(l).hook_attn_out").floats()
+            if let gain = try f.model.postAttentionGain(layer: l) {
+                var normed = summed
+                for i in 0..<n {
+                    let row = summed[(i * d)..<((i + 1) * d)]
+                    let scale = 1 / (row.map { $0 * $0 }.reduce(0, +) / Float(d) + c.rmsEps).squareRoot()
+                    for j in 0..<d { normed[i * d + j] = summed[i * d + j] * scale * gain[j] }
+                }
+                XCTAssertLessThanOrEqual(F.relativeError(normed, attnOut), 1e-5, "\(name) layer \(l): post-norm of the sum")
+            } else {
+                XCTAssertLessThanOrEqual(F.relativeError(summed, attnOut), 1e-5, "\(name) layer \(l): sum is hook_attn_out")
+            }
+        }
+    }
+
+    func testGemma2HeadResults() throws { try checkHeads("gemma2_tiny") }
+    func testGemma3HeadResults() throws { try checkHeads("gemma3_tiny") }
+    func testLlamaHeadResults() throws { try checkHeads("llama_tiny") }
+
+    /// Capturing hook_result leaves the logits bit for bit; changing it changes the run: zeroing
+    /// one head's result is zeroing that head's z slice.
+    func testInterveningOnResultFeedsTheForwardPass() throws {
+        for name in Fixtures.modelNames {
+            let f = try F.load(name)
+            let c = f.model.config
+            let tokens = f.sequences[1]
+            let clean = try f.model.backend.read(f.model.forward(tokens)!)
+            let watched = try f.model.backend.read(f.model.forward(tokens, hooks: Hooks(capture: HookFilter(["blocks.*.attn.hook_result"])))!)
+            XCTAssertEqual(watched, clean, "\(name): capture only")
+            let same = Hooks()
+            same.intervene("blocks.1.attn.hook_result") { x, _ in x }
+            XCTAssertLessThanOrEqual(F.relativeError(try f.model.backend.read(f.model.forward(tokens, hooks: same)!), clean), 1e-5)
+
+            let head = 1
+            let viaResult = Hooks()
+            viaResult.intervene("blocks.1.attn.hook_result") { x, ctx in
+                var v = try ctx.backend.read(x)
+                for i in 0..<x.rowCount { for j in 0..<c.hiddenSize { v[(i * c.heads + head) * c.hiddenSize + j] = 0 } }
+                return try ctx.backend.tensor(v, shape: x.shape)
+            }
+            let viaZ = Hooks()
+            viaZ.intervene("blocks.1.attn.hook_z") { x, ctx in
+                var v = try ctx.backend.read(x)
+                for i in 0..<x.rowCount { for k in 0..<c.headDim { v[i * x.width + head * c.headDim + k] = 0 } }
+                return try ctx.backend.tensor(v, shape: x.shape)
+            }
+            let a = try f.model.backend.read(f.model.forward(tokens, hooks: viaResult)!)
+            let b = try f.model.backend.read(f.model.forward(tokens, hooks: viaZ)!)
+            XCTAssertLessThanOrEqual(F.relativeError(a, b), 1e-5, "\(name): zeroed head")
+            XCTAssertGreaterThan(F.relativeError(a, clean), 1e-4, "\(name): the ablation changes the logits")
+        }
+    }
+}
+
+private enum Fixtures { static let modelNames = ["gemma2_tiny", "gemma3_tiny", "llama_tiny"] }
