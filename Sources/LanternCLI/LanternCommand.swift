@@ -9,10 +9,6 @@ struct LanternCommand: ParsableCommand {
         subcommands: [Next.self, Generate.self, Trace.self, Tokenize.self, Devices.self, Bench.self,
                       Lens.self, Features.self, FeatureCommand.self, Neurons.self, NeuronCommand.self, Harvest.self, SAECommand.self,
                       Steer.self, Patch.self, ModelsCommand.self, Superposition.self,
-<<<<<<< HEAD
-                      TranscoderCommand.self]
-=======
-                      Attribute.self, Attention.self]
->>>>>>> attrib
+                      TranscoderCommand.self, Attribute.self, Attention.self]
     )
 }
