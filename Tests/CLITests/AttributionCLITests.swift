@@ -3,7 +3,6 @@ import XCTest
 
 /// `attribute`, `attention` and `patch sweep` as a user runs them.
 extension CLITests {
-    var tinyGemma3: String { Self.fixtures.appendingPathComponent("gemma3_tiny").path }
 
     func temporaryHTML(_ stem: String) -> String { NSTemporaryDirectory() + "\(stem)-\(UUID().uuidString).html" }
 
