@@ -28,6 +28,10 @@ struct PatchSweepCommand: ParsableCommand {
     var baseline: String?
     @Option(name: .long, parsing: .upToNextOption, help: "Hook patterns to sweep (globs; default blocks.*.hook_resid_pre).")
     var hooks: [String] = ["blocks.*.hook_resid_pre"]
+    @Flag(name: .long, help: "Attribution patching: estimate every cell from one backward pass (gradient × activation difference) instead of one forward pass per cell.")
+    var approx = false
+    @Flag(name: .long, help: "With --approx: run the real sweep too and report how well the estimate agrees with it.")
+    var compare = false
     @Flag(name: .long, help: "Print one JSON object with every grid.")
     var json = false
     @Option(name: .long, help: "Also write a self-contained HTML page with a heatmap per hook family.")
@@ -36,6 +40,7 @@ struct PatchSweepCommand: ParsableCommand {
     func validate() throws {
         if sourcePrompt != nil && sourceTokens != nil { throw ValidationError("give --source-prompt or --source-tokens, not both") }
         if sourcePrompt == nil && sourceTokens == nil { throw ValidationError("a sweep needs the corrupted prompt: --source-prompt or --source-tokens") }
+        if compare && !approx { throw ValidationError("--compare compares attribution patching (--approx) with the real sweep: give --approx too") }
     }
 
     func run() throws {
@@ -44,10 +49,28 @@ struct PatchSweepCommand: ParsableCommand {
         let corrupted = try sourcePrompt.map(loaded.encode) ?? PromptOptions.parse(ids: sourceTokens!, option: "--source-tokens")
         let sweep = try PatchingSweep(model: loaded.transformer, clean: clean, corrupted: corrupted,
                                       target: try loaded.tokenID(target), baseline: try baseline.map(loaded.tokenID))
-        let cells = try sweep.families(hooks).reduce(0) { $0 + $1.rows.count } * clean.count
-        let progress = Progress(total: cells, label: "patching \(cells) cells")
-        let result = try sweep.run(hooks) { done, _ in progress.update(done) }
-        progress.finish()
+        var result: PatchingSweepResult
+        if !approx || compare {
+            let cells = try sweep.families(hooks).reduce(0) { $0 + $1.rows.count } * clean.count
+            let progress = Progress(total: cells, label: "patching \(cells) cells")
+            result = try sweep.run(hooks) { done, _ in progress.update(done) }
+            progress.finish()
+        } else {
+            result = PatchingSweepResult(cleanTokens: clean, corruptedTokens: corrupted, target: sweep.target, baseline: sweep.baseline,
+                                         cleanDifference: sweep.cleanDifference, corruptedDifference: sweep.corruptedDifference, grids: [])
+        }
+        if approx {
+            let start = Date()
+            let estimated = try sweep.approximate(hooks)
+            note(String(format: "attribution patching: %d grid(s) from one backward pass in %.1fs", estimated.count, Date().timeIntervalSince(start)))
+            for grid in estimated {
+                if let real = result.grid(family: grid.family) {
+                    let (r, worst) = try grid.agreement(with: real)
+                    note(String(format: "%@: attribution patching vs the real sweep: correlation %.3f, largest |difference| %.3f", grid.family, r, worst))
+                }
+            }
+            result.grids += estimated
+        }
         if let html {
             try writeHTML(HTMLReport.page(title: "Activation patching sweep", subtitle: "\(loaded.source) · \(clean.count) tokens",
                                           sections: HTMLReport.patchingSweep(result, display: loaded.shown)), to: html)
@@ -64,7 +87,7 @@ struct PatchSweepCommand: ParsableCommand {
         let shown = min(n, 12), first = n - shown
         for grid in s.grids {
             lines.append("")
-            lines.append(grid.family + (shown < n ? " (last \(shown) of \(n) positions; --json or --html for all)" : ""))
+            lines.append(grid.family + (grid.method == .attribution ? " — attribution patching (estimate)" : "") + (shown < n ? " (last \(shown) of \(n) positions; --json or --html for all)" : ""))
             lines.append(fit("", 7) + (first..<n).map { fit(" " + model.shown(s.cleanTokens[$0]), 6) }.joined())
             for (r, row) in grid.rows.enumerated() {
                 lines.append(fit(row.label, 7) + (first..<n).map { String(format: "%6.2f", Double(grid.values[r][$0])) }.joined())
@@ -80,7 +103,7 @@ struct PatchSweepCommand: ParsableCommand {
             "target": Int(s.target), "clean_logit_difference": Double(s.cleanDifference),
             "corrupted_logit_difference": Double(s.corruptedDifference),
             "grids": s.grids.map { g -> [String: Any] in
-                ["family": g.family, "method": g.method.rawValue,
+                var grid: [String: Any] = ["family": g.family, "method": g.method.rawValue,
                  "rows": g.rows.map { r -> [String: Any] in
                      var d: [String: Any] = ["hook": r.hook, "label": r.label]
                      if let l = r.layer { d["layer"] = l }
@@ -88,6 +111,10 @@ struct PatchSweepCommand: ParsableCommand {
                      return d
                  },
                  "values": g.values.map { $0.map(Double.init) }, "logit_differences": g.logitDifferences.map { $0.map(Double.init) }]
+                if g.method == .attribution, let real = s.grid(family: g.family), let (r, worst) = try? g.agreement(with: real) {
+                    grid["agreement_with_activation_patching"] = ["correlation": r, "max_abs_difference": worst]
+                }
+                return grid
             },
         ]
         if let b = s.baseline { out["baseline"] = Int(b) }
