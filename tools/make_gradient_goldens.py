@@ -14,11 +14,15 @@ Metrics (logit differences, after the final softcap where the model has one):
 * ``last``: logits[n-1, target] - logits[n-1, baseline], target and baseline the top-1 and top-2
   tokens of the last position;
 * ``mid`` (gemma2_tiny only, to keep the files small): logits[3, top-1] - logits[3, bottom-1]
-  (gradients are zero after position 3, which the test also checks).
+  (gradients are zero after position 3, which the test also checks);
+* ``frozen``: the ``last`` metric through the frozen linear system of circuit tracing: attention
+  patterns held fixed (query and key detached where eager attention receives them, so gradients
+  reach only the values) and every RMSNorm's 1/rms held fixed (its rsqrt detached), final and
+  QK norms included. Lantern's ``BackwardOptions(freezeAttentionPatterns:, freezeNormScales:)``.
 
 Writes, per model, ``Tests/Fixtures/gradients/<model>.safetensors`` with float32 tensors
 ``"{metric}:{hook}"`` (no batch dimension, [n, width]) for every parameterless hook point but the
-attention pattern (hook_embed, resid_pre/mid/post, ln1/ln2 normalized, q/k/v, rot_q/rot_k, z,
+attention pattern (under ``frozen``, q/k/rot_q/rot_k get no gradient and are left out) (hook_embed, resid_pre/mid/post, ln1/ln2 normalized, q/k/v, rot_q/rot_k, z,
 attn_out, mlp pre/pre_linear/post, mlp_out, ln_final), and ``<model>.json`` with the tokens, each
 metric's target, baseline, position and value, and the torch/transformers versions.
 
@@ -30,8 +34,10 @@ Regenerate (repository root; CPU, a few seconds; needs torch, transformers, safe
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import types
 
 import torch
 import transformers
@@ -126,6 +132,36 @@ class GradRecorder:
         return False
 
 
+@contextlib.contextmanager
+def frozen(model, module):
+    """Attention patterns and RMSNorm scales detached: the frozen linear system."""
+    original_attention = module.eager_attention_forward
+
+    def attention(mod, query, key, value, *args, **kwargs):
+        return original_attention(mod, query.detach(), key.detach(), value, *args, **kwargs)
+
+    def gemma_norm(self, x):
+        xf = x.float()
+        out = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps).detach()
+        return (out * (1.0 + self.weight.float())).type_as(x)
+
+    def llama_norm(self, x):
+        xf = x.to(torch.float32)
+        out = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.variance_epsilon).detach()
+        return self.weight * out.to(x.dtype)
+
+    norms = [m for m in model.modules() if type(m).__name__.endswith("RMSNorm")]
+    module.eager_attention_forward = attention
+    for m in norms:
+        m.forward = types.MethodType(llama_norm if type(m).__name__.startswith("Llama") else gemma_norm, m)
+    try:
+        yield len(norms)
+    finally:
+        module.eager_attention_forward = original_attention
+        for m in norms:
+            del m.forward
+
+
 def flat(name, grad):
     """[1, n, w] -> [n, w]; rotated q/k [1, heads, n, d] -> [n, heads*d] (position-major)."""
     if name.endswith("hook_rot_q") or name.endswith("hook_rot_k"):
@@ -145,7 +181,8 @@ def gradients(model, module, family, ids, position, pick):
     target, baseline = pick(order)
     metric = logits[position, target] - logits[position, baseline]
     metric.backward()
-    grads = {name: flat(name, t.grad).detach().clone().contiguous() for name, t in rec.tensors.items()}
+    # Hooks that receive no gradient (q and k under frozen patterns) are left out; the test wants zeros there.
+    grads = {name: flat(name, t.grad).detach().clone().contiguous() for name, t in rec.tensors.items() if t.grad is not None}
     if not torch.equal(embed.grad, rec.tensors["blocks.0.hook_resid_pre"].grad):
         raise AssertionError("hook_embed and blocks.0.hook_resid_pre are one tensor; their gradients must agree")
     grads["hook_embed"] = embed.grad[0].detach().clone().contiguous()
@@ -170,9 +207,11 @@ def main(argv=None):
         metric_specs = [("last", len(ids) - 1, lambda o: (o[0], o[1]))]
         if name == "gemma2_tiny":
             metric_specs.append(("mid", MID_POSITION, lambda o: (o[0], o[-1])))
+        metric_specs.append(("frozen", len(ids) - 1, lambda o: (o[0], o[1])))
         for metric, position, pick in metric_specs:
             model.zero_grad()
-            grads, meta = gradients(model, module, family, ids, position, pick)
+            with frozen(model, module) if metric == "frozen" else contextlib.nullcontext():
+                grads, meta = gradients(model, module, family, ids, position, pick)
             for hook, g in grads.items():
                 tensors[f"{metric}:{hook}"] = g
             metrics[metric] = meta

@@ -4,9 +4,10 @@ import LanternCore
 /// The backward kernels of the row-wise ops (RMSNorm, RoPE) and of attention: threads over rows
 /// or heads, each writing a disjoint part of its output. Tested against `BackwardReference`.
 enum BackwardKernels {
-    /// dx = r · (g ∘ dy) − x · r³ · Σ(g ∘ dy ∘ x) / d per row, sums in double.
+    /// dx = r · (g ∘ dy) − x · r³ · Σ(g ∘ dy ∘ x) / d per row, sums in double; the second term
+    /// goes when the scale r is frozen.
     static func rmsNorm(_ x: UnsafePointer<Float>, _ g: [Float], _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
-                        rows: Int, d: Int, eps: Float) {
+                        rows: Int, d: Int, eps: Float, frozenScale: Bool) {
         let args = UncheckedBox((x, g, dy, dx))
         Parallel.forRanges(rows, minChunk: max(1, 16384 / max(d, 1))) { range in
             let (x, g, dy, dx) = args.value
@@ -18,7 +19,7 @@ enum BackwardKernels {
                     dot += Double(g[i]) * Double(dyr[i]) * Double(xr[i])
                 }
                 let inv = 1 / (ss / Double(d) + Double(eps)).squareRoot()
-                let correction = inv * inv * inv * dot / Double(d)
+                let correction = frozenScale ? 0 : inv * inv * inv * dot / Double(d)
                 for i in 0..<d { o[i] = Float(inv * Double(g[i]) * Double(dyr[i]) - Double(xr[i]) * correction) }
             }
         }

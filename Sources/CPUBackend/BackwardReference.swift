@@ -37,9 +37,9 @@ public enum BackwardReference {
         return out
     }
 
-    /// dx = r · (g ∘ dy) − x · r³ · Σ(g ∘ dy ∘ x) / d
+    /// dx = r · (g ∘ dy) − x · r³ · Σ(g ∘ dy ∘ x) / d; with the scale r frozen, only the first term.
     public static func rmsNormBackward(_ x: [Double], weight: [Double], eps: Double, form: RMSNormForm,
-                                       gradient dy: [Double]) -> [Double] {
+                                       gradient dy: [Double], frozenScale: Bool = false) -> [Double] {
         let d = weight.count, g = gain(weight, form)
         var dx = x
         for r in 0..<(x.count / d) {
@@ -47,7 +47,7 @@ public enum BackwardReference {
             for i in 0..<d { ss += x[r * d + i] * x[r * d + i]; dot += g[i] * dy[r * d + i] * x[r * d + i] }
             let inv = 1 / (ss / Double(d) + eps).squareRoot()
             for i in 0..<d {
-                dx[r * d + i] = inv * g[i] * dy[r * d + i] - x[r * d + i] * inv * inv * inv * dot / Double(d)
+                dx[r * d + i] = inv * g[i] * dy[r * d + i] - (frozenScale ? 0 : x[r * d + i] * inv * inv * inv * dot / Double(d))
             }
         }
         return dx

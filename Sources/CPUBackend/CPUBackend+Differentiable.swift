@@ -17,7 +17,8 @@ extension CPUBackend: DifferentiableBackend {
         return out
     }
 
-    public func rmsNormBackward(_ x: Tensor, weight: Tensor, eps: Float, form: RMSNormForm, gradient: Tensor) throws -> Tensor {
+    public func rmsNormBackward(_ x: Tensor, weight: Tensor, eps: Float, form: RMSNormForm, gradient: Tensor,
+                                frozenScale: Bool) throws -> Tensor {
         guard weight.count == x.width, gradient.count == x.count else {
             throw LanternError.shapeMismatch(op: "rmsNormBackward", detail: "x \(x.shape), weight \(weight.shape), gradient \(gradient.shape)")
         }
@@ -25,7 +26,7 @@ extension CPUBackend: DifferentiableBackend {
         let gain = form == .gemma ? w.map { 1 + $0 } : w
         let out = make(x.shape)
         BackwardKernels.rmsNorm(try x.cpuFloats(), gain, try gradient.cpuFloats(), try out.cpuFloats(),
-                                rows: x.rowCount, d: x.width, eps: eps)
+                                rows: x.rowCount, d: x.width, eps: eps, frozenScale: frozenScale)
         return out
     }
 

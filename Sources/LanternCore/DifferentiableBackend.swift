@@ -15,8 +15,11 @@ public protocol DifferentiableBackend: Backend {
     /// into a full f32 copy of the weight; columns of dY that are zero everywhere are skipped.
     func matmulBackward(_ gradient: Tensor, _ w: Tensor) throws -> Tensor
 
-    /// The backward of `rmsNorm(x, weight:, eps:, form:)` with respect to x.
-    func rmsNormBackward(_ x: Tensor, weight: Tensor, eps: Float, form: RMSNormForm, gradient: Tensor) throws -> Tensor
+    /// The backward of `rmsNorm(x, weight:, eps:, form:)` with respect to x. With `frozenScale` the
+    /// per-row scale 1/rms(x) is held at its value (a linear map: dx = dy ∘ g / rms(x)), as circuit
+    /// tracing's frozen normalisation wants.
+    func rmsNormBackward(_ x: Tensor, weight: Tensor, eps: Float, form: RMSNormForm, gradient: Tensor,
+                         frozenScale: Bool) throws -> Tensor
 
     /// The backward of `rope`: RoPE is a rotation by θ at each position, so its transpose is the
     /// rotation by −θ.
@@ -36,4 +39,11 @@ public protocol DifferentiableBackend: Backend {
 
     /// The backward of `softcap(x, cap:)` with respect to its input x: dy · (1 − tanh²(x / cap)).
     func softcapBackward(_ x: Tensor, cap: Float, gradient: Tensor) throws -> Tensor
+}
+
+extension DifferentiableBackend {
+    /// The exact backward of RMSNorm (the scale not frozen).
+    public func rmsNormBackward(_ x: Tensor, weight: Tensor, eps: Float, form: RMSNormForm, gradient: Tensor) throws -> Tensor {
+        try rmsNormBackward(x, weight: weight, eps: eps, form: form, gradient: gradient, frozenScale: false)
+    }
 }

@@ -76,3 +76,22 @@ public struct GradientResult: @unchecked Sendable {
     public func gradient(_ name: String) -> Tensor? { points.first { $0.name == name }?.gradient }
     public func activation(_ name: String) -> Tensor? { points.first { $0.name == name }?.activation }
 }
+
+/// Which nonlinear parts the backward pass holds fixed at the forward pass's values. Exact
+/// gradients hold nothing; circuit tracing (attribution graphs) freezes both, which makes the
+/// model linear in its residual stream given the MLPs.
+public struct BackwardOptions: Sendable, Equatable {
+    /// Attention patterns fixed: gradients flow through the values only (none reach q and k).
+    public var freezeAttentionPatterns: Bool
+    /// Every RMSNorm's 1/rms fixed (final, QK and Gemma's sandwich norms included): each norm
+    /// becomes the linear map x ↦ x ∘ g / rms(x₀).
+    public var freezeNormScales: Bool
+
+    public init(freezeAttentionPatterns: Bool = false, freezeNormScales: Bool = false) {
+        self.freezeAttentionPatterns = freezeAttentionPatterns
+        self.freezeNormScales = freezeNormScales
+    }
+
+    public static let exact = BackwardOptions()
+    public static let frozen = BackwardOptions(freezeAttentionPatterns: true, freezeNormScales: true)
+}

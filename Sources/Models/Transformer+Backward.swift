@@ -4,6 +4,8 @@ import LanternCore
 /// back through the blocks with the backend's backward ops (`DifferentiableBackend`: the CPU
 /// backend; the Vulkan backend has no backward shaders yet and is refused with a clear error).
 ///
+/// `BackwardOptions` can freeze attention patterns and norm scales (circuit tracing's linear system).
+///
 /// Interventions are allowed: the forward runs them and every gradient is with respect to the
 /// activation the next op consumed (after the intervention). The walk treats an intervention as
 /// the identity, so gradients upstream of it are exact for additive interventions (steering) and
@@ -12,9 +14,10 @@ extension Transformer {
     /// The forward pass and backward pass for one metric: (activation, gradient) at every hook point
     /// `hooks` matches (attention patterns excepted: their gradients are not computed), in forward order.
     public func gradients(tokens: [Int32], of metric: GradientMetric, hooks filter: HookFilter,
-                          interventions: [(pattern: String, body: HookFunction)] = []) throws -> GradientResult {
+                          interventions: [(pattern: String, body: HookFunction)] = [],
+                          options: BackwardOptions = .exact) throws -> GradientResult {
         let record = try recordForward(tokens, interventions: interventions)
-        let (value, points) = try backward(record, metric: metric, hooks: filter)
+        let (value, points) = try backward(record, metric: metric, hooks: filter, options: options)
         return GradientResult(metric: value, logits: record.logits, points: points)
     }
 
@@ -36,11 +39,12 @@ extension Transformer {
     }
 
     /// The metric's value and its gradients at the hook points `hooks` matches, in forward order.
-    public func backward(_ record: ForwardRecord, metric: GradientMetric, hooks filter: HookFilter) throws
-        -> (value: Float, points: [HookGradient]) {
+    public func backward(_ record: ForwardRecord, metric: GradientMetric, hooks filter: HookFilter,
+                         options: BackwardOptions = .exact) throws -> (value: Float, points: [HookGradient]) {
         let n = record.tokens.count, vocab = config.vocabSize
         let (value, gradient) = try metric.evaluate(logits: try backend.read(record.logits), rows: n, vocab: vocab)
-        let points = try backward(record, logitGradient: try backend.tensor(gradient, shape: [n, vocab]), seeds: [:], hooks: filter)
+        let points = try backward(record, logitGradient: try backend.tensor(gradient, shape: [n, vocab]), seeds: [:], hooks: filter,
+                                 options: options)
         return (value, points)
     }
 
@@ -49,7 +53,7 @@ extension Transformer {
     /// forward order. Seeds start gradients inside the model (a feature's encoder direction at
     /// ln2.hook_normalized, say); blocks after the last seed cost nothing.
     public func backward(_ record: ForwardRecord, logitGradient: Tensor?, seeds: [String: Tensor],
-                         hooks filter: HookFilter) throws -> [HookGradient] {
+                         hooks filter: HookFilter, options: BackwardOptions = .exact) throws -> [HookGradient] {
         let b = try differentiableBackend(), c = config
         let n = record.tokens.count
         if let logitGradient, logitGradient.shape != [n, c.vocabSize] {
@@ -83,7 +87,8 @@ extension Transformer {
         }
         func matmulBack(_ g: Tensor?, _ w: Tensor) throws -> Tensor? { try g.map { try b.matmulBackward($0, w) } }
         func normBack(_ x: Tensor, _ w: Tensor, _ g: Tensor?) throws -> Tensor? {
-            try g.map { try b.rmsNormBackward(x, weight: w, eps: c.rmsEps, form: c.normForm, gradient: $0) }
+            try g.map { try b.rmsNormBackward(x, weight: w, eps: c.rmsEps, form: c.normForm, gradient: $0,
+                                              frozenScale: options.freezeNormScales) }
         }
 
         // Head: logits ← softcap ← unembedding ← final norm.
@@ -125,7 +130,10 @@ extension Transformer {
             }
             let gZ = try at(names.z, try matmulBack(gAttn, w.o))
             var gRotQ: Tensor?, gRotK: Tensor?, gV: Tensor?
-            if let gZ {
+            if let gZ, options.freezeAttentionPatterns {
+                gV = try b.attentionBackward(q: try act(names.rotQ), k: try act(names.rotK), v: try act(names.v),
+                                             queryStart: 0, params: c.attentionParams(layer: l), gradient: gZ).dv
+            } else if let gZ {
                 (gRotQ, gRotK, gV) = try b.attentionBackward(q: try act(names.rotQ), k: try act(names.rotK), v: try act(names.v),
                                                             queryStart: 0, params: c.attentionParams(layer: l), gradient: gZ)
             }
@@ -136,8 +144,8 @@ extension Transformer {
             var gQ = try gRotQ.map { try b.ropeBackward($0, heads: c.heads, headDim: c.headDim, start: 0, params: rope) }
             var gK = try gRotK.map { try b.ropeBackward($0, heads: c.kvHeads, headDim: c.headDim, start: 0, params: rope) }
             if let qNorm = w.qNorm, let kNorm = w.kNorm {
-                gQ = try headNormBackward(try act(names.q), qNorm, gQ, b)
-                gK = try headNormBackward(try act(names.k), kNorm, gK, b)
+                gQ = try headNormBackward(try act(names.q), qNorm, gQ, b, frozenScale: options.freezeNormScales)
+                gK = try headNormBackward(try act(names.k), kNorm, gK, b, frozenScale: options.freezeNormScales)
             }
             gQ = try at(names.q, gQ)
             gK = try at(names.k, gK)
@@ -159,10 +167,11 @@ extension Transformer {
     }
 
     /// The backward of Gemma 3's QK-norm (RMSNorm over each head's dimensions).
-    private func headNormBackward(_ x: Tensor, _ weight: Tensor, _ g: Tensor?, _ b: any DifferentiableBackend) throws -> Tensor? {
+    private func headNormBackward(_ x: Tensor, _ weight: Tensor, _ g: Tensor?, _ b: any DifferentiableBackend,
+                                  frozenScale: Bool) throws -> Tensor? {
         guard let g else { return nil }
         let rows = [x.count / config.headDim, config.headDim]
         return try b.rmsNormBackward(try x.reshaped(rows), weight: weight, eps: config.rmsEps, form: config.normForm,
-                                     gradient: try g.reshaped(rows)).reshaped(x.shape)
+                                     gradient: try g.reshaped(rows), frozenScale: frozenScale).reshaped(x.shape)
     }
 }

@@ -51,6 +51,16 @@ final class BackwardOpTests: XCTestCase {
             let got = try backend.rmsNormBackward(try tensor(x, [rows, d]), weight: try tensor(w, [d]), eps: Float(eps), form: form,
                                                   gradient: try tensor(dy, [rows, d]))
             assertRelative(try read(got), back, 1e-5, "rmsNorm \(form) kernel vs reference")
+
+            // Frozen scale: the derivative of the linear map x ↦ x ∘ g / rms(x₀).
+            let g = form == .gemma ? w.map { 1 + $0 } : w
+            let scales = (0..<rows).map { r in 1 / (x[(r * d)..<(r * d + d)].reduce(0) { $0 + $1 * $1 } / Double(d) + eps).squareRoot() }
+            let frozen = BackwardReference.rmsNormBackward(x, weight: w, eps: eps, form: form, gradient: dy, frozenScale: true)
+            assertRelative(frozen, finiteDifference(x, dy) { y in y.indices.map { y[$0] * g[$0 % d] * scales[$0 / d] } },
+                           1e-8, "frozen rmsNorm \(form) reference vs finite differences")
+            let gotFrozen = try backend.rmsNormBackward(try tensor(x, [rows, d]), weight: try tensor(w, [d]), eps: Float(eps), form: form,
+                                                        gradient: try tensor(dy, [rows, d]), frozenScale: true)
+            assertRelative(try read(gotFrozen), frozen, 1e-5, "frozen rmsNorm \(form) kernel vs reference")
         }
     }
 
