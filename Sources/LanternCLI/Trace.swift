@@ -11,12 +11,14 @@ struct Trace: ParsableCommand {
             Hook names follow TransformerLens (hook_embed, blocks.{l}.hook_resid_post, \
             blocks.{l}.attn.hook_pattern, ...); globs select several (--hooks 'blocks.*.hook_resid_post'). \
             Activations are saved as float32 [tokens, width]; attention patterns as [heads, tokens, tokens]; \
-            logits as [tokens, vocab].
+            logits as [tokens, vocab]. With --grad-target and --grad-baseline, each saved hook's gradient of the \
+            logit difference is saved beside it as grad:{hook} (CPU backend; attention patterns have none).
             """
     )
 
     @OptionGroup var model: ModelOptions
     @OptionGroup var prompt: PromptOptions
+    @OptionGroup var gradients: GradientOptions
 
     @Option(name: .long, parsing: .upToNextOption, help: "Hook names or globs to save (default: none; '*' for all).")
     var hooks: [String] = []
@@ -39,6 +41,13 @@ struct Trace: ParsableCommand {
             throw LanternError.invalidArgument("--hooks '\(pattern)' matches no hook of this model (see --list-hooks)")
         }
         let tokens = try prompt.ids(for: loaded)
+        if gradients.wanted {
+            let (entries, metric) = try gradientEntries(loaded, tokens: tokens)
+            try SafetensorsWriter.write(entries, metadata: ["tokens": tokens.map(String.init).joined(separator: ","), "metric": "\(metric)",
+                                                            "model": model.model ?? ModelStore.defaultModel, "backend": transformer.backend.name], to: out)
+            note("wrote \(entries.count) tensors (activations, grad:{hook} gradients; logit difference \(metric)) for \(tokens.count) tokens to \(out)")
+            return
+        }
         let capture = Hooks(capture: HookFilter(hooks))
         guard let logits = try transformer.forward(tokens, hooks: capture, logits: .all) else { return }
         let backend = transformer.backend

@@ -1,0 +1,97 @@
+import LanternCore
+
+/// The scalar whose gradient a backward pass computes, as a function of the logits [n, vocab]
+/// (after the final softcap, as the forward pass returns them).
+public enum GradientMetric: Sendable {
+    /// logits[position, target] − logits[position, baseline]; position nil is the last one.
+    case logitDifference(target: Int32, baseline: Int32, position: Int? = nil)
+    /// Σ logits ∘ g for a gradient g on the logits, [n, vocab] row-major: any metric's gradient
+    /// with respect to the logits (a loss's, a probability's), computed by the caller.
+    case logitGradient([Float])
+
+    /// The metric's value on `logits` [n, vocab] and its gradient with respect to them.
+    func evaluate(logits: [Float], rows n: Int, vocab: Int) throws -> (value: Float, gradient: [Float]) {
+        switch self {
+        case let .logitDifference(target, baseline, position):
+            for (what, id) in [("target", target), ("baseline", baseline)] where id < 0 || Int(id) >= vocab {
+                throw LanternError.invalidArgument("\(what) token id \(id) is out of range: the vocabulary has \(vocab) tokens (0..<\(vocab))")
+            }
+            let row = position ?? n - 1
+            guard (0..<n).contains(row) else {
+                throw LanternError.invalidArgument("metric position \(row) is out of range: the prompt has \(n) tokens (0..<\(n))")
+            }
+            var gradient = [Float](repeating: 0, count: n * vocab)
+            gradient[row * vocab + Int(target)] += 1
+            gradient[row * vocab + Int(baseline)] -= 1
+            return (logits[row * vocab + Int(target)] - logits[row * vocab + Int(baseline)], gradient)
+        case let .logitGradient(gradient):
+            guard gradient.count == n * vocab else {
+                throw LanternError.invalidArgument("a logit gradient needs \(n) × \(vocab) = \(n * vocab) values (tokens × vocabulary), got \(gradient.count)")
+            }
+            var value: Double = 0
+            for i in gradient.indices where gradient[i] != 0 { value += Double(gradient[i]) * Double(logits[i]) }
+            return (Float(value), gradient)
+        }
+    }
+}
+
+/// One forward pass kept for backward passes: every hook point's activation (after any
+/// intervention, i.e. what the next op consumed) except the attention patterns, and the logits.
+/// One record serves any number of backward passes (one per metric or per target).
+public final class ForwardRecord: @unchecked Sendable {
+    public let tokens: [Int32]
+    /// [n, vocab], after the final softcap.
+    public let logits: Tensor
+    /// Before the final softcap (the same tensor where the model has none).
+    let rawLogits: Tensor
+    let activations: [String: Tensor]
+
+    init(tokens: [Int32], logits: Tensor, rawLogits: Tensor, activations: [String: Tensor]) {
+        self.tokens = tokens
+        self.logits = logits
+        self.rawLogits = rawLogits
+        self.activations = activations
+    }
+
+    /// The activation at hook point `name` (nil for attention patterns, which are not kept).
+    public func activation(_ name: String) -> Tensor? { activations[name] }
+}
+
+/// A hook point's activation and the gradient of the metric with respect to it (same shape).
+public struct HookGradient: @unchecked Sendable {
+    public let name: String
+    public let activation: Tensor
+    public let gradient: Tensor
+}
+
+/// What `Transformer.gradients` returns.
+public struct GradientResult: @unchecked Sendable {
+    /// The metric's value on this forward pass.
+    public let metric: Float
+    /// [n, vocab], after the final softcap.
+    public let logits: Tensor
+    /// The requested hook points, in forward order.
+    public let points: [HookGradient]
+
+    public func gradient(_ name: String) -> Tensor? { points.first { $0.name == name }?.gradient }
+    public func activation(_ name: String) -> Tensor? { points.first { $0.name == name }?.activation }
+}
+
+/// Which nonlinear parts the backward pass holds fixed at the forward pass's values. Exact
+/// gradients hold nothing; circuit tracing (attribution graphs) freezes both, which makes the
+/// model linear in its residual stream given the MLPs.
+public struct BackwardOptions: Sendable, Equatable {
+    /// Attention patterns fixed: gradients flow through the values only (none reach q and k).
+    public var freezeAttentionPatterns: Bool
+    /// Every RMSNorm's 1/rms fixed (final, QK and Gemma's sandwich norms included): each norm
+    /// becomes the linear map x ↦ x ∘ g / rms(x₀).
+    public var freezeNormScales: Bool
+
+    public init(freezeAttentionPatterns: Bool = false, freezeNormScales: Bool = false) {
+        self.freezeAttentionPatterns = freezeAttentionPatterns
+        self.freezeNormScales = freezeNormScales
+    }
+
+    public static let exact = BackwardOptions()
+    public static let frozen = BackwardOptions(freezeAttentionPatterns: true, freezeNormScales: true)
+}

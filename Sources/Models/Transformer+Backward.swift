@@ -1,0 +1,177 @@
+import LanternCore
+
+/// Gradients with respect to activations: a forward pass that keeps every hook point, then a walk
+/// back through the blocks with the backend's backward ops (`DifferentiableBackend`: the CPU
+/// backend; the Vulkan backend has no backward shaders yet and is refused with a clear error).
+///
+/// `BackwardOptions` can freeze attention patterns and norm scales (circuit tracing's linear system).
+///
+/// Interventions are allowed: the forward runs them and every gradient is with respect to the
+/// activation the next op consumed (after the intervention). The walk treats an intervention as
+/// the identity, so gradients upstream of it are exact for additive interventions (steering) and
+/// are those of the unpatched path for replacements.
+extension Transformer {
+    /// The forward pass and backward pass for one metric: (activation, gradient) at every hook point
+    /// `hooks` matches (attention patterns excepted: their gradients are not computed), in forward order.
+    public func gradients(tokens: [Int32], of metric: GradientMetric, hooks filter: HookFilter,
+                          interventions: [(pattern: String, body: HookFunction)] = [],
+                          options: BackwardOptions = .exact) throws -> GradientResult {
+        let record = try recordForward(tokens, interventions: interventions)
+        let (value, points) = try backward(record, metric: metric, hooks: filter, options: options)
+        return GradientResult(metric: value, logits: record.logits, points: points)
+    }
+
+    /// Runs `tokens` (no KV cache) keeping what backward passes need.
+    public func recordForward(_ tokens: [Int32], interventions: [(pattern: String, body: HookFunction)] = []) throws -> ForwardRecord {
+        _ = try differentiableBackend()
+        let kept = HookNames.all(layers: config.layerCount).filter { !$0.hasSuffix("attn.hook_pattern") }
+        let hooks = Hooks(capture: HookFilter(kept))
+        for i in interventions { hooks.intervene(i.pattern, i.body) }
+        try forward(tokens, hooks: hooks, logits: .none)
+        var activations: [String: Tensor] = [:]
+        for (name, tensor) in hooks.captured { activations[name] = tensor }
+        guard let normed = activations[HookNames.finalNorm] else {
+            throw LanternError.backend("the forward pass did not produce \(HookNames.finalNorm)")
+        }
+        let raw = try backend.matmul(normed, unembedding)
+        let logits = try config.finalSoftcap.map { try backend.softcap(raw, cap: $0) } ?? raw
+        return ForwardRecord(tokens: tokens, logits: logits, rawLogits: raw, activations: activations)
+    }
+
+    /// The metric's value and its gradients at the hook points `hooks` matches, in forward order.
+    public func backward(_ record: ForwardRecord, metric: GradientMetric, hooks filter: HookFilter,
+                         options: BackwardOptions = .exact) throws -> (value: Float, points: [HookGradient]) {
+        let n = record.tokens.count, vocab = config.vocabSize
+        let (value, gradient) = try metric.evaluate(logits: try backend.read(record.logits), rows: n, vocab: vocab)
+        let points = try backward(record, logitGradient: try backend.tensor(gradient, shape: [n, vocab]), seeds: [:], hooks: filter,
+                                 options: options)
+        return (value, points)
+    }
+
+    /// The general backward pass: the gradient of Σ logits ∘ `logitGradient` (nil: none) plus
+    /// Σ_h activation_h · seeds[h] over hook points h, at every hook point `hooks` matches, in
+    /// forward order. Seeds start gradients inside the model (a feature's encoder direction at
+    /// ln2.hook_normalized, say); blocks after the last seed cost nothing.
+    public func backward(_ record: ForwardRecord, logitGradient: Tensor?, seeds: [String: Tensor],
+                         hooks filter: HookFilter, options: BackwardOptions = .exact) throws -> [HookGradient] {
+        let b = try differentiableBackend(), c = config
+        let n = record.tokens.count
+        if let logitGradient, logitGradient.shape != [n, c.vocabSize] {
+            throw LanternError.shapeMismatch(op: "backward", detail: "logit gradient \(logitGradient.shape) for logits [\(n), \(c.vocabSize)]")
+        }
+        for (name, seed) in seeds {
+            guard let a = record.activations[name] else {
+                throw LanternError.invalidArgument("no hook point '\(name)' to seed a gradient at (attention patterns cannot be seeded)")
+            }
+            guard seed.shape == a.shape else {
+                throw LanternError.shapeMismatch(op: "backward seed \(name)", detail: "\(seed.shape) for an activation of \(a.shape)")
+            }
+        }
+        func act(_ name: String) throws -> Tensor {
+            guard let a = record.activations[name] else { throw LanternError.backend("forward record lacks \(name)") }
+            return a
+        }
+        var points: [HookGradient] = []
+        /// The gradient at hook point `name`: what flowed back from downstream plus its seed.
+        func at(_ name: String, _ g: Tensor?) throws -> Tensor? {
+            var g = g
+            if let seed = seeds[name] { g = try g.map { try b.add($0, seed) } ?? seed }
+            if filter.matches(name) {
+                let a = try act(name)
+                points.append(HookGradient(name: name, activation: a, gradient: try g ?? b.zeros(shape: a.shape)))
+            }
+            return g
+        }
+        func sum(_ terms: Tensor?...) throws -> Tensor? {
+            try terms.compactMap { $0 }.reduce(nil) { acc, t in try acc.map { try b.add($0, t) } ?? t }
+        }
+        func matmulBack(_ g: Tensor?, _ w: Tensor) throws -> Tensor? { try g.map { try b.matmulBackward($0, w) } }
+        func normBack(_ x: Tensor, _ w: Tensor, _ g: Tensor?) throws -> Tensor? {
+            try g.map { try b.rmsNormBackward(x, weight: w, eps: c.rmsEps, form: c.normForm, gradient: $0,
+                                              frozenScale: options.freezeNormScales) }
+        }
+
+        // Head: logits ← softcap ← unembedding ← final norm.
+        var g = try logitGradient.map { dLogits in
+            try c.finalSoftcap.map { try b.softcapBackward(record.rawLogits, cap: $0, gradient: dLogits) } ?? dLogits
+        }
+        let gNormed = try at(HookNames.finalNorm, try matmulBack(g, unembedding))
+        g = try normBack(try act(names[c.layerCount - 1].residPost), finalNorm, gNormed)
+
+        for l in stride(from: c.layerCount - 1, through: 0, by: -1) {
+            let w = blocks[l], names = self.names[l]
+            g = try at(names.residPost, g)
+
+            // MLP.
+            var gMlp = try at(names.mlpOut, g)
+            if c.sandwichNorms, let gOut = gMlp {
+                let unnormed = try b.matmul(try act(names.mlpPost), w.down)
+                gMlp = try normBack(unnormed, w.postFeedforwardNorm!, gOut)
+            }
+            let gPost = try at(names.mlpPost, try matmulBack(gMlp, w.down))
+            var gGate: Tensor?, gUp: Tensor?
+            if let gPost {
+                let gate = try act(names.mlpPre), up = try act(names.mlpPreLinear)
+                (gGate, gUp) = c.activation == .geluTanh
+                    ? try b.gegluTanhBackward(gate: gate, up: up, gradient: gPost)
+                    : try b.swigluBackward(gate: gate, up: up, gradient: gPost)
+            }
+            gGate = try at(names.mlpPre, gGate)
+            gUp = try at(names.mlpPreLinear, gUp)
+            let gH2 = try at(names.ln2, try sum(try matmulBack(gGate, w.gate), try matmulBack(gUp, w.up)))
+            let preNorm = c.sandwichNorms ? w.preFeedforwardNorm! : w.postAttentionNorm
+            g = try at(names.residMid, try sum(g, try normBack(try act(names.residMid), preNorm, gH2)))
+
+            // Attention.
+            var gAttn = try at(names.attnOut, g)
+            if c.sandwichNorms, let gOut = gAttn {
+                let unnormed = try b.matmul(try act(names.z), w.o)
+                gAttn = try normBack(unnormed, w.postAttentionNorm, gOut)
+            }
+            let gZ = try at(names.z, try matmulBack(gAttn, w.o))
+            var gRotQ: Tensor?, gRotK: Tensor?, gV: Tensor?
+            if let gZ, options.freezeAttentionPatterns {
+                gV = try b.attentionBackward(q: try act(names.rotQ), k: try act(names.rotK), v: try act(names.v),
+                                             queryStart: 0, params: c.attentionParams(layer: l), gradient: gZ).dv
+            } else if let gZ {
+                (gRotQ, gRotK, gV) = try b.attentionBackward(q: try act(names.rotQ), k: try act(names.rotK), v: try act(names.v),
+                                                            queryStart: 0, params: c.attentionParams(layer: l), gradient: gZ)
+            }
+            gRotQ = try at(names.rotQ, gRotQ)
+            gRotK = try at(names.rotK, gRotK)
+            gV = try at(names.v, gV)
+            let rope = c.rope(layer: l)
+            var gQ = try gRotQ.map { try b.ropeBackward($0, heads: c.heads, headDim: c.headDim, start: 0, params: rope) }
+            var gK = try gRotK.map { try b.ropeBackward($0, heads: c.kvHeads, headDim: c.headDim, start: 0, params: rope) }
+            if let qNorm = w.qNorm, let kNorm = w.kNorm {
+                gQ = try headNormBackward(try act(names.q), qNorm, gQ, b, frozenScale: options.freezeNormScales)
+                gK = try headNormBackward(try act(names.k), kNorm, gK, b, frozenScale: options.freezeNormScales)
+            }
+            gQ = try at(names.q, gQ)
+            gK = try at(names.k, gK)
+            let gH = try at(names.ln1, try sum(try matmulBack(gQ, w.q), try matmulBack(gK, w.k), try matmulBack(gV, w.v)))
+            g = try at(names.residPre, try sum(g, try normBack(try act(names.residPre), w.inputNorm, gH)))
+        }
+        _ = try at(HookNames.embed, g)
+        // The walk visits hooks in reverse, but not always exactly (q before k); report forward order.
+        let order = Dictionary(uniqueKeysWithValues: HookNames.all(layers: c.layerCount).enumerated().map { ($1, $0) })
+        return points.sorted { order[$0.name, default: 0] < order[$1.name, default: 0] }
+    }
+
+    /// The backend's backward ops, or one clear line saying this backend has none.
+    func differentiableBackend() throws -> any DifferentiableBackend {
+        guard let b = backend as? any DifferentiableBackend else {
+            throw LanternError.unsupported("gradients need the CPU backend: the \(backend.name) backend has no backward ops yet (use --backend cpu)")
+        }
+        return b
+    }
+
+    /// The backward of Gemma 3's QK-norm (RMSNorm over each head's dimensions).
+    private func headNormBackward(_ x: Tensor, _ weight: Tensor, _ g: Tensor?, _ b: any DifferentiableBackend,
+                                  frozenScale: Bool) throws -> Tensor? {
+        guard let g else { return nil }
+        let rows = [x.count / config.headDim, config.headDim]
+        return try b.rmsNormBackward(try x.reshaped(rows), weight: weight, eps: config.rmsEps, form: config.normForm,
+                                     gradient: try g.reshaped(rows), frozenScale: frozenScale).reshaped(x.shape)
+    }
+}
