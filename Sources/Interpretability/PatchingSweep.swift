@@ -74,6 +74,17 @@ public struct PatchingSweepResult: Sendable {
     /// Real sweeps first; approximate grids may be appended beside them.
     public var grids: [PatchingGrid]
 
+    public init(cleanTokens: [Int32], corruptedTokens: [Int32], target: Int32, baseline: Int32?,
+                cleanDifference: Float, corruptedDifference: Float, grids: [PatchingGrid]) {
+        self.cleanTokens = cleanTokens
+        self.corruptedTokens = corruptedTokens
+        self.target = target
+        self.baseline = baseline
+        self.cleanDifference = cleanDifference
+        self.corruptedDifference = corruptedDifference
+        self.grids = grids
+    }
+
     public func grid(family: String, method: PatchingMethod = .activation) -> PatchingGrid? {
         grids.first { $0.family == family && $0.method == method }
     }
