@@ -49,5 +49,12 @@ step "8. Steering: feature $steer_feature added at every position of every step 
 $bin steer --sae $sae --feature $steer_feature --strength $steer_strength --prompt "$prompt" --max-new-tokens 24 \
     --html "$out/steer.html"
 
+step "9. Which parts of the model choose ' important' over ' high': direct logit attribution (every head, every MLP)"
+$bin attribute --prompt "$prompt" --target " important" --baseline " high" --top 8 --html "$out/attribution.html"
+echo "   and where the prompt's difference from \"The popularity of Wikipedia is very\" is carried, layer by position:"
+echo "   activation patching (one forward pass per cell) beside attribution patching (one backward pass)"
+$bin patch sweep --prompt "$prompt" --source-prompt "The popularity of Wikipedia is very" --target " important" --baseline " high" \
+    --approx --compare --html "$out/patch-sweep.html" 2>&1 | grep -E "correlation|^ *(<bos>|[0-9]+ ) " | awk 'NR <= 20'
+
 step "pages written"
 ls -1 "$out"/*.html
