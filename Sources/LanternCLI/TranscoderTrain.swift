@@ -147,10 +147,13 @@ struct TranscoderTrain: ParsableCommand {
         let weights = TranscoderWeights(wEnc: folded.wEnc, wDec: folded.wDec, bEnc: folded.bEnc, bDec: folded.bDec,
                                         threshold: folded.threshold, skip: folded.skip)
         try GemmaScope2.writeTranscoder(
-            config: config, weights: weights, modelName: modelName, l0: l0, dtype: .f16,
+            config: config, weights: weights,
+            // The registry's name for a model from the cache, not this machine's path to it.
+            modelName: ModelStore.known.first { modelName.hasSuffix("/" + $0.fileName) }?.name ?? modelName,
+            l0: l0, dtype: .f16,
             training: ["tokens": s.tokens, "batch_size": s.batchSize, "learning_rate": Double("\(s.learningRate)") ?? 0,
                        "seed": Int(s.seed), "normalization": s.normalization.rawValue, "rows": trainer.source.rowCount,
-                       "activations": activations, "trainer": "lantern transcoder train"],
+                       "activations": (activations as NSString).lastPathComponent, "trainer": "lantern transcoder train"],
             to: dir)
     }
 }

@@ -60,6 +60,9 @@ extension Transformer {
             throw LanternError.shapeMismatch(op: "backward", detail: "logit gradient \(logitGradient.shape) for logits [\(n), \(c.vocabSize)]")
         }
         for (name, seed) in seeds {
+            guard !name.hasSuffix("attn.hook_result") else {
+                throw LanternError.invalidArgument("a gradient cannot be seeded at \(name): seed the layer's hook_attn_out or attn.hook_z instead")
+            }
             guard let a = record.activations[name] else {
                 throw LanternError.invalidArgument("no hook point '\(name)' to seed a gradient at (attention patterns cannot be seeded)")
             }
@@ -127,6 +130,20 @@ extension Transformer {
             if c.sandwichNorms, let gOut = gAttn {
                 let unnormed = try b.matmul(try act(names.z), w.o)
                 gAttn = try normBack(unnormed, w.postAttentionNorm, gOut)
+            }
+            // hook_result (each head's output before the sum over heads): the sum passes the
+            // branch's gradient to every head unchanged.
+            if filter.matches(names.result) {
+                let n = record.tokens.count, d = c.hiddenSize
+                let tiled = try gAttn.map { gradient -> Tensor in
+                    let rows = try b.read(gradient)
+                    var out = [Float](repeating: 0, count: n * c.heads * d)
+                    for r in 0..<n { for h in 0..<c.heads {
+                        for j in 0..<d { out[(r * c.heads + h) * d + j] = rows[r * d + j] }
+                    } }
+                    return try b.tensor(out, shape: [n, c.heads * d])
+                }
+                _ = try at(names.result, tiled)
             }
             let gZ = try at(names.z, try matmulBack(gAttn, w.o))
             var gRotQ: Tensor?, gRotK: Tensor?, gV: Tensor?

@@ -47,8 +47,8 @@ final class GradientCLITests: XCTestCase {
         XCTAssertNotNil(written["logits"])
         XCTAssertNotNil(written["blocks.1.hook_resid_mid"], "activations beside the gradients")
         let gradients = written.keys.filter { $0.hasPrefix("grad:") }
-        XCTAssertEqual(gradients.count, 17, "hook_embed and 16 hooks of block 1 (no pattern): \(gradients.sorted())")
-        for name in gradients {
+        XCTAssertEqual(gradients.count, 18, "hook_embed and 17 hooks of block 1 (no pattern): \(gradients.sorted())")
+        for name in gradients where name != "grad:blocks.1.attn.hook_result" {   // torch has no per-head outputs
             let hook = String(name.dropFirst("grad:".count))
             let a = written[name]!, b = golden["last:\(hook)"]!
             let diff = zip(a, b).reduce(0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }.squareRoot()
