@@ -29,32 +29,7 @@ enum BackwardKernels {
     /// forward computes it.
     static func ropeTransposed(_ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, rows: Int, heads: Int,
                                headDim: Int, start: Int, params: RopeParams) {
-        let half = params.rotaryDim / 2
-        let invFreq = (0..<half).map {
-            Reference.inverseFrequency($0, rotaryDim: params.rotaryDim, theta: params.theta) / params.positionScale
-        }
-        let width = heads * headDim
-        let args = UncheckedBox((dy, dx, invFreq))
-        Parallel.forRanges(rows) { range in
-            let (dy, dx, invFreq) = args.value
-            var cosv = [Float](repeating: 0, count: half), sinv = cosv
-            for r in range {
-                let pos = Float(start + r)
-                for i in 0..<half {
-                    let angle = Double(pos * invFreq[i])
-                    cosv[i] = Float(cos(angle)); sinv[i] = Float(sin(angle))
-                }
-                (dx + r * width).update(from: dy + r * width, count: width)
-                for h in 0..<heads {
-                    let gb = dy + r * width + h * headDim, ob = dx + r * width + h * headDim
-                    for i in 0..<half {
-                        let (a, b) = params.pairing == .half ? (i, i + half) : (2 * i, 2 * i + 1)
-                        ob[a] = gb[a] * cosv[i] + gb[b] * sinv[i]
-                        ob[b] = gb[b] * cosv[i] - gb[a] * sinv[i]
-                    }
-                }
-            }
-        }
+        Kernels.rope(dy, dx, rows: rows, heads: heads, headDim: headDim, start: start, params: params, inverse: true)
     }
 
     /// Attention backward in two passes, so that no two threads add into the same row:

@@ -23,8 +23,9 @@ enum Kernels {
         }
     }
 
+    /// Rotates each pair by θ (by −θ when `inverse`: the rotation's transpose, for backward passes).
     static func rope(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, rows: Int, heads: Int,
-                     headDim: Int, start: Int, params: RopeParams) {
+                     headDim: Int, start: Int, params: RopeParams, inverse: Bool = false) {
         let half = params.rotaryDim / 2
         let invFreq = (0..<half).map {
             Reference.inverseFrequency($0, rotaryDim: params.rotaryDim, theta: params.theta) / params.positionScale
@@ -38,7 +39,7 @@ enum Kernels {
                 let pos = Float(start + r)
                 for i in 0..<half {
                     let angle = Double(pos * invFreq[i])
-                    cosv[i] = Float(cos(angle)); sinv[i] = Float(sin(angle))
+                    cosv[i] = Float(cos(angle)); sinv[i] = inverse ? -Float(sin(angle)) : Float(sin(angle))
                 }
                 // Dimensions past rotaryDim pass through unchanged.
                 (out + r * width).update(from: x + r * width, count: width)

@@ -17,48 +17,13 @@ struct SAETrain: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
     @OptionGroup var corpus: CorpusOptions
+    @OptionGroup var training: DictionaryTrainingOptions
 
     @Option(name: .long, help: "The hook the SAE reads (e.g. blocks.6.hook_resid_post).")
     var hook: String
 
-    @Option(name: .long, help: "Latents (d_sae).")
-    var width: Int
-
-    @Option(name: .long, help: "TopK: active latents per token.")
-    var k: Int?
-
-    @Option(name: .long, help: "JumpReLU/ReLU: the L0 to steer the sparsity coefficient towards.")
-    var l0: Double?
-
-    @Option(name: .long, help: "topk, jumprelu or relu (default: topk with --k, jumprelu with --l0).")
-    var arch: String?
-
-    @Option(name: .long, help: "Training tokens (activation rows; passes over the data repeat if there are fewer).")
-    var tokens: Int
-
     @Option(name: .long, help: "A directory `lantern harvest` wrote.")
     var activations: String?
-
-    @Option(name: .long, help: "Train on the first N rows of --activations only (the rest held out).")
-    var rows: Int?
-
-    @Option(name: .long, help: "Adam learning rate.")
-    var lr: Float = 5e-4
-
-    @Option(name: .long, help: "Rows per step.")
-    var batch = 4096
-
-    @Option(name: .long, help: "JumpReLU: L0 penalty coefficient (the starting value with --l0); ReLU: L1 coefficient.")
-    var sparsityCoefficient: Double?
-
-    @Option(name: .long, help: "JumpReLU: width of the straight-through estimators' rectangle kernel (inputs are scaled to E‖x‖² = 1).")
-    var bandwidth: Float = 0.001
-
-    @Option(name: .long, help: "Seed for the initialisation and the batch order.")
-    var seed: UInt64 = 0
-
-    @Option(name: .long, help: "Input normalisation: scalar (one factor making E‖x‖² = 1), per-dimension (each dimension centred and scaled to unit variance first, so that a few huge residual dimensions do not take the reconstruction) or per-dimension-sqrt (centred, divided by √σ); always folded back into the saved weights.")
-    var normalize = "scalar"
 
     @Option(name: .long, help: "Output directory.")
     var out = "sae"
@@ -66,22 +31,8 @@ struct SAETrain: ParsableCommand {
     @Flag(name: .long, help: "Continue from OUT/checkpoint.safetensors.")
     var resume = false
 
-    @Option(name: .long, help: "Steps between checkpoints.")
-    var checkpointEvery = 200
-
     @Option(name: .long, help: "Tokens per context when harvesting first (without --activations).")
     var context = 128
-
-    func validate() throws {
-        if (k == nil) == (l0 == nil) { throw ValidationError("give --k K (TopK) or --l0 TARGET (JumpReLU/ReLU), one of them") }
-        if let arch, SAEArchitecture(rawValue: arch) == nil { throw ValidationError("--arch must be topk, jumprelu or relu") }
-        if architecture == .topk && k == nil { throw ValidationError("--arch topk needs --k") }
-        if architecture != .topk && l0 == nil { throw ValidationError("--arch \(architecture.rawValue) needs --l0") }
-        if let rows, rows < 1 { throw ValidationError("--rows must be at least 1, not \(rows)") }
-        if InputNormalization(rawValue: normalize) == nil { throw ValidationError("--normalize must be scalar, per-dimension or per-dimension-sqrt, not '\(normalize)'") }
-    }
-
-    var architecture: SAEArchitecture { arch.flatMap(SAEArchitecture.init) ?? (k != nil ? .topk : .jumprelu) }
 
     func run() throws {
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
@@ -90,7 +41,7 @@ struct SAETrain: ParsableCommand {
         guard harvested.hook == hook else {
             throw ValidationError("\(activations ?? out) holds \(harvested.hook), not --hook \(hook)")
         }
-        let source: any ActivationSource = rows.map { RowPrefix(harvested, rows: $0) } ?? harvested
+        let source: any ActivationSource = training.rows.map { RowPrefix(harvested, rows: $0) } ?? harvested
         let checkpoint = (out as NSString).appendingPathComponent("checkpoint.safetensors")
         let trainer: SAETrainer
         if resume {
@@ -98,25 +49,20 @@ struct SAETrain: ParsableCommand {
             trainer = try SAETrainer.resume(checkpoint: checkpoint, source: source, backend: backend)
             note("resuming at step \(trainer.step) of \(trainer.totalSteps)")
             let saved = trainer.settings
-            if saved.width != width || saved.architecture != architecture || saved.tokens != tokens || saved.batchSize != batch
-                || (architecture == .topk && saved.k != k) || saved.learningRate != lr || saved.seed != seed
-                || saved.normalization.rawValue != normalize {
+            if training.differs(from: saved) {
                 note("note: the checkpoint's settings apply (\(saved.architecture.rawValue), width \(saved.width), k \(saved.k), \(saved.tokens) tokens, batch \(saved.batchSize), lr \(saved.learningRate), seed \(saved.seed)), not this command's")
             }
         } else {
             guard !FileManager.default.fileExists(atPath: checkpoint) else {
                 throw ValidationError("\(checkpoint) exists: pass --resume to continue it, or another --out")
             }
-            let settings = SAETrainingSettings(
-                architecture: architecture, width: width, k: k ?? 32, targetL0: l0, sparsityCoefficient: sparsityCoefficient,
-                learningRate: lr, batchSize: batch, tokens: tokens, bandwidth: bandwidth, seed: seed,
-                normalization: InputNormalization(rawValue: normalize) ?? .scalar, inputWidth: source.width)
+            let settings = training.settings(inputWidth: source.width)
             trainer = try SAETrainer(settings: settings, source: source, backend: backend)
         }
-        note("\(architecture.rawValue) SAE \(source.width) → \(trainer.settings.width) on \(source.rowCount) rows of \(hook); \(trainer.totalSteps) steps of \(trainer.settings.batchSize)")
+        note("\(trainer.settings.architecture.rawValue) SAE \(source.width) → \(trainer.settings.width) on \(source.rowCount) rows of \(hook); \(trainer.totalSteps) steps of \(trainer.settings.batchSize)")
 
         let (last, seconds, trained) = try TrainingLog.run(
-            trainer, out: out, checkpoint: checkpoint, resumed: resume, checkpointEvery: checkpointEvery,
+            trainer, out: out, checkpoint: checkpoint, resumed: resume, checkpointEvery: training.checkpointEvery,
             title: "\(trainer.settings.architecture.rawValue) SAE \(source.width) → \(trainer.settings.width), \(hook)")
         try SAELensExport.write(
             trainer.parameters, architecture: trainer.settings.architecture, k: trainer.settings.k,
@@ -138,7 +84,7 @@ struct SAETrain: ParsableCommand {
         if let activations { return (try HarvestedActivations(directory: activations), try model.makeBackend()) }
         let loaded = try model.load()
         let directory = (out as NSString).appendingPathComponent("activations")
-        let options = try HarvestOptions.parse(["--hook", hook, "--tokens", "\(tokens)", "--context", "\(context)"])
+        let options = try HarvestOptions.parse(["--hook", hook, "--tokens", "\(training.tokens)", "--context", "\(context)"])
         try options.run(loaded, corpus: corpus, output: directory)
         return (try HarvestedActivations(directory: directory), loaded.backend)
     }

@@ -17,6 +17,7 @@ struct TranscoderTrain: ParsableCommand {
     )
 
     @OptionGroup var model: ModelOptions
+    @OptionGroup var training: DictionaryTrainingOptions
 
     @Option(name: .long, help: "A directory `lantern transcoder harvest` wrote.")
     var activations: String
@@ -24,38 +25,8 @@ struct TranscoderTrain: ParsableCommand {
     @Option(name: .long, help: "Layers: all, 3, 0,4,8 or 2-5.")
     var layers = LayerSelection(argument: "all")!
 
-    @Option(name: .long, help: "Latents (d_transcoder).")
-    var width: Int
-
-    @Option(name: .long, help: "TopK: active latents per token.")
-    var k: Int?
-
-    @Option(name: .long, help: "JumpReLU/ReLU: the L0 to steer the sparsity coefficient towards.")
-    var l0: Double?
-
-    @Option(name: .long, help: "topk, jumprelu or relu (default: topk with --k, jumprelu with --l0).")
-    var arch: String?
-
     @Flag(name: .long, help: "Add an affine skip connection x·W_skip (Gemma Scope 2's _affine transcoders).")
     var skip = false
-
-    @Option(name: .long, help: "Training tokens per layer (passes over the data repeat if there are fewer rows).")
-    var tokens: Int
-
-    @Option(name: .long, help: "Train on the first N rows only (the rest held out).")
-    var rows: Int?
-
-    @Option(name: .long, help: "Adam learning rate.")
-    var lr: Float = 5e-4
-
-    @Option(name: .long, help: "Rows per step.")
-    var batch = 4096
-
-    @Option(name: .long, help: "Seed for the initialisation and the batch order.")
-    var seed: UInt64 = 0
-
-    @Option(name: .long, help: "Input normalisation: scalar, per-dimension or per-dimension-sqrt (folded back into the saved weights).")
-    var normalize = "scalar"
 
     @Option(name: .long, help: "Output directory (one folder per layer inside).")
     var out = "transcoders"
@@ -63,25 +34,10 @@ struct TranscoderTrain: ParsableCommand {
     @Flag(name: .long, help: "Continue an interrupted layer from its checkpoint.")
     var resume = false
 
-    @Option(name: .long, help: "Steps between checkpoints.")
-    var checkpointEvery = 100
-
-    func validate() throws {
-        if (k == nil) == (l0 == nil) { throw ValidationError("give --k K (TopK) or --l0 TARGET (JumpReLU/ReLU), one of them") }
-        if let arch, SAEArchitecture(rawValue: arch) == nil { throw ValidationError("--arch must be topk, jumprelu or relu, not '\(arch)'") }
-        if architecture == .topk && k == nil { throw ValidationError("--arch topk needs --k") }
-        if architecture != .topk && l0 == nil { throw ValidationError("--arch \(architecture.rawValue) needs --l0") }
-        if let rows, rows < 1 { throw ValidationError("--rows must be at least 1, not \(rows)") }
-        if InputNormalization(rawValue: normalize) == nil { throw ValidationError("--normalize must be scalar, per-dimension or per-dimension-sqrt, not '\(normalize)'") }
-        if checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1, not \(checkpointEvery)") }
-    }
-
-    var architecture: SAEArchitecture { arch.flatMap(SAEArchitecture.init) ?? (k != nil ? .topk : .jumprelu) }
-
     /// The folder of layer l's transcoder, named as Gemma Scope 2 names its own.
     func folder(layer l: Int) -> String {
-        let sparsity = k.map { "k_\($0)" } ?? "l0_\(Int(l0 ?? 0))"
-        return (out as NSString).appendingPathComponent("layer_\(l)_width_\(width)_\(sparsity)" + (skip ? "_affine" : ""))
+        let sparsity = training.k.map { "k_\($0)" } ?? "l0_\(Int(training.l0 ?? 0))"
+        return (out as NSString).appendingPathComponent("layer_\(l)_width_\(training.width)_\(sparsity)" + (skip ? "_affine" : ""))
     }
 
     func run() throws {
@@ -102,8 +58,8 @@ struct TranscoderTrain: ParsableCommand {
         let dir = folder(layer: l)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let checkpoint = (dir as NSString).appendingPathComponent("checkpoint.safetensors")
-        let source: any ActivationSource = rows.map { RowPrefix(input, rows: $0) } ?? input
-        let targets: any ActivationSource = rows.map { RowPrefix(target, rows: $0) } ?? target
+        let source: any ActivationSource = training.rows.map { RowPrefix(input, rows: $0) } ?? input
+        let targets: any ActivationSource = training.rows.map { RowPrefix(target, rows: $0) } ?? target
         let trainer: SAETrainer
         if FileManager.default.fileExists(atPath: checkpoint) {
             guard resume else { throw ValidationError("\(checkpoint) exists: pass --resume to continue it, or another --out") }
@@ -113,10 +69,7 @@ struct TranscoderTrain: ParsableCommand {
                 return
             }
         } else {
-            var settings = SAETrainingSettings(
-                architecture: architecture, width: width, k: k ?? 32, targetL0: l0, learningRate: lr, batchSize: batch,
-                tokens: tokens, seed: seed, normalization: InputNormalization(rawValue: normalize) ?? .scalar,
-                inputWidth: source.width)
+            var settings = training.settings(inputWidth: source.width)
             settings.transcoder = true
             settings.skipConnection = skip
             trainer = try SAETrainer(settings: settings, source: source, targets: targets, backend: backend)
@@ -124,7 +77,7 @@ struct TranscoderTrain: ParsableCommand {
         note("layer \(l): \(trainer.settings.architecture.rawValue) transcoder \(source.width) → \(trainer.settings.width)"
              + (trainer.settings.skipConnection ? " + skip" : "") + " on \(source.rowCount) rows; step \(trainer.step) of \(trainer.totalSteps)")
         let (last, seconds, trained) = try TrainingLog.run(
-            trainer, out: dir, checkpoint: checkpoint, resumed: trainer.step > 0, checkpointEvery: checkpointEvery,
+            trainer, out: dir, checkpoint: checkpoint, resumed: trainer.step > 0, checkpointEvery: training.checkpointEvery,
             title: "layer \(l) transcoder, \(trainer.settings.width) latents", label: "layer \(l)")
         try exportTranscoder(trainer, layer: l, to: dir, modelName: input.modelName, l0: last?.l0)
         if let last {

@@ -58,23 +58,21 @@ public struct SAEParameters: Sendable, Equatable {
 
     /// x' = inputScale · (x − inputShift) ⊙ dimensionScale for rows of x (the training space).
     public func normalized(_ x: [Float]) -> [Float] {
-        guard !dimensionScale.isEmpty else { return x.map { $0 * inputScale } }
-        var out = x
-        let d = inputWidth, c = inputScale
-        for r in 0..<(x.count / d) {
-            for j in 0..<d { out[r * d + j] = c * (x[r * d + j] - inputShift[j]) * dimensionScale[j] }
-        }
-        return out
+        Self.affine(x, scale: inputScale, shift: inputShift, dimensionScale: dimensionScale, width: inputWidth)
     }
 
     /// y' = targetScale · (y − targetShift) ⊙ targetDimensionScale: a transcoder's target in the
     /// training space.
     public func normalizedTarget(_ y: [Float]) -> [Float] {
-        guard !targetDimensionScale.isEmpty else { return y.map { $0 * targetScale } }
-        var out = y
-        let d = inputWidth, c = targetScale
-        for r in 0..<(y.count / d) {
-            for j in 0..<d { out[r * d + j] = c * (y[r * d + j] - targetShift[j]) * targetDimensionScale[j] }
+        Self.affine(y, scale: targetScale, shift: targetShift, dimensionScale: targetDimensionScale, width: inputWidth)
+    }
+
+    /// c · (x − μ) ⊙ u for rows of x, or just c · x when there is no per-dimension part.
+    static func affine(_ x: [Float], scale c: Float, shift: [Float], dimensionScale u: [Float], width d: Int) -> [Float] {
+        guard !u.isEmpty else { return x.map { $0 * c } }
+        var out = x
+        for r in 0..<(x.count / d) {
+            for j in 0..<d { out[r * d + j] = c * (x[r * d + j] - shift[j]) * u[j] }
         }
         return out
     }
