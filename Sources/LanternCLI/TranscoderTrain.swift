@@ -41,11 +41,18 @@ struct TranscoderTrain: ParsableCommand {
     }
 
     func run() throws {
-        let manifest = try HarvestManifest.all(in: activations).first?.manifest
-        let layerCount = manifest.map { Set($0.allHooks.map(SAELensExport.layer(ofHook:))).count } ?? 0
-        let harvestedLayers = Set((manifest?.allHooks ?? []).map(SAELensExport.layer(ofHook:)))
-        let chosen = try layers.text == "all" ? harvestedLayers.sorted() : layers.layers(of: (harvestedLayers.max() ?? -1) + 1)
-        guard layerCount > 0 else { throw ValidationError("\(activations): no harvest manifest (run lantern transcoder harvest)") }
+        guard let manifest = try HarvestManifest.all(in: activations).first?.manifest else {
+            throw ValidationError("\(activations): no harvest manifest (run lantern transcoder harvest)")
+        }
+        // The layers whose MLP input and output were both harvested.
+        let hooks = Set(manifest.allHooks)
+        let harvested = Set(hooks.map(SAELensExport.layer(ofHook:))).filter {
+            hooks.contains(TranscoderHooks.input($0)) && hooks.contains(TranscoderHooks.output($0))
+        }
+        let chosen = try layers.text == "all" ? harvested.sorted() : layers.layers(of: (harvested.max() ?? -1) + 1)
+        for l in chosen where !harvested.contains(l) {
+            throw ValidationError("--layers: \(activations) holds no MLP input and output of layer \(l) (it has layers \(harvested.sorted().map(String.init).joined(separator: ",")))")
+        }
         let backend = try model.makeBackend()
         for l in chosen {
             let input = try HarvestedActivations(directory: activations, hook: TranscoderHooks.input(l))
