@@ -1,0 +1,201 @@
+import Foundation
+import LanternCore
+import Models
+
+/// A model with one transcoder per MLP, linearised at one prompt as circuit tracing does
+/// (circuit-tracer's ReplacementModel): attention patterns and every norm's scale frozen at the
+/// prompt's values, each MLP replaced by its transcoder's features plus an error term that makes the
+/// output exact, and gradients through an MLP only along the transcoder's affine skip. In that
+/// frozen system every node's input is a linear function of the source nodes, and one backward pass
+/// seeded at a target's input direction gives all its incoming direct effects.
+public final class ReplacementModel: @unchecked Sendable {
+    public let model: Transformer
+    /// transcoders[layer]: reads `blocks.L.ln2.hook_normalized`, writes `blocks.L.hook_mlp_out`.
+    public let transcoders: [Transcoder]
+
+    public init(model: Transformer, transcoders: [Transcoder]) throws {
+        let layers = model.config.layerCount
+        guard transcoders.count == layers else {
+            throw LanternError.invalidArgument("an attribution graph needs one transcoder per layer: the model has \(layers) layers, got \(transcoders.count) transcoders")
+        }
+        for (l, t) in transcoders.enumerated() {
+            let expected = ("blocks.\(l).ln2.hook_normalized", "blocks.\(l).hook_mlp_out")
+            guard (t.config.inputHook, t.config.outputHook) == expected else {
+                throw LanternError.invalidArgument("\(t.source): transcoder \(l) maps \(t.config.inputHook) → \(t.config.outputHook), expected \(expected.0) → \(expected.1)")
+            }
+            try t.check(against: model.config)
+        }
+        self.model = model
+        self.transcoders = transcoders
+    }
+
+    /// The backward options of the replacement model: both freezes, MLPs through their skips only.
+    public var backwardOptions: BackwardOptions {
+        var skips: [Int: Tensor] = [:]
+        for (l, t) in transcoders.enumerated() { skips[l] = t.skipWeight }
+        return BackwardOptions(freezeAttentionPatterns: true, freezeNormScales: true, mlpSkips: MLPSkipPaths(weights: skips))
+    }
+
+    /// The prompt's unpruned graph: one forward pass, then one backward pass per feature and logit target.
+    public func graph(tokens: [Int32], options: GraphOptions = GraphOptions()) throws -> AttributionGraph {
+        let m = model, b = m.backend, c = m.config
+        let n = tokens.count, d = c.hiddenSize, layers = c.layerCount
+        guard n > 0 else { throw LanternError.invalidArgument("an attribution graph needs at least one token") }
+        guard options.maxLogits >= 1, options.logitProbability > 0, options.logitProbability <= 1 else {
+            throw LanternError.invalidArgument("logit selection needs max logits ≥ 1 and a probability in (0, 1], got \(options.maxLogits) and \(options.logitProbability)")
+        }
+        let record = try m.recordForward(tokens)
+        func activation(_ name: String) throws -> Tensor {
+            guard let a = record.activation(name) else { throw LanternError.backend("the forward record lacks \(name)") }
+            return a
+        }
+        let zeroed = min(options.conventions.zeroedLeadingPositions, n)
+
+        // Features, errors and the unattributed constants, layer by layer.
+        var features: [(layer: Int, position: Int, feature: Int, activation: Float)] = []
+        var errors: [[Float]] = [], constants: [[Float]] = [], encoders: [[Float]] = []
+        var layerFeatures: [[Int]] = []   // indices into `features`, per layer
+        for (l, t) in transcoders.enumerated() {
+            let x = try activation("blocks.\(l).ln2.hook_normalized")
+            var acts = try b.read(try t.encode(x))
+            for i in 0..<(zeroed * t.dSAE) { acts[i] = 0 }
+            var indices: [Int] = []
+            for p in 0..<n {
+                for f in 0..<t.dSAE where acts[p * t.dSAE + f] != 0 {
+                    indices.append(features.count)
+                    features.append((l, p, f, acts[p * t.dSAE + f]))
+                }
+            }
+            layerFeatures.append(indices)
+            let decoded = try b.read(try b.matmul(try b.tensor(acts, shape: [n, t.dSAE]), t.decoder))
+            let skipped = try t.skip(x).map { try b.read($0) } ?? [Float](repeating: 0, count: n * d)
+            let output = try b.read(try activation("blocks.\(l).hook_mlp_out"))
+            let bias = try b.read(t.decoderBias)
+            var error = [Float](repeating: 0, count: n * d), constant = error
+            for p in 0..<n {
+                for j in 0..<d {
+                    let i = p * d + j
+                    let unexplained = output[i] - decoded[i] - skipped[i]
+                    if p < zeroed {
+                        constant[i] = unexplained
+                    } else if options.conventions.decoderBiasInError {
+                        error[i] = unexplained
+                    } else {
+                        error[i] = unexplained - bias[j]
+                        constant[i] = bias[j]
+                    }
+                }
+            }
+            errors.append(error)
+            constants.append(constant)
+            encoders.append(try b.read(t.encoder))
+        }
+
+        // Logit targets: circuit-tracer's salient logits and demeaned unembedding directions.
+        let logitRow = try b.read(try record.logits.rows((n - 1)..<n))
+        let salient = Self.salientLogits(logitRow, maxLogits: options.maxLogits, probability: options.logitProbability)
+        let meanRow = try unembeddingMean()
+        let logitDirections = try b.read(try m.unembeddingRows(salient.map { Int32($0.token) }))
+
+        // Nodes, in circuit-tracer's order.
+        var nodes = features.map { GraphNode.feature(layer: $0.layer, position: $0.position, feature: $0.feature, activation: $0.activation) }
+        for l in 0..<layers { for p in 0..<n { nodes.append(.error(layer: l, position: p)) } }
+        for p in 0..<n { nodes.append(.embedding(position: p, token: tokens[p])) }
+        for s in salient { nodes.append(.logit(token: Int32(s.token), probability: s.probability)) }
+        let count = nodes.count, errorOffset = features.count
+        let embeddingOffset = errorOffset + layers * n, logitOffset = embeddingOffset + n
+        var adjacency = [Float](repeating: 0, count: count * count)
+        var inputs = [Float](repeating: 0, count: count), constantOf = inputs
+
+        let embedded = try b.read(try activation(HookNames.embed))
+        let outputHooks = (0..<layers).map { "blocks.\($0).hook_mlp_out" }
+        let filter = HookFilter([HookNames.embed] + outputHooks)
+        let backwardOptions = self.backwardOptions
+
+        /// One row: backward from `direction` placed at `hook`, row `position`; then every source's
+        /// activation · gradient, for the layers below `belowLayer`.
+        func fillRow(_ target: Int, hook: String, position: Int, direction: [Float], belowLayer: Int) throws {
+            var seed = [Float](repeating: 0, count: n * d)
+            seed.replaceSubrange((position * d)..<((position + 1) * d), with: direction)
+            let points = try m.backward(record, logitGradient: nil, seeds: [hook: try b.tensor(seed, shape: [n, d])],
+                                        hooks: filter, options: backwardOptions)
+            let byName = Dictionary(uniqueKeysWithValues: points.map { ($0.name, $0.gradient) })
+            let rowStart = target * count
+            var constant = 0.0
+            if let g = byName[HookNames.embed] {
+                let grad = try b.read(g)
+                for p in 0..<n { adjacency[rowStart + embeddingOffset + p] = Self.dot(embedded, grad, p * d, d) }
+            }
+            for l in 0..<min(belowLayer, layers) {
+                guard let gTensor = byName[outputHooks[l]] else { continue }
+                let grad = try b.read(gTensor), t = transcoders[l]
+                for p in 0..<n {
+                    adjacency[rowStart + errorOffset + l * n + p] = Self.dot(errors[l], grad, p * d, d)
+                    constant += Double(Self.dot(constants[l], grad, p * d, d))
+                }
+                guard !layerFeatures[l].isEmpty else { continue }
+                // Each active feature's edge: activation × (W_dec[f] · gradient at its position).
+                let projected = try b.read(try b.matmul(gTensor, t.decoderRows))
+                for i in layerFeatures[l] {
+                    let f = features[i]
+                    adjacency[rowStart + i] = f.activation * projected[f.position * t.dSAE + f.feature]
+                }
+            }
+            constantOf[target] = Float(constant)
+        }
+
+        for (i, f) in features.enumerated() {
+            let t = transcoders[f.layer]
+            let direction = Array(encoders[f.layer][(f.feature * t.dIn)..<((f.feature + 1) * t.dIn)])
+            let x = try b.read(try activation("blocks.\(f.layer).ln2.hook_normalized"))
+            inputs[i] = Self.dot(x, direction, f.position * d, d)
+            try fillRow(i, hook: "blocks.\(f.layer).ln2.hook_normalized", position: f.position, direction: direction, belowLayer: f.layer)
+        }
+        let finalNormed = try b.read(try activation(HookNames.finalNorm))
+        for (k, _) in salient.enumerated() {
+            let direction = (0..<d).map { logitDirections[k * d + $0] - meanRow[$0] }
+            inputs[logitOffset + k] = Self.dot(finalNormed, direction, (n - 1) * d, d)
+            try fillRow(logitOffset + k, hook: HookNames.finalNorm, position: n - 1, direction: direction, belowLayer: layers)
+        }
+        return AttributionGraph(tokens: tokens, layerCount: layers, nodes: nodes, featureCount: features.count,
+                                logitCount: salient.count, conventions: options.conventions, adjacency: adjacency,
+                                inputs: inputs, constants: constantOf)
+    }
+
+    /// The mean unembedding row (1/V) Σ_v W_U[v] [hidden], read in chunks of rows.
+    func unembeddingMean() throws -> [Float] {
+        let v = model.config.vocabSize, d = model.config.hiddenSize, chunk = 4096
+        var total = [Double](repeating: 0, count: d)
+        for start in stride(from: 0, to: v, by: chunk) {
+            let ids = (start..<min(start + chunk, v)).map { Int32($0) }
+            let rows = try model.backend.read(try model.unembeddingRows(ids))
+            for r in 0..<ids.count { for j in 0..<d { total[j] += Double(rows[r * d + j]) } }
+        }
+        return total.map { Float($0 / Double(v)) }
+    }
+
+    /// circuit-tracer's `compute_salient_logits`: the top `maxLogits` tokens by probability, cut
+    /// after the first whose cumulative probability reaches `probability`.
+    static func salientLogits(_ logits: [Float], maxLogits: Int, probability: Float) -> [(token: Int, probability: Float)] {
+        let top = logits.max() ?? 0
+        var z = 0.0
+        for x in logits { z += exp(Double(x - top)) }
+        let ranked = logits.indices.sorted { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }.prefix(maxLogits)
+        var kept: [(token: Int, probability: Float)] = [], cumulative = 0.0
+        for t in ranked {
+            let p = exp(Double(logits[t] - top)) / z
+            kept.append((t, Float(p)))
+            cumulative += p
+            if cumulative >= Double(probability) { break }
+        }
+        return kept
+    }
+
+    /// Σ_j a[offset + j] · b[j] (b: a direction) or b[offset + j] (b: a same-shaped matrix).
+    static func dot(_ a: [Float], _ b: [Float], _ offset: Int, _ width: Int) -> Float {
+        var s = 0.0
+        let bOffset = b.count == width ? 0 : offset
+        for j in 0..<width { s += Double(a[offset + j]) * Double(b[bOffset + j]) }
+        return Float(s)
+    }
+}
