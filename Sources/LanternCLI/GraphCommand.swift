@@ -66,6 +66,8 @@ struct GraphCommand: ParsableCommand {
         print(String(format: "attribution: %d backward passes in %.1f s (load %.1f s); pruned to %d nodes, %d edges",
                      graph.featureCount + graph.logitCount, attributed.timeIntervalSince(built), built.timeIntervalSince(started),
                      keptNodes, keptEdges))
+        print(String(format: "completeness: every row's edges%@ sum to its input within %.1e (relative)",
+                     graph.conventions == .complete ? "" : " plus its unattributed constant", graph.worstCompletenessGap()))
         print(String(format: "dark matter: %.1f%% of the logits' influence flows from error nodes (replacement score %.3f, completeness score %.3f)",
                      100 * Double(pruned.errorShare), Double(pruned.replacementScore), Double(pruned.completenessScore)))
         print("  by layer: " + pruned.errorShareByLayer.enumerated().map { String(format: "L%d %.1f%%", $0, 100 * Double($1)) }.joined(separator: "  "))

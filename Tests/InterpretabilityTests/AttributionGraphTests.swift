@@ -23,18 +23,6 @@ final class AttributionGraphTests: XCTestCase {
         }
     }
 
-    /// |Σ row + constant − input| / max(|input|, Σ|row|) for every feature and logit row.
-    static func worstCompleteness(_ g: AttributionGraph, withConstants: Bool) -> Double {
-        var worst = 0.0
-        for target in Array(0..<g.featureCount) + Array(g.logitOffset..<g.count) {
-            let sum = g.incomingSum(target) + (withConstants ? Double(g.constants[target]) : 0)
-            var magnitude = abs(Double(g.inputs[target]))
-            for s in 0..<g.count { magnitude = max(magnitude, abs(Double(g.edge(target: target, source: s)))) }
-            worst = max(worst, abs(sum - Double(g.inputs[target])) / max(magnitude, 1e-12))
-        }
-        return worst
-    }
-
     func graph(_ name: String, skip: Bool, conventions: GraphConventions) throws -> AttributionGraph {
         let model = try Fixtures.model(name)
         let replacement = try ReplacementModel(model: model, transcoders: try Self.randomTranscoders(for: model, skip: skip, seed: 11))
@@ -48,7 +36,7 @@ final class AttributionGraphTests: XCTestCase {
                 let g = try graph(name, skip: skip, conventions: .complete)
                 XCTAssertGreaterThan(g.featureCount, g.layerCount * g.positionCount, "\(name): every position has features")
                 XCTAssertGreaterThan(g.logitCount, 0)
-                let worst = Self.worstCompleteness(g, withConstants: false)
+                let worst = g.worstCompletenessGap(withConstants: false)
                 XCTAssertLessThan(worst, 1e-4, "\(name) skip \(skip): worst relative completeness gap")
                 XCTAssertLessThan(g.constants.map { abs($0) }.max()!, 1e-3 * max(1, g.inputs.map { abs($0) }.max()!), name)
                 // Sources sit below their targets: no feature row reads a feature of its own layer or above.
@@ -67,9 +55,9 @@ final class AttributionGraphTests: XCTestCase {
     func testCircuitTracerConventionsLeaveTheBiasAsAConstant() throws {
         for name in ["gemma3_tiny", "llama_tiny"] {
             let g = try graph(name, skip: true, conventions: .circuitTracer)
-            XCTAssertLessThan(Self.worstCompleteness(g, withConstants: true), 1e-4, name)
+            XCTAssertLessThan(g.worstCompletenessGap(), 1e-4, name)
             // Without the constants the rows fall short: b_dec and the BOS MLP outputs are nobody's.
-            XCTAssertGreaterThan(Self.worstCompleteness(g, withConstants: false), 1e-2, name)
+            XCTAssertGreaterThan(g.worstCompletenessGap(withConstants: false), 1e-2, name)
             for (i, node) in g.nodes.enumerated() {
                 if case let .feature(_, position, _, _) = node { XCTAssertNotEqual(position, 0, "BOS feature \(i)") }
             }

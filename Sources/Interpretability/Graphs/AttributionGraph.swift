@@ -80,6 +80,20 @@ public struct AttributionGraph: Sendable {
     /// The direct effect of `source` on `target`.
     public func edge(target: Int, source: Int) -> Float { adjacency[target * count + source] }
 
+    /// The worst completeness gap over feature and logit rows: |Σ row + constant − input| divided by
+    /// max(|input|, the row's largest |edge|) (the scale at which the sum's rounding happens).
+    /// `withConstants` false measures what the nodes alone leave out.
+    public func worstCompletenessGap(withConstants: Bool = true) -> Double {
+        var worst = 0.0
+        for target in Array(0..<featureCount) + Array(logitOffset..<count) {
+            let sum = incomingSum(target) + (withConstants ? Double(constants[target]) : 0)
+            var magnitude = abs(Double(inputs[target]))
+            for s in 0..<count { magnitude = max(magnitude, abs(Double(adjacency[target * count + s]))) }
+            worst = max(worst, abs(sum - Double(inputs[target])) / max(magnitude, 1e-12))
+        }
+        return worst
+    }
+
     /// Σ of a target's incoming edges, in double precision.
     public func incomingSum(_ target: Int) -> Double {
         var total = 0.0
