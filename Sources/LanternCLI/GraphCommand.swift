@@ -32,6 +32,8 @@ struct GraphCommand: ParsableCommand {
     var maxLogits = 10
     @Option(name: .long, help: "Logit nodes until their cumulative probability reaches this.")
     var logitProbability: Float = 0.95
+    @Option(name: .long, help: "At most this many feature nodes, the most influential on the logits (default: all active features).")
+    var maxFeatureNodes: Int?
     @Option(name: .long, help: "complete (b_dec in the error nodes; rows sum to inputs) or circuit-tracer.")
     var conventions = "complete"
     @Option(name: .long, help: "Write the pruned graph as Neuronpedia JSON here.")
@@ -45,6 +47,7 @@ struct GraphCommand: ParsableCommand {
         if transcoders.isEmpty { throw ValidationError("give --transcoders FOLDER ... (one transcoder folder per layer, or a folder holding them)") }
         if !["complete", "circuit-tracer"].contains(conventions) { throw ValidationError("--conventions must be complete or circuit-tracer") }
         if maxLogits < 1 { throw ValidationError("--max-logits must be ≥ 1") }
+        if let maxFeatureNodes, maxFeatureNodes < 0 { throw ValidationError("--max-feature-nodes must be ≥ 0") }
     }
 
     func run() throws {
@@ -56,7 +59,7 @@ struct GraphCommand: ParsableCommand {
             .sorted { ($0.config.layer ?? -1) < ($1.config.layer ?? -1) }
         let replacement = try ReplacementModel(model: loaded.transformer, transcoders: set)
         let options = GraphOptions(maxLogits: maxLogits, logitProbability: logitProbability,
-                                   conventions: conventions == "complete" ? .complete : .circuitTracer)
+                                   conventions: conventions == "complete" ? .complete : .circuitTracer, maxFeatureNodes: maxFeatureNodes)
         let built = Date()
         let graph = try replacement.graph(tokens: ids, options: options)
         let attributed = Date()

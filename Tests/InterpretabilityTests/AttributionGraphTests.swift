@@ -52,6 +52,37 @@ final class AttributionGraphTests: XCTestCase {
         }
     }
 
+    /// A feature budget keeps that many features, all logits and errors; the dropped features'
+    /// contributions move into the constants, so rows plus constants still sum to the inputs, and
+    /// the kept rows equal the full graph's rows at the kept columns.
+    func testFeatureBudgetKeepsTheMostInfluentialAndStaysComplete() throws {
+        let model = try Fixtures.model("gemma3_tiny")
+        let replacement = try ReplacementModel(model: model, transcoders: try Self.randomTranscoders(for: model, skip: true, seed: 3))
+        let tokens = try Fixtures.sequences("gemma3_tiny")[1]
+        let full = try replacement.graph(tokens: tokens)
+        let g = try replacement.graph(tokens: tokens, options: GraphOptions(maxFeatureNodes: 50, updateInterval: 16))
+        XCTAssertEqual(g.featureCount, 50)
+        XCTAssertEqual(g.count, full.count - (full.featureCount - 50))
+        XCTAssertLessThan(g.worstCompletenessGap(), 1e-4)
+        XCTAssertGreaterThan(g.constants.map(abs).max()!, 1e-3, "dropped features carried something")
+        let index = Dictionary(uniqueKeysWithValues: full.nodes.enumerated().map { ("\($1)", $0) })
+        let map = g.nodes.map { index["\($0)"]! }
+        for t in g.logitOffset..<g.count {
+            for s in 0..<g.count { XCTAssertEqual(g.edge(target: t, source: s), full.edge(target: map[t], source: map[s])) }
+        }
+        // The first ranking is by influence through the logit rows alone: the single most
+        // influential feature of the full graph's logit rows is kept.
+        let influence = ReplacementModel.partialInfluence(
+            full.adjacency.enumerated().map { $0.offset / full.count >= full.logitOffset ? $0.element : 0 }, count: full.count,
+            weights: full.nodes.enumerated().compactMap { i, node in
+                if case let .logit(_, p) = node { return (i, p) }
+                return nil
+            })
+        let best = (0..<full.featureCount).max { influence[$0] < influence[$1] }!
+        XCTAssertTrue(map.prefix(g.featureCount).contains(best))
+        XCTAssertThrowsError(try replacement.graph(tokens: tokens, options: GraphOptions(maxFeatureNodes: -1)))
+    }
+
     func testCircuitTracerConventionsLeaveTheBiasAsAConstant() throws {
         for name in ["gemma3_tiny", "llama_tiny"] {
             let g = try graph(name, skip: true, conventions: .circuitTracer)

@@ -28,11 +28,19 @@ public struct GraphOptions: Sendable, Equatable {
     public var maxLogits: Int
     public var logitProbability: Float
     public var conventions: GraphConventions
+    /// At most this many feature nodes (nil: all), chosen by their influence on the logits through
+    /// the rows computed so far; the others' contributions move into the rows' constants.
+    public var maxFeatureNodes: Int?
+    /// How many feature rows to compute between re-rankings when `maxFeatureNodes` applies.
+    public var updateInterval: Int
 
-    public init(maxLogits: Int = 10, logitProbability: Float = 0.95, conventions: GraphConventions = .complete) {
+    public init(maxLogits: Int = 10, logitProbability: Float = 0.95, conventions: GraphConventions = .complete,
+                maxFeatureNodes: Int? = nil, updateInterval: Int = 64) {
         self.maxLogits = maxLogits
         self.logitProbability = logitProbability
         self.conventions = conventions
+        self.maxFeatureNodes = maxFeatureNodes
+        self.updateInterval = updateInterval
     }
 }
 

@@ -44,6 +44,8 @@ public final class ReplacementModel: @unchecked Sendable {
         guard options.maxLogits >= 1, options.logitProbability > 0, options.logitProbability <= 1 else {
             throw LanternError.invalidArgument("logit selection needs max logits ≥ 1 and a probability in (0, 1], got \(options.maxLogits) and \(options.logitProbability)")
         }
+        if let cap = options.maxFeatureNodes, cap < 0 { throw LanternError.invalidArgument("max feature nodes must be ≥ 0, got \(cap)") }
+        guard options.updateInterval >= 1 else { throw LanternError.invalidArgument("the update interval must be ≥ 1, got \(options.updateInterval)") }
         let record = try m.recordForward(tokens)
         func activation(_ name: String) throws -> Tensor {
             guard let a = record.activation(name) else { throw LanternError.backend("the forward record lacks \(name)") }
@@ -144,22 +146,92 @@ public final class ReplacementModel: @unchecked Sendable {
             constantOf[target] = Float(constant)
         }
 
-        for (i, f) in features.enumerated() {
-            let t = transcoders[f.layer]
-            let direction = Array(encoders[f.layer][(f.feature * t.dIn)..<((f.feature + 1) * t.dIn)])
-            let x = try b.read(try activation("blocks.\(f.layer).ln2.hook_normalized"))
-            inputs[i] = Self.dot(x, direction, f.position * d, d)
-            try fillRow(i, hook: "blocks.\(f.layer).ln2.hook_normalized", position: f.position, direction: direction, belowLayer: f.layer)
-        }
+        // Logit rows first: with a feature budget, they rank the features (circuit-tracer's order).
         let finalNormed = try b.read(try activation(HookNames.finalNorm))
         for (k, _) in salient.enumerated() {
             let direction = (0..<d).map { logitDirections[k * d + $0] - meanRow[$0] }
             inputs[logitOffset + k] = Self.dot(finalNormed, direction, (n - 1) * d, d)
             try fillRow(logitOffset + k, hook: HookNames.finalNorm, position: n - 1, direction: direction, belowLayer: layers)
         }
+        var layerInputs: [Int: [Float]] = [:]
+        func featureRow(_ i: Int) throws {
+            let f = features[i], t = transcoders[f.layer]
+            let direction = Array(encoders[f.layer][(f.feature * t.dIn)..<((f.feature + 1) * t.dIn)])
+            let hook = "blocks.\(f.layer).ln2.hook_normalized"
+            if layerInputs[f.layer] == nil { layerInputs[f.layer] = try b.read(try activation(hook)) }
+            inputs[i] = Self.dot(layerInputs[f.layer]!, direction, f.position * d, d)
+            try fillRow(i, hook: hook, position: f.position, direction: direction, belowLayer: f.layer)
+        }
+        let budget = min(options.maxFeatureNodes ?? features.count, features.count)
+        var visited = [Bool](repeating: false, count: features.count)
+        if budget == features.count {
+            for i in features.indices { try featureRow(i) }
+            visited = visited.map { _ in true }
+        } else {
+            // Visit features in order of their influence on the logits through the rows known so
+            // far, re-ranked every `updateInterval` rows (circuit-tracer's compute_partial_influences).
+            var done = 0
+            while done < budget {
+                let influence = Self.partialInfluence(adjacency, count: count, weights: salient.enumerated().map { (logitOffset + $0, $1.probability) })
+                let ranked = features.indices.filter { !visited[$0] }.sorted { influence[$0] > influence[$1] || (influence[$0] == influence[$1] && $0 < $1) }
+                for i in ranked.prefix(min(options.updateInterval, budget - done)) {
+                    try featureRow(i)
+                    visited[i] = true
+                    done += 1
+                }
+            }
+        }
+        if budget < features.count {
+            return Self.keepingFeatures(visited, tokens: tokens, layers: layers, nodes: nodes, featureCount: features.count,
+                                        logitCount: salient.count, conventions: options.conventions, adjacency: adjacency,
+                                        inputs: inputs, constants: constantOf)
+        }
         return AttributionGraph(tokens: tokens, layerCount: layers, nodes: nodes, featureCount: features.count,
                                 logitCount: salient.count, conventions: options.conventions, adjacency: adjacency,
                                 inputs: inputs, constants: constantOf)
+    }
+
+    /// Influence on the logits through |rows| normalised (rows not yet computed are zero).
+    static func partialInfluence(_ adjacency: [Float], count: Int, weights: [(Int, Float)]) -> [Float] {
+        var normalized = [Float](repeating: 0, count: count * count), rows: [Int] = []
+        for t in 0..<count {
+            var s: Float = 0
+            for j in 0..<count { s += abs(adjacency[t * count + j]) }
+            guard s > 0 else { continue }
+            rows.append(t)
+            for j in 0..<count { normalized[t * count + j] = abs(adjacency[t * count + j]) / s }
+        }
+        var current = [Float](repeating: 0, count: count), total = current
+        for (i, w) in weights { current[i] = w }
+        for _ in 0...count {
+            var next = [Float](repeating: 0, count: count)
+            for t in rows where current[t] != 0 {
+                for s in 0..<count where normalized[t * count + s] != 0 { next[s] += current[t] * normalized[t * count + s] }
+            }
+            guard next.contains(where: { $0 != 0 }) else { break }
+            for i in 0..<count { total[i] += next[i] }
+            current = next
+        }
+        return total
+    }
+
+    /// The graph without the features not visited: their rows and columns go, and what their
+    /// columns carried moves into each row's constant (so Σ row + constant = input still holds).
+    static func keepingFeatures(_ keep: [Bool], tokens: [Int32], layers: Int, nodes: [GraphNode], featureCount: Int, logitCount: Int,
+                                conventions: GraphConventions, adjacency: [Float], inputs: [Float], constants: [Float]) -> AttributionGraph {
+        let count = nodes.count
+        let kept = (0..<count).filter { $0 >= featureCount || keep[$0] }
+        let m = kept.count
+        var matrix = [Float](repeating: 0, count: m * m), constant = [Float](repeating: 0, count: m)
+        for (r, t) in kept.enumerated() {
+            var dropped = Double(constants[t])
+            for s in 0..<featureCount where !keep[s] { dropped += Double(adjacency[t * count + s]) }
+            constant[r] = Float(dropped)
+            for (c, s) in kept.enumerated() { matrix[r * m + c] = adjacency[t * count + s] }
+        }
+        return AttributionGraph(tokens: tokens, layerCount: layers, nodes: kept.map { nodes[$0] },
+                                featureCount: keep.filter { $0 }.count, logitCount: logitCount, conventions: conventions,
+                                adjacency: matrix, inputs: kept.map { inputs[$0] }, constants: constant)
     }
 
     /// The mean unembedding row (1/V) Σ_v W_U[v] [hidden], read in chunks of rows.
