@@ -38,6 +38,8 @@ struct GraphCommand: ParsableCommand {
     var conventions = "complete"
     @Option(name: .long, help: "Write the pruned graph as Neuronpedia JSON here.")
     var out: String?
+    @Option(name: .long, help: "Also write a self-contained HTML page of the pruned graph here.")
+    var html: String?
     @Option(name: .long, help: "The graph's slug in the JSON.")
     var slug = "lantern-graph"
     @Option(name: .long, help: "The scan (transcoder set name) in the JSON.")
@@ -74,6 +76,13 @@ struct GraphCommand: ParsableCommand {
         print(String(format: "dark matter: %.1f%% of the logits' influence flows from error nodes (replacement score %.3f, completeness score %.3f)",
                      100 * Double(pruned.errorShare), Double(pruned.replacementScore), Double(pruned.completenessScore)))
         print("  by layer: " + pruned.errorShareByLayer.enumerated().map { String(format: "L%d %.1f%%", $0, 100 * Double($1)) }.joined(separator: "  "))
+        if let html {
+            let tokens = ids.map(loaded.display)
+            try writeHTML(HTMLReport.page(title: "Attribution graph", subtitle: "\(loaded.source) · \(ids.count) tokens · \(loaded.decode(ids))",
+                                          sections: HTMLReport.attributionGraph(graph, pruned: pruned, tokens: tokens, logitText: loaded.display)),
+                          to: html)
+            print("wrote \(html)")
+        }
         if let out {
             let object = NeuronpediaGraph.object(graph, pruned: pruned, slug: slug, scan: scan, prompt: loaded.decode(ids),
                                                  nodeThreshold: nodeThreshold, tokenText: loaded.display)

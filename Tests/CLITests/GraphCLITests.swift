@@ -18,11 +18,14 @@ extension CLITests {
         XCTAssertEqual(train.status, 0, train.err)
 
         let graph = try run(["graph", "--model", model, "--backend", "cpu", "--tokens", "2,165,234,93,146,71",
-                             "--transcoders", dir + "/tc", "--out", dir + "/graph.json", "--slug", "tiny"])
+                             "--transcoders", dir + "/tc", "--out", dir + "/graph.json", "--slug", "tiny",
+                             "--html", dir + "/graph.html"])
         XCTAssertEqual(graph.status, 0, graph.err)
         XCTAssertTrue(graph.out.contains("6 tokens; ") && graph.out.contains(" active features, 42 error nodes"), graph.out)
         XCTAssertTrue(graph.out.contains("completeness: every row's edges sum to its input within"), graph.out)
         XCTAssertTrue(graph.out.contains("dark matter:"), graph.out)
+        let page = try String(contentsOfFile: dir + "/graph.html", encoding: .utf8)
+        XCTAssertTrue(page.contains("<svg") && page.contains("Dark matter:") && page.contains("error node of MLP"), "graph page")
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/graph.json"))) as! [String: Any]
         let metadata = json["metadata"] as! [String: Any]
         XCTAssertEqual(metadata["slug"] as? String, "tiny")
