@@ -14,6 +14,9 @@ Edges: feature = activation · (W_dec[f] · grad at hook_mlp_out), error = error
 (error = MLP output − features − skip, b_dec included: Lantern's complete conventions), embedding =
 hook_embed · its grad. Nodes in circuit-tracer's order; logits by circuit-tracer's salient rule.
 
+Also ``graph_circuit_tracer.*``: the same with circuit-tracer's conventions (b_dec left out of the
+errors, features and errors of position 0 zeroed), whose rows are not complete.
+
 Writes ``graph.safetensors`` (``adjacency`` [N, N] f32, rows targets; ``inputs`` [N]) and
 ``graph.json`` (tokens, active features (layer, position, feature, activation), logit tokens and
 probabilities, versions). Regenerate from the repository root (CPU, seconds):
@@ -94,61 +97,71 @@ def main():
         embed = res.hidden_states[0]
         logits = res.logits[0, -1].detach()
 
-        features, errors = [], []
-        for l in range(layers):
-            x = ln2[l][0].detach()
-            acts = topk(x @ tcs[l]["w_enc"] + tcs[l]["b_enc"])
-            for p in range(n):
-                for f in range(WIDTH):
-                    if acts[p, f] != 0:
-                        features.append((l, p, f, float(acts[p, f])))
-            errors.append(real_out[l][0] - acts @ tcs[l]["w_dec"] - x @ tcs[l]["affine_skip_connection"])
-        probs = torch.softmax(logits.double(), -1)
-        top_p, top_i = torch.topk(probs, 10)
-        cut = int(torch.searchsorted(torch.cumsum(top_p, 0), 0.95)) + 1
-        top_p, top_i = top_p[:cut], top_i[:cut]
-        w_u = model.lm_head.weight.detach()
-        directions = w_u[top_i] - w_u.mean(0, keepdim=True)
+        def build(bias_in_error, zeroed):
+            """One graph: b_dec in the errors or not; features and errors of the first `zeroed` positions zeroed."""
+            features, errors = [], []
+            for l in range(layers):
+                x = ln2[l][0].detach()
+                acts = topk(x @ tcs[l]["w_enc"] + tcs[l]["b_enc"])
+                acts[:zeroed] = 0
+                for p in range(n):
+                    for f in range(WIDTH):
+                        if acts[p, f] != 0:
+                            features.append((l, p, f, float(acts[p, f])))
+                error = real_out[l][0] - acts @ tcs[l]["w_dec"] - x @ tcs[l]["affine_skip_connection"]
+                if not bias_in_error:
+                    error = error - tcs[l]["b_dec"]
+                error[:zeroed] = 0
+                errors.append(error)
+            probs = torch.softmax(logits.double(), -1)
+            top_p, top_i = torch.topk(probs, 10)
+            cut = int(torch.searchsorted(torch.cumsum(top_p, 0), 0.95)) + 1
+            top_p, top_i = top_p[:cut], top_i[:cut]
+            w_u = model.lm_head.weight.detach()
+            directions = w_u[top_i] - w_u.mean(0, keepdim=True)
 
-        nf, ne = len(features), layers * n
-        count = nf + ne + n + len(top_i)
-        adjacency = torch.zeros(count, count, dtype=torch.float64)
-        inputs = torch.zeros(count, dtype=torch.float64)
+            nf, ne = len(features), layers * n
+            count = nf + ne + n + len(top_i)
+            adjacency = torch.zeros(count, count, dtype=torch.float64)
+            inputs = torch.zeros(count, dtype=torch.float64)
 
-        def fill(row, scalar, below):
-            srcs = [embed] + [mlp_out[l] for l in range(below)]
-            grads = torch.autograd.grad(scalar, srcs, retain_graph=True, allow_unused=True)
-            ge = grads[0][0] if grads[0] is not None else torch.zeros(n, d)
-            adjacency[row, nf + ne:nf + ne + n] = (embed[0].detach() * ge).sum(-1).double()
-            for l in range(below):
-                g = grads[1 + l][0] if grads[1 + l] is not None else torch.zeros(n, d)
-                adjacency[row, nf + l * n:nf + (l + 1) * n] = (errors[l] * g).sum(-1).double()
-                projected = g @ tcs[l]["w_dec"].T
-                for i, (fl, fp, ff, fa) in enumerate(features):
-                    if fl == l:
-                        adjacency[row, i] = fa * float(projected[fp, ff])
+            def fill(row, scalar, below):
+                srcs = [embed] + [mlp_out[l] for l in range(below)]
+                grads = torch.autograd.grad(scalar, srcs, retain_graph=True, allow_unused=True)
+                ge = grads[0][0] if grads[0] is not None else torch.zeros(n, d)
+                adjacency[row, nf + ne:nf + ne + n] = (embed[0].detach() * ge).sum(-1).double()
+                for l in range(below):
+                    g = grads[1 + l][0] if grads[1 + l] is not None else torch.zeros(n, d)
+                    adjacency[row, nf + l * n:nf + (l + 1) * n] = (errors[l] * g).sum(-1).double()
+                    projected = g @ tcs[l]["w_dec"].T
+                    for i, (fl, fp, ff, fa) in enumerate(features):
+                        if fl == l:
+                            adjacency[row, i] = fa * float(projected[fp, ff])
 
-        for i, (l, p, f, _) in enumerate(features):
-            scalar = ln2[l][0, p] @ tcs[l]["w_enc"][:, f]
-            inputs[i] = float(scalar.detach())
-            fill(i, scalar, l)
-        for k in range(len(top_i)):
-            scalar = final["x"][0, n - 1] @ directions[k]
-            inputs[nf + ne + n + k] = float(scalar.detach())
-            fill(nf + ne + n + k, scalar, layers)
+            for i, (l, p, f, _) in enumerate(features):
+                scalar = ln2[l][0, p] @ tcs[l]["w_enc"][:, f]
+                inputs[i] = float(scalar.detach())
+                fill(i, scalar, l)
+            for k in range(len(top_i)):
+                scalar = final["x"][0, n - 1] @ directions[k]
+                inputs[nf + ne + n + k] = float(scalar.detach())
+                fill(nf + ne + n + k, scalar, layers)
+            return features, top_i, top_p, adjacency, inputs, count, nf, ne
+
+        graphs = {"graph": build(True, 0), "graph_circuit_tracer": build(False, 1)}
     for h in handles:
         h.remove()
 
-    gap = max(abs(float(adjacency[r].sum() - inputs[r])) / max(abs(float(inputs[r])), float(adjacency[r].abs().max()), 1e-12)
-              for r in list(range(nf)) + list(range(nf + ne + n, count)))
-    save_file({"adjacency": adjacency.float().contiguous(), "inputs": inputs.float().contiguous()},
-              os.path.join(out, "graph.safetensors"))
-    with open(os.path.join(out, "graph.json"), "w") as f:
-        json.dump(dict(tokens=ids, features=features, logit_tokens=top_i.tolist(), logit_probabilities=top_p.tolist(),
-                       completeness_gap=gap, torch_version=torch.__version__,
-                       transformers_version=transformers.__version__), f, indent=1)
-    print(f"{nf} features, {len(top_i)} logits, {count} nodes; torch completeness gap {gap:.2e}")
-
+    for stem, (features, top_i, top_p, adjacency, inputs, count, nf, ne) in graphs.items():
+        gap = max(abs(float(adjacency[r].sum() - inputs[r])) / max(abs(float(inputs[r])), float(adjacency[r].abs().max()), 1e-12)
+                  for r in list(range(nf)) + list(range(nf + ne + n, count)))
+        save_file({"adjacency": adjacency.float().contiguous(), "inputs": inputs.float().contiguous()},
+                  os.path.join(out, f"{stem}.safetensors"))
+        with open(os.path.join(out, f"{stem}.json"), "w") as f:
+            json.dump(dict(tokens=ids, features=features, logit_tokens=top_i.tolist(), logit_probabilities=top_p.tolist(),
+                           completeness_gap=gap, torch_version=torch.__version__,
+                           transformers_version=transformers.__version__), f, indent=1)
+        print(f"{stem}: {nf} features, {len(top_i)} logits, {count} nodes; torch completeness gap (edges alone) {gap:.2e}")
 
 if __name__ == "__main__":
     main()

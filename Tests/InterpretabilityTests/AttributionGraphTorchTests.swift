@@ -8,14 +8,22 @@ import Formats
 /// loaded here from their Gemma Scope 2 folders, must give the same nodes, inputs and edges.
 final class AttributionGraphTorchTests: XCTestCase {
     func testGraphMatchesTorchReplacementModel() throws {
+        try compare("graph", conventions: .complete)
+    }
+
+    func testCircuitTracerConventionsMatchTorch() throws {
+        try compare("graph_circuit_tracer", conventions: .circuitTracer)
+    }
+
+    func compare(_ stem: String, conventions: GraphConventions) throws {
         let dir = "graphs/gemma3_tiny"
-        let golden = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Fixtures.path(dir + "/graph.json")))) as! [String: Any]
+        let golden = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("\(dir)/\(stem).json")))) as! [String: Any]
         let model = try Fixtures.model("gemma3_tiny")
         let folders = try FileManager.default.contentsOfDirectory(atPath: Fixtures.path(dir + "/transcoders"))
         let transcoders = try folders.map { try GemmaScope2.loadTranscoder(directory: Fixtures.path("\(dir)/transcoders/\($0)"), backend: model.backend) }
             .sorted { $0.config.layer! < $1.config.layer! }
         let tokens = (golden["tokens"] as! [Int]).map(Int32.init)
-        let graph = try ReplacementModel(model: model, transcoders: transcoders).graph(tokens: tokens)
+        let graph = try ReplacementModel(model: model, transcoders: transcoders).graph(tokens: tokens, options: GraphOptions(conventions: conventions))
 
         let features = golden["features"] as! [[Double]]
         XCTAssertEqual(graph.featureCount, features.count)
@@ -30,11 +38,11 @@ final class AttributionGraphTorchTests: XCTestCase {
             return -1
         }, logits)
 
-        let file = try SafetensorsFile(path: Fixtures.path(dir + "/graph.safetensors"))
+        let file = try SafetensorsFile(path: Fixtures.path("\(dir)/\(stem).safetensors"))
         let adjacency = try file.tensor("adjacency").floats(), inputs = try file.tensor("inputs").floats()
         XCTAssertEqual(adjacency.count, graph.adjacency.count)
         let edgeError = Fixtures.relativeError(graph.adjacency, adjacency)
-        print("torch agreement: edges \(edgeError), inputs \(Fixtures.relativeError(graph.inputs, inputs)) (max |Δ| / max |value|)")
+        print("torch agreement (\(stem)): edges \(edgeError), inputs \(Fixtures.relativeError(graph.inputs, inputs)) (max |Δ| / max |value|)")
         XCTAssertLessThan(edgeError, 1e-3, "edges: max |Δ| / max |edge|")
         XCTAssertLessThan(Fixtures.relativeError(graph.inputs, inputs), 1e-4, "inputs")
         // Row by row too, so a small row cannot hide behind the largest edge.
