@@ -8,6 +8,8 @@ import Models
 /// output exact, and gradients through an MLP only along the transcoder's affine skip. In that
 /// frozen system every node's input is a linear function of the source nodes, and one backward pass
 /// seeded at a target's input direction gives all its incoming direct effects.
+/// Cost: one backward pass per target (features + logits), not batched yet; a feature's pass stops
+/// at its own layer (blocks above it get no gradient and cost nothing).
 public final class ReplacementModel: @unchecked Sendable {
     public let model: Transformer
     /// transcoders[layer]: reads `blocks.L.ln2.hook_normalized`, writes `blocks.L.hook_mlp_out`.
@@ -126,14 +128,14 @@ public final class ReplacementModel: @unchecked Sendable {
             var constant = 0.0
             if let g = byName[HookNames.embed] {
                 let grad = try b.read(g)
-                for p in 0..<n { adjacency[rowStart + embeddingOffset + p] = Self.dot(embedded, grad, p * d, d) }
+                for p in 0..<n { adjacency[rowStart + embeddingOffset + p] = Self.rowDot(embedded, grad, row: p, width: d) }
             }
             for l in 0..<min(belowLayer, layers) {
                 guard let gTensor = byName[outputHooks[l]] else { continue }
                 let grad = try b.read(gTensor), t = transcoders[l]
                 for p in 0..<n {
-                    adjacency[rowStart + errorOffset + l * n + p] = Self.dot(errors[l], grad, p * d, d)
-                    constant += Double(Self.dot(constants[l], grad, p * d, d))
+                    adjacency[rowStart + errorOffset + l * n + p] = Self.rowDot(errors[l], grad, row: p, width: d)
+                    constant += Double(Self.rowDot(constants[l], grad, row: p, width: d))
                 }
                 guard !layerFeatures[l].isEmpty else { continue }
                 // Each active feature's edge: activation × (W_dec[f] · gradient at its position).
@@ -150,7 +152,7 @@ public final class ReplacementModel: @unchecked Sendable {
         let finalNormed = try b.read(try activation(HookNames.finalNorm))
         for (k, _) in salient.enumerated() {
             let direction = (0..<d).map { logitDirections[k * d + $0] - meanRow[$0] }
-            inputs[logitOffset + k] = Self.dot(finalNormed, direction, (n - 1) * d, d)
+            inputs[logitOffset + k] = Self.rowDot(finalNormed, direction, row: n - 1, width: d)
             try fillRow(logitOffset + k, hook: HookNames.finalNorm, position: n - 1, direction: direction, belowLayer: layers)
         }
         var layerInputs: [Int: [Float]] = [:]
@@ -159,7 +161,7 @@ public final class ReplacementModel: @unchecked Sendable {
             let direction = Array(encoders[f.layer][(f.feature * t.dIn)..<((f.feature + 1) * t.dIn)])
             let hook = "blocks.\(f.layer).ln2.hook_normalized"
             if layerInputs[f.layer] == nil { layerInputs[f.layer] = try b.read(try activation(hook)) }
-            inputs[i] = Self.dot(layerInputs[f.layer]!, direction, f.position * d, d)
+            inputs[i] = Self.rowDot(layerInputs[f.layer]!, direction, row: f.position, width: d)
             try fillRow(i, hook: hook, position: f.position, direction: direction, belowLayer: f.layer)
         }
         let budget = min(options.maxFeatureNodes ?? features.count, features.count)
@@ -263,10 +265,11 @@ public final class ReplacementModel: @unchecked Sendable {
         return kept
     }
 
-    /// Σ_j a[offset + j] · b[j] (b: a direction) or b[offset + j] (b: a same-shaped matrix).
-    static func dot(_ a: [Float], _ b: [Float], _ offset: Int, _ width: Int) -> Float {
+    /// Row `row` of the row-major matrix `a` (rows of `width`) dotted with row `row` of `b`, a
+    /// same-shaped matrix, or with `b` itself when `b` is one row (a direction).
+    static func rowDot(_ a: [Float], _ b: [Float], row: Int, width: Int) -> Float {
+        let offset = row * width, bOffset = b.count == width ? 0 : offset
         var s = 0.0
-        let bOffset = b.count == width ? 0 : offset
         for j in 0..<width { s += Double(a[offset + j]) * Double(b[bOffset + j]) }
         return Float(s)
     }
