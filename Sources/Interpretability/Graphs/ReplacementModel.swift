@@ -116,31 +116,44 @@ public final class ReplacementModel: @unchecked Sendable {
         let filter = HookFilter([HookNames.embed] + outputHooks)
         let backwardOptions = self.backwardOptions
 
+        // A target at position p depends only on positions ≤ p (causal attention), so its backward
+        // pass runs on the forward record of the prompt's first p + 1 tokens, whose activations are
+        // the full record's first rows. One prefix record is kept at a time.
+        // (With a feature budget targets come in influence order, so the full record serves them all.)
+        var prefix: (rows: Int, record: ForwardRecord) = (n, record)
+        var truncate = true
+        func recordThrough(_ position: Int) throws -> ForwardRecord {
+            guard truncate else { return record }
+            if prefix.rows != position + 1 { prefix = (position + 1, try m.recordForward(Array(tokens[0...position]))) }
+            return prefix.record
+        }
+
         /// One row: backward from `direction` placed at `hook`, row `position`; then every source's
         /// activation · gradient, for the layers below `belowLayer`.
         func fillRow(_ target: Int, hook: String, position: Int, direction: [Float], belowLayer: Int) throws {
-            var seed = [Float](repeating: 0, count: n * d)
+            let rows = truncate ? position + 1 : n
+            var seed = [Float](repeating: 0, count: rows * d)
             seed.replaceSubrange((position * d)..<((position + 1) * d), with: direction)
-            let points = try m.backward(record, logitGradient: nil, seeds: [hook: try b.tensor(seed, shape: [n, d])],
+            let points = try m.backward(try recordThrough(position), logitGradient: nil, seeds: [hook: try b.tensor(seed, shape: [rows, d])],
                                         hooks: filter, options: backwardOptions)
             let byName = Dictionary(uniqueKeysWithValues: points.map { ($0.name, $0.gradient) })
             let rowStart = target * count
             var constant = 0.0
             if let g = byName[HookNames.embed] {
                 let grad = try b.read(g)
-                for p in 0..<n { adjacency[rowStart + embeddingOffset + p] = Self.rowDot(embedded, grad, row: p, width: d) }
+                for p in 0..<rows { adjacency[rowStart + embeddingOffset + p] = Self.rowDot(embedded, grad, row: p, width: d) }
             }
             for l in 0..<min(belowLayer, layers) {
                 guard let gTensor = byName[outputHooks[l]] else { continue }
                 let grad = try b.read(gTensor), t = transcoders[l]
-                for p in 0..<n {
+                for p in 0..<rows {
                     adjacency[rowStart + errorOffset + l * n + p] = Self.rowDot(errors[l], grad, row: p, width: d)
                     constant += Double(Self.rowDot(constants[l], grad, row: p, width: d))
                 }
                 guard !layerFeatures[l].isEmpty else { continue }
                 // Each active feature's edge: activation × (W_dec[f] · gradient at its position).
                 let projected = try b.read(try b.matmul(gTensor, t.decoderRows))
-                for i in layerFeatures[l] {
+                for i in layerFeatures[l] where features[i].position < rows {
                     let f = features[i]
                     adjacency[rowStart + i] = f.activation * projected[f.position * t.dSAE + f.feature]
                 }
@@ -167,11 +180,12 @@ public final class ReplacementModel: @unchecked Sendable {
         let budget = min(options.maxFeatureNodes ?? features.count, features.count)
         var visited = [Bool](repeating: false, count: features.count)
         if budget == features.count {
-            for i in features.indices { try featureRow(i) }
+            for i in features.indices.sorted(by: { features[$0].position < features[$1].position }) { try featureRow(i) }
             visited = visited.map { _ in true }
         } else {
             // Visit features in order of their influence on the logits through the rows known so
             // far, re-ranked every `updateInterval` rows (circuit-tracer's compute_partial_influences).
+            truncate = false
             var done = 0
             while done < budget {
                 let influence = Self.partialInfluence(adjacency, count: count, weights: salient.enumerated().map { (logitOffset + $0, $1.probability) })
