@@ -77,9 +77,27 @@ public struct GradientResult: @unchecked Sendable {
     public func activation(_ name: String) -> Tensor? { points.first { $0.name == name }?.activation }
 }
 
+/// Per-layer linear paths that replace the MLPs in a backward pass (circuit tracing's
+/// replacement model): the gradient at a block's `hook_mlp_out` reaches its `ln2.hook_normalized`
+/// only through that layer's transcoder skip x ↦ x · W_skip, and not at all where a layer has none.
+/// The real MLP (and Gemma's post-feedforward norm) gets no gradient: its output is a constant.
+public struct MLPSkipPaths: @unchecked Sendable, Equatable {
+    /// layer → W_skipᵀ [d_out, d_in], the weight layout `Backend.matmul(x, w)` applies as x · wᵀ.
+    public let weights: [Int: Tensor]
+
+    public init(weights: [Int: Tensor]) { self.weights = weights }
+
+    /// No skips: gradients stop at every MLP output.
+    public static let none = MLPSkipPaths(weights: [:])
+
+    public static func == (a: MLPSkipPaths, b: MLPSkipPaths) -> Bool {
+        a.weights.count == b.weights.count && a.weights.allSatisfy { l, w in b.weights[l] === w }
+    }
+}
+
 /// Which nonlinear parts the backward pass holds fixed at the forward pass's values. Exact
 /// gradients hold nothing; circuit tracing (attribution graphs) freezes both, which makes the
-/// model linear in its residual stream given the MLPs.
+/// model linear in its residual stream given the MLPs, and replaces the MLPs by `mlpSkips`.
 public struct BackwardOptions: Sendable, Equatable {
     /// Attention patterns fixed: gradients flow through the values only (none reach q and k).
     public var freezeAttentionPatterns: Bool
@@ -87,9 +105,13 @@ public struct BackwardOptions: Sendable, Equatable {
     /// becomes the linear map x ↦ x ∘ g / rms(x₀).
     public var freezeNormScales: Bool
 
-    public init(freezeAttentionPatterns: Bool = false, freezeNormScales: Bool = false) {
+    /// When set, MLPs pass gradients only through these linear skips (nil: through the real MLPs).
+    public var mlpSkips: MLPSkipPaths?
+
+    public init(freezeAttentionPatterns: Bool = false, freezeNormScales: Bool = false, mlpSkips: MLPSkipPaths? = nil) {
         self.freezeAttentionPatterns = freezeAttentionPatterns
         self.freezeNormScales = freezeNormScales
+        self.mlpSkips = mlpSkips
     }
 
     public static let exact = BackwardOptions()

@@ -107,23 +107,30 @@ extension Transformer {
 
             // MLP.
             var gMlp = try at(names.mlpOut, g)
-            if c.sandwichNorms, let gOut = gMlp {
-                let unnormed = try b.matmul(try act(names.mlpPost), w.down)
-                gMlp = try normBack(unnormed, w.postFeedforwardNorm!, gOut)
-            }
-            let gPost = try at(names.mlpPost, try matmulBack(gMlp, w.down))
-            var gGate: Tensor?, gUp: Tensor?
-            if let gPost {
-                let gate = try act(names.mlpPre), up = try act(names.mlpPreLinear)
-                (gGate, gUp) = c.activation == .geluTanh
-                    ? try b.gegluTanhBackward(gate: gate, up: up, gradient: gPost)
-                    : try b.swigluBackward(gate: gate, up: up, gradient: gPost)
-            }
-            gGate = try at(names.mlpPre, gGate)
-            gUp = try at(names.mlpPreLinear, gUp)
-            let gH2 = try at(names.ln2, try sum(try matmulBack(gGate, w.gate), try matmulBack(gUp, w.up)))
             let preNorm = c.sandwichNorms ? w.preFeedforwardNorm! : w.postAttentionNorm
-            g = try at(names.residMid, try sum(g, try normBack(try act(names.residMid), preNorm, gH2)))
+            if let skips = options.mlpSkips {
+                // The replacement model: the MLP output is a constant plus the transcoder's skip.
+                for name in [names.mlpPost, names.mlpPre, names.mlpPreLinear] { _ = try at(name, nil) }
+                let gH2 = try at(names.ln2, try skips.weights[l].flatMap { try matmulBack(gMlp, $0) })
+                g = try at(names.residMid, try sum(g, try normBack(try act(names.residMid), preNorm, gH2)))
+            } else {
+                if c.sandwichNorms, let gOut = gMlp {
+                    let unnormed = try b.matmul(try act(names.mlpPost), w.down)
+                    gMlp = try normBack(unnormed, w.postFeedforwardNorm!, gOut)
+                }
+                let gPost = try at(names.mlpPost, try matmulBack(gMlp, w.down))
+                var gGate: Tensor?, gUp: Tensor?
+                if let gPost {
+                    let gate = try act(names.mlpPre), up = try act(names.mlpPreLinear)
+                    (gGate, gUp) = c.activation == .geluTanh
+                        ? try b.gegluTanhBackward(gate: gate, up: up, gradient: gPost)
+                        : try b.swigluBackward(gate: gate, up: up, gradient: gPost)
+                }
+                gGate = try at(names.mlpPre, gGate)
+                gUp = try at(names.mlpPreLinear, gUp)
+                let gH2 = try at(names.ln2, try sum(try matmulBack(gGate, w.gate), try matmulBack(gUp, w.up)))
+                g = try at(names.residMid, try sum(g, try normBack(try act(names.residMid), preNorm, gH2)))
+            }
 
             // Attention.
             var gAttn = try at(names.attnOut, g)

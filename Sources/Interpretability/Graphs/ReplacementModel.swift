@@ -1,0 +1,290 @@
+import Foundation
+import LanternCore
+import Models
+
+/// A model with one transcoder per MLP, linearised at one prompt as circuit tracing does
+/// (circuit-tracer's ReplacementModel): attention patterns and every norm's scale frozen at the
+/// prompt's values, each MLP replaced by its transcoder's features plus an error term that makes the
+/// output exact, and gradients through an MLP only along the transcoder's affine skip. In that
+/// frozen system every node's input is a linear function of the source nodes, and one backward pass
+/// seeded at a target's input direction gives all its incoming direct effects.
+/// Cost: one backward pass per target (features + logits), not batched yet; a feature's pass stops
+/// at its own layer (blocks above it get no gradient and cost nothing).
+public final class ReplacementModel: @unchecked Sendable {
+    public let model: Transformer
+    /// transcoders[layer]: reads `blocks.L.ln2.hook_normalized`, writes `blocks.L.hook_mlp_out`.
+    public let transcoders: [Transcoder]
+
+    public init(model: Transformer, transcoders: [Transcoder]) throws {
+        let layers = model.config.layerCount
+        guard transcoders.count == layers else {
+            throw LanternError.invalidArgument("an attribution graph needs one transcoder per layer: the model has \(layers) layers, got \(transcoders.count) transcoders")
+        }
+        for (l, t) in transcoders.enumerated() {
+            let expected = ("blocks.\(l).ln2.hook_normalized", "blocks.\(l).hook_mlp_out")
+            guard (t.config.inputHook, t.config.outputHook) == expected else {
+                throw LanternError.invalidArgument("\(t.source): transcoder \(l) maps \(t.config.inputHook) → \(t.config.outputHook), expected \(expected.0) → \(expected.1)")
+            }
+            try t.check(against: model.config)
+        }
+        self.model = model
+        self.transcoders = transcoders
+    }
+
+    /// The backward options of the replacement model: both freezes, MLPs through their skips only.
+    public var backwardOptions: BackwardOptions {
+        var skips: [Int: Tensor] = [:]
+        for (l, t) in transcoders.enumerated() { skips[l] = t.skipWeight }
+        return BackwardOptions(freezeAttentionPatterns: true, freezeNormScales: true, mlpSkips: MLPSkipPaths(weights: skips))
+    }
+
+    /// The prompt's unpruned graph: one forward pass, then one backward pass per feature and logit target.
+    public func graph(tokens: [Int32], options: GraphOptions = GraphOptions()) throws -> AttributionGraph {
+        let m = model, b = m.backend, c = m.config
+        let n = tokens.count, d = c.hiddenSize, layers = c.layerCount
+        guard n > 0 else { throw LanternError.invalidArgument("an attribution graph needs at least one token") }
+        guard options.maxLogits >= 1, options.logitProbability > 0, options.logitProbability <= 1 else {
+            throw LanternError.invalidArgument("logit selection needs max logits ≥ 1 and a probability in (0, 1], got \(options.maxLogits) and \(options.logitProbability)")
+        }
+        if let cap = options.maxFeatureNodes, cap < 0 { throw LanternError.invalidArgument("max feature nodes must be ≥ 0, got \(cap)") }
+        guard options.updateInterval >= 1 else { throw LanternError.invalidArgument("the update interval must be ≥ 1, got \(options.updateInterval)") }
+        let record = try m.recordForward(tokens)
+        func activation(_ name: String) throws -> Tensor {
+            guard let a = record.activation(name) else { throw LanternError.backend("the forward record lacks \(name)") }
+            return a
+        }
+        let zeroed = min(options.conventions.zeroedLeadingPositions, n)
+
+        // Features, errors and the unattributed constants, layer by layer.
+        var features: [(layer: Int, position: Int, feature: Int, activation: Float)] = []
+        var errors: [[Float]] = [], constants: [[Float]] = [], encoders: [[Float]] = []
+        var layerFeatures: [[Int]] = []   // indices into `features`, per layer
+        for (l, t) in transcoders.enumerated() {
+            let x = try activation("blocks.\(l).ln2.hook_normalized")
+            var acts = try b.read(try t.encode(x))
+            for i in 0..<(zeroed * t.dSAE) { acts[i] = 0 }
+            var indices: [Int] = []
+            for p in 0..<n {
+                for f in 0..<t.dSAE where acts[p * t.dSAE + f] != 0 {
+                    indices.append(features.count)
+                    features.append((l, p, f, acts[p * t.dSAE + f]))
+                }
+            }
+            layerFeatures.append(indices)
+            let decoded = try b.read(try b.matmul(try b.tensor(acts, shape: [n, t.dSAE]), t.decoder))
+            let skipped = try t.skip(x).map { try b.read($0) } ?? [Float](repeating: 0, count: n * d)
+            let output = try b.read(try activation("blocks.\(l).hook_mlp_out"))
+            let bias = try b.read(t.decoderBias)
+            var error = [Float](repeating: 0, count: n * d), constant = error
+            for p in 0..<n {
+                for j in 0..<d {
+                    let i = p * d + j
+                    let unexplained = output[i] - decoded[i] - skipped[i]
+                    if p < zeroed {
+                        constant[i] = unexplained
+                    } else if options.conventions.decoderBiasInError {
+                        error[i] = unexplained
+                    } else {
+                        error[i] = unexplained - bias[j]
+                        constant[i] = bias[j]
+                    }
+                }
+            }
+            errors.append(error)
+            constants.append(constant)
+            encoders.append(try b.read(t.encoder))
+        }
+
+        // Logit targets: circuit-tracer's salient logits and demeaned unembedding directions.
+        let logitRow = try b.read(try record.logits.rows((n - 1)..<n))
+        let salient = Self.salientLogits(logitRow, maxLogits: options.maxLogits, probability: options.logitProbability)
+        let meanRow = try unembeddingMean()
+        let logitDirections = try b.read(try m.unembeddingRows(salient.map { Int32($0.token) }))
+
+        // Nodes, in circuit-tracer's order.
+        var nodes = features.map { GraphNode.feature(layer: $0.layer, position: $0.position, feature: $0.feature, activation: $0.activation) }
+        for l in 0..<layers { for p in 0..<n { nodes.append(.error(layer: l, position: p)) } }
+        for p in 0..<n { nodes.append(.embedding(position: p, token: tokens[p])) }
+        for s in salient { nodes.append(.logit(token: Int32(s.token), probability: s.probability)) }
+        let count = nodes.count, errorOffset = features.count
+        let embeddingOffset = errorOffset + layers * n, logitOffset = embeddingOffset + n
+        var adjacency = [Float](repeating: 0, count: count * count)
+        var inputs = [Float](repeating: 0, count: count), constantOf = inputs
+
+        let embedded = try b.read(try activation(HookNames.embed))
+        let outputHooks = (0..<layers).map { "blocks.\($0).hook_mlp_out" }
+        let filter = HookFilter([HookNames.embed] + outputHooks)
+        let backwardOptions = self.backwardOptions
+
+        // A target at position p depends only on positions ≤ p (causal attention), so its backward
+        // pass runs on the forward record of the prompt's first p + 1 tokens, whose activations are
+        // the full record's first rows. One prefix record is kept at a time.
+        // (With a feature budget targets come in influence order, so the full record serves them all.)
+        var prefix: (rows: Int, record: ForwardRecord) = (n, record)
+        var truncate = true
+        func recordThrough(_ position: Int) throws -> ForwardRecord {
+            guard truncate else { return record }
+            if prefix.rows != position + 1 { prefix = (position + 1, try m.recordForward(Array(tokens[0...position]))) }
+            return prefix.record
+        }
+
+        /// One row: backward from `direction` placed at `hook`, row `position`; then every source's
+        /// activation · gradient, for the layers below `belowLayer`.
+        func fillRow(_ target: Int, hook: String, position: Int, direction: [Float], belowLayer: Int) throws {
+            let rows = truncate ? position + 1 : n
+            var seed = [Float](repeating: 0, count: rows * d)
+            seed.replaceSubrange((position * d)..<((position + 1) * d), with: direction)
+            let points = try m.backward(try recordThrough(position), logitGradient: nil, seeds: [hook: try b.tensor(seed, shape: [rows, d])],
+                                        hooks: filter, options: backwardOptions)
+            let byName = Dictionary(uniqueKeysWithValues: points.map { ($0.name, $0.gradient) })
+            let rowStart = target * count
+            var constant = 0.0
+            if let g = byName[HookNames.embed] {
+                let grad = try b.read(g)
+                for p in 0..<rows { adjacency[rowStart + embeddingOffset + p] = Self.rowDot(embedded, grad, row: p, width: d) }
+            }
+            for l in 0..<min(belowLayer, layers) {
+                guard let gTensor = byName[outputHooks[l]] else { continue }
+                let grad = try b.read(gTensor), t = transcoders[l]
+                for p in 0..<rows {
+                    adjacency[rowStart + errorOffset + l * n + p] = Self.rowDot(errors[l], grad, row: p, width: d)
+                    constant += Double(Self.rowDot(constants[l], grad, row: p, width: d))
+                }
+                guard !layerFeatures[l].isEmpty else { continue }
+                // Each active feature's edge: activation × (W_dec[f] · gradient at its position).
+                let projected = try b.read(try b.matmul(gTensor, t.decoderRows))
+                for i in layerFeatures[l] where features[i].position < rows {
+                    let f = features[i]
+                    adjacency[rowStart + i] = f.activation * projected[f.position * t.dSAE + f.feature]
+                }
+            }
+            constantOf[target] = Float(constant)
+        }
+
+        // Logit rows first: with a feature budget, they rank the features (circuit-tracer's order).
+        let finalNormed = try b.read(try activation(HookNames.finalNorm))
+        for (k, _) in salient.enumerated() {
+            let direction = (0..<d).map { logitDirections[k * d + $0] - meanRow[$0] }
+            inputs[logitOffset + k] = Self.rowDot(finalNormed, direction, row: n - 1, width: d)
+            try fillRow(logitOffset + k, hook: HookNames.finalNorm, position: n - 1, direction: direction, belowLayer: layers)
+        }
+        var layerInputs: [Int: [Float]] = [:]
+        func featureRow(_ i: Int) throws {
+            let f = features[i], t = transcoders[f.layer]
+            let direction = Array(encoders[f.layer][(f.feature * t.dIn)..<((f.feature + 1) * t.dIn)])
+            let hook = "blocks.\(f.layer).ln2.hook_normalized"
+            if layerInputs[f.layer] == nil { layerInputs[f.layer] = try b.read(try activation(hook)) }
+            inputs[i] = Self.rowDot(layerInputs[f.layer]!, direction, row: f.position, width: d)
+            try fillRow(i, hook: hook, position: f.position, direction: direction, belowLayer: f.layer)
+        }
+        let budget = min(options.maxFeatureNodes ?? features.count, features.count)
+        var visited = [Bool](repeating: false, count: features.count)
+        if budget == features.count {
+            for i in features.indices.sorted(by: { features[$0].position < features[$1].position }) { try featureRow(i) }
+            visited = visited.map { _ in true }
+        } else {
+            // Visit features in order of their influence on the logits through the rows known so
+            // far, re-ranked every `updateInterval` rows (circuit-tracer's compute_partial_influences).
+            truncate = false
+            var done = 0
+            while done < budget {
+                let influence = Self.partialInfluence(adjacency, count: count, weights: salient.enumerated().map { (logitOffset + $0, $1.probability) })
+                let ranked = features.indices.filter { !visited[$0] }.sorted { influence[$0] > influence[$1] || (influence[$0] == influence[$1] && $0 < $1) }
+                for i in ranked.prefix(min(options.updateInterval, budget - done)) {
+                    try featureRow(i)
+                    visited[i] = true
+                    done += 1
+                }
+            }
+        }
+        if budget < features.count {
+            return Self.keepingFeatures(visited, tokens: tokens, layers: layers, nodes: nodes, featureCount: features.count,
+                                        logitCount: salient.count, conventions: options.conventions, adjacency: adjacency,
+                                        inputs: inputs, constants: constantOf)
+        }
+        return AttributionGraph(tokens: tokens, layerCount: layers, nodes: nodes, featureCount: features.count,
+                                logitCount: salient.count, conventions: options.conventions, adjacency: adjacency,
+                                inputs: inputs, constants: constantOf)
+    }
+
+    /// Influence on the logits through |rows| normalised (rows not yet computed are zero).
+    static func partialInfluence(_ adjacency: [Float], count: Int, weights: [(Int, Float)]) -> [Float] {
+        var normalized = [Float](repeating: 0, count: count * count), rows: [Int] = []
+        for t in 0..<count {
+            var s: Float = 0
+            for j in 0..<count { s += abs(adjacency[t * count + j]) }
+            guard s > 0 else { continue }
+            rows.append(t)
+            for j in 0..<count { normalized[t * count + j] = abs(adjacency[t * count + j]) / s }
+        }
+        var current = [Float](repeating: 0, count: count), total = current
+        for (i, w) in weights { current[i] = w }
+        for _ in 0...count {
+            var next = [Float](repeating: 0, count: count)
+            for t in rows where current[t] != 0 {
+                for s in 0..<count where normalized[t * count + s] != 0 { next[s] += current[t] * normalized[t * count + s] }
+            }
+            guard next.contains(where: { $0 != 0 }) else { break }
+            for i in 0..<count { total[i] += next[i] }
+            current = next
+        }
+        return total
+    }
+
+    /// The graph without the features not visited: their rows and columns go, and what their
+    /// columns carried moves into each row's constant (so Σ row + constant = input still holds).
+    static func keepingFeatures(_ keep: [Bool], tokens: [Int32], layers: Int, nodes: [GraphNode], featureCount: Int, logitCount: Int,
+                                conventions: GraphConventions, adjacency: [Float], inputs: [Float], constants: [Float]) -> AttributionGraph {
+        let count = nodes.count
+        let kept = (0..<count).filter { $0 >= featureCount || keep[$0] }
+        let m = kept.count
+        var matrix = [Float](repeating: 0, count: m * m), constant = [Float](repeating: 0, count: m)
+        for (r, t) in kept.enumerated() {
+            var dropped = Double(constants[t])
+            for s in 0..<featureCount where !keep[s] { dropped += Double(adjacency[t * count + s]) }
+            constant[r] = Float(dropped)
+            for (c, s) in kept.enumerated() { matrix[r * m + c] = adjacency[t * count + s] }
+        }
+        return AttributionGraph(tokens: tokens, layerCount: layers, nodes: kept.map { nodes[$0] },
+                                featureCount: keep.filter { $0 }.count, logitCount: logitCount, conventions: conventions,
+                                adjacency: matrix, inputs: kept.map { inputs[$0] }, constants: constant)
+    }
+
+    /// The mean unembedding row (1/V) Σ_v W_U[v] [hidden], read in chunks of rows.
+    func unembeddingMean() throws -> [Float] {
+        let v = model.config.vocabSize, d = model.config.hiddenSize, chunk = 4096
+        var total = [Double](repeating: 0, count: d)
+        for start in stride(from: 0, to: v, by: chunk) {
+            let ids = (start..<min(start + chunk, v)).map { Int32($0) }
+            let rows = try model.backend.read(try model.unembeddingRows(ids))
+            for r in 0..<ids.count { for j in 0..<d { total[j] += Double(rows[r * d + j]) } }
+        }
+        return total.map { Float($0 / Double(v)) }
+    }
+
+    /// circuit-tracer's `compute_salient_logits`: the top `maxLogits` tokens by probability, cut
+    /// after the first whose cumulative probability reaches `probability`.
+    static func salientLogits(_ logits: [Float], maxLogits: Int, probability: Float) -> [(token: Int, probability: Float)] {
+        let top = logits.max() ?? 0
+        var z = 0.0
+        for x in logits { z += exp(Double(x - top)) }
+        let ranked = logits.indices.sorted { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }.prefix(maxLogits)
+        var kept: [(token: Int, probability: Float)] = [], cumulative = 0.0
+        for t in ranked {
+            let p = exp(Double(logits[t] - top)) / z
+            kept.append((t, Float(p)))
+            cumulative += p
+            if cumulative >= Double(probability) { break }
+        }
+        return kept
+    }
+
+    /// Row `row` of the row-major matrix `a` (rows of `width`) dotted with row `row` of `b`, a
+    /// same-shaped matrix, or with `b` itself when `b` is one row (a direction).
+    static func rowDot(_ a: [Float], _ b: [Float], row: Int, width: Int) -> Float {
+        let offset = row * width, bOffset = b.count == width ? 0 : offset
+        var s = 0.0
+        for j in 0..<width { s += Double(a[offset + j]) * Double(b[bOffset + j]) }
+        return Float(s)
+    }
+}

@@ -1,0 +1,93 @@
+import ArgumentParser
+import Foundation
+import Lantern
+
+/// `lantern graph`: the attribution graph of a prompt through a per-layer transcoder set
+/// (circuit-tracer's method), pruned by influence and written in Neuronpedia's JSON.
+struct GraphCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "graph",
+        abstract: "Attribution graph of a prompt: features, error nodes (dark matter), embeddings and top logits, in Neuronpedia's JSON.",
+        discussion: """
+            Attention patterns and norm scales are frozen at the prompt's values; each MLP is replaced by its \
+            transcoder's active features plus an error node (what the features leave unexplained), with gradients \
+            through an MLP only along the transcoder's affine skip. One backward pass per feature and logit gives \
+            its incoming direct effects. By default the error nodes hold b_dec too and no position is zeroed, so \
+            every node's incoming edges sum to its input; --conventions circuit-tracer reproduces circuit-tracer's \
+            nodes (b_dec outside the errors, BOS zeroed) and writes the remainder as each node's `unattributed`. \
+            Needs the CPU backend (gradients).
+            """
+    )
+
+    @OptionGroup var model: ModelOptions
+    @OptionGroup var prompt: PromptOptions
+
+    @Option(name: .long, parsing: .upToNextOption, help: "Transcoder folders (one per layer), or folders holding them.")
+    var transcoders: [String]
+    @Option(name: .long, help: "Keep the nodes carrying this share of the logits' influence.")
+    var nodeThreshold: Float = 0.8
+    @Option(name: .long, help: "Keep the edges carrying this share of the logits' influence.")
+    var edgeThreshold: Float = 0.98
+    @Option(name: .long, help: "At most this many logit nodes.")
+    var maxLogits = 10
+    @Option(name: .long, help: "Logit nodes until their cumulative probability reaches this.")
+    var logitProbability: Float = 0.95
+    @Option(name: .long, help: "At most this many feature nodes, the most influential on the logits (default: all active features).")
+    var maxFeatureNodes: Int?
+    @Option(name: .long, help: "complete (b_dec in the error nodes; rows sum to inputs) or circuit-tracer.")
+    var conventions = "complete"
+    @Option(name: .long, help: "Write the pruned graph as Neuronpedia JSON here.")
+    var out: String?
+    @Option(name: .long, help: "Also write a self-contained HTML page of the pruned graph here.")
+    var html: String?
+    @Option(name: .long, help: "The graph's slug in the JSON.")
+    var slug = "lantern-graph"
+    @Option(name: .long, help: "The scan (transcoder set name) in the JSON.")
+    var scan = "lantern"
+
+    func validate() throws {
+        if transcoders.isEmpty { throw ValidationError("give --transcoders FOLDER ... (one transcoder folder per layer, or a folder holding them)") }
+        if !["complete", "circuit-tracer"].contains(conventions) { throw ValidationError("--conventions must be complete or circuit-tracer") }
+        if maxLogits < 1 { throw ValidationError("--max-logits must be ≥ 1") }
+        if let maxFeatureNodes, maxFeatureNodes < 0 { throw ValidationError("--max-feature-nodes must be ≥ 0") }
+    }
+
+    func run() throws {
+        let started = Date()
+        let loaded = try model.load()
+        let ids = try prompt.ids(for: loaded)
+        let folders = try transcoders.flatMap(TranscoderEval.transcoderFolders)
+        let set = try folders.map { try GemmaScope2.loadTranscoder(directory: $0, backend: loaded.backend) }
+            .sorted { ($0.config.layer ?? -1) < ($1.config.layer ?? -1) }
+        let replacement = try ReplacementModel(model: loaded.transformer, transcoders: set)
+        let options = GraphOptions(maxLogits: maxLogits, logitProbability: logitProbability,
+                                   conventions: conventions == "complete" ? .complete : .circuitTracer, maxFeatureNodes: maxFeatureNodes)
+        let built = Date()
+        let graph = try replacement.graph(tokens: ids, options: options)
+        let attributed = Date()
+        let pruned = try graph.pruned(nodeThreshold: nodeThreshold, edgeThreshold: edgeThreshold)
+        let keptNodes = pruned.nodeMask.filter { $0 }.count, keptEdges = pruned.edgeMask.filter { $0 }.count
+        print("prompt: \(ids.count) tokens; \(graph.featureCount) active features, \(graph.layerCount * ids.count) error nodes, \(graph.logitCount) logits")
+        print(String(format: "attribution: %d backward passes in %.1f s (load %.1f s); pruned to %d nodes, %d edges",
+                     graph.featureCount + graph.logitCount, attributed.timeIntervalSince(built), built.timeIntervalSince(started),
+                     keptNodes, keptEdges))
+        print(String(format: "completeness: every row's edges%@ sum to its input within %.1e (relative)",
+                     graph.conventions == .complete ? "" : " plus its unattributed constant", graph.worstCompletenessGap()))
+        print(String(format: "dark matter: %.1f%% of the logits' influence flows from error nodes (replacement score %.3f, completeness score %.3f)",
+                     100 * Double(pruned.errorShare), Double(pruned.replacementScore), Double(pruned.completenessScore)))
+        print("  by layer: " + pruned.errorShareByLayer.enumerated().map { String(format: "L%d %.1f%%", $0, 100 * Double($1)) }.joined(separator: "  "))
+        if let html {
+            let tokens = ids.map(loaded.display)
+            try writeHTML(HTMLReport.page(title: "Attribution graph", subtitle: "\(loaded.source) · \(ids.count) tokens · \(loaded.decode(ids))",
+                                          sections: HTMLReport.attributionGraph(graph, pruned: pruned, tokens: tokens, logitText: loaded.display)),
+                          to: html)
+            print("wrote \(html)")
+        }
+        if let out {
+            let object = NeuronpediaGraph.object(graph, pruned: pruned, slug: slug, scan: scan, prompt: loaded.decode(ids),
+                                                 nodeThreshold: nodeThreshold, tokenText: loaded.display)
+            try NeuronpediaGraph.data(object).write(to: URL(fileURLWithPath: out))
+            print("wrote \(out)")
+        }
+    }
+}

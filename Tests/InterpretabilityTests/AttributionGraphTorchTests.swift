@@ -1,0 +1,54 @@
+import XCTest
+import CPUBackend
+import Formats
+@testable import Interpretability
+
+/// The unpruned graph against an independent torch build of circuit-tracer's frozen replacement
+/// model (tools/make_graph_goldens.py → Tests/Fixtures/graphs/gemma3_tiny/): the same transcoders,
+/// loaded here from their Gemma Scope 2 folders, must give the same nodes, inputs and edges.
+final class AttributionGraphTorchTests: XCTestCase {
+    func testGraphMatchesTorchReplacementModel() throws {
+        try compare("graph", conventions: .complete)
+    }
+
+    func testCircuitTracerConventionsMatchTorch() throws {
+        try compare("graph_circuit_tracer", conventions: .circuitTracer)
+    }
+
+    func compare(_ stem: String, conventions: GraphConventions) throws {
+        let dir = "graphs/gemma3_tiny"
+        let golden = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("\(dir)/\(stem).json")))) as! [String: Any]
+        let model = try Fixtures.model("gemma3_tiny")
+        let folders = try FileManager.default.contentsOfDirectory(atPath: Fixtures.path(dir + "/transcoders"))
+        let transcoders = try folders.map { try GemmaScope2.loadTranscoder(directory: Fixtures.path("\(dir)/transcoders/\($0)"), backend: model.backend) }
+            .sorted { $0.config.layer! < $1.config.layer! }
+        let tokens = (golden["tokens"] as! [Int]).map(Int32.init)
+        let graph = try ReplacementModel(model: model, transcoders: transcoders).graph(tokens: tokens, options: GraphOptions(conventions: conventions))
+
+        let features = golden["features"] as! [[Double]]
+        XCTAssertEqual(graph.featureCount, features.count)
+        for (node, f) in zip(graph.nodes, features) {
+            guard case let .feature(layer, position, feature, activation) = node else { return XCTFail("\(node) is not a feature") }
+            XCTAssertEqual([layer, position, feature], f.prefix(3).map { Int($0) })
+            XCTAssertEqual(Double(activation), f[3], accuracy: 1e-4 * max(1, abs(f[3])))
+        }
+        let logits = golden["logit_tokens"] as! [Int]
+        XCTAssertEqual(graph.nodes.suffix(graph.logitCount).map { node -> Int in
+            if case let .logit(token, _) = node { return Int(token) }
+            return -1
+        }, logits)
+
+        let file = try SafetensorsFile(path: Fixtures.path("\(dir)/\(stem).safetensors"))
+        let adjacency = try file.tensor("adjacency").floats(), inputs = try file.tensor("inputs").floats()
+        XCTAssertEqual(adjacency.count, graph.adjacency.count)
+        let edgeError = Fixtures.relativeError(graph.adjacency, adjacency)
+        print("torch agreement (\(stem)): edges \(edgeError), inputs \(Fixtures.relativeError(graph.inputs, inputs)) (max |Δ| / max |value|)")
+        XCTAssertLessThan(edgeError, 1e-3, "edges: max |Δ| / max |edge|")
+        XCTAssertLessThan(Fixtures.relativeError(graph.inputs, inputs), 1e-4, "inputs")
+        // Row by row too, so a small row cannot hide behind the largest edge.
+        for row in Array(0..<graph.featureCount) + Array(graph.logitOffset..<graph.count) {
+            let range = (row * graph.count)..<((row + 1) * graph.count)
+            XCTAssertLessThan(Fixtures.relativeError(Array(graph.adjacency[range]), Array(adjacency[range])), 1e-3, "row \(row)")
+        }
+    }
+}
