@@ -14,6 +14,15 @@ public final class LanternModel: @unchecked Sendable {
         self.source = source
     }
 
+    /// What pages and reports call the model: a cached model's registry name (gemma3-270m), else
+    /// the file or folder name — not this machine's path to it.
+    public var displayName: String {
+        if let known = ModelStore.known.first(where: { source == $0.name || source.hasSuffix("/" + $0.fileName) }) {
+            return known.name
+        }
+        return (source as NSString).lastPathComponent
+    }
+
     public var config: ModelConfig { transformer.config }
     public var backend: any Backend { transformer.backend }
 

@@ -78,7 +78,7 @@ struct GraphCommand: ParsableCommand {
         print("  by layer: " + pruned.errorShareByLayer.enumerated().map { String(format: "L%d %.1f%%", $0, 100 * Double($1)) }.joined(separator: "  "))
         if let html {
             let tokens = ids.map(loaded.display)
-            try writeHTML(HTMLReport.page(title: "Attribution graph", subtitle: "\(loaded.source) · \(ids.count) tokens · \(loaded.decode(ids))",
+            try writeHTML(HTMLReport.page(title: "Attribution graph", subtitle: "\(loaded.displayName) · \(ids.count) tokens · \(loaded.decode(ids))",
                                           sections: HTMLReport.attributionGraph(graph, pruned: pruned, tokens: tokens, logitText: loaded.display)),
                           to: html)
             print("wrote \(html)")
