@@ -42,8 +42,8 @@ struct GraphCommand: ParsableCommand {
     var html: String?
     @Option(name: .long, help: "The graph's slug in the JSON.")
     var slug = "lantern-graph"
-    @Option(name: .long, help: "The scan (transcoder set name) in the JSON.")
-    var scan = "lantern"
+    @Option(name: .long, help: "The scan in the JSON: Neuronpedia's model id (default: the model's name, e.g. gemma3-270m).")
+    var scan: String?
 
     func validate() throws {
         if transcoders.isEmpty { throw ValidationError("give --transcoders FOLDER ... (one transcoder folder per layer, or a folder holding them)") }
@@ -84,7 +84,7 @@ struct GraphCommand: ParsableCommand {
             print("wrote \(html)")
         }
         if let out {
-            let object = NeuronpediaGraph.object(graph, pruned: pruned, slug: slug, scan: scan, prompt: loaded.decode(ids),
+            let object = NeuronpediaGraph.object(graph, pruned: pruned, slug: slug, scan: scan ?? loaded.displayName, prompt: loaded.decode(ids),
                                                  nodeThreshold: nodeThreshold, tokenText: loaded.display)
             try NeuronpediaGraph.data(object).write(to: URL(fileURLWithPath: out))
             print("wrote \(out)")
