@@ -58,7 +58,7 @@ public final class CrossLayerTranscoder: @unchecked Sendable {
             throw LanternError.invalidArgument("\(source): a cross-layer transcoder needs one input and one output hook per layer (\(n) layers, \(inputHooks.count) and \(outputHooks.count) hooks)")
         }
         for (i, l) in layers.enumerated() {
-            try Transcoder.validate(source, [("layer \(i) w_enc", l.wEnc, [dIn, dSAE]), ("layer \(i) b_enc", l.bEnc, [dSAE]),
+            try SAE.validate(source, [("layer \(i) w_enc", l.wEnc, [dIn, dSAE]), ("layer \(i) b_enc", l.bEnc, [dSAE]),
                                              ("layer \(i) threshold", l.threshold, [dSAE]), ("layer \(i) w_dec", l.wDec, [dSAE, n - i, dOut]),
                                              ("layer \(i) b_dec", l.bDec, [dOut]), ("layer \(i) affine_skip_connection", l.skip, [dIn, dOut])])
             if activation == .jumpReLU && l.threshold == nil {

@@ -16,7 +16,7 @@ extension GemmaScope2 {
     public static func writeTranscoder(config c: TranscoderConfig, weights w: TranscoderWeights, modelName: String,
                                        l0: Double? = nil, dtype: DType = .f32, training: [String: Any] = [:],
                                        to directory: String) throws {
-        try Transcoder.validate(directory, [("w_enc", w.wEnc, [c.dIn, c.dSAE]), ("w_dec", w.wDec, [c.dSAE, c.dOut]),
+        try SAE.validate(directory, [("w_enc", w.wEnc, [c.dIn, c.dSAE]), ("w_dec", w.wDec, [c.dSAE, c.dOut]),
                                             ("b_enc", w.bEnc, [c.dSAE]), ("b_dec", w.bDec, [c.dOut]),
                                             ("threshold", w.threshold, [c.dSAE]), ("affine_skip_connection", w.skip, [c.dIn, c.dOut])])
         guard dtype == .f32 || dtype == .f16 else {

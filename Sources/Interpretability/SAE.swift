@@ -61,20 +61,8 @@ public final class SAE: @unchecked Sendable {
     public var hookName: String { config.hookName }
 
     public init(config c: SAEConfig, weights w: SAEWeights, backend: any Backend, source: String = "SAE") throws {
-        func check(_ name: String, _ values: [Float]?, _ shape: [Int]) throws {
-            guard let values else { return }
-            guard values.count == shape.reduce(1, *) else {
-                throw LanternError.badFile(path: source, field: name, problem: "has \(values.count) values, expected shape \(shape)")
-            }
-            if let bad = values.firstIndex(where: { !$0.isFinite }) {
-                throw LanternError.badFile(path: source, field: name, problem: "contains \(values[bad]) at flat index \(bad)")
-            }
-        }
-        try check("W_enc", w.wEnc, [c.dIn, c.dSAE])
-        try check("W_dec", w.wDec, [c.dSAE, c.dIn])
-        try check("b_enc", w.bEnc, [c.dSAE])
-        try check("b_dec", w.bDec, [c.dIn])
-        try check("threshold", w.threshold, [c.dSAE])
+        try Self.validate(source, [("W_enc", w.wEnc, [c.dIn, c.dSAE]), ("W_dec", w.wDec, [c.dSAE, c.dIn]), ("b_enc", w.bEnc, [c.dSAE]),
+                                   ("b_dec", w.bDec, [c.dIn]), ("threshold", w.threshold, [c.dSAE])])
         if c.activation == .jumpReLU && w.threshold == nil {
             throw LanternError.badFile(path: source, field: "threshold", problem: "missing (a JumpReLU SAE needs it)")
         }
@@ -88,6 +76,20 @@ public final class SAE: @unchecked Sendable {
         decoderBias = try backend.tensor(w.bDec, shape: [c.dIn])
         negatedDecoderBias = try backend.tensor(w.bDec.map { -$0 }, shape: [c.dIn])
         threshold = c.activation == .jumpReLU ? try w.threshold.map { try backend.tensor($0, shape: [c.dSAE]) } : nil
+    }
+
+    /// Refuses host arrays of the wrong size or with non-finite values, naming the tensor (SAEs,
+    /// transcoders and the files they are written to share it).
+    static func validate(_ source: String, _ tensors: [(String, [Float]?, [Int])]) throws {
+        for (name, values, shape) in tensors {
+            guard let values else { continue }
+            guard values.count == shape.reduce(1, *) else {
+                throw LanternError.badFile(path: source, field: name, problem: "has \(values.count) values, expected shape \(shape)")
+            }
+            if let bad = values.firstIndex(where: { !$0.isFinite }) {
+                throw LanternError.badFile(path: source, field: name, problem: "contains \(values[bad]) at flat index \(bad)")
+            }
+        }
     }
 
     static func transpose(_ m: [Float], rows: Int, cols: Int) -> [Float] {

@@ -70,7 +70,7 @@ public final class Transcoder: @unchecked Sendable {
     public var hasSkip: Bool { skipWeight != nil }
 
     public init(config c: TranscoderConfig, weights w: TranscoderWeights, backend: any Backend, source: String = "transcoder") throws {
-        try Self.validate(source, [("w_enc", w.wEnc, [c.dIn, c.dSAE]), ("w_dec", w.wDec, [c.dSAE, c.dOut]), ("b_enc", w.bEnc, [c.dSAE]),
+        try SAE.validate(source, [("w_enc", w.wEnc, [c.dIn, c.dSAE]), ("w_dec", w.wDec, [c.dSAE, c.dOut]), ("b_enc", w.bEnc, [c.dSAE]),
                                    ("b_dec", w.bDec, [c.dOut]), ("threshold", w.threshold, [c.dSAE]),
                                    ("affine_skip_connection", w.skip, [c.dIn, c.dOut])])
         if c.activation == .jumpReLU && w.threshold == nil {
@@ -89,19 +89,6 @@ public final class Transcoder: @unchecked Sendable {
         decoderBias = try backend.tensor(w.bDec, shape: [c.dOut])
         threshold = c.activation == .jumpReLU ? try w.threshold.map { try backend.tensor($0, shape: [c.dSAE]) } : nil
         skipWeight = try w.skip.map { try backend.tensor(SAE.transpose($0, rows: c.dIn, cols: c.dOut), shape: [c.dOut, c.dIn]) }
-    }
-
-    /// Refuses host arrays of the wrong size or with non-finite values, naming the tensor.
-    static func validate(_ source: String, _ tensors: [(String, [Float]?, [Int])]) throws {
-        for (name, values, shape) in tensors {
-            guard let values else { continue }
-            guard values.count == shape.reduce(1, *) else {
-                throw LanternError.badFile(path: source, field: name, problem: "has \(values.count) values, expected shape \(shape)")
-            }
-            if let bad = values.firstIndex(where: { !$0.isFinite }) {
-                throw LanternError.badFile(path: source, field: name, problem: "contains \(values[bad]) at flat index \(bad)")
-            }
-        }
     }
 
     /// Feature activations [n, d_sae] of input activations x [n, d_in].

@@ -36,12 +36,6 @@ struct LayerSelection: ExpressibleByArgument {
     }
 }
 
-/// The hooks a transcoder of layer l reads and predicts.
-enum TranscoderHooks {
-    static func input(_ l: Int) -> String { "blocks.\(l).ln2.hook_normalized" }
-    static func output(_ l: Int) -> String { "blocks.\(l).hook_mlp_out" }
-}
-
 /// `lantern transcoder harvest`: every chosen layer's MLP input and output from one forward pass.
 struct TranscoderHarvest: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -75,7 +69,7 @@ struct TranscoderHarvest: ParsableCommand {
     func run() throws {
         let loaded = try model.load()
         let chosen = try layers.layers(of: loaded.transformer.config.layerCount)
-        let hooks = chosen.flatMap { [TranscoderHooks.input($0), TranscoderHooks.output($0)] }
+        let hooks = chosen.flatMap { [MLPTranscoderHooks.input($0), MLPTranscoderHooks.output($0)] }
         let harvester = try Harvester(
             model: loaded.transformer, modelName: loaded.source, packer: try corpus.packer(for: loaded, length: context),
             options: .init(hooks: hooks, tokens: tokens, context: context, contextsPerShard: batch))

@@ -47,7 +47,7 @@ struct TranscoderTrain: ParsableCommand {
         // The layers whose MLP input and output were both harvested.
         let hooks = Set(manifest.allHooks)
         let harvested = Set(hooks.map(SAELensExport.layer(ofHook:))).filter {
-            hooks.contains(TranscoderHooks.input($0)) && hooks.contains(TranscoderHooks.output($0))
+            hooks.contains(MLPTranscoderHooks.input($0)) && hooks.contains(MLPTranscoderHooks.output($0))
         }
         let chosen = try layers.text == "all" ? harvested.sorted() : layers.layers(of: (harvested.max() ?? -1) + 1)
         for l in chosen where !harvested.contains(l) {
@@ -55,8 +55,8 @@ struct TranscoderTrain: ParsableCommand {
         }
         let backend = try model.makeBackend()
         for l in chosen {
-            let input = try HarvestedActivations(directory: activations, hook: TranscoderHooks.input(l))
-            let target = try HarvestedActivations(directory: activations, hook: TranscoderHooks.output(l))
+            let input = try HarvestedActivations(directory: activations, hook: MLPTranscoderHooks.input(l))
+            let target = try HarvestedActivations(directory: activations, hook: MLPTranscoderHooks.output(l))
             try train(layer: l, input: input, target: target, backend: backend)
         }
     }
@@ -103,7 +103,7 @@ struct TranscoderTrain: ParsableCommand {
         case .relu: .relu
         }
         let config = TranscoderConfig(dIn: d, dSAE: s.width, dOut: d, activation: activation,
-                                      inputHook: TranscoderHooks.input(l), outputHook: TranscoderHooks.output(l))
+                                      inputHook: MLPTranscoderHooks.input(l), outputHook: MLPTranscoderHooks.output(l))
         let weights = TranscoderWeights(wEnc: folded.wEnc, wDec: folded.wDec, bEnc: folded.bEnc, bDec: folded.bDec,
                                         threshold: folded.threshold, skip: folded.skip)
         try GemmaScope2.writeTranscoder(

@@ -52,8 +52,8 @@ final class SAEEvaluationTests: XCTestCase {
         let sae = try SAE.load(path: Fixtures.path("sae/saelens_relu_bdec"), backend: model.backend)
         let evaluator = try SAEEvaluator(model: model, sae: sae)
         let text = try Fixtures.sequences("gemma2_tiny")[0]
-        let clean = try evaluator.crossEntropies(text, hooks: nil)
-        let identity = try evaluator.crossEntropies(text, hooks: evaluator.splice(keep: Set(text.indices)) { $0 })
+        let clean = try NextTokenLoss.crossEntropies(model, text, hooks: nil)
+        let identity = try NextTokenLoss.crossEntropies(model, text, hooks: evaluator.splice(keep: Set(text.indices)) { $0 })
         XCTAssertEqual(identity, clean)
     }
 }

@@ -73,9 +73,9 @@ public final class SAEEvaluator {
         let positions = evaluated(tokens)
         let (d, b) = (sae.dIn, model.backend)
         let keep = Set(positions)
-        let clean = try crossEntropies(tokens, hooks: nil)
-        let spliced = try crossEntropies(tokens, hooks: splice(keep: keep) { x in try self.sae.decode(try self.sae.encode(x)) })
-        let zeroed = try crossEntropies(tokens, hooks: splice(keep: keep) { x in try b.scale(x, by: 0) })
+        let clean = try NextTokenLoss.crossEntropies(model, tokens, hooks: nil)
+        let spliced = try NextTokenLoss.crossEntropies(model, tokens, hooks: splice(keep: keep) { x in try self.sae.decode(try self.sae.encode(x)) })
+        let zeroed = try NextTokenLoss.crossEntropies(model, tokens, hooks: splice(keep: keep) { x in try b.scale(x, by: 0) })
 
         var mean = [Double](repeating: 0, count: d)
         for p in positions { for (i, v) in run.row(run.input, p, width: d).enumerated() { mean[i] += Double(v) } }
@@ -104,18 +104,8 @@ public final class SAEEvaluator {
     /// An intervention replacing the hook's rows at `keep` by `replace(x)`'s, leaving the others.
     func splice(keep: Set<Int>, _ replace: @escaping (Tensor) throws -> Tensor) -> Hooks {
         let hooks = Hooks()
-        hooks.intervene(sae.hookName) { x, ctx in
-            let y = try replace(x)
-            for (row, position) in ctx.positions.enumerated() where !keep.contains(position) {
-                try ctx.backend.copyRows(try x.rows(row..<(row + 1)), into: y, at: row)
-            }
-            return y
-        }
+        hooks.intervene(sae.hookName) { x, ctx in try ctx.splice(x, try replace(x), at: keep) }
         return hooks
-    }
-
-    func crossEntropies(_ tokens: [Int32], hooks: Hooks?) throws -> [Double?] {
-        try NextTokenLoss.crossEntropies(model, tokens, hooks: hooks)
     }
 
     public var overall: OverallMetrics {
@@ -152,5 +142,16 @@ public enum NextTokenLoss {
             }
         }
         return out
+    }
+}
+
+extension HookContext {
+    /// `replacement` at the positions in `keep`, `original` elsewhere (BOS rows keep their own
+    /// activation when an SAE or transcoder is spliced in).
+    public func splice(_ original: Tensor, _ replacement: Tensor, at keep: Set<Int>) throws -> Tensor {
+        for (row, position) in positions.enumerated() where !keep.contains(position) {
+            try backend.copyRows(try original.rows(row..<(row + 1)), into: replacement, at: row)
+        }
+        return replacement
     }
 }

@@ -21,7 +21,7 @@ public final class ReplacementModel: @unchecked Sendable {
             throw LanternError.invalidArgument("an attribution graph needs one transcoder per layer: the model has \(layers) layers, got \(transcoders.count) transcoders")
         }
         for (l, t) in transcoders.enumerated() {
-            let expected = ("blocks.\(l).ln2.hook_normalized", "blocks.\(l).hook_mlp_out")
+            let expected = (MLPTranscoderHooks.input(l), MLPTranscoderHooks.output(l))
             guard (t.config.inputHook, t.config.outputHook) == expected else {
                 throw LanternError.invalidArgument("\(t.source): transcoder \(l) maps \(t.config.inputHook) → \(t.config.outputHook), expected \(expected.0) → \(expected.1)")
             }
@@ -60,7 +60,7 @@ public final class ReplacementModel: @unchecked Sendable {
         var errors: [[Float]] = [], constants: [[Float]] = [], encoders: [[Float]] = []
         var layerFeatures: [[Int]] = []   // indices into `features`, per layer
         for (l, t) in transcoders.enumerated() {
-            let x = try activation("blocks.\(l).ln2.hook_normalized")
+            let x = try activation(MLPTranscoderHooks.input(l))
             var acts = try b.read(try t.encode(x))
             for i in 0..<(zeroed * t.dSAE) { acts[i] = 0 }
             var indices: [Int] = []
@@ -73,7 +73,7 @@ public final class ReplacementModel: @unchecked Sendable {
             layerFeatures.append(indices)
             let decoded = try b.read(try b.matmul(try b.tensor(acts, shape: [n, t.dSAE]), t.decoder))
             let skipped = try t.skip(x).map { try b.read($0) } ?? [Float](repeating: 0, count: n * d)
-            let output = try b.read(try activation("blocks.\(l).hook_mlp_out"))
+            let output = try b.read(try activation(MLPTranscoderHooks.output(l)))
             let bias = try b.read(t.decoderBias)
             var error = [Float](repeating: 0, count: n * d), constant = error
             for p in 0..<n {
@@ -112,7 +112,7 @@ public final class ReplacementModel: @unchecked Sendable {
         var inputs = [Float](repeating: 0, count: count), constantOf = inputs
 
         let embedded = try b.read(try activation(HookNames.embed))
-        let outputHooks = (0..<layers).map { "blocks.\($0).hook_mlp_out" }
+        let outputHooks = (0..<layers).map(MLPTranscoderHooks.output)
         let filter = HookFilter([HookNames.embed] + outputHooks)
         let backwardOptions = self.backwardOptions
 
@@ -172,7 +172,7 @@ public final class ReplacementModel: @unchecked Sendable {
         func featureRow(_ i: Int) throws {
             let f = features[i], t = transcoders[f.layer]
             let direction = Array(encoders[f.layer][(f.feature * t.dIn)..<((f.feature + 1) * t.dIn)])
-            let hook = "blocks.\(f.layer).ln2.hook_normalized"
+            let hook = MLPTranscoderHooks.input(f.layer)
             if layerInputs[f.layer] == nil { layerInputs[f.layer] = try b.read(try activation(hook)) }
             inputs[i] = Self.rowDot(layerInputs[f.layer]!, direction, row: f.position, width: d)
             try fillRow(i, hook: hook, position: f.position, direction: direction, belowLayer: f.layer)

@@ -2,6 +2,12 @@ import Foundation
 import LanternCore
 import Models
 
+/// The hooks an MLP transcoder of layer l reads and stands in for.
+public enum MLPTranscoderHooks {
+    public static func input(_ l: Int) -> String { "blocks.\(l).ln2.hook_normalized" }
+    public static func output(_ l: Int) -> String { "blocks.\(l).hook_mlp_out" }
+}
+
 /// How well one layer's transcoder stands in for its MLP.
 public struct TranscoderLayerMetrics: Sendable {
     public let layer: Int
@@ -69,8 +75,8 @@ public final class TranscoderEvaluator {
         self.each = each
     }
 
-    static func input(_ l: Int) -> String { "blocks.\(l).ln2.hook_normalized" }
-    static func output(_ l: Int) -> String { "blocks.\(l).hook_mlp_out" }
+    static func input(_ l: Int) -> String { MLPTranscoderHooks.input(l) }
+    static func output(_ l: Int) -> String { MLPTranscoderHooks.output(l) }
 
     /// Positions that count: all but BOS tokens.
     func evaluated(_ tokens: [Int32]) -> Set<Int> {
@@ -126,7 +132,7 @@ public final class TranscoderEvaluator {
             hooks.intervene(Self.input(l)) { x, _ in inputs[l] = x; return x }
             hooks.intervene(Self.output(l)) { y, ctx in
                 guard let x = inputs[l] else { throw LanternError.backend("layer \(l)'s MLP input was not seen before its output") }
-                return try Self.splice(y, try t.reconstruct(x).output, keep: keep, ctx)
+                return try ctx.splice(y, try t.reconstruct(x).output, at: keep)
             }
         }
         return hooks
@@ -135,17 +141,9 @@ public final class TranscoderEvaluator {
     func zeroing(_ layers: [Int], keep: Set<Int>) -> Hooks {
         let hooks = Hooks()
         for l in layers {
-            hooks.intervene(Self.output(l)) { y, ctx in try Self.splice(y, try ctx.backend.scale(y, by: 0), keep: keep, ctx) }
+            hooks.intervene(Self.output(l)) { y, ctx in try ctx.splice(y, try ctx.backend.scale(y, by: 0), at: keep) }
         }
         return hooks
-    }
-
-    /// `replacement` at the positions in `keep`, `original` elsewhere.
-    static func splice(_ original: Tensor, _ replacement: Tensor, keep: Set<Int>, _ ctx: HookContext) throws -> Tensor {
-        for (row, position) in ctx.positions.enumerated() where !keep.contains(position) {
-            try ctx.backend.copyRows(try original.rows(row..<(row + 1)), into: replacement, at: row)
-        }
-        return replacement
     }
 
     public var report: TranscoderReport {
