@@ -48,10 +48,17 @@ enum MatmulBackward {
         }
     }
 
+    /// From this many rows of dY on, the blocked kernel (`runBlocked`) pays for decoding whole
+    /// segments of W up front.
+    static let blockedRows = 16
+
     static func run<D: RowSegmentDecoder>(_: D.Type, _ dtype: DType, _ dy: UnsafePointer<Float>, _ w: UnsafeRawPointer,
                                           _ dx: UnsafeMutablePointer<Float>, _ n: Int, _ k: Int, _ m: Int) {
         let rowBytes = (k / dtype.blockSize) * dtype.blockBytes
         let active = (0..<m).filter { j in (0..<n).contains { dy[$0 * m + j] != 0 } }
+        if n >= blockedRows && k % 16 == 0 {
+            return runBlocked(D.self, dtype, dy, w, dx, n, k, m, active: active, rowBytes: rowBytes)
+        }
         for i in 0..<(n * k) { dx[i] = 0 }
         // Column segments of whole blocks; at least 256 columns each unless the row is shorter.
         let blocks = k / dtype.blockSize
@@ -80,6 +87,57 @@ enum MatmulBackward {
                     }
                     while t < count { out[t] += a * buffer[t]; t += 1 }
                 }
+            }
+        }
+    }
+
+    /// Many rows: a register-blocked product. Each task decodes one column segment of W's active
+    /// rows once, then for 4 rows of dY × 16 columns keeps the sums in registers over all of j,
+    /// adding the terms in the same order (ascending j) as the row-by-row kernel above.
+    static func runBlocked<D: RowSegmentDecoder>(_: D.Type, _ dtype: DType, _ dy: UnsafePointer<Float>, _ w: UnsafeRawPointer,
+                                                 _ dx: UnsafeMutablePointer<Float>, _ n: Int, _ k: Int, _ m: Int,
+                                                 active: [Int], rowBytes: Int) {
+        let blocks = k / dtype.blockSize
+        let blocksPerSegment = max(1, min(blocks, max(256 / dtype.blockSize, 1)))
+        let segmentWidth = blocksPerSegment * dtype.blockSize
+        let segments = (blocks + blocksPerSegment - 1) / blocksPerSegment
+        let rowChunk = 64, rowChunks = (n + rowChunk - 1) / rowChunk
+        let args = UncheckedBox((dy, w, dx, active))
+        Parallel.forEach(segments * rowChunks) { task in
+            let (dy, w, dx, active) = args.value
+            let s = task % segments, rows = (task / segments) * rowChunk..<min(n, (task / segments + 1) * rowChunk)
+            let from = s * segmentWidth, count = min(k, from + segmentWidth) - from
+            // Active rows of W, this segment, as f32: [active.count, count].
+            let wb = UnsafeMutablePointer<Float>.allocate(capacity: max(1, active.count * count))
+            defer { wb.deallocate() }
+            for (a, j) in active.enumerated() { D.decode(w + j * rowBytes, from: from, count: count, into: wb + a * count) }
+            var i = rows.lowerBound
+            while i < rows.upperBound {
+                let r = min(4, rows.upperBound - i)
+                // count is a multiple of 16: k is, and so is every segment's width.
+                for t in stride(from: 0, to: count, by: 16) {
+                    var acc = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(),
+                               SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
+                    for (a, j) in active.enumerated() {
+                        let p = UnsafeRawPointer(wb + a * count + t)
+                        let w0 = p.loadUnaligned(as: SIMD8<Float>.self), w1 = (p + 32).loadUnaligned(as: SIMD8<Float>.self)
+                        let y0 = SIMD8<Float>(repeating: dy[i * m + j])
+                        acc.0 += y0 * w0; acc.1 += y0 * w1
+                        if r > 1 { let y = SIMD8<Float>(repeating: dy[(i + 1) * m + j]); acc.2 += y * w0; acc.3 += y * w1 }
+                        if r > 2 { let y = SIMD8<Float>(repeating: dy[(i + 2) * m + j]); acc.4 += y * w0; acc.5 += y * w1 }
+                        if r > 3 { let y = SIMD8<Float>(repeating: dy[(i + 3) * m + j]); acc.6 += y * w0; acc.7 += y * w1 }
+                    }
+                    func store(_ q: Int, _ lo: SIMD8<Float>, _ hi: SIMD8<Float>) {
+                        let out = UnsafeMutableRawPointer(dx + (i + q) * k + from + t)
+                        out.storeBytes(of: lo, as: SIMD8<Float>.self)
+                        (out + 32).storeBytes(of: hi, as: SIMD8<Float>.self)
+                    }
+                    store(0, acc.0, acc.1)
+                    if r > 1 { store(1, acc.2, acc.3) }
+                    if r > 2 { store(2, acc.4, acc.5) }
+                    if r > 3 { store(3, acc.6, acc.7) }
+                }
+                i += r
             }
         }
     }

@@ -45,12 +45,16 @@ public final class ForwardRecord: @unchecked Sendable {
     /// Before the final softcap (the same tensor where the model has none).
     let rawLogits: Tensor
     let activations: [String: Tensor]
+    /// How many stacked copies of the prompt a backward pass on this record carries (1, or
+    /// `Transformer.replicated`'s count: one independent target per copy).
+    public let copies: Int
 
-    init(tokens: [Int32], logits: Tensor, rawLogits: Tensor, activations: [String: Tensor]) {
+    init(tokens: [Int32], logits: Tensor, rawLogits: Tensor, activations: [String: Tensor], copies: Int = 1) {
         self.tokens = tokens
         self.logits = logits
         self.rawLogits = rawLogits
         self.activations = activations
+        self.copies = copies
     }
 
     /// The activation at hook point `name` (nil for attention patterns, which are not kept).

@@ -56,6 +56,9 @@ extension Transformer {
                          hooks filter: HookFilter, options: BackwardOptions = .exact) throws -> [HookGradient] {
         let b = try differentiableBackend(), c = config
         let n = record.tokens.count
+        if logitGradient != nil && record.copies > 1 {
+            throw LanternError.unsupported("a logit gradient over \(record.copies) stacked copies: seed the final norm's output instead")
+        }
         if let logitGradient, logitGradient.shape != [n, c.vocabSize] {
             throw LanternError.shapeMismatch(op: "backward", detail: "logit gradient \(logitGradient.shape) for logits [\(n), \(c.vocabSize)]")
         }
@@ -141,9 +144,9 @@ extension Transformer {
             // hook_result (each head's output before the sum over heads): the sum passes the
             // branch's gradient to every head unchanged.
             if filter.matches(names.result) {
-                let n = record.tokens.count, d = c.hiddenSize
+                let d = c.hiddenSize
                 let tiled = try gAttn.map { gradient -> Tensor in
-                    let rows = try b.read(gradient)
+                    let rows = try b.read(gradient), n = gradient.rowCount
                     var out = [Float](repeating: 0, count: n * c.heads * d)
                     for r in 0..<n { for h in 0..<c.heads {
                         for j in 0..<d { out[(r * c.heads + h) * d + j] = rows[r * d + j] }
@@ -155,9 +158,12 @@ extension Transformer {
             let gZ = try at(names.z, try matmulBack(gAttn, w.o))
             var gRotQ: Tensor?, gRotK: Tensor?, gV: Tensor?
             if let gZ, options.freezeAttentionPatterns {
-                gV = try b.attentionBackward(q: try act(names.rotQ), k: try act(names.rotK), v: try act(names.v),
-                                             queryStart: 0, params: c.attentionParams(layer: l), gradient: gZ).dv
+                let q = try act(names.rotQ), k = try act(names.rotK), v = try act(names.v), params = c.attentionParams(layer: l)
+                gV = try eachCopy(of: record, gZ, b) { try b.attentionBackward(q: q, k: k, v: v, queryStart: 0, params: params, gradient: $0).dv }
             } else if let gZ {
+                guard record.copies == 1 else {
+                    throw LanternError.unsupported("a backward pass over \(record.copies) stacked copies needs frozen attention patterns")
+                }
                 (gRotQ, gRotK, gV) = try b.attentionBackward(q: try act(names.rotQ), k: try act(names.rotK), v: try act(names.v),
                                                             queryStart: 0, params: c.attentionParams(layer: l), gradient: gZ)
             }

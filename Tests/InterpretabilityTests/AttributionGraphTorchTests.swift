@@ -15,6 +15,39 @@ final class AttributionGraphTorchTests: XCTestCase {
         try compare("graph_circuit_tracer", conventions: .circuitTracer)
     }
 
+    /// The matrix the circuit-tracer package itself computed (0.5.0, nnsight backend;
+    /// tools/compare_circuit_tracer.py → circuit_tracer_package.*): same nodes, same edges. Its
+    /// embedding edges are √d_model too small (its nnsight backend multiplies the gradient at Gemma's
+    /// scaled embedding output by the unscaled embedding row), so those columns are rescaled first.
+    func testAgreesWithCircuitTracerPackage() throws {
+        let dir = "graphs/gemma3_tiny"
+        let golden = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("\(dir)/circuit_tracer_package.json")))) as! [String: Any]
+        let model = try Fixtures.model("gemma3_tiny")
+        let folders = try FileManager.default.contentsOfDirectory(atPath: Fixtures.path(dir + "/transcoders"))
+        let transcoders = try folders.map { try GemmaScope2.loadTranscoder(directory: Fixtures.path("\(dir)/transcoders/\($0)"), backend: model.backend) }
+            .sorted { $0.config.layer! < $1.config.layer! }
+        let tokens = (golden["tokens"] as! [Int]).map(Int32.init)
+        let graph = try ReplacementModel(model: model, transcoders: transcoders).graph(tokens: tokens, options: GraphOptions(conventions: .circuitTracer))
+
+        let features = (golden["features"] as! [[Int]]).map { "\($0[0])_\($0[2])_\($0[1])" }
+        XCTAssertEqual(Array((0..<graph.featureCount).map(graph.nodeID)), features, "active features (layer, position, feature)")
+        XCTAssertEqual(graph.nodes.suffix(graph.logitCount).map { node -> Int in
+            if case let .logit(token, _) = node { return Int(token) }
+            return -1
+        }, golden["logit_tokens"] as! [Int])
+        var theirs = try SafetensorsFile(path: Fixtures.path("\(dir)/circuit_tracer_package.safetensors")).tensor("adjacency").floats()
+        XCTAssertEqual(theirs.count, graph.adjacency.count)
+        let scale = Float(golden["embedding_scale"] as! Double)
+        for row in 0..<graph.count {
+            for position in 0..<graph.positionCount { theirs[row * graph.count + graph.embeddingIndex(position: position)] *= scale }
+        }
+        for row in Array(0..<graph.featureCount) + Array(graph.logitOffset..<graph.count) {
+            let range = (row * graph.count)..<((row + 1) * graph.count)
+            XCTAssertLessThan(Fixtures.relativeError(Array(graph.adjacency[range]), Array(theirs[range])), 1e-3, "row \(row)")
+        }
+        print("circuit-tracer package agreement: edges \(Fixtures.relativeError(graph.adjacency, theirs)) (max |Δ| / max |edge|)")
+    }
+
     func compare(_ stem: String, conventions: GraphConventions) throws {
         let dir = "graphs/gemma3_tiny"
         let golden = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("\(dir)/\(stem).json")))) as! [String: Any]

@@ -33,14 +33,17 @@ public struct GraphOptions: Sendable, Equatable {
     public var maxFeatureNodes: Int?
     /// How many feature rows to compute between re-rankings when `maxFeatureNodes` applies.
     public var updateInterval: Int
+    /// Targets per backward walk (each a stacked copy of the prompt); the graph does not depend on it.
+    public var batchSize: Int
 
     public init(maxLogits: Int = 10, logitProbability: Float = 0.95, conventions: GraphConventions = .complete,
-                maxFeatureNodes: Int? = nil, updateInterval: Int = 64) {
+                maxFeatureNodes: Int? = nil, updateInterval: Int = 64, batchSize: Int = 64) {
         self.maxLogits = maxLogits
         self.logitProbability = logitProbability
         self.conventions = conventions
         self.maxFeatureNodes = maxFeatureNodes
         self.updateInterval = updateInterval
+        self.batchSize = batchSize
     }
 }
 

@@ -8,8 +8,9 @@ import Models
 /// output exact, and gradients through an MLP only along the transcoder's affine skip. In that
 /// frozen system every node's input is a linear function of the source nodes, and one backward pass
 /// seeded at a target's input direction gives all its incoming direct effects.
-/// Cost: one backward pass per target (features + logits), not batched yet; a feature's pass stops
-/// at its own layer (blocks above it get no gradient and cost nothing).
+/// Cost: one backward walk per batch of targets (features + logits), each target a stacked copy of
+/// the prompt (`Transformer.replicated`); a batch's walk starts at its highest target's layer
+/// (blocks above get no gradient and cost nothing) and runs over the targets' prefix of the prompt.
 public final class ReplacementModel: @unchecked Sendable {
     public let model: Transformer
     /// transcoders[layer]: reads `blocks.L.ln2.hook_normalized`, writes `blocks.L.hook_mlp_out`.
@@ -48,6 +49,7 @@ public final class ReplacementModel: @unchecked Sendable {
         }
         if let cap = options.maxFeatureNodes, cap < 0 { throw LanternError.invalidArgument("max feature nodes must be ≥ 0, got \(cap)") }
         guard options.updateInterval >= 1 else { throw LanternError.invalidArgument("the update interval must be ≥ 1, got \(options.updateInterval)") }
+        guard options.batchSize >= 1 else { throw LanternError.invalidArgument("the batch size must be ≥ 1, got \(options.batchSize)") }
         let record = try m.recordForward(tokens)
         func activation(_ name: String) throws -> Tensor {
             guard let a = record.activation(name) else { throw LanternError.backend("the forward record lacks \(name)") }
@@ -114,87 +116,112 @@ public final class ReplacementModel: @unchecked Sendable {
         let embedded = try b.read(try activation(HookNames.embed))
         let outputHooks = (0..<layers).map(MLPTranscoderHooks.output)
         let filter = HookFilter([HookNames.embed] + outputHooks)
+        let stackedHooks = [HookNames.embed, HookNames.finalNorm] + outputHooks + (0..<layers).map(MLPTranscoderHooks.input)
         let backwardOptions = self.backwardOptions
 
         // A target at position p depends only on positions ≤ p (causal attention), so its backward
         // pass runs on the forward record of the prompt's first p + 1 tokens, whose activations are
-        // the full record's first rows. One prefix record is kept at a time.
+        // the full record's first rows. One prefix record is kept at a time, and one stacked copy of
+        // it for batches (targets come grouped by position).
         // (With a feature budget targets come in influence order, so the full record serves them all.)
         var prefix: (rows: Int, record: ForwardRecord) = (n, record)
-        var truncate = true
-        func recordThrough(_ position: Int) throws -> ForwardRecord {
-            guard truncate else { return record }
-            if prefix.rows != position + 1 { prefix = (position + 1, try m.recordForward(Array(tokens[0...position]))) }
-            return prefix.record
+        var stack: (rows: Int, copies: Int, record: ForwardRecord)?
+        func stacked(rows: Int, copies: Int) throws -> ForwardRecord {
+            if let stack, stack.rows == rows, stack.copies == copies { return stack.record }
+            if rows != prefix.rows { prefix = (rows, rows == n ? record : try m.recordForward(Array(tokens[0..<rows]))) }
+            let r = try m.replicated(prefix.record, copies: copies, hooks: stackedHooks)
+            stack = (rows, copies, r)
+            return r
         }
 
-        /// One row: backward from `direction` placed at `hook`, row `position`; then every source's
-        /// activation · gradient, for the layers below `belowLayer`.
-        func fillRow(_ target: Int, hook: String, position: Int, direction: [Float], belowLayer: Int) throws {
-            let rows = truncate ? position + 1 : n
-            var seed = [Float](repeating: 0, count: rows * d)
-            seed.replaceSubrange((position * d)..<((position + 1) * d), with: direction)
-            let points = try m.backward(try recordThrough(position), logitGradient: nil, seeds: [hook: try b.tensor(seed, shape: [rows, d])],
+        /// One backward pass for a batch of targets over their first `rows` positions (one stacked
+        /// copy of the prompt each, seeded with the target's direction at its hook and position);
+        /// then each target's row: every source's activation · gradient in that copy, for the layers
+        /// below the target's.
+        func fillRows(_ batch: [GraphTarget], rows: Int) throws {
+            let copies = batch.count
+            var seeds: [String: [Float]] = [:]
+            for (e, t) in batch.enumerated() {
+                var seed = seeds[t.hook] ?? [Float](repeating: 0, count: copies * rows * d)
+                let at = (e * rows + t.position) * d
+                seed.replaceSubrange(at..<(at + d), with: t.direction)
+                seeds[t.hook] = seed
+            }
+            let points = try m.backward(try stacked(rows: rows, copies: copies), logitGradient: nil,
+                                        seeds: try seeds.mapValues { try b.tensor($0, shape: [copies * rows, d]) },
                                         hooks: filter, options: backwardOptions)
             let byName = Dictionary(uniqueKeysWithValues: points.map { ($0.name, $0.gradient) })
-            let rowStart = target * count
-            var constant = 0.0
+            var constant = [Double](repeating: 0, count: copies)
             if let g = byName[HookNames.embed] {
                 let grad = try b.read(g)
-                for p in 0..<rows { adjacency[rowStart + embeddingOffset + p] = Self.rowDot(embedded, grad, row: p, width: d) }
+                for (e, t) in batch.enumerated() {
+                    for p in 0..<rows { adjacency[t.node * count + embeddingOffset + p] = Self.dot(embedded, p, grad, e * rows + p, width: d) }
+                }
             }
-            for l in 0..<min(belowLayer, layers) {
+            for l in 0..<min(batch.map(\.belowLayer).max() ?? 0, layers) {
                 guard let gTensor = byName[outputHooks[l]] else { continue }
                 let grad = try b.read(gTensor), t = transcoders[l]
-                for p in 0..<rows {
-                    adjacency[rowStart + errorOffset + l * n + p] = Self.rowDot(errors[l], grad, row: p, width: d)
-                    constant += Double(Self.rowDot(constants[l], grad, row: p, width: d))
-                }
-                guard !layerFeatures[l].isEmpty else { continue }
                 // Each active feature's edge: activation × (W_dec[f] · gradient at its position).
-                let projected = try b.read(try b.matmul(gTensor, t.decoderRows))
-                for i in layerFeatures[l] where features[i].position < rows {
-                    let f = features[i]
-                    adjacency[rowStart + i] = f.activation * projected[f.position * t.dSAE + f.feature]
+                let projected = layerFeatures[l].isEmpty ? [] : try b.read(try b.matmul(gTensor, t.decoderRows))
+                for (e, target) in batch.enumerated() where l < target.belowLayer {
+                    let rowStart = target.node * count
+                    for p in 0..<rows {
+                        adjacency[rowStart + errorOffset + l * n + p] = Self.dot(errors[l], p, grad, e * rows + p, width: d)
+                        constant[e] += Double(Self.dot(constants[l], p, grad, e * rows + p, width: d))
+                    }
+                    for i in layerFeatures[l] where features[i].position < rows {
+                        let f = features[i]
+                        adjacency[rowStart + i] = f.activation * projected[(e * rows + f.position) * t.dSAE + f.feature]
+                    }
                 }
             }
-            constantOf[target] = Float(constant)
+            for (e, t) in batch.enumerated() { constantOf[t.node] = Float(constant[e]) }
+        }
+        func fill(_ targets: [GraphTarget], rows: Int) throws {
+            for start in stride(from: 0, to: targets.count, by: options.batchSize) {
+                try fillRows(Array(targets[start..<min(start + options.batchSize, targets.count)]), rows: rows)
+            }
         }
 
         // Logit rows first: with a feature budget, they rank the features (circuit-tracer's order).
         let finalNormed = try b.read(try activation(HookNames.finalNorm))
+        var logitTargets: [GraphTarget] = []
         for (k, _) in salient.enumerated() {
             let direction = (0..<d).map { logitDirections[k * d + $0] - meanRow[$0] }
             inputs[logitOffset + k] = Self.rowDot(finalNormed, direction, row: n - 1, width: d)
-            try fillRow(logitOffset + k, hook: HookNames.finalNorm, position: n - 1, direction: direction, belowLayer: layers)
+            logitTargets.append(GraphTarget(node: logitOffset + k, hook: HookNames.finalNorm, position: n - 1, direction: direction, belowLayer: layers))
         }
+        try fill(logitTargets, rows: n)
         var layerInputs: [Int: [Float]] = [:]
-        func featureRow(_ i: Int) throws {
+        func featureTarget(_ i: Int) throws -> GraphTarget {
             let f = features[i], t = transcoders[f.layer]
             let direction = Array(encoders[f.layer][(f.feature * t.dIn)..<((f.feature + 1) * t.dIn)])
             let hook = MLPTranscoderHooks.input(f.layer)
             if layerInputs[f.layer] == nil { layerInputs[f.layer] = try b.read(try activation(hook)) }
             inputs[i] = Self.rowDot(layerInputs[f.layer]!, direction, row: f.position, width: d)
-            try fillRow(i, hook: hook, position: f.position, direction: direction, belowLayer: f.layer)
+            return GraphTarget(node: i, hook: hook, position: f.position, direction: direction, belowLayer: f.layer)
         }
         let budget = min(options.maxFeatureNodes ?? features.count, features.count)
         var visited = [Bool](repeating: false, count: features.count)
         if budget == features.count {
-            for i in features.indices.sorted(by: { features[$0].position < features[$1].position }) { try featureRow(i) }
+            // By position (each on its prefix), the highest layers first so a batch's walk starts
+            // where most of its targets do.
+            for p in 0..<n {
+                let here = features.indices.filter { features[$0].position == p }.sorted { features[$0].layer > features[$1].layer }
+                try fill(try here.map(featureTarget), rows: p + 1)
+            }
             visited = visited.map { _ in true }
         } else {
             // Visit features in order of their influence on the logits through the rows known so
             // far, re-ranked every `updateInterval` rows (circuit-tracer's compute_partial_influences).
-            truncate = false
             var done = 0
             while done < budget {
                 let influence = Self.partialInfluence(adjacency, count: count, weights: salient.enumerated().map { (logitOffset + $0, $1.probability) })
                 let ranked = features.indices.filter { !visited[$0] }.sorted { influence[$0] > influence[$1] || (influence[$0] == influence[$1] && $0 < $1) }
-                for i in ranked.prefix(min(options.updateInterval, budget - done)) {
-                    try featureRow(i)
-                    visited[i] = true
-                    done += 1
-                }
+                let next = Array(ranked.prefix(min(options.updateInterval, budget - done)))
+                try fill(try next.map(featureTarget), rows: n)
+                for i in next { visited[i] = true }
+                done += next.count
             }
         }
         if budget < features.count {
@@ -279,6 +306,14 @@ public final class ReplacementModel: @unchecked Sendable {
         return kept
     }
 
+    /// Row `aRow` of the row-major matrix `a` dotted with row `bRow` of `b` (rows of `width`).
+    static func dot(_ a: [Float], _ aRow: Int, _ b: [Float], _ bRow: Int, width: Int) -> Float {
+        let ao = aRow * width, bo = bRow * width
+        var s = 0.0
+        for j in 0..<width { s += Double(a[ao + j]) * Double(b[bo + j]) }
+        return Float(s)
+    }
+
     /// Row `row` of the row-major matrix `a` (rows of `width`) dotted with row `row` of `b`, a
     /// same-shaped matrix, or with `b` itself when `b` is one row (a direction).
     static func rowDot(_ a: [Float], _ b: [Float], row: Int, width: Int) -> Float {
@@ -287,4 +322,14 @@ public final class ReplacementModel: @unchecked Sendable {
         for j in 0..<width { s += Double(a[offset + j]) * Double(b[bOffset + j]) }
         return Float(s)
     }
+}
+
+/// One row of the graph to compute: a seed `direction` at `hook`, row `position`, whose sources
+/// are the nodes below layer `belowLayer`.
+struct GraphTarget {
+    let node: Int
+    let hook: String
+    let position: Int
+    let direction: [Float]
+    let belowLayer: Int
 }
