@@ -52,3 +52,16 @@ clean:
 bench-llamacpp: build
 	python3 -c "import llama_cpp" 2>/dev/null || python3 -m pip install llama-cpp-python
 	$(BIN) bench --only model --model gemma3-270m --model smollm2 --prefill 512 --decode 32
+
+# --- fuzzing (issue 13): libFuzzer harnesses in Fuzz/, built with swiftc -sanitize=fuzzer,address
+# outside the SwiftPM build. `make fuzz` runs each harness for FUZZ_RUNS executions; `make
+# fuzz-smoke` (in .ci/run) a short run of each. Malformed-file corpus against the CLI: `make malformed`.
+FUZZ_RUNS ?= 1000000
+.PHONY: fuzz fuzz-smoke malformed
+fuzz:
+	Fuzz/run.sh $(FUZZ_RUNS)
+fuzz-smoke:
+	Fuzz/run.sh 3000
+malformed: build
+	python3 tools/malformed_corpus.py run --lantern $(BIN)
+# --- end fuzzing

@@ -18,7 +18,7 @@ let package = Package(
         .target(name: "LanternCore"),
         .target(name: "CPUBackend", dependencies: ["LanternCore"]),
         .target(name: "Formats", dependencies: ["LanternCore"]),
-        .target(name: "Tokenizers", dependencies: ["LanternCore"]),
+        .target(name: "Tokenizers", dependencies: ["LanternCore", "Formats"]),
         .target(name: "Models", dependencies: ["LanternCore", "Formats"]),
         .target(name: "Training", dependencies: ["LanternCore", "Formats", "Models", "Interpretability"]),
         .target(

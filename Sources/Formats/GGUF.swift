@@ -135,10 +135,18 @@ public final class GGUFFile: WeightSource, @unchecked Sendable {
         dataOffset = start
         let dataSize = file.count - start
         for (i, t) in infos.enumerated() {
+            // offset ≤ file size was checked when read, so offset + byteCount below cannot overflow.
             guard dataSize >= 0, t.offset <= dataSize, t.byteCount <= dataSize - t.offset else {
+                let end = t.offset.addingReportingOverflow(t.byteCount)
                 throw LanternError.badFile(path: path, field: "tensor[\(i)] \(t.name)",
-                                           problem: "data [\(t.offset), \(t.offset + t.byteCount)) lies outside the \(max(dataSize, 0)) data bytes (truncated file?)")
+                                           problem: "data [\(t.offset), \(end.overflow ? "overflow" : String(end.partialValue))) lies outside the \(max(dataSize, 0)) data bytes (truncated file?)")
             }
+        }
+        // Tensors may not share bytes: llama.cpp's writer never overlaps them, so an overlap is a forged table.
+        let byStart = infos.indices.sorted { (infos[$0].offset, infos[$0].byteCount) < (infos[$1].offset, infos[$1].byteCount) }
+        for (a, b) in zip(byStart, byStart.dropFirst()) where infos[b].offset < infos[a].offset + infos[a].byteCount {
+            throw LanternError.badFile(path: path, field: "tensor[\(b)] \(infos[b].name)",
+                                       problem: "data at offset \(infos[b].offset) overlaps tensor \(infos[a].name) [\(infos[a].offset), \(infos[a].offset + infos[a].byteCount))")
         }
         tensors = infos
         self.byName = byName

@@ -66,11 +66,16 @@ struct GGUFCursor {
             guard b <= 1 else { throw bad("bool value \(b) is neither 0 nor 1") }
             return .bool(b == 1)
         case .string: return .string(try readString())
-        case .array: return .array(try readArray())
+        case .array: return .array(try readArray(depth: 1))
         }
     }
 
-    mutating func readArray() throws -> GGUFArray {
+    /// Arrays of arrays nest at most this deep: ggml itself reads none, and each level would be a
+    /// stack frame here (a 100 000-deep file must be refused, not overflow the stack).
+    static let maxArrayDepth = 8
+
+    mutating func readArray(depth: Int) throws -> GGUFArray {
+        guard depth <= Self.maxArrayDepth else { throw bad("arrays nested more than \(Self.maxArrayDepth) deep") }
         let type = try readType()
         let n = try readCount(of: "array length", minimumSize: type.minimumSize)
         switch type {
@@ -82,7 +87,7 @@ struct GGUFCursor {
         case .float32: return .float32(try (0..<n).map { _ in try readFloat() })
         case .float64: return .float64(try (0..<n).map { _ in try readDouble() })
         case .bool: return .bools(try (0..<n).map { _ in try readValue(.bool).bool! })
-        case .array: return .arrays(try (0..<n).map { _ in try readArray() })
+        case .array: return .arrays(try (0..<n).map { _ in try readArray(depth: depth + 1) })
         case .uint64:
             return .integers(try (0..<n).map { _ in
                 let v = try read(UInt64.self)

@@ -28,48 +28,75 @@ public final class SafetensorsFile: WeightSource, @unchecked Sendable {
         guard headerLength <= UInt64(file.count - 8) else {
             throw bad("header", "header length \(headerLength) is longer than the \(file.count - 8) bytes after it")
         }
+        // The reference implementation's limit: a header larger than this is not a real checkpoint.
+        guard headerLength <= 100_000_000 else {
+            throw bad("header", "header length \(headerLength) is over the 100 MB limit")
+        }
         let dataStart = 8 + Int(headerLength)
         let dataSize = file.count - dataStart
-        let headerBytes = UnsafeRawBufferPointer(rebasing: file.bytes[8..<dataStart])
-        guard let json = try? JSONSerialization.jsonObject(with: Data(headerBytes)) as? [String: Any] else {
-            throw bad("header", "the \(headerLength)-byte header is not a JSON object")
+        let root: JSONValue
+        do {
+            root = try JSONReader.parse(Array(file.bytes[8..<dataStart]))
+        } catch {
+            throw bad("header", "the \(headerLength)-byte header is not a JSON object (\(error.message) at byte \(error.offset))")
         }
+        guard let members = root.members else { throw bad("header", "the \(headerLength)-byte header is not a JSON object") }
+        if let key = root.duplicateKey { throw bad(key, "appears twice in the header") }
         var metadata: [String: String] = [:]
         var entries: [String: HostTensor] = [:]
-        var order: [(Int, String)] = []
-        for (name, value) in json {
+        var order: [(begin: Int, end: Int, name: String)] = []
+        for (name, info) in members {
             if name == "__metadata__" {
-                for (k, v) in value as? [String: Any] ?? [:] { metadata[k] = "\(v)" }
+                guard let pairs = info.members else { throw bad(name, "expected an object of strings, got \(info.summary)") }
+                for (k, v) in pairs {
+                    guard let text = v.string else { throw bad("__metadata__.\(k)", "expected a string, got \(v.summary)") }
+                    metadata[k] = text
+                }
                 continue
             }
-            guard let info = value as? [String: Any] else { throw bad(name, "entry is not an object") }
-            guard let dtypeName = info["dtype"] as? String else { throw bad("\(name).dtype", "missing") }
+            guard info.members != nil else { throw bad(name, "entry is not an object") }
+            if let key = info.duplicateKey { throw bad("\(name).\(key)", "appears twice") }
+            guard let dtypeValue = info["dtype"] else { throw bad("\(name).dtype", "missing") }
+            guard let dtypeName = dtypeValue.string else { throw bad("\(name).dtype", "expected a string, got \(dtypeValue.summary)") }
             guard let dtype = Self.dtypes[dtypeName] else {
                 throw bad("\(name).dtype", "\(dtypeName) is not supported (expected F32, F16 or BF16)")
             }
-            guard let shape = (info["shape"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
-                  shape.count == (info["shape"] as? [Any])?.count, shape.allSatisfy({ $0 >= 0 }) else {
-                throw bad("\(name).shape", "expected a list of non-negative integers")
+            guard let dims = info["shape"]?.array, dims.count <= 8 else {
+                throw bad("\(name).shape", "expected a list of at most 8 non-negative integers")
             }
-            guard let offsets = (info["data_offsets"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
-                  offsets.count == 2 else {
-                throw bad("\(name).data_offsets", "expected [begin, end]")
+            var shape: [Int] = [], elements = 1
+            for d in dims {
+                // Exact integers only: 2.5, -1, 1e300 and 2^64 are refused, never truncated or wrapped.
+                guard let n = d.int, n >= 0 else {
+                    throw bad("\(name).shape", "expected non-negative integers, got \(d.summary)")
+                }
+                let (product, overflow) = elements.multipliedReportingOverflow(by: n)
+                guard !overflow else { throw bad("\(name).shape", "the element count of \(dims.map(\.summary)) overflows") }
+                shape.append(n)
+                elements = product
             }
-            let (begin, end) = (offsets[0], offsets[1])
+            guard let offsets = info["data_offsets"]?.array, offsets.count == 2,
+                  let begin = offsets[0].int, let end = offsets[1].int else {
+                throw bad("\(name).data_offsets", "expected [begin, end] as two integers")
+            }
             guard begin >= 0, begin <= end, end <= dataSize else {
                 throw bad("\(name).data_offsets", "[\(begin), \(end)] is outside the \(dataSize) data bytes")
             }
-            let elements = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }
             guard let expected = dtype.byteCount(elements: elements), expected == end - begin else {
                 throw bad("\(name).data_offsets", "\(end - begin) bytes, but \(dtypeName) \(shape) needs \(dtype.byteCount(elements: elements).map(String.init) ?? "too many")")
             }
             let bytes = UnsafeRawBufferPointer(rebasing: file.bytes[(dataStart + begin)..<(dataStart + end)])
             entries[name] = HostTensor(name: name, shape: shape, dtype: dtype, bytes: bytes, owner: file)
-            order.append((begin, name))
+            order.append((begin, end, name))
+        }
+        order.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
+        // Tensors may not share bytes: a writer never overlaps them, so an overlap is a forged header.
+        for (previous, next) in zip(order, order.dropFirst()) where next.begin < previous.end {
+            throw bad("\(next.name).data_offsets", "[\(next.begin), \(next.end)] overlaps \(previous.name)'s [\(previous.begin), \(previous.end)]")
         }
         self.metadata = metadata
         self.entries = entries
-        tensorNames = order.sorted { $0 < $1 }.map(\.1)
+        tensorNames = order.map(\.name)
     }
 
     public func has(_ name: String) -> Bool { entries[name] != nil }
@@ -95,13 +122,7 @@ public final class Checkpoint: WeightSource, @unchecked Sendable {
         let index = (directory as NSString).appendingPathComponent("model.safetensors.index.json")
         let single = (directory as NSString).appendingPathComponent("model.safetensors")
         if fm.fileExists(atPath: index) {
-            guard let data = fm.contents(atPath: index),
-                  let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-                throw LanternError.badFile(path: index, field: "file", problem: "not a JSON object")
-            }
-            guard let map = json["weight_map"] as? [String: String] else {
-                throw LanternError.badFile(path: index, field: "weight_map", problem: "missing or not an object of tensor → file")
-            }
+            let map = try Self.readIndex(index)
             var byName: [String: SafetensorsFile] = [:]
             for shard in Set(map.values).sorted() {
                 byName[shard] = try SafetensorsFile(path: (directory as NSString).appendingPathComponent(shard))
@@ -126,6 +147,35 @@ public final class Checkpoint: WeightSource, @unchecked Sendable {
 
     public var tensorNames: [String] { files.flatMap(\.tensorNames) }
     public func has(_ name: String) -> Bool { owner[name] != nil }
+
+    /// `weight_map` of a shard index: tensor → shard file. Strict: an object of strings, no name
+    /// twice, and every shard a plain relative path inside the directory (no `..`, no `/…`), so
+    /// an index cannot make Lantern open files elsewhere.
+    static func readIndex(_ index: String) throws -> [String: String] {
+        func bad(_ field: String, _ problem: String) -> LanternError { .badFile(path: index, field: field, problem: problem) }
+        guard let data = FileManager.default.contents(atPath: index) else { throw bad("file", "cannot read") }
+        let root: JSONValue
+        do {
+            root = try JSONReader.parse([UInt8](data))
+        } catch {
+            throw bad("file", "not JSON (\(error.message) at byte \(error.offset))")
+        }
+        guard root.members != nil else { throw bad("file", "not a JSON object") }
+        guard let members = root["weight_map"]?.members else {
+            throw bad("weight_map", "missing or not an object of tensor → file")
+        }
+        if let key = root["weight_map"]?.duplicateKey { throw bad("weight_map.\(key)", "appears twice") }
+        var map: [String: String] = [:]
+        for (tensor, value) in members {
+            guard let shard = value.string else { throw bad("weight_map.\(tensor)", "expected a file name, got \(value.summary)") }
+            let parts = shard.split(separator: "/", omittingEmptySubsequences: false)
+            guard !shard.isEmpty, !shard.hasPrefix("/"), !parts.contains(where: { $0 == ".." || $0.isEmpty }), !shard.contains("\0") else {
+                throw bad("weight_map.\(tensor)", "'\(shard)' is not a file name inside the model directory")
+            }
+            map[tensor] = shard
+        }
+        return map
+    }
 
     public func tensor(_ name: String) throws -> HostTensor {
         guard let file = owner[name] else {

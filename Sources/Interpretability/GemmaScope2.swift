@@ -98,10 +98,10 @@ public enum GemmaScope2 {
         }
         func integer(_ key: String) throws -> Int? {
             guard let value = cfg[key], !(value is NSNull) else { return nil }
-            guard !(value is String), let n = value as? NSNumber, n.doubleValue == n.doubleValue.rounded(), n.doubleValue > 0 else {
+            guard let n = JSONFields.exactInt(value), n > 0 else {
                 throw bad(key, "expected a positive integer, got \(describe(value))")
             }
-            return n.intValue
+            return n
         }
         guard let architecture = try string("architecture") else { throw bad("architecture", "missing (expected \"jump_relu\")") }
         let activation: SAEActivation

@@ -61,6 +61,12 @@ public final class SAE: @unchecked Sendable {
     public var hookName: String { config.hookName }
 
     public init(config c: SAEConfig, weights w: SAEWeights, backend: any Backend, source: String = "SAE") throws {
+        // Every loader ends here, so every format gets these: no empty SAE, no k past the width.
+        guard c.dIn > 0 else { throw LanternError.badFile(path: source, field: "d_in", problem: "\(c.dIn) (expected a positive width)") }
+        guard c.dSAE > 0 else { throw LanternError.badFile(path: source, field: "d_sae", problem: "\(c.dSAE) (expected a positive number of features)") }
+        if case let .topK(k) = c.activation, !(1...c.dSAE).contains(k) {
+            throw LanternError.badFile(path: source, field: "k", problem: "\(k) is outside 1...\(c.dSAE) (d_sae)")
+        }
         try Self.validate(source, [("W_enc", w.wEnc, [c.dIn, c.dSAE]), ("W_dec", w.wDec, [c.dSAE, c.dIn]), ("b_enc", w.bEnc, [c.dSAE]),
                                    ("b_dec", w.bDec, [c.dIn]), ("threshold", w.threshold, [c.dSAE])])
         if c.activation == .jumpReLU && w.threshold == nil {

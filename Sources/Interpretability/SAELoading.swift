@@ -34,21 +34,25 @@ extension SAE {
     /// `-mlp` releases read attn.hook_z and hook_mlp_out).
     public static func loadGemmaScope(npz path: String, backend: any Backend, hook: String? = nil) throws -> SAE {
         let archive = try NPZArchive(path: path)
-        func member(_ name: String, rank: Int) throws -> NPYArray {
-            let a = try archive.array(name)
-            guard a.shape.count == rank else {
-                throw LanternError.badFile(path: path, field: name, problem: "shape \(a.shape) should have \(rank) dimensions")
+        // Shapes first, from the members' headers: a lying or oversized member is refused before
+        // anything is inflated.
+        func shape(_ name: String, rank: Int) throws -> [Int] {
+            let shape = try archive.header(name).shape
+            guard shape.count == rank else {
+                throw LanternError.badFile(path: path, field: name, problem: "shape \(shape) should have \(rank) dimensions")
             }
-            return a
+            return shape
         }
-        let wEnc = try member("W_enc", rank: 2)
-        let (dIn, dSAE) = (wEnc.shape[0], wEnc.shape[1])
-        let wDec = try member("W_dec", rank: 2), bEnc = try member("b_enc", rank: 1)
-        let bDec = try member("b_dec", rank: 1), threshold = try member("threshold", rank: 1)
-        for (name, a, expected) in [("W_dec", wDec, [dSAE, dIn]), ("b_enc", bEnc, [dSAE]), ("b_dec", bDec, [dIn]),
-                                    ("threshold", threshold, [dSAE])] where a.shape != expected {
-            throw LanternError.badFile(path: path, field: name, problem: "shape \(a.shape), expected \(expected) (W_enc is [\(dIn), \(dSAE)])")
+        let encShape = try shape("W_enc", rank: 2)
+        let (dIn, dSAE) = (encShape[0], encShape[1])
+        for (name, expected) in [("W_dec", [dSAE, dIn]), ("b_enc", [dSAE]), ("b_dec", [dIn]), ("threshold", [dSAE])] {
+            let actual = try shape(name, rank: expected.count)
+            guard actual == expected else {
+                throw LanternError.badFile(path: path, field: name, problem: "shape \(actual), expected \(expected) (W_enc is [\(dIn), \(dSAE)])")
+            }
         }
+        let wEnc = try archive.array("W_enc"), wDec = try archive.array("W_dec"), bEnc = try archive.array("b_enc")
+        let bDec = try archive.array("b_dec"), threshold = try archive.array("threshold")
         let layer = Self.layerInPath(path)
         guard let hookName = hook ?? layer.map({ Self.gemmaScopeHook(path: path, layer: $0) }) else {
             throw LanternError.invalidArgument("\(path): hook: Gemma Scope archives do not name their hook and the path has no layer_N: give --hook (e.g. blocks.20.hook_resid_post)")
@@ -85,11 +89,13 @@ extension SAE {
               let cfg = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw bad("file", "cannot read it as a JSON object")
         }
+        // Exact and bounded (2^31 features would not fit in memory anyway): checked before allocating.
         func int(_ key: String) throws -> Int {
-            guard let n = cfg[key] as? NSNumber, n.doubleValue == n.doubleValue.rounded(), n.intValue > 0 else {
-                throw bad(key, cfg[key] == nil ? "missing" : "expected a positive integer, got \(cfg[key]!)")
+            guard let v = cfg[key] else { throw bad(key, "missing") }
+            guard let n = JSONFields.exactInt(v), n > 0, n <= 1 << 31 else {
+                throw bad(key, "expected a positive integer up to 2^31, got \(JSONFields.describe(v))")
             }
-            return n.intValue
+            return n
         }
         let dIn = try int("d_in"), dSAE = try int("d_sae")
         let activation = try saeLensActivation(cfg, bad: bad)
@@ -104,7 +110,7 @@ extension SAE {
             applyBDec = flag
         }
         guard let hookName = hook ?? (cfg["hook_name"] as? String) else { throw bad("hook_name", "missing (or give --hook)") }
-        let layer = (cfg["hook_layer"] as? NSNumber)?.intValue ?? layerInHook(hookName)
+        let layer = cfg["hook_layer"].flatMap(JSONFields.exactInt) ?? layerInHook(hookName)
 
         let file = try SafetensorsFile(path: weightsPath)
         func weight(_ name: String, _ shape: [Int]) throws -> [Float] {
@@ -132,8 +138,11 @@ extension SAE {
         let function = cfg["activation_fn_str"] as? String ?? cfg["activation_fn"] as? String ?? "relu"
         func k() throws -> Int {
             let kwargs = cfg["activation_fn_kwargs"] as? [String: Any] ?? [:]
-            guard let k = (cfg["k"] as? NSNumber ?? kwargs["k"] as? NSNumber)?.intValue, k > 0 else {
-                throw bad("activation_fn_kwargs.k", "a TopK SAE needs a positive k")
+            guard let raw = cfg["k"] ?? kwargs["k"], let k = JSONFields.exactInt(raw), k > 0 else {
+                throw bad("activation_fn_kwargs.k", "a TopK SAE needs a positive integer k")
+            }
+            if let dSAE = cfg["d_sae"].flatMap(JSONFields.exactInt), k > dSAE {
+                throw bad("activation_fn_kwargs.k", "\(k) is more than d_sae \(dSAE)")
             }
             return k
         }

@@ -67,10 +67,10 @@ public struct TunedLens: Sendable {
             throw LanternError.badFile(path: configPath, field: "file", problem: "not a JSON object")
         }
         func int(_ key: String) throws -> Int {
-            guard let v = json[key] as? NSNumber, v.intValue > 0 else {
-                throw LanternError.badFile(path: configPath, field: key, problem: "expected a positive integer")
+            guard let v = json[key].flatMap(JSONFields.exactInt), v > 0, v <= 1 << 20 else {
+                throw LanternError.badFile(path: configPath, field: key, problem: "expected a positive integer up to 2^20")
             }
-            return v.intValue
+            return v
         }
         var config = TunedLensConfig(baseModel: json["base_model_name_or_path"] as? String ?? "",
                                      dModel: try int("d_model"), layerCount: try int("num_hidden_layers"))

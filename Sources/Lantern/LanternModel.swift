@@ -31,7 +31,7 @@ public final class LanternModel: @unchecked Sendable {
         let transformer = try Transformer(directory: directory, backend: backend)
         let tokenizerPath = (directory as NSString).appendingPathComponent("tokenizer.json")
         let tokenizer = FileManager.default.fileExists(atPath: tokenizerPath)
-            ? try Tokenizer(vocabulary: TokenizerVocabulary(hubTokenizerJSON: tokenizerPath)) : nil
+            ? try Tokenizer(vocabulary: TokenizerVocabulary(hubTokenizerJSON: tokenizerPath, vocabularyLimit: transformer.config.vocabSize)) : nil
         return LanternModel(transformer: transformer, tokenizer: tokenizer, source: directory)
     }
 

@@ -11,7 +11,13 @@ public enum LanternError: Error, CustomStringConvertible, Equatable {
     /// A backend failed (device lost, out of memory, driver missing).
     case backend(String)
 
+    /// One line, always: names and values read from files (a tensor called "a\nb") are shown with
+    /// their line breaks escaped.
     public var description: String {
+        rendered.replacingLineBreaks()
+    }
+
+    private var rendered: String {
         switch self {
         case let .badFile(path, field, problem): "\(path): \(field): \(problem)"
         case let .shapeMismatch(op, detail): "\(op): shape mismatch: \(detail)"
@@ -19,5 +25,29 @@ public enum LanternError: Error, CustomStringConvertible, Equatable {
         case let .unsupported(message): "unsupported: \(message)"
         case let .backend(message): "backend: \(message)"
         }
+    }
+}
+
+extension String {
+    /// Line breaks and other control characters as escapes ("\\n", "\\u{7}"), so that text from a
+    /// file cannot split an error into several lines.
+    func replacingLineBreaks() -> String {
+        guard unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0 == "\u{2028}" || $0 == "\u{2029}" })
+        else { return self }
+        var out = ""
+        for scalar in unicodeScalars {
+            switch scalar {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.properties.generalCategory == .control || scalar == "\u{2028}" || scalar == "\u{2029}" {
+                    out += "\\u{\(String(scalar.value, radix: 16))}"
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out
     }
 }

@@ -33,10 +33,15 @@ extension ModelConfig {
         if let declared = try g.optionalInt(key("vocab_size")), declared != vocab {
             throw bad(key("vocab_size"), "\(declared) contradicts token_embd.weight's \(vocab) rows")
         }
-        let layers = try g.int(key("block_count"))
-        let heads = try g.int(key("attention.head_count"))
-        let kvHeads = try g.optionalInt(key("attention.head_count_kv")) ?? heads
-        guard heads > 0, kvHeads > 0, heads % kvHeads == 0 else {
+        // Counts are range-checked here, before anything (per-layer tables, divisions) uses them.
+        func bounded(_ k: String, _ value: Int, _ range: ClosedRange<Int>) throws -> Int {
+            guard range.contains(value) else { throw bad(key(k), "\(value) is outside \(range.lowerBound)...\(range.upperBound)") }
+            return value
+        }
+        let layers = try bounded("block_count", try g.int(key("block_count")), 1...Limits.layers)
+        let heads = try bounded("attention.head_count", try g.int(key("attention.head_count")), 1...Limits.heads)
+        let kvHeads = try bounded("attention.head_count_kv", try g.optionalInt(key("attention.head_count_kv")) ?? heads, 1...Limits.heads)
+        guard heads % kvHeads == 0 else {
             throw bad(key("attention.head_count_kv"), "\(kvHeads) does not divide attention.head_count \(heads)")
         }
         let headDim = try g.optionalInt(key("attention.key_length")) ?? hidden / heads
@@ -63,8 +68,8 @@ extension ModelConfig {
         var sliding: [Bool]
         switch family {
         case .gemma3:
-            let pattern = try g.optionalInt(key("attention.sliding_window_pattern")) ?? 6
-            guard pattern > 0 else { throw bad(key("attention.sliding_window_pattern"), "must be positive") }
+            let pattern = try bounded("attention.sliding_window_pattern", try g.optionalInt(key("attention.sliding_window_pattern")) ?? 6,
+                                      1...Limits.layers)
             sliding = (0..<layers).map { ($0 + 1) % pattern != 0 }
         case .gemma2: sliding = (0..<layers).map { $0 % 2 == 0 }
         case .llama: sliding = Array(repeating: false, count: layers)
@@ -78,10 +83,17 @@ extension ModelConfig {
         func softcap(_ k: String, default value: Float) throws -> Float? {
             guard family == .gemma2 else { return nil }
             let v = try g.optionalFloat(key(k)) ?? value
+            guard v.isFinite else { throw bad(key(k), "\(v) is not a finite number") }
             return v > 0 ? v : nil
         }
-        let eos = try g.optionalInt("tokenizer.ggml.eos_token_id")
-        return ModelConfig(
+        // Token ids are checked against the vocabulary before they become Int32s (2^31 would trap).
+        func tokenID(_ k: String) throws -> Int32? {
+            guard let id = try g.optionalInt(k) else { return nil }
+            guard id >= 0, id < vocab else { throw bad(k, "token id \(id) is outside the vocabulary of \(vocab)") }
+            return Int32(id)
+        }
+        let eos = try tokenID("tokenizer.ggml.eos_token_id")
+        let config = ModelConfig(
             family: family,
             vocabSize: vocab,
             hiddenSize: hidden,
@@ -101,10 +113,12 @@ extension ModelConfig {
             tiedEmbeddings: !g.has("output.weight"),
             activation: family == .llama ? .silu : .geluTanh,
             contextLength: try g.optionalInt(key("context_length")) ?? 8192,
-            bosToken: try g.optionalInt("tokenizer.ggml.bos_token_id").map(Int32.init),
-            eosTokens: eos.map { [Int32($0)] } ?? [],
-            padToken: try g.optionalInt("tokenizer.ggml.padding_token_id").map(Int32.init)
+            bosToken: try tokenID("tokenizer.ggml.bos_token_id"),
+            eosTokens: eos.map { [$0] } ?? [],
+            padToken: try tokenID("tokenizer.ggml.padding_token_id")
         )
+        try config.validate(path: g.path, keys: .gguf(arch))
+        return config
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Formats
 import LanternCore
 
 /// The transformer families Lantern runs. They share one implementation; these settings are
@@ -68,14 +69,16 @@ extension ModelConfig {
         return try parse(json, path: path)
     }
 
+    /// Every key is read strictly (`JSONFields`): a value of the wrong type or out of range is an
+    /// error naming the key, never a default; the whole configuration is then `validate`d.
     public static func parse(_ top: [String: Any], path: String) throws -> ModelConfig {
         // Multimodal Gemma 3 configs keep the language model under text_config.
         var json = top
-        if let text = top["text_config"] as? [String: Any] {
-            json = text
+        if let text = try JSONFields(top, path: path).optionalObject("text_config") {
+            json = text.json
             if json["model_type"] == nil { json["model_type"] = "gemma3_text" }
         }
-        let reader = ConfigReader(json: json, path: path)
+        let reader = JSONFields(json, path: path)
         let modelType = try reader.string("model_type")
         let family: Family
         switch modelType {
@@ -85,12 +88,13 @@ extension ModelConfig {
         default:
             throw LanternError.badFile(path: path, field: "model_type", problem: "'\(modelType)' is not a supported architecture (gemma2, gemma3_text, llama)")
         }
-        let hidden = try reader.int("hidden_size")
-        let heads = try reader.int("num_attention_heads")
-        let headDim = try reader.optionalInt("head_dim") ?? hidden / max(heads, 1)
-        let layers = try reader.int("num_hidden_layers")
-        let kvHeads = try reader.optionalInt("num_key_value_heads") ?? heads
-        guard heads > 0, kvHeads > 0, heads % kvHeads == 0 else {
+        let limits = Limits.self
+        let hidden = try reader.int("hidden_size", in: 1...limits.hidden)
+        let heads = try reader.int("num_attention_heads", in: 1...limits.heads)
+        let headDim = try reader.optionalInt("head_dim", in: 1...limits.headDim) ?? hidden / heads
+        let layers = try reader.int("num_hidden_layers", in: 1...limits.layers)
+        let kvHeads = try reader.optionalInt("num_key_value_heads", in: 1...limits.heads) ?? heads
+        guard heads % kvHeads == 0 else {
             throw LanternError.badFile(path: path, field: "num_key_value_heads", problem: "\(kvHeads) does not divide num_attention_heads \(heads)")
         }
         guard headDim > 0, headDim % 2 == 0 else {
@@ -99,55 +103,62 @@ extension ModelConfig {
 
         // Which layers slide: layer_types when present, else each family's rule.
         var sliding: [Bool]
-        if let types = json["layer_types"] as? [String] {
+        if let types = try reader.optionalStrings("layer_types") {
             guard types.count == layers else {
                 throw LanternError.badFile(path: path, field: "layer_types", problem: "\(types.count) entries for \(layers) layers")
+            }
+            for type in types where type != "sliding_attention" && type != "full_attention" {
+                throw LanternError.badFile(path: path, field: "layer_types", problem: "'\(type)' is neither sliding_attention nor full_attention")
             }
             sliding = types.map { $0 == "sliding_attention" }
         } else {
             switch family {
             case .gemma2: sliding = (0..<layers).map { $0 % 2 == 0 }
             case .gemma3:
-                let pattern = try reader.optionalInt("sliding_window_pattern") ?? 6
+                // 0 would divide by zero below; every real Gemma 3 uses 6.
+                let pattern = try reader.optionalInt("sliding_window_pattern", in: 1...limits.layers) ?? 6
                 sliding = (0..<layers).map { ($0 + 1) % pattern != 0 }
             case .llama: sliding = Array(repeating: false, count: layers)
             }
         }
-        let window = try reader.optionalInt("sliding_window")
+        let window = try reader.optionalInt("sliding_window", in: 1...limits.context)
         if window == nil { sliding = sliding.map { _ in false } }
 
         // RoPE: transformers 5 nests parameters (per layer type for Gemma 3); 4 keeps them on top.
-        func ropeParams(_ entry: [String: Any]?, defaultTheta: Float) throws -> RopeParams {
-            let theta = (entry?["rope_theta"] as? NSNumber)?.floatValue ?? defaultTheta
+        func float(_ fields: JSONFields?, _ key: String) throws -> Float? {
+            try fields?.optionalDouble(key, positive: true).map(Float.init)
+        }
+        func ropeParams(_ entry: JSONFields?, defaultTheta: Float) throws -> RopeParams {
+            let theta = try float(entry, "rope_theta") ?? defaultTheta
             var scale: Float = 1
-            let type = entry?["rope_type"] as? String ?? entry?["type"] as? String ?? "default"
+            let type = try entry?.optionalString("rope_type") ?? entry?.optionalString("type") ?? "default"
             switch type {
             case "default": break
-            case "linear": scale = (entry?["factor"] as? NSNumber)?.floatValue ?? 1
+            case "linear": scale = try float(entry, "factor") ?? 1
             default:
-                throw LanternError.badFile(path: path, field: "rope_type", problem: "'\(type)' is not supported (default, linear)")
+                throw LanternError.badFile(path: path, field: (entry?.prefix ?? "") + "rope_type", problem: "'\(type)' is not supported (default, linear)")
             }
             return RopeParams(theta: theta, pairing: .half, positionScale: scale, rotaryDim: headDim)
         }
-        let topTheta = (json["rope_theta"] as? NSNumber)?.floatValue ?? 10_000
-        let localTheta = (json["rope_local_base_freq"] as? NSNumber)?.floatValue ?? 10_000
+        let topTheta = try float(reader, "rope_theta") ?? 10_000
+        let localTheta = try float(reader, "rope_local_base_freq") ?? 10_000
         var ropeGlobal: RopeParams, ropeLocal: RopeParams
-        if let params = json["rope_parameters"] as? [String: Any] {
-            if let full = params["full_attention"] as? [String: Any] {
+        if let params = try reader.optionalObject("rope_parameters") {
+            if let full = try params.optionalObject("full_attention") {
                 ropeGlobal = try ropeParams(full, defaultTheta: topTheta)
-                ropeLocal = try ropeParams(params["sliding_attention"] as? [String: Any], defaultTheta: localTheta)
+                ropeLocal = try ropeParams(try params.optionalObject("sliding_attention"), defaultTheta: localTheta)
             } else {
                 ropeGlobal = try ropeParams(params, defaultTheta: topTheta)
                 ropeLocal = family == .gemma3 ? RopeParams(theta: localTheta, rotaryDim: headDim) : ropeGlobal
             }
         } else {
-            ropeGlobal = try ropeParams(json["rope_scaling"] as? [String: Any], defaultTheta: topTheta)
+            ropeGlobal = try ropeParams(try reader.optionalObject("rope_scaling"), defaultTheta: topTheta)
             ropeGlobal.theta = topTheta
             ropeLocal = family == .gemma3 ? RopeParams(theta: localTheta, rotaryDim: headDim) : ropeGlobal
         }
 
-        let scalar = (json["query_pre_attn_scalar"] as? NSNumber)?.floatValue
-        let activationName = (json["hidden_activation"] as? String) ?? (json["hidden_act"] as? String)
+        let scalar = try float(reader, "query_pre_attn_scalar")
+        let activationName = try reader.optionalString("hidden_activation") ?? reader.optionalString("hidden_act")
             ?? (family == .llama ? "silu" : "gelu_pytorch_tanh")
         let activation: Activation
         switch activationName {
@@ -156,64 +167,41 @@ extension ModelConfig {
         default:
             throw LanternError.badFile(path: path, field: "hidden_activation", problem: "'\(activationName)' is not supported")
         }
-        func tokenList(_ key: String) -> [Int32] {
-            if let n = json[key] as? NSNumber { return [n.int32Value] }
-            if let a = json[key] as? [NSNumber] { return a.map(\.int32Value) }
-            return []
+        let vocab = try reader.int("vocab_size", in: 1...limits.vocab)
+        // Token ids: -1 (and null) conventionally mean "none"; anything else must be a token.
+        func tokenList(_ key: String) throws -> [Int32] {
+            try (reader.optionalInts(key, in: -1...(vocab - 1)) ?? []).filter { $0 >= 0 }.map { Int32($0) }
         }
-        let positiveFloat = { (key: String) -> Float? in
-            guard let v = (json[key] as? NSNumber)?.floatValue, v > 0 else { return nil }
-            return v
+        // A softcap of 0 or less switches it off, as in transformers; NaN or a string is an error.
+        func softcap(_ key: String) throws -> Float? {
+            guard let v = try reader.optionalDouble(key) else { return nil }
+            return v > 0 ? Float(v) : nil
         }
-        return ModelConfig(
+        let config = ModelConfig(
             family: family,
-            vocabSize: try reader.int("vocab_size"),
+            vocabSize: vocab,
             hiddenSize: hidden,
-            intermediateSize: try reader.int("intermediate_size"),
+            intermediateSize: try reader.int("intermediate_size", in: 1...limits.intermediate),
             layerCount: layers,
             heads: heads,
             kvHeads: kvHeads,
             headDim: headDim,
-            rmsEps: (json["rms_norm_eps"] as? NSNumber)?.floatValue ?? 1e-6,
+            rmsEps: try float(reader, "rms_norm_eps") ?? 1e-6,
             ropeGlobal: ropeGlobal,
             ropeLocal: ropeLocal,
             attentionScale: 1 / (scalar ?? Float(headDim)).squareRoot(),
             slidingWindow: window,
             slidingLayers: sliding,
-            attentionSoftcap: family == .gemma2 ? positiveFloat("attn_logit_softcapping") : nil,
-            finalSoftcap: family == .llama ? nil : positiveFloat("final_logit_softcapping"),
-            tiedEmbeddings: (json["tie_word_embeddings"] as? Bool) ?? (family != .llama),
+            attentionSoftcap: family == .gemma2 ? try softcap("attn_logit_softcapping") : nil,
+            finalSoftcap: family == .llama ? nil : try softcap("final_logit_softcapping"),
+            tiedEmbeddings: try reader.optionalBool("tie_word_embeddings") ?? (family != .llama),
             activation: activation,
-            contextLength: try reader.optionalInt("max_position_embeddings") ?? 8192,
-            bosToken: tokenList("bos_token_id").first,
-            eosTokens: tokenList("eos_token_id"),
-            padToken: tokenList("pad_token_id").first
+            contextLength: try reader.optionalInt("max_position_embeddings", in: 1...limits.context) ?? 8192,
+            bosToken: try tokenList("bos_token_id").first,
+            eosTokens: try tokenList("eos_token_id"),
+            padToken: try tokenList("pad_token_id").first
         )
-    }
-}
-
-/// Typed access to a JSON object, with errors that name the file and the field.
-struct ConfigReader {
-    let json: [String: Any]
-    let path: String
-
-    func string(_ key: String) throws -> String {
-        guard let v = json[key] as? String else {
-            throw LanternError.badFile(path: path, field: key, problem: json[key] == nil ? "missing" : "expected a string")
-        }
-        return v
-    }
-
-    func int(_ key: String) throws -> Int {
-        guard let v = try optionalInt(key) else { throw LanternError.badFile(path: path, field: key, problem: "missing") }
-        return v
-    }
-
-    func optionalInt(_ key: String) throws -> Int? {
-        guard let raw = json[key], !(raw is NSNull) else { return nil }
-        guard let n = raw as? NSNumber, n.doubleValue == n.doubleValue.rounded(), n.intValue >= 0 else {
-            throw LanternError.badFile(path: path, field: key, problem: "expected a non-negative integer, got \(raw)")
-        }
-        return n.intValue
+        try config.validate(path: path, keys: .huggingFace)
+        return config
     }
 }

@@ -25,6 +25,7 @@ public final class Transformer: @unchecked Sendable {
         self.config = config
         self.backend = backend
         let loader = WeightLoader(source: weights, config: config, backend: backend)
+        try loader.checkNoExtraLayers()
         embedding = try loader.load("embed_tokens.weight", [config.vocabSize, config.hiddenSize], why: "vocab_size, hidden_size")
         blocks = try (0..<config.layerCount).map(loader.block)
         finalNorm = try loader.load("norm.weight", [config.hiddenSize], why: "hidden_size")

@@ -33,6 +33,21 @@ struct WeightLoader {
         } ?? "model."
     }
 
+    /// Refuses weights for layers the configuration does not have: running the first few layers
+    /// of a deeper checkpoint would silently compute another model.
+    func checkNoExtraLayers() throws {
+        let marker = prefix + "layers."
+        var deepest = -1, example = ""
+        for name in source.tensorNames where name.hasPrefix(marker) {
+            guard let layer = Int(name.dropFirst(marker.count).prefix { $0 != "." }), layer > deepest else { continue }
+            (deepest, example) = (layer, name)
+        }
+        if deepest >= config.layerCount {
+            throw LanternError.badFile(path: source.location, field: example,
+                                       problem: "weights for layer \(deepest), but the configuration has \(config.layerCount) layers (num_hidden_layers / block_count)")
+        }
+    }
+
     /// The tensor `name` (without prefix), checked to have `shape`.
     func load(_ name: String, _ shape: [Int], why: String) throws -> Tensor {
         let full = name.hasPrefix("lm_head") ? name : prefix + name

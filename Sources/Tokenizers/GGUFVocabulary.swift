@@ -44,11 +44,19 @@ extension TokenizerVocabulary {
             }
         }
         let gemma = ["gemma", "gemma2", "gemma3"].contains(architecture ?? "")
-        func id(_ value: Int?) -> Int32? { value.flatMap { Int32(exactly: $0) } }
+        // Checked, not dropped: an id that does not fit is an error (validate() then bounds it by the vocabulary).
+        func id(_ value: Int?, _ key: String) throws -> Int32? {
+            guard let value else { return nil }
+            guard let id = Int32(exactly: value), id >= 0, Int(id) < tokens.count else {
+                throw LanternError.badFile(path: source, field: "tokenizer.ggml.\(key)", problem: "token id \(value) is outside the vocabulary of \(tokens.count)")
+            }
+            return id
+        }
         self.init(
             kind: kind, tokens: tokens, scores: scores ?? [], types: types, merges: merges ?? [],
             derivedMergeOrder: gemma ? .tokenOrder : .scores,
-            bosID: id(bosID), eosID: id(eosID), unknownID: id(unknownID), paddingID: id(paddingID),
+            bosID: try id(bosID, "bos_token_id"), eosID: try id(eosID, "eos_token_id"),
+            unknownID: try id(unknownID, "unknown_token_id"), paddingID: try id(paddingID, "padding_token_id"),
             // llama.cpp and transformers add BOS to a SentencePiece vocabulary that does not say.
             addBOS: addBOS ?? (kind == .sentencePiece), addEOS: addEOS ?? false,
             // llama.cpp's default for SentencePiece is a dummy prefix; Gemma files say false.

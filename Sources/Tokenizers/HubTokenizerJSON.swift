@@ -1,22 +1,27 @@
 import Foundation
+import Formats
 import LanternCore
 
 extension TokenizerVocabulary {
     /// Reads a Hugging Face `tokenizer.json` (a BPE model: Gemma's SentencePiece-style one with byte
     /// fallback, or a GPT-2-style byte-level one). BOS/EOS come from the post-processor and, when it
     /// sits beside the file, `tokenizer_config.json`.
-    public init(hubTokenizerJSON path: String) throws {
+    /// `vocabularyLimit`: the model's vocabulary size. A tokenizer reaching more than
+    /// `extraTokensAllowed` ids past it is refused before its token table is allocated. A few extra
+    /// are normal (Gemma 3's text models list `<image_soft_token>` at 262 144, one past the
+    /// embedding); running such an id is refused later by the embedding lookup.
+    public init(hubTokenizerJSON path: String, vocabularyLimit: Int? = nil) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw LanternError.badFile(path: path, field: "file", problem: "cannot read it")
         }
         let configPath = URL(fileURLWithPath: path).deletingLastPathComponent()
             .appendingPathComponent("tokenizer_config.json").path
         let config = FileManager.default.contents(atPath: configPath).flatMap { try? JSONReader.parse([UInt8]($0)) }
-        try self.init(hubTokenizerJSON: [UInt8](data), config: config, source: path)
+        try self.init(hubTokenizerJSON: [UInt8](data), config: config, source: path, vocabularyLimit: vocabularyLimit)
     }
 
     /// Reads `tokenizer.json` bytes; `config` is the parsed `tokenizer_config.json`, if any.
-    init(hubTokenizerJSON data: [UInt8], config: JSONValue?, source: String) throws {
+    init(hubTokenizerJSON data: [UInt8], config: JSONValue?, source: String, vocabularyLimit: Int? = nil) throws {
         func bad(_ field: String, _ problem: String) -> LanternError {
             .badFile(path: source, field: field, problem: problem)
         }
@@ -47,6 +52,9 @@ extension TokenizerVocabulary {
         }
         guard let maxID = byID.keys.max() else { throw bad("model.vocab", "the tokenizer has no tokens") }
         guard maxID < 16_000_000 else { throw bad("model.vocab", "token id \(maxID) is implausibly large") }
+        if let vocabularyLimit, maxID >= vocabularyLimit + Self.extraTokensAllowed {
+            throw bad("model.vocab", "token id \(maxID) is past the model's vocabulary of \(vocabularyLimit) (vocab_size)")
+        }
 
         let byteLevel = Self.mentions(root["pre_tokenizer"], type: "ByteLevel") || Self.mentions(root["decoder"], type: "ByteLevel")
         let kind: Kind = byteLevel ? .byteLevelBPE : .sentencePiece
@@ -84,7 +92,7 @@ extension TokenizerVocabulary {
             guard let value = config?[key], let name = value.string ?? value["content"]?.string else { return nil }
             return exactIndex(name)
         }
-        let template = Self.template(root["post_processor"], exactIndex: exactIndex)
+        let template = try Self.template(root["post_processor"], exactIndex: exactIndex, bad: bad)
         let unknownID = model["unk_token"]?.string.flatMap(exactIndex) ?? idOfToken(named: "unk_token")
         if let unknownID, types[Int(unknownID)] == .normal { types[Int(unknownID)] = .unknown }
 
@@ -97,6 +105,8 @@ extension TokenizerVocabulary {
             source: source)
         try validate()
     }
+
+    public static let extraTokensAllowed = 1024
 
     /// The parts of a `Sequence` component, whichever name they go by.
     private static func parts(_ component: JSONValue) -> [JSONValue] {
@@ -123,12 +133,13 @@ extension TokenizerVocabulary {
     }
 
     /// The special tokens a `TemplateProcessing` puts before and after a single sequence.
-    private static func template(_ component: JSONValue?, exactIndex: (String) -> Int32?) -> (bos: Int32?, eos: Int32?) {
+    private static func template(_ component: JSONValue?, exactIndex: (String) -> Int32?,
+                                 bad: (String, String) -> LanternError) throws -> (bos: Int32?, eos: Int32?) {
         guard let component, component.members != nil else { return (nil, nil) }
         if let processors = component["processors"]?.array {
             var result: (bos: Int32?, eos: Int32?) = (nil, nil)
             for processor in processors {
-                let part = template(processor, exactIndex: exactIndex)
+                let part = try template(processor, exactIndex: exactIndex, bad: bad)
                 result = (result.bos ?? part.bos, result.eos ?? part.eos)
             }
             return result
@@ -136,12 +147,18 @@ extension TokenizerVocabulary {
         guard component["type"]?.string == "TemplateProcessing", let single = component["single"]?.array else {
             return (nil, nil)
         }
-        func id(_ item: JSONValue) -> Int32? {
+        func id(_ item: JSONValue) throws -> Int32? {
             guard let name = item["SpecialToken"]?["id"]?.string else { return nil }
-            if let first = component["special_tokens"]?[name]?["ids"]?.array?.first?.int { return Int32(first) }
+            if let first = component["special_tokens"]?[name]?["ids"]?.array?.first {
+                // Checked, not converted: an id of 2^31 would trap as an Int32.
+                guard let id = first.int, let id32 = Int32(exactly: id), id32 >= 0 else {
+                    throw bad("post_processor.special_tokens.\(name).ids", "\(first.summary) is not a token id")
+                }
+                return id32
+            }
             return exactIndex(name)
         }
         guard let sequence = single.firstIndex(where: { $0["Sequence"] != nil }) else { return (nil, nil) }
-        return (single[..<sequence].compactMap(id).first, single[(sequence + 1)...].compactMap(id).first)
+        return (try single[..<sequence].compactMap(id).first, try single[(sequence + 1)...].compactMap(id).first)
     }
 }

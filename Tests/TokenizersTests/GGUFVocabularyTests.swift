@@ -1,5 +1,6 @@
 import Foundation
 import LanternCore
+import Formats
 @testable import Tokenizers
 import XCTest
 

@@ -1,9 +1,11 @@
-/// A small JSON reader that keeps object members as an ordered list of exact strings.
+/// A small JSON reader that keeps object members as an ordered list of exact strings. Every file
+/// format that needs JSON strictly (safetensors headers, shard indexes, tokenizer.json) reads it
+/// here: duplicate members stay visible, nesting is bounded, numbers are checked, not truncated.
 ///
 /// `JSONSerialization` cannot be used for vocabularies: its objects are Swift dictionaries, whose
 /// `String` keys compare by canonical equivalence, so tokens like `é` (U+00E9) and `é` (e + U+0301),
 /// or `;` and the Greek question mark (U+037E), collapse into one. Gemma has 434 such pairs.
-enum JSONValue {
+public enum JSONValue: Sendable {
     case object([(key: String, value: JSONValue)])
     case array([JSONValue])
     case string(String)
@@ -11,32 +13,53 @@ enum JSONValue {
     case bool(Bool)
     case null
 
-    subscript(key: String) -> JSONValue? {
+    public subscript(key: String) -> JSONValue? {
         guard case let .object(members) = self else { return nil }
         return members.first { $0.key.utf8.elementsEqual(key.utf8) }?.value
     }
 
-    var string: String? { if case let .string(s) = self { s } else { nil } }
-    var array: [JSONValue]? { if case let .array(a) = self { a } else { nil } }
-    var members: [(key: String, value: JSONValue)]? { if case let .object(m) = self { m } else { nil } }
-    var bool: Bool? { if case let .bool(b) = self { b } else { nil } }
-    var int: Int? {
+    public var string: String? { if case let .string(s) = self { s } else { nil } }
+    public var array: [JSONValue]? { if case let .array(a) = self { a } else { nil } }
+    public var members: [(key: String, value: JSONValue)]? { if case let .object(m) = self { m } else { nil } }
+    public var bool: Bool? { if case let .bool(b) = self { b } else { nil } }
+    public var int: Int? {
         guard case let .number(n) = self, n == n.rounded(), abs(n) < 1e15 else { return nil }
         return Int(n)
     }
+    public var number: Double? { if case let .number(n) = self { n } else { nil } }
+
+    /// A short rendering for error messages ("a string", "-3", "an object").
+    public var summary: String {
+        switch self {
+        case .object: "an object"
+        case .array: "an array"
+        case let .string(s): "the string \"\(s.prefix(40))\""
+        case let .number(n): n == n.rounded() && abs(n) < 1e15 ? String(Int(n)) : String(n)
+        case let .bool(b): String(b)
+        case .null: "null"
+        }
+    }
+
+    /// The first member name that occurs twice in this object (compared byte for byte), if any.
+    public var duplicateKey: String? {
+        guard let members else { return nil }
+        var seen = Set<[UInt8]>()
+        for (key, _) in members where !seen.insert(Array(key.utf8)).inserted { return key }
+        return nil
+    }
 }
 
-struct JSONReader {
-    struct Failure: Error {
-        var offset: Int
-        var message: String
+public struct JSONReader {
+    public struct Failure: Error, Sendable {
+        public var offset: Int
+        public var message: String
     }
 
     private let bytes: [UInt8]
     private var i = 0
 
     /// Parses a whole document.
-    static func parse(_ bytes: [UInt8]) throws(Failure) -> JSONValue {
+    public static func parse(_ bytes: [UInt8]) throws(Failure) -> JSONValue {
         var reader = JSONReader(bytes: bytes)
         let value = try reader.value(depth: 0)
         reader.skipSpace()
@@ -114,6 +137,7 @@ struct JSONReader {
         guard i > start, let value = Double(String(decoding: bytes[start..<i], as: UTF8.self)) else {
             throw fail("expected a value")
         }
+        guard value.isFinite else { throw fail("number out of range") }
         return value
     }
 

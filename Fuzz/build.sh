@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer harnesses (Fuzz/Harnesses) against the library sources with swiftc:
+# each library module is compiled once, instrumented (-sanitize=fuzzer,address), as a static
+# library; each harness links the modules it needs. Kept out of Package.swift so that neither
+# `swift build` nor the test build pays for it. Usage: Fuzz/build.sh [harness ...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=.build/fuzz
+mkdir -p "$OUT/lib"
+FLAGS=(-O -swift-version 6 -parse-as-library -enable-testing -sanitize=fuzzer,address -I "$OUT/lib" -L "$OUT/lib"
+       -I .build/checkouts/ZIPFoundation/Sources/CZLib)
+[ -d .build/checkouts/ZIPFoundation ] || swift package resolve >/dev/null
+
+# module name → its sources (rebuilt only when a source is newer than the library).
+module() {
+  local name=$1; shift
+  local lib="$OUT/lib/lib$name.a"
+  if [ -f "$lib" ] && [ -z "$(find "$@" -newer "$lib" -name '*.swift' 2>/dev/null | head -1)" ]; then return; fi
+  echo "fuzz: building module $name"
+  local mode=()
+  [ "$name" = ZIPFoundation ] && mode=(-swift-version 5 -Xcc -D_GNU_SOURCE=1)  # as its own package builds it
+  swiftc "${FLAGS[@]}" "${mode[@]}" -module-name "$name" -emit-library -static -emit-module \
+    -emit-module-path "$OUT/lib/$name.swiftmodule" -o "$lib" $(find "$@" -name '*.swift' | sort) 2>&1 \
+    | grep -v "Cannot export local symbol" || true
+  [ -f "$lib" ]
+}
+module LanternCore Sources/LanternCore
+module Formats Sources/Formats
+module Tokenizers Sources/Tokenizers
+module Models Sources/Models
+module ZIPFoundation .build/checkouts/ZIPFoundation/Sources/ZIPFoundation
+
+harness() {
+  local name=$1; shift
+  echo "fuzz: linking $name"
+  swiftc "${FLAGS[@]}" -module-name "$(echo "$name" | tr -d -)" -o "$OUT/$name" Fuzz/Harnesses/FuzzSupport.swift "$@" 2>&1 \
+    | grep -v "Cannot export local symbol" || true
+  [ -x "$OUT/$name" ]
+}
+ALL=(safetensors gguf npz tokenizer config)
+for h in "${@:-${ALL[@]}}"; do
+  case $h in
+    safetensors) harness fuzz-safetensors Fuzz/Harnesses/FuzzSafetensors.swift -lFormats -lLanternCore ;;
+    gguf) harness fuzz-gguf Fuzz/Harnesses/FuzzGGUF.swift -lModels -lTokenizers -lFormats -lLanternCore ;;
+    npz) harness fuzz-npz Fuzz/Harnesses/FuzzNPZ.swift Sources/Interpretability/NPY.swift Sources/Interpretability/NPZArchive.swift \
+           -lZIPFoundation -lLanternCore -lz ;;
+    tokenizer) harness fuzz-tokenizer Fuzz/Harnesses/FuzzTokenizer.swift -lTokenizers -lFormats -lLanternCore ;;
+    config) harness fuzz-config Fuzz/Harnesses/FuzzConfig.swift -lModels -lFormats -lLanternCore ;;
+    *) echo "unknown harness $h (${ALL[*]})" >&2; exit 2 ;;
+  esac
+done

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs the libFuzzer harnesses: Fuzz/run.sh RUNS [harness ...] (default all five). Each starts
+# from the seeds (tools/malformed_corpus.py seeds: the malformed corpus plus structure-aware inputs
+# for deep nesting and huge sizes) and the committed fixtures, keeps what it learns in
+# .build/fuzz/corpus/<harness>, and stops at RUNS executions or the first crash (the crashing input
+# is saved as .build/fuzz/crash-<harness>-*). Prints one line per harness: executions, crashes, time.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:?usage: Fuzz/run.sh RUNS [harness ...]}; shift
+HARNESSES=("${@:-safetensors gguf npz tokenizer config}")
+HARNESSES=(${HARNESSES[*]})
+OUT=.build/fuzz
+Fuzz/build.sh "${HARNESSES[@]}" || exit 1
+rm -rf "$OUT/seeds" && python3 tools/malformed_corpus.py seeds "$OUT/seeds" || exit 1
+status=0
+for h in "${HARNESSES[@]}"; do
+  corpus="$OUT/corpus/$h"; mkdir -p "$corpus"
+  case $h in
+    safetensors) for f in $(find Tests/Fixtures -name '*.safetensors' -size -64k | head -20); do
+                   { printf '\0'; cat "$f"; } > "$corpus/fixture-$(basename "$(dirname "$f")")-$(basename "$f")"; done
+                 for f in $(find Tests/Fixtures -name '*.index.json'); do { printf '\1'; cat "$f"; } > "$corpus/fixture-index"; done ;;
+    config) for f in $(find Tests/Fixtures -name 'config.json' | head -20); do cp "$f" "$corpus/fixture-$(echo "$f" | tr / _)"; done ;;
+    npz) for f in $(find Tests/Fixtures -name '*.npz' -size -64k | head -10); do
+           { printf '\1'; cat "$f"; } > "$corpus/fixture-$(echo "$f" | tr / _)"; done ;;
+  esac
+  start=$(date +%s)
+  log="$OUT/$h.log"
+  ASAN_OPTIONS=detect_leaks=0 "$OUT/fuzz-$h" -runs="$RUNS" -detect_leaks=0 -max_len=65536 -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 \
+    -artifact_prefix="$OUT/crash-$h-" -print_final_stats=1 "$corpus" "$OUT/seeds/$h" >"$log" 2>&1
+  rc=$?
+  runs=$(grep -E "stat::number_of_executed_units" "$log" | tail -1 | awk '{print $2}')
+  crashes=$(ls "$OUT"/crash-$h-* 2>/dev/null | wc -l)
+  echo "fuzz $h: ${runs:-?} executions, $crashes crash(es), $(( $(date +%s) - start )) s (exit $rc; log $log)"
+  [ $rc -eq 0 ] || { status=1; grep -m3 -E "ERROR|Fatal error|==ERROR" "$log"; }
+done
+exit $status

@@ -1,0 +1,448 @@
+#!/usr/bin/env python3
+"""Malformed inputs for every file Lantern reads, and a runner that feeds them to the CLI.
+
+    python3 tools/malformed_corpus.py run [--lantern .build/release/lantern] [--only gguf]
+        builds each case in a temporary folder, runs the command that loads it (CPU backend,
+        60 s limit) and prints one line per case: refused (exit 1-2, one line naming the file),
+        ACCEPTED (exit 0: the malformed input was taken), CRASH (a signal or exit >= 3) or HANG.
+        Exit status 1 when anything crashed, hung or was accepted. Controls (valid files) must be
+        accepted.
+    python3 tools/malformed_corpus.py seeds OUT
+        writes the same inputs as libFuzzer seeds: OUT/<harness>/<case> (Fuzz/build.sh's harnesses
+        take a leading selector byte for safetensors and npz, written here too).
+
+Every case is a small file built here (numpy only), so the corpus needs no model download.
+"""
+import io, json, os, struct, subprocess, sys, tempfile, zipfile, zlib
+import numpy as np
+
+# ---------------------------------------------------------------- GGUF
+U8, I8, U16, I16, U32, I32, F32, BOOL, STR, ARR, U64, I64, F64 = range(13)
+PACK = {U8: "<B", I8: "<b", U16: "<H", I16: "<h", U32: "<I", I32: "<i", F32: "<f", BOOL: "<B", U64: "<Q", I64: "<q", F64: "<d"}
+
+
+def gstr(s):
+    b = s.encode() if isinstance(s, str) else s
+    return struct.pack("<Q", len(b)) + b
+
+
+def gval(t, v):
+    if t == STR:
+        return gstr(v)
+    if t == ARR:
+        et, items = v
+        out = struct.pack("<IQ", et, len(items))
+        return out + b"".join(gval(et, x) for x in items)
+    return struct.pack(PACK[t], v)
+
+
+def gguf(kv, tensors, alignment=32, raw_kv=b"", kv_count=None, tensor_count=None):
+    """kv: [(key, type, value)]; tensors: [(name, ne, ggml_type, data_bytes, offset_or_None)]."""
+    out = b"GGUF" + struct.pack("<I", 3)
+    out += struct.pack("<QQ", len(tensors) if tensor_count is None else tensor_count,
+                       len(kv) + (1 if raw_kv else 0) if kv_count is None else kv_count)
+    for k, t, v in kv:
+        out += gstr(k) + struct.pack("<I", t) + gval(t, v)
+    out += raw_kv
+    offsets, off = [], 0
+    for name, ne, typ, data, forced in tensors:
+        offsets.append(off if forced is None else forced)
+        off = (off + len(data) + alignment - 1) // alignment * alignment
+    for (name, ne, typ, data, _), o in zip(tensors, offsets):
+        out += gstr(name) + struct.pack("<I", len(ne)) + b"".join(struct.pack("<Q", d) for d in ne)
+        out += struct.pack("<IQ", typ, o)
+    out += b"\0" * (-len(out) % alignment)
+    start, pos = len(out), 0
+    for name, ne, typ, data, _ in tensors:
+        out += b"\0" * (-len(out) % alignment)
+        out += data
+    return out
+
+
+TOKENS = ["<pad>", "<eos>", "<bos>", "<unk>", "\u2581", "H", "i", "\u2581H", "\u2581Hi", "e", "l", "o", "\u2581Hello"] + [f"t{i}" for i in range(19)]
+
+
+def tiny_gemma3(overrides=None, drop=(), tensors_edit=None, tokens=None, extra_kv=()):
+    """A valid 2-layer Gemma 3 GGUF (vocab 32, hidden 16), with metadata overrides."""
+    V, D, H, KV, HD, F, L = 32, 16, 2, 1, 8, 32, 2
+    rng = np.random.default_rng(0)
+    kv = {
+        "general.architecture": (STR, "gemma3"), "gemma3.embedding_length": (U32, D), "gemma3.block_count": (U32, L),
+        "gemma3.attention.head_count": (U32, H), "gemma3.attention.head_count_kv": (U32, KV),
+        "gemma3.attention.key_length": (U32, HD), "gemma3.attention.value_length": (U32, HD),
+        "gemma3.feed_forward_length": (U32, F), "gemma3.context_length": (U32, 128),
+        "gemma3.attention.layer_norm_rms_epsilon": (F32, 1e-6), "gemma3.rope.freq_base": (F32, 10000.0),
+        "gemma3.attention.sliding_window": (U32, 16),
+        "tokenizer.ggml.model": (STR, "llama"), "tokenizer.ggml.tokens": (ARR, (STR, tokens or TOKENS)),
+        "tokenizer.ggml.scores": (ARR, (F32, [0.0] * len(tokens or TOKENS))),
+        "tokenizer.ggml.token_type": (ARR, (I32, [3, 3, 3, 2] + [1] * (len(tokens or TOKENS) - 4))),
+        "tokenizer.ggml.bos_token_id": (U32, 2), "tokenizer.ggml.eos_token_id": (U32, 1),
+        "tokenizer.ggml.padding_token_id": (U32, 0), "tokenizer.ggml.add_space_prefix": (BOOL, 0),
+    }
+    kv.update(overrides or {})
+    for k in drop:
+        kv.pop(k, None)
+
+    def t(name, *shape):
+        a = (rng.standard_normal(shape) * 0.1).astype(np.float32)
+        return [name, list(reversed(shape)), 0, a.tobytes(), None]
+    ts = [t("token_embd.weight", V, D), t("output_norm.weight", D)]
+    for l in range(L):
+        p = f"blk.{l}."
+        ts += [t(p + "attn_norm.weight", D), t(p + "attn_q.weight", H * HD, D), t(p + "attn_k.weight", KV * HD, D),
+               t(p + "attn_v.weight", KV * HD, D), t(p + "attn_output.weight", D, H * HD), t(p + "attn_q_norm.weight", HD),
+               t(p + "attn_k_norm.weight", HD), t(p + "ffn_gate.weight", F, D), t(p + "ffn_up.weight", F, D),
+               t(p + "ffn_down.weight", D, F), t(p + "post_attention_norm.weight", D), t(p + "ffn_norm.weight", D),
+               t(p + "post_ffw_norm.weight", D)]
+    if tensors_edit:
+        tensors_edit(ts)
+    return gguf([(k, t_, v) for k, (t_, v) in kv.items()] + list(extra_kv), ts)
+
+
+def nested_array(depth):
+    """A metadata value: arrays of arrays `depth` deep (iteratively built: no Python recursion)."""
+    inner = struct.pack("<IQ", U8, 0)
+    for _ in range(depth - 1):
+        inner = struct.pack("<IQ", ARR, 1) + inner
+    return gstr("deep") + struct.pack("<I", ARR) + inner
+
+
+def gguf_cases():
+    c = {"control": tiny_gemma3()}
+    c["block_count_1e9"] = tiny_gemma3({"gemma3.block_count": (U32, 10**9)})
+    c["block_count_0"] = tiny_gemma3({"gemma3.block_count": (U32, 0)})
+    c["block_count_1_extra_weights"] = tiny_gemma3({"gemma3.block_count": (U32, 1)})
+    c["head_count_2e62"] = tiny_gemma3({"gemma3.attention.head_count": (U64, 2**62)})
+    c["key_length_2e62"] = tiny_gemma3({"gemma3.attention.key_length": (U64, 2**62)})
+    c["sliding_pattern_0"] = tiny_gemma3({"gemma3.attention.sliding_window_pattern": (U32, 0)})
+    c["rms_eps_negative"] = tiny_gemma3({"gemma3.attention.layer_norm_rms_epsilon": (F32, -1.0)})
+    c["rms_eps_nan"] = tiny_gemma3({"gemma3.attention.layer_norm_rms_epsilon": (F32, float("nan"))})
+    c["rope_theta_0"] = tiny_gemma3({"gemma3.rope.freq_base": (F32, 0.0)})
+    c["rope_theta_inf"] = tiny_gemma3({"gemma3.rope.freq_base": (F32, float("inf"))})
+    c["bos_2e31"] = tiny_gemma3({"tokenizer.ggml.bos_token_id": (U64, 2**31)})
+    c["eos_2e32"] = tiny_gemma3({"tokenizer.ggml.eos_token_id": (U64, 2**32 + 1)})
+    c["pad_past_vocab"] = tiny_gemma3({"tokenizer.ggml.padding_token_id": (U32, 32)})
+    c["token_type_2e32"] = tiny_gemma3({"tokenizer.ggml.token_type": (ARR, (I64, [2**32 + 1] * 32))})
+    c["tokens_shorter_than_embedding"] = tiny_gemma3(tokens=TOKENS[:20])
+    c["tokens_wrong_type"] = tiny_gemma3({"tokenizer.ggml.tokens": (ARR, (U32, list(range(32))))})
+    c["scores_wrong_type"] = tiny_gemma3({"tokenizer.ggml.scores": (STR, "x")})
+    c["nested_20"] = gguf([], [], raw_kv=nested_array(20))
+    c["nested_100000"] = gguf([], [], raw_kv=nested_array(100_000))
+    c["array_length_2e60"] = gguf([], [], raw_kv=gstr("a") + struct.pack("<IIQ", ARR, U8, 2**60))
+    c["string_length_2e63"] = gguf([], [], raw_kv=gstr("a") + struct.pack("<IQ", STR, 2**63))
+    c["tensor_count_2e40"] = gguf([], [], tensor_count=2**40)
+    c["kv_count_2e40"] = gguf([], [], kv_count=2**40)
+
+    def dims_overflow(ts):
+        ts[0][1] = [2**31 - 1, 2**31 - 1, 2**31 - 1, 2**31 - 1]
+    c["dims_product_overflow"] = tiny_gemma3(tensors_edit=dims_overflow)
+
+    def dim_2e40(ts):
+        ts[0][1] = [16, 2**40]
+    c["dim_2e40"] = tiny_gemma3(tensors_edit=dim_2e40)
+
+    def overlap(ts):
+        ts[2][4] = 0  # the first layer's norm at the embedding's offset
+    c["tensors_overlap"] = tiny_gemma3(tensors_edit=overlap)
+
+    def offset_past_end(ts):
+        ts[1][4] = 2**62
+    c["offset_2e62"] = tiny_gemma3(tensors_edit=offset_past_end)
+
+    def nan_weights(ts):
+        a = np.frombuffer(ts[0][3], dtype=np.float32).copy()
+        a[5] = np.nan
+        ts[0][3] = a.tobytes()
+    c["nan_embedding"] = tiny_gemma3(tensors_edit=nan_weights)
+    c["alignment_3"] = tiny_gemma3({"general.alignment": (U32, 3)})
+    c["truncated_half"] = c["control"][: len(c["control"]) // 2]
+    c["empty"] = b""
+    c["bad_magic"] = b"GGUG" + c["control"][4:]
+    return {k: {"model.gguf": v} for k, v in c.items()}
+
+# ---------------------------------------------------------------- safetensors
+
+
+def safetensors(header, data=b"", raw_header=None):
+    h = raw_header if raw_header is not None else json.dumps(header).encode()
+    return struct.pack("<Q", len(h)) + h + data
+
+
+def st_cases():
+    ok = np.arange(4, dtype=np.float32).tobytes()
+    c = {
+        "control": safetensors({"a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}, ok),
+        "offset_2e64": safetensors(None, ok, b'{"a":{"dtype":"F32","shape":[4],"data_offsets":[18446744073709551616,18446744073709551632]}}'),
+        "shape_2e64": safetensors(None, ok, b'{"a":{"dtype":"F32","shape":[18446744073709551616],"data_offsets":[0,16]}}'),
+        "shape_overflow": safetensors({"a": {"dtype": "F32", "shape": [2**32, 2**32, 4], "data_offsets": [0, 16]}}, ok),
+        "shape_fractional": safetensors(None, ok, b'{"a":{"dtype":"F32","shape":[4.5],"data_offsets":[0,16]}}'),
+        "shape_negative": safetensors({"a": {"dtype": "F32", "shape": [-4], "data_offsets": [0, 16]}}, ok),
+        "offsets_fractional": safetensors(None, ok, b'{"a":{"dtype":"F32","shape":[4],"data_offsets":[0.5,16.5]}}'),
+        "offsets_overlap": safetensors({"a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]},
+                                        "b": {"dtype": "F32", "shape": [2], "data_offsets": [8, 16]}}, ok),
+        "duplicate_key": safetensors(None, ok, b'{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}'),
+        "dtype_number": safetensors(None, ok, b'{"a":{"dtype":7,"shape":[4],"data_offsets":[0,16]}}'),
+        "shape_string": safetensors(None, ok, b'{"a":{"dtype":"F32","shape":"4","data_offsets":[0,16]}}'),
+        "dtype_size_mismatch": safetensors({"a": {"dtype": "F16", "shape": [4], "data_offsets": [0, 16]}}, ok),
+        "header_len_2e63": struct.pack("<Q", 2**63) + b"{}",
+        "deep_json": safetensors(None, b"", b"[" * 100000 + b"]" * 100000),
+        "metadata_not_strings": safetensors(None, ok, b'{"__metadata__":{"x":1},"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}'),
+    }
+    return {k: {"model.safetensors": v} for k, v in c.items()}
+
+
+def index_cases():
+    shard = st_cases()["control"]["model.safetensors"]
+    def idx(m):
+        return json.dumps({"weight_map": m}).encode() if not isinstance(m, bytes) else m
+    c = {
+        "control": {"model.safetensors.index.json": idx({"a": "s.safetensors"}), "s.safetensors": shard},
+        "dotdot": {"model.safetensors.index.json": idx({"a": "../../etc/passwd"})},
+        "absolute": {"model.safetensors.index.json": idx({"a": "/etc/passwd"})},
+        "not_string": {"model.safetensors.index.json": idx({"a": 5})},
+        "duplicate": {"model.safetensors.index.json": b'{"weight_map":{"a":"s.safetensors","a":"t.safetensors"}}', "s.safetensors": shard},
+    }
+    return c
+
+# ---------------------------------------------------------------- config.json (a tiny gemma3 directory)
+
+
+GEMMA3_CONFIG = {"model_type": "gemma3_text", "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 2,
+                 "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 8, "vocab_size": 32,
+                 "sliding_window": 16, "max_position_embeddings": 128, "rms_norm_eps": 1e-6, "rope_theta": 10000.0,
+                 "query_pre_attn_scalar": 8}
+
+
+def config_cases():
+    edits = {
+        "control": {}, "heads_2e62": {"num_attention_heads": 2**62}, "head_dim_2e62": {"head_dim": 2**62},
+        "layers_1e12": {"num_hidden_layers": 10**12}, "layers_1": {"num_hidden_layers": 1}, "layers_3": {"num_hidden_layers": 3},
+        "sliding_pattern_0": {"sliding_window_pattern": 0}, "rms_eps_negative": {"rms_norm_eps": -1e-6},
+        "rope_theta_0": {"rope_theta": 0}, "rope_theta_negative": {"rope_theta": -5}, "hidden_string": {"hidden_size": "16"},
+        "tie_string": {"tie_word_embeddings": "yes"}, "eps_string": {"rms_norm_eps": "1e-6"}, "layers_fractional": {"num_hidden_layers": 2.5},
+        "layers_true": {"num_hidden_layers": True}, "bos_2e31": {"bos_token_id": 2**31}, "eos_list_bad": {"eos_token_id": [1, "x"]},
+        "window_negative": {"sliding_window": -1}, "rope_params_not_object": {"rope_parameters": 5},
+    }
+    out = {}
+    for name, e in edits.items():
+        cfg = dict(GEMMA3_CONFIG, **e)
+        out[name] = cfg
+    return out
+
+# ---------------------------------------------------------------- tokenizer.json
+
+
+def tokenizer_json(vocab_size=32, post=None, extra_added=()):
+    vocab = {t: i for i, t in enumerate(TOKENS[:vocab_size])}
+    for i in range(len(vocab), vocab_size):
+        vocab[f"x{i}"] = i
+    doc = {"model": {"type": "BPE", "vocab": vocab, "merges": []}, "added_tokens": list(extra_added)}
+    if post:
+        doc["post_processor"] = post
+    return json.dumps(doc).encode()
+
+
+def tokenizer_cases():
+    template = lambda ids: {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<bos>"}}, {"Sequence": {"id": "A"}}],
+                            "special_tokens": {"<bos>": {"ids": ids}}}
+    return {
+        "control": tokenizer_json(),
+        "template_id_2e31": tokenizer_json(post=template([2**31])),
+        "template_id_string": tokenizer_json(post=template(["2"])),
+        "far_larger_than_model": tokenizer_json(extra_added=[{"id": 5_000_000, "content": "<x>", "special": True}]),
+        "id_1e20": tokenizer_json(extra_added=[{"id": 1e20, "content": "<x>", "special": True}]),
+        "not_json": b"{",
+        "deep": b"[" * 100000,
+    }
+
+# ---------------------------------------------------------------- npy / npz
+
+
+def npy(arr=None, shape_text=None, descr="'<f4'"):
+    arr = np.zeros((2, 3), np.float32) if arr is None else arr
+    shape = shape_text or str(tuple(arr.shape))
+    h = "{'descr': %s, 'fortran_order': False, 'shape': %s, }" % (descr, shape)
+    h += " " * (-(10 + len(h) + 1) % 64) + "\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h.encode() + arr.astype(np.float32).tobytes()
+
+
+def npz(members, compress=True, corrupt_crc=False):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED) as z:
+        for name, data in members.items():
+            z.writestr(name + ".npy", data)
+    b = bytearray(buf.getvalue())
+    if corrupt_crc:  # flip a data byte of the first (stored) member: its CRC no longer matches
+        b[30 + len(next(iter(members))) + 4 + 100] ^= 0xFF
+    return bytes(b)
+
+
+def gemmascope(d_in=16, d_sae=8, **over):
+    m = {"W_enc": npy(np.zeros((d_in, d_sae))), "W_dec": npy(np.zeros((d_sae, d_in))), "b_enc": npy(np.zeros(d_sae)),
+         "b_dec": npy(np.zeros(d_in)), "threshold": npy(np.ones(d_sae))}
+    m.update(over)
+    return m
+
+
+def npz_cases():
+    big_member = npy(shape_text="(100000000,)")[:128] + bytes(400_000_000)  # header + zeros
+    return {
+        "control": npz(gemmascope()),
+        "shape_2e32_squared": npz(gemmascope(W_enc=npy(shape_text="(4294967296, 4294967296)"))),
+        "bad_crc": npz(gemmascope(), compress=False, corrupt_crc=True),
+        "b_enc_400MB": npz(gemmascope(b_enc=big_member)),
+        "d_sae_0": npz(gemmascope(d_sae=0)),
+        "fortran": npz(gemmascope(W_enc=npy(np.zeros((16, 8))).replace(b"False", b"True "))),
+        "truncated": npz(gemmascope())[:200],
+    }
+
+
+def saelens_cases():
+    st = lambda d_in, d_sae: safetensors_multi({"W_enc": (d_in, d_sae), "W_dec": (d_sae, d_in), "b_enc": (d_sae,), "b_dec": (d_in,)})
+    cfg = lambda **e: json.dumps(dict({"d_in": 16, "d_sae": 8, "hook_name": "blocks.0.hook_resid_post", "architecture": "standard",
+                                        "activation_fn_str": "topk", "activation_fn_kwargs": {"k": 4}}, **e)).encode()
+    return {
+        "control": {"cfg.json": cfg(), "sae_weights.safetensors": st(16, 8)},
+        "k_above_d_sae": {"cfg.json": cfg(activation_fn_kwargs={"k": 9}), "sae_weights.safetensors": st(16, 8)},
+        "d_sae_0": {"cfg.json": cfg(d_sae=0), "sae_weights.safetensors": st(16, 8)},
+        "d_sae_2e40": {"cfg.json": cfg(d_sae=2**40), "sae_weights.safetensors": st(16, 8)},
+        "k_fractional": {"cfg.json": cfg(activation_fn_kwargs={"k": 2.5}), "sae_weights.safetensors": st(16, 8)},
+    }
+
+
+def safetensors_multi(shapes):
+    header, data, off = {}, b"", 0
+    for name, shape in shapes.items():
+        n = int(np.prod(shape)) * 4
+        header[name] = {"dtype": "F32", "shape": list(shape), "data_offsets": [off, off + n]}
+        data += bytes(n)
+        off += n
+    return safetensors(header, data)
+
+# ---------------------------------------------------------------- runner
+
+
+def model_dir(config):
+    """A tiny gemma3 directory (weights from the GGUF control, renamed) with `config` as config.json."""
+    return {"config.json": json.dumps(config).encode(), "model.safetensors": GEMMA3_WEIGHTS, "tokenizer.json": tokenizer_json()}
+
+
+def hf_weights():
+    V, D, H, KV, HD, F = 32, 16, 2, 1, 8, 32
+    shapes = {"model.embed_tokens.weight": (V, D), "model.norm.weight": (D,)}
+    for l in range(2):
+        p = f"model.layers.{l}."
+        shapes.update({p + "input_layernorm.weight": (D,), p + "post_attention_layernorm.weight": (D,),
+                       p + "pre_feedforward_layernorm.weight": (D,), p + "post_feedforward_layernorm.weight": (D,),
+                       p + "self_attn.q_norm.weight": (HD,), p + "self_attn.k_norm.weight": (HD,),
+                       p + "self_attn.q_proj.weight": (H * HD, D), p + "self_attn.k_proj.weight": (KV * HD, D),
+                       p + "self_attn.v_proj.weight": (KV * HD, D), p + "self_attn.o_proj.weight": (D, H * HD),
+                       p + "mlp.gate_proj.weight": (F, D), p + "mlp.up_proj.weight": (F, D), p + "mlp.down_proj.weight": (D, F)})
+    return safetensors_multi(shapes)
+
+
+GEMMA3_WEIGHTS = hf_weights()
+
+
+def all_cases():
+    """(group, case, files, argv-builder)."""
+    model = lambda d: ["next", "--model", d, "--backend", "cpu", "--prompt", "Hi"]
+    for name, files in gguf_cases().items():
+        yield "gguf", name, files, lambda d: ["next", "--model", d + "/model.gguf", "--backend", "cpu", "--prompt", "Hi"]
+    for name, files in st_cases().items():
+        # The control is the model's own weights; the malformed files replace them.
+        yield "safetensors", name, model_dir(GEMMA3_CONFIG) if name == "control" else {**model_dir(GEMMA3_CONFIG), **files}, model
+    for name, files in index_cases().items():
+        if name == "control":  # every model tensor in one shard, named by the index
+            names = json.loads(GEMMA3_WEIGHTS[8:8 + struct.unpack("<Q", GEMMA3_WEIGHTS[:8])[0]])
+            files = {"model.safetensors.index.json": json.dumps({"weight_map": {n: "w-1.safetensors" for n in names}}).encode(),
+                     "w-1.safetensors": GEMMA3_WEIGHTS}
+        yield "index", name, {"config.json": json.dumps(GEMMA3_CONFIG).encode(), "tokenizer.json": tokenizer_json(), **files}, model
+    for name, cfg in config_cases().items():
+        yield "config", name, model_dir(cfg), model
+    for name, tok in tokenizer_cases().items():
+        yield "tokenizer", name, {**model_dir(GEMMA3_CONFIG), "tokenizer.json": tok}, model
+    for name, data in npz_cases().items():
+        yield "npz", name, {**model_dir(GEMMA3_CONFIG), "sae/layer_0/params.npz": data}, \
+            lambda d: ["features", "--model", d, "--backend", "cpu", "--prompt", "Hi", "--sae", d + "/sae/layer_0/params.npz"]
+    for name, files in saelens_cases().items():
+        yield "saelens", name, {**model_dir(GEMMA3_CONFIG), **{"sae/" + k: v for k, v in files.items()}}, \
+            lambda d: ["features", "--model", d, "--backend", "cpu", "--prompt", "Hi", "--sae", d + "/sae"]
+
+
+def lay_out(root, files):
+    for rel, data in files.items():
+        path = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+
+
+def run(lantern, only):
+    bad = 0
+    for group, name, files, argv in all_cases():
+        if only and group not in only:
+            continue
+        with tempfile.TemporaryDirectory() as d:
+            lay_out(d, files)
+            try:
+                p = subprocess.run([lantern] + argv(d), capture_output=True, text=True, timeout=60)
+                err = p.stderr.strip().splitlines()
+                if p.returncode == 0:
+                    outcome = "accepted" if name == "control" else "ACCEPTED"
+                elif 1 <= p.returncode <= 2 and len(err) == 1:
+                    outcome = "refused" if name != "control" else "CONTROL-REFUSED"
+                elif 1 <= p.returncode <= 2:
+                    outcome = "MULTI-LINE"
+                else:
+                    outcome = f"CRASH({p.returncode})"
+                detail = (err[-1] if err else "").replace(d, "<dir>")
+            except subprocess.TimeoutExpired:
+                outcome, detail = "HANG", ""
+        if group == "gguf" and name == "nan_embedding":
+            outcome += " (non-finite weights: the CLI helper's part of issue 13)"
+        bad += outcome.split()[0].isupper() or outcome.startswith("CRASH")
+        print(f"{group:12} {name:30} {outcome:16} {detail[:150]}")
+    return bad
+
+
+def seeds(out):
+    def put(h, name, data):
+        os.makedirs(os.path.join(out, h), exist_ok=True)
+        with open(os.path.join(out, h, name), "wb") as f:
+            f.write(data)
+    for name, files in gguf_cases().items():
+        if len(files["model.gguf"]) < 1 << 20:
+            put("gguf", name, files["model.gguf"])
+    for name, files in st_cases().items():
+        put("safetensors", name, b"\0" + files["model.safetensors"])
+    for name, files in index_cases().items():
+        put("safetensors", "index_" + name, b"\1" + files["model.safetensors.index.json"])
+    for name, cfg in config_cases().items():
+        put("config", name, json.dumps(cfg).encode())
+    for name, tok in tokenizer_cases().items():
+        put("tokenizer", name, tok)
+    for name, data in npz_cases().items():
+        if len(data) < 1 << 20:
+            put("npz", name, b"\1" + data)
+    put("npz", "npy_control", b"\0" + npy())
+    put("npz", "npy_huge_shape", b"\0" + npy(shape_text="(4294967296, 4294967296)"))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 2 and sys.argv[1] == "seeds":
+        seeds(sys.argv[2])
+    elif len(sys.argv) >= 2 and sys.argv[1] == "run":
+        lantern = ".build/release/lantern"
+        only = []
+        args = sys.argv[2:]
+        while args:
+            a = args.pop(0)
+            if a == "--lantern":
+                lantern = args.pop(0)
+            elif a == "--only":
+                only.append(args.pop(0))
+        sys.exit(1 if run(lantern, only) else 0)
+    else:
+        print(__doc__)
+        sys.exit(2)
