@@ -54,7 +54,7 @@ struct LensShow: ParsableCommand {
         let result = try LogitLens.run(loaded.transformer, tokens: ids, topK: topK, target: targetID, tuned: lens)
         if let html {
             try writeHTML(HTMLReport.page(title: lens == nil ? "Logit lens" : "Logit lens and tuned lens",
-                                          subtitle: "\(loaded.source) · prompt “\(loaded.decode(ids))” (\(ids.count) tokens) · target "
+                                          subtitle: "\(loaded.displayName) · prompt “\(loaded.decode(ids))” (\(ids.count) tokens) · target "
                                               + (targetID.map { "“\(loaded.shown($0))” (#\($0))" } ?? "none (the model's own top-1)"),
                                           sections: HTMLReport.lens(result, display: loaded.shown)), to: html)
         }

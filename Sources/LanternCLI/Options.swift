@@ -88,9 +88,13 @@ func note(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
 }
 
-/// JSON text of a value, keys sorted.
+/// JSON text of a value, keys sorted. JSON has no NaN or ±∞: a result holding one (which the
+/// forward pass's checks should have stopped earlier) is one clear line, not Foundation's error.
 func jsonString(_ value: Any) throws -> String {
-    String(decoding: try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys]), as: UTF8.self)
+    guard JSONSerialization.isValidJSONObject(value) else {
+        throw LanternError.invalidArgument("--json: the result holds a value JSON cannot write (NaN, ±∞ or a non-JSON type)")
+    }
+    return String(decoding: try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys]), as: UTF8.self)
 }
 
 /// Writes text to standard output now (streaming generation), without a newline.
