@@ -24,7 +24,9 @@ extension HTMLReport {
         let note = h.sampled ? "a uniform sample of \(h.values) nonzero activations" : "\(h.values) nonzero activations"
         return """
         <h2>Activation histogram</h2><div class="legend">\(note), 0 to \(String(format: "%.3f", Double(h.upper))); hover a bar for its count.</div>
-        <div class="card"><div class="hist">\(bars)</div><div class="axis"><span>0</span><span>\(String(format: "%.2f", Double(h.upper)))</span></div></div>
+        <div class="card"><div style="display:flex"><div class="yaxis" title="tokens per bin"><span>\(top)</span><span>\(top / 2)</span><span>0</span></div>
+        <div style="flex:1"><div class="hist">\(bars)</div><div class="axis"><span>0</span><span>activation</span><span>\(String(format: "%.2f", Double(h.upper)))</span></div></div></div>
+        <div class="legend">y: tokens per bin (0 to \(top)); x: activation.</div></div>
         """
     }
 
@@ -58,7 +60,7 @@ extension HTMLReport {
             let mark = i == e.maxIndex ? " max" : ""
             spans += "<span class=\"tok\(mark)\" style=\"background:\(color(Double(a / top), hue: 24))\" data-tip=\"\(escape(String(format: "%@ @ %d: %.3f", display(t), e.windowStart + i, Double(a))))\">\(escape(text))</span>"
         }
-        return "<div class=\"card\"><span class=\"legend\">\(String(format: "%.3f", Double(e.maxActivation))) · context \(e.context), position \(e.position)\(escape(note))</span><br>\(spans)</div>"
+        return "<div class=\"card run\"><span class=\"legend\">\(String(format: "%.3f", Double(e.maxActivation))) · context \(e.context), position \(e.position)\(escape(note))</span><br>\(spans)</div>"
     }
 
     /// The index of a survey: one row per feature (or neuron), linking to its page; `extra` adds

@@ -22,6 +22,8 @@ public enum HTMLReport {
         .side{display:flex;gap:16px}.side>div{flex:1}.gen{font-family:Menlo,Consolas,monospace;white-space:pre-wrap}
         .new{background:#fff1b8}.legend{font-size:12px;color:#666}
         .hist{display:flex;align-items:flex-end;gap:2px;height:124px;border-bottom:1px solid #999}
+        .run .tok{margin:1px 0;padding:2px 0;border-radius:0}
+        .yaxis{display:flex;flex-direction:column;justify-content:space-between;height:124px;font-size:11px;color:#666;text-align:right;padding-right:4px}
         .hbar{flex:1;background:#e08a3c;min-height:1px}.axis{display:flex;justify-content:space-between;font-size:11px;color:#666}
         .mono{font-family:Menlo,Consolas,monospace;white-space:pre}.tok.max{outline:2px solid #b03a00}a{color:#2a5db0}
         #tip{position:fixed;pointer-events:none;background:#222;color:#fff;padding:6px 8px;border-radius:4px;font:12px Menlo,monospace;white-space:pre;display:none}
@@ -39,9 +41,12 @@ public enum HTMLReport {
         """
     }
 
-    /// Tokens highlighted by one feature's activation (or by L0 when `feature` is nil).
-    public static func features(tokens: [String], perToken: [TokenFeatures], feature: Int?, activations: [Float]?) -> String {
-        let values = activations ?? perToken.map { Float($0.l0) }
+    /// Tokens highlighted by one feature's activation (or, when `feature` is nil, by the strongest
+    /// feature's activation at each token: L0 is the same at every token of a TopK SAE). `link`
+    /// gives a feature's dashboard page, when there is one, for its id to point at.
+    public static func features(tokens: [String], perToken: [TokenFeatures], feature: Int?, activations: [Float]?,
+                                link: (Int) -> String? = { _ in nil }) -> String {
+        let values = activations ?? perToken.map { $0.top.map(\.activation).max() ?? 0 }
         let top = max(values.max() ?? 0, 1e-9)
         var spans = ""
         for (p, t) in perToken.enumerated() {
@@ -52,11 +57,14 @@ public enum HTMLReport {
         }
         var table = "<table class=\"metrics\"><tr><th>pos</th><th>token</th><th>L0</th><th>rel. error</th><th>top features</th></tr>"
         for (p, t) in perToken.enumerated() {
-            let list = t.top.map { String(format: "%d (%.2f)", $0.feature, Double($0.activation)) }.joined(separator: ", ")
-            table += "<tr><td>\(p)</td><td>\(escape(tokens[p]))</td><td>\(t.l0)</td><td>\(String(format: "%.3f", Double(t.relativeError)))</td><td style=\"text-align:left\">\(escape(list))</td></tr>"
+            let list = t.top.map { f in
+                let text = escape(String(format: "%d (%.2f)", f.feature, Double(f.activation)))
+                return link(f.feature).map { "<a href=\"\(escape($0))\">\(text)</a>" } ?? text
+            }.joined(separator: ", ")
+            table += "<tr><td>\(p)</td><td>\(escape(tokens[p]))</td><td>\(t.l0)</td><td>\(String(format: "%.3f", Double(t.relativeError)))</td><td style=\"text-align:left\">\(list)</td></tr>"
         }
-        let what = feature.map { "feature \($0)'s activation" } ?? "L0 (features firing)"
-        return "<h2>SAE features</h2><div class=\"legend\">Tokens shaded by \(escape(what)); hover for the top features.</div><div class=\"card\">\(spans)</div>\(table)</table>"
+        let what = feature.map { "feature \($0)'s activation" } ?? "the strongest feature's activation at each token"
+        return "<h2>SAE features</h2><div class=\"legend\">Tokens shaded by \(escape(what)); hover for the top features. Feature ids link to feature-N.html beside this page (`lantern feature --id N --html feature-N.html`).</div><div class=\"card run\">\(spans)</div>\(table)</table>"
     }
 
     /// The dark-matter report: per-token bars of explained variance and relative error, and the totals.

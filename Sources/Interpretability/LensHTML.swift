@@ -5,7 +5,8 @@ extension HTMLReport {
     /// per residual (last layer on top), a column per token; each cell shows the top token on a
     /// background as dark as its probability, the top-k on hover; a last column gives the
     /// answer's rank at the last position, and a line says from which layer it is the top-1.
-    public static func lens(_ result: LensResult, display: (Int32) -> String) -> [String] {
+    public static func lens(_ result: LensResult, display shown: (Int32) -> String) -> [String] {
+        func display(_ id: Int32) -> String { visibleWhitespace(shown(id)) }
         // Shaded against the largest probability of both tables, so that a flat (early-layer,
         // tiny-model) distribution still shows its structure; the legend gives the scale.
         let all = [result.cells] + (result.tunedCells.map { [$0] } ?? [])
@@ -42,7 +43,7 @@ extension HTMLReport {
             let header = "<tr><th></th>" + result.tokens.map { "<th>\(escape(display($0)))</th>" }.joined()
                 + "<th>rank of \(escape(answerText))</th></tr>"
             return """
-            <div style="overflow-x:auto"><h2>\(escape(title))</h2><div class="legend">\(escape(answerText)) \(escape(appears(answer))).</div>
+            <div style="overflow-x:auto">\(result.tunedCells == nil ? "" : "<h2>\(escape(title))</h2>")<div class="legend">\(escape(answerText)) \(escape(appears(answer))).</div>
             <table class="lens">\(header)\n\(rows)</table></div>
             """
         }
@@ -55,5 +56,14 @@ extension HTMLReport {
             maps = "<div class=\"side\"><div>\(maps)</div><div>\(heatmap("Tuned lens", tuned, answer))</div></div>"
         }
         return [legend, maps]
+    }
+
+    /// A token whose text is only whitespace shows its characters (␣ space, ⏎ newline, ⇥ tab)
+    /// instead of an empty-looking cell; newlines and tabs inside other tokens show too.
+    public static func visibleWhitespace(_ text: String) -> String {
+        let marked = text.replacingOccurrences(of: "\n", with: "⏎").replacingOccurrences(of: "\t", with: "⇥")
+            .replacingOccurrences(of: "\\n", with: "⏎").replacingOccurrences(of: "\\t", with: "⇥")
+        guard !marked.isEmpty else { return "∅" }
+        return marked.allSatisfy { $0 == " " } ? String(repeating: "␣", count: marked.count) : marked
     }
 }

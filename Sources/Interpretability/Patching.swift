@@ -83,6 +83,11 @@ public enum Patching {
     public static func patch(_ model: Transformer, tokens: [Int32], from source: [Int32], hook: String,
                              positions: [Int]? = nil, target: Int32) throws -> PatchEffect {
         try checkHook(hook, model: model, positions: positions, length: min(tokens.count, source.count))
+        // Position i takes the source's position i: with different lengths "all positions" has no
+        // one meaning (the old behaviour skipped the extra ones silently).
+        guard positions != nil || tokens.count == source.count else {
+            throw LanternError.invalidArgument("the prompt is \(tokens.count) tokens and the source prompt \(source.count): patching copies position i to position i, so give prompts of the same token length, or --positions within both (0..<\(min(tokens.count, source.count)))")
+        }
         let capture = Hooks(capture: HookFilter([hook]))
         try model.forward(source, hooks: capture, logits: .none)
         guard let activation = capture.activation(hook) else { throw LanternError.backend("the source run did not produce \(hook)") }

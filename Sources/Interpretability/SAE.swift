@@ -133,7 +133,8 @@ public final class SAE: @unchecked Sendable {
     /// Refuses an SAE that does not fit `model`: a hook it lacks, or a width other than d_in.
     public func check(against model: ModelConfig) throws {
         guard let width = HookWidths.width(of: hookName, in: model) else {
-            throw LanternError.invalidArgument("\(source): hook_name: the model has no hook '\(hookName)' (it has \(model.layerCount) layers; see `lantern trace --list-hooks`)")
+            let hint = HookNames.closest(to: hookName, layers: model.layerCount).map { "did you mean \($0)? " } ?? ""
+            throw LanternError.invalidArgument("\(source): hook_name: the model has no hook '\(hookName)' (it has \(model.layerCount) layers; \(hint)see `lantern trace --list-hooks`)")
         }
         guard width == dIn else {
             throw LanternError.invalidArgument("\(source): d_in: the SAE reads \(dIn)-wide activations but \(hookName) is \(width) wide")

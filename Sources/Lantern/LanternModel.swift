@@ -28,6 +28,9 @@ public final class LanternModel: @unchecked Sendable {
 
     /// Loads a Hugging Face directory (config.json, safetensors, and tokenizer.json when present).
     public static func load(directory: String, backend: any Backend) throws -> LanternModel {
+        guard FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent("config.json")) else {
+            throw LanternError.badFile(path: directory, field: "config.json", problem: "missing: not a Hugging Face model directory (config.json and *.safetensors), a .gguf file or a model name")
+        }
         let transformer = try Transformer(directory: directory, backend: backend)
         let tokenizerPath = (directory as NSString).appendingPathComponent("tokenizer.json")
         let tokenizer = FileManager.default.fileExists(atPath: tokenizerPath)
@@ -38,7 +41,7 @@ public final class LanternModel: @unchecked Sendable {
     /// Text → ids, with BOS as the model's tokenizer adds it.
     public func encode(_ text: String) throws -> [Int32] {
         guard let tokenizer else {
-            throw LanternError.invalidArgument("\(source) has no tokenizer: give token ids (--tokens) instead of text")
+            throw LanternError.invalidArgument("\(source) has no tokenizer: give token ids (--token-ids) instead of text")
         }
         return tokenizer.encode(text)
     }

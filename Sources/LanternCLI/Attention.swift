@@ -21,7 +21,10 @@ struct Attention: ParsableCommand {
     @Option(name: .long, help: "Write the self-contained attention-pattern page to this file.")
     var html: String?
 
-    func validate() throws { if top < 1 { throw ValidationError("--top must be ≥ 1") } }
+    func validate() throws {
+        try OptionCheck.integer(top, "--top", 1...1_000_000)
+        if top < 1 { throw ValidationError("--top must be ≥ 1") }
+    }
 
     func run() throws {
         let loaded = try model.load()

@@ -33,6 +33,7 @@ struct Attribute: ParsableCommand {
     var html: String?
 
     func validate() throws {
+        try OptionCheck.integer(top, "--top", 1...1_000_000)
         if top < 1 { throw ValidationError("--top must be ≥ 1") }
         if !["abs", "value", "layer"].contains(sort) { throw ValidationError("--sort must be abs, value or layer") }
     }

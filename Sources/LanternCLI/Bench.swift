@@ -39,6 +39,9 @@ struct Bench: ParsableCommand {
     var json = false
 
     func validate() throws {
+        try OptionCheck.integers(tokens, "--tokens", 1...1 << 20)
+        try OptionCheck.integer(prefill, "--prefill", 1...1 << 20)
+        try OptionCheck.integer(decode, "--decode", 0...1 << 20)
         guard ["all", "matmul", "model"].contains(only) else { throw ValidationError("--only must be all, matmul or model") }
         for name in backendKinds where BackendKind(rawValue: name) == nil || name == "auto" {
             throw ValidationError("--backend takes cpu and/or vulkan, got '\(name)'")

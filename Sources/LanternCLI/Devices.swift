@@ -19,12 +19,12 @@ struct Devices: ParsableCommand {
             print("auto → cpu")
             return
         }
-        let (auto, _) = try makeBackend(.auto)
+        let (auto, notice) = try makeBackend(.auto)
         if json {
-            print(try jsonString(["devices": devices.map(\.description), "auto": auto.name]))
+            print(try jsonString(["devices": devices.map(\.description), "auto": auto.name, "auto_reason": notice.map { $0 as Any } ?? NSNull()]))
             return
         }
         for device in devices { print(device.description) }
-        print("auto → \(auto.name)")
+        print("auto → \(auto.name)" + (notice.map { " (\($0))" } ?? ""))
     }
 }

@@ -45,6 +45,16 @@ struct DictionaryTrainingOptions: ParsableArguments {
     var checkpointEvery = 200
 
     func validate() throws {
+        try OptionCheck.integer(width, "--width", 1...1 << 24)
+        try OptionCheck.integer(k, "--k", 1...width)
+        try OptionCheck.number(l0, "--l0", 0...Double(width), above: true)
+        try OptionCheck.integer(tokens, "--tokens", 1...OptionCheck.maxCount)
+        try OptionCheck.integer(rows, "--rows", 1...OptionCheck.maxCount)
+        try OptionCheck.number(lr, "--lr", 0...10, above: true)
+        try OptionCheck.integer(batch, "--batch", 1...1 << 20)
+        try OptionCheck.number(sparsityCoefficient, "--sparsity-coefficient", 0...Double.infinity)
+        try OptionCheck.number(bandwidth, "--bandwidth", 0...1000, above: true)
+        try OptionCheck.integer(checkpointEvery, "--checkpoint-every", 1...OptionCheck.maxCount)
         if (k == nil) == (l0 == nil) { throw ValidationError("give --k K (TopK) or --l0 TARGET (JumpReLU/ReLU), one of them") }
         if let arch, SAEArchitecture(rawValue: arch) == nil { throw ValidationError("--arch must be topk, jumprelu or relu, not '\(arch)'") }
         if architecture == .topk && k == nil { throw ValidationError("--arch topk needs --k") }
@@ -65,10 +75,41 @@ struct DictionaryTrainingOptions: ParsableArguments {
             normalization: normalization ?? .scalar, inputWidth: inputWidth)
     }
 
-    /// Whether a checkpoint's settings differ from these (a resumed run keeps the checkpoint's).
-    func differs(from saved: SAETrainingSettings) -> Bool {
-        saved.width != width || saved.architecture != architecture || saved.tokens != tokens || saved.batchSize != batch
-            || (architecture == .topk && saved.k != k) || saved.learningRate != lr || saved.seed != seed
-            || saved.normalization != normalization
+    /// The flags whose values differ from a checkpoint's settings, each as "--flag this (checkpoint: that)".
+    /// A resumed run continues the checkpoint's run byte for byte, so any difference is refused.
+    func differences(from saved: SAETrainingSettings) -> [String] {
+        let now = settings(inputWidth: 0)
+        var found: [String] = []
+        func compare<T: Equatable>(_ flag: String, _ mine: T, _ theirs: T) {
+            if mine != theirs { found.append("\(flag) \(mine) (checkpoint: \(theirs))") }
+        }
+        compare("--arch", now.architecture.rawValue, saved.architecture.rawValue)
+        compare("--width", now.width, saved.width)
+        if now.architecture == .topk && saved.architecture == .topk { compare("--k", now.k, saved.k) }
+        if now.architecture != .topk && saved.architecture != .topk {
+            compare("--l0", now.targetL0.map { "\($0)" } ?? "none", saved.targetL0.map { "\($0)" } ?? "none")
+            compare("--sparsity-coefficient", now.sparsityCoefficient, saved.sparsityCoefficient)
+            compare("--bandwidth", now.bandwidth, saved.bandwidth)
+        }
+        compare("--tokens", now.tokens, saved.tokens)
+        compare("--batch", now.batchSize, saved.batchSize)
+        compare("--lr", now.learningRate, saved.learningRate)
+        compare("--seed", now.seed, saved.seed)
+        compare("--normalize", now.normalization.rawValue, saved.normalization.rawValue)
+        return found
+    }
+
+    /// Refuses a run whose parameters (encoder and decoder with Adam's two moments each, a
+    /// transcoder's skip) and per-step arrays (the batch's pre-activations, codes and their
+    /// gradients) would not fit in memory, before the trainer allocates them.
+    func checkMemory(inputWidth d: Int, skip: Bool = false) throws {
+        let terms = [[6, width, d], [6, batch, width], [6, batch, d], skip ? [3, d, d] : [0]]
+        var total: Int? = 0
+        for term in terms {
+            guard let bytes = OptionCheck.bytes(term + [MemoryLayout<Float>.size]), let sum = total else { total = nil; break }
+            let (added, overflow) = sum.addingReportingOverflow(bytes)
+            total = overflow ? nil : added
+        }
+        try OptionCheck.fitsInMemory(total, "--width \(width) and --batch \(batch) on \(d)-wide rows")
     }
 }

@@ -19,6 +19,10 @@ struct FeatureCommand: ParsableCommand {
     @Option(name: .long, help: "Also write a self-contained HTML page to this file.")
     var html: String?
 
+    func validate() throws {
+        try OptionCheck.integer(id, "--id", 0...Int(Int32.max))
+    }
+
     func run() throws {
         let (loaded, sae, scan) = try scanOptions.scan()
         let dashboard = try FeatureDashboard(feature: id, scan: scan, sae: sae, model: loaded.transformer)
@@ -56,6 +60,8 @@ struct FeaturesTop: ParsableCommand {
     var json = false
 
     func validate() throws {
+        try OptionCheck.integer(count, "--count", 1...1_000_000)
+        try OptionCheck.number(maxDensity, "--max-density", 0...1, above: true)
         guard FeatureRanking(rawValue: by) != nil else { throw ValidationError("--by must be density, max or mean, got '\(by)'") }
         guard count > 0 else { throw ValidationError("--count must be positive") }
         guard maxDensity > 0, maxDensity <= 1 else { throw ValidationError("--max-density must be in (0, 1], got \(maxDensity)") }

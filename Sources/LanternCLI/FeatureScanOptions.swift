@@ -15,6 +15,9 @@ struct ScanSizeOptions: ParsableArguments {
     var examples = 10
 
     func validate() throws {
+        try OptionCheck.integer(tokens, "--tokens", 1...OptionCheck.maxCount)
+        try OptionCheck.integer(context, "--context", 2...1 << 20)
+        try OptionCheck.integer(examples, "--examples", 1...1_000_000)
         guard tokens > 0, context >= 2, examples > 0 else { throw ValidationError("--tokens, --examples must be positive and --context at least 2") }
     }
 

@@ -39,6 +39,10 @@ struct FeaturesShow: ParsableCommand {
     var html: String?
 
     func validate() throws {
+        try OptionCheck.integer(top, "--top", 1...1_000_000)
+        try OptionCheck.integer(labelTokens, "--label-tokens", 0...OptionCheck.maxCount)
+        try OptionCheck.integer(feature, "--feature", 0...Int(Int32.max))
+        try OptionCheck.number(maxDensity, "--max-density", 0...1, above: true)
         guard top > 0 else { throw ValidationError("--top must be positive") }
         guard labelTokens >= 0 else { throw ValidationError("--label-tokens must be 0 (no scan) or more") }
         guard maxDensity > 0, maxDensity <= 1 else { throw ValidationError("--max-density must be in (0, 1], got \(maxDensity)") }
@@ -57,7 +61,9 @@ struct FeaturesShow: ParsableCommand {
         }
         if let html {
             let section = HTMLReport.features(tokens: ids.map(loaded.shown), perToken: perToken, feature: feature,
-                                              activations: feature.map(run.activations))
+                                              activations: feature.map(run.activations),
+                                              // `feature --id N --html feature-N.html` beside this page (as the demo names them).
+                                              link: { "feature-\($0).html" })
             try writeHTML(HTMLReport.page(title: "SAE features", subtitle: "\(sae.source) at \(sae.hookName) · d_sae \(sae.dSAE)",
                                           sections: [section]), to: html)
         }

@@ -34,6 +34,10 @@ struct Generate: ParsableCommand {
     var json = false
 
     func validate() throws {
+        try OptionCheck.integer(maxNewTokens, "--max-new-tokens", 0...1 << 20)
+        try OptionCheck.number(temperature, "--temperature", 0...Double.infinity)
+        try OptionCheck.integer(topK, "--top-k", 1...1 << 30)
+        try OptionCheck.number(topP, "--top-p", 0...1, above: true)
         if greedy && (temperature ?? 0) > 0 { throw ValidationError("--greedy and --temperature > 0 contradict each other") }
         if maxNewTokens < 0 { throw ValidationError("--max-new-tokens must be ≥ 0") }
     }

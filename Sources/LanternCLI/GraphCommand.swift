@@ -50,6 +50,11 @@ struct GraphCommand: ParsableCommand {
     var scan: String?
 
     func validate() throws {
+        try OptionCheck.number(nodeThreshold, "--node-threshold", 0...1, above: true)
+        try OptionCheck.number(edgeThreshold, "--edge-threshold", 0...1, above: true)
+        try OptionCheck.integer(maxLogits, "--max-logits", 1...1_000_000)
+        try OptionCheck.number(logitProbability, "--logit-probability", 0...1, above: true)
+        try OptionCheck.integer(maxFeatureNodes, "--max-feature-nodes", 0...OptionCheck.maxCount)
         if transcoders.isEmpty { throw ValidationError("give --transcoders FOLDER ... (one transcoder folder per layer, or a folder holding them)") }
         if !["complete", "circuit-tracer"].contains(conventions) { throw ValidationError("--conventions must be complete or circuit-tracer") }
         if maxLogits < 1 { throw ValidationError("--max-logits must be ≥ 1") }

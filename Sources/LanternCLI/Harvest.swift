@@ -49,6 +49,12 @@ struct HarvestOptions: ParsableArguments {
     @Flag(name: .long, help: "Keep the BOS position's activations (left out by default, as Gemma Scope does).")
     var includeBos = false
 
+    func validate() throws {
+        try OptionCheck.integer(tokens, "--tokens", 1...OptionCheck.maxCount)
+        try OptionCheck.integer(context, "--context", 2...1 << 20)
+        try OptionCheck.integer(batch, "--batch", 1...1_000_000)
+    }
+
     func workerAndCount() throws -> (Int, Int) {
         let parts = shard.split(separator: "/").map { Int($0) }
         guard parts.count == 2, let i = parts[0], let n = parts[1], n >= 1, (0..<n).contains(i) else {

@@ -12,6 +12,8 @@ struct SAEOptions: ParsableArguments {
 
     /// Loads the SAE and refuses it unless it fits the model.
     func load(for model: LanternModel) throws -> SAE {
+        // A mistyped --hook is the flag's fault, not the SAE file's: say so before loading it.
+        try checkHook(hook, flag: "--hook", model: model.config)
         let loaded = try SAE.load(path: sae, backend: model.backend, hook: hook)
         try loaded.check(against: model.config)
         return loaded
@@ -41,6 +43,12 @@ extension LanternModel {
     }
 }
 
+/// Refuses a hook name (when given) that `model` does not have, suggesting the nearest one.
+func checkHook(_ name: String?, flag: String, model: ModelConfig) throws {
+    guard let name, !HookNames.all(layers: model.layerCount).contains(name) else { return }
+    throw ValidationError(HookNames.unknown(name, flag: flag, layers: model.layerCount))
+}
+
 /// Writes an HTML page and says where.
 func writeHTML(_ html: String, to path: String) throws {
     guard FileManager.default.createFile(atPath: path, contents: Data(html.utf8)) else {
@@ -52,11 +60,45 @@ func writeHTML(_ html: String, to path: String) throws {
 /// Whether standard output is a terminal (colours and tables) rather than a pipe.
 let stdoutIsTerminal = isatty(1) != 0
 
-/// Pads or cuts `s` to exactly `width` columns (one column per character).
+/// Pads or cuts `s` to exactly `width` columns (one column per character). A cut keeps both
+/// ends around a "…" (" important" → " imp…ant", " impressive" → " imp…ive"): tokens sharing a
+/// prefix stay tellable apart, as a prefix cut (" import…" twice) did not keep them.
 func fit(_ s: String, _ width: Int) -> String {
     let chars = Array(s)
-    if chars.count > width { return String(chars.prefix(max(width - 1, 0))) + "…" }
+    if chars.count > width {
+        guard width >= 3 else { return String(chars.prefix(width)) }
+        let tail = (width - 1) / 2, head = width - 1 - tail
+        return String(chars.prefix(head)) + "…" + String(chars.suffix(tail))
+    }
     return s + String(repeating: " ", count: width - chars.count)
+}
+
+/// Lines of at most `width` characters, broken at spaces (kept at the start of the next line's
+/// word, as tokens carry them); a word longer than a line is cut into pieces.
+func wrapWords(_ text: String, _ width: Int) -> [String] {
+    guard width > 0 else { return [text] }
+    var lines: [String] = [], line = ""
+    // Words with their leading spaces: " the", " cat".
+    var words: [String] = [], word = ""
+    for c in text {
+        if c == " " && !word.isEmpty && word.contains(where: { $0 != " " }) { words.append(word); word = "" }
+        word.append(c)
+    }
+    if !word.isEmpty { words.append(word) }
+    for var w in words {
+        if line.count + w.count > width && !line.isEmpty {
+            lines.append(line)
+            line = ""
+            w = String(w.drop { $0 == " " })
+        }
+        while w.count > width {
+            lines.append(String(w.prefix(width)))
+            w = String(w.dropFirst(width))
+        }
+        line += w
+    }
+    if !line.isEmpty || lines.isEmpty { lines.append(line) }
+    return lines
 }
 
 /// A comma-separated list of integers.

@@ -41,7 +41,10 @@ struct LensShow: ParsableCommand {
     @Option(name: .long, help: "Also write a self-contained HTML heatmap to this file.")
     var html: String?
 
-    func validate() throws { if topK < 1 { throw ValidationError("--top-k must be ≥ 1") } }
+    func validate() throws {
+        try OptionCheck.integer(topK, "--top-k", 1...1_000_000)
+        if topK < 1 { throw ValidationError("--top-k must be ≥ 1") }
+    }
 
     func run() throws {
         let loaded = try model.load()
@@ -51,7 +54,8 @@ struct LensShow: ParsableCommand {
         let result = try LogitLens.run(loaded.transformer, tokens: ids, topK: topK, target: targetID, tuned: lens)
         if let html {
             try writeHTML(HTMLReport.page(title: lens == nil ? "Logit lens" : "Logit lens and tuned lens",
-                                          subtitle: "\(loaded.source) · \(ids.count) tokens",
+                                          subtitle: "\(loaded.displayName) · prompt “\(loaded.decode(ids))” (\(ids.count) tokens) · target "
+                                              + (targetID.map { "“\(loaded.shown($0))” (#\($0))" } ?? "none (the model's own top-1)"),
                                           sections: HTMLReport.lens(result, display: loaded.shown)), to: html)
         }
         if json { print(try jsonString(LensTable.json(result, model: loaded))) } else { print(LensTable.table(result, model: loaded)) }

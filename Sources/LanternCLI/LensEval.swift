@@ -26,6 +26,11 @@ struct LensEval: ParsableCommand {
     @Flag(name: .long, help: "Print the data as one JSON object.")
     var json = false
 
+    func validate() throws {
+        try OptionCheck.integer(tokens, "--tokens", 1...OptionCheck.maxCount)
+        try OptionCheck.integer(context, "--context", 2...1 << 20)
+    }
+
     func run() throws {
         let loaded = try model.load()
         let lens = try tuned.map { try TunedLens.load(directory: $0) }

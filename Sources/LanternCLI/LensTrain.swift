@@ -42,6 +42,11 @@ struct LensTrain: ParsableCommand {
     var dtype = "f16"
 
     func validate() throws {
+        try OptionCheck.integer(tokens, "--tokens", 1...OptionCheck.maxCount)
+        try OptionCheck.integer(context, "--context", 2...1 << 20)
+        try OptionCheck.integer(batch, "--batch", 1...1_000_000)
+        try OptionCheck.number(lr, "--lr", 0...10, above: true)
+        try OptionCheck.integer(stride, "--stride", 1...1 << 20)
         if tokens < 1 { throw ValidationError("--tokens must be ≥ 1") }
         if batch < 1 { throw ValidationError("--batch must be ≥ 1") }
         if stride < 1 { throw ValidationError("--stride must be ≥ 1") }

@@ -19,6 +19,10 @@ struct NeuronCommand: ParsableCommand {
     @Option(name: .long, help: "Also write a self-contained HTML page to this file.")
     var html: String?
 
+    func validate() throws {
+        try OptionCheck.integer(id, "--id", 0...Int(Int32.max))
+    }
+
     func run() throws {
         let r = try scanOptions.scan(checking: id)
         let dashboard = try FeatureDashboard(unit: id, scan: r.scan, units: r.neurons, model: r.loaded.transformer)
@@ -73,6 +77,7 @@ struct NeuronsTop: ParsableCommand {
     var json = false
 
     func validate() throws {
+        try OptionCheck.integer(count, "--count", 1...1_000_000)
         guard by == "polysemantic" || FeatureRanking(rawValue: by) != nil else {
             throw ValidationError("--by must be density, max, mean or polysemantic, got '\(by)'")
         }

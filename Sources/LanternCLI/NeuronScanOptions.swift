@@ -19,6 +19,8 @@ struct NeuronScanOptions: ParsableArguments {
     var maxDensity = 0.1
 
     func validate() throws {
+        try OptionCheck.integer(layer, "--layer", 0...1 << 20)
+        try OptionCheck.number(maxDensity, "--max-density", 0...1, above: true)
         guard maxDensity > 0, maxDensity <= 1 else { throw ValidationError("--max-density must be in (0, 1], got \(maxDensity)") }
     }
 

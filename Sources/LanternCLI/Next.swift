@@ -15,11 +15,16 @@ struct Next: ParsableCommand {
     @Flag(name: .long, help: "Print JSON: ids, and top as a list of {id, token, prob, logit}.")
     var json = false
 
+    func validate() throws {
+        try OptionCheck.integer(top, "--top", 1...1_000_000)
+    }
+
     func run() throws {
         let loaded = try model.load()
         let ids = try prompt.ids(for: loaded)
         guard let out = try loaded.transformer.forward(ids, logits: .last) else { return }
         let logits = try loaded.backend.read(out)
+        try loaded.transformer.requireFinite(logits: logits, tokens: ids)
         let probs = LogitLens.softmax(logits)
         let order = probs.indices.sorted { probs[$0] > probs[$1] }.prefix(max(0, top))
         if json {

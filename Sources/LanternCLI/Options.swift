@@ -10,10 +10,22 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Backend: auto (a GPU through Vulkan if there is one, else the CPU), cpu, vulkan.")
     var backend: BackendKind = .auto
 
+    @Flag(name: .long, help: "Say which backend runs and why (also when `auto` takes the CPU because there is no GPU).")
+    var verbose = false
+
     func makeBackend() throws -> any Backend {
         let (backend, notice) = try Lantern.makeBackend(self.backend)
-        if let notice { note(notice) }
+        // Falling back because there is no GPU at all is the normal case on a laptop or a CPU node:
+        // said with --verbose (and by `lantern devices`). A GPU that is there but failed is news.
+        if let notice, verbose || !Self.meansNoGPU(notice) { note(notice) }
+        if verbose && notice == nil { note("using the \(backend.name) backend") }
         return backend
+    }
+
+    /// Whether `auto`'s fallback reason says there is no GPU to use (no loader, no driver, no
+    /// device, only CPU-type devices), as opposed to a GPU that failed to start.
+    static func meansNoGPU(_ notice: String) -> Bool {
+        ["no Vulkan loader", "no Vulkan driver", "no Vulkan device", "no GPU: only CPU-type"].contains { notice.contains($0) }
     }
 
     func load() throws -> LanternModel {
@@ -28,25 +40,33 @@ struct PromptOptions: ParsableArguments {
     @Option(name: .long, help: "The prompt as text (tokenized with the model's tokenizer, BOS added as it says).")
     var prompt: String?
 
-    @Option(name: .long, help: "The prompt as token ids, comma-separated (e.g. 2,651,13).")
-    var tokens: String?
+    @Option(name: .customLong("token-ids"), help: "The prompt as token ids, comma-separated (e.g. 2,651,13).")
+    var tokenIds: String?
+
+    /// `--tokens` is a count everywhere (tokens to harvest, scan, train on); the prompt's ids were
+    /// `--tokens` once, so that spelling gets a pointer to the new one instead of "unknown option".
+    @Option(name: .customLong("tokens"), help: .hidden)
+    var oldTokenIds: String?
 
     func validate() throws {
-        if prompt != nil && tokens != nil { throw ValidationError("give --prompt or --tokens, not both") }
+        if let oldTokenIds {
+            throw ValidationError("--tokens is a count of tokens; give the prompt's ids with --token-ids \(oldTokenIds)")
+        }
+        if prompt != nil && tokenIds != nil { throw ValidationError("give --prompt or --token-ids, not both") }
     }
 
-    /// The prompt's ids, from text or from --tokens.
+    /// The prompt's ids, from text or from --token-ids.
     func ids(for model: LanternModel) throws -> [Int32] {
         if let prompt { return try model.encode(prompt) }
         return try tokenIDs()
     }
 
     func tokenIDs() throws -> [Int32] {
-        guard let tokens else { throw LanternError.invalidArgument("give the prompt with --prompt or --tokens") }
-        let parts = tokens.split(separator: ",", omittingEmptySubsequences: false)
+        guard let tokenIds else { throw LanternError.invalidArgument("give the prompt with --prompt or --token-ids") }
+        let parts = tokenIds.split(separator: ",", omittingEmptySubsequences: false)
         let ids = parts.map { Int32($0.trimmingCharacters(in: .whitespaces)) }
         guard !parts.isEmpty, ids.allSatisfy({ $0 != nil }) else {
-            throw LanternError.invalidArgument("--tokens must be comma-separated integers, got '\(tokens)'")
+            throw LanternError.invalidArgument("--token-ids must be comma-separated integers, got '\(tokenIds)'")
         }
         return ids.map { $0! }
     }
@@ -68,9 +88,13 @@ func note(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
 }
 
-/// JSON text of a value, keys sorted.
+/// JSON text of a value, keys sorted. JSON has no NaN or ±∞: a result holding one (which the
+/// forward pass's checks should have stopped earlier) is one clear line, not Foundation's error.
 func jsonString(_ value: Any) throws -> String {
-    String(decoding: try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys]), as: UTF8.self)
+    guard JSONSerialization.isValidJSONObject(value) else {
+        throw LanternError.invalidArgument("--json: the result holds a value JSON cannot write (NaN, ±∞ or a non-JSON type)")
+    }
+    return String(decoding: try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys]), as: UTF8.self)
 }
 
 /// Writes text to standard output now (streaming generation), without a newline.

@@ -22,7 +22,7 @@ struct PatchOne: ParsableCommand {
 
     @Option(name: .long, help: "The hook to change (e.g. blocks.3.hook_resid_post).")
     var hook: String
-    @Option(name: .long, help: "zero, mean, or patch (needs --source-prompt or --source-tokens).")
+    @Option(name: .long, help: "zero, mean, or patch (needs --source-prompt or --source-token-ids).")
     var mode: String = "zero"
     @Option(name: .long, help: "Positions to change, comma-separated (default: all).")
     var positions: String?
@@ -30,10 +30,17 @@ struct PatchOne: ParsableCommand {
     var target: String
     @Option(name: .long, help: "The prompt to patch activations from, as text.")
     var sourcePrompt: String?
-    @Option(name: .long, help: "The prompt to patch activations from, as token ids.")
+    @Option(name: .customLong("source-token-ids"), help: "The prompt to patch activations from, as token ids.")
     var sourceTokens: String?
+    @Option(name: .customLong("source-tokens"), help: .hidden)
+    var oldSourceTokens: String?
     @Flag(name: .long, help: "Print one JSON object.")
     var json = false
+
+    func validate() throws {
+        if let oldSourceTokens { throw ValidationError("--source-tokens is now --source-token-ids \(oldSourceTokens) (--tokens is a count of tokens everywhere)") }
+        if sourcePrompt != nil && sourceTokens != nil { throw ValidationError("give --source-prompt or --source-token-ids, not both") }
+    }
 
     func run() throws {
         let loaded = try model.load()
@@ -48,8 +55,8 @@ struct PatchOne: ParsableCommand {
         case "patch":
             let source: [Int32]
             if let sourcePrompt { source = try loaded.encode(sourcePrompt) }
-            else if let sourceTokens { source = try PromptOptions.parse(ids: sourceTokens, option: "--source-tokens") }
-            else { throw ValidationError("--mode patch needs --source-prompt or --source-tokens") }
+            else if let sourceTokens { source = try PromptOptions.parse(ids: sourceTokens, option: "--source-token-ids") }
+            else { throw ValidationError("--mode patch needs --source-prompt or --source-token-ids") }
             effect = try Patching.patch(loaded.transformer, tokens: ids, from: source, hook: hook, positions: chosen, target: targetID)
         default:
             throw ValidationError("--mode must be zero, mean or patch")

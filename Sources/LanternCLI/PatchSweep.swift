@@ -20,8 +20,10 @@ struct PatchSweepCommand: ParsableCommand {
 
     @Option(name: .long, help: "The corrupted prompt, as text.")
     var sourcePrompt: String?
-    @Option(name: .long, help: "The corrupted prompt, as token ids.")
+    @Option(name: .customLong("source-token-ids"), help: "The corrupted prompt, as token ids.")
     var sourceTokens: String?
+    @Option(name: .customLong("source-tokens"), help: .hidden)
+    var oldSourceTokens: String?
     @Option(name: .long, help: "The token whose logit to watch (id, or text that is one token).")
     var target: String
     @Option(name: .long, help: "The token whose logit is subtracted (id or one-token text); omit to watch the target's logit alone.")
@@ -38,15 +40,16 @@ struct PatchSweepCommand: ParsableCommand {
     var html: String?
 
     func validate() throws {
-        if sourcePrompt != nil && sourceTokens != nil { throw ValidationError("give --source-prompt or --source-tokens, not both") }
-        if sourcePrompt == nil && sourceTokens == nil { throw ValidationError("a sweep needs the corrupted prompt: --source-prompt or --source-tokens") }
+        if let oldSourceTokens { throw ValidationError("--source-tokens is now --source-token-ids \(oldSourceTokens) (--tokens is a count of tokens everywhere)") }
+        if sourcePrompt != nil && sourceTokens != nil { throw ValidationError("give --source-prompt or --source-token-ids, not both") }
+        if sourcePrompt == nil && sourceTokens == nil { throw ValidationError("a sweep needs the corrupted prompt: --source-prompt or --source-token-ids") }
         if compare && !approx { throw ValidationError("--compare compares attribution patching (--approx) with the real sweep: give --approx too") }
     }
 
     func run() throws {
         let loaded = try model.load()
         let clean = try prompt.ids(for: loaded)
-        let corrupted = try sourcePrompt.map(loaded.encode) ?? PromptOptions.parse(ids: sourceTokens!, option: "--source-tokens")
+        let corrupted = try sourcePrompt.map(loaded.encode) ?? PromptOptions.parse(ids: sourceTokens!, option: "--source-token-ids")
         let sweep = try PatchingSweep(model: loaded.transformer, clean: clean, corrupted: corrupted,
                                       target: try loaded.tokenID(target), baseline: try baseline.map(loaded.tokenID))
         var result: PatchingSweepResult

@@ -1,26 +1,43 @@
 import Foundation
 
-/// A one-line progress bar on standard error: percentage, rate and time left. Quiet when
-/// standard error is not a terminal, except for the final line.
+/// Progress on standard error: on a terminal, a one-line bar redrawn in place (percentage, time
+/// left, `detail`); elsewhere (a pipe, a Slurm log, CI) a plain line every `plainInterval` seconds
+/// with the count, the rate and the time left, so that a long run shows it is alive without
+/// filling the log with carriage returns. Both end with one "done in" line.
 final class Progress {
     let total: Int
     let label: String
     let start = Date()
     private var lastDraw = Date.distantPast
     private let isTerminal = isatty(2) != 0
+    /// Seconds between plain lines: 30, or LANTERN_PROGRESS_SECONDS (0: every update).
+    let plainInterval: Double
+    private var lastPlain: Date
 
     init(total: Int, label: String) {
         self.total = max(total, 1)
         self.label = label
+        plainInterval = ProcessInfo.processInfo.environment["LANTERN_PROGRESS_SECONDS"].flatMap(Double.init).map { max($0, 0) } ?? 30
+        lastPlain = start
     }
 
     /// `detail` follows the bar (rates, losses).
     func update(_ done: Int, detail: String = "") {
-        guard isTerminal, Date().timeIntervalSince(lastDraw) > 0.2 else { return }
-        lastDraw = Date()
+        let now = Date()
         let fraction = min(1, Double(done) / Double(total))
-        let elapsed = Date().timeIntervalSince(start)
+        let elapsed = now.timeIntervalSince(start)
         let eta = fraction > 0 ? elapsed / fraction - elapsed : 0
+        guard isTerminal else {
+            guard now.timeIntervalSince(lastPlain) >= plainInterval else { return }
+            lastPlain = now
+            let rate = elapsed > 0 ? Double(done) / elapsed : 0
+            let line = String(format: "%@: %d/%d (%.0f%%), %.1f/s, %@ left", label, done, total, fraction * 100, rate,
+                              Self.duration(fraction > 0 ? eta : .nan))
+            FileHandle.standardError.write(Data((line + (detail.isEmpty ? "" : ", " + detail) + "\n").utf8))
+            return
+        }
+        guard now.timeIntervalSince(lastDraw) > 0.2 else { return }
+        lastDraw = now
         let width = 30, filled = Int(fraction * Double(width))
         let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
         FileHandle.standardError.write(Data(String(format: "\r%@ %@ %3.0f%% %.0fs left %@ ", label, bar, fraction * 100, eta, detail).utf8))
@@ -29,5 +46,14 @@ final class Progress {
     func finish() {
         let elapsed = Date().timeIntervalSince(start)
         FileHandle.standardError.write(Data(String(format: "%@%@ done in %.1fs\n", isTerminal ? "\r" : "", label, elapsed).utf8))
+    }
+
+    /// 95 → "1m35s", 4000 → "1h06m"; "?" before anything is done.
+    static func duration(_ seconds: Double) -> String {
+        guard seconds.isFinite, seconds >= 0 else { return "?" }
+        let s = Int(seconds.rounded())
+        if s < 60 { return "\(s)s" }
+        if s < 3600 { return String(format: "%dm%02ds", s / 60, s % 60) }
+        return String(format: "%dh%02dm", s / 3600, (s % 3600) / 60)
     }
 }

@@ -73,6 +73,9 @@ struct SAEEval: ParsableCommand {
         }
         if documents.count > 1 { progress.finish() }
         let o = evaluator.overall
+        guard o.tokens > 0 else {
+            throw LanternError.invalidArgument("sae eval: no tokens to evaluate (\(includeBos ? "the texts are empty" : "the texts hold only BOS, which is left out without --include-bos"))")
+        }
         if let html {
             let section = HTMLReport.evaluation(tokens: perToken[0].map { loaded.shown($0.token) }, perToken: perToken[0], overall: o, dSAE: sae.dSAE)
             try writeHTML(HTMLReport.page(title: "SAE dark-matter report", subtitle: "\(sae.source) at \(sae.hookName) · \(documents.count) text(s)",

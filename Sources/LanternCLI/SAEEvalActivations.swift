@@ -6,8 +6,8 @@ import Training
 extension SAEEval {
     func validate() throws {
         if activations != nil && !corpus.isEmpty { throw ValidationError("give --activations or --corpus, not both") }
-        if let rows, rows < 1 { throw ValidationError("--rows must be at least 1, not \(rows)") }
-        if !(denseThreshold > 0 && denseThreshold < 1) { throw ValidationError("--dense-threshold must be in (0, 1), not \(denseThreshold)") }
+        try OptionCheck.integer(rows, "--rows", 1...OptionCheck.maxCount)
+        try OptionCheck.number(denseThreshold, "--dense-threshold", 0...1, above: true)
     }
 
     /// `sae eval --activations DIR`: the figures that need many tokens (dead and dense latents over
@@ -26,6 +26,7 @@ extension SAEEval {
             progress.update(stats.rows)
         }
         progress.finish()
+        guard stats.rows > 0 else { throw LanternError.invalidArgument("sae eval: \(directory) holds no activation rows to evaluate") }
         let dense = stats.dense(threshold: denseThreshold)
         if json {
             print(try jsonString(["sae": sae.source, "hook": sae.hookName, "activations": directory, "rows": stats.rows,

@@ -67,6 +67,13 @@ struct SAESweep: ParsableCommand {
     var html: String?
 
     func validate() throws {
+        try OptionCheck.integers(widths, "--widths", 1...1 << 24)
+        try OptionCheck.integer(k, "--k", 1...1 << 24)
+        try OptionCheck.integer(tokens, "--tokens", 1...OptionCheck.maxCount)
+        try OptionCheck.integer(batch, "--batch", 1...1 << 20)
+        try OptionCheck.number(lr, "--lr", 0...10, above: true)
+        try OptionCheck.integer(linearRows, "--linear-rows", 1...OptionCheck.maxCount)
+        try OptionCheck.number(denseThreshold, "--dense-threshold", 0...1, above: true)
         guard !widths.isEmpty, widths.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--widths needs one or more positive widths") }
         guard Set(widths).count == widths.count else { throw ValidationError("--widths has a width twice") }
         guard holdout > 0, holdout < 1 else { throw ValidationError("--holdout must be in (0, 1), not \(holdout)") }

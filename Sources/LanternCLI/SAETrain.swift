@@ -47,18 +47,20 @@ struct SAETrain: ParsableCommand {
         if resume {
             guard FileManager.default.fileExists(atPath: checkpoint) else { throw ValidationError("--resume: no \(checkpoint)") }
             trainer = try SAETrainer.resume(checkpoint: checkpoint, source: source, backend: backend)
+            try TrainingRun.checkResume(trainer, options: training, activations: activations ?? (out as NSString).appendingPathComponent("activations"),
+                                        rows: source.rowCount, folder: out)
             note("resuming at step \(trainer.step) of \(trainer.totalSteps)")
-            let saved = trainer.settings
-            if training.differs(from: saved) {
-                note("note: the checkpoint's settings apply (\(saved.architecture.rawValue), width \(saved.width), k \(saved.k), \(saved.tokens) tokens, batch \(saved.batchSize), lr \(saved.learningRate), seed \(saved.seed)), not this command's")
-            }
         } else {
             guard !FileManager.default.fileExists(atPath: checkpoint) else {
                 throw ValidationError("\(checkpoint) exists: pass --resume to continue it, or another --out")
             }
             let settings = training.settings(inputWidth: source.width)
+            try training.checkMemory(inputWidth: source.width)
             trainer = try SAETrainer(settings: settings, source: source, backend: backend)
+            try TrainingRun(activations: activations ?? (out as NSString).appendingPathComponent("activations"), rows: source.rowCount)
+                .save(folder: out)
         }
+        TrainingRun.warnAboutPasses(tokens: trainer.settings.tokens, rows: source.rowCount, held: harvested.rowCount - source.rowCount)
         note("\(trainer.settings.architecture.rawValue) SAE \(source.width) → \(trainer.settings.width) on \(source.rowCount) rows of \(hook); \(trainer.totalSteps) steps of \(trainer.settings.batchSize)")
 
         let (last, seconds, trained) = try TrainingLog.run(
@@ -75,6 +77,15 @@ struct SAETrain: ParsableCommand {
         if let last {
             note(String(format: "last batch: loss %.4f, L0 %.1f, explained variance %.3f, dead %.1f%%",
                         last.loss, last.l0, last.explainedVariance, trainer.deadFraction * 100))
+        }
+        // The training batch flatters an SAE that has seen its rows many times: rows it never saw say more.
+        if source.rowCount < harvested.rowCount {
+            let held = source.rowCount..<min(harvested.rowCount, source.rowCount + 8192)
+            let r = try trainer.evaluate(harvested, rows: held)
+            note(String(format: "held out (rows %d..<%d, not trained on): L0 %.1f, explained variance %.3f",
+                        held.lowerBound, held.upperBound, r.l0, r.explainedVariance))
+        } else {
+            note("held out: none (every row was trained on; --rows N keeps the rest back and reports them here)")
         }
         note(String(format: "trained on %d tokens in %.1fs (%.0f tokens/s); wrote %@/cfg.json and sae_weights.safetensors",
                     trained, seconds, seconds > 0 ? Double(trained) / seconds : 0, out))
@@ -106,11 +117,18 @@ struct TrainingLog {
         var last: SAEBatchResult?
         while !trainer.isFinished {
             last = try trainer.trainStep()
+            guard last!.loss.isFinite else {
+                throw LanternError.invalidArgument("training diverged at step \(trainer.step): the loss is \(last!.loss) (--lr \(trainer.settings.learningRate) too large?); \(checkpoint) keeps the last finite state")
+            }
             let rate = Double((trainer.step - firstStep) * trainer.settings.batchSize) / max(Date().timeIntervalSince(bar.start), 1e-9)
             bar.update(trainer.step, detail: String(format: "loss %.4f L0 %.1f EV %.3f dead %.1f%% %.0f tokens/s",
                                                     last!.loss, last!.l0, last!.explainedVariance, trainer.deadFraction * 100, rate))
             log.append(step: trainer.step, tokens: trainer.step * trainer.settings.batchSize, last!, dead: trainer.deadFraction)
             if trainer.step % checkpointEvery == 0 || trainer.isFinished {
+                // Never save (nor export) NaN: a step can leave the weights non-finite with a finite loss.
+                if let bad = trainer.parameters.tensors.first(where: { firstNonFinite($0.values) != nil }) {
+                    throw LanternError.invalidArgument("training diverged by step \(trainer.step): the \(bad.name) weights are not finite (--lr \(trainer.settings.learningRate) too large?); \(checkpoint) keeps the last finite state")
+                }
                 try trainer.state.save(path: checkpoint)
                 try log.save()
             }

@@ -37,6 +37,13 @@ struct Steer: ParsableCommand {
     @Option(name: .long, help: "Also write a self-contained HTML page to this file.")
     var html: String?
 
+    func validate() throws {
+        try OptionCheck.number(strength, "--strength", -Double.infinity...Double.infinity)
+        try OptionCheck.integer(maxNewTokens, "--max-new-tokens", 0...1 << 20)
+        try OptionCheck.number(temperature, "--temperature", 0...Double.infinity)
+        try OptionCheck.integer(promoted, "--promoted", 0...1_000_000)
+    }
+
     func run() throws {
         guard let steeringMode = SteeringMode(rawValue: mode) else { throw ValidationError("--mode must be add or clamp") }
         let loaded = try model.load()
@@ -48,6 +55,9 @@ struct Steer: ParsableCommand {
             let array = try NPYArray(path: path)
             guard array.shape.count == 1 || (array.shape.count == 2 && array.shape[0] == 1) else {
                 throw LanternError.badFile(path: path, field: "array", problem: "shape \(array.shape): expected one vector [d_in]")
+            }
+            if let (index, value) = firstNonFinite(array.values) {
+                throw LanternError.badFile(path: path, field: "array", problem: "value \(index) is \(value): a steering direction must be finite")
             }
             return array.values
         }
@@ -99,9 +109,7 @@ struct Steer: ParsableCommand {
         }
     }
 
-    /// Splits text into lines of at most `width` characters (newlines shown as ⏎).
-    func wrap(_ text: String, _ width: Int) -> [String] {
-        let chars = Array(text.replacingOccurrences(of: "\n", with: "⏎"))
-        return stride(from: 0, to: max(chars.count, 1), by: width).map { String(chars[$0..<min(chars.count, $0 + width)]) }
-    }
+    /// Splits text into lines of at most `width` characters at spaces (newlines shown as ⏎); only
+    /// a word longer than a line is cut.
+    func wrap(_ text: String, _ width: Int) -> [String] { wrapWords(text.replacingOccurrences(of: "\n", with: "⏎"), width) }
 }

@@ -48,11 +48,20 @@ struct Superposition: ParsableCommand {
     @Option(name: .long, help: "Also write a self-contained HTML page (W's columns, norms, the sweep) to this file.")
     var html: String?
 
-    /// Each flag checked with a line that names it (thrown from `run`, so it prints as one line).
+    /// The sparsity list parsed and checked (the numeric flags are checked by `validate`).
+    func validate() throws {
+        try OptionCheck.integer(features, "--features", 1...100_000)
+        try OptionCheck.integer(batch, "--batch", 1...1 << 20)
+        try OptionCheck.fitsInMemory(OptionCheck.bytes([8, batch, features, MemoryLayout<Float>.size]), "--batch \(batch) with --features \(features)")
+        try OptionCheck.integer(hidden, "--hidden", 1...100_000)
+        try OptionCheck.integer(steps, "--steps", 1...OptionCheck.maxCount)
+        try OptionCheck.number(lr, "--lr", 0...10, above: true)
+        try OptionCheck.integer(restarts, "--restarts", 1...10_000)
+        try OptionCheck.number(importanceDecay, "--importance-decay", 0...1, above: true)
+    }
+
     func checkedSettings() throws -> (ToyModelSettings, [Double]) {
         func fail(_ message: String) -> LanternError { .invalidArgument(message) }
-        guard features >= 1 else { throw fail("--features must be at least 1, got \(features)") }
-        guard hidden >= 1 else { throw fail("--hidden must be at least 1, got \(hidden)") }
         let parts = sparsity.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
         let values = parts.map { Double($0) }
         guard !parts.isEmpty, values.allSatisfy({ $0 != nil }) else {
@@ -62,13 +71,6 @@ struct Superposition: ParsableCommand {
         if let bad = sparsities.first(where: { !($0 >= 0 && $0 < 1) }) {
             throw fail("--sparsity values must be in [0, 1) (S = 1 would never show a feature), got \(bad)")
         }
-        guard importanceDecay > 0, importanceDecay <= 1 else {
-            throw fail("--importance-decay must be in (0, 1], got \(importanceDecay)")
-        }
-        guard steps >= 1 else { throw fail("--steps must be at least 1, got \(steps)") }
-        guard batch >= 1 else { throw fail("--batch must be at least 1, got \(batch)") }
-        guard lr > 0, lr.isFinite else { throw fail("--lr must be positive, got \(lr)") }
-        guard restarts >= 1 else { throw fail("--restarts must be at least 1, got \(restarts)") }
         let settings = ToyModelSettings(features: features, hidden: hidden, importanceDecay: importanceDecay,
                                         steps: steps, batchSize: batch, learningRate: lr, seed: seed)
         try settings.validate()

@@ -23,11 +23,15 @@ struct Trace: ParsableCommand {
     @Option(name: .long, parsing: .upToNextOption, help: "Hook names or globs to save (default: none; '*' for all).")
     var hooks: [String] = []
 
-    @Option(name: .long, help: "Output file (.safetensors).")
-    var out: String
+    @Option(name: .long, help: "Output file (.safetensors); not needed with --list-hooks.")
+    var out: String?
 
     @Flag(name: .long, help: "List the model's hook names and exit.")
     var listHooks = false
+
+    func validate() throws {
+        if out == nil && !listHooks { throw ValidationError("give --out FILE.safetensors to save the trace (or --list-hooks to see the hook names)") }
+    }
 
     func run() throws {
         let loaded = try model.load()
@@ -38,8 +42,10 @@ struct Trace: ParsableCommand {
             return
         }
         for pattern in hooks where !names.contains(where: { HookFilter([pattern]).matches($0) }) {
-            throw LanternError.invalidArgument("--hooks '\(pattern)' matches no hook of this model (see --list-hooks)")
+            let hint = HookNames.closest(to: pattern, layers: transformer.config.layerCount).map { "did you mean \($0)? " } ?? ""
+            throw LanternError.invalidArgument("--hooks '\(pattern)' matches no hook of this model (\(hint)see --list-hooks)")
         }
+        guard let out else { return }
         let tokens = try prompt.ids(for: loaded)
         if gradients.wanted {
             let (entries, metric) = try gradientEntries(loaded, tokens: tokens)

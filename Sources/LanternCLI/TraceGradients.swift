@@ -15,6 +15,10 @@ struct GradientOptions: ParsableArguments {
     var wanted: Bool { gradTarget != nil || gradBaseline != nil || gradPosition != nil }
 
     /// The metric, or one clear line when only part of it was given.
+    func validate() throws {
+        try OptionCheck.integer(gradPosition, "--grad-position", 0...1 << 20)
+    }
+
     func metric(_ loaded: LanternModel) throws -> GradientMetric {
         guard let gradTarget, let gradBaseline else {
             throw ValidationError("gradients need both --grad-target and --grad-baseline")

@@ -66,6 +66,12 @@ struct TranscoderHarvest: ParsableCommand {
     @Option(name: .long, help: "Output directory.")
     var out: String
 
+    func validate() throws {
+        try OptionCheck.integer(tokens, "--tokens", 1...OptionCheck.maxCount)
+        try OptionCheck.integer(context, "--context", 2...1 << 20)
+        try OptionCheck.integer(batch, "--batch", 1...1_000_000)
+    }
+
     func run() throws {
         let loaded = try model.load()
         let chosen = try layers.layers(of: loaded.transformer.config.layerCount)

@@ -34,6 +34,8 @@ struct TranscoderEval: ParsableCommand {
     var json = false
 
     func validate() throws {
+        try OptionCheck.integer(tokens, "--tokens", 1...OptionCheck.maxCount)
+        try OptionCheck.integer(context, "--context", 2...1 << 20)
         if transcoders.isEmpty { throw ValidationError("give --transcoders FOLDER ... (transcoder folders, or folders holding them)") }
         if tokens < 1 { throw ValidationError("--tokens must be at least 1, not \(tokens)") }
         if context < 2 { throw ValidationError("--context must be at least 2, not \(context)") }
@@ -58,6 +60,7 @@ struct TranscoderEval: ParsableCommand {
         bar.finish()
         guard done > 0 else { throw ValidationError("the corpus gave no context of \(context) tokens") }
         let r = evaluator.report
+        guard r.tokens > 0 else { throw LanternError.invalidArgument("transcoder eval: no tokens were evaluated") }
         if json { return print(try jsonString(Self.json(r))) }
         print(String(format: "%d tokens (%d contexts of %d); CE clean %.3f, all MLPs replaced %.3f, all zeroed %.3f → CE-loss score %.3f",
                      r.tokens, done, context, r.ceClean, r.ceAllReplaced, r.ceAllZero, r.ceScoreAll))

@@ -71,6 +71,8 @@ struct TranscoderTrain: ParsableCommand {
         if FileManager.default.fileExists(atPath: checkpoint) {
             guard resume else { throw ValidationError("\(checkpoint) exists: pass --resume to continue it, or another --out") }
             trainer = try SAETrainer.resume(checkpoint: checkpoint, source: source, targets: targets, backend: backend)
+            try TrainingRun.checkResume(trainer, options: training, activations: activations, rows: source.rowCount, folder: dir,
+                                        skip: skip)
             if trainer.isFinished, FileManager.default.fileExists(atPath: (dir as NSString).appendingPathComponent("params.safetensors")) {
                 note("layer \(l): done (\(dir))")
                 return
@@ -79,8 +81,11 @@ struct TranscoderTrain: ParsableCommand {
             var settings = training.settings(inputWidth: source.width)
             settings.transcoder = true
             settings.skipConnection = skip
+            try training.checkMemory(inputWidth: source.width, skip: skip)
             trainer = try SAETrainer(settings: settings, source: source, targets: targets, backend: backend)
+            try TrainingRun(activations: activations, rows: source.rowCount).save(folder: dir)
         }
+        TrainingRun.warnAboutPasses(tokens: trainer.settings.tokens, rows: source.rowCount, held: input.rowCount - source.rowCount)
         note("layer \(l): \(trainer.settings.architecture.rawValue) transcoder \(source.width) → \(trainer.settings.width)"
              + (trainer.settings.skipConnection ? " + skip" : "") + " on \(source.rowCount) rows; step \(trainer.step) of \(trainer.totalSteps)")
         let (last, seconds, trained) = try TrainingLog.run(

@@ -97,8 +97,7 @@ public struct ModelStore: Sendable {
 
     /// What `--model` means: nil → the default model; a directory; a `.gguf` file; the name of a
     /// known model (fetched first when `fetch` allows and it is not cached yet); or the name of a
-    /// `.gguf` in the cache. A missing path (one with a '/') is passed on as a directory or a
-    /// `.gguf`, so that loading it reports the missing file by name.
+    /// `.gguf` in the cache. A missing path (one with a '/') is an error naming it.
     public func resolve(_ spec: String?, fetch: Bool = true,
                         progress: @escaping @Sendable (String) -> Void = { _ in }) throws -> ModelLocation {
         let spec = spec ?? Self.defaultModel
@@ -113,8 +112,10 @@ public struct ModelStore: Sendable {
             guard fetch else { throw LanternError.invalidArgument("model '\(spec)' is not cached in \(modelsDirectory)") }
             return .gguf(try self.fetch(m, progress: progress))
         }
-        // A path that does not exist: let the loader report the missing file under its own name.
-        if spec.contains("/") { return spec.hasSuffix(".gguf") ? .gguf(spec) : .directory(spec) }
+        // A path that does not exist: say so (not "cannot read config.json" inside it).
+        if spec.contains("/") {
+            throw LanternError.invalidArgument("--model \(spec): no such model directory or .gguf file")
+        }
         let gguf = (modelsDirectory as NSString).appendingPathComponent(spec.hasSuffix(".gguf") ? spec : spec + ".gguf")
         if FileManager.default.fileExists(atPath: gguf) { return .gguf(gguf) }
         throw LanternError.invalidArgument("--model \(spec): no such directory or file, and not a model name (known: \(Self.known.map(\.name).joined(separator: ", ")); cached: \(models().map(\.name).joined(separator: ", ")))")

@@ -93,6 +93,8 @@ extension Transformer {
         for _ in 0..<maxNewTokens {
             guard let out = try forward(next, cache: cache, hooks: hooks, logits: .last) else { break }
             let logits = try backend.read(out)
+            // A NaN logit would make sampling trap and argmax pick token 0: stop here, naming its source.
+            try requireFinite(logits: logits, tokens: prompt + result.tokens)
             if keepLogits { result.logits.append(logits) }
             let token = sampler.pick(logits)
             result.tokens.append(token)

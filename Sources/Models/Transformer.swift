@@ -70,9 +70,13 @@ public final class Transformer: @unchecked Sendable {
         }
 
         var x = try hook(HookNames.embed, try b.embed(tokens, table: embedding, scale: c.embeddingScale), nil)
+        // NaN/±∞ are caught at the block that makes them (see FiniteChecking), on backends where a
+        // check costs a scan of host memory; the others are checked where their logits are read.
+        let finite = b as? FiniteChecking
         for (l, w) in blocks.enumerated() {
             let names = self.names[l]
             x = try hook(names.residPre, x, l)
+            let residPre = x
 
             // Attention.
             let h = try hook(names.ln1, try b.rmsNorm(x, weight: w.inputNorm, eps: c.rmsEps, form: c.normForm), l)
@@ -107,6 +111,7 @@ public final class Transformer: @unchecked Sendable {
             if c.sandwichNorms { attnOut = try b.rmsNorm(attnOut, weight: w.postAttentionNorm, eps: c.rmsEps, form: c.normForm) }
             attnOut = try hook(names.attnOut, attnOut, l)
             x = try hook(names.residMid, try b.add(x, attnOut), l)
+            let residMid = x
 
             // MLP.
             let preNorm = c.sandwichNorms ? w.preFeedforwardNorm! : w.postAttentionNorm
@@ -119,6 +124,16 @@ public final class Transformer: @unchecked Sendable {
             if c.sandwichNorms { mlpOut = try b.rmsNorm(mlpOut, weight: w.postFeedforwardNorm!, eps: c.rmsEps, form: c.normForm) }
             mlpOut = try hook(names.mlpOut, mlpOut, l)
             x = try hook(names.residPost, try b.add(x, mlpOut), l)
+            if let finite, try !finite.allFinite(x) {
+                // Only now, on the way to an error: which of the block's activations went first.
+                let steps: [(String, Tensor)] = [(l == 0 ? HookNames.embed : names.residPre, residPre), (names.ln1, h),
+                    (names.rotQ, q), (names.rotK, k), (names.v, v), (names.z, z), (names.attnOut, attnOut),
+                    (names.residMid, residMid), (names.ln2, h2), (names.mlpPre, gate), (names.mlpPreLinear, up),
+                    (names.mlpPost, post), (names.mlpOut, mlpOut), (names.residPost, x)]
+                for (name, tensor) in steps where try !finite.allFinite(tensor) {
+                    throw try nonFinite(name, layer: name == HookNames.embed ? nil : l, tensor, firstPosition: start)
+                }
+            }
             if let stopAfterLayer, l >= stopAfterLayer { return nil }
         }
         cache?.length = start + n

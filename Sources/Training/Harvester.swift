@@ -50,6 +50,15 @@ public struct Harvester {
         var rowsPerContext: Int { includeBOS ? context : context - 1 }
         /// Contexts all workers together run.
         var totalContexts: Int { (tokens + rowsPerContext - 1) / rowsPerContext }
+        /// Rows the last context (in corpus order) leaves out, so that all workers together write
+        /// exactly `tokens` rows rather than a whole number of contexts' worth.
+        var excessRows: Int { totalContexts * rowsPerContext - tokens }
+        /// Rows context `index` contributes (all but the very last context: every row after BOS).
+        func rows(ofContext index: Int) -> Int { index == totalContexts - 1 ? rowsPerContext - excessRows : rowsPerContext }
+        /// Rows this worker writes.
+        var workerRows: Int {
+            workerContexts * rowsPerContext - ((totalContexts - 1) % workers == worker ? excessRows : 0)
+        }
         /// How many of them are this worker's.
         var workerContexts: Int {
             totalContexts / workers + (worker < totalContexts % workers ? 1 : 0)
@@ -94,6 +103,14 @@ public struct Harvester {
         return last
     }
 
+    /// Refuses activations with NaN or ±∞ before they reach a shard (and, later, an SAE that
+    /// would train to NaN on them): the forward pass checks the residual stream, but a hook off
+    /// it (an attention pattern, a query) is checked here.
+    static func checkFinite(_ values: [Float], width: Int, hook: String, context: Int) throws {
+        guard let bad = values.firstIndex(where: { !$0.isFinite }) else { return }
+        throw LanternError.invalidArgument("\(hook) is \(values[bad]) at position \(bad / max(width, 1)) of context \(context) (the model's weights or config produce non-finite activations)")
+    }
+
     /// The shard tensor holding `hook`: `activations` when a harvest reads one hook, else its name.
     public static func tensorName(hook: String, hooks: [String]) -> String {
         hooks.count == 1 ? "activations" : hook
@@ -121,7 +138,7 @@ public struct Harvester {
               manifest.tokens == o.tokens, manifest.workers == o.workers, manifest.corpus == packer.corpus.files else {
             throw LanternError.invalidArgument("\(folder) holds a harvest with other settings (hook, context, tokens, shards or corpus): use another --out")
         }
-        let target = o.workerContexts * o.rowsPerContext
+        let target = o.workerRows
         progress(manifest.rows, target)
         if manifest.contextsDone >= o.workerContexts {
             if !manifest.complete { manifest.complete = true; try manifest.save(folder: folder) }
@@ -163,6 +180,7 @@ public struct Harvester {
             let hooks = Hooks(capture: HookFilter(o.hooks))
             try model.forward(context, hooks: hooks, logits: .none, stopAfterLayer: layer)
             let first = o.includeBOS ? 0 : 1
+            let kept = min(o.rows(ofContext: index), context.count - first)
             for (h, hook) in o.hooks.enumerated() {
                 guard let activation = hooks.activation(hook) else {
                     throw LanternError.invalidArgument("the forward pass did not produce \(hook)")
@@ -172,9 +190,11 @@ public struct Harvester {
                 guard width == manifest.width else {
                     throw LanternError.invalidArgument("\(hook) is \(width) wide but \(o.hook) is \(manifest.width): harvest hooks of one width together")
                 }
-                rows[h] += try model.backend.read(activation)[(first * width)...]
+                let values = try model.backend.read(activation)
+                try Self.checkFinite(values, width: width, hook: hook, context: index)
+                rows[h] += values[(first * width)..<((first + kept) * width)]
             }
-            tokens += context[first...].map { Float($0) }
+            tokens += context[first..<(first + kept)].map { Float($0) }
             pendingContexts += 1
             progress(manifest.rows + tokens.count, target)
             if pendingContexts == o.contextsPerShard || mine + 1 == o.workerContexts {

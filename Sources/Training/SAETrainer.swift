@@ -55,6 +55,7 @@ public final class SAETrainer {
         let indices = Array(Self.permutation(rows: source.rowCount, seed: settings.seed, pass: 0).prefix(sampleRows))
         let sample = try source.rows(indices)
         let d = source.width
+        try Self.requireFinite(sample, indices: indices, width: d, what: "activation")
         var unscaled = SAEParameters(inputWidth: d, width: 0, encoder: [], encoderBias: [], decoder: [], decoderBias: [],
                                      logThreshold: [], inputScale: 1)
         if settings.normalization != .scalar {
@@ -67,6 +68,7 @@ public final class SAETrainer {
         var targetShape = SAEParameters(inputWidth: d, width: 0, encoder: [], encoderBias: [], decoder: [], decoderBias: [],
                                         logThreshold: [], inputScale: 1)
         let targetSample = try targets.map { try $0.rows(indices) }
+        if let targetSample { try Self.requireFinite(targetSample, indices: indices, width: d, what: "target") }
         if let targetSample, settings.normalization != .scalar {
             (targetShape.targetShift, targetShape.targetDimensionScale) = Self.meanAndInverseDeviation(
                 targetSample, rows: sampleRows, width: d, power: settings.normalization.power)
@@ -170,8 +172,12 @@ public final class SAETrainer {
     public func trainStep() throws -> SAEBatchResult {
         let n = settings.batchSize, d = parameters.inputWidth
         let indices = batchIndices(step: step)
-        let x = parameters.normalized(try source.rows(indices))
-        let y = try targets.map { parameters.normalizedTarget(try $0.rows(indices)) }
+        let raw = try source.rows(indices)
+        try Self.requireFinite(raw, indices: indices, width: d, what: "activation")
+        let rawTargets = try targets.map { try $0.rows(indices) }
+        if let rawTargets { try Self.requireFinite(rawTargets, indices: indices, width: d, what: "target") }
+        let x = parameters.normalized(raw)
+        let y = rawTargets.map { parameters.normalizedTarget($0) }
         let dead = rowsSinceFired.map { $0 >= settings.deadAfterTokens }
         var result = try objective.evaluate(parameters, batch: x, target: y, rows: n,
                                             sparsityCoefficient: sparsityCoefficient, dead: dead)

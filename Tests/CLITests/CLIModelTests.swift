@@ -21,7 +21,7 @@ final class CLIModelTests: XCTestCase {
 
     func testGGUFPathAndModelsListing() throws {
         let gguf = CLITests.fixtures.appendingPathComponent("gguf/tiny-llama.gguf").path
-        let r = try run(["generate", "--model", gguf, "--tokens", "1,17,99", "--max-new-tokens", "3", "--json", "--backend", "cpu"], home: home)
+        let r = try run(["generate", "--model", gguf, "--token-ids", "1,17,99", "--max-new-tokens", "3", "--json", "--backend", "cpu"], home: home)
         XCTAssertEqual(r.status, 0, r.err)
         XCTAssertTrue(r.out.contains("new_ids"), r.out)
 
@@ -30,7 +30,7 @@ final class CLIModelTests: XCTestCase {
         XCTAssertTrue(list.out.contains("\"cached\":[]"), list.out)
         XCTAssertTrue(list.out.contains("gemma3-270m"), list.out)
 
-        let bad = try run(["next", "--model", "no-such-model", "--backend", "cpu", "--tokens", "1"], home: home)
+        let bad = try run(["next", "--model", "no-such-model", "--backend", "cpu", "--token-ids", "1"], home: home)
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.err.contains("known: gemma3-270m, smollm2"), bad.err)
         XCTAssertEqual(bad.err.trimmingCharacters(in: .newlines).split(separator: "\n").count, 1, bad.err)

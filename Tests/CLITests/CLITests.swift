@@ -29,7 +29,7 @@ final class CLITests: XCTestCase {
     func testTraceWritesRequestedHooks() throws {
         let out = NSTemporaryDirectory() + "trace-\(UUID().uuidString).safetensors"
         defer { try? FileManager.default.removeItem(atPath: out) }
-        let r = try run(["trace", "--model", Self.fixtures.appendingPathComponent("gemma2_tiny").path, "--tokens", "2,5,9,11",
+        let r = try run(["trace", "--model", Self.fixtures.appendingPathComponent("gemma2_tiny").path, "--token-ids", "2,5,9,11",
                          "--hooks", "blocks.*.hook_resid_post", "blocks.1.attn.hook_pattern", "--out", out])
         XCTAssertEqual(r.status, 0, r.err)
         let data = try Data(contentsOf: URL(fileURLWithPath: out))
@@ -42,7 +42,7 @@ final class CLITests: XCTestCase {
     }
 
     func testGenerateJSON() throws {
-        let r = try run(["generate", "--model", Self.fixtures.appendingPathComponent("llama_tiny").path, "--tokens", "1,173,54",
+        let r = try run(["generate", "--model", Self.fixtures.appendingPathComponent("llama_tiny").path, "--token-ids", "1,173,54",
                          "--max-new-tokens", "5", "--json"])
         XCTAssertEqual(r.status, 0, r.err)
         let json = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
@@ -52,7 +52,7 @@ final class CLITests: XCTestCase {
 
     /// `auto` on a machine without a GPU runs on the CPU and says why in one line.
     func testAutoBackendFallsBackWithNotice() throws {
-        let r = try run(["generate", "--model", Self.fixtures.appendingPathComponent("llama_tiny").path, "--tokens", "1,5",
+        let r = try run(["generate", "--model", Self.fixtures.appendingPathComponent("llama_tiny").path, "--token-ids", "1,5",
                          "--max-new-tokens", "1"])
         XCTAssertEqual(r.status, 0, r.err)
         if !r.err.isEmpty {
@@ -64,11 +64,11 @@ final class CLITests: XCTestCase {
     func testBadInputFailsWithOneLine() throws {
         let model = Self.fixtures.appendingPathComponent("gemma2_tiny").path
         let cases: [([String], String)] = [
-            (["generate", "--model", model, "--tokens", "2,256"], "token id 256 is out of range"),
-            (["generate", "--model", "/nonexistent", "--tokens", "2"], "/nonexistent/config.json: file: cannot read"),
-            (["generate", "--model", model, "--tokens", "2,x"], "--tokens must be comma-separated integers"),
-            (["generate", "--model", model, "--tokens", "2", "--max-new-tokens", "100"], "exceeds the model's context of 64"),
-            (["trace", "--model", model, "--tokens", "2", "--hooks", "blocks.9.*", "--out", "/tmp/x.safetensors"], "matches no hook"),
+            (["generate", "--model", model, "--token-ids", "2,256"], "token id 256 is out of range"),
+            (["generate", "--model", "/nonexistent", "--token-ids", "2"], "--model /nonexistent: no such model directory or .gguf file"),
+            (["generate", "--model", model, "--token-ids", "2,x"], "--token-ids must be comma-separated integers"),
+            (["generate", "--model", model, "--token-ids", "2", "--max-new-tokens", "100"], "exceeds the model's context of 64"),
+            (["trace", "--model", model, "--token-ids", "2", "--hooks", "blocks.9.*", "--out", "/tmp/x.safetensors"], "matches no hook"),
         ]
         for (arguments, expected) in cases {
             let r = try run(arguments + ["--backend", "cpu"])

@@ -83,7 +83,7 @@ extension CLITests {
 
         // Steering by a feature moves probability onto the tokens its direction promotes.
         let steer = try json(["steer", "--model", model, "--sae", dir + "/sae", "--feature", "3", "--strength", "8",
-                              "--tokens", "2,100,101,102", "--max-new-tokens", "4", "--json", "--backend", "cpu"])
+                              "--token-ids", "2,100,101,102", "--max-new-tokens", "4", "--json", "--backend", "cpu"])
         XCTAssertEqual((steer["promoted_tokens"] as! [Int]).count, 10)
         let before = steer["promoted_mass_baseline"] as! Double, after = steer["promoted_mass_steered"] as! Double
         XCTAssertGreaterThan(after, before, "adding the feature's direction raises its promoted tokens' probability")

@@ -49,7 +49,7 @@ extension CLITests {
             XCTAssertFalse(html.contains("http://") || html.contains("https://") || html.contains("src="), "\(file) is self-contained")
         }
         // The per-token view is still `features` with no subcommand.
-        let perToken = try json(["features", "--model", tinyGemma2, "--sae", scopeSAE, "--tokens", "2,5,9", "--top", "2", "--json"])
+        let perToken = try json(["features", "--model", tinyGemma2, "--sae", scopeSAE, "--token-ids", "2,5,9", "--top", "2", "--json"])
         XCTAssertEqual((perToken["tokens"] as! [Any]).count, 3)
     }
 
@@ -74,7 +74,7 @@ extension CLITests {
     func testPerTokenFeaturesLabelledAndWithoutDenseOnes() throws {
         let corpus = try dashboardCorpus()
         defer { try? FileManager.default.removeItem(atPath: corpus) }
-        let common = ["features", "--model", tinyGemma2, "--sae", scopeSAE, "--corpus", corpus, "--byte-tokens", "--tokens", "2,100,101,102",
+        let common = ["features", "--model", tinyGemma2, "--sae", scopeSAE, "--corpus", corpus, "--byte-tokens", "--token-ids", "2,100,101,102",
                       "--top", "3", "--label-tokens", "256", "--json", "--backend", "cpu"]
         let labelled = try json(common)
         let first = (labelled["tokens"] as! [[String: Any]]).flatMap { $0["features"] as! [[String: Any]] }

@@ -7,11 +7,11 @@ extension CLITests {
     var scope2SAE: String { Self.fixtures.appendingPathComponent("gemma_scope2/resid_post/layer_2_width_96_l0_small").path }
 
     func testGemmaScope2FolderWorksAsSAE() throws {
-        let features = try json(["features", "--model", tinyGemma3, "--sae", scope2SAE, "--tokens", "2,5,9", "--top", "2",
+        let features = try json(["features", "--model", tinyGemma3, "--sae", scope2SAE, "--token-ids", "2,5,9", "--top", "2",
                                  "--backend", "cpu", "--json"])
         XCTAssertEqual((features["tokens"] as! [[String: Any]]).count, 3)
         let eval = try json(["sae", "eval", "--model", tinyGemma3, "--sae", scope2SAE + "/params.safetensors",
-                             "--tokens", "2,5,9,11", "--backend", "cpu", "--json"])
+                             "--token-ids", "2,5,9,11", "--backend", "cpu", "--json"])
         XCTAssertNotNil((eval["overall"] as! [String: Any])["ce_loss_score"])
     }
 
@@ -25,8 +25,8 @@ extension CLITests {
         try JSONSerialization.data(withJSONObject: cfg).write(to: config)
         let transcoder = Self.fixtures.appendingPathComponent("gemma_scope2/transcoder/layer_3_width_80_l0_small_affine").path
         let cases: [([String], String)] = [
-            (["features", "--model", tinyGemma3, "--sae", broken, "--tokens", "2,5"], "hf_hook_point_in: 'model.layers.2.mlp.output' does not map"),
-            (["sae", "eval", "--model", tinyGemma3, "--sae", transcoder, "--tokens", "2,5"], "this folder is a transcoder, not an SAE"),
+            (["features", "--model", tinyGemma3, "--sae", broken, "--token-ids", "2,5"], "hf_hook_point_in: 'model.layers.2.mlp.output' does not map"),
+            (["sae", "eval", "--model", tinyGemma3, "--sae", transcoder, "--token-ids", "2,5"], "this folder is a transcoder, not an SAE"),
         ]
         for (arguments, expected) in cases {
             let r = try run(arguments + ["--backend", "cpu"])

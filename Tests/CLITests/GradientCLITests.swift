@@ -39,7 +39,7 @@ final class GradientCLITests: XCTestCase {
         let last = (meta["metrics"] as! [String: [String: Any]])["last"]!
         let out = NSTemporaryDirectory() + "grad-\(UUID().uuidString).safetensors"
         defer { try? FileManager.default.removeItem(atPath: out) }
-        let r = try run(["trace", "--model", CLITests.fixtures.appendingPathComponent("gemma2_tiny").path, "--tokens", tokens,
+        let r = try run(["trace", "--model", CLITests.fixtures.appendingPathComponent("gemma2_tiny").path, "--token-ids", tokens,
                              "--grad-target", "\(last["target"] as! Int)", "--grad-baseline", "\(last["baseline"] as! Int)",
                              "--hooks", "blocks.1.*", "hook_embed", "--out", out])
         XCTAssertEqual(r.status, 0, r.err)
@@ -58,7 +58,7 @@ final class GradientCLITests: XCTestCase {
     }
 
     func testHalfAGradientMetricIsRefused() throws {
-        let r = try run(["trace", "--model", CLITests.fixtures.appendingPathComponent("gemma2_tiny").path, "--tokens", "2,5",
+        let r = try run(["trace", "--model", CLITests.fixtures.appendingPathComponent("gemma2_tiny").path, "--token-ids", "2,5",
                                     "--grad-target", "5", "--out", NSTemporaryDirectory() + "never.safetensors"])
         XCTAssertNotEqual(r.status, 0)
         XCTAssert(r.err.contains("both --grad-target and --grad-baseline"), r.err)

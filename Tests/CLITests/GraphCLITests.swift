@@ -17,7 +17,7 @@ extension CLITests {
                              "--skip", "--tokens", "2000", "--batch", "100", "--lr", "1e-2", "--out", dir + "/tc"])
         XCTAssertEqual(train.status, 0, train.err)
 
-        let graph = try run(["graph", "--model", model, "--backend", "cpu", "--tokens", "2,165,234,93,146,71",
+        let graph = try run(["graph", "--model", model, "--backend", "cpu", "--token-ids", "2,165,234,93,146,71",
                              "--transcoders", dir + "/tc", "--out", dir + "/graph.json", "--slug", "tiny",
                              "--html", dir + "/graph.html"])
         XCTAssertEqual(graph.status, 0, graph.err)
@@ -43,7 +43,7 @@ extension CLITests {
                       "features have activations, other nodes null")
         XCTAssertFalse((json["links"] as! [[String: Any]]).isEmpty)
 
-        let bad = try run(["graph", "--model", model, "--backend", "cpu", "--tokens", "2,165", "--transcoders", dir + "/tc/layer_1_width_32_k_4_affine"])
+        let bad = try run(["graph", "--model", model, "--backend", "cpu", "--token-ids", "2,165", "--transcoders", dir + "/tc/layer_1_width_32_k_4_affine"])
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.err.contains("one transcoder per layer"), bad.err)
     }

@@ -39,15 +39,15 @@ extension CLITests {
 
     func testSuperpositionBadFlagsFailWithOneLine() throws {
         let cases: [([String], String)] = [
-            (["--features", "0"], "--features must be at least 1"),
-            (["--hidden", "0"], "--hidden must be at least 1"),
+            (["--features", "0"], "--features must be between 1 and 100000, not 0"),
+            (["--hidden", "0"], "--hidden must be between 1 and 100000, not 0"),
             (["--sparsity", "1"], "--sparsity values must be in [0, 1)"),
             (["--sparsity", "0.5,x"], "--sparsity must be a number or comma-separated numbers"),
-            (["--importance-decay", "0"], "--importance-decay must be in (0, 1]"),
-            (["--steps", "0"], "--steps must be at least 1"),
-            (["--batch", "0"], "--batch must be at least 1"),
-            (["--lr", "0"], "--lr must be positive"),
-            (["--restarts", "0"], "--restarts must be at least 1"),
+            (["--importance-decay", "0"], "--importance-decay must be a finite number > 0 and ≤ 1"),
+            (["--steps", "0"], "--steps must be between 1 and"),
+            (["--batch", "0"], "--batch must be between 1 and"),
+            (["--lr", "0"], "--lr must be a finite number > 0"),
+            (["--restarts", "0"], "--restarts must be between 1 and 10000"),
         ]
         for (arguments, expected) in cases {
             let r = try run(["superposition"] + arguments)

@@ -32,7 +32,7 @@ extension CLITests {
             XCTAssertLessThan(row["tuned_kl"] as! Double, row["logit_kl"] as! Double, "\(row)")
         }
 
-        let show = try json(["lens", "--model", model, "--tokens", "2,5,9,11", "--top-k", "2", "--tuned", dir + "/lens", "--json", "--backend", "cpu"])
+        let show = try json(["lens", "--model", model, "--token-ids", "2,5,9,11", "--top-k", "2", "--tuned", dir + "/lens", "--json", "--backend", "cpu"])
         let tuned = show["tuned"] as! [String: Any]
         XCTAssertEqual((tuned["layers"] as! [Any]).count, 5)
         let answer = show["answer"] as! [String: Any]
@@ -41,7 +41,7 @@ extension CLITests {
         XCTAssertNotNil((tuned["answer"] as! [String: Any])["first_top_layer"])
 
         let long = (0..<30).map { String(3 + $0) }.joined(separator: ",")
-        let table = try run(["lens", "--model", model, "--tokens", long, "--tuned", dir + "/lens", "--html", dir + "/lens.html", "--backend", "cpu"])
+        let table = try run(["lens", "--model", model, "--token-ids", long, "--tuned", dir + "/lens", "--html", dir + "/lens.html", "--backend", "cpu"])
         XCTAssertEqual(table.status, 0, table.err)
         XCTAssertTrue(table.out.contains("logit    tuned"), table.out)
         XCTAssertTrue(table.out.contains("tuned lens: top-1 from"), table.out)
@@ -49,7 +49,7 @@ extension CLITests {
         let page = try String(contentsOfFile: dir + "/lens.html", encoding: .utf8)
         XCTAssertTrue(page.contains("<h2>Tuned lens</h2>") && page.contains("<h2>Logit lens</h2>"))
 
-        let wrong = try run(["lens", "--model", Self.fixtures.appendingPathComponent("gemma3_tiny").path, "--tokens", "2,5",
+        let wrong = try run(["lens", "--model", Self.fixtures.appendingPathComponent("gemma3_tiny").path, "--token-ids", "2,5",
                              "--tuned", dir + "/lens", "--backend", "cpu"])
         XCTAssertNotEqual(wrong.status, 0)
         XCTAssertTrue(wrong.err.contains("num_hidden_layers"), wrong.err)

@@ -43,8 +43,12 @@ final class ModelStoreTests: XCTestCase {
         XCTAssertEqual(try store.resolve("gemma3-270m", fetch: false), .gguf(file))
         XCTAssertThrowsError(try store.resolve("smollm2", fetch: false))
         XCTAssertThrowsError(try store.resolve("no-such-model", fetch: false)) { XCTAssertTrue("\($0)".contains("known: gemma3-270m, smollm2")) }
-        XCTAssertEqual(try store.resolve("/no/such/dir", fetch: false), .directory("/no/such/dir"))
-        XCTAssertEqual(try store.resolve("/no/such.gguf", fetch: false), .gguf("/no/such.gguf"))
+        // A missing path is reported as missing, not as an unreadable config.json inside it.
+        for missing in ["/no/such/dir", "/no/such.gguf"] {
+            XCTAssertThrowsError(try store.resolve(missing, fetch: false)) {
+                XCTAssertEqual("\($0)", "--model \(missing): no such model directory or .gguf file")
+            }
+        }
         XCTAssertEqual(store.models().map(\.name), ["gemma3-270m"])
         XCTAssertEqual(store.models().first?.bytes, 3)
         try? FileManager.default.removeItem(atPath: home)
