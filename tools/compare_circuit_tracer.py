@@ -94,7 +94,7 @@ def circuit_tracer_graph(model_dir, transcoders, ids, batch_size):
 
 
 def lantern_graph(model_arg, transcoder_dir, ids, out):
-    cmd = [LANTERN, "graph", "--model", model_arg, "--tokens", ",".join(map(str, ids)), "--transcoders", transcoder_dir,
+    cmd = [LANTERN, "graph", "--model", model_arg, "--token-ids", ",".join(map(str, ids)), "--transcoders", transcoder_dir,
            "--conventions", "circuit-tracer", "--adjacency", out]
     print("$", " ".join(cmd[:3]), "…", flush=True)
     run = subprocess.run(cmd, capture_output=True, text=True)
