@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .library(name: "Lantern", targets: ["Lantern"]),
         .executable(name: "lantern", targets: ["LanternCLI"]),
+        .library(name: "lanternc", type: .dynamic, targets: ["LanternC"]),  // the C ABI python/ loads
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -31,6 +32,7 @@ let package = Package(
         .target(name: "VulkanBackend", dependencies: ["LanternCore", "CVulkan"], plugins: ["CompileShaders"]),
         .target(name: "Lantern", dependencies: ["LanternCore", "CPUBackend", "Formats", "Models", "Tokenizers", "VulkanBackend",
                                               "Interpretability"]),
+        .target(name: "LanternC", dependencies: ["Lantern"]),
         .executableTarget(
             name: "LanternCLI",
             dependencies: ["Lantern", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")]
