@@ -70,10 +70,9 @@ def gemma2(models):
 
 def real_model_or_skip(lantern, name="gemma3-270m"):
     """The cached real model; CI (LANTERN_REQUIRE_MODELS=1) fails instead of skipping."""
-    home = Path(os.environ.get("LANTERN_HOME", Path.home() / ".cache" / "lantern"))
-    present = home.exists() and any(name.split("-")[0] in p.name.lower() for p in home.iterdir())
-    if not present:
+    cached = [m["name"] for m in cli_json("models", "--json")["cached"]]
+    if name not in cached:
         if os.environ.get("LANTERN_REQUIRE_MODELS") == "1":
-            pytest.fail(f"{name} is not cached in {home} (lantern models --fetch {name})")
-        pytest.skip(f"{name} is not cached in {home}")
+            pytest.fail(f"{name} is not cached (lantern models --fetch {name})")
+        pytest.skip(f"{name} is not cached (lantern models --fetch {name})")
     return lantern.Model.load(name, backend="cpu")
