@@ -8,7 +8,7 @@ CPU_FLAGS := $(if $(CPU),-Xswiftc -target-cpu -Xswiftc $(CPU) -Xcc -march=$(CPU)
 RELEASE := -c release $(CPU_FLAGS)
 BIN := .build/release/lantern
 
-.PHONY: all build deps test demo bench bench-llamacpp fixtures corpus clean
+.PHONY: all build deps test test-python demo bench bench-llamacpp fixtures corpus clean
 
 all: build
 
@@ -29,6 +29,14 @@ build: deps
 test: deps
 	swift build $(RELEASE) -Xswiftc -enable-testing --build-tests
 	swift test $(RELEASE) -Xswiftc -enable-testing --skip-build --disable-swift-testing
+	$(MAKE) test-python
+
+# The Python package: pip builds liblanternc with the test build's flags (so nothing rebuilds), then pytest.
+test-python:
+	python3 -c "import numpy, pytest" 2>/dev/null || python3 -m pip install -q numpy pytest
+	swift build $(RELEASE) -Xswiftc -enable-testing --product lantern
+	LANTERN_SWIFT_FLAGS="$(RELEASE) -Xswiftc -enable-testing" python3 -m pip install -q ./python
+	python3 -m pytest -q python/tests
 
 demo: build
 	./tools/demo.sh

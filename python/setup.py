@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import Distribution, setup
 from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).resolve().parent
@@ -52,4 +52,11 @@ class BuildWithSwift(build_py):
         super().run()
 
 
-setup(cmdclass={"build_py": BuildWithSwift})
+class WithNativeLibrary(Distribution):
+    """The wheel carries a native library, so it is tagged for this platform, not py3-none-any."""
+
+    def has_ext_modules(self):
+        return True
+
+
+setup(cmdclass={"build_py": BuildWithSwift}, distclass=WithNativeLibrary)
