@@ -28,7 +28,8 @@ let package = Package(
         ),
         // Vulkan backend: C shim over a dlopen'd loader, GLSL shaders compiled by the plugin.
         .target(name: "CVulkan", linkerSettings: [.linkedLibrary("dl")]),
-        .plugin(name: "CompileShaders", capability: .buildTool()),
+        .executableTarget(name: "EmbedShaders", path: "Plugins/EmbedShaders"),
+        .plugin(name: "CompileShaders", capability: .buildTool(), dependencies: ["EmbedShaders"]),
         .target(name: "VulkanBackend", dependencies: ["LanternCore", "CVulkan"], plugins: ["CompileShaders"]),
         .target(name: "Lantern", dependencies: ["LanternCore", "CPUBackend", "Formats", "Models", "Tokenizers", "VulkanBackend",
                                               "Interpretability"]),

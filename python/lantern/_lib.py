@@ -50,13 +50,14 @@ _LIBRARY_NAME = "liblanternc.dylib" if sys.platform == "darwin" else "liblantern
 
 
 def _library_path() -> Path:
-    """The bundled library; else $LANTERN_LIBRARY; else the repository's release build (development)."""
+    """$LANTERN_LIBRARY; else the bundled library or the repository's release build, the newer."""
     if os.environ.get("LANTERN_LIBRARY"):
         return Path(os.environ["LANTERN_LIBRARY"])
     here = Path(__file__).resolve().parent
-    for candidate in (here / _LIBRARY_NAME, here.parent.parent / ".build" / "release" / _LIBRARY_NAME):
-        if candidate.exists():
-            return candidate
+    found = [p for p in (here / _LIBRARY_NAME, here.parent.parent / ".build" / "release" / _LIBRARY_NAME) if p.exists()]
+    if found:
+        # In a checkout (pip install -e), a `swift build` newer than the bundled copy wins.
+        return max(found, key=lambda p: p.stat().st_mtime)
     raise ImportError(f"lantern: {_LIBRARY_NAME} not found beside the package nor in .build/release; "
                       "install with `pip install ./python` (it runs `swift build`) or set LANTERN_LIBRARY")
 

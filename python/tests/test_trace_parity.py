@@ -63,3 +63,18 @@ def test_names_filter_globs_and_stop_at_layer(gemma2):
     assert sorted(cache.keys()) == ["blocks.0.hook_resid_post", "blocks.1.hook_resid_post"]
     _, full = gemma2.run_with_cache([2, 173, 54], names_filter=["blocks.1.hook_resid_post"])
     assert np.array_equal(full["blocks.1.hook_resid_post"], cache["blocks.1.hook_resid_post"])
+
+
+def test_the_vulkan_backend_from_python(lantern, gemma2):
+    """Shaders are built into the library, so a Python process (argv[0] is python) finds them."""
+    try:
+        gpu = lantern.Model.load(gemma2.cfg.source, backend="vulkan")
+    except lantern.BackendError as error:
+        pytest.skip(f"no Vulkan device: {error}")
+    tokens = sequences("gemma2_tiny")[1]
+    want_logits, want = gemma2.run_with_cache(tokens, names_filter="blocks.*.hook_resid_post")
+    logits, cache = gpu.run_with_cache(tokens, names_filter="blocks.*.hook_resid_post")
+    scale = np.abs(want_logits).max()
+    np.testing.assert_allclose(logits, want_logits, rtol=0, atol=1e-4 * scale)
+    for name in want.keys():
+        np.testing.assert_allclose(cache[name], want[name], rtol=0, atol=1e-4 * np.abs(want[name]).max())
