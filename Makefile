@@ -33,9 +33,9 @@ test: deps
 
 # The Python package: pip builds liblanternc with the test build's flags (so nothing rebuilds), then pytest.
 test-python:
-	python3 -c "import numpy, pytest" 2>/dev/null || python3 -m pip install -q numpy pytest
+	python3 -c "import numpy, pytest" 2>/dev/null || PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q numpy pytest
 	swift build $(RELEASE) -Xswiftc -enable-testing --product lantern
-	LANTERN_SWIFT_FLAGS="$(RELEASE) -Xswiftc -enable-testing" python3 -m pip install -q ./python
+	LANTERN_SWIFT_FLAGS="$(RELEASE) -Xswiftc -enable-testing" PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q ./python
 	python3 -m pytest -q python/tests
 
 # One self-contained `lantern` in dist/: the Swift runtime and Foundation linked statically, the

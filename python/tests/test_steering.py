@@ -80,7 +80,7 @@ def test_in_place_edits_and_ablation(gemma2):
     a = gemma2.run_with_hooks(TOKENS, fwd_hooks=[(name, zero_in_place)])
     b = gemma2.run_with_hooks(TOKENS, fwd_hooks=[(name, zero_returned)])
     assert np.array_equal(a, b)
-    # The same ablation by hand: logits from the residual without that MLP's output.
+    # The cache sees the activation after the hooks, as TransformerLens's does.
     _, cache = gemma2.run_with_cache(TOKENS, fwd_hooks=[(name, zero_returned)], names_filter="blocks.2.hook_mlp_out")
     assert not cache[name].any()
 
