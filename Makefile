@@ -8,7 +8,7 @@ CPU_FLAGS := $(if $(CPU),-Xswiftc -target-cpu -Xswiftc $(CPU) -Xcc -march=$(CPU)
 RELEASE := -c release $(CPU_FLAGS)
 BIN := .build/release/lantern
 
-.PHONY: all build deps test demo bench bench-llamacpp fixtures corpus clean
+.PHONY: all build deps test test-python dist demo bench bench-llamacpp fixtures corpus clean
 
 all: build
 
@@ -29,6 +29,24 @@ build: deps
 test: deps
 	swift build $(RELEASE) -Xswiftc -enable-testing --build-tests
 	swift test $(RELEASE) -Xswiftc -enable-testing --skip-build --disable-swift-testing
+	$(MAKE) test-python
+
+# The Python package: pip builds liblanternc with the test build's flags (so nothing rebuilds), then pytest.
+test-python:
+	python3 -c "import numpy, pytest" 2>/dev/null || PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q numpy pytest
+	swift build $(RELEASE) -Xswiftc -enable-testing --product lantern
+	LANTERN_SWIFT_FLAGS="$(RELEASE) -Xswiftc -enable-testing" PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q ./python
+	python3 -m pytest -q python/tests
+
+# One self-contained `lantern` in dist/: the Swift runtime and Foundation linked statically, the
+# shaders built in (a separate build folder, so the usual build is kept). Checked here: ldd lists
+# no Swift library, and the copy runs from an empty directory.
+dist: deps
+	swift build $(RELEASE) --static-swift-stdlib --scratch-path .build/dist --product lantern
+	mkdir -p dist && cp .build/dist/release/lantern dist/lantern
+	@if ldd dist/lantern | grep -iE 'swift|foundation|dispatch|blocksruntime'; then echo "dist/lantern links the libraries above"; exit 1; fi
+	@cd "$$(mktemp -d)" && "$(CURDIR)/dist/lantern" next --model "$(CURDIR)/Tests/Fixtures/gemma2_tiny" --tokens 2,173,54 >/dev/null \
+	  && echo "dist/lantern ($$(du -h "$(CURDIR)/dist/lantern" | cut -f1)): no Swift libraries, runs from an empty directory"
 
 demo: build
 	./tools/demo.sh

@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .library(name: "Lantern", targets: ["Lantern"]),
         .executable(name: "lantern", targets: ["LanternCLI"]),
+        .library(name: "lanternc", type: .dynamic, targets: ["LanternC"]),  // the C ABI python/ loads
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -27,10 +28,12 @@ let package = Package(
         ),
         // Vulkan backend: C shim over a dlopen'd loader, GLSL shaders compiled by the plugin.
         .target(name: "CVulkan", linkerSettings: [.linkedLibrary("dl")]),
-        .plugin(name: "CompileShaders", capability: .buildTool()),
+        .executableTarget(name: "EmbedShaders", path: "Plugins/EmbedShaders"),
+        .plugin(name: "CompileShaders", capability: .buildTool(), dependencies: ["EmbedShaders"]),
         .target(name: "VulkanBackend", dependencies: ["LanternCore", "CVulkan"], plugins: ["CompileShaders"]),
         .target(name: "Lantern", dependencies: ["LanternCore", "CPUBackend", "Formats", "Models", "Tokenizers", "VulkanBackend",
                                               "Interpretability"]),
+        .target(name: "LanternC", dependencies: ["Lantern"]),
         .executableTarget(
             name: "LanternCLI",
             dependencies: ["Lantern", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")]

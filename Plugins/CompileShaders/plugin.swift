@@ -2,7 +2,8 @@ import Foundation
 import PackagePlugin
 
 /// Compiles every `Shaders/*.comp` of the package to SPIR-V with glslangValidator at build time.
-/// The `.spv` outputs become resources of the target that uses this plugin (`Bundle.module`).
+/// The `.spv` outputs become resources of the target that uses this plugin (`Bundle.module`), and
+/// EmbedShaders writes them into a Swift source of that target as well (EmbeddedShaders.spirv).
 /// A shader that does not compile fails the build with glslang's file:line message.
 /// `Shaders/*.glsl` are include files: every shader is rebuilt when one of them changes.
 /// A line `// variant: NAME -DDEFINE=1 ...` in a shader also builds `<shader>_NAME.spv` with those
@@ -16,6 +17,7 @@ struct CompileShaders: BuildToolPlugin {
         let compiler = try glslang(context)
         let out = context.pluginWorkDirectoryURL.appendingPathComponent("spirv")
         var commands: [Command] = []
+        var spirv: [URL] = []
         for name in files where name.hasSuffix(".comp") {
             let input = shaders.appendingPathComponent(name)
             let base = (name as NSString).deletingPathExtension
@@ -27,6 +29,7 @@ struct CompileShaders: BuildToolPlugin {
             }
             for (suffix, defines) in variants {
                 let output = out.appendingPathComponent(base + suffix + ".spv")
+                spirv.append(output)
                 commands.append(.buildCommand(
                     displayName: "Compiling shader \(name)\(suffix.isEmpty ? "" : " (\(suffix.dropFirst()))")",
                     executable: compiler,
@@ -37,6 +40,15 @@ struct CompileShaders: BuildToolPlugin {
                 ))
             }
         }
+        // The same modules inside the binary too, so that a copied executable or library needs no bundle.
+        let embedded = context.pluginWorkDirectoryURL.appendingPathComponent("EmbeddedShaders.swift")
+        commands.append(.buildCommand(
+            displayName: "Embedding \(spirv.count) SPIR-V modules",
+            executable: try context.tool(named: "EmbedShaders").url,
+            arguments: [embedded.path] + spirv.map(\.path),
+            inputFiles: spirv,
+            outputFiles: [embedded]
+        ))
         return commands
     }
 

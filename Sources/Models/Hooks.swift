@@ -60,6 +60,12 @@ public final class Hooks {
         decisions = [:]
     }
 
+    /// Adds `other`'s interventions after this one's (a steering's hooks joined to a caller's own).
+    public func intervene(as other: Hooks) {
+        interventions.append(contentsOf: other.interventions)
+        decisions = [:]
+    }
+
     /// Whether the forward pass must produce `name` (captured or intervened on).
     public func wants(_ name: String) -> Bool {
         if let d = decisions[name] { return d }

@@ -32,7 +32,9 @@ enum Shader: String, CaseIterable, Sendable {
     }
 }
 
-/// SPIR-V lookup: `LANTERN_SHADER_DIR` if set, then the resource bundle SwiftPM puts beside the
+/// SPIR-V lookup: `LANTERN_SHADER_DIR` if set; else the modules built into this binary
+/// (`EmbeddedShaders`, written by the CompileShaders plugin), so that a copied `lantern` or
+/// liblanternc needs nothing beside it; else the resource bundle SwiftPM puts beside the
 /// executable (`Lantern_VulkanBackend.resources`, what `Bundle.module` reads). Not `Bundle.module`
 /// itself: its accessor traps when the bundle is missing, and a missing shader must be an error.
 enum ShaderLibrary {
@@ -45,6 +47,9 @@ enum ShaderLibrary {
         var candidates: [URL] = []
         if let dir = ProcessInfo.processInfo.environment["LANTERN_SHADER_DIR"], !dir.isEmpty {
             candidates.append(URL(fileURLWithPath: dir).appendingPathComponent(file))
+        } else if let text = EmbeddedShaders.spirv[resource], let data = Data(base64Encoded: text), data.count % 4 == 0,
+                  !data.isEmpty {
+            return data.withUnsafeBytes { Array($0.bindMemory(to: UInt32.self)) }
         }
         let exeDir = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath().deletingLastPathComponent()
         candidates.append(exeDir.appendingPathComponent(bundleName).appendingPathComponent(file))

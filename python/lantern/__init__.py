@@ -1,0 +1,19 @@
+"""Lantern from Python: TransformerLens's and SAELens's API over Lantern's exact Swift engine.
+
+    import lantern
+    model = lantern.Model.load("gemma3-270m")             # a name, a HF directory or a .gguf
+    logits, cache = model.run_with_cache("The reliability of Wikipedia is very")
+    cache["blocks.3.hook_resid_post"]                      # numpy [batch, pos, d_model]
+"""
+from ._lib import (BackendError, BadFileError, InvalidArgumentError, LanternError, ShapeError,
+                   UnsupportedError)
+from .arrays import ActivationCache, full_name as get_act_name, to_torch
+from .hooks import HookPoint
+from .lens import LensResult, LensTable
+from .model import Config, Model
+from .sae import SAE, Steering
+
+__all__ = ["Model", "Config", "ActivationCache", "HookPoint", "SAE", "Steering", "LensResult", "LensTable",
+           "LanternError", "BadFileError", "ShapeError", "InvalidArgumentError", "UnsupportedError", "BackendError",
+           "to_torch", "get_act_name"]
+__version__ = "0.1.0"

@@ -1,0 +1,126 @@
+"""Arrays lent by the library without a copy, the activation cache, and torch conversion."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from . import _lib
+
+
+class _Result:
+    """Owns one forward pass's result handle; freed when the last array lent from it goes."""
+
+    def __init__(self, handle: int) -> None:
+        self.handle = handle
+
+    def __del__(self) -> None:
+        if self.handle and _lib is not None and _lib.lib is not None:
+            _lib.lib.lantern_result_free(self.handle)
+            self.handle = None
+
+
+class _Lent:
+    """Exposes library memory to numpy (`np.asarray` keeps this object, and so the result, alive)."""
+
+    def __init__(self, owner: _Result, address: int, shape: tuple[int, ...]) -> None:
+        self.owner = owner
+        self.__array_interface__ = {"data": (address, False), "shape": shape, "typestr": "<f4", "version": 3}
+
+
+def lent_arrays(handle: int) -> dict[str, np.ndarray]:
+    """The entries of a result handle as float32 arrays over the library's memory, in forward order."""
+    import ctypes
+
+    owner = _Result(handle)
+    out: dict[str, np.ndarray] = {}
+    for i in range(_lib.lib.lantern_result_count(handle)):
+        name = ctypes.c_char_p()
+        rank = ctypes.c_int32()
+        shape = (ctypes.c_int64 * 4)()
+        data = ctypes.POINTER(ctypes.c_float)()
+        _lib.call(_lib.lib.lantern_result_entry, handle, i, ctypes.byref(name), ctypes.byref(rank), shape,
+                  ctypes.byref(data), failed=lambda r: r != 0)
+        dims = tuple(int(shape[d]) for d in range(rank.value))
+        address = ctypes.cast(data, ctypes.c_void_p).value
+        out[name.value.decode()] = np.asarray(_Lent(owner, address, dims))
+    return out
+
+
+def to_torch(x):
+    """A numpy array (or a dict of them) as torch tensors sharing memory; needs torch installed."""
+    try:
+        import torch
+    except ImportError as error:
+        raise ImportError("to_torch needs PyTorch (pip install torch); everything else in lantern works without it") from error
+    if isinstance(x, dict):
+        return {k: torch.from_numpy(np.asarray(v)) for k, v in x.items()}
+    return torch.from_numpy(np.asarray(x))
+
+
+_SHORT = {
+    "embed": "hook_embed", "ln_final": "ln_final.hook_normalized",
+    "resid_pre": "blocks.{l}.hook_resid_pre", "resid_mid": "blocks.{l}.hook_resid_mid",
+    "resid_post": "blocks.{l}.hook_resid_post", "attn_out": "blocks.{l}.hook_attn_out",
+    "mlp_out": "blocks.{l}.hook_mlp_out", "q": "blocks.{l}.attn.hook_q", "k": "blocks.{l}.attn.hook_k",
+    "v": "blocks.{l}.attn.hook_v", "rot_q": "blocks.{l}.attn.hook_rot_q", "rot_k": "blocks.{l}.attn.hook_rot_k",
+    "pattern": "blocks.{l}.attn.hook_pattern", "z": "blocks.{l}.attn.hook_z", "result": "blocks.{l}.attn.hook_result",
+    "pre": "blocks.{l}.mlp.hook_pre", "pre_linear": "blocks.{l}.mlp.hook_pre_linear", "post": "blocks.{l}.mlp.hook_post",
+    "normalized": "blocks.{l}.ln{n}.hook_normalized",
+}
+
+
+def full_name(key) -> str:
+    """TransformerLens's `utils.get_act_name`: ("resid_post", 3) → "blocks.3.hook_resid_post";
+    ("normalized", 3, "ln2") → "blocks.3.ln2.hook_normalized"; names pass through."""
+    if isinstance(key, str):
+        return key
+    name, *rest = key
+    layer = rest[0] if rest else None
+    template = _SHORT.get(name)
+    if template is None:
+        raise KeyError(f"no short hook name '{name}' (known: {', '.join(sorted(_SHORT))})")
+    if "{l}" in template and layer is None:
+        raise KeyError(f"'{name}' needs a layer: cache['{name}', layer]")
+    ln = re.sub(r"\D", "", rest[1]) if len(rest) > 1 else "1"
+    return template.format(l=layer, n=ln)
+
+
+class ActivationCache:
+    """Activations keyed by hook name (TransformerLens's ActivationCache): `cache[name]`,
+    `cache["resid_post", 3]`, `keys()`, `items()`, `to_torch()`. Arrays are float32 numpy arrays
+    with a batch dimension; a single unpadded prompt's arrays are the library's memory, not copies."""
+
+    def __init__(self, arrays: dict[str, np.ndarray]) -> None:
+        self.cache_dict = arrays
+
+    def __getitem__(self, key) -> np.ndarray:
+        name = full_name(key)
+        try:
+            return self.cache_dict[name]
+        except KeyError:
+            raise KeyError(f"'{name}' is not in the cache (cached: {len(self.cache_dict)} hooks; names_filter chose them)") from None
+
+    def __contains__(self, key) -> bool:
+        return full_name(key) in self.cache_dict
+
+    def __iter__(self):
+        return iter(self.cache_dict)
+
+    def __len__(self) -> int:
+        return len(self.cache_dict)
+
+    def keys(self):
+        return self.cache_dict.keys()
+
+    def values(self):
+        return self.cache_dict.values()
+
+    def items(self):
+        return self.cache_dict.items()
+
+    def to_torch(self) -> dict:
+        return to_torch(self.cache_dict)
+
+    def __repr__(self) -> str:
+        return f"ActivationCache({len(self)} hooks: {', '.join(list(self.cache_dict)[:4])}{', ...' if len(self) > 4 else ''})"

@@ -1,0 +1,343 @@
+"""lantern.Model: TransformerLens's HookedTransformer API over Lantern's exact Swift engine."""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import queue
+import threading
+from typing import Iterator
+
+import numpy as np
+
+from . import _lib
+from .arrays import ActivationCache, lent_arrays
+from .hooks import HookSet, expand, tl_shape
+from .lens import LensResult
+
+
+class Config:
+    """The model's configuration with TransformerLens's names (n_layers, d_model, n_heads, d_head,
+    d_mlp, d_vocab, n_ctx, ...); `cfg["name"]` and `cfg.to_dict()` work too."""
+
+    def __init__(self, values: dict) -> None:
+        self.__dict__.update(values)
+
+    def __getitem__(self, key: str):
+        return self.__dict__[key]
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+    def __repr__(self) -> str:
+        shown = ("model_name", "family", "n_layers", "d_model", "n_heads", "d_head", "d_mlp", "d_vocab", "backend")
+        return "Config(" + ", ".join(f"{k}={self.__dict__[k]!r}" for k in shown) + ")"
+
+
+def _ids_pointer(ids: np.ndarray):
+    return ids.ctypes.data_as(ctypes.POINTER(ctypes.c_int32))
+
+
+class Model:
+    """A loaded model. `Model.load(...)`, then TransformerLens's calls: `to_tokens`, `run_with_cache`,
+    `run_with_hooks`, `hooks`, `generate`; plus `lens` (logit and tuned lens) and `lens_logits`."""
+
+    def __init__(self, handle: int) -> None:
+        self._handle = handle
+        self.cfg = Config(json.loads(_lib.take_string(_lib.call(_lib.lib.lantern_model_config, handle))))
+        self.hook_names: list[str] = list(self.cfg.hook_names)
+        self._context_hooks: list = []
+        # TransformerLens pads with the tokenizer's pad token; models without one pad with EOS.
+        eos = self.cfg.eos_token_ids[0] if self.cfg.eos_token_ids else 0
+        self.pad_token_id: int = self.cfg.pad_token_id if self.cfg.pad_token_id is not None else eos
+
+    @classmethod
+    def load(cls, model: str | None = None, backend: str = "auto") -> "Model":
+        """`model`: a cached model's name ("gemma3-270m", the default, fetched on first use), a
+        Hugging Face directory or a .gguf file. `backend`: "auto" (a real GPU through Vulkan, else
+        the CPU), "cpu" or "vulkan"."""
+        spec = None if model is None else str(model).encode()
+        return cls(_lib.call(_lib.lib.lantern_model_load, spec, backend.encode()))
+
+    from_pretrained = load
+
+    def close(self) -> None:
+        if getattr(self, "_handle", None):
+            _lib.lib.lantern_model_free(self._handle)
+            self._handle = None
+
+    def __del__(self) -> None:
+        if _lib is not None and _lib.lib is not None:
+            self.close()
+
+    def __repr__(self) -> str:
+        return f"lantern.Model({self.cfg.model_name!r}, backend={self.cfg.backend!r}, layers={self.cfg.n_layers})"
+
+    # MARK: tokens
+
+    def _encode(self, text: str, prepend_bos: bool) -> np.ndarray:
+        out = ctypes.POINTER(ctypes.c_int32)()
+        n = _lib.call(_lib.lib.lantern_tokenize, self._handle, text.encode(), 1 if prepend_bos else 0,
+                      ctypes.byref(out), failed=lambda r: r < 0)
+        try:
+            return np.array(out[:n], dtype=np.int32)
+        finally:
+            _lib.lib.lantern_free(ctypes.cast(out, ctypes.c_void_p))
+
+    def _decode(self, ids, mode: int):
+        ids = np.ascontiguousarray(np.asarray(ids, dtype=np.int32).reshape(-1))
+        return _lib.take_string(_lib.call(_lib.lib.lantern_detokenize, self._handle, _ids_pointer(ids), ids.size, mode))
+
+    def to_tokens(self, input, prepend_bos: bool = True, padding_side: str = "right") -> np.ndarray:
+        """Text (or a list of texts) → int32 tokens [batch, pos], BOS first when `prepend_bos`;
+        several texts are padded with `pad_token_id` on `padding_side` ("right" or "left")."""
+        texts = [input] if isinstance(input, str) else list(input)
+        rows = [self._encode(t, prepend_bos) for t in texts]
+        return self._pad(rows, padding_side)[0]
+
+    def _pad(self, rows: list[np.ndarray], padding_side: str) -> tuple[np.ndarray, np.ndarray]:
+        if padding_side not in ("right", "left"):
+            raise _lib.InvalidArgumentError(f"padding_side '{padding_side}': expected right or left")
+        width = max((len(r) for r in rows), default=0)
+        tokens = np.full((len(rows), width), self.pad_token_id, dtype=np.int32)
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        for i, r in enumerate(rows):
+            start = 0 if padding_side == "right" else width - len(r)
+            tokens[i, start:start + len(r)] = r
+            mask[i, start:start + len(r)] = 1
+        return tokens, mask
+
+    def to_string(self, tokens):
+        """Tokens → text: one string for [pos] (or [1, pos]), a list for [batch, pos]."""
+        tokens = np.asarray(tokens)
+        if tokens.ndim == 2 and tokens.shape[0] != 1:
+            return [self._decode(row, 0) for row in tokens]
+        return self._decode(tokens, 0)
+
+    def to_str_tokens(self, input, prepend_bos: bool = True) -> list[str]:
+        """Each token's own text: ["<bos>", "The", " reliability", ...]."""
+        ids = self._encode(input, prepend_bos) if isinstance(input, str) else np.asarray(input).reshape(-1)
+        return json.loads(self._decode(ids, 2))
+
+    def to_single_token(self, text: str) -> int:
+        ids = self._encode(text, prepend_bos=False)
+        if len(ids) != 1:
+            raise _lib.InvalidArgumentError(f"'{text}' is {len(ids)} tokens, not one")
+        return int(ids[0])
+
+    def get_attention_mask(self, tokens) -> np.ndarray:
+        """TransformerLens's mask of padded tokens [batch, pos]: 1 where tokens are not the pad token
+        (a leading BOS counts as a token when BOS and pad share an id)."""
+        tokens = np.atleast_2d(np.asarray(tokens))
+        mask = (tokens != self.pad_token_id).astype(np.int64)
+        if self.cfg.bos_token_id == self.pad_token_id:
+            first = np.argmax(tokens == self.pad_token_id, axis=1)
+            mask[np.arange(len(tokens)), first] = 1
+        return mask
+
+    def _rows(self, input, prepend_bos: bool, padding_side: str, attention_mask):
+        """(tokens [batch, pos], [(row, start, ids)]) for text, texts or tokens."""
+        if isinstance(input, str) or (isinstance(input, (list, tuple)) and input and isinstance(input[0], str)):
+            texts = [input] if isinstance(input, str) else list(input)
+            tokens, mask = self._pad([self._encode(t, prepend_bos) for t in texts], padding_side)
+        else:
+            if hasattr(input, "detach"):  # a torch tensor
+                input = input.detach().cpu().numpy()
+            tokens = np.atleast_2d(np.asarray(input)).astype(np.int32)
+            if tokens.ndim != 2:
+                raise _lib.ShapeError(f"tokens of shape {tokens.shape}: expected [pos] or [batch, pos]")
+            if attention_mask is not None:
+                mask = np.atleast_2d(np.asarray(attention_mask))
+            elif tokens.shape[0] == 1:
+                mask = np.ones(tokens.shape, dtype=np.int64)
+            else:
+                mask = self.get_attention_mask(tokens)
+            if mask.shape != tokens.shape:
+                raise _lib.ShapeError(f"attention_mask {mask.shape} does not match tokens {tokens.shape}")
+        rows = []
+        for r in range(tokens.shape[0]):
+            kept = np.flatnonzero(mask[r])
+            if len(kept) == 0:
+                raise _lib.InvalidArgumentError(f"row {r} of the batch has no tokens (its attention mask is all 0)")
+            start, stop = int(kept[0]), int(kept[-1]) + 1
+            if stop - start != len(kept):
+                raise _lib.InvalidArgumentError(f"row {r}: padding must be on the left or the right, not inside the prompt")
+            rows.append((r, start, np.ascontiguousarray(tokens[r, start:stop])))
+        return tokens, rows
+
+    # MARK: forward passes
+
+    def _forward(self, input, names: list[str], fwd_hooks, logits: bool, stop_at_layer, prepend_bos,
+                 padding_side, attention_mask):
+        tokens, rows = self._rows(input, prepend_bos, padding_side, attention_mask)
+        stop = -1 if stop_at_layer is None else int(stop_at_layer) - 1
+        if stop_at_layer is not None and stop < 0:
+            raise _lib.InvalidArgumentError(f"stop_at_layer {stop_at_layer}: expected 1 or more (blocks to run)")
+        with HookSet(self, names, list(self._context_hooks) + list(fwd_hooks)) as hooks:
+            per_row = []
+            for _, _, ids in rows:
+                handle = _lib.call(_lib.lib.lantern_run, self._handle, _ids_pointer(ids), ids.size, hooks.handle,
+                                   2 if logits and stop < 0 else 0, stop, slot=hooks.slot)
+                per_row.append(lent_arrays(handle))
+        batch, width = tokens.shape
+        unpadded = batch == 1 and rows[0][2].size == width
+        out: dict[str, np.ndarray] = {}
+        for name in per_row[0]:
+            if unpadded:  # the library's own memory, no copy
+                a = per_row[0][name]
+                out[name] = (a if name.endswith("hook_pattern") or name == "logits"
+                             else a.reshape(tl_shape(name, a.shape, self.cfg.n_heads, self.cfg.n_key_value_heads)))[None]
+                continue
+            first = per_row[0][name]
+            if name.endswith("hook_pattern"):
+                full = np.zeros((batch, first.shape[0], width, width), dtype=np.float32)
+                for (r, s, ids), arrays in zip(rows, per_row):
+                    full[r, :, s:s + ids.size, s:s + ids.size] = arrays[name]
+            else:
+                inner = first.shape[1:] if name == "logits" else tl_shape(name, first.shape, self.cfg.n_heads,
+                                                                          self.cfg.n_key_value_heads)[1:]
+                full = np.zeros((batch, width) + tuple(inner), dtype=np.float32)
+                for (r, s, ids), arrays in zip(rows, per_row):
+                    full[r, s:s + ids.size] = arrays[name].reshape((ids.size,) + tuple(inner))
+            out[name] = full
+        return out.pop("logits", None), out
+
+    def run_with_cache(self, input, names_filter=None, return_type: str | None = "logits", fwd_hooks=(),
+                       stop_at_layer: int | None = None, prepend_bos: bool = True, padding_side: str = "right",
+                       attention_mask=None):
+        """(logits [batch, pos, vocab], ActivationCache). `names_filter`: a hook name, a glob, a list
+        of them, or a function of the name (None: every hook). Padded positions hold zeros; each
+        prompt of a batch runs on its own, so its values equal an unpadded run."""
+        names = expand(names_filter, self.hook_names)
+        logits, arrays = self._forward(input, names, fwd_hooks, return_type == "logits", stop_at_layer, prepend_bos,
+                                       padding_side, attention_mask)
+        return logits, ActivationCache(arrays)
+
+    def run_with_hooks(self, input, fwd_hooks=(), return_type: str | None = "logits", stop_at_layer: int | None = None,
+                       prepend_bos: bool = True, padding_side: str = "right", attention_mask=None):
+        """Logits with `fwd_hooks` = [(name, glob, list or function of the name, fn)] applied;
+        fn(activation, hook) may change the activation in place or return a new one (None: keep)."""
+        logits, _ = self._forward(input, [], fwd_hooks, return_type == "logits", stop_at_layer, prepend_bos,
+                                  padding_side, attention_mask)
+        return logits
+
+    def __call__(self, input, return_type: str | None = "logits", **kwargs):
+        return self.run_with_hooks(input, return_type=return_type, **kwargs)
+
+    forward = __call__
+
+    @contextlib.contextmanager
+    def hooks(self, fwd_hooks=(), reset_hooks_end: bool = True):
+        """`with model.hooks(fwd_hooks=[...]):` every call inside runs with them (generate too)."""
+        added = list(fwd_hooks)
+        self._context_hooks.extend(added)
+        try:
+            yield self
+        finally:
+            if reset_hooks_end:
+                for entry in added:
+                    self._context_hooks.remove(entry)
+
+    def add_hook(self, name, fn) -> None:
+        """A hook that stays until `reset_hooks()`."""
+        self._context_hooks.append((name, fn))
+
+    def reset_hooks(self) -> None:
+        self._context_hooks.clear()
+
+    def lens_logits(self, resid) -> np.ndarray:
+        """The logit lens of residuals [..., d_model]: the model's final norm and unembedding."""
+        x = np.ascontiguousarray(np.asarray(resid, dtype=np.float32))
+        if x.shape[-1] != self.cfg.d_model:
+            raise _lib.ShapeError(f"residuals of shape {x.shape}: the last dimension must be d_model = {self.cfg.d_model}")
+        rows = x.size // self.cfg.d_model
+        out = np.empty(x.shape[:-1] + (self.cfg.d_vocab,), dtype=np.float32)
+        _lib.call(_lib.lib.lantern_lens_logits, self._handle, x.ctypes.data_as(ctypes.POINTER(ctypes.c_float)), rows,
+                  out.ctypes.data_as(ctypes.POINTER(ctypes.c_float)), failed=lambda r: r != 0)
+        return out
+
+    def lens(self, input, top_k: int = 5, target=None, tuned: str | None = None, prepend_bos: bool = True) -> LensResult:
+        """The logit lens (and the tuned lens in folder `tuned`) of one prompt, as arrays
+        [row, pos, ...]: row 0 is the embedding, row l+1 block l's output. `target`: a token id or
+        a one-token string whose rank and probability are followed (default: the model's answer)."""
+        ids = self._encode(input, prepend_bos) if isinstance(input, str) else np.ascontiguousarray(
+            np.asarray(input, dtype=np.int32).reshape(-1))
+        target_id = -1 if target is None else (self.to_single_token(target) if isinstance(target, str) else int(target))
+        text = _lib.take_string(_lib.call(_lib.lib.lantern_lens, self._handle, _ids_pointer(ids), ids.size, top_k,
+                                          target_id, None if tuned is None else str(tuned).encode()))
+        return LensResult(json.loads(text), ids, self)
+
+    # MARK: generation
+
+    def generate(self, input="", max_new_tokens: int = 10, temperature: float = 0.0, top_k: int | None = None,
+                 top_p: float | None = None, seed: int = 0, stop_at_eos: bool = True, stream: bool = False,
+                 fwd_hooks=(), prepend_bos: bool = True, return_type: str = "input"):
+        """Continues a prompt with the KV cache (greedy unless temperature > 0). Returns the prompt
+        and its continuation as text when given text (return_type "input"), else tokens [1, pos]
+        ("tokens"); or a list for a list of prompts. stream=True returns an iterator over the new
+        text as it is generated. Hooks (fwd_hooks, `with model.hooks`) see every step."""
+        if not isinstance(input, str) and isinstance(input, (list, tuple)) and input and isinstance(input[0], str):
+            return [self.generate(p, max_new_tokens, temperature, top_k, top_p, seed, stop_at_eos, False, fwd_hooks,
+                                  prepend_bos, return_type) for p in input]
+        as_text = isinstance(input, str) and return_type in ("input", "str")
+        ids = self._encode(input, prepend_bos) if isinstance(input, str) else np.ascontiguousarray(
+            np.asarray(input, dtype=np.int32).reshape(-1))
+        args = (ids, max_new_tokens, temperature, top_k, top_p, seed, stop_at_eos, fwd_hooks)
+        if stream:
+            return self._stream(*args)
+        new = self._generate(*args, on_token=None)
+        if as_text:
+            return self._decode(ids, 1) + self._decode(new, 1)
+        return np.concatenate([ids, new])[None]
+
+    def _generate(self, ids, max_new_tokens, temperature, top_k, top_p, seed, stop_at_eos, fwd_hooks, on_token):
+        with HookSet(self, [], list(self._context_hooks) + list(fwd_hooks)) as hooks:
+            def token_thunk(_user, token):
+                try:
+                    on_token(int(token))
+                    return 0
+                except BaseException as error:
+                    if hooks.slot.pending is None:
+                        hooks.slot.pending = error
+                    return -1
+
+            callback = _lib.TOKEN_CALLBACK(token_thunk) if on_token else ctypes.cast(None, _lib.TOKEN_CALLBACK)
+            out = ctypes.POINTER(ctypes.c_int32)()
+            n = _lib.call(_lib.lib.lantern_generate, self._handle, _ids_pointer(ids), ids.size, int(max_new_tokens),
+                          float(temperature), int(top_k or 0), float(top_p or 0), int(seed), 1 if stop_at_eos else 0,
+                          hooks.handle, callback, None, ctypes.byref(out), failed=lambda r: r < 0, slot=hooks.slot)
+            try:
+                return np.array(out[:n], dtype=np.int32)
+            finally:
+                _lib.lib.lantern_free(ctypes.cast(out, ctypes.c_void_p))
+
+    def _stream(self, ids, *rest) -> Iterator[str]:
+        """Runs generation on a thread (the library releases the GIL) and yields new text as tokens
+        arrive; a character split across tokens is held back until it is whole."""
+        tokens: queue.Queue = queue.Queue()
+        failure: list[BaseException] = []
+
+        def work():
+            try:
+                self._generate(ids, *rest, on_token=tokens.put)
+            except BaseException as error:
+                failure.append(error)
+            finally:
+                tokens.put(None)
+
+        thread = threading.Thread(target=work, daemon=True)
+        thread.start()
+        new: list[int] = []
+        shown = ""
+        while (token := tokens.get()) is not None:
+            new.append(token)
+            text = self._decode(new, 1)
+            if not text.endswith("\ufffd") and len(text) > len(shown):
+                yield text[len(shown):]
+                shown = text
+        thread.join()
+        if failure:
+            raise failure[0]
+        text = self._decode(new, 1) if new else ""
+        if len(text) > len(shown):
+            yield text[len(shown):]

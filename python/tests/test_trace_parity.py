@@ -1,0 +1,80 @@
+"""Every hook of run_with_cache equals what `lantern trace` saves for the same tokens (same engine,
+same CPU backend: bitwise), on each tiny fixture model and its GGUF twin."""
+import numpy as np
+import pytest
+
+from conftest import FIXTURES, TINY_MODELS, read_safetensors, run_cli, sequences
+
+
+def trace(tmp_path, model, tokens):
+    out = tmp_path / "trace.safetensors"
+    run_cli("trace", "--model", model, "--backend", "cpu", "--tokens", ",".join(map(str, tokens)),
+            "--hooks", "*", "--out", out)
+    return read_safetensors(out)
+
+
+def assert_cache_matches(model, tokens, saved):
+    logits, cache = model.run_with_cache(tokens)
+    hooks = [k for k in saved if k != "logits"]
+    assert sorted(hooks) == sorted(cache.keys()), "the same hooks, every one of the model's"
+    assert len(hooks) == len(model.hook_names)
+    for name in hooks:
+        got = cache[name]
+        assert got.shape[0] == 1, name
+        want = saved[name]
+        # TransformerLens's shapes split heads; the trace keeps Lantern's rows.
+        assert np.array_equal(got[0].reshape(want.shape), want), name
+    assert logits.shape == (1,) + saved["logits"].shape
+    assert np.array_equal(logits[0], saved["logits"])
+
+
+@pytest.mark.parametrize("name", TINY_MODELS)
+def test_every_hook_equals_the_cli_trace(models, name, tmp_path):
+    for tokens in sequences(name):
+        assert_cache_matches(models[name], tokens, trace(tmp_path, FIXTURES / name, tokens))
+
+
+@pytest.mark.parametrize("name", ["tiny-gemma2", "tiny-gemma3", "tiny-llama"])
+def test_gguf_models_equal_the_cli_trace(lantern, name, tmp_path):
+    path = FIXTURES / "gguf" / f"{name}.gguf"
+    tokens = [2, 17, 99, 5, 64, 3, 120, 42]
+    assert_cache_matches(lantern.Model.load(str(path), backend="cpu"), tokens, trace(tmp_path, path, tokens))
+
+
+def test_cache_shapes_follow_transformer_lens(gemma2):
+    cfg = gemma2.cfg
+    n = 5
+    _, cache = gemma2.run_with_cache([2, 173, 54, 249, 30], names_filter=lambda name: "blocks.2" in name)
+    assert all(".2." in k for k in cache.keys())
+    assert cache["resid_post", 2].shape == (1, n, cfg.d_model)
+    assert cache["blocks.2.attn.hook_q"].shape == (1, n, cfg.n_heads, cfg.d_head)
+    assert cache["blocks.2.attn.hook_k"].shape == (1, n, cfg.n_key_value_heads, cfg.d_head)
+    assert cache["pattern", 2].shape == (1, cfg.n_heads, n, n)
+    assert cache["blocks.2.attn.hook_result"].shape == (1, n, cfg.n_heads, cfg.d_model)
+    assert cache["normalized", 2, "ln2"].shape == (1, n, cfg.d_model)
+    assert cache["blocks.2.mlp.hook_post"].shape == (1, n, cfg.d_mlp)
+    # A single prompt's arrays are the library's memory, not copies.
+    assert not cache["resid_post", 2].flags["OWNDATA"]
+
+
+def test_names_filter_globs_and_stop_at_layer(gemma2):
+    logits, cache = gemma2.run_with_cache([2, 173, 54], names_filter="blocks.*.hook_resid_post", stop_at_layer=2)
+    assert logits is None, "stopping early leaves no logits"
+    assert sorted(cache.keys()) == ["blocks.0.hook_resid_post", "blocks.1.hook_resid_post"]
+    _, full = gemma2.run_with_cache([2, 173, 54], names_filter=["blocks.1.hook_resid_post"])
+    assert np.array_equal(full["blocks.1.hook_resid_post"], cache["blocks.1.hook_resid_post"])
+
+
+def test_the_vulkan_backend_from_python(lantern, gemma2):
+    """Shaders are built into the library, so a Python process (argv[0] is python) finds them."""
+    try:
+        gpu = lantern.Model.load(gemma2.cfg.source, backend="vulkan")
+    except lantern.BackendError as error:
+        pytest.skip(f"no Vulkan device: {error}")
+    tokens = sequences("gemma2_tiny")[1]
+    want_logits, want = gemma2.run_with_cache(tokens, names_filter="blocks.*.hook_resid_post")
+    logits, cache = gpu.run_with_cache(tokens, names_filter="blocks.*.hook_resid_post")
+    scale = np.abs(want_logits).max()
+    np.testing.assert_allclose(logits, want_logits, rtol=0, atol=1e-4 * scale)
+    for name in want.keys():
+        np.testing.assert_allclose(cache[name], want[name], rtol=0, atol=1e-4 * np.abs(want[name]).max())
