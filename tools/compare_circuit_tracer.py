@@ -12,6 +12,9 @@ then compares the node sets (active features, logits) and every edge.
   Tests/Fixtures/graphs/gemma3_tiny/transcoders. Also writes circuit-tracer's own matrix as
   ``Tests/Fixtures/graphs/gemma3_tiny/circuit_tracer_package.{safetensors,json}`` for the Swift test
   that checks Lantern against it without Python.
+* ``--clt``: the same fixture model with a random cross-layer transcoder (JumpReLU, affine skips),
+  written as a Gemma Scope 2 folder ``Tests/Fixtures/graphs/gemma3_tiny/clt/params_layer_{i}.safetensors``
+  and given to circuit-tracer as its ``CrossLayerTranscoder``; writes ``circuit_tracer_clt.*``.
 * ``--real``: the default model (the cached GGUF, dequantised to float32 by transformers and saved
   as a Hugging Face folder under /tmp) with the shipped transcoder set transcoders/gemma3-270m, on
   the README's prompt. Takes a few minutes on 2 cores.
@@ -32,6 +35,7 @@ Needs ``pip install circuit-tracer`` (0.5.0: transformers ≤ 4.57.3, nnsight 0.
 cloudpickle 3.0) and a release build of Lantern. From the repository root:
 
     python3 tools/compare_circuit_tracer.py            # the fixture (seconds)
+    python3 tools/compare_circuit_tracer.py --clt      # a cross-layer transcoder on the fixture (seconds)
     python3 tools/compare_circuit_tracer.py --real     # the default model (minutes)
 """
 import argparse
@@ -42,6 +46,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 import numpy as np
 import torch
@@ -89,8 +94,41 @@ def circuit_tracer_graph(model_dir, transcoders, ids, batch_size):
     from circuit_tracer import ReplacementModel, attribute
     model = ReplacementModel.from_pretrained_and_transcoders(model_dir, transcoders, backend="nnsight",
                                                              device="cpu", dtype=torch.float32)
+    started = time.time()
     graph = attribute(torch.tensor(ids), model, batch_size=batch_size, verbose=False)
+    print(f"circuit-tracer: {graph.adjacency_matrix.shape[0]} nodes in {time.time() - started:.1f} s "
+          f"(batch size {batch_size}, {torch.get_num_threads()} threads)", flush=True)
     return graph
+
+
+def write_clt(folder, layers, d, width, rng):
+    """A random cross-layer transcoder in the Gemma Scope 2 layout (compact w_dec [width, n − i, d])."""
+    os.makedirs(folder, exist_ok=True)
+    weights = []
+    for i in range(layers):
+        w = dict(w_enc=rng.uniform(-0.3, 0.3, (d, width)), b_enc=rng.uniform(-0.2, 0.2, width),
+                 threshold=rng.uniform(0.05, 0.3, width), w_dec=rng.uniform(-0.2, 0.2, (width, layers - i, d)),
+                 b_dec=rng.uniform(-0.5, 0.5, d), affine_skip_connection=rng.uniform(-0.2, 0.2, (d, d)))
+        w = {k: torch.tensor(v, dtype=torch.float32).contiguous() for k, v in w.items()}
+        save_file(w, os.path.join(folder, f"params_layer_{i}.safetensors"))
+        weights.append(w)
+    return weights
+
+
+def clt_for_circuit_tracer(weights, d, width):
+    from circuit_tracer.transcoder.cross_layer_transcoder import CrossLayerTranscoder
+    n = len(weights)
+    clt = CrossLayerTranscoder(n, width, d, activation_function="jump_relu", skip_connection=True, lazy_decoder=False,
+                               lazy_encoder=False, feature_input_hook="mlp.hook_in", feature_output_hook="hook_mlp_out",
+                               scan="lantern", device=torch.device("cpu"), dtype=torch.float32)
+    state = {"W_enc": torch.stack([w["w_enc"].T for w in weights]), "b_enc": torch.stack([w["b_enc"] for w in weights]),
+             "b_dec": torch.stack([w["b_dec"] for w in weights]),
+             "activation_function.threshold": torch.stack([w["threshold"] for w in weights]).unsqueeze(1),
+             "W_skip": torch.stack([w["affine_skip_connection"] for w in weights])}
+    for i, w in enumerate(weights):
+        state[f"W_dec.{i}"] = w["w_dec"]
+    clt.load_state_dict(state)
+    return clt
 
 
 def lantern_graph(model_arg, transcoder_dir, ids, out):
@@ -129,25 +167,24 @@ def compare(ct, ct_scale, lantern, lantern_nodes, n_layers):
                 relative_error_overall=float(overall), relative_error_worst_row=float(by_row), by_source=blocks)
 
 
-def fixture(args):
+def fixture_model(work):
+    """The tiny Gemma 3 fixture in a folder nnsight can load (a word-level tokenizer added)."""
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
-    work = tempfile.mkdtemp(prefix="lantern-ct-")
     mdir = os.path.join(work, "gemma3_tiny")
     shutil.copytree(os.path.join(FIX, "gemma3_tiny"), mdir)
     cfg = json.load(open(os.path.join(mdir, "config.json")))
-    # nnsight's LanguageModel loads a tokenizer; the fixture has none, so give it one word per id.
     tok = Tokenizer(models.WordLevel({f"t{i}": i for i in range(cfg["vocab_size"])}, unk_token="t3"))
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="t2", eos_token="t1", pad_token="t0",
                             unk_token="t3").save_pretrained(mdir)
-    ids = json.load(open(os.path.join(FIX, "gemma3_tiny", "reference.json")))["sequences"][0]
-    tdir = os.path.join(FIX, "graphs", "gemma3_tiny", "transcoders")
-    ct = circuit_tracer_graph(mdir, transcoder_set(tdir), ids, batch_size=64)
-    scale = math.sqrt(cfg["hidden_size"])
-    out = os.path.join(FIX, "graphs", "gemma3_tiny", "circuit_tracer_package")
-    save_file({"adjacency": ct.adjacency_matrix.float().contiguous()}, out + ".safetensors")
+    return mdir, cfg
+
+
+def save_reference(ct, ids, scale, stem):
     import circuit_tracer, nnsight, transformers
+    out = os.path.join(FIX, "graphs", "gemma3_tiny", stem)
+    save_file({"adjacency": ct.adjacency_matrix.float().contiguous()}, out + ".safetensors")
     meta = dict(tokens=ids, features=ct.active_features.tolist(), logit_tokens=[t.vocab_idx for t in ct.logit_targets],
                 logit_probabilities=ct.logit_probabilities.tolist(), embedding_scale=scale,
                 circuit_tracer_version=circuit_tracer.__version__, nnsight_version=nnsight.__version__,
@@ -155,6 +192,32 @@ def fixture(args):
     with open(out + ".json", "w") as f:
         json.dump(meta, f, indent=1)
     print(f"wrote {os.path.relpath(out, ROOT)}.{{safetensors,json}}")
+
+
+def clt(args):
+    work = tempfile.mkdtemp(prefix="lantern-ct-clt-")
+    mdir, cfg = fixture_model(work)
+    ids = json.load(open(os.path.join(FIX, "gemma3_tiny", "reference.json")))["sequences"][0]
+    layers, d, width = cfg["num_hidden_layers"], cfg["hidden_size"], 16
+    folder = os.path.join(FIX, "graphs", "gemma3_tiny", "clt")
+    weights = write_clt(folder, layers, d, width, np.random.default_rng(23))
+    ct = circuit_tracer_graph(mdir, clt_for_circuit_tracer(weights, d, width), ids, batch_size=64)
+    scale = math.sqrt(d)
+    save_reference(ct, ids, scale, "circuit_tracer_clt")
+    if os.path.exists(LANTERN):
+        lantern, nodes, _ = lantern_graph(os.path.join(FIX, "gemma3_tiny"), folder, ids, os.path.join(work, "lantern.safetensors"))
+        print(json.dumps(compare(ct, scale, lantern, nodes, layers), indent=1))
+    shutil.rmtree(work)
+
+
+def fixture(args):
+    work = tempfile.mkdtemp(prefix="lantern-ct-")
+    mdir, cfg = fixture_model(work)
+    ids = json.load(open(os.path.join(FIX, "gemma3_tiny", "reference.json")))["sequences"][0]
+    tdir = os.path.join(FIX, "graphs", "gemma3_tiny", "transcoders")
+    ct = circuit_tracer_graph(mdir, transcoder_set(tdir), ids, batch_size=64)
+    scale = math.sqrt(cfg["hidden_size"])
+    save_reference(ct, ids, scale, "circuit_tracer_package")
     if os.path.exists(LANTERN):
         lantern, nodes, _ = lantern_graph(os.path.join(FIX, "gemma3_tiny"), tdir, ids, os.path.join(work, "lantern.safetensors"))
         print(json.dumps(compare(ct, scale, lantern, nodes, cfg["num_hidden_layers"]), indent=1))
@@ -194,10 +257,11 @@ def real(args):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--real", action="store_true", help="the default model and the shipped transcoders")
+    p.add_argument("--clt", action="store_true", help="a random cross-layer transcoder on the fixture model")
     p.add_argument("--work", help="folder for the Hugging Face copy of the default model (kept between runs)")
     p.add_argument("--batch-size", type=int, default=128)
     args = p.parse_args()
-    real(args) if args.real else fixture(args)
+    real(args) if args.real else clt(args) if args.clt else fixture(args)
 
 
 if __name__ == "__main__":

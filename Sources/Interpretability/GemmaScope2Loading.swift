@@ -40,7 +40,7 @@ extension GemmaScope2 {
             || fm.fileExists(atPath: dir.appendingPathComponent(layerFileName(0)))
     }
 
-    static func isCrossLayerFolder(_ path: String) -> Bool {
+    public static func isCrossLayerFolder(_ path: String) -> Bool {
         FileManager.default.fileExists(atPath: (directory(of: path) as NSString).appendingPathComponent(layerFileName(0)))
     }
 

@@ -22,7 +22,7 @@ struct GraphCommand: ParsableCommand {
     @OptionGroup var model: ModelOptions
     @OptionGroup var prompt: PromptOptions
 
-    @Option(name: .long, parsing: .upToNextOption, help: "Transcoder folders (one per layer), or folders holding them.")
+    @Option(name: .long, parsing: .upToNextOption, help: "Transcoder folders (one per layer), or folders holding them, or one cross-layer transcoder folder (params_layer_{i}.safetensors).")
     var transcoders: [String]
     @Option(name: .long, help: "Keep the nodes carrying this share of the logits' influence.")
     var nodeThreshold: Float = 0.8
@@ -44,6 +44,9 @@ struct GraphCommand: ParsableCommand {
     var html: String?
     @Option(name: .long, help: "Also write the unpruned graph (adjacency, inputs, constants, node ids) as safetensors here.")
     var adjacency: String?
+    @OptionGroup var corpus: CorpusOptions
+    @Option(name: .long, help: "Scan this many corpus tokens for the top contexts of each feature the page shows (its hover; 0: none).")
+    var contexts = 0
     @Option(name: .long, help: "The graph's slug in the JSON.")
     var slug = "lantern-graph"
     @Option(name: .long, help: "The scan in the JSON: Neuronpedia's model id (default: the model's name, e.g. gemma3-270m).")
@@ -58,6 +61,8 @@ struct GraphCommand: ParsableCommand {
         if transcoders.isEmpty { throw ValidationError("give --transcoders FOLDER ... (one transcoder folder per layer, or a folder holding them)") }
         if !["complete", "circuit-tracer"].contains(conventions) { throw ValidationError("--conventions must be complete or circuit-tracer") }
         if maxLogits < 1 { throw ValidationError("--max-logits must be ≥ 1") }
+        try OptionCheck.integer(contexts, "--contexts", 0...OptionCheck.maxCount)
+        if contexts > 0 && html == nil { throw ValidationError("--contexts fills the page's hovers: give --html too") }
         if batchSize < 1 || batchSize > 4096 { throw ValidationError("--batch-size must be between 1 and 4096") }
         if let maxFeatureNodes, maxFeatureNodes < 0 { throw ValidationError("--max-feature-nodes must be ≥ 0") }
     }
@@ -66,10 +71,16 @@ struct GraphCommand: ParsableCommand {
         let started = Date()
         let loaded = try model.load()
         let ids = try prompt.ids(for: loaded)
-        let folders = try transcoders.flatMap(TranscoderEval.transcoderFolders)
-        let set = try folders.map { try GemmaScope2.loadTranscoder(directory: $0, backend: loaded.backend) }
-            .sorted { ($0.config.layer ?? -1) < ($1.config.layer ?? -1) }
-        let replacement = try ReplacementModel(model: loaded.transformer, transcoders: set)
+        let replacement: ReplacementModel
+        var set: [Transcoder] = []
+        if transcoders.count == 1, GemmaScope2.isCrossLayerFolder(transcoders[0]) {
+            let clt = try GemmaScope2.loadCrossLayerTranscoder(directory: transcoders[0], backend: loaded.backend)
+            replacement = try ReplacementModel(model: loaded.transformer, crossLayer: clt)
+        } else {
+            set = try transcoders.flatMap(TranscoderEval.transcoderFolders).map { try GemmaScope2.loadTranscoder(directory: $0, backend: loaded.backend) }
+                .sorted { ($0.config.layer ?? -1) < ($1.config.layer ?? -1) }
+            replacement = try ReplacementModel(model: loaded.transformer, transcoders: set)
+        }
         let options = GraphOptions(maxLogits: maxLogits, logitProbability: logitProbability,
                                    conventions: conventions == "complete" ? .complete : .circuitTracer, maxFeatureNodes: maxFeatureNodes,
                                    batchSize: batchSize)
@@ -90,8 +101,12 @@ struct GraphCommand: ParsableCommand {
         print("  by layer: " + pruned.errorShareByLayer.enumerated().map { String(format: "L%d %.1f%%", $0, 100 * Double($1)) }.joined(separator: "  "))
         if let html {
             let tokens = ids.map(loaded.display)
+            if contexts > 0 && set.isEmpty { note("--contexts: feature contexts are scanned for per-layer transcoders only; the page has none") }
+            let scan = contexts > 0 && !set.isEmpty ? try scanContexts(loaded, set) : nil
+            let examples = scan.map { scan in { (layer: Int, feature: Int) in scan.contexts(layer: layer, feature: feature, text: loaded.display) } }
             try writeHTML(HTMLReport.page(title: "Attribution graph", subtitle: "\(loaded.displayName) · \(ids.count) tokens · \(loaded.decode(ids))",
-                                          sections: HTMLReport.attributionGraph(graph, pruned: pruned, tokens: tokens, logitText: loaded.display)),
+                                          sections: HTMLReport.attributionGraph(graph, pruned: pruned, tokens: tokens, logitText: loaded.display,
+                                                                                contexts: examples)),
                           to: html)
             print("wrote \(html)")
         }
@@ -106,5 +121,27 @@ struct GraphCommand: ParsableCommand {
             try NeuronpediaGraph.data(object).write(to: URL(fileURLWithPath: out))
             print("wrote \(out)")
         }
+    }
+
+    /// Every layer's transcoder over `--contexts` corpus tokens (64-token contexts), with progress.
+    func scanContexts(_ loaded: LanternModel, _ set: [Transcoder]) throws -> TranscoderScan {
+        let length = 64, total = (contexts + length - 1) / length
+        let packer = try corpus.packer(for: loaded, length: length)
+        var options = FeatureScan.Options()
+        options.topExamples = 3
+        options.before = 12
+        options.after = 3
+        let scan = TranscoderScan(transcoders: set, bos: packer.bos, options: options)
+        let progress = Progress(total: total, label: "feature contexts")
+        var done = 0
+        try packer.forEachContext { index, ids in
+            try scan.add(context: ids, model: loaded.transformer)
+            done = index + 1
+            progress.update(done)
+            return done < total
+        }
+        progress.finish()
+        if done < total { note("the corpus ran out after \(done) contexts (\(done * length) tokens)") }
+        return scan
     }
 }

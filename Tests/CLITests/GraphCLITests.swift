@@ -19,13 +19,14 @@ extension CLITests {
 
         let graph = try run(["graph", "--model", model, "--backend", "cpu", "--token-ids", "2,165,234,93,146,71",
                              "--transcoders", dir + "/tc", "--out", dir + "/graph.json", "--slug", "tiny",
-                             "--html", dir + "/graph.html"])
+                             "--html", dir + "/graph.html", "--contexts", "320", "--corpus", dir + "/corpus.txt", "--byte-tokens"])
         XCTAssertEqual(graph.status, 0, graph.err)
         XCTAssertTrue(graph.out.contains("6 tokens; ") && graph.out.contains(" active features, 42 error nodes"), graph.out)
         XCTAssertTrue(graph.out.contains("completeness: every row's edges sum to its input within"), graph.out)
         XCTAssertTrue(graph.out.contains("dark matter:"), graph.out)
         let page = try String(contentsOfFile: dir + "/graph.html", encoding: .utf8)
         XCTAssertTrue(page.contains("<svg") && page.contains("Dark matter:") && page.contains("error node of MLP"), "graph page")
+        XCTAssertTrue(page.contains("top contexts:") && page.contains("«"), "feature hovers carry their top corpus contexts")
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/graph.json"))) as! [String: Any]
         try assertNeuronpediaSchema(json)
         let metadata = json["metadata"] as! [String: Any]

@@ -4,8 +4,10 @@ import Foundation
 /// logits on top) × positions (columns); features as circles, error nodes (dark matter) as grey
 /// squares, edges blue (positive) or red (negative) with width by |weight|; hover for details.
 extension HTMLReport {
+    /// `contexts(layer, feature)`: a feature's top corpus contexts for its hover (a `TranscoderScan`).
     public static func attributionGraph(_ graph: AttributionGraph, pruned: PrunedGraph, tokens: [String],
-                                        logitText: (Int32) -> String, maxLinks: Int = 3000) -> [String] {
+                                        logitText: (Int32) -> String, maxLinks: Int = 3000,
+                                        contexts: ((Int, Int) -> [String])? = nil) -> [String] {
         let layers = graph.layerCount, n = graph.positionCount
         let cellWidth = 120.0, rowHeight = 34.0, left = 60.0, top = 20.0
         let width = left + cellWidth * Double(n) + 20, height = top + rowHeight * Double(layers + 2) + 40
@@ -60,8 +62,12 @@ extension HTMLReport {
                           a.x, a.y, b.x, b.y, link.w >= 0 ? "#2a5db0" : "#c0392b", 0.15 + 0.6 * strength, 0.4 + 3 * strength)
         }
         for (i, p) in point.sorted(by: { $0.key < $1.key }) {
-            let tip = escape(describe(graph.nodes[i], tokens: tokens, logitText: logitText)
-                + String(format: "\ninput %.4g · influence rank %.3f", Double(graph.inputs[i]), Double(pruned.cumulativeInfluence[i])))
+            var text = describe(graph.nodes[i], tokens: tokens, logitText: logitText)
+                + String(format: "\ninput %.4g · influence rank %.3f", Double(graph.inputs[i]), Double(pruned.cumulativeInfluence[i]))
+            if case let .feature(layer, _, feature, _) = graph.nodes[i], let examples = contexts?(layer, feature), !examples.isEmpty {
+                text += "\ntop contexts:\n" + examples.joined(separator: "\n")
+            }
+            let tip = escape(text)
             switch graph.nodes[i] {
             case .feature:
                 svg += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4.5\" fill=\"#e08a3c\" data-tip=\"%@\"/>", p.x, p.y, tip)

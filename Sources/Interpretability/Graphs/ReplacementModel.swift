@@ -13,29 +13,29 @@ import Models
 /// (blocks above get no gradient and cost nothing) and runs over the targets' prefix of the prompt.
 public final class ReplacementModel: @unchecked Sendable {
     public let model: Transformer
-    /// transcoders[layer]: reads `blocks.L.ln2.hook_normalized`, writes `blocks.L.hook_mlp_out`.
-    public let transcoders: [Transcoder]
+    /// Each layer reads `blocks.L.ln2.hook_normalized` and writes `blocks.L.hook_mlp_out`.
+    public let transcoders: GraphTranscoders
 
-    public init(model: Transformer, transcoders: [Transcoder]) throws {
-        let layers = model.config.layerCount
-        guard transcoders.count == layers else {
-            throw LanternError.invalidArgument("an attribution graph needs one transcoder per layer: the model has \(layers) layers, got \(transcoders.count) transcoders")
-        }
-        for (l, t) in transcoders.enumerated() {
-            let expected = (MLPTranscoderHooks.input(l), MLPTranscoderHooks.output(l))
-            guard (t.config.inputHook, t.config.outputHook) == expected else {
-                throw LanternError.invalidArgument("\(t.source): transcoder \(l) maps \(t.config.inputHook) → \(t.config.outputHook), expected \(expected.0) → \(expected.1)")
-            }
-            try t.check(against: model.config)
-        }
+    public init(model: Transformer, set: GraphTranscoders) throws {
+        try set.check(against: model.config)
         self.model = model
-        self.transcoders = transcoders
+        self.transcoders = set
+    }
+
+    /// One transcoder per layer, in layer order.
+    public convenience init(model: Transformer, transcoders: [Transcoder]) throws {
+        try self.init(model: model, set: .perLayer(transcoders))
+    }
+
+    /// One cross-layer transcoder over all layers.
+    public convenience init(model: Transformer, crossLayer: CrossLayerTranscoder) throws {
+        try self.init(model: model, set: .crossLayer(crossLayer))
     }
 
     /// The backward options of the replacement model: both freezes, MLPs through their skips only.
     public var backwardOptions: BackwardOptions {
         var skips: [Int: Tensor] = [:]
-        for (l, t) in transcoders.enumerated() { skips[l] = t.skipWeight }
+        for l in 0..<model.config.layerCount { skips[l] = transcoders.skipWeight(l) }
         return BackwardOptions(freezeAttentionPatterns: true, freezeNormScales: true, mlpSkips: MLPSkipPaths(weights: skips))
     }
 
@@ -56,27 +56,34 @@ public final class ReplacementModel: @unchecked Sendable {
             return a
         }
         let zeroed = min(options.conventions.zeroedLeadingPositions, n)
+        let set = transcoders
 
         // Features, errors and the unattributed constants, layer by layer.
         var features: [(layer: Int, position: Int, feature: Int, activation: Float)] = []
         var errors: [[Float]] = [], constants: [[Float]] = [], encoders: [[Float]] = []
         var layerFeatures: [[Int]] = []   // indices into `features`, per layer
-        for (l, t) in transcoders.enumerated() {
-            let x = try activation(MLPTranscoderHooks.input(l))
-            var acts = try b.read(try t.encode(x))
-            for i in 0..<(zeroed * t.dSAE) { acts[i] = 0 }
+        var layerActs: [Tensor] = []
+        for l in 0..<layers {
+            let width = set.width(l)
+            var acts = try b.read(try set.encode(l, try activation(MLPTranscoderHooks.input(l))))
+            for i in 0..<(zeroed * width) { acts[i] = 0 }
             var indices: [Int] = []
             for p in 0..<n {
-                for f in 0..<t.dSAE where acts[p * t.dSAE + f] != 0 {
+                for f in 0..<width where acts[p * width + f] != 0 {
                     indices.append(features.count)
-                    features.append((l, p, f, acts[p * t.dSAE + f]))
+                    features.append((l, p, f, acts[p * width + f]))
                 }
             }
             layerFeatures.append(indices)
-            let decoded = try b.read(try b.matmul(try b.tensor(acts, shape: [n, t.dSAE]), t.decoder))
-            let skipped = try t.skip(x).map { try b.read($0) } ?? [Float](repeating: 0, count: n * d)
+            layerActs.append(try b.tensor(acts, shape: [n, width]))
+            encoders.append(try b.read(set.encoderRows(l)))
+        }
+        for l in 0..<layers {
+            let x = try activation(MLPTranscoderHooks.input(l))
+            let decoded = try b.read(try set.decoded(layerActs, layer: l, backend: b))
+            let skipped = try set.skip(l, x).map { try b.read($0) } ?? [Float](repeating: 0, count: n * d)
             let output = try b.read(try activation(MLPTranscoderHooks.output(l)))
-            let bias = try b.read(t.decoderBias)
+            let bias = try b.read(set.decoderBias(l))
             var error = [Float](repeating: 0, count: n * d), constant = error
             for p in 0..<n {
                 for j in 0..<d {
@@ -94,7 +101,15 @@ public final class ReplacementModel: @unchecked Sendable {
             }
             errors.append(error)
             constants.append(constant)
-            encoders.append(try b.read(t.encoder))
+        }
+        // Which layers' features write to MLP output l, and their decoders as rows (kept once made).
+        let sourcesOf = (0..<layers).map { l in (0...l).filter { set.outputLayers(from: $0, of: layers).contains(l) } }
+        var decoderRows: [Int: Tensor] = [:]
+        func rowsOf(_ source: Int, into target: Int) throws -> Tensor {
+            if let r = decoderRows[source * layers + target] { return r }
+            let r = try set.decoderRows(from: source, to: target, backend: b)
+            decoderRows[source * layers + target] = r
+            return r
         }
 
         // Logit targets: circuit-tracer's salient logits and demeaned unembedding directions.
@@ -160,18 +175,23 @@ public final class ReplacementModel: @unchecked Sendable {
             }
             for l in 0..<min(batch.map(\.belowLayer).max() ?? 0, layers) {
                 guard let gTensor = byName[outputHooks[l]] else { continue }
-                let grad = try b.read(gTensor), t = transcoders[l]
-                // Each active feature's edge: activation × (W_dec[f] · gradient at its position).
-                let projected = layerFeatures[l].isEmpty ? [] : try b.read(try b.matmul(gTensor, t.decoderRows))
+                let grad = try b.read(gTensor)
                 for (e, target) in batch.enumerated() where l < target.belowLayer {
-                    let rowStart = target.node * count
                     for p in 0..<rows {
-                        adjacency[rowStart + errorOffset + l * n + p] = Self.dot(errors[l], p, grad, e * rows + p, width: d)
+                        adjacency[target.node * count + errorOffset + l * n + p] = Self.dot(errors[l], p, grad, e * rows + p, width: d)
                         constant[e] += Double(Self.dot(constants[l], p, grad, e * rows + p, width: d))
                     }
-                    for i in layerFeatures[l] where features[i].position < rows {
-                        let f = features[i]
-                        adjacency[rowStart + i] = f.activation * projected[(e * rows + f.position) * t.dSAE + f.feature]
+                }
+                // Each active feature's edge: activation × (its decoder into output l · the gradient
+                // there at its position), summed over the outputs it writes (one, per layer).
+                for source in sourcesOf[l] where !layerFeatures[source].isEmpty {
+                    let width = set.width(source)
+                    let projected = try b.read(try b.matmul(gTensor, try rowsOf(source, into: l)))
+                    for (e, target) in batch.enumerated() where l < target.belowLayer {
+                        for i in layerFeatures[source] where features[i].position < rows {
+                            let f = features[i]
+                            adjacency[target.node * count + i] += f.activation * projected[(e * rows + f.position) * width + f.feature]
+                        }
                     }
                 }
             }
@@ -194,8 +214,8 @@ public final class ReplacementModel: @unchecked Sendable {
         try fill(logitTargets, rows: n)
         var layerInputs: [Int: [Float]] = [:]
         func featureTarget(_ i: Int) throws -> GraphTarget {
-            let f = features[i], t = transcoders[f.layer]
-            let direction = Array(encoders[f.layer][(f.feature * t.dIn)..<((f.feature + 1) * t.dIn)])
+            let f = features[i]
+            let direction = Array(encoders[f.layer][(f.feature * d)..<((f.feature + 1) * d)])
             let hook = MLPTranscoderHooks.input(f.layer)
             if layerInputs[f.layer] == nil { layerInputs[f.layer] = try b.read(try activation(hook)) }
             inputs[i] = Self.rowDot(layerInputs[f.layer]!, direction, row: f.position, width: d)
