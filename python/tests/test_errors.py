@@ -11,17 +11,17 @@ def cli_error(*args) -> str:
     return done.stderr
 
 
-def test_a_missing_model_is_a_bad_file_with_the_cli_message(lantern):
-    with pytest.raises(lantern.BadFileError) as error:
+def test_a_missing_model_is_reported_with_the_cli_message(lantern):
+    with pytest.raises(lantern.InvalidArgumentError) as error:
         lantern.Model.load("/no/such/model", backend="cpu")
-    assert str(error.value) in cli_error("next", "--model", "/no/such/model", "--backend", "cpu", "--tokens", "2")
+    assert str(error.value) in cli_error("next", "--model", "/no/such/model", "--backend", "cpu", "--token-ids", "2")
 
 
 def test_a_token_out_of_range(lantern, gemma2):
     with pytest.raises(lantern.InvalidArgumentError) as error:
         gemma2.run_with_cache([2, 999])
     assert str(error.value) in cli_error("trace", "--model", FIXTURES / "gemma2_tiny", "--backend", "cpu",
-                                         "--tokens", "2,999", "--out", "/dev/null")
+                                         "--token-ids", "2,999", "--out", "/dev/null")
 
 
 def test_malformed_sae_files(lantern, gemma2):
@@ -30,7 +30,7 @@ def test_malformed_sae_files(lantern, gemma2):
         with pytest.raises(lantern.LanternError) as error:
             lantern.SAE.load(path, model=gemma2)
         assert str(error.value) in cli_error("features", "--model", FIXTURES / "gemma2_tiny", "--backend", "cpu",
-                                             "--sae", path, "--tokens", "2,173")
+                                             "--sae", path, "--token-ids", "2,173")
 
 
 def test_an_unknown_hook_and_a_bad_backend(lantern, gemma2):

@@ -16,7 +16,7 @@ def test_generate_equals_the_cli(models, options):
     flags = []
     for key, value in options.items():
         flags += ["--" + key.replace("_", "-"), value]
-    cli = cli_json("generate", "--model", model.cfg.source, "--backend", "cpu", "--tokens", "1,20,30",
+    cli = cli_json("generate", "--model", model.cfg.source, "--backend", "cpu", "--token-ids", "1,20,30",
                    "--max-new-tokens", 10, *flags, "--json")
     out = model.generate([1, 20, 30], max_new_tokens=10, return_type="tokens", **options)
     assert out[0].tolist() == cli["ids"] + cli["new_ids"]
@@ -27,7 +27,7 @@ def test_generate_equals_the_cli(models, options):
 
 def test_lens_equals_the_cli(gemma2):
     tokens = [2, 165, 234, 93, 146]
-    cli = cli_json("lens", "--model", gemma2.cfg.source, "--backend", "cpu", "--tokens", ",".join(map(str, tokens)),
+    cli = cli_json("lens", "--model", gemma2.cfg.source, "--backend", "cpu", "--token-ids", ",".join(map(str, tokens)),
                    "--top-k", 3, "--target", 7, "--json")
     lens = gemma2.lens(tokens, top_k=3, target=7)
     assert lens.labels == [layer["label"] for layer in cli["layers"]]
@@ -48,7 +48,7 @@ def test_lens_logits_of_the_last_residual_are_the_logits(gemma2):
 def test_tuned_lens(gemma2):
     tuned = FIXTURES / "tuned_lens" / "gemma2_tiny"
     tokens = [2, 165, 234, 93, 146]
-    cli = cli_json("lens", "--model", gemma2.cfg.source, "--backend", "cpu", "--tokens", ",".join(map(str, tokens)),
+    cli = cli_json("lens", "--model", gemma2.cfg.source, "--backend", "cpu", "--token-ids", ",".join(map(str, tokens)),
                    "--tuned", tuned, "--json")
     lens = gemma2.lens(tokens, tuned=tuned)
     assert lens.tuned is not None

@@ -51,7 +51,7 @@ def test_python_hook_matches_swift_steering_clamp(lantern, gemma2, sae):
 def test_generation_with_a_python_hook_equals_lantern_steer(gemma2, sae, temperature):
     strength = 20.0
     steer = cli_json("steer", "--model", gemma2.cfg.source, "--backend", "cpu", "--sae", SAE_DIR, "--feature",
-                     ",".join(map(str, FEATURES)), "--strength", strength, "--tokens", "2,173,54",
+                     ",".join(map(str, FEATURES)), "--strength", strength, "--token-ids", "2,173,54",
                      "--max-new-tokens", 12, "--temperature", temperature, "--seed", 3, "--promoted", 0, "--json")
     options = dict(max_new_tokens=12, temperature=temperature, seed=3, return_type="tokens")
     baseline = gemma2.generate([2, 173, 54], **options)

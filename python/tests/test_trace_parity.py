@@ -8,7 +8,7 @@ from conftest import FIXTURES, TINY_MODELS, read_safetensors, run_cli, sequences
 
 def trace(tmp_path, model, tokens):
     out = tmp_path / "trace.safetensors"
-    run_cli("trace", "--model", model, "--backend", "cpu", "--tokens", ",".join(map(str, tokens)),
+    run_cli("trace", "--model", model, "--backend", "cpu", "--token-ids", ",".join(map(str, tokens)),
             "--hooks", "*", "--out", out)
     return read_safetensors(out)
 
