@@ -56,5 +56,10 @@ echo "   activation patching (one forward pass per cell) beside attribution patc
 $bin patch sweep --prompt "$prompt" --source-prompt "The popularity of Wikipedia is very" --target " important" --baseline " high" \
     --approx --compare --html "$out/patch-sweep.html" 2>&1 | grep -E "correlation|^ *(<bos>|[0-9]+ ) " | awk 'NR <= 20'
 
+step "10. The circuit, and its dark matter: the attribution graph through the 18 per-layer transcoders"
+echo "   (features, error nodes = what the transcoders leave unexplained, embeddings, logits; pruned as circuit-tracer does)"
+$bin graph --prompt "$prompt" --transcoders transcoders/gemma3-270m --contexts 2048 --html "$out/graph.html" \
+    --out "$out/graph.json" | grep -E "^(prompt|attribution|completeness|dark matter):"
+
 step "pages written"
 ls -1 "$out"/*.html

@@ -1,3 +1,4 @@
+import Foundation
 import LanternCore
 import Models
 
@@ -32,13 +33,14 @@ public final class TranscoderScan {
         }
     }
 
-    /// Feature `feature` of layer `layer`'s strongest examples, each as its text with the
-    /// maximum's token in «», at most `count`.
+    /// Feature `feature` of layer `layer`'s strongest examples, each one line of text (line breaks
+    /// shown as ⏎) with the maximum's token in «», at most `count`.
     public func contexts(layer: Int, feature: Int, count: Int = 3, text: (Int32) -> String) -> [String] {
         guard scans.indices.contains(layer), feature >= 0, feature < scans[layer].width else { return [] }
         return scans[layer].examples(feature).prefix(count).map { example in
             let body = example.tokens.enumerated().map { i, token in
-                i == example.maxIndex ? "«\(text(token))»" : text(token)
+                let shown = text(token).replacingOccurrences(of: "\r", with: "").replacingOccurrences(of: "\n", with: "⏎")
+                return i == example.maxIndex ? "«\(shown)»" : shown
             }.joined()
             return String(format: "%.2f: ", Double(example.maxActivation)) + body
         }
