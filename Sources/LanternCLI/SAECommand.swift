@@ -99,19 +99,9 @@ struct SAEEval: ParsableCommand {
         print("dead features \(o.deadFeatures) of \(sae.dSAE), dense (> \(o.denseThreshold)) \(o.denseFeatures)")
     }
 
-    func overallJSON(_ o: OverallMetrics) -> [String: Any] {
-        ["tokens": o.tokens, "l0": o.l0, "explained_variance": o.explainedVariance, "cosine": o.cosine,
-         "relative_error": o.relativeError, "ce_clean": o.ceClean, "ce_sae": o.ceSAE, "ce_zero_ablated": o.ceZero,
-         "ce_loss_score": o.ceScore, "dead_features": o.deadFeatures, "dense_features": o.denseFeatures,
-         "dense_threshold": o.denseThreshold]
-    }
+    func overallJSON(_ o: OverallMetrics) -> [String: Any] { o.json }
 
     func tokenJSON(_ loaded: LanternModel) -> (TokenMetrics) -> [String: Any] {
-        { m in
-            var t: [String: Any] = ["position": m.position, "id": Int(m.token), "text": loaded.display(m.token), "l0": m.l0,
-                                    "explained_variance": m.explainedVariance, "cosine": m.cosine, "relative_error": m.relativeError]
-            if let c = m.ceClean, let s = m.ceSAE, let z = m.ceZero { t["ce_clean"] = c; t["ce_sae"] = s; t["ce_zero_ablated"] = z }
-            return t
-        }
+        { $0.json(text: loaded.display($0.token)) }
     }
 }

@@ -12,8 +12,10 @@ from .hooks import HookPoint
 from .lens import LensResult, LensTable
 from .model import Config, Model
 from .sae import SAE, Steering
+from . import cli
+from .cli import harvest, harvest_transcoders, train_sae, train_transcoders
 
 __all__ = ["Model", "Config", "ActivationCache", "HookPoint", "SAE", "Steering", "LensResult", "LensTable",
            "LanternError", "BadFileError", "ShapeError", "InvalidArgumentError", "UnsupportedError", "BackendError",
-           "to_torch", "get_act_name"]
+           "to_torch", "get_act_name", "cli", "harvest", "train_sae", "harvest_transcoders", "train_transcoders"]
 __version__ = "0.1.0"

@@ -89,6 +89,8 @@ def _declare(lib: ctypes.CDLL) -> None:
         "lantern_sae_config": (c_void_p, [c_void_p, err]),
         "lantern_sae_apply": (c_int32, [c_void_p, c_int32, POINTER(c_float), c_int64, POINTER(c_float), err]),
         "lantern_sae_weight": (c_int64, [c_void_p, c_char_p, POINTER(c_float), c_int64, err]),
+        "lantern_sae_evaluate": (c_void_p, [c_void_p, c_void_p, POINTER(c_int32), POINTER(c_int64), c_int64, c_int32,
+                                            ctypes.c_double, err]),
         "lantern_lens": (c_void_p, [c_void_p, POINTER(c_int32), c_int64, c_int32, c_int32, c_char_p, err]),
         "lantern_lens_logits": (c_int32, [c_void_p, POINTER(c_float), c_int64, POINTER(c_float), err]),
     }
