@@ -9,12 +9,16 @@ public final class SafetensorsFile: WeightSource, @unchecked Sendable {
     public let metadata: [String: String]
     private let file: MappedFile
     private let entries: [String: HostTensor]
+    /// I32 tensors (token ids a harvest stores), read with `int32s`; not weights.
+    private let integerEntries: [String: (shape: [Int], bytes: UnsafeRawBufferPointer)]
     /// Tensor names in the order of their data in the file.
     public let tensorNames: [String]
 
     public var location: String { path }
 
     static let dtypes: [String: DType] = ["F32": .f32, "F16": .f16, "BF16": .bf16]
+    /// Integer dtypes Lantern reads (not as weights): bytes per element.
+    static let integerDTypes: [String: Int] = ["I32": 4]
 
     public init(path: String) throws {
         file = try MappedFile(path: path)
@@ -44,6 +48,7 @@ public final class SafetensorsFile: WeightSource, @unchecked Sendable {
         if let key = root.duplicateKey { throw bad(key, "appears twice in the header") }
         var metadata: [String: String] = [:]
         var entries: [String: HostTensor] = [:]
+        var integerEntries: [String: (shape: [Int], bytes: UnsafeRawBufferPointer)] = [:]
         var order: [(begin: Int, end: Int, name: String)] = []
         for (name, info) in members {
             if name == "__metadata__" {
@@ -58,8 +63,9 @@ public final class SafetensorsFile: WeightSource, @unchecked Sendable {
             if let key = info.duplicateKey { throw bad("\(name).\(key)", "appears twice") }
             guard let dtypeValue = info["dtype"] else { throw bad("\(name).dtype", "missing") }
             guard let dtypeName = dtypeValue.string else { throw bad("\(name).dtype", "expected a string, got \(dtypeValue.summary)") }
-            guard let dtype = Self.dtypes[dtypeName] else {
-                throw bad("\(name).dtype", "\(dtypeName) is not supported (expected F32, F16 or BF16)")
+            let dtype = Self.dtypes[dtypeName], integerWidth = Self.integerDTypes[dtypeName]
+            guard dtype != nil || integerWidth != nil else {
+                throw bad("\(name).dtype", "\(dtypeName) is not supported (expected F32, F16, BF16 or I32)")
             }
             guard let dims = info["shape"]?.array, dims.count <= 8 else {
                 throw bad("\(name).shape", "expected a list of at most 8 non-negative integers")
@@ -82,11 +88,17 @@ public final class SafetensorsFile: WeightSource, @unchecked Sendable {
             guard begin >= 0, begin <= end, end <= dataSize else {
                 throw bad("\(name).data_offsets", "[\(begin), \(end)] is outside the \(dataSize) data bytes")
             }
-            guard let expected = dtype.byteCount(elements: elements), expected == end - begin else {
-                throw bad("\(name).data_offsets", "\(end - begin) bytes, but \(dtypeName) \(shape) needs \(dtype.byteCount(elements: elements).map(String.init) ?? "too many")")
+            let needed = dtype.map { $0.byteCount(elements: elements) }
+                ?? { let (n, o) = elements.multipliedReportingOverflow(by: integerWidth!); return o ? nil : n }()
+            guard let expected = needed, expected == end - begin else {
+                throw bad("\(name).data_offsets", "\(end - begin) bytes, but \(dtypeName) \(shape) needs \(needed.map(String.init) ?? "too many")")
             }
             let bytes = UnsafeRawBufferPointer(rebasing: file.bytes[(dataStart + begin)..<(dataStart + end)])
-            entries[name] = HostTensor(name: name, shape: shape, dtype: dtype, bytes: bytes, owner: file)
+            if let dtype {
+                entries[name] = HostTensor(name: name, shape: shape, dtype: dtype, bytes: bytes, owner: file)
+            } else {
+                integerEntries[name] = (shape, bytes)
+            }
             order.append((begin, end, name))
         }
         order.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
@@ -96,16 +108,27 @@ public final class SafetensorsFile: WeightSource, @unchecked Sendable {
         }
         self.metadata = metadata
         self.entries = entries
-        tensorNames = order.map(\.name)
+        self.integerEntries = integerEntries
+        tensorNames = order.map(\.name).filter { entries[$0] != nil }
     }
 
     public func has(_ name: String) -> Bool { entries[name] != nil }
 
     public func tensor(_ name: String) throws -> HostTensor {
         guard let t = entries[name] else {
-            throw LanternError.badFile(path: path, field: name, problem: "tensor is missing")
+            let problem = integerEntries[name] != nil ? "holds integers (I32), not a float tensor" : "tensor is missing"
+            throw LanternError.badFile(path: path, field: name, problem: problem)
         }
         return t
+    }
+
+    /// An I32 tensor's values (a harvest's token ids).
+    public func int32s(_ name: String) throws -> [Int32] {
+        guard let t = integerEntries[name] else {
+            let problem = entries[name] != nil ? "is a float tensor, not I32" : "tensor is missing"
+            throw LanternError.badFile(path: path, field: name, problem: problem)
+        }
+        return (0..<(t.bytes.count / 4)).map { Int32(littleEndian: t.bytes.loadUnaligned(fromByteOffset: $0 * 4, as: Int32.self)) }
     }
 }
 

@@ -9,14 +9,28 @@ public struct SafetensorsWriter {
         public let values: [Float]
         /// `.f32` or `.f16` (values rounded to nearest when stored).
         public let dtype: DType
+        /// Integers instead (stored as I32; `values` is empty).
+        public let integers: [Int32]?
         public init(name: String, shape: [Int], values: [Float], dtype: DType = .f32) {
             self.name = name
             self.shape = shape
             self.values = values
             self.dtype = dtype
+            integers = nil
         }
 
-        var byteCount: Int { values.count * (dtype == .f16 ? 2 : 4) }
+        /// An I32 tensor (token ids).
+        public init(name: String, shape: [Int], integers: [Int32]) {
+            self.name = name
+            self.shape = shape
+            values = []
+            dtype = .f32
+            self.integers = integers
+        }
+
+        var count: Int { integers?.count ?? values.count }
+        var byteCount: Int { integers != nil ? count * 4 : values.count * (dtype == .f16 ? 2 : 4) }
+        var dtypeName: String { integers != nil ? "I32" : dtype == .f16 ? "F16" : "F32" }
     }
 
     public static func write(_ entries: [Entry], metadata: [String: String] = [:], to path: String) throws {
@@ -24,13 +38,13 @@ public struct SafetensorsWriter {
         if !metadata.isEmpty { header["__metadata__"] = metadata }
         var offset = 0
         for e in entries {
-            guard e.shape.reduce(1, *) == e.values.count else {
-                throw LanternError.shapeMismatch(op: "safetensors write", detail: "'\(e.name)' has \(e.values.count) values for shape \(e.shape)")
+            guard e.shape.reduce(1, *) == e.count else {
+                throw LanternError.shapeMismatch(op: "safetensors write", detail: "'\(e.name)' has \(e.count) values for shape \(e.shape)")
             }
             guard e.dtype == .f32 || e.dtype == .f16 else {
                 throw LanternError.unsupported("safetensors write of '\(e.name)' as \(e.dtype) (F32 or F16 only)")
             }
-            header[e.name] = ["dtype": e.dtype == .f16 ? "F16" : "F32", "shape": e.shape, "data_offsets": [offset, offset + e.byteCount]]
+            header[e.name] = ["dtype": e.dtypeName, "shape": e.shape, "data_offsets": [offset, offset + e.byteCount]]
             offset += e.byteCount
         }
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
@@ -41,7 +55,9 @@ public struct SafetensorsWriter {
         withUnsafeBytes(of: UInt64(json.count).littleEndian) { out.append(contentsOf: $0) }
         out.append(json)
         for e in entries {
-            if e.dtype == .f16 {
+            if let integers = e.integers {
+                integers.map(\.littleEndian).withUnsafeBytes { out.append(contentsOf: $0) }
+            } else if e.dtype == .f16 {
                 e.values.map { Float16($0) }.withUnsafeBytes { out.append(contentsOf: $0) }
             } else {
                 e.values.withUnsafeBytes { out.append(contentsOf: $0) }

@@ -145,7 +145,7 @@ public struct Harvester {
             return manifest
         }
 
-        var rows = [[Float]](repeating: [], count: o.hooks.count), tokens: [Float] = []
+        var rows = [[Float]](repeating: [], count: o.hooks.count), tokens: [Int32] = []
         var pendingContexts = 0, shardsWritten = 0, mine = 0
         func flush() throws {
             let name = String(format: "shard-%05d.safetensors", manifest.shards.count)
@@ -155,9 +155,9 @@ public struct Harvester {
                                         shape: [tokens.count, manifest.width], values: rows[$0])
             }
             try SafetensorsWriter.write(
-                tensors + [.init(name: "tokens", shape: [tokens.count], values: tokens)],
+                tensors + [.init(name: "tokens", shape: [tokens.count], integers: tokens)],
                 metadata: ["hook": o.hooks.joined(separator: ","), "model": modelName, "context": "\(o.context)",
-                           "tokens_dtype": "int ids stored as f32"],
+                           "tokens_dtype": "I32"],
                 to: path + ".partial")
             guard rename(path + ".partial", path) == 0 else {
                 throw LanternError.badFile(path: path, field: "file", problem: "cannot move the shard into place")
@@ -194,7 +194,7 @@ public struct Harvester {
                 try Self.checkFinite(values, width: width, hook: hook, context: index)
                 rows[h] += values[(first * width)..<((first + kept) * width)]
             }
-            tokens += context[first..<(first + kept)].map { Float($0) }
+            tokens += context[first..<(first + kept)]
             pendingContexts += 1
             progress(manifest.rows + tokens.count, target)
             if pendingContexts == o.contextsPerShard || mine + 1 == o.workerContexts {

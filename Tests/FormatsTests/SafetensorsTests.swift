@@ -50,6 +50,28 @@ final class SafetensorsTests: XCTestCase {
         XCTAssertEqual(try f.tensor("y").floats(), [7])
     }
 
+    /// Token ids are stored as I32 (a harvest's `tokens`), read back exactly (ids ≥ 2^24 too, which
+    /// f32 could not hold), kept apart from the float tensors, and checked by numpy's reader.
+    func testInt32TensorsRoundTrip() throws {
+        let p = path("ids.safetensors")
+        let ids: [Int32] = [2, 651, 262_143, 16_777_217, -1]
+        try SafetensorsWriter.write([.init(name: "x", shape: [1], values: [0.5]), .init(name: "tokens", shape: [5], integers: ids)], to: p)
+        let f = try SafetensorsFile(path: p)
+        XCTAssertEqual(try f.int32s("tokens"), ids)
+        XCTAssertEqual(f.tensorNames, ["x"], "integer tensors are not weights")
+        assertBadFile(try f.tensor("tokens"), field: "tokens", contains: "I32")
+        assertBadFile(try f.int32s("x"), field: "x", contains: "float")
+        let numpy = Process()
+        numpy.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        numpy.arguments = ["python3", "-c", "import sys, numpy as np, json, struct; b = open(sys.argv[1], 'rb').read(); n = struct.unpack('<Q', b[:8])[0]; h = json.loads(b[8:8+n]); t = h['tokens']; s, e = t['data_offsets']; print(t['dtype'], np.frombuffer(b[8+n+s:8+n+e], '<i4').tolist())", p]
+        let pipe = Pipe()
+        numpy.standardOutput = pipe
+        try numpy.run()
+        numpy.waitUntilExit()
+        let printed = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertEqual(printed.trimmingCharacters(in: .whitespacesAndNewlines), "I32 [2, 651, 262143, 16777217, -1]")
+    }
+
     func testBF16AndF16AreWidened() throws {
         let bf16: [UInt16] = [0x3F80, 0xC000]  // 1, -2
         let f16: [UInt16] = [0x3C00, 0x4000]   // 1, 2
