@@ -13,6 +13,7 @@ public final class NPZArchive {
         guard FileManager.default.isReadableFile(atPath: path) else {
             throw LanternError.badFile(path: path, field: "file", problem: "cannot read")
         }
+        try ZipMemberRanges.check(path)
         do {
             archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read)
         } catch {

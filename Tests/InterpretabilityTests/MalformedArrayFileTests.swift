@@ -71,6 +71,28 @@ final class MalformedArrayFileTests: XCTestCase {
         expectError([path, name, "declares 2147483647 bytes"]) { try NPZArchive(path: path).header(name) }
     }
 
+    /// A member whose compressed size (or local header) runs past the end of the file is refused
+    /// when the archive opens: ZIPFoundation would wait forever for the missing bytes (the npz
+    /// fuzzer's hang). Also the archive the fuzzer found, and a directory pointing outside the file.
+    func testMembersRunningPastTheFileAreRefused() throws {
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("sae/gemmascope/layer_1/width_96/params.npz"))))
+        let central: [UInt8] = [0x50, 0x4B, 0x01, 0x02]
+        let at = try XCTUnwrap((0...(bytes.count - 4)).first { bytes[$0..<($0 + 4)].elementsEqual(central) })
+        let nameLength = Int(bytes[at + 28]) | Int(bytes[at + 29]) << 8
+        let name = String(decoding: bytes[(at + 46)..<(at + 46 + nameLength)], as: UTF8.self)
+        var longer = bytes
+        for i in 0..<4 { longer[at + 20 + i] = i == 3 ? 0x00 : 0xFF }   // compressed size 2^24 − 1
+        let path = dir + "/params.npz"
+        try Data(longer).write(to: URL(fileURLWithPath: path))
+        expectError([path, name, "compressed bytes", "run past the file's \(bytes.count) bytes"]) { try NPZArchive(path: path) }
+        var moved = bytes
+        moved[at + 45] = 0x7F                                          // local header offset ≥ 2^31
+        try Data(moved).write(to: URL(fileURLWithPath: path))
+        expectError([path, name, "local header"]) { try NPZArchive(path: path) }
+        try Data(bytes.prefix(at + 10)).write(to: URL(fileURLWithPath: path))
+        expectError([path, "archive"]) { try NPZArchive(path: path) }
+    }
+
     func saeLens(_ cfg: String) throws -> String {
         let folder = dir + "/saelens"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
