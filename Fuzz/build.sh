@@ -42,7 +42,7 @@ for h in "${@:-${ALL[@]}}"; do
   case $h in
     safetensors) harness fuzz-safetensors Fuzz/Harnesses/FuzzSafetensors.swift -lFormats -lLanternCore ;;
     gguf) harness fuzz-gguf Fuzz/Harnesses/FuzzGGUF.swift -lModels -lTokenizers -lFormats -lLanternCore ;;
-    npz) harness fuzz-npz Fuzz/Harnesses/FuzzNPZ.swift Sources/Interpretability/NPY.swift Sources/Interpretability/NPZArchive.swift \
+    npz) harness fuzz-npz Fuzz/Harnesses/FuzzNPZ.swift Sources/Interpretability/NPY.swift Sources/Interpretability/NPZArchive.swift Sources/Interpretability/ZipMemberRanges.swift \
            -lZIPFoundation -lLanternCore -lz ;;
     tokenizer) harness fuzz-tokenizer Fuzz/Harnesses/FuzzTokenizer.swift -lTokenizers -lFormats -lLanternCore ;;
     config) harness fuzz-config Fuzz/Harnesses/FuzzConfig.swift -lModels -lFormats -lLanternCore ;;
