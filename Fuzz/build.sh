@@ -17,6 +17,7 @@ module() {
   local lib="$OUT/lib/lib$name.a"
   if [ -f "$lib" ] && [ -z "$(find "$@" -newer "$lib" -name '*.swift' 2>/dev/null | head -1)" ]; then return; fi
   echo "fuzz: building module $name"
+  rm -f "$lib"  # so that a failed compile cannot leave the old library looking built
   local mode=()
   [ "$name" = ZIPFoundation ] && mode=(-swift-version 5 -Xcc -D_GNU_SOURCE=1)  # as its own package builds it
   swiftc "${FLAGS[@]}" "${mode[@]}" -module-name "$name" -emit-library -static -emit-module \
@@ -33,6 +34,7 @@ module ZIPFoundation .build/checkouts/ZIPFoundation/Sources/ZIPFoundation
 harness() {
   local name=$1; shift
   echo "fuzz: linking $name"
+  rm -f "$OUT/$name"
   swiftc "${FLAGS[@]}" -module-name "$(echo "$name" | tr -d -)" -o "$OUT/$name" Fuzz/Harnesses/FuzzSupport.swift "$@" 2>&1 \
     | grep -v "Cannot export local symbol" || true
   [ -x "$OUT/$name" ]
