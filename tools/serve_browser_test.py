@@ -101,6 +101,12 @@ class Browser:
             shutil.rmtree(self.profile, ignore_errors=True)
 
 
+def post(url, body):
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=300) as r:
+        return json.load(r)
+
+
 def start_server(args, extra):
     command = [args.lantern, "serve", "--port", "0", "--backend", "cpu"] + extra
     print("serve browser test: " + " ".join(command), flush=True)
@@ -162,7 +168,8 @@ def main():
         browser.send("Page.navigate", url=url)
         browser.wait("document.readyState === 'complete' && !!document.getElementById('prompt')", "the page did not load", args.timeout)
         # Wait for the first (automatic) run on the page's default prompt, then type ours.
-        browser.wait("document.querySelectorAll('#next-table tbody tr').length > 0", "the first next-token table did not fill", args.timeout)
+        browser.wait("document.querySelectorAll('#next-table tbody tr').length > 0 && document.getElementById('status').textContent === ''"
+                     " && document.querySelectorAll('#tokens .tok').length > 0", "the first run (the page's own prompt) did not finish", args.timeout)
         browser.js("(() => { const t = document.getElementById('prompt'); t.focus(); t.select(); })()")
         browser.send("Input.insertText", text=prompt)
         browser.js("document.getElementById('next-table').tBodies[0].innerHTML = ''; document.getElementById('lens').innerHTML = ''")
@@ -170,8 +177,11 @@ def main():
             browser.send("Input.dispatchKeyEvent", type=kind, key="Enter", code="Enter", windowsVirtualKeyCode=13)
         rows = browser.wait("(() => { const r = [...document.querySelectorAll('#next-table tbody tr td.mono')].map(e => e.textContent);"
                             " return r.length ? r : null })()", "the next-token table did not fill", args.timeout)
+        expected = post(url + "api/next", {"prompt": prompt, "top": 10})
+        if rows != [t["token"].replace("\n", "\\n").replace("\t", "\\t") for t in expected["top"]]:
+            fail(f"the next-token table {rows} is not the API's answer for the typed prompt {expected['top']}")
         checks += 1
-        print(f"serve browser test: next-token table: {rows[:5]}", flush=True)
+        print(f"serve browser test: next-token table for {len(expected['ids'])} tokens: {rows[:5]}", flush=True)
         if args.expect_token is not None:
             if args.expect_token not in rows:
                 fail(f"{args.expect_token!r} is not in the next-token table {rows}")
@@ -184,6 +194,8 @@ def main():
                             " return cells ? {rows, cells, ranks, shaded, tokens: t.querySelectorAll('tr')[0].querySelectorAll('th').length - 2} : null })()",
                             "the lens heatmap did not fill", args.timeout)
         info = json.load(urllib.request.urlopen(url + "api/info"))
+        if lens["tokens"] != len(expected["ids"]):
+            fail(f"the lens heatmap shows {lens['tokens']} tokens, the typed prompt has {len(expected['ids'])}")
         if lens["rows"] != info["layers"] + 1 or lens["cells"] != lens["rows"] * lens["tokens"] or not lens["shaded"]:
             fail(f"the lens heatmap is not full: {lens} for {info['layers']} layers")
         if len(lens["ranks"]) != lens["rows"] or lens["ranks"][0] != 1:

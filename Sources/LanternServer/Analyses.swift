@@ -15,8 +15,8 @@ extension LanternServer {
             let logits = try model.backend.read(out)
             try model.transformer.requireFinite(logits: logits, tokens: ids)
             let probs = LogitLens.softmax(logits)
-            // The CLI's order (ties kept as `sorted` leaves them), so the two agree token for token.
-            let order = probs.indices.sorted { probs[$0] > probs[$1] }.prefix(top)
+            // The CLI's order (ties to the lower id, as its stable sort leaves them), without sorting the vocabulary.
+            let order = Ranking.largest(min(top, probs.count), of: probs)
             let rows: [[String: Any]] = order.map {
                 ["id": $0, "token": model.display(Int32($0)), "prob": Double(probs[$0]), "logit": Double(logits[$0])]
             }
