@@ -134,6 +134,8 @@ def main():
     p.add_argument("--prompt", default=SEED)
     p.add_argument("--expect-token", help="a token that must appear in the next-token table")
     p.add_argument("--screenshot", help="save a PNG of the page here")
+    p.add_argument("--steer-feature", type=int, help="the feature to open and steer (default: the last token's first)")
+    p.add_argument("--screenshot-strength", type=float, help="the slider's strength in the screenshot")
     p.add_argument("--timeout", type=float, default=180, help="seconds each check may wait")
     p.add_argument("--start-timeout", type=float, default=300)
     args = p.parse_args()
@@ -205,11 +207,23 @@ def main():
               f"(last layer first): {lens['ranks']}", flush=True)
         browser.wait("document.querySelectorAll('#attention td').length > 0", "the attention pattern did not draw", args.timeout)
         checks += 1
-        # Click the last token, then its first feature.
+        # Click the last token: its neurons, then its first feature.
         browser.js("(() => { const t = [...document.querySelectorAll('#tokens .tok')]; t[t.length - 1].click(); })()")
+        neuron = browser.wait("(() => { const n = document.querySelector('#neurons .neuron'); return n ? n.textContent : null })()",
+                              "no MLP neurons listed for the last token", args.timeout)
+        browser.js("document.querySelector('#neurons .neuron').click()")
+        layer, unit = neuron.split(".")
+        browser.wait(f"(() => {{ const d = document.getElementById('neuron-{layer}-{unit}'); return d ? d.querySelectorAll('.run').length : 0 }})()",
+                     f"neuron {neuron}'s dashboard did not open", args.timeout)
+        checks += 1
+        print(f"serve browser test: neuron {neuron}'s dashboard opened", flush=True)
         feature = browser.wait("(() => { const f = document.querySelector('#features .feat'); return f ? f.textContent : null })()",
                                "no SAE features listed for the last token", args.timeout)
-        browser.js("document.querySelector('#features .feat').click()")
+        feature = str(args.steer_feature) if args.steer_feature is not None else feature
+        if args.steer_feature is not None:
+            browser.js(f"openFeature({feature})")
+        else:
+            browser.js("document.querySelector('#features .feat').click()")
         examples = browser.wait(f"(() => {{ const d = document.getElementById('dash-{feature}'); return d ? d.querySelectorAll('.run').length : 0 }})()",
                                 f"feature {feature}'s dashboard did not open", args.timeout)
         checks += 1
@@ -234,6 +248,10 @@ def main():
             fail(f"moving feature {feature}'s slider to either end left the steered text as it was: {base[1]!r}")
         checks += 1
         print(f"serve browser test: strength {changed[2]} on feature {feature}: baseline {changed[0]!r} → steered {changed[1]!r}", flush=True)
+        if args.screenshot and args.screenshot_strength is not None:
+            browser.js(f"(() => {{ const s = document.getElementById('slider-{feature}'); s.value = {args.screenshot_strength};"
+                       f" s.dispatchEvent(new Event('input')); document.getElementById('steer-status').textContent = '' }})()")
+            browser.wait(done, "no steered text at the screenshot's strength", args.timeout)
         if args.screenshot:
             browser.js("window.scrollTo(0, 0)")
             height = browser.js("Math.min(document.documentElement.scrollHeight, 2200)")

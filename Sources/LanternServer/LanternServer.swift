@@ -46,6 +46,7 @@ public final class LanternServer: Sendable {
         let json: [(String, @Sendable (LanternServer) -> (APIRequest) async throws -> Data)] = [
             ("/api/next", { $0.next }), ("/api/lens", { $0.lens }), ("/api/attention", { $0.attention }),
             ("/api/features", { $0.features }), ("/api/feature", { $0.dashboard }), ("/api/steer", { $0.steer }),
+            ("/api/neurons", { $0.neurons }), ("/api/neuron", { $0.neuronDashboard }),
         ]
         for (path, handler) in json {
             router.post(RouterPath(path)) { request, _ in

@@ -2,7 +2,7 @@
 enum PageScript {
     static let source = #"""
     const $ = id => document.getElementById(id);
-    let info = null, features = null, attention = null, steerAbort = null, steerTimer = null;
+    let info = null, features = null, neurons = null, selected = 0, attention = null, steerAbort = null, steerTimer = null;
     const esc = s => String(s).replace(/[&<>"]/g, c => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]));
     const shown = s => String(s).replace(/\n/g, '\\n').replace(/\t/g, '\\t');
     const shade = (v, hue = 215) => `hsl(${hue},70%,${Math.round(100 - 58 * Math.max(0, Math.min(1, v)))}%)`;
@@ -23,6 +23,8 @@ enum PageScript {
       for (let l = 0; l < info.layers; l++) $('layer').add(new Option(`layer ${l}`, l));
       for (let h = 0; h < info.heads; h++) $('head').add(new Option(`head ${h}`, h));
       $('layer').value = info.layers - 1;
+      for (let l = 0; l < info.layers; l++) $('neuron-layer').add(new Option(`layer ${l}`, l));
+      $('neuron-layer').value = Math.floor(info.layers / 2);
       pollScan();
       run();
     }
@@ -46,6 +48,7 @@ enum PageScript {
         attention = await api('/api/attention', {prompt});
         renderAttention();
         features = info.saes.length ? await api('/api/features', {prompt, sae: saeIndex(), top: 8}) : null;
+        neurons = await api('/api/neurons', {prompt, layer: Number($('neuron-layer').value), top: 6});
         renderTokens();
         status('');
         if ($('sliders').children.length) steerSoon();
@@ -98,7 +101,32 @@ enum PageScript {
       if (pieces.length) showFeatures(pieces.length - 1);
     }
 
+    async function reloadNeurons() {
+      try {
+        neurons = await api('/api/neurons', {prompt: $('prompt').value, layer: Number($('neuron-layer').value), top: 6});
+        showNeurons(selected);
+      } catch (e) { $('neurons').innerHTML = `<span class="err">${esc(e.message)}</span>`; }
+    }
+
+    function showNeurons(pos) {
+      if (!neurons || !neurons.tokens[pos]) return;
+      $('neurons').innerHTML = neurons.tokens[pos].neurons.map(n =>
+        `<span class="tok click" style="background:${shade(n.activation / Math.max(neurons.tokens[pos].neurons[0].activation, 1e-9), 24)}">` +
+        `<a class="neuron" data-neuron="${n.neuron}">${neurons.layer}.${n.neuron}</a> ${n.activation.toFixed(2)}</span>`).join(' ');
+      document.querySelectorAll('#neurons .neuron').forEach(e => e.onclick = () => openNeuron(neurons.layer, Number(e.dataset.neuron)));
+    }
+
+    async function openNeuron(layer, n) {
+      $('dashboard').textContent = `neuron ${layer}.${n}: loading…`;
+      try {
+        const r = await api('/api/neuron', {layer, neuron: n});
+        renderDashboard(`Neuron ${layer}.${n}`, `neuron-${layer}-${n}`, `on demand at ${r.hook}`, r.dashboard, null);
+      } catch (e) { $('dashboard').innerHTML = `<span class="err">${esc(e.message)}</span>`; }
+    }
+
     function showFeatures(pos) {
+      selected = pos;
+      showNeurons(pos);
       document.querySelectorAll('#tokens .tok').forEach(e => e.classList.toggle('sel', Number(e.dataset.pos) === pos));
       if (!features) { $('features').textContent = 'The server has no SAE (start it with --sae).'; return; }
       const t = features.tokens[pos];
@@ -112,18 +140,23 @@ enum PageScript {
     async function openFeature(f) {
       $('dashboard').textContent = `feature ${f}: loading…`;
       try {
-        const r = await api('/api/feature', {sae: saeIndex(), feature: f}), d = r.dashboard;
-        const list = l => l.map(t => `${esc(shown(t.text))} <span class="legend">${t.logit >= 0 ? '+' : ''}${t.logit.toFixed(2)}</span>`).join(', ');
-        const top = Math.max(d.max_activation, 1e-9);
-        $('dashboard').innerHTML = `<div class="card" id="dash-${f}"><b>Feature ${f}</b> <button id="steer-add">steer with it</button>` +
-          `<div class="legend">${r.source}, ${r.scanned_tokens} tokens · density ${(d.density * 100).toFixed(3)}% · max ${d.max_activation.toFixed(2)} · mean ${d.mean_activation.toFixed(2)}</div>` +
-          `<div>promoted: ${list(d.logits.positive)}</div><div>suppressed: ${list(d.logits.negative)}</div>` +
-          '<h2>Top activating contexts</h2>' + d.examples.map(e => '<div class="run">' + e.text.map((t, i) =>
-            `<span class="tok${i === e.position - e.window_start ? ' max' : ''}" style="background:${shade(e.activations[i] / top, 24)}" data-tip="${e.activations[i].toFixed(3)}">${esc(shown(t))}</span>`).join('') + '</div>').join('') +
-          '</div>';
-        $('steer-add').onclick = () => addSlider(f, d.max_activation);
-        tips();
+        const r = await api('/api/feature', {sae: saeIndex(), feature: f});
+        renderDashboard(`Feature ${f}`, `dash-${f}`, `${r.source}, ${r.scanned_tokens} tokens`, r.dashboard, f);
       } catch (e) { $('dashboard').innerHTML = `<span class="err">${esc(e.message)}</span>`; }
+    }
+
+    // A dashboard as the static pages draw it: summary, logit effects, top contexts shaded by activation.
+    function renderDashboard(title, id, source, d, feature) {
+      const list = l => l.map(t => `${esc(shown(t.text))} <span class="legend">${t.logit >= 0 ? '+' : ''}${t.logit.toFixed(2)}</span>`).join(', ');
+      const top = Math.max(d.max_activation, 1e-9);
+      $('dashboard').innerHTML = `<div class="card" id="${id}"><b>${esc(title)}</b> ` + (feature === null ? '' : '<button id="steer-add">steer with it</button>') +
+        `<div class="legend">${esc(source)} · density ${(d.density * 100).toFixed(3)}% · max ${d.max_activation.toFixed(2)} · mean ${d.mean_activation.toFixed(2)}</div>` +
+        `<div>promoted: ${list(d.logits.positive)}</div><div>suppressed: ${list(d.logits.negative)}</div>` +
+        '<h2>Top activating contexts</h2>' + d.examples.map(e => '<div class="run">' + e.text.map((t, i) =>
+          `<span class="tok${i === e.position - e.window_start ? ' max' : ''}" style="background:${shade(e.activations[i] / top, 24)}" data-tip="${e.activations[i].toFixed(3)}">${esc(shown(t))}</span>`).join('') + '</div>').join('') +
+        '</div>';
+      if (feature !== null) $('steer-add').onclick = () => addSlider(feature, d.max_activation);
+      tips();
     }
 
     function addSlider(f, maxActivation) {
@@ -166,7 +199,7 @@ enum PageScript {
             if (event === 'token') $(data.run === 'baseline' ? 'baseline-text' : 'steered-text').textContent += data.text;
             if (event === 'done') {
               $('baseline-text').textContent = data.baseline_text; $('steered-text').textContent = data.steered_text;
-              $('steer-status').textContent = `done: ${data.features.map((f, i) => `feature ${f} × ${data.strengths[i]}`).join(', ')}`;
+              $('steer-status').textContent = `done: ${data.features.map((f, i) => `feature ${f} × ${data.strengths[i].toFixed(1)}`).join(', ')}`;
             }
             if (event === 'error') $('steer-status').textContent = data.error;
           }
@@ -186,6 +219,7 @@ enum PageScript {
     $('prompt').onkeydown = e => { if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); run(); } };
     $('layer').onchange = $('head').onchange = renderAttention;
     $('sae').onchange = () => { pollScan(); run(); };
+    $('neuron-layer').onchange = reloadNeurons;
     start().catch(e => status(e.message, true));
     """#
 }

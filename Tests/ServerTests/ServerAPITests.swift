@@ -67,6 +67,26 @@ final class ServerAPITests: ServerTestCase {
         XCTAssertNotNil(f["density"])
     }
 
+    func testNeuronView() async throws {
+        try startServer()
+        let perToken = try await call("/api/neurons", ["token_ids": [2, 5, 9], "layer": 1, "top": 3])
+        XCTAssertEqual(perToken.status, 200, "\(perToken.json)")
+        let tokens = perToken.json["tokens"] as! [[String: Any]]
+        XCTAssertEqual(tokens.count, 3)
+        for t in tokens {
+            let values = (t["neurons"] as! [[String: Any]]).map { $0["activation"] as! Double }
+            XCTAssertEqual(values.count, 3)
+            XCTAssertEqual(values, values.sorted(by: >))
+        }
+        // The dashboard over the first two 32-byte contexts: `lantern neuron` over 64 tokens.
+        let dashboard = try await call("/api/neuron", ["layer": 1, "neuron": 5])
+        XCTAssertEqual(dashboard.status, 200, "\(dashboard.json)")
+        assertSame(dashboard.json, try cli(["neuron", "--layer", "1", "--id", "5"] + common + ["--corpus", corpusPath, "--byte-tokens",
+                                                                                            "--context", "32", "--tokens", "64"]), "neuron")
+        let bad = try await call("/api/neuron", ["layer": 1, "neuron": 128])
+        XCTAssertEqual(bad.status, 400)
+    }
+
     func testSteeringStreamsTheCLIsContinuations() async throws {
         try startServer()
         let body: [String: Any] = ["token_ids": [2, 5, 9], "features": [["feature": 3, "strength": 30], ["feature": 4, "strength": 30]],
@@ -173,7 +193,7 @@ final class ServerAPITests: ServerTestCase {
         XCTAssertEqual(spec.json["openapi"] as? String, "3.1.0")
         let paths = Set((spec.json["paths"] as! [String: Any]).keys)
         XCTAssertEqual(paths, ["/api/info", "/api/scan", "/api/next", "/api/lens", "/api/attention", "/api/features", "/api/feature",
-                               "/api/steer", "/api/steer/stream"])
+                               "/api/neurons", "/api/neuron", "/api/steer", "/api/steer/stream"])
         let info = try await call("/api/info")
         XCTAssertEqual(info.json["layers"] as? Int, 4)
         XCTAssertEqual((info.json["saes"] as! [Any]).count, 1)
