@@ -80,7 +80,10 @@ struct Serve: ParsableCommand {
             done.signal()
         }
         done.wait()
-        if let error = failure.error { throw error }
+        if let error = failure.error {
+            // The usual cause is a port in use: name the address, not only the socket call.
+            throw LanternError.invalidArgument("--host/--port: cannot serve on \(host):\(port): \(error)")
+        }
     }
 }
 
