@@ -9,6 +9,21 @@ final class ServerCancellationTests: ServerTestCase {
         ((try await call("/api/info")).json["queue"] as! [String: Any])["ran"] as! Int
     }
 
+    /// A long background scan (4000 contexts, one forward pass per job) does not hold up a `next`
+    /// request: its answer comes back while the scan is still running (an order, not a time).
+    func testNextIsServedBetweenTheScansPasses() async throws {
+        try startServer(repeatContexts: 1000)
+        var during = 0
+        for _ in 0..<5 {
+            let next = try await call("/api/next", ["token_ids": [2, 5, 9]])
+            XCTAssertEqual(next.status, 200)
+            let scan = ((try await call("/api/scan")).json["scans"] as! [[String: Any]])[0]
+            if scan["state"] as? String == "scanning" { during += 1 }
+            XCTAssertEqual(scan["contexts"] as? Int, 4000)
+        }
+        XCTAssertEqual(during, 5, "every next request was answered while the scan went on")
+    }
+
     func testSteeringStreamStopsWhenTheClientHangsUp() async throws {
         var limits = ServerLimits()
         limits.newTokens = 60

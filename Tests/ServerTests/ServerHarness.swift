@@ -23,7 +23,7 @@ class ServerTestCase: XCTestCase {
     var corpusPath = ""
 
     /// Starts the server (contexts of 32 bytes, 4 of them, as `feature --context 32 --tokens 128`).
-    func startServer(limits: ServerLimits = ServerLimits(), onDemandContexts: Int = 2) throws {
+    func startServer(limits: ServerLimits = ServerLimits(), onDemandContexts: Int = 2, repeatContexts: Int = 1) throws {
         corpusPath = NSTemporaryDirectory() + "serve-corpus-\(UUID().uuidString).txt"
         try Self.corpusText.write(toFile: corpusPath, atomically: true, encoding: .utf8)
         let backend = CPUBackend()
@@ -33,7 +33,7 @@ class ServerTestCase: XCTestCase {
         try ContextPacker(corpus: try TextCorpus(files: [corpusPath]), length: 32, bos: 2) { $0.utf8.map { Int32($0) } }
             .forEachContext { index, ids in contexts.append(ids); return index + 1 < 4 }
         let setup = ServerSetup(model: model, saes: [sae], tuned: try TunedLens.load(directory: Self.tunedPath), port: 0,
-                                byteTokens: true, scanContexts: contexts, onDemandContexts: onDemandContexts, limits: limits)
+                                byteTokens: true, scanContexts: Array([[[Int32]]](repeating: contexts, count: repeatContexts).joined()), onDemandContexts: onDemandContexts, limits: limits)
         let port = PortBox()
         serverTask = Task { try await LanternServer(setup).run(signals: false) { port.set($0) } }
         let deadline = Date().addingTimeInterval(60)
