@@ -46,8 +46,12 @@ enum JSONResponse {
     }
 
     static func error(_ status: HTTPResponse.Status, _ message: String) -> Response {
-        data((try? JSONSerialization.data(withJSONObject: ["error": message], options: [.sortedKeys])) ?? Data("{\"error\":\"error\"}".utf8),
-             status: status)
+        var response = data((try? JSONSerialization.data(withJSONObject: ["error": message], options: [.sortedKeys]))
+                                ?? Data("{\"error\":\"error\"}".utf8), status: status)
+        // A refused request may leave its body unread or its connection watched for hang-up:
+        // the connection ends here, and the client is told so.
+        response.headers[.connection] = "close"
+        return response
     }
 
     /// JSON bytes of a value made of dictionaries, arrays, strings and numbers (keys sorted, as the
