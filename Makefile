@@ -13,7 +13,7 @@ BIN := .build/release/lantern
 all: build
 
 # Debian packages the build and tests use (Vulkan loader, lavapipe, glslang). Installed only when missing.
-APT_PACKAGES := libvulkan-dev mesa-vulkan-drivers glslang-tools spirv-tools vulkan-validationlayers
+APT_PACKAGES := libvulkan-dev mesa-vulkan-drivers glslang-tools spirv-tools vulkan-validationlayers chromium
 deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -30,6 +30,7 @@ test: deps
 	swift build $(RELEASE) -Xswiftc -enable-testing --build-tests
 	swift test $(RELEASE) -Xswiftc -enable-testing --skip-build --disable-swift-testing
 	$(MAKE) test-python
+	$(MAKE) serve-browser-test
 
 # The Python package: pip builds liblanternc with the test build's flags (so nothing rebuilds), then pytest.
 test-python:
@@ -47,6 +48,13 @@ dist: deps
 	@if ldd dist/lantern | grep -iE 'swift|foundation|dispatch|blocksruntime'; then echo "dist/lantern links the libraries above"; exit 1; fi
 	@cd "$$(mktemp -d)" && "$(CURDIR)/dist/lantern" next --model "$(CURDIR)/Tests/Fixtures/gemma2_tiny" --tokens 2,173,54 >/dev/null \
 	  && echo "dist/lantern ($$(du -h "$(CURDIR)/dist/lantern" | cut -f1)): no Swift libraries, runs from an empty directory"
+
+# `lantern serve` in headless Chromium (issue 15): the tiny fixtures, then the default model and its SAE.
+.PHONY: serve-browser-test
+serve-browser-test:
+	python3 -c "import websocket" 2>/dev/null || PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q websocket-client
+	python3 tools/serve_browser_test.py --lantern $(BIN) --fixtures
+	python3 tools/serve_browser_test.py --lantern $(BIN) --sae saes/gemma3-270m-res6-topk4096 --expect-token " important"
 
 demo: build
 	./tools/demo.sh

@@ -14,6 +14,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
     ],
     targets: [
         .target(name: "LanternCore"),
@@ -34,9 +35,11 @@ let package = Package(
         .target(name: "Lantern", dependencies: ["LanternCore", "CPUBackend", "Formats", "Models", "Tokenizers", "VulkanBackend",
                                               "Interpretability"]),
         .target(name: "LanternC", dependencies: ["Lantern"]),
+        // `lantern serve`: the JSON API and the page app on Hummingbird.
+        .target(name: "LanternServer", dependencies: ["Lantern", "Training", .product(name: "Hummingbird", package: "hummingbird")]),
         .executableTarget(
             name: "LanternCLI",
-            dependencies: ["Lantern", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Lantern", "Training", "LanternServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "CPUBackendTests", dependencies: ["CPUBackend", "LanternCore"]),
         .testTarget(
@@ -59,6 +62,7 @@ let package = Package(
         ),
         // Runs the built `lantern` binary; depends on it so that it is built first.
         .testTarget(name: "CLITests", dependencies: ["LanternCLI"]),
+        .testTarget(name: "ServerTests", dependencies: ["LanternServer", "Lantern", "Training", "LanternCLI"]),
     ],
     swiftLanguageModes: [.v6]
 )

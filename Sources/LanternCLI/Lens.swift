@@ -58,6 +58,6 @@ struct LensShow: ParsableCommand {
                                               + (targetID.map { "“\(loaded.shown($0))” (#\($0))" } ?? "none (the model's own top-1)"),
                                           sections: HTMLReport.lens(result, display: loaded.shown)), to: html)
         }
-        if json { print(try jsonString(LensTable.json(result, model: loaded))) } else { print(LensTable.table(result, model: loaded)) }
+        if json { print(try jsonString(result.json(model: loaded))) } else { print(LensTable.table(result, model: loaded)) }
     }
 }

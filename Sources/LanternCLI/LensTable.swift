@@ -3,35 +3,6 @@ import Lantern
 
 /// How `lens` prints: the terminal table and the JSON object.
 enum LensTable {
-    static func json(_ r: LensResult, model: LanternModel) -> [String: Any] {
-        func layers(_ cells: [[LensCell]]) -> [[String: Any]] {
-            cells.enumerated().map { row, cells in
-                ["hook": r.hookNames[row], "label": r.rowLabels[row], "positions": cells.map { cell -> [String: Any] in
-                    var c: [String: Any] = ["top": cell.top.map { ["id": Int($0.token), "text": model.display($0.token), "p": Double($0.probability)] },
-                                            "entropy": Double(cell.entropy)]
-                    if let rank = cell.targetRank, let p = cell.targetProbability { c["target_rank"] = rank; c["target_p"] = Double(p) }
-                    return c
-                }] as [String: Any]
-            }
-        }
-        var object: [String: Any] = [
-            "tokens": r.tokens.map(Int.init), "token_text": r.tokens.map(model.display), "hooks": r.hookNames,
-            "layers": layers(r.cells), "answer": answerJSON(r.answer, r, model: model),
-        ]
-        if let t = r.target { object["target"] = Int(t) }
-        if let cells = r.tunedCells, let answer = r.tunedAnswer {
-            object["tuned"] = ["source": r.tunedSource ?? "", "layers": layers(cells), "answer": answerJSON(answer, r, model: model)] as [String: Any]
-        }
-        return object
-    }
-
-    static func answerJSON(_ a: LensAnswer, _ r: LensResult, model: LanternModel) -> [String: Any] {
-        ["id": Int(a.token), "text": model.display(a.token), "given": a.given, "ranks": a.ranks,
-         "p": a.probabilities.map(Double.init), "first_top_row": a.firstTopRow ?? NSNull(),
-         "first_top_layer": a.firstTopRow.map { r.rowLabels[$0] } ?? NSNull(), "hook": a.firstTopRow.map { r.hookNames[$0] } ?? NSNull(),
-         "first_top_row_any": a.firstTopRowAny ?? NSNull(), "first_top_layer_any": a.firstTopRowAny.map { r.rowLabels[$0] } ?? NSNull()]
-    }
-
     /// "top-1 from layer 15 on (first top-1 at layer 12)", "top-1 from the embedding on", or why not.
     static func appears(_ a: LensAnswer, _ r: LensResult) -> String {
         func layer(_ row: Int) -> String { row == 0 ? "the embedding" : "layer \(r.rowLabels[row])" }

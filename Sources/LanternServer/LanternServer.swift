@@ -1,0 +1,85 @@
+import Foundation
+import Hummingbird
+import Lantern
+import Logging
+
+/// `lantern serve`: the page app and its JSON API over one model instance.
+public final class LanternServer: Sendable {
+    let setup: ServerSetup
+    let queue: ModelQueue
+    let scans: [BackgroundScan]
+
+    public init(_ setup: ServerSetup) {
+        self.setup = setup
+        queue = ModelQueue(capacity: setup.limits.queuedJobs)
+        let length = setup.scanContexts.first?.count ?? 0
+        scans = setup.saes.map {
+            BackgroundScan(sae: $0, contexts: setup.scanContexts.count, contextLength: length, bos: setup.scanContexts.first?.first)
+        }
+    }
+
+    /// Serves until the task is cancelled (or SIGINT/SIGTERM with `signals`); `onRunning` gets the
+    /// bound port (the one asked for, or the system's choice for port 0).
+    public func run(signals: Bool = true, onRunning: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
+        var logger = Logger(label: "lantern.serve")
+        // Embedded (tests) the server stops by cancellation, which the framework logs as errors.
+        logger.logLevel = signals ? .warning : .critical
+        let app = Application(router: router(), configuration: .init(address: .hostname(setup.host, port: setup.port), serverName: "lantern"),
+                              onServerRunning: { onRunning($0.localAddress?.port ?? 0) }, logger: logger)
+        // The SAEs' scans, one after another; each scan's jobs interleave with requests on the queue.
+        let scanning = Task { [setup, queue, scans] in
+            for scan in scans { await scan.run(contexts: setup.scanContexts, model: setup.model, queue: queue) }
+        }
+        defer { scanning.cancel() }
+        try await app.runService(gracefulShutdownSignals: signals ? [.sigterm, .sigint] : [])
+    }
+
+    func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: JSONErrorMiddleware())
+        router.get("/") { _, _ in Self.asset(Page.html, type: "text/html; charset=utf-8") }
+        router.get("/openapi.json") { _, _ in JSONResponse.data(try JSONResponse.encode(OpenAPI.document)) }
+        router.get("/api/info") { _, _ in JSONResponse.data(try JSONResponse.encode(self.info)) }
+        router.get("/api/scan") { _, _ in
+            JSONResponse.data(try JSONResponse.encode(["scans": self.scans.map(\.progress)]))
+        }
+        let json: [(String, @Sendable (LanternServer) -> (APIRequest) async throws -> Data)] = [
+            ("/api/next", { $0.next }), ("/api/lens", { $0.lens }), ("/api/attention", { $0.attention }),
+            ("/api/features", { $0.features }), ("/api/feature", { $0.dashboard }), ("/api/steer", { $0.steer }),
+            ("/api/neurons", { $0.neurons }), ("/api/neuron", { $0.neuronDashboard }),
+        ]
+        for (path, handler) in json {
+            router.post(RouterPath(path)) { request, _ in
+                // The work is cancelled (dropped from the queue) when the client disconnects.
+                try await request.body.consumeWithCancellationOnInboundClose { body in
+                    let parsed = try await APIRequest.read(body, limit: self.setup.limits.bodyBytes)
+                    var response = JSONResponse.data(try await handler(self)(parsed))
+                    // Watching for the client's hang-up ends the connection after the response:
+                    // said, so that a client does not send its next request down it.
+                    response.headers[.connection] = "close"
+                    return response
+                }
+            }
+        }
+        router.post("/api/steer/stream") { request, _ in
+            try await self.steerStream(try await APIRequest.read(request.body, limit: self.setup.limits.bodyBytes))
+        }
+        return router
+    }
+
+    var info: [String: Any] {
+        let c = setup.model.config
+        let counts = queue.counts
+        return ["model": setup.model.displayName, "layers": c.layerCount, "heads": c.heads, "vocab": c.vocabSize,
+                "context": c.contextLength, "tokenizer": setup.model.tokenizer != nil || setup.byteTokens,
+                "saes": setup.saes.enumerated().map { ["index": $0, "source": $1.source, "hook": $1.hookName, "d_sae": $1.dSAE] as [String: Any] },
+                "tuned_lens": setup.tuned != nil, "backend": setup.model.backend.name,
+                "queue": ["queued": counts.queued, "ran": counts.ran, "skipped": counts.skipped],
+                "limits": ["body_bytes": setup.limits.bodyBytes, "prompt_tokens": setup.limits.promptTokens,
+                           "new_tokens": setup.limits.newTokens, "queued_jobs": setup.limits.queuedJobs]]
+    }
+
+    static func asset(_ text: String, type: String) -> Response {
+        Response(status: .ok, headers: [.contentType: type, .cacheControl: "no-store"], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+}

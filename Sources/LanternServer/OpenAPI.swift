@@ -1,0 +1,71 @@
+/// The API described for scripts and tools: OpenAPI 3.1, served at /openapi.json.
+enum OpenAPI {
+    static var document: [String: Any] {
+        ["openapi": "3.1.0",
+         "info": ["title": "Lantern", "version": "1",
+                  "description": "One model and the SAEs, tuned lens and corpus given on `lantern serve`'s command line. Each analysis returns the JSON its CLI command prints with --json. Errors are {\"error\": \"...\"} with a 4xx status (5xx for the server's own faults); requests never name files."],
+         "paths": [
+            "/api/info": get("The model, its SAEs (chosen by index), the tuned lens, the queue and the limits.", ref: "Object"),
+            "/api/scan": get("Progress of the background feature scans (one per SAE).", ref: "Object"),
+            "/api/next": post("Most likely next tokens (`lantern next --json`).", body: ["top": int("How many tokens (default 10).")]),
+            "/api/lens": post("Logit lens, and the tuned lens when the server has one, with the answer's rank per layer (`lantern lens --json`).",
+                              body: ["top_k": int("Top tokens per cell (default 5)."),
+                                     "target": ["description": "A token id or the text of one token whose rank to follow (default: the model's top-1)."]]),
+            "/api/attention": post("Attention patterns [heads][query][key] per layer (`lantern attention --json`).",
+                                   body: ["layers": ["type": "array", "items": ["type": "integer"], "description": "Layers (default all)."]]),
+            "/api/features": post("SAE features on each token (`lantern features --json`; density and label once the SAE's scan is done).",
+                                  body: ["sae": int("Index of the SAE (default 0)."), "top": int("Features per token (default 5).")]),
+            "/api/feature": post("One feature's dashboard (`lantern feature --json`), from the background scan when done, else from a few corpus contexts scanned on demand.",
+                                 body: ["sae": int("Index of the SAE (default 0)."), "feature": int("The feature.")], prompt: false),
+            "/api/neurons": post("One layer's MLP neurons (blocks.L.mlp.hook_post) with the largest activations on each token.",
+                                 body: ["layer": int("The layer (default the middle one)."), "top": int("Neurons per token (default 5).")]),
+            "/api/neuron": post("One neuron's dashboard (`lantern neuron --json`) over the first corpus contexts, scanned on demand.",
+                                body: ["layer": int("The layer."), "neuron": int("The neuron.")], prompt: false),
+            "/api/steer": post("Baseline and steered continuations (the keys of `lantern steer --json`, with one strength per feature).", body: steerBody),
+            "/api/steer/stream": post("The same as server-sent events: `start`, `token` ({run: baseline|steered, index, id, text}) per forward pass, then `done` (the /api/steer object) or `error`.",
+                                      body: steerBody, stream: true),
+         ],
+         "components": ["schemas": [
+            "Object": ["type": "object"],
+            "Error": ["type": "object", "required": ["error"], "properties": ["error": ["type": "string"]]],
+         ]]]
+    }
+
+    static var steerBody: [String: Any] {
+        ["sae": int("Index of the SAE (default 0)."),
+         "features": ["type": "array", "items": ["type": "object", "required": ["feature", "strength"],
+                                                 "properties": ["feature": ["type": "integer"], "strength": ["type": "number"]]]],
+         "mode": ["type": "string", "enum": ["add", "clamp"], "description": "add: x += Σ strength·W_dec[f] at every position of every step; clamp: each feature's activation set to the strength."],
+         "max_new_tokens": int("Tokens to generate (default 24)."), "temperature": ["type": "number", "description": "0 = greedy (default)."],
+         "seed": int("Sampler seed, the same for both runs.")]
+    }
+
+    static func int(_ description: String) -> [String: Any] { ["type": "integer", "description": description] }
+
+    static var errors: [String: Any] {
+        let error: [String: Any] = ["content": ["application/json": ["schema": ["$ref": "#/components/schemas/Error"]]]]
+        return ["400": error.merging(["description": "A bad request: the field and what was expected."]) { $1 },
+                "403": error.merging(["description": "A request naming a file or path."]) { $1 },
+                "404": error.merging(["description": "No such endpoint, or no SAE/corpus on this server."]) { $1 },
+                "413": error.merging(["description": "A body or prompt over the server's limits."]) { $1 },
+                "503": error.merging(["description": "The model's queue is full."]) { $1 }]
+    }
+
+    static func get(_ summary: String, ref: String) -> [String: Any] {
+        ["get": ["summary": summary, "responses": ["200": ["description": "OK", "content": ["application/json": ["schema": ["$ref": "#/components/schemas/\(ref)"]]]]]]]
+    }
+
+    static func post(_ summary: String, body: [String: Any], prompt: Bool = true, stream: Bool = false) -> [String: Any] {
+        var properties = body
+        if prompt {
+            properties["prompt"] = ["type": "string", "description": "The prompt as text (BOS added as the tokenizer says)."]
+            properties["token_ids"] = ["type": "array", "items": ["type": "integer"], "description": "The prompt as token ids (instead of prompt)."]
+        }
+        let ok: [String: Any] = stream
+            ? ["description": "An event stream", "content": ["text/event-stream": ["schema": ["type": "string"]]]]
+            : ["description": "OK", "content": ["application/json": ["schema": ["$ref": "#/components/schemas/Object"]]]]
+        return ["post": ["summary": summary,
+                         "requestBody": ["required": true, "content": ["application/json": ["schema": ["type": "object", "properties": properties]]]],
+                         "responses": errors.merging(["200": ok]) { $1 }]]
+    }
+}

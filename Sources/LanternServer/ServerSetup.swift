@@ -1,0 +1,45 @@
+import Foundation
+import Lantern
+
+/// What `lantern serve` serves: everything comes from the command line. Requests choose among
+/// these (an SAE by its index), never name a file.
+public struct ServerSetup: @unchecked Sendable {
+    public var model: LanternModel
+    public var saes: [SAE]
+    public var tuned: TunedLens?
+    public var host: String
+    public var port: Int
+    /// Text prompts as UTF-8 bytes after BOS, for models without a tokenizer (the test fixtures).
+    public var byteTokens: Bool
+    /// Corpus contexts scanned in the background for feature dashboards (BOS first, equal length).
+    public var scanContexts: [[Int32]]
+    /// How many of `scanContexts` an on-demand dashboard reads while the background scan runs.
+    public var onDemandContexts: Int
+    public var limits: ServerLimits
+
+    public init(model: LanternModel, saes: [SAE] = [], tuned: TunedLens? = nil, host: String = "127.0.0.1", port: Int = 8080,
+                byteTokens: Bool = false, scanContexts: [[Int32]] = [], onDemandContexts: Int = 8, limits: ServerLimits = ServerLimits()) {
+        self.model = model
+        self.saes = saes
+        self.tuned = tuned
+        self.host = host
+        self.port = port
+        self.byteTokens = byteTokens
+        self.scanContexts = scanContexts
+        self.onDemandContexts = onDemandContexts
+        self.limits = limits
+    }
+}
+
+/// What one request may ask for: a client cannot make the server read a large body, run a huge
+/// prompt or queue work without end.
+public struct ServerLimits: Sendable {
+    public var bodyBytes = 64 * 1024
+    public var promptTokens = 512
+    public var newTokens = 128
+    public var topCount = 200
+    public var steeringFeatures = 16
+    public var steeringStrength: Float = 10_000
+    public var queuedJobs = 256
+    public init() {}
+}
