@@ -48,7 +48,7 @@ public final class Tokenizer: @unchecked Sendable {
         var respelled = [Bool](repeating: false, count: tokens.count)
         for (id, token) in tokens.enumerated() {
             if sentencePiece {
-                if token.unicodeScalars.contains(" "), token.unicodeScalars.allSatisfy(\.properties.isWhitespace) {
+                if token.utf8.contains(0x20), token.unicodeScalars.allSatisfy(\.properties.isWhitespace) {
                     spellings[id] = String(repeating: "\u{2581}", count: token.unicodeScalars.count)
                     respelled[id] = true
                 }
@@ -76,8 +76,10 @@ public final class Tokenizer: @unchecked Sendable {
         var byteIDs = [Int32](repeating: -1, count: 256)
         if sentencePiece {
             for (id, spelling) in spellings.enumerated() {
-                let scalars = spelling.unicodeScalars
-                if scalars.count == 1 { scalarIDs[scalars.first!.value] = idOf.id(spelling) }
+                // One scalar (checked on the UTF-8 length: counting scalars of every token was slow).
+                if let first = spelling.unicodeScalars.first, UTF8.width(first) == spelling.utf8.count {
+                    scalarIDs[first.value] = idOf.id(spelling)
+                }
                 if let byte = Self.byteTokenValue(spelling), vocabulary.type(of: id) == .byte || vocabulary.types.isEmpty {
                     if byteIDs[Int(byte)] < 0 { byteIDs[Int(byte)] = Int32(id) }
                 }
@@ -88,7 +90,8 @@ public final class Tokenizer: @unchecked Sendable {
 
         var spaceJoiners = Set<UInt32>()
         if sentencePiece {
-            for spelling in spellings {
+            // Only spellings with a `▁` (E2 96 81) after their first byte are walked scalar by scalar.
+            for spelling in spellings where spelling.utf8.dropFirst().contains(0x81) {
                 var previous: Unicode.Scalar?
                 for scalar in spelling.unicodeScalars {
                     if scalar == "\u{2581}", let previous, previous != "\u{2581}" { spaceJoiners.insert(previous.value) }
