@@ -4,7 +4,8 @@ import Foundation
 enum Parallel {
     static let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
-    /// Runs `body(i)` for i in 0..<count, spread over the cores; runs inline when there is one
+    /// Runs `body(i)` for i in 0..<count, spread over the cores: on the persistent `WorkerPool`,
+    /// or Dispatch when the pool is taken (a nested or concurrent call); inline when there is one
     /// chunk or one core.
     static func forEach(_ count: Int, _ body: (Int) -> Void) {
         if count <= 0 { return }
@@ -12,6 +13,7 @@ enum Parallel {
             for i in 0..<count { body(i) }
             return
         }
+        if WorkerPool.shared.run(count, body) { return }
         withoutActuallyEscaping(body) { body in
             let box = UncheckedBox(body)
             DispatchQueue.concurrentPerform(iterations: count) { box.value($0) }

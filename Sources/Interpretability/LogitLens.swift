@@ -90,28 +90,77 @@ public enum LogitLens {
             guard let residual = hooks.activation(name) else { throw LanternError.backend("the forward pass did not produce \(name)") }
             return residual
         }
-        func read(_ lensLogits: (Int, Tensor) throws -> Tensor) throws -> (cells: [[LensCell]], last: [[Float]]) {
-            var rows: [[LensCell]] = [], last: [[Float]] = []
-            for (row, residual) in residuals.enumerated() {
-                let logits = try model.backend.read(try lensLogits(row, residual))
-                rows.append((0..<tokens.count).map { p in
-                    cell(Array(logits[(p * vocab)..<((p + 1) * vocab)]), topK: topK, target: target)
-                })
-                last.append(softmax(Array(logits[((tokens.count - 1) * vocab)...])))
-            }
-            return (rows, last)
-        }
-        let plain = try read { try logits(model, residual: $1) }
+        let plain = try read(model, residuals, positions: tokens.count, topK: topK, target: target)
         // The model's own top-1 at the last position is the answer when no target is given.
         let answerToken = target ?? plain.cells.last!.last!.top[0].token
         func answer(_ last: [[Float]]) -> LensAnswer {
-            LensAnswer(token: answerToken, given: target != nil, ranks: last.map { rank(of: Int(answerToken), in: $0) },
-                       probabilities: last.map { $0[Int(answerToken)] })
+            let ranks = last.map { row in row.withUnsafeBufferPointer { LogitStatistics.rank(of: Int(answerToken), in: $0) } }
+            let probabilities = last.map { row in
+                row.withUnsafeBufferPointer { LogitStatistics.summary($0).probability($0[Int(answerToken)]) }
+            }
+            return LensAnswer(token: answerToken, given: target != nil, ranks: ranks, probabilities: probabilities)
         }
-        let tunedRead = try tuned.map { lens in try read { try lens.logits(model, residual: $1, row: $0) } }
+        let tunedRead = try tuned.map { lens in
+            try read(model, try residuals.enumerated().map { try lens.translate($1, row: $0, backend: model.backend) },
+                     positions: tokens.count, topK: topK, target: target)
+        }
         return LensResult(tokens: tokens, hookNames: names, rowLabels: rowLabels(layers: model.config.layerCount),
                           cells: plain.cells, target: target, answer: answer(plain.last),
                           tunedCells: tunedRead?.cells, tunedAnswer: tunedRead.map { answer($0.last) }, tunedSource: tuned?.source)
+    }
+
+    /// Rows of logits one unembedding product may produce at once (~200 MB of f32 for a
+    /// 262 144-token vocabulary): long prompts go through in slices of rows.
+    static let logitBudget = 48 << 20
+
+    /// The cells of every lens row, and each row's logits at the last position (for the answer's
+    /// ranks). Every row's residuals go through the final norm and the unembedding as one stacked
+    /// matrix, so the vocabulary's weights are read once for all layers instead of once per layer;
+    /// the softmax statistics of the rows then run in parallel, eight lanes at a time.
+    static func read(_ model: Transformer, _ residuals: [Tensor], positions n: Int, topK: Int,
+                     target: Int32?) throws -> (cells: [[LensCell]], last: [[Float]]) {
+        let b = model.backend, vocab = model.config.vocabSize, d = model.config.hiddenSize
+        var stacked = [Float]()
+        stacked.reserveCapacity(residuals.count * n * d)
+        for residual in residuals { stacked += try b.read(residual) }
+        let normed = try model.finalNormed(try b.tensor(stacked, shape: [residuals.count * n, d]))
+        let total = residuals.count * n
+        let slices = (total + max(1, logitBudget / vocab) - 1) / max(1, logitBudget / vocab)
+        let sliceRows = (total + slices - 1) / slices
+        var flat = [LensCell?](repeating: nil, count: total)
+        var last = [[Float]](repeating: [], count: residuals.count)
+        for start in stride(from: 0, to: total, by: sliceRows) {
+            let end = min(total, start + sliceRows)
+            let logits = try b.read(try model.unembed(try normed.rows(start..<end)))
+            logits.withUnsafeBufferPointer { all in
+                flat.withUnsafeMutableBufferPointer { out in
+                    let shared = UncheckedCells(out)
+                    LogitStatistics.forEachRow(end - start) { r in
+                        let row = UnsafeBufferPointer(rebasing: all[(r * vocab)..<((r + 1) * vocab)])
+                        shared.cells[start + r] = fastCell(row, topK: topK, target: target)
+                    }
+                }
+            }
+            for row in start..<end where row % n == n - 1 {
+                last[row / n] = Array(logits[((row - start) * vocab)..<((row - start + 1) * vocab)])
+            }
+        }
+        let cells = (0..<residuals.count).map { row in (0..<n).map { flat[row * n + $0]! } }
+        return (cells, last)
+    }
+
+    /// `cell` over a row of logits, vectorised: the same top-k order, target rank and
+    /// probabilities; entropy from the same sums. Ranks and order come from the logits (ties to
+    /// the lower id), so tokens whose f32 probability underflows to 0 keep their logit order
+    /// where `cell` would order them by id.
+    public static func fastCell(_ logits: UnsafeBufferPointer<Float>, topK: Int, target: Int32?) -> LensCell {
+        let summary = LogitStatistics.summary(logits)
+        let top = LogitStatistics.largest(topK, of: logits).map {
+            TokenProbability(token: Int32($0), probability: summary.probability(logits[$0]))
+        }
+        return LensCell(top: top, entropy: Float(summary.entropy),
+                        targetRank: target.map { LogitStatistics.rank(of: Int($0), in: logits) },
+                        targetProbability: target.map { summary.probability(logits[Int($0)]) })
     }
 
     /// "embed", "0", "1", …: row r ≥ 1 is the output of block r − 1.
@@ -138,6 +187,7 @@ public enum LogitLens {
         return LensCell(top: top, entropy: Float(entropy), targetRank: targetRank, targetProbability: target.map { probs[Int($0)] })
     }
 
+    /// The plain reference of `fastCell` (and of `LogitStatistics`), in double precision.
     public static func softmax(_ logits: [Float]) -> [Float] {
         let top = logits.max() ?? 0
         let e = logits.map { Double(exp($0 - top)) }
@@ -145,4 +195,10 @@ public enum LogitLens {
         return e.map { Float($0 / total) }
     }
 
+}
+
+/// Lets the row workers write their own cells of one shared buffer (each row a different cell).
+private struct UncheckedCells: @unchecked Sendable {
+    let cells: UnsafeMutableBufferPointer<LensCell?>
+    init(_ cells: UnsafeMutableBufferPointer<LensCell?>) { self.cells = cells }
 }

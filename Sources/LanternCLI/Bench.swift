@@ -10,7 +10,7 @@ struct Bench: ParsableCommand {
         discussion: "Build with `make bench` (release, host vector units). Figures are best-of-N wall times."
     )
 
-    @Option(name: .long, help: "What to run: all, matmul, model.")
+    @Option(name: .long, help: "What to run: all, matmul, model, workloads (start-up, trace, lens, harvest; default model gemma3-270m).")
     var only = "all"
 
     @Option(name: .long, parsing: .upToNextOption, help: "Token counts for the matmul shapes.")
@@ -42,7 +42,7 @@ struct Bench: ParsableCommand {
         try OptionCheck.integers(tokens, "--tokens", 1...1 << 20)
         try OptionCheck.integer(prefill, "--prefill", 1...1 << 20)
         try OptionCheck.integer(decode, "--decode", 0...1 << 20)
-        guard ["all", "matmul", "model"].contains(only) else { throw ValidationError("--only must be all, matmul or model") }
+        guard ["all", "matmul", "model", "workloads"].contains(only) else { throw ValidationError("--only must be all, matmul, model or workloads") }
         for name in backendKinds where BackendKind(rawValue: name) == nil || name == "auto" {
             throw ValidationError("--backend takes cpu and/or vulkan, got '\(name)'")
         }
@@ -54,10 +54,13 @@ struct Bench: ParsableCommand {
         let backends = try backendKinds.map { try makeBackend(BackendKind(rawValue: $0)!).backend }
         var report: [String: Any] = ["backends": backends.map(\.name)]
         // The model first, so that its peak memory is not the matmul section's.
-        if only != "matmul" {
+        if only == "workloads" || (only == "all" && !models.isEmpty) {
+            report["workloads"] = try backends.flatMap { b in try (models.isEmpty ? ["gemma3-270m"] : models).map { try workloadBench(b, spec: $0) } }
+        }
+        if only == "all" || only == "model" {
             report["model"] = try backends.flatMap { b in try (models.isEmpty ? [String?.none] : models.map(Optional.some)).map { try modelBench(b, spec: $0) } }
         }
-        if only != "model" { report["matmul"] = try matmulBench(backends) }
+        if only == "all" || only == "matmul" { report["matmul"] = try matmulBench(backends) }
         if json { print(try jsonString(report)) }
     }
 
@@ -221,7 +224,13 @@ struct Bench: ParsableCommand {
         let decodeSeconds = Date().timeIntervalSince(decodeStart)
         let peak = peakResidentBytes()
         let weightsBytes = (try? FileManager.default.attributesOfItem(atPath: weightsPath)[.size] as? Int) ?? 0
+        // Decode reads every weight once per token: its rate in GB/s beside a plain streaming read.
+        let bytesPerToken = model.weightBytesPerToken
+        let decodeGBs = Double(bytesPerToken) * Double(decode) / decodeSeconds / 1e9
+        let streamGBs = StreamRead.gigabytesPerSecond()
         var result: [String: Any] = [
+            "decode_bytes_per_token": bytesPerToken, "decode_gigabytes_per_second": decodeGBs,
+            "stream_read_gigabytes_per_second": streamGBs,
             "model": name, "backend": backend.name, "load_seconds": loadSeconds,
             "prefill_tokens": prefill, "prefill_tokens_per_second": Double(prefill) / prefillSeconds,
             "decode_tokens": decode, "decode_tokens_per_second": Double(decode) / decodeSeconds,
@@ -239,6 +248,8 @@ struct Bench: ParsableCommand {
                   + beside(Double(prefill) / prefillSeconds, lp))
             print(String(format: "  decode %d tokens: %.2f tokens/s", decode, Double(decode) / decodeSeconds)
                   + beside(Double(decode) / decodeSeconds, ld))
+            print(String(format: "  decode reads %.1f MB of weights per token: %.1f GB/s, %.0f%% of a streaming read's %.1f GB/s",
+                         Double(bytesPerToken) / 1e6, decodeGBs, 100 * decodeGBs / streamGBs, streamGBs))
             print(String(format: "  peak resident memory %.2f GiB (weights file %.2f GiB, mapped)",
                          Double(peak) / 1_073_741_824, Double(weightsBytes) / 1_073_741_824))
         }

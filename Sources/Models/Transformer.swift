@@ -3,8 +3,10 @@ import Formats
 import LanternCore
 
 /// Which rows of logits a forward pass computes: all (tracing, scoring) or only the last
-/// (generation, where unembedding every row would dominate the time).
-public enum LogitRows: Sendable { case all, last, none }
+/// (generation, where unembedding every row would dominate the time). `finalNormed` returns the
+/// final-normed rows [n, hidden] instead of logits, for callers that stream the unembedding in
+/// slices of the vocabulary (a cross-entropy needs one logsumexp per row, not the logits).
+public enum LogitRows: Sendable { case all, last, none, finalNormed }
 
 /// A decoder-only transformer in the Gemma 2 / Gemma 3 / Llama family, run on any backend.
 ///
@@ -144,6 +146,7 @@ public final class Transformer: @unchecked Sendable {
         if logits == .last && !wantNorm { x = try x.rows((n - 1)..<n) }
         var normed = try hook(HookNames.finalNorm, try b.rmsNorm(x, weight: finalNorm, eps: c.rmsEps, form: c.normForm), nil)
         if logits == .none { return nil }
+        if logits == .finalNormed { return normed }
         if logits == .last && normed.rowCount > 1 { normed = try normed.rows((n - 1)..<n) }
         return try unembed(normed)
     }
@@ -151,6 +154,14 @@ public final class Transformer: @unchecked Sendable {
     /// Final-normed residuals → logits (with Gemma 2's final softcap). The logit lens uses this too.
     public func unembed(_ normed: Tensor) throws -> Tensor {
         let raw = try backend.matmul(normed, unembedding)
+        guard let cap = config.finalSoftcap else { return raw }
+        return try backend.softcap(raw, cap: cap)
+    }
+
+    /// Logits of the vocabulary entries `range` only [n, range.count]: the same product as
+    /// `unembed`, one slice of the unembedding's rows at a time.
+    public func unembed(_ normed: Tensor, vocabulary range: Range<Int>) throws -> Tensor {
+        let raw = try backend.matmul(normed, try unembedding.rows(range))
         guard let cap = config.finalSoftcap else { return raw }
         return try backend.softcap(raw, cap: cap)
     }

@@ -7,7 +7,7 @@ extension Tokenizer {
         switch vocabulary.kind {
         case .byteLevelBPE:
             for id in ids where isValid(id) && !(skipSpecial && isSpecial(id)) {
-                bytes.append(contentsOf: tokenBytes[Int(id)])
+                bytes.append(contentsOf: tokenBytes(Int(id)))
             }
             return String(decoding: bytes, as: UTF8.self)
         case .sentencePiece:
@@ -24,10 +24,10 @@ extension Tokenizer {
             }
             for id in ids where isValid(id) && !(skipSpecial && isSpecial(id)) {
                 if isByteToken(id) {
-                    run.append(tokenBytes[Int(id)][0])
+                    run.append(tokenBytes(Int(id))[0])
                 } else {
                     flushRun()
-                    text += String(decoding: tokenBytes[Int(id)], as: UTF8.self)
+                    text += String(decoding: tokenBytes(Int(id)), as: UTF8.self)
                 }
             }
             flushRun()
@@ -37,16 +37,17 @@ extension Tokenizer {
     }
 
     @inline(__always)
-    func isValid(_ id: Int32) -> Bool { id >= 0 && Int(id) < tokenBytes.count }
+    func isValid(_ id: Int32) -> Bool { id >= 0 && Int(id) < vocabulary.tokens.count }
 
     @inline(__always)
     func isByteToken(_ id: Int32) -> Bool {
-        vocabulary.kind == .sentencePiece && tokenBytes[Int(id)].count == 1
-            && byteIDs[Int(tokenBytes[Int(id)][0])] == id
+        guard vocabulary.kind == .sentencePiece else { return false }
+        let bytes = tokenBytes(Int(id))
+        return bytes.count == 1 && byteIDs[Int(bytes[0])] == id
     }
 
     /// The bytes token `id` stands for when decoded (empty for an id outside the vocabulary).
-    public func bytes(of id: Int32) -> [UInt8] { isValid(id) ? tokenBytes[Int(id)] : [] }
+    public func bytes(of id: Int32) -> [UInt8] { isValid(id) ? tokenBytes(Int(id)) : [] }
 }
 
 /// Turns ids into text as they arrive (generation), never splitting a UTF-8 sequence: bytes of an

@@ -4,8 +4,10 @@ extension Tokenizer {
     /// The merge table: the vocabulary's merges by rank, or, for a SentencePiece vocabulary without
     /// any (a GGUF), every split of every token into two tokens, ordered as transformers orders them
     /// when it rebuilds merges from a GGUF (`generate_merges`): by the result's score (or position),
-    /// then the longer left part, then the longer right part, then token order.
-    static func buildMerges(_ vocabulary: TokenizerVocabulary, spellings: [String], idOf: TokenIndex) throws -> BPEMerges {
+    /// then the longer left part, then the longer right part, then token order. In token order
+    /// the table is looked up lazily unless `tabulateDerived` (the reference the tests compare with).
+    static func buildMerges(_ vocabulary: TokenizerVocabulary, spellings: [String], idOf: TokenIndex,
+                            tabulateDerived: Bool = false) throws -> BPEMerges {
         var table = BPEMerges()
         var scratch: [UInt8] = []
         if !vocabulary.merges.isEmpty {
@@ -31,11 +33,12 @@ extension Tokenizer {
                 }
                 // A merge whose result is not a token cannot fire (Hugging Face skips it as well).
                 guard let result else { continue }
-                table.add(left: left, right: right, result: result, rank: Int32(rank))
+                table.add(left: left, right: right, result: result, rank: Int64(rank))
             }
             return table
         }
         guard vocabulary.kind == .sentencePiece else { return table }
+        if vocabulary.derivedMergeOrder == .tokenOrder && !tabulateDerived { return BPEMerges(derivedInTokenOrder: idOf) }
 
         struct Derived {
             var left: Int32, right: Int32, result: Int32
@@ -71,7 +74,7 @@ extension Tokenizer {
             }
         }
         for (rank, merge) in derived.enumerated() {
-            table.add(left: merge.left, right: merge.right, result: merge.result, rank: Int32(rank))
+            table.add(left: merge.left, right: merge.right, result: merge.result, rank: Int64(rank))
         }
         return table
     }

@@ -68,6 +68,47 @@ struct TokenIndex: Sendable {
         }
     }
 
+    /// The id of the token spelled as token `left`'s spelling followed by token `right`'s, found
+    /// without building that string (Gemma's derived merges are looked up this way, lazily).
+    func id(concatenating left: Int32, _ right: Int32) -> Int32? {
+        let (a, b) = (Int(left), Int(right))
+        guard a >= 0, a < starts.count, b >= 0, b < starts.count else { return nil }
+        return bytes.withUnsafeBufferPointer { all in
+            let base = all.baseAddress!
+            let (aStart, aLength) = (Int(starts[a]), Int(lengths[a]))
+            let (bStart, bLength) = (Int(starts[b]), Int(lengths[b]))
+            var h: UInt64 = 0xCBF2_9CE4_8422_2325
+            for i in 0..<aLength { h = (h ^ UInt64(base[aStart + i])) &* 0x100_0000_01B3 }
+            for i in 0..<bLength { h = (h ^ UInt64(base[bStart + i])) &* 0x100_0000_01B3 }
+            var slot = Int(truncatingIfNeeded: h ^ (h >> 29)) & mask
+            while true {
+                let entry = slots[slot]
+                if entry == 0 { return nil }
+                let id = Int(entry - 1)
+                if Int(lengths[id]) == aLength + bLength {
+                    let start = Int(starts[id])
+                    if memcmp(base + start, base + aStart, aLength) == 0,
+                       memcmp(base + start + aLength, base + bStart, bLength) == 0 {
+                        return Int32(id)
+                    }
+                }
+                slot = (slot + 1) & mask
+            }
+        }
+    }
+
+    /// Bytes in token `id`'s spelling.
+    func length(_ id: Int32) -> Int { Int(lengths[Int(id)]) }
+
+    /// Whether `id` is the token its spelling looks up (not an earlier duplicate of a later id).
+    func isCanonical(_ id: Int32) -> Bool {
+        guard id >= 0, Int(id) < starts.count else { return false }
+        let start = Int(starts[Int(id)]), length = Int(lengths[Int(id)])
+        return bytes.withUnsafeBufferPointer { all in
+            length == 0 ? emptyID == id : find(UnsafeBufferPointer(rebasing: all[start..<(start + length)]), in: all).1 == id
+        }
+    }
+
     func id(_ key: String) -> Int32? {
         var key = key
         return key.withUTF8 { id($0) }

@@ -20,8 +20,6 @@ public final class Tokenizer: @unchecked Sendable {
     let scalarIDs: [UInt32: Int32]
     /// SentencePiece: the `<0xNN>` token of each byte (or -1). Byte-level: the token of each byte's letter.
     let byteIDs: [Int32]
-    /// What each token decodes to, as bytes (byte tokens: their byte).
-    let tokenBytes: [[UInt8]]
     let isSpecial: [Bool]
 
     let cacheLock = NSLock()
@@ -36,7 +34,9 @@ public final class Tokenizer: @unchecked Sendable {
     public var eos: Int32? { vocabulary.eosID }
     public var kind: TokenizerVocabulary.Kind { vocabulary.kind }
 
-    public init(vocabulary: TokenizerVocabulary) throws {
+    /// `tabulateDerivedMerges` builds Gemma's derived merge table instead of looking merges up
+    /// lazily (the tests' reference; the ids are the same).
+    public init(vocabulary: TokenizerVocabulary, tabulateDerivedMerges: Bool = false) throws {
         try vocabulary.validate()
         self.vocabulary = vocabulary
         let tokens = vocabulary.tokens
@@ -48,7 +48,7 @@ public final class Tokenizer: @unchecked Sendable {
         var respelled = [Bool](repeating: false, count: tokens.count)
         for (id, token) in tokens.enumerated() {
             if sentencePiece {
-                if token.unicodeScalars.contains(" "), token.unicodeScalars.allSatisfy(\.properties.isWhitespace) {
+                if token.utf8.contains(0x20), token.unicodeScalars.allSatisfy(\.properties.isWhitespace) {
                     spellings[id] = String(repeating: "\u{2581}", count: token.unicodeScalars.count)
                     respelled[id] = true
                 }
@@ -74,27 +74,24 @@ public final class Tokenizer: @unchecked Sendable {
 
         var scalarIDs: [UInt32: Int32] = [:]
         var byteIDs = [Int32](repeating: -1, count: 256)
-        var tokenBytes: [[UInt8]] = []
-        tokenBytes.reserveCapacity(tokens.count)
         if sentencePiece {
             for (id, spelling) in spellings.enumerated() {
-                let scalars = spelling.unicodeScalars
-                if scalars.count == 1 { scalarIDs[scalars.first!.value] = idOf.id(spelling) }
+                // One scalar (checked on the UTF-8 length: counting scalars of every token was slow).
+                if let first = spelling.unicodeScalars.first, UTF8.width(first) == spelling.utf8.count {
+                    scalarIDs[first.value] = idOf.id(spelling)
+                }
                 if let byte = Self.byteTokenValue(spelling), vocabulary.type(of: id) == .byte || vocabulary.types.isEmpty {
                     if byteIDs[Int(byte)] < 0 { byteIDs[Int(byte)] = Int32(id) }
-                    tokenBytes.append([byte])
-                } else {
-                    tokenBytes.append(Array(String(String.UnicodeScalarView(spelling.unicodeScalars.map { $0 == "\u{2581}" ? " " : $0 })).utf8))
                 }
             }
         } else {
             for byte in 0..<256 { byteIDs[byte] = idOf.id(String(ByteLevel.byteToScalar[byte])) ?? -1 }
-            for token in tokens { tokenBytes.append(ByteLevel.bytes(of: token)) }
         }
 
         var spaceJoiners = Set<UInt32>()
         if sentencePiece {
-            for spelling in spellings {
+            // Only spellings with a `▁` (E2 96 81) after their first byte are walked scalar by scalar.
+            for spelling in spellings where spelling.utf8.dropFirst().contains(0x81) {
                 var previous: Unicode.Scalar?
                 for scalar in spelling.unicodeScalars {
                     if scalar == "\u{2581}", let previous, previous != "\u{2581}" { spaceJoiners.insert(previous.value) }
@@ -108,17 +105,42 @@ public final class Tokenizer: @unchecked Sendable {
         self.matcher = matcher
         self.scalarIDs = scalarIDs
         self.byteIDs = byteIDs
-        self.tokenBytes = tokenBytes
         self.isSpecial = isSpecial
-        self.merges = try Self.buildMerges(vocabulary, spellings: spellings, idOf: idOf)
+        self.merges = try Self.buildMerges(vocabulary, spellings: spellings, idOf: idOf, tabulateDerived: tabulateDerivedMerges)
     }
 
     /// `0xNN` for a token spelled `<0xNN>`.
     static func byteTokenValue(_ token: String) -> UInt8? {
+        guard token.utf8.count == 6 else { return nil }
         let utf8 = Array(token.utf8)
         guard utf8.count == 6, utf8[0] == UInt8(ascii: "<"), utf8[1] == UInt8(ascii: "0"),
               utf8[2] == UInt8(ascii: "x"), utf8[5] == UInt8(ascii: ">") else { return nil }
         return UInt8(String(decoding: utf8[3..<5], as: UTF8.self), radix: 16)
+    }
+
+    /// What token `id` decodes to, as bytes (byte tokens: their byte). Made on demand: making it
+    /// for every token of a 262 144-token vocabulary cost ~0.1 s of every command's start-up.
+    func tokenBytes(_ id: Int) -> [UInt8] {
+        guard vocabulary.kind == .sentencePiece else { return ByteLevel.bytes(of: vocabulary.tokens[id]) }
+        let spelling = spellings[id]
+        if let byte = Self.byteTokenValue(spelling), vocabulary.type(of: id) == .byte || vocabulary.types.isEmpty {
+            return [byte]
+        }
+        // `▁` (E2 96 81) decodes to a space.
+        var out: [UInt8] = []
+        let utf8 = Array(spelling.utf8)
+        out.reserveCapacity(utf8.count)
+        var i = 0
+        while i < utf8.count {
+            if i + 2 < utf8.count, utf8[i] == 0xE2, utf8[i + 1] == 0x96, utf8[i + 2] == 0x81 {
+                out.append(0x20)
+                i += 3
+            } else {
+                out.append(utf8[i])
+                i += 1
+            }
+        }
+        return out
     }
 
     // MARK: Lookup

@@ -125,24 +125,69 @@ public final class SAEEvaluator {
 /// The next-token loss of a forward pass, position by position.
 public enum NextTokenLoss {
     /// −log p(tokens[p+1]) at every position p (nil at the last), with `hooks` on the pass.
-    public static func crossEntropies(_ model: Transformer, _ tokens: [Int32], hooks: Hooks?) throws -> [Double?] {
-        guard let logits = try model.forward(tokens, hooks: hooks, logits: .all) else { return [] }
-        let vocab = model.config.vocabSize
+    /// The logits are never held whole: the final-normed rows go through the unembedding one
+    /// slice of `vocabularySlice` entries at a time, each slice folded into every row's running
+    /// logsumexp (rows in parallel, eight lanes at a time) and dropped.
+    public static func crossEntropies(_ model: Transformer, _ tokens: [Int32], hooks: Hooks?,
+                                      vocabularySlice: Int = 32_768) throws -> [Double?] {
+        guard let normedAll = try model.forward(tokens, hooks: hooks, logits: .finalNormed) else { return [] }
         var out = [Double?](repeating: nil, count: tokens.count)
-        // Read in slices of rows: a long text's full logits would not fit in memory for a 256k vocabulary.
-        let chunk = 32
-        for start in stride(from: 0, to: tokens.count - 1, by: chunk) {
-            let end = min(tokens.count - 1, start + chunk)
-            let values = try model.backend.read(try logits.rows(start..<end))
-            for p in start..<end {
-                let row = values[((p - start) * vocab)..<((p - start + 1) * vocab)]
-                let top = Double(row.max() ?? 0)
-                let logSum = log(row.reduce(0.0) { $0 + exp(Double($1) - top) }) + top
-                out[p] = logSum - Double(row[row.startIndex + Int(tokens[p + 1])])
+        let rows = tokens.count - 1
+        guard rows > 0 else { return out }
+        let vocab = model.config.vocabSize, slice = max(1, vocabularySlice)
+        let normed = try normedAll.rows(0..<rows)
+        var top = [Float](repeating: -.infinity, count: rows), sums = [Double](repeating: 0, count: rows)
+        var targets = [Float](repeating: 0, count: rows)
+        for start in stride(from: 0, to: vocab, by: slice) {
+            let end = min(vocab, start + slice), width = end - start
+            let logits = try model.backend.read(try model.unembed(normed, vocabulary: start..<end))
+            logits.withUnsafeBufferPointer { all in
+                top.withUnsafeMutableBufferPointer { top in
+                    sums.withUnsafeMutableBufferPointer { sums in
+                        targets.withUnsafeMutableBufferPointer { targets in
+                            let shared = UncheckedRunning(top: top, sums: sums, targets: targets)
+                            LogitStatistics.forEachRow(rows) { r in
+                                let row = UnsafeBufferPointer(rebasing: all[(r * width)..<((r + 1) * width)])
+                                let s = LogitStatistics.summary(row)
+                                let (m, total) = (shared.top[r], shared.sums[r])
+                                if s.max > m {
+                                    shared.sums[r] = total * exp(Double(m) - Double(s.max)) + s.sumExp
+                                    shared.top[r] = s.max
+                                } else {
+                                    shared.sums[r] = total + s.sumExp * exp(Double(s.max) - Double(m))
+                                }
+                                let t = Int(tokens[r + 1])
+                                if (start..<end).contains(t) { shared.targets[r] = row[t - start] }
+                            }
+                        }
+                    }
+                }
             }
+        }
+        for r in 0..<rows { out[r] = Double(top[r]) + log(sums[r]) - Double(targets[r]) }
+        return out
+    }
+
+    /// The plain reference: full logits, double-precision logsumexp per row.
+    public static func referenceCrossEntropies(_ model: Transformer, _ tokens: [Int32], hooks: Hooks?) throws -> [Double?] {
+        guard let logits = try model.forward(tokens, hooks: hooks, logits: .all) else { return [] }
+        let vocab = model.config.vocabSize, values = try model.backend.read(logits)
+        var out = [Double?](repeating: nil, count: tokens.count)
+        for p in 0..<max(0, tokens.count - 1) {
+            let row = values[(p * vocab)..<((p + 1) * vocab)]
+            let top = Double(row.max() ?? 0)
+            let logSum = log(row.reduce(0.0) { $0 + exp(Double($1) - top) }) + top
+            out[p] = logSum - Double(row[row.startIndex + Int(tokens[p + 1])])
         }
         return out
     }
+}
+
+/// The running logsumexp of every row, written by one worker per row.
+private struct UncheckedRunning: @unchecked Sendable {
+    let top: UnsafeMutableBufferPointer<Float>
+    let sums: UnsafeMutableBufferPointer<Double>
+    let targets: UnsafeMutableBufferPointer<Float>
 }
 
 extension HookContext {

@@ -1,0 +1,179 @@
+import Foundation
+
+/// Softmax statistics of rows of logits over a whole vocabulary (262 144 entries for Gemma),
+/// eight lanes at a time: the logit lens reads ~20 such rows per prompt position, and a
+/// cross-entropy needs one per position. Plain references with the same semantics live in the
+/// tests (and in `LogitLens.cell`), in double precision.
+///
+/// Arithmetic: every exponential is an f32 `exp8` (≤ 2 ulp of expf over the range used), summed
+/// in f32 lanes over runs of `run` entries and those partial sums in double, so a row's sum has
+/// a relative error of about 1e-7 however long the row is.
+public enum LogitStatistics {
+    /// One row's normaliser: `max`, Σ exp(l − max) and Σ exp(l − max)·(l − max).
+    public struct Summary: Sendable, Equatable {
+        public var max: Float
+        public var sumExp: Double
+        public var weighted: Double
+
+        /// log Σ exp(l).
+        public var logSumExp: Double { Double(max) + log(sumExp) }
+        /// −Σ p log p, in nats: log S − Σ e·(l − max) / S.
+        public var entropy: Double { Swift.max(0, log(sumExp) - weighted / sumExp) }
+        /// p(token) for a logit of this row: as `LogitLens.softmax` computes it (expf, then the
+        /// double sum), not through the approximate exp8.
+        public func probability(_ logit: Float) -> Float { Float(Double(Foundation.exp(logit - max)) / sumExp) }
+    }
+
+    static let run = 1024
+
+    /// The summary of one row (at least one entry).
+    public static func summary(_ row: UnsafeBufferPointer<Float>) -> Summary {
+        let top = maximum(row)
+        var sum = 0.0, weighted = 0.0
+        let base = row.baseAddress!
+        var start = 0
+        while start < row.count {
+            let end = min(row.count, start + run)
+            let (s, w) = partial(base + start, end - start, top)
+            sum += s; weighted += w
+            start = end
+        }
+        return Summary(max: top, sumExp: sum, weighted: weighted)
+    }
+
+    /// Σ exp(l − top) and Σ exp(l − top)·(l − top) over `count` entries, in f32 lanes.
+    @inline(__always)
+    static func partial(_ p: UnsafePointer<Float>, _ count: Int, _ top: Float) -> (Double, Double) {
+        var s = SIMD8<Float>(), w = SIMD8<Float>()
+        let t = SIMD8<Float>(repeating: top)
+        var i = 0
+        let raw = UnsafeRawPointer(p)
+        while i + 8 <= count {
+            let x = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) - t
+            let e = exp8(x)
+            s += e
+            w += e * x
+            i += 8
+        }
+        var ds = Double(s.sum()), dw = Double(w.sum())
+        while i < count {
+            let x = p[i] - top
+            let e = Foundation.exp(x)
+            ds += Double(e); dw += Double(e * x)
+            i += 1
+        }
+        return (ds, dw)
+    }
+
+    /// The largest entry (the first row entry when all are equal).
+    public static func maximum(_ row: UnsafeBufferPointer<Float>) -> Float {
+        let p = UnsafeRawPointer(row.baseAddress!)
+        var m = SIMD8<Float>(repeating: -.infinity)
+        var i = 0
+        while i + 8 <= row.count {
+            let x = p.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            m = m.replacing(with: x, where: x .> m)  // (stdlib pointwiseMax is not inlined)
+            i += 8
+        }
+        var top = m.max()
+        while i < row.count { top = Swift.max(top, row[i]); i += 1 }
+        return top
+    }
+
+    /// 1-based rank of entry `t`: entries above it, plus equal ones at lower indices (the order
+    /// `Ranking.largest` lists them in).
+    public static func rank(of t: Int, in row: UnsafeBufferPointer<Float>) -> Int {
+        let value = row[t]
+        let v = SIMD8<Float>(repeating: value)
+        let p = UnsafeRawPointer(row.baseAddress!)
+        let one = SIMD8<Int32>(repeating: 1), zero = SIMD8<Int32>()
+        var above = zero
+        var i = 0
+        while i + 8 <= row.count {
+            above &+= zero.replacing(with: one, where: p.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) .> v)
+            i += 8
+        }
+        var count = Int(above.wrappedSum())
+        while i < row.count { if row[i] > value { count += 1 }; i += 1 }
+        // Ties before t rank above it.
+        var ties = zero
+        i = 0
+        while i + 8 <= t {
+            ties &+= zero.replacing(with: one, where: p.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) .== v)
+            i += 8
+        }
+        count += Int(ties.wrappedSum())
+        while i < t { if row[i] == value { count += 1 }; i += 1 }
+        return count + 1
+    }
+
+    /// Indices of the `k` largest entries, largest first, ties to the lower index: the same list
+    /// as `Ranking.largest`, with runs of eight entries below the current k-th skipped at once.
+    public static func largest(_ k: Int, of row: UnsafeBufferPointer<Float>) -> [Int] {
+        guard k > 0 else { return [] }
+        var best: [Int] = []
+        best.reserveCapacity(k + 1)
+        func offer(_ i: Int) {
+            if best.count == k, row[i] <= row[best[k - 1]] { return }
+            var at = best.count
+            while at > 0, row[best[at - 1]] < row[i] { at -= 1 }
+            best.insert(i, at: at)
+            if best.count > k { best.removeLast() }
+        }
+        let p = UnsafeRawPointer(row.baseAddress!)
+        var i = 0
+        while i + 8 <= row.count {
+            if best.count < k {
+                for j in i..<(i + 8) { offer(j) }
+            } else {
+                let x = p.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+                if any(x .> SIMD8<Float>(repeating: row[best[k - 1]])) {
+                    for j in i..<(i + 8) { offer(j) }
+                }
+            }
+            i += 8
+        }
+        while i < row.count { offer(i); i += 1 }
+        return best
+    }
+
+    /// exp(x) for x ≤ 0 in eight f32 lanes (Cephes expf: x = n·ln2 + r, |r| ≤ ln2/2, a degree-6
+    /// polynomial for e^r, 2^n put into the exponent bits). Below −87.3 the result is 0, as
+    /// expf underflows there too; positive inputs are not used by the callers.
+    @inline(__always)
+    public static func exp8(_ input: SIMD8<Float>) -> SIMD8<Float> {
+        let floor = SIMD8<Float>(repeating: -87.3)
+        let x = input.replacing(with: floor, where: input .< floor)
+        // n = round(x / ln 2) through the 1.5·2²³ trick: the integer sits in the low mantissa bits.
+        let magic = SIMD8<Float>(repeating: 12_582_912)
+        let shifted = x * 1.442_695_04 + magic
+        let n = shifted - magic
+        var r = x - n * 0.693_359_375
+        r = r + n * 2.121_944_4e-4
+        var y = SIMD8<Float>(repeating: 1.987_569_15e-4)
+        y = y * r + 1.398_199_950_7e-3
+        y = y * r + 8.333_451_907_3e-3
+        y = y * r + 4.166_579_589_4e-2
+        y = y * r + 1.666_666_545_9e-1
+        y = y * r + 5.000_000_120_1e-1
+        y = y * (r * r) + r + 1
+        // 2^n: n + 127 into the exponent field.
+        let bits = (unsafeBitCast(shifted, to: SIMD8<UInt32>.self) &- 0x4B40_0000 &+ 127) &<< 23
+        let result = y * unsafeBitCast(bits, to: SIMD8<Float>.self)
+        return result.replacing(with: 0, where: input .< -87.3)
+    }
+
+    /// Runs `body(i)` for i in 0..<count over the cores (rows are independent).
+    public static func forEachRow(_ count: Int, _ body: (Int) -> Void) {
+        if count <= 1 { for i in 0..<count { body(i) }; return }
+        withoutActuallyEscaping(body) { body in
+            let box = RowBody(body)
+            DispatchQueue.concurrentPerform(iterations: count) { box.body($0) }
+        }
+    }
+
+    private struct RowBody: @unchecked Sendable {
+        let body: (Int) -> Void
+        init(_ body: @escaping (Int) -> Void) { self.body = body }
+    }
+}
