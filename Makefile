@@ -54,7 +54,7 @@ dist: deps
 serve-browser-test:
 	python3 -c "import websocket" 2>/dev/null || PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q websocket-client
 	python3 tools/serve_browser_test.py --lantern $(BIN) --fixtures
-	python3 tools/serve_browser_test.py --lantern $(BIN) --sae saes/gemma3-270m-res6-topk4096 --expect-token " important"
+	python3 tools/serve_browser_test.py --lantern $(BIN) --sae saes/gemma3-270m-res6-topk4096 --expect-token " important" --steer-feature 3936
 
 demo: build
 	./tools/demo.sh
