@@ -25,11 +25,12 @@ for h in "${HARNESSES[@]}"; do
   esac
   start=$(date +%s)
   log="$OUT/$h.log"
+  touch "$OUT/$h.started"  # crashes counted are this run's (files newer than this)
   ASAN_OPTIONS=detect_leaks=0 "$OUT/fuzz-$h" -runs="$RUNS" -detect_leaks=0 -max_len=65536 -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 \
     -artifact_prefix="$OUT/crash-$h-" -print_final_stats=1 "$corpus" "$OUT/seeds/$h" >"$log" 2>&1
   rc=$?
   runs=$(grep -E "stat::number_of_executed_units" "$log" | tail -1 | awk '{print $2}')
-  crashes=$(ls "$OUT"/crash-$h-* 2>/dev/null | wc -l)
+  crashes=$(find "$OUT" -maxdepth 1 -name "crash-$h-*" -newer "$OUT/$h.started" | wc -l)
   echo "fuzz $h: ${runs:-?} executions, $crashes crash(es), $(( $(date +%s) - start )) s (exit $rc; log $log)"
   [ $rc -eq 0 ] || { status=1; grep -m3 -E "ERROR|Fatal error|==ERROR" "$log"; }
 done
