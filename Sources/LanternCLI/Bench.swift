@@ -258,22 +258,8 @@ struct Bench: ParsableCommand {
 
     /// llama.cpp on the same GGUF and token ids with the same thread count, when installed.
     func llamaCpp(_ path: String) -> [String: Any]? {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("tools/bench_llamacpp.py").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script, path, "\(prefill)", "\(decode)", "\(ProcessInfo.processInfo.activeProcessorCount)"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return nil }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0, let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            note("llama.cpp reference unavailable (make bench-llamacpp installs llama-cpp-python)")
-            return nil
-        }
-        return object
+        pythonReference("bench_llamacpp.py", [path, "\(prefill)", "\(decode)"],
+                        unavailable: "llama.cpp reference unavailable (make bench-llamacpp installs llama-cpp-python)")
     }
 }
 
@@ -304,4 +290,25 @@ final class BufferOwner {
     let buffer: UnsafeMutableRawBufferPointer
     init(_ buffer: UnsafeMutableRawBufferPointer) { self.buffer = buffer }
     deinit { buffer.deallocate() }
+}
+
+/// A reference measured beside Lantern in the same run: `tools/<script>` with `arguments` and the
+/// thread count, its JSON on standard output; nil (and one note) when it cannot run.
+func pythonReference(_ script: String, _ arguments: [String], unavailable: String) -> [String: Any]? {
+    let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("tools/\(script)").path
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", path] + arguments + ["\(ProcessInfo.processInfo.activeProcessorCount)"]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = FileHandle.nullDevice
+    guard (try? process.run()) != nil else { return nil }
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0, let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+        note(unavailable)
+        return nil
+    }
+    return object
 }

@@ -85,22 +85,8 @@ extension Bench {
     /// transformers fp32 (eager attention, the same thread count, the GGUF dequantised as
     /// tools/make_real_goldens.py loads it) running the same trace, when torch is installed.
     func transformersTrace(_ path: String, tokens: Int) -> [String: Any]? {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("tools/bench_transformers.py").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script, path, "\(tokens)", "\(ProcessInfo.processInfo.activeProcessorCount)"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return nil }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0, let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            note("transformers reference unavailable (tools/bench_transformers.py needs torch, transformers and gguf: pip install torch transformers gguf)")
-            return nil
-        }
-        return object
+        pythonReference("bench_transformers.py", [path, "\(tokens)"],
+                        unavailable: "transformers reference unavailable (tools/bench_transformers.py needs torch, transformers and gguf: pip install torch transformers gguf)")
     }
 }
 
