@@ -103,13 +103,7 @@ extension LanternServer {
     func steerStream(_ request: APIRequest) async throws -> Response {
         let setup = self.setup, queue = self.queue
         let run = try SteeringRun(request, setup: setup)
-        let (baseline, steered, ids) = try await queue.run {
-            let ids = try request.promptIDs(setup, reserve: run.maxNewTokens)
-            let hooks = try run.steering().hooks(for: setup.model.transformer)
-            return (try StepGenerator(model: setup.model.transformer, prompt: ids, maxNewTokens: run.maxNewTokens, sampler: run.sampler, hooks: nil),
-                    try StepGenerator(model: setup.model.transformer, prompt: ids, maxNewTokens: run.maxNewTokens, sampler: run.sampler, hooks: hooks),
-                    UncheckedBox(ids))
-        }
+        let (baseline, steered, ids) = try await generators(request, run)
         let body = ResponseBody { writer in
             func send(_ event: String, _ object: Any) async throws {
                 let json = String(decoding: try JSONResponse.encode(object), as: UTF8.self)
@@ -136,17 +130,23 @@ extension LanternServer {
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"], body: body)
     }
 
-    /// The same, as one JSON object when everything is generated.
-    func steer(_ request: APIRequest) async throws -> Data {
+    /// The baseline and steered generators of one request, made on the model's queue, and the prompt's ids.
+    func generators(_ request: APIRequest, _ run: SteeringRun) async throws -> (StepGenerator, StepGenerator, UncheckedBox<[Int32]>) {
         let setup = self.setup
-        let run = try SteeringRun(request, setup: setup)
-        let (baseline, steered, ids) = try await queue.run {
+        return try await queue.run {
             let ids = try request.promptIDs(setup, reserve: run.maxNewTokens)
             let hooks = try run.steering().hooks(for: setup.model.transformer)
             return (try StepGenerator(model: setup.model.transformer, prompt: ids, maxNewTokens: run.maxNewTokens, sampler: run.sampler, hooks: nil),
                     try StepGenerator(model: setup.model.transformer, prompt: ids, maxNewTokens: run.maxNewTokens, sampler: run.sampler, hooks: hooks),
                     UncheckedBox(ids))
         }
+    }
+
+    /// The same, as one JSON object when everything is generated.
+    func steer(_ request: APIRequest) async throws -> Data {
+        let setup = self.setup
+        let run = try SteeringRun(request, setup: setup)
+        let (baseline, steered, ids) = try await generators(request, run)
         for generator in [baseline, steered] {
             while !generator.finished { _ = try await queue.run { try generator.step() } }
         }
