@@ -11,6 +11,10 @@ protocol SIMDBlockDecoder {
     static var dtype: DType { get }
     /// Feeds the `dtype.blockSize` weights of the block at `src` to `sink`, eight at a time.
     static func decode<S: BlockSink>(_ src: UnsafeRawPointer, _ sink: inout S)
+    /// Σ w·x over the `blocks` consecutive blocks at `src` (one weight row) and the activations at
+    /// `x`: decode's matrix-vector product. By default each block decoded into a `DotSink`;
+    /// 32-weight types apply each block's scale once (`Block32Dot`).
+    static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float
 }
 
 protocol BlockSink {
@@ -50,6 +54,15 @@ struct DotSink: BlockSink {
 }
 
 extension SIMDBlockDecoder {
+    @inline(__always) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
+        var sink = DotSink(x: x)
+        for b in 0..<blocks {
+            sink.x = x + b * dtype.blockSize
+            decode(src + b * dtype.blockBytes, &sink)
+        }
+        return sink.sum
+    }
+
     /// Decodes one block into `dtype.blockSize` floats at `dst`.
     @inline(__always) static func decode(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>) {
         var sink = StoreSink(dst: dst)
@@ -57,8 +70,17 @@ extension SIMDBlockDecoder {
     }
 }
 
-@inline(__always) private func half(_ p: UnsafeRawPointer, _ offset: Int) -> Float {
-    Float(Float16(bitPattern: p.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
+/// The f16 at `offset` as a float, read as four halves (8 bytes from `offset`, which must lie in the
+/// block) so that it compiles to one vcvtph2ps from memory. The scalar conversion inserted the half
+/// into whatever register was free — often an accumulator — and chained every block to the last
+/// block's FMA (decode ran at half speed on that false dependency).
+@inline(__always) func half(_ p: UnsafeRawPointer, _ offset: Int) -> Float {
+    SIMD4<Float>(p.loadUnaligned(fromByteOffset: offset, as: SIMD4<Float16>.self))[0]
+}
+
+/// The f16 at `offset` when fewer than 8 bytes of the block follow it: the last of four halves.
+@inline(__always) func halfAtEnd(_ p: UnsafeRawPointer, _ offset: Int) -> Float {
+    SIMD4<Float>(p.loadUnaligned(fromByteOffset: offset - 6, as: SIMD4<Float16>.self))[3]
 }
 
 // Swift's SIMD conversions between scalar types were generic calls in older toolchains (a call
@@ -178,7 +200,7 @@ enum Q5_1SIMD: SIMDBlockDecoder {
 }
 
 /// Scales and mins of the 8 sub-blocks of a Q4_K / Q5_K block, already multiplied by d and dmin.
-@inline(__always) private func kScales(_ src: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>) {
+@inline(__always) func kScales(_ src: UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>) {
     let d = half(src, 0), dmin = half(src, 2)
     let q = src + 4
     var s = SIMD8<Float>(), m = SIMD8<Float>()
@@ -235,7 +257,7 @@ enum Q5_KSIMD: SIMDBlockDecoder {
 enum Q6_KSIMD: SIMDBlockDecoder {
     static var dtype: DType { .q6_K }
     @inline(__always) static func decode<S: BlockSink>(_ src: UnsafeRawPointer, _ sink: inout S) {
-        let d = half(src, 208)
+        let d = halfAtEnd(src, 208)
         for h in 0..<2 {
             let ql = 64 * h, qh = 128 + 32 * h, sc = 192 + 8 * h
             for c in 0..<4 {

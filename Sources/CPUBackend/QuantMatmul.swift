@@ -26,14 +26,8 @@ enum QuantMatmul {
             Parallel.forRanges(m, minChunk: 16, oversplit: 8) { rows in
                 let (x, w, out) = args.value
                 for j in rows {
-                    let src = w + j * rowBytes
                     for i in 0..<n {
-                        var sink = DotSink(x: x + i * k)
-                        for b in 0..<blocksPerRow {
-                            sink.x = x + i * k + b * blockSize
-                            B.decode(src + b * blockBytes, &sink)
-                        }
-                        out[i * m + j] = sink.sum
+                        out[i * m + j] = B.dot(w + j * rowBytes, x + i * k, blocks: blocksPerRow)
                     }
                 }
             }

@@ -74,6 +74,65 @@ final class QuantMatmulTests: XCTestCase {
         }
     }
 
+    /// Decode's row dots (scales applied per block) against a double-precision sum over the
+    /// dequantised weights, on odd and even block counts.
+    func testRowDotsAgainstDoubleReference() throws {
+        let decoders: [any SIMDBlockDecoder.Type] = [Q8_0SIMD.self, Q4_0SIMD.self, Q4_1SIMD.self, Q5_0SIMD.self,
+                                                     Q5_1SIMD.self, Q4_KSIMD.self, Q5_KSIMD.self, Q6_KSIMD.self]
+        for decoder in decoders {
+            let dtype = decoder.dtype
+            for blocks in [1, 2, 3, 20] {
+                let k = blocks * dtype.blockSize
+                let bytes = randomBlocks(dtype, rows: 1, k: k, seed: UInt64(blocks))
+                var rng = QuantTestRNG(seed: 11)
+                let x = (0..<k).map { _ in Float(Int(rng.next() % 2001) - 1000) / 1000 }
+                let w = try bytes.withUnsafeBytes { try dequantize(dtype, bytes: $0, count: k) }
+                var want = 0.0, magnitude = 0.0
+                for i in 0..<k { want += Double(w[i]) * Double(x[i]); magnitude += abs(Double(w[i]) * Double(x[i])) }
+                let got = bytes.withUnsafeBytes { raw in x.withUnsafeBufferPointer { decoder.dot(raw.baseAddress!, $0.baseAddress!, blocks: blocks) } }
+                XCTAssertLessThan(abs(Double(got) - want), 1e-6 * max(magnitude, 1e-30), "\(dtype), \(blocks) blocks")
+            }
+        }
+    }
+
+    /// The kernel reaches each type's own row dot through the generic protocol (not the per-weight
+    /// default): the same bits as the concrete call.
+    func testGenericDispatchTakesBlock32Dots() throws {
+        func viaProtocol<B: SIMDBlockDecoder>(_: B.Type, _ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ blocks: Int) -> Float {
+            B.dot(w, x, blocks: blocks)
+        }
+        let blocks = 40
+        var rng = QuantTestRNG(seed: 5)
+        let x = (0..<(blocks * 256)).map { _ in Float(Int(rng.next() % 2001) - 1000) / 1000 }
+        func check<B: SIMDBlockDecoder>(_ b: B.Type, _ concrete: (UnsafeRawPointer, UnsafePointer<Float>) -> Float) {
+            var differs = false
+            for seed in 1...4 {
+                let bytes = randomBlocks(B.dtype, rows: 1, k: blocks * B.dtype.blockSize, seed: UInt64(seed))
+                bytes.withUnsafeBytes { raw in
+                    x.withUnsafeBufferPointer { xs in
+                        var sink = DotSink(x: xs.baseAddress!)
+                        for i in 0..<blocks {
+                            sink.x = xs.baseAddress! + i * B.dtype.blockSize
+                            B.decode(raw.baseAddress! + i * B.dtype.blockBytes, &sink)
+                        }
+                        let generic = viaProtocol(B.self, raw.baseAddress!, xs.baseAddress!, blocks)
+                        XCTAssertEqual(generic.bitPattern, concrete(raw.baseAddress!, xs.baseAddress!).bitPattern, "\(B.dtype)")
+                        differs = differs || generic.bitPattern != sink.sum.bitPattern
+                    }
+                }
+            }
+            // The per-weight path sums in another order: some of four rows must differ in bits.
+            XCTAssertTrue(differs, "\(B.dtype): the generic call gave the per-weight path's bits every time")
+        }
+        check(Q8_0SIMD.self) { Q8_0SIMD.dot($0, $1, blocks: blocks) }
+        check(Q4_0SIMD.self) { Q4_0SIMD.dot($0, $1, blocks: blocks) }
+        check(Q4_1SIMD.self) { Q4_1SIMD.dot($0, $1, blocks: blocks) }
+        check(Q5_0SIMD.self) { Q5_0SIMD.dot($0, $1, blocks: blocks) }
+        check(Q5_1SIMD.self) { Q5_1SIMD.dot($0, $1, blocks: blocks) }
+        check(Q4_KSIMD.self) { Q4_KSIMD.dot($0, $1, blocks: blocks) }
+        check(Q6_KSIMD.self) { Q6_KSIMD.dot($0, $1, blocks: blocks) }
+    }
+
     func testRejectsPartialBlockRows() throws {
         let backend = CPUBackend()
         let bytes = [UInt8](repeating: 0, count: 34 * 2)
