@@ -1,10 +1,13 @@
 # Lantern — `make demo`, `make test`, `make bench`. Each target installs what it needs first.
 #
-# Release builds target the host's vector units: on an x86-64 CPU with AVX2, FMA and F16C we
-# build for `haswell` (the SIMD8 kernels then compile to 256-bit FMAs and F16C conversions);
-# elsewhere the compiler's portable baseline. Override with `make CPU=` (baseline) or CPU=name.
-CPU ?= $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && grep -qw f16c /proc/cpuinfo && echo haswell)
-CPU_FLAGS := $(if $(CPU),-Xswiftc -target-cpu -Xswiftc $(CPU) -Xcc -march=$(CPU),)
+# Release builds target the host's vector units: on an x86-64 CPU with AVX-512 (F, BW, DQ, VL)
+# we build for `skylake-avx512` and define LANTERN_AVX512, so the packed GEMM's register tile is
+# 16 lanes wide (zmm); with AVX2, FMA and F16C for `haswell` (the SIMD8 kernels then compile to
+# 256-bit FMAs and F16C conversions); elsewhere the compiler's portable baseline. Override with
+# `make CPU=` (baseline) or CPU=name (LANTERN_AVX512 follows CPU=skylake-avx512 only).
+HAS_FLAGS = $(shell for f in $(1); do grep -qw $$f /proc/cpuinfo 2>/dev/null || exit 0; done; echo yes)
+CPU ?= $(if $(call HAS_FLAGS,avx512f avx512bw avx512dq avx512vl fma f16c),skylake-avx512,$(if $(call HAS_FLAGS,avx2 fma f16c),haswell,))
+CPU_FLAGS := $(if $(CPU),-Xswiftc -target-cpu -Xswiftc $(CPU) -Xcc -march=$(CPU),) $(if $(filter skylake-avx512,$(CPU)),-Xswiftc -DLANTERN_AVX512,)
 RELEASE := -c release $(CPU_FLAGS)
 BIN := .build/release/lantern
 

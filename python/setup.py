@@ -21,11 +21,15 @@ LIBRARY = "liblanternc.dylib" if sys.platform == "darwin" else "liblanternc.so"
 
 
 def host_cpu_flags() -> list:
-    """The Makefile's rule: haswell when the CPU has AVX2, FMA and F16C; else the baseline."""
+    """The Makefile's rule: skylake-avx512 (and the 16-lane GEMM tile) when the CPU has AVX-512 F, BW,
+    DQ and VL; haswell when it has AVX2, FMA and F16C; else the baseline."""
     try:
         flags = set(Path("/proc/cpuinfo").read_text().split())
     except OSError:
         return []
+    if {"avx512f", "avx512bw", "avx512dq", "avx512vl", "fma", "f16c"} <= flags:
+        return ["-Xswiftc", "-target-cpu", "-Xswiftc", "skylake-avx512", "-Xcc", "-march=skylake-avx512",
+                "-Xswiftc", "-DLANTERN_AVX512"]
     if {"avx2", "fma", "f16c"} <= flags:
         return ["-Xswiftc", "-target-cpu", "-Xswiftc", "haswell", "-Xcc", "-march=haswell"]
     return []

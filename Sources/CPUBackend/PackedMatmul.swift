@@ -2,13 +2,23 @@ import LanternCore
 
 /// The prefill matmul (many activation rows): out[n, m] = x[n, k] · w[m, k]ᵀ as a packed GEMM in
 /// the BLIS style. Weights are widened to f32 one panel at a time (`nr` rows × `kc` columns,
-/// stored k-major), activations are packed once into 6-row tiles, and a 6 × 16 register tile
+/// stored k-major), activations are packed once into 6-row tiles, and a 6 × `nr` register tile
 /// does pure broadcast-and-FMA work: no conversions or horizontal sums in the inner loop. The
-/// widened panel (16 KiB) lives in L1 while every activation tile passes over it, so the cost of
-/// widening bf16/f16 is paid once per weight per call, not once per row.
+/// widened panel (16 or 32 KiB) lives in L1 while every activation tile passes over it, so the cost
+/// of widening bf16/f16 is paid once per weight per call, not once per row.
+///
+/// The tile is two `PanelVector`s wide: 8 lanes (AVX2: 12 accumulators in 16 ymm registers), or 16
+/// lanes when built with `-DLANTERN_AVX512` for a CPU with AVX-512 (the Makefile does this when the
+/// host has it): the same 12 accumulators in zmm registers, twice the FLOPs per instruction. Each
+/// output is the same k-ordered sum of f32 products either way.
 enum PackedMatmul {
+    #if LANTERN_AVX512
+    typealias PanelVector = SIMD16<Float>
+    #else
+    typealias PanelVector = SIMD8<Float>
+    #endif
     static let mr = 6
-    static let nr = 16
+    static let nr = 2 * PanelVector.scalarCount
     static let kc = 256
     /// Weight rows per task: 8 panels, so one task's widened weights (128 KiB) stay in L2.
     static let nc = nr * 8
@@ -80,24 +90,25 @@ enum PackedMatmul {
         }
     }
 
-    /// 6 rows × 16 columns: 12 accumulators, two weight vectors, one broadcast.
+    /// 6 rows × `nr` columns: 12 accumulators, two weight vectors, one broadcast.
     @inline(__always)
     static func tile(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ depth: Int,
                      _ out: UnsafeMutablePointer<Float>, _ ldo: Int, _ rows: Int, _ cols: Int, _ first: Bool) {
-        var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
-        var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
-        var c40 = SIMD8<Float>(), c41 = SIMD8<Float>(), c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
+        typealias V = PanelVector
+        let half = MemoryLayout<V>.size
+        var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V()
+        var c30 = V(), c31 = V(), c40 = V(), c41 = V(), c50 = V(), c51 = V()
         var ap = a, bp = UnsafeRawPointer(b)
         for _ in 0..<depth {
-            let b0 = bp.load(as: SIMD8<Float>.self), b1 = bp.load(fromByteOffset: 32, as: SIMD8<Float>.self)
-            var s = SIMD8<Float>(repeating: ap[0]); c00.addProduct(s, b0); c01.addProduct(s, b1)
-            s = SIMD8<Float>(repeating: ap[1]); c10.addProduct(s, b0); c11.addProduct(s, b1)
-            s = SIMD8<Float>(repeating: ap[2]); c20.addProduct(s, b0); c21.addProduct(s, b1)
-            s = SIMD8<Float>(repeating: ap[3]); c30.addProduct(s, b0); c31.addProduct(s, b1)
-            s = SIMD8<Float>(repeating: ap[4]); c40.addProduct(s, b0); c41.addProduct(s, b1)
-            s = SIMD8<Float>(repeating: ap[5]); c50.addProduct(s, b0); c51.addProduct(s, b1)
+            let b0 = bp.loadUnaligned(as: V.self), b1 = bp.loadUnaligned(fromByteOffset: half, as: V.self)
+            var s = V(repeating: ap[0]); c00.addProduct(s, b0); c01.addProduct(s, b1)
+            s = V(repeating: ap[1]); c10.addProduct(s, b0); c11.addProduct(s, b1)
+            s = V(repeating: ap[2]); c20.addProduct(s, b0); c21.addProduct(s, b1)
+            s = V(repeating: ap[3]); c30.addProduct(s, b0); c31.addProduct(s, b1)
+            s = V(repeating: ap[4]); c40.addProduct(s, b0); c41.addProduct(s, b1)
+            s = V(repeating: ap[5]); c50.addProduct(s, b0); c51.addProduct(s, b1)
             ap += 6
-            bp += 64
+            bp += 2 * half
         }
         store(out, c00, c01, cols, first)
         if rows > 1 { store(out + ldo, c10, c11, cols, first) }
@@ -109,20 +120,21 @@ enum PackedMatmul {
 
     /// Writes (first k slice) or adds one row of a tile, clipped to `cols`.
     @inline(__always)
-    static func store(_ o: UnsafeMutablePointer<Float>, _ lo: SIMD8<Float>, _ hi: SIMD8<Float>, _ cols: Int, _ first: Bool) {
-        if cols == 16 {
+    static func store(_ o: UnsafeMutablePointer<Float>, _ lo: PanelVector, _ hi: PanelVector, _ cols: Int, _ first: Bool) {
+        typealias V = PanelVector
+        let lanes = V.scalarCount, half = MemoryLayout<V>.size
+        if cols == nr {
             let raw = UnsafeMutableRawPointer(o)
             if first {
-                raw.storeBytes(of: lo, as: SIMD8<Float>.self)
-                raw.storeBytes(of: hi, toByteOffset: 32, as: SIMD8<Float>.self)
+                raw.storeBytes(of: lo, as: V.self)
+                raw.storeBytes(of: hi, toByteOffset: half, as: V.self)
             } else {
-                raw.storeBytes(of: raw.loadUnaligned(as: SIMD8<Float>.self) + lo, as: SIMD8<Float>.self)
-                raw.storeBytes(of: raw.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self) + hi,
-                               toByteOffset: 32, as: SIMD8<Float>.self)
+                raw.storeBytes(of: raw.loadUnaligned(as: V.self) + lo, as: V.self)
+                raw.storeBytes(of: raw.loadUnaligned(fromByteOffset: half, as: V.self) + hi, toByteOffset: half, as: V.self)
             }
         } else {
             for c in 0..<cols {
-                let v = c < 8 ? lo[c] : hi[c - 8]
+                let v = c < lanes ? lo[c] : hi[c - lanes]
                 o[c] = first ? v : o[c] + v
             }
         }

@@ -12,9 +12,11 @@ protocol SIMDBlockDecoder {
     /// Feeds the `dtype.blockSize` weights of the block at `src` to `sink`, eight at a time.
     static func decode<S: BlockSink>(_ src: UnsafeRawPointer, _ sink: inout S)
     /// Σ w·x over the `blocks` consecutive blocks at `src` (one weight row) and the activations at
-    /// `x`: decode's matrix-vector product. By default each block decoded into a `DotSink`;
-    /// 32-weight types apply each block's scale once (`Block32Dot`).
+    /// `x`: decode's matrix-vector product. By default each block decoded into a `DotSink`; the
+    /// types' own row dots apply each block's scale once (QuantRowDot.swift, QuantRowDotK.swift).
     static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float
+    /// Whether `dot` reads the activations in `BlockOrder` (the 32-weight types) or as they are.
+    static var readsBlockOrder: Bool { get }
 }
 
 protocol BlockSink {
@@ -54,6 +56,8 @@ struct DotSink: BlockSink {
 }
 
 extension SIMDBlockDecoder {
+    static var readsBlockOrder: Bool { false }
+
     @inline(__always) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
         var sink = DotSink(x: x)
         for b in 0..<blocks {

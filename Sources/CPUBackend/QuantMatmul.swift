@@ -23,8 +23,13 @@ enum QuantMatmul {
         let rowBytes = blocksPerRow * blockBytes
         let args = UncheckedBox((x, w, out))
         if n < fusedBelow {
+            // The row dots of the 32-weight types read the activations in their lane order.
+            let ordered = B.readsBlockOrder ? UnsafeMutablePointer<Float>.allocate(capacity: n * k) : nil
+            defer { ordered?.deallocate() }
+            if let ordered { BlockOrder.permute(x, ordered, count: n * k) }
+            let rowArgs = UncheckedBox((UnsafePointer(ordered) ?? x, w, out))
             Parallel.forRanges(m, minChunk: 16, oversplit: 8) { rows in
-                let (x, w, out) = args.value
+                let (x, w, out) = rowArgs.value
                 for j in rows {
                     for i in 0..<n {
                         out[i * m + j] = B.dot(w + j * rowBytes, x + i * k, blocks: blocksPerRow)

@@ -1,6 +1,6 @@
 import LanternCore
 
-/// Prefill with quantised weights: `PackedMatmul`'s packed GEMM (6 × 16 register tile, k-major
+/// Prefill with quantised weights: `PackedMatmul`'s packed GEMM (6 × `nr` register tile, k-major
 /// weight panels in L1), with each panel filled by decoding the weights' blocks instead of
 /// widening 16-bit floats. `PackedMatmul.kc` (256) is a multiple of every block size, so each
 /// k slice covers whole blocks; a row's slice is decoded into a small buffer, then spread into

@@ -1,121 +1,162 @@
 import LanternCore
 
-// Decode's matrix-vector product, one weight row at a time: Σⱼ wⱼ·xⱼ over a row of blocks whose
-// weights are w = d·q (+ m). Applying d once per block to the block's Σ q·x, instead of to every
-// weight, is the same sum of exact f32 products in another association (the kernel tests hold it
-// to the reference matmul on the dequantised weights within 1e-5 of the output's scale), and it
-// takes a multiply per eight weights out of the loop that bounds decode.
+// Decode's matrix-vector product, one weight row at a time: Σⱼ wⱼ·xⱼ over a row of 32-weight
+// blocks whose weights are w = d·q (+ m). Applying d once per block to the block's Σ q·x, instead
+// of to every weight, is the same sum of exact f32 products in another association (the kernel
+// tests hold it to the reference matmul on the dequantised weights within 1e-5 of the output's
+// scale), and it takes a multiply per eight weights out of the loop that bounds decode.
 //
-// Two accumulators, alternating blocks: each block's partial sums are independent, so the only
-// loop-carried chain is one FMA per block per accumulator.
+// Codes are read as 32-bit words, four to a lane, and each byte (or nibble) taken out with a shift
+// and a mask: lane i of the r-th vector holds weight 4i + r of the block. The activations are put
+// in the same order once per product (`BlockOrder.permute`), so no lane shuffles are needed, and
+// codes become exact floats by the 2²³ trick (the bits of 2²³ + q, minus 2²³ + bias). Every step
+// is a plain lane operation: the stdlib's SIMD widening and int-to-float initialisers, which these
+// kernels used first, stayed out-of-line calls in this module (decode ran at half speed).
+
+/// The order of activations the 32-weight row dots read: within each block of 32, position
+/// 8r + i holds activation 4i + r.
+enum BlockOrder {
+    static func permute(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int) {
+        for base in stride(from: 0, to: count, by: 32) {
+            for r in 0..<4 {
+                for i in 0..<8 { out[base + 8 * r + i] = x[base + 4 * i + r] }
+            }
+        }
+    }
+}
 
 @inline(__always) private func load8(_ x: UnsafePointer<Float>, _ at: Int) -> SIMD8<Float> {
     UnsafeRawPointer(x + at).loadUnaligned(as: SIMD8<Float>.self)
 }
 
-/// The signed bytes at `offset`, as exact floats.
-@inline(__always) private func signed8(_ p: UnsafeRawPointer, _ offset: Int) -> SIMD8<Float> {
-    SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: p.loadUnaligned(fromByteOffset: offset, as: SIMD8<Int8>.self)))
+/// Lanes below 2⁸ (or any below 2²³) minus `bias`, as exact floats.
+@inline(__always) private func biased(_ v: SIMD8<UInt32>, _ bias: Float) -> SIMD8<Float> {
+    unsafeBitCast(v | 0x4B00_0000, to: SIMD8<Float>.self) - (8_388_608 + bias)
 }
 
-/// The bytes at `offset`, zero-extended into 32-bit lanes.
-@inline(__always) private func unsigned8(_ p: UnsafeRawPointer, _ offset: Int) -> SIMD8<Int32> {
-    SIMD8<Int32>(truncatingIfNeeded: p.loadUnaligned(fromByteOffset: offset, as: SIMD8<UInt8>.self))
+/// Byte r of every lane.
+@inline(__always) private func byte(_ v: SIMD8<UInt32>, _ r: UInt32) -> SIMD8<UInt32> {
+    r == 3 ? v &>> 24 : (v &>> (8 * r)) & 0xFF
 }
 
-/// For each byte value, its 8 bits as 32-bit lanes of 0 or 16: Q5's fifth bits by table lookup
-/// (vector shifts by a lane index compile to scalar code here).
-nonisolated(unsafe) private let fifthBitLanes: UnsafeMutablePointer<SIMD8<Int32>> = {
-    let t = UnsafeMutablePointer<SIMD8<Int32>>.allocate(capacity: 256)
-    for byte in 0..<256 {
-        var v = SIMD8<Int32>()
-        for lane in 0..<8 { v[lane] = Int32(((byte >> lane) & 1) << 4) }
-        t[byte] = v
-    }
-    return t
-}()
-
-@inline(__always) private func fifthBits(_ word: UInt32, _ base: Int) -> SIMD8<Int32> {
-    fifthBitLanes[Int((word >> UInt32(base)) & 0xFF)]
+/// The 16 bytes at `offset` as 32 nibbles: low nibbles in lanes 0..<4, high nibbles in lanes 4..<8,
+/// so byte r of lane i is weight 4i + r of a block that stores weights j and j + 16 in byte j.
+@inline(__always) private func nibbles(_ p: UnsafeRawPointer, _ offset: Int) -> SIMD8<UInt32> {
+    let w = p.loadUnaligned(fromByteOffset: offset, as: SIMD4<UInt32>.self)
+    return SIMD8(lowHalf: w, highHalf: w &>> 4) & 0x0F0F_0F0F
 }
 
-/// A 32-weight block type whose row dot is `Σ_b d_b · (Σ q·x) (+ m_b · Σ x)`.
-protocol Block32Dot {
-    /// d·Σ q·x (+ m·Σ x) of the block at `p` against the 32 activations at `x`, added to `acc`.
-    static func accumulate(_ p: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ acc: inout SIMD8<Float>)
+/// Lane i holds `word` >> 4i: the fifth bits of weights 4i ..< 4i + 4 in its low four bits.
+@inline(__always) private func fifthBitLanes(_ word: UInt32) -> SIMD8<UInt32> {
+    SIMD8(repeating: word) &>> SIMD8(0, 4, 8, 12, 16, 20, 24, 28)
 }
 
-extension SIMDBlockDecoder where Self: Block32Dot {
-    @inline(__always) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
-        let bytes = dtype.blockBytes
-        var a0 = SIMD8<Float>(), a1 = SIMD8<Float>()
-        var p = src, xp = x, b = 0
-        while b + 2 <= blocks {
-            accumulate(p, xp, &a0)
-            accumulate(p + bytes, xp + 32, &a1)
-            p += 2 * bytes; xp += 64; b += 2
+/// Bit r of each lane of `fifthBitLanes`, as 0 or 16: the fifth bit of weight 4i + r.
+@inline(__always) private func fifthBits(_ lanes: SIMD8<UInt32>, _ r: UInt32) -> SIMD8<UInt32> {
+    (lanes &<< (4 - r)) & 0x10
+}
+
+/// Σ (q − bias)·x over a block's 32 codes, given byte r of lane i as code 4i + r.
+@inline(__always) private func codeDot(_ v: SIMD8<UInt32>, _ bias: Float, _ x: UnsafePointer<Float>) -> SIMD8<Float> {
+    var s = biased(byte(v, 0), bias) * load8(x, 0)
+    s.addProduct(biased(byte(v, 1), bias), load8(x, 8))
+    s.addProduct(biased(byte(v, 2), bias), load8(x, 16))
+    s.addProduct(biased(byte(v, 3), bias), load8(x, 24))
+    return s
+}
+
+/// The f16 at `offset` in every lane, converted with integer lane operations: its exponent and
+/// mantissa moved into an f32's and rebiased by 2¹¹², exact for every finite half (subnormals
+/// included); a non-finite half comes out as a finite ≥ 65536. A scalar conversion (vpinsrw +
+/// vcvtph2ps) merged into the accumulator's register and chained each block to the last block's FMA.
+@inline(__always) private func scale(_ p: UnsafeRawPointer, _ offset: Int) -> SIMD8<Float> {
+    let h = SIMD8<UInt32>(repeating: UInt32(p.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
+    let magnitude = unsafeBitCast((h & 0x7FFF) &<< 13, to: SIMD8<Float>.self) * 0x1p112
+    return unsafeBitCast(unsafeBitCast(magnitude, to: SIMD8<UInt32>.self) | ((h & 0x8000) &<< 16), to: SIMD8<Float>.self)
+}
+
+@inline(__always) private func sum32(_ x: UnsafePointer<Float>) -> SIMD8<Float> {
+    (load8(x, 0) + load8(x, 8)) + (load8(x, 16) + load8(x, 24))
+}
+
+/// Σ over a row's blocks of `block(p, x)`, each block's sum scaled inside `block`.
+@inline(__always) private func rowDot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ blocks: Int, _ bytes: Int,
+                                      _ block: (UnsafeRawPointer, UnsafePointer<Float>, inout SIMD8<Float>) -> Void) -> Float {
+    var acc = SIMD8<Float>()
+    for b in 0..<blocks { block(src + b * bytes, x + 32 * b, &acc) }
+    return acc.sum()
+}
+
+extension Q8_0SIMD {
+    static var readsBlockOrder: Bool { true }
+
+    /// q is a signed byte: flipping its top bit gives q + 128.
+    @inline(never) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
+        rowDot(src, x, blocks, 34) { p, x, acc in
+            let v = p.loadUnaligned(fromByteOffset: 2, as: SIMD8<UInt32>.self) ^ 0x8080_8080
+            acc.addProduct(codeDot(v, 128, x), scale(p, 0))
         }
-        if b < blocks { accumulate(p, xp, &a0) }
-        return (a0 + a1).sum()
     }
 }
 
-extension Q8_0SIMD: Block32Dot {
-    @inline(__always) static func accumulate(_ p: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ acc: inout SIMD8<Float>) {
-        var s0 = signed8(p, 2) * load8(x, 0), s1 = signed8(p, 18) * load8(x, 16)
-        s0.addProduct(signed8(p, 10), load8(x, 8))
-        s1.addProduct(signed8(p, 26), load8(x, 24))
-        acc.addProduct(s0 + s1, SIMD8(repeating: half(p, 0)))
-    }
-}
+extension Q4_0SIMD {
+    static var readsBlockOrder: Bool { true }
 
-extension Q4_0SIMD: Block32Dot {
-    @inline(__always) static func accumulate(_ p: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ acc: inout SIMD8<Float>) {
-        let q0 = unsigned8(p, 2), q1 = unsigned8(p, 10)
-        // Low nibbles are weights 0..<16, high nibbles 16..<32; q − 8 in integers, then exact floats.
-        var s0 = SIMD8<Float>((q0 & 0x0F) &- 8) * load8(x, 0), s1 = SIMD8<Float>((q0 &>> 4) &- 8) * load8(x, 16)
-        s0.addProduct(SIMD8<Float>((q1 & 0x0F) &- 8), load8(x, 8))
-        s1.addProduct(SIMD8<Float>((q1 &>> 4) &- 8), load8(x, 24))
-        acc.addProduct(s0 + s1, SIMD8(repeating: half(p, 0)))
-    }
-}
-
-extension Q4_1SIMD: Block32Dot {
-    @inline(__always) static func accumulate(_ p: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ acc: inout SIMD8<Float>) {
-        let q0 = unsigned8(p, 4), q1 = unsigned8(p, 12)
-        let x0 = load8(x, 0), x1 = load8(x, 8), x2 = load8(x, 16), x3 = load8(x, 24)
-        var s0 = SIMD8<Float>(q0 & 0x0F) * x0, s1 = SIMD8<Float>(q0 &>> 4) * x2
-        s0.addProduct(SIMD8<Float>(q1 & 0x0F), x1)
-        s1.addProduct(SIMD8<Float>(q1 &>> 4), x3)
-        acc.addProduct(s0 + s1, SIMD8(repeating: half(p, 0)))
-        acc.addProduct((x0 + x1) + (x2 + x3), SIMD8(repeating: half(p, 2)))
-    }
-}
-
-extension Q5_0SIMD: Block32Dot {
-    @inline(__always) static func accumulate(_ p: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ acc: inout SIMD8<Float>) {
-        let qh = p.loadUnaligned(fromByteOffset: 2, as: UInt32.self).littleEndian
-        let q0 = unsigned8(p, 6), q1 = unsigned8(p, 14)
-        func weights(_ nibbles: SIMD8<Int32>, _ base: Int) -> SIMD8<Float> {
-            SIMD8<Float>((nibbles | fifthBits(qh, base)) &- 16)
+    @inline(never) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
+        rowDot(src, x, blocks, 18) { p, x, acc in
+            acc.addProduct(codeDot(nibbles(p, 2), 8, x), scale(p, 0))
         }
-        var s0 = weights(q0 & 0x0F, 0) * load8(x, 0), s1 = weights(q0 &>> 4, 16) * load8(x, 16)
-        s0.addProduct(weights(q1 & 0x0F, 8), load8(x, 8))
-        s1.addProduct(weights(q1 &>> 4, 24), load8(x, 24))
-        acc.addProduct(s0 + s1, SIMD8(repeating: half(p, 0)))
     }
 }
 
-extension Q5_1SIMD: Block32Dot {
-    @inline(__always) static func accumulate(_ p: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ acc: inout SIMD8<Float>) {
-        let qh = p.loadUnaligned(fromByteOffset: 4, as: UInt32.self).littleEndian
-        let q0 = unsigned8(p, 8), q1 = unsigned8(p, 16)
-        let x0 = load8(x, 0), x1 = load8(x, 8), x2 = load8(x, 16), x3 = load8(x, 24)
-        var s0 = SIMD8<Float>((q0 & 0x0F) | fifthBits(qh, 0)) * x0
-        var s1 = SIMD8<Float>((q0 &>> 4) | fifthBits(qh, 16)) * x2
-        s0.addProduct(SIMD8<Float>((q1 & 0x0F) | fifthBits(qh, 8)), x1)
-        s1.addProduct(SIMD8<Float>((q1 &>> 4) | fifthBits(qh, 24)), x3)
-        acc.addProduct(s0 + s1, SIMD8(repeating: half(p, 0)))
-        acc.addProduct((x0 + x1) + (x2 + x3), SIMD8(repeating: half(p, 2)))
+extension Q4_1SIMD {
+    static var readsBlockOrder: Bool { true }
+
+    @inline(never) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
+        rowDot(src, x, blocks, 20) { p, x, acc in
+            acc.addProduct(codeDot(nibbles(p, 4), 0, x), scale(p, 0))
+            acc.addProduct(sum32(x), scale(p, 2))
+        }
+    }
+}
+
+extension Q5_0SIMD {
+    static var readsBlockOrder: Bool { true }
+
+    /// A plain loop, not `rowDot`'s closure: with the fifth bits, the closure stayed a call per block.
+    @inline(never) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
+        var acc = SIMD8<Float>()
+        for b in 0..<blocks {
+            let p = src + b * 22, x = x + 32 * b
+            let qh = fifthBitLanes(p.loadUnaligned(fromByteOffset: 2, as: UInt32.self).littleEndian)
+            let v = nibbles(p, 6)
+            var s = biased(byte(v, 0) | fifthBits(qh, 0), 16) * load8(x, 0)
+            s.addProduct(biased(byte(v, 1) | fifthBits(qh, 1), 16), load8(x, 8))
+            s.addProduct(biased(byte(v, 2) | fifthBits(qh, 2), 16), load8(x, 16))
+            s.addProduct(biased(byte(v, 3) | fifthBits(qh, 3), 16), load8(x, 24))
+            acc.addProduct(s, scale(p, 0))
+        }
+        return acc.sum()
+    }
+}
+
+extension Q5_1SIMD {
+    static var readsBlockOrder: Bool { true }
+
+    /// A plain loop, not `rowDot`'s closure: with the fifth bits, the closure stayed a call per block.
+    @inline(never) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
+        var acc = SIMD8<Float>()
+        for b in 0..<blocks {
+            let p = src + b * 24, x = x + 32 * b
+            let qh = fifthBitLanes(p.loadUnaligned(fromByteOffset: 4, as: UInt32.self).littleEndian)
+            let v = nibbles(p, 8)
+            var s = biased(byte(v, 0) | fifthBits(qh, 0), 0) * load8(x, 0)
+            s.addProduct(biased(byte(v, 1) | fifthBits(qh, 1), 0), load8(x, 8))
+            s.addProduct(biased(byte(v, 2) | fifthBits(qh, 2), 0), load8(x, 16))
+            s.addProduct(biased(byte(v, 3) | fifthBits(qh, 3), 0), load8(x, 24))
+            acc.addProduct(s, scale(p, 0))
+            acc.addProduct(sum32(x), scale(p, 2))
+        }
+        return acc.sum()
     }
 }

@@ -89,7 +89,8 @@ final class QuantMatmulTests: XCTestCase {
                 let w = try bytes.withUnsafeBytes { try dequantize(dtype, bytes: $0, count: k) }
                 var want = 0.0, magnitude = 0.0
                 for i in 0..<k { want += Double(w[i]) * Double(x[i]); magnitude += abs(Double(w[i]) * Double(x[i])) }
-                let got = bytes.withUnsafeBytes { raw in x.withUnsafeBufferPointer { decoder.dot(raw.baseAddress!, $0.baseAddress!, blocks: blocks) } }
+                let xs = decoder.readsBlockOrder ? blockOrder(x) : x
+                let got = bytes.withUnsafeBytes { raw in xs.withUnsafeBufferPointer { decoder.dot(raw.baseAddress!, $0.baseAddress!, blocks: blocks) } }
                 XCTAssertLessThan(abs(Double(got) - want), 1e-6 * max(magnitude, 1e-30), "\(dtype), \(blocks) blocks")
             }
         }
@@ -115,8 +116,11 @@ final class QuantMatmulTests: XCTestCase {
                             sink.x = xs.baseAddress! + i * B.dtype.blockSize
                             B.decode(raw.baseAddress! + i * B.dtype.blockBytes, &sink)
                         }
-                        let generic = viaProtocol(B.self, raw.baseAddress!, xs.baseAddress!, blocks)
-                        XCTAssertEqual(generic.bitPattern, concrete(raw.baseAddress!, xs.baseAddress!).bitPattern, "\(B.dtype)")
+                        let ordered = B.readsBlockOrder ? blockOrder(x) : x
+                        let (generic, direct) = ordered.withUnsafeBufferPointer {
+                            (viaProtocol(B.self, raw.baseAddress!, $0.baseAddress!, blocks), concrete(raw.baseAddress!, $0.baseAddress!))
+                        }
+                        XCTAssertEqual(generic.bitPattern, direct.bitPattern, "\(B.dtype)")
                         differs = differs || generic.bitPattern != sink.sum.bitPattern
                     }
                 }
@@ -131,6 +135,20 @@ final class QuantMatmulTests: XCTestCase {
         check(Q5_1SIMD.self) { Q5_1SIMD.dot($0, $1, blocks: blocks) }
         check(Q4_KSIMD.self) { Q4_KSIMD.dot($0, $1, blocks: blocks) }
         check(Q6_KSIMD.self) { Q6_KSIMD.dot($0, $1, blocks: blocks) }
+    }
+
+    /// `BlockOrder.permute` of `x`: position 8r + i of each block of 32 holds element 4i + r.
+    func blockOrder(_ x: [Float]) -> [Float] {
+        var out = [Float](repeating: .nan, count: x.count)
+        for base in stride(from: 0, to: x.count, by: 32) {
+            for r in 0..<4 { for i in 0..<8 { out[base + 8 * r + i] = x[base + 4 * i + r] } }
+        }
+        XCTAssertEqual(out, x.withUnsafeBufferPointer { src in
+            [Float](unsafeUninitializedCapacity: x.count) { buf, n in
+                BlockOrder.permute(src.baseAddress!, buf.baseAddress!, count: x.count); n = x.count
+            }
+        })
+        return out
     }
 
     func testRejectsPartialBlockRows() throws {
