@@ -35,7 +35,8 @@ enum PageGraphScript {
       } catch (e) { if (e.name !== 'AbortError') $('graph-status').textContent = e.message; }
     }
 
-    function nodeRow(n, layers) { return n.layer === 'E' ? 0 : Number(n.layer) + 1; }
+    // Rows as the static page draws them: embeddings at the bottom (0), layer L at L + 1, logits on top.
+    function nodeRow(n, layers) { return n.feature_type === 'logit' ? layers + 1 : n.layer === 'E' ? 0 : Number(n.layer) + 1; }
 
     function describeNode(n, tokens) {
       const at = `${n.ctx_idx} (${shown(tokens[n.ctx_idx])})`;
