@@ -56,7 +56,7 @@ enum OpenAPI {
          "max_logits": int("At most this many logit nodes (default 10)."),
          "logit_probability": number("Logit nodes until their cumulative probability reaches this (default 0.95)."),
          "max_feature_nodes": int("At most this many feature nodes, the most influential (default: all active features)."),
-         "batch_size": int("Targets per backward pass (default 64); a slice is one batch."),
+         "batch_size": int("Targets per backward pass (default 64, as the CLI); a slice is one batch, so smaller batches let other requests in sooner (the page sends 16)."),
          "conventions": ["type": "string", "enum": ["complete", "circuit-tracer"], "description": "complete (default): rows sum to their inputs; circuit-tracer: its nodes."],
          "slug": ["type": "string", "description": "The graph's slug in the JSON (default lantern-graph)."]]
     }
