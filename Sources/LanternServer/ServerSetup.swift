@@ -49,7 +49,8 @@ public struct ServerLimits: Sendable {
     public var graphBatch = 256
     /// Patching sweeps: rows × positions, one forward pass each.
     public var sweepCells = 4096
-    /// Graphs and sweeps running at once (each holds a worker thread while it waits for the queue).
-    public var slicedJobs = 4
+    /// Graphs and sweeps running at once: each holds a worker thread while it waits for the queue,
+    /// and a 32-token graph on the default model some 1.4 GB of adjacency.
+    public var slicedJobs = 2
     public init() {}
 }

@@ -89,15 +89,16 @@ final class ServerCancellationTests: ServerTestCase {
     /// A long graph: 60 tokens, one target per backward pass (some 1,300 slices on the tiny model).
     static let longGraph = #"{"token_ids":[2,"# + (0..<59).map { String(40 + $0 * 3) }.joined(separator: ",") + #"],"batch_size":1}"#
 
-    func startGraphServer() throws {
+    func startGraphServer(slicedJobs: Int = 2) throws {
         var limits = ServerLimits()
         limits.graphTokens = 60
+        limits.slicedJobs = slicedJobs
         try startServer(limits: limits, graphs: true)
     }
 
     /// `next` is answered between a graph's slices: the graph is still running after it (an order, not a time).
     func testNextIsAnsweredWhileAGraphRuns() async throws {
-        try startGraphServer()
+        try startGraphServer(slicedJobs: 1)
         let (fd, received) = try rawPost("/api/graph/stream", Self.longGraph, until: "event: progress")
         defer { close(fd) }
         XCTAssertTrue(received.contains("event: progress"), received)
@@ -105,6 +106,8 @@ final class ServerCancellationTests: ServerTestCase {
         XCTAssertEqual(next.status, 200)
         let during = try await jobs()
         XCTAssertEqual(during["running"], 1, "the graph still runs after the next request was answered")
+        let second = try await call("/api/graph", ["token_ids": [2, 5]])
+        XCTAssertEqual(second.status, 503, "one graph at a time on this server: \(second.json)")
         var tail = received
         var buffer = [UInt8](repeating: 0, count: 65536)
         while !tail.contains("event: done") && !tail.contains("event: error") {
