@@ -52,12 +52,18 @@ dist: deps
 	@cd "$$(mktemp -d)" && "$(CURDIR)/dist/lantern" next --model "$(CURDIR)/Tests/Fixtures/gemma2_tiny" --tokens 2,173,54 >/dev/null \
 	  && echo "dist/lantern ($$(du -h "$(CURDIR)/dist/lantern" | cut -f1)): no Swift libraries, runs from an empty directory"
 
-# `lantern serve` in headless Chromium (issue 15): the tiny fixtures, then the default model and its SAE.
+# `lantern serve` in headless Chromium (issue 15): the tiny fixtures (with a patching sweep), the
+# graph fixtures (the tiny Gemma 3 and its transcoders), then the default model with its SAE, tuned
+# lens and transcoders (the whole attribution graph of the seed prompt, ~35 s of the ~100 s).
 .PHONY: serve-browser-test
 serve-browser-test:
 	python3 -c "import websocket" 2>/dev/null || PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q websocket-client
+	python3 -c "import openapi_spec_validator" 2>/dev/null || PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q openapi-spec-validator
 	python3 tools/serve_browser_test.py --lantern $(BIN) --fixtures
-	python3 tools/serve_browser_test.py --lantern $(BIN) --sae saes/gemma3-270m-res6-topk4096 --expect-token " important" --steer-feature 3936
+	python3 tools/serve_browser_test.py --lantern $(BIN) --graph-fixtures
+	python3 tools/serve_browser_test.py --lantern $(BIN) --sae saes/gemma3-270m-res6-topk4096 --tuned lenses/gemma3-270m-tuned \
+	    --transcoders transcoders/gemma3-270m --expect-token " important" --steer-feature 3936 \
+	    --sweep-corrupted "The temperature of Wikipedia is very" --sweep-target " important"
 
 demo: build
 	./tools/demo.sh

@@ -5,13 +5,20 @@ Starts `lantern serve --port 0` with the given model/SAE, loads the page, types 
 checks, as a person would see them: the next-token table fills (with --expect-token among its
 rows), the lens heatmap fills (a cell per layer and position, and the answer's rank per layer),
 a token's SAE features list, a feature's dashboard opens, and moving a steering slider changes the
-steered text. Optionally saves a screenshot.
+steered text; with --tuned, the tuned-lens heatmap fills too; with --sweep-corrupted and
+--sweep-target, the patching sweep heatmap fills (a shaded cell per row and position, the values the
+API returns); with --transcoders, the attribution graph panel draws its nodes and edges, shows the
+dark-matter share, and a clicked feature node opens its card. The page's OpenAPI document is
+validated with openapi-spec-validator. Optionally saves screenshots.
 
-  # the tiny fixture (CI, about 20 s):
+  # the tiny fixture (CI, a few seconds), then its graph fixtures (the tiny Gemma 3 and its transcoders):
   python3 tools/serve_browser_test.py --lantern .build/release/lantern --fixtures
-  # the default model and its SAE (about a minute):
+  python3 tools/serve_browser_test.py --lantern .build/release/lantern --graph-fixtures
+  # the default model with its SAE, tuned lens and transcoders (about two minutes):
   python3 tools/serve_browser_test.py --lantern .build/release/lantern \
-      --sae saes/gemma3-270m-res6-topk4096 --expect-token " important" --screenshot /tmp/serve.png
+      --sae saes/gemma3-270m-res6-topk4096 --tuned lenses/gemma3-270m-tuned --transcoders transcoders/gemma3-270m \
+      --expect-token " important" --sweep-corrupted "The reliability of Britannica is very" --sweep-target " important" \
+      --screenshot /tmp/serve.png --graph-screenshot /tmp/serve-graph.png
 
 Needs `chromium` (apt) and `websocket-client` (pip); the Makefile's test target installs both.
 Exits non-zero, naming the check, when a check fails or the browser cannot run (never a silent pass).
@@ -107,6 +114,96 @@ def post(url, body):
         return json.load(r)
 
 
+def check_openapi(url):
+    """The served OpenAPI document is valid OpenAPI 3.1."""
+    try:
+        from openapi_spec_validator import validate
+    except ImportError:
+        fail("the Python package openapi-spec-validator is missing (pip install openapi-spec-validator)")
+    spec = json.load(urllib.request.urlopen(url + "openapi.json"))
+    try:
+        validate(spec)
+    except Exception as e:  # the validator's own error types vary by version
+        fail(f"/openapi.json is not valid OpenAPI: {e}")
+    print(f"serve browser test: /openapi.json is valid OpenAPI {spec['openapi']} ({len(spec['paths'])} paths)", flush=True)
+
+
+def check_tuned(browser, info, timeout):
+    """The tuned lens's heatmap beside the logit lens: a shaded cell per layer and position, its ranks."""
+    tuned = browser.wait("(() => { const t = document.querySelector('#tuned table'); if (!t) return null;"
+                         " return {rows: t.querySelectorAll('tr').length - 1, cells: t.querySelectorAll('td[data-tip]').length,"
+                         " ranks: [...t.querySelectorAll('td.rank')].map(e => Number(e.textContent)),"
+                         " shaded: [...t.querySelectorAll('td[data-tip]')].every(e => e.style.background.length > 0)} })()",
+                         "the tuned-lens heatmap did not draw", timeout)
+    if tuned["rows"] < info["layers"] or not tuned["cells"] or not tuned["shaded"] or len(tuned["ranks"]) != tuned["rows"]:
+        fail(f"the tuned-lens heatmap is not full: {tuned}")
+    print(f"serve browser test: tuned lens {tuned['rows']} rows, {tuned['cells']} shaded cells; answer's rank per layer "
+          f"(last layer first): {tuned['ranks']}", flush=True)
+
+
+def check_sweep(browser, url, clean, corrupted, target, timeout):
+    """Fills the sweep panel, runs it, and checks the heatmap shows the API's values, every cell shaded."""
+    target_field = target if not re.fullmatch(r"\d+", target) else int(target)
+    browser.js(f"(() => {{ document.getElementById('sweep-clean').value = {json.dumps(clean)};"
+               f" document.getElementById('sweep-corrupted').value = {json.dumps(corrupted)};"
+               f" document.getElementById('sweep-target').value = {json.dumps(target)};"
+               " document.getElementById('sweep-run').click() })()")
+    shown = browser.wait("(() => { if (document.getElementById('sweep-status').textContent !== 'done') return null;"
+                         " const t = document.querySelector('#sweep table'); if (!t) return null;"
+                         " const rows = [...t.querySelectorAll('tr')].slice(1).map(r => [...r.querySelectorAll('td')].map(c => c.textContent));"
+                         " const shaded = [...t.querySelectorAll('td')].every(e => e.style.background.length > 0);"
+                         " return {rows, shaded} })()", "the patching sweep heatmap did not fill", timeout)
+    expected = post(url + "api/patch/sweep", {"prompt": clean, "corrupted_prompt": corrupted, "target": target_field})
+    grid = expected["grids"][0]
+    want = [[f"{v:.2f}" for v in row] for row in reversed(grid["values"])]
+    if not shown["shaded"] or [[c.replace("-0.00", "0.00") for c in r] for r in shown["rows"]] != [[c.replace("-0.00", "0.00") for c in r] for r in want]:
+        fail(f"the sweep heatmap {shown} is not the API's grid {want}")
+    print(f"serve browser test: patching sweep heatmap {len(want)} rows × {len(want[0])} positions, every cell shaded; "
+          f"last row (layer 0): {shown['rows'][-1]}", flush=True)
+
+
+def check_graph(browser, max_feature_nodes, timeout):
+    """Builds the graph in the page: its nodes and edges drawn, the dark-matter share shown, a feature's card."""
+    if max_feature_nodes is not None:
+        browser.js(f"document.getElementById('graph-max').value = '{max_feature_nodes}'")
+    started = time.time()
+    browser.js("document.getElementById('graph-run').click()")
+    drawn = browser.wait("(() => { const s = document.querySelector('#graph svg'); if (!s || !graphData) return null;"
+                         " const kinds = {}; graphData.nodes.forEach(n => kinds[n.feature_type] = (kinds[n.feature_type] || 0) + 1);"
+                         " return {nodes: s.querySelectorAll('.gnode').length, json_nodes: graphData.nodes.length, lines: s.querySelectorAll('line').length,"
+                         " links: graphData.links.length, kinds, dark: (document.getElementById('dark-matter') || {}).textContent || '',"
+                         " share: graphData.metadata.lantern.error_share} })()", "the attribution graph did not draw", timeout)
+    seconds = time.time() - started
+    if drawn["nodes"] == 0 or drawn["nodes"] != drawn["json_nodes"] or drawn["lines"] != min(drawn["links"], 3000):
+        fail(f"the graph's drawing does not match its JSON: {drawn}")
+    if f"{drawn['share'] * 100:.1f}%" not in drawn["dark"]:
+        fail(f"the dark-matter share is not shown: {drawn['dark']!r}")
+    print(f"serve browser test: attribution graph drawn in {seconds:.1f} s: {drawn['nodes']} nodes {drawn['kinds']}, "
+          f"{drawn['lines']} edges; dark matter {drawn['share'] * 100:.1f}%", flush=True)
+    if drawn["kinds"].get("cross layer transcoder"):
+        browser.js("document.querySelector('#graph circle.gnode').dispatchEvent(new MouseEvent('click', {bubbles: true}))")
+        card = browser.wait("(() => { const c = document.getElementById('graph-node-card'); const x = document.getElementById('graph-contexts');"
+                            " return c && x && !x.textContent.includes('loading') ? c.querySelector('b').textContent + ' | ' + x.textContent.slice(0, 120) : null })()",
+                            "a feature node's card did not open", timeout)
+        print(f"serve browser test: feature node card: {card}", flush=True)
+
+
+def screenshot(browser, path, element=None):
+    """A PNG of the page's top (or of one element and what follows it, up to 2200 pixels)."""
+    import base64
+    if element:
+        top = browser.js(f"document.getElementById('{element}').getBoundingClientRect().top + window.scrollY - 8")
+    else:
+        browser.js("window.scrollTo(0, 0)")
+        top = 0
+    height = browser.js(f"Math.min(document.documentElement.scrollHeight - {top}, 2200)")
+    shot = browser.send("Page.captureScreenshot", format="png",
+                        clip={"x": 0, "y": top, "width": 1280, "height": height, "scale": 1}, captureBeyondViewport=True)
+    with open(path, "wb") as f:
+        f.write(base64.b64decode(shot["data"]))
+    print(f"serve browser test: screenshot {path}", flush=True)
+
+
 def start_server(args, extra):
     command = [args.lantern, "serve", "--port", "0", "--backend", "cpu"] + extra
     print("serve browser test: " + " ".join(command), flush=True)
@@ -129,8 +226,15 @@ def main():
     p.add_argument("--lantern", default=os.path.join(ROOT, ".build/release/lantern"))
     p.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
     p.add_argument("--fixtures", action="store_true", help="the tiny Gemma 2 fixture, its SAE and tuned lens, a byte corpus")
+    p.add_argument("--graph-fixtures", action="store_true", help="the tiny Gemma 3 and its transcoders: the graph panel only")
     p.add_argument("--model", help="model for lantern serve (default: its default model)")
     p.add_argument("--sae", help="SAE for lantern serve")
+    p.add_argument("--tuned", help="tuned lens for lantern serve (its heatmap is checked)")
+    p.add_argument("--transcoders", help="transcoders for lantern serve (the graph panel is checked)")
+    p.add_argument("--graph-max-feature-nodes", type=int, help="the graph panel's feature budget (default: all active features)")
+    p.add_argument("--sweep-corrupted", help="the patching sweep's corrupted prompt (the sweep panel is checked)")
+    p.add_argument("--sweep-target", help="the patching sweep's target token (text of one token, or an id)")
+    p.add_argument("--graph-screenshot", help="save a PNG of the graph panel here")
     p.add_argument("--prompt", default=SEED)
     p.add_argument("--expect-token", help="a token that must appear in the next-token table")
     p.add_argument("--screenshot", help="save a PNG of the page here")
@@ -156,9 +260,19 @@ def main():
                  "--tuned", os.path.join(fixtures, "tuned_lens/gemma2_tiny"), "--corpus", corpus, "--byte-tokens",
                  "--context", "32", "--scan-tokens", "256"]
         prompt = "to be, or not"  # the fixture's context is 64 bytes
+        args.sweep_corrupted, args.sweep_target = args.sweep_corrupted or "to be, or yes", args.sweep_target or "32"
+    elif args.graph_fixtures:
+        corpus = os.path.join(corpus_dir, "corpus.txt")
+        with open(corpus, "w") as f:
+            f.write("".join(f"Sentence {i} of a small corpus for the graph test.\n\n" for i in range(40)))
+        extra = ["--model", os.path.join(ROOT, "Tests/Fixtures/gemma3_tiny"), "--transcoders",
+                 os.path.join(ROOT, "Tests/Fixtures/graphs/gemma3_tiny/transcoders"), "--corpus", corpus, "--byte-tokens",
+                 "--context", "32", "--scan-tokens", "256"]
+        prompt = "the graph"
     else:
         extra = (["--model", args.model] if args.model else []) + (["--sae", args.sae] if args.sae else []) + [
             "--scan-tokens", "2048", "--context", "64"]
+        extra += (["--tuned", args.tuned] if args.tuned else []) + (["--transcoders", args.transcoders] if args.transcoders else [])
         prompt = args.prompt
     server, url = start_server(args, extra)
     browser = None
@@ -203,10 +317,25 @@ def main():
         if len(lens["ranks"]) != lens["rows"] or lens["ranks"][0] != 1:
             fail(f"the answer's rank per layer is missing or not 1 at the last layer: {lens['ranks']}")
         checks += 1
+        if info["tuned_lens"]:
+            check_tuned(browser, info, args.timeout)
+            checks += 1
         print(f"serve browser test: lens heatmap {lens['rows']} rows × {lens['tokens']} tokens; answer's rank per layer "
               f"(last layer first): {lens['ranks']}", flush=True)
         browser.wait("document.querySelectorAll('#attention td').length > 0", "the attention pattern did not draw", args.timeout)
         checks += 1
+        check_openapi(url)
+        checks += 1
+        if args.sweep_corrupted and args.sweep_target:
+            check_sweep(browser, url, prompt, args.sweep_corrupted, args.sweep_target, args.timeout)
+            checks += 1
+        if info["transcoders"]:
+            check_graph(browser, args.graph_max_feature_nodes, args.timeout)
+            checks += 1
+            if args.graph_screenshot:
+                screenshot(browser, args.graph_screenshot, "graph-section")
+        if not info["saes"]:
+            return print(f"serve browser test: {checks} passed, 0 failed (no SAE: no features, dashboards or steering to check)", flush=True)
         # Click the last token: its neurons, then its first feature.
         browser.js("(() => { const t = [...document.querySelectorAll('#tokens .tok')]; t[t.length - 1].click(); })()")
         neuron = browser.wait("(() => { const n = document.querySelector('#neurons .neuron'); return n ? n.textContent : null })()",
@@ -253,14 +382,7 @@ def main():
                        f" s.dispatchEvent(new Event('input')); document.getElementById('steer-status').textContent = '' }})()")
             browser.wait(done, "no steered text at the screenshot's strength", args.timeout)
         if args.screenshot:
-            browser.js("window.scrollTo(0, 0)")
-            height = browser.js("Math.min(document.documentElement.scrollHeight, 2200)")
-            shot = browser.send("Page.captureScreenshot", format="png",
-                                clip={"x": 0, "y": 0, "width": 1280, "height": height, "scale": 1}, captureBeyondViewport=True)
-            import base64
-            with open(args.screenshot, "wb") as f:
-                f.write(base64.b64decode(shot["data"]))
-            print(f"serve browser test: screenshot {args.screenshot}", flush=True)
+            screenshot(browser, args.screenshot)
     finally:
         if browser:
             browser.close()

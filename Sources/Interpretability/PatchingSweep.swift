@@ -168,8 +168,8 @@ public struct PatchingSweep {
     /// Patches every row × position of the families `patterns` select: one forward pass per cell,
     /// over the positions from the patched one on (the clean prefix comes from a KV cache, so a
     /// cell that changes nothing gives 1 up to the cache's rounding, ~1e-6). `progress(done, total)`
-    /// follows the cells.
-    public func run(_ patterns: [String], progress: (Int, Int) -> Void = { _, _ in }) throws -> PatchingSweepResult {
+    /// follows the cells (0 once the corrupted run is in); it may throw to stop the sweep there.
+    public func run(_ patterns: [String], progress: (_ done: Int, _ total: Int) throws -> Void = { _, _ in }) throws -> PatchingSweepResult {
         let families = try self.families(patterns)
         let hooksNeeded = Set(families.flatMap { $0.rows.map(\.hook) })
         let capture = Hooks(capture: HookFilter(Array(hooksNeeded)))
@@ -177,6 +177,7 @@ public struct PatchingSweep {
         let n = clean.count
         let total = families.reduce(0) { $0 + $1.rows.count } * n
         var done = 0
+        try progress(done, total)
         var differences = families.map { family in family.rows.map { _ in [Float](repeating: 0, count: n) } }
         // Patching position p leaves positions before p as in the clean run, so their keys and
         // values are computed once per p and each cell runs only positions p..<n.
@@ -195,7 +196,7 @@ public struct PatchingSweep {
                     let l = try model.backend.read(logits)
                     differences[f][r][p] = l[Int(target)] - (baseline.map { l[Int($0)] } ?? 0)
                     done += 1
-                    progress(done, total)
+                    try progress(done, total)
                 }
             }
         }

@@ -18,15 +18,18 @@ public struct Steering {
     /// The hook a raw direction is added to when there is no SAE.
     public var hookName: String?
     public var strength: Float
+    /// Clamp mode: one value per feature (in `features`' order) instead of `strength` for all.
+    public var strengths: [Float]?
     public var mode: SteeringMode
 
     public init(sae: SAE?, features: [Int] = [], direction: [Float]? = nil, hookName: String? = nil,
-                strength: Float, mode: SteeringMode = .add) {
+                strength: Float, strengths: [Float]? = nil, mode: SteeringMode = .add) {
         self.sae = sae
         self.features = features
         self.direction = direction
         self.hookName = hookName
         self.strength = strength
+        self.strengths = strengths
         self.mode = mode
     }
 
@@ -63,12 +66,15 @@ public struct Steering {
             for f in features where f < 0 || f >= sae.dSAE {
                 throw LanternError.invalidArgument("feature \(f) is out of range: the SAE has \(sae.dSAE) features (0..<\(sae.dSAE))")
             }
-            let (features, strength) = (self.features, self.strength)
+            if let strengths, strengths.count != features.count {
+                throw LanternError.invalidArgument("clamp mode got \(strengths.count) strengths for \(features.count) features")
+            }
+            let targets = zip(features, strengths ?? features.map { _ in strength }).map { (feature: $0, value: $1) }
             hooks.intervene(hook) { x, ctx in
                 // x̂' + (x − x̂) = x + (acts' − acts)·W_dec: only the clamped features' terms change.
                 let acts = try ctx.backend.read(try sae.encode(x))
                 var delta = [Float](repeating: 0, count: acts.count)
-                for r in 0..<x.rowCount { for f in features { delta[r * sae.dSAE + f] = strength - acts[r * sae.dSAE + f] } }
+                for r in 0..<x.rowCount { for (f, value) in targets { delta[r * sae.dSAE + f] = value - acts[r * sae.dSAE + f] } }
                 let change = try ctx.backend.matmul(try ctx.backend.tensor(delta, shape: [x.rowCount, sae.dSAE]), sae.decoder)
                 return try ctx.backend.add(x, change)
             }

@@ -71,16 +71,9 @@ struct GraphCommand: ParsableCommand {
         let started = Date()
         let loaded = try model.load()
         let ids = try prompt.ids(for: loaded)
-        let replacement: ReplacementModel
-        var set: [Transcoder] = []
-        if transcoders.count == 1, GemmaScope2.isCrossLayerFolder(transcoders[0]) {
-            let clt = try GemmaScope2.loadCrossLayerTranscoder(directory: transcoders[0], backend: loaded.backend)
-            replacement = try ReplacementModel(model: loaded.transformer, crossLayer: clt)
-        } else {
-            set = try transcoders.flatMap(TranscoderEval.transcoderFolders).map { try GemmaScope2.loadTranscoder(directory: $0, backend: loaded.backend) }
-                .sorted { ($0.config.layer ?? -1) < ($1.config.layer ?? -1) }
-            replacement = try ReplacementModel(model: loaded.transformer, transcoders: set)
-        }
+        let replacement = try Self.replacementModel(transcoders, loaded)
+        let set: [Transcoder]
+        if case let .perLayer(perLayer) = replacement.transcoders { set = perLayer } else { set = [] }
         let options = GraphOptions(maxLogits: maxLogits, logitProbability: logitProbability,
                                    conventions: conventions == "complete" ? .complete : .circuitTracer, maxFeatureNodes: maxFeatureNodes,
                                    batchSize: batchSize)
@@ -121,6 +114,18 @@ struct GraphCommand: ParsableCommand {
             try NeuronpediaGraph.data(object).write(to: URL(fileURLWithPath: out))
             print("wrote \(out)")
         }
+    }
+
+    /// The model with the transcoders of `--transcoders` (per-layer folders, folders holding them,
+    /// or one cross-layer transcoder folder); `lantern serve --transcoders` loads them the same way.
+    static func replacementModel(_ transcoders: [String], _ loaded: LanternModel) throws -> ReplacementModel {
+        if transcoders.count == 1, GemmaScope2.isCrossLayerFolder(transcoders[0]) {
+            let clt = try GemmaScope2.loadCrossLayerTranscoder(directory: transcoders[0], backend: loaded.backend)
+            return try ReplacementModel(model: loaded.transformer, crossLayer: clt)
+        }
+        let set = try transcoders.flatMap(TranscoderEval.transcoderFolders).map { try GemmaScope2.loadTranscoder(directory: $0, backend: loaded.backend) }
+            .sorted { ($0.config.layer ?? -1) < ($1.config.layer ?? -1) }
+        return try ReplacementModel(model: loaded.transformer, transcoders: set)
     }
 
     /// Every layer's transcoder over `--contexts` corpus tokens (64-token contexts), with progress.

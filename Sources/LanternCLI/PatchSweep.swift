@@ -78,7 +78,7 @@ struct PatchSweepCommand: ParsableCommand {
             try writeHTML(HTMLReport.page(title: "Activation patching sweep", subtitle: "\(loaded.source) · \(clean.count) tokens",
                                           sections: HTMLReport.patchingSweep(result, display: loaded.shown)), to: html)
         }
-        if json { print(try jsonString(Self.json(result, model: loaded))) } else { print(Self.table(result, model: loaded)) }
+        if json { print(try jsonString(result.json(model: loaded))) } else { print(Self.table(result, model: loaded)) }
     }
 
     static func table(_ s: PatchingSweepResult, model: LanternModel) -> String {
@@ -97,30 +97,5 @@ struct PatchSweepCommand: ParsableCommand {
             }
         }
         return lines.joined(separator: "\n")
-    }
-
-    static func json(_ s: PatchingSweepResult, model: LanternModel) -> [String: Any] {
-        var out: [String: Any] = [
-            "clean_tokens": s.cleanTokens.map(Int.init), "corrupted_tokens": s.corruptedTokens.map(Int.init),
-            "clean_pieces": s.cleanTokens.map(model.display), "corrupted_pieces": s.corruptedTokens.map(model.display),
-            "target": Int(s.target), "clean_logit_difference": Double(s.cleanDifference),
-            "corrupted_logit_difference": Double(s.corruptedDifference),
-            "grids": s.grids.map { g -> [String: Any] in
-                var grid: [String: Any] = ["family": g.family, "method": g.method.rawValue,
-                 "rows": g.rows.map { r -> [String: Any] in
-                     var d: [String: Any] = ["hook": r.hook, "label": r.label]
-                     if let l = r.layer { d["layer"] = l }
-                     if let h = r.head { d["head"] = h }
-                     return d
-                 },
-                 "values": g.values.map { $0.map(Double.init) }, "logit_differences": g.logitDifferences.map { $0.map(Double.init) }]
-                if g.method == .attribution, let real = s.grid(family: g.family), let (r, worst) = try? g.agreement(with: real) {
-                    grid["agreement_with_activation_patching"] = ["correlation": r, "max_abs_difference": worst]
-                }
-                return grid
-            },
-        ]
-        if let b = s.baseline { out["baseline"] = Int(b) }
-        return out
     }
 }

@@ -6,7 +6,7 @@ import LanternServer
 /// `lantern serve`: the page app and JSON API on this machine (a local Neuronpedia).
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve a page app and a JSON API over one model: next tokens, logit/tuned lens, attention, SAE features and dashboards, steering.",
+        abstract: "Serve a page app and a JSON API over one model: next tokens, logit/tuned lens, attention, SAE features and dashboards, steering, attribution graphs, patching sweeps.",
         discussion: """
             The model, SAEs, tuned lens and corpus come from this command line only; requests choose an SAE by its index \
             and never name a file. Requests share one model instance, queued one forward pass at a time. The API is \
@@ -20,6 +20,9 @@ struct Serve: ParsableCommand {
 
     @Option(name: .long, help: "A tuned lens folder to show beside the logit lens.")
     var tuned: String?
+
+    @Option(name: .long, parsing: .upToNextOption, help: "Transcoders for attribution graphs (as `lantern graph --transcoders`: per-layer folders, a folder holding them, or one cross-layer folder).")
+    var transcoders: [String] = []
 
     @Option(name: .long, help: "The address to listen on (loopback unless told otherwise).")
     var host = "127.0.0.1"
@@ -53,8 +56,9 @@ struct Serve: ParsableCommand {
             return loadedSAE
         }
         let lens = try tuned.map { try TunedLens.load(directory: $0) }
+        let replacement = transcoders.isEmpty ? nil : try GraphCommand.replacementModel(transcoders, loaded)
         var contexts: [[Int32]] = []
-        if !saes.isEmpty && scanTokens > 0 {
+        if (!saes.isEmpty || replacement != nil) && scanTokens > 0 {
             let length = min(context, loaded.config.contextLength)
             let wanted = (scanTokens + length - 1) / length
             try corpus.packer(for: loaded, length: length).forEachContext { index, ids in
@@ -62,7 +66,7 @@ struct Serve: ParsableCommand {
                 return index + 1 < wanted
             }
         }
-        let setup = ServerSetup(model: loaded, saes: saes, tuned: lens, host: host, port: port, byteTokens: corpus.byteTokens,
+        let setup = ServerSetup(model: loaded, saes: saes, tuned: lens, replacement: replacement, host: host, port: port, byteTokens: corpus.byteTokens,
                                 scanContexts: contexts, onDemandContexts: onDemandContexts)
         let server = LanternServer(setup)
         let host = self.host

@@ -74,33 +74,36 @@ struct APIRequest: @unchecked Sendable {
     }
 
     /// The prompt's ids: `prompt` (text) or `token_ids`, one of them, within the server's limit
-    /// and the model's context. Runs on the model's queue (the tokenizer is not thread-safe).
-    func promptIDs(_ setup: ServerSetup, reserve: Int = 0) throws -> [Int32] {
+    /// (or `limit`, smaller for costly analyses) and the model's context. Other keys name another
+    /// prompt (the corrupted one of a patching sweep). Runs on the model's queue (the tokenizer is
+    /// not thread-safe).
+    func promptIDs(_ setup: ServerSetup, reserve: Int = 0, limit: Int? = nil, text textKey: String = "prompt",
+                   ids idsKey: String = "token_ids") throws -> [Int32] {
         let model = setup.model
         var ids: [Int32]
-        switch (fields["prompt"], fields["token_ids"]) {
-        case (nil, nil): throw APIError.bad("give 'prompt' (text) or 'token_ids' (a list of integers)")
-        case (.some, .some): throw APIError.bad("give 'prompt' or 'token_ids', not both")
+        switch (fields[textKey], fields[idsKey]) {
+        case (nil, nil): throw APIError.bad("give '\(textKey)' (text) or '\(idsKey)' (a list of integers)")
+        case (.some, .some): throw APIError.bad("give '\(textKey)' or '\(idsKey)', not both")
         case (.some, nil):
-            guard let text = try string("prompt"), !text.isEmpty else { throw APIError.bad("'prompt' must be a non-empty string") }
-            guard text.utf8.count <= setup.limits.promptTokens * 16 else { throw APIError(.contentTooLarge, "'prompt' is too long") }
+            guard let text = try string(textKey), !text.isEmpty else { throw APIError.bad("'\(textKey)' must be a non-empty string") }
+            guard text.utf8.count <= setup.limits.promptTokens * 16 else { throw APIError(.contentTooLarge, "'\(textKey)' is too long") }
             if model.tokenizer == nil && setup.byteTokens {
                 ids = [model.config.bosToken ?? 2] + text.utf8.map { Int32($0) }
             } else {
                 ids = try model.encode(text)
             }
         case (nil, .some):
-            ids = try (ints("token_ids") ?? []).map { id in
+            ids = try (ints(idsKey) ?? []).map { id in
                 guard id >= 0, id < model.config.vocabSize else {
-                    throw APIError.bad("'token_ids': \(id) is out of range: the vocabulary has \(model.config.vocabSize) tokens")
+                    throw APIError.bad("'\(idsKey)': \(id) is out of range: the vocabulary has \(model.config.vocabSize) tokens")
                 }
                 return Int32(id)
             }
         }
-        guard !ids.isEmpty else { throw APIError.bad("the prompt has no tokens") }
-        let limit = min(setup.limits.promptTokens, model.config.contextLength - reserve)
+        guard !ids.isEmpty else { throw APIError.bad("'\(textKey)' has no tokens") }
+        let limit = min(limit ?? setup.limits.promptTokens, setup.limits.promptTokens, model.config.contextLength - reserve)
         guard ids.count <= limit else {
-            throw APIError(.contentTooLarge, "the prompt is \(ids.count) tokens; this server takes at most \(limit)")
+            throw APIError(.contentTooLarge, "'\(textKey)' is \(ids.count) tokens; this server takes at most \(limit)\(limit < setup.limits.promptTokens ? " here" : "")")
         }
         return ids
     }

@@ -8,10 +8,12 @@ public final class LanternServer: Sendable {
     let setup: ServerSetup
     let queue: ModelQueue
     let scans: [BackgroundScan]
+    let jobs: JobCounts
 
     public init(_ setup: ServerSetup) {
         self.setup = setup
         queue = ModelQueue(capacity: setup.limits.queuedJobs)
+        jobs = JobCounts(limit: setup.limits.slicedJobs)
         let length = setup.scanContexts.first?.count ?? 0
         scans = setup.saes.map {
             BackgroundScan(sae: $0, contexts: setup.scanContexts.count, contextLength: length, bos: setup.scanContexts.first?.first)
@@ -47,6 +49,7 @@ public final class LanternServer: Sendable {
             ("/api/next", { $0.next }), ("/api/lens", { $0.lens }), ("/api/attention", { $0.attention }),
             ("/api/features", { $0.features }), ("/api/feature", { $0.dashboard }), ("/api/steer", { $0.steer }),
             ("/api/neurons", { $0.neurons }), ("/api/neuron", { $0.neuronDashboard }),
+            ("/api/graph", { $0.graph }), ("/api/transcoder-feature", { $0.transcoderFeature }), ("/api/patch/sweep", { $0.patchSweep }),
         ]
         for (path, handler) in json {
             router.post(RouterPath(path)) { request, _ in
@@ -61,8 +64,13 @@ public final class LanternServer: Sendable {
                 }
             }
         }
-        router.post("/api/steer/stream") { request, _ in
-            try await self.steerStream(try await APIRequest.read(request.body, limit: self.setup.limits.bodyBytes))
+        let streams: [(String, @Sendable (LanternServer) -> (APIRequest) async throws -> Response)] = [
+            ("/api/steer/stream", { $0.steerStream }), ("/api/graph/stream", { $0.graphStream }), ("/api/patch/sweep/stream", { $0.patchSweepStream }),
+        ]
+        for (path, handler) in streams {
+            router.post(RouterPath(path)) { request, _ in
+                try await handler(self)(try await APIRequest.read(request.body, limit: self.setup.limits.bodyBytes))
+            }
         }
         return router
     }
@@ -74,9 +82,21 @@ public final class LanternServer: Sendable {
                 "context": c.contextLength, "tokenizer": setup.model.tokenizer != nil || setup.byteTokens,
                 "saes": setup.saes.enumerated().map { ["index": $0, "source": $1.source, "hook": $1.hookName, "d_sae": $1.dSAE] as [String: Any] },
                 "tuned_lens": setup.tuned != nil, "backend": setup.model.backend.name,
+                "transcoders": transcoderInfo as Any,
                 "queue": ["queued": counts.queued, "ran": counts.ran, "skipped": counts.skipped],
+                "jobs": jobs.json,
                 "limits": ["body_bytes": setup.limits.bodyBytes, "prompt_tokens": setup.limits.promptTokens,
-                           "new_tokens": setup.limits.newTokens, "queued_jobs": setup.limits.queuedJobs]]
+                           "new_tokens": setup.limits.newTokens, "queued_jobs": setup.limits.queuedJobs,
+                           "graph_tokens": setup.limits.graphTokens, "sweep_cells": setup.limits.sweepCells]]
+    }
+
+    /// The transcoders behind `/api/graph` (NSNull when none: JSON null).
+    var transcoderInfo: Any {
+        switch setup.replacement?.transcoders {
+        case nil: return NSNull()
+        case let .perLayer(set)?: return ["kind": "per-layer", "layers": set.count, "widths": set.map(\.dSAE), "sources": set.map(\.source)] as [String: Any]
+        case let .crossLayer(clt)?: return ["kind": "cross-layer", "layers": clt.layerCount, "widths": [clt.dSAE], "sources": [clt.source]] as [String: Any]
+        }
     }
 
     static func asset(_ text: String, type: String) -> Response {

@@ -5,11 +5,11 @@ import Foundation
 /// into one job per forward pass, so a request waits at most for the pass now running plus the
 /// jobs queued before it.
 public final class ModelQueue: @unchecked Sendable {
-    private let queue = DispatchQueue(label: "lantern.serve.model", qos: .userInitiated)
-    private let lock = NSLock()
-    private var queuedCount = 0
-    private var ranCount = 0
-    private var skippedCount = 0
+    fileprivate let queue = DispatchQueue(label: "lantern.serve.model", qos: .userInitiated)
+    fileprivate let lock = NSLock()
+    fileprivate var queuedCount = 0
+    fileprivate var ranCount = 0
+    fileprivate var skippedCount = 0
     /// Jobs allowed to wait at once; more are refused (503) rather than queued without end.
     public let capacity: Int
 
@@ -51,10 +51,55 @@ public final class ModelQueue: @unchecked Sendable {
     }
 }
 
+extension ModelQueue {
+    /// Blocks the calling thread (a worker of its own: never the model's queue, never a Swift
+    /// concurrency thread) until the queue reaches this job, then holds the queue (nothing else
+    /// runs) until the hold is released: long synchronous work runs on the worker in slices, each
+    /// slice one hold. A hold whose flag was set while it waited is dropped (CancellationError).
+    func hold(_ cancelled: CancelFlag) throws -> QueueHold {
+        guard !cancelled.isSet else { throw CancellationError() }
+        let admitted = lock.withLock {
+            guard queuedCount < capacity else { return false }
+            queuedCount += 1
+            return true
+        }
+        guard admitted else { throw APIError(.serviceUnavailable, "the model's queue is full (\(capacity) jobs): try again shortly") }
+        let granted = DispatchSemaphore(value: 0), hold = QueueHold()
+        let skipped = CancelFlag()
+        queue.async { [self] in
+            defer { lock.lock(); queuedCount -= 1; lock.unlock() }
+            if cancelled.isSet {
+                lock.lock(); skippedCount += 1; lock.unlock()
+                skipped.set()
+                granted.signal()
+                return
+            }
+            lock.lock(); ranCount += 1; lock.unlock()
+            granted.signal()
+            hold.released.wait()
+        }
+        granted.wait()
+        if skipped.isSet { throw CancellationError() }
+        return hold
+    }
+}
+
+/// The model's queue held by a worker thread until `release()` (idempotent).
+final class QueueHold: @unchecked Sendable {
+    fileprivate let released = DispatchSemaphore(value: 0)
+    private let flag = CancelFlag()
+    func release() {
+        guard !flag.testAndSet() else { return }
+        released.signal()
+    }
+}
+
 /// A flag set from any thread (a task's cancellation handler) and read on the model's queue.
 final class CancelFlag: @unchecked Sendable {
-    private let lock = NSLock()
+    fileprivate let lock = NSLock()
     private var value = false
     var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
     func set() { lock.lock(); value = true; lock.unlock() }
+    /// Sets the flag and says whether it was set already.
+    func testAndSet() -> Bool { lock.lock(); defer { lock.unlock() }; let was = value; value = true; return was }
 }

@@ -3,7 +3,7 @@ enum OpenAPI {
     static var document: [String: Any] {
         ["openapi": "3.1.0",
          "info": ["title": "Lantern", "version": "1",
-                  "description": "One model and the SAEs, tuned lens and corpus given on `lantern serve`'s command line. Each analysis returns the JSON its CLI command prints with --json. Errors are {\"error\": \"...\"} with a 4xx status (5xx for the server's own faults); requests never name files."],
+                  "description": "One model and the SAEs, tuned lens, transcoders and corpus given on `lantern serve`'s command line. Each analysis returns the JSON its CLI command prints with --json. Errors are {\"error\": \"...\"} with a 4xx status (5xx for the server's own faults); requests never name files."],
          "paths": [
             "/api/info": get("The model, its SAEs (chosen by index), the tuned lens, the queue and the limits.", ref: "Object"),
             "/api/scan": get("Progress of the background feature scans (one per SAE).", ref: "Object"),
@@ -24,6 +24,16 @@ enum OpenAPI {
             "/api/steer": post("Baseline and steered continuations (the keys of `lantern steer --json`, with one strength per feature).", body: steerBody),
             "/api/steer/stream": post("The same as server-sent events: `start`, `token` ({run: baseline|steered, index, id, text}) per forward pass, then `done` (the /api/steer object) or `error`.",
                                       body: steerBody, stream: true),
+            "/api/graph": post("Attribution graph through the served transcoders (`lantern graph --out`'s JSON, Neuronpedia's schema; metadata.lantern has the dark-matter share). Computed in slices of one batch of backward passes; a client that hangs up cancels it.",
+                               body: graphBody),
+            "/api/graph/stream": post("The same as server-sent events: `start`, `progress` ({done, total} targets) per slice, then `done` (the /api/graph object) or `error`.",
+                                      body: graphBody, stream: true),
+            "/api/transcoder-feature": post("A transcoder feature's top corpus contexts (the hovers of `lantern graph --contexts`), from the first corpus contexts scanned on demand.",
+                                            body: ["layer": int("The transcoder's layer."), "feature": int("The feature.")], prompt: false),
+            "/api/patch/sweep": post("Activation patching sweep (`lantern patch sweep --json`): the clean prompt with each hook × position (× head) from the corrupted prompt's run, one forward pass per cell.",
+                                     body: sweepBody),
+            "/api/patch/sweep/stream": post("The same as server-sent events: `start`, `progress` ({done, total} cells), then `done` (the /api/patch/sweep object) or `error`.",
+                                            body: sweepBody, stream: true),
          ],
          "components": ["schemas": [
             "Object": ["type": "object"],
@@ -35,10 +45,33 @@ enum OpenAPI {
         ["sae": int("Index of the SAE (default 0)."),
          "features": ["type": "array", "items": ["type": "object", "required": ["feature", "strength"],
                                                  "properties": ["feature": ["type": "integer"], "strength": ["type": "number"]]]],
-         "mode": ["type": "string", "enum": ["add", "clamp"], "description": "add: x += Σ strength·W_dec[f] at every position of every step; clamp: each feature's activation set to the strength."],
+         "mode": ["type": "string", "enum": ["add", "clamp"], "description": "add: x += Σ strength·W_dec[f] at every position of every step; clamp: each feature's activation set to its own strength."],
          "max_new_tokens": int("Tokens to generate (default 24)."), "temperature": ["type": "number", "description": "0 = greedy (default)."],
          "seed": int("Sampler seed, the same for both runs.")]
     }
+
+    static var graphBody: [String: Any] {
+        ["node_threshold": number("Keep the nodes carrying this share of the logits' influence (default 0.8)."),
+         "edge_threshold": number("Keep the edges carrying this share (default 0.98)."),
+         "max_logits": int("At most this many logit nodes (default 10)."),
+         "logit_probability": number("Logit nodes until their cumulative probability reaches this (default 0.95)."),
+         "max_feature_nodes": int("At most this many feature nodes, the most influential (default: all active features)."),
+         "batch_size": int("Targets per backward pass (default 64, as the CLI); a slice is one batch, so smaller batches let other requests in sooner (the page sends 16)."),
+         "conventions": ["type": "string", "enum": ["complete", "circuit-tracer"], "description": "complete (default): rows sum to their inputs; circuit-tracer: its nodes."],
+         "slug": ["type": "string", "description": "The graph's slug in the JSON (default lantern-graph)."]]
+    }
+
+    static var sweepBody: [String: Any] {
+        ["corrupted_prompt": ["type": "string", "description": "The corrupted prompt as text (the same number of tokens as the clean one)."],
+         "corrupted_token_ids": ["type": "array", "items": ["type": "integer"], "description": "The corrupted prompt as token ids."],
+         "target": ["description": "The token whose logit to watch: an id or the text of one token."],
+         "baseline": ["description": "The token whose logit is subtracted (optional): an id or the text of one token."],
+         "hooks": ["type": "array", "items": ["type": "string"], "description": "Hook patterns (globs; default [\"blocks.*.hook_resid_pre\"])."],
+         "method": ["type": "string", "enum": ["activation", "attribution", "both"],
+                    "description": "activation (default): one forward pass per cell; attribution: the estimate from one backward pass (--approx); both (--approx --compare)."]]
+    }
+
+    static func number(_ description: String) -> [String: Any] { ["type": "number", "description": description] }
 
     static func int(_ description: String) -> [String: Any] { ["type": "integer", "description": description] }
 
@@ -46,9 +79,9 @@ enum OpenAPI {
         let error: [String: Any] = ["content": ["application/json": ["schema": ["$ref": "#/components/schemas/Error"]]]]
         return ["400": error.merging(["description": "A bad request: the field and what was expected."]) { $1 },
                 "403": error.merging(["description": "A request naming a file or path."]) { $1 },
-                "404": error.merging(["description": "No such endpoint, or no SAE/corpus on this server."]) { $1 },
+                "404": error.merging(["description": "No such endpoint, or no SAE/transcoders/corpus on this server."]) { $1 },
                 "413": error.merging(["description": "A body or prompt over the server's limits."]) { $1 },
-                "503": error.merging(["description": "The model's queue is full."]) { $1 }]
+                "503": error.merging(["description": "The model's queue is full, or too many graphs and sweeps run at once."]) { $1 }]
     }
 
     static func get(_ summary: String, ref: String) -> [String: Any] {

@@ -1,4 +1,5 @@
-/// The page's script: calls the JSON API and draws what it returns.
+/// The page's script: calls the JSON API and draws what it returns (the graph and sweep panels
+/// in PageGraphScript and PageSweepScript).
 enum PageScript {
     static let source = #"""
     const $ = id => document.getElementById(id);
@@ -25,6 +26,7 @@ enum PageScript {
       $('layer').value = info.layers - 1;
       for (let l = 0; l < info.layers; l++) $('neuron-layer').add(new Option(`layer ${l}`, l));
       $('neuron-layer').value = Math.floor(info.layers / 2);
+      graphPanelStart();
       pollScan();
       run();
     }
@@ -179,32 +181,39 @@ enum PageScript {
       if (steerAbort) steerAbort.abort();  // the server drops the old generation when we hang up
       if (!sliders.length) return;
       steerAbort = new AbortController();
-      const body = {prompt: $('prompt').value, sae: saeIndex(), max_new_tokens: 24,
+      const body = {prompt: $('prompt').value, sae: saeIndex(), max_new_tokens: 24, mode: $('steer-mode').value,
                     features: sliders.map(s => ({feature: Number(s.dataset.feature), strength: Number(s.value)}))};
       $('baseline-text').textContent = ''; $('steered-text').textContent = '';
       $('steer-status').textContent = 'generating…';
       try {
-        const r = await fetch('/api/steer/stream', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body), signal: steerAbort.signal});
-        if (!r.ok) throw new Error((await r.json()).error);
-        const reader = r.body.getReader(), decoder = new TextDecoder();
-        let buffer = '';
-        for (;;) {
-          const {value, done} = await reader.read();
-          if (done) break;
-          buffer += decoder.decode(value, {stream: true});
-          let cut;
-          while ((cut = buffer.indexOf('\n\n')) >= 0) {
-            const block = buffer.slice(0, cut); buffer = buffer.slice(cut + 2);
-            const event = (block.match(/^event: (.*)$/m) || [])[1], data = JSON.parse((block.match(/^data: (.*)$/m) || [])[1] || '{}');
-            if (event === 'token') $(data.run === 'baseline' ? 'baseline-text' : 'steered-text').textContent += data.text;
-            if (event === 'done') {
-              $('baseline-text').textContent = data.baseline_text; $('steered-text').textContent = data.steered_text;
-              $('steer-status').textContent = `done: ${data.features.map((f, i) => `feature ${f} × ${data.strengths[i].toFixed(1)}`).join(', ')}`;
-            }
-            if (event === 'error') $('steer-status').textContent = data.error;
+        await streamEvents('/api/steer/stream', body, steerAbort.signal, (event, data) => {
+          if (event === 'token') $(data.run === 'baseline' ? 'baseline-text' : 'steered-text').textContent += data.text;
+          if (event === 'done') {
+            $('baseline-text').textContent = data.baseline_text; $('steered-text').textContent = data.steered_text;
+            $('steer-status').textContent = `done (${data.mode}): ${data.features.map((f, i) => `feature ${f} ${data.mode === 'clamp' ? '=' : '×'} ${data.strengths[i].toFixed(1)}`).join(', ')}`;
           }
-        }
+          if (event === 'error') $('steer-status').textContent = data.error;
+        });
       } catch (e) { if (e.name !== 'AbortError') $('steer-status').textContent = e.message; }
+    }
+
+    // A POST answered with server-sent events: `onEvent(name, data)` for each as it arrives.
+    async function streamEvents(path, body, signal, onEvent) {
+      const r = await fetch(path, {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body), signal});
+      if (!r.ok) throw new Error((await r.json()).error);
+      const reader = r.body.getReader(), decoder = new TextDecoder();
+      let buffer = '';
+      for (;;) {
+        const {value, done} = await reader.read();
+        if (done) break;
+        buffer += decoder.decode(value, {stream: true});
+        let cut;
+        while ((cut = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, cut); buffer = buffer.slice(cut + 2);
+          const event = (block.match(/^event: (.*)$/m) || [])[1], data = JSON.parse((block.match(/^data: (.*)$/m) || [])[1] || '{}');
+          onEvent(event, data);
+        }
+      }
     }
 
     function tips() {
@@ -220,6 +229,9 @@ enum PageScript {
     $('layer').onchange = $('head').onchange = renderAttention;
     $('sae').onchange = () => { pollScan(); run(); };
     $('neuron-layer').onchange = reloadNeurons;
+    $('steer-mode').onchange = steerSoon;
+    $('graph-run').onclick = buildGraph;
+    $('sweep-run').onclick = runSweep;
     start().catch(e => status(e.message, true));
     """#
 }

@@ -7,6 +7,8 @@ public struct ServerSetup: @unchecked Sendable {
     public var model: LanternModel
     public var saes: [SAE]
     public var tuned: TunedLens?
+    /// The transcoders of `--transcoders` over the model, for attribution graphs.
+    public var replacement: ReplacementModel?
     public var host: String
     public var port: Int
     /// Text prompts as UTF-8 bytes after BOS, for models without a tokenizer (the test fixtures).
@@ -17,11 +19,12 @@ public struct ServerSetup: @unchecked Sendable {
     public var onDemandContexts: Int
     public var limits: ServerLimits
 
-    public init(model: LanternModel, saes: [SAE] = [], tuned: TunedLens? = nil, host: String = "127.0.0.1", port: Int = 8080,
+    public init(model: LanternModel, saes: [SAE] = [], tuned: TunedLens? = nil, replacement: ReplacementModel? = nil, host: String = "127.0.0.1", port: Int = 8080,
                 byteTokens: Bool = false, scanContexts: [[Int32]] = [], onDemandContexts: Int = 8, limits: ServerLimits = ServerLimits()) {
         self.model = model
         self.saes = saes
         self.tuned = tuned
+        self.replacement = replacement
         self.host = host
         self.port = port
         self.byteTokens = byteTokens
@@ -41,5 +44,13 @@ public struct ServerLimits: Sendable {
     public var steeringFeatures = 16
     public var steeringStrength: Float = 10_000
     public var queuedJobs = 256
+    /// Attribution graphs: their node count grows with the prompt, their adjacency with its square.
+    public var graphTokens = 32
+    public var graphBatch = 256
+    /// Patching sweeps: rows × positions, one forward pass each.
+    public var sweepCells = 4096
+    /// Graphs and sweeps running at once: each holds a worker thread while it waits for the queue,
+    /// and a 32-token graph on the default model some 1.4 GB of adjacency.
+    public var slicedJobs = 2
     public init() {}
 }

@@ -28,8 +28,8 @@ struct SteeringRun: @unchecked Sendable {
             return (feature: f, strength: try entry.float("strength", default: 0, -bound...bound))
         }
         guard let mode = SteeringMode(rawValue: try request.string("mode") ?? "add") else { throw APIError.bad("'mode' must be add or clamp") }
-        if mode == .clamp && Set(features.map { $0.strength }).count > 1 {
-            throw APIError.bad("clamp mode takes one strength for all its features")
+        if mode == .clamp, Dictionary(features.map { ($0.feature, [$0.strength]) }, uniquingKeysWith: +).values.contains(where: { Set($0).count > 1 }) {
+            throw APIError.bad("'features': clamp mode sets each feature to one value: a feature is named with two strengths")
         }
         self.mode = mode
         maxNewTokens = try request.int("max_new_tokens", default: 24, 1...setup.limits.newTokens)
@@ -38,12 +38,14 @@ struct SteeringRun: @unchecked Sendable {
         sampler = Sampler(temperature: temperature, seed: UInt64(seed))
     }
 
-    /// Lantern's `Steering`: add mode sums strength·W_dec[f] over the features (one strength per
-    /// feature, which `steer --strength` cannot say); clamp sets each to the one strength.
+    /// Lantern's `Steering`: add mode sums strength·W_dec[f] over the features, clamp sets each
+    /// feature's activation to its own strength (one strength per feature, which `steer --strength`
+    /// cannot say; with one strength for all, the same arithmetic as `steer --mode clamp`).
     func steering() throws -> Steering {
         switch mode {
         case .clamp:
-            return Steering(sae: sae, features: features.map { $0.feature }, strength: features[0].strength, mode: .clamp)
+            return Steering(sae: sae, features: features.map { $0.feature }, strength: features[0].strength,
+                            strengths: features.map { $0.strength }, mode: .clamp)
         case .add:
             if Set(features.map { $0.strength }).count == 1 {
                 // The same arithmetic as `lantern steer --feature f,g --strength s`.

@@ -1,4 +1,5 @@
 import Foundation
+import Lantern
 import LanternServer
 import XCTest
 
@@ -122,6 +123,35 @@ final class ServerAPITests: ServerTestCase {
         XCTAssertEqual(mixed.json["steered"] as? [Int], single["steered"] as? [Int])
     }
 
+    /// Clamp mode: one strength for all is `lantern steer --mode clamp`; each feature its own
+    /// strength is Lantern's clamp with those strengths, and differs from either uniform clamp.
+    func testClampModeTakesAStrengthPerFeature() async throws {
+        try startServer()
+        func clamp(_ a: Double, _ b: Double) async throws -> [String: Any] {
+            let r = try await call("/api/steer", ["token_ids": [2, 5, 9], "mode": "clamp", "max_new_tokens": 6,
+                                                  "features": [["feature": 3, "strength": a], ["feature": 4, "strength": b]]])
+            XCTAssertEqual(r.status, 200, "\(r.json)")
+            return r.json
+        }
+        let uniform = try await clamp(40, 40)
+        let expected = try cli(["steer"] + common + ["--sae", Self.saePath, "--feature", "3,4", "--strength", "40", "--mode", "clamp",
+                                                    "--token-ids", "2,5,9", "--max-new-tokens", "6"])
+        XCTAssertEqual(uniform["steered"] as? [Int], expected["steered"] as? [Int], "one strength for all: the CLI's clamp")
+        let mixed = try await clamp(40, -40)
+        XCTAssertEqual(mixed["strengths"] as? [Double], [40, -40])
+        XCTAssertEqual(mixed["mode"] as? String, "clamp")
+        let backend = CPUBackend()
+        let model = try LanternModel.load(directory: Self.modelPath, backend: backend)
+        let steering = Steering(sae: try SAE.load(path: Self.saePath, backend: backend), features: [3, 4], strength: 0, strengths: [40, -40], mode: .clamp)
+        let reference = try steering.compare(model.transformer, prompt: [2, 5, 9], maxNewTokens: 6)
+        XCTAssertEqual(mixed["steered"] as? [Int], reference.steered.tokens.map(Int.init), "the library's clamp with those strengths")
+        let low = try await clamp(-40, -40)
+        XCTAssertTrue(mixed["steered"] as! [Int] != uniform["steered"] as! [Int] || mixed["steered"] as! [Int] != low["steered"] as! [Int],
+                      "a strength per feature is not one strength for all")
+        let twice = try await call("/api/steer", ["token_ids": [2, 5], "mode": "clamp", "features": [["feature": 3, "strength": 1], ["feature": 3, "strength": 2]]])
+        XCTAssertEqual(twice.status, 400)
+    }
+
     func testConcurrentClientsGetTheirOwnAnswers() async throws {
         try startServer()
         let prompts = (0..<8).map { [2, 10 + $0, 20 + 2 * $0, 7] }
@@ -193,7 +223,10 @@ final class ServerAPITests: ServerTestCase {
         XCTAssertEqual(spec.json["openapi"] as? String, "3.1.0")
         let paths = Set((spec.json["paths"] as! [String: Any]).keys)
         XCTAssertEqual(paths, ["/api/info", "/api/scan", "/api/next", "/api/lens", "/api/attention", "/api/features", "/api/feature",
-                               "/api/neurons", "/api/neuron", "/api/steer", "/api/steer/stream"])
+                               "/api/neurons", "/api/neuron", "/api/steer", "/api/steer/stream", "/api/graph", "/api/graph/stream",
+                               "/api/transcoder-feature", "/api/patch/sweep", "/api/patch/sweep/stream"])
+        XCTAssertTrue(html.contains("id=\"graph-run\"") && html.contains("id=\"sweep-run\"") && html.contains("id=\"steer-mode\""),
+                      "the graph, sweep and clamp controls")
         let info = try await call("/api/info")
         XCTAssertEqual(info.json["layers"] as? Int, 4)
         XCTAssertEqual((info.json["saes"] as! [Any]).count, 1)

@@ -16,23 +16,31 @@ class ServerTestCase: XCTestCase {
     static let modelPath = fixtures.appendingPathComponent("gemma2_tiny").path
     static let saePath = fixtures.appendingPathComponent("sae/gemmascope/layer_1/width_96").path
     static let tunedPath = fixtures.appendingPathComponent("tuned_lens/gemma2_tiny").path
+    /// The graph fixtures: the tiny Gemma 3 and one transcoder per layer (as the graph tests use).
+    static let graphModelPath = fixtures.appendingPathComponent("gemma3_tiny").path
+    static let transcodersPath = fixtures.appendingPathComponent("graphs/gemma3_tiny/transcoders").path
     static let corpusText = (0..<12).map { "Line \($0): to be, or not to be, that is the question.\n" }.joined()
 
     var serverTask: Task<Void, any Error>?
     var base = URL(string: "http://127.0.0.1:1")!
     var corpusPath = ""
 
-    /// Starts the server (contexts of 32 bytes, 4 of them, as `feature --context 32 --tokens 128`).
-    func startServer(limits: ServerLimits = ServerLimits(), onDemandContexts: Int = 2, repeatContexts: Int = 1) throws {
+    /// Starts the server (contexts of 32 bytes, 4 of them, as `feature --context 32 --tokens 128`);
+    /// with `graphs`, over the tiny Gemma 3 and its transcoders instead (no SAE, no tuned lens).
+    func startServer(limits: ServerLimits = ServerLimits(), onDemandContexts: Int = 2, repeatContexts: Int = 1, graphs: Bool = false) throws {
         corpusPath = NSTemporaryDirectory() + "serve-corpus-\(UUID().uuidString).txt"
         try Self.corpusText.write(toFile: corpusPath, atomically: true, encoding: .utf8)
         let backend = CPUBackend()
-        let model = try LanternModel.load(directory: Self.modelPath, backend: backend)
-        let sae = try SAE.load(path: Self.saePath, backend: backend)
+        let model = try LanternModel.load(directory: graphs ? Self.graphModelPath : Self.modelPath, backend: backend)
         var contexts: [[Int32]] = []
         try ContextPacker(corpus: try TextCorpus(files: [corpusPath]), length: 32, bos: 2) { $0.utf8.map { Int32($0) } }
             .forEachContext { index, ids in contexts.append(ids); return index + 1 < 4 }
-        let setup = ServerSetup(model: model, saes: [sae], tuned: try TunedLens.load(directory: Self.tunedPath), port: 0,
+        let folders = try FileManager.default.contentsOfDirectory(atPath: Self.transcodersPath).sorted { SAE.layerInPath($0) ?? 0 < SAE.layerInPath($1) ?? 0 }
+        let replacement = graphs ? try ReplacementModel(model: model.transformer, transcoders: try folders.map {
+            try GemmaScope2.loadTranscoder(directory: Self.transcodersPath + "/" + $0, backend: backend)
+        }) : nil
+        let setup = ServerSetup(model: model, saes: graphs ? [] : [try SAE.load(path: Self.saePath, backend: backend)],
+                                tuned: graphs ? nil : try TunedLens.load(directory: Self.tunedPath), replacement: replacement, port: 0,
                                 byteTokens: true, scanContexts: Array([[[Int32]]](repeating: contexts, count: repeatContexts).joined()), onDemandContexts: onDemandContexts, limits: limits)
         let port = PortBox()
         serverTask = Task { try await LanternServer(setup).run(signals: false) { port.set($0) } }
@@ -83,11 +91,23 @@ class ServerTestCase: XCTestCase {
 
     /// The built `lantern` binary (beside the test bundle) run with `arguments`; its --json output.
     func cli(_ arguments: [String]) throws -> [String: Any] {
+        try cli(arguments + ["--json"], json: true)
+    }
+
+    /// The JSON file `lantern` writes with `arguments` (`--out FILE` added).
+    func cliFile(_ arguments: [String]) throws -> [String: Any] {
+        let out = NSTemporaryDirectory() + "serve-cli-\(UUID().uuidString).json"
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        _ = try cli(arguments + ["--out", out], json: false)
+        return (try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any]) ?? [:]
+    }
+
+    func cli(_ arguments: [String], json: Bool) throws -> [String: Any] {
         var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         if dir.path.hasSuffix(".xctest/Contents/MacOS") { dir = dir.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent() }
         let p = Process()
         p.executableURL = dir.appendingPathComponent("lantern")
-        p.arguments = arguments + ["--backend", "cpu", "--json"]
+        p.arguments = arguments + ["--backend", "cpu"]
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
@@ -96,7 +116,7 @@ class ServerTestCase: XCTestCase {
         _ = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         XCTAssertEqual(p.terminationStatus, 0, "lantern \(arguments.joined(separator: " "))")
-        return (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+        return json ? (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:] : [:]
     }
 }
 

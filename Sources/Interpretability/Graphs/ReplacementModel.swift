@@ -40,7 +40,10 @@ public final class ReplacementModel: @unchecked Sendable {
     }
 
     /// The prompt's unpruned graph: one forward pass, then one backward pass per feature and logit target.
-    public func graph(tokens: [Int32], options: GraphOptions = GraphOptions()) throws -> AttributionGraph {
+    /// `progress(done, total)` is called with the targets done once the forward pass is in and after
+    /// each batch; it may throw to stop the graph there (a server lets other work run in between).
+    public func graph(tokens: [Int32], options: GraphOptions = GraphOptions(),
+                      progress: (_ done: Int, _ total: Int) throws -> Void = { _, _ in }) throws -> AttributionGraph {
         let m = model, b = m.backend, c = m.config
         let n = tokens.count, d = c.hiddenSize, layers = c.layerCount
         guard n > 0 else { throw LanternError.invalidArgument("an attribution graph needs at least one token") }
@@ -197,9 +200,15 @@ public final class ReplacementModel: @unchecked Sendable {
             }
             for (e, t) in batch.enumerated() { constantOf[t.node] = Float(constant[e]) }
         }
+        let totalTargets = salient.count + min(options.maxFeatureNodes ?? features.count, features.count)
+        var doneTargets = 0
+        try progress(doneTargets, totalTargets)
         func fill(_ targets: [GraphTarget], rows: Int) throws {
             for start in stride(from: 0, to: targets.count, by: options.batchSize) {
-                try fillRows(Array(targets[start..<min(start + options.batchSize, targets.count)]), rows: rows)
+                let batch = Array(targets[start..<min(start + options.batchSize, targets.count)])
+                try fillRows(batch, rows: rows)
+                doneTargets += batch.count
+                try progress(doneTargets, totalTargets)
             }
         }
 
