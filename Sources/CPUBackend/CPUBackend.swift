@@ -148,11 +148,18 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     }
 
     public func gegluTanh(gate: Tensor, up: Tensor) throws -> Tensor {
-        try zipMap("gegluTanh", gate, up) { Reference.geluTanh($0) * $1 }
+        try gated("gegluTanh", gate, up, gelu: true)
     }
 
     public func swiglu(gate: Tensor, up: Tensor) throws -> Tensor {
-        try zipMap("swiglu", gate, up) { Reference.silu($0) * $1 }
+        try gated("swiglu", gate, up, gelu: false)
+    }
+
+    private func gated(_ op: String, _ gate: Tensor, _ up: Tensor, gelu: Bool) throws -> Tensor {
+        guard gate.count == up.count else { throw LanternError.shapeMismatch(op: op, detail: "\(gate.shape) and \(up.shape)") }
+        let out = make(gate.shape)
+        GatedActivations.run(gate: try gate.cpuFloats(), up: try up.cpuFloats(), out: try out.cpuFloats(), count: gate.count, gelu: gelu)
+        return out
     }
 
     public func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
