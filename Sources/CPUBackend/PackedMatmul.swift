@@ -20,8 +20,17 @@ enum PackedMatmul {
     static let mr = 6
     static let nr = 2 * PanelVector.scalarCount
     static let kc = 256
-    /// Weight rows per task: 8 panels, so one task's widened weights (128 KiB) stay in L2.
+    /// Weight rows per task, at most: 8 panels, so one task's widened weights stay in L2.
     static let nc = nr * 8
+
+    /// Weight rows per task for an m-row weight: `nc`, or fewer panels when m is small enough that
+    /// `nc` would leave cores idle (640 rows in tasks of 256 are three tasks for two cores: a
+    /// third of the time on one core). Aims for at least two tasks per core, whole panels each.
+    static func taskRows(_ m: Int) -> Int {
+        let panels = (m + nr - 1) / nr
+        let perTask = (panels + 2 * Parallel.cores - 1) / (2 * Parallel.cores)
+        return nr * max(1, min(nc / nr, perTask))
+    }
 
     static func run<W: WeightLoad>(_: W.Type, x: UnsafePointer<Float>, w: UnsafeRawPointer,
                                    out: UnsafeMutablePointer<Float>, n: Int, k: Int, m: Int) {
@@ -47,6 +56,7 @@ enum PackedMatmul {
         }
 
         let rowBytes = k * W.elementBytes
+        let nc = taskRows(m)
         let tasks = (m + nc - 1) / nc
         let args = UncheckedBox((packedX, w, out))
         Parallel.forEach(tasks) { task in

@@ -17,6 +17,8 @@ protocol SIMDBlockDecoder {
     static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float
     /// Whether `dot` reads the activations in `BlockOrder` (the 32-weight types) or as they are.
     static var readsBlockOrder: Bool { get }
+    /// For those types: the block's 32 weights in `BlockOrder` (out[8r + i] = weight 4i + r).
+    static func decodeBlockOrder(_ src: UnsafeRawPointer, _ out: UnsafeMutablePointer<Float>)
 }
 
 protocol BlockSink {
@@ -57,6 +59,9 @@ struct DotSink: BlockSink {
 
 extension SIMDBlockDecoder {
     static var readsBlockOrder: Bool { false }
+    static func decodeBlockOrder(_ src: UnsafeRawPointer, _ out: UnsafeMutablePointer<Float>) {
+        preconditionFailure("\(dtype) decodes in its own order")
+    }
 
     @inline(__always) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
         var sink = DotSink(x: x)

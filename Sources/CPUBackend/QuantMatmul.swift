@@ -21,7 +21,6 @@ enum QuantMatmul {
         let blockSize = B.dtype.blockSize, blockBytes = B.dtype.blockBytes
         let blocksPerRow = k / blockSize
         let rowBytes = blocksPerRow * blockBytes
-        let args = UncheckedBox((x, w, out))
         if n < fusedBelow {
             // The row dots of the 32-weight types read the activations in their lane order.
             let ordered = B.readsBlockOrder ? UnsafeMutablePointer<Float>.allocate(capacity: n * k) : nil
@@ -43,17 +42,25 @@ enum QuantMatmul {
             return
         }
         let groups = (m + groupRows - 1) / groupRows
+        // The 32-weight types decode in their lane order; the activations go in the same order, so
+        // each dot product has the same terms.
+        let ordered = B.readsBlockOrder ? UnsafeMutablePointer<Float>.allocate(capacity: n * k) : nil
+        defer { ordered?.deallocate() }
+        if let ordered { BlockOrder.permute(x, ordered, count: n * k) }
+        let groupArgs = UncheckedBox((UnsafePointer(ordered) ?? x, w, out))
         // Contiguous runs of groups per task: a 262 144-row unembedding is 21 846 groups.
         Parallel.forRanges(groups, oversplit: 8) { range in
-            let (x, w, out) = args.value
+            let (x, w, out) = groupArgs.value
             withUnsafeTemporaryAllocation(of: Float.self, capacity: groupRows * k) { scratch in
                 let buf = scratch.baseAddress!
                 for g in range {
                     let j0 = g * groupRows, j1 = min(m, j0 + groupRows)
                     for j in j0..<j1 {
                         let src = w + j * rowBytes, dst = buf + (j - j0) * k
-                        for b in 0..<blocksPerRow {
-                            B.decode(src + b * blockBytes, dst + b * blockSize)
+                        if B.readsBlockOrder {
+                            for b in 0..<blocksPerRow { B.decodeBlockOrder(src + b * blockBytes, dst + 32 * b) }
+                        } else {
+                            for b in 0..<blocksPerRow { B.decode(src + b * blockBytes, dst + b * blockSize) }
                         }
                     }
                     multiplyGroup(x: x, w: UnsafeRawPointer(buf), rows: j1 - j0, out: out + j0, n: n, k: k, m: m)

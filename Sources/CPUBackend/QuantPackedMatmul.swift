@@ -8,7 +8,7 @@ import LanternCore
 enum QuantPackedMatmul {
     static func run<B: SIMDBlockDecoder>(_: B.Type, x: UnsafePointer<Float>, w: UnsafeRawPointer,
                                          out: UnsafeMutablePointer<Float>, n: Int, k: Int, m: Int) {
-        let mr = PackedMatmul.mr, nr = PackedMatmul.nr, kc = PackedMatmul.kc, nc = PackedMatmul.nc
+        let mr = PackedMatmul.mr, nr = PackedMatmul.nr, kc = PackedMatmul.kc, nc = PackedMatmul.taskRows(m)
         let blockSize = B.dtype.blockSize, blockBytes = B.dtype.blockBytes
         precondition(kc % blockSize == 0 && k % blockSize == 0)
         let rowBytes = k / blockSize * blockBytes
@@ -53,10 +53,22 @@ enum QuantPackedMatmul {
                             let j = j0 + p * nr + c
                             if j < j1 {
                                 let src = w + j * rowBytes + k0 / blockSize * blockBytes
-                                for b in 0..<(depth / blockSize) {
-                                    B.decode(src + b * blockBytes, decoded + b * blockSize)
+                                if B.readsBlockOrder {
+                                    // Decoded in lane order (position 8r + i is weight 4i + r),
+                                    // put back in k order as the panel's column is filled.
+                                    for b in 0..<(depth / 32) {
+                                        B.decodeBlockOrder(src + b * blockBytes, decoded)
+                                        let column = dst + 32 * b * nr + c
+                                        for r in 0..<4 {
+                                            for i in 0..<8 { column[(4 * i + r) * nr] = decoded[8 * r + i] }
+                                        }
+                                    }
+                                } else {
+                                    for b in 0..<(depth / blockSize) {
+                                        B.decode(src + b * blockBytes, decoded + b * blockSize)
+                                    }
+                                    for kk in 0..<depth { dst[kk * nr + c] = decoded[kk] }
                                 }
-                                for kk in 0..<depth { dst[kk * nr + c] = decoded[kk] }
                             } else {
                                 for kk in 0..<depth { dst[kk * nr + c] = 0 }
                             }

@@ -160,3 +160,47 @@ extension Q5_1SIMD {
         return acc.sum()
     }
 }
+
+// Block decoding in the same lane order, for the packed GEMM's panels (QuantPackedMatmul):
+// out[8r + i] = weight 4i + r, each weight exactly the reference decoder's q·d (+ m).
+
+extension Q8_0SIMD {
+    @inline(__always) static func decodeBlockOrder(_ p: UnsafeRawPointer, _ out: UnsafeMutablePointer<Float>) {
+        let v = p.loadUnaligned(fromByteOffset: 2, as: SIMD8<UInt32>.self) ^ 0x8080_8080, d = scale(p, 0)
+        for r in 0..<4 { store(biased(byte(v, UInt32(r)), 128) * d, out + 8 * r) }
+    }
+}
+
+extension Q4_0SIMD {
+    @inline(__always) static func decodeBlockOrder(_ p: UnsafeRawPointer, _ out: UnsafeMutablePointer<Float>) {
+        let v = nibbles(p, 2), d = scale(p, 0)
+        for r in 0..<4 { store(biased(byte(v, UInt32(r)), 8) * d, out + 8 * r) }
+    }
+}
+
+extension Q4_1SIMD {
+    @inline(__always) static func decodeBlockOrder(_ p: UnsafeRawPointer, _ out: UnsafeMutablePointer<Float>) {
+        let v = nibbles(p, 4), d = scale(p, 0), m = scale(p, 2)
+        for r in 0..<4 { store(biased(byte(v, UInt32(r)), 0) * d + m, out + 8 * r) }
+    }
+}
+
+extension Q5_0SIMD {
+    @inline(__always) static func decodeBlockOrder(_ p: UnsafeRawPointer, _ out: UnsafeMutablePointer<Float>) {
+        let qh = fifthBitLanes(p.loadUnaligned(fromByteOffset: 2, as: UInt32.self).littleEndian)
+        let v = nibbles(p, 6), d = scale(p, 0)
+        for r in 0..<4 { store(biased(byte(v, UInt32(r)) | fifthBits(qh, UInt32(r)), 16) * d, out + 8 * r) }
+    }
+}
+
+extension Q5_1SIMD {
+    @inline(__always) static func decodeBlockOrder(_ p: UnsafeRawPointer, _ out: UnsafeMutablePointer<Float>) {
+        let qh = fifthBitLanes(p.loadUnaligned(fromByteOffset: 4, as: UInt32.self).littleEndian)
+        let v = nibbles(p, 8), d = scale(p, 0), m = scale(p, 2)
+        for r in 0..<4 { store(biased(byte(v, UInt32(r)) | fifthBits(qh, UInt32(r)), 0) * d + m, out + 8 * r) }
+    }
+}
+
+@inline(__always) private func store(_ v: SIMD8<Float>, _ out: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(out).storeBytes(of: v, as: SIMD8<Float>.self)
+}

@@ -71,6 +71,15 @@ final class QuantMatmulTests: XCTestCase {
                 }
             }
             XCTAssertEqual(got.map(\.bitPattern), want.map(\.bitPattern), "\(dtype)")
+            guard decoder.readsBlockOrder else { continue }
+            // The lane-order decoding (the packed GEMM's panels): the same bits, permuted.
+            var ordered = [Float](repeating: .nan, count: want.count)
+            bytes.withUnsafeBytes { raw in
+                ordered.withUnsafeMutableBufferPointer { out in
+                    for b in 0..<blocks { decoder.decodeBlockOrder(raw.baseAddress! + b * dtype.blockBytes, out.baseAddress! + 32 * b) }
+                }
+            }
+            XCTAssertEqual(ordered.map(\.bitPattern), blockOrder(want).map(\.bitPattern), "\(dtype) in block order")
         }
     }
 
