@@ -15,9 +15,9 @@ protocol SIMDBlockDecoder {
     /// `x`: decode's matrix-vector product. By default each block decoded into a `DotSink`; the
     /// types' own row dots apply each block's scale once (QuantRowDot.swift, QuantRowDotK.swift).
     static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float
-    /// Whether `dot` reads the activations in `BlockOrder` (the 32-weight types) or as they are.
+    /// Whether `dot` reads the activations in `BlockOrder` (the 32-weight types and Q6_K) or as they are.
     static var readsBlockOrder: Bool { get }
-    /// For those types: the block's 32 weights in `BlockOrder` (out[8r + i] = weight 4i + r).
+    /// For those types: the block's weights in `BlockOrder` (in each 32, out[8r + i] = weight 4i + r).
     static func decodeBlockOrder(_ src: UnsafeRawPointer, _ out: UnsafeMutablePointer<Float>)
 }
 

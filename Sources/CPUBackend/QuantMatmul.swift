@@ -58,7 +58,7 @@ enum QuantMatmul {
                     for j in j0..<j1 {
                         let src = w + j * rowBytes, dst = buf + (j - j0) * k
                         if B.readsBlockOrder {
-                            for b in 0..<blocksPerRow { B.decodeBlockOrder(src + b * blockBytes, dst + 32 * b) }
+                            for b in 0..<blocksPerRow { B.decodeBlockOrder(src + b * blockBytes, dst + blockSize * b) }
                         } else {
                             for b in 0..<blocksPerRow { B.decode(src + b * blockBytes, dst + b * blockSize) }
                         }

@@ -54,13 +54,15 @@ enum QuantPackedMatmul {
                             if j < j1 {
                                 let src = w + j * rowBytes + k0 / blockSize * blockBytes
                                 if B.readsBlockOrder {
-                                    // Decoded in lane order (position 8r + i is weight 4i + r),
-                                    // put back in k order as the panel's column is filled.
-                                    for b in 0..<(depth / 32) {
+                                    // Decoded in lane order (in each 32 weights, position 8r + i is
+                                    // weight 4i + r), put back in k order as the column is filled.
+                                    for b in 0..<(depth / blockSize) {
                                         B.decodeBlockOrder(src + b * blockBytes, decoded)
-                                        let column = dst + 32 * b * nr + c
-                                        for r in 0..<4 {
-                                            for i in 0..<8 { column[(4 * i + r) * nr] = decoded[8 * r + i] }
+                                        for g in 0..<(blockSize / 32) {
+                                            let column = dst + (blockSize * b + 32 * g) * nr + c, lanes = decoded + 32 * g
+                                            for r in 0..<4 {
+                                                for i in 0..<8 { column[(4 * i + r) * nr] = lanes[8 * r + i] }
+                                            }
                                         }
                                     }
                                 } else {

@@ -161,6 +161,48 @@ extension Q5_1SIMD {
     }
 }
 
+// Q6_K: 256 weights per block in two halves of 128, each in four quarters of 32. Read as words, with
+// W1 = ql[0..<32], W2 = ql[32..<64] and H = qh[0..<32] of the half, byte r of lane i holds weight
+// 4i + r of each quarter: low four bits from W1 & 0xF, W2 & 0xF, W1 >> 4, W2 >> 4, the top two from
+// H's bits 0-1, 2-3, 4-5, 6-7. Each quarter has two scales: lanes 0..<4 take the first (weights
+// 0..<16), lanes 4..<8 the second.
+
+extension Q6_KSIMD {
+    static var readsBlockOrder: Bool { true }
+
+    /// Quarter q (0..<4) of half h: the 6-bit codes of weights 32q + 4i + r in byte r of lane i,
+    /// and its scales d·s (first 16 weights in lanes 0..<4, the rest in 4..<8).
+    @inline(__always) static func quarter(_ p: UnsafeRawPointer, _ h: Int, _ q: Int, _ d: Float) -> (SIMD8<UInt32>, SIMD8<Float>) {
+        let w = p.loadUnaligned(fromByteOffset: 64 * h + 32 * (q & 1), as: SIMD8<UInt32>.self)
+        let top = p.loadUnaligned(fromByteOffset: 128 + 32 * h, as: SIMD8<UInt32>.self)
+        let low = q < 2 ? w & 0x0F0F_0F0F : (w &>> 4) & 0x0F0F_0F0F
+        let high = ((top &>> UInt32(2 * q)) & 0x0303_0303) &<< 4
+        let sc = 192 + 8 * h + 2 * q
+        let s0 = d * Float(p.load(fromByteOffset: sc, as: Int8.self)), s1 = d * Float(p.load(fromByteOffset: sc + 1, as: Int8.self))
+        return (low | high, SIMD8(lowHalf: SIMD4(repeating: s0), highHalf: SIMD4(repeating: s1)))
+    }
+
+    @inline(never) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
+        var acc = SIMD8<Float>()
+        for b in 0..<blocks {
+            let p = src + b * 210, d = halfAtEnd(p, 208)
+            for c in 0..<8 {
+                let (codes, scales) = quarter(p, c >> 2, c & 3, d)
+                acc.addProduct(codeDot(codes, 32, x + 256 * b + 32 * c), scales)
+            }
+        }
+        return acc.sum()
+    }
+
+    @inline(__always) static func decodeBlockOrder(_ p: UnsafeRawPointer, _ out: UnsafeMutablePointer<Float>) {
+        let d = halfAtEnd(p, 208)
+        for c in 0..<8 {
+            let (codes, scales) = quarter(p, c >> 2, c & 3, d)
+            for r in 0..<4 { store(scales * biased(byte(codes, UInt32(r)), 32), out + 32 * c + 8 * r) }
+        }
+    }
+}
+
 // Block decoding in the same lane order, for the packed GEMM's panels (QuantPackedMatmul):
 // out[8r + i] = weight 4i + r, each weight exactly the reference decoder's q·d (+ m).
 

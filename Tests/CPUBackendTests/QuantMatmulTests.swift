@@ -76,7 +76,7 @@ final class QuantMatmulTests: XCTestCase {
             var ordered = [Float](repeating: .nan, count: want.count)
             bytes.withUnsafeBytes { raw in
                 ordered.withUnsafeMutableBufferPointer { out in
-                    for b in 0..<blocks { decoder.decodeBlockOrder(raw.baseAddress! + b * dtype.blockBytes, out.baseAddress! + 32 * b) }
+                    for b in 0..<blocks { decoder.decodeBlockOrder(raw.baseAddress! + b * dtype.blockBytes, out.baseAddress! + dtype.blockSize * b) }
                 }
             }
             XCTAssertEqual(ordered.map(\.bitPattern), blockOrder(want).map(\.bitPattern), "\(dtype) in block order")
