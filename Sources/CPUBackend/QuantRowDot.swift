@@ -120,21 +120,28 @@ extension Q4_1SIMD {
     }
 }
 
+/// Σ (q − bias)·x over a Q5 block's codes: nibbles at `codes`, fifth bits in the word at `bits`.
+@inline(__always) private func fiveBitDot(_ p: UnsafeRawPointer, bits: Int, codes: Int, bias: Float,
+                                          _ x: UnsafePointer<Float>) -> SIMD8<Float> {
+    let qh = fifthBitLanes(p.loadUnaligned(fromByteOffset: bits, as: UInt32.self).littleEndian)
+    let v = nibbles(p, codes)
+    var s = biased(byte(v, 0) | fifthBits(qh, 0), bias) * load8(x, 0)
+    s.addProduct(biased(byte(v, 1) | fifthBits(qh, 1), bias), load8(x, 8))
+    s.addProduct(biased(byte(v, 2) | fifthBits(qh, 2), bias), load8(x, 16))
+    s.addProduct(biased(byte(v, 3) | fifthBits(qh, 3), bias), load8(x, 24))
+    return s
+}
+
+// Plain loops, not `rowDot`'s closure: with the fifth bits, the closure stayed a call per block.
+
 extension Q5_0SIMD {
     static var readsBlockOrder: Bool { true }
 
-    /// A plain loop, not `rowDot`'s closure: with the fifth bits, the closure stayed a call per block.
     @inline(never) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
         var acc = SIMD8<Float>()
         for b in 0..<blocks {
-            let p = src + b * 22, x = x + 32 * b
-            let qh = fifthBitLanes(p.loadUnaligned(fromByteOffset: 2, as: UInt32.self).littleEndian)
-            let v = nibbles(p, 6)
-            var s = biased(byte(v, 0) | fifthBits(qh, 0), 16) * load8(x, 0)
-            s.addProduct(biased(byte(v, 1) | fifthBits(qh, 1), 16), load8(x, 8))
-            s.addProduct(biased(byte(v, 2) | fifthBits(qh, 2), 16), load8(x, 16))
-            s.addProduct(biased(byte(v, 3) | fifthBits(qh, 3), 16), load8(x, 24))
-            acc.addProduct(s, scale(p, 0))
+            let p = src + b * 22
+            acc.addProduct(fiveBitDot(p, bits: 2, codes: 6, bias: 16, x + 32 * b), scale(p, 0))
         }
         return acc.sum()
     }
@@ -143,19 +150,12 @@ extension Q5_0SIMD {
 extension Q5_1SIMD {
     static var readsBlockOrder: Bool { true }
 
-    /// A plain loop, not `rowDot`'s closure: with the fifth bits, the closure stayed a call per block.
     @inline(never) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
         var acc = SIMD8<Float>()
         for b in 0..<blocks {
-            let p = src + b * 24, x = x + 32 * b
-            let qh = fifthBitLanes(p.loadUnaligned(fromByteOffset: 4, as: UInt32.self).littleEndian)
-            let v = nibbles(p, 8)
-            var s = biased(byte(v, 0) | fifthBits(qh, 0), 0) * load8(x, 0)
-            s.addProduct(biased(byte(v, 1) | fifthBits(qh, 1), 0), load8(x, 8))
-            s.addProduct(biased(byte(v, 2) | fifthBits(qh, 2), 0), load8(x, 16))
-            s.addProduct(biased(byte(v, 3) | fifthBits(qh, 3), 0), load8(x, 24))
-            acc.addProduct(s, scale(p, 0))
-            acc.addProduct(sum32(x), scale(p, 2))
+            let p = src + b * 24
+            acc.addProduct(fiveBitDot(p, bits: 4, codes: 8, bias: 0, x + 32 * b), scale(p, 0))
+            acc.addProduct(sum32(x + 32 * b), scale(p, 2))
         }
         return acc.sum()
     }
