@@ -142,8 +142,12 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         }
         let out = make([n, q.width])
         let pattern = wantPattern ? make([p.heads, n, keyCount]) : nil
-        AttentionKernel.run(q: try q.cpuFloats(), k: try k.cpuFloats(), v: try v.cpuFloats(), out: try out.cpuFloats(),
-                            pattern: try pattern?.cpuFloats(), n: n, queryStart: queryStart, keyCount: keyCount, p: p)
+        let (qp, kp, vp, op, pp) = (try q.cpuFloats(), try k.cpuFloats(), try v.cpuFloats(), try out.cpuFloats(), try pattern?.cpuFloats())
+        if n >= BlockedAttention.fromRows {
+            BlockedAttention.run(q: qp, k: kp, v: vp, out: op, pattern: pp, n: n, queryStart: queryStart, keyCount: keyCount, p: p)
+        } else {
+            AttentionKernel.run(q: qp, k: kp, v: vp, out: op, pattern: pp, n: n, queryStart: queryStart, keyCount: keyCount, p: p)
+        }
         return (out, pattern)
     }
 

@@ -1,0 +1,85 @@
+import Foundation
+import LanternCore
+
+/// Attention for many query rows (prefill): per head and block of up to `queryBlock` queries, the
+/// scores are one GEMM (Q·Kᵀ, through the packed matmul), the softmax runs row by row as in
+/// `AttentionKernel`, and the output is a second GEMM (P·V, with V transposed once per block).
+/// `AttentionKernel` takes a dot product per (query, key) and was 17% of a 512-token prefill; the
+/// GEMMs run at the matmul's rate. Same causal window, scale, soft-cap and pattern; each score and
+/// output is an f32 sum over the same terms in another order.
+enum BlockedAttention {
+    /// Query rows per block: the scores of one block, [queryBlock, keys], stay a few MB.
+    static let queryBlock = 256
+    /// Fewer query rows than this take `AttentionKernel` (decode, short prompts).
+    static let fromRows = 16
+
+    static func run(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                    out: UnsafeMutablePointer<Float>, pattern: UnsafeMutablePointer<Float>?,
+                    n: Int, queryStart: Int, keyCount: Int, p: AttentionParams) {
+        let d = p.headDim, qw = p.heads * d, kw = p.kvHeads * d, group = p.heads / p.kvHeads
+        let rowsMax = min(n, queryBlock)
+        let kh = UnsafeMutablePointer<Float>.allocate(capacity: keyCount * d)
+        let vt = UnsafeMutablePointer<Float>.allocate(capacity: d * keyCount)
+        let qh = UnsafeMutablePointer<Float>.allocate(capacity: rowsMax * d)
+        let oh = UnsafeMutablePointer<Float>.allocate(capacity: rowsMax * d)
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: rowsMax * keyCount)
+        defer { for buffer in [kh, vt, qh, oh, scores] { buffer.deallocate() } }
+
+        for kvh in 0..<p.kvHeads {
+            for j in 0..<keyCount { (kh + j * d).update(from: k + j * kw + kvh * d, count: d) }
+            var i0 = 0
+            while i0 < n {
+                let rows = min(queryBlock, n - i0)
+                // Keys this block can see: up to its last query's position.
+                let keys = min(keyCount, queryStart + i0 + rows)
+                for t in 0..<d {
+                    let row = vt + t * keys
+                    for j in 0..<keys { row[j] = v[j * kw + kvh * d + t] }
+                }
+                for h in (kvh * group)..<((kvh + 1) * group) {
+                    for i in 0..<rows { (qh + i * d).update(from: q + (i0 + i) * qw + h * d, count: d) }
+                    CPUBackend.matmul(F32Load.self, qh, UnsafeRawPointer(kh), scores, rows, d, keys)
+                    softmax(scores, rows: rows, keys: keys, firstPosition: queryStart + i0, p: p)
+                    CPUBackend.matmul(F32Load.self, scores, UnsafeRawPointer(vt), oh, rows, keys, d)
+                    for i in 0..<rows { (out + (i0 + i) * qw + h * d).update(from: oh + i * d, count: d) }
+                    if let pattern {
+                        for i in 0..<rows {
+                            let row = pattern + (h * n + i0 + i) * keyCount
+                            row.update(from: scores + i * keys, count: keys)
+                            (row + keys).update(repeating: 0, count: keyCount - keys)
+                        }
+                    }
+                }
+                i0 += rows
+            }
+        }
+    }
+
+    /// Each row i (position firstPosition + i) of `scores` [rows, keys]: scaled, soft-capped, then
+    /// the softmax over the keys it may see (zero elsewhere).
+    static func softmax(_ scores: UnsafeMutablePointer<Float>, rows: Int, keys: Int, firstPosition: Int, p: AttentionParams) {
+        let args = UncheckedBox(scores)
+        Parallel.forRanges(rows) { range in
+            for i in range {
+                let s = args.value + i * keys
+                let pos = firstPosition + i
+                let hi = min(pos, keys - 1)
+                let lo = p.window.map { max(0, pos - $0 + 1) } ?? 0
+                var mx = -Float.infinity
+                if lo <= hi {
+                    for j in lo...hi {
+                        var x = s[j] * p.scale
+                        if let cap = p.softcap { x = cap * tanh(x / cap) }
+                        s[j] = x
+                        mx = max(mx, x)
+                    }
+                    let total = AttentionKernel.exponentiate(s + lo, count: hi - lo + 1, minus: mx)
+                    let inv = total > 0 ? 1 / total : 0
+                    for j in lo...hi { s[j] *= inv }
+                }
+                if lo > 0 { s.update(repeating: 0, count: min(lo, keys)) }
+                if hi + 1 < keys { (s + hi + 1).update(repeating: 0, count: keys - hi - 1) }
+            }
+        }
+    }
+}
