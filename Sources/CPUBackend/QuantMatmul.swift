@@ -21,14 +21,19 @@ enum QuantMatmul {
         let blockSize = B.dtype.blockSize, blockBytes = B.dtype.blockBytes
         let blocksPerRow = k / blockSize
         let rowBytes = blocksPerRow * blockBytes
+        if n >= CPUBackend.packedFromRows {
+            QuantPackedMatmul.run(B.self, x: x, w: w, out: out, n: n, k: k, m: m)
+            return
+        }
+        // Both few-row paths read the 32-weight types' codes in their lane order: the activations
+        // go in the same order, once, so each dot product has the same terms.
+        let ordered = B.readsBlockOrder ? UnsafeMutablePointer<Float>.allocate(capacity: n * k) : nil
+        defer { ordered?.deallocate() }
+        if let ordered { BlockOrder.permute(x, ordered, count: n * k) }
+        let args = UncheckedBox((UnsafePointer(ordered) ?? x, w, out))
         if n < fusedBelow {
-            // The row dots of the 32-weight types read the activations in their lane order.
-            let ordered = B.readsBlockOrder ? UnsafeMutablePointer<Float>.allocate(capacity: n * k) : nil
-            defer { ordered?.deallocate() }
-            if let ordered { BlockOrder.permute(x, ordered, count: n * k) }
-            let rowArgs = UncheckedBox((UnsafePointer(ordered) ?? x, w, out))
             Parallel.forRanges(m, minChunk: 16, oversplit: 8) { rows in
-                let (x, w, out) = rowArgs.value
+                let (x, w, out) = args.value
                 for j in rows {
                     for i in 0..<n {
                         out[i * m + j] = B.dot(w + j * rowBytes, x + i * k, blocks: blocksPerRow)
@@ -37,20 +42,10 @@ enum QuantMatmul {
             }
             return
         }
-        if n >= CPUBackend.packedFromRows {
-            QuantPackedMatmul.run(B.self, x: x, w: w, out: out, n: n, k: k, m: m)
-            return
-        }
         let groups = (m + groupRows - 1) / groupRows
-        // The 32-weight types decode in their lane order; the activations go in the same order, so
-        // each dot product has the same terms.
-        let ordered = B.readsBlockOrder ? UnsafeMutablePointer<Float>.allocate(capacity: n * k) : nil
-        defer { ordered?.deallocate() }
-        if let ordered { BlockOrder.permute(x, ordered, count: n * k) }
-        let groupArgs = UncheckedBox((UnsafePointer(ordered) ?? x, w, out))
         // Contiguous runs of groups per task: a 262 144-row unembedding is 21 846 groups.
         Parallel.forRanges(groups, oversplit: 8) { range in
-            let (x, w, out) = groupArgs.value
+            let (x, w, out) = args.value
             withUnsafeTemporaryAllocation(of: Float.self, capacity: groupRows * k) { scratch in
                 let buf = scratch.baseAddress!
                 for g in range {

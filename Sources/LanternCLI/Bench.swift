@@ -94,7 +94,7 @@ struct Bench: ParsableCommand {
         var weights: [ObjectIdentifier: (key: Int, tensor: Tensor)] = [:]
         for spec in specs {
             let key = spec.m * 100_003 + spec.k
-            let host = try randomBF16(m: spec.m, k: spec.k)
+            let host = Self.randomWeights(.bf16, m: spec.m, k: spec.k)
             let xValues = (0..<(spec.n * spec.k)).map { _ in Float.random(in: -1...1) }
             var line = pad(spec.what, 24) + pad("\(spec.n)", 7)
             var row: [String: Any] = ["shape": spec.what, "tokens": spec.n]
@@ -128,18 +128,6 @@ struct Bench: ParsableCommand {
         }
         if let blas = reference?.blas, !json { print("reference: numpy, \(blas)") }
         return rows
-    }
-
-    /// A random bf16 weight matrix in host memory.
-    func randomBF16(m: Int, k: Int) throws -> HostTensor {
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: m * k * 2, alignment: 64)
-        let halves = buffer.bindMemory(to: UInt16.self)
-        var state: UInt32 = 12345
-        for i in 0..<(m * k) {
-            state = state &* 1_664_525 &+ 1_013_904_223
-            halves[i] = UInt16((Float(state >> 8) / Float(1 << 24) * 2 - 1).bitPattern >> 16)
-        }
-        return HostTensor(name: "bench", shape: [m, k], dtype: .bf16, bytes: UnsafeRawBufferPointer(buffer), owner: BufferOwner(buffer))
     }
 
     /// numpy timed in a helper process right after each of our shapes.
