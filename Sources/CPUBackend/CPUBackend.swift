@@ -10,9 +10,10 @@ public final class CPUBackend: Backend, @unchecked Sendable {
 
     // MARK: Memory
 
-    func make(_ shape: [Int]) -> Tensor {
+    /// A new f32 tensor, zero-filled unless `zeroed` is false (for ops that write every element).
+    func make(_ shape: [Int], zeroed: Bool = true) -> Tensor {
         let count = shape.reduce(1, *)
-        return Tensor(shape: shape, dtype: .f32, storage: CPUStorage(byteCount: count * 4))
+        return Tensor(shape: shape, dtype: .f32, storage: CPUStorage(byteCount: count * 4, zeroed: zeroed))
     }
 
     public func tensor(_ values: [Float], shape: [Int]) throws -> Tensor {
@@ -80,8 +81,13 @@ public final class CPUBackend: Backend, @unchecked Sendable {
             throw LanternError.shapeMismatch(op: "matmul", detail: "\(w.dtype) weight rows of \(k) are not whole blocks of \(w.dtype.blockSize)")
         }
         let m = w.shape[0]
-        let out = make(Array(x.shape.dropLast()) + [m])
+        // Every kernel below stores each output before adding to it (when k > 0): no zero fill.
+        let out = make(Array(x.shape.dropLast()) + [m], zeroed: k == 0)
         let xp = try x.cpuFloats(), wp = UnsafeRawPointer(try w.cpuPointer), op = try out.cpuFloats()
+        if n >= Self.packedFromRows, let panels = widened(w, wp, m: m, k: k) {
+            PackedMatmul.run(panels: panels, x: xp, out: op, n: n)
+            return out
+        }
         switch w.dtype {
         case .f32: Self.matmul(F32Load.self, xp, wp, op, n, k, m)
         case .bf16: Self.matmul(BF16Load.self, xp, wp, op, n, k, m)
@@ -96,6 +102,46 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         case .q6_K: QuantMatmul.run(Q6_KSIMD.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
         }
         return out
+    }
+
+    /// Weights widened to f32 for many-row products and kept, within this budget (nil: never).
+    /// Off unless asked for (`widenWeights`): a decoding run must not grow past its weights file.
+    public private(set) var widening: WideningBudget?
+
+    /// Keep weights widened to f32 after their first many-row product, up to `limit` bytes in
+    /// all: traces, lenses, harvests and evaluations then skip the widening on every later call.
+    public func widenWeights(upTo limit: Int = WideningBudget.defaultLimit) {
+        widening = limit > 0 ? WideningBudget(limit: limit) : nil
+    }
+
+    /// `w`'s widened panels: kept ones, or made now when the budget has room; nil otherwise.
+    private func widened(_ w: Tensor, _ wp: UnsafeRawPointer, m: Int, k: Int) -> WidenedPanels? {
+        guard let budget = widening, let storage = w.storage as? CPUStorage else { return nil }
+        return storage.widened(offset: w.byteOffset, m: m, k: k, budget: budget) { panels in
+            switch w.dtype {
+            case .f32: panels.fill { j, column, stride in PackedMatmul.widenRow(F32Load.self, wp + j * k * 4, k: k, column, stride) }
+            case .bf16: panels.fill { j, column, stride in PackedMatmul.widenRow(BF16Load.self, wp + j * k * 2, k: k, column, stride) }
+            case .f16: panels.fill { j, column, stride in PackedMatmul.widenRow(F16Load.self, wp + j * k * 2, k: k, column, stride) }
+            case .q8_0: Self.fill(panels, Q8_0SIMD.self, wp)
+            case .q4_0: Self.fill(panels, Q4_0SIMD.self, wp)
+            case .q4_1: Self.fill(panels, Q4_1SIMD.self, wp)
+            case .q5_0: Self.fill(panels, Q5_0SIMD.self, wp)
+            case .q5_1: Self.fill(panels, Q5_1SIMD.self, wp)
+            case .q4_K: Self.fill(panels, Q4_KSIMD.self, wp)
+            case .q5_K: Self.fill(panels, Q5_KSIMD.self, wp)
+            case .q6_K: Self.fill(panels, Q6_KSIMD.self, wp)
+            }
+        }
+    }
+
+    private static func fill<B: SIMDBlockDecoder>(_ panels: WidenedPanels, _: B.Type, _ wp: UnsafeRawPointer) {
+        let blocks = panels.k / B.dtype.blockSize, rowBytes = blocks * B.dtype.blockBytes
+        panels.fill { j, column, stride in
+            // Scratch per row: rows are filled on several threads at once.
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: B.dtype.blockSize) { scratch in
+                QuantPackedMatmul.decodeRow(B.self, wp + j * rowBytes, blocks: blocks, column, stride, scratch: scratch.baseAddress!)
+            }
+        }
     }
 
     /// Few rows (decode) are bound by reading the weights: dot products straight off the stored

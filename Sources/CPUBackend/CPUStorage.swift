@@ -7,12 +7,18 @@ final class CPUStorage: TensorStorage, @unchecked Sendable {
     let byteCount: Int
     private let owner: AnyObject?
     private let owned: Bool
+    /// Weights widened to f32 for many-row products, by offset and shape (see `WidenedPanels`;
+    /// guarded by `widenedLock`).
+    var widenedPanels: [WidenedKey: WidenedPanels] = [:]
 
-    /// Fresh, 64-byte aligned memory, zero-filled.
-    init(byteCount: Int) {
+    /// Memory someone else owns, such as a mapped weights file: never written through a tensor.
+    var isFileBacked: Bool { !owned }
+
+    /// Fresh, 64-byte aligned memory (`HostMemory`), zero-filled unless the op that asks for it
+    /// writes every element itself.
+    init(byteCount: Int, zeroed: Bool = true) {
         self.byteCount = byteCount
-        base = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 64), alignment: 64)
-        base.initializeMemory(as: UInt8.self, repeating: 0, count: max(byteCount, 64))
+        base = HostMemory.allocate(byteCount, zeroed: zeroed)
         owner = nil
         owned = true
     }
@@ -25,7 +31,7 @@ final class CPUStorage: TensorStorage, @unchecked Sendable {
         owned = false
     }
 
-    deinit { if owned { base.deallocate() } }
+    deinit { if owned { HostMemory.free(base, byteCount) } }
 }
 
 extension Tensor {

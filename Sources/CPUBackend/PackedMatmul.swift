@@ -34,26 +34,9 @@ enum PackedMatmul {
 
     static func run<W: WeightLoad>(_: W.Type, x: UnsafePointer<Float>, w: UnsafeRawPointer,
                                    out: UnsafeMutablePointer<Float>, n: Int, k: Int, m: Int) {
-        // Activations → [tile][k][mr], zero rows past n so every tile is full.
         let tiles = (n + mr - 1) / mr
-        let packedX = UnsafeMutablePointer<Float>.allocate(capacity: tiles * k * mr)
+        let packedX = packActivations(x, n: n, k: k)
         defer { packedX.deallocate() }
-        let xArgs = UncheckedBox((x, packedX))
-        Parallel.forRanges(tiles) { range in
-            let (x, packedX) = xArgs.value
-            for t in range {
-                let dst = packedX + t * k * mr
-                for r in 0..<mr {
-                    let row = t * mr + r
-                    if row < n {
-                        let src = x + row * k
-                        for kk in 0..<k { dst[kk * mr + r] = src[kk] }
-                    } else {
-                        for kk in 0..<k { dst[kk * mr + r] = 0 }
-                    }
-                }
-            }
-        }
 
         let rowBytes = k * W.elementBytes
         let nc = taskRows(m)
@@ -74,30 +57,88 @@ enum PackedMatmul {
                     for c in 0..<nr {
                         let j = j0 + p * nr + c
                         if j < j1 {
-                            let row = w + j * rowBytes
-                            var kk = 0
-                            while kk + 8 <= depth {
-                                let v = W.load8(row, k0 + kk)
-                                for t in 0..<8 { dst[(kk + t) * nr + c] = v[t] }
-                                kk += 8
-                            }
-                            while kk < depth { dst[kk * nr + c] = W.load1(row, k0 + kk); kk += 1 }
+                            widenRow(W.self, w + j * rowBytes + k0 * W.elementBytes, k: depth, dst + c, nr)
                         } else {
                             for kk in 0..<depth { dst[kk * nr + c] = 0 }
                         }
                     }
                 }
-                for t in 0..<tiles {
-                    let a = packedX + t * k * mr + k0 * mr
-                    let rows = min(mr, n - t * mr)
-                    for p in 0..<panels {
-                        let cols = min(nr, j1 - j0 - p * nr)
-                        tile(a, packedW + p * kc * nr, depth, out + t * mr * m + j0 + p * nr, m, rows, cols, k0 == 0)
+                // Panel outer, activation tiles inner: the panel (kc × nr floats) stays in L1 while the
+                // small activation tiles stream past it from L2.
+                for p in 0..<panels {
+                    let cols = min(nr, j1 - j0 - p * nr), panel = packedW + p * kc * nr
+                    for t in 0..<tiles {
+                        let a = packedX + t * k * mr + k0 * mr
+                        tile(a, panel, depth, out + t * mr * m + j0 + p * nr, m, min(mr, n - t * mr), cols, k0 == 0)
                     }
                 }
                 k0 += depth
             }
         }
+    }
+
+    /// Activations [n, k] → [tile][k][mr], rows past n zero so every tile is full. The caller
+    /// deallocates.
+    static func packActivations(_ x: UnsafePointer<Float>, n: Int, k: Int) -> UnsafeMutablePointer<Float> {
+        let tiles = (n + mr - 1) / mr
+        let packedX = UnsafeMutablePointer<Float>.allocate(capacity: tiles * k * mr)
+        let xArgs = UncheckedBox((x, packedX))
+        Parallel.forRanges(tiles) { range in
+            let (x, packedX) = xArgs.value
+            for t in range {
+                let dst = packedX + t * k * mr
+                for r in 0..<mr {
+                    let row = t * mr + r
+                    if row < n {
+                        let src = x + row * k
+                        for kk in 0..<k { dst[kk * mr + r] = src[kk] }
+                    } else {
+                        for kk in 0..<k { dst[kk * mr + r] = 0 }
+                    }
+                }
+            }
+        }
+        return packedX
+    }
+
+    /// The same product on weights widened once (`WidenedPanels`): no widening in the call, only
+    /// the register tile over each panel's k slices, which stay in L1 while the activation tiles
+    /// stream past. The same k-ordered sums as `run`.
+    static func run(panels w: WidenedPanels, x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, n: Int) {
+        let k = w.k, m = w.m
+        let tiles = (n + mr - 1) / mr
+        let packedX = packActivations(x, n: n, k: k)
+        defer { packedX.deallocate() }
+        let panelsPerTask = taskRows(m) / nr
+        let tasks = (w.panelCount + panelsPerTask - 1) / panelsPerTask
+        let args = UncheckedBox((packedX, w, out))
+        Parallel.forEach(tasks) { task in
+            let (packedX, w, out) = args.value
+            for p in (task * panelsPerTask)..<min(w.panelCount, (task + 1) * panelsPerTask) {
+                let cols = min(nr, m - p * nr), panel = w.panel(p)
+                var k0 = 0
+                while k0 < k {
+                    let depth = min(kc, k - k0)
+                    for t in 0..<tiles {
+                        QuantPackedMatmul.tile(packedX + t * k * mr + k0 * mr, panel + k0 * nr, depth,
+                                               out + t * mr * m + p * nr, m, min(mr, n - t * mr), cols, k0 == 0)
+                    }
+                    k0 += depth
+                }
+            }
+        }
+    }
+
+    /// Widens row `row` (k elements of W) down a panel column, element kk at column[kk · stride].
+    static func widenRow<W: WeightLoad>(_: W.Type, _ row: UnsafeRawPointer, k: Int,
+                                        _ column: UnsafeMutablePointer<Float>, _ stride: Int) {
+        var kk = 0
+        while kk + 8 <= k {
+            let v = W.load8(row, kk)
+            for t in 0..<8 { column[(kk + t) * stride] = v[t] }
+            kk += 8
+        }
+        while kk < k { column[kk * stride] = W.load1(row, kk); kk += 1 }
     }
 
     /// 6 rows × `nr` columns: 12 accumulators, two weight vectors, one broadcast.

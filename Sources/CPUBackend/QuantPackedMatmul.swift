@@ -13,26 +13,9 @@ enum QuantPackedMatmul {
         precondition(kc % blockSize == 0 && k % blockSize == 0)
         let rowBytes = k / blockSize * blockBytes
 
-        // Activations → [tile][k][mr], zero rows past n so every tile is full.
         let tiles = (n + mr - 1) / mr
-        let packedX = UnsafeMutablePointer<Float>.allocate(capacity: tiles * k * mr)
+        let packedX = PackedMatmul.packActivations(x, n: n, k: k)
         defer { packedX.deallocate() }
-        let xArgs = UncheckedBox((x, packedX))
-        Parallel.forRanges(tiles) { range in
-            let (x, packedX) = xArgs.value
-            for t in range {
-                let dst = packedX + t * k * mr
-                for r in 0..<mr {
-                    let row = t * mr + r
-                    if row < n {
-                        let src = x + row * k
-                        for kk in 0..<k { dst[kk * mr + r] = src[kk] }
-                    } else {
-                        for kk in 0..<k { dst[kk * mr + r] = 0 }
-                    }
-                }
-            }
-        }
 
         let tasks = (m + nc - 1) / nc
         let args = UncheckedBox((packedX, w, out))
@@ -52,40 +35,50 @@ enum QuantPackedMatmul {
                         for c in 0..<nr {
                             let j = j0 + p * nr + c
                             if j < j1 {
-                                let src = w + j * rowBytes + k0 / blockSize * blockBytes
-                                if B.readsBlockOrder {
-                                    // Decoded in lane order (in each 32 weights, position 8r + i is
-                                    // weight 4i + r), put back in k order as the column is filled.
-                                    for b in 0..<(depth / blockSize) {
-                                        B.decodeBlockOrder(src + b * blockBytes, decoded)
-                                        for g in 0..<(blockSize / 32) {
-                                            let column = dst + (blockSize * b + 32 * g) * nr + c, lanes = decoded + 32 * g
-                                            for r in 0..<4 {
-                                                for i in 0..<8 { column[(4 * i + r) * nr] = lanes[8 * r + i] }
-                                            }
-                                        }
-                                    }
-                                } else {
-                                    for b in 0..<(depth / blockSize) {
-                                        B.decode(src + b * blockBytes, decoded + b * blockSize)
-                                    }
-                                    for kk in 0..<depth { dst[kk * nr + c] = decoded[kk] }
-                                }
+                                decodeRow(B.self, w + j * rowBytes + k0 / blockSize * blockBytes, blocks: depth / blockSize,
+                                          dst + c, nr, scratch: decoded)
                             } else {
                                 for kk in 0..<depth { dst[kk * nr + c] = 0 }
                             }
                         }
                     }
-                    for t in 0..<tiles {
-                        let a = packedX + t * k * mr + k0 * mr
-                        let rows = min(mr, n - t * mr)
-                        for p in 0..<panels {
-                            let cols = min(nr, j1 - j0 - p * nr)
-                            tile(a, packedW + p * kc * nr, depth, out + t * mr * m + j0 + p * nr, m, rows, cols, k0 == 0)
+                    // Panel outer, activation tiles inner: the panel (kc × nr floats) stays in L1 while the
+                    // small activation tiles stream past it from L2.
+                    for p in 0..<panels {
+                        let cols = min(nr, j1 - j0 - p * nr), panel = packedW + p * kc * nr
+                        for t in 0..<tiles {
+                            let a = packedX + t * k * mr + k0 * mr
+                            tile(a, panel, depth, out + t * mr * m + j0 + p * nr, m, min(mr, n - t * mr), cols, k0 == 0)
                         }
                     }
                     k0 += depth
                 }
+            }
+        }
+    }
+
+    /// Decodes `blocks` blocks of one weight row down a panel column (weight kk at
+    /// column[kk · stride]), through `scratch` (one block's floats).
+    @inline(__always)
+    static func decodeRow<B: SIMDBlockDecoder>(_: B.Type, _ src: UnsafeRawPointer, blocks: Int,
+                                               _ column: UnsafeMutablePointer<Float>, _ stride: Int,
+                                               scratch: UnsafeMutablePointer<Float>) {
+        let blockSize = B.dtype.blockSize, blockBytes = B.dtype.blockBytes
+        for b in 0..<blocks {
+            let out = column + blockSize * b * stride
+            if B.readsBlockOrder {
+                // Decoded in lane order (in each 32 weights, position 8r + i is weight 4i + r),
+                // put back in k order as the column is filled.
+                B.decodeBlockOrder(src + b * blockBytes, scratch)
+                for g in 0..<(blockSize / 32) {
+                    let group = out + 32 * g * stride, lanes = scratch + 32 * g
+                    for r in 0..<4 {
+                        for i in 0..<8 { group[(4 * i + r) * stride] = lanes[8 * r + i] }
+                    }
+                }
+            } else {
+                B.decode(src + b * blockBytes, scratch)
+                for kk in 0..<blockSize { out[kk * stride] = scratch[kk] }
             }
         }
     }

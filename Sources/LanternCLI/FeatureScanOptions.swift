@@ -55,7 +55,7 @@ struct FeatureScanOptions: ParsableArguments {
 
     /// Loads everything and scans the corpus once, all features at a time.
     func scan() throws -> (LanternModel, SAE, FeatureScan) {
-        let loaded = try model.load()
+        let loaded = try model.load(manyPasses: true)
         let sae = try saeOptions.load(for: loaded)
         let packer = try corpus.packer(for: loaded, length: size.context)
         let scan = FeatureScan(width: sae.dSAE, bos: packer.bos, options: size.scanOptions)

@@ -69,7 +69,7 @@ struct GraphCommand: ParsableCommand {
 
     func run() throws {
         let started = Date()
-        let loaded = try model.load()
+        let loaded = try model.load(manyPasses: true)
         let ids = try prompt.ids(for: loaded)
         let replacement = try Self.replacementModel(transcoders, loaded)
         let set: [Transcoder]

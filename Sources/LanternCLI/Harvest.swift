@@ -24,7 +24,7 @@ struct Harvest: ParsableCommand {
     var out: String
 
     func run() throws {
-        let loaded = try model.load()
+        let loaded = try model.load(manyPasses: true)
         try harvest.run(loaded, corpus: corpus, output: out)
     }
 }

@@ -32,7 +32,7 @@ struct LensEval: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try model.load()
+        let loaded = try model.load(manyPasses: true)
         let lens = try tuned.map { try TunedLens.load(directory: $0) }
         let packer = try corpus.packer(for: loaded, length: context)
         var contexts: [[Int32]] = []

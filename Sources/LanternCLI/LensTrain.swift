@@ -54,7 +54,7 @@ struct LensTrain: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try model.load()
+        let loaded = try model.load(manyPasses: true)
         let options = TunedLensTrainer.Options(tokens: tokens, context: context, contextsPerStep: batch, learningRate: lr,
                                                 contextStride: stride)
         let trainer = try TunedLensTrainer(model: loaded.transformer, packer: try corpus.packer(for: loaded, length: context), options: options)

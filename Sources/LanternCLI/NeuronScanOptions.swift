@@ -55,7 +55,7 @@ struct NeuronScanOptions: ParsableArguments {
     /// Loads everything and scans the corpus once, every neuron of the layer (and every SAE feature)
     /// at a time; refuses a neuron `id` outside the layer before scanning.
     func scan(checking id: Int? = nil) throws -> Result {
-        let loaded = try model.load()
+        let loaded = try model.load(manyPasses: true)
         let neurons = try MLPNeurons(layer: layer, model: loaded.transformer)
         if let id { try neurons.checkUnit(id) }
         let packer = try corpus.packer(for: loaded, length: size.context)

@@ -13,8 +13,13 @@ struct ModelOptions: ParsableArguments {
     @Flag(name: .long, help: "Say which backend runs and why (also when `auto` takes the CPU because there is no GPU).")
     var verbose = false
 
-    func makeBackend() throws -> any Backend {
+    /// `manyPasses`: the command runs many forward passes over the same weights (harvests,
+    /// scans, evaluations, training from a corpus, sweeps), so the CPU backend keeps each weight
+    /// widened to f32 after its first many-row product (within a quarter of memory). Commands
+    /// that decode or run once leave the weights as stored: no copy, peak memory ≈ the file.
+    func makeBackend(manyPasses: Bool = false) throws -> any Backend {
         let (backend, notice) = try Lantern.makeBackend(self.backend)
+        if manyPasses { (backend as? CPUBackend)?.widenWeights() }
         // Falling back because there is no GPU at all is the normal case on a laptop or a CPU node:
         // said with --verbose (and by `lantern devices`). A GPU that is there but failed is news.
         if let notice, verbose || !Self.meansNoGPU(notice) { note(notice) }
@@ -28,10 +33,10 @@ struct ModelOptions: ParsableArguments {
         ["no Vulkan loader", "no Vulkan driver", "no Vulkan device", "no GPU: only CPU-type"].contains { notice.contains($0) }
     }
 
-    func load() throws -> LanternModel {
+    func load(manyPasses: Bool = false) throws -> LanternModel {
         let location = try ModelStore().resolve(model, progress: fetchProgress)
         // GGUF (block-quantised) weights run on both backends: the Vulkan shaders dequantise them.
-        return try LanternModel.load(location, backend: try makeBackend())
+        return try LanternModel.load(location, backend: try makeBackend(manyPasses: manyPasses))
     }
 }
 

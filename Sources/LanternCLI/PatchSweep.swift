@@ -47,7 +47,7 @@ struct PatchSweepCommand: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try model.load()
+        let loaded = try model.load(manyPasses: true)
         let clean = try prompt.ids(for: loaded)
         let corrupted = try sourcePrompt.map(loaded.encode) ?? PromptOptions.parse(ids: sourceTokens!, option: "--source-token-ids")
         let sweep = try PatchingSweep(model: loaded.transformer, clean: clean, corrupted: corrupted,

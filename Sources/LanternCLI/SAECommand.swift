@@ -61,7 +61,7 @@ struct SAEEval: ParsableCommand {
 
     func run() throws {
         if let activations { return try evaluateRows(activations) }
-        let loaded = try model.load()
+        let loaded = try model.load(manyPasses: true)
         let sae = try saeOptions.load(for: loaded)
         let evaluator = try SAEEvaluator(model: loaded.transformer, sae: sae, includeBOS: includeBos, denseThreshold: denseThreshold)
         let documents = try texts(loaded)

@@ -89,8 +89,8 @@ struct SAESweep: ParsableCommand {
         guard held >= 1, trainRows >= batch else {
             throw ValidationError("\(activations) has \(source.rowCount) rows: too few to hold out \(holdout) and train with batches of \(batch)")
         }
-        let backend = try model.makeBackend()
-        let loaded = corpus.isEmpty ? nil : try model.load()
+        let backend = try model.makeBackend(manyPasses: true)
+        let loaded = corpus.isEmpty ? nil : try model.load(manyPasses: true)
         let texts = try loaded.map { try SAEEval.documents(corpus, for: $0) } ?? []
         var results: [SweepResult] = []
         for width in widths.sorted() {

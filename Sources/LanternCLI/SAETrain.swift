@@ -92,8 +92,8 @@ struct SAETrain: ParsableCommand {
     }
 
     func activationsAndBackend() throws -> (HarvestedActivations, any Backend) {
-        if let activations { return (try HarvestedActivations(directory: activations), try model.makeBackend()) }
-        let loaded = try model.load()
+        if let activations { return (try HarvestedActivations(directory: activations), try model.makeBackend(manyPasses: true)) }
+        let loaded = try model.load(manyPasses: true)
         let directory = (out as NSString).appendingPathComponent("activations")
         let options = try HarvestOptions.parse(["--hook", hook, "--tokens", "\(training.tokens)", "--context", "\(context)"])
         try options.run(loaded, corpus: corpus, output: directory)

@@ -73,7 +73,7 @@ struct TranscoderHarvest: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try model.load()
+        let loaded = try model.load(manyPasses: true)
         let chosen = try layers.layers(of: loaded.transformer.config.layerCount)
         let hooks = chosen.flatMap { [MLPTranscoderHooks.input($0), MLPTranscoderHooks.output($0)] }
         let harvester = try Harvester(

@@ -42,7 +42,7 @@ struct TranscoderEval: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try model.load()
+        let loaded = try model.load(manyPasses: true)
         let folders = try transcoders.flatMap(Self.transcoderFolders)
         let set = try folders.map { try GemmaScope2.loadTranscoder(directory: $0, backend: loaded.backend) }
         let evaluator = try TranscoderEvaluator(model: loaded.transformer, transcoders: set, each: each)

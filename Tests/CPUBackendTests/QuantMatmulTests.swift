@@ -5,7 +5,7 @@ import XCTest
 /// The in-kernel dequantising matmul against Reference.matmul on the dequantised weights.
 final class QuantMatmulTests: XCTestCase {
     /// Random blocks with small, finite f16 scales at each type's scale offsets.
-    func randomBlocks(_ dtype: DType, rows: Int, k: Int, seed: UInt64) -> [UInt8] {
+    static func randomBlocks(_ dtype: DType, rows: Int, k: Int, seed: UInt64) -> [UInt8] {
         var rng = QuantTestRNG(seed: seed)
         let blocks = rows * k / dtype.blockSize
         var bytes = (0..<(blocks * dtype.blockBytes)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
@@ -26,7 +26,7 @@ final class QuantMatmulTests: XCTestCase {
 
     func check(_ dtype: DType, n: Int, k: Int, m: Int) throws {
         let backend = CPUBackend()
-        let bytes = randomBlocks(dtype, rows: m, k: k, seed: UInt64(n * 1000 + k + m))
+        let bytes = Self.randomBlocks(dtype, rows: m, k: k, seed: UInt64(n * 1000 + k + m))
         var rng = QuantTestRNG(seed: 7)
         let x = (0..<(n * k)).map { _ in Float(Int(rng.next() % 2001) - 1000) / 1000 }
         try bytes.withUnsafeBytes { raw in
@@ -60,7 +60,7 @@ final class QuantMatmulTests: XCTestCase {
         for decoder in decoders {
             let dtype = decoder.dtype
             let blocks = 64
-            let bytes = randomBlocks(dtype, rows: 1, k: blocks * dtype.blockSize, seed: 99)
+            let bytes = Self.randomBlocks(dtype, rows: 1, k: blocks * dtype.blockSize, seed: 99)
             let want = try bytes.withUnsafeBytes { try dequantize(dtype, bytes: $0, count: blocks * dtype.blockSize) }
             var got = [Float](repeating: .nan, count: want.count)
             bytes.withUnsafeBytes { raw in
@@ -92,7 +92,7 @@ final class QuantMatmulTests: XCTestCase {
             let dtype = decoder.dtype
             for blocks in [1, 2, 3, 20] {
                 let k = blocks * dtype.blockSize
-                let bytes = randomBlocks(dtype, rows: 1, k: k, seed: UInt64(blocks))
+                let bytes = Self.randomBlocks(dtype, rows: 1, k: k, seed: UInt64(blocks))
                 var rng = QuantTestRNG(seed: 11)
                 let x = (0..<k).map { _ in Float(Int(rng.next() % 2001) - 1000) / 1000 }
                 let w = try bytes.withUnsafeBytes { try dequantize(dtype, bytes: $0, count: k) }
@@ -117,7 +117,7 @@ final class QuantMatmulTests: XCTestCase {
         func check<B: SIMDBlockDecoder>(_ b: B.Type, _ concrete: (UnsafeRawPointer, UnsafePointer<Float>) -> Float) {
             var differs = false
             for seed in 1...4 {
-                let bytes = randomBlocks(B.dtype, rows: 1, k: blocks * B.dtype.blockSize, seed: UInt64(seed))
+                let bytes = Self.randomBlocks(B.dtype, rows: 1, k: blocks * B.dtype.blockSize, seed: UInt64(seed))
                 bytes.withUnsafeBytes { raw in
                     x.withUnsafeBufferPointer { xs in
                         var sink = DotSink(x: xs.baseAddress!)
@@ -170,7 +170,7 @@ final class QuantMatmulTests: XCTestCase {
     }
 }
 
-private struct QuantTestRNG {
+struct QuantTestRNG {
     var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {

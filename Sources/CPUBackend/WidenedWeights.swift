@@ -1,0 +1,110 @@
+import Foundation
+import LanternCore
+
+/// How much memory weights widened to f32 may take, for one backend. Many-row work (traces, the
+/// lens, harvests, evaluations) multiplies the same weight matrices by new activations over and
+/// over; widening a quantised or 16-bit matrix into the packed GEMM's panels costs about as much
+/// as the arithmetic of a 128-row product, so keeping the widened panels pays from the second call.
+/// Decoding (one token at a time) never widens: it reads the stored bytes, which is what bounds it.
+public final class WideningBudget: @unchecked Sendable {
+    /// Bytes of widened panels allowed at once.
+    public let limit: Int
+    private var used = 0
+    private let lock = NSLock()
+
+    public init(limit: Int) { self.limit = max(0, limit) }
+
+    /// A quarter of the machine's memory: the default when a command widens.
+    public static var defaultLimit: Int { Int(ProcessInfo.processInfo.physicalMemory / 4) }
+
+    /// Bytes held now.
+    public var bytesUsed: Int { lock.withLock { used } }
+
+    func reserve(_ bytes: Int) -> Bool {
+        lock.withLock {
+            guard used + bytes <= limit else { return false }
+            used += bytes
+            return true
+        }
+    }
+
+    func release(_ bytes: Int) { lock.withLock { used -= bytes } }
+}
+
+/// One weight matrix [m, k] widened to f32 in `PackedMatmul`'s panel layout: panel p holds rows
+/// p·nr ..< (p+1)·nr, k-major ([k][nr], rows past m zero), so any k slice of a panel is the
+/// contiguous block the register tile streams. The values are exactly the dequantised weights.
+final class WidenedPanels: @unchecked Sendable {
+    let m: Int, k: Int
+    let base: UnsafeMutablePointer<Float>
+    private let byteCount: Int
+    private let budget: WideningBudget
+
+    /// Room for an [m, k] matrix, or nil when the budget has none left.
+    init?(m: Int, k: Int, budget: WideningBudget) {
+        let nr = PackedMatmul.nr
+        let panels = (m + nr - 1) / nr
+        let (count, overflow) = panels.multipliedReportingOverflow(by: k * nr)
+        guard !overflow, budget.reserve(count * 4) else { return nil }
+        self.m = m
+        self.k = k
+        self.budget = budget
+        byteCount = count * 4
+        base = HostMemory.map(byteCount).assumingMemoryBound(to: Float.self)
+    }
+
+    deinit {
+        HostMemory.unmap(base, byteCount)
+        budget.release(byteCount)
+    }
+
+    var panelCount: Int { (m + PackedMatmul.nr - 1) / PackedMatmul.nr }
+
+    /// Panel p: [k][nr].
+    func panel(_ p: Int) -> UnsafeMutablePointer<Float> { base + p * k * PackedMatmul.nr }
+
+    /// Fills every panel, `fill(row, column, stride)` writing one weight row down a column
+    /// (element kk at column[kk · stride]); rows past m are zero.
+    func fill(_ fill: (Int, UnsafeMutablePointer<Float>, Int) -> Void) {
+        let nr = PackedMatmul.nr, m = self.m, k = self.k
+        let me = UncheckedBox(self)
+        withoutActuallyEscaping(fill) { fill in
+            let body = UncheckedBox(fill)
+            Parallel.forEach(panelCount) { p in
+                let panel = me.value.panel(p)
+                for c in 0..<nr {
+                    let j = p * nr + c
+                    if j < m {
+                        body.value(j, panel + c, nr)
+                    } else {
+                        for kk in 0..<k { panel[kk * nr + c] = 0 }
+                    }
+                }
+            }
+        }
+    }
+}
+
+extension CPUStorage {
+    /// The widened panels of the [m, k] matrix at `offset` in this storage, made on first use.
+    /// Only file-backed storage is widened: its bytes never change, so the panels never go stale.
+    func widened(offset: Int, m: Int, k: Int, budget: WideningBudget,
+                 make: (WidenedPanels) -> Void) -> WidenedPanels? {
+        guard isFileBacked else { return nil }
+        return widenedLock.withLock {
+            let key = WidenedKey(offset: offset, m: m, k: k)
+            if let panels = widenedPanels[key] { return panels }
+            guard let panels = WidenedPanels(m: m, k: k, budget: budget) else { return nil }
+            make(panels)
+            widenedPanels[key] = panels
+            return panels
+        }
+    }
+}
+
+struct WidenedKey: Hashable {
+    let offset: Int, m: Int, k: Int
+}
+
+/// One lock for every storage's panel table: widening is rare (once per weight), lookups are cheap.
+let widenedLock = NSLock()
