@@ -18,7 +18,8 @@ let package = Package(
     ],
     targets: [
         .target(name: "LanternCore"),
-        .target(name: "CPUBackend", dependencies: ["LanternCore"]),
+        .target(name: "CPrefetch"),
+        .target(name: "CPUBackend", dependencies: ["LanternCore", "CPrefetch"]),
         .target(name: "Formats", dependencies: ["LanternCore"]),
         .target(name: "Tokenizers", dependencies: ["LanternCore", "Formats"]),
         .target(name: "Models", dependencies: ["LanternCore", "Formats"]),
