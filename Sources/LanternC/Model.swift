@@ -27,6 +27,25 @@ public func lantern_model_load(_ spec: UnsafePointer<CChar>?, _ backend: UnsafeP
     }
 }
 
+/// Keeps the model's weights widened to f32 after their first many-row product, up to `limit`
+/// bytes (≤ 0: a quarter of the machine's memory), as the CLI's many-pass commands do: later
+/// traces, caches and evaluations skip the dequantising. CPU backend only. 1 when the backend
+/// widens, 0 when it does not (a GPU backend keeps its own copies), −1 on error.
+@_cdecl("lantern_model_widen_weights")
+public func lantern_model_widen_weights(_ handle: UnsafeMutableRawPointer?, _ limit: Int64, _ error: ErrorOut) -> Int32 {
+    guarded(error, -1) {
+        guard let cpu = try model(handle).transformer.backend as? CPUBackend else { return 0 }
+        cpu.widenWeights(upTo: limit > 0 ? Int(limit) : WideningBudget.defaultLimit)
+        return 1
+    }
+}
+
+/// Bytes of widened weights the model's backend holds now (0 when it does not widen); −1 on error.
+@_cdecl("lantern_model_widened_bytes")
+public func lantern_model_widened_bytes(_ handle: UnsafeMutableRawPointer?, _ error: ErrorOut) -> Int64 {
+    guarded(error, -1) { Int64((try model(handle).transformer.backend as? CPUBackend)?.widening?.bytesUsed ?? 0) }
+}
+
 @_cdecl("lantern_model_free")
 public func lantern_model_free(_ handle: UnsafeMutableRawPointer?) { release(handle, as: ModelHandle.self) }
 

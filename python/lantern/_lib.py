@@ -68,6 +68,8 @@ def _declare(lib: ctypes.CDLL) -> None:
         "lantern_free": (None, [c_void_p]),
         "lantern_model_load": (c_void_p, [c_char_p, c_char_p, err]),
         "lantern_model_free": (None, [c_void_p]),
+        "lantern_model_widen_weights": (c_int32, [c_void_p, c_int64, err]),
+        "lantern_model_widened_bytes": (c_int64, [c_void_p, err]),
         "lantern_model_config": (c_void_p, [c_void_p, err]),
         "lantern_tokenize": (c_int64, [c_void_p, c_char_p, c_int32, POINTER(POINTER(c_int32)), err]),
         "lantern_detokenize": (c_void_p, [c_void_p, POINTER(c_int32), c_int64, c_int32, err]),

@@ -52,12 +52,28 @@ class Model:
         self.pad_token_id: int = self.cfg.pad_token_id if self.cfg.pad_token_id is not None else eos
 
     @classmethod
-    def load(cls, model: str | None = None, backend: str = "auto") -> "Model":
+    def load(cls, model: str | None = None, backend: str = "auto", widen_weights: bool = False) -> "Model":
         """`model`: a cached model's name ("gemma3-270m", the default, fetched on first use), a
         Hugging Face directory or a .gguf file. `backend`: "auto" (a real GPU through Vulkan, else
-        the CPU), "cpu" or "vulkan"."""
+        the CPU), "cpu" or "vulkan". `widen_weights`: see `widen_weights()`."""
         spec = None if model is None else str(model).encode()
-        return cls(_lib.call(_lib.lib.lantern_model_load, spec, backend.encode()))
+        loaded = cls(_lib.call(_lib.lib.lantern_model_load, spec, backend.encode()))
+        if widen_weights:
+            loaded.widen_weights()
+        return loaded
+
+    def widen_weights(self, limit_bytes: int | None = None) -> bool:
+        """Keep each weight dequantised to f32 after its first many-row product (up to
+        `limit_bytes` in all, default a quarter of memory; the default model takes ~1.1 GB): a
+        session that runs many traces or caches then skips the dequantising on every later pass.
+        The numbers are bit-identical. CPU backend only: returns False on a GPU backend."""
+        return _lib.call(_lib.lib.lantern_model_widen_weights, self._handle, int(limit_bytes or 0),
+                         failed=lambda r: r < 0) == 1
+
+    @property
+    def widened_bytes(self) -> int:
+        """Bytes of weights held widened to f32 now (0 unless `widen_weights` was asked for)."""
+        return _lib.call(_lib.lib.lantern_model_widened_bytes, self._handle, failed=lambda r: r < 0)
 
     from_pretrained = load
 

@@ -78,3 +78,20 @@ def test_the_vulkan_backend_from_python(lantern, gemma2):
     np.testing.assert_allclose(logits, want_logits, rtol=0, atol=1e-4 * scale)
     for name in want.keys():
         np.testing.assert_allclose(cache[name], want[name], rtol=0, atol=1e-4 * np.abs(want[name]).max())
+
+
+@pytest.mark.parametrize("name", ["tiny-gemma3", "tiny-llama"])
+def test_widened_weights_give_the_same_numbers(lantern, name, tmp_path):
+    """Weights kept widened to f32 (`widen_weights=True`) change no number: every hook still equals
+    the CLI's trace bitwise, on the pass that widens and on the one that reads the kept panels."""
+    path = FIXTURES / "gguf" / f"{name}.gguf"
+    tokens = [2, 17, 99, 5, 64, 3, 120, 42, 7, 11]  # ≥ 8 rows: the packed product, which widens
+    model = lantern.Model.load(str(path), backend="cpu", widen_weights=True)
+    assert model.widened_bytes == 0
+    saved = trace(tmp_path, path, tokens)
+    assert_cache_matches(model, tokens, saved)
+    widened = model.widened_bytes
+    assert widened > 0, "the first many-row pass widened the weights"
+    assert_cache_matches(model, tokens, saved)
+    assert model.widened_bytes == widened, "the second pass reused them"
+    assert lantern.Model.load(str(path), backend="cpu").widened_bytes == 0, "off by default"
