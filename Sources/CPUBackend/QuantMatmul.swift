@@ -36,18 +36,7 @@ enum QuantMatmul {
         if n < fusedBelow {
             Parallel.forRanges(m, minChunk: 16, oversplit: 8) { rows in
                 let (x, w, out) = args.value
-                for j in rows {
-                    // The row `prefetchRows` ahead, line by line: the hardware prefetcher stops at
-                    // every 4 KiB page of the mapped file, and each stop stalled the dot products.
-                    if j + prefetchRows < rows.upperBound {
-                        let ahead = w + (j + prefetchRows) * rowBytes
-                        var off = 0
-                        while off < rowBytes { lantern_prefetch(ahead + off); off += 64 }
-                    }
-                    for i in 0..<n {
-                        out[i * m + j] = B.dot(w + j * rowBytes, x + i * k, blocks: blocksPerRow)
-                    }
-                }
+                dotRows(B.self, w, rows: rows, x: x, out: out, n: n, k: k, m: m)
             }
             return
         }
@@ -69,6 +58,28 @@ enum QuantMatmul {
                     }
                     multiplyGroup(x: x, w: UnsafeRawPointer(buf), rows: j1 - j0, out: out + j0, n: n, k: k, m: m)
                 }
+            }
+        }
+    }
+
+    /// out[i, j] = Σ w[j]·x[i] for the weight rows `rows` and the n (< `fusedBelow`) activation
+    /// rows, each a row dot straight off the stored blocks. One function per type with the row dot
+    /// inlined, so its constants are set up once per range, not once per row (short rows, such as
+    /// SmolLM2's 18 blocks, paid for that).
+    @inline(never)
+    static func dotRows<B: SIMDBlockDecoder>(_: B.Type, _ w: UnsafeRawPointer, rows: Range<Int>, x: UnsafePointer<Float>,
+                                             out: UnsafeMutablePointer<Float>, n: Int, k: Int, m: Int) {
+        let blocks = k / B.dtype.blockSize, rowBytes = blocks * B.dtype.blockBytes
+        for j in rows {
+            // The row `prefetchRows` ahead, line by line: the hardware prefetcher stops at every
+            // 4 KiB page of the mapped file, and each stop stalled the dot products.
+            if j + prefetchRows < rows.upperBound {
+                let ahead = w + (j + prefetchRows) * rowBytes
+                var off = 0
+                while off < rowBytes { lantern_prefetch(ahead + off); off += 64 }
+            }
+            for i in 0..<n {
+                out[i * m + j] = B.dot(w + j * rowBytes, x + i * k, blocks: blocks)
             }
         }
     }

@@ -95,7 +95,7 @@ extension Q8_0SIMD {
     static var readsBlockOrder: Bool { true }
 
     /// q is a signed byte: flipping its top bit gives q + 128.
-    @inline(never) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
+    @inline(__always) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
         rowDot(src, x, blocks, 34) { p, x, acc in
             let v = p.loadUnaligned(fromByteOffset: 2, as: SIMD8<UInt32>.self) ^ 0x8080_8080
             acc.addProduct(codeDot(v, 128, x), scale(p, 0))
@@ -111,7 +111,7 @@ extension Q4_0SIMD {
         (codeDot(nibbles(p, 2), 8, x) * scale(p, 0)).sum()
     }
 
-    @inline(never) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
+    @inline(__always) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
         #if LANTERN_AVX512
         return PairedRowDots.q4_0(src, x, blocks: blocks)
         #else
@@ -131,7 +131,7 @@ extension Q4_1SIMD {
         return s.sum()
     }
 
-    @inline(never) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
+    @inline(__always) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
         #if LANTERN_AVX512
         return PairedRowDots.q4_1(src, x, blocks: blocks)
         #else
@@ -159,7 +159,7 @@ extension Q4_1SIMD {
 extension Q5_0SIMD {
     static var readsBlockOrder: Bool { true }
 
-    @inline(never) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
+    @inline(__always) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
         // Eight lanes here even on AVX-512: the paired form ran at 5 GB/s against 7–8.7, the
         // optimiser turned the two blocks' fifth-bit words (offsets 2 and 24) into lane shuffles.
         var acc = SIMD8<Float>()
@@ -180,7 +180,7 @@ extension Q5_1SIMD {
         return s.sum()
     }
 
-    @inline(never) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
+    @inline(__always) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
         #if LANTERN_AVX512
         return PairedRowDots.q5_1(src, x, blocks: blocks)
         #else
@@ -227,7 +227,7 @@ extension Q6_KSIMD {
         return d * biased(bytes, 128)
     }
 
-    @inline(never) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
+    @inline(__always) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
         var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
         for b in 0..<blocks {
             let p = src + b * 210, d = SIMD8<Float>(repeating: halfAtEnd(p, 208)), xb = x + 256 * b
