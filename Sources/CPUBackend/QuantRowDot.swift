@@ -15,6 +15,16 @@ import LanternCore
 
 /// The order of activations the 32-weight row dots read: within each block of 32, position
 /// 8r + i holds activation 4i + r.
+/// Each block's activations summed lane by lane, once per product: sums[8b + i] = Σᵣ x[32b + 8r + i]
+/// over activations in `BlockOrder` (k / 4 floats per row), added as `sum32` adds them.
+enum BlockSums {
+    static func compute(_ x: UnsafePointer<Float>, _ sums: UnsafeMutablePointer<Float>, count: Int) {
+        for b in 0..<(count / 32) {
+            UnsafeMutableRawPointer(sums + 8 * b).storeBytes(of: sum32(x + 32 * b), as: SIMD8<Float>.self)
+        }
+    }
+}
+
 enum BlockOrder {
     static func permute(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int) {
         for base in stride(from: 0, to: count, by: 32) {
@@ -79,7 +89,7 @@ enum BlockOrder {
     return unsafeBitCast(unsafeBitCast(magnitude, to: SIMD8<UInt32>.self) | ((h & 0x8000) &<< 16), to: SIMD8<Float>.self)
 }
 
-@inline(__always) private func sum32(_ x: UnsafePointer<Float>) -> SIMD8<Float> {
+@inline(__always) func sum32(_ x: UnsafePointer<Float>) -> SIMD8<Float> {
     (load8(x, 0) + load8(x, 8)) + (load8(x, 16) + load8(x, 24))
 }
 
@@ -133,7 +143,7 @@ extension Q4_1SIMD {
 
     @inline(__always) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
         #if LANTERN_AVX512
-        return PairedRowDots.q4_1(src, x, blocks: blocks)
+        return PairedRowDots.q4_1(src, x, sums: nil, blocks: blocks)
         #else
         return rowDot(src, x, blocks, 20) { p, x, acc in
             acc.addProduct(codeDot(nibbles(p, 4), 0, x), scale(p, 0))
@@ -182,7 +192,7 @@ extension Q5_1SIMD {
 
     @inline(__always) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
         #if LANTERN_AVX512
-        return PairedRowDots.q5_1(src, x, blocks: blocks)
+        return PairedRowDots.q5_1(src, x, sums: nil, blocks: blocks)
         #else
         var acc = SIMD8<Float>()
         for b in 0..<blocks {
@@ -296,3 +306,19 @@ extension Q5_1SIMD {
 @inline(__always) private func store(_ v: SIMD8<Float>, _ out: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(out).storeBytes(of: v, as: SIMD8<Float>.self)
 }
+
+#if LANTERN_AVX512
+extension Q4_1SIMD {
+    static var usesBlockSums: Bool { true }
+    @inline(__always) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, sums: UnsafePointer<Float>, blocks: Int) -> Float {
+        PairedRowDots.q4_1(src, x, sums: sums, blocks: blocks)
+    }
+}
+
+extension Q5_1SIMD {
+    static var usesBlockSums: Bool { true }
+    @inline(__always) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, sums: UnsafePointer<Float>, blocks: Int) -> Float {
+        PairedRowDots.q5_1(src, x, sums: sums, blocks: blocks)
+    }
+}
+#endif

@@ -54,9 +54,11 @@ typealias Lanes16 = SIMD16<UInt32>
     return s
 }
 
-/// Σ x of both blocks, per lane (the Q4_1/Q5_1 minimums multiply it).
-@inline(__always) private func pairSum(_ x: UnsafePointer<Float>) -> SIMD16<Float> {
-    (pairX(x, 0) + pairX(x, 8)) + (pairX(x, 16) + pairX(x, 24))
+/// Σ x of both blocks, per lane (the Q4_1/Q5_1 minimums multiply it): from `BlockSums` when the
+/// product made them (one load), else added here.
+@inline(__always) private func pairSum(_ x: UnsafePointer<Float>, _ sums: UnsafePointer<Float>?, _ b: Int) -> SIMD16<Float> {
+    if let sums { return UnsafeRawPointer(sums + 8 * b).loadUnaligned(as: SIMD16<Float>.self) }
+    return (pairX(x, 0) + pairX(x, 8)) + (pairX(x, 16) + pairX(x, 24))
 }
 
 enum PairedRowDots {
@@ -73,13 +75,13 @@ enum PairedRowDots {
         return total
     }
 
-    @inline(__always) static func q4_1(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
+    @inline(__always) static func q4_1(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, sums: UnsafePointer<Float>?, blocks: Int) -> Float {
         var acc = SIMD16<Float>()
         var b = 0
         while b + 2 <= blocks {
             let p0 = src + b * 20, p1 = p0 + 20, xb = x + 32 * b
             acc.addProduct(pairCodeDot(pairNibbles(p0, p1, 4), 0, xb), pairScale(p0, p1, 0))
-            acc.addProduct(pairSum(xb), pairScale(p0, p1, 2))
+            acc.addProduct(pairSum(xb, sums, b), pairScale(p0, p1, 2))
             b += 2
         }
         var total = (acc.lowHalf + acc.highHalf).sum()
@@ -87,13 +89,13 @@ enum PairedRowDots {
         return total
     }
 
-    @inline(__always) static func q5_1(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
+    @inline(__always) static func q5_1(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, sums: UnsafePointer<Float>?, blocks: Int) -> Float {
         var acc = SIMD16<Float>()
         var b = 0
         while b + 2 <= blocks {
             let p0 = src + b * 24, p1 = p0 + 24, xb = x + 32 * b
             acc.addProduct(pairCodeDot(pairFiveBitCodes(p0, p1, bits: 4, codes: 8), 0, xb), pairScale(p0, p1, 0))
-            acc.addProduct(pairSum(xb), pairScale(p0, p1, 2))
+            acc.addProduct(pairSum(xb, sums, b), pairScale(p0, p1, 2))
             b += 2
         }
         var total = (acc.lowHalf + acc.highHalf).sum()
