@@ -59,6 +59,8 @@ extension Bench {
             }
         }
         let harvestRate = Double(contexts * (traceLength - 1)) / harvestSeconds
+        // The moonshot: an SAE on every layer (weights widened as in the scan commands).
+        let scan = try darkMatterScanBench(model, tokens: traceTokens)
 
         var result: [String: Any] = [
             "model": spec, "backend": backend.name, "startup_seconds": startup,
@@ -67,6 +69,8 @@ extension Bench {
             "lens_tokens": ids.count, "lens_seconds": lens, "lens_trace_seconds": demoTrace, "lens_to_trace": lens / demoTrace,
             "lens_gflops": gflops(rows: ids.count, blocks: c.layerCount, logitRows: ids.count * (c.layerCount + 1), seconds: lens),
             "harvest_layer": harvestLayer, "harvest_tokens_per_second": harvestRate,
+            "dark_matter_scan_seconds": scan.scanSeconds, "dark_matter_scan_forward_seconds": scan.forwardSeconds,
+            "dark_matter_scan_ratio": scan.ratio, "dark_matter_scan_sae_width": scan.width,
             "harvest_gflops": gflops(rows: contexts * traceLength, blocks: harvestLayer + 1, logitRows: 0, seconds: harvestSeconds),
         ]
         if let widenedTrace, let widenedLens {
@@ -92,6 +96,8 @@ extension Bench {
                       + String(format: "; lens %.3f s", widenedLens))
             }
             print(String(format: "  harvest at blocks.%d: %.0f tokens/s (%.0f GFLOP/s)", harvestLayer, harvestRate, result["harvest_gflops"] as! Double))
+            print(String(format: "  dark-matter scan, %d tokens, a %d-wide TopK-64 SAE on each of the %d resid_posts: %.3f s; the forward pass alone %.3f s; ratio %.2f×",
+                         traceLength, scan.width, scan.layers, scan.scanSeconds, scan.forwardSeconds, scan.ratio))
         }
         return result
     }
