@@ -119,9 +119,9 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         guard let budget = widening, let storage = w.storage as? CPUStorage else { return nil }
         return storage.widened(offset: w.byteOffset, m: m, k: k, budget: budget) { panels in
             switch w.dtype {
-            case .f32: panels.fill { j, column, stride in PackedMatmul.widenRow(F32Load.self, wp + j * k * 4, k: k, column, stride) }
-            case .bf16: panels.fill { j, column, stride in PackedMatmul.widenRow(BF16Load.self, wp + j * k * 2, k: k, column, stride) }
-            case .f16: panels.fill { j, column, stride in PackedMatmul.widenRow(F16Load.self, wp + j * k * 2, k: k, column, stride) }
+            case .f32: Self.fill(panels, F32Load.self, wp)
+            case .bf16: Self.fill(panels, BF16Load.self, wp)
+            case .f16: Self.fill(panels, F16Load.self, wp)
             case .q8_0: Self.fill(panels, Q8_0SIMD.self, wp)
             case .q4_0: Self.fill(panels, Q4_0SIMD.self, wp)
             case .q4_1: Self.fill(panels, Q4_1SIMD.self, wp)
@@ -132,6 +132,11 @@ public final class CPUBackend: Backend, @unchecked Sendable {
             case .q6_K: Self.fill(panels, Q6_KSIMD.self, wp)
             }
         }
+    }
+
+    private static func fill<W: WeightLoad>(_ panels: WidenedPanels, _: W.Type, _ wp: UnsafeRawPointer) {
+        let k = panels.k
+        panels.fill { j, column, stride in PackedMatmul.widenRow(W.self, wp + j * k * W.elementBytes, k: k, column, stride) }
     }
 
     private static func fill<B: SIMDBlockDecoder>(_ panels: WidenedPanels, _: B.Type, _ wp: UnsafeRawPointer) {

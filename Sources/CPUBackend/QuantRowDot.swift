@@ -15,22 +15,22 @@ import LanternCore
 
 /// The order of activations the 32-weight row dots read: within each block of 32, position
 /// 8r + i holds activation 4i + r.
-/// Each block's activations summed lane by lane, once per product: sums[8b + i] = Σᵣ x[32b + 8r + i]
-/// over activations in `BlockOrder` (k / 4 floats per row), added as `sum32` adds them.
-enum BlockSums {
-    static func compute(_ x: UnsafePointer<Float>, _ sums: UnsafeMutablePointer<Float>, count: Int) {
-        for b in 0..<(count / 32) {
-            UnsafeMutableRawPointer(sums + 8 * b).storeBytes(of: sum32(x + 32 * b), as: SIMD8<Float>.self)
-        }
-    }
-}
-
 enum BlockOrder {
     static func permute(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int) {
         for base in stride(from: 0, to: count, by: 32) {
             for r in 0..<4 {
                 for i in 0..<8 { out[base + 8 * r + i] = x[base + 4 * i + r] }
             }
+        }
+    }
+}
+
+/// Each block's activations summed lane by lane, once per product: sums[8b + i] = Σᵣ x[32b + 8r + i]
+/// over activations in `BlockOrder` (k / 4 floats per row), added as `sum32` adds them.
+enum BlockSums {
+    static func compute(_ x: UnsafePointer<Float>, _ sums: UnsafeMutablePointer<Float>, count: Int) {
+        for b in 0..<(count / 32) {
+            UnsafeMutableRawPointer(sums + 8 * b).storeBytes(of: sum32(x + 32 * b), as: SIMD8<Float>.self)
         }
     }
 }

@@ -1,10 +1,10 @@
 // The Q4_0, Q4_1 and Q5_1 row dots two blocks at a time, for AVX-512 builds. These types are bound
 // by the instructions that unpack their codes, not by memory: with 16-lane vectors every shift,
 // mask and FMA works on two blocks at once (Q4_1 7–8.8 → 9 GB/s, Q5_1 4–6.7 → 7–8). Q5_0 stays at
-// eight lanes (see its dot). The lane order is
-// QuantRowDot's per block (lanes 0..<8 block b, lanes 8..<16 block b + 1, byte r of lane i is
-// weight 4i + r), so the activations keep `BlockOrder` and every other path is unchanged; each
-// vector of activations is the two blocks' eight at the same offset. A trailing odd block goes
+// eight lanes (see its dot). The lane order is QuantRowDot's per block (lanes 0..<8 block b,
+// lanes 8..<16 block b + 1, byte r of lane i is weight 4i + r), so the activations keep
+// `BlockOrder` and every other path is unchanged; each vector of activations is the two blocks'
+// eight at the same offset. A trailing odd block goes
 // through the 8-lane form. Same exact products, summed in another association (the kernel tests
 // hold every row dot to a double-precision sum).
 
