@@ -18,8 +18,8 @@ let package = Package(
     ],
     targets: [
         .target(name: "LanternCore"),
-        .target(name: "CPrefetch"),
-        .target(name: "CPUBackend", dependencies: ["LanternCore", "CPrefetch"]),
+        .target(name: "CIntrinsics"),
+        .target(name: "CPUBackend", dependencies: ["LanternCore", "CIntrinsics"]),
         .target(name: "Formats", dependencies: ["LanternCore"]),
         .target(name: "Tokenizers", dependencies: ["LanternCore", "Formats"]),
         .target(name: "Models", dependencies: ["LanternCore", "Formats"]),

@@ -19,11 +19,6 @@ protocol SIMDBlockDecoder {
     static var readsBlockOrder: Bool { get }
     /// For those types: the block's weights in `BlockOrder` (in each 32, out[8r + i] = weight 4i + r).
     static func decodeBlockOrder(_ src: UnsafeRawPointer, _ out: UnsafeMutablePointer<Float>)
-    /// Whether the row dot can take each block's activation sums (`BlockSums`) made once per
-    /// product: the types with a minimum, w = d·q + m, whose m multiplies Σx.
-    static var usesBlockSums: Bool { get }
-    /// `dot` with those sums given (`sums` as `BlockSums.compute` lays them out for this row).
-    static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, sums: UnsafePointer<Float>, blocks: Int) -> Float
 }
 
 protocol BlockSink {
@@ -64,10 +59,6 @@ struct DotSink: BlockSink {
 
 extension SIMDBlockDecoder {
     static var readsBlockOrder: Bool { false }
-    static var usesBlockSums: Bool { false }
-    @inline(__always) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, sums: UnsafePointer<Float>, blocks: Int) -> Float {
-        dot(src, x, blocks: blocks)
-    }
     static func decodeBlockOrder(_ src: UnsafeRawPointer, _ out: UnsafeMutablePointer<Float>) {
         preconditionFailure("\(dtype) decodes in its own order")
     }

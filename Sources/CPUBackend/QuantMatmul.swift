@@ -1,4 +1,4 @@
-import CPrefetch
+import CIntrinsics
 import LanternCore
 
 /// out[n, m] = x[n, k] · w[m, k]ᵀ with `w` block-quantised (GGUF Q4_0 … Q6_K), dequantised inside
@@ -34,14 +34,9 @@ enum QuantMatmul {
         if let ordered { BlockOrder.permute(x, ordered, count: n * k) }
         let args = UncheckedBox((UnsafePointer(ordered) ?? x, w, out))
         if n < fusedBelow {
-            // Types with a minimum multiply each block's Σx by it: summed once here, not per row.
-            let sums = B.usesBlockSums ? UnsafeMutablePointer<Float>.allocate(capacity: n * k / 4) : nil
-            defer { sums?.deallocate() }
-            if let sums, let ordered { BlockSums.compute(ordered, sums, count: n * k) }
-            let sumArgs = UncheckedBox(UnsafePointer(sums))
             Parallel.forRanges(m, minChunk: 16, oversplit: 8) { rows in
                 let (x, w, out) = args.value
-                dotRows(B.self, w, rows: rows, x: x, sums: sumArgs.value, out: out, n: n, k: k, m: m)
+                dotRows(B.self, w, rows: rows, x: x, out: out, n: n, k: k, m: m)
             }
             return
         }
@@ -73,7 +68,7 @@ enum QuantMatmul {
     /// SmolLM2's 18 blocks, paid for that).
     @inline(never)
     static func dotRows<B: SIMDBlockDecoder>(_: B.Type, _ w: UnsafeRawPointer, rows: Range<Int>, x: UnsafePointer<Float>,
-                                             sums: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, n: Int, k: Int, m: Int) {
+                                             out: UnsafeMutablePointer<Float>, n: Int, k: Int, m: Int) {
         let blocks = k / B.dtype.blockSize, rowBytes = blocks * B.dtype.blockBytes
         for j in rows {
             // The row `prefetchRows` ahead, line by line: the hardware prefetcher stops at every
@@ -83,13 +78,7 @@ enum QuantMatmul {
                 var off = 0
                 while off < rowBytes { lantern_prefetch(ahead + off); off += 64 }
             }
-            for i in 0..<n {
-                if let sums {
-                    out[i * m + j] = B.dot(w + j * rowBytes, x + i * k, sums: sums + i * k / 4, blocks: blocks)
-                } else {
-                    out[i * m + j] = B.dot(w + j * rowBytes, x + i * k, blocks: blocks)
-                }
-            }
+            for i in 0..<n { out[i * m + j] = B.dot(w + j * rowBytes, x + i * k, blocks: blocks) }
         }
     }
 

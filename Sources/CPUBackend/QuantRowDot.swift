@@ -25,16 +25,6 @@ enum BlockOrder {
     }
 }
 
-/// Each block's activations summed lane by lane, once per product: sums[8b + i] = Σᵣ x[32b + 8r + i]
-/// over activations in `BlockOrder` (k / 4 floats per row), added as `sum32` adds them.
-enum BlockSums {
-    static func compute(_ x: UnsafePointer<Float>, _ sums: UnsafeMutablePointer<Float>, count: Int) {
-        for b in 0..<(count / 32) {
-            UnsafeMutableRawPointer(sums + 8 * b).storeBytes(of: sum32(x + 32 * b), as: SIMD8<Float>.self)
-        }
-    }
-}
-
 @inline(__always) private func load8(_ x: UnsafePointer<Float>, _ at: Int) -> SIMD8<Float> {
     UnsafeRawPointer(x + at).loadUnaligned(as: SIMD8<Float>.self)
 }
@@ -89,7 +79,7 @@ enum BlockSums {
     return unsafeBitCast(unsafeBitCast(magnitude, to: SIMD8<UInt32>.self) | ((h & 0x8000) &<< 16), to: SIMD8<Float>.self)
 }
 
-@inline(__always) func sum32(_ x: UnsafePointer<Float>) -> SIMD8<Float> {
+@inline(__always) private func sum32(_ x: UnsafePointer<Float>) -> SIMD8<Float> {
     (load8(x, 0) + load8(x, 8)) + (load8(x, 16) + load8(x, 24))
 }
 
@@ -116,14 +106,10 @@ extension Q8_0SIMD {
 extension Q4_0SIMD {
     static var readsBlockOrder: Bool { true }
 
-    /// One block's Σ w·x (the odd block of a paired row).
-    @inline(__always) static func singleDot(_ p: UnsafeRawPointer, _ x: UnsafePointer<Float>) -> Float {
-        (codeDot(nibbles(p, 2), 8, x) * scale(p, 0)).sum()
-    }
 
     @inline(__always) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
         #if LANTERN_AVX512
-        return PairedRowDots.q4_0(src, x, blocks: blocks)
+        return TableRowDots.q4_0(src, x, blocks: blocks)
         #else
         return rowDot(src, x, blocks, 18) { p, x, acc in
             acc.addProduct(codeDot(nibbles(p, 2), 8, x), scale(p, 0))
@@ -135,15 +121,10 @@ extension Q4_0SIMD {
 extension Q4_1SIMD {
     static var readsBlockOrder: Bool { true }
 
-    @inline(__always) static func singleDot(_ p: UnsafeRawPointer, _ x: UnsafePointer<Float>) -> Float {
-        var s = codeDot(nibbles(p, 4), 0, x) * scale(p, 0)
-        s.addProduct(sum32(x), scale(p, 2))
-        return s.sum()
-    }
 
     @inline(__always) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
         #if LANTERN_AVX512
-        return PairedRowDots.q4_1(src, x, sums: nil, blocks: blocks)
+        return TableRowDots.q4_1(src, x, blocks: blocks)
         #else
         return rowDot(src, x, blocks, 20) { p, x, acc in
             acc.addProduct(codeDot(nibbles(p, 4), 0, x), scale(p, 0))
@@ -170,29 +151,26 @@ extension Q5_0SIMD {
     static var readsBlockOrder: Bool { true }
 
     @inline(__always) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
-        // Eight lanes here even on AVX-512: the paired form ran at 5 GB/s against 7–8.7, the
-        // optimiser turned the two blocks' fifth-bit words (offsets 2 and 24) into lane shuffles.
+        #if LANTERN_AVX512
+        return TableRowDots.q5_0(src, x, blocks: blocks)
+        #else
         var acc = SIMD8<Float>()
         for b in 0..<blocks {
             let p = src + b * 22
             acc.addProduct(fiveBitDot(p, bits: 2, codes: 6, bias: 16, x + 32 * b), scale(p, 0))
         }
         return acc.sum()
+        #endif
     }
 }
 
 extension Q5_1SIMD {
     static var readsBlockOrder: Bool { true }
 
-    @inline(__always) static func singleDot(_ p: UnsafeRawPointer, _ x: UnsafePointer<Float>) -> Float {
-        var s = fiveBitDot(p, bits: 4, codes: 8, bias: 0, x) * scale(p, 0)
-        s.addProduct(sum32(x), scale(p, 2))
-        return s.sum()
-    }
 
     @inline(__always) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
         #if LANTERN_AVX512
-        return PairedRowDots.q5_1(src, x, sums: nil, blocks: blocks)
+        return TableRowDots.q5_1(src, x, blocks: blocks)
         #else
         var acc = SIMD8<Float>()
         for b in 0..<blocks {
@@ -306,19 +284,3 @@ extension Q5_1SIMD {
 @inline(__always) private func store(_ v: SIMD8<Float>, _ out: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(out).storeBytes(of: v, as: SIMD8<Float>.self)
 }
-
-#if LANTERN_AVX512
-extension Q4_1SIMD {
-    static var usesBlockSums: Bool { true }
-    @inline(__always) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, sums: UnsafePointer<Float>, blocks: Int) -> Float {
-        PairedRowDots.q4_1(src, x, sums: sums, blocks: blocks)
-    }
-}
-
-extension Q5_1SIMD {
-    static var usesBlockSums: Bool { true }
-    @inline(__always) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, sums: UnsafePointer<Float>, blocks: Int) -> Float {
-        PairedRowDots.q5_1(src, x, sums: sums, blocks: blocks)
-    }
-}
-#endif

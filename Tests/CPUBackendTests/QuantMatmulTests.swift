@@ -146,31 +146,6 @@ final class QuantMatmulTests: XCTestCase {
         check(Q6_KSIMD.self) { Q6_KSIMD.dot($0, $1, blocks: blocks) }
     }
 
-    /// The row dot given `BlockSums` (as decode's products call it for the types with a minimum)
-    /// gives the bits of the one that adds each block's activations itself, odd block counts too.
-    func testBlockSumsGiveTheSameBits() throws {
-        var rng = QuantTestRNG(seed: 21)
-        for blocks in [1, 17, 18, 48] {
-            let x = blockOrder((0..<(blocks * 32)).map { _ in Float(Int(rng.next() % 2001) - 1000) / 1000 })
-            var sums = [Float](repeating: .nan, count: blocks * 8)
-            x.withUnsafeBufferPointer { xs in sums.withUnsafeMutableBufferPointer { BlockSums.compute(xs.baseAddress!, $0.baseAddress!, count: xs.count) } }
-            func check<B: SIMDBlockDecoder>(_: B.Type) {
-                let bytes = Self.randomBlocks(B.dtype, rows: 1, k: blocks * 32, seed: UInt64(blocks))
-                let (plain, summed) = bytes.withUnsafeBytes { raw in
-                    x.withUnsafeBufferPointer { xs in
-                        sums.withUnsafeBufferPointer { ss in
-                            (B.dot(raw.baseAddress!, xs.baseAddress!, blocks: blocks),
-                             B.dot(raw.baseAddress!, xs.baseAddress!, sums: ss.baseAddress!, blocks: blocks))
-                        }
-                    }
-                }
-                XCTAssertEqual(plain.bitPattern, summed.bitPattern, "\(B.dtype), \(blocks) blocks")
-            }
-            check(Q4_1SIMD.self)
-            check(Q5_1SIMD.self)
-        }
-    }
-
     /// `BlockOrder.permute` of `x`: position 8r + i of each block of 32 holds element 4i + r.
     func blockOrder(_ x: [Float]) -> [Float] {
         var out = [Float](repeating: .nan, count: x.count)

@@ -1,0 +1,1 @@
+// Header-only: every function is static inline in include/cintrinsics.h.

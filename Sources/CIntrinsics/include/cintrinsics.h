@@ -1,0 +1,66 @@
+#ifndef CINTRINSICS_H
+#define CINTRINSICS_H
+
+// Single instructions the Swift kernels need and Swift cannot spell. Each is a static inline
+// function, so it inlines into the Swift caller as the one instruction.
+
+/// Asks for the cache line at `p` ahead of its use (no fault, no effect on results): prefetcht0.
+static inline __attribute__((always_inline)) void lantern_prefetch(const void *p) {
+    __builtin_prefetch(p, 0, 3);
+}
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+
+typedef float lantern_f32x4 __attribute__((ext_vector_type(4)));
+typedef float lantern_f32x16 __attribute__((ext_vector_type(16)));
+typedef unsigned int lantern_u32x16 __attribute__((ext_vector_type(16)));
+
+/// Lane i is table[index[i] mod 16] (vpermps: only the low four bits of each index are read).
+static inline __attribute__((always_inline))
+lantern_f32x16 lantern_lookup16(lantern_f32x16 table, lantern_u32x16 index) {
+    return (lantern_f32x16)_mm512_permutexvar_ps((__m512i)index, (__m512)table);
+}
+
+/// Lane i is the 32-entry table (low, high)[index[i] mod 32] (vpermt2ps: the low five bits).
+static inline __attribute__((always_inline))
+lantern_f32x16 lantern_lookup32(lantern_f32x16 low, lantern_f32x16 high, lantern_u32x16 index) {
+    return (lantern_f32x16)_mm512_permutex2var_ps((__m512)low, (__m512i)index, (__m512)high);
+}
+
+/// `v` unchanged, but unknown to the optimiser from here on. For loop constants such as the
+/// row dots' shift counts and code tables: knowing them, LLVM rewrote broadcast-and-shift into a
+/// dozen lane shuffles per block and split the table arithmetic across lanes.
+static inline __attribute__((always_inline)) lantern_u32x16 lantern_opaque_u32x16(lantern_u32x16 v) {
+    __asm__("" : "+v"(v));
+    return v;
+}
+
+static inline __attribute__((always_inline)) lantern_f32x16 lantern_opaque_f32x16(lantern_f32x16 v) {
+    __asm__("" : "+v"(v));
+    return v;
+}
+
+/// The 16 bytes at `p` (any alignment) in each 128-bit quarter, as one vbroadcasti32x4 load.
+/// Written as the instruction: as a load and a splat, LLVM merged it with neighbouring loads of
+/// the same block into a chain of lane inserts and shuffles.
+static inline __attribute__((always_inline)) lantern_u32x16 lantern_broadcast_quarter(const void *p) {
+    lantern_u32x16 v;
+    __asm__("vbroadcasti32x4 %1, %0" : "=v"(v) : "m"(*(const struct { char b[16]; } *)p));
+    return v;
+}
+
+/// Bits of `a` where `mask` is set, of `b` elsewhere: one vpternlogd (LLVM split the plain
+/// `(a & mask) | (b & ~mask)` into an and and a ternary op).
+static inline __attribute__((always_inline))
+lantern_u32x16 lantern_select_bits(lantern_u32x16 mask, lantern_u32x16 a, lantern_u32x16 b) {
+    return (lantern_u32x16)_mm512_ternarylogic_epi32((__m512i)mask, (__m512i)a, (__m512i)b, 0xCA);
+}
+
+/// The four f16 at `p` (any alignment) as f32, exactly (vcvtph2ps from memory).
+static inline __attribute__((always_inline)) lantern_f32x4 lantern_halves4(const void *p) {
+    return (lantern_f32x4)_mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)p));
+}
+#endif
+
+#endif

@@ -1,0 +1,123 @@
+// The Q4_0, Q4_1, Q5_0 and Q5_1 row dots for AVX-512 builds, by table lookup. These types are
+// bound by the instructions that turn their codes into floats, not by memory. Here a block's 16
+// (or 32) possible weights, d·q + m exactly as `decodeBlockOrder` makes them, are built once per
+// block in one vector, and each code becomes its weight with one lane permute (vpermps, or
+// vpermt2ps for 32 entries), which reads only the low bits of each lane: no masks, no int-to-float
+// conversions, no per-block scale multiply. A 16-byte code field is broadcast to all four
+// 128-bit quarters and shifted by a different count per quarter, so lane 4a + i holds nibble a of
+// word i at bit 0: BlockOrder's position 4a + i, so the activations keep `BlockOrder`.
+//
+// Each lane's product is an exact dequantised weight times its activation; the sum runs in another
+// association than the reference's (the kernel tests hold every row dot to a double-precision sum).
+// `lantern bench --only matvec`, 1024-wide rows, against the former two-blocks-per-vector dots:
+// Q4_0 8–11 → 16–17 GB/s, Q4_1 8–10 → 18, Q5_0 8 → 14, Q5_1 8 → 13 (the streaming read: 21–23).
+
+#if LANTERN_AVX512
+import CIntrinsics
+
+enum TableRowDots {
+    /// Lane 4a + i: nibble a of word i (the low nibble of byte a / 2, or its high nibble for odd a)
+    /// for BlockOrder positions 0..<16; add 16 for positions 16..<32.
+    @inline(__always) static var shifts: SIMD16<UInt32> { SIMD16(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12) }
+
+    /// Left rotations that bring the fifth bit of each lane's weight (bit j of the Q5 blocks' word
+    /// `qh` for weight j) to bit 4, for positions 0..<16 and 16..<32: (4 − j) mod 32.
+    @inline(__always) static var rotations0: SIMD16<UInt32> { SIMD16(4, 0, 28, 24, 20, 16, 12, 8, 3, 31, 27, 23, 19, 15, 11, 7) }
+    @inline(__always) static var rotations1: SIMD16<UInt32> { SIMD16(2, 30, 26, 22, 18, 14, 10, 6, 1, 29, 25, 21, 17, 13, 9, 5) }
+
+    @inline(__always) static var codes16: SIMD16<Float> { SIMD16(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) }
+
+    /// The block's 16 code bytes at `offset`, in every 128-bit quarter.
+    @inline(__always) static func codeWords(_ p: UnsafeRawPointer, _ offset: Int) -> SIMD16<UInt32> {
+        lantern_broadcast_quarter(p + offset)
+    }
+
+    @inline(__always) static func load16(_ x: UnsafePointer<Float>, _ at: Int) -> SIMD16<Float> {
+        UnsafeRawPointer(x + at).loadUnaligned(as: SIMD16<Float>.self)
+    }
+
+    /// The 5-bit codes of positions 0..<16 (`rotations0`) or 16..<32: the nibble from `words`
+    /// shifted, bit 4 and up from the fifth-bit word rotated (the lookup reads only bits 0..<5),
+    /// merged under the mask `nibble` (0xF in every lane).
+    @inline(__always) static func fiveBitIndex(_ words: SIMD16<UInt32>, _ shift: SIMD16<UInt32>, _ high: SIMD16<UInt32>,
+                                               _ rotation: SIMD16<UInt32>, _ nibble: SIMD16<UInt32>) -> SIMD16<UInt32> {
+        let fifth = (high &<< rotation) | (high &>> (32 &- rotation))
+        return lantern_select_bits(nibble, words &>> shift, fifth)
+    }
+
+    /// Σ of both accumulators' lanes, halving the width each step (the stdlib's `sum()` of a
+    /// SIMD8 became ~30 extracts and inserts, per row).
+    @inline(__always) static func total(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> Float {
+        let s = a + b
+        let s8 = s.lowHalf + s.highHalf
+        let s4 = s8.lowHalf + s8.highHalf
+        let s2 = s4.lowHalf + s4.highHalf
+        return s2[0] + s2[1]
+    }
+
+    @inline(__always) static func q4_0(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
+        let s0 = lantern_opaque_u32x16(shifts), s1 = lantern_opaque_u32x16(shifts &+ 16)
+        let codes = lantern_opaque_f32x16(codes16 - 8)
+        var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
+        for b in 0..<blocks {
+            let p = src + 18 * b, xb = x + 32 * b
+            let table = codes * SIMD16(repeating: lantern_halves4(p)[0])
+            let w = codeWords(p, 2)
+            acc0.addProduct(lantern_lookup16(table, w &>> s0), load16(xb, 0))
+            acc1.addProduct(lantern_lookup16(table, w &>> s1), load16(xb, 16))
+        }
+        return total(acc0, acc1)
+    }
+
+    @inline(__always) static func q4_1(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
+        let s0 = lantern_opaque_u32x16(shifts), s1 = lantern_opaque_u32x16(shifts &+ 16)
+        let codes = lantern_opaque_f32x16(codes16)
+        var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
+        for b in 0..<blocks {
+            let p = src + 20 * b, xb = x + 32 * b
+            let dm = lantern_halves4(p)
+            let table = codes * SIMD16(repeating: dm[0]) + SIMD16(repeating: dm[1])
+            let w = codeWords(p, 4)
+            acc0.addProduct(lantern_lookup16(table, w &>> s0), load16(xb, 0))
+            acc1.addProduct(lantern_lookup16(table, w &>> s1), load16(xb, 16))
+        }
+        return total(acc0, acc1)
+    }
+
+    @inline(__always) static func q5_0(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
+        let s0 = lantern_opaque_u32x16(shifts), s1 = lantern_opaque_u32x16(shifts &+ 16)
+        let r0 = lantern_opaque_u32x16(rotations0), r1 = lantern_opaque_u32x16(rotations1)
+        let nibble = lantern_opaque_u32x16(SIMD16(repeating: 0xF))
+        let low = lantern_opaque_f32x16(codes16 - 16), high = lantern_opaque_f32x16(codes16)
+        var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
+        for b in 0..<blocks {
+            let p = src + 22 * b, xb = x + 32 * b
+            let d = SIMD16(repeating: lantern_halves4(p)[0])
+            let fifth = SIMD16(repeating: p.loadUnaligned(fromByteOffset: 2, as: UInt32.self).littleEndian)
+            let w = codeWords(p, 6)
+            acc0.addProduct(lantern_lookup32(low * d, high * d, fiveBitIndex(w, s0, fifth, r0, nibble)), load16(xb, 0))
+            acc1.addProduct(lantern_lookup32(low * d, high * d, fiveBitIndex(w, s1, fifth, r1, nibble)), load16(xb, 16))
+        }
+        return total(acc0, acc1)
+    }
+
+    @inline(__always) static func q5_1(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
+        let s0 = lantern_opaque_u32x16(shifts), s1 = lantern_opaque_u32x16(shifts &+ 16)
+        let r0 = lantern_opaque_u32x16(rotations0), r1 = lantern_opaque_u32x16(rotations1)
+        let nibble = lantern_opaque_u32x16(SIMD16(repeating: 0xF))
+        let low = lantern_opaque_f32x16(codes16), high = lantern_opaque_f32x16(codes16 + 16)
+        var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
+        for b in 0..<blocks {
+            let p = src + 24 * b, xb = x + 32 * b
+            let dm = lantern_halves4(p)
+            let d = SIMD16(repeating: dm[0]), m = SIMD16(repeating: dm[1])
+            let fifth = SIMD16(repeating: p.loadUnaligned(fromByteOffset: 4, as: UInt32.self).littleEndian)
+            let w = codeWords(p, 8)
+            let lowTable = low * d + m, highTable = high * d + m
+            acc0.addProduct(lantern_lookup32(lowTable, highTable, fiveBitIndex(w, s0, fifth, r0, nibble)), load16(xb, 0))
+            acc1.addProduct(lantern_lookup32(lowTable, highTable, fiveBitIndex(w, s1, fifth, r1, nibble)), load16(xb, 16))
+        }
+        return total(acc0, acc1)
+    }
+}
+#endif
