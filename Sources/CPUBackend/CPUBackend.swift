@@ -26,6 +26,16 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         return t
     }
 
+    public func weight(_ values: [Float], shape: [Int], name: String) throws -> Tensor {
+        guard shape.reduce(1, *) == values.count else {
+            throw LanternError.shapeMismatch(op: "weight", detail: "'\(name)': \(values.count) values for shape \(shape)")
+        }
+        let t = Tensor(shape: shape, dtype: .f32, storage: CPUStorage(byteCount: values.count * 4, zeroed: false, isWeight: true))
+        let p = try t.cpuFloats()
+        values.withUnsafeBufferPointer { p.update(from: $0.baseAddress!, count: values.count) }
+        return t
+    }
+
     public func weight(_ host: HostTensor) throws -> Tensor {
         guard let bytes = host.dtype.byteCount(elements: host.count), bytes <= host.bytes.count else {
             throw LanternError.shapeMismatch(op: "weight", detail: "'\(host.name)' \(host.dtype) \(host.shape) needs more than its \(host.bytes.count) bytes")
@@ -49,6 +59,9 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     public func copyRows(_ source: Tensor, into destination: Tensor, at row: Int) throws {
         guard source.width == destination.width, row >= 0, row + source.rowCount <= destination.rowCount else {
             throw LanternError.shapeMismatch(op: "copyRows", detail: "\(source.shape) into \(destination.shape) at row \(row)")
+        }
+        if (destination.storage as? CPUStorage)?.isWeight == true {
+            throw LanternError.invalidArgument("copyRows: the destination \(destination.shape) is a weight, which no op writes")
         }
         let d = try destination.cpuFloats() + row * destination.width
         d.update(from: try source.cpuFloats(), count: source.count)

@@ -7,28 +7,30 @@ final class CPUStorage: TensorStorage, @unchecked Sendable {
     let byteCount: Int
     private let owner: AnyObject?
     private let owned: Bool
+    /// A weight: no op writes it (file-backed ones, and `Backend.weight(_:shape:name:)`'s).
+    let isWeight: Bool
     /// Weights widened to f32 for many-row products, by offset and shape (see `WidenedPanels`;
     /// guarded by `widenedLock`).
     var widenedPanels: [WidenedKey: WidenedPanels] = [:]
 
-    /// Memory someone else owns, such as a mapped weights file: never written through a tensor.
-    var isFileBacked: Bool { !owned }
-
     /// Fresh, 64-byte aligned memory (`HostMemory`), zero-filled unless the op that asks for it
     /// writes every element itself.
-    init(byteCount: Int, zeroed: Bool = true) {
+    init(byteCount: Int, zeroed: Bool = true, isWeight: Bool = false) {
         self.byteCount = byteCount
         base = HostMemory.allocate(byteCount, zeroed: zeroed)
         owner = nil
         owned = true
+        self.isWeight = isWeight
     }
 
-    /// Borrowed memory; `owner` keeps it valid.
+    /// Borrowed memory, such as a mapped weights file: never written through a tensor. `owner`
+    /// keeps it valid.
     init(aliasing bytes: UnsafeRawBufferPointer, owner: AnyObject?) {
         base = UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 64)!)
         byteCount = bytes.count
         self.owner = owner
         owned = false
+        isWeight = true
     }
 
     deinit { if owned { HostMemory.free(base, byteCount) } }

@@ -84,4 +84,22 @@ enum Kernels {
             }
         }
     }
+
+    /// out[i] += a · x[i] for i < count, each one FMA (the sparse SAE decode's step).
+    @inline(__always)
+    static func addScaled(_ a: Float, _ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int) {
+        typealias V = SIMD16<Float>
+        let s = V(repeating: a)
+        var i = 0
+        while i + 16 <= count {
+            var o = UnsafeRawPointer(out + i).loadUnaligned(as: V.self)
+            o.addProduct(s, UnsafeRawPointer(x + i).loadUnaligned(as: V.self))
+            UnsafeMutableRawPointer(out + i).storeBytes(of: o, as: V.self)
+            i += 16
+        }
+        while i < count {
+            out[i].addProduct(a, x[i])
+            i += 1
+        }
+    }
 }

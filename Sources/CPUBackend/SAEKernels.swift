@@ -23,9 +23,43 @@ extension CPUBackend {
         return pre
     }
 
-    public func saeDecode(_ acts: Tensor, decoder: Tensor, bias: Tensor) throws -> Tensor {
-        try checkSAEDecode(acts, decoder: decoder, bias: bias)
+    public func saeDecode(_ acts: Tensor, decoder: Tensor, rows: Tensor?, bias: Tensor) throws -> Tensor {
+        try checkSAEDecode(acts, decoder: decoder, rows: rows, bias: bias)
+        if let rows, rows.dtype == .f32, acts.dtype == .f32, bias.dtype == .f32,
+           let out = try sparseDecode(acts, rows: rows, bias: bias) {
+            return out
+        }
         return try add(try matmul(acts, decoder), bias)
+    }
+
+    /// At most one activation in this many nonzero, and `saeDecode` reads only the rows that fire.
+    /// A TopK-64 SAE 16 × d_model wide fires 1 in 160; Gemma Scope's L0 of ~20–150 in 16k, fewer.
+    static let sparseDecodeFraction = 16
+
+    /// acts · W_dec + bias, each output row the sum of the rows of W_dec [d_sae, d_in] whose
+    /// features fire, scaled by their activations (in feature order, one FMA per weight), then the
+    /// bias: ~d_in FMAs per active feature against d_in · d_sae for the dense product, and the
+    /// decoder is read only where it is used. Nil when the acts are too dense for that to pay.
+    func sparseDecode(_ acts: Tensor, rows: Tensor, bias: Tensor) throws -> Tensor? {
+        let n = acts.rowCount, width = acts.width, dIn = rows.width
+        let a = try acts.cpuFloats()
+        var nonzero = 0
+        for i in 0..<(n * width) where a[i] != 0 { nonzero += 1 }
+        guard nonzero * Self.sparseDecodeFraction <= n * width else { return nil }
+        let out = make([n, dIn], zeroed: false)
+        let args = UncheckedBox((UnsafePointer(a), UnsafePointer(try rows.cpuFloats()), UnsafePointer(try bias.cpuFloats()), try out.cpuFloats()))
+        Parallel.forRanges(n) { range in
+            let (a, w, b, o) = args.value
+            for r in range {
+                let row = o + r * dIn
+                row.update(repeating: 0, count: dIn)
+                for j in 0..<width where a[r * width + j] != 0 {
+                    Kernels.addScaled(a[r * width + j], w + j * dIn, into: row, count: dIn)
+                }
+                for i in 0..<dIn { row[i] += b[i] }
+            }
+        }
+        return out
     }
 }
 

@@ -87,10 +87,11 @@ final class WidenedPanels: @unchecked Sendable {
 
 extension CPUStorage {
     /// The widened panels of the [m, k] matrix at `offset` in this storage, made on first use.
-    /// Only file-backed storage is widened: its bytes never change, so the panels never go stale.
+    /// Only weights are widened (file-backed, or made by `weight(_:shape:name:)`): their bytes never
+    /// change, so the panels never go stale. Activations and trained parameters are not.
     func widened(offset: Int, m: Int, k: Int, budget: WideningBudget,
                  make: (WidenedPanels) -> Void) -> WidenedPanels? {
-        guard isFileBacked else { return nil }
+        guard isWeight else { return nil }
         return widenedLock.withLock {
             let key = WidenedKey(offset: offset, m: m, k: k)
             if let panels = widenedPanels[key] { return panels }

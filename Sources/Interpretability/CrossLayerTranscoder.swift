@@ -73,14 +73,14 @@ public final class CrossLayerTranscoder: @unchecked Sendable {
         self.activation = activation
         self.inputHooks = inputHooks
         self.outputHooks = outputHooks
-        encoders = try layers.map { try backend.tensor(SAE.transpose($0.wEnc, rows: dIn, cols: dSAE), shape: [dSAE, dIn]) }
+        encoders = try layers.map { try backend.weight(SAE.transpose($0.wEnc, rows: dIn, cols: dSAE), shape: [dSAE, dIn], name: "W_enc") }
         encoderBiases = try layers.map { try backend.tensor($0.bEnc, shape: [dSAE]) }
         thresholds = try layers.map { l in activation == .jumpReLU ? try l.threshold.map { try backend.tensor($0, shape: [dSAE]) } : nil }
         decoders = try layers.enumerated().map { i, l in
-            try (0..<(n - i)).map { k in try backend.tensor(Self.slotTransposed(l.wDec, slot: k, slots: n - i, dSAE: dSAE, dOut: dOut), shape: [dOut, dSAE]) }
+            try (0..<(n - i)).map { k in try backend.weight(Self.slotTransposed(l.wDec, slot: k, slots: n - i, dSAE: dSAE, dOut: dOut), shape: [dOut, dSAE], name: "W_dec") }
         }
         decoderBiases = try layers.map { try backend.tensor($0.bDec, shape: [dOut]) }
-        skips = try layers.map { l in try l.skip.map { try backend.tensor(SAE.transpose($0, rows: dIn, cols: dOut), shape: [dOut, dIn]) } }
+        skips = try layers.map { l in try l.skip.map { try backend.weight(SAE.transpose($0, rows: dIn, cols: dOut), shape: [dOut, dIn], name: "W_skip") } }
     }
 
     /// W_dec[:, slot, :]ᵀ of a [d_sae, slots, d_out] decoder: [d_out, d_sae].

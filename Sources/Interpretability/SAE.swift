@@ -75,9 +75,9 @@ public final class SAE: @unchecked Sendable {
         config = c
         self.backend = backend
         self.source = source
-        encoder = try backend.tensor(Self.transpose(w.wEnc, rows: c.dIn, cols: c.dSAE), shape: [c.dSAE, c.dIn])
-        decoder = try backend.tensor(Self.transpose(w.wDec, rows: c.dSAE, cols: c.dIn), shape: [c.dIn, c.dSAE])
-        decoderRows = try backend.tensor(w.wDec, shape: [c.dSAE, c.dIn])
+        encoder = try backend.weight(Self.transpose(w.wEnc, rows: c.dIn, cols: c.dSAE), shape: [c.dSAE, c.dIn], name: "W_enc")
+        decoder = try backend.weight(Self.transpose(w.wDec, rows: c.dSAE, cols: c.dIn), shape: [c.dIn, c.dSAE], name: "W_dec")
+        decoderRows = try backend.weight(w.wDec, shape: [c.dSAE, c.dIn], name: "W_dec")
         encoderBias = try backend.tensor(w.bEnc, shape: [c.dSAE])
         decoderBias = try backend.tensor(w.bDec, shape: [c.dIn])
         negatedDecoderBias = try backend.tensor(w.bDec.map { -$0 }, shape: [c.dIn])
@@ -119,7 +119,7 @@ public final class SAE: @unchecked Sendable {
 
     /// Reconstructions [n, d_in] of feature activations [n, d_sae].
     public func decode(_ acts: Tensor) throws -> Tensor {
-        try backend.saeDecode(acts, decoder: decoder, bias: decoderBias)
+        try backend.saeDecode(acts, decoder: decoder, rows: decoderRows, bias: decoderBias)
     }
 
     /// Feature f's decoder direction W_dec[f] [d_in].

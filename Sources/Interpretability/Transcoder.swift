@@ -82,13 +82,13 @@ public final class Transcoder: @unchecked Sendable {
         config = c
         self.backend = backend
         self.source = source
-        encoder = try backend.tensor(SAE.transpose(w.wEnc, rows: c.dIn, cols: c.dSAE), shape: [c.dSAE, c.dIn])
-        decoder = try backend.tensor(SAE.transpose(w.wDec, rows: c.dSAE, cols: c.dOut), shape: [c.dOut, c.dSAE])
-        decoderRows = try backend.tensor(w.wDec, shape: [c.dSAE, c.dOut])
+        encoder = try backend.weight(SAE.transpose(w.wEnc, rows: c.dIn, cols: c.dSAE), shape: [c.dSAE, c.dIn], name: "W_enc")
+        decoder = try backend.weight(SAE.transpose(w.wDec, rows: c.dSAE, cols: c.dOut), shape: [c.dOut, c.dSAE], name: "W_dec")
+        decoderRows = try backend.weight(w.wDec, shape: [c.dSAE, c.dOut], name: "W_dec")
         encoderBias = try backend.tensor(w.bEnc, shape: [c.dSAE])
         decoderBias = try backend.tensor(w.bDec, shape: [c.dOut])
         threshold = c.activation == .jumpReLU ? try w.threshold.map { try backend.tensor($0, shape: [c.dSAE]) } : nil
-        skipWeight = try w.skip.map { try backend.tensor(SAE.transpose($0, rows: c.dIn, cols: c.dOut), shape: [c.dOut, c.dIn]) }
+        skipWeight = try w.skip.map { try backend.weight(SAE.transpose($0, rows: c.dIn, cols: c.dOut), shape: [c.dOut, c.dIn], name: "W_skip") }
     }
 
     /// Feature activations [n, d_sae] of input activations x [n, d_in].
@@ -101,7 +101,7 @@ public final class Transcoder: @unchecked Sendable {
 
     /// acts · W_dec + b_dec [n, d_out]: the features' part of the output, without the skip.
     public func decode(_ acts: Tensor) throws -> Tensor {
-        try backend.saeDecode(acts, decoder: decoder, bias: decoderBias)
+        try backend.saeDecode(acts, decoder: decoder, rows: decoderRows, bias: decoderBias)
     }
 
     /// x · W_skip [n, d_out], or nil for a transcoder without an affine skip.

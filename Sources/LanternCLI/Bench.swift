@@ -10,7 +10,7 @@ struct Bench: ParsableCommand {
         discussion: "Build with `make bench` (release, host vector units). Figures are best-of-N wall times."
     )
 
-    @Option(name: .long, help: "What to run: all, matmul, model, workloads (start-up, trace, lens, harvest; default model gemma3-270m), matvec (decode's product on every weight type, GB/s beside a streaming read).")
+    @Option(name: .long, help: "What to run: all, matmul, model, workloads (start-up, trace, lens, harvest; default model gemma3-270m), matvec (decode's product on every weight type, GB/s beside a streaming read), scan (the whole-model dark-matter scan alone).")
     var only = "all"
 
     @Option(name: .long, parsing: .upToNextOption, help: "Token counts for the matmul shapes.")
@@ -42,7 +42,7 @@ struct Bench: ParsableCommand {
         try OptionCheck.integers(tokens, "--tokens", 1...1 << 20)
         try OptionCheck.integer(prefill, "--prefill", 1...1 << 20)
         try OptionCheck.integer(decode, "--decode", 0...1 << 20)
-        guard ["all", "matmul", "model", "workloads", "matvec"].contains(only) else { throw ValidationError("--only must be all, matmul, model, workloads or matvec") }
+        guard ["all", "matmul", "model", "workloads", "matvec", "scan"].contains(only) else { throw ValidationError("--only must be all, matmul, model, workloads, matvec or scan") }
         for name in backendKinds where BackendKind(rawValue: name) == nil || name == "auto" {
             throw ValidationError("--backend takes cpu and/or vulkan, got '\(name)'")
         }
@@ -62,6 +62,9 @@ struct Bench: ParsableCommand {
         }
         if only == "all" || only == "matmul" { report["matmul"] = try matmulBench(backends) }
         if only == "matvec" { report["matvec"] = try backends.flatMap { try matvecBench($0) } }
+        if only == "scan" {
+            report["scan"] = try backends.flatMap { b in try (models.isEmpty ? ["gemma3-270m"] : models).map { try scanBench(b, spec: $0) } }
+        }
         if json { print(try jsonString(report)) }
     }
 

@@ -10,6 +10,28 @@ extension Bench {
     struct DarkMatterScan {
         let scanSeconds: Double, forwardSeconds: Double, width: Int, layers: Int
         var ratio: Double { scanSeconds / forwardSeconds }
+
+        func printLine(tokens: Int) {
+            print(String(format: "  dark-matter scan, %d tokens, a %d-wide TopK-64 SAE on each of the %d resid_posts: %.3f s; the forward pass alone %.3f s; ratio %.2f×",
+                         tokens, width, layers, scanSeconds, forwardSeconds, ratio))
+        }
+    }
+
+    /// `bench --only scan`: the scan alone, the model's weights widened as the scan commands keep them.
+    func scanBench(_ backend: any Backend, spec: String) throws -> [String: Any] {
+        let model = try LanternModel.load(try ModelStore().resolve(spec) { note($0) }, backend: backend).transformer
+        let cpu = backend as? CPUBackend
+        cpu?.widenWeights()
+        defer { cpu?.widenWeights(upTo: 0) }
+        let tokens = (0..<traceLength).map { Int32(3 + ($0 * 7919) % (model.config.vocabSize - 3)) }
+        let scan = try darkMatterScanBench(model, tokens: tokens)
+        if !json {
+            print("scan: \(spec) (\(backend.name))")
+            scan.printLine(tokens: traceLength)
+        }
+        return ["model": spec, "backend": backend.name, "dark_matter_scan_seconds": scan.scanSeconds,
+                "dark_matter_scan_forward_seconds": scan.forwardSeconds, "dark_matter_scan_ratio": scan.ratio,
+                "dark_matter_scan_sae_width": scan.width]
     }
 
     func darkMatterScanBench(_ model: Transformer, tokens: [Int32]) throws -> DarkMatterScan {

@@ -96,8 +96,7 @@ extension Bench {
                       + String(format: "; lens %.3f s", widenedLens))
             }
             print(String(format: "  harvest at blocks.%d: %.0f tokens/s (%.0f GFLOP/s)", harvestLayer, harvestRate, result["harvest_gflops"] as! Double))
-            print(String(format: "  dark-matter scan, %d tokens, a %d-wide TopK-64 SAE on each of the %d resid_posts: %.3f s; the forward pass alone %.3f s; ratio %.2f×",
-                         traceLength, scan.width, scan.layers, scan.scanSeconds, scan.forwardSeconds, scan.ratio))
+            scan.printLine(tokens: traceLength)
         }
         return result
     }

@@ -59,6 +59,10 @@ public protocol Backend: AnyObject, Sendable {
     func weight(_ host: HostTensor) throws -> Tensor
     /// A zero-filled f32 tensor (KV caches).
     func zeros(shape: [Int]) throws -> Tensor
+    /// A weight made from computed floats (SAE and transcoder matrices): like `tensor`, but no op
+    /// writes it, so a backend may keep derived forms of it (the CPU keeps the packed panels of
+    /// many-row products, as for a model's weights). Default: `tensor`.
+    func weight(_ values: [Float], shape: [Int], name: String) throws -> Tensor
     /// Reads a tensor back to the host as f32; waits for pending work.
     func read(_ tensor: Tensor) throws -> [Float]
     /// Copies the rows of `source` into `destination` starting at row `row` (KV cache append).
@@ -100,12 +104,17 @@ public protocol Backend: AnyObject, Sendable {
     func saeEncode(_ x: Tensor, encoder: Tensor, bias: Tensor, threshold: Tensor?,
                    activation: SAEActivation) throws -> Tensor
     /// acts · decoderᵀ + bias for acts [n, d_sae], decoder [d_in, d_sae] (W_dec transposed),
-    /// bias [d_in]: [n, d_in].
-    func saeDecode(_ acts: Tensor, decoder: Tensor, bias: Tensor) throws -> Tensor
+    /// bias [d_in]: [n, d_in]. `rows`, when given, is W_dec itself [d_sae, d_in]: a backend may
+    /// then read only the rows of the features that fire (the CPU does, for sparse acts).
+    func saeDecode(_ acts: Tensor, decoder: Tensor, rows: Tensor?, bias: Tensor) throws -> Tensor
 }
 
 extension Backend {
     public func finish() throws {}
+
+    public func weight(_ values: [Float], shape: [Int], name: String) throws -> Tensor {
+        try tensor(values, shape: shape)
+    }
 
     /// A host round trip, for backends without a transpose kernel of their own.
     public func transpose(_ x: Tensor) throws -> Tensor {

@@ -24,8 +24,12 @@ public enum SAEActivation: Sendable, Equatable, CustomStringConvertible {
             guard let threshold else { fatalError("jumprelu needs a threshold (checked by saeEncode)") }
             for i in row.indices { row[i] = row[i] > threshold[i] && row[i] > 0 ? row[i] : 0 }
         case let .topK(k):
-            let keep = Set(Ranking.largest(k, of: row))
-            for i in row.indices { row[i] = keep.contains(i) ? max(row[i], 0) : 0 }
+            // The kept values set aside, the row cleared, the values put back: a set of the kept
+            // indices, looked up for every entry, cost more than the ranking itself.
+            let keep = Ranking.largest(k, of: row)
+            let kept = keep.map { max(row[$0], 0) }
+            row.update(repeating: 0)
+            for (i, v) in zip(keep, kept) { row[i] = v }
         }
     }
 
@@ -51,10 +55,15 @@ extension Backend {
         return try tensor(values, shape: pre.shape)
     }
 
-    /// acts · decoderᵀ + bias, from `matmul` and `add`.
-    public func saeDecode(_ acts: Tensor, decoder: Tensor, bias: Tensor) throws -> Tensor {
-        try checkSAEDecode(acts, decoder: decoder, bias: bias)
+    /// acts · decoderᵀ + bias, from `matmul` and `add` (dense: `rows` is not read).
+    public func saeDecode(_ acts: Tensor, decoder: Tensor, rows: Tensor?, bias: Tensor) throws -> Tensor {
+        try checkSAEDecode(acts, decoder: decoder, rows: rows, bias: bias)
         return try add(try matmul(acts, decoder), bias)
+    }
+
+    /// `saeDecode` without the decoder's rows: always the dense product.
+    public func saeDecode(_ acts: Tensor, decoder: Tensor, bias: Tensor) throws -> Tensor {
+        try saeDecode(acts, decoder: decoder, rows: nil, bias: bias)
     }
 
     /// Shape checks every implementation of `saeEncode` makes first.
@@ -73,9 +82,12 @@ extension Backend {
         }
     }
 
-    public func checkSAEDecode(_ acts: Tensor, decoder: Tensor, bias: Tensor) throws {
+    public func checkSAEDecode(_ acts: Tensor, decoder: Tensor, rows: Tensor? = nil, bias: Tensor) throws {
         guard decoder.rank == 2, decoder.shape[1] == acts.width, bias.count == decoder.shape[0] else {
             throw LanternError.shapeMismatch(op: "saeDecode", detail: "acts \(acts.shape), decoder \(decoder.shape) ([d_in, d_sae]), bias \(bias.shape)")
+        }
+        if let rows, rows.shape != [decoder.shape[1], decoder.shape[0]] {
+            throw LanternError.shapeMismatch(op: "saeDecode", detail: "rows \(rows.shape): W_dec should be [d_sae, d_in] = \([decoder.shape[1], decoder.shape[0]]), the decoder \(decoder.shape) transposed")
         }
     }
 }

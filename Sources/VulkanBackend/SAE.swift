@@ -45,8 +45,9 @@ extension VulkanBackend {
         return try tensor(values, shape: out.shape)
     }
 
-    public func saeDecode(_ acts: Tensor, decoder: Tensor, bias: Tensor) throws -> Tensor {
-        try checkSAEDecode(acts, decoder: decoder, bias: bias)
+    /// The dense product: on a GPU it costs less than finding the features that fire (`rows` unread).
+    public func saeDecode(_ acts: Tensor, decoder: Tensor, rows: Tensor?, bias: Tensor) throws -> Tensor {
+        try checkSAEDecode(acts, decoder: decoder, rows: rows, bias: bias)
         return try add(try matmul(acts, decoder), bias)
     }
 }

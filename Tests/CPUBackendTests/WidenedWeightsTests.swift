@@ -86,4 +86,29 @@ final class WidenedWeightsTests: XCTestCase {
             XCTAssertNil(CPUBackend().widening)
         }
     }
+
+    /// Weights made from computed floats (`weight(_:shape:name:)`: SAE and transcoder matrices)
+    /// widen like a file's, give the same bits as an activation-made matrix, and refuse writes.
+    func testComputedWeightsWidenAndAreReadOnly() throws {
+        let (n, k, m) = (16, 96, 48)
+        var rng = QuantTestRNG(seed: 3)
+        let wf = (0..<(m * k)).map { _ in Float(Int(rng.next() % 2001) - 1000) / 997 }
+        let x = activations(n: n, k: k)
+        let plain = CPUBackend()
+        let want = try plain.read(try plain.matmul(try plain.tensor(x, shape: [n, k]), try plain.tensor(wf, shape: [m, k])))
+        let b = CPUBackend()
+        b.widenWeights()
+        let w = try b.weight(wf, shape: [m, k], name: "W_enc")
+        for pass in 0..<2 {
+            XCTAssertEqual(try b.read(try b.matmul(try b.tensor(x, shape: [n, k]), w)).map(\.bitPattern), want.map(\.bitPattern), "pass \(pass)")
+        }
+        XCTAssertEqual(b.widening?.bytesUsed, (m + PackedMatmul.nr - 1) / PackedMatmul.nr * PackedMatmul.nr * k * 4)
+        XCTAssertEqual(try b.read(w), wf)
+        XCTAssertThrowsError(try b.copyRows(try b.tensor(Array(wf[0..<k]), shape: [1, k]), into: w, at: 0)) {
+            XCTAssertTrue("\($0)".contains("is a weight"), "\($0)")
+        }
+        XCTAssertThrowsError(try b.weight(wf, shape: [m, k + 1], name: "W_enc")) {
+            XCTAssertTrue("\($0)".contains("W_enc"), "\($0)")
+        }
+    }
 }
