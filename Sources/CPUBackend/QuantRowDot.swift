@@ -92,6 +92,13 @@ enum BlockOrder {
 }
 
 extension Q8_0SIMD {
+    #if LANTERN_AVX512
+    static var readsBlockOrder: Bool { false }
+
+    @inline(__always) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
+        AVX512RowDots.q8_0(src, x, blocks: blocks)
+    }
+    #else
     static var readsBlockOrder: Bool { true }
 
     /// q is a signed byte: flipping its top bit gives q + 128.
@@ -101,6 +108,7 @@ extension Q8_0SIMD {
             acc.addProduct(codeDot(v, 128, x), scale(p, 0))
         }
     }
+    #endif
 }
 
 extension Q4_0SIMD {
@@ -109,7 +117,7 @@ extension Q4_0SIMD {
 
     @inline(__always) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
         #if LANTERN_AVX512
-        return TableRowDots.q4_0(src, x, blocks: blocks)
+        return AVX512RowDots.q4_0(src, x, blocks: blocks)
         #else
         return rowDot(src, x, blocks, 18) { p, x, acc in
             acc.addProduct(codeDot(nibbles(p, 2), 8, x), scale(p, 0))
@@ -124,7 +132,7 @@ extension Q4_1SIMD {
 
     @inline(__always) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
         #if LANTERN_AVX512
-        return TableRowDots.q4_1(src, x, blocks: blocks)
+        return AVX512RowDots.q4_1(src, x, blocks: blocks)
         #else
         return rowDot(src, x, blocks, 20) { p, x, acc in
             acc.addProduct(codeDot(nibbles(p, 4), 0, x), scale(p, 0))
@@ -152,7 +160,7 @@ extension Q5_0SIMD {
 
     @inline(__always) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
         #if LANTERN_AVX512
-        return TableRowDots.q5_0(src, x, blocks: blocks)
+        return AVX512RowDots.q5_0(src, x, blocks: blocks)
         #else
         var acc = SIMD8<Float>()
         for b in 0..<blocks {
@@ -170,7 +178,7 @@ extension Q5_1SIMD {
 
     @inline(__always) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
         #if LANTERN_AVX512
-        return TableRowDots.q5_1(src, x, blocks: blocks)
+        return AVX512RowDots.q5_1(src, x, blocks: blocks)
         #else
         var acc = SIMD8<Float>()
         for b in 0..<blocks {

@@ -57,6 +57,21 @@ lantern_u32x16 lantern_select_bits(lantern_u32x16 mask, lantern_u32x16 a, lanter
     return (lantern_u32x16)_mm512_ternarylogic_epi32((__m512i)mask, (__m512i)a, (__m512i)b, 0xCA);
 }
 
+/// The 16 signed bytes at `p` (any alignment) as exact f32: vpmovsxbd and vcvtdq2ps.
+static inline __attribute__((always_inline)) lantern_f32x16 lantern_signed_bytes16(const void *p) {
+    return (lantern_f32x16)_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p)));
+}
+
+/// The f16 at `p` (any alignment), exactly, in every lane: vcvtph2ps from memory (it reads the
+/// 8 bytes at `p`), then a broadcast. Written as the instruction: LLVM turned the conversion of a
+/// loaded half into a vpinsrw into whatever register was free, and each block's conversion then
+/// waited on that register's last writer, an accumulator.
+static inline __attribute__((always_inline)) lantern_f32x16 lantern_half16(const void *p) {
+    __m128 v;
+    __asm__("vcvtph2ps %1, %0" : "=v"(v) : "m"(*(const struct { char b[8]; } *)p));
+    return (lantern_f32x16)_mm512_broadcastss_ps(v);
+}
+
 /// The four f16 at `p` (any alignment) as f32, exactly (vcvtph2ps from memory).
 static inline __attribute__((always_inline)) lantern_f32x4 lantern_halves4(const void *p) {
     return (lantern_f32x4)_mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)p));

@@ -1,4 +1,4 @@
-// The Q4_0, Q4_1, Q5_0 and Q5_1 row dots for AVX-512 builds, by table lookup. These types are
+// Decode's row dots for AVX-512 builds. Q4_0, Q4_1, Q5_0 and Q5_1 by table lookup. These types are
 // bound by the instructions that turn their codes into floats, not by memory. Here a block's 16
 // (or 32) possible weights, d·q + m exactly as `decodeBlockOrder` makes them, are built once per
 // block in one vector, and each code becomes its weight with one lane permute (vpermps, or
@@ -11,11 +11,14 @@
 // association than the reference's (the kernel tests hold every row dot to a double-precision sum).
 // `lantern bench --only matvec`, 1024-wide rows, against the former two-blocks-per-vector dots:
 // Q4_0 8–11 → 16–17 GB/s, Q4_1 8–10 → 18, Q5_0 8 → 14, Q5_1 8 → 13 (the streaming read: 21–23).
+//
+// Q8_0 by widening 16 bytes at a time (vpmovsxbd, vcvtdq2ps) in their own order, so its
+// activations stay in the stored order (`readsBlockOrder` is false on these builds).
 
 #if LANTERN_AVX512
 import CIntrinsics
 
-enum TableRowDots {
+enum AVX512RowDots {
     /// Lane 4a + i: nibble a of word i (the low nibble of byte a / 2, or its high nibble for odd a)
     /// for BlockOrder positions 0..<16; add 16 for positions 16..<32.
     @inline(__always) static var shifts: SIMD16<UInt32> { SIMD16(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12) }
@@ -116,6 +119,29 @@ enum TableRowDots {
             let lowTable = low * d + m, highTable = high * d + m
             acc0.addProduct(lantern_lookup32(lowTable, highTable, fiveBitIndex(w, s0, fifth, r0, nibble)), load16(xb, 0))
             acc1.addProduct(lantern_lookup32(lowTable, highTable, fiveBitIndex(w, s1, fifth, r1, nibble)), load16(xb, 16))
+        }
+        return total(acc0, acc1)
+    }
+
+    @inline(__always) static func q8_0(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
+        var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
+        var b = 0
+        // Two blocks per step into two accumulators: each block's scale multiply waits on its sum.
+        while b + 2 <= blocks {
+            let p = src + 34 * b, xb = x + 32 * b
+            var s0 = lantern_signed_bytes16(p + 2) * load16(xb, 0)
+            s0.addProduct(lantern_signed_bytes16(p + 18), load16(xb, 16))
+            var s1 = lantern_signed_bytes16(p + 36) * load16(xb, 32)
+            s1.addProduct(lantern_signed_bytes16(p + 52), load16(xb, 48))
+            acc0.addProduct(s0, lantern_half16(p))
+            acc1.addProduct(s1, lantern_half16(p + 34))
+            b += 2
+        }
+        if b < blocks {
+            let p = src + 34 * b, xb = x + 32 * b
+            var s = lantern_signed_bytes16(p + 2) * load16(xb, 0)
+            s.addProduct(lantern_signed_bytes16(p + 18), load16(xb, 16))
+            acc0.addProduct(s, lantern_half16(p))
         }
         return total(acc0, acc1)
     }
