@@ -119,7 +119,7 @@ enum AttentionKernel {
                            UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self))
             i += 8
         }
-        var s = (acc + acc2).sum()
+        var s = Kernels.laneSum(acc + acc2)
         while i < n { s += a[i] * b[i]; i += 1 }
         return s
     }

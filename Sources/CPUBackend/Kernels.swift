@@ -102,4 +102,14 @@ enum Kernels {
             i += 1
         }
     }
+
+    /// Σ of the eight lanes, halving the width each step: three shuffle-adds. The stdlib's `sum()`
+    /// adds the lanes one after another, seven dependent adds, and decode's attention paid that
+    /// once per key.
+    @inline(__always)
+    static func laneSum(_ v: SIMD8<Float>) -> Float {
+        let s4 = v.lowHalf + v.highHalf
+        let s2 = s4.lowHalf + s4.highHalf
+        return s2[0] + s2[1]
+    }
 }
