@@ -31,15 +31,21 @@ enum Kernels {
             Reference.inverseFrequency($0, rotaryDim: params.rotaryDim, theta: params.theta) / params.positionScale
         }
         let width = heads * headDim
+        let table = RopeAngles.table(for: params, invFreq: invFreq, covering: start + rows)
         let args = UncheckedBox((x, out, invFreq))
         Parallel.forRanges(rows) { range in
             let (x, out, invFreq) = args.value
             var cosv = [Float](repeating: 0, count: half), sinv = cosv
             for r in range {
-                let pos = Float(start + r)
-                for i in 0..<half {
-                    let angle = Double(pos * invFreq[i])
-                    cosv[i] = Float(cos(angle)); sinv[i] = inverse ? -Float(sin(angle)) : Float(sin(angle))
+                if let table {
+                    let at = (start + r) * half
+                    for i in 0..<half { cosv[i] = table.cos[at + i]; sinv[i] = inverse ? -table.sin[at + i] : table.sin[at + i] }
+                } else {
+                    let pos = Float(start + r)
+                    for i in 0..<half {
+                        let angle = Double(pos * invFreq[i])
+                        cosv[i] = Float(cos(angle)); sinv[i] = inverse ? -Float(sin(angle)) : Float(sin(angle))
+                    }
                 }
                 // Dimensions past rotaryDim pass through unchanged.
                 (out + r * width).update(from: x + r * width, count: width)

@@ -73,6 +73,31 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// RoPE's kept angle tables give the bits of working each angle out per call, as it did before
+    /// them: positions inside the tables, and a run past their end (worked out per call).
+    func testRopeAngleTablesChangeNoBits() throws {
+        let params = RopeParams(theta: 10_000, pairing: .half, positionScale: 1, rotaryDim: 32)
+        let (rows, heads, d, half) = (4, 2, 32, 16)
+        for start in [0, 1_000, RopeAngles.maxPositions - 2] {
+            let x = random(rows * heads * d)
+            let got = try backend.read(backend.rope(try backend.matrix(x, rows: rows, cols: heads * d), heads: heads, headDim: d, start: start, params: params))
+            var want = x
+            for r in 0..<rows {
+                for i in 0..<half {
+                    let freq = Reference.inverseFrequency(i, rotaryDim: 32, theta: 10_000) / 1
+                    let angle = Double(Float(start + r) * freq)
+                    let (c, s) = (Float(cos(angle)), Float(sin(angle)))
+                    for h in 0..<heads {
+                        let a = r * heads * d + h * d + i, b = a + half
+                        want[a] = x[a] * c - x[b] * s
+                        want[b] = x[b] * c + x[a] * s
+                    }
+                }
+            }
+            XCTAssertEqual(got.map(\.bitPattern), want.map(\.bitPattern), "start \(start)")
+        }
+    }
+
     func testAttentionMasksAndCache() throws {
         // n ≥ 16 takes BlockedAttention (GEMMs per head and block of 256 queries), fewer the per-query kernel.
         let cases: [(n: Int, start: Int, window: Int?, cap: Float?)] = [(6, 0, nil, nil), (13, 0, 4, 2), (3, 5, 3, nil), (1, 9, nil, 50),
