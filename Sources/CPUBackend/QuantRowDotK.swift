@@ -4,7 +4,7 @@ import LanternCore
 // w = d·q − m per 32 weights gives d·Σ q·x − m·Σ x. The codes stay integers until one exact
 // conversion per lane. (Q6_K reads its codes as words, in QuantRowDot.swift.)
 //
-// Each conversion (a generic SIMD initialiser) must have one call site inside a loop: with more
+// AVX-512 builds take Q4_K by table lookup instead (`AVX512RowDots.q4_K`). Here, each conversion (a generic SIMD initialiser) must have one call site inside a loop: with more
 // sites, or outside a loop, the optimiser leaves them as calls, and decode runs at half speed.
 // So this dot stays a function of its own: inlined into `QuantMatmul.dotRows`, its conversions
 // became calls again (2.4 GB/s against 9.6).
@@ -18,6 +18,11 @@ import LanternCore
 }
 
 extension Q4_KSIMD {
+    #if LANTERN_AVX512
+    @inline(__always) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
+        AVX512RowDots.q4_K(src, x, blocks: blocks)
+    }
+    #else
     @inline(never) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
         var scaled = SIMD8<Float>(), offsets = SIMD8<Float>()
         for b in 0..<blocks {
@@ -41,4 +46,5 @@ extension Q4_KSIMD {
         }
         return (scaled - offsets).sum()
     }
+    #endif
 }

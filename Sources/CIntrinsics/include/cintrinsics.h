@@ -72,6 +72,35 @@ static inline __attribute__((always_inline)) lantern_f32x16 lantern_half16(const
     return (lantern_f32x16)_mm512_broadcastss_ps(v);
 }
 
+/// The 16 bytes at `p` (any alignment) zero-extended into 16 lanes (vpmovzxbd from memory).
+static inline __attribute__((always_inline)) lantern_u32x16 lantern_bytes16(const void *p) {
+    return (lantern_u32x16)_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p));
+}
+
+/// A Q4_K or Q5_K block's eight sub-block scales and minimums (block at `p`: f16 d, f16 dmin,
+/// then 12 bytes of 6-bit values), as d·scale in lanes 0..<8 and dmin·min in lanes 8..<16,
+/// the products the reference decoder forms. The 6-bit fields are gathered with two byte
+/// shuffles and masks instead of eight scalar extractions and lane inserts.
+static inline __attribute__((always_inline)) lantern_f32x16 lantern_k_scales(const void *p) {
+    const char *b = (const char *)p;
+    __m128i q = _mm_loadu_si128((const __m128i *)(b + 4));
+    // Low parts: scales 0–3 and minimums 0–3 are whole bytes (6 bits); scales 4–7 the low
+    // nibbles of bytes 8–11, minimums 4–7 their high nibbles.
+    __m128i low = _mm_shuffle_epi8(q, _mm_setr_epi8(0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 8, 9, 10, 11));
+    // High parts of scales and minimums 4–7: the top two bits of bytes 0–3 and 4–7, moved to bits 4 and 5.
+    __m128i high = _mm_shuffle_epi8(q, _mm_setr_epi8(0, 0, 0, 0, 0, 1, 2, 3, 0, 0, 0, 0, 4, 5, 6, 7));
+    __m128i fields = _mm_or_si128(
+        _mm_or_si128(_mm_and_si128(low, _mm_setr_epi8(63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 0, 0, 0, 0)),
+                     _mm_and_si128(_mm_srli_epi16(low, 4), _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 15, 15, 15))),
+        _mm_and_si128(_mm_srli_epi16(high, 2), _mm_setr_epi8(0, 0, 0, 0, 48, 48, 48, 48, 0, 0, 0, 0, 48, 48, 48, 48)));
+    int halves;
+    __builtin_memcpy(&halves, b, 4);
+    __m128 dm = _mm_cvtph_ps(_mm_cvtsi32_si128(halves));
+    __m512 factor = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
+                                          _mm512_castps128_ps512(dm));
+    return (lantern_f32x16)_mm512_mul_ps(factor, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(fields)));
+}
+
 /// The four f16 at `p` (any alignment) as f32, exactly (vcvtph2ps from memory).
 static inline __attribute__((always_inline)) lantern_f32x4 lantern_halves4(const void *p) {
     return (lantern_f32x4)_mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)p));
