@@ -12,7 +12,7 @@
 // `lantern bench --only matvec`, 1024-wide rows, against the former two-blocks-per-vector dots:
 // Q4_0 8–11 → 16–17 GB/s, Q4_1 8–10 → 18, Q5_0 8 → 14, Q5_1 8 → 13 (the streaming read: 21–23).
 //
-// Q4_K by table lookup too, per 32-weight sub-block (14–15 GB/s, was 9.5–10).
+// Q4_K and Q5_K by table lookup too, per 32-weight sub-block (Q4_K 14–15 GB/s, was 9.5–10).
 //
 // Q8_0 by widening 16 bytes at a time (vpmovsxbd, vcvtdq2ps) in their own order, so its
 // activations stay in the stored order (`readsBlockOrder` is false on these builds).
@@ -166,6 +166,39 @@ enum AVX512RowDots {
                 acc1.addProduct(lantern_lookup16(low, second), load16(xb, 64 * j + 16))
                 acc2.addProduct(lantern_lookup16(high, first &>> 4), load16(xb, 64 * j + 32))
                 acc3.addProduct(lantern_lookup16(high, second &>> 4), load16(xb, 64 * j + 48))
+            }
+        }
+        return total(acc0 + acc1, acc2 + acc3)
+    }
+
+    /// Q5_K: Q4_K's layout plus a fifth bit per weight (bit 2j or 2j + 1 of byte l of `qh`, for
+    /// sub-block 2j or 2j + 1), so each sub-block has a 32-entry table, d·scale·c − dmin·min for
+    /// c < 32, and the fifth bit is shifted to bit 4 of the index.
+    @inline(__always) static func q5_K(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
+        let codes = lantern_opaque_f32x16(codes16), upper = lantern_opaque_f32x16(codes16 + 16)
+        let nibble = lantern_opaque_u32x16(SIMD16(repeating: 0xF))
+        /// Bit `bit` of each lane moved to bit 4 (the bits around it are not read).
+        @inline(__always) func toBit4(_ v: SIMD16<UInt32>, _ bit: UInt32) -> SIMD16<UInt32> {
+            bit <= 4 ? v &<< (4 - bit) : v &>> (bit - 4)
+        }
+        var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>(), acc2 = SIMD16<Float>(), acc3 = SIMD16<Float>()
+        for b in 0..<blocks {
+            let p = src + 176 * b, xb = x + 256 * b
+            let scales = lantern_k_scales(p)
+            let fifth0 = lantern_bytes16(p + 16), fifth1 = lantern_bytes16(p + 32)
+            for j in 0..<4 {
+                let s0 = SIMD16(repeating: scales[2 * j]), m0 = SIMD16(repeating: scales[8 + 2 * j])
+                let s1 = SIMD16(repeating: scales[2 * j + 1]), m1 = SIMD16(repeating: scales[9 + 2 * j])
+                let (low0, low1) = (codes * s0 - m0, upper * s0 - m0)
+                let (high0, high1) = (codes * s1 - m1, upper * s1 - m1)
+                let first = lantern_bytes16(p + 48 + 32 * j), second = lantern_bytes16(p + 64 + 32 * j)
+                let (lowBit, highBit) = (UInt32(2 * j), UInt32(2 * j + 1))
+                acc0.addProduct(lantern_lookup32(low0, low1, lantern_select_bits(nibble, first, toBit4(fifth0, lowBit))), load16(xb, 64 * j))
+                acc1.addProduct(lantern_lookup32(low0, low1, lantern_select_bits(nibble, second, toBit4(fifth1, lowBit))), load16(xb, 64 * j + 16))
+                acc2.addProduct(lantern_lookup32(high0, high1, lantern_select_bits(nibble, first &>> 4, toBit4(fifth0, highBit))),
+                                load16(xb, 64 * j + 32))
+                acc3.addProduct(lantern_lookup32(high0, high1, lantern_select_bits(nibble, second &>> 4, toBit4(fifth1, highBit))),
+                                load16(xb, 64 * j + 48))
             }
         }
         return total(acc0 + acc1, acc2 + acc3)

@@ -48,3 +48,11 @@ extension Q4_KSIMD {
     }
     #endif
 }
+
+#if LANTERN_AVX512
+extension Q5_KSIMD {
+    @inline(__always) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
+        AVX512RowDots.q5_K(src, x, blocks: blocks)
+    }
+}
+#endif
