@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "LanternServer", dependencies: ["Lantern", "Training", .product(name: "Hummingbird", package: "hummingbird")]),
         .executableTarget(
             name: "LanternCLI",
-            dependencies: ["Lantern", "Training", "LanternServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Lantern", "Training", "LanternServer", "CIntrinsics", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "CPUBackendTests", dependencies: ["CPUBackend", "LanternCore"]),
         .testTarget(

@@ -35,6 +35,7 @@ struct SAETrain: ParsableCommand {
     var context = 128
 
     func run() throws {
+        HostHeap.keepFreedMemory()
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         // With harvested activations the model itself is not needed, only a backend.
         let (harvested, backend) = try activationsAndBackend()

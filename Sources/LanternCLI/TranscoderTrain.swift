@@ -41,6 +41,7 @@ struct TranscoderTrain: ParsableCommand {
     }
 
     func run() throws {
+        HostHeap.keepFreedMemory()
         guard let manifest = try HarvestManifest.all(in: activations).first?.manifest else {
             throw ValidationError("\(activations): no harvest manifest (run lantern transcoder harvest)")
         }

@@ -58,8 +58,6 @@ public struct SAEObjective: Sendable {
         let y = target ?? x
         let centeredT = try b.matrix(centered, rows: n, cols: d)
         let encoder = try b.matrix(p.encoder, rows: s, cols: d)
-        let decoder = try b.matrix(p.decoder, rows: s, cols: d)
-        let decoderT = try b.transpose(decoder)
         var pre = try b.read(b.matmul(centeredT, encoder))
         Self.addRowBias(&pre, p.encoderBias)
         let threshold = p.logThreshold.map { exp($0) }
@@ -76,6 +74,10 @@ public struct SAEObjective: Sendable {
             }
         }
 
+        // The dense path: the decoder goes to the backend, in both layouts (the sparse path reads
+        // only the rows of the latents that fire, on the host).
+        let decoder = try b.matrix(p.decoder, rows: s, cols: d)
+        let decoderT = try b.transpose(decoder)
         // Activation and its derivative with respect to the pre-activation (a 0/1 gate).
         let (acts, gate) = activate(pre, rows: n, width: s, threshold: threshold)
         let actsT = try b.matrix(acts, rows: n, cols: s)
