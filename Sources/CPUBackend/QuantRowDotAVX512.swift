@@ -12,7 +12,8 @@
 // `lantern bench --only matvec`, 1024-wide rows, against the former two-blocks-per-vector dots:
 // Q4_0 8–11 → 16–17 GB/s, Q4_1 8–10 → 18, Q5_0 8 → 14, Q5_1 8 → 13 (the streaming read: 21–23).
 //
-// Q4_K and Q5_K by table lookup too, per 32-weight sub-block (Q4_K 14–15 GB/s, was 9.5–10).
+// Q4_K and Q5_K by table lookup too, per 32-weight sub-block (Q4_K 14–15 GB/s, was 9.5–10; Q5_K
+// 8.4–9.5, was 2–2.5 through the generic per-weight path).
 //
 // Q8_0 by widening 16 bytes at a time (vpmovsxbd, vcvtdq2ps) in their own order, so its
 // activations stay in the stored order (`readsBlockOrder` is false on these builds).
