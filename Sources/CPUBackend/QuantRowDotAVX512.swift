@@ -61,33 +61,34 @@ enum AVX512RowDots {
         return s2[0] + s2[1]
     }
 
-    @inline(__always) static func q4_0(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
+    /// Σ w·x over a row of 32-weight blocks of `bytes` bytes, their 16 code bytes at `codeOffset`,
+    /// each block's 16 possible weights from `table` (Q4_0 and Q4_1).
+    @inline(__always) static func nibbleDot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int, bytes: Int,
+                                            codeOffset: Int, table: (UnsafeRawPointer) -> SIMD16<Float>) -> Float {
         let s0 = lantern_opaque_u32x16(shifts), s1 = lantern_opaque_u32x16(shifts &+ 16)
-        let codes = lantern_opaque_f32x16(codes16 - 8)
         var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
         for b in 0..<blocks {
-            let p = src + 18 * b, xb = x + 32 * b
-            let table = codes * SIMD16(repeating: lantern_halves4(p)[0])
-            let w = codeWords(p, 2)
-            acc0.addProduct(lantern_lookup16(table, w &>> s0), load16(xb, 0))
-            acc1.addProduct(lantern_lookup16(table, w &>> s1), load16(xb, 16))
+            let p = src + bytes * b, xb = x + 32 * b
+            let weights = table(p), w = codeWords(p, codeOffset)
+            acc0.addProduct(lantern_lookup16(weights, w &>> s0), load16(xb, 0))
+            acc1.addProduct(lantern_lookup16(weights, w &>> s1), load16(xb, 16))
         }
         return total(acc0, acc1)
     }
 
+    /// w = d·(q − 8).
+    @inline(__always) static func q4_0(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
+        let codes = lantern_opaque_f32x16(codes16 - 8)
+        return nibbleDot(src, x, blocks: blocks, bytes: 18, codeOffset: 2) { p in codes * SIMD16(repeating: lantern_halves4(p)[0]) }
+    }
+
+    /// w = d·q + m.
     @inline(__always) static func q4_1(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
-        let s0 = lantern_opaque_u32x16(shifts), s1 = lantern_opaque_u32x16(shifts &+ 16)
         let codes = lantern_opaque_f32x16(codes16)
-        var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
-        for b in 0..<blocks {
-            let p = src + 20 * b, xb = x + 32 * b
+        return nibbleDot(src, x, blocks: blocks, bytes: 20, codeOffset: 4) { p in
             let dm = lantern_halves4(p)
-            let table = codes * SIMD16(repeating: dm[0]) + SIMD16(repeating: dm[1])
-            let w = codeWords(p, 4)
-            acc0.addProduct(lantern_lookup16(table, w &>> s0), load16(xb, 0))
-            acc1.addProduct(lantern_lookup16(table, w &>> s1), load16(xb, 16))
+            return codes * SIMD16(repeating: dm[0]) + SIMD16(repeating: dm[1])
         }
-        return total(acc0, acc1)
     }
 
     @inline(__always) static func q5_0(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
