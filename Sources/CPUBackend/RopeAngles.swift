@@ -6,8 +6,8 @@ import LanternCore
 /// the angles out again in double precision each time was 2–3% of a harvest. The values come from
 /// the expression `Kernels.rope` used inline, so every result is unchanged, bit for bit.
 final class RopeAngles: Sendable {
-    /// Positions beyond this are worked out per call (a table would be 0.5 MB per 1,024 positions
-    /// at a 256-wide head).
+    /// Positions beyond this are worked out per call (the cos and sin tables take 1 MB per 1,024
+    /// positions at a 256-wide head; Gemma 3 keeps two, for its local and global layers).
     static let maxPositions = 32_768
 
     let half: Int, positions: Int
