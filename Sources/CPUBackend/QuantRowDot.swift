@@ -12,6 +12,7 @@ import LanternCore
 // codes become exact floats by the 2²³ trick (the bits of 2²³ + q, minus 2²³ + bias). Every step
 // is a plain lane operation: the stdlib's SIMD widening and int-to-float initialisers, which these
 // kernels used first, stayed out-of-line calls in this module (decode ran at half speed).
+// AVX-512 builds take Q8_0, Q4_0, Q4_1, Q5_0 and Q5_1 from QuantRowDotAVX512.swift instead.
 
 /// The order of activations the 32-weight row dots read: within each block of 32, position
 /// 8r + i holds activation 4i + r.

@@ -51,14 +51,10 @@ enum AVX512RowDots {
         return lantern_select_bits(nibble, words &>> shift, fifth)
     }
 
-    /// Σ of both accumulators' lanes, halving the width each step (the stdlib's `sum()` of a
-    /// SIMD8 became ~30 extracts and inserts, per row).
+    /// Σ of both accumulators' lanes, halving the width (`Kernels.laneSum`).
     @inline(__always) static func total(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> Float {
         let s = a + b
-        let s8 = s.lowHalf + s.highHalf
-        let s4 = s8.lowHalf + s8.highHalf
-        let s2 = s4.lowHalf + s4.highHalf
-        return s2[0] + s2[1]
+        return Kernels.laneSum(s.lowHalf + s.highHalf)
     }
 
     /// Σ w·x over a row of 32-weight blocks of `bytes` bytes, their 16 code bytes at `codeOffset`,

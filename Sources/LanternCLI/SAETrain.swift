@@ -1,3 +1,4 @@
+import CIntrinsics
 import ArgumentParser
 import Foundation
 import Lantern
@@ -35,7 +36,7 @@ struct SAETrain: ParsableCommand {
     var context = 128
 
     func run() throws {
-        HostHeap.keepFreedMemory()
+        _ = lantern_keep_freed_memory()  // each step's large host arrays reused, not mapped afresh
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         // With harvested activations the model itself is not needed, only a backend.
         let (harvested, backend) = try activationsAndBackend()

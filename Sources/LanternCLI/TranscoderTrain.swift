@@ -1,3 +1,4 @@
+import CIntrinsics
 import ArgumentParser
 import Foundation
 import Lantern
@@ -41,7 +42,7 @@ struct TranscoderTrain: ParsableCommand {
     }
 
     func run() throws {
-        HostHeap.keepFreedMemory()
+        _ = lantern_keep_freed_memory()  // each step's large host arrays reused, not mapped afresh
         guard let manifest = try HarvestManifest.all(in: activations).first?.manifest else {
             throw ValidationError("\(activations): no harvest manifest (run lantern transcoder harvest)")
         }
