@@ -1,1 +1,1 @@
-// Header-only: every function is static inline in include/cintrinsics.h.
+// Most of this target is static inline in include/cintrinsics.h; amx.c holds the AMX kernel.

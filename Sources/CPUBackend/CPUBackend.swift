@@ -6,6 +6,10 @@ import LanternCore
 public final class CPUBackend: Backend, @unchecked Sendable {
     public init() {}
 
+    /// Many-row products with Q8_0 weights go to AMX tiles where the CPU has them (`AMXMatmul`):
+    /// exact products, f32 sums, another order of additions than the vector path.
+    public var usesAMX = AMXMatmul.isAvailable
+
     public var name: String { "cpu (\(Parallel.cores) threads)" }
 
     // MARK: Memory
@@ -97,6 +101,11 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         // Every kernel below stores each output before adding to it (when k > 0): no zero fill.
         let out = make(Array(x.shape.dropLast()) + [m], zeroed: k == 0)
         let xp = try x.cpuFloats(), wp = UnsafeRawPointer(try w.cpuPointer), op = try out.cpuFloats()
+        // Before widening: AMX reads the Q8_0 bytes, so the 4× larger f32 panels are never made.
+        if usesAMX, w.dtype == .q8_0, n >= AMXMatmul.minRows {
+            AMXMatmul.q8_0(x: xp, w: wp, out: op, n: n, k: k, m: m)
+            return out
+        }
         if n >= Self.packedFromRows, let panels = widened(w, wp, m: m, k: k) {
             PackedMatmul.run(panels: panels, x: xp, out: op, n: n)
             return out

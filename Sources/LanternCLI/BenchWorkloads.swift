@@ -33,6 +33,7 @@ extension Bench {
             for (_, t) in hooks.captured { _ = try backend.read(t) }
         }
         let traceSeconds = try bestTime(atLeast: 3) { try trace(traceTokens, hooks: "blocks.*.hook_resid_post") }
+        let amx = try amxComparison(model, tokens: traceTokens)
         let transformers = ggufPath(location).flatMap { noReference ? nil : transformersTrace($0, tokens: traceLength) }
 
         // lens vs trace --hooks '*' of the demo prompt, both in this process.
@@ -79,6 +80,7 @@ extension Bench {
             result["widened_bytes"] = cpu?.widening?.bytesUsed
         }
         if let transformers { result["transformers"] = transformers }
+        if let amx { result.merge(amx.json) { $1 } }
         if !json {
             print("workloads: \(spec) (\(backend.name)); GFLOP/s count the weight products only")
             print(String(format: "  start-up (load, tokenizer, encode; no process start): %.3f s", startup))
@@ -86,6 +88,7 @@ extension Bench {
             print(String(format: "  trace %d tokens, every resid_post + all logits: %.3f s (%.0f GFLOP/s)", traceLength, traceSeconds,
                          result["trace_gflops"] as! Double)
                   + (theirs.map { String(format: "   transformers fp32 %.3f s, ratio %.2f×", $0, $0 / traceSeconds) } ?? ""))
+            amx?.printLine(rows: traceLength, vocabulary: vocab)
             print(String(format: "  lens of the demo prompt (%d tokens): %.3f s (%.0f GFLOP/s); trace --hooks '*' of it %.3f s; lens/trace %.2f",
                          ids.count, lens, result["lens_gflops"] as! Double, demoTrace, lens / demoTrace))
             if let widenedTrace, let widenedLens {

@@ -1,0 +1,126 @@
+import CIntrinsics
+@testable import CPUBackend
+import LanternCore
+import XCTest
+
+/// The AMX Q8_0 product (`AMXMatmul`) against a double-precision sum of the dequantised weights'
+/// products, and against the vector path. Skipped, with the reason, on CPUs without AMX-BF16.
+final class AMXMatmulTests: XCTestCase {
+    func requireAMX() throws {
+        guard lantern_amx_available() != 0 else {
+            throw XCTSkip("this CPU (or its kernel) offers no AMX-BF16 tiles: the AMX path is off and untested here")
+        }
+    }
+
+    /// The three bf16 pieces of every activation add up to it exactly, whatever its magnitude.
+    func testActivationPiecesSumExactly() throws {
+        try requireAMX()
+        var rng = QuantTestRNG(seed: 5)
+        let n = 19, k = 64
+        let x: [Float] = (0..<(n * k)).map { i in
+            if i % 17 == 0 { return 0 }
+            let mantissa = Float(rng.next() % (1 << 24)) / Float(1 << 24) + 0.5
+            let exponent = Int(rng.next() % 121) - 60
+            return (i % 2 == 0 ? 1 : -1) * mantissa * Float(sign: .plus, exponent: exponent, significand: 1)
+        }
+        var packed = [UInt16](repeating: 0xFFFF, count: lantern_amx_packed_count(Int32(n), Int32(k)))
+        lantern_amx_pack_activations(x, Int32(n), Int32(k), &packed)
+        let blocks = k / 32
+        for row in 0..<n {
+            for i in 0..<k {
+                let (t, r, b, j) = (row / 16, row % 16, i / 32, i % 32)
+                // B tile layout: pair j / 2 of activation row r at dword [j / 2][r].
+                let pieces = (0..<3).map { p in
+                    let base = ((t * blocks + b) * 3 + p) * 512
+                    return Float(bitPattern: UInt32(packed[base + (j / 2) * 32 + r * 2 + j % 2]) << 16)
+                }
+                XCTAssertEqual(pieces.reduce(0.0) { $0 + Double($1) }, Double(x[row * k + i]), "row \(row), column \(i): \(pieces)")
+            }
+        }
+        // The rows that pad the last tile are zero.
+        let last = ((n - 1) / 16) * blocks * 3 * 512
+        XCTAssertEqual(packed[last + 31], 0)
+    }
+
+    /// Every output within 1e-6 of Σ|w·x| of the double-precision sum, as the row dots are held,
+    /// and as close to the vector path; partial tiles of rows and weight rows, several passes.
+    func testQ8_0ProductsAgainstDoubleReference() throws {
+        try requireAMX()
+        for (n, k, m) in [(16, 32, 32), (17, 64, 47), (40, 640, 100), (128, 640, 70), (300, 96, 33)] {
+            let bytes = QuantMatmulTests.randomBlocks(.q8_0, rows: m, k: k, seed: UInt64(n * 31 + m))
+            var rng = QuantTestRNG(seed: UInt64(k))
+            let x = (0..<(n * k)).map { _ in Float(Int(rng.next() % 20001) - 10000) / 1717 }
+            try bytes.withUnsafeBytes { raw in
+                let host = HostTensor(name: "w", shape: [m, k], dtype: .q8_0, bytes: raw, owner: nil)
+                let wf = try host.floats()
+                var got = [Float](repeating: .nan, count: n * m)
+                x.withUnsafeBufferPointer { xp in
+                    got.withUnsafeMutableBufferPointer { AMXMatmul.q8_0(x: xp.baseAddress!, w: raw.baseAddress!, out: $0.baseAddress!, n: n, k: k, m: m) }
+                }
+                let backend = CPUBackend()
+                backend.usesAMX = false
+                let vector = try backend.read(try backend.matmul(try backend.tensor(x, shape: [n, k]), try backend.weight(host)))
+                for r in 0..<n {
+                    for j in 0..<m {
+                        var sum = 0.0, magnitude = 0.0
+                        for i in 0..<k {
+                            sum += Double(wf[j * k + i]) * Double(x[r * k + i])
+                            magnitude += abs(Double(wf[j * k + i]) * Double(x[r * k + i]))
+                        }
+                        let bound = 1e-6 * max(magnitude, 1e-30)
+                        XCTAssertLessThanOrEqual(abs(Double(got[r * m + j]) - sum), bound, "n \(n) k \(k) m \(m): [\(r), \(j)]")
+                        XCTAssertLessThanOrEqual(abs(Double(got[r * m + j]) - Double(vector[r * m + j])), 2 * bound, "vs vector [\(r), \(j)]")
+                    }
+                }
+            }
+        }
+    }
+
+    /// `matmul` sends Q8_0 products of 16 rows or more to AMX (the same bits as calling it), fewer
+    /// rows and other weight types to the vector kernels, and `usesAMX = false` turns it off.
+    func testMatmulDispatch() throws {
+        try requireAMX()
+        let (k, m) = (64, 40)
+        let bytes = QuantMatmulTests.randomBlocks(.q8_0, rows: m, k: k, seed: 3)
+        var rng = QuantTestRNG(seed: 11)
+        try bytes.withUnsafeBytes { raw in
+            let backend = CPUBackend()
+            XCTAssertTrue(backend.usesAMX || ProcessInfo.processInfo.environment["LANTERN_AMX"] == "0")
+            backend.usesAMX = true
+            let w = try backend.weight(HostTensor(name: "w", shape: [m, k], dtype: .q8_0, bytes: raw, owner: nil))
+            for n in [8, 16, 33] {
+                let x = (0..<(n * k)).map { _ in Float(Int(rng.next() % 2001) - 1000) / 999 }
+                var direct = [Float](repeating: .nan, count: n * m)
+                x.withUnsafeBufferPointer { xp in
+                    direct.withUnsafeMutableBufferPointer { AMXMatmul.q8_0(x: xp.baseAddress!, w: raw.baseAddress!, out: $0.baseAddress!, n: n, k: k, m: m) }
+                }
+                let viaAMX = try backend.read(try backend.matmul(try backend.tensor(x, shape: [n, k]), w))
+                backend.usesAMX = false
+                let viaVector = try backend.read(try backend.matmul(try backend.tensor(x, shape: [n, k]), w))
+                backend.usesAMX = true
+                if n >= AMXMatmul.minRows {
+                    XCTAssertEqual(viaAMX.map(\.bitPattern), direct.map(\.bitPattern), "n \(n): matmul took the AMX kernel")
+                    XCTAssertNotEqual(viaAMX.map(\.bitPattern), viaVector.map(\.bitPattern), "n \(n): another order of additions")
+                } else {
+                    XCTAssertEqual(viaAMX.map(\.bitPattern), viaVector.map(\.bitPattern), "n \(n): below \(AMXMatmul.minRows) rows, the vector path")
+                }
+            }
+        }
+    }
+
+    /// With AMX, Q8_0's many-row products read the stored bytes: a widening backend keeps no f32
+    /// copy of them (the default model's unembedding: 671 MB of its 1,072).
+    func testQ8_0IsNotWidened() throws {
+        try requireAMX()
+        let (n, k, m) = (32, 64, 48)
+        let bytes = QuantMatmulTests.randomBlocks(.q8_0, rows: m, k: k, seed: 4)
+        try bytes.withUnsafeBytes { raw in
+            let backend = CPUBackend()
+            backend.usesAMX = true
+            backend.widenWeights()
+            let w = try backend.weight(HostTensor(name: "w", shape: [m, k], dtype: .q8_0, bytes: raw, owner: nil))
+            _ = try backend.matmul(try backend.tensor([Float](repeating: 0.5, count: n * k), shape: [n, k]), w)
+            XCTAssertEqual(backend.widening?.bytesUsed, 0)
+        }
+    }
+}
