@@ -8,8 +8,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define LANTERN_VECTOR_TARGET __attribute__((target("avx512f,avx512bw,avx512bf16,f16c")))
-#define LANTERN_AMX_TARGET __attribute__((target("avx512f,avx512bw,avx512bf16,f16c,amx-tile,amx-bf16")))
+#define LANTERN_VECTOR_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,f16c")))
+#define LANTERN_AMX_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,f16c,amx-tile,amx-bf16")))
 
 /// ldtilecfg's 64-byte operand (palette 1): rows and bytes per row of each tile register.
 typedef struct {
@@ -31,10 +31,10 @@ int lantern_amx_available(void) {
     // faults (SIGILL).
     if ((xcr0_low & 0x600e6) != 0x600e6) return state = 0;
     __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(7), "c"(0));
-    int tiles = (d >> 24) & 1, amx_bf16 = (d >> 22) & 1, avx512f = (b >> 16) & 1, avx512bw = (b >> 30) & 1;
+    int tiles = (d >> 24) & 1, amx_bf16 = (d >> 22) & 1, avx512f = (b >> 16) & 1, avx512bw = (b >> 30) & 1, avx512vl = (b >> 31) & 1;
     __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(7), "c"(1));
     int avx512_bf16 = (a >> 5) & 1;
-    if (!(tiles && amx_bf16 && avx512f && avx512bw && avx512_bf16)) return state = 0;
+    if (!(tiles && amx_bf16 && avx512f && avx512bw && avx512vl && avx512_bf16)) return state = 0;
     // ARCH_REQ_XCOMP_PERM (0x1023) for XFEATURE_XTILEDATA (18): Linux 5.16 and later.
     state = syscall(SYS_arch_prctl, 0x1023, 18) == 0;
     return state;
@@ -55,19 +55,22 @@ LANTERN_VECTOR_TARGET static inline __m512 widen_bf16(__m256i v) {
 }
 
 LANTERN_VECTOR_TARGET
-void lantern_amx_pack_activations(const float *x, int n, int k, uint16_t *packed) {
-    int blocks = k / 32, tiles = (n + 15) / 16;
+void lantern_amx_pack_activations(const float *x, int n, int k, uint16_t *packed, float *sums, int t0, int t1) {
+    int blocks = k / 32;
     uint32_t natural[3][256] __attribute__((aligned(64)));
-    for (int t = 0; t < tiles; t++) {
+    for (int t = t0; t < t1; t++) {
         for (int b = 0; b < blocks; b++) {
+            float *block_sums = sums ? sums + ((size_t)t * blocks + b) * 16 : NULL;
             for (int r = 0; r < 16; r++) {
                 int row = 16 * t + r;
                 if (row >= n) {
                     for (int p = 0; p < 3; p++) memset(natural[p] + r * 16, 0, 64);
+                    if (block_sums) block_sums[r] = 0;
                     continue;
                 }
                 __m512 lo = _mm512_loadu_ps(x + (size_t)row * k + 32 * b);
                 __m512 hi = _mm512_loadu_ps(x + (size_t)row * k + 32 * b + 16);
+                if (block_sums) block_sums[r] = _mm512_reduce_add_ps(_mm512_add_ps(lo, hi));
                 // Each piece is the remainder rounded to bf16; x - piece is exact in f32, and after
                 // three pieces nothing is left (8 + 8 + 8 significant bits cover f32's 24).
                 for (int p = 0; p < 3; p++) {
@@ -87,29 +90,125 @@ void lantern_amx_pack_activations(const float *x, int n, int k, uint16_t *packed
     }
 }
 
-/// Weight rows v0 ..< v0 + 32 as bf16 A tiles, stage[b][16 · half + v][32], and their scales,
-/// scale[b][32]; rows at or past `end` are zero.
-LANTERN_VECTOR_TARGET static void stage_weights(const uint8_t *w, size_t row_bytes, int blocks, int v0, int end,
-                                                uint16_t *stage, float *scale) {
+/// 32 signed 8-bit codes to bf16 (exact: at most 8 significant bits).
+LANTERN_VECTOR_TARGET static inline void store_codes(__m256i codes, uint16_t *dst) {
+    __m512 lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(codes)));
+    __m512 hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_extracti128_si256(codes, 1)));
+    _mm512_store_si512(dst, to_bf16(lo, hi));
+}
+
+/// A 32-weight block's 16 code bytes as 32 nibbles: low nibbles first, then high (ggml's order).
+LANTERN_VECTOR_TARGET static inline __m256i nibbles(const uint8_t *qs) {
+    __m128i q = _mm_loadu_si128((const __m128i *)qs), low = _mm_set1_epi8(0x0F);
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(q, low)),
+                                   _mm_and_si128(_mm_srli_epi16(q, 4), low), 1);
+}
+
+/// Bit i of the 32-bit word at `qh` as 16 in byte i: the fifth bits of Q5_0 and Q5_1.
+LANTERN_VECTOR_TARGET static inline __m256i fifth_bits(const uint8_t *qh) {
+    uint32_t bits;
+    memcpy(&bits, qh, 4);
+    return _mm256_maskz_mov_epi8(bits, _mm256_set1_epi8(0x10));
+}
+
+LANTERN_VECTOR_TARGET static inline float half_at(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return _cvtsh_ss(h);
+}
+
+/// The 6-bit scale and minimum of sub-block j (0..<8) from Q4_K's 12 packed bytes.
+static inline void k_scale_min(int j, const uint8_t *q, int *scale, int *minimum) {
+    if (j < 4) {
+        *scale = q[j] & 63;
+        *minimum = q[j + 4] & 63;
+    } else {
+        *scale = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+        *minimum = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+}
+
+/// One row's 32-weight block b as bf16 codes q and the f32 (scale, offset) with weight = scale · q +
+/// offset, the scale and offset as the reference decoder computes them (offset 0 for the symmetric
+/// types). Every code is an integer of at most 8 bits.
+LANTERN_VECTOR_TARGET static void stage_block(int type, const uint8_t *row, int b, uint16_t *dst, float *scale, float *offset) {
+    switch (type) {
+    case LANTERN_AMX_Q8_0: {
+        const uint8_t *block = row + (size_t)b * 34;
+        *scale = half_at(block); *offset = 0;
+        store_codes(_mm256_loadu_si256((const __m256i *)(block + 2)), dst);
+        break;
+    }
+    case LANTERN_AMX_Q4_0: {
+        const uint8_t *block = row + (size_t)b * 18;
+        *scale = half_at(block); *offset = 0;
+        store_codes(_mm256_sub_epi8(nibbles(block + 2), _mm256_set1_epi8(8)), dst);
+        break;
+    }
+    case LANTERN_AMX_Q4_1: {
+        const uint8_t *block = row + (size_t)b * 20;
+        *scale = half_at(block); *offset = half_at(block + 2);
+        store_codes(nibbles(block + 4), dst);
+        break;
+    }
+    case LANTERN_AMX_Q5_0: {
+        const uint8_t *block = row + (size_t)b * 22;
+        *scale = half_at(block); *offset = 0;
+        store_codes(_mm256_sub_epi8(_mm256_or_si256(nibbles(block + 6), fifth_bits(block + 2)), _mm256_set1_epi8(16)), dst);
+        break;
+    }
+    case LANTERN_AMX_Q5_1: {
+        const uint8_t *block = row + (size_t)b * 24;
+        *scale = half_at(block); *offset = half_at(block + 2);
+        store_codes(_mm256_or_si256(nibbles(block + 8), fifth_bits(block + 4)), dst);
+        break;
+    }
+    case LANTERN_AMX_Q4_K: {
+        // 256-weight super-blocks: f16 d, f16 dmin, 12 bytes of 6-bit scales and minimums, then
+        // 128 code bytes, sub-blocks 2i and 2i+1 the low and high nibbles of bytes 32i ..< 32i+32.
+        const uint8_t *super = row + (size_t)(b / 8) * 144;
+        int j = b % 8, sc, mn;
+        k_scale_min(j, super + 4, &sc, &mn);
+        *scale = half_at(super) * (float)sc;
+        *offset = -(half_at(super + 2) * (float)mn);
+        __m256i q = _mm256_loadu_si256((const __m256i *)(super + 16 + 32 * (j / 2)));
+        if (j % 2) q = _mm256_srli_epi16(q, 4);
+        store_codes(_mm256_and_si256(q, _mm256_set1_epi8(0x0F)), dst);
+        break;
+    }
+    }
+}
+
+size_t lantern_amx_row_bytes(int type, int k) {
+    switch (type) {
+    case LANTERN_AMX_Q8_0: return (size_t)k / 32 * 34;
+    case LANTERN_AMX_Q4_0: return (size_t)k / 32 * 18;
+    case LANTERN_AMX_Q4_1: return (size_t)k / 32 * 20;
+    case LANTERN_AMX_Q5_0: return (size_t)k / 32 * 22;
+    case LANTERN_AMX_Q5_1: return (size_t)k / 32 * 24;
+    case LANTERN_AMX_Q4_K: return (size_t)k / 256 * 144;
+    }
+    return 0;
+}
+
+/// Weight rows v0 ..< v0 + 32 as bf16 A tiles, stage[b][16 · half + v][32], with their scales and
+/// offsets, scale[b][32] and offset[b][32]; rows at or past `end` are zero.
+LANTERN_VECTOR_TARGET static void stage_weights(int type, const uint8_t *w, size_t row_bytes, int blocks, int v0, int end,
+                                                uint16_t *stage, float *scale, float *offset) {
     const uint8_t *next = w + (size_t)(v0 + 32) * row_bytes;
     size_t ahead = (size_t)(end > v0 + 32 ? (end - v0 - 32 < 32 ? end - v0 - 32 : 32) : 0) * row_bytes;
     size_t line = 0;
     for (int v = 0; v < 32; v++) {
+        const uint8_t *row = w + (size_t)(v0 + v) * row_bytes;
         for (int b = 0; b < blocks; b++) {
             uint16_t *dst = stage + b * 1024 + v * 32;
             if (v0 + v >= end) {
                 memset(dst, 0, 64);
                 scale[b * 32 + v] = 0;
+                offset[b * 32 + v] = 0;
                 continue;
             }
-            const uint8_t *block = w + (size_t)(v0 + v) * row_bytes + (size_t)b * 34;
-            uint16_t d;
-            memcpy(&d, block, 2);
-            scale[b * 32 + v] = _cvtsh_ss(d);
-            __m256i q = _mm256_loadu_si256((const __m256i *)(block + 2));
-            __m512 lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(q)));
-            __m512 hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_extracti128_si256(q, 1)));
-            _mm512_store_si512(dst, to_bf16(lo, hi));
+            stage_block(type, row, b, dst, scale + b * 32 + v, offset + b * 32 + v);
             // The next 32 rows' bytes, a line per block staged, so they arrive before they are read.
             if (line < ahead) { _mm_prefetch((const char *)next + line, _MM_HINT_T0); line += 64; }
         }
@@ -121,8 +220,8 @@ LANTERN_VECTOR_TARGET static void stage_weights(const uint8_t *w, size_t row_byt
 enum { rows_per_pass = 256 };
 
 LANTERN_AMX_TARGET
-void lantern_amx_q8_0_rows(const uint16_t *packed, const void *weights, float *out, int n, int k, int m,
-                           int j0, int j1) {
+void lantern_amx_rows(int type, const uint16_t *packed, const float *sums, const void *weights, float *out,
+                      int n, int k, int m, int j0, int j1) {
     tile_config config;
     memset(&config, 0, sizeof config);
     config.palette = 1;
@@ -131,21 +230,22 @@ void lantern_amx_q8_0_rows(const uint16_t *packed, const void *weights, float *o
 
     const uint8_t *w = weights;
     int blocks = k / 32, tiles = (n + 15) / 16;
-    size_t row_bytes = (size_t)blocks * 34, tile_values = (size_t)blocks * 3 * 512;
+    size_t row_bytes = lantern_amx_row_bytes(type, k), tile_values = (size_t)blocks * 3 * 512;
+    int offsets = type == LANTERN_AMX_Q4_1 || type == LANTERN_AMX_Q5_1 || type == LANTERN_AMX_Q4_K;
     uint16_t *stage = aligned_alloc(64, (size_t)blocks * 2048);
-    float *scale = aligned_alloc(64, (size_t)blocks * 128);
-    float *products = aligned_alloc(64, 4096), *sums = aligned_alloc(64, 4096);
+    float *scale = aligned_alloc(64, (size_t)blocks * 128), *offset = aligned_alloc(64, (size_t)blocks * 128);
+    float *products = aligned_alloc(64, 4096), *sums_out = aligned_alloc(64, 4096);
 
     for (int t0 = 0; t0 < tiles; t0 += rows_per_pass / 16) {
         int t1 = t0 + rows_per_pass / 16 < tiles ? t0 + rows_per_pass / 16 : tiles;
         for (int v0 = j0; v0 < j1; v0 += 32) {
-            stage_weights(w, row_bytes, blocks, v0, j1, stage, scale);
+            stage_weights(type, w, row_bytes, blocks, v0, j1, stage, scale, offset);
             // Two weight tiles (A: tmm0, tmm1) × two activation tiles (B: tmm2, tmm3) → four C tiles
             // (tmm4..7), each the chain of a block's three pieces.
             for (int t = t0; t < t1; t += 2) {
                 const uint16_t *x0 = packed + (size_t)t * tile_values;
                 const uint16_t *x1 = t + 1 < t1 ? x0 + tile_values : x0;
-                memset(sums, 0, 4096);
+                memset(sums_out, 0, 4096);
                 for (int b = 0; b < blocks; b++) {
                     _tile_loadd(0, stage + b * 1024, 64);
                     _tile_loadd(1, stage + b * 1024 + 512, 64);
@@ -158,21 +258,27 @@ void lantern_amx_q8_0_rows(const uint16_t *packed, const void *weights, float *o
                     }
                     _tile_stored(4, products, 64); _tile_stored(5, products + 256, 64);
                     _tile_stored(6, products + 512, 64); _tile_stored(7, products + 768, 64);
-                    // C row v is weight row v against the 16 activation rows: scale it by d_vb.
+                    // C row v is weight row v against the 16 activation rows: times the block's
+                    // scale, plus its offset times each row's block sum (Σ (s·q + o)·x = s·Σ q·x + o·Σ x).
                     for (int c = 0; c < 4; c++) {
                         const float *d = scale + b * 32 + (c >> 1) * 16;
-                        float *s = sums + c * 256;
+                        float *s = sums_out + c * 256;
                         const float *prod = products + c * 256;
                         for (int v = 0; v < 16; v++)
                             _mm512_store_ps(s + v * 16, _mm512_fmadd_ps(_mm512_set1_ps(d[v]), _mm512_load_ps(prod + v * 16),
                                                                          _mm512_load_ps(s + v * 16)));
+                        if (!offsets) continue;
+                        const float *o = offset + b * 32 + (c >> 1) * 16;
+                        __m512 row_sums = _mm512_loadu_ps(sums + ((size_t)(t + (c & 1)) * blocks + b) * 16);
+                        for (int v = 0; v < 16; v++)
+                            _mm512_store_ps(s + v * 16, _mm512_fmadd_ps(_mm512_set1_ps(o[v]), row_sums, _mm512_load_ps(s + v * 16)));
                     }
                 }
                 for (int c = 0; c < 4; c++) {
                     int tile = t + (c & 1), base = v0 + (c >> 1) * 16;
                     if (tile >= t1) continue;
                     int rows = n - 16 * tile < 16 ? n - 16 * tile : 16, cols = j1 - base < 16 ? j1 - base : 16;
-                    const float *s = sums + c * 256;
+                    const float *s = sums_out + c * 256;
                     for (int r = 0; r < rows; r++) {
                         float *o = out + (size_t)(16 * tile + r) * m + base;
                         for (int v = 0; v < cols; v++) o[v] = s[v * 16 + r];
@@ -181,7 +287,7 @@ void lantern_amx_q8_0_rows(const uint16_t *packed, const void *weights, float *o
             }
         }
     }
-    free(stage); free(scale); free(products); free(sums);
+    free(stage); free(scale); free(offset); free(products); free(sums_out);
     _tile_release();
 }
 
@@ -189,7 +295,9 @@ void lantern_amx_q8_0_rows(const uint16_t *packed, const void *weights, float *o
 
 int lantern_amx_available(void) { return 0; }
 size_t lantern_amx_packed_count(int n, int k) { return 0; }
-void lantern_amx_pack_activations(const float *x, int n, int k, uint16_t *packed) {}
-void lantern_amx_q8_0_rows(const uint16_t *packed, const void *w, float *out, int n, int k, int m, int j0, int j1) {}
+size_t lantern_amx_row_bytes(int type, int k) { return 0; }
+void lantern_amx_pack_activations(const float *x, int n, int k, uint16_t *packed, float *sums, int t0, int t1) {}
+void lantern_amx_rows(int type, const uint16_t *packed, const float *sums, const void *w, float *out,
+                      int n, int k, int m, int j0, int j1) {}
 
 #endif

@@ -1,17 +1,19 @@
 import CIntrinsics
 import Foundation
+import LanternCore
 
-/// Many-row products with Q8_0 weights on Intel AMX (Sapphire Rapids and later), still exact
-/// f32 arithmetic: each activation is split into three bf16 pieces that sum to it exactly, each
-/// 8-bit code is exact in bf16, the tile unit multiplies pairs exactly and adds in f32, and each
-/// block's scale multiplies its sum (Σ_b d_b · Σ_i q_i x_i). The vector path adds the same exact
-/// products in another order, so the two differ by f32 rounding only (`AMXMatmulTests` holds both
-/// to a double-precision sum). The kernel is C (`CIntrinsics/amx.c`): Swift cannot spell tile
-/// instructions.
+/// Many-row products with GGUF block weights (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K) on Intel AMX
+/// (Sapphire Rapids and later), still f32 arithmetic on exact values: each activation is split
+/// into three bf16 pieces that sum to it exactly, each weight's integer code is exact in bf16, the
+/// tile unit multiplies pairs exactly and adds in f32, and each 32-weight block's scale and offset
+/// are applied to its sums (Σ (s·q + o)·x = s·Σ q·x + o·Σ x). The vector path adds the products of
+/// the dequantised weights instead, so the two differ by f32 rounding only (`AMXMatmulTests`
+/// holds both to a double-precision sum). The kernel is C (`CIntrinsics/amx.c`): Swift cannot
+/// spell tile instructions.
 ///
-/// The default model's unembedding is Q8_0: 43 of a 128-token trace's 69 GFLOP, nearly all of a
-/// lens. On by default where the CPU and kernel allow it; `LANTERN_AMX=0` turns it off (A/B runs),
-/// as does `CPUBackend.usesAMX = false`.
+/// On by default where the CPU and kernel allow it; `LANTERN_AMX=0` turns it off (A/B runs), as
+/// does `CPUBackend.usesAMX = false`. Q5_K and Q6_K keep the vector path (Q6_K's scales change
+/// every 16 weights; its codes times scales do not fit bf16).
 enum AMXMatmul {
     /// The CPU has AMX-BF16, the kernel lets this process use it, and `LANTERN_AMX` is not 0.
     static let isAvailable: Bool = {
@@ -22,23 +24,43 @@ enum AMXMatmul {
     /// Fewer rows than a tile's 16 leave most of each product unused; decode keeps the row dots.
     static let minRows = 16
 
+    /// The kernel's name for a weight type, nil for the types it does not read.
+    static func kernelType(_ dtype: DType) -> Int32? {
+        switch dtype {
+        case .q8_0: Int32(LANTERN_AMX_Q8_0)
+        case .q4_0: Int32(LANTERN_AMX_Q4_0)
+        case .q4_1: Int32(LANTERN_AMX_Q4_1)
+        case .q5_0: Int32(LANTERN_AMX_Q5_0)
+        case .q5_1: Int32(LANTERN_AMX_Q5_1)
+        case .q4_K: Int32(LANTERN_AMX_Q4_K)
+        default: nil
+        }
+    }
+
     /// Weight rows per task: whole pairs of 16-row tiles, about four tasks per core.
     static func taskRows(_ m: Int) -> Int {
         let pairs = (m + 31) / 32
         return 32 * max(1, (pairs + 4 * Parallel.cores - 1) / (4 * Parallel.cores))
     }
 
-    /// out [n, m] = x [n, k] · wᵀ for Q8_0 weights w [m, k] (k a multiple of 32).
-    static func q8_0(x: UnsafePointer<Float>, w: UnsafeRawPointer, out: UnsafeMutablePointer<Float>, n: Int, k: Int, m: Int) {
+    /// out [n, m] = x [n, k] · wᵀ for weights w [m, k] of a type `kernelType` names.
+    static func run(_ type: Int32, x: UnsafePointer<Float>, w: UnsafeRawPointer, out: UnsafeMutablePointer<Float>,
+                    n: Int, k: Int, m: Int) {
+        let tiles = (n + 15) / 16
         let packed = UnsafeMutablePointer<UInt16>.allocate(capacity: lantern_amx_packed_count(Int32(n), Int32(k)))
-        defer { packed.deallocate() }
-        lantern_amx_pack_activations(x, Int32(n), Int32(k), packed)
+        let sums = UnsafeMutablePointer<Float>.allocate(capacity: tiles * (k / 32) * 16)
+        defer { packed.deallocate(); sums.deallocate() }
+        let packArgs = UncheckedBox((x, packed, sums))
+        Parallel.forRanges(tiles) { range in
+            let (x, packed, sums) = packArgs.value
+            lantern_amx_pack_activations(x, Int32(n), Int32(k), packed, sums, Int32(range.lowerBound), Int32(range.upperBound))
+        }
         let rows = taskRows(m)
-        let args = UncheckedBox((UnsafePointer(packed), w, out))
+        let args = UncheckedBox((UnsafePointer(packed), UnsafePointer(sums), w, out))
         Parallel.forEach((m + rows - 1) / rows) { task in
-            let (packed, w, out) = args.value
+            let (packed, sums, w, out) = args.value
             let j0 = task * rows, j1 = min(m, j0 + rows)
-            lantern_amx_q8_0_rows(packed, w, out, Int32(n), Int32(k), Int32(m), Int32(j0), Int32(j1))
+            lantern_amx_rows(type, packed, sums, w, out, Int32(n), Int32(k), Int32(m), Int32(j0), Int32(j1))
         }
     }
 }

@@ -6,8 +6,8 @@ import LanternCore
 public final class CPUBackend: Backend, @unchecked Sendable {
     public init() {}
 
-    /// Many-row products with Q8_0 weights go to AMX tiles where the CPU has them (`AMXMatmul`):
-    /// exact products, f32 sums, another order of additions than the vector path.
+    /// Many-row products with GGUF block weights go to AMX tiles where the CPU has them
+    /// (`AMXMatmul`): exact products, f32 sums, another order of additions than the vector path.
     public var usesAMX = AMXMatmul.isAvailable
 
     public var name: String { "cpu (\(Parallel.cores) threads)" }
@@ -101,9 +101,9 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         // Every kernel below stores each output before adding to it (when k > 0): no zero fill.
         let out = make(Array(x.shape.dropLast()) + [m], zeroed: k == 0)
         let xp = try x.cpuFloats(), wp = UnsafeRawPointer(try w.cpuPointer), op = try out.cpuFloats()
-        // Before widening: AMX reads the Q8_0 bytes, so the 4× larger f32 panels are never made.
-        if usesAMX, w.dtype == .q8_0, n >= AMXMatmul.minRows {
-            AMXMatmul.q8_0(x: xp, w: wp, out: op, n: n, k: k, m: m)
+        // Before widening: AMX reads the stored blocks, so the larger f32 panels are never made.
+        if usesAMX, n >= AMXMatmul.minRows, let type = AMXMatmul.kernelType(w.dtype) {
+            AMXMatmul.run(type, x: xp, w: wp, out: op, n: n, k: k, m: m)
             return out
         }
         if n >= Self.packedFromRows, let panels = widened(w, wp, m: m, k: k) {

@@ -3,7 +3,7 @@ import CIntrinsics
 import LanternCore
 import XCTest
 
-/// The AMX Q8_0 product (`AMXMatmul`) against a double-precision sum of the dequantised weights'
+/// The AMX products (`AMXMatmul`) against a double-precision sum of the dequantised weights'
 /// products, and against the vector path. Skipped, with the reason, on CPUs without AMX-BF16.
 final class AMXMatmulTests: XCTestCase {
     func requireAMX() throws {
@@ -24,7 +24,8 @@ final class AMXMatmulTests: XCTestCase {
             return (i % 2 == 0 ? 1 : -1) * mantissa * Float(sign: .plus, exponent: exponent, significand: 1)
         }
         var packed = [UInt16](repeating: 0xFFFF, count: lantern_amx_packed_count(Int32(n), Int32(k)))
-        lantern_amx_pack_activations(x, Int32(n), Int32(k), &packed)
+        var sums = [Float](repeating: .nan, count: (n + 15) / 16 * (k / 32) * 16)
+        lantern_amx_pack_activations(x, Int32(n), Int32(k), &packed, &sums, 0, Int32((n + 15) / 16))
         let blocks = k / 32
         for row in 0..<n {
             for i in 0..<k {
@@ -36,6 +37,10 @@ final class AMXMatmulTests: XCTestCase {
                 }
                 XCTAssertEqual(pieces.reduce(0.0) { $0 + Double($1) }, Double(x[row * k + i]), "row \(row), column \(i): \(pieces)")
             }
+            for b in 0..<blocks {
+                let want = x[(row * k + 32 * b)..<(row * k + 32 * b + 32)].reduce(0.0) { $0 + Double($1) }
+                XCTAssertEqual(Double(sums[((row / 16) * blocks + b) * 16 + row % 16]), want, accuracy: 1e-6 * max(1, abs(want)), "row \(row) block \(b) sum")
+            }
         }
         // The rows that pad the last tile are zero.
         let last = ((n - 1) / 16) * blocks * 3 * 512
@@ -43,37 +48,45 @@ final class AMXMatmulTests: XCTestCase {
     }
 
     /// Every output within 1e-6 of Σ|w·x| of the double-precision sum, as the row dots are held,
-    /// and as close to the vector path; partial tiles of rows and weight rows, several passes.
-    func testQ8_0ProductsAgainstDoubleReference() throws {
+    /// and as close to the vector path, for every type the kernel reads; partial tiles of rows and
+    /// weight rows, several passes over the weights (more than 256 rows).
+    func testProductsAgainstDoubleReference() throws {
         try requireAMX()
-        for (n, k, m) in [(16, 32, 32), (17, 64, 47), (40, 640, 100), (128, 640, 70), (300, 96, 33)] {
-            let bytes = QuantMatmulTests.randomBlocks(.q8_0, rows: m, k: k, seed: UInt64(n * 31 + m))
-            var rng = QuantTestRNG(seed: UInt64(k))
-            let x = (0..<(n * k)).map { _ in Float(Int(rng.next() % 20001) - 10000) / 1717 }
-            try bytes.withUnsafeBytes { raw in
-                let host = HostTensor(name: "w", shape: [m, k], dtype: .q8_0, bytes: raw, owner: nil)
-                let wf = try host.floats()
-                var got = [Float](repeating: .nan, count: n * m)
-                x.withUnsafeBufferPointer { xp in
-                    got.withUnsafeMutableBufferPointer { AMXMatmul.q8_0(x: xp.baseAddress!, w: raw.baseAddress!, out: $0.baseAddress!, n: n, k: k, m: m) }
-                }
-                let backend = CPUBackend()
-                backend.usesAMX = false
-                let vector = try backend.read(try backend.matmul(try backend.tensor(x, shape: [n, k]), try backend.weight(host)))
-                for r in 0..<n {
-                    for j in 0..<m {
-                        var sum = 0.0, magnitude = 0.0
-                        for i in 0..<k {
-                            sum += Double(wf[j * k + i]) * Double(x[r * k + i])
-                            magnitude += abs(Double(wf[j * k + i]) * Double(x[r * k + i]))
+        for dtype in DType.allCases {
+            guard let type = AMXMatmul.kernelType(dtype) else { continue }
+            let shapes = dtype.blockSize == 256 ? [(16, 256, 32), (37, 512, 47), (300, 256, 20)]
+                                                : [(16, 32, 32), (17, 64, 47), (40, 640, 100), (128, 640, 70), (300, 96, 33)]
+            for (n, k, m) in shapes {
+                let bytes = QuantMatmulTests.randomBlocks(dtype, rows: m, k: k, seed: UInt64(n * 31 + m))
+                var rng = QuantTestRNG(seed: UInt64(k))
+                let x = (0..<(n * k)).map { _ in Float(Int(rng.next() % 20001) - 10000) / 1717 }
+                try bytes.withUnsafeBytes { raw in
+                    let host = HostTensor(name: "w", shape: [m, k], dtype: dtype, bytes: raw, owner: nil)
+                    let wf = try host.floats()
+                    var got = [Float](repeating: .nan, count: n * m)
+                    x.withUnsafeBufferPointer { xp in
+                        got.withUnsafeMutableBufferPointer { AMXMatmul.run(type, x: xp.baseAddress!, w: raw.baseAddress!, out: $0.baseAddress!, n: n, k: k, m: m) }
+                    }
+                    let backend = CPUBackend()
+                    backend.usesAMX = false
+                    let vector = try backend.read(try backend.matmul(try backend.tensor(x, shape: [n, k]), try backend.weight(host)))
+                    for r in 0..<n {
+                        for j in 0..<m {
+                            var sum = 0.0, magnitude = 0.0
+                            for i in 0..<k {
+                                sum += Double(wf[j * k + i]) * Double(x[r * k + i])
+                                magnitude += abs(Double(wf[j * k + i]) * Double(x[r * k + i]))
+                            }
+                            let bound = 1e-6 * max(magnitude, 1e-30)
+                            XCTAssertLessThanOrEqual(abs(Double(got[r * m + j]) - sum), bound, "\(dtype) n \(n) k \(k) m \(m): [\(r), \(j)]")
+                            XCTAssertLessThanOrEqual(abs(Double(got[r * m + j]) - Double(vector[r * m + j])), 2 * bound, "\(dtype) vs vector [\(r), \(j)]")
                         }
-                        let bound = 1e-6 * max(magnitude, 1e-30)
-                        XCTAssertLessThanOrEqual(abs(Double(got[r * m + j]) - sum), bound, "n \(n) k \(k) m \(m): [\(r), \(j)]")
-                        XCTAssertLessThanOrEqual(abs(Double(got[r * m + j]) - Double(vector[r * m + j])), 2 * bound, "vs vector [\(r), \(j)]")
                     }
                 }
             }
         }
+        XCTAssertNil(AMXMatmul.kernelType(.q6_K))
+        XCTAssertNil(AMXMatmul.kernelType(.f32))
     }
 
     /// `matmul` sends Q8_0 products of 16 rows or more to AMX (the same bits as calling it), fewer
@@ -92,7 +105,7 @@ final class AMXMatmulTests: XCTestCase {
                 let x = (0..<(n * k)).map { _ in Float(Int(rng.next() % 2001) - 1000) / 999 }
                 var direct = [Float](repeating: .nan, count: n * m)
                 x.withUnsafeBufferPointer { xp in
-                    direct.withUnsafeMutableBufferPointer { AMXMatmul.q8_0(x: xp.baseAddress!, w: raw.baseAddress!, out: $0.baseAddress!, n: n, k: k, m: m) }
+                    direct.withUnsafeMutableBufferPointer { AMXMatmul.run(Int32(LANTERN_AMX_Q8_0), x: xp.baseAddress!, w: raw.baseAddress!, out: $0.baseAddress!, n: n, k: k, m: m) }
                 }
                 let viaAMX = try backend.read(try backend.matmul(try backend.tensor(x, shape: [n, k]), w))
                 backend.usesAMX = false
@@ -108,8 +121,8 @@ final class AMXMatmulTests: XCTestCase {
         }
     }
 
-    /// With AMX, Q8_0's many-row products read the stored bytes: a widening backend keeps no f32
-    /// copy of them (the default model's unembedding: 671 MB of its 1,072).
+    /// With AMX, many-row products read the stored blocks: a widening backend keeps no f32 copy of
+    /// them (the default model's unembedding alone was 671 MB of its 1,072).
     func testQ8_0IsNotWidened() throws {
         try requireAMX()
         let (n, k, m) = (32, 64, 48)
