@@ -269,7 +269,8 @@ void lantern_amx_rows(int type, const uint16_t *packed, const float *sums, const
                                                                          _mm512_load_ps(s + v * 16)));
                         if (!offsets) continue;
                         const float *o = offset + b * 32 + (c >> 1) * 16;
-                        __m512 row_sums = _mm512_loadu_ps(sums + ((size_t)(t + (c & 1)) * blocks + b) * 16);
+                        int tile = c & 1 && t + 1 < t1 ? t + 1 : t;  // an odd last tile pairs with itself
+                        __m512 row_sums = _mm512_loadu_ps(sums + ((size_t)tile * blocks + b) * 16);
                         for (int v = 0; v < 16; v++)
                             _mm512_store_ps(s + v * 16, _mm512_fmadd_ps(_mm512_set1_ps(o[v]), row_sums, _mm512_load_ps(s + v * 16)));
                     }
