@@ -10,7 +10,8 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     /// (`AMXMatmul`): exact products, f32 sums, another order of additions than the vector path.
     public var usesAMX = AMXMatmul.isAvailable
 
-    public var name: String { "cpu (\(Parallel.cores) threads)" }
+    /// Says when AMX is in use: the many-row products then add in another order (see `AMXMatmul`).
+    public var name: String { "cpu (\(Parallel.cores) threads\(usesAMX ? ", AMX" : ""))" }
 
     // MARK: Memory
 
