@@ -23,9 +23,9 @@ extension Bench {
     func amxComparison(_ model: Transformer, tokens: [Int32]) throws -> AMXComparison? {
         guard let cpu = model.backend as? CPUBackend, cpu.usesAMX else { return nil }
         defer { cpu.usesAMX = true }
-        let hooks = Hooks(capture: HookFilter(["ln_final.hook_normalized"]))
+        let hooks = Hooks(capture: HookFilter([HookNames.finalNorm]))
         _ = try model.forward(tokens, hooks: hooks, logits: .none)
-        guard let normed = hooks.activation("ln_final.hook_normalized") else { return nil }
+        guard let normed = hooks.activation(HookNames.finalNorm) else { return nil }
         var amx = Double.infinity, vector = Double.infinity
         for _ in 0..<3 {
             cpu.usesAMX = true
