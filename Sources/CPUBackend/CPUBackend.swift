@@ -61,6 +61,12 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         }
     }
 
+    /// f32 tensors are lent in place: a lens or a loss reads 100+ MB of logits without copying them.
+    public func withValues<R>(_ tensor: Tensor, _ body: (UnsafeBufferPointer<Float>) throws -> R) throws -> R {
+        guard tensor.dtype == .f32 else { return try read(tensor).withUnsafeBufferPointer(body) }
+        return try body(UnsafeBufferPointer(start: try tensor.cpuFloats(), count: tensor.count))
+    }
+
     public func copyRows(_ source: Tensor, into destination: Tensor, at row: Int) throws {
         guard source.width == destination.width, row >= 0, row + source.rowCount <= destination.rowCount else {
             throw LanternError.shapeMismatch(op: "copyRows", detail: "\(source.shape) into \(destination.shape) at row \(row)")

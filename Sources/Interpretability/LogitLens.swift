@@ -131,8 +131,7 @@ public enum LogitLens {
         var last = [[Float]](repeating: [], count: residuals.count)
         for start in stride(from: 0, to: total, by: sliceRows) {
             let end = min(total, start + sliceRows)
-            let logits = try b.read(try model.unembed(try normed.rows(start..<end)))
-            logits.withUnsafeBufferPointer { all in
+            try b.withValues(try model.unembed(try normed.rows(start..<end))) { all in
                 flat.withUnsafeMutableBufferPointer { out in
                     let shared = UncheckedCells(out)
                     LogitStatistics.forEachRow(end - start) { r in
@@ -140,9 +139,9 @@ public enum LogitLens {
                         shared.cells[start + r] = fastCell(row, topK: topK, target: target)
                     }
                 }
-            }
-            for row in start..<end where row % n == n - 1 {
-                last[row / n] = Array(logits[((row - start) * vocab)..<((row - start + 1) * vocab)])
+                for row in start..<end where row % n == n - 1 {
+                    last[row / n] = Array(all[((row - start) * vocab)..<((row - start + 1) * vocab)])
+                }
             }
         }
         let cells = (0..<residuals.count).map { row in (0..<n).map { flat[row * n + $0]! } }

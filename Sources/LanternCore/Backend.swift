@@ -65,6 +65,10 @@ public protocol Backend: AnyObject, Sendable {
     func weight(_ values: [Float], shape: [Int], name: String) throws -> Tensor
     /// Reads a tensor back to the host as f32; waits for pending work.
     func read(_ tensor: Tensor) throws -> [Float]
+    /// Lends `body` the tensor's f32 values in host memory, valid only during the call: a backend
+    /// whose tensors live in host memory lends them in place (no copy), others read a copy.
+    /// Default: `read`.
+    func withValues<R>(_ tensor: Tensor, _ body: (UnsafeBufferPointer<Float>) throws -> R) throws -> R
     /// Copies the rows of `source` into `destination` starting at row `row` (KV cache append).
     func copyRows(_ source: Tensor, into destination: Tensor, at row: Int) throws
     /// Waits until all work recorded so far has run (a no-op where ops run as they are called).
@@ -111,6 +115,10 @@ public protocol Backend: AnyObject, Sendable {
 
 extension Backend {
     public func finish() throws {}
+
+    public func withValues<R>(_ tensor: Tensor, _ body: (UnsafeBufferPointer<Float>) throws -> R) throws -> R {
+        try read(tensor).withUnsafeBufferPointer(body)
+    }
 
     public func weight(_ values: [Float], shape: [Int], name: String) throws -> Tensor {
         try tensor(values, shape: shape)

@@ -1,4 +1,5 @@
 @testable import CPUBackend
+import LanternCore
 import XCTest
 
 /// Large buffers are pooled by size: a reused buffer is zeroed again when asked, and every size
@@ -28,5 +29,25 @@ final class HostMemoryTests: XCTestCase {
         let mapped = HostMemory.map(5 << 20)
         XCTAssertTrue(UnsafeRawBufferPointer(start: mapped, count: 5 << 20).allSatisfy { $0 == 0 })
         HostMemory.unmap(mapped, 5 << 20)
+    }
+}
+
+/// `withValues` lends an f32 tensor's own memory (no copy) and other dtypes as read copies.
+final class LentValuesTests: XCTestCase {
+    func testF32IsLentInPlaceAndOtherDTypesAsCopies() throws {
+        let b = CPUBackend()
+        let values: [Float] = (0..<37).map { Float($0) * 0.25 - 3 }
+        let t = try b.tensor(values, shape: [37])
+        let lent = try b.withValues(t) { Array($0) }
+        XCTAssertEqual(lent, values)
+        let address = try b.withValues(t) { $0.baseAddress }
+        XCTAssertEqual(address, UnsafePointer(try t.cpuFloats()), "an f32 tensor is lent in place")
+        // An f16 weight comes back widened, exactly as `read` gives it.
+        let halves: [Float16] = [1.5, -2, 0.125, 65504]
+        let bytes = halves.withUnsafeBytes { Array($0) }
+        try bytes.withUnsafeBytes { raw in
+            let weight = try b.weight(HostTensor(name: "w", shape: [4], dtype: .f16, bytes: raw, owner: nil))
+            XCTAssertEqual(try b.withValues(weight) { Array($0) }, [1.5, -2, 0.125, 65504])
+        }
     }
 }

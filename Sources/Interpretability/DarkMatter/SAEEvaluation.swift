@@ -140,8 +140,7 @@ public enum NextTokenLoss {
         var targets = [Float](repeating: 0, count: rows)
         for start in stride(from: 0, to: vocab, by: slice) {
             let end = min(vocab, start + slice), width = end - start
-            let logits = try model.backend.read(try model.unembed(normed, vocabulary: start..<end))
-            logits.withUnsafeBufferPointer { all in
+            try model.backend.withValues(try model.unembed(normed, vocabulary: start..<end)) { all in
                 top.withUnsafeMutableBufferPointer { top in
                     sums.withUnsafeMutableBufferPointer { sums in
                         targets.withUnsafeMutableBufferPointer { targets in
