@@ -128,6 +128,34 @@ static inline void k_scale_min(int j, const uint8_t *q, int *scale, int *minimum
     }
 }
 
+/// 32 integers of at most 13 bits (16-bit lanes) as two bf16 pieces that sum to them exactly: the
+/// integer rounded to 8 significant bits, and the rest (at most 5 bits).
+LANTERN_VECTOR_TARGET static inline void store_split_codes(__m512i codes, uint16_t *high, uint16_t *low) {
+    __m512 lo = _mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(_mm512_castsi512_si256(codes)));
+    __m512 hi = _mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(codes, 1)));
+    __m512i rounded = to_bf16(lo, hi);
+    _mm512_store_si512(high, rounded);
+    lo = _mm512_sub_ps(lo, widen_bf16(_mm512_castsi512_si256(rounded)));
+    hi = _mm512_sub_ps(hi, widen_bf16(_mm512_extracti64x4_epi64(rounded, 1)));
+    _mm512_store_si512(low, to_bf16(lo, hi));
+}
+
+/// Q6_K's 32-weight group j (0..<8) of a 210-byte super-block as the pieces of sc · (q − 32): 128
+/// bytes of low nibbles, 64 of high bit pairs, 16 int8 scales (one per 16 weights), then f16 d.
+/// Half h = j / 4 of the super-block; its group g = j % 4 takes the low (g < 2) or high nibbles
+/// of bytes 32 (g % 2) ..< +32 of the half's 64, and bits 2g, 2g + 1 of its 32 high-bit bytes.
+LANTERN_VECTOR_TARGET static void stage_q6_k(const uint8_t *super, int j, uint16_t *high, uint16_t *low) {
+    int h = j / 4, g = j % 4;
+    __m256i ql = _mm256_loadu_si256((const __m256i *)(super + 64 * h + 32 * (g % 2)));
+    __m256i qh = _mm256_loadu_si256((const __m256i *)(super + 128 + 32 * h));
+    __m256i nibble = _mm256_and_si256(g < 2 ? ql : _mm256_srli_epi16(ql, 4), _mm256_set1_epi8(0x0F));
+    __m256i pair = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * g)), _mm256_set1_epi8(3));
+    __m256i q = _mm256_sub_epi8(_mm256_or_si256(nibble, _mm256_slli_epi16(pair, 4)), _mm256_set1_epi8(32));
+    const int8_t *sc = (const int8_t *)(super + 192) + 8 * h + 2 * g;
+    __m512i scales = _mm512_inserti64x4(_mm512_set1_epi16(sc[0]), _mm256_set1_epi16(sc[1]), 1);
+    store_split_codes(_mm512_mullo_epi16(_mm512_cvtepi8_epi16(q), scales), high, low);
+}
+
 /// One row's 32-weight block b as bf16 codes q and the f32 (scale, offset) with weight = scale · q +
 /// offset, the scale and offset as the reference decoder computes them (offset 0 for the symmetric
 /// types). Every code is an integer of at most 8 bits.
@@ -176,6 +204,14 @@ LANTERN_VECTOR_TARGET static void stage_block(int type, const uint8_t *row, int 
         store_codes(_mm256_and_si256(q, _mm256_set1_epi8(0x0F)), dst);
         break;
     }
+    case LANTERN_AMX_Q6_K: {
+        // Two pieces (the second at dst + 1024), and the super-block's d as every block's scale:
+        // the kernel applies it once per super-block.
+        const uint8_t *super = row + (size_t)(b / 8) * 210;
+        *scale = half_at(super + 208); *offset = 0;
+        stage_q6_k(super, b % 8, dst, dst + 1024);
+        break;
+    }
     }
 }
 
@@ -187,13 +223,14 @@ size_t lantern_amx_row_bytes(int type, int k) {
     case LANTERN_AMX_Q5_0: return (size_t)k / 32 * 22;
     case LANTERN_AMX_Q5_1: return (size_t)k / 32 * 24;
     case LANTERN_AMX_Q4_K: return (size_t)k / 256 * 144;
+    case LANTERN_AMX_Q6_K: return (size_t)k / 256 * 210;
     }
     return 0;
 }
 
-/// Weight rows v0 ..< v0 + 32 as bf16 A tiles, stage[b][16 · half + v][32], with their scales and
-/// offsets, scale[b][32] and offset[b][32]; rows at or past `end` are zero.
-LANTERN_VECTOR_TARGET static void stage_weights(int type, const uint8_t *w, size_t row_bytes, int blocks, int v0, int end,
+/// Weight rows v0 ..< v0 + 32 as bf16 A tiles, stage[b][piece][16 · half + v][32], with their
+/// scales and offsets, scale[b][32] and offset[b][32]; rows at or past `end` are zero.
+LANTERN_VECTOR_TARGET static void stage_weights(int type, const uint8_t *w, size_t row_bytes, int blocks, int pieces, int v0, int end,
                                                 uint16_t *stage, float *scale, float *offset) {
     const uint8_t *next = w + (size_t)(v0 + 32) * row_bytes;
     size_t ahead = (size_t)(end > v0 + 32 ? (end - v0 - 32 < 32 ? end - v0 - 32 : 32) : 0) * row_bytes;
@@ -201,9 +238,9 @@ LANTERN_VECTOR_TARGET static void stage_weights(int type, const uint8_t *w, size
     for (int v = 0; v < 32; v++) {
         const uint8_t *row = w + (size_t)(v0 + v) * row_bytes;
         for (int b = 0; b < blocks; b++) {
-            uint16_t *dst = stage + b * 1024 + v * 32;
+            uint16_t *dst = stage + (size_t)b * pieces * 1024 + v * 32;
             if (v0 + v >= end) {
-                memset(dst, 0, 64);
+                for (int p = 0; p < pieces; p++) memset(dst + p * 1024, 0, 64);
                 scale[b * 32 + v] = 0;
                 offset[b * 32 + v] = 0;
                 continue;
@@ -232,14 +269,17 @@ void lantern_amx_rows(int type, const uint16_t *packed, const float *sums, const
     int blocks = k / 32, tiles = (n + 15) / 16;
     size_t row_bytes = lantern_amx_row_bytes(type, k), tile_values = (size_t)blocks * 3 * 512;
     int offsets = type == LANTERN_AMX_Q4_1 || type == LANTERN_AMX_Q5_1 || type == LANTERN_AMX_Q4_K;
-    uint16_t *stage = aligned_alloc(64, (size_t)blocks * 2048);
+    // Q6_K: two weight pieces per block, and one scale per 8 blocks, so the C tiles add up a whole
+    // super-block before its scale is applied.
+    int pieces = type == LANTERN_AMX_Q6_K ? 2 : 1, group = type == LANTERN_AMX_Q6_K ? 8 : 1;
+    uint16_t *stage = aligned_alloc(64, (size_t)blocks * pieces * 2048);
     float *scale = aligned_alloc(64, (size_t)blocks * 128), *offset = aligned_alloc(64, (size_t)blocks * 128);
     float *products = aligned_alloc(64, 4096), *sums_out = aligned_alloc(64, 4096);
 
     for (int t0 = 0; t0 < tiles; t0 += rows_per_pass / 16) {
         int t1 = t0 + rows_per_pass / 16 < tiles ? t0 + rows_per_pass / 16 : tiles;
         for (int v0 = j0; v0 < j1; v0 += 32) {
-            stage_weights(type, w, row_bytes, blocks, v0, j1, stage, scale, offset);
+            stage_weights(type, w, row_bytes, blocks, pieces, v0, j1, stage, scale, offset);
             // Two weight tiles (A: tmm0, tmm1) × two activation tiles (B: tmm2, tmm3) → four C tiles
             // (tmm4..7), each the chain of a block's three pieces.
             for (int t = t0; t < t1; t += 2) {
@@ -247,15 +287,19 @@ void lantern_amx_rows(int type, const uint16_t *packed, const float *sums, const
                 const uint16_t *x1 = t + 1 < t1 ? x0 + tile_values : x0;
                 memset(sums_out, 0, 4096);
                 for (int b = 0; b < blocks; b++) {
-                    _tile_loadd(0, stage + b * 1024, 64);
-                    _tile_loadd(1, stage + b * 1024 + 512, 64);
-                    _tile_zero(4); _tile_zero(5); _tile_zero(6); _tile_zero(7);
-                    for (int p = 0; p < 3; p++) {
-                        _tile_loadd(2, x0 + (b * 3 + p) * 512, 64);
-                        _tile_loadd(3, x1 + (b * 3 + p) * 512, 64);
-                        _tile_dpbf16ps(4, 0, 2); _tile_dpbf16ps(5, 0, 3);
-                        _tile_dpbf16ps(6, 1, 2); _tile_dpbf16ps(7, 1, 3);
+                    if (b % group == 0) { _tile_zero(4); _tile_zero(5); _tile_zero(6); _tile_zero(7); }
+                    for (int piece = 0; piece < pieces; piece++) {
+                        const uint16_t *a = stage + (size_t)(b * pieces + piece) * 1024;
+                        _tile_loadd(0, a, 64);
+                        _tile_loadd(1, a + 512, 64);
+                        for (int p = 0; p < 3; p++) {
+                            _tile_loadd(2, x0 + (b * 3 + p) * 512, 64);
+                            _tile_loadd(3, x1 + (b * 3 + p) * 512, 64);
+                            _tile_dpbf16ps(4, 0, 2); _tile_dpbf16ps(5, 0, 3);
+                            _tile_dpbf16ps(6, 1, 2); _tile_dpbf16ps(7, 1, 3);
+                        }
                     }
+                    if ((b + 1) % group) continue;
                     _tile_stored(4, products, 64); _tile_stored(5, products + 256, 64);
                     _tile_stored(6, products + 512, 64); _tile_stored(7, products + 768, 64);
                     // C row v is weight row v against the 16 activation rows: times the block's

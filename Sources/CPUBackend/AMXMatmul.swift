@@ -2,7 +2,7 @@ import CIntrinsics
 import Foundation
 import LanternCore
 
-/// Many-row products with GGUF block weights (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K) on Intel AMX
+/// Many-row products with GGUF block weights (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q6_K) on Intel AMX
 /// (Sapphire Rapids and later), still f32 arithmetic on exact values: each activation is split
 /// into three bf16 pieces that sum to it exactly, each weight's integer code is exact in bf16, the
 /// tile unit multiplies pairs exactly and adds in f32, and each 32-weight block's scale and offset
@@ -12,8 +12,9 @@ import LanternCore
 /// spell tile instructions.
 ///
 /// On by default where the CPU and kernel allow it; `LANTERN_AMX=0` turns it off (A/B runs), as
-/// does `CPUBackend.usesAMX = false`. Q5_K and Q6_K keep the vector path (Q6_K's scales change
-/// every 16 weights; its codes times scales do not fit bf16).
+/// does `CPUBackend.usesAMX = false`. Q6_K's scales change every 16 weights, so its integer
+/// scale × code (13 bits) goes in as two exact bf16 pieces and its super-block's d multiplies
+/// the sums of 256 weights. Q5_K keeps the vector path.
 enum AMXMatmul {
     /// The CPU has AMX-BF16, the kernel lets this process use it, and `LANTERN_AMX` is not 0.
     static let isAvailable: Bool = {
@@ -33,6 +34,7 @@ enum AMXMatmul {
         case .q5_0: Int32(LANTERN_AMX_Q5_0)
         case .q5_1: Int32(LANTERN_AMX_Q5_1)
         case .q4_K: Int32(LANTERN_AMX_Q4_K)
+        case .q6_K: Int32(LANTERN_AMX_Q6_K)
         default: nil
         }
     }

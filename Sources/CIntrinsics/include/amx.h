@@ -10,11 +10,13 @@
 // activation (8 significant bits each). AMX multiplies bf16 pairs exactly and adds the products in
 // f32, so Σ_i q_i · x_i is an f32 sum of exact products; the block's scale multiplies it afterwards
 // and its offset multiplies the activations' block sum: Σ (s q_i + o) x_i = s Σ q_i x_i + o Σ x_i.
-// The vector path adds the products of the dequantised weights instead; the two differ by f32
-// rounding. Limits: AMX reads bf16 subnormals as zero, so a piece below 2^-126 (an activation
+// Q6_K's weights are d · (sc · q) with sc an 8-bit scale per 16 weights: the integer sc · q has up
+// to 13 bits, so it is split into two bf16 pieces that sum to it exactly, and d multiplies the
+// sums of a whole 256-weight super-block. The vector path adds the products of the dequantised
+// weights instead; the two differ by f32 rounding. Limits: AMX reads bf16 subnormals as zero, so a piece below 2^-126 (an activation
 // below ~1e-33) is dropped.
 
-/// Weight types the tile kernel reads (their codes fit in 8 bits and their blocks in 32 weights).
+/// Weight types the tile kernel reads.
 enum {
     LANTERN_AMX_Q8_0 = 0,
     LANTERN_AMX_Q4_0 = 1,
@@ -22,6 +24,7 @@ enum {
     LANTERN_AMX_Q5_0 = 3,
     LANTERN_AMX_Q5_1 = 4,
     LANTERN_AMX_Q4_K = 5,
+    LANTERN_AMX_Q6_K = 6,
 };
 
 /// 1 when the CPU has AMX-BF16 and AVX-512 BF16 and the kernel grants this process the tile state
