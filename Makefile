@@ -85,8 +85,9 @@ clean:
 # llama.cpp beside Lantern in `lantern bench --model gemma3-270m --model smollm2` (not part of the
 # tests): llama-cpp-python compiles llama.cpp from source, about 11 minutes on 2 cores.
 # llama.cpp for bench's reference, built from source (~11 min). Native flags, except that a CPU
-# listing AMX gets an explicit AVX-512 build without it: VMs that do not enable AMX state kill a
-# native build's first AMX tile instruction with SIGILL.
+# listing AMX gets an explicit AVX-512 build without it: a native build's AMX path died with
+# SIGILL at its first tile instruction on every VM tried so far (in an OpenMP worker thread, on a
+# VM where Lantern's own tiles run), and it quantises activations to 8 bits anyway.
 LLAMACPP_CMAKE := $(if $(call HAS_FLAGS,amx_tile),-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON -DGGML_AVX_VNNI=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF,-DGGML_NATIVE=ON)
 bench-llamacpp: build
 	python3 -c "import llama_cpp" 2>/dev/null || CMAKE_ARGS="$(LLAMACPP_CMAKE)" python3 -m pip install llama-cpp-python

@@ -91,7 +91,9 @@ extension Bench {
             amx?.printLine(rows: traceLength, vocabulary: vocab)
             print(String(format: "  lens of the demo prompt (%d tokens): %.3f s (%.0f GFLOP/s); trace --hooks '*' of it %.3f s; lens/trace %.2f",
                          ids.count, lens, result["lens_gflops"] as! Double, demoTrace, lens / demoTrace))
-            if let widenedTrace, let widenedLens {
+            if widenedTrace != nil, cpu?.widening?.bytesUsed == 0 {
+                print("  weights kept widened to f32 (many-pass commands): nothing to widen, every weight is read as stored (AMX)")
+            } else if let widenedTrace, let widenedLens {
                 print(String(format: "  weights kept widened to f32 (%.0f MB; many-pass commands): trace %.3f s (%.0f GFLOP/s)", 
                              Double(cpu?.widening?.bytesUsed ?? 0) / 1e6, widenedTrace,
                              gflops(rows: traceLength, blocks: c.layerCount, logitRows: traceLength, seconds: widenedTrace))
