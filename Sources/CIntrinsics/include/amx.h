@@ -43,9 +43,9 @@ size_t lantern_amx_row_bytes(int type, int k);
 void lantern_amx_pack_activations(const float *x, int n, int k, uint16_t *packed, float *sums, int t0, int t1);
 
 /// out[r · m + j] = Σ over blocks of scale_jb · Σ_i q_jbi · x[r][32b + i] + offset_jb · sums[r][b]
-/// for r < n and weight rows j in [j0, j1); `w` the stored rows of `type`, `sums` needed for the
-/// types with offsets (Q4_1, Q5_1, Q4_K). Needs lantern_amx_available() and is safe to call from
-/// several threads on disjoint rows j.
+/// (Q6_K: Σ over super-blocks of d_j · Σ_i (sc · q)_ji · x[r][i]) for r < n and weight rows j in
+/// [j0, j1); `w` the stored rows of `type`, `sums` needed for the types with offsets (Q4_1, Q5_1,
+/// Q4_K). Needs lantern_amx_available() and is safe to call from several threads on disjoint rows j.
 void lantern_amx_rows(int type, const uint16_t *packed, const float *sums, const void *w, float *out,
                       int n, int k, int m, int j0, int j1);
 
