@@ -196,7 +196,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
             throw LanternError.shapeMismatch(op: "rmsNorm", detail: "x \(x.shape) with weight \(weight.shape)")
         }
         let w = weight.dtype == .f32 ? weight : try tensor(try read(weight), shape: weight.shape)
-        let out = make(x.shape)
+        let out = make(x.shape, zeroed: false)  // every element is stored
         Kernels.rmsNorm(try x.cpuFloats(), try w.cpuFloats(), try out.cpuFloats(), rows: x.rowCount, d: x.width,
                         eps: eps, addOne: form == .gemma)
         return out
