@@ -37,9 +37,14 @@ public enum LensDivergence {
             for (row, name) in names.enumerated() {
                 guard let residual = hooks.activation(name) else { throw LanternError.backend("the forward pass did not produce \(name)") }
                 let h = try residual.rows(rows)
-                logitSum[row] += klSum(logP: logP, lensLogits: try model.backend.read(try LogitLens.logits(model, residual: h)), vocab: vocab)
+                // The lens logits (rows × vocabulary, 134 MB for 128 tokens of Gemma 3) are read in place.
+                logitSum[row] += try model.backend.withValues(try LogitLens.logits(model, residual: h)) {
+                    klSum(logP: logP, lensLogits: $0, vocab: vocab)
+                }
                 if let tuned {
-                    tunedSum[row] += klSum(logP: logP, lensLogits: try model.backend.read(try tuned.logits(model, residual: h, row: row)), vocab: vocab)
+                    tunedSum[row] += try model.backend.withValues(try tuned.logits(model, residual: h, row: row)) {
+                        klSum(logP: logP, lensLogits: $0, vocab: vocab)
+                    }
                 }
             }
             tokens += rows.count
@@ -70,22 +75,26 @@ public enum LensDivergence {
 
     /// Σ over rows of KL(p ‖ softmax(z)) = Σⱼ pⱼ (log pⱼ − zⱼ) + logsumexp(z), given log p.
     public static func klSum(logP: [Float], lensLogits: [Float], vocab: Int) -> Double {
-        precondition(logP.count == lensLogits.count, "KL of \(logP.count) against \(lensLogits.count) values")
+        lensLogits.withUnsafeBufferPointer { klSum(logP: logP, lensLogits: $0, vocab: vocab) }
+    }
+
+    /// `klSum` over logits lent in place (`Backend.withValues`).
+    public static func klSum(logP: [Float], lensLogits z: UnsafeBufferPointer<Float>, vocab: Int) -> Double {
+        precondition(logP.count == z.count, "KL of \(logP.count) against \(z.count) values")
         let rows = logP.count / vocab
+        guard rows > 0 else { return 0 }
         var perRow = [Double](repeating: 0, count: rows)
         logP.withUnsafeBufferPointer { lp in
-            lensLogits.withUnsafeBufferPointer { z in
-                perRow.withUnsafeMutableBufferPointer { out in
-                    let (lpp, zp, op) = (UncheckedPointer(lp.baseAddress!), UncheckedPointer(z.baseAddress!), UncheckedMutablePointer(out.baseAddress!))
-                    DispatchQueue.concurrentPerform(iterations: rows) { r in
-                        let l = lpp.pointer + r * vocab, zr = zp.pointer + r * vocab
-                        var cross: Double = 0
-                        for j in 0..<vocab where l[j] > -80 {  // exp(−80) ≈ 2e−35: below any term's weight
-                            cross += Double(exp(l[j])) * Double(l[j] - zr[j])
-                        }
-                        // KL ≥ 0; a rounding-sized negative (identical distributions) reads as 0.
-                        op.pointer[r] = max(0, cross + Double(maxAndLogSumExp(zr, vocab)))
+            perRow.withUnsafeMutableBufferPointer { out in
+                let (lpp, zp, op) = (UncheckedPointer(lp.baseAddress!), UncheckedPointer(z.baseAddress!), UncheckedMutablePointer(out.baseAddress!))
+                DispatchQueue.concurrentPerform(iterations: rows) { r in
+                    let l = lpp.pointer + r * vocab, zr = zp.pointer + r * vocab
+                    var cross: Double = 0
+                    for j in 0..<vocab where l[j] > -80 {  // exp(−80) ≈ 2e−35: below any term's weight
+                        cross += Double(exp(l[j])) * Double(l[j] - zr[j])
                     }
+                    // KL ≥ 0; a rounding-sized negative (identical distributions) reads as 0.
+                    op.pointer[r] = max(0, cross + Double(maxAndLogSumExp(zr, vocab)))
                 }
             }
         }
