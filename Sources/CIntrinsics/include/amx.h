@@ -13,8 +13,8 @@
 // Q6_K's weights are d · (sc · q) with sc an 8-bit scale per 16 weights: the integer sc · q has up
 // to 13 bits, so it is split into two bf16 pieces that sum to it exactly, and d multiplies the
 // sums of a whole 256-weight super-block. The vector path adds the products of the dequantised
-// weights instead; the two differ by f32 rounding. Limits: AMX reads bf16 subnormals as zero, so a piece below 2^-126 (an activation
-// below ~1e-33) is dropped.
+// weights instead; the two differ by f32 rounding. Limits: AMX reads bf16 subnormals as zero, so
+// a piece below 2^-126 (an activation below ~1e-33) is dropped.
 
 /// Weight types the tile kernel reads.
 enum {
