@@ -307,7 +307,8 @@ void lantern_amx_rows(int type, const uint16_t *packed, const float *sums, const
         for (int v0 = j0; v0 < j1; v0 += 32) {
             stage_weights(type, w, row_bytes, blocks, pieces, v0, j1, stage, scale, offset);
             // Two weight tiles (A: tmm0, tmm1) × two activation tiles (B: tmm2, tmm3) → four C tiles
-            // (tmm4..7), each the chain of a block's three pieces.
+            // (tmm4..7), each the chain of the products of a block's pieces (three activation
+            // pieces, times two weight pieces for Q6_K) over `group` blocks.
             for (int t = t0; t < t1; t += 2) {
                 const uint16_t *x0 = packed + (size_t)t * tile_values;
                 const uint16_t *x1 = t + 1 < t1 ? x0 + tile_values : x0;
