@@ -35,7 +35,9 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         guard shape.reduce(1, *) == values.count else {
             throw LanternError.shapeMismatch(op: "weight", detail: "'\(name)': \(values.count) values for shape \(shape)")
         }
-        let t = Tensor(shape: shape, dtype: .f32, storage: CPUStorage(byteCount: values.count * 4, zeroed: false, isWeight: true))
+        let storage = CPUStorage(byteCount: values.count * 4, zeroed: false, isWeight: true)
+        storage.holdsBF16Values = values.withUnsafeBufferPointer(AMXMatmul.areBF16Values)
+        let t = Tensor(shape: shape, dtype: .f32, storage: storage)
         let p = try t.cpuFloats()
         values.withUnsafeBufferPointer { p.update(from: $0.baseAddress!, count: values.count) }
         return t
@@ -109,7 +111,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         let out = make(Array(x.shape.dropLast()) + [m], zeroed: k == 0)
         let xp = try x.cpuFloats(), wp = UnsafeRawPointer(try w.cpuPointer), op = try out.cpuFloats()
         // Before widening: AMX reads the stored blocks, so the larger f32 panels are never made.
-        if usesAMX, n >= AMXMatmul.minRows, let type = AMXMatmul.kernelType(w.dtype) {
+        if usesAMX, let type = AMXMatmul.kernelType(w, rows: n, k: k) {
             AMXMatmul.run(type, x: xp, w: wp, out: op, n: n, k: k, m: m)
             return out
         }

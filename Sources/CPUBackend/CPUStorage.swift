@@ -12,6 +12,9 @@ final class CPUStorage: TensorStorage, @unchecked Sendable {
     /// Weights widened to f32 for many-row products, by offset and shape (see `WidenedPanels`;
     /// guarded by `widenedLock`).
     var widenedPanels: [WidenedKey: WidenedPanels] = [:]
+    /// An f32 weight made from computed values that are all bf16 values, as an SAE read from a
+    /// bf16 file: AMX reads it as one exact bf16 piece (`AMXMatmul`). Found when it is made.
+    var holdsBF16Values = false
 
     /// Fresh, 64-byte aligned memory (`HostMemory`), zero-filled unless the op that asks for it
     /// writes every element itself.

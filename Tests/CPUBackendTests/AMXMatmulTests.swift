@@ -52,7 +52,7 @@ final class AMXMatmulTests: XCTestCase {
     /// weight rows, several passes over the weights (more than 256 rows).
     func testProductsAgainstDoubleReference() throws {
         try requireAMX()
-        for dtype in DType.allCases {
+        for dtype in DType.allCases where dtype.blockSize > 1 {
             guard let type = AMXMatmul.kernelType(dtype) else { continue }
             let shapes = dtype.blockSize == 256 ? [(16, 256, 32), (37, 512, 47), (300, 256, 20)]
                                                 : [(16, 32, 32), (17, 64, 47), (40, 640, 100), (128, 640, 70), (300, 96, 33)]
@@ -86,7 +86,88 @@ final class AMXMatmulTests: XCTestCase {
             }
         }
         XCTAssertNil(AMXMatmul.kernelType(.q5_K))
-        XCTAssertNil(AMXMatmul.kernelType(.f32))
+    }
+
+    /// bf16 weights of every magnitude: every output within 1e-6 of Σ|w·x| of the double-precision
+    /// sum (measured: at most 3e-7), as the block types are held, and as close to the vector path;
+    /// the same values widened to f32 (`F32_BF16_VALUES`) give the same bits.
+    func testBF16WeightsAgainstDoubleReference() throws {
+        try requireAMX()
+        var rng = QuantTestRNG(seed: 21)
+        func wide() -> Float {
+            let mantissa = Float(rng.next() % (1 << 24)) / Float(1 << 24) + 0.5
+            let exponent = Int(rng.next() % 25) - 12
+            return (rng.next() % 2 == 0 ? 1 : -1) * mantissa * Float(sign: .plus, exponent: exponent, significand: 1)
+        }
+        for (n, k, m) in [(16, 32, 16), (37, 640, 47), (300, 96, 33)] {
+            let x = (0..<(n * k)).map { _ in wide() }
+            let bits = (0..<(m * k)).map { _ in UInt16(wide().bitPattern >> 16) }
+            let wf = bits.map { Float(bitPattern: UInt32($0) << 16) }
+            var got = [Float](repeating: .nan, count: n * m), widened = got
+            try bits.withUnsafeBytes { raw in
+                let host = HostTensor(name: "w", shape: [m, k], dtype: .bf16, bytes: raw, owner: nil)
+                XCTAssertEqual(try host.floats(), wf)
+                x.withUnsafeBufferPointer { xp in
+                    got.withUnsafeMutableBufferPointer { AMXMatmul.run(Int32(LANTERN_AMX_BF16), x: xp.baseAddress!, w: raw.baseAddress!, out: $0.baseAddress!, n: n, k: k, m: m) }
+                    wf.withUnsafeBufferPointer { wp in
+                        widened.withUnsafeMutableBufferPointer { AMXMatmul.run(Int32(LANTERN_AMX_F32_BF16_VALUES), x: xp.baseAddress!, w: wp.baseAddress!, out: $0.baseAddress!, n: n, k: k, m: m) }
+                    }
+                }
+                let backend = CPUBackend()
+                backend.usesAMX = false
+                let vector = try backend.read(try backend.matmul(try backend.tensor(x, shape: [n, k]), try backend.weight(host)))
+                var worst = 0.0
+                for r in 0..<n {
+                    for j in 0..<m {
+                        var sum = 0.0, magnitude = 0.0
+                        for i in 0..<k {
+                            sum += Double(wf[j * k + i]) * Double(x[r * k + i])
+                            magnitude += abs(Double(wf[j * k + i]) * Double(x[r * k + i]))
+                        }
+                        worst = max(worst, abs(Double(got[r * m + j]) - sum) / magnitude)
+                        XCTAssertLessThanOrEqual(abs(Double(got[r * m + j]) - Double(vector[r * m + j])), 2e-6 * magnitude, "vs vector [\(r), \(j)]")
+                    }
+                }
+                XCTAssertLessThanOrEqual(worst, 1e-6, "n \(n) k \(k) m \(m): worst error over Σ|w·x|")
+            }
+            XCTAssertEqual(widened.map(\.bitPattern), got.map(\.bitPattern), "n \(n) k \(k) m \(m): bf16 values widened to f32")
+        }
+    }
+
+    /// An f32 weight made from values that are all bf16 values goes to AMX as one piece (found by
+    /// one pass when it is made); any other f32 weight, rows of k not a multiple of 32 and fewer
+    /// than 16 rows stay on the vector path.
+    func testComputedWeightsOfBF16ValuesTakeAMX() throws {
+        try requireAMX()
+        var rng = QuantTestRNG(seed: 8)
+        let (n, k, m) = (20, 64, 24)
+        let values = (0..<(m * k)).map { _ in Float(Int(rng.next() % 200_001) - 100_000) / 7919 }
+        let bf16Values = values.map { Float(bitPattern: $0.bitPattern & 0xFFFF_0000) }
+        let x = (0..<(n * k)).map { _ in Float(Int(rng.next() % 2001) - 1000) / 999 }
+        let backend = CPUBackend()
+        backend.usesAMX = true
+        let w = try backend.weight(bf16Values, shape: [m, k], name: "W_enc")
+        XCTAssertEqual(AMXMatmul.kernelType(w, rows: n, k: k), Int32(LANTERN_AMX_F32_BF16_VALUES))
+        var direct = [Float](repeating: .nan, count: n * m)
+        x.withUnsafeBufferPointer { xp in
+            bf16Values.withUnsafeBufferPointer { wp in
+                direct.withUnsafeMutableBufferPointer { AMXMatmul.run(Int32(LANTERN_AMX_F32_BF16_VALUES), x: xp.baseAddress!, w: wp.baseAddress!, out: $0.baseAddress!, n: n, k: k, m: m) }
+            }
+        }
+        let got = try backend.read(try backend.matmul(try backend.tensor(x, shape: [n, k]), w))
+        XCTAssertEqual(got.map(\.bitPattern), direct.map(\.bitPattern), "matmul took the AMX kernel")
+        let want = Reference.matmul(x, bf16Values, n: n, k: k, m: m)
+        for i in got.indices { XCTAssertEqual(got[i], want[i], accuracy: 1e-3, "[\(i)]") }
+
+        XCTAssertNil(AMXMatmul.kernelType(try backend.weight(values, shape: [m, k], name: "W_enc"), rows: n, k: k), "f32 values: the vector path")
+        XCTAssertNil(AMXMatmul.kernelType(try backend.weight(values.map { Float(Float16($0)) }, shape: [m, k], name: "W_enc"), rows: n, k: k),
+                     "f16 values need two pieces: the vector path")
+        let narrow = try backend.weight(Array(bf16Values[0..<(m * 48)]), shape: [m, 48], name: "W_enc")
+        XCTAssertNil(AMXMatmul.kernelType(narrow, rows: n, k: 48), "rows of 48: not whole 32-weight blocks")
+        XCTAssertNil(AMXMatmul.kernelType(w, rows: 15, k: k), "15 rows: the vector path")
+        XCTAssertTrue([Float]().withUnsafeBufferPointer(AMXMatmul.areBF16Values))
+        XCTAssertTrue([Float(1), -0.0, 3, 0.5, 1 + 1 / 128].withUnsafeBufferPointer(AMXMatmul.areBF16Values))
+        XCTAssertFalse(([Float](repeating: 1, count: 37) + [1 + 1 / 256]).withUnsafeBufferPointer(AMXMatmul.areBF16Values))
     }
 
     /// `matmul` sends Q8_0 products of 16 rows or more to AMX (the same bits as calling it), fewer

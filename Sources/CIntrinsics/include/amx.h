@@ -12,9 +12,11 @@
 // and its offset multiplies the activations' block sum: Σ (s q_i + o) x_i = s Σ q_i x_i + o Σ x_i.
 // Q6_K's weights are d · (sc · q) with sc an 8-bit scale per 16 weights: the integer sc · q has up
 // to 13 bits, so it is split into two bf16 pieces that sum to it exactly, and d multiplies the
-// sums of a whole 256-weight super-block. The vector path adds the products of the dequantised
-// weights instead; the two differ by f32 rounding. Limits: AMX reads bf16 subnormals as zero, so
-// a piece below 2^-126 (an activation below ~1e-33) is dropped.
+// sums of a whole 256-weight super-block. bf16 weights, and f32 weights that are all bf16 values,
+// are one exact piece with no scale. (General f32 weights would need three pieces, nine tile
+// products per block: slower than the vector path, measured.) The vector path adds the products
+// of the dequantised weights instead; the two differ by f32 rounding. Limits: AMX reads bf16
+// subnormals as zero, so a piece below 2^-126 (an activation below ~1e-33) is dropped.
 
 /// Weight types the tile kernel reads.
 enum {
@@ -25,6 +27,10 @@ enum {
     LANTERN_AMX_Q5_1 = 4,
     LANTERN_AMX_Q4_K = 5,
     LANTERN_AMX_Q6_K = 6,
+    LANTERN_AMX_BF16 = 7,
+    /// f32 rows whose every value is a bf16 value (its low 16 bits zero), such as an SAE read from
+    /// a bf16 file: one piece holds each exactly.
+    LANTERN_AMX_F32_BF16_VALUES = 8,
 };
 
 /// 1 when the CPU has AMX-BF16 and AVX-512 BF16 and the kernel grants this process the tile state
@@ -43,7 +49,8 @@ size_t lantern_amx_row_bytes(int type, int k);
 void lantern_amx_pack_activations(const float *x, int n, int k, uint16_t *packed, float *sums, int t0, int t1);
 
 /// out[r · m + j] = Σ over blocks of scale_jb · Σ_i q_jbi · x[r][32b + i] + offset_jb · sums[r][b]
-/// (Q6_K: Σ over super-blocks of d_j · Σ_i (sc · q)_ji · x[r][i]) for r < n and weight rows j in
+/// (Q6_K: Σ over super-blocks of d_j · Σ_i (sc · q)_ji · x[r][i]; bf16 values: Σ_i w_ji · x[r][i],
+/// k a multiple of 32) for r < n and weight rows j in
 /// [j0, j1); `w` the stored rows of `type`, `sums` needed for the types with offsets (Q4_1, Q5_1,
 /// Q4_K). Needs lantern_amx_available() and is safe to call from several threads on disjoint rows j.
 void lantern_amx_rows(int type, const uint16_t *packed, const float *sums, const void *w, float *out,
