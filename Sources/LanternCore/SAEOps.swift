@@ -26,7 +26,7 @@ public enum SAEActivation: Sendable, Equatable, CustomStringConvertible {
         case let .topK(k):
             // The kept values set aside, the row cleared, the values put back: a set of the kept
             // indices, looked up for every entry, cost more than the ranking itself.
-            let keep = Ranking.largest(k, of: row)
+            let keep = LogitStatistics.largest(k, of: UnsafeBufferPointer(row))
             let kept = keep.map { max(row[$0], 0) }
             row.update(repeating: 0)
             for (i, v) in zip(keep, kept) { row[i] = v }
