@@ -70,8 +70,6 @@ extension Bench {
             "lens_tokens": ids.count, "lens_seconds": lens, "lens_trace_seconds": demoTrace, "lens_to_trace": lens / demoTrace,
             "lens_gflops": gflops(rows: ids.count, blocks: c.layerCount, logitRows: ids.count * (c.layerCount + 1), seconds: lens),
             "harvest_layer": harvestLayer, "harvest_tokens_per_second": harvestRate,
-            "dark_matter_scan_seconds": scan.scanSeconds, "dark_matter_scan_forward_seconds": scan.forwardSeconds,
-            "dark_matter_scan_ratio": scan.ratio, "dark_matter_scan_sae_width": scan.width,
             "harvest_gflops": gflops(rows: contexts * traceLength, blocks: harvestLayer + 1, logitRows: 0, seconds: harvestSeconds),
         ]
         if let widenedTrace, let widenedLens {
@@ -79,6 +77,7 @@ extension Bench {
             result["widened_lens_seconds"] = widenedLens
             result["widened_bytes"] = cpu?.widening?.bytesUsed
         }
+        result.merge(scan.json) { $1 }
         if let transformers { result["transformers"] = transformers }
         if let amx { result.merge(amx.json) { $1 } }
         if !json {
