@@ -332,7 +332,6 @@ void lantern_amx_rows(int type, const uint16_t *packed, const float *sums, const
             for (int t = t0; t < t1; t += 2) {
                 const uint16_t *x0 = packed + (size_t)t * tile_values;
                 const uint16_t *x1 = t + 1 < t1 ? x0 + tile_values : x0;
-                memset(sums_out, 0, 4096);
                 for (int b = 0; b < blocks; b++) {
                     if (b % group == 0) { _tile_zero(4); _tile_zero(5); _tile_zero(6); _tile_zero(7); }
                     for (int piece = 0; piece < pieces; piece++) {
@@ -351,13 +350,15 @@ void lantern_amx_rows(int type, const uint16_t *packed, const float *sums, const
                     _tile_stored(6, products + 512, 64); _tile_stored(7, products + 768, 64);
                     // C row v is weight row v against the 16 activation rows: times the block's
                     // scale, plus its offset times each row's block sum (Σ (s·q + o)·x = s·Σ q·x + o·Σ x).
+                    // The first group starts the sums (no zero fill: one store per row).
+                    int first = b + 1 == group;
                     for (int c = 0; c < 4; c++) {
                         const float *d = scale + b * 32 + (c >> 1) * 16;
                         float *s = sums_out + c * 256;
                         const float *prod = products + c * 256;
                         for (int v = 0; v < 16; v++)
                             _mm512_store_ps(s + v * 16, _mm512_fmadd_ps(_mm512_set1_ps(d[v]), _mm512_load_ps(prod + v * 16),
-                                                                         _mm512_load_ps(s + v * 16)));
+                                                                         first ? _mm512_setzero_ps() : _mm512_load_ps(s + v * 16)));
                         if (!offsets) continue;
                         const float *o = offset + b * 32 + (c >> 1) * 16;
                         int tile = c & 1 && t + 1 < t1 ? t + 1 : t;  // an odd last tile pairs with itself
