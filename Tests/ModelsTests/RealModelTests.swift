@@ -17,6 +17,8 @@ final class RealModelTests: XCTestCase {
 
     func testGemma3_270M() throws { try check("gemma3-270m") }
     func testSmolLM2() throws { try check("smollm2") }
+    func testGemma3_270MPassage() throws { try checkPassage("gemma3-270m") }
+    func testSmolLM2Passage() throws { try checkPassage("smollm2") }
 
     func modelPath(_ name: String) throws -> String {
         if let path = ModelStore().cachedPath(name) { return path }
@@ -63,6 +65,41 @@ final class RealModelTests: XCTestCase {
     }
 }
 
+extension RealModelTests {
+    /// 128 tokens of one passage in one pass, the logits of every position: the many-row products
+    /// (the packed vector kernel; AMX too, where the CPU has it) against transformers' top-10 at
+    /// each position. The short prompts above run on the decode path. Per position: each golden
+    /// token's logit within 1e-2, the k-th largest logit within 1e-2 of the golden k-th (no other
+    /// token crept in), and the same top token unless the golden's top two are within 1e-3.
+    func checkPassage(_ name: String) throws {
+        let golden = try JSONDecoder().decode(RealModelGolden.self, from: Data(contentsOf: Self.fixtures.appendingPathComponent("\(name).json")))
+        let passage = try XCTUnwrap(golden.passage, "\(name).json has no passage: run tools/make_real_goldens.py --passage-only")
+        let path = try modelPath(name)
+        let backend = CPUBackend()
+        let model = try Transformer(gguf: path, backend: backend)
+        let vocab = model.config.vocabSize
+        for amx in backend.usesAMX ? [true, false] : [false] {
+            backend.usesAMX = amx
+            let logits = try backend.read(try XCTUnwrap(try model.forward(passage.ids.map(Int32.init), logits: .all)))
+            XCTAssertEqual(logits.count, passage.ids.count * vocab)
+            var worst: Float = 0
+            for (row, (ids, values)) in zip(passage.top_ids, passage.top_logits).enumerated() {
+                let mine = Array(logits[(row * vocab)..<((row + 1) * vocab)])
+                let top = mine.indices.sorted { mine[$0] > mine[$1] }.prefix(ids.count)
+                for (k, (id, want)) in zip(ids, values).enumerated() {
+                    worst = max(worst, abs(mine[id] - want))
+                    XCTAssertLessThanOrEqual(abs(mine[id] - want), Self.tolerance, "\(name) passage (AMX \(amx)) position \(row): logit of token \(id)")
+                    XCTAssertLessThanOrEqual(abs(mine[top[top.startIndex + k]] - want), Self.tolerance, "\(name) passage (AMX \(amx)) position \(row): \(k + 1)-th largest logit")
+                }
+                if values[0] - values[1] > 1e-3 {
+                    XCTAssertEqual(top.first, ids[0], "\(name) passage (AMX \(amx)) position \(row): top token")
+                }
+            }
+            print("RealModelTests \(name) passage (AMX \(amx)): \(passage.ids.count) positions; worst top-10 logit difference \(worst)")
+        }
+    }
+}
+
 private struct RealModelGolden: Decodable {
     struct Case: Decodable {
         let prompt: String
@@ -71,6 +108,12 @@ private struct RealModelGolden: Decodable {
         let top_logits: [Float]
         let greedy: [Int]
     }
+    struct Passage: Decodable {
+        let ids: [Int]
+        let top_ids: [[Int]]
+        let top_logits: [[Float]]
+    }
     let model: String
     let cases: [Case]
+    let passage: Passage?
 }
