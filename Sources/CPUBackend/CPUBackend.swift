@@ -250,19 +250,19 @@ public final class CPUBackend: Backend, @unchecked Sendable {
 
     public func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
         if b.count == a.width && b.count != a.count {
-            let w = a.width
-            let (ap, bp) = (try a.cpuFloats(), try b.cpuFloats())
-            let out = make(a.shape)
-            Kernels.map(a.count, try out.cpuFloats()) { ap[$0] + bp[$0 % w] }
+            let out = make(a.shape, zeroed: false)
+            Kernels.addRow(try a.cpuFloats(), try b.cpuFloats(), try out.cpuFloats(), rows: a.rowCount, width: a.width)
             return out
         }
-        return try zipMap("add", a, b, +)
+        guard a.count == b.count else { throw LanternError.shapeMismatch(op: "add", detail: "\(a.shape) and \(b.shape)") }
+        let out = make(a.shape, zeroed: false)
+        Kernels.add(try a.cpuFloats(), try b.cpuFloats(), try out.cpuFloats(), count: a.count)
+        return out
     }
 
     public func scale(_ x: Tensor, by s: Float) throws -> Tensor {
-        let xp = try x.cpuFloats()
-        let out = make(x.shape)
-        Kernels.map(x.count, try out.cpuFloats()) { xp[$0] * s }
+        let out = make(x.shape, zeroed: false)
+        Kernels.scale(try x.cpuFloats(), by: s, try out.cpuFloats(), count: x.count)
         return out
     }
 
@@ -280,14 +280,6 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         let n = x.shape[0], m = x.shape[1]
         let out = make([m, n])
         Kernels.transpose(try x.cpuFloats(), try out.cpuFloats(), rows: n, cols: m)
-        return out
-    }
-
-    private func zipMap(_ op: String, _ a: Tensor, _ b: Tensor, _ f: @escaping (Float, Float) -> Float) throws -> Tensor {
-        guard a.count == b.count else { throw LanternError.shapeMismatch(op: op, detail: "\(a.shape) and \(b.shape)") }
-        let (ap, bp) = (try a.cpuFloats(), try b.cpuFloats())
-        let out = make(a.shape)
-        Kernels.map(a.count, try out.cpuFloats()) { f(ap[$0], bp[$0]) }
         return out
     }
 }
