@@ -12,6 +12,17 @@ final class AMXMatmulTests: XCTestCase {
         }
     }
 
+    /// Σ w·x of activation row `row` and weight row `weightRow` in double precision, and Σ|w·x|.
+    static func doubleDot(_ w: [Float], _ x: [Float], row: Int, weightRow: Int, k: Int) -> (sum: Double, magnitude: Double) {
+        var sum = 0.0, magnitude = 0.0
+        for i in 0..<k {
+            let product = Double(w[weightRow * k + i]) * Double(x[row * k + i])
+            sum += product
+            magnitude += abs(product)
+        }
+        return (sum, magnitude)
+    }
+
     /// The three bf16 pieces of every activation add up to it exactly, whatever its magnitude.
     func testActivationPiecesSumExactly() throws {
         try requireAMX()
@@ -72,11 +83,7 @@ final class AMXMatmulTests: XCTestCase {
                     let vector = try backend.read(try backend.matmul(try backend.tensor(x, shape: [n, k]), try backend.weight(host)))
                     for r in 0..<n {
                         for j in 0..<m {
-                            var sum = 0.0, magnitude = 0.0
-                            for i in 0..<k {
-                                sum += Double(wf[j * k + i]) * Double(x[r * k + i])
-                                magnitude += abs(Double(wf[j * k + i]) * Double(x[r * k + i]))
-                            }
+                            let (sum, magnitude) = Self.doubleDot(wf, x, row: r, weightRow: j, k: k)
                             let bound = 1e-6 * max(magnitude, 1e-30)
                             XCTAssertLessThanOrEqual(abs(Double(got[r * m + j]) - sum), bound, "\(dtype) n \(n) k \(k) m \(m): [\(r), \(j)]")
                             XCTAssertLessThanOrEqual(abs(Double(got[r * m + j]) - Double(vector[r * m + j])), 2 * bound, "\(dtype) vs vector [\(r), \(j)]")
@@ -119,11 +126,7 @@ final class AMXMatmulTests: XCTestCase {
                 var worst = 0.0
                 for r in 0..<n {
                     for j in 0..<m {
-                        var sum = 0.0, magnitude = 0.0
-                        for i in 0..<k {
-                            sum += Double(wf[j * k + i]) * Double(x[r * k + i])
-                            magnitude += abs(Double(wf[j * k + i]) * Double(x[r * k + i]))
-                        }
+                        let (sum, magnitude) = Self.doubleDot(wf, x, row: r, weightRow: j, k: k)
                         worst = max(worst, abs(Double(got[r * m + j]) - sum) / magnitude)
                         XCTAssertLessThanOrEqual(abs(Double(got[r * m + j]) - Double(vector[r * m + j])), 2e-6 * magnitude, "vs vector [\(r), \(j)]")
                     }
