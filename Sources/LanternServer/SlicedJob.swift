@@ -84,13 +84,20 @@ final class JobCounts: @unchecked Sendable {
 extension LanternServer {
     /// Server-sent events for a sliced job: `progress` {done, total} at each slice, then `done` (the
     /// JSON its plain endpoint returns) or `error` {error}. A client that hangs up ends the stream at
-    /// its next write, which cancels the job (it stops at its next slice).
+    /// a later write, which cancels the job (it stops at its next slice). The job waits at each
+    /// progress call until that event is written, so it cannot run on while the writer is not
+    /// scheduled (a busy machine) and finish before the hang-up is noticed.
     func slicedStream(_ work: @escaping @Sendable (_ progress: @escaping @Sendable (Int, Int) -> Void) async throws -> Data) -> Response {
         let body = ResponseBody { writer in
             let (events, sink) = AsyncStream.makeStream(of: (done: Int, total: Int).self, bufferingPolicy: .bufferingNewest(1))
+            let gate = EventGate()
             async let result: Data = { () async throws -> Data in
                 defer { sink.finish() }
-                return try await work { sink.yield((done: $0, total: $1)) }
+                return try await work { done, total in
+                    gate.post()
+                    sink.yield((done: done, total: total))
+                    gate.waitUntilWritten()
+                }
             }()
             func send(_ event: String, _ data: Data) async throws {
                 var buffer = ByteBuffer(string: "event: \(event)\ndata: ")
@@ -102,15 +109,42 @@ extension LanternServer {
                 try await send("start", Data("{}".utf8))
                 for await step in events {
                     try await send("progress", try JSONResponse.encode(["done": step.done, "total": step.total]))
+                    gate.written()
                 }
                 try await send("done", try await result)
             } catch let error as APIError {
                 try? await send("error", try JSONResponse.encode(["error": error.message]))
             } catch let error as LanternError {
                 try? await send("error", try JSONResponse.encode(["error": String(describing: error)]))
+            } catch {
+                // The client is gone: let the job past its progress call, to be cancelled at its next one.
+                gate.end()
+                throw error
             }
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"], body: body)
+    }
+}
+
+/// A stream's progress events in step with its writer: `post` before an event is queued,
+/// `waitUntilWritten` blocks the job's thread (a worker of its own, never Swift concurrency's) until
+/// the writer says `written`, or the stream has `end`ed.
+final class EventGate: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var unwritten = 0, ended = false
+
+    func post() { condition.withLock { unwritten += 1 } }
+
+    func waitUntilWritten() {
+        condition.withLock { while unwritten > 0 && !ended { condition.wait() } }
+    }
+
+    func written() {
+        condition.withLock { unwritten = max(unwritten - 1, 0); condition.broadcast() }
+    }
+
+    func end() {
+        condition.withLock { ended = true; condition.broadcast() }
     }
 }
