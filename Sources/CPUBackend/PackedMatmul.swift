@@ -77,30 +77,6 @@ enum PackedMatmul {
         }
     }
 
-    /// Activations [n, k] → [tile][k][mr], rows past n zero so every tile is full. The caller
-    /// deallocates.
-    static func packActivations(_ x: UnsafePointer<Float>, n: Int, k: Int) -> UnsafeMutablePointer<Float> {
-        let tiles = (n + mr - 1) / mr
-        let packedX = UnsafeMutablePointer<Float>.allocate(capacity: tiles * k * mr)
-        let xArgs = UncheckedBox((x, packedX))
-        Parallel.forRanges(tiles) { range in
-            let (x, packedX) = xArgs.value
-            for t in range {
-                let dst = packedX + t * k * mr
-                for r in 0..<mr {
-                    let row = t * mr + r
-                    if row < n {
-                        let src = x + row * k
-                        for kk in 0..<k { dst[kk * mr + r] = src[kk] }
-                    } else {
-                        for kk in 0..<k { dst[kk * mr + r] = 0 }
-                    }
-                }
-            }
-        }
-        return packedX
-    }
-
     /// The same product on weights widened once (`WidenedPanels`): no widening in the call, only
     /// the register tile over each panel's k slices, which stay in L1 while the activation tiles
     /// stream past. The same k-ordered sums as `run`.
