@@ -34,16 +34,33 @@ enum PackedMatmul {
 
     static func run<W: WeightLoad>(_: W.Type, x: UnsafePointer<Float>, w: UnsafeRawPointer,
                                    out: UnsafeMutablePointer<Float>, n: Int, k: Int, m: Int) {
+        let rowBytes = k * W.elementBytes
+        let weights = UncheckedBox(w)
+        run(x: x, out: out, n: n, k: k, m: m) { panel, j0, cols, k0, depth in
+            for c in 0..<nr {
+                if c < cols {
+                    widenRow(W.self, weights.value + (j0 + c) * rowBytes + k0 * W.elementBytes, k: depth, panel + c, nr)
+                } else {
+                    for kk in 0..<depth { panel[kk * nr + c] = 0 }
+                }
+            }
+        }
+    }
+
+    /// The packed product with the weights' panels made by `fill(panel, j0, cols, k0, depth)`:
+    /// `panel[kk · nr + c]` = w[j0 + c][k0 + kk] for c < cols, 0 for the rest of the nr columns.
+    /// Each task fills its panels for one k slice, then runs every activation tile past them.
+    static func run(x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, n: Int, k: Int, m: Int,
+                    fill: @escaping @Sendable (_ panel: UnsafeMutablePointer<Float>, _ j0: Int, _ cols: Int, _ k0: Int, _ depth: Int) -> Void) {
         let tiles = (n + mr - 1) / mr
         let packedX = packActivations(x, n: n, k: k)
         defer { packedX.deallocate() }
 
-        let rowBytes = k * W.elementBytes
         let nc = taskRows(m)
         let tasks = (m + nc - 1) / nc
-        let args = UncheckedBox((packedX, w, out))
+        let args = UncheckedBox((packedX, out))
         Parallel.forEach(tasks) { task in
-            let (packedX, w, out) = args.value
+            let (packedX, out) = args.value
             let j0 = task * nc, j1 = min(m, j0 + nc)
             let panels = (j1 - j0 + nr - 1) / nr
             let packedW = UnsafeMutablePointer<Float>.allocate(capacity: panels * kc * nr)
@@ -51,17 +68,8 @@ enum PackedMatmul {
             var k0 = 0
             while k0 < k {
                 let depth = min(kc, k - k0)
-                // Widen this task's weights for k0..<k0+depth into k-major panels.
                 for p in 0..<panels {
-                    let dst = packedW + p * kc * nr
-                    for c in 0..<nr {
-                        let j = j0 + p * nr + c
-                        if j < j1 {
-                            widenRow(W.self, w + j * rowBytes + k0 * W.elementBytes, k: depth, dst + c, nr)
-                        } else {
-                            for kk in 0..<depth { dst[kk * nr + c] = 0 }
-                        }
-                    }
+                    fill(packedW + p * kc * nr, j0 + p * nr, min(nr, j1 - j0 - p * nr), k0, depth)
                 }
                 // Panel outer, activation tiles inner: the panel (kc × nr floats) stays in L1 while the
                 // small activation tiles stream past it from L2.
