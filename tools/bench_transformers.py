@@ -3,7 +3,7 @@
 
 Usage: python3 tools/bench_transformers.py MODEL.gguf TOKENS THREADS  → one JSON object
 {"trace_seconds", "tokens", "version"}. Needs torch, transformers and gguf
-(`pip install torch transformers gguf`); bench notes the reference as unavailable without them.
+(`pip install torch transformers gguf accelerate`: transformers reads a GGUF file only with accelerate); bench notes the reference as unavailable without them.
 The model is loaded as tools/make_real_goldens.py loads it (the GGUF dequantised to float32, eager
 attention); the prompt is Lantern's token ids 3 + (i·7919) mod (vocab − 3). Timed: one forward
 pass with every hidden state and all logits (what `lantern trace --hooks 'blocks.*.hook_resid_post'`

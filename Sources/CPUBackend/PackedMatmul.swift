@@ -1,3 +1,4 @@
+import CIntrinsics
 import LanternCore
 
 /// The prefill matmul (many activation rows): out[n, m] = x[n, k] · w[m, k]ᵀ as a packed GEMM in
@@ -37,6 +38,12 @@ enum PackedMatmul {
         let rowBytes = k * W.elementBytes
         let weights = UncheckedBox(w)
         run(x: x, out: out, n: n, k: k, m: m) { panel, j0, cols, k0, depth in
+            #if LANTERN_AVX512
+            if depth >= 16 {
+                fillTransposed(W.self, weights.value, rowBytes: rowBytes, firstRow: j0, rows: cols, k0: k0, depth: depth, panel)
+                return
+            }
+            #endif
             for c in 0..<nr {
                 if c < cols {
                     widenRow(W.self, weights.value + (j0 + c) * rowBytes + k0 * W.elementBytes, k: depth, panel + c, nr)
@@ -46,6 +53,40 @@ enum PackedMatmul {
             }
         }
     }
+
+    #if LANTERN_AVX512
+    /// One panel's k slice, 16 columns at a time: 16 rows widened side by side (in order, eight
+    /// floats per store), then put into the k-major panel by 16 × 16 transposes; a last partial
+    /// group of 16 k positions one float at a time. Rows from `rows` on are zero. Widening into the
+    /// column one store per float had held bf16 products to 0.65–0.79× OpenBLAS.
+    @inline(__always)
+    static func fillTransposed<W: WeightLoad>(_: W.Type, _ w: UnsafeRawPointer, rowBytes: Int, firstRow: Int, rows: Int,
+                                              k0: Int, depth: Int, _ panel: UnsafeMutablePointer<Float>) {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * kc) { buffer in
+            let rows16 = buffer.baseAddress!
+            for c0 in stride(from: 0, to: nr, by: 16) {
+                for r in 0..<16 {
+                    let row = rows16 + r * depth
+                    guard c0 + r < rows else { row.update(repeating: 0, count: depth); continue }
+                    let src = w + (firstRow + c0 + r) * rowBytes + k0 * W.elementBytes
+                    var kk = 0
+                    while kk + 8 <= depth {
+                        UnsafeMutableRawPointer(row + kk).storeBytes(of: W.load8(src, kk), as: SIMD8<Float>.self)
+                        kk += 8
+                    }
+                    while kk < depth { row[kk] = W.load1(src, kk); kk += 1 }
+                }
+                let whole = depth / 16 * 16
+                for kk in stride(from: 0, to: whole, by: 16) {
+                    lantern_transpose16x16(rows16 + kk, depth, panel + kk * nr + c0, nr)
+                }
+                for kk in whole..<depth {
+                    for r in 0..<16 { panel[kk * nr + c0 + r] = rows16[r * depth + kk] }
+                }
+            }
+        }
+    }
+    #endif
 
     /// The packed product with the weights' panels made by `fill(panel, j0, cols, k0, depth)`:
     /// `panel[kk · nr + c]` = w[j0 + c][k0 + kk] for c < cols, 0 for the rest of the nr columns.

@@ -1,3 +1,4 @@
+import CIntrinsics
 import LanternCore
 
 /// Prefill with quantised weights: `PackedMatmul`'s packed GEMM (6 × `nr` register tile, k-major
@@ -25,13 +26,20 @@ enum QuantPackedMatmul {
             let panels = (j1 - j0 + nr - 1) / nr
             let packedW = UnsafeMutablePointer<Float>.allocate(capacity: panels * kc * nr)
             defer { packedW.deallocate() }
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: kc) { slice in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * kc) { slice in
                 let decoded = slice.baseAddress!
                 var k0 = 0
                 while k0 < k {
                     let depth = min(kc, k - k0)
                     for p in 0..<panels {
                         let dst = packedW + p * kc * nr
+                        #if LANTERN_AVX512
+                        if !B.readsBlockOrder {
+                            fillTransposed(B.self, w, rowBytes: rowBytes, firstRow: j0 + p * nr, endRow: j1, k0: k0, depth: depth,
+                                           dst, rows16: decoded)
+                            continue
+                        }
+                        #endif
                         for c in 0..<nr {
                             let j = j0 + p * nr + c
                             if j < j1 {
@@ -56,6 +64,30 @@ enum QuantPackedMatmul {
             }
         }
     }
+
+    #if LANTERN_AVX512
+    /// One panel's k slice, 16 columns at a time: 16 weight rows decoded side by side into
+    /// `rows16` ([16][depth], in k order), then put into the panel's k-major layout by 16 × 16
+    /// transposes. Spreading each decoded float into its column one store at a time had cost as
+    /// much as a fifth of the product's FMAs. Rows from `endRow` on are zero.
+    @inline(__always)
+    static func fillTransposed<B: SIMDBlockDecoder>(_: B.Type, _ w: UnsafeRawPointer, rowBytes: Int, firstRow: Int, endRow: Int,
+                                                    k0: Int, depth: Int, _ panel: UnsafeMutablePointer<Float>,
+                                                    rows16: UnsafeMutablePointer<Float>) {
+        let blockSize = B.dtype.blockSize, blockBytes = B.dtype.blockBytes, nr = PackedMatmul.nr
+        for c0 in stride(from: 0, to: nr, by: 16) {
+            for r in 0..<16 {
+                let j = firstRow + c0 + r, row = rows16 + r * depth
+                guard j < endRow else { row.update(repeating: 0, count: depth); continue }
+                let src = w + j * rowBytes + k0 / blockSize * blockBytes
+                for b in 0..<(depth / blockSize) { B.decode(src + b * blockBytes, row + b * blockSize) }
+            }
+            for kk in stride(from: 0, to: depth, by: 16) {
+                lantern_transpose16x16(rows16 + kk, depth, panel + kk * nr + c0, nr)
+            }
+        }
+    }
+    #endif
 
     /// Decodes `blocks` blocks of one weight row down a panel column (weight kk at
     /// column[kk · stride]), through `scratch` (one block's floats).

@@ -116,7 +116,7 @@ extension Bench {
     /// tools/make_real_goldens.py loads it) running the same trace, when torch is installed.
     func transformersTrace(_ path: String, tokens: Int) -> [String: Any]? {
         pythonReference("bench_transformers.py", [path, "\(tokens)"],
-                        unavailable: "transformers reference unavailable (tools/bench_transformers.py needs torch, transformers and gguf: pip install torch transformers gguf)")
+                        unavailable: "transformers reference unavailable (tools/bench_transformers.py needs torch, transformers, gguf and accelerate: pip install torch transformers gguf accelerate)")
     }
 }
 

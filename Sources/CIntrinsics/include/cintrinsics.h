@@ -105,6 +105,36 @@ static inline __attribute__((always_inline)) lantern_f32x16 lantern_k_scales(con
 static inline __attribute__((always_inline)) lantern_f32x4 lantern_halves4(const void *p) {
     return (lantern_f32x4)_mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)p));
 }
+
+/// dst[c · dst_stride + r] = src[r · src_stride + c] for a 16 × 16 block of floats: four rounds of
+/// unpacks and 128-bit lane shuffles (64 instructions) instead of 256 scalar moves. More than one
+/// instruction, but Swift's SIMD types cannot spell the lane shuffles either.
+static inline __attribute__((always_inline))
+void lantern_transpose16x16(const float *src, long src_stride, float *dst, long dst_stride) {
+    __m512i r[16], t[16];
+    for (int i = 0; i < 16; i++) r[i] = _mm512_castps_si512(_mm512_loadu_ps(src + i * src_stride));
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+        r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+        r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+        r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+    }
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm512_shuffle_i32x4(r[i], r[i + 4], 0x88);
+        t[i + 4] = _mm512_shuffle_i32x4(r[i], r[i + 4], 0xdd);
+        t[i + 8] = _mm512_shuffle_i32x4(r[i + 8], r[i + 12], 0x88);
+        t[i + 12] = _mm512_shuffle_i32x4(r[i + 8], r[i + 12], 0xdd);
+    }
+    for (int i = 0; i < 8; i++) {
+        r[i] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0x88);
+        r[i + 8] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0xdd);
+    }
+    for (int i = 0; i < 16; i++) _mm512_storeu_ps(dst + i * dst_stride, _mm512_castsi512_ps(r[i]));
+}
 #endif
 
 #endif
