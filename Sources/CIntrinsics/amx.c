@@ -1,4 +1,5 @@
 #include "amx.h"
+#include "cintrinsics.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -66,35 +67,6 @@ LANTERN_VECTOR_TARGET static inline void store_pieces(__m512 lo, __m512 hi, int 
     }
 }
 
-/// dst[i][j] = src[j][i] for a 16 × 16 matrix of 32-bit values (rows `stride` values apart): the
-/// unpack-and-shuffle network, four rounds of 16 shuffles instead of 256 single moves (packing
-/// 128 × 2048 activations: 230 → 100 µs).
-LANTERN_VECTOR_TARGET static inline void transpose16(const uint32_t *src, size_t src_stride, uint32_t *dst, size_t dst_stride) {
-    __m512i r[16], t[16];
-    for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_si512(src + i * src_stride);
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) {
-        r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
-        r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
-        r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
-        r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
-    }
-    for (int i = 0; i < 4; i++) {
-        t[i] = _mm512_shuffle_i32x4(r[i], r[i + 4], 0x88);
-        t[i + 4] = _mm512_shuffle_i32x4(r[i], r[i + 4], 0xdd);
-        t[i + 8] = _mm512_shuffle_i32x4(r[i + 8], r[i + 12], 0x88);
-        t[i + 12] = _mm512_shuffle_i32x4(r[i + 8], r[i + 12], 0xdd);
-    }
-    for (int i = 0; i < 8; i++) {
-        r[i] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0x88);
-        r[i + 8] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0xdd);
-    }
-    for (int i = 0; i < 16; i++) _mm512_storeu_si512(dst + i * dst_stride, r[i]);
-}
-
 LANTERN_VECTOR_TARGET
 void lantern_amx_pack_activations(const float *x, int n, int k, uint16_t *packed, float *sums, int t0, int t1) {
     int blocks = k / 32;
@@ -116,7 +88,7 @@ void lantern_amx_pack_activations(const float *x, int n, int k, uint16_t *packed
             }
             // B tiles are pair-major: the pair (2i, 2i+1) of activation row r at dword [i][r].
             for (int p = 0; p < 3; p++)
-                transpose16(natural[p], 16, (uint32_t *)(packed + ((size_t)(t * blocks + b) * 3 + p) * 512), 16);
+                lantern_transpose16x16((const float *)natural[p], 16, (float *)(packed + ((size_t)(t * blocks + b) * 3 + p) * 512), 16);
         }
     }
 }
@@ -373,7 +345,7 @@ void lantern_amx_rows(int type, const uint16_t *packed, const float *sums, const
                     int rows = n - 16 * tile < 16 ? n - 16 * tile : 16, cols = j1 - base < 16 ? j1 - base : 16;
                     const float *s = sums_out + c * 256;
                     if (rows == 16 && cols == 16) {  // a shuffle network, not 256 single moves (~6% faster)
-                        transpose16((const uint32_t *)s, 16, (uint32_t *)(out + (size_t)16 * tile * m + base), m);
+                        lantern_transpose16x16((const float *)s, 16, out + (size_t)16 * tile * m + base, m);
                         continue;
                     }
                     for (int r = 0; r < rows; r++) {

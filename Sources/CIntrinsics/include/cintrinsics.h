@@ -106,10 +106,16 @@ static inline __attribute__((always_inline)) lantern_f32x4 lantern_halves4(const
     return (lantern_f32x4)_mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)p));
 }
 
+#endif
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
 /// dst[c · dst_stride + r] = src[r · src_stride + c] for a 16 × 16 block of floats: four rounds of
 /// unpacks and 128-bit lane shuffles (64 instructions) instead of 256 scalar moves. More than one
-/// instruction, but Swift's SIMD types cannot spell the lane shuffles either.
-static inline __attribute__((always_inline))
+/// instruction, but Swift's SIMD types cannot spell the lane shuffles either. Built for AVX-512 on
+/// any build (its own target attribute), so the AMX kernel shares it; call it only where AVX-512 is.
+static inline __attribute__((always_inline, target("avx512f")))
 void lantern_transpose16x16(const float *src, long src_stride, float *dst, long dst_stride) {
     __m512i r[16], t[16];
     for (int i = 0; i < 16; i++) r[i] = _mm512_castps_si512(_mm512_loadu_ps(src + i * src_stride));
