@@ -39,21 +39,8 @@ enum BlockedAttention {
                     for i in 0..<rows { (qh + i * d).update(from: q + (i0 + i) * qw + h * d, count: d) }
                     // Scores: the weight's rows are keys j0..<j0+cols, each d floats of K's row j.
                     PackedMatmul.run(x: qh, out: scores, n: rows, k: d, m: keys) { panel, j0, cols, k0, depth in
-                        #if LANTERN_AVX512
-                        if depth >= 16 {
-                            PackedMatmul.fillTransposed(F32Load.self, UnsafeRawPointer(caches.value.0), rowBytes: kw * 4,
-                                                        firstRow: j0, rows: cols, k0: k0, depth: depth, panel)
-                            return
-                        }
-                        #endif
-                        for c in 0..<nr {
-                            if c < cols {
-                                let key = caches.value.0 + (j0 + c) * kw + k0
-                                for t in 0..<depth { panel[t * nr + c] = key[t] }
-                            } else {
-                                for t in 0..<depth { panel[t * nr + c] = 0 }
-                            }
-                        }
+                        PackedMatmul.fillPanel(F32Load.self, UnsafeRawPointer(caches.value.0), rowBytes: kw * 4,
+                                               firstRow: j0, rows: cols, k0: k0, depth: depth, panel)
                     }
                     softmax(scores, rows: rows, keys: keys, firstPosition: queryStart + i0, p: p)
                     // Output: the weight's rows are head dimensions; V's row (key) k0 + t holds them in order.

@@ -38,18 +38,26 @@ enum PackedMatmul {
         let rowBytes = k * W.elementBytes
         let weights = UncheckedBox(w)
         run(x: x, out: out, n: n, k: k, m: m) { panel, j0, cols, k0, depth in
-            #if LANTERN_AVX512
-            if depth >= 16 {
-                fillTransposed(W.self, weights.value, rowBytes: rowBytes, firstRow: j0, rows: cols, k0: k0, depth: depth, panel)
-                return
-            }
-            #endif
-            for c in 0..<nr {
-                if c < cols {
-                    widenRow(W.self, weights.value + (j0 + c) * rowBytes + k0 * W.elementBytes, k: depth, panel + c, nr)
-                } else {
-                    for kk in 0..<depth { panel[kk * nr + c] = 0 }
-                }
+            fillPanel(W.self, weights.value, rowBytes: rowBytes, firstRow: j0, rows: cols, k0: k0, depth: depth, panel)
+        }
+    }
+
+    /// `panel[kk · nr + c]` = row firstRow + c of w (rows `rowBytes` apart), element k0 + kk, widened;
+    /// 0 for c from `rows` on.
+    @inline(__always)
+    static func fillPanel<W: WeightLoad>(_: W.Type, _ w: UnsafeRawPointer, rowBytes: Int, firstRow: Int, rows: Int,
+                                         k0: Int, depth: Int, _ panel: UnsafeMutablePointer<Float>) {
+        #if LANTERN_AVX512
+        if depth >= 16 {
+            fillTransposed(W.self, w, rowBytes: rowBytes, firstRow: firstRow, rows: rows, k0: k0, depth: depth, panel)
+            return
+        }
+        #endif
+        for c in 0..<nr {
+            if c < rows {
+                widenRow(W.self, w + (firstRow + c) * rowBytes + k0 * W.elementBytes, k: depth, panel + c, nr)
+            } else {
+                for kk in 0..<depth { panel[kk * nr + c] = 0 }
             }
         }
     }
