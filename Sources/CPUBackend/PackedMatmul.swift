@@ -84,14 +84,22 @@ enum PackedMatmul {
                     }
                     while kk < depth { row[kk] = W.load1(src, kk); kk += 1 }
                 }
-                let whole = depth / 16 * 16
-                for kk in stride(from: 0, to: whole, by: 16) {
-                    lantern_transpose16x16(rows16 + kk, depth, panel + kk * nr + c0, nr)
-                }
-                for kk in whole..<depth {
-                    for r in 0..<16 { panel[kk * nr + c0 + r] = rows16[r * depth + kk] }
-                }
+                transposeRows16(rows16, depth: depth, into: panel + c0)
             }
+        }
+    }
+
+    /// `rows16` ([16][depth], row-major) into 16 panel columns starting at `columns`:
+    /// columns[kk · nr + r] = rows16[r · depth + kk]; 16 × 16 transposes, the last partial group
+    /// of 16 k positions one float at a time.
+    @inline(__always)
+    static func transposeRows16(_ rows16: UnsafePointer<Float>, depth: Int, into columns: UnsafeMutablePointer<Float>) {
+        let whole = depth / 16 * 16
+        for kk in stride(from: 0, to: whole, by: 16) {
+            lantern_transpose16x16(rows16 + kk, depth, columns + kk * nr, nr)
+        }
+        for kk in whole..<depth {
+            for r in 0..<16 { columns[kk * nr + r] = rows16[r * depth + kk] }
         }
     }
     #endif
