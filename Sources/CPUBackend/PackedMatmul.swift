@@ -155,14 +155,23 @@ enum PackedMatmul {
         let args = UncheckedBox((packedX, w, out))
         Parallel.forEach(tasks) { task in
             let (packedX, w, out) = args.value
-            for p in (task * panelsPerTask)..<min(w.panelCount, (task + 1) * panelsPerTask) {
+            let lastPanel = min(w.panelCount, (task + 1) * panelsPerTask) - 1
+            for p in (task * panelsPerTask)...lastPanel {
                 let cols = min(nr, m - p * nr), panel = w.panel(p)
                 var k0 = 0
                 while k0 < k {
                     let depth = min(kc, k - k0)
+                    // The next k slice (or the next panel's first: panels are consecutive) comes from
+                    // memory while this one is in L1: its lines are asked for a share per tile, so the
+                    // first tile over it does not wait on memory line by line.
+                    let nextBytes = p == lastPanel && k0 + depth >= k ? 0 : min(kc, k0 + depth >= k ? k : k - k0 - depth) * nr * 4
+                    let next = UnsafeRawPointer(panel + (k0 + depth) * nr)
+                    let linesPerTile = (nextBytes / 64 + tiles - 1) / tiles
                     for t in 0..<tiles {
+                        let first = t * linesPerTile
                         QuantPackedMatmul.tile(packedX + t * k * mr + k0 * mr, panel + k0 * nr, depth,
-                                               out + t * mr * m + p * nr, m, min(mr, n - t * mr), cols, k0 == 0)
+                                               out + t * mr * m + p * nr, m, min(mr, n - t * mr), cols, k0 == 0,
+                                               ahead: next + 64 * first, lines: max(0, min(linesPerTile, nextBytes / 64 - first)))
                     }
                     k0 += depth
                 }
@@ -182,16 +191,28 @@ enum PackedMatmul {
         while kk < k { column[kk * stride] = W.load1(row, kk); kk += 1 }
     }
 
-    /// 6 rows × `nr` columns: 12 accumulators, two weight vectors, one broadcast.
+    /// 6 rows × `nr` columns: 12 accumulators, two weight vectors, one broadcast. With `ahead`, also
+    /// asks for `lines` cache lines from there into L2, spread evenly over the k steps (one per 8
+    /// steps when there are few): in a burst, prefetches wait for free fill buffers.
     @inline(__always)
     static func tile(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ depth: Int,
-                     _ out: UnsafeMutablePointer<Float>, _ ldo: Int, _ rows: Int, _ cols: Int, _ first: Bool) {
+                     _ out: UnsafeMutablePointer<Float>, _ ldo: Int, _ rows: Int, _ cols: Int, _ first: Bool,
+                     ahead: UnsafeRawPointer? = nil, lines: Int = 0) {
         typealias V = PanelVector
         let half = MemoryLayout<V>.size
         var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V()
         var c30 = V(), c31 = V(), c40 = V(), c41 = V(), c50 = V(), c51 = V()
         var ap = a, bp = UnsafeRawPointer(b)
-        for _ in 0..<depth {
+        let perChunk = (lines + (depth + 7) / 8 - 1) / max(1, (depth + 7) / 8)
+        var line = 0, kk = 0
+        while kk < depth {
+          let steps = min(8, depth - kk)
+          kk += steps
+          if line < lines, let ahead {
+              for l in line..<min(lines, line + perChunk) { lantern_prefetch_l2(ahead + 64 * l) }
+              line += perChunk
+          }
+          for _ in 0..<steps {
             let b0 = bp.loadUnaligned(as: V.self), b1 = bp.loadUnaligned(fromByteOffset: half, as: V.self)
             var s = V(repeating: ap[0]); c00.addProduct(s, b0); c01.addProduct(s, b1)
             s = V(repeating: ap[1]); c10.addProduct(s, b0); c11.addProduct(s, b1)
@@ -201,6 +222,7 @@ enum PackedMatmul {
             s = V(repeating: ap[5]); c50.addProduct(s, b0); c51.addProduct(s, b1)
             ap += 6
             bp += 2 * half
+          }
         }
         store(out, c00, c01, cols, first)
         if rows > 1 { store(out + ldo, c10, c11, cols, first) }

@@ -118,7 +118,8 @@ enum QuantPackedMatmul {
     /// above, its 12 accumulators were spilled to the stack (2-3× slower).
     @inline(never)
     static func tile(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ depth: Int,
-                     _ out: UnsafeMutablePointer<Float>, _ ldo: Int, _ rows: Int, _ cols: Int, _ first: Bool) {
-        PackedMatmul.tile(a, b, depth, out, ldo, rows, cols, first)
+                     _ out: UnsafeMutablePointer<Float>, _ ldo: Int, _ rows: Int, _ cols: Int, _ first: Bool,
+                     ahead: UnsafeRawPointer? = nil, lines: Int = 0) {
+        PackedMatmul.tile(a, b, depth, out, ldo, rows, cols, first, ahead: ahead, lines: lines)
     }
 }
