@@ -17,7 +17,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
     ],
     targets: [
-        .target(name: "LanternCore"),
+        .target(name: "LanternCore", dependencies: ["CIntrinsics"]),
         .target(name: "CIntrinsics"),
         .target(name: "CPUBackend", dependencies: ["LanternCore", "CIntrinsics"]),
         .target(name: "Formats", dependencies: ["LanternCore"]),

@@ -2,7 +2,7 @@ import LanternCore
 
 /// Widening loads from a weight row in its stored dtype. The matmul is generic over this, so each
 /// dtype gets its own specialised kernel and 16-bit weights never exist as f32 in memory.
-protocol WeightLoad {
+protocol WeightLoad: SendableMetatype {
     /// Elements k..<k+8 of the row at `row`, widened.
     static func load8(_ row: UnsafeRawPointer, _ k: Int) -> SIMD8<Float>
     /// Element k of the row, widened.

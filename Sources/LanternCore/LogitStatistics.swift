@@ -1,3 +1,4 @@
+import CIntrinsics
 import Foundation
 
 /// Softmax statistics of rows of logits over a whole vocabulary (262 144 entries for Gemma),
@@ -108,9 +109,61 @@ public enum LogitStatistics {
     }
 
     /// Indices of the `k` largest entries, largest first, ties to the lower index: the same list
-    /// as `Ranking.largest`, with runs of eight entries below the current k-th skipped at once.
+    /// as `Ranking.largest`. For a wide k (an SAE's TopK-64 over 10,240 pre-activations), the
+    /// ranking runs only over the entries at or above a floor that k entries are known to reach;
+    /// otherwise over the whole row, with runs of eight entries below the current k-th skipped at once.
     public static func largest(_ k: Int, of row: UnsafeBufferPointer<Float>) -> [Int] {
         guard k > 0 else { return [] }
+        if k >= 8, let floor = candidateFloor(k, of: row) {
+            // Every entry below the floor has k entries above it, so the candidates (in index
+            // order) hold the whole answer, and ranking them gives the row's own list.
+            var candidates: [Int] = []
+            candidates.reserveCapacity(4 * k)
+            let p = row.baseAddress!
+            var i = 0
+            while i + 16 <= row.count {
+                var mask = lantern_mask_at_least16(p + i, floor)
+                while mask != 0 {
+                    candidates.append(i + mask.trailingZeroBitCount)
+                    mask &= mask - 1
+                }
+                i += 16
+            }
+            while i < row.count { if row[i] >= floor { candidates.append(i) }; i += 1 }
+            return candidates.withUnsafeBufferPointer { ranked(k, of: row, among: $0) }
+        }
+        return ranked(k, of: row, among: nil)
+    }
+
+    /// A value that at least k entries of `row` reach, as high as cheaply found: the k-th largest
+    /// of the maxima of 2k or more disjoint sets of entries (k different sets reach it). The sets
+    /// are the 16 lanes of a vector maximum over each of ⌈2k / 16⌉ stretches of the row, so no
+    /// horizontal reductions. Nil for a row too short to pay, or one holding a NaN (no floor
+    /// orders it; the plain ranking keeps its behaviour there).
+    static func candidateFloor(_ k: Int, of row: UnsafeBufferPointer<Float>) -> Float? {
+        let stretches = (2 * k + 15) / 16, size = row.count / stretches / 16 * 16
+        guard size >= 64 else { return nil }
+        let p = UnsafeRawPointer(row.baseAddress!)
+        var maxima = [Float](repeating: 0, count: 16 * stretches)
+        var nan = SIMDMask<SIMD16<Int32>>(repeating: false)
+        for s in 0..<stretches {
+            var m = SIMD16<Float>(repeating: -.infinity)
+            for i in stride(from: s * size, to: (s + 1) * size, by: 16) {
+                let v = p.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+                nan .|= v .!= v
+                m.replace(with: v, where: v .> m)  // a compare and a blend (pointwiseMax is a scalar loop)
+            }
+            for lane in 0..<16 { maxima[16 * s + lane] = m[lane] }
+        }
+        // Entries past the last whole stretch take no part in the floor, but are still checked for NaN.
+        for i in (stretches * size)..<row.count where row[i].isNaN { return nil }
+        guard !any(nan) else { return nil }
+        maxima.sort()
+        return maxima[maxima.count - k]
+    }
+
+    /// `Ranking.largest` over `among` (ascending indices into `row`), or over all of `row`.
+    private static func ranked(_ k: Int, of row: UnsafeBufferPointer<Float>, among: UnsafeBufferPointer<Int>?) -> [Int] {
         var best: [Int] = []
         best.reserveCapacity(k + 1)
         func offer(_ i: Int) {
@@ -119,6 +172,10 @@ public enum LogitStatistics {
             while at > 0, row[best[at - 1]] < row[i] { at -= 1 }
             best.insert(i, at: at)
             if best.count > k { best.removeLast() }
+        }
+        if let among {
+            for i in among { offer(i) }
+            return best
         }
         let p = UnsafeRawPointer(row.baseAddress!)
         var i = 0

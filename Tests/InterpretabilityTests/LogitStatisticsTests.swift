@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 import CPUBackend
-import LanternCore
+@testable import LanternCore
 import Models
 @testable import Interpretability
 
@@ -57,6 +57,32 @@ final class LogitStatisticsTests: XCTestCase {
                 XCTAssertEqual(largest, Ranking.largest(40, of: row), "length \(length) variant \(variant)")
             }
         }
+    }
+
+    /// The wide TopK (an SAE's 64 of 10,240, ranked among the entries above a floor) gives
+    /// `Ranking.largest`'s list: random rows, ties everywhere, a constant row, rows with -inf,
+    /// a dominant run, and lengths that leave a tail after the last whole chunk.
+    func testWideLargestMatchesRanking() {
+        var generator = SystemRandomNumberGenerator()
+        for (k, length) in [(64, 10_240), (64, 10_241), (8, 512), (8, 511), (16, 100_003), (32, 4_095), (64, 2_000), (8, 60)] {
+            for variant in 0..<6 {
+                var row = (0..<length).map { _ in Float.random(in: -3...3, using: &generator) }
+                if variant == 1 { row = row.map { ($0 * 2).rounded() / 2 } }  // coarse values, ties everywhere
+                if variant == 2 { row = [Float](repeating: 0.25, count: length) }
+                if variant == 3 { for i in stride(from: 0, to: length, by: 5) { row[i] = -.infinity } }
+                if variant == 4 { for i in (length / 3)..<min(length, length / 3 + 200) { row[i] = 9 } }  // the top all in one chunk
+                if variant == 5 { for i in (length - length % 16)..<length { row[i] = 50 } }  // the top in the tail
+                let ours = row.withUnsafeBufferPointer { LogitStatistics.largest(k, of: $0) }
+                XCTAssertEqual(ours, Ranking.largest(k, of: row), "k \(k) length \(length) variant \(variant)")
+            }
+        }
+        // A NaN anywhere leaves no floor (the plain ranking runs), in a chunk or in the tail.
+        var row = (0..<10_241).map { Float($0 % 97) }
+        XCTAssertNotNil(row.withUnsafeBufferPointer { LogitStatistics.candidateFloor(64, of: $0) })
+        row[5_000] = .nan
+        XCTAssertNil(row.withUnsafeBufferPointer { LogitStatistics.candidateFloor(64, of: $0) })
+        row[5_000] = 1; row[10_240] = .nan
+        XCTAssertNil(row.withUnsafeBufferPointer { LogitStatistics.candidateFloor(64, of: $0) })
     }
 
     /// The summary's logsumexp and entropy against a double-precision loop.

@@ -17,6 +17,32 @@ static inline __attribute__((always_inline)) void lantern_prefetch_l2(const void
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
+#endif
+
+/// Bit i set where p[i] >= floor, for the 16 floats at p (false for NaN): one compare into a
+/// mask register with AVX-512. Swift's `any` over a 16-lane comparison became a lane loop.
+static inline __attribute__((always_inline)) unsigned lantern_mask_at_least16(const float *p, float floor) {
+#if defined(__AVX512F__)
+    return _mm512_cmp_ps_mask(_mm512_loadu_ps(p), _mm512_set1_ps(floor), _CMP_GE_OQ);
+#else
+    unsigned mask = 0;
+    for (int i = 0; i < 16; i++) mask |= (unsigned)(p[i] >= floor) << i;
+    return mask;
+#endif
+}
+
+/// Bit i set where p[i] != 0 (true for NaN), for the 16 floats at p.
+static inline __attribute__((always_inline)) unsigned lantern_mask_nonzero16(const float *p) {
+#if defined(__AVX512F__)
+    return _mm512_cmp_ps_mask(_mm512_loadu_ps(p), _mm512_setzero_ps(), _CMP_NEQ_UQ);
+#else
+    unsigned mask = 0;
+    for (int i = 0; i < 16; i++) mask |= (unsigned)(p[i] != 0) << i;
+    return mask;
+#endif
+}
+
+#if defined(__AVX512F__)
 
 typedef float lantern_f32x4 __attribute__((ext_vector_type(4)));
 typedef float lantern_f32x16 __attribute__((ext_vector_type(16)));
