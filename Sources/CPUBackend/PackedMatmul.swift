@@ -191,13 +191,30 @@ enum PackedMatmul {
         while kk < k { column[kk * stride] = W.load1(row, kk); kk += 1 }
     }
 
-    /// 6 rows × `nr` columns: 12 accumulators, two weight vectors, one broadcast. With `ahead`, also
-    /// asks for `lines` cache lines from there into L2, spread evenly over the k steps (one per 8
-    /// steps when there are few): in a burst, prefetches wait for free fill buffers.
+    /// 6 rows × `nr` columns: 12 accumulators, two weight vectors, one broadcast. A last tile of
+    /// one to four rows takes the kernel for 2 or 4 rows, which does only their FMAs (128 rows are
+    /// 21 tiles and 2 rows: a full kernel there spent 3% of the product on zeros). With `ahead`,
+    /// also asks for `lines` cache lines from there into L2, spread evenly over the k steps (one
+    /// per 8 steps when there are few): in a burst, prefetches wait for free fill buffers.
     @inline(__always)
     static func tile(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ depth: Int,
                      _ out: UnsafeMutablePointer<Float>, _ ldo: Int, _ rows: Int, _ cols: Int, _ first: Bool,
                      ahead: UnsafeRawPointer? = nil, lines: Int = 0) {
+        if rows > 4 {
+            tile(SixRows.self, a, b, depth, out, ldo, rows, cols, first, ahead: ahead, lines: lines)
+        } else if rows > 2 {
+            tile(FourRows.self, a, b, depth, out, ldo, rows, cols, first, ahead: ahead, lines: lines)
+        } else {
+            tile(TwoRows.self, a, b, depth, out, ldo, rows, cols, first, ahead: ahead, lines: lines)
+        }
+    }
+
+    /// The register tile for the first `R.count` rows of a packed activation tile (always `mr`
+    /// rows apart in k): specialised per R, the rows past it and their accumulators drop out.
+    @inline(__always)
+    private static func tile<R: TileRows>(_: R.Type, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ depth: Int,
+                                          _ out: UnsafeMutablePointer<Float>, _ ldo: Int, _ rows: Int, _ cols: Int, _ first: Bool,
+                                          ahead: UnsafeRawPointer?, lines: Int) {
         typealias V = PanelVector
         let half = MemoryLayout<V>.size
         var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V()
@@ -206,30 +223,34 @@ enum PackedMatmul {
         let perChunk = (lines + (depth + 7) / 8 - 1) / max(1, (depth + 7) / 8)
         var line = 0, kk = 0
         while kk < depth {
-          let steps = min(8, depth - kk)
-          kk += steps
-          if line < lines, let ahead {
-              for l in line..<min(lines, line + perChunk) { lantern_prefetch_l2(ahead + 64 * l) }
-              line += perChunk
-          }
-          for _ in 0..<steps {
-            let b0 = bp.loadUnaligned(as: V.self), b1 = bp.loadUnaligned(fromByteOffset: half, as: V.self)
-            var s = V(repeating: ap[0]); c00.addProduct(s, b0); c01.addProduct(s, b1)
-            s = V(repeating: ap[1]); c10.addProduct(s, b0); c11.addProduct(s, b1)
-            s = V(repeating: ap[2]); c20.addProduct(s, b0); c21.addProduct(s, b1)
-            s = V(repeating: ap[3]); c30.addProduct(s, b0); c31.addProduct(s, b1)
-            s = V(repeating: ap[4]); c40.addProduct(s, b0); c41.addProduct(s, b1)
-            s = V(repeating: ap[5]); c50.addProduct(s, b0); c51.addProduct(s, b1)
-            ap += 6
-            bp += 2 * half
-          }
+            let steps = min(8, depth - kk)
+            kk += steps
+            if line < lines, let ahead {
+                for l in line..<min(lines, line + perChunk) { lantern_prefetch_l2(ahead + 64 * l) }
+                line += perChunk
+            }
+            for _ in 0..<steps {
+                let b0 = bp.loadUnaligned(as: V.self), b1 = bp.loadUnaligned(fromByteOffset: half, as: V.self)
+                var s = V(repeating: ap[0]); c00.addProduct(s, b0); c01.addProduct(s, b1)
+                s = V(repeating: ap[1]); c10.addProduct(s, b0); c11.addProduct(s, b1)
+                if R.count > 2 {
+                    s = V(repeating: ap[2]); c20.addProduct(s, b0); c21.addProduct(s, b1)
+                    s = V(repeating: ap[3]); c30.addProduct(s, b0); c31.addProduct(s, b1)
+                }
+                if R.count > 4 {
+                    s = V(repeating: ap[4]); c40.addProduct(s, b0); c41.addProduct(s, b1)
+                    s = V(repeating: ap[5]); c50.addProduct(s, b0); c51.addProduct(s, b1)
+                }
+                ap += mr
+                bp += 2 * half
+            }
         }
         store(out, c00, c01, cols, first)
         if rows > 1 { store(out + ldo, c10, c11, cols, first) }
-        if rows > 2 { store(out + 2 * ldo, c20, c21, cols, first) }
-        if rows > 3 { store(out + 3 * ldo, c30, c31, cols, first) }
-        if rows > 4 { store(out + 4 * ldo, c40, c41, cols, first) }
-        if rows > 5 { store(out + 5 * ldo, c50, c51, cols, first) }
+        if R.count > 2, rows > 2 { store(out + 2 * ldo, c20, c21, cols, first) }
+        if R.count > 2, rows > 3 { store(out + 3 * ldo, c30, c31, cols, first) }
+        if R.count > 4, rows > 4 { store(out + 4 * ldo, c40, c41, cols, first) }
+        if R.count > 4, rows > 5 { store(out + 5 * ldo, c50, c51, cols, first) }
     }
 
     /// Writes (first k slice) or adds one row of a tile, clipped to `cols`.
@@ -254,3 +275,9 @@ enum PackedMatmul {
         }
     }
 }
+
+/// Rows of a register tile, as a type: `PackedMatmul.tile` is specialised per count.
+protocol TileRows { static var count: Int { get } }
+enum TwoRows: TileRows { static var count: Int { 2 } }
+enum FourRows: TileRows { static var count: Int { 4 } }
+enum SixRows: TileRows { static var count: Int { 6 } }

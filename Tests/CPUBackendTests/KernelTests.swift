@@ -43,7 +43,7 @@ final class KernelTests: XCTestCase {
 
     func testMatmulAllDtypesRaggedShapes() throws {
         for dtype in [DType.f32, .bf16, .f16] {
-            for (n, k, m) in [(1, 37, 5), (3, 100, 67), (4, 8, 3), (17, 1030, 50), (9, 2053, 97), (128, 64, 49)] {
+            for (n, k, m) in [(1, 37, 5), (3, 100, 67), (4, 8, 3), (17, 1030, 50), (9, 2053, 97), (128, 64, 49), (13, 300, 40), (16, 257, 33)] {
                 let x = random(n * k), (w, widened) = host(random(m * k), shape: [m, k], dtype: dtype)
                 let out = try backend.read(backend.matmul(try backend.matrix(x, rows: n, cols: k), try backend.weight(w)))
                 assertClose(out, Reference.matmul(x, widened, n: n, k: k, m: m), tol: 2e-6 * Float(k).squareRoot() + 1e-6,
