@@ -1,8 +1,9 @@
 import Foundation
 import LanternCore
 
-/// Attention for many query rows (prefill): per head and block of up to `queryBlock` queries, the
-/// scores are one GEMM (Q·Kᵀ, through the packed matmul), the softmax runs row by row as in
+/// Attention for many query rows (prefill): per kv head and block of up to `queryBlock` queries,
+/// with the query heads that share the kv head stacked as rows, the scores are one GEMM (Q·Kᵀ,
+/// through the packed matmul), the softmax runs row by row as in
 /// `AttentionKernel`, and the output is a second GEMM (P·V). `AttentionKernel` takes a dot product
 /// per (query, key) and was 17% of a 512-token prefill; the GEMMs run at the matmul's rate. The
 /// weight panels of both GEMMs are filled straight from the K and V caches (K's rows as they are,
@@ -21,41 +22,48 @@ enum BlockedAttention {
                     out: UnsafeMutablePointer<Float>, pattern: UnsafeMutablePointer<Float>?,
                     n: Int, queryStart: Int, keyCount: Int, p: AttentionParams) {
         let d = p.headDim, qw = p.heads * d, kw = p.kvHeads * d, group = p.heads / p.kvHeads
-        let rowsMax = min(n, queryBlock)
-        let qh = UnsafeMutablePointer<Float>.allocate(capacity: rowsMax * d)
-        let oh = UnsafeMutablePointer<Float>.allocate(capacity: rowsMax * d)
-        let scores = UnsafeMutablePointer<Float>.allocate(capacity: rowsMax * keyCount)
+        // The query heads that share a kv head are stacked as rows of one GEMM: K's and V's panels
+        // are filled once per block for all of them, not once per query head.
+        let stackMax = group * min(n, queryBlock)
+        let qh = UnsafeMutablePointer<Float>.allocate(capacity: stackMax * d)
+        let oh = UnsafeMutablePointer<Float>.allocate(capacity: stackMax * d)
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: stackMax * keyCount)
         defer { for buffer in [qh, oh, scores] { buffer.deallocate() } }
         let nr = PackedMatmul.nr
 
         for kvh in 0..<p.kvHeads {
             let caches = UncheckedBox((k + kvh * d, v + kvh * d))
+            let heads = (kvh * group)..<((kvh + 1) * group)
             var i0 = 0
             while i0 < n {
-                let rows = min(queryBlock, n - i0)
+                let rows = min(queryBlock, n - i0), stacked = group * rows
                 // Keys this block can see: up to its last query's position.
                 let keys = min(keyCount, queryStart + i0 + rows)
-                for h in (kvh * group)..<((kvh + 1) * group) {
-                    for i in 0..<rows { (qh + i * d).update(from: q + (i0 + i) * qw + h * d, count: d) }
-                    // Scores: the weight's rows are keys j0..<j0+cols, each d floats of K's row j.
-                    PackedMatmul.run(x: qh, out: scores, n: rows, k: d, m: keys) { panel, j0, cols, k0, depth in
-                        PackedMatmul.fillPanel(F32Load.self, UnsafeRawPointer(caches.value.0), rowBytes: kw * 4,
-                                               firstRow: j0, rows: cols, k0: k0, depth: depth, panel)
+                for (g, h) in heads.enumerated() {
+                    for i in 0..<rows { (qh + (g * rows + i) * d).update(from: q + (i0 + i) * qw + h * d, count: d) }
+                }
+                // Scores: the weight's rows are keys j0..<j0+cols, each d floats of K's row j.
+                PackedMatmul.run(x: qh, out: scores, n: stacked, k: d, m: keys) { panel, j0, cols, k0, depth in
+                    PackedMatmul.fillPanel(F32Load.self, UnsafeRawPointer(caches.value.0), rowBytes: kw * 4,
+                                           firstRow: j0, rows: cols, k0: k0, depth: depth, panel)
+                }
+                for g in 0..<group {
+                    softmax(scores + g * rows * keys, rows: rows, keys: keys, firstPosition: queryStart + i0, p: p)
+                }
+                // Output: the weight's rows are head dimensions; V's row (key) k0 + t holds them in order.
+                PackedMatmul.run(x: scores, out: oh, n: stacked, k: keys, m: d) { panel, j0, cols, k0, depth in
+                    for t in 0..<depth {
+                        let row = panel + t * nr
+                        row.update(from: caches.value.1 + (k0 + t) * kw + j0, count: cols)
+                        if cols < nr { (row + cols).update(repeating: 0, count: nr - cols) }
                     }
-                    softmax(scores, rows: rows, keys: keys, firstPosition: queryStart + i0, p: p)
-                    // Output: the weight's rows are head dimensions; V's row (key) k0 + t holds them in order.
-                    PackedMatmul.run(x: scores, out: oh, n: rows, k: keys, m: d) { panel, j0, cols, k0, depth in
-                        for t in 0..<depth {
-                            let row = panel + t * nr
-                            row.update(from: caches.value.1 + (k0 + t) * kw + j0, count: cols)
-                            if cols < nr { (row + cols).update(repeating: 0, count: nr - cols) }
-                        }
-                    }
-                    for i in 0..<rows { (out + (i0 + i) * qw + h * d).update(from: oh + i * d, count: d) }
+                }
+                for (g, h) in heads.enumerated() {
+                    for i in 0..<rows { (out + (i0 + i) * qw + h * d).update(from: oh + (g * rows + i) * d, count: d) }
                     if let pattern {
                         for i in 0..<rows {
                             let row = pattern + (h * n + i0 + i) * keyCount
-                            row.update(from: scores + i * keys, count: keys)
+                            row.update(from: scores + (g * rows + i) * keys, count: keys)
                             (row + keys).update(repeating: 0, count: keyCount - keys)
                         }
                     }

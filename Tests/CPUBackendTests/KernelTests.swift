@@ -99,7 +99,8 @@ final class KernelTests: XCTestCase {
     }
 
     func testAttentionMasksAndCache() throws {
-        // n ≥ 16 takes BlockedAttention (GEMMs per head and block of 256 queries), fewer the per-query kernel.
+        // n ≥ 16 takes BlockedAttention (GEMMs per kv head, its query heads stacked, and block of 128
+        // queries; 300 queries are three blocks), fewer the per-query kernel.
         let cases: [(n: Int, start: Int, window: Int?, cap: Float?)] = [(6, 0, nil, nil), (13, 0, 4, 2), (3, 5, 3, nil), (1, 9, nil, 50),
                                                                         (40, 0, nil, nil), (37, 5, 7, 3), (300, 2, nil, nil), (263, 0, 100, nil)]
         for c in cases {
