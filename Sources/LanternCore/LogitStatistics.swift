@@ -196,8 +196,9 @@ public enum LogitStatistics {
 
     /// exp(x) for x ≤ 0 in eight f32 lanes (Cephes expf: x = n·ln2 + r, |r| ≤ ln2/2, a degree-6
     /// polynomial for e^r, 2^n put into the exponent bits). Below −87.3 the result is 0, as
-    /// expf underflows there too; positive inputs are not used by the callers.
-    @inline(__always)
+    /// expf underflows there too; positive inputs are not used by the callers. Inlinable, so the
+    /// kernels in other modules (GELU, SiLU, attention's softmax) get it inline, not as a call.
+    @inlinable @inline(__always)
     public static func exp8(_ input: SIMD8<Float>) -> SIMD8<Float> {
         let floor = SIMD8<Float>(repeating: -87.3)
         let x = input.replacing(with: floor, where: input .< floor)
