@@ -42,8 +42,12 @@ enum BlockedAttention {
                 for (g, h) in heads.enumerated() {
                     for i in 0..<rows { (qh + (g * rows + i) * d).update(from: q + (i0 + i) * qw + h * d, count: d) }
                 }
+                // Stacked row r is query i0 + r % rows: it sees keys up to its position (the
+                // softmax reads no score past that, and leaves zeros there for P·V).
+                let firstQuery = queryStart + i0
+                let seen: (Int) -> Int = { r in min(keys, firstQuery + r % rows + 1) }
                 // Scores: the weight's rows are keys j0..<j0+cols, each d floats of K's row j.
-                PackedMatmul.run(x: qh, out: scores, n: stacked, k: d, m: keys) { panel, j0, cols, k0, depth in
+                PackedMatmul.run(x: qh, out: scores, n: stacked, k: d, m: keys, limits: (.columns, seen)) { panel, j0, cols, k0, depth in
                     PackedMatmul.fillPanel(F32Load.self, UnsafeRawPointer(caches.value.0), rowBytes: kw * 4,
                                            firstRow: j0, rows: cols, k0: k0, depth: depth, panel)
                 }
@@ -51,7 +55,7 @@ enum BlockedAttention {
                     softmax(scores + g * rows * keys, rows: rows, keys: keys, firstPosition: queryStart + i0, p: p)
                 }
                 // Output: the weight's rows are head dimensions; V's row (key) k0 + t holds them in order.
-                PackedMatmul.run(x: scores, out: oh, n: stacked, k: keys, m: d) { panel, j0, cols, k0, depth in
+                PackedMatmul.run(x: scores, out: oh, n: stacked, k: keys, m: d, limits: (.terms, seen)) { panel, j0, cols, k0, depth in
                     for t in 0..<depth {
                         let row = panel + t * nr
                         row.update(from: caches.value.1 + (k0 + t) * kw + j0, count: cols)

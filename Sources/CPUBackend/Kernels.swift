@@ -10,9 +10,20 @@ enum Kernels {
             let (x, w, out) = args.value
             for r in range {
                 let xr = x + r * d, o = out + r * d
-                var acc = SIMD8<Float>(), i = 0
+                // Four running sums: one waited on its own previous add every eight floats.
+                var acc = SIMD8<Float>(), acc1 = acc, acc2 = acc, acc3 = acc, i = 0
+                let raw = UnsafeRawPointer(xr)
+                while i + 32 <= d {
+                    let v0 = raw.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
+                    let v1 = raw.loadUnaligned(fromByteOffset: 4 * i + 32, as: SIMD8<Float>.self)
+                    let v2 = raw.loadUnaligned(fromByteOffset: 4 * i + 64, as: SIMD8<Float>.self)
+                    let v3 = raw.loadUnaligned(fromByteOffset: 4 * i + 96, as: SIMD8<Float>.self)
+                    acc += v0 * v0; acc1 += v1 * v1; acc2 += v2 * v2; acc3 += v3 * v3
+                    i += 32
+                }
+                acc = (acc + acc1) + (acc2 + acc3)
                 while i + 8 <= d {
-                    let v = UnsafeRawPointer(xr + i).loadUnaligned(as: SIMD8<Float>.self)
+                    let v = raw.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
                     acc += v * v; i += 8
                 }
                 var ss = acc.sum()
@@ -51,10 +62,31 @@ enum Kernels {
                 (out + r * width).update(from: x + r * width, count: width)
                 for h in 0..<heads {
                     let xb = x + r * width + h * headDim, ob = out + r * width + h * headDim
-                    for i in 0..<half {
+                    var i = 0
+                    if params.pairing == .half {
+                        // The halves are contiguous: eight pairs at a time, the same products and sums.
+                        cosv.withUnsafeBufferPointer { c in
+                            sinv.withUnsafeBufferPointer { s in
+                                typealias V = SIMD8<Float>
+                                let (x, o) = (UnsafeRawPointer(xb), UnsafeMutableRawPointer(ob))
+                                let (cr, sr) = (UnsafeRawPointer(c.baseAddress!), UnsafeRawPointer(s.baseAddress!))
+                                while i + 8 <= half {
+                                    let x1 = x.loadUnaligned(fromByteOffset: 4 * i, as: V.self)
+                                    let x2 = x.loadUnaligned(fromByteOffset: 4 * (half + i), as: V.self)
+                                    let cv = cr.loadUnaligned(fromByteOffset: 4 * i, as: V.self)
+                                    let sv = sr.loadUnaligned(fromByteOffset: 4 * i, as: V.self)
+                                    o.storeBytes(of: x1 * cv - x2 * sv, toByteOffset: 4 * i, as: V.self)
+                                    o.storeBytes(of: x2 * cv + x1 * sv, toByteOffset: 4 * (half + i), as: V.self)
+                                    i += 8
+                                }
+                            }
+                        }
+                    }
+                    while i < half {
                         let (a, b) = params.pairing == .half ? (i, i + half) : (2 * i, 2 * i + 1)
                         ob[a] = xb[a] * cosv[i] - xb[b] * sinv[i]
                         ob[b] = xb[b] * cosv[i] + xb[a] * sinv[i]
+                        i += 1
                     }
                 }
             }
@@ -165,3 +197,4 @@ enum Kernels {
         return s2[0] + s2[1]
     }
 }
+

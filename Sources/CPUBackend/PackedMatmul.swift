@@ -104,20 +104,36 @@ enum PackedMatmul {
     }
     #endif
 
+    /// What a row's limit L(r) tells the product (causal attention): that row r's outputs from
+    /// column L(r) on are not wanted (they are left unwritten), or that its terms from k = L(r)
+    /// on are zero (its sums stop there, having added only zeros past it).
+    enum RowLimit {
+        case columns
+        case terms
+    }
+
     /// The packed product with the weights' panels made by `fill(panel, j0, cols, k0, depth)`:
     /// `panel[kk · nr + c]` = w[j0 + c][k0 + kk] for c < cols, 0 for the rest of the nr columns.
     /// Each task fills its panels for one k slice, then runs every activation tile past them.
+    /// With `limits`, a tile of rows stops at the largest of its rows' limits: a causal block's
+    /// scores skip the panels of keys no row of the tile sees, its outputs the keys' zero terms.
     static func run(x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, n: Int, k: Int, m: Int,
+                    limits: (RowLimit, (Int) -> Int)? = nil,
                     fill: @escaping @Sendable (_ panel: UnsafeMutablePointer<Float>, _ j0: Int, _ cols: Int, _ k0: Int, _ depth: Int) -> Void) {
         let tiles = (n + mr - 1) / mr
         let packedX = packActivations(x, n: n, k: k)
         defer { packedX.deallocate() }
+        // Each tile's limit: the most of its rows' (no limit: all columns, all terms).
+        let tileLimit = (0..<tiles).map { t in
+            limits.map { (_, limit) in (t * mr..<min(n, t * mr + mr)).map(limit).max()! } ?? max(m, k)
+        }
+        let limitsColumns = limits?.0 == .columns, limitsTerms = limits?.0 == .terms
 
         let nc = taskRows(m)
         let tasks = (m + nc - 1) / nc
-        let args = UncheckedBox((packedX, out))
+        let args = UncheckedBox((packedX, out, tileLimit))
         Parallel.forEach(tasks) { task in
-            let (packedX, out) = args.value
+            let (packedX, out, tileLimit) = args.value
             let j0 = task * nc, j1 = min(m, j0 + nc)
             let panels = (j1 - j0 + nr - 1) / nr
             let packedW = UnsafeMutablePointer<Float>.allocate(capacity: panels * kc * nr)
@@ -133,8 +149,12 @@ enum PackedMatmul {
                 for p in 0..<panels {
                     let cols = min(nr, j1 - j0 - p * nr), panel = packedW + p * kc * nr
                     for t in 0..<tiles {
+                        if limitsColumns, j0 + p * nr >= tileLimit[t] { continue }
+                        // Past the limit only zero terms: the first slice still stores (zeros if nothing is left).
+                        let terms = limitsTerms ? max(0, min(depth, tileLimit[t] - k0)) : depth
+                        if terms == 0, k0 > 0 { continue }
                         let a = packedX + t * k * mr + k0 * mr
-                        tile(a, panel, depth, out + t * mr * m + j0 + p * nr, m, min(mr, n - t * mr), cols, k0 == 0)
+                        tile(a, panel, terms, out + t * mr * m + j0 + p * nr, m, min(mr, n - t * mr), cols, k0 == 0)
                     }
                 }
                 k0 += depth
