@@ -11,6 +11,8 @@ extension Bench {
         /// With f32 weights, and with weights that are bf16 values (as SAEs are often shipped and
         /// read): AMX splits those into one bf16 piece instead of three.
         let scanSeconds: Double, bf16Seconds: Double, forwardSeconds: Double, width: Int, layers: Int
+        /// The encoders' multiply-adds per token and layer, over the block's own (its weight products).
+        let encoderShare: Double
         var ratio: Double { scanSeconds / forwardSeconds }
         var bf16Ratio: Double { bf16Seconds / forwardSeconds }
 
@@ -18,11 +20,14 @@ extension Bench {
             print(String(format: "  dark-matter scan, %d tokens, a %d-wide TopK-64 SAE on each of the %d resid_posts: the forward pass alone %.3f s;",
                          tokens, width, layers, forwardSeconds))
             print(String(format: "    f32 SAE weights %.3f s, ratio %.2f×; bf16 values %.3f s, ratio %.2f×", scanSeconds, ratio, bf16Seconds, bf16Ratio))
+            print(String(format: "    (each encoder is %.2f× its block's multiply-adds: run at the forward pass's rate, the scan's ratio is %.2f×)",
+                         encoderShare, 1 + encoderShare))
         }
 
         var json: [String: Any] {
             ["dark_matter_scan_seconds": scanSeconds, "dark_matter_scan_forward_seconds": forwardSeconds, "dark_matter_scan_ratio": ratio,
-             "dark_matter_scan_bf16_seconds": bf16Seconds, "dark_matter_scan_bf16_ratio": bf16Ratio, "dark_matter_scan_sae_width": width]
+             "dark_matter_scan_bf16_seconds": bf16Seconds, "dark_matter_scan_bf16_ratio": bf16Ratio, "dark_matter_scan_sae_width": width,
+             "dark_matter_scan_encoder_share": encoderShare]
         }
     }
 
@@ -82,6 +87,7 @@ extension Bench {
         // One set of SAEs at a time: each is 1.4 GB of f32 for the default model.
         let f32 = try scan(try saes(bf16: false))
         let bf16 = try scan(try saes(bf16: true))
-        return DarkMatterScan(scanSeconds: f32, bf16Seconds: bf16, forwardSeconds: plain, width: width, layers: names.count)
+        return DarkMatterScan(scanSeconds: f32, bf16Seconds: bf16, forwardSeconds: plain, width: width, layers: names.count,
+                              encoderShare: Double(width * d) / Double(max(1, model.blockMultiplyAddsPerToken)))
     }
 }

@@ -62,6 +62,9 @@ extension Bench {
         let harvestRate = Double(contexts * (traceLength - 1)) / harvestSeconds
         // The moonshot: an SAE on every layer (weights widened as in the scan commands).
         let scan = try darkMatterScanBench(model, tokens: traceTokens)
+        // The roof for all of these: exact f32 products are multiply-adds, at most this many a second.
+        let peak = backend is CPUBackend ? ComputePeak.gigaflopsPerSecond() : nil
+        func ofPeak(_ rate: Double) -> String { peak.map { String(format: ", %.0f%% of the FMA peak", 100 * rate / $0) } ?? "" }
 
         var result: [String: Any] = [
             "model": spec, "backend": backend.name, "startup_seconds": startup,
@@ -72,6 +75,7 @@ extension Bench {
             "harvest_layer": harvestLayer, "harvest_tokens_per_second": harvestRate,
             "harvest_gflops": gflops(rows: contexts * traceLength, blocks: harvestLayer + 1, logitRows: 0, seconds: harvestSeconds),
         ]
+        if let peak { result["fma_peak_gflops"] = peak }
         if let widenedTrace, let widenedLens {
             result["widened_trace_seconds"] = widenedTrace
             result["widened_lens_seconds"] = widenedLens
@@ -82,14 +86,27 @@ extension Bench {
         if let amx { result.merge(amx.json) { $1 } }
         if !json {
             print("workloads: \(spec) (\(backend.name)); GFLOP/s count the weight products only")
+            if let peak { print(String(format: "  f32 FMA peak of this machine, all cores, measured now: %.0f GFLOP/s", peak)) }
             print(String(format: "  start-up (load, tokenizer, encode; no process start): %.3f s", startup))
             let theirs = transformers?["trace_seconds"] as? Double
-            print(String(format: "  trace %d tokens, every resid_post + all logits: %.3f s (%.0f GFLOP/s)", traceLength, traceSeconds,
-                         result["trace_gflops"] as! Double)
+            let traceRate = result["trace_gflops"] as! Double
+            print(String(format: "  trace %d tokens, every resid_post + all logits: %.3f s (%.0f GFLOP/s%@)", traceLength, traceSeconds,
+                         traceRate, ofPeak(traceRate))
                   + (theirs.map { String(format: "   transformers fp32 %.3f s, ratio %.2f×", $0, $0 / traceSeconds) } ?? ""))
+            if let theirs, let peak {
+                // Its weight products alone, at the peak: no exact f32 forward pass can be faster.
+                let floor = traceRate * traceSeconds / peak
+                print(String(format: "    at the FMA peak its products alone take %.3f s: at most %.2f× transformers here", floor, theirs / floor))
+            }
             amx?.printLine(rows: traceLength, vocabulary: vocab)
-            print(String(format: "  lens of the demo prompt (%d tokens): %.3f s (%.0f GFLOP/s); trace --hooks '*' of it %.3f s; lens/trace %.2f",
-                         ids.count, lens, result["lens_gflops"] as! Double, demoTrace, lens / demoTrace))
+            let lensRate = result["lens_gflops"] as! Double
+            print(String(format: "  lens of the demo prompt (%d tokens): %.3f s (%.0f GFLOP/s%@); trace --hooks '*' of it %.3f s; lens/trace %.2f",
+                         ids.count, lens, lensRate, ofPeak(lensRate), demoTrace, lens / demoTrace))
+            if let peak {
+                // The lens unembeds every layer: 19 rows of logits per token where a trace has one.
+                print(String(format: "    at the FMA peak the lens's products alone take %.3f s: lens/trace at least %.2f here",
+                             lensRate * lens / peak, lensRate * lens / peak / demoTrace))
+            }
             if widenedTrace != nil, cpu?.widening?.bytesUsed == 0 {
                 print("  weights kept widened to f32 (many-pass commands): nothing to widen, every weight is read as stored (AMX)")
             } else if let widenedTrace, let widenedLens {
@@ -99,7 +116,8 @@ extension Bench {
                       + (theirs.map { String(format: ", ratio to transformers %.2f×", $0 / widenedTrace) } ?? "")
                       + String(format: "; lens %.3f s", widenedLens))
             }
-            print(String(format: "  harvest at blocks.%d: %.0f tokens/s (%.0f GFLOP/s)", harvestLayer, harvestRate, result["harvest_gflops"] as! Double))
+            let harvestRateFlops = result["harvest_gflops"] as! Double
+            print(String(format: "  harvest at blocks.%d: %.0f tokens/s (%.0f GFLOP/s%@)", harvestLayer, harvestRate, harvestRateFlops, ofPeak(harvestRateFlops)))
             scan.printLine(tokens: traceLength)
         }
         return result
