@@ -1,3 +1,4 @@
+import CIntrinsics
 import LanternCore
 
 /// Vectorised block decoders for the matmul kernel: eight elements at a time, the same float
@@ -93,8 +94,9 @@ extension SIMDBlockDecoder {
 }
 
 // Swift's SIMD conversions between scalar types were generic calls in older toolchains (a call
-// per eight weights); with Swift 6.3 the byte-to-lane conversions below compile to single AVX2
-// instructions (checked in the assembly). The other helpers use same-type lane ops.
+// per eight weights); with Swift 6.3 the byte-to-lane conversion below compiles to a single AVX2
+// instruction (checked in the assembly). The signed bytes to floats still became two calls in the
+// Q8_0 panel fill, so they go through `CIntrinsics`. The other helpers use same-type lane ops.
 
 /// The 8 bytes at `offset`, zero-extended into 32-bit lanes: one vpmovzxbd with Swift 6.3 (the
 /// byte-vector conversion is inlined now; the former broadcast-shift-mask took ~6 instructions
@@ -103,9 +105,9 @@ extension SIMDBlockDecoder {
     SIMD8<UInt32>(truncatingIfNeeded: p.loadUnaligned(fromByteOffset: offset, as: SIMD8<UInt8>.self))
 }
 
-/// The 8 signed bytes at `offset` as exact floats (vpmovsxbd + vcvtdq2ps).
+/// The 8 signed bytes at `offset` as exact floats (vpmovsxbd + vcvtdq2ps, from `CIntrinsics`).
 @inline(__always) private func signedFloats(_ p: UnsafeRawPointer, _ offset: Int) -> SIMD8<Float> {
-    SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: p.loadUnaligned(fromByteOffset: offset, as: SIMD8<Int8>.self)))
+    lantern_i8x8_to_f32(p + offset)
 }
 
 /// Exact conversion of lanes below 2²³: 2²³ + v has v in its mantissa.

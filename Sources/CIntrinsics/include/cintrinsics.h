@@ -15,9 +15,24 @@ static inline __attribute__((always_inline)) void lantern_prefetch_l2(const void
     __builtin_prefetch(p, 0, 2);
 }
 
-#if defined(__AVX512F__)
+#if defined(__AVX2__)
 #include <immintrin.h>
 #endif
+
+typedef float lantern_f32x8 __attribute__((ext_vector_type(8)));
+
+/// The 8 signed bytes at p as exact floats: vpmovsxbd and vcvtdq2ps with AVX2. Swift's generic
+/// conversions for this became two out-of-line calls per eight weights in the Q8_0 panel fill.
+static inline __attribute__((always_inline)) lantern_f32x8 lantern_i8x8_to_f32(const void *p) {
+#if defined(__AVX2__)
+    return (lantern_f32x8)_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)));
+#else
+    const signed char *b = (const signed char *)p;
+    lantern_f32x8 r;
+    for (int i = 0; i < 8; i++) r[i] = (float)b[i];
+    return r;
+#endif
+}
 
 /// Bit i set where p[i] >= floor, for the 16 floats at p (false for NaN): one compare into a
 /// mask register with AVX-512. Swift's `any` over a 16-lane comparison became a lane loop.
