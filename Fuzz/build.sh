@@ -7,8 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=.build/fuzz
 mkdir -p "$OUT/lib"
+# LanternCore imports CIntrinsics for a few static inline functions (no C objects to link): a
+# module map for its header stands in for the one SwiftPM makes.
+mkdir -p "$OUT/cintrinsics"
+printf 'module CIntrinsics {\n    header "%s/Sources/CIntrinsics/include/cintrinsics.h"\n    export *\n}\n' "$PWD" \
+  > "$OUT/cintrinsics/module.modulemap"
 FLAGS=(-O -swift-version 6 -parse-as-library -enable-testing -sanitize=fuzzer,address -I "$OUT/lib" -L "$OUT/lib"
-       -I .build/checkouts/ZIPFoundation/Sources/CZLib)
+       -I .build/checkouts/ZIPFoundation/Sources/CZLib -I "$OUT/cintrinsics")
 [ -d .build/checkouts/ZIPFoundation ] || swift package resolve >/dev/null
 
 # module name → its sources (rebuilt only when a source is newer than the library).
