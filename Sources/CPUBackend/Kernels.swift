@@ -68,15 +68,15 @@ enum Kernels {
                         cosv.withUnsafeBufferPointer { c in
                             sinv.withUnsafeBufferPointer { s in
                                 typealias V = SIMD8<Float>
-                                let (x, o) = (UnsafeRawPointer(xb), UnsafeMutableRawPointer(ob))
+                                let (src, dst) = (UnsafeRawPointer(xb), UnsafeMutableRawPointer(ob))
                                 let (cr, sr) = (UnsafeRawPointer(c.baseAddress!), UnsafeRawPointer(s.baseAddress!))
                                 while i + 8 <= half {
-                                    let x1 = x.loadUnaligned(fromByteOffset: 4 * i, as: V.self)
-                                    let x2 = x.loadUnaligned(fromByteOffset: 4 * (half + i), as: V.self)
+                                    let x1 = src.loadUnaligned(fromByteOffset: 4 * i, as: V.self)
+                                    let x2 = src.loadUnaligned(fromByteOffset: 4 * (half + i), as: V.self)
                                     let cv = cr.loadUnaligned(fromByteOffset: 4 * i, as: V.self)
                                     let sv = sr.loadUnaligned(fromByteOffset: 4 * i, as: V.self)
-                                    o.storeBytes(of: x1 * cv - x2 * sv, toByteOffset: 4 * i, as: V.self)
-                                    o.storeBytes(of: x2 * cv + x1 * sv, toByteOffset: 4 * (half + i), as: V.self)
+                                    dst.storeBytes(of: x1 * cv - x2 * sv, toByteOffset: 4 * i, as: V.self)
+                                    dst.storeBytes(of: x2 * cv + x1 * sv, toByteOffset: 4 * (half + i), as: V.self)
                                     i += 8
                                 }
                             }
@@ -197,4 +197,3 @@ enum Kernels {
         return s2[0] + s2[1]
     }
 }
-

@@ -123,10 +123,10 @@ enum PackedMatmul {
         let tiles = (n + mr - 1) / mr
         let packedX = packActivations(x, n: n, k: k)
         defer { packedX.deallocate() }
-        // Each tile's limit: the most of its rows' (no limit: all columns, all terms).
-        let tileLimit = (0..<tiles).map { t in
-            limits.map { (_, limit) in (t * mr..<min(n, t * mr + mr)).map(limit).max()! } ?? max(m, k)
-        }
+        // Each tile's limit: the most of its rows' (read only when there are limits).
+        let tileLimit = limits.map { (_, limit) in
+            (0..<tiles).map { t in (t * mr..<min(n, t * mr + mr)).map(limit).max()! }
+        } ?? []
         let limitsColumns = limits?.0 == .columns, limitsTerms = limits?.0 == .terms
 
         let nc = taskRows(m)
