@@ -33,11 +33,17 @@ extension Trace {
     func gradientEntries(_ loaded: LanternModel, tokens: [Int32]) throws -> (entries: [SafetensorsWriter.Entry], metric: Float) {
         let transformer = loaded.transformer, backend = transformer.backend
         let result = try transformer.gradients(tokens: tokens, of: try gradients.metric(loaded), hooks: HookFilter(hooks))
-        var entries: [SafetensorsWriter.Entry] = []
+        // Forward order, the attention patterns among them (activations only: they have no gradient).
+        let order = Dictionary(uniqueKeysWithValues: HookNames.all(layers: transformer.config.layerCount).enumerated().map { ($1, $0) })
+        var named: [(name: String, entries: [SafetensorsWriter.Entry])] = []
         for point in result.points {
-            entries.append(.init(name: point.name, shape: point.activation.shape, values: try backend.read(point.activation)))
-            entries.append(.init(name: "grad:" + point.name, shape: point.gradient.shape, values: try backend.read(point.gradient)))
+            named.append((point.name, [.init(name: point.name, shape: point.activation.shape, values: try backend.read(point.activation)),
+                                       .init(name: "grad:" + point.name, shape: point.gradient.shape, values: try backend.read(point.gradient))]))
         }
+        for (name, pattern) in result.patterns {
+            named.append((name, [.init(name: name, shape: pattern.shape, values: try backend.read(pattern))]))
+        }
+        var entries = named.sorted { order[$0.name, default: 0] < order[$1.name, default: 0] }.flatMap(\.entries)
         entries.append(.init(name: "logits", shape: result.logits.shape, values: try backend.read(result.logits)))
         return (entries, result.metric)
     }

@@ -45,15 +45,19 @@ public final class ForwardRecord: @unchecked Sendable {
     /// Before the final softcap (the same tensor where the model has none).
     let rawLogits: Tensor
     let activations: [String: Tensor]
+    /// The attention patterns the record was asked to keep, in forward order (no gradient reaches them).
+    public let patterns: [(name: String, tensor: Tensor)]
     /// How many stacked copies of the prompt a backward pass on this record carries (1, or
     /// `Transformer.replicated`'s count: one independent target per copy).
     public let copies: Int
 
-    init(tokens: [Int32], logits: Tensor, rawLogits: Tensor, activations: [String: Tensor], copies: Int = 1) {
+    init(tokens: [Int32], logits: Tensor, rawLogits: Tensor, activations: [String: Tensor],
+         patterns: [(name: String, tensor: Tensor)] = [], copies: Int = 1) {
         self.tokens = tokens
         self.logits = logits
         self.rawLogits = rawLogits
         self.activations = activations
+        self.patterns = patterns
         self.copies = copies
     }
 
@@ -76,6 +80,8 @@ public struct GradientResult: @unchecked Sendable {
     public let logits: Tensor
     /// The requested hook points, in forward order.
     public let points: [HookGradient]
+    /// The requested attention patterns [heads, n, n], in forward order: activations without gradients.
+    public let patterns: [(name: String, tensor: Tensor)]
 
     public func gradient(_ name: String) -> Tensor? { points.first { $0.name == name }?.gradient }
     public func activation(_ name: String) -> Tensor? { points.first { $0.name == name }?.activation }

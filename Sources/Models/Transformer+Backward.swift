@@ -12,30 +12,35 @@ import LanternCore
 /// are those of the unpatched path for replacements.
 extension Transformer {
     /// The forward pass and backward pass for one metric: (activation, gradient) at every hook point
-    /// `hooks` matches (attention patterns excepted: their gradients are not computed), in forward order.
+    /// `hooks` matches, in forward order. Attention patterns `hooks` matches come back as
+    /// `GradientResult.patterns`: their activations only, since no gradient is computed for them.
     public func gradients(tokens: [Int32], of metric: GradientMetric, hooks filter: HookFilter,
                           interventions: [(pattern: String, body: HookFunction)] = [],
                           options: BackwardOptions = .exact) throws -> GradientResult {
-        let record = try recordForward(tokens, interventions: interventions)
+        let record = try recordForward(tokens, interventions: interventions, patterns: filter)
         let (value, points) = try backward(record, metric: metric, hooks: filter, options: options)
-        return GradientResult(metric: value, logits: record.logits, points: points)
+        return GradientResult(metric: value, logits: record.logits, points: points, patterns: record.patterns)
     }
 
-    /// Runs `tokens` (no KV cache) keeping what backward passes need.
-    public func recordForward(_ tokens: [Int32], interventions: [(pattern: String, body: HookFunction)] = []) throws -> ForwardRecord {
+    /// Runs `tokens` (no KV cache) keeping what backward passes need, and the attention patterns
+    /// `patterns` matches (none by default: they cost [heads, n, n] per layer and no backward pass reads them).
+    public func recordForward(_ tokens: [Int32], interventions: [(pattern: String, body: HookFunction)] = [],
+                              patterns: HookFilter = .none) throws -> ForwardRecord {
         _ = try differentiableBackend()
-        let kept = HookNames.all(layers: config.layerCount).filter { !$0.hasSuffix("attn.hook_pattern") }
+        let kept = HookNames.all(layers: config.layerCount).filter { !$0.hasSuffix("attn.hook_pattern") || patterns.matches($0) }
         let hooks = Hooks(capture: HookFilter(kept))
         for i in interventions { hooks.intervene(i.pattern, i.body) }
         try forward(tokens, hooks: hooks, logits: .none)
-        var activations: [String: Tensor] = [:]
-        for (name, tensor) in hooks.captured { activations[name] = tensor }
+        var activations: [String: Tensor] = [:], keptPatterns: [(name: String, tensor: Tensor)] = []
+        for (name, tensor) in hooks.captured {
+            if name.hasSuffix("attn.hook_pattern") { keptPatterns.append((name, tensor)) } else { activations[name] = tensor }
+        }
         guard let normed = activations[HookNames.finalNorm] else {
             throw LanternError.backend("the forward pass did not produce \(HookNames.finalNorm)")
         }
         let raw = try backend.matmul(normed, unembedding)
         let logits = try config.finalSoftcap.map { try backend.softcap(raw, cap: $0) } ?? raw
-        return ForwardRecord(tokens: tokens, logits: logits, rawLogits: raw, activations: activations)
+        return ForwardRecord(tokens: tokens, logits: logits, rawLogits: raw, activations: activations, patterns: keptPatterns)
     }
 
     /// The metric's value and its gradients at the hook points `hooks` matches, in forward order.

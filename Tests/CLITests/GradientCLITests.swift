@@ -55,6 +55,33 @@ final class GradientCLITests: XCTestCase {
             let norm = b.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot()
             XCTAssertLessThanOrEqual(diff / norm, 1e-4, hook)
         }
+        // The pattern the glob names is written too (it has no gradient), equal to the model's.
+        let pattern = try XCTUnwrap(written["blocks.1.attn.hook_pattern"], "blocks.1.* names the pattern")
+        XCTAssertNil(written["grad:blocks.1.attn.hook_pattern"])
+        let fixture = CLITests.fixtures.appendingPathComponent("gemma2_tiny")
+        let sequences = (try JSONSerialization.jsonObject(with: Data(contentsOf: fixture.appendingPathComponent("reference.json")))
+                         as! [String: Any])["sequences"] as! [[Int]]
+        let index = try XCTUnwrap(sequences.firstIndex(of: meta["tokens"] as! [Int]), "the goldens' prompt is a fixture sequence")
+        let expected = try XCTUnwrap(try tensors(fixture.appendingPathComponent("reference.safetensors").path)["\(index):blocks.1.attn.hook_pattern"])
+        XCTAssertEqual(pattern.count, expected.count)
+        XCTAssertLessThanOrEqual(zip(pattern, expected).map { abs($0 - $1) }.max() ?? 1, 1e-5, "transformers' pattern")
+    }
+
+    /// Only patterns asked for, with gradients: the patterns are written, not dropped in silence.
+    func testGradientTraceKeepsNamedPatterns() throws {
+        let out = NSTemporaryDirectory() + "grad-\(UUID().uuidString).safetensors"
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let r = try run(["trace", "--model", CLITests.fixtures.appendingPathComponent("gemma2_tiny").path, "--token-ids", "2,173,54,249",
+                         "--grad-target", "5", "--grad-baseline", "6", "--hooks", "blocks.*.attn.hook_pattern", "--out", out])
+        XCTAssertEqual(r.status, 0, r.err)
+        let written = try tensors(out)
+        XCTAssertEqual(Set(written.keys), Set(["logits"] + (0..<4).map { "blocks.\($0).attn.hook_pattern" }))
+        for (name, values) in written where name != "logits" {
+            XCTAssertEqual(values.count, 4 * 4 * 4, "\(name): [heads, n, n]")
+            for row in stride(from: 0, to: values.count, by: 4) {   // each query's probabilities sum to 1
+                XCTAssertEqual(values[row..<(row + 4)].reduce(0, +), 1, accuracy: 1e-5, name)
+            }
+        }
     }
 
     func testHalfAGradientMetricIsRefused() throws {
