@@ -72,6 +72,7 @@ public final class Transformer: @unchecked Sendable {
         }
 
         var x = try hook(HookNames.embed, try b.embed(tokens, table: embedding, scale: c.embeddingScale), nil)
+        let embedded = x
         // NaN/±∞ are caught at the block that makes them (see FiniteChecking), on backends where a
         // check costs a scan of host memory; the others are checked where their logits are read.
         let finite = b as? FiniteChecking
@@ -100,9 +101,15 @@ public final class Transformer: @unchecked Sendable {
                 values = cache.values[l]
             }
             let wantPattern = hooks?.wants(names.pattern) ?? false
-            let (zRaw, pattern) = try b.attention(q: q, k: keys, v: values, queryStart: start, keyCount: start + n,
+            var (zRaw, pattern) = try b.attention(q: q, k: keys, v: values, queryStart: start, keyCount: start + n,
                                                   params: c.attentionParams(layer: l), wantPattern: wantPattern)
-            if let pattern { _ = try hook(names.pattern, pattern, l) }
+            if let p = pattern {
+                pattern = try hook(names.pattern, p, l)
+                // An edited pattern is what the values are averaged with (see Transformer+Pattern).
+                if let edited = pattern, hooks?.intervenes(names.pattern) == true {
+                    zRaw = try attend(pattern: edited, values: values, keyCount: start + n)
+                }
+            }
             let z = try hook(names.z, zRaw, l)
             var attnOut = try b.matmul(z, w.o)
             if let hooks, hooks.wants(names.result) {
@@ -128,7 +135,9 @@ public final class Transformer: @unchecked Sendable {
             x = try hook(names.residPost, try b.add(x, mlpOut), l)
             if let finite, try !finite.allFinite(x) {
                 // Only now, on the way to an error: which of the block's activations went first.
-                let steps: [(String, Tensor)] = [(l == 0 ? HookNames.embed : names.residPre, residPre), (names.ln1, h),
+                // Block 0's input is hook_embed's output, unless a hook on hook_resid_pre replaced it.
+                let inputs: [(String, Tensor)] = l == 0 ? [(HookNames.embed, embedded), (names.residPre, residPre)] : [(names.residPre, residPre)]
+                let steps: [(String, Tensor)] = inputs + [(names.ln1, h),
                     (names.rotQ, q), (names.rotK, k), (names.v, v), (names.z, z), (names.attnOut, attnOut),
                     (names.residMid, residMid), (names.ln2, h2), (names.mlpPre, gate), (names.mlpPreLinear, up),
                     (names.mlpPost, post), (names.mlpOut, mlpOut), (names.residPost, x)]
