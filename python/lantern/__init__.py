@@ -7,7 +7,7 @@
 """
 from ._lib import (BackendError, BadFileError, InvalidArgumentError, LanternError, ShapeError,
                    UnsupportedError)
-from .arrays import ActivationCache, full_name as get_act_name, to_torch
+from .arrays import ActivationCache, get_act_name, to_torch
 from .hooks import HookPoint
 from .lens import LensResult, LensTable
 from .model import Config, Model

@@ -70,8 +70,19 @@ _SHORT = {
 }
 
 
+def get_act_name(name, layer=None, layer_type=None) -> str:
+    """TransformerLens's `utils.get_act_name(name, layer, layer_type)`: ("resid_post", 3) →
+    "blocks.3.hook_resid_post"; ("normalized", 3, "ln2") → "blocks.3.ln2.hook_normalized"; a full
+    hook name passes through."""
+    if name not in _SHORT:
+        if layer is not None:
+            raise KeyError(f"no short hook name '{name}' (known: {', '.join(sorted(_SHORT))})")
+        return name
+    return full_name((name, layer) + ((layer_type,) if layer_type is not None else ()))
+
+
 def full_name(key) -> str:
-    """TransformerLens's `utils.get_act_name`: ("resid_post", 3) → "blocks.3.hook_resid_post";
+    """A cache key as a hook name: ("resid_post", 3) → "blocks.3.hook_resid_post";
     ("normalized", 3, "ln2") → "blocks.3.ln2.hook_normalized"; names pass through."""
     if isinstance(key, str):
         return key

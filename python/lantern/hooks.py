@@ -92,18 +92,27 @@ class HookSet:
             try:
                 dims = tuple(shape[i] for i in range(rank))
                 count = int(np.prod(dims))
-                flat = np.ctypeslib.as_array(ctypes.cast(data, ctypes.POINTER(ctypes.c_float)), shape=(count,))
+                lent = np.ctypeslib.as_array(ctypes.cast(data, ctypes.POINTER(ctypes.c_float)), shape=(count,))
                 text = name.decode()
-                view = flat.reshape((1,) + tl_shape(text, dims, cfg.n_heads, cfg.n_key_value_heads))
-                if text.endswith("hook_pattern"):
-                    view = flat.reshape((1,) + dims)
+                # The function gets an array of its own: the library's buffer is gone once the
+                # callback returns, and `stored.append(x)` is a common idiom. Edits made in place
+                # are copied back, as are returned arrays (of exactly the activation's shape).
+                owned = lent.copy()
+                shape = (1,) + (dims if text.endswith("hook_pattern") else tl_shape(text, dims, cfg.n_heads, cfg.n_key_value_heads))
+                view = owned.reshape(shape)
                 out = fn(view, HookPoint(text, layer, range(start, start + (dims[1] if len(dims) == 3 else dims[0]))))
-                if out is not None and out is not view:
-                    out = np.asarray(out, dtype=np.float32)
-                    if out.size != count:
-                        raise _lib.ShapeError(f"hook {text}: the function returned shape {out.shape} "
-                                              f"for an activation of shape {view.shape}")
-                    flat[:] = out.reshape(-1)
+                if out is None or out is view:
+                    lent[:] = owned
+                    return 1
+                if hasattr(out, "detach") and hasattr(out, "cpu"):  # a torch tensor
+                    out = out.detach().cpu().numpy()
+                out = np.asarray(out)
+                if out.shape != view.shape:
+                    raise _lib.ShapeError(f"hook {text}: the function returned shape {out.shape} "
+                                          f"for an activation of shape {view.shape}")
+                if not (np.issubdtype(out.dtype, np.floating) or np.issubdtype(out.dtype, np.integer)):
+                    raise _lib.ShapeError(f"hook {text}: the function returned dtype {out.dtype}; activations are float32")
+                lent[:] = out.astype(np.float32, copy=False).reshape(-1)
                 return 1
             except BaseException as error:  # re-raised after the library returns
                 if self.slot.pending is None:

@@ -159,7 +159,7 @@ class Model:
         else:
             if hasattr(input, "detach"):  # a torch tensor
                 input = input.detach().cpu().numpy()
-            tokens = np.atleast_2d(np.asarray(input)).astype(np.int32)
+            tokens = _token_ids(input)
             if tokens.ndim != 2:
                 raise _lib.ShapeError(f"tokens of shape {tokens.shape}: expected [pos] or [batch, pos]")
             if attention_mask is not None:
@@ -225,17 +225,37 @@ class Model:
         of them, or a function of the name (None: every hook). Padded positions hold zeros; each
         prompt of a batch runs on its own, so its values equal an unpadded run."""
         names = expand(names_filter, self.hook_names)
-        logits, arrays = self._forward(input, names, fwd_hooks, return_type == "logits", stop_at_layer, prepend_bos,
+        _check_return_type(return_type)
+        logits, arrays = self._forward(input, names, fwd_hooks, return_type is not None, stop_at_layer, prepend_bos,
                                        padding_side, attention_mask)
-        return logits, ActivationCache(arrays)
+        return self._returned(logits, input, prepend_bos, padding_side, attention_mask, return_type), ActivationCache(arrays)
 
     def run_with_hooks(self, input, fwd_hooks=(), return_type: str | None = "logits", stop_at_layer: int | None = None,
                        prepend_bos: bool = True, padding_side: str = "right", attention_mask=None):
         """Logits with `fwd_hooks` = [(name, glob, list or function of the name, fn)] applied;
         fn(activation, hook) may change the activation in place or return a new one (None: keep)."""
-        logits, _ = self._forward(input, [], fwd_hooks, return_type == "logits", stop_at_layer, prepend_bos,
+        _check_return_type(return_type)
+        logits, _ = self._forward(input, [], fwd_hooks, return_type is not None, stop_at_layer, prepend_bos,
                                   padding_side, attention_mask)
-        return logits
+        return self._returned(logits, input, prepend_bos, padding_side, attention_mask, return_type)
+
+    def _returned(self, logits, input, prepend_bos, padding_side, attention_mask, return_type):
+        """What `return_type` asks for: "logits", None, "loss" (TransformerLens's mean next-token
+        cross-entropy over the prompt's positions, padding left out) or "both" ((logits, loss))."""
+        if return_type in (None, "logits") or logits is None:
+            return logits if return_type == "logits" else None
+        _, rows = self._rows(input, prepend_bos, padding_side, attention_mask)
+        total, count = 0.0, 0
+        for r, start, ids in rows:
+            z = np.asarray(logits[r, start:start + ids.size - 1], dtype=np.float64)
+            top = z.max(axis=-1, keepdims=True)
+            log_norm = top[:, 0] + np.log(np.exp(z - top).sum(axis=-1))
+            total += float((log_norm - z[np.arange(ids.size - 1), ids[1:]]).sum())
+            count += ids.size - 1
+        if count == 0:
+            raise _lib.InvalidArgumentError("return_type 'loss' needs a prompt of at least 2 tokens (a next token to predict)")
+        loss = np.float32(total / count)
+        return loss if return_type == "loss" else (logits, loss)
 
     def __call__(self, input, return_type: str | None = "logits", **kwargs):
         return self.run_with_hooks(input, return_type=return_type, **kwargs)
@@ -295,9 +315,12 @@ class Model:
         if not isinstance(input, str) and isinstance(input, (list, tuple)) and input and isinstance(input[0], str):
             return [self.generate(p, max_new_tokens, temperature, top_k, top_p, seed, stop_at_eos, False, fwd_hooks,
                                   prepend_bos, return_type) for p in input]
+        if not np.isfinite(temperature) or temperature < 0:
+            raise _lib.InvalidArgumentError(f"temperature {temperature}: expected a finite number ≥ 0 (0 is greedy)")
+        if return_type not in ("input", "str", "tokens"):
+            raise _lib.InvalidArgumentError(f"return_type {return_type!r}: expected 'input', 'str' or 'tokens'")
         as_text = isinstance(input, str) and return_type in ("input", "str")
-        ids = self._encode(input, prepend_bos) if isinstance(input, str) else np.ascontiguousarray(
-            np.asarray(input, dtype=np.int32).reshape(-1))
+        ids = self._encode(input, prepend_bos) if isinstance(input, str) else np.ascontiguousarray(_token_ids(input).reshape(-1))
         args = (ids, max_new_tokens, temperature, top_k, top_p, seed, stop_at_eos, fwd_hooks)
         if stream:
             return self._stream(*args)
@@ -357,3 +380,22 @@ class Model:
         text = self._decode(new, 1) if new else ""
         if len(text) > len(shown):
             yield text[len(shown):]
+
+
+_RETURN_TYPES = ("logits", "loss", "both", None)
+
+
+def _check_return_type(return_type) -> None:
+    if return_type not in _RETURN_TYPES:
+        raise _lib.InvalidArgumentError(f"return_type {return_type!r}: expected 'logits', 'loss', 'both' or None")
+
+
+def _token_ids(input) -> np.ndarray:
+    """Token ids as int32 [batch, pos], refusing what a cast would change: floats, bools, ids past int32."""
+    array = np.atleast_2d(np.asarray(input))
+    if array.size and not np.issubdtype(array.dtype, np.integer):
+        raise _lib.InvalidArgumentError(f"token ids must be integers, got dtype {array.dtype}")
+    if array.size and (array.min() < 0 or array.max() > np.iinfo(np.int32).max):
+        bad = array.min() if array.min() < 0 else array.max()
+        raise _lib.InvalidArgumentError(f"token id {int(bad)} is out of range (ids are 0 ≤ id < the vocabulary size)")
+    return array.astype(np.int32)

@@ -52,6 +52,10 @@ class SAE:
 
     def _apply(self, x, direction: int, width_in: int, width_out: int) -> np.ndarray:
         a = np.ascontiguousarray(np.asarray(x, dtype=np.float32))
+        if not np.isfinite(a).all():
+            bad = np.argwhere(~np.isfinite(a))[0]
+            raise _lib.InvalidArgumentError(f"the SAE's input holds {a[tuple(bad)]} at index {tuple(int(i) for i in bad)}: "
+                                            "activations must be finite")
         if a.shape[-1] != width_in:
             what = "d_in" if direction == 0 else "d_sae"
             raise _lib.ShapeError(f"input of shape {a.shape}: the last dimension must be the SAE's {what} = {width_in}")
