@@ -34,7 +34,7 @@ struct GraphCommand: ParsableCommand {
     var logitProbability: Float = 0.95
     @Option(name: .long, help: "At most this many feature nodes, the most influential on the logits (default: all active features).")
     var maxFeatureNodes: Int?
-    @Option(name: .long, help: "Targets per backward pass (stacked copies of the prompt); changes speed and memory, not the graph.")
+    @Option(name: .long, help: "Targets per backward pass (stacked copies of the prompt): speed and memory; edges move only by float32 summation order (~1e-6).")
     var batchSize = 64
     @Option(name: .long, help: "complete (b_dec in the error nodes; rows sum to inputs) or circuit-tracer.")
     var conventions = "complete"

@@ -77,6 +77,13 @@ extension CLITests {
         }
         let ids = Set(nodes.compactMap { $0["node_id"] as? String })
         XCTAssertEqual(ids.count, nodes.count, "node ids are unique", file: file, line: line)
+        // Error nodes as circuit-tracer's writer names them ({layer}_-1_{pos}), found by their type;
+        // the older 0_{layer}_{pos} would name a layer-0 feature too.
+        for node in nodes where (node["feature_type"] as? String)?.contains("error") == true {
+            let expected = "\(node["layer"] ?? "?")_-1_\(node["ctx_idx"] ?? "?")"
+            XCTAssertEqual(node["node_id"] as? String, expected, "error node id", file: file, line: line)
+            XCTAssertEqual(node["feature_type"] as? String, "mlp reconstruction error", file: file, line: line)
+        }
         for link in links {
             let source = link["source"] as? String, target = link["target"] as? String
             XCTAssertTrue(source.map(ids.contains) == true && target.map(ids.contains) == true, "link ends are nodes: \(link)", file: file, line: line)

@@ -30,6 +30,24 @@ final class AttributionGraphTests: XCTestCase {
         return try replacement.graph(tokens: tokens, options: GraphOptions(conventions: conventions))
     }
 
+    /// `--batch-size` changes how many targets share a backward walk, so only the order of float32
+    /// sums: the edges agree to summation noise and pruning keeps the same nodes and edges.
+    func testBatchSizeMovesEdgesOnlyBySummationOrder() throws {
+        let model = try Fixtures.model("gemma3_tiny")
+        let replacement = try ReplacementModel(model: model, transcoders: try Self.randomTranscoders(for: model, skip: true, seed: 11))
+        let tokens = try Fixtures.sequences("gemma3_tiny").max { $0.count < $1.count }!
+        let graphs = try [1, 7, 64].map { try replacement.graph(tokens: tokens, options: GraphOptions(batchSize: $0)) }
+        let scale = graphs[0].adjacency.map { abs($0) }.max()!
+        for g in graphs.dropFirst() {
+            XCTAssertEqual(g.nodes.count, graphs[0].nodes.count)
+            let worst = zip(g.adjacency, graphs[0].adjacency).map { abs($0 - $1) }.max()!
+            XCTAssertLessThanOrEqual(worst / scale, 1e-5, "edges, relative to the largest")
+            let (a, b) = (try g.pruned(), try graphs[0].pruned())
+            XCTAssertEqual(a.nodeMask, b.nodeMask, "pruned nodes")
+            XCTAssertEqual(a.edgeMask, b.edgeMask, "pruned edges")
+        }
+    }
+
     func testRowsSumToInputsUnderCompleteConventions() throws {
         for name in Fixtures.modelNames {
             for skip in [true, false] {

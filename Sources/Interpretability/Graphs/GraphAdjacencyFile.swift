@@ -4,6 +4,12 @@ import Formats
 extension AttributionGraph {
     /// Neuronpedia's id of node `i`: `{layer}_{feature}_{pos}` for a feature, `{layer}_-1_{pos}` for
     /// an error, `E_{token}_{pos}` for an embedding, `{layers+1}_{token}_{last pos}` for a logit.
+    ///
+    /// Error nodes are `{layer}_-1_{pos}` as circuit-tracer's writer now names them: its earlier
+    /// `0_{layer}_{pos}` is also the id of layer 0's feature `layer` at `pos`, and Neuronpedia's
+    /// frontend keys nodes and links on `node_id` (a duplicate silently replaces the other node).
+    /// The frontend never parses an id: it finds error nodes by `feature_type` and reads layer,
+    /// feature and position from their own fields, so the `-1` form opens there unchanged.
     public func nodeID(_ i: Int) -> String {
         switch nodes[i] {
         case let .feature(layer, position, feature, _): return "\(layer)_\(feature)_\(position)"
