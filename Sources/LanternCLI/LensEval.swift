@@ -17,7 +17,7 @@ struct LensEval: ParsableCommand {
     @Option(name: .long, help: "A tuned lens folder to measure beside the logit lens.")
     var tuned: String?
 
-    @Option(name: .long, help: "Tokens to evaluate on (positions; BOS left out).")
+    @Option(name: .long, help: "Tokens to evaluate on (positions; BOS left out): exactly this many, or all the corpus has if fewer.")
     var tokens = 2048
 
     @Option(name: .long, help: "Tokens per context, BOS included.")
@@ -35,10 +35,13 @@ struct LensEval: ParsableCommand {
         let loaded = try model.load(manyPasses: true)
         let lens = try tuned.map { try TunedLens.load(directory: $0) }
         let packer = try corpus.packer(for: loaded, length: context)
-        var contexts: [[Int32]] = []
+        // Exactly --tokens positions: the last context is cut after the ones still needed (its BOS kept).
+        var contexts: [[Int32]] = [], counted = 0
         try packer.forEachContext { _, c in
-            contexts.append(c)
-            return contexts.count * (context - 1) < tokens
+            let take = min(c.count - 1, tokens - counted)
+            contexts.append(Array(c.prefix(take + 1)))
+            counted += take
+            return counted < tokens
         }
         guard !contexts.isEmpty else { throw LanternError.invalidArgument("the corpus has fewer than \(context) tokens: give more text or a shorter --context") }
         let bar = Progress(total: contexts.count, label: "lens eval")

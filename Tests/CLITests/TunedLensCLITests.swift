@@ -28,6 +28,8 @@ extension CLITests {
                              "--tokens", "600", "--context", "32", "--json", "--backend", "cpu"])
         let rows = eval["rows"] as! [[String: Any]]
         XCTAssertEqual(rows.count, 5)
+        XCTAssertEqual(eval["tokens"] as? Int, 600, "--tokens 600 evaluates 600 positions (19 contexts of 31, the last cut to 11)")
+        XCTAssertEqual(eval["contexts"] as? Int, 20)
         for row in rows.prefix(4) {
             XCTAssertLessThan(row["tuned_kl"] as! Double, row["logit_kl"] as! Double, "\(row)")
         }
