@@ -11,14 +11,19 @@ public struct ToyModelFigure: Sendable {
     public var bias: [Float]
     public var importance: [Float]
     public var norms: [Float]
-    public var superposition: [Float]
+    /// Per feature; nil for a feature the model does not represent (its superposition means nothing).
+    public var superposition: [Float?]
     /// WᵀW [n, n] row-major.
     public var gram: [Float]
-    public var featuresPerDimension: Double
+    /// ‖W‖_F² / m.
+    public var frobeniusPerDimension: Double
+    /// Represented features per hidden dimension (at most n / m).
+    public var representedPerDimension: Double
     public var loss: Double
 
     public init(sparsity: Double, features: Int, hidden: Int, weights: [Float], bias: [Float], importance: [Float],
-                norms: [Float], superposition: [Float], gram: [Float], featuresPerDimension: Double, loss: Double) {
+                norms: [Float], superposition: [Float?], gram: [Float], frobeniusPerDimension: Double,
+                representedPerDimension: Double, loss: Double) {
         self.sparsity = sparsity
         self.features = features
         self.hidden = hidden
@@ -28,7 +33,8 @@ public struct ToyModelFigure: Sendable {
         self.norms = norms
         self.superposition = superposition
         self.gram = gram
-        self.featuresPerDimension = featuresPerDimension
+        self.frobeniusPerDimension = frobeniusPerDimension
+        self.representedPerDimension = representedPerDimension
         self.loss = loss
     }
 }
@@ -42,7 +48,7 @@ extension HTMLReport {
 
     static func number(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
 
-    static func title(_ f: ToyModelFigure) -> String { "S = \(number(f.sparsity, 3)) · \(number(f.featuresPerDimension, 2)) features/dim" }
+    static func title(_ f: ToyModelFigure) -> String { "S = \(number(f.sparsity, 3)) · ‖W‖_F²/m \(number(f.frobeniusPerDimension, 2)) · represented/m \(number(f.representedPerDimension, 2))" }
 
     /// Importance as the paper colours it: most important yellow, least purple (a viridis-like ramp).
     static func importanceColor(_ f: ToyModelFigure, _ i: Int) -> String {
@@ -52,7 +58,10 @@ extension HTMLReport {
     }
 
     /// Superposition 0 → dark blue (a dimension of its own), ≥ 1 → gold (shares its direction).
-    static func superpositionColor(_ value: Float) -> String { ramp(Double(min(max(value, 0), 1)), from: (25, 40, 110), to: (240, 185, 35)) }
+    static func superpositionColor(_ value: Float?) -> String {
+        guard let value else { return "#bbb" }   // not represented
+        return ramp(Double(min(max(value, 0), 1)), from: (25, 40, 110), to: (240, 185, 35))
+    }
 
     static func ramp(_ t: Double, from a: (Double, Double, Double), to b: (Double, Double, Double)) -> String {
         let t = min(max(t, 0), 1)
@@ -60,8 +69,9 @@ extension HTMLReport {
     }
 
     static func featureTip(_ f: ToyModelFigure, _ i: Int) -> String {
-        String(format: "feature %d\nimportance %.3f\n‖W_i‖ %.3f\nsuperposition %.3f\nbias %.3f", i, Double(f.importance[i]),
-               Double(f.norms[i]), Double(f.superposition[i]), Double(f.bias[i]))
+        let superposition = f.superposition[i].map { String(format: "%.3f", Double($0)) } ?? "— (not represented)"
+        return String(format: "feature %d\nimportance %.3f\n‖W_i‖ %.3f\nsuperposition %@\nbias %.3f", i, Double(f.importance[i]),
+                      Double(f.norms[i]), superposition, Double(f.bias[i]))
     }
 
     static func geometrySection(_ figures: [ToyModelFigure]) -> String {
@@ -143,7 +153,7 @@ extension HTMLReport {
         let (w, h, left, right, top, bottom) = (560.0, 300.0, 50.0, 20.0, 16.0, 40.0)
         let xs = figures.map { log10(1 / (1 - $0.sparsity)) }
         let xMax = max(1, (xs.max() ?? 1).rounded(.up)), allN = Double(first.features) / Double(first.hidden)
-        let yMax = max(1, (max(figures.map(\.featuresPerDimension).max() ?? 1, allN) * 1.1).rounded(.up))
+        let yMax = max(1, (max(figures.map(\.frobeniusPerDimension).max() ?? 1, allN) * 1.1).rounded(.up))
         func px(_ x: Double) -> Double { left + x / xMax * (w - left - right) }
         func py(_ y: Double) -> Double { h - bottom - y / yMax * (h - top - bottom) }
         var svg = "<svg width=\"\(Int(w))\" height=\"\(Int(h))\" style=\"background:#fff;border:1px solid #e3e3e3\">"
@@ -168,15 +178,15 @@ extension HTMLReport {
             svg += "<line x1=\"\(left)\" y1=\"\(number(py(value)))\" x2=\"\(w - right)\" y2=\"\(number(py(value)))\" stroke=\"#999\" stroke-dasharray=\"4 3\"/>"
             svg += "<text x=\"\(w - right - 4)\" y=\"\(number(py(value) - 4))\" font-size=\"10\" fill=\"#666\" text-anchor=\"end\">\(escape(label))</text>"
         }
-        let points = zip(xs, figures).map { "\(number(px($0))),\(number(py($1.featuresPerDimension)))" }
+        let points = zip(xs, figures).map { "\(number(px($0))),\(number(py($1.frobeniusPerDimension)))" }
         svg += "<polyline points=\"\(points.joined(separator: " "))\" fill=\"none\" stroke=\"#4a7bd0\" stroke-width=\"2\"/>"
         for (x, f) in zip(xs, figures) {
-            let tip = String(format: "S = %.3f (1/(1−S) = %.1f)\nfeatures per dimension %.3f\nloss %.5f", f.sparsity, 1 / (1 - f.sparsity), f.featuresPerDimension, f.loss)
-            svg += "<circle cx=\"\(number(px(x)))\" cy=\"\(number(py(f.featuresPerDimension)))\" r=\"5\" fill=\"#4a7bd0\" stroke=\"#fff\" data-tip=\"\(escape(tip))\"/>"
+            let tip = String(format: "S = %.3f (1/(1−S) = %.1f)\n‖W‖_F² / m %.3f\nrepresented per dimension %.3f\nloss %.5f", f.sparsity, 1 / (1 - f.sparsity), f.frobeniusPerDimension, f.representedPerDimension, f.loss)
+            svg += "<circle cx=\"\(number(px(x)))\" cy=\"\(number(py(f.frobeniusPerDimension)))\" r=\"5\" fill=\"#4a7bd0\" stroke=\"#fff\" data-tip=\"\(escape(tip))\"/>"
         }
         svg += "<text x=\"\(number((left + w - right) / 2))\" y=\"\(h - 6)\" font-size=\"11\" text-anchor=\"middle\">1 / (1 − S)  (log scale; 1 = dense)</text>"
         svg += "<text x=\"12\" y=\"\(number((top + h - bottom) / 2))\" font-size=\"11\" text-anchor=\"middle\" transform=\"rotate(-90 12 \(number((top + h - bottom) / 2)))\">‖W‖_F² / m</text></svg>"
         let note = figures.count == 1 ? " (one model: give --sparsity a comma-separated list to sweep)" : ""
-        return "<h2>Features per dimension against sparsity</h2><div class=\"legend\">‖W‖_F² / m: how many features the model stores per hidden dimension (the inverse of the paper's dimensions per feature)\(note). Hover the points.</div><div class=\"card\">\(svg)</div>"
+        return "<h2>‖W‖_F² / m against sparsity</h2><div class=\"legend\">‖W‖_F² / m, the inverse of the paper's dimensionality D* = m / ‖W‖_F²: features per hidden dimension while every kept feature has norm 1 (kept features with larger norms push it past n / m; hover a point for the represented features per dimension)\(note).</div><div class=\"card\">\(svg)</div>"
     }
 }

@@ -11,7 +11,9 @@ struct Superposition: ParsableCommand {
             x ∈ Rⁿ: each feature is 0 with probability S, else uniform in [0, 1); feature i weighs rⁱ in \
             the loss. h = W x (W is m × n), x̂ = ReLU(Wᵀ h + b), loss = mean over the batch of Σ_i rⁱ (x_i − x̂_i)². \
             Trained with Adam (peak --lr, half-cosine decay) on the CPU backend. Reports per feature ‖W_i‖ and \
-            the superposition Σ_{j≠i} (Ŵ_i·W_j)², and per model the features per dimension ‖W‖_F² / m.
+            the superposition Σ_{j≠i} (Ŵ_i·W_j)² (represented features only: norm ≥ 0.5), and per model ‖W‖_F² / m \
+            (the inverse of the paper's dimensionality; above n / m when kept features have norms over 1) and the \
+            represented features per dimension.
             """
     )
 
@@ -103,8 +105,10 @@ struct Superposition: ParsableCommand {
     static func figure(_ run: ToyModelRun) -> ToyModelFigure {
         ToyModelFigure(sparsity: run.settings.sparsity, features: run.model.features, hidden: run.model.hidden,
                        weights: run.model.weights, bias: run.model.bias, importance: run.settings.importance,
-                       norms: run.geometry.norms, superposition: run.geometry.superposition, gram: run.geometry.gram,
-                       featuresPerDimension: run.geometry.featuresPerDimension, loss: run.loss)
+                       norms: run.geometry.norms,
+                       superposition: run.geometry.superposition.indices.map { run.geometry.isRepresented($0) ? run.geometry.superposition[$0] : nil },
+                       gram: run.geometry.gram, frobeniusPerDimension: run.geometry.frobeniusPerDimension,
+                       representedPerDimension: run.geometry.representedPerDimension, loss: run.loss)
     }
 
     static func json(_ s: ToyModelSettings, restarts: Int, runs: [ToyModelRun], seconds: Double) -> [String: Any] {
@@ -116,13 +120,15 @@ struct Superposition: ParsableCommand {
                 var model: [String: Any] = [
                     "sparsity": run.settings.sparsity, "feature_probability": 1 - run.settings.sparsity,
                     "seed": Int(truncatingIfNeeded: run.settings.seed),
-                    "loss": run.loss, "features_per_dimension": g.featuresPerDimension, "represented": g.represented,
+                    "loss": run.loss, "frobenius_per_dimension": g.frobeniusPerDimension, "represented": g.represented,
+                    "represented_per_dimension": g.representedPerDimension,
                     "W": (0..<m.hidden).map { r in (0..<m.features).map { Double(m.weights[r * m.features + $0]) } },
                     "b": m.bias.map(Double.init),
                     "loss_curve": run.lossCurve.map { ["step": $0.step, "loss": $0.loss] as [String: Any] },
                     "per_feature": (0..<m.features).map { i -> [String: Any] in
                         var f: [String: Any] = ["index": i, "importance": Double(run.settings.importance[i]),
-                                                "norm": Double(g.norms[i]), "superposition": Double(g.superposition[i]),
+                                                "norm": Double(g.norms[i]), "represented": g.isRepresented(i),
+                                                "superposition": g.isRepresented(i) ? Double(g.superposition[i]) : NSNull(),
                                                 "bias": Double(m.bias[i])]
                         if let angles = m.angles { f["angle_degrees"] = angles[i] }
                         return f
@@ -139,22 +145,24 @@ struct Superposition: ParsableCommand {
         var lines: [String] = []
         for run in runs {
             let g = run.geometry, m = run.model
-            lines.append(String(format: "S = %.3f (1/(1−S) = %.1f)  loss %.5f  features/dimension %.3f  represented %d of %d  (seed %llu)",
-                                run.settings.sparsity, 1 / (1 - run.settings.sparsity), run.loss, g.featuresPerDimension,
-                                g.represented, m.features, run.settings.seed))
+            lines.append(String(format: "S = %.3f (1/(1−S) = %.1f)  loss %.5f  ‖W‖_F²/m %.3f  represented %d of %d (%.3f per dimension)  (seed %llu)",
+                                run.settings.sparsity, 1 / (1 - run.settings.sparsity), run.loss, g.frobeniusPerDimension,
+                                g.represented, m.features, g.representedPerDimension, run.settings.seed))
             lines.append("  feature  importance   ‖W_i‖  superposition     bias" + (m.angles == nil ? "" : "  angle"))
             for i in 0..<m.features {
                 let bar = String(repeating: "█", count: Int((min(g.norms[i], 1.5) * 10).rounded()))
                 let angle = m.angles.map { String(format: "  %5.1f°", $0[i]) } ?? ""
-                lines.append(String(format: "  %7d  %10.3f  %6.3f  %13.3f  %7.3f", i, Double(s.importance[i]), Double(g.norms[i]),
-                                    Double(g.superposition[i]), Double(m.bias[i])) + angle + "  " + bar)
+                // A dropped feature's superposition is not printed: its direction is noise.
+                let superposition = g.isRepresented(i) ? String(format: "%13.3f", Double(g.superposition[i])) : "            —"
+                lines.append(String(format: "  %7d  %10.3f  %6.3f  ", i, Double(s.importance[i]), Double(g.norms[i])) + superposition
+                             + String(format: "  %7.3f", Double(m.bias[i])) + angle + "  " + bar)
             }
             lines.append("")
         }
         if runs.count > 1 {
-            lines.append("sweep: features per dimension (‖W‖_F² / m) against sparsity")
+            lines.append("sweep: ‖W‖_F² / m against sparsity")
             for run in runs {
-                let f = run.geometry.featuresPerDimension
+                let f = run.geometry.frobeniusPerDimension
                 lines.append(String(format: "  S = %.3f  %6.3f  ", run.settings.sparsity, f)
                              + String(repeating: "▇", count: Int((f * 8).rounded())))
             }

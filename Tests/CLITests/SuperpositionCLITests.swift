@@ -15,17 +15,26 @@ extension CLITests {
         let models = json["models"] as! [[String: Any]]
         XCTAssertEqual(models.map { $0["sparsity"] as! Double }, [0, 0.9])
         for model in models {
-            for key in ["loss", "features_per_dimension", "represented", "W", "b", "loss_curve", "per_feature"] {
+            for key in ["loss", "frobenius_per_dimension", "represented", "represented_per_dimension", "W", "b", "loss_curve", "per_feature"] {
                 XCTAssertNotNil(model[key], key)
             }
+            XCTAssertLessThanOrEqual(model["represented_per_dimension"] as! Double, 2.5, "at most n / m")
             XCTAssertEqual((model["W"] as! [[Double]]).map(\.count), [5, 5])
             let perFeature = model["per_feature"] as! [[String: Any]]
             XCTAssertEqual(perFeature.map { $0["index"] as! Int }, [0, 1, 2, 3, 4])
             for key in ["importance", "norm", "superposition", "bias", "angle_degrees"] { XCTAssertNotNil(perFeature[0][key], key) }
             XCTAssertEqual(perFeature[1]["importance"] as! Double, 0.9, accuracy: 1e-6)
+            // A dropped feature has no superposition to report; a kept one has a number.
+            for feature in perFeature {
+                let represented = feature["represented"] as! Bool
+                XCTAssertEqual(represented, (feature["norm"] as! Double) >= 0.5)
+                XCTAssertEqual(feature["superposition"] is NSNull, !represented, "\(feature)")
+            }
         }
+        // Dense, the model drops features (two kept when trained to the end): there are nulls to check.
+        XCTAssertLessThan(models[0]["represented"] as! Int, 5)
         let html = try String(contentsOfFile: page, encoding: .utf8)
-        for piece in ["<svg", "Where the features go", "superposition per feature", "Features per dimension against sparsity", "S = 0.900"] {
+        for piece in ["<svg", "Where the features go", "superposition per feature", "‖W‖_F² / m against sparsity", "S = 0.900"] {
             XCTAssertTrue(html.contains(piece), piece)
         }
         XCTAssertFalse(html.contains("http://") || html.contains("https://"), "the page fetches nothing")

@@ -51,7 +51,7 @@ final class SuperpositionTests: XCTestCase {
             let g = try ToyModelGeometry(ToyModel(features: c.features, hidden: c.hidden, weights: c.W, bias: c.b), backend: backend)
             assertClose(g.norms, c.norms, tolerance: 1e-5, "\(c.name) norms")
             assertClose(g.superposition, c.superposition, tolerance: 1e-5, "\(c.name) superposition")
-            XCTAssertEqual(g.featuresPerDimension, c.features_per_dimension, accuracy: 1e-5, c.name)
+            XCTAssertEqual(g.frobeniusPerDimension, c.features_per_dimension, accuracy: 1e-5, c.name)
         }
     }
 
@@ -65,7 +65,7 @@ final class SuperpositionTests: XCTestCase {
         XCTAssertLessThan(abs(g.cosine(0, 1)), 0.05, "W_0 and W_1 should be orthogonal")
         for i in 2..<5 { XCTAssertLessThan(g.norms[i], 0.1, "feature \(i) should be dropped: \(g.norms)") }
         XCTAssertEqual(g.represented, 2)
-        XCTAssertEqual(g.featuresPerDimension, 1, accuracy: 0.05)
+        XCTAssertEqual(g.frobeniusPerDimension, 1, accuracy: 0.05)
         // The kept features share nothing; the first curve point is above the last (it learned).
         XCTAssertLessThan(g.superposition[0], 0.05)
         XCTAssertGreaterThan(run.lossCurve.first!.loss, run.lossCurve.last!.loss)
@@ -91,7 +91,7 @@ final class SuperpositionTests: XCTestCase {
     /// antipodal pairs of middling sparsity, about 5/2 and above for the pentagon.
     func testFeaturesPerDimensionRiseWithSparsity() throws {
         let runs = try ToyModelTrainer.sweep(ToyModelSettings(seed: 0), sparsities: [0, 0.8, 0.98], backend: backend)
-        let values = runs.map(\.geometry.featuresPerDimension)
+        let values = runs.map(\.geometry.frobeniusPerDimension)
         XCTAssertEqual(values[0], 1, accuracy: 0.1, "\(values)")
         XCTAssertGreaterThan(values[1], values[0] + 0.5, "\(values)")
         XCTAssertGreaterThan(values[2], values[1] + 0.3, "\(values)")

@@ -10,14 +10,25 @@ public struct ToyModelGeometry: Sendable, Equatable {
     public let superposition: [Float]
     /// WᵀW [n, n] row-major: the Gram matrix of the feature directions.
     public let gram: [Float]
-    /// ‖W‖_F² / m: features stored per hidden dimension (the paper's "dimensions per feature",
-    /// D* = m / ‖W‖_F², inverted).
-    public let featuresPerDimension: Double
+    /// ‖W‖_F² / m, the inverse of the paper's dimensionality D* = m / ‖W‖_F². It counts features
+    /// per dimension only while every kept feature has norm 1: kept features with larger norms push
+    /// it past n / m, so `representedPerDimension` is printed beside it.
+    public let frobeniusPerDimension: Double
+
+    /// m, the hidden width.
+    public let hidden: Int
 
     /// Norms below this count as "not represented" (the paper's figures draw such features faint).
     public static let representedNorm: Float = 0.5
 
     public var represented: Int { norms.filter { $0 >= Self.representedNorm }.count }
+
+    /// Represented features (norm ≥ `representedNorm`) per hidden dimension: at most n / m.
+    public var representedPerDimension: Double { Double(represented) / Double(hidden) }
+
+    /// Whether feature i is represented (its superposition is only meaningful then: a dropped
+    /// feature's direction is noise, and others' projections onto it say nothing).
+    public func isRepresented(_ i: Int) -> Bool { norms[i] >= Self.representedNorm }
 
     /// WᵀW on `backend` (one product of Wᵀ with itself), the rest from it on the host.
     public init(_ model: ToyModel, backend: any Backend) throws {
@@ -34,8 +45,9 @@ public struct ToyModelGeometry: Sendable, Equatable {
         }
         self.gram = gram
         self.norms = norms
+        self.hidden = m
         superposition = measure
-        featuresPerDimension = (0..<n).reduce(0.0) { $0 + Double(gram[$1 * n + $1]) } / Double(m)
+        frobeniusPerDimension = (0..<n).reduce(0.0) { $0 + Double(gram[$1 * n + $1]) } / Double(m)
     }
 
     /// Cosine of the angle between features i and j (0 when either direction is zero).
