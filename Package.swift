@@ -37,7 +37,8 @@ let package = Package(
                                               "Interpretability"]),
         .target(name: "LanternC", dependencies: ["Lantern"]),
         // `lantern serve`: the JSON API and the page app on Hummingbird.
-        .target(name: "LanternServer", dependencies: ["Lantern", "Training", .product(name: "Hummingbird", package: "hummingbird")]),
+        .target(name: "LanternServer", dependencies: ["Lantern", "Training", .product(name: "Hummingbird", package: "hummingbird"),
+                                                 .product(name: "HummingbirdCore", package: "hummingbird")]),
         .executableTarget(
             name: "LanternCLI",
             dependencies: ["Lantern", "Training", "LanternServer", "CIntrinsics", .product(name: "ArgumentParser", package: "swift-argument-parser")]

@@ -114,6 +114,54 @@ def post(url, body):
         return json.load(r)
 
 
+def check_cross_origin(browser, url, timeout):
+    """A page on another origin (a local http.server on another port) POSTs to the API as a
+    hostile site would: blind `no-cors` requests with the bodies a page may send without asking
+    (text/plain, form) to the patching sweep and next, and a JSON request that needs a preflight.
+    None may start a job: the sliced-job counters in /api/info must not move."""
+    import http.server
+    import threading
+    sweep = json.dumps({"prompt": "to be, or not", "corrupted_prompt": "to be, or yes", "target": 32})
+    page = ("<!doctype html><title>elsewhere</title><script>"
+            f"const api = {json.dumps(url)}, body = {json.dumps(sweep)}; window.results = [];"
+            "(async () => {"
+            " for (const [path, type] of [['api/patch/sweep', 'text/plain'], ['api/patch/sweep', 'application/x-www-form-urlencoded'],"
+            "                             ['api/next', 'text/plain']]) {"
+            "  try { await fetch(api + path, {method: 'POST', mode: 'no-cors', headers: {'Content-Type': type}, body}); window.results.push('sent'); }"
+            "  catch (e) { window.results.push('error'); } }"
+            " try { const r = await fetch(api + 'api/patch/sweep', {method: 'POST', headers: {'Content-Type': 'application/json'}, body});"
+            "       window.results.push('read ' + r.status); }"
+            " catch (e) { window.results.push('blocked'); }"
+            " window.done = true; })();</script>").encode()
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args):
+            pass
+
+    elsewhere = http.server.HTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=elsewhere.serve_forever, daemon=True).start()
+    before = json.load(urllib.request.urlopen(url + "api/info"))["jobs"]
+    try:
+        browser.send("Page.navigate", url=f"http://127.0.0.1:{elsewhere.server_address[1]}/")
+        results = browser.wait("window.done ? window.results : null", "the other origin's page did not finish its requests", timeout)
+    finally:
+        elsewhere.shutdown()
+    time.sleep(1)
+    after = json.load(urllib.request.urlopen(url + "api/info"))["jobs"]
+    if after != before:
+        fail(f"a page on another origin started jobs: {before} → {after} (its requests: {results})")
+    if results[-1].startswith("read 2"):
+        fail(f"a page on another origin read an API answer: {results}")
+    print(f"serve browser test: a page on another origin started no job ({results}; jobs {after})", flush=True)
+
+
 def check_openapi(url):
     """The served OpenAPI document is valid OpenAPI 3.1."""
     try:
@@ -281,6 +329,8 @@ def main():
         browser = Browser(args.chromium)
         browser.send("Page.enable")
         browser.send("Runtime.enable")
+        check_cross_origin(browser, url, args.timeout)
+        checks += 1
         browser.send("Page.navigate", url=url)
         browser.wait("document.readyState === 'complete' && !!document.getElementById('prompt')", "the page did not load", args.timeout)
         # Wait for the first (automatic) run on the page's default prompt, then type ours.

@@ -27,6 +27,9 @@ struct Serve: ParsableCommand {
     @Option(name: .long, help: "The address to listen on (loopback unless told otherwise).")
     var host = "127.0.0.1"
 
+    @Option(name: .long, help: "A host name requests may address besides localhost and 127.0.0.1 (the Host header), repeatable: what a browser on another machine uses with --host 0.0.0.0.")
+    var allowHost: [String] = []
+
     @Option(name: .long, help: "The port (0: any free port, printed).")
     var port = 8080
 
@@ -67,7 +70,7 @@ struct Serve: ParsableCommand {
             }
         }
         let setup = ServerSetup(model: loaded, saes: saes, tuned: lens, replacement: replacement, host: host, port: port, byteTokens: corpus.byteTokens,
-                                scanContexts: contexts, onDemandContexts: onDemandContexts)
+                                scanContexts: contexts, onDemandContexts: onDemandContexts, allowedHosts: allowHost)
         let server = LanternServer(setup)
         let host = self.host
         let failure = ServeFailure()

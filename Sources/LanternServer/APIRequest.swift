@@ -56,8 +56,10 @@ struct APIRequest: @unchecked Sendable {
 
     func ints(_ key: String) throws -> [Int]? {
         guard let raw = fields[key] else { return nil }
-        guard let list = raw as? [Any], let ints = Optional(list.compactMap { ($0 as? NSNumber).flatMap { Int(exactly: $0.doubleValue) } }),
-              ints.count == list.count else {
+        // JSON true/false bridge to NSNumber too: a boolean is not an integer.
+        guard let list = raw as? [Any], let ints = Optional(list.compactMap { value in
+            Self.isBool(value) ? nil : (value as? NSNumber).flatMap { Int(exactly: $0.doubleValue) }
+        }), ints.count == list.count else {
             throw APIError.bad("'\(key)' must be a list of integers")
         }
         return ints

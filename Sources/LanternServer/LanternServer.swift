@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Lantern
 import Logging
 
@@ -26,7 +27,12 @@ public final class LanternServer: Sendable {
         var logger = Logger(label: "lantern.serve")
         // Embedded (tests) the server stops by cancellation, which the framework logs as errors.
         logger.logLevel = signals ? .warning : .critical
-        let app = Application(router: router(), configuration: .init(address: .hostname(setup.host, port: setup.port), serverName: "lantern"),
+        // Idle connections close after a while, and connections past the cap wait in the kernel's
+        // backlog until one closes: the process cannot run out of file descriptors.
+        let server = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .seconds(Int64(setup.limits.idleSeconds))))
+        let configuration = ApplicationConfiguration(address: .hostname(setup.host, port: setup.port), serverName: "lantern",
+                                                     availableConnectionsDelegate: MaximumAvailableConnections(setup.limits.connections))
+        let app = Application(router: router(), server: server, configuration: configuration,
                               onServerRunning: { onRunning($0.localAddress?.port ?? 0) }, logger: logger)
         // The SAEs' scans, one after another; each scan's jobs interleave with requests on the queue.
         let scanning = Task { [setup, queue, scans] in
@@ -39,6 +45,7 @@ public final class LanternServer: Sendable {
     func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: JSONErrorMiddleware())
+        router.add(middleware: LocalAccessMiddleware(host: setup.host, allowedHosts: setup.allowedHosts, bodyLimit: setup.limits.bodyBytes))
         router.get("/") { _, _ in Self.asset(Page.html, type: "text/html; charset=utf-8") }
         router.get("/openapi.json") { _, _ in JSONResponse.data(try JSONResponse.encode(OpenAPI.document)) }
         router.get("/api/info") { _, _ in JSONResponse.data(try JSONResponse.encode(self.info)) }

@@ -18,9 +18,12 @@ public struct ServerSetup: @unchecked Sendable {
     /// How many of `scanContexts` an on-demand dashboard reads while the background scan runs.
     public var onDemandContexts: Int
     public var limits: ServerLimits
+    /// Host names accepted in the `Host` header besides loopback and `host` (`--allow-host`).
+    public var allowedHosts: [String]
 
     public init(model: LanternModel, saes: [SAE] = [], tuned: TunedLens? = nil, replacement: ReplacementModel? = nil, host: String = "127.0.0.1", port: Int = 8080,
-                byteTokens: Bool = false, scanContexts: [[Int32]] = [], onDemandContexts: Int = 8, limits: ServerLimits = ServerLimits()) {
+                byteTokens: Bool = false, scanContexts: [[Int32]] = [], onDemandContexts: Int = 8, limits: ServerLimits = ServerLimits(),
+                allowedHosts: [String] = []) {
         self.model = model
         self.saes = saes
         self.tuned = tuned
@@ -31,6 +34,7 @@ public struct ServerSetup: @unchecked Sendable {
         self.scanContexts = scanContexts
         self.onDemandContexts = onDemandContexts
         self.limits = limits
+        self.allowedHosts = allowedHosts
     }
 }
 
@@ -52,5 +56,10 @@ public struct ServerLimits: Sendable {
     /// Graphs and sweeps running at once: each holds a worker thread while it waits for the queue,
     /// and a 32-token graph on the default model some 1.4 GB of adjacency.
     public var slicedJobs = 2
+    /// Open connections at once (more wait in the listen backlog), well below the usual 1,024
+    /// file descriptors a process may hold.
+    public var connections = 256
+    /// Seconds a connection may sit idle between requests before it is closed.
+    public var idleSeconds = 30
     public init() {}
 }

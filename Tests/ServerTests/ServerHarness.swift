@@ -84,6 +84,7 @@ class ServerTestCase: XCTestCase {
         request.timeoutInterval = 120
         request.httpMethod = "POST"
         request.httpBody = body
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         let (data, response) = try await URLSession.shared.data(for: request)
         XCTAssertEqual((response as! HTTPURLResponse).statusCode, 200, String(decoding: data, as: UTF8.self))
         return data
