@@ -63,21 +63,23 @@ public struct TunedLens: Sendable {
         guard let data = FileManager.default.contents(atPath: configPath) else {
             throw LanternError.badFile(path: configPath, field: "file", problem: "cannot read (a tuned lens is a folder with config.json and \(paramsFile))")
         }
-        guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw LanternError.badFile(path: configPath, field: "file", problem: "not a JSON object")
         }
+        // Strict types: a number is not a bool, and nothing wrong is taken as its default.
+        let json = JSONFields(object, path: configPath)
         func int(_ key: String) throws -> Int {
             guard let v = json[key].flatMap(JSONFields.exactInt), v > 0, v <= 1 << 20 else {
                 throw LanternError.badFile(path: configPath, field: key, problem: "expected a positive integer up to 2^20")
             }
             return v
         }
-        var config = TunedLensConfig(baseModel: json["base_model_name_or_path"] as? String ?? "",
+        var config = TunedLensConfig(baseModel: try json.optionalString("base_model_name_or_path") ?? "",
                                      dModel: try int("d_model"), layerCount: try int("num_hidden_layers"))
-        config.bias = (json["bias"] as? Bool) ?? true
-        config.baseModelRevision = json["base_model_revision"] as? String
-        config.unembedHash = json["unembed_hash"] as? String
-        config.lensType = json["lens_type"] as? String ?? "linear_tuned_lens"
+        config.bias = try json.optionalBool("bias") ?? true
+        config.baseModelRevision = try json.optionalString("base_model_revision")
+        config.unembedHash = try json.optionalString("unembed_hash")
+        config.lensType = try json.optionalString("lens_type") ?? "linear_tuned_lens"
         guard config.lensType == "linear_tuned_lens" else {
             throw LanternError.badFile(path: configPath, field: "lens_type", problem: "'\(config.lensType)' is not supported (expected linear_tuned_lens)")
         }
@@ -87,28 +89,52 @@ public struct TunedLens: Sendable {
             throw LanternError.badFile(path: paramsPath, field: "file", problem: "missing; this folder has the package's params.pt: convert it with tools/convert_tuned_lens.py")
         }
         let file = try SafetensorsFile(path: paramsPath)
-        var lens = TunedLens(config: config)
-        lens.source = directory
         let d = config.dModel
+        // Every tensor is one the config implies, with its shape, before anything is allocated:
+        // the shapes come from the file, so d × d floats are known to be there.
+        let expected = Set((0..<config.layerCount).flatMap { ["\($0).weight"] + (config.bias ? ["\($0).bias"] : []) })
+        for name in file.tensorNames where !expected.contains(name) {
+            let problem = name.hasSuffix(".bias") && !config.bias
+                ? "present, but config.json says bias: false"
+                : (name == "\(config.layerCount).weight" ? "more translators than num_hidden_layers = \(config.layerCount)"
+                                                          : "not a tensor of a tuned lens with \(config.layerCount) layers (expected {i}.weight\(config.bias ? ", {i}.bias" : ""))")
+            throw LanternError.badFile(path: paramsPath, field: name, problem: problem)
+        }
+        var weights: [[Float]] = [], biases: [[Float]] = []
         for i in 0..<config.layerCount {
-            let w = try file.tensor("\(i).weight")
-            guard w.shape == [d, d] else {
-                throw LanternError.badFile(path: paramsPath, field: "\(i).weight", problem: "shape \(w.shape), expected [\(d), \(d)] (d_model)")
-            }
-            lens.weights[i] = try w.floats()
-            if config.bias {
-                let b = try file.tensor("\(i).bias")
-                guard b.shape == [d] else {
-                    throw LanternError.badFile(path: paramsPath, field: "\(i).bias", problem: "shape \(b.shape), expected [\(d)] (d_model)")
+            for (name, shape) in [("\(i).weight", [d, d])] + (config.bias ? [("\(i).bias", [d])] : []) {
+                let t = try file.tensor(name)
+                guard t.shape == shape else {
+                    throw LanternError.badFile(path: paramsPath, field: name, problem: "shape \(t.shape), expected \(shape) (d_model = \(d))")
                 }
-                lens.biases[i] = try b.floats()
             }
         }
-        if file.has("\(config.layerCount).weight") {
-            throw LanternError.badFile(path: paramsPath, field: "\(config.layerCount).weight",
-                                       problem: "more translators than num_hidden_layers = \(config.layerCount)")
+        for i in 0..<config.layerCount {
+            weights.append(try finite(try file.tensor("\(i).weight").floats(), "\(i).weight", paramsPath))
+            biases.append(config.bias ? try finite(try file.tensor("\(i).bias").floats(), "\(i).bias", paramsPath)
+                                      : [Float](repeating: 0, count: d))
         }
+        var lens = TunedLens(config: config, weights: weights, biases: biases)
+        lens.source = directory
         return lens
+    }
+
+    /// `values`, or one line naming the tensor's first NaN or ±∞ (or a value no product can hold).
+    private static func finite(_ values: [Float], _ name: String, _ path: String) throws -> [Float] {
+        if let (index, value) = firstNonFinite(values) {
+            throw LanternError.badFile(path: path, field: name, problem: "holds \(value) at index \(index): a lens's weights must be finite")
+        }
+        if let index = values.firstIndex(where: { abs($0) > 1e30 }) {
+            throw LanternError.badFile(path: path, field: name, problem: "holds \(values[index]) at index \(index): too large to be a lens weight (|w| ≤ 1e30)")
+        }
+        return values
+    }
+
+    /// A lens from weights already checked against `config`.
+    private init(config: TunedLensConfig, weights: [[Float]], biases: [[Float]]) {
+        self.config = config
+        self.weights = weights
+        self.biases = biases
     }
 
     /// Writes config.json (plus `extra` keys, e.g. how it was trained) and params.safetensors.

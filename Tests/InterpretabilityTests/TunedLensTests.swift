@@ -68,6 +68,48 @@ final class TunedLensTests: XCTestCase {
         XCTAssertThrowsError(try TunedLens.load(directory: dir)) { XCTAssertTrue("\($0)".contains("0.weight: shape [64, 64], expected [32, 32]"), "\($0)") }
     }
 
+    /// Every malformed lens folder is one line naming the file and the field, before anything is
+    /// allocated from the config's sizes: loose JSON types, tensors the config does not imply,
+    /// non-finite or absurd weights, and a d_model the file cannot hold.
+    func testMalformedLensFoldersAreRefused() throws {
+        let dir = NSTemporaryDirectory() + "tuned-lens-malformed-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let d = 4, layers = 2
+        func lens(weights: [Float]? = nil, bias: Bool = true, extra: [SafetensorsWriter.Entry] = []) -> [SafetensorsWriter.Entry] {
+            (0..<layers).flatMap { i -> [SafetensorsWriter.Entry] in
+                [.init(name: "\(i).weight", shape: [d, d], values: weights ?? [Float](repeating: 0.01, count: d * d))]
+                    + (bias ? [.init(name: "\(i).bias", shape: [d], values: [Float](repeating: 0, count: d))] : [])
+            } + extra
+        }
+        let cases: [(config: String, tensors: [SafetensorsWriter.Entry], expected: String)] = [
+            (#"{"d_model": 4, "num_hidden_layers": 2, "bias": 1}"#, lens(), "bias: expected true or false, got 1"),
+            (#"{"d_model": 4, "num_hidden_layers": 2, "lens_type": 7}"#, lens(), "lens_type"),
+            (#"{"d_model": 4, "num_hidden_layers": 2, "lens_type": "affine"}"#, lens(), "'affine' is not supported"),
+            (#"{"d_model": 4, "num_hidden_layers": 2, "bias": false}"#, lens(), "0.bias: present, but config.json says bias: false"),
+            (#"{"d_model": 4, "num_hidden_layers": 2}"#, lens(extra: [.init(name: "unembed.weight", shape: [1], values: [0])]),
+             "unembed.weight: not a tensor of a tuned lens"),
+            (#"{"d_model": 4, "num_hidden_layers": 2}"#, lens(extra: [.init(name: "2.weight", shape: [d, d], values: [Float](repeating: 0, count: 16))]),
+             "more translators than num_hidden_layers"),
+            (#"{"d_model": 4, "num_hidden_layers": 2}"#, lens(weights: [0, 0, .nan] + [Float](repeating: 0, count: 13)), "0.weight: holds nan at index 2"),
+            (#"{"d_model": 4, "num_hidden_layers": 2}"#, lens(weights: [Float](repeating: -.infinity, count: 16)), "holds -inf"),
+            (#"{"d_model": 4, "num_hidden_layers": 2}"#, lens(weights: [Float](repeating: 3e38, count: 16)), "too large"),
+            (#"{"d_model": 1048576, "num_hidden_layers": 2}"#, lens(), "0.weight: shape [4, 4], expected [1048576, 1048576]"),
+            (#"{"d_model": 4, "num_hidden_layers": 2, "base_model_name_or_path": 3}"#, lens(), "base_model_name_or_path"),
+        ]
+        for (config, tensors, expected) in cases {
+            try config.write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
+            try SafetensorsWriter.write(tensors, to: dir + "/params.safetensors")
+            XCTAssertThrowsError(try TunedLens.load(directory: dir), config) {
+                XCTAssertTrue("\($0)".contains(expected), "\(config): '\($0)' lacks '\(expected)'")
+            }
+        }
+        // The same folder, well formed, loads (with and without biases).
+        try #"{"d_model": 4, "num_hidden_layers": 2, "bias": false}"#.write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
+        try SafetensorsWriter.write(lens(bias: false), to: dir + "/params.safetensors")
+        XCTAssertEqual(try TunedLens.load(directory: dir).biases, [[Float]](repeating: [0, 0, 0, 0], count: 2))
+    }
+
     func testAnswerAppearsAtTheFirstLayerFromWhichItStaysTop() {
         func answer(_ ranks: [Int]) -> LensAnswer { LensAnswer(token: 0, given: true, ranks: ranks, probabilities: ranks.map { _ in 0 }) }
         XCTAssertEqual(answer([9, 1, 2, 1, 1]).firstTopRow, 3)
