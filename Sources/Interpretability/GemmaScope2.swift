@@ -115,12 +115,14 @@ public enum GemmaScope2 {
         }
         var l0: Double?
         if let value = cfg["l0"], !(value is NSNull) {
-            guard !(value is String), let n = value as? NSNumber else { throw bad("l0", "expected a number, got \(describe(value))") }
-            l0 = n.doubleValue
+            // Strict: JSON true is an NSNumber too, and not an L0.
+            guard let n = JSONFields.finite(value), n >= 0 else { throw bad("l0", "expected a finite number ≥ 0, got \(JSONFields.describe(value))") }
+            l0 = n
         }
         var affine: Bool?
         if let value = cfg["affine_connection"], !(value is NSNull) {
-            guard let flag = value as? Bool, !(value is String) else { throw bad("affine_connection", "expected true or false, got \(describe(value))") }
+            // Strict: the number 1 bridges to true, and is not a flag.
+            guard JSONFields.isBool(value), let flag = value as? Bool else { throw bad("affine_connection", "expected true or false, got \(describe(value))") }
             affine = flag
         }
         return Config(architecture: architecture, activation: activation, hfHookIn: try string("hf_hook_point_in"),

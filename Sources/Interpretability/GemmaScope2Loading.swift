@@ -186,6 +186,15 @@ extension GemmaScope2 {
             let params = try Params(dir.appendingPathComponent(layerFileName(i)))
             let enc = try params.shape("w_enc", rank: 2), dec = try params.shape("w_dec", rank: 3)
             let d = dims ?? (enc[0], enc[1], dec[2])
+            if dims == nil {
+                // As per-layer transcoders: no empty dictionary, and TopK's k within its width.
+                for (name, value) in [("w_enc's d_in", d.dIn), ("w_enc's width", d.dSAE), ("w_dec's d_model", d.dOut)] where value < 1 {
+                    throw LanternError.badFile(path: params.path, field: name.hasPrefix("w_enc") ? "w_enc" : "w_dec", problem: "\(name) is \(value): expected at least 1")
+                }
+                if case let .topK(k)? = config?.activation, !(1...d.dSAE).contains(k) {
+                    throw LanternError.badFile(path: configPath, field: "k", problem: "\(k) is outside 1…\(d.dSAE) (the transcoder's width)")
+                }
+            }
             dims = d
             let context = "\(n) layer files; params_layer_0 has w_enc [\(d.dIn), \(d.dSAE)] and d_model \(d.dOut)"
             let wEnc = try params.values("w_enc", [d.dIn, d.dSAE], context)

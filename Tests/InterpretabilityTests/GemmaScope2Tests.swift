@@ -220,6 +220,13 @@ final class GemmaScope2Tests: XCTestCase {
         let flag = try temporaryCopy(affine)
         try rewriteConfig(flag) { $0["affine_connection"] = "yes" }
         expectError({ try load(flag) }, ["affine_connection: expected true or false, got \"yes\""])
+        // Strict JSON types: a number is not a flag, a flag is not an L0.
+        let one = try temporaryCopy(affine)
+        try rewriteConfig(one) { $0["affine_connection"] = 1 }
+        expectError({ try load(one) }, ["affine_connection: expected true or false, got 1"])
+        let trueL0 = try temporaryCopy(affine)
+        try rewriteConfig(trueL0) { $0["l0"] = true }
+        expectError({ try load(trueL0) }, ["l0: expected a finite number ≥ 0, got true"])
         let topk = try temporaryCopy("lantern/transcoder_topk_layer_3")
         try rewriteConfig(topk) { $0["k"] = nil }
         expectError({ try load(topk) }, ["config.json: k: missing (a topk folder needs its k)"])
@@ -239,6 +246,13 @@ final class GemmaScope2Tests: XCTestCase {
         try rewriteParams(mixed, file: "params_layer_2.safetensors") { $0["affine_skip_connection"] = nil }
         try rewriteConfig(mixed) { $0["affine_connection"] = nil }
         expectError({ try loadCLT(mixed) }, ["params_layer_2.safetensors: affine_skip_connection: missing, but params_layer_0 has one"])
+        // A cross-layer transcoder of width 0, or with TopK's k past its width, is refused as a per-layer one is.
+        let empty = try temporaryCopy(clt)
+        try rewriteParams(empty, file: "params_layer_0.safetensors") { $0["w_enc"] = ([64, 0], []); $0["w_dec"] = ([0, 3, 64], []) }
+        expectError({ try loadCLT(empty) }, ["params_layer_0.safetensors: w_enc: w_enc's width is 0"])
+        let wideK = try temporaryCopy(clt)
+        try rewriteConfig(wideK) { $0["architecture"] = "topk"; $0["k"] = 33 }
+        expectError({ try loadCLT(wideK) }, ["k: 33 is outside 1…32"])
     }
 
     // MARK: Writer
