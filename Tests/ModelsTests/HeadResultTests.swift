@@ -82,11 +82,7 @@ final class HeadResultTests: XCTestCase {
                 return try ctx.backend.tensor(v, shape: x.shape)
             }
             let viaZ = Hooks()
-            viaZ.intervene("blocks.1.attn.hook_z") { x, ctx in
-                var v = try ctx.backend.read(x)
-                for i in 0..<x.rowCount { for k in 0..<c.headDim { v[i * x.width + head * c.headDim + k] = 0 } }
-                return try ctx.backend.tensor(v, shape: x.shape)
-            }
+            viaZ.intervene("blocks.1.attn.hook_z", PatternInterventionTests.zeroingZ(head: head, headDim: c.headDim))
             let a = try f.model.backend.read(f.model.forward(tokens, hooks: viaResult)!)
             let b = try f.model.backend.read(f.model.forward(tokens, hooks: viaZ)!)
             XCTAssertLessThanOrEqual(F.relativeError(a, b), 1e-5, "\(name): zeroed head")

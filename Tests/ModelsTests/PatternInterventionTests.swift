@@ -26,6 +26,15 @@ final class PatternInterventionTests: XCTestCase {
         }
     }
 
+    /// Zeroes one head's slice of hook_z [n, heads·headDim].
+    static func zeroingZ(head: Int, headDim: Int) -> HookFunction {
+        { x, ctx in
+            var v = try ctx.backend.read(x)
+            for i in 0..<x.rowCount { for k in 0..<headDim { v[i * x.width + head * headDim + k] = 0 } }
+            return try ctx.backend.tensor(v, shape: x.shape)
+        }
+    }
+
     /// The goldens' three edits, as hooks.
     static func edits(layers: Int) -> [(name: String, layer: Int, body: HookFunction)] {
         [("zero_head", 1, editing(head: 1) { _, p in for i in p.indices { p[i] = 0 } }),
@@ -83,11 +92,7 @@ final class PatternInterventionTests: XCTestCase {
         let viaPattern = Hooks()
         viaPattern.intervene("blocks.1.attn.hook_pattern", Self.editing(head: head) { _, p in for i in p.indices { p[i] = 0 } })
         let viaZ = Hooks()
-        viaZ.intervene("blocks.1.attn.hook_z") { x, ctx in
-            var v = try ctx.backend.read(x)
-            for i in 0..<x.rowCount { for k in 0..<c.headDim { v[i * x.width + head * c.headDim + k] = 0 } }
-            return try ctx.backend.tensor(v, shape: x.shape)
-        }
+        viaZ.intervene("blocks.1.attn.hook_z", Self.zeroingZ(head: head, headDim: c.headDim))
         let full = try f.model.backend.read(f.model.forward(tokens, hooks: viaZ)!)
         XCTAssertLessThanOrEqual(F.relativeError(try f.model.backend.read(f.model.forward(tokens, hooks: viaPattern)!), full), 1e-5)
         let cache = try KVCache(model: f.model, capacity: tokens.count)

@@ -53,13 +53,7 @@ final class ServerCancellationTests: ServerTestCase {
     /// A request on a socket of its own, read until `marker` appears (or nothing); the socket stays open.
     func rawPost(_ path: String, _ body: String, until marker: String?) throws -> (Int32, String) {
         let request = "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(base.port!).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        XCTAssertEqual(connected, 0)
+        let fd = connectRaw()
         _ = request.withCString { send(fd, $0, strlen($0), 0) }
         var received = ""
         var buffer = [UInt8](repeating: 0, count: 4096)

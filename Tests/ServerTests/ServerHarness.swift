@@ -78,6 +78,18 @@ class ServerTestCase: XCTestCase {
         return ((response as! HTTPURLResponse).statusCode, data)
     }
 
+    /// A TCP socket connected to the server (for requests with headers URLSession will not send).
+    func connectRaw() -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(base.port!).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        XCTAssertEqual(connected, 0)
+        return fd
+    }
+
     /// A POST from a client of its own (no test case captured), for concurrent requests.
     static func post(_ base: URL, _ path: String, _ body: Data) async throws -> Data {
         var request = URLRequest(url: URL(string: path, relativeTo: base)!)
