@@ -21,6 +21,19 @@ struct TrainingRun: Codable, Equatable {
 
     static func file(in folder: String) -> String { (folder as NSString).appendingPathComponent("run.json") }
 
+    /// Whether a checkpoint is at `path`. Anything there that cannot be read as a file (a dangling
+    /// link, a symlink loop) is an error, not "no checkpoint": that would restart the run from
+    /// step 0 over the existing one.
+    static func checkpointExists(_ path: String) throws -> Bool {
+        var status = stat()
+        guard lstat(path, &status) == 0 else { return false }   // nothing there at all
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+            throw ValidationError("\(path) exists but is not a readable file (a directory, a dangling link or a symlink loop): fix or remove it")
+        }
+        return true
+    }
+
     func save(folder: String) throws {
         let data = try JSONEncoder().encode(self)
         try data.write(to: URL(fileURLWithPath: Self.file(in: folder)), options: .atomic)
@@ -35,8 +48,11 @@ struct TrainingRun: Codable, Equatable {
         if let skip, skip != trainer.settings.skipConnection {
             differences.append("--skip \(skip) (checkpoint: \(trainer.settings.skipConnection))")
         }
-        if let data = FileManager.default.contents(atPath: file(in: folder)),
-           let saved = try? JSONDecoder().decode(TrainingRun.self, from: data) {
+        if try checkpointExists(file(in: folder)) {
+            guard let data = FileManager.default.contents(atPath: file(in: folder)),
+                  let saved = try? JSONDecoder().decode(TrainingRun.self, from: data), saved.rows >= 0 else {
+                throw ValidationError("--resume: \(file(in: folder)) is not the run.json Lantern writes ({\"activations\": path, \"rows\": count}): fix or remove it")
+            }
             let now = TrainingRun(activations: activations, rows: rows)
             if now.activations != saved.activations { differences.append("--activations \(now.activations) (checkpoint: \(saved.activations))") }
             if now.rows != saved.rows { differences.append("\(now.rows) rows (checkpoint: \(saved.rows); --rows or the harvest changed)") }

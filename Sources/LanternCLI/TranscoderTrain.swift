@@ -70,7 +70,7 @@ struct TranscoderTrain: ParsableCommand {
         let source: any ActivationSource = training.rows.map { RowPrefix(input, rows: $0) } ?? input
         let targets: any ActivationSource = training.rows.map { RowPrefix(target, rows: $0) } ?? target
         let trainer: SAETrainer
-        if FileManager.default.fileExists(atPath: checkpoint) {
+        if try TrainingRun.checkpointExists(checkpoint) {
             guard resume else { throw ValidationError("\(checkpoint) exists: pass --resume to continue it, or another --out") }
             trainer = try SAETrainer.resume(checkpoint: checkpoint, source: source, targets: targets, backend: backend)
             try TrainingRun.checkResume(trainer, options: training, activations: activations, rows: source.rowCount, folder: dir,

@@ -253,6 +253,13 @@ public final class SAETrainer {
             throw LanternError.badFile(path: path, field: "transcoder", problem: state.settings.transcoder
                 ? "the checkpoint is a transcoder's: give its targets" : "the checkpoint is an SAE's: it takes no targets")
         }
+        // The rows must be as wide as the run's: the trainer's loops index them by its widths.
+        guard source.width == state.parameters.inputWidth else {
+            throw LanternError.badFile(path: path, field: "input_width", problem: "\(state.parameters.inputWidth), but the activations are \(source.width) wide")
+        }
+        if let targets, targets.width != state.parameters.decoderBias.count {
+            throw LanternError.badFile(path: path, field: "decoder_bias", problem: "\(state.parameters.decoderBias.count) outputs, but the targets are \(targets.width) wide")
+        }
         return SAETrainer(restoring: state, source: source, targets: targets, backend: backend)
     }
 }

@@ -102,8 +102,8 @@ public struct SAETrainerState: Sendable, Equatable {
         adam.step = try field("adam_step")
         adam.firstMoments = try names.map { try floats("adam_m." + $0) }
         adam.secondMoments = try names.map { try floats("adam_v." + $0) }
-        return SAETrainerState(settings: settings, parameters: parameters, adam: adam, step: try field("step"),
-                               sparsityCoefficient: try field("sparsity_coefficient"),
-                               rowsSinceFired: try floats("rows_since_fired").map { Int($0) })
+        return try SAETrainerState(settings: settings, parameters: parameters, adam: adam, step: try field("step"),
+                                   sparsityCoefficient: try field("sparsity_coefficient"),
+                                   rowsSinceFired: try counters(try floats("rows_since_fired"), path: path)).validated(path: path)
     }
 }

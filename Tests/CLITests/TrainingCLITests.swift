@@ -33,6 +33,22 @@ extension CLITests {
         XCTAssertEqual(resumed.status, 0, resumed.err)
         XCTAssertTrue(resumed.err.contains("resuming at step 20 of 20"), resumed.err)
 
+        // A run.json that is not Lantern's, and a checkpoint that is a symlink loop, are errors:
+        // never "no checkpoint" (which would restart from step 0 over the run).
+        try Data("{\"rows\": true}".utf8).write(to: URL(fileURLWithPath: dir + "/sae/run.json"))
+        let badRun = try run(train + ["--resume"])
+        XCTAssertNotEqual(badRun.status, 0)
+        XCTAssertTrue(badRun.err.contains("run.json is not the run.json Lantern writes"), badRun.err)
+        try FileManager.default.createDirectory(atPath: dir + "/loop", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: dir + "/loop/checkpoint.safetensors", withDestinationPath: dir + "/loop/checkpoint.safetensors")
+        var looped = train
+        looped[looped.firstIndex(of: dir + "/sae")!] = dir + "/loop"
+        for arguments in [looped, looped + ["--resume"]] {
+            let r = try run(arguments)
+            XCTAssertNotEqual(r.status, 0, "\(arguments.last!)")
+            XCTAssertTrue(r.err.contains("not a readable file (a directory, a dangling link or a symlink loop)"), r.err)
+        }
+
         let wrongHook = try run(["sae", "train", "--model", model, "--hook", "blocks.0.hook_resid_post", "--width", "32", "--k", "4",
                                  "--tokens", "200", "--activations", dir + "/acts", "--out", dir + "/other"])
         XCTAssertTrue(wrongHook.err.contains("holds blocks.1.hook_resid_post"), wrongHook.err)
