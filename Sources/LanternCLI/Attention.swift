@@ -30,7 +30,7 @@ struct Attention: ParsableCommand {
         let loaded = try model.load()
         let ids = try prompt.ids(for: loaded)
         let c = loaded.config
-        let layers = try layer.map { try integers($0, what: "--layer") } ?? Array(0..<c.layerCount)
+        let layers = try layer.map { try integers($0, what: "--layer", distinct: true) } ?? Array(0..<c.layerCount)
         if let bad = layers.first(where: { $0 < 0 || $0 >= c.layerCount }) {
             throw LanternError.invalidArgument("--layer \(bad) is out of range: the model has \(c.layerCount) layers (0..<\(c.layerCount))")
         }

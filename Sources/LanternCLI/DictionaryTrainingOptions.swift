@@ -67,6 +67,16 @@ struct DictionaryTrainingOptions: ParsableArguments {
     var architecture: SAEArchitecture { arch.flatMap(SAEArchitecture.init) ?? (k != nil ? .topk : .jumprelu) }
     var normalization: InputNormalization? { InputNormalization(rawValue: normalize) }
 
+    /// The rows to train on: the first --rows of `harvested` (all without it). Asking for more
+    /// rows than were harvested is an error, not a silently smaller run.
+    func trainingRows(_ harvested: any ActivationSource) throws -> any ActivationSource {
+        guard let rows else { return harvested }
+        guard rows <= harvested.rowCount else {
+            throw ValidationError("--rows \(rows): the activations hold only \(harvested.rowCount) rows (harvest more, or give --rows ≤ \(harvested.rowCount))")
+        }
+        return RowPrefix(harvested, rows: rows)
+    }
+
     /// The trainer's settings for rows `inputWidth` wide.
     func settings(inputWidth: Int) -> SAETrainingSettings {
         SAETrainingSettings(

@@ -101,11 +101,16 @@ func wrapWords(_ text: String, _ width: Int) -> [String] {
     return lines
 }
 
-/// A comma-separated list of integers.
-func integers(_ text: String, what: String) throws -> [Int] {
-    let parts = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+/// A comma-separated list of integers (an empty entry, as in "0,,1", is an error); with
+/// `distinct`, a value given twice is one too (a layer, position or feature is chosen once).
+func integers(_ text: String, what: String, distinct: Bool = false) throws -> [Int] {
+    let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
     guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else {
         throw LanternError.invalidArgument("\(what) must be comma-separated integers, got '\(text)'")
     }
-    return parts.map { $0! }
+    let values = parts.map { $0! }
+    if distinct, let repeated = values.enumerated().first(where: { values[..<$0.offset].contains($0.element) })?.element {
+        throw LanternError.invalidArgument("\(what) names \(repeated) twice in '\(text)'")
+    }
+    return values
 }

@@ -46,7 +46,7 @@ struct PatchOne: ParsableCommand {
         let loaded = try model.load()
         let ids = try prompt.ids(for: loaded)
         let targetID = try loaded.tokenID(target)
-        let chosen = try positions.map { try integers($0, what: "--positions") }
+        let chosen = try positions.map { try integers($0, what: "--positions", distinct: true) }
         let effect: PatchEffect
         switch mode {
         case "zero", "mean":

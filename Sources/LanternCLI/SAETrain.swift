@@ -43,7 +43,7 @@ struct SAETrain: ParsableCommand {
         guard harvested.hook == hook else {
             throw ValidationError("\(activations ?? out) holds \(harvested.hook), not --hook \(hook)")
         }
-        let source: any ActivationSource = training.rows.map { RowPrefix(harvested, rows: $0) } ?? harvested
+        let source = try training.trainingRows(harvested)
         let checkpoint = (out as NSString).appendingPathComponent("checkpoint.safetensors")
         let trainer: SAETrainer
         if resume {

@@ -49,12 +49,12 @@ struct Steer: ParsableCommand {
         let loaded = try model.load()
         let loadedSAE = try sae.map { try SAE.load(path: $0, backend: loaded.backend, hook: hook) }
         try loadedSAE?.check(against: loaded.config)
-        let features = try feature.map { try integers($0, what: "--feature") } ?? []
+        let features = try feature.map { try integers($0, what: "--feature", distinct: true) } ?? []
         if features.isEmpty && direction == nil { throw ValidationError("give --feature or --direction") }
         let directionValues = try direction.map { path -> [Float] in
             let array = try NPYArray(path: path)
-            guard array.shape.count == 1 || (array.shape.count == 2 && array.shape[0] == 1) else {
-                throw LanternError.badFile(path: path, field: "array", problem: "shape \(array.shape): expected one vector [d_in]")
+            guard array.shape.count == 1 else {
+                throw LanternError.badFile(path: path, field: "array", problem: "shape \(array.shape): expected one vector [d_in] (save it with .reshape(-1))")
             }
             if let (index, value) = firstNonFinite(array.values) {
                 throw LanternError.badFile(path: path, field: "array", problem: "value \(index) is \(value): a steering direction must be finite")

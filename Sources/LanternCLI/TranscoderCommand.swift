@@ -22,13 +22,16 @@ struct LayerSelection: ExpressibleByArgument {
     func layers(of model: Int) throws -> [Int] {
         if text == "all" { return Array(0..<model) }
         var layers: [Int] = []
-        for part in text.split(separator: ",") {
+        for part in text.split(separator: ",", omittingEmptySubsequences: false) {
             let ends = part.split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
             guard (1...2).contains(ends.count), let lo = ends.first!, let hi = ends.last!, lo <= hi else {
                 throw ValidationError("--layers: '\(part)' is not a layer or a range like 2-5 (in '\(text)')")
             }
             guard lo >= 0, hi < model else {
                 throw ValidationError("--layers: \(part) is outside 0..<\(model) (the model's layers)")
+            }
+            if let repeated = (lo...hi).first(where: layers.contains) {
+                throw ValidationError("--layers names layer \(repeated) twice in '\(text)'")
             }
             layers += Array(lo...hi)
         }

@@ -67,8 +67,8 @@ struct TranscoderTrain: ParsableCommand {
         let dir = folder(layer: l)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let checkpoint = (dir as NSString).appendingPathComponent("checkpoint.safetensors")
-        let source: any ActivationSource = training.rows.map { RowPrefix(input, rows: $0) } ?? input
-        let targets: any ActivationSource = training.rows.map { RowPrefix(target, rows: $0) } ?? target
+        let source = try training.trainingRows(input)
+        let targets = try training.trainingRows(target)
         let trainer: SAETrainer
         if try TrainingRun.checkpointExists(checkpoint) {
             guard resume else { throw ValidationError("\(checkpoint) exists: pass --resume to continue it, or another --out") }

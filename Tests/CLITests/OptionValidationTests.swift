@@ -39,6 +39,24 @@ extension CLITests {
     }
 
     /// `--tokens` is a count everywhere; the prompt's ids are `--token-ids`, and the old spelling says so.
+    /// Lists with an empty entry or a repeated choice are refused, not read as something else.
+    func testHardeningListsAreReadExactly() throws {
+        let model = Self.fixtures.appendingPathComponent("gemma2_tiny").path
+        let sae = Self.fixtures.appendingPathComponent("sae/gemmascope/layer_1/width_96").path
+        let cases: [([String], String)] = [
+            (["steer", "--model", model, "--sae", sae, "--feature", "3,3", "--strength", "5", "--token-ids", "2,5"], "--feature names 3 twice in '3,3'"),
+            (["steer", "--model", model, "--sae", sae, "--feature", "0,,1", "--strength", "5", "--token-ids", "2,5"], "--feature must be comma-separated integers, got '0,,1'"),
+            (["attention", "--model", model, "--layer", "0,,1", "--token-ids", "2,5"], "--layer must be comma-separated integers"),
+            (["attention", "--model", model, "--layer", "1,0,1", "--token-ids", "2,5"], "--layer names 1 twice"),
+        ]
+        for (arguments, expected) in cases {
+            let r = try run(arguments + ["--backend", "cpu"])
+            XCTAssertNotEqual(r.status, 0, "\(arguments)")
+            XCTAssertTrue(r.err.contains(expected), "\(arguments): '\(r.err)' lacks '\(expected)'")
+            XCTAssertEqual(r.err.trimmingCharacters(in: .newlines).split(separator: "\n").count, 1, "one line: \(r.err)")
+        }
+    }
+
     func testHardeningTokensFlagHasOneMeaning() throws {
         let model = Self.fixtures.appendingPathComponent("gemma2_tiny").path
         let old = try run(["next", "--model", model, "--tokens", "2,5", "--backend", "cpu"])

@@ -26,6 +26,10 @@ extension CLITests {
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/sae/sae_weights.safetensors"))
         XCTAssertTrue(first.err.contains("explained variance"), first.err)
 
+        let tooMany = try run(train + ["--rows", "10000", "--out", dir + "/more"])
+        XCTAssertNotEqual(tooMany.status, 0)
+        XCTAssertTrue(tooMany.err.contains("--rows 10000: the activations hold only 620 rows"), tooMany.err)
+
         let again = try run(train)
         XCTAssertNotEqual(again.status, 0)
         XCTAssertTrue(again.err.contains("pass --resume"), again.err)
