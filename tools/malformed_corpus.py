@@ -310,6 +310,48 @@ def saelens_cases():
     }
 
 
+def safetensors_arrays(arrays):
+    """float32 safetensors of named numpy arrays."""
+    header, data, off = {}, b"", 0
+    for name, a in arrays.items():
+        raw = np.asarray(a, dtype="<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(np.shape(a)), "data_offsets": [off, off + len(raw)]}
+        data += raw
+        off += len(raw)
+    return safetensors(header, data)
+
+
+def tuned_lens_cases():
+    """Tuned-lens folders for the tiny Gemma 3 (d_model 16, 2 layers): loose JSON types, tensors the
+    config does not imply, non-finite or absurd weights, a d_model the file cannot hold."""
+    d, layers = 16, 2
+
+    def params(weight=0.01, bias=True, extra=None):
+        arrays = {}
+        for i in range(layers):
+            arrays[f"{i}.weight"] = np.full((d, d), weight, dtype=np.float32)
+            if bias:
+                arrays[f"{i}.bias"] = np.zeros(d, dtype=np.float32)
+        arrays.update(extra or {})
+        return safetensors_arrays(arrays)
+
+    cfg = lambda **e: json.dumps(dict({"d_model": d, "num_hidden_layers": layers, "lens_type": "linear_tuned_lens"}, **e)).encode()
+    return {
+        "control": {"config.json": cfg(), "params.safetensors": params()},
+        "bias_number": {"config.json": cfg(bias=1), "params.safetensors": params()},
+        "lens_type_number": {"config.json": cfg(lens_type=7), "params.safetensors": params()},
+        "lens_type_unknown": {"config.json": cfg(lens_type="affine"), "params.safetensors": params()},
+        "bias_false_with_biases": {"config.json": cfg(bias=False), "params.safetensors": params()},
+        "stray_tensor": {"config.json": cfg(), "params.safetensors": params(extra={"unembed.weight": np.zeros(4, np.float32)})},
+        "extra_translator": {"config.json": cfg(), "params.safetensors": params(extra={"2.weight": np.zeros((d, d), np.float32)})},
+        "nan_weight": {"config.json": cfg(), "params.safetensors": params(weight=np.nan)},
+        "inf_weight": {"config.json": cfg(), "params.safetensors": params(weight=-np.inf)},
+        "huge_weight": {"config.json": cfg(), "params.safetensors": params(weight=3e38)},
+        "d_model_2e20": {"config.json": cfg(d_model=2**20), "params.safetensors": params()},
+        "name_number": {"config.json": cfg(base_model_name_or_path=3), "params.safetensors": params()},
+    }
+
+
 def safetensors_multi(shapes):
     header, data, off = {}, b"", 0
     for name, shape in shapes.items():
@@ -365,6 +407,9 @@ def all_cases():
     for name, data in npz_cases().items():
         yield "npz", name, {**model_dir(GEMMA3_CONFIG), "sae/layer_0/params.npz": data}, \
             lambda d: ["features", "--model", d, "--backend", "cpu", "--prompt", "Hi", "--sae", d + "/sae/layer_0/params.npz"]
+    for name, files in tuned_lens_cases().items():
+        yield "tunedlens", name, {**model_dir(GEMMA3_CONFIG), **{"lens/" + k: v for k, v in files.items()}}, \
+            lambda d: ["lens", "--model", d, "--backend", "cpu", "--prompt", "Hi", "--tuned", d + "/lens"]
     for name, files in saelens_cases().items():
         yield "saelens", name, {**model_dir(GEMMA3_CONFIG), **{"sae/" + k: v for k, v in files.items()}}, \
             lambda d: ["features", "--model", d, "--backend", "cpu", "--prompt", "Hi", "--sae", d + "/sae"]
