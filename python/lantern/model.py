@@ -226,17 +226,35 @@ class Model:
         prompt of a batch runs on its own, so its values equal an unpadded run."""
         names = expand(names_filter, self.hook_names)
         _check_return_type(return_type)
-        logits, arrays = self._forward(input, names, fwd_hooks, return_type is not None, stop_at_layer, prepend_bos,
+        residual = self._stop_name(stop_at_layer)
+        wanted = names + ([residual] if residual and residual not in names else [])
+        logits, arrays = self._forward(input, wanted, fwd_hooks, return_type is not None, stop_at_layer, prepend_bos,
                                        padding_side, attention_mask)
+        if residual:  # TransformerLens returns the residual stream where the pass stopped
+            stopped = arrays[residual] if residual in names else arrays.pop(residual)
+            return stopped, ActivationCache(arrays)
         return self._returned(logits, input, prepend_bos, padding_side, attention_mask, return_type), ActivationCache(arrays)
+
+    def _stop_name(self, stop_at_layer) -> str | None:
+        """The hook whose activation a pass stopped at `stop_at_layer` returns (None: no stop)."""
+        if stop_at_layer is None:
+            return None
+        n = self.cfg.n_layers
+        if isinstance(stop_at_layer, bool) or not isinstance(stop_at_layer, (int, np.integer)) or not 1 <= stop_at_layer <= n:
+            raise _lib.InvalidArgumentError(f"stop_at_layer {stop_at_layer!r}: expected 1…{n} (the blocks to run; "
+                                            "the residual after the last of them is returned)")
+        return f"blocks.{int(stop_at_layer) - 1}.hook_resid_post"
 
     def run_with_hooks(self, input, fwd_hooks=(), return_type: str | None = "logits", stop_at_layer: int | None = None,
                        prepend_bos: bool = True, padding_side: str = "right", attention_mask=None):
         """Logits with `fwd_hooks` = [(name, glob, list or function of the name, fn)] applied;
         fn(activation, hook) may change the activation in place or return a new one (None: keep)."""
         _check_return_type(return_type)
-        logits, _ = self._forward(input, [], fwd_hooks, return_type is not None, stop_at_layer, prepend_bos,
-                                  padding_side, attention_mask)
+        residual = self._stop_name(stop_at_layer)
+        logits, arrays = self._forward(input, [residual] if residual else [], fwd_hooks, return_type is not None, stop_at_layer,
+                                       prepend_bos, padding_side, attention_mask)
+        if residual:  # TransformerLens returns the residual stream where the pass stopped
+            return arrays[residual]
         return self._returned(logits, input, prepend_bos, padding_side, attention_mask, return_type)
 
     def _returned(self, logits, input, prepend_bos, padding_side, attention_mask, return_type):

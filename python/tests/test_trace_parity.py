@@ -58,11 +58,21 @@ def test_cache_shapes_follow_transformer_lens(gemma2):
 
 
 def test_names_filter_globs_and_stop_at_layer(gemma2):
-    logits, cache = gemma2.run_with_cache([2, 173, 54], names_filter="blocks.*.hook_resid_post", stop_at_layer=2)
-    assert logits is None, "stopping early leaves no logits"
+    residual, cache = gemma2.run_with_cache([2, 173, 54], names_filter="blocks.*.hook_resid_post", stop_at_layer=2)
     assert sorted(cache.keys()) == ["blocks.0.hook_resid_post", "blocks.1.hook_resid_post"]
-    _, full = gemma2.run_with_cache([2, 173, 54], names_filter=["blocks.1.hook_resid_post"])
+    _, full = gemma2.run_with_cache([2, 173, 54], names_filter=["blocks.1.hook_resid_post", "blocks.0.hook_resid_post"])
     assert np.array_equal(full["blocks.1.hook_resid_post"], cache["blocks.1.hook_resid_post"])
+    # As TransformerLens: the residual stream after the blocks that ran, not logits.
+    assert np.array_equal(residual, full["blocks.1.hook_resid_post"])
+    alone, only = gemma2.run_with_cache([2, 173, 54], names_filter="hook_embed", stop_at_layer=1)
+    assert np.array_equal(alone, full["blocks.0.hook_resid_post"]) and list(only.keys()) == ["hook_embed"]
+    assert np.array_equal(gemma2([2, 173, 54], stop_at_layer=2), residual)
+
+
+def test_stop_at_layer_out_of_range_names_the_range(lantern, gemma2):
+    for bad in (0, 5, -1, 2.5, True):
+        with pytest.raises(lantern.InvalidArgumentError, match=r"stop_at_layer .*expected 1…4"):
+            gemma2.run_with_cache([2, 3], stop_at_layer=bad)
 
 
 def test_the_vulkan_backend_from_python(lantern, gemma2):
