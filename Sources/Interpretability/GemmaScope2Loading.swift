@@ -188,8 +188,8 @@ extension GemmaScope2 {
             let d = dims ?? (enc[0], enc[1], dec[2])
             if dims == nil {
                 // As per-layer transcoders: no empty dictionary, and TopK's k within its width.
-                for (name, value) in [("w_enc's d_in", d.dIn), ("w_enc's width", d.dSAE), ("w_dec's d_model", d.dOut)] where value < 1 {
-                    throw LanternError.badFile(path: params.path, field: name.hasPrefix("w_enc") ? "w_enc" : "w_dec", problem: "\(name) is \(value): expected at least 1")
+                for (field, size, value) in [("w_enc", "d_in", d.dIn), ("w_enc", "width", d.dSAE), ("w_dec", "d_model", d.dOut)] where value < 1 {
+                    throw LanternError.badFile(path: params.path, field: field, problem: "\(field)'s \(size) is \(value): expected at least 1")
                 }
                 if case let .topK(k)? = config?.activation, !(1...d.dSAE).contains(k) {
                     throw LanternError.badFile(path: configPath, field: "k", problem: "\(k) is outside 1…\(d.dSAE) (the transcoder's width)")

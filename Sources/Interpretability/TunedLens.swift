@@ -100,20 +100,15 @@ public struct TunedLens: Sendable {
                                                           : "not a tensor of a tuned lens with \(config.layerCount) layers (expected {i}.weight\(config.bias ? ", {i}.bias" : ""))")
             throw LanternError.badFile(path: paramsPath, field: name, problem: problem)
         }
-        var weights: [[Float]] = [], biases: [[Float]] = []
-        for i in 0..<config.layerCount {
-            for (name, shape) in [("\(i).weight", [d, d])] + (config.bias ? [("\(i).bias", [d])] : []) {
-                let t = try file.tensor(name)
-                guard t.shape == shape else {
-                    throw LanternError.badFile(path: paramsPath, field: name, problem: "shape \(t.shape), expected \(shape) (d_model = \(d))")
-                }
+        func values(_ name: String, _ shape: [Int]) throws -> [Float] {
+            let t = try file.tensor(name)
+            guard t.shape == shape else {
+                throw LanternError.badFile(path: paramsPath, field: name, problem: "shape \(t.shape), expected \(shape) (d_model = \(d))")
             }
+            return try finite(try t.floats(), name, paramsPath)
         }
-        for i in 0..<config.layerCount {
-            weights.append(try finite(try file.tensor("\(i).weight").floats(), "\(i).weight", paramsPath))
-            biases.append(config.bias ? try finite(try file.tensor("\(i).bias").floats(), "\(i).bias", paramsPath)
-                                      : [Float](repeating: 0, count: d))
-        }
+        let weights = try (0..<config.layerCount).map { try values("\($0).weight", [d, d]) }
+        let biases = try (0..<config.layerCount).map { config.bias ? try values("\($0).bias", [d]) : [Float](repeating: 0, count: d) }
         var lens = TunedLens(config: config, weights: weights, biases: biases)
         lens.source = directory
         return lens

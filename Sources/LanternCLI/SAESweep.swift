@@ -126,7 +126,7 @@ struct SAESweep: ParsableCommand {
                          "--width", "\(width)", "--k", "\(k)", "--tokens", "\(tokens)", "--batch", "\(batch)", "--lr", "\(lr)",
                          "--normalize", normalize, "--rows", "\(trainRows)", "--seed", "\(seed)", "--out", folder]
         arguments += ["--backend", model.backend.rawValue] + (model.model.map { ["--model", $0] } ?? [])
-        if try TrainingRun.checkpointExists((folder as NSString).appendingPathComponent("checkpoint.safetensors")) { arguments.append("--resume") }
+        if try TrainingRun.fileExists((folder as NSString).appendingPathComponent("checkpoint.safetensors")) { arguments.append("--resume") }
         try SAETrain.parse(arguments).run()
     }
 

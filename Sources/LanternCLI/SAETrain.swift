@@ -47,13 +47,13 @@ struct SAETrain: ParsableCommand {
         let checkpoint = (out as NSString).appendingPathComponent("checkpoint.safetensors")
         let trainer: SAETrainer
         if resume {
-            guard try TrainingRun.checkpointExists(checkpoint) else { throw ValidationError("--resume: no \(checkpoint)") }
+            guard try TrainingRun.fileExists(checkpoint) else { throw ValidationError("--resume: no \(checkpoint)") }
             trainer = try SAETrainer.resume(checkpoint: checkpoint, source: source, backend: backend)
             try TrainingRun.checkResume(trainer, options: training, activations: activations ?? (out as NSString).appendingPathComponent("activations"),
                                         rows: source.rowCount, folder: out)
             note("resuming at step \(trainer.step) of \(trainer.totalSteps)")
         } else {
-            guard try !TrainingRun.checkpointExists(checkpoint) else {
+            guard try !TrainingRun.fileExists(checkpoint) else {
                 throw ValidationError("\(checkpoint) exists: pass --resume to continue it, or another --out")
             }
             let settings = training.settings(inputWidth: source.width)

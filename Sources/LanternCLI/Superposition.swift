@@ -106,7 +106,7 @@ struct Superposition: ParsableCommand {
         ToyModelFigure(sparsity: run.settings.sparsity, features: run.model.features, hidden: run.model.hidden,
                        weights: run.model.weights, bias: run.model.bias, importance: run.settings.importance,
                        norms: run.geometry.norms,
-                       superposition: run.geometry.superposition.indices.map { run.geometry.isRepresented($0) ? run.geometry.superposition[$0] : nil },
+                       superposition: run.geometry.representedSuperposition,
                        gram: run.geometry.gram, frobeniusPerDimension: run.geometry.frobeniusPerDimension,
                        representedPerDimension: run.geometry.representedPerDimension, loss: run.loss)
     }
@@ -116,7 +116,7 @@ struct Superposition: ParsableCommand {
             "features": s.features, "hidden": s.hidden, "importance_decay": Double(s.importanceDecay), "steps": s.steps,
             "batch": s.batchSize, "lr": Double(s.learningRate), "seed": Int(truncatingIfNeeded: s.seed), "restarts": restarts, "seconds": seconds,
             "models": runs.map { run -> [String: Any] in
-                let g = run.geometry, m = run.model
+                let g = run.geometry, m = run.model, superposition = g.representedSuperposition
                 var model: [String: Any] = [
                     "sparsity": run.settings.sparsity, "feature_probability": 1 - run.settings.sparsity,
                     "seed": Int(truncatingIfNeeded: run.settings.seed),
@@ -128,7 +128,7 @@ struct Superposition: ParsableCommand {
                     "per_feature": (0..<m.features).map { i -> [String: Any] in
                         var f: [String: Any] = ["index": i, "importance": Double(run.settings.importance[i]),
                                                 "norm": Double(g.norms[i]), "represented": g.isRepresented(i),
-                                                "superposition": g.isRepresented(i) ? Double(g.superposition[i]) : NSNull(),
+                                                "superposition": superposition[i].map { Double($0) as Any } ?? NSNull(),
                                                 "bias": Double(m.bias[i])]
                         if let angles = m.angles { f["angle_degrees"] = angles[i] }
                         return f
@@ -144,7 +144,7 @@ struct Superposition: ParsableCommand {
     static func table(_ s: ToyModelSettings, runs: [ToyModelRun]) -> String {
         var lines: [String] = []
         for run in runs {
-            let g = run.geometry, m = run.model
+            let g = run.geometry, m = run.model, superposition = g.representedSuperposition
             lines.append(String(format: "S = %.3f (1/(1−S) = %.1f)  loss %.5f  ‖W‖_F²/m %.3f  represented %d of %d (%.3f per dimension)  (seed %llu)",
                                 run.settings.sparsity, 1 / (1 - run.settings.sparsity), run.loss, g.frobeniusPerDimension,
                                 g.represented, m.features, g.representedPerDimension, run.settings.seed))
@@ -153,8 +153,8 @@ struct Superposition: ParsableCommand {
                 let bar = String(repeating: "█", count: Int((min(g.norms[i], 1.5) * 10).rounded()))
                 let angle = m.angles.map { String(format: "  %5.1f°", $0[i]) } ?? ""
                 // A dropped feature's superposition is not printed: its direction is noise.
-                let superposition = g.isRepresented(i) ? String(format: "%13.3f", Double(g.superposition[i])) : "            —"
-                lines.append(String(format: "  %7d  %10.3f  %6.3f  ", i, Double(s.importance[i]), Double(g.norms[i])) + superposition
+                let shown = superposition[i].map { String(format: "%13.3f", Double($0)) } ?? "            —"
+                lines.append(String(format: "  %7d  %10.3f  %6.3f  ", i, Double(s.importance[i]), Double(g.norms[i])) + shown
                              + String(format: "  %7.3f", Double(m.bias[i])) + angle + "  " + bar)
             }
             lines.append("")

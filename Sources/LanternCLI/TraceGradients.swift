@@ -34,7 +34,7 @@ extension Trace {
         let transformer = loaded.transformer, backend = transformer.backend
         let result = try transformer.gradients(tokens: tokens, of: try gradients.metric(loaded), hooks: HookFilter(hooks))
         // Forward order, the attention patterns among them (activations only: they have no gradient).
-        let order = Dictionary(uniqueKeysWithValues: HookNames.all(layers: transformer.config.layerCount).enumerated().map { ($1, $0) })
+        let order = HookNames.forwardIndex(layers: transformer.config.layerCount)
         var named: [(name: String, entries: [SafetensorsWriter.Entry])] = []
         for point in result.points {
             named.append((point.name, [.init(name: point.name, shape: point.activation.shape, values: try backend.read(point.activation)),

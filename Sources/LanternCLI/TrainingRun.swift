@@ -21,10 +21,10 @@ struct TrainingRun: Codable, Equatable {
 
     static func file(in folder: String) -> String { (folder as NSString).appendingPathComponent("run.json") }
 
-    /// Whether a checkpoint is at `path`. Anything there that cannot be read as a file (a dangling
-    /// link, a symlink loop) is an error, not "no checkpoint": that would restart the run from
-    /// step 0 over the existing one.
-    static func checkpointExists(_ path: String) throws -> Bool {
+    /// Whether a run's file (its checkpoint, its run.json) is at `path`. Anything there that cannot
+    /// be read as a file (a dangling link, a symlink loop) is an error, not "no file": that would
+    /// restart the run from step 0 over the existing one.
+    static func fileExists(_ path: String) throws -> Bool {
         var status = stat()
         guard lstat(path, &status) == 0 else { return false }   // nothing there at all
         var isDirectory: ObjCBool = false
@@ -48,7 +48,7 @@ struct TrainingRun: Codable, Equatable {
         if let skip, skip != trainer.settings.skipConnection {
             differences.append("--skip \(skip) (checkpoint: \(trainer.settings.skipConnection))")
         }
-        if try checkpointExists(file(in: folder)) {
+        if try fileExists(file(in: folder)) {
             guard let data = FileManager.default.contents(atPath: file(in: folder)),
                   let saved = try? JSONDecoder().decode(TrainingRun.self, from: data), saved.rows >= 0 else {
                 throw ValidationError("--resume: \(file(in: folder)) is not the run.json Lantern writes ({\"activations\": path, \"rows\": count}): fix or remove it")

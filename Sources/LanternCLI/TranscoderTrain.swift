@@ -70,7 +70,7 @@ struct TranscoderTrain: ParsableCommand {
         let source = try training.trainingRows(input)
         let targets = try training.trainingRows(target)
         let trainer: SAETrainer
-        if try TrainingRun.checkpointExists(checkpoint) {
+        if try TrainingRun.fileExists(checkpoint) {
             guard resume else { throw ValidationError("\(checkpoint) exists: pass --resume to continue it, or another --out") }
             trainer = try SAETrainer.resume(checkpoint: checkpoint, source: source, targets: targets, backend: backend)
             try TrainingRun.checkResume(trainer, options: training, activations: activations, rows: source.rowCount, folder: dir,

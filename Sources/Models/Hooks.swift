@@ -132,4 +132,9 @@ public enum HookNames {
     public static func all(layers: Int) -> [String] {
         [embed] + (0..<layers).flatMap { BlockHookNames(layer: $0).all } + [finalNorm]
     }
+
+    /// Each hook point's place in forward order (to sort results gathered out of order).
+    public static func forwardIndex(layers: Int) -> [String: Int] {
+        Dictionary(uniqueKeysWithValues: all(layers: layers).enumerated().map { ($1, $0) })
+    }
 }

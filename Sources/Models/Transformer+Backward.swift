@@ -189,7 +189,7 @@ extension Transformer {
         }
         _ = try at(HookNames.embed, g)
         // The walk visits hooks in reverse, but not always exactly (q before k); report forward order.
-        let order = Dictionary(uniqueKeysWithValues: HookNames.all(layers: c.layerCount).enumerated().map { ($1, $0) })
+        let order = HookNames.forwardIndex(layers: c.layerCount)
         return points.sorted { order[$0.name, default: 0] < order[$1.name, default: 0] }
     }
 

@@ -15,9 +15,7 @@ extension Transformer {
             throw LanternError.shapeMismatch(op: "attention pattern", detail: "\(pattern.shape) for \(heads) heads over \(keyCount) keys")
         }
         let n = pattern.shape[1], group = heads / kvHeads, kvWidth = kvHeads * dh
-        let p = try backend.read(pattern)
-        var v = try backend.read(values)
-        if v.count > keyCount * kvWidth { v.removeLast(v.count - keyCount * kvWidth) }
+        let p = try backend.read(pattern), v = try backend.read(try values.rows(0..<keyCount))
         var z = [Float](repeating: 0, count: n * heads * dh)
         for h in 0..<heads {
             let kv = (h / group) * dh

@@ -101,14 +101,13 @@ public final class Transformer: @unchecked Sendable {
                 values = cache.values[l]
             }
             let wantPattern = hooks?.wants(names.pattern) ?? false
-            var (zRaw, pattern) = try b.attention(q: q, k: keys, v: values, queryStart: start, keyCount: start + n,
-                                                  params: c.attentionParams(layer: l), wantPattern: wantPattern)
-            if let p = pattern {
-                pattern = try hook(names.pattern, p, l)
+            let attended = try b.attention(q: q, k: keys, v: values, queryStart: start, keyCount: start + n,
+                                           params: c.attentionParams(layer: l), wantPattern: wantPattern)
+            var zRaw = attended.out
+            if let pattern = attended.pattern {
+                let seen = try hook(names.pattern, pattern, l)
                 // An edited pattern is what the values are averaged with (see Transformer+Pattern).
-                if let edited = pattern, hooks?.intervenes(names.pattern) == true {
-                    zRaw = try attend(pattern: edited, values: values, keyCount: start + n)
-                }
+                if hooks?.intervenes(names.pattern) == true { zRaw = try attend(pattern: seen, values: values, keyCount: start + n) }
             }
             let z = try hook(names.z, zRaw, l)
             var attnOut = try b.matmul(z, w.o)

@@ -186,9 +186,7 @@ class Model:
     def _forward(self, input, names: list[str], fwd_hooks, logits: bool, stop_at_layer, prepend_bos,
                  padding_side, attention_mask):
         tokens, rows = self._rows(input, prepend_bos, padding_side, attention_mask)
-        stop = -1 if stop_at_layer is None else int(stop_at_layer) - 1
-        if stop_at_layer is not None and stop < 0:
-            raise _lib.InvalidArgumentError(f"stop_at_layer {stop_at_layer}: expected 1 or more (blocks to run)")
+        stop = -1 if stop_at_layer is None else int(stop_at_layer) - 1  # checked by _stop_name
         with HookSet(self, names, list(self._context_hooks) + list(fwd_hooks)) as hooks:
             per_row = []
             for _, _, ids in rows:
@@ -216,7 +214,7 @@ class Model:
                 for (r, s, ids), arrays in zip(rows, per_row):
                     full[r, s:s + ids.size] = arrays[name].reshape((ids.size,) + tuple(inner))
             out[name] = full
-        return out.pop("logits", None), out
+        return out.pop("logits", None), out, rows
 
     def run_with_cache(self, input, names_filter=None, return_type: str | None = "logits", fwd_hooks=(),
                        stop_at_layer: int | None = None, prepend_bos: bool = True, padding_side: str = "right",
@@ -228,12 +226,12 @@ class Model:
         _check_return_type(return_type)
         residual = self._stop_name(stop_at_layer)
         wanted = names + ([residual] if residual and residual not in names else [])
-        logits, arrays = self._forward(input, wanted, fwd_hooks, return_type is not None, stop_at_layer, prepend_bos,
-                                       padding_side, attention_mask)
+        logits, arrays, rows = self._forward(input, wanted, fwd_hooks, return_type is not None, stop_at_layer, prepend_bos,
+                                             padding_side, attention_mask)
         if residual:  # TransformerLens returns the residual stream where the pass stopped
             stopped = arrays[residual] if residual in names else arrays.pop(residual)
             return stopped, ActivationCache(arrays)
-        return self._returned(logits, input, prepend_bos, padding_side, attention_mask, return_type), ActivationCache(arrays)
+        return self._returned(logits, rows, return_type), ActivationCache(arrays)
 
     def _stop_name(self, stop_at_layer) -> str | None:
         """The hook whose activation a pass stopped at `stop_at_layer` returns (None: no stop)."""
@@ -251,18 +249,18 @@ class Model:
         fn(activation, hook) may change the activation in place or return a new one (None: keep)."""
         _check_return_type(return_type)
         residual = self._stop_name(stop_at_layer)
-        logits, arrays = self._forward(input, [residual] if residual else [], fwd_hooks, return_type is not None, stop_at_layer,
-                                       prepend_bos, padding_side, attention_mask)
+        logits, arrays, rows = self._forward(input, [residual] if residual else [], fwd_hooks, return_type is not None,
+                                             stop_at_layer, prepend_bos, padding_side, attention_mask)
         if residual:  # TransformerLens returns the residual stream where the pass stopped
             return arrays[residual]
-        return self._returned(logits, input, prepend_bos, padding_side, attention_mask, return_type)
+        return self._returned(logits, rows, return_type)
 
-    def _returned(self, logits, input, prepend_bos, padding_side, attention_mask, return_type):
+    @staticmethod
+    def _returned(logits, rows, return_type):
         """What `return_type` asks for: "logits", None, "loss" (TransformerLens's mean next-token
         cross-entropy over the prompt's positions, padding left out) or "both" ((logits, loss))."""
         if return_type in (None, "logits") or logits is None:
             return logits if return_type == "logits" else None
-        _, rows = self._rows(input, prepend_bos, padding_side, attention_mask)
         total, count = 0.0, 0
         for r, start, ids in rows:
             z = np.asarray(logits[r, start:start + ids.size - 1], dtype=np.float64)

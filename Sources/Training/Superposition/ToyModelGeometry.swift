@@ -30,6 +30,9 @@ public struct ToyModelGeometry: Sendable, Equatable {
     /// feature's direction is noise, and others' projections onto it say nothing).
     public func isRepresented(_ i: Int) -> Bool { norms[i] >= Self.representedNorm }
 
+    /// `superposition` where it means something: nil for the features the model does not represent.
+    public var representedSuperposition: [Float?] { superposition.indices.map { isRepresented($0) ? superposition[$0] : nil } }
+
     /// WᵀW on `backend` (one product of Wᵀ with itself), the rest from it on the host.
     public init(_ model: ToyModel, backend: any Backend) throws {
         let n = model.features, m = model.hidden
