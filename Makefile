@@ -52,7 +52,7 @@ dist: deps
 	@cd "$$(mktemp -d)" && "$(CURDIR)/dist/lantern" next --model "$(CURDIR)/Tests/Fixtures/gemma2_tiny" --token-ids 2,173,54 >/dev/null \
 	  && echo "dist/lantern ($$(du -h "$(CURDIR)/dist/lantern" | cut -f1)): no Swift libraries, runs from an empty directory"
 
-# `lantern serve` in headless Chromium (issue 15): the tiny fixtures (with a patching sweep), the
+# `lantern serve` in headless Chromium: the tiny fixtures (with a patching sweep), the
 # graph fixtures (the tiny Gemma 3 and its transcoders), then the default model with its SAE, tuned
 # lens and transcoders (the whole attribution graph of the seed prompt, ~35 s of the ~100 s).
 .PHONY: serve-browser-test
@@ -109,7 +109,7 @@ bench-llamacpp: build
 	python3 -c "import llama_cpp" 2>/dev/null || CMAKE_ARGS="$(LLAMACPP_CMAKE)" python3 -m pip install llama-cpp-python
 	$(BIN) bench --only model --model gemma3-270m --model smollm2 --prefill 512 --decode 32
 
-# --- fuzzing (issue 13): libFuzzer harnesses in Fuzz/, built with swiftc -sanitize=fuzzer,address
+# --- fuzzing: libFuzzer harnesses in Fuzz/, built with swiftc -sanitize=fuzzer,address
 # outside the SwiftPM build. `make fuzz` runs each harness for FUZZ_RUNS executions; `make
 # fuzz-smoke` (in .ci/run) a short run of each. Malformed-file corpus against the CLI: `make malformed`.
 FUZZ_RUNS ?= 1000000

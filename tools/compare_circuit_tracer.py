@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Lantern's attribution graphs against the real circuit-tracer package (issue 11, part 6).
+"""Lantern's attribution graphs against the real circuit-tracer package.
 
 What it does
 ------------

@@ -445,7 +445,7 @@ def run(lantern, only):
             except subprocess.TimeoutExpired:
                 outcome, detail = "HANG", ""
         if group == "gguf" and name == "nan_embedding":
-            outcome += " (non-finite weights: the CLI helper's part of issue 13)"
+            outcome += " (non-finite weights)"
         bad += outcome.split()[0].isupper() or outcome.startswith("CRASH")
         print(f"{group:12} {name:30} {outcome:16} {detail[:150]}")
     return bad

@@ -32,7 +32,7 @@ extension CLITests {
         let resumed = try run(train + ["--resume"])
         XCTAssertEqual(resumed.status, 0, resumed.err)
         XCTAssertTrue(resumed.err.contains("layer 2: done"), resumed.err)
-        // Resuming with other settings is refused, naming what differs (issue 13).
+        // Resuming with other settings is refused, naming what differs.
         let changed = try run(train.map { $0 == "1e-2" ? "2e-2" : $0 } + ["--resume"])
         XCTAssertEqual(changed.status, 2, changed.err)
         XCTAssertTrue(changed.err.contains("--lr 0.02 (checkpoint: 0.01)"), changed.err)

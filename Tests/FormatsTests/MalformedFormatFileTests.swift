@@ -3,7 +3,7 @@ import XCTest
 @testable import Formats
 import LanternCore
 
-/// One test per crash class of issue 13 in the file formats: each builds a small malformed file
+/// One test per crash class found in the file formats: each builds a small malformed file
 /// and checks the one-line error names the file and the field (before the fix these trapped,
 /// overflowed the stack or were silently accepted).
 final class MalformedFormatFileTests: XCTestCase {

@@ -1,7 +1,7 @@
 import XCTest
 @testable import Interpretability
 
-/// The pages' rough edges from issue 13: whitespace tokens visible in the lens, the features page
+/// The pages' rough edges, fixed: whitespace tokens visible in the lens, the features page
 /// shaded by activation (L0 is constant for a TopK SAE) with feature ids linking to dashboards,
 /// dashboards' token boxes without gaps inside words, and a histogram with a y-axis.
 final class ReportPageTests: XCTestCase {

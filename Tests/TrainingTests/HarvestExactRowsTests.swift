@@ -4,7 +4,7 @@ import XCTest
 @testable import Training
 
 /// `harvest --tokens N` writes exactly N rows — the last context is cut short — alone or split
-/// over workers (issue 13: 16,000 asked, 16,002 written).
+/// over workers (16,000 asked once gave 16,002 written).
 final class HarvestExactRowsTests: XCTestCase {
     func testHarvestWritesExactlyTheRowsAskedFor() throws {
         let dir = NSTemporaryDirectory() + "harvest-exact-\(UUID().uuidString)"
