@@ -17,7 +17,7 @@ then compares the node sets (active features, logits) and every edge.
   and given to circuit-tracer as its ``CrossLayerTranscoder``; writes ``circuit_tracer_clt.*``.
 * ``--real``: the default model (the cached GGUF, dequantised to float32 by transformers and saved
   as a Hugging Face folder under /tmp) with the shipped transcoder set transcoders/gemma3-270m, on
-  the README's prompt. Takes a few minutes on 2 cores.
+  the demo prompt ("The reliability of Wikipedia is very"). Takes a few minutes on 2 cores.
 
 Transcoders are handed to circuit-tracer as ``SingleLayerTranscoder``s reading ``mlp.hook_in``
 (the pre-feedforward norm's output) and writing ``hook_mlp_out``, with W_enc = w_encᵀ, W_skip =

