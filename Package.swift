@@ -35,13 +35,15 @@ let package = Package(
         .target(name: "VulkanBackend", dependencies: ["LanternCore", "CVulkan"], plugins: ["CompileShaders"]),
         .target(name: "Lantern", dependencies: ["LanternCore", "CPUBackend", "Formats", "Models", "Tokenizers", "VulkanBackend",
                                               "Interpretability"]),
-        .target(name: "LanternC", dependencies: ["Lantern"]),
+        // Every analysis once, as a typed request and an Encodable result: the front-ends below adapt it.
+        .target(name: "Analyses", dependencies: ["Lantern"]),
+        .target(name: "LanternC", dependencies: ["Lantern", "Analyses"]),
         // `lantern serve`: the JSON API and the page app on Hummingbird.
-        .target(name: "LanternServer", dependencies: ["Lantern", "Training", .product(name: "Hummingbird", package: "hummingbird"),
+        .target(name: "LanternServer", dependencies: ["Lantern", "Analyses", "Training", .product(name: "Hummingbird", package: "hummingbird"),
                                                  .product(name: "HummingbirdCore", package: "hummingbird")]),
         .executableTarget(
             name: "LanternCLI",
-            dependencies: ["Lantern", "Training", "LanternServer", "CIntrinsics", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Lantern", "Analyses", "Training", "LanternServer", "CIntrinsics", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "CPUBackendTests", dependencies: ["CPUBackend", "LanternCore"]),
         .testTarget(
@@ -64,7 +66,7 @@ let package = Package(
         ),
         // Runs the built `lantern` binary; depends on it so that it is built first.
         .testTarget(name: "CLITests", dependencies: ["LanternCLI"]),
-        .testTarget(name: "ServerTests", dependencies: ["LanternServer", "Lantern", "Training", "LanternCLI"]),
+        .testTarget(name: "ServerTests", dependencies: ["LanternServer", "Analyses", "Lantern", "Training", "LanternCLI"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -18,7 +18,9 @@ public struct Steering {
     /// The hook a raw direction is added to when there is no SAE.
     public var hookName: String?
     public var strength: Float
-    /// Clamp mode: one value per feature (in `features`' order) instead of `strength` for all.
+    /// One value per feature (in `features`' order) instead of `strength` for all: add mode scales
+    /// each feature's direction by its own, clamp mode sets each to its own; `strength` then
+    /// scales only the raw direction.
     public var strengths: [Float]?
     public var mode: SteeringMode
 
@@ -51,10 +53,14 @@ public struct Steering {
         let backend = model.backend
         switch mode {
         case .add:
+            if let strengths, strengths.count != features.count {
+                throw LanternError.invalidArgument("add mode got \(strengths.count) strengths for \(features.count) features")
+            }
             var vector = [Float](repeating: 0, count: width)
-            for f in features {
+            for (k, f) in features.enumerated() {
                 guard let sae else { break }
-                for (i, v) in try sae.direction(f).enumerated() { vector[i] += strength * v }
+                let s = strengths?[k] ?? strength
+                for (i, v) in try sae.direction(f).enumerated() { vector[i] += s * v }
             }
             for (i, v) in (direction ?? []).enumerated() { vector[i] += strength * v }
             let steer = try backend.tensor(vector, shape: [width])

@@ -52,6 +52,11 @@ public final class LanternModel: @unchecked Sendable {
         return tokenizer.decode([id])
     }
 
+    /// A token as a table or a label shows it: its text with line breaks and tabs escaped.
+    public func shown(_ id: Int32) -> String {
+        display(id).replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\t", with: "\\t")
+    }
+
     /// Ids → text (ids joined with commas without a tokenizer); `skipSpecial` drops <bos> and the like.
     public func decode(_ ids: [Int32], skipSpecial: Bool = false) -> String {
         guard let tokenizer else { return ids.map(String.init).joined(separator: ",") }

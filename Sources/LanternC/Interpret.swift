@@ -27,37 +27,6 @@ public func lantern_hooks_add_steering(_ hookHandle: UnsafeMutableRawPointer?, _
     }
 }
 
-/// The logit lens (and a tuned lens from `tuned`, a folder, when not NULL) of `ids` as JSON: per
-/// row (embed, then each block) and position the top_k tokens and probabilities, the entropy,
-/// and the target's rank and probability (target < 0: the model's own answer). NULL on error.
-@_cdecl("lantern_lens")
-public func lantern_lens(_ handle: UnsafeMutableRawPointer?, _ pointer: UnsafePointer<Int32>?, _ count: Int64,
-                         _ topK: Int32, _ target: Int32, _ tuned: UnsafePointer<CChar>?, _ error: ErrorOut) -> UnsafeMutablePointer<CChar>? {
-    guarded(error, nil) {
-        let m = try model(handle)
-        let lens = try string(tuned).map { try TunedLens.load(directory: $0) }
-        let result = try LogitLens.run(m.transformer, tokens: try ids(pointer, count), topK: Int(max(topK, 1)),
-                                       target: target >= 0 ? target : nil, tuned: lens)
-        func table(_ cells: [[LensCell]]) -> [String: Any] {
-            ["top_tokens": cells.map { $0.map { $0.top.map { Int($0.token) } } },
-             "top_probs": cells.map { $0.map { $0.top.map { Double($0.probability) } } },
-             "entropy": cells.map { $0.map { Double($0.entropy) } },
-             "target_rank": cells.map { $0.map { $0.targetRank ?? 0 } },
-             "target_prob": cells.map { $0.map { Double($0.targetProbability ?? -1) } }]
-        }
-        func answer(_ a: LensAnswer) -> [String: Any] {
-            ["token": Int(a.token), "ranks": a.ranks, "probs": a.probabilities.map(Double.init)]
-        }
-        var object: [String: Any] = ["labels": result.rowLabels, "hook_names": result.hookNames,
-                                     "logit": table(result.cells), "answer": answer(result.answer)]
-        if let cells = result.tunedCells, let tunedAnswer = result.tunedAnswer {
-            object["tuned"] = table(cells)
-            object["tuned_answer"] = answer(tunedAnswer)
-        }
-        return try jsonText(object)
-    }
-}
-
 /// Logit-lens logits of residuals x [rows, d_model] (the model's final norm and unembedding, with
 /// Gemma 2's softcap) into out [rows, vocab]. 0, or -1 on error.
 @_cdecl("lantern_lens_logits")

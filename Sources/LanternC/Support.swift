@@ -1,11 +1,12 @@
 import Foundation
+import Analyses
 import Lantern
 
 // The C ABI the Python package (python/lantern) loads with ctypes. Conventions, for every function:
 // - objects are opaque handles (a retained Swift object), released with its `*_free` function;
 // - the last argument is `char **error`: on failure the function stores a malloc'd one-line message,
 //   "<kind>\u{1F}<Lantern's message>" (kind: bad_file, shape, invalid_argument, unsupported, backend,
-//   callback, other), and returns NULL, -1 or 0 as its comment says; the caller frees it with
+//   callback, cancelled, other), and returns NULL, -1 or 0 as its comment says; the caller frees it with
 //   `lantern_free`;
 // - strings returned are malloc'd UTF-8 (free with `lantern_free`); arrays the caller reads are
 //   written into buffers the caller allocated, or lent with the handle that owns them.
@@ -26,6 +27,8 @@ func errorLine(_ error: any Error) -> String {
         case .backend: "backend"
         }
         return kind + "\u{1F}" + e.description
+    case let e as AnalysisError:
+        return (e.kind == .cancelled ? "cancelled" : "invalid_argument") + "\u{1F}" + e.message
     case is CallbackFailed:
         return "callback\u{1F}a Python callback raised"
     default:

@@ -1,3 +1,4 @@
+import Analyses
 import ArgumentParser
 import Foundation
 import Lantern
@@ -23,39 +24,24 @@ struct Attention: ParsableCommand {
 
     func validate() throws {
         try OptionCheck.integer(top, "--top", 1...1_000_000)
-        if top < 1 { throw ValidationError("--top must be ≥ 1") }
     }
 
     func run() throws {
         let loaded = try model.load()
-        let ids = try prompt.ids(for: loaded)
-        let c = loaded.config
-        let layers = try layer.map { try integers($0, what: "--layer", distinct: true) } ?? Array(0..<c.layerCount)
-        if let bad = layers.first(where: { $0 < 0 || $0 >= c.layerCount }) {
-            throw LanternError.invalidArgument("--layer \(bad) is out of range: the model has \(c.layerCount) layers (0..<\(c.layerCount))")
-        }
-        let hooks = Hooks(capture: HookFilter(layers.map { "blocks.\($0).attn.hook_pattern" }))
-        try loaded.transformer.forward(ids, hooks: hooks, logits: .none, stopAfterLayer: layers.max())
-        let patterns = try layers.map { l -> [Float] in
-            guard let p = hooks.activation("blocks.\(l).attn.hook_pattern") else { throw LanternError.backend("no pattern for layer \(l)") }
-            return try loaded.backend.read(p)
-        }
-        let n = ids.count, pieces = ids.map(loaded.shown)
+        let context = loaded.analysisContext()
+        let request = AttentionRequest(prompt: try prompt.input(), layers: try layer.map { try integers($0, what: "--layer", distinct: true) })
+        try request.validate(against: context)
+        let result = try request.run(on: context, monitor: AnalysisMonitor())
+        let n = result.tokens.count, heads = result.heads, pieces = result.tokens.map { loaded.shown(Int32($0)) }
         if let html {
             try writeHTML(HTMLReport.page(title: "Attention patterns", subtitle: "\(loaded.source) · \(n) tokens",
-                                          sections: try HTMLReport.attentionPatterns(tokens: pieces, layers: layers, heads: c.heads, patterns: patterns)), to: html)
+                                          sections: try HTMLReport.attentionPatterns(tokens: pieces, layers: result.layers, heads: heads, patterns: result.values)), to: html)
         }
-        if json {
-            print(try jsonString([
-                "tokens": ids.map(Int.init), "pieces": ids.map(loaded.display), "layers": layers, "heads": c.heads,
-                "patterns": patterns.map { p in (0..<c.heads).map { h in (0..<n).map { q in (0..<n).map { k in Double(p[(h * n + q) * n + k]) } } } },
-            ]))
-            return
-        }
+        if json { return try printJSON(result) }
         print("where the last token (\(pieces[n - 1]) @ \(n - 1)) looks, per layer and head:")
-        for (i, l) in layers.enumerated() {
-            for h in 0..<c.heads {
-                let row = Array(patterns[i][((h * n + n - 1) * n)..<((h * n + n) * n)])
+        for (i, l) in result.layers.enumerated() {
+            for h in 0..<heads {
+                let row = Array(result.values[i][((h * n + n - 1) * n)..<((h * n + n) * n)])
                 let keys = Ranking.largest(min(top, n), of: row).map { String(format: "%@ @%d %.0f%%", pieces[$0], $0, Double(row[$0]) * 100) }
                 print(String(format: "L%-3d H%-2d ", l, h) + keys.joined(separator: "  "))
             }

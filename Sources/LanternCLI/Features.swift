@@ -1,3 +1,4 @@
+import Analyses
 import ArgumentParser
 import Foundation
 import Lantern
@@ -18,7 +19,7 @@ struct FeaturesShow: ParsableCommand {
     @OptionGroup var saeOptions: SAEOptions
     @OptionGroup var prompt: PromptOptions
 
-    @Option(name: .long, help: "How many features to list per token.")
+    @Option(name: .long, help: ArgumentHelp(FeaturesRequest.top))
     var top = 5
 
     @OptionGroup var corpus: CorpusOptions
@@ -39,11 +40,10 @@ struct FeaturesShow: ParsableCommand {
     var html: String?
 
     func validate() throws {
-        try OptionCheck.integer(top, "--top", 1...1_000_000)
+        try OptionCheck.field(top, FeaturesRequest.top)
         try OptionCheck.integer(labelTokens, "--label-tokens", 0...OptionCheck.maxCount)
         try OptionCheck.integer(feature, "--feature", 0...Int(Int32.max))
         try OptionCheck.number(maxDensity, "--max-density", 0...1, above: true)
-        guard top > 0 else { throw ValidationError("--top must be positive") }
         guard labelTokens >= 0 else { throw ValidationError("--label-tokens must be 0 (no scan) or more") }
         guard maxDensity > 0, maxDensity <= 1 else { throw ValidationError("--max-density must be in (0, 1], got \(maxDensity)") }
     }
@@ -51,49 +51,34 @@ struct FeaturesShow: ParsableCommand {
     func run() throws {
         let loaded = try model.load()
         let sae = try saeOptions.load(for: loaded)
-        let ids = try prompt.ids(for: loaded)
-        let scan = try labels(loaded, sae: sae)
-        let dense = Set((0..<sae.dSAE).filter { (scan?.summary($0).density ?? 0) > maxDensity })
-        let run = try sae.run(on: loaded.transformer, tokens: ids)
-        let perToken = run.features(top: top, excluding: dense)
         if let f = feature, f < 0 || f >= sae.dSAE {
-            throw LanternError.invalidArgument("feature \(f) is out of range: the SAE has \(sae.dSAE) features")
+            throw LanternError.invalidArgument("--feature \(f) is out of range: the SAE has \(sae.dSAE) features")
         }
+        let scan = try labels(loaded, sae: sae)
+        let context = loaded.analysisContext(saes: [sae], scan: scan)
+        let request = FeaturesRequest(prompt: try prompt.input(), top: top, maxDensity: maxDensity)
+        try request.validate(against: context)
+        let result = try request.run(on: context, monitor: AnalysisMonitor())
         if let html {
-            let section = HTMLReport.features(tokens: ids.map(loaded.shown), perToken: perToken, feature: feature,
-                                              activations: feature.map(run.activations),
+            let section = HTMLReport.features(tokens: result.run.tokens.map(loaded.shown), perToken: result.perToken, feature: feature,
+                                              activations: feature.map(result.run.activations),
                                               // `feature --id N --html feature-N.html` beside this page (as the demo names them).
                                               link: { "feature-\($0).html" })
             try writeHTML(HTMLReport.page(title: "SAE features", subtitle: "\(sae.source) at \(sae.hookName) · d_sae \(sae.dSAE)",
                                           sections: [section]), to: html)
         }
-        if json {
-            print(try jsonString([
-                "sae": sae.source, "hook": sae.hookName, "d_sae": sae.dSAE,
-                "tokens": perToken.map { t -> [String: Any] in
-                    ["position": t.position, "id": Int(t.token), "text": loaded.display(t.token), "l0": t.l0,
-                     "relative_error": Double(t.relativeError),
-                     "features": t.top.map { f -> [String: Any] in
-                         var o: [String: Any] = ["feature": f.feature, "activation": Double(f.activation)]
-                         if let scan { o["density"] = scan.summary(f.feature).density; o["label"] = label(f.feature, scan, loaded) }
-                         return o
-                     }]
-                },
-                "dense_left_out": dense.sorted(),
-            ]))
-            return
-        }
+        if json { return try printJSON(result) }
         print("SAE \(sae.source) at \(sae.hookName): d_in \(sae.dIn), d_sae \(sae.dSAE), \(sae.config.activation)")
         print("pos  token        L0  ‖x−x̂‖/‖x‖  top features (activation)")
-        for t in perToken {
-            let list = t.top.map { String(format: "%d (%.2f)", $0.feature, Double($0.activation)) }.joined(separator: ", ")
-            print(String(format: "%3d  ", t.position) + fit(loaded.shown(t.token), 12) + String(format: " %3d  %9.3f  ", t.l0, Double(t.relativeError)) + list)
+        for t in result.tokens {
+            let list = t.features.map { String(format: "%d (%.2f)", $0.feature, $0.activation) }.joined(separator: ", ")
+            print(String(format: "%3d  ", t.position) + fit(loaded.shown(Int32(t.id)), 12) + String(format: " %3d  %9.3f  ", t.l0, t.relativeError) + list)
         }
-        guard let scan, let last = perToken.last else { return }
-        if !dense.isEmpty { print("left out: \(dense.count) features firing on more than \(maxDensity) of \(scan.tokens) scanned tokens") }
-        print("the features on \(loaded.shown(last.token)), labelled by the tokens they fire on most over \(scan.tokens) corpus tokens:")
-        for f in last.top {
-            print(String(format: "  %5d  density %6.3f%%  ", f.feature, scan.summary(f.feature).density * 100) + label(f.feature, scan, loaded))
+        guard let scan, let last = result.tokens.last else { return }
+        if !result.denseLeftOut.isEmpty { print("left out: \(result.denseLeftOut.count) features firing on more than \(maxDensity) of \(scan.tokens) scanned tokens") }
+        print("the features on \(loaded.shown(Int32(last.id))), labelled by the tokens they fire on most over \(scan.tokens) corpus tokens:")
+        for f in last.features {
+            print(String(format: "  %5d  density %6.3f%%  ", f.feature, (f.density ?? 0) * 100) + (f.label ?? ""))
         }
     }
 
@@ -106,15 +91,5 @@ struct FeaturesShow: ParsableCommand {
         let scan = FeatureScan(width: sae.dSAE, bos: packer.bos, options: size.scanOptions)
         try size.run(loaded, units: sae, into: scan, packer: packer)
         return scan
-    }
-
-    /// The distinct tokens at a feature's strongest examples, strongest first: "' very' ' extremely' …".
-    func label(_ f: Int, _ scan: FeatureScan, _ loaded: LanternModel) -> String {
-        var seen: [String] = []
-        for e in scan.examples(f) {
-            let t = "'" + loaded.shown(e.tokens[e.maxIndex]) + "'"
-            if !seen.contains(t) { seen.append(t) }
-        }
-        return seen.prefix(6).joined(separator: " ")
     }
 }

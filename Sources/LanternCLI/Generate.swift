@@ -1,3 +1,4 @@
+import Analyses
 import ArgumentParser
 import Foundation
 import Lantern
@@ -34,36 +35,35 @@ struct Generate: ParsableCommand {
     var json = false
 
     func validate() throws {
-        try OptionCheck.integer(maxNewTokens, "--max-new-tokens", 0...1 << 20)
-        try OptionCheck.number(temperature, "--temperature", 0...Double.infinity)
-        try OptionCheck.integer(topK, "--top-k", 1...1 << 30)
-        try OptionCheck.number(topP, "--top-p", 0...1, above: true)
+        try OptionCheck.field(maxNewTokens, GenerateRequest.maxNewTokens)
+        try OptionCheck.field(temperature, GenerateRequest.temperature)
+        try OptionCheck.field(topK, GenerateRequest.topK)
+        try OptionCheck.field(topP, GenerateRequest.topP, above: true)
+        try OptionCheck.field(seed, GenerateRequest.seed)
         if greedy && (temperature ?? 0) > 0 { throw ValidationError("--greedy and --temperature > 0 contradict each other") }
-        if maxNewTokens < 0 { throw ValidationError("--max-new-tokens must be ≥ 0") }
     }
 
     func run() throws {
         let loaded = try model.load()
-        let ids = try prompt.ids(for: loaded)
-        let sampler = greedy ? Sampler.greedy
-            : Sampler(temperature: temperature ?? 0, topK: topK, topP: topP, seed: seed)
+        let context = loaded.analysisContext()
+        let request = GenerateRequest(prompt: try prompt.input(), maxNewTokens: maxNewTokens, temperature: greedy ? 0 : Double(temperature ?? 0),
+                                      topK: greedy ? nil : topK, topP: greedy ? nil : topP.map(Double.init), seed: Int(seed), stopAtEOS: !ignoreEos)
+        try request.validate(against: context)
+        let continuation = try request.start(on: context)
         // Text streams to the terminal as it is generated (UTF-8 never split mid-character).
-        var stream = loaded.tokenizer.map { StreamingDecoder(tokenizer: $0) }
-        if !json, stream != nil { writeOut(loaded.decode(ids, skipSpecial: true)) }
-        let result = try loaded.transformer.generate(prompt: ids, maxNewTokens: maxNewTokens, sampler: sampler,
-                                                     stopAtEOS: !ignoreEos) { token in
-            guard !json, stream != nil else { return }
-            writeOut(stream!.push(token))
+        var stream = json ? nil : loaded.tokenizer.map { StreamingDecoder(tokenizer: $0) }
+        if stream != nil { writeOut(loaded.decode(continuation.prompt, skipSpecial: true)) }
+        while let token = try continuation.step() {
+            if stream != nil { writeOut(stream!.push(token)) }
         }
+        let result = GenerateResult(continuation, model: loaded)
         if json {
-            var object: [String: Any] = ["ids": result.prompt.map(Int.init), "new_ids": result.tokens.map(Int.init)]
-            if loaded.tokenizer != nil { object["text"] = loaded.decode(result.tokens) }
-            print(try jsonString(object))
+            try printJSON(result)
         } else if stream != nil {
             print(stream!.finish())
         } else {
-            print("prompt: \(result.prompt.map(String.init).joined(separator: ","))")
-            print("new:    \(result.tokens.map(String.init).joined(separator: ","))")
+            print("prompt: \(result.ids.map(String.init).joined(separator: ","))")
+            print("new:    \(result.newIDs.map(String.init).joined(separator: ","))")
         }
     }
 }

@@ -36,11 +36,6 @@ extension LanternModel {
         }
         return ids[0]
     }
-
-    /// A token as a table shows it: control characters escaped.
-    func shown(_ id: Int32) -> String {
-        display(id).replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\t", with: "\\t")
-    }
 }
 
 /// Refuses a hook name (when given) that `model` does not have, suggesting the nearest one.

@@ -1,3 +1,4 @@
+import Analyses
 import ArgumentParser
 import Foundation
 import Lantern
@@ -26,7 +27,7 @@ struct LensShow: ParsableCommand {
     @OptionGroup var model: ModelOptions
     @OptionGroup var prompt: PromptOptions
 
-    @Option(name: .long, help: "How many top tokens to keep per cell.")
+    @Option(name: .long, help: ArgumentHelp(LensRequest.topK))
     var topK = 5
 
     @Option(name: .long, help: "A token (id, or text that is one token) whose rank and probability to report.")
@@ -42,22 +43,23 @@ struct LensShow: ParsableCommand {
     var html: String?
 
     func validate() throws {
-        try OptionCheck.integer(topK, "--top-k", 1...1_000_000)
-        if topK < 1 { throw ValidationError("--top-k must be ≥ 1") }
+        try OptionCheck.field(topK, LensRequest.topK)
     }
 
     func run() throws {
         let loaded = try model.load()
-        let ids = try prompt.ids(for: loaded)
-        let targetID = try target.map(loaded.tokenID)
         let lens = try tuned.map { try TunedLens.load(directory: $0) }
-        let result = try LogitLens.run(loaded.transformer, tokens: ids, topK: topK, target: targetID, tuned: lens)
+        let context = loaded.analysisContext(tuned: lens)
+        let request = LensRequest(prompt: try prompt.input(), topK: topK, target: target.map { .text($0) })
+        try request.validate(against: context)
+        let output = try request.run(on: context, monitor: AnalysisMonitor())
+        let result = output.result, ids = result.tokens, targetID = result.target
         if let html {
             try writeHTML(HTMLReport.page(title: lens == nil ? "Logit lens" : "Logit lens and tuned lens",
                                           subtitle: "\(loaded.displayName) · prompt “\(loaded.decode(ids))” (\(ids.count) tokens) · target "
                                               + (targetID.map { "“\(loaded.shown($0))” (#\($0))" } ?? "none (the model's own top-1)"),
                                           sections: HTMLReport.lens(result, display: loaded.shown)), to: html)
         }
-        if json { print(try jsonString(result.json(model: loaded))) } else { print(LensTable.table(result, model: loaded)) }
+        if json { try printJSON(output) } else { print(LensTable.table(result, model: loaded)) }
     }
 }

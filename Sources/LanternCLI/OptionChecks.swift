@@ -1,3 +1,4 @@
+import Analyses
 import ArgumentParser
 import Foundation
 
@@ -44,6 +45,17 @@ enum OptionCheck {
         x == x.rounded() && abs(x) < 1e9 ? String(Int(x)) : "\(x)"
     }
 
+    /// An analysis request's field given as a flag: within the range the request declares.
+    static func field<T: FixedWidthInteger>(_ value: T?, _ field: Field) throws {
+        guard case let .integer(range) = field.kind, let value else { return }
+        try integer(Int(exactly: value) ?? Int.max, field.flag, range)
+    }
+
+    static func field<F: BinaryFloatingPoint>(_ value: F?, _ field: Field, above: Bool = false) throws {
+        guard case let .number(range) = field.kind else { return }
+        try number(value, field.flag, range, above: above)
+    }
+
     /// Bytes for `factors` multiplied out, or nil when the product overflows.
     static func bytes(_ factors: [Int]) -> Int? {
         var total = 1
@@ -64,4 +76,9 @@ enum OptionCheck {
             throw ValidationError("\(what) needs \(needed), more than this machine's \(String(format: "%.1f GB", physical / 1e9)) of memory")
         }
     }
+}
+
+extension ArgumentHelp {
+    /// A flag's help from the analysis field it sets.
+    init(_ field: Field) { self.init(stringLiteral: field.help) }
 }

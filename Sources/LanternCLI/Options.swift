@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Analyses
 import Lantern
 
 /// Which model to run, and on what.
@@ -66,6 +67,12 @@ struct PromptOptions: ParsableArguments {
         return try tokenIDs()
     }
 
+    /// The prompt as an analysis request takes it (nil when neither flag is given).
+    func input() throws -> PromptInput? {
+        if let prompt { return .text(prompt) }
+        return tokenIds == nil ? nil : .ids(try tokenIDs().map(Int.init))
+    }
+
     func tokenIDs() throws -> [Int32] {
         guard let tokenIds else { throw LanternError.invalidArgument("give the prompt with --prompt or --token-ids") }
         let parts = tokenIds.split(separator: ",", omittingEmptySubsequences: false)
@@ -91,6 +98,21 @@ extension BackendKind: ExpressibleByArgument {}
 /// Writes a line to standard error (progress, notices), keeping standard output for results.
 func note(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+extension LanternModel {
+    /// The context an analysis runs in from the command line: no limits but the model's, errors
+    /// naming flags.
+    func analysisContext(saes: [SAE] = [], tuned: TunedLens? = nil, scan: FeatureScan? = nil) -> AnalysisContext {
+        let context = AnalysisContext(model: self, saes: saes, tuned: tuned, spelling: .cli, featureScan: { _ in scan })
+        context.noSAE = "give the SAE with --sae"
+        return context
+    }
+}
+
+/// Prints a result as the JSON every front-end writes for it.
+func printJSON<T: Encodable>(_ result: T) throws {
+    print(try AnalysisJSON.string(result))
 }
 
 /// JSON text of a value, keys sorted. JSON has no NaN or ±∞: a result holding one (which the

@@ -1,3 +1,4 @@
+import Analyses
 import ArgumentParser
 import Foundation
 import Lantern
@@ -21,7 +22,7 @@ struct Steer: ParsableCommand {
     @Option(name: .long, help: "A raw direction ([d_in] float32 .npy) to add, scaled by --strength.")
     var direction: String?
     @Option(name: .long, help: "Steering strength.")
-    var strength: Float
+    var strength: Double
     @Option(name: .long, help: "add or clamp.")
     var mode: String = "add"
     @Option(name: .long, help: "How many tokens to generate.")
@@ -38,10 +39,11 @@ struct Steer: ParsableCommand {
     var html: String?
 
     func validate() throws {
-        try OptionCheck.number(strength, "--strength", -Double.infinity...Double.infinity)
-        try OptionCheck.integer(maxNewTokens, "--max-new-tokens", 0...1 << 20)
-        try OptionCheck.number(temperature, "--temperature", 0...Double.infinity)
-        try OptionCheck.integer(promoted, "--promoted", 0...1_000_000)
+        try OptionCheck.field(strength, SteerRequest.strength)
+        try OptionCheck.field(maxNewTokens, SteerRequest.maxNewTokens)
+        try OptionCheck.field(temperature, SteerRequest.temperature)
+        try OptionCheck.field(seed, SteerRequest.seed)
+        try OptionCheck.field(promoted, SteerRequest.promoted)
     }
 
     func run() throws {
@@ -61,39 +63,26 @@ struct Steer: ParsableCommand {
             }
             return array.values
         }
-        let steering = Steering(sae: loadedSAE, features: features, direction: directionValues, hookName: hook,
-                                strength: strength, mode: steeringMode)
-        let ids = try prompt.ids(for: loaded)
-        let sampler = Sampler(temperature: temperature, seed: seed)
-        let (baseline, steered) = try steering.compare(loaded.transformer, prompt: ids, maxNewTokens: maxNewTokens, sampler: sampler)
-        var lift: (tokens: [Int32], baseline: Double, steered: Double)?
-        if let loadedSAE, !features.isEmpty, promoted > 0 {
-            // The tokens the summed steering direction raises most (its logit effects).
-            var vector = [Float](repeating: 0, count: loadedSAE.dIn)
-            for f in features { for (i, v) in try loadedSAE.direction(f).enumerated() { vector[i] += v } }
-            let tokens = try LogitEffects.of(direction: vector, model: loaded.transformer, count: promoted).positive.map(\.token)
-            let mass = try steering.promotedMass(loaded.transformer, text: ids + baseline.tokens, tokens: tokens)
-            lift = (tokens, mass.baseline, mass.steered)
-        }
+        let context = loaded.analysisContext(saes: loadedSAE.map { [$0] } ?? [])
+        let request = SteerRequest(prompt: try prompt.input(), features: features.map { ($0, Double(strength)) }, direction: directionValues,
+                                   hook: hook, strength: Double(strength), mode: steeringMode, maxNewTokens: maxNewTokens,
+                                   temperature: Double(temperature), seed: Int(seed), promoted: promoted)
+        try request.validate(against: context)
+        let result = try request.run(on: context, monitor: AnalysisMonitor())
+        let lift = result.promotedMassBaseline.flatMap { b in result.promotedMassSteered.map { (tokens: result.promotedTokens.map(Int32.init), baseline: b, steered: $0) } }
+        let ids = result.prompt.map(Int32.init), baseline = result.baseline.map(Int32.init), steered = result.steered.map(Int32.init)
         let what = (features.isEmpty ? "" : "features \(features.map(String.init).joined(separator: ","))")
-            + (direction.map { " direction \($0)" } ?? "") + " \(mode) strength \(strength) at \(loadedSAE?.hookName ?? hook ?? "")"
+            + (direction.map { " direction \($0)" } ?? "") + " \(mode) strength \(strength) at \(result.hook)"
         if let html {
             // Without a tokenizer, tokens show as #id with spaces between them.
             let separate = loaded.tokenizer == nil
             let show = { (id: Int32) in separate ? loaded.shown(id) + " " : loaded.display(id) }
             let section = HTMLReport.steering(prompt: separate ? ids.map(show).joined() : loaded.decode(ids),
-                                              baseline: baseline.tokens.map(show), steered: steered.tokens.map(show),
+                                              baseline: baseline.map(show), steered: steered.map(show),
                                               description: what + (lift.map { String(format: " · probability of the promoted tokens %@: %.4f → %.4f", $0.tokens.map { loaded.shown($0) }.joined(separator: " "), $0.baseline, $0.steered) } ?? ""))
             try writeHTML(HTMLReport.page(title: "Steering", subtitle: "\(loaded.source) · seed \(seed)", sections: [section]), to: html)
         }
-        if json {
-            print(try jsonString(["prompt": ids.map(Int.init), "baseline": baseline.tokens.map(Int.init),
-                                  "steered": steered.tokens.map(Int.init), "baseline_text": loaded.decode(baseline.tokens),
-                                  "steered_text": loaded.decode(steered.tokens), "mode": mode, "strength": Double(strength),
-                                  "features": features, "promoted_tokens": lift.map { $0.tokens.map(Int.init) } ?? [],
-                                  "promoted_mass_baseline": lift?.baseline ?? NSNull(), "promoted_mass_steered": lift?.steered ?? NSNull()]))
-            return
-        }
+        if json { return try printJSON(result) }
         print("steering: " + what.trimmingCharacters(in: .whitespaces))
         if let lift {
             print(String(format: "promoted tokens (%@): probability %.4f → %.4f steered (×%.1f)",
@@ -101,7 +90,7 @@ struct Steer: ParsableCommand {
                          lift.steered / max(lift.baseline, 1e-12)))
         }
         let columns = 38
-        let left = wrap(loaded.decode(baseline.tokens), columns), right = wrap(loaded.decode(steered.tokens), columns)
+        let left = wrap(result.baselineText, columns), right = wrap(result.steeredText, columns)
         print(fit("baseline", columns) + " │ steered")
         print(String(repeating: "─", count: columns) + "─┼─" + String(repeating: "─", count: columns))
         for i in 0..<max(left.count, right.count) {

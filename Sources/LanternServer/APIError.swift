@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Analyses
 import Lantern
 
 /// A request the server refuses, with the status and the one line the client gets as
@@ -24,6 +25,15 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let error as APIError {
             return JSONResponse.error(error.status, error.message)
+        } catch let error as AnalysisError {
+            let status: HTTPResponse.Status = switch error.kind {
+            case .invalid: .badRequest
+            case .notFound: .notFound
+            case .forbidden: .forbidden
+            case .tooLarge: .contentTooLarge
+            case .cancelled: .serviceUnavailable
+            }
+            return JSONResponse.error(status, error.message)
         } catch let error as LanternError {
             return JSONResponse.error(.badRequest, String(describing: error))
         } catch let error as HTTPError {

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import HummingbirdCore
+import Analyses
 import Lantern
 import Logging
 
@@ -10,15 +11,22 @@ public final class LanternServer: Sendable {
     let queue: ModelQueue
     let scans: [BackgroundScan]
     let jobs: JobCounts
+    /// What analyses run against: the served model, SAEs and lens, the server's limits, feature
+    /// labels from the finished background scans. Used on the model's queue only.
+    let context: AnalysisContext
 
     public init(_ setup: ServerSetup) {
         self.setup = setup
         queue = ModelQueue(capacity: setup.limits.queuedJobs)
         jobs = JobCounts(limit: setup.limits.slicedJobs)
         let length = setup.scanContexts.first?.count ?? 0
-        scans = setup.saes.map {
+        let scans = setup.saes.map {
             BackgroundScan(sae: $0, contexts: setup.scanContexts.count, contextLength: length, bos: setup.scanContexts.first?.first)
         }
+        self.scans = scans
+        context = AnalysisContext(model: setup.model, saes: setup.saes, tuned: setup.tuned, byteTokens: setup.byteTokens,
+                                  limits: setup.limits.analyses, featureScan: { scans[$0].finishedScan })
+        context.noSAE = "the server was started without --sae: no SAE features to show"
     }
 
     /// Serves until the task is cancelled (or SIGINT/SIGTERM with `signals`); `onRunning` gets the
@@ -47,17 +55,19 @@ public final class LanternServer: Sendable {
         router.add(middleware: JSONErrorMiddleware())
         router.add(middleware: LocalAccessMiddleware(host: setup.host, allowedHosts: setup.allowedHosts, bodyLimit: setup.limits.bodyBytes))
         router.get("/") { _, _ in Self.asset(Page.html, type: "text/html; charset=utf-8") }
-        router.get("/openapi.json") { _, _ in JSONResponse.data(try JSONResponse.encode(OpenAPI.document)) }
+        router.get("/openapi.json") { _, _ in JSONResponse.data(try JSONResponse.encode(OpenAPI.document(limits: self.setup.limits.analyses))) }
         router.get("/api/info") { _, _ in JSONResponse.data(try JSONResponse.encode(self.info)) }
         router.get("/api/scan") { _, _ in
             JSONResponse.data(try JSONResponse.encode(["scans": self.scans.map(\.progress)]))
         }
-        let json: [(String, @Sendable (LanternServer) -> (APIRequest) async throws -> Data)] = [
-            ("/api/next", { $0.next }), ("/api/lens", { $0.lens }), ("/api/attention", { $0.attention }),
-            ("/api/features", { $0.features }), ("/api/feature", { $0.dashboard }), ("/api/steer", { $0.steer }),
-            ("/api/neurons", { $0.neurons }), ("/api/neuron", { $0.neuronDashboard }),
+        var json: [(String, @Sendable (LanternServer) -> (APIRequest) async throws -> Data)] = [
+            ("/api/feature", { $0.dashboard }), ("/api/steer", { $0.steer }), ("/api/generate", { $0.generate }),
+            ("/api/neuron", { $0.neuronDashboard }),
             ("/api/graph", { $0.graph }), ("/api/transcoder-feature", { $0.transcoderFeature }), ("/api/patch/sweep", { $0.patchSweep }),
         ]
+        for type in Self.oneJobAnalyses {
+            json.append(("/api/" + type.name, { server in { try await server.analysis(type, $0) } }))
+        }
         for (path, handler) in json {
             router.post(RouterPath(path)) { request, _ in
                 // The work is cancelled (dropped from the queue) when the client disconnects.
@@ -81,6 +91,11 @@ public final class LanternServer: Sendable {
         }
         return router
     }
+
+    /// The catalog's analyses that run in one job (one or a few forward passes); generation and
+    /// steering step a token per job instead, so that other requests slip in between.
+    static let oneJobAnalyses: [any AnalysisRequest.Type] = [NextRequest.self, LensRequest.self, AttentionRequest.self,
+                                                              FeaturesRequest.self, NeuronsRequest.self]
 
     var info: [String: Any] {
         let c = setup.model.config

@@ -4,32 +4,6 @@ import Lantern
 /// The neuron view: one layer's MLP neurons (columns of blocks.L.mlp.hook_post) on each token of
 /// a prompt, and one neuron's dashboard over the first corpus contexts, scanned on demand.
 extension LanternServer {
-    /// {hook, layer, tokens: [{position, id, text, neurons: [{neuron, activation}]}]}, the
-    /// largest activations first (neurons are signed: only the positive side is ranked, as in the scans).
-    func neurons(_ request: APIRequest) async throws -> Data {
-        let setup = self.setup
-        let layers = setup.model.config.layerCount
-        let layer = try request.int("layer", default: layers / 2, 0...(layers - 1))
-        let top = try request.int("top", default: 5, 1...setup.limits.topCount)
-        return try await queue.run {
-            let model = setup.model
-            let ids = try request.promptIDs(setup)
-            let hook = "blocks.\(layer).mlp.hook_post"
-            let hooks = Hooks(capture: HookFilter([hook]))
-            try model.transformer.forward(ids, hooks: hooks, logits: .none, stopAfterLayer: layer)
-            guard let post = hooks.activation(hook) else { throw APIError(.internalServerError, "no \(hook)") }
-            let values = try model.backend.read(post)
-            let width = values.count / ids.count
-            let tokens = ids.indices.map { p -> [String: Any] in
-                let row = values[(p * width)..<((p + 1) * width)]
-                let best = Ranking.largest(min(top, width), of: Array(row))
-                return ["position": p, "id": Int(ids[p]), "text": model.display(ids[p]),
-                        "neurons": best.map { ["neuron": $0, "activation": Double(row[row.startIndex + $0])] as [String: Any] }]
-            }
-            return try JSONResponse.encode(["hook": hook, "layer": layer, "d_mlp": width, "tokens": tokens])
-        }
-    }
-
     /// `lantern neuron --json` (without --sae) over the on-demand corpus slice.
     func neuronDashboard(_ request: APIRequest) async throws -> Data {
         let setup = self.setup

@@ -1,29 +1,31 @@
-/// The API described for scripts and tools: OpenAPI 3.1, served at /openapi.json.
+import Analyses
+
+/// The API described for scripts and tools: OpenAPI 3.1, served at /openapi.json. The analyses'
+/// request bodies come from their requests' field lists, with this server's limits.
 enum OpenAPI {
-    static var document: [String: Any] {
+    static func document(limits: AnalysisLimits) -> [String: Any] {
+        var document = fixed
+        var paths = document["paths"] as! [String: Any]
+        for type in AnalysisCatalog.all {
+            paths["/api/" + type.name] = post(type.summary + " (`lantern \(type.name) --json`'s object.)", schema: type.requestSchema(limits: limits))
+        }
+        paths["/api/steer/stream"] = post("Steering as server-sent events: `start`, `token` ({run: baseline|steered, index, id, text}) per forward pass, then `done` (the /api/steer object) or `error`.",
+                                          schema: SteerRequest.requestSchema(limits: limits), stream: true)
+        document["paths"] = paths
+        return document
+    }
+
+    static var fixed: [String: Any] {
         ["openapi": "3.1.0",
          "info": ["title": "Lantern", "version": "1",
                   "description": "One model and the SAEs, tuned lens, transcoders and corpus given on `lantern serve`'s command line. Each analysis returns the JSON its CLI command prints with --json. Errors are {\"error\": \"...\"} with a 4xx status (5xx for the server's own faults); requests never name files."],
          "paths": [
             "/api/info": get("The model, its SAEs (chosen by index), the tuned lens, the queue and the limits.", ref: "Object"),
             "/api/scan": get("Progress of the background feature scans (one per SAE).", ref: "Object"),
-            "/api/next": post("Most likely next tokens (`lantern next --json`).", body: ["top": int("How many tokens (default 10).")]),
-            "/api/lens": post("Logit lens, and the tuned lens when the server has one, with the answer's rank per layer (`lantern lens --json`).",
-                              body: ["top_k": int("Top tokens per cell (default 5)."),
-                                     "target": ["description": "A token id or the text of one token whose rank to follow (default: the model's top-1)."]]),
-            "/api/attention": post("Attention patterns [heads][query][key] per layer (`lantern attention --json`).",
-                                   body: ["layers": ["type": "array", "items": ["type": "integer"], "description": "Layers (default all)."]]),
-            "/api/features": post("SAE features on each token (`lantern features --json`; density and label once the SAE's scan is done).",
-                                  body: ["sae": int("Index of the SAE (default 0)."), "top": int("Features per token (default 5).")]),
             "/api/feature": post("One feature's dashboard (`lantern feature --json`), from the background scan when done, else from a few corpus contexts scanned on demand.",
                                  body: ["sae": int("Index of the SAE (default 0)."), "feature": int("The feature.")], prompt: false),
-            "/api/neurons": post("One layer's MLP neurons (blocks.L.mlp.hook_post) with the largest activations on each token.",
-                                 body: ["layer": int("The layer (default the middle one)."), "top": int("Neurons per token (default 5).")]),
             "/api/neuron": post("One neuron's dashboard (`lantern neuron --json`) over the first corpus contexts, scanned on demand.",
                                 body: ["layer": int("The layer."), "neuron": int("The neuron.")], prompt: false),
-            "/api/steer": post("Baseline and steered continuations (the keys of `lantern steer --json`, with one strength per feature).", body: steerBody),
-            "/api/steer/stream": post("The same as server-sent events: `start`, `token` ({run: baseline|steered, index, id, text}) per forward pass, then `done` (the /api/steer object) or `error`.",
-                                      body: steerBody, stream: true),
             "/api/graph": post("Attribution graph through the served transcoders (`lantern graph --out`'s JSON, Neuronpedia's schema; metadata.lantern has the dark-matter share). Computed in slices of one batch of backward passes; a client that hangs up cancels it.",
                                body: graphBody),
             "/api/graph/stream": post("The same as server-sent events: `start`, `progress` ({done, total} targets) per slice, then `done` (the /api/graph object) or `error`.",
@@ -39,15 +41,6 @@ enum OpenAPI {
             "Object": ["type": "object"],
             "Error": ["type": "object", "required": ["error"], "properties": ["error": ["type": "string"]]],
          ]]]
-    }
-
-    static var steerBody: [String: Any] {
-        ["sae": int("Index of the SAE (default 0)."),
-         "features": ["type": "array", "items": ["type": "object", "required": ["feature", "strength"],
-                                                 "properties": ["feature": ["type": "integer"], "strength": ["type": "number"]]]],
-         "mode": ["type": "string", "enum": ["add", "clamp"], "description": "add: x += Σ strength·W_dec[f] at every position of every step; clamp: each feature's activation set to its own strength."],
-         "max_new_tokens": int("Tokens to generate (default 24)."), "temperature": ["type": "number", "description": "0 = greedy (default)."],
-         "seed": int("Sampler seed, the same for both runs.")]
     }
 
     static var graphBody: [String: Any] {
@@ -91,14 +84,17 @@ enum OpenAPI {
     static func post(_ summary: String, body: [String: Any], prompt: Bool = true, stream: Bool = false) -> [String: Any] {
         var properties = body
         if prompt {
-            properties["prompt"] = ["type": "string", "description": "The prompt as text (BOS added as the tokenizer says)."]
-            properties["token_ids"] = ["type": "array", "items": ["type": "integer"], "description": "The prompt as token ids (instead of prompt)."]
+            for field in [Field.prompt, .tokenIDs] { properties[field.key] = field.schema(limits: .none) }
         }
+        return post(summary, schema: ["type": "object", "properties": properties], stream: stream)
+    }
+
+    static func post(_ summary: String, schema: [String: Any], stream: Bool = false) -> [String: Any] {
         let ok: [String: Any] = stream
             ? ["description": "An event stream", "content": ["text/event-stream": ["schema": ["type": "string"]]]]
             : ["description": "OK", "content": ["application/json": ["schema": ["$ref": "#/components/schemas/Object"]]]]
         return ["post": ["summary": summary,
-                         "requestBody": ["required": true, "content": ["application/json": ["schema": ["type": "object", "properties": properties]]]],
+                         "requestBody": ["required": true, "content": ["application/json": ["schema": schema]]],
                          "responses": errors.merging(["200": ok]) { $1 }]]
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Analyses
 import Lantern
 
 /// What `lantern serve` serves: everything comes from the command line. Requests choose among
@@ -62,4 +63,15 @@ public struct ServerLimits: Sendable {
     /// Seconds a connection may sit idle between requests before it is closed.
     public var idleSeconds = 30
     public init() {}
+
+    /// The limits every analysis request is held to.
+    var analyses: AnalysisLimits {
+        var limits = AnalysisLimits()
+        limits.promptTokens = promptTokens
+        limits.topCount = topCount
+        limits.newTokens = newTokens
+        limits.steeringFeatures = steeringFeatures
+        limits.steeringStrength = steeringStrength
+        return limits
+    }
 }

@@ -79,29 +79,66 @@ extension Transformer {
     public func generate(prompt: [Int32], maxNewTokens: Int, sampler: Sampler = .greedy, hooks: Hooks? = nil,
                          stopAtEOS: Bool = true, keepLogits: Bool = false,
                          onToken: ((Int32) -> Void)? = nil) throws -> Generation {
+        let continuation = try Continuation(model: self, prompt: prompt, maxNewTokens: maxNewTokens, sampler: sampler,
+                                            hooks: hooks, stopAtEOS: stopAtEOS)
+        var result = Generation(prompt: prompt, tokens: [], logits: [])
+        while let token = try continuation.step() {
+            if keepLogits, let logits = continuation.lastLogits { result.logits.append(logits) }
+            onToken?(token)
+        }
+        result.tokens = continuation.tokens
+        return result
+    }
+}
+
+/// One continuation of a prompt advanced a token per `step()` (one forward pass with the KV
+/// cache): the one generation loop behind `generate`, steering's two columns and the server's
+/// token streams, so that all of them choose the same tokens.
+public final class Continuation: @unchecked Sendable {
+    public let model: Transformer
+    public let prompt: [Int32]
+    public let maxNewTokens: Int
+    public private(set) var tokens: [Int32] = []
+    public private(set) var finished: Bool
+    /// The logits the last token was chosen from.
+    public private(set) var lastLogits: [Float]?
+    private let hooks: Hooks?
+    private let stopAtEOS: Bool
+    private let cache: KVCache
+    private var sampler: Sampler
+    private var next: [Int32]
+
+    public init(model: Transformer, prompt: [Int32], maxNewTokens: Int, sampler: Sampler = .greedy, hooks: Hooks? = nil,
+                stopAtEOS: Bool = true) throws {
         guard !prompt.isEmpty else { throw LanternError.invalidArgument("the prompt has no tokens") }
         guard maxNewTokens >= 0 else { throw LanternError.invalidArgument("max new tokens must be ≥ 0") }
         let total = prompt.count + maxNewTokens
-        guard total <= config.contextLength else {
-            throw LanternError.invalidArgument("a prompt of \(prompt.count) tokens plus \(maxNewTokens) new tokens exceeds the model's context of \(config.contextLength)")
+        guard total <= model.config.contextLength else {
+            throw LanternError.invalidArgument("a prompt of \(prompt.count) tokens plus \(maxNewTokens) new tokens exceeds the model's context of \(model.config.contextLength)")
         }
-        var result = Generation(prompt: prompt, tokens: [], logits: [])
-        if maxNewTokens == 0 { return result }
-        let cache = try KVCache(model: self, capacity: total)
-        var sampler = sampler
-        var next = prompt
-        for _ in 0..<maxNewTokens {
-            guard let out = try forward(next, cache: cache, hooks: hooks, logits: .last) else { break }
-            let logits = try backend.read(out)
-            // A NaN logit would make sampling trap and argmax pick token 0: stop here, naming its source.
-            try requireFinite(logits: logits, tokens: prompt + result.tokens)
-            if keepLogits { result.logits.append(logits) }
-            let token = sampler.pick(logits)
-            result.tokens.append(token)
-            onToken?(token)
-            if stopAtEOS && config.eosTokens.contains(token) { break }
-            next = [token]
-        }
-        return result
+        self.model = model
+        self.prompt = prompt
+        self.maxNewTokens = maxNewTokens
+        self.sampler = sampler
+        self.hooks = hooks
+        self.stopAtEOS = stopAtEOS
+        cache = try KVCache(model: model, capacity: max(total, 1))
+        next = prompt
+        finished = maxNewTokens == 0
+    }
+
+    /// The next token, or nil once the continuation has ended.
+    public func step() throws -> Int32? {
+        guard !finished else { return nil }
+        guard let out = try model.forward(next, cache: cache, hooks: hooks, logits: .last) else { finished = true; return nil }
+        let logits = try model.backend.read(out)
+        // A NaN logit would make sampling trap and argmax pick token 0: stop here, naming its source.
+        try model.requireFinite(logits: logits, tokens: prompt + tokens)
+        lastLogits = logits
+        let token = sampler.pick(logits)
+        tokens.append(token)
+        if (stopAtEOS && model.config.eosTokens.contains(token)) || tokens.count >= maxNewTokens { finished = true }
+        next = [token]
+        return token
     }
 }

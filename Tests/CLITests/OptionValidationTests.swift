@@ -11,7 +11,7 @@ extension CLITests {
         let train = ["sae", "train", "--model", model, "--hook", "blocks.1.hook_resid_post", "--activations", "/nonexistent",
                      "--tokens", "1000", "--out", NSTemporaryDirectory() + "never-\(UUID().uuidString)"]
         let cases: [([String], String)] = [
-            (["generate", "--model", model, "--token-ids", "2", "--temperature", "nan"], "--temperature must be a finite number ≥ 0, not nan"),
+            (["generate", "--model", model, "--token-ids", "2", "--temperature", "nan"], "--temperature must be a finite number ≥ 0 and ≤ 100, not nan"),
             (["generate", "--model", model, "--token-ids", "2", "--max-new-tokens", max], "--max-new-tokens must be between 0 and"),
             (["generate", "--model", model, "--token-ids", "2", "--top-k", max], "--top-k must be between 1 and"),
             (["generate", "--model", model, "--token-ids", "2", "--top-p", "0"], "--top-p must be a finite number > 0 and ≤ 1"),

@@ -116,6 +116,12 @@ class ServerTestCase: XCTestCase {
     }
 
     func cli(_ arguments: [String], json: Bool) throws -> [String: Any] {
+        let data = try cliOutput(arguments)
+        return json ? (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:] : [:]
+    }
+
+    /// What `lantern` writes on standard output, byte for byte (one line ending dropped).
+    func cliOutput(_ arguments: [String]) throws -> Data {
         var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         if dir.path.hasSuffix(".xctest/Contents/MacOS") { dir = dir.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent() }
         let p = Process()
@@ -129,7 +135,7 @@ class ServerTestCase: XCTestCase {
         _ = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         XCTAssertEqual(p.terminationStatus, 0, "lantern \(arguments.joined(separator: " "))")
-        return json ? (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:] : [:]
+        return data.last == 0x0A ? data.dropLast() : data
     }
 }
 

@@ -5,7 +5,7 @@
     logits, cache = model.run_with_cache("The reliability of Wikipedia is very")
     cache["blocks.3.hook_resid_post"]                      # numpy [batch, pos, d_model]
 """
-from ._lib import (BackendError, BadFileError, InvalidArgumentError, LanternError, ShapeError,
+from ._lib import (BackendError, BadFileError, CancelledError, InvalidArgumentError, LanternError, ShapeError,
                    UnsupportedError)
 from .arrays import ActivationCache, get_act_name, to_torch
 from .hooks import HookPoint
@@ -17,5 +17,6 @@ from .cli import harvest, harvest_transcoders, train_sae, train_transcoders
 
 __all__ = ["Model", "Config", "ActivationCache", "HookPoint", "SAE", "Steering", "LensResult", "LensTable",
            "LanternError", "BadFileError", "ShapeError", "InvalidArgumentError", "UnsupportedError", "BackendError",
+           "CancelledError",
            "to_torch", "get_act_name", "cli", "harvest", "train_sae", "harvest_transcoders", "train_transcoders"]
 __version__ = "0.1.0"

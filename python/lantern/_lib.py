@@ -36,15 +36,21 @@ class BackendError(LanternError, RuntimeError):
     """A backend failed (device lost, out of memory, driver missing)."""
 
 
-for _error in (LanternError, BadFileError, ShapeError, InvalidArgumentError, UnsupportedError, BackendError):
+class CancelledError(LanternError):
+    """An analysis stopped because the caller asked (Ctrl-C during `Model.analyze`)."""
+
+
+for _error in (LanternError, BadFileError, ShapeError, InvalidArgumentError, UnsupportedError, BackendError, CancelledError):
     _error.__module__ = "lantern"
 
 _KINDS = {"bad_file": BadFileError, "shape": ShapeError, "invalid_argument": InvalidArgumentError,
-          "unsupported": UnsupportedError, "backend": BackendError}
+          "unsupported": UnsupportedError, "backend": BackendError, "cancelled": CancelledError}
 
 HOOK_CALLBACK = ctypes.CFUNCTYPE(c_int32, c_void_p, c_char_p, POINTER(c_float), POINTER(c_int64), c_int32, c_int32,
                                  c_int64)
 TOKEN_CALLBACK = ctypes.CFUNCTYPE(c_int32, c_void_p, c_int32)
+PROGRESS_CALLBACK = ctypes.CFUNCTYPE(None, c_void_p, c_int64, c_int64, c_char_p)
+CANCEL_CALLBACK = ctypes.CFUNCTYPE(c_int32, c_void_p)
 
 _LIBRARY_NAME = "liblanternc.dylib" if sys.platform == "darwin" else "liblanternc.so"
 
@@ -93,7 +99,8 @@ def _declare(lib: ctypes.CDLL) -> None:
         "lantern_sae_weight": (c_int64, [c_void_p, c_char_p, POINTER(c_float), c_int64, err]),
         "lantern_sae_evaluate": (c_void_p, [c_void_p, c_void_p, POINTER(c_int32), POINTER(c_int64), c_int64, c_int32,
                                             ctypes.c_double, err]),
-        "lantern_lens": (c_void_p, [c_void_p, POINTER(c_int32), c_int64, c_int32, c_int32, c_char_p, err]),
+        "lantern_analyze": (c_void_p, [c_void_p, c_char_p, c_char_p, POINTER(c_void_p), c_int64, c_char_p,
+                                       PROGRESS_CALLBACK, CANCEL_CALLBACK, c_void_p, err]),
         "lantern_lens_logits": (c_int32, [c_void_p, POINTER(c_float), c_int64, POINTER(c_float), err]),
     }
     for name, (restype, argtypes) in signatures.items():

@@ -9,16 +9,17 @@ class LensTable:
     (nats), `target_rank` (1 = top) and `target_prob` [row, pos] when a target was given; and
     `answer_ranks`/`answer_probs` [row]: the answer token's rank and probability at the last position."""
 
-    def __init__(self, table: dict, answer: dict) -> None:
-        self.top_tokens = np.asarray(table["top_tokens"], dtype=np.int64)
-        self.top_probs = np.asarray(table["top_probs"], dtype=np.float32)
-        self.entropy = np.asarray(table["entropy"], dtype=np.float32)
-        self.target_rank = np.asarray(table["target_rank"], dtype=np.int64)
-        # The library writes -1 where no target was given.
-        self.target_prob = np.where(np.asarray(table["target_prob"]) < 0, np.nan,
-                                    np.asarray(table["target_prob"])).astype(np.float32)
+    def __init__(self, layers: list, answer: dict) -> None:
+        """`layers` and `answer` as `lantern lens --json` writes them (rows of positions of cells)."""
+        cells = [row["positions"] for row in layers]
+        self.top_tokens = np.asarray([[[t["id"] for t in c["top"]] for c in row] for row in cells], dtype=np.int64)
+        self.top_probs = np.asarray([[[t["p"] for t in c["top"]] for c in row] for row in cells], dtype=np.float32)
+        self.entropy = np.asarray([[c["entropy"] for c in row] for row in cells], dtype=np.float32)
+        # Without a target the cells carry no rank: 0 and NaN.
+        self.target_rank = np.asarray([[c.get("target_rank", 0) for c in row] for row in cells], dtype=np.int64)
+        self.target_prob = np.asarray([[c.get("target_p", np.nan) for c in row] for row in cells], dtype=np.float32)
         self.answer_ranks = np.asarray(answer["ranks"], dtype=np.int64)
-        self.answer_probs = np.asarray(answer["probs"], dtype=np.float32)
+        self.answer_probs = np.asarray(answer["p"], dtype=np.float32)
 
     def first_top_row(self) -> int | None:
         """The first row from which the answer stays the top token (None if it never does)."""
@@ -30,15 +31,17 @@ class LensTable:
 
 class LensResult:
     """`model.lens(...)`: `labels` ("embed", "0", "1", ...), `hook_names`, `tokens`, `answer`
-    (the token followed), `logit` (a LensTable) and `tuned` (a LensTable, or None)."""
+    (the token followed), `logit` (a LensTable) and `tuned` (a LensTable, or None); `data` is
+    the object `lantern lens --json` prints."""
 
     def __init__(self, data: dict, tokens: np.ndarray, model) -> None:
-        self.labels: list[str] = data["labels"]
-        self.hook_names: list[str] = data["hook_names"]
+        self.labels: list[str] = [row["label"] for row in data["layers"]]
+        self.hook_names: list[str] = data["hooks"]
         self.tokens = np.asarray(tokens)
-        self.answer = int(data["answer"]["token"])
-        self.logit = LensTable(data["logit"], data["answer"])
-        self.tuned = LensTable(data["tuned"], data["tuned_answer"]) if "tuned" in data else None
+        self.answer = int(data["answer"]["id"])
+        self.logit = LensTable(data["layers"], data["answer"])
+        self.tuned = LensTable(data["tuned"]["layers"], data["tuned"]["answer"]) if "tuned" in data else None
+        self.data = data
         self._model = model
 
     def top_strings(self, table: LensTable | None = None) -> list[list[str]]:

@@ -312,12 +312,57 @@ class Model:
         """The logit lens (and the tuned lens in folder `tuned`) of one prompt, as arrays
         [row, pos, ...]: row 0 is the embedding, row l+1 block l's output. `target`: a token id or
         a one-token string whose rank and probability are followed (default: the model's answer)."""
-        ids = self._encode(input, prepend_bos) if isinstance(input, str) else np.ascontiguousarray(
-            np.asarray(input, dtype=np.int32).reshape(-1))
-        target_id = -1 if target is None else (self.to_single_token(target) if isinstance(target, str) else int(target))
-        text = _lib.take_string(_lib.call(_lib.lib.lantern_lens, self._handle, _ids_pointer(ids), ids.size, top_k,
-                                          target_id, None if tuned is None else str(tuned).encode()))
-        return LensResult(json.loads(text), ids, self)
+        ids = self._encode(input, prepend_bos) if isinstance(input, str) else _token_ids(input)
+        if ids.ndim > 1:
+            if ids.shape[0] != 1:
+                raise _lib.InvalidArgumentError(f"the lens reads one prompt: got a batch of {ids.shape[0]}")
+            ids = ids[0]
+        request = {"token_ids": ids.tolist(), "top_k": top_k}
+        if target is not None:
+            request["target"] = self.to_single_token(target) if isinstance(target, str) else int(target)
+        return LensResult(self.analyze("lens", tuned=tuned, **request), ids, self)
+
+    # MARK: the analyses
+
+    def analyze(self, analysis: str, saes=(), tuned: str | None = None, progress=None, **request) -> dict:
+        """Runs one of Lantern's analyses (next, generate, lens, attention, features, neurons,
+        steer) in process and returns its result: the object `lantern <analysis> --json` prints
+        and `lantern serve` returns for the same request, field for field. `request` holds the
+        request's fields with the server's names (`prompt` or `token_ids`, `top`, ...); `saes`
+        (an SAE or a list) are what the request's `sae` index picks from; `tuned` a tuned-lens
+        folder; `progress(done, total, label)` is called as long analyses advance. Ctrl-C stops
+        the analysis and raises KeyboardInterrupt."""
+        return json.loads(self.analyze_json(analysis, saes=saes, tuned=tuned, progress=progress, **request))
+
+    def analyze_json(self, analysis: str, saes=(), tuned: str | None = None, progress=None, **request) -> str:
+        """`analyze`'s result as the JSON text the library wrote (the CLI's bytes)."""
+        saes = [saes] if hasattr(saes, "_handle") else list(saes)
+        handles = (ctypes.c_void_p * max(len(saes), 1))(*[s._handle for s in saes])
+        interrupted = []
+
+        def report(_user, done, total, label):
+            try:
+                if progress is not None:
+                    progress(int(done), int(total), label.decode() if label else "")
+            except KeyboardInterrupt:
+                interrupted.append(True)
+
+        def cancel(_user):
+            try:
+                return 1 if interrupted else 0
+            except KeyboardInterrupt:
+                interrupted.append(True)
+                return 1
+
+        report_thunk, cancel_thunk = _lib.PROGRESS_CALLBACK(report), _lib.CANCEL_CALLBACK(cancel)
+        try:
+            text = _lib.take_string(_lib.call(_lib.lib.lantern_analyze, self._handle, analysis.encode(),
+                                              json.dumps(request).encode(), handles, len(saes),
+                                              None if tuned is None else str(tuned).encode(),
+                                              report_thunk, cancel_thunk, None))
+        except _lib.CancelledError:
+            raise KeyboardInterrupt from None
+        return text
 
     # MARK: generation
 

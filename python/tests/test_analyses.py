@@ -1,0 +1,52 @@
+"""Every analysis from Python in process (`Model.analyze`), byte for byte what the CLI prints with
+--json for the same request: the C ABI, the CLI and the server adapt one analysis layer."""
+import pytest
+
+from conftest import SAE_DIR, run_cli
+
+TOKENS = [2, 5, 9, 11, 40]
+IDS = ",".join(map(str, TOKENS))
+
+CASES = [
+    ("next", {"token_ids": TOKENS, "top": 7}, ["next", "--token-ids", IDS, "--top", "7"]),
+    ("lens", {"token_ids": TOKENS, "top_k": 2, "target": 9}, ["lens", "--token-ids", IDS, "--top-k", "2", "--target", "9"]),
+    ("attention", {"token_ids": TOKENS, "layers": [3, 1]}, ["attention", "--token-ids", IDS, "--layer", "3,1"]),
+    ("generate", {"token_ids": TOKENS, "max_new_tokens": 5, "temperature": 0.7, "top_k": 20, "seed": 11},
+     ["generate", "--token-ids", IDS, "--max-new-tokens", "5", "--temperature", "0.7", "--top-k", "20", "--seed", "11"]),
+    ("features", {"token_ids": TOKENS, "top": 3}, ["features", "--sae", SAE_DIR, "--token-ids", IDS, "--top", "3"]),
+    ("steer", {"token_ids": [2, 5, 9], "features": [{"feature": 3, "strength": 30}, {"feature": 4, "strength": 30}],
+               "max_new_tokens": 5, "promoted": 3},
+     ["steer", "--sae", SAE_DIR, "--feature", "3,4", "--strength", "30", "--token-ids", "2,5,9", "--max-new-tokens", "5",
+      "--promoted", "3"]),
+]
+
+
+@pytest.mark.parametrize("analysis,request_fields,arguments", CASES, ids=[c[0] for c in CASES])
+def test_python_writes_the_clis_bytes(lantern, gemma2, analysis, request_fields, arguments):
+    saes = [lantern.SAE.load(SAE_DIR, model=gemma2)] if analysis in ("features", "steer") else []
+    got = gemma2.analyze_json(analysis, saes=saes, **request_fields)
+    printed = run_cli(*arguments, "--model", gemma2.cfg.source, "--backend", "cpu", "--json").stdout.rstrip("\n")
+    assert got == printed
+
+
+def test_bad_requests_name_the_field(lantern, gemma2):
+    with pytest.raises(lantern.InvalidArgumentError, match="'topk' is not a field"):
+        gemma2.analyze("next", token_ids=[2, 5], topk=3)
+    with pytest.raises(lantern.InvalidArgumentError, match="'top' 0 is out of range"):
+        gemma2.analyze("next", token_ids=[2, 5], top=0)
+    with pytest.raises(lantern.InvalidArgumentError, match="no analysis 'nxt'"):
+        gemma2.analyze("nxt", token_ids=[2])
+    with pytest.raises(lantern.LanternError, match="no SAE was given"):
+        gemma2.analyze("features", token_ids=[2, 5])
+
+
+def test_progress_is_reported_and_a_cancel_stops(lantern, gemma2):
+    seen = []
+    result = gemma2.analyze("generate", token_ids=[2, 5], max_new_tokens=4, progress=lambda d, t, label: seen.append((d, t)))
+    assert len(result["new_ids"]) == len(seen) and seen[-1][0] == len(result["new_ids"]) and seen[0] == (1, 4)
+
+    def interrupt(done, total, label):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        gemma2.analyze("generate", token_ids=[2, 5], max_new_tokens=8, progress=interrupt)
