@@ -36,8 +36,8 @@ let package = Package(
         .target(name: "Lantern", dependencies: ["LanternCore", "CPUBackend", "Formats", "Models", "Tokenizers", "VulkanBackend",
                                               "Interpretability"]),
         // Every analysis once, as a typed request and an Encodable result: the front-ends below adapt it.
-        .target(name: "Analyses", dependencies: ["Lantern"]),
-        .target(name: "LanternC", dependencies: ["Lantern", "Analyses"]),
+        .target(name: "Analyses", dependencies: ["Lantern", "Training"]),
+        .target(name: "LanternC", dependencies: ["Lantern", "Analyses", "Training"]),
         // `lantern serve`: the JSON API and the page app on Hummingbird.
         .target(name: "LanternServer", dependencies: ["Lantern", "Analyses", "Training", .product(name: "Hummingbird", package: "hummingbird"),
                                                  .product(name: "HummingbirdCore", package: "hummingbird")]),

@@ -1,3 +1,4 @@
+import Analyses
 import ArgumentParser
 import Foundation
 import Lantern
@@ -46,7 +47,7 @@ struct TranscoderEval: ParsableCommand {
         let folders = try transcoders.flatMap(Self.transcoderFolders)
         let set = try folders.map { try GemmaScope2.loadTranscoder(directory: $0, backend: loaded.backend) }
         let evaluator = try TranscoderEvaluator(model: loaded.transformer, transcoders: set, each: each)
-        let files = corpus.corpus.isEmpty ? try DefaultCorpus.heldOut() : corpus.corpus
+        let files = corpus.corpus.isEmpty ? try DefaultCorpus.heldOut(notice: { note($0) }) : corpus.corpus
         let packer = try corpus.packer(for: loaded, length: context, files: files)
         let contexts = (tokens + context - 2) / (context - 1)
         let bar = Progress(total: contexts, label: "transcoder eval")
