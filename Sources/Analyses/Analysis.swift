@@ -57,17 +57,18 @@ public struct AnalysisError: Error, CustomStringConvertible, Equatable {
 /// Progress reports and cancellation for long analyses: the CLI draws a bar, the server streams
 /// events, Python shows a progress bar and turns Ctrl-C into `cancel`.
 public final class AnalysisMonitor: @unchecked Sendable {
-    private let progress: (@Sendable (_ done: Int, _ total: Int, _ label: String) -> Void)?
+    private let progress: (@Sendable (_ done: Int, _ total: Int, _ label: String) throws -> Void)?
     private let cancelled: (@Sendable () -> Bool)?
 
-    public init(progress: (@Sendable (Int, Int, String) -> Void)? = nil, cancelled: (@Sendable () -> Bool)? = nil) {
+    /// `progress` may throw to stop the work (the server's sliced jobs yield the model's queue there).
+    public init(progress: (@Sendable (Int, Int, String) throws -> Void)? = nil, cancelled: (@Sendable () -> Bool)? = nil) {
         self.progress = progress
         self.cancelled = cancelled
     }
 
     /// Reports `done` of `total` steps, then throws if the caller asked to stop.
     public func step(_ done: Int, of total: Int, _ label: String) throws {
-        progress?(done, total, label)
+        try progress?(done, total, label)
         try checkCancelled()
     }
 

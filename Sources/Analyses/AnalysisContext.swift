@@ -10,6 +10,8 @@ public struct AnalysisLimits: Sendable {
     public var newTokens = 1 << 20
     public var steeringFeatures = Int.max
     public var steeringStrength: Float = .infinity
+    /// Cells of a patching sweep (rows × positions), one forward pass each.
+    public var sweepCells = Int.max
     public init() {}
     /// No limits but the model's.
     public static let none = AnalysisLimits()

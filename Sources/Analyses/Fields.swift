@@ -10,6 +10,7 @@ public struct Field: Sendable {
         case string(choices: [String])
         case integers
         case numbers
+        case strings
         case boolean
         /// A token: an id, or text that is exactly one token.
         case token
@@ -152,6 +153,14 @@ public struct RequestFields: @unchecked Sendable {
         guard let raw = object[field.key], !(raw is NSNull) else { return nil }
         guard Self.isBool(raw), let flag = raw as? Bool else { throw AnalysisError.invalid("'\(field.key)' must be true or false, got \(Self.shown(raw))") }
         return flag
+    }
+
+    public func strings(_ field: Field) throws -> [String]? {
+        guard let raw = object[field.key], !(raw is NSNull) else { return nil }
+        guard let list = raw as? [Any], let strings = Optional(list.compactMap { $0 as? String }), strings.count == list.count else {
+            throw AnalysisError.invalid("'\(field.key)' must be a list of strings")
+        }
+        return strings
     }
 
     /// A token given as an id (an integer) or as the text of one token.

@@ -18,6 +18,7 @@ extension Field {
             s = choices.isEmpty ? ["type": "string"] : ["type": "string", "enum": choices]
         case .integers: s = ["type": "array", "items": ["type": "integer"]]
         case .numbers: s = ["type": "array", "items": ["type": "number"]]
+        case .strings: s = ["type": "array", "items": ["type": "string"]]
         case .boolean: s = ["type": "boolean"]
         case .token: s = ["oneOf": [["type": "integer", "minimum": 0], ["type": "string"]]]
         case let .objects(fields):

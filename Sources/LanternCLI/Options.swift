@@ -110,6 +110,20 @@ extension LanternModel {
     }
 }
 
+/// The CLI's progress bar driven by an analysis's monitor: drawn from the first report, with its label.
+final class ProgressBar: @unchecked Sendable {
+    private var bar: Progress?
+
+    var monitor: AnalysisMonitor {
+        AnalysisMonitor(progress: { [self] done, total, label in
+            if bar == nil { bar = Progress(total: total, label: label) }
+            bar?.update(done)
+        })
+    }
+
+    func finish() { bar?.finish() }
+}
+
 /// Prints a result as the JSON every front-end writes for it.
 func printJSON<T: Encodable>(_ result: T) throws {
     print(try AnalysisJSON.string(result))

@@ -1,3 +1,4 @@
+import Analyses
 import ArgumentParser
 import Foundation
 import Lantern
@@ -48,37 +49,30 @@ struct PatchSweepCommand: ParsableCommand {
 
     func run() throws {
         let loaded = try model.load(manyPasses: true)
-        let clean = try prompt.ids(for: loaded)
-        let corrupted = try sourcePrompt.map(loaded.encode) ?? PromptOptions.parse(ids: sourceTokens!, option: "--source-token-ids")
-        let sweep = try PatchingSweep(model: loaded.transformer, clean: clean, corrupted: corrupted,
-                                      target: try loaded.tokenID(target), baseline: try baseline.map(loaded.tokenID))
-        var result: PatchingSweepResult
-        if !approx || compare {
-            let cells = try sweep.families(hooks).reduce(0) { $0 + $1.rows.count } * clean.count
-            let progress = Progress(total: cells, label: "patching \(cells) cells")
-            result = try sweep.run(hooks) { done, _ in progress.update(done) }
-            progress.finish()
-        } else {
-            result = PatchingSweepResult(cleanTokens: clean, corruptedTokens: corrupted, target: sweep.target, baseline: sweep.baseline,
-                                         cleanDifference: sweep.cleanDifference, corruptedDifference: sweep.corruptedDifference, grids: [])
-        }
+        let context = loaded.analysisContext()
+        let request = PatchSweepRequest(
+            prompt: try prompt.input(), corrupted: try sourcePrompt.map { .text($0) } ?? .ids(try PromptOptions.parse(ids: sourceTokens!, option: "--source-token-ids").map(Int.init)),
+            target: .text(target), baseline: baseline.map { .text($0) }, hooks: hooks,
+            method: approx ? (compare ? .both : .attribution) : .activation)
+        try request.validate(against: context)
+        let bar = ProgressBar(), start = Date()
+        let output = try request.run(on: context, monitor: bar.monitor)
+        bar.finish()
+        let result = output.result
         if approx {
-            let start = Date()
-            let estimated = try sweep.approximate(hooks)
-            note(String(format: "attribution patching: %d grid(s) from one backward pass in %.1fs", estimated.count, Date().timeIntervalSince(start)))
+            let estimated = output.grids.filter { $0.method == PatchingMethod.attribution.rawValue }
+            note(String(format: "attribution patching: %d grid(s) from one backward pass (%.1fs in all)", estimated.count, Date().timeIntervalSince(start)))
             for grid in estimated {
-                if let real = result.grid(family: grid.family) {
-                    let (r, worst) = try grid.agreement(with: real)
-                    note(String(format: "%@: attribution patching vs the real sweep: correlation %.3f, largest |difference| %.3f", grid.family, r, worst))
+                if let a = grid.agreementWithActivationPatching {
+                    note(String(format: "%@: attribution patching vs the real sweep: correlation %.3f, largest |difference| %.3f", grid.family, a.correlation, a.maxAbsDifference))
                 }
             }
-            result.grids += estimated
         }
         if let html {
-            try writeHTML(HTMLReport.page(title: "Activation patching sweep", subtitle: "\(loaded.source) · \(clean.count) tokens",
+            try writeHTML(HTMLReport.page(title: "Activation patching sweep", subtitle: "\(loaded.source) · \(result.cleanTokens.count) tokens",
                                           sections: HTMLReport.patchingSweep(result, display: loaded.shown)), to: html)
         }
-        if json { print(try jsonString(result.json(model: loaded))) } else { print(Self.table(result, model: loaded)) }
+        if json { try printJSON(output) } else { print(Self.table(result, model: loaded)) }
     }
 
     static func table(_ s: PatchingSweepResult, model: LanternModel) -> String {

@@ -7,10 +7,12 @@ enum OpenAPI {
         var document = fixed
         var paths = document["paths"] as! [String: Any]
         for type in AnalysisCatalog.all {
-            paths["/api/" + type.name] = post(type.summary + " (`lantern \(type.name) --json`'s object.)", schema: type.requestSchema(limits: limits))
+            paths["/api/" + type.name.replacingOccurrences(of: " ", with: "/")] = post(type.summary + " (`lantern \(type.name) --json`'s object.)", schema: type.requestSchema(limits: limits))
         }
         paths["/api/steer/stream"] = post("Steering as server-sent events: `start`, `token` ({run: baseline|steered, index, id, text}) per forward pass, then `done` (the /api/steer object) or `error`.",
                                           schema: SteerRequest.requestSchema(limits: limits), stream: true)
+        paths["/api/patch/sweep/stream"] = post("The sweep as server-sent events: `start`, `progress` ({done, total} cells), then `done` (the /api/patch/sweep object) or `error`.",
+                                                schema: PatchSweepRequest.requestSchema(limits: limits), stream: true)
         document["paths"] = paths
         return document
     }
@@ -32,10 +34,6 @@ enum OpenAPI {
                                       body: graphBody, stream: true),
             "/api/transcoder-feature": post("A transcoder feature's top corpus contexts (the hovers of `lantern graph --contexts`), from the first corpus contexts scanned on demand.",
                                             body: ["layer": int("The transcoder's layer."), "feature": int("The feature.")], prompt: false),
-            "/api/patch/sweep": post("Activation patching sweep (`lantern patch sweep --json`): the clean prompt with each hook × position (× head) from the corrupted prompt's run, one forward pass per cell.",
-                                     body: sweepBody),
-            "/api/patch/sweep/stream": post("The same as server-sent events: `start`, `progress` ({done, total} cells), then `done` (the /api/patch/sweep object) or `error`.",
-                                            body: sweepBody, stream: true),
          ],
          "components": ["schemas": [
             "Object": ["type": "object"],
@@ -52,16 +50,6 @@ enum OpenAPI {
          "batch_size": int("Targets per backward pass (default 64, as the CLI); a slice is one batch, so smaller batches let other requests in sooner (the page sends 16)."),
          "conventions": ["type": "string", "enum": ["complete", "circuit-tracer"], "description": "complete (default): rows sum to their inputs; circuit-tracer: its nodes."],
          "slug": ["type": "string", "description": "The graph's slug in the JSON (default lantern-graph)."]]
-    }
-
-    static var sweepBody: [String: Any] {
-        ["corrupted_prompt": ["type": "string", "description": "The corrupted prompt as text (the same number of tokens as the clean one)."],
-         "corrupted_token_ids": ["type": "array", "items": ["type": "integer"], "description": "The corrupted prompt as token ids."],
-         "target": ["description": "The token whose logit to watch: an id or the text of one token."],
-         "baseline": ["description": "The token whose logit is subtracted (optional): an id or the text of one token."],
-         "hooks": ["type": "array", "items": ["type": "string"], "description": "Hook patterns (globs; default [\"blocks.*.hook_resid_pre\"])."],
-         "method": ["type": "string", "enum": ["activation", "attribution", "both"],
-                    "description": "activation (default): one forward pass per cell; attribution: the estimate from one backward pass (--approx); both (--approx --compare)."]]
     }
 
     static func number(_ description: String) -> [String: Any] { ["type": "number", "description": description] }

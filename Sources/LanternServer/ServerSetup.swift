@@ -72,6 +72,7 @@ public struct ServerLimits: Sendable {
         limits.newTokens = newTokens
         limits.steeringFeatures = steeringFeatures
         limits.steeringStrength = steeringStrength
+        limits.sweepCells = sweepCells
         return limits
     }
 }

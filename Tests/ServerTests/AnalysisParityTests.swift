@@ -31,6 +31,10 @@ final class AnalysisParityTests: ServerTestCase {
                                                  "max_new_tokens": 4],
                                   ["steer", "--sae", Self.saePath, "--feature", "3", "--strength", "8", "--mode", "clamp",
                                    "--token-ids", "2,5,9", "--max-new-tokens", "4"])
+        try await assertSameBytes("/api/patch/sweep", ["token_ids": ids, "corrupted_token_ids": [2, 7, 9, 11, 40], "target": 9, "baseline": 11,
+                                                       "hooks": ["blocks.*.hook_resid_pre", "blocks.1.attn.hook_z"], "method": "both"],
+                                  ["patch", "sweep", "--token-ids", "2,5,9,11,40", "--source-token-ids", "2,7,9,11,40", "--target", "9",
+                                   "--baseline", "11", "--hooks", "blocks.*.hook_resid_pre", "blocks.1.attn.hook_z", "--approx", "--compare"])
     }
 
     /// A request with a key the analysis does not have is refused (a typo is not a silent default),

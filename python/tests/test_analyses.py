@@ -18,6 +18,8 @@ CASES = [
                "max_new_tokens": 5, "promoted": 3},
      ["steer", "--sae", SAE_DIR, "--feature", "3,4", "--strength", "30", "--token-ids", "2,5,9", "--max-new-tokens", "5",
       "--promoted", "3"]),
+    ("patch sweep", {"token_ids": TOKENS, "corrupted_token_ids": [2, 7, 9, 11, 40], "target": 9, "method": "attribution"},
+     ["patch", "sweep", "--token-ids", IDS, "--source-token-ids", "2,7,9,11,40", "--target", "9", "--approx"]),
 ]
 
 
