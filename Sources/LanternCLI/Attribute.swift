@@ -1,3 +1,4 @@
+import Analyses
 import ArgumentParser
 import Foundation
 import Lantern
@@ -34,21 +35,21 @@ struct Attribute: ParsableCommand {
 
     func validate() throws {
         try OptionCheck.integer(top, "--top", 1...1_000_000)
-        if top < 1 { throw ValidationError("--top must be ≥ 1") }
         if !["abs", "value", "layer"].contains(sort) { throw ValidationError("--sort must be abs, value or layer") }
     }
 
     func run() throws {
         let loaded = try model.load()
-        let ids = try prompt.ids(for: loaded)
-        let targetID = try loaded.tokenID(target)
-        let baselineID = try baseline.map(loaded.tokenID)
-        let result = try DirectLogitAttribution.run(loaded.transformer, tokens: ids, target: targetID, baseline: baselineID)
+        let context = loaded.analysisContext()
+        let request = AttributeRequest(prompt: try prompt.input(), target: .text(target), baseline: baseline.map { .text($0) })
+        try request.validate(against: context)
+        let output = try request.run(on: context, monitor: AnalysisMonitor())
+        let result = output.result, ids = result.tokens
         if let html {
             try writeHTML(HTMLReport.page(title: "Direct logit attribution", subtitle: "\(loaded.source) · \(ids.count) tokens",
                                           sections: HTMLReport.attribution(result, display: loaded.shown)), to: html)
         }
-        if json { print(try jsonString(Self.json(result, model: loaded))) } else { print(table(result, model: loaded)) }
+        if json { try printJSON(output) } else { print(table(result, model: loaded)) }
     }
 
     func table(_ a: LogitAttribution, model: LanternModel) -> String {
@@ -71,25 +72,6 @@ struct Attribute: ParsableCommand {
         lines.append(String(format: "sum of components %.4f; remainder %+.2e", Double(a.componentSum), Double(a.remainder)))
         lines.append("remainder: " + a.remainderExplanation)
         return lines.joined(separator: "\n")
-    }
-
-    static func json(_ a: LogitAttribution, model: LanternModel) -> [String: Any] {
-        var out: [String: Any] = [
-            "tokens": a.tokens.map(Int.init), "pieces": a.tokens.map(model.display), "target": Int(a.target),
-            "logit_difference": Double(a.logitDifference), "uncapped_logit_difference": Double(a.uncappedDifference),
-            "component_sum": Double(a.componentSum), "remainder": Double(a.remainder), "remainder_explanation": a.remainderExplanation,
-            "final_norm_scale": Double(a.finalScale), "layers": a.layers, "heads": a.heads,
-            "components": a.components.map { c -> [String: Any] in
-                var d: [String: Any] = ["name": c.name, "kind": c.kind.rawValue, "value": Double(c.value)]
-                if let l = c.layer { d["layer"] = l }
-                if let h = c.head { d["head"] = h }
-                return d
-            },
-            "head_grid": a.headGrid.map { $0.map(Double.init) }, "mlp": a.mlpColumn.map(Double.init), "embedding": Double(a.embedding),
-        ]
-        if let b = a.baseline { out["baseline"] = Int(b) }
-        if let cap = a.finalSoftcap { out["final_softcap"] = Double(cap) }
-        return out
     }
 }
 

@@ -1,3 +1,4 @@
+import Analyses
 import ArgumentParser
 import Foundation
 import Lantern
@@ -43,33 +44,18 @@ struct PatchOne: ParsableCommand {
     }
 
     func run() throws {
+        guard let patchMode = PatchRequest.Mode(rawValue: mode) else { throw ValidationError("--mode must be zero, mean or patch") }
         let loaded = try model.load()
-        let ids = try prompt.ids(for: loaded)
-        let targetID = try loaded.tokenID(target)
-        let chosen = try positions.map { try integers($0, what: "--positions", distinct: true) }
-        let effect: PatchEffect
-        switch mode {
-        case "zero", "mean":
-            effect = try Patching.ablate(loaded.transformer, tokens: ids, hook: hook, kind: AblationKind(rawValue: mode)!,
-                                         positions: chosen, target: targetID)
-        case "patch":
-            let source: [Int32]
-            if let sourcePrompt { source = try loaded.encode(sourcePrompt) }
-            else if let sourceTokens { source = try PromptOptions.parse(ids: sourceTokens, option: "--source-token-ids") }
-            else { throw ValidationError("--mode patch needs --source-prompt or --source-token-ids") }
-            effect = try Patching.patch(loaded.transformer, tokens: ids, from: source, hook: hook, positions: chosen, target: targetID)
-        default:
-            throw ValidationError("--mode must be zero, mean or patch")
-        }
-        if json {
-            print(try jsonString(["hook": hook, "mode": mode, "target": Int(targetID), "clean_logit": Double(effect.cleanLogit),
-                                  "patched_logit": Double(effect.patchedLogit), "logit_change": Double(effect.logitChange),
-                                  "clean_p": Double(effect.cleanProbability), "patched_p": Double(effect.patchedProbability)]))
-            return
-        }
-        print("\(mode) \(hook)\(chosen.map { " at positions \($0.map(String.init).joined(separator: ","))" } ?? ""): target \(loaded.shown(targetID)) (#\(targetID))")
-        print(String(format: "logit %.4f → %.4f (change %+.4f); p %.4f → %.4f", Double(effect.cleanLogit), Double(effect.patchedLogit),
-                     Double(effect.logitChange), Double(effect.cleanProbability), Double(effect.patchedProbability)))
+        let context = loaded.analysisContext()
+        let source: PromptInput? = try sourcePrompt.map { .text($0) } ?? sourceTokens.map { .ids(try PromptOptions.parse(ids: $0, option: "--source-token-ids").map(Int.init)) }
+        let request = PatchRequest(prompt: try prompt.input(), hook: hook, mode: patchMode,
+                                   positions: try positions.map { try integers($0, what: "--positions", distinct: true) },
+                                   target: .text(target), source: source)
+        try request.validate(against: context)
+        let r = try request.run(on: context, monitor: AnalysisMonitor())
+        if json { return try printJSON(r) }
+        print("\(mode) \(hook)\(request.positions.map { " at positions \($0.map(String.init).joined(separator: ","))" } ?? ""): target \(loaded.shown(Int32(r.target))) (#\(r.target))")
+        print(String(format: "logit %.4f → %.4f (change %+.4f); p %.4f → %.4f", r.cleanLogit, r.patchedLogit, r.logitChange, r.cleanP, r.patchedP))
     }
 }
 

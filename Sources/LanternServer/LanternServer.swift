@@ -95,7 +95,7 @@ public final class LanternServer: Sendable {
     /// The catalog's analyses that run in one job (one or a few forward passes); generation and
     /// steering step a token per job instead, so that other requests slip in between.
     static let oneJobAnalyses: [any AnalysisRequest.Type] = [NextRequest.self, LensRequest.self, AttentionRequest.self,
-                                                              FeaturesRequest.self, NeuronsRequest.self]
+                                                              FeaturesRequest.self, NeuronsRequest.self, AttributeRequest.self, PatchRequest.self]
 
     var info: [String: Any] {
         let c = setup.model.config

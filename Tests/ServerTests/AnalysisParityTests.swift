@@ -35,6 +35,12 @@ final class AnalysisParityTests: ServerTestCase {
                                                        "hooks": ["blocks.*.hook_resid_pre", "blocks.1.attn.hook_z"], "method": "both"],
                                   ["patch", "sweep", "--token-ids", "2,5,9,11,40", "--source-token-ids", "2,7,9,11,40", "--target", "9",
                                    "--baseline", "11", "--hooks", "blocks.*.hook_resid_pre", "blocks.1.attn.hook_z", "--approx", "--compare"])
+        try await assertSameBytes("/api/attribute", ["token_ids": ids, "target": 9, "baseline": 11],
+                                  ["attribute", "--token-ids", "2,5,9,11,40", "--target", "9", "--baseline", "11"])
+        try await assertSameBytes("/api/patch", ["token_ids": ids, "hook": "blocks.1.hook_resid_post", "mode": "patch", "positions": [1, 2],
+                                                 "source_token_ids": [2, 7, 9, 11, 40], "target": 9],
+                                  ["patch", "--token-ids", "2,5,9,11,40", "--hook", "blocks.1.hook_resid_post", "--mode", "patch",
+                                   "--positions", "1,2", "--source-token-ids", "2,7,9,11,40", "--target", "9"])
     }
 
     /// A request with a key the analysis does not have is refused (a typo is not a silent default),

@@ -223,7 +223,7 @@ final class ServerAPITests: ServerTestCase {
         XCTAssertEqual(spec.json["openapi"] as? String, "3.1.0")
         let paths = Set((spec.json["paths"] as! [String: Any]).keys)
         XCTAssertEqual(paths, ["/api/info", "/api/scan", "/api/next", "/api/lens", "/api/attention", "/api/features", "/api/feature",
-                               "/api/neurons", "/api/neuron", "/api/steer", "/api/steer/stream", "/api/generate", "/api/graph", "/api/graph/stream",
+                               "/api/neurons", "/api/neuron", "/api/steer", "/api/steer/stream", "/api/generate", "/api/attribute", "/api/patch", "/api/graph", "/api/graph/stream",
                                "/api/transcoder-feature", "/api/patch/sweep", "/api/patch/sweep/stream"])
         XCTAssertTrue(html.contains("id=\"graph-run\"") && html.contains("id=\"sweep-run\"") && html.contains("id=\"steer-mode\""),
                       "the graph, sweep and clamp controls")

@@ -99,7 +99,7 @@ final class ServerGraphTests: ServerTestCase {
         let cases: [(String, [String: Any], Int, String)] = [
             ("/api/patch/sweep", ["token_ids": [2, 5, 9], "corrupted_token_ids": [2, 6, 9]], 400, "'target'"),
             ("/api/patch/sweep", ["token_ids": [2, 5, 9], "target": 17], 400, "'corrupted_prompt'"),
-            ("/api/patch/sweep", sweep.merging(["corrupted_token_ids": [2, 6]]) { $1 }, 400, "same number"),
+            ("/api/patch/sweep", sweep.merging(["corrupted_token_ids": [2, 6]]) { $1 }, 400, "the same token length"),
             ("/api/patch/sweep", sweep.merging(["hooks": ["blocks.*.nothing"]]) { $1 }, 400, "matches no hook"),
             ("/api/patch/sweep", sweep.merging(["hooks": "blocks.0.hook_resid_pre"]) { $1 }, 400, "'hooks'"),
             ("/api/patch/sweep", sweep.merging(["method": "guess"]) { $1 }, 400, "'method'"),

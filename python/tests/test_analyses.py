@@ -20,6 +20,9 @@ CASES = [
       "--promoted", "3"]),
     ("patch sweep", {"token_ids": TOKENS, "corrupted_token_ids": [2, 7, 9, 11, 40], "target": 9, "method": "attribution"},
      ["patch", "sweep", "--token-ids", IDS, "--source-token-ids", "2,7,9,11,40", "--target", "9", "--approx"]),
+    ("attribute", {"token_ids": TOKENS, "target": 9}, ["attribute", "--token-ids", IDS, "--target", "9"]),
+    ("patch", {"token_ids": TOKENS, "hook": "blocks.2.hook_mlp_out", "mode": "mean", "target": 9},
+     ["patch", "--token-ids", IDS, "--hook", "blocks.2.hook_mlp_out", "--mode", "mean", "--target", "9"]),
 ]
 
 
