@@ -1,12 +1,12 @@
+import Analyses
 import ArgumentParser
 import Foundation
 import Lantern
-import Training
 
 /// `lantern harvest`: a hook's activations over a corpus, in resumable safetensors shards.
 struct Harvest: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Save a hook's activations over a corpus (safetensors shards, resumable, splittable).",
+        abstract: HarvestRequest.summary,
         discussion: """
             Writes DIR/shard-00000.safetensors, … (activations [rows, d] float32; tokens [rows]) and \
             DIR/manifest.json. Run the same command again to continue after an interruption. With \
@@ -18,73 +18,34 @@ struct Harvest: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
     @OptionGroup var corpus: CorpusOptions
-    @OptionGroup var harvest: HarvestOptions
 
-    @Option(name: .long, help: "Output directory.")
-    var out: String
-
-    func run() throws {
-        let loaded = try model.load(manyPasses: true)
-        try harvest.run(loaded, corpus: corpus, output: out)
-    }
-}
-
-/// What `harvest` and `sae train` (when it harvests first) share.
-struct HarvestOptions: ParsableArguments {
-    @Option(name: .long, help: "The hook to read (e.g. blocks.6.hook_resid_post).")
+    @Option(name: .long, help: ArgumentHelp(HarvestRequest.hook))
     var hook: String
 
-    @Option(name: .long, help: "Activation rows (tokens) to collect, over all shards of --shard.")
+    @Option(name: .long, help: ArgumentHelp(HarvestRequest.tokens))
     var tokens: Int
 
-    @Option(name: .long, help: "Tokens per context, BOS included.")
+    @Option(name: .long, help: ArgumentHelp(HarvestRequest.context))
     var context = 128
 
-    @Option(name: .long, help: "This worker's part, I/N (e.g. $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT).")
+    @Option(name: .long, help: ArgumentHelp(HarvestRequest.shard))
     var shard = "0/1"
 
-    @Option(name: .long, help: "Contexts per shard file (how much an interruption can lose).")
+    @Option(name: .long, help: ArgumentHelp(HarvestRequest.batch))
     var batch = 64
 
-    @Flag(name: .long, help: "Keep the BOS position's activations (left out by default, as Gemma Scope does).")
+    @Flag(name: .long, help: ArgumentHelp(HarvestRequest.includeBOS))
     var includeBos = false
 
-    func validate() throws {
-        try OptionCheck.integer(tokens, "--tokens", 1...OptionCheck.maxCount)
-        try OptionCheck.integer(context, "--context", 2...1 << 20)
-        try OptionCheck.integer(batch, "--batch", 1...1_000_000)
+    @Option(name: .long, help: ArgumentHelp(JobFields.out))
+    var out: String
+
+    var request: HarvestRequest {
+        HarvestRequest(model: model.job, corpus: corpus.source, hook: hook, tokens: tokens, context: context, shard: shard,
+                       batch: batch, includeBOS: includeBos, out: out)
     }
 
-    func workerAndCount() throws -> (Int, Int) {
-        let parts = shard.split(separator: "/").map { Int($0) }
-        guard parts.count == 2, let i = parts[0], let n = parts[1], n >= 1, (0..<n).contains(i) else {
-            throw ValidationError("--shard must be I/N with 0 ≤ I < N, got '\(shard)'")
-        }
-        return (i, n)
-    }
+    func validate() throws { try JobOutput.validate(request) }
 
-    @discardableResult
-    func run(_ loaded: LanternModel, corpus: CorpusOptions, output: String, quiet: Bool = false) throws -> HarvestManifest {
-        let (worker, workers) = try workerAndCount()
-        let harvester = try Harvester(
-            model: loaded.transformer, modelName: loaded.source, packer: try corpus.packer(for: loaded, length: context),
-            options: .init(hook: hook, tokens: tokens, context: context, contextsPerShard: batch, includeBOS: includeBos,
-                           worker: worker, workers: workers))
-        var bar: Progress?
-        var firstRows: Int?
-        let manifest = try harvester.run(output: output) { done, total in
-            if bar == nil { bar = Progress(total: total, label: "harvest \(hook)"); firstRows = done }
-            let seconds = Date().timeIntervalSince(bar!.start)
-            let rate = seconds > 0 ? Double(done - firstRows!) / seconds : 0
-            bar!.update(done, detail: String(format: "%d/%d tokens, %.0f tokens/s", done, total, rate))
-        }
-        bar?.finish()
-        let seconds = bar.map { Date().timeIntervalSince($0.start) } ?? 0
-        let added = manifest.rows - (firstRows ?? manifest.rows)
-        note(String(format: "%d rows of %@ (width %d) in %d shards in %@; %d new in %.1fs (%.0f tokens/s)",
-                    manifest.rows, hook, manifest.width, manifest.shards.count,
-                    HarvestManifest.folder(output: output, worker: worker, workers: workers),
-                    added, seconds, seconds > 0 ? Double(added) / seconds : 0))
-        return manifest
-    }
+    func run() throws { try JobOutput.run(request) }
 }

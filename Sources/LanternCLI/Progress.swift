@@ -1,3 +1,5 @@
+import Analyses
+import ArgumentParser
 import Foundation
 
 /// Progress on standard error: on a terminal, a one-line bar redrawn in place (percentage, time
@@ -56,4 +58,64 @@ final class Progress {
         if s < 3600 { return String(format: "%dm%02ds", s / 60, s % 60) }
         return String(format: "%dh%02dm", s / 3600, (s % 3600) / 60)
     }
+}
+
+/// A job run from the command line: its progress reports drawn as `Progress` bars (a new bar when
+/// the subject changes: each layer of a transcoder run), its notices as lines on standard error
+/// between them, and its refusals as usage errors (exit 2), as the flags' own checks are.
+final class JobOutput: @unchecked Sendable {
+    private var bar: Progress?
+    private var subject = ""
+
+    private func report(_ done: Int, _ total: Int, _ label: String) {
+        let (subject, detail) = JobProgress.parts(label)
+        if bar == nil || subject != self.subject {
+            finish()
+            bar = Progress(total: total, label: subject)
+            self.subject = subject
+        }
+        bar?.update(done, detail: detail)
+    }
+
+    private func notice(_ line: String) {
+        finish()
+        note(line)
+    }
+
+    private func finish() {
+        bar?.finish()
+        bar = nil
+    }
+
+    /// Runs `request` (which the command's `validate` checked) with a bar and its notices.
+    @discardableResult
+    static func run<R: JobRequest>(_ request: R) throws -> R.Result {
+        let output = JobOutput()
+        var request = request
+        request.frontEnd = JobFrontEnd(spelling: .cli, notice: { output.notice($0) }, fetchProgress: fetchProgress)
+        let result = try usageErrors { try request.run(monitor: AnalysisMonitor(progress: { output.report($0, $1, $2) })) }
+        output.finish()
+        return result
+    }
+
+    /// A request's own checks, as the flags' checks: one line naming the flag, exit 2.
+    static func validate<R: JobRequest>(_ request: R) throws {
+        var request = request
+        request.frontEnd = JobFrontEnd(spelling: .cli)
+        try usageErrors { try request.validate() }
+    }
+
+    /// What a job refuses (a value, a file that contradicts the request) is a usage error.
+    private static func usageErrors<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as AnalysisError where error.kind != .cancelled {
+            throw ValidationError(error.message)
+        }
+    }
+}
+
+extension ModelOptions {
+    /// The model and backend as a job asks for them.
+    var job: JobModel { JobModel(model: model, backend: backend, verbose: verbose) }
 }

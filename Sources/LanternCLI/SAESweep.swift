@@ -1,3 +1,4 @@
+import Analyses
 import ArgumentParser
 import Foundation
 import Lantern
@@ -115,19 +116,19 @@ struct SAESweep: ParsableCommand {
         try report(results, fit: fit, rows: (trainRows, held))
     }
 
-    /// Trains (or finishes, or keeps) one SAE through `sae train`.
+    /// Trains (or finishes, or keeps) one SAE as `sae train` does.
     func train(width: Int, folder: String, trainRows: Int) throws {
-        let fm = FileManager.default
-        if fm.fileExists(atPath: (folder as NSString).appendingPathComponent("sae_weights.safetensors")) {
+        if FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent("sae_weights.safetensors")) {
             note("width \(width): kept \(folder)")
             return
         }
-        var arguments = ["--activations", activations, "--hook", try HarvestedActivations(directory: activations).hook,
-                         "--width", "\(width)", "--k", "\(k)", "--tokens", "\(tokens)", "--batch", "\(batch)", "--lr", "\(lr)",
-                         "--normalize", normalize, "--rows", "\(trainRows)", "--seed", "\(seed)", "--out", folder]
-        arguments += ["--backend", model.backend.rawValue] + (model.model.map { ["--model", $0] } ?? [])
-        if try TrainingRun.fileExists((folder as NSString).appendingPathComponent("checkpoint.safetensors")) { arguments.append("--resume") }
-        try SAETrain.parse(arguments).run()
+        let resume = try TrainingRun.fileExists((folder as NSString).appendingPathComponent("checkpoint.safetensors"))
+        let request = SAETrainRequest(
+            model: JobModel(model: model.model, backend: model.backend),
+            training: DictionaryTraining(width: width, k: k, tokens: tokens, rows: trainRows, lr: lr, batch: batch, seed: seed, normalize: normalize),
+            hook: try HarvestedActivations(directory: activations).hook, activations: activations, out: folder, resume: resume)
+        try JobOutput.validate(request)
+        try JobOutput.run(request)
     }
 
     func evaluate(_ sae: SAE, source: HarvestedActivations, trainRows: Int) throws -> SweepResult {

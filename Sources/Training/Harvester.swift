@@ -123,10 +123,12 @@ public struct Harvester {
 
     /// Harvests into `output`, continuing whatever a previous run there finished. `progress`
     /// gets (rows written by this worker, rows it will write). `stopAfterShards` ends the run
-    /// early (tests use it to stand for an interruption). Returns the manifest.
+    /// early (tests use it to stand for an interruption). `progress` may throw to stop the run (a
+    /// cancelled job): the shards written so far stay, and the next run continues after them.
+    /// Returns the manifest.
     @discardableResult
     public func run(output: String, stopAfterShards: Int? = nil,
-                    progress: (Int, Int) -> Void = { _, _ in }) throws -> HarvestManifest {
+                    progress: (Int, Int) throws -> Void = { _, _ in }) throws -> HarvestManifest {
         let o = options
         let folder = folder(for: output)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -139,7 +141,7 @@ public struct Harvester {
             throw LanternError.invalidArgument("\(folder) holds a harvest with other settings (hook, context, tokens, shards or corpus): use another --out")
         }
         let target = o.workerRows
-        progress(manifest.rows, target)
+        try progress(manifest.rows, target)
         if manifest.contextsDone >= o.workerContexts {
             if !manifest.complete { manifest.complete = true; try manifest.save(folder: folder) }
             return manifest
@@ -196,7 +198,7 @@ public struct Harvester {
             }
             tokens += context[first..<(first + kept)]
             pendingContexts += 1
-            progress(manifest.rows + tokens.count, target)
+            try progress(manifest.rows + tokens.count, target)
             if pendingContexts == o.contextsPerShard || mine + 1 == o.workerContexts {
                 try flush()
                 if let stopAfterShards, shardsWritten >= stopAfterShards { return false }
