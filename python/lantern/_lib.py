@@ -37,7 +37,7 @@ class BackendError(LanternError, RuntimeError):
 
 
 class CancelledError(LanternError):
-    """An analysis stopped because the caller asked (Ctrl-C during `Model.analyze`)."""
+    """An analysis or a job stopped because the caller asked (Ctrl-C during `Model.analyze`, `lantern.harvest`, ...)."""
 
 
 for _error in (LanternError, BadFileError, ShapeError, InvalidArgumentError, UnsupportedError, BackendError, CancelledError):
@@ -101,6 +101,7 @@ def _declare(lib: ctypes.CDLL) -> None:
                                             ctypes.c_double, err]),
         "lantern_analyze": (c_void_p, [c_void_p, c_char_p, c_char_p, POINTER(c_void_p), c_int64, c_char_p,
                                        PROGRESS_CALLBACK, CANCEL_CALLBACK, c_void_p, err]),
+        "lantern_job": (c_void_p, [c_char_p, c_char_p, PROGRESS_CALLBACK, CANCEL_CALLBACK, c_void_p, err]),
         "lantern_lens_logits": (c_int32, [c_void_p, POINTER(c_float), c_int64, POINTER(c_float), err]),
     }
     for name, (restype, argtypes) in signatures.items():

@@ -39,5 +39,5 @@ def test_harvest_and_train_run_the_cli(lantern, tmp_path):
     assert sum(s["rows"] for s in manifest["shards"]) == 600 and manifest["complete"]
     sae = lantern.train_sae(acts, tmp_path / "sae", model=model, width=32, k=4, tokens=1200, batch=100, lr=1e-2)
     assert (sae.d_in, sae.d_sae) == (64, 32)
-    with pytest.raises(lantern.LanternError, match="--width"):
+    with pytest.raises(lantern.LanternError, match="'width' 48 \\(checkpoint: 32\\)"):
         lantern.train_sae(acts, tmp_path / "sae", model=model, width=48, k=4, tokens=1200, batch=100, lr=1e-2, resume=True)
