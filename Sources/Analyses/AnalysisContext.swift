@@ -31,6 +31,10 @@ public final class AnalysisContext: @unchecked Sendable {
     /// A finished corpus scan of SAE `index`'s features, when there is one: features then carry
     /// their density and label.
     public var featureScan: (_ index: Int) -> FeatureScan?
+    /// Where `featureScan`'s scans come from, as dashboards report it.
+    public var scanSource = "corpus scan"
+    /// The corpus scan of one layer's MLP neurons, for neuron dashboards.
+    public var neuronScan: (_ layer: Int) -> (units: MLPNeurons, scan: ScanSource)? = { _ in nil }
     /// What a request needing an SAE is told when there is none: how this front-end takes SAEs.
     public var noSAE = "no SAE was given: load one and pass it with the request"
 

@@ -25,9 +25,7 @@ public struct FeaturesRequest: AnalysisRequest {
 
     public init(json: RequestFields) throws {
         try json.requireKnown(Self.fields)
-        if json.object["sae"] is String {
-            throw AnalysisError(.forbidden, "'sae' is an index into the SAEs given on the command line, not a path")
-        }
+        try json.refusePath(Self.sae)
         prompt = try json.prompt()
         sae = try json.int(Self.sae)
         top = try json.int(Self.top) ?? top

@@ -108,6 +108,13 @@ public struct RequestFields: @unchecked Sendable {
         }
     }
 
+    /// SAEs are chosen by index into what the front-end loaded: a path is refused (a request never names a file).
+    public func refusePath(_ field: Field) throws {
+        if object[field.key] is String {
+            throw AnalysisError(.forbidden, "'\(field.key)' is an index into the SAEs given on the command line, not a path")
+        }
+    }
+
     /// JSON true/false: `is NSNumber` also holds for booleans, told apart by their storage type.
     static func isBool(_ value: Any) -> Bool {
         (value as? NSNumber).map { String(cString: $0.objCType) == "c" } ?? false

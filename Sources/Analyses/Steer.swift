@@ -51,9 +51,7 @@ public struct SteerRequest: AnalysisRequest {
 
     public init(json: RequestFields) throws {
         try json.requireKnown(Self.fields)
-        if json.object["sae"] is String {
-            throw AnalysisError(.forbidden, "'sae' is an index into the SAEs given on the command line, not a path")
-        }
+        try json.refusePath(Self.sae)
         prompt = try json.prompt()
         sae = try json.int(Self.sae)
         features = try (json.objects(Self.features) ?? []).map { entry in

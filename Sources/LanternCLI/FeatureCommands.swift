@@ -1,3 +1,4 @@
+import Analyses
 import ArgumentParser
 import Foundation
 import Lantern
@@ -20,15 +21,19 @@ struct FeatureCommand: ParsableCommand {
     var html: String?
 
     func validate() throws {
-        try OptionCheck.integer(id, "--id", 0...Int(Int32.max))
+        try OptionCheck.field(id, FeatureDashboardRequest.feature)
     }
 
     func run() throws {
         let (loaded, sae, scan) = try scanOptions.scan()
-        let dashboard = try FeatureDashboard(feature: id, scan: scan, sae: sae, model: loaded.transformer)
+        let context = loaded.analysisContext(saes: [sae], scan: scan)
+        let request = FeatureDashboardRequest(feature: id)
+        try request.validate(against: context)
+        let result = try request.run(on: context, monitor: AnalysisMonitor())
+        let dashboard = result.value
         if let html { try writeHTML(dashboard.page(loaded, sae: sae), to: html) }
         if json {
-            print(try jsonString(["sae": sae.source, "hook": sae.hookName, "dashboard": dashboard.json(loaded)]))
+            try printJSON(result)
         } else {
             print("SAE \(sae.source) at \(sae.hookName), \(scan.tokens) tokens scanned (BOS left out)")
             print(dashboard.text(loaded), terminator: "")

@@ -1,3 +1,4 @@
+import Analyses
 import ArgumentParser
 import Foundation
 import Lantern
@@ -66,6 +67,11 @@ struct FeatureScanOptions: ParsableArguments {
 
 /// How the terminal and JSON show a dashboard.
 extension FeatureDashboard {
+    /// The dashboard's JSON object (`DashboardJSON`'s), for lists of dashboards (`features top`, `neurons top`).
+    func json(_ loaded: LanternModel) -> [String: Any] {
+        (try? JSONSerialization.jsonObject(with: AnalysisJSON.encode(DashboardJSON(self, model: loaded)))) as? [String: Any] ?? [:]
+    }
+
     func text(_ loaded: LanternModel) -> String {
         let s = summary
         var out = "\(unitName) \(feature): " + String(format: "density %.4f%% (%d of %d tokens), max %.3f, mean when firing %.3f\n",

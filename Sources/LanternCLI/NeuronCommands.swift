@@ -1,3 +1,4 @@
+import Analyses
 import ArgumentParser
 import Foundation
 import Lantern
@@ -20,12 +21,16 @@ struct NeuronCommand: ParsableCommand {
     var html: String?
 
     func validate() throws {
-        try OptionCheck.integer(id, "--id", 0...Int(Int32.max))
+        try OptionCheck.field(id, NeuronDashboardRequest.neuron)
     }
 
     func run() throws {
         let r = try scanOptions.scan(checking: id)
-        let dashboard = try FeatureDashboard(unit: id, scan: r.scan, units: r.neurons, model: r.loaded.transformer)
+        let context = r.loaded.analysisContext()
+        let request = NeuronDashboardRequest(layer: r.neurons.layer, neuron: id)
+        try request.validate(against: context)
+        let result = try request.run(on: context, units: r.neurons, scan: ScanSource(scan: r.scan, source: "corpus scan"))
+        let dashboard = result.value
         let poly = r.polysemanticity(id, maxDensity: scanOptions.maxDensity)
         let notes = try poly.map(r.notes) ?? [:]
         if let html {
@@ -34,12 +39,11 @@ struct NeuronCommand: ParsableCommand {
             try writeHTML(dashboard.page(r.loaded, title: "Neuron \(r.neurons.layer).\(id)", subtitle: r.description, more: more), to: html)
         }
         if json {
-            var data: [String: Any] = ["hook": r.neurons.hookName, "layer": r.neurons.layer, "dashboard": dashboard.json(r.loaded)]
-            if let scale = r.neurons.frozenScale { data["frozen_norm_scale"] = scale }
-            if let poly, let c = r.companion {
-                data["sae"] = c.sae.source
-                data["polysemanticity"] = poly.json(notes, r.loaded)
-            }
+            // With --sae, the polysemanticity view (the CLI's own: it needs the companion SAE's scan) beside the dashboard.
+            guard let poly, let c = r.companion else { return try printJSON(result) }
+            var data = try JSONSerialization.jsonObject(with: AnalysisJSON.encode(result)) as! [String: Any]
+            data["sae"] = c.sae.source
+            data["polysemanticity"] = poly.json(notes, r.loaded)
             print(try jsonString(data))
         } else {
             print(r.description)

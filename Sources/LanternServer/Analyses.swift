@@ -20,17 +20,14 @@ extension LanternServer {
 
     /// `lantern feature --json`: one feature's dashboard, from the background scan when it is
     /// done, else from the first contexts of the same corpus, scanned now one pass per job.
-    func dashboard(_ request: APIRequest) async throws -> Data {
-        let setup = self.setup
-        let (index, sae) = try request.sae(in: setup.saes)
-        let feature = try request.int("feature", default: -1, -1...(sae.dSAE - 1))
-        guard feature >= 0 else { throw APIError.bad("give 'feature', an integer in 0...\(sae.dSAE - 1)") }
-        let scan = scans[index]
-        let (chosen, source) = try await scanForDashboard(scan, sae: sae)
+    func dashboard(_ body: APIRequest) async throws -> Data {
+        let request = try FeatureDashboardRequest(json: RequestFields(body.fields))
+        let context = self.context
+        try request.validate(against: context)
+        let index = request.sae ?? 0
+        let (chosen, source) = try await scanForDashboard(scans[index], sae: setup.saes[index])
         return try await queue.run {
-            let dashboard = try FeatureDashboard(feature: feature, scan: chosen.value, sae: sae, model: setup.model.transformer)
-            return try JSONResponse.encode(["sae": sae.source, "hook": sae.hookName, "dashboard": dashboard.json(setup.model),
-                                            "source": source, "scanned_tokens": chosen.value.tokens])
+            try AnalysisJSON.encode(try request.run(on: context, scan: ScanSource(scan: chosen.value, source: source)))
         }
     }
 

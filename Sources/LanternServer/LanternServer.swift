@@ -27,6 +27,7 @@ public final class LanternServer: Sendable {
         context = AnalysisContext(model: setup.model, saes: setup.saes, tuned: setup.tuned, byteTokens: setup.byteTokens,
                                   limits: setup.limits.analyses, featureScan: { scans[$0].finishedScan })
         context.noSAE = "the server was started without --sae: no SAE features to show"
+        context.scanSource = "background scan"
     }
 
     /// Serves until the task is cancelled (or SIGINT/SIGTERM with `signals`); `onRunning` gets the

@@ -24,10 +24,6 @@ enum OpenAPI {
          "paths": [
             "/api/info": get("The model, its SAEs (chosen by index), the tuned lens, the queue and the limits.", ref: "Object"),
             "/api/scan": get("Progress of the background feature scans (one per SAE).", ref: "Object"),
-            "/api/feature": post("One feature's dashboard (`lantern feature --json`), from the background scan when done, else from a few corpus contexts scanned on demand.",
-                                 body: ["sae": int("Index of the SAE (default 0)."), "feature": int("The feature.")], prompt: false),
-            "/api/neuron": post("One neuron's dashboard (`lantern neuron --json`) over the first corpus contexts, scanned on demand.",
-                                body: ["layer": int("The layer."), "neuron": int("The neuron.")], prompt: false),
             "/api/graph": post("Attribution graph through the served transcoders (`lantern graph --out`'s JSON, Neuronpedia's schema; metadata.lantern has the dark-matter share). Computed in slices of one batch of backward passes; a client that hangs up cancels it.",
                                body: graphBody),
             "/api/graph/stream": post("The same as server-sent events: `start`, `progress` ({done, total} targets) per slice, then `done` (the /api/graph object) or `error`.",
