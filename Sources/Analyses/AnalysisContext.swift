@@ -12,6 +12,10 @@ public struct AnalysisLimits: Sendable {
     public var steeringStrength: Float = .infinity
     /// Cells of a patching sweep (rows × positions), one forward pass each.
     public var sweepCells = Int.max
+    /// An attribution graph's prompt (its nodes grow with the prompt, its adjacency with the square).
+    public var graphTokens: Int?
+    /// Targets per batch of backward passes in a graph.
+    public var graphBatch = 4096
     public init() {}
     /// No limits but the model's.
     public static let none = AnalysisLimits()
@@ -24,6 +28,10 @@ public final class AnalysisContext: @unchecked Sendable {
     public let model: LanternModel
     public var saes: [SAE]
     public var tuned: TunedLens?
+    /// The model with transcoders in place of its MLPs, for attribution graphs.
+    public var replacement: ReplacementModel?
+    /// What a graph request is told when there are no transcoders.
+    public var noTranscoders = "no transcoders were given: attribution graphs need them"
     /// Text prompts as UTF-8 bytes after BOS, for models without a tokenizer (the test fixtures).
     public var byteTokens: Bool
     public var limits: AnalysisLimits

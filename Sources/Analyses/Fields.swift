@@ -20,9 +20,10 @@ public struct Field: Sendable {
 
     /// A server limit that narrows the range (the CLI has none).
     public enum Limit: Sendable {
-        case topCount, newTokens, steeringFeatures, steeringStrength
+        case topCount, newTokens, steeringFeatures, steeringStrength, graphBatch
         func value(in limits: AnalysisLimits) -> Double {
             switch self {
+            case .graphBatch: Double(limits.graphBatch)
             case .topCount: Double(limits.topCount)
             case .newTokens: Double(limits.newTokens)
             case .steeringFeatures: Double(limits.steeringFeatures)

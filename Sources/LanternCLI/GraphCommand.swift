@@ -1,3 +1,4 @@
+import Analyses
 import ArgumentParser
 import Foundation
 import Lantern
@@ -51,6 +52,8 @@ struct GraphCommand: ParsableCommand {
     var slug = "lantern-graph"
     @Option(name: .long, help: "The scan in the JSON: Neuronpedia's model id (default: the model's name, e.g. gemma3-270m).")
     var scan: String?
+    @Flag(name: .long, help: "Print the pruned graph's JSON (what --out writes, compact: the server's /api/graph bytes) instead of the summary.")
+    var json = false
 
     func validate() throws {
         try OptionCheck.number(nodeThreshold, "--node-threshold", 0...1, above: true)
@@ -63,37 +66,35 @@ struct GraphCommand: ParsableCommand {
         if maxLogits < 1 { throw ValidationError("--max-logits must be ≥ 1") }
         try OptionCheck.integer(contexts, "--contexts", 0...OptionCheck.maxCount)
         if contexts > 0 && html == nil { throw ValidationError("--contexts fills the page's hovers: give --html too") }
-        if batchSize < 1 || batchSize > 4096 { throw ValidationError("--batch-size must be between 1 and 4096") }
+        try OptionCheck.field(batchSize, GraphRequest.batchSize)
         if let maxFeatureNodes, maxFeatureNodes < 0 { throw ValidationError("--max-feature-nodes must be ≥ 0") }
     }
 
     func run() throws {
         let started = Date()
         let loaded = try model.load(manyPasses: true)
-        let ids = try prompt.ids(for: loaded)
-        let replacement = try Self.replacementModel(transcoders, loaded)
-        let set: [Transcoder]
-        if case let .perLayer(perLayer) = replacement.transcoders { set = perLayer } else { set = [] }
-        let options = GraphOptions(maxLogits: maxLogits, logitProbability: logitProbability,
-                                   conventions: conventions == "complete" ? .complete : .circuitTracer, maxFeatureNodes: maxFeatureNodes,
-                                   batchSize: batchSize)
+        let context = loaded.analysisContext()
+        context.replacement = try Self.replacementModel(transcoders, loaded)
+        context.noTranscoders = "give --transcoders FOLDER ..."
+        var request = GraphRequest(prompt: try prompt.input())
+        request.nodeThreshold = Double(nodeThreshold)
+        request.edgeThreshold = Double(edgeThreshold)
+        request.maxLogits = maxLogits
+        request.logitProbability = Double(logitProbability)
+        request.maxFeatureNodes = maxFeatureNodes
+        request.batchSize = batchSize
+        request.conventions = conventions
+        request.slug = slug
+        request.scan = scan
+        try request.validate(against: context)
         let built = Date()
-        let graph = try replacement.graph(tokens: ids, options: options)
-        let attributed = Date()
-        let pruned = try graph.pruned(nodeThreshold: nodeThreshold, edgeThreshold: edgeThreshold)
-        let keptNodes = pruned.nodeMask.filter { $0 }.count, keptEdges = pruned.edgeMask.filter { $0 }.count
-        print("prompt: \(ids.count) tokens; \(graph.featureCount) active features, \(graph.layerCount * ids.count) error nodes, \(graph.logitCount) logits")
-        let targets = graph.featureCount + graph.logitCount
-        print(String(format: "attribution: %d targets (backward passes batched %d at a time) in %.1f s, %.2f ms a target (load %.1f s); pruned to %d nodes, %d edges",
-                     targets, batchSize, attributed.timeIntervalSince(built), 1000 * attributed.timeIntervalSince(built) / Double(max(targets, 1)),
-                     built.timeIntervalSince(started), keptNodes, keptEdges))
-        print(String(format: "completeness: every row's edges%@ sum to its input within %.1e (relative)",
-                     graph.conventions == .complete ? "" : " plus its unattributed constant", graph.worstCompletenessGap()))
-        print(String(format: "dark matter: %.1f%% of the logits' influence flows from error nodes (replacement score %.3f, completeness score %.3f)",
-                     100 * Double(pruned.errorShare), Double(pruned.replacementScore), Double(pruned.completenessScore)))
-        print("  by layer: " + pruned.errorShareByLayer.enumerated().map { String(format: "L%d %.1f%%", $0, 100 * Double($1)) }.joined(separator: "  "))
+        let result = try request.run(on: context, monitor: AnalysisMonitor())
+        if json { try printJSON(result) } else { summary(result, load: built.timeIntervalSince(started)) }
+        let graph = result.graph, pruned = result.pruned, ids = result.tokens
         if let html {
             let tokens = ids.map(loaded.display)
+            var set: [Transcoder] = []
+            if case let .perLayer(perLayer)? = context.replacement?.transcoders { set = perLayer }
             if contexts > 0 && set.isEmpty { note("--contexts: feature contexts are scanned for per-layer transcoders only; the page has none") }
             let scan = contexts > 0 && !set.isEmpty ? try scanContexts(loaded, set) : nil
             let examples = scan.map { scan in { (layer: Int, feature: Int) in scan.contexts(layer: layer, feature: feature, text: loaded.display) } }
@@ -101,19 +102,31 @@ struct GraphCommand: ParsableCommand {
                                           sections: HTMLReport.attributionGraph(graph, pruned: pruned, tokens: tokens, logitText: loaded.display,
                                                                                 contexts: examples)),
                           to: html)
-            print("wrote \(html)")
+            if !json { print("wrote \(html)") }
         }
         if let adjacency {
             try graph.writeSafetensors(to: adjacency)
-            print("wrote \(adjacency) (\(graph.count) × \(graph.count), unpruned)")
+            if !json { print("wrote \(adjacency) (\(graph.count) × \(graph.count), unpruned)") }
         }
         if let out {
-            let object = NeuronpediaGraph.object(graph, pruned: pruned, slug: slug, scan: scan ?? loaded.displayName, prompt: loaded.decode(ids),
-                                                 nodeThreshold: nodeThreshold, edgeThreshold: edgeThreshold, options: options,
-                                                 tokenText: loaded.display)
-            try NeuronpediaGraph.data(object).write(to: URL(fileURLWithPath: out))
-            print("wrote \(out)")
+            try NeuronpediaGraph.data(result.object).write(to: URL(fileURLWithPath: out))
+            if !json { print("wrote \(out)") }
         }
+    }
+
+    /// What the graph holds, how long attribution took, and where the dark matter sits.
+    func summary(_ result: GraphResult, load: Double) {
+        let graph = result.graph, pruned = result.pruned, n = result.tokens.count
+        let keptNodes = pruned.nodeMask.filter { $0 }.count, keptEdges = pruned.edgeMask.filter { $0 }.count
+        print("prompt: \(n) tokens; \(graph.featureCount) active features, \(graph.layerCount * n) error nodes, \(graph.logitCount) logits")
+        let targets = graph.featureCount + graph.logitCount
+        print(String(format: "attribution: %d targets (backward passes batched %d at a time) in %.1f s, %.2f ms a target (load %.1f s); pruned to %d nodes, %d edges",
+                     targets, batchSize, result.attributionSeconds, 1000 * result.attributionSeconds / Double(max(targets, 1)), load, keptNodes, keptEdges))
+        print(String(format: "completeness: every row's edges%@ sum to its input within %.1e (relative)",
+                     graph.conventions == .complete ? "" : " plus its unattributed constant", graph.worstCompletenessGap()))
+        print(String(format: "dark matter: %.1f%% of the logits' influence flows from error nodes (replacement score %.3f, completeness score %.3f)",
+                     100 * Double(pruned.errorShare), Double(pruned.replacementScore), Double(pruned.completenessScore)))
+        print("  by layer: " + pruned.errorShareByLayer.enumerated().map { String(format: "L%d %.1f%%", $0, 100 * Double($1)) }.joined(separator: "  "))
     }
 
     /// The model with the transcoders of `--transcoders` (per-layer folders, folders holding them,

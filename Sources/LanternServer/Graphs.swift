@@ -1,71 +1,45 @@
 import Foundation
 import Hummingbird
+import Analyses
 import Lantern
 
-/// What one graph request asks for: `lantern graph`'s options, checked as its command line checks them.
-struct GraphRequest: Sendable {
-    let options: GraphOptions
-    let nodeThreshold: Float
-    let edgeThreshold: Float
-    let slug: String
-
-    init(_ request: APIRequest, limits: ServerLimits) throws {
-        func share(_ key: String, _ value: Float) throws -> Float {
-            let x = try request.float(key, default: value, 0...1)
-            guard x > 0 else { throw APIError.bad("'\(key)' must be in (0, 1], got 0") }
-            return x
-        }
-        nodeThreshold = try share("node_threshold", 0.8)
-        edgeThreshold = try share("edge_threshold", 0.98)
-        let maxLogits = try request.int("max_logits", default: 10, 1...limits.topCount)
-        let probability = try share("logit_probability", 0.95)
-        let cap = request.fields["max_feature_nodes"] == nil ? nil : try request.int("max_feature_nodes", default: 0, 0...1_000_000)
-        let batch = try request.int("batch_size", default: 64, 1...limits.graphBatch)
-        let conventions: GraphConventions
-        switch try request.string("conventions") ?? "complete" {
-        case "complete": conventions = .complete
-        case "circuit-tracer": conventions = .circuitTracer
-        case let other: throw APIError.bad("'conventions' must be complete or circuit-tracer, got '\(other)'")
-        }
-        options = GraphOptions(maxLogits: maxLogits, logitProbability: probability, conventions: conventions, maxFeatureNodes: cap, batchSize: batch)
-        slug = try request.string("slug") ?? "lantern-graph"
-        guard slug.count <= 200 else { throw APIError.bad("'slug' must be at most 200 characters") }
-    }
-}
-
 extension LanternServer {
-    /// `lantern graph --out`'s JSON (Neuronpedia's schema) for the request's prompt, through the
-    /// transcoders given on the command line; computed in slices of one batch of backward passes.
+    /// `lantern graph --json` (`--out`'s object, Neuronpedia's schema) for the request's prompt,
+    /// through the transcoders given on the command line; computed in slices of one batch of
+    /// backward passes.
     func graph(_ request: APIRequest) async throws -> Data {
         try await graph(request, progress: { _, _ in })
     }
 
-    func graph(_ request: APIRequest, progress: @escaping @Sendable (Int, Int) -> Void) async throws -> Data {
-        let setup = self.setup
-        guard let replacement = setup.replacement else {
-            throw APIError(.notFound, "the server was started without --transcoders: no attribution graphs")
-        }
-        let asked = try GraphRequest(request, limits: setup.limits)
-        let ids = try await queue.run { UncheckedBox(try request.promptIDs(setup, limit: setup.limits.graphTokens)) }.value
+    func graph(_ body: APIRequest, progress: @escaping @Sendable (Int, Int) -> Void) async throws -> Data {
+        let request = try preparedGraph(body)
+        let context = self.context
+        _ = try await queue.run { try request.tokens(on: context).count }
         return try await SlicedJob.run(queue: queue, jobs: jobs, progress: progress) { checkpoint in
-            let model = setup.model
-            let graph = try replacement.graph(tokens: ids, options: asked.options, progress: checkpoint)
-            let pruned = try graph.pruned(nodeThreshold: asked.nodeThreshold, edgeThreshold: asked.edgeThreshold)
-            let object = NeuronpediaGraph.object(graph, pruned: pruned, slug: asked.slug, scan: model.displayName, prompt: model.decode(ids),
-                                                 nodeThreshold: asked.nodeThreshold, edgeThreshold: asked.edgeThreshold,
-                                                 options: asked.options, tokenText: model.display)
-            return try JSONResponse.encode(object)
+            // Each batch's progress call is where the slice ends and other requests run.
+            try withoutActuallyEscaping(checkpoint) { checkpoint in
+                let slice = UncheckedBox(checkpoint)
+                let monitor = AnalysisMonitor(progress: { done, total, _ in try slice.value(done, total) })
+                return try AnalysisJSON.encode(try request.run(on: context, monitor: monitor))
+            }
         }
     }
 
     /// The same as server-sent events with the targets done so far.
-    func graphStream(_ request: APIRequest) async throws -> Response {
+    func graphStream(_ body: APIRequest) async throws -> Response {
         // Refusals (no transcoders, bad options, a bad prompt) answer with a status, before the stream.
-        guard setup.replacement != nil else { throw APIError(.notFound, "the server was started without --transcoders: no attribution graphs") }
-        _ = try GraphRequest(request, limits: setup.limits)
-        let setup = self.setup
-        _ = try await queue.run { try request.promptIDs(setup, limit: setup.limits.graphTokens).count }
-        return slicedStream { progress in try await self.graph(request, progress: progress) }
+        let request = try preparedGraph(body)
+        let context = self.context
+        _ = try await queue.run { try request.tokens(on: context).count }
+        return slicedStream { progress in try await self.graph(body, progress: progress) }
+    }
+
+    /// The request read and checked (no transcoders: 404).
+    func preparedGraph(_ body: APIRequest) throws -> GraphRequest {
+        guard setup.replacement != nil else { throw APIError(.notFound, context.noTranscoders) }
+        let request = try GraphRequest(json: RequestFields(body.fields))
+        try request.validate(against: context)
+        return request
     }
 
     /// A transcoder feature's top contexts (as `lantern graph --contexts` shows them in its page's

@@ -28,6 +28,8 @@ public final class LanternServer: Sendable {
                                   limits: setup.limits.analyses, featureScan: { scans[$0].finishedScan })
         context.noSAE = "the server was started without --sae: no SAE features to show"
         context.scanSource = "background scan"
+        context.replacement = setup.replacement
+        context.noTranscoders = "the server was started without --transcoders: no attribution graphs"
     }
 
     /// Serves until the task is cancelled (or SIGINT/SIGTERM with `signals`); `onRunning` gets the

@@ -11,6 +11,8 @@ enum OpenAPI {
         }
         paths["/api/steer/stream"] = post("Steering as server-sent events: `start`, `token` ({run: baseline|steered, index, id, text}) per forward pass, then `done` (the /api/steer object) or `error`.",
                                           schema: SteerRequest.requestSchema(limits: limits), stream: true)
+        paths["/api/graph/stream"] = post("The graph as server-sent events: `start`, `progress` ({done, total} targets) per slice, then `done` (the /api/graph object) or `error`.",
+                                          schema: GraphRequest.requestSchema(limits: limits), stream: true)
         paths["/api/patch/sweep/stream"] = post("The sweep as server-sent events: `start`, `progress` ({done, total} cells), then `done` (the /api/patch/sweep object) or `error`.",
                                                 schema: PatchSweepRequest.requestSchema(limits: limits), stream: true)
         document["paths"] = paths
@@ -24,10 +26,6 @@ enum OpenAPI {
          "paths": [
             "/api/info": get("The model, its SAEs (chosen by index), the tuned lens, the queue and the limits.", ref: "Object"),
             "/api/scan": get("Progress of the background feature scans (one per SAE).", ref: "Object"),
-            "/api/graph": post("Attribution graph through the served transcoders (`lantern graph --out`'s JSON, Neuronpedia's schema; metadata.lantern has the dark-matter share). Computed in slices of one batch of backward passes; a client that hangs up cancels it.",
-                               body: graphBody),
-            "/api/graph/stream": post("The same as server-sent events: `start`, `progress` ({done, total} targets) per slice, then `done` (the /api/graph object) or `error`.",
-                                      body: graphBody, stream: true),
             "/api/transcoder-feature": post("A transcoder feature's top corpus contexts (the hovers of `lantern graph --contexts`), from the first corpus contexts scanned on demand.",
                                             body: ["layer": int("The transcoder's layer."), "feature": int("The feature.")], prompt: false),
          ],
@@ -35,17 +33,6 @@ enum OpenAPI {
             "Object": ["type": "object"],
             "Error": ["type": "object", "required": ["error"], "properties": ["error": ["type": "string"]]],
          ]]]
-    }
-
-    static var graphBody: [String: Any] {
-        ["node_threshold": number("Keep the nodes carrying this share of the logits' influence (default 0.8)."),
-         "edge_threshold": number("Keep the edges carrying this share (default 0.98)."),
-         "max_logits": int("At most this many logit nodes (default 10)."),
-         "logit_probability": number("Logit nodes until their cumulative probability reaches this (default 0.95)."),
-         "max_feature_nodes": int("At most this many feature nodes, the most influential (default: all active features)."),
-         "batch_size": int("Targets per backward pass (default 64, as the CLI); a slice is one batch, so smaller batches let other requests in sooner (the page sends 16)."),
-         "conventions": ["type": "string", "enum": ["complete", "circuit-tracer"], "description": "complete (default): rows sum to their inputs; circuit-tracer: its nodes."],
-         "slug": ["type": "string", "description": "The graph's slug in the JSON (default lantern-graph)."]]
     }
 
     static func number(_ description: String) -> [String: Any] { ["type": "number", "description": description] }

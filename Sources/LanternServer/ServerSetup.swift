@@ -73,6 +73,8 @@ public struct ServerLimits: Sendable {
         limits.steeringFeatures = steeringFeatures
         limits.steeringStrength = steeringStrength
         limits.sweepCells = sweepCells
+        limits.graphTokens = graphTokens
+        limits.graphBatch = graphBatch
         return limits
     }
 }

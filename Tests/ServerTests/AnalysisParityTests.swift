@@ -43,6 +43,21 @@ final class AnalysisParityTests: ServerTestCase {
                                    "--positions", "1,2", "--source-token-ids", "2,7,9,11,40", "--target", "9"])
     }
 
+    /// The attribution graph: the server's /api/graph and `lantern graph --json` through the same transcoders.
+    func testGraphsAreTheSameBytes() async throws {
+        try startServer(graphs: true)
+        let (status, served) = try await fetch("/api/graph", ["token_ids": [2, 5, 9, 11], "batch_size": 8, "node_threshold": 0.7])
+        XCTAssertEqual(status, 200, String(decoding: served, as: UTF8.self))
+        let printed = try cliOutput(["graph", "--model", Self.graphModelPath, "--transcoders", Self.transcodersPath, "--token-ids", "2,5,9,11",
+                                     "--batch-size", "8", "--node-threshold", "0.7", "--json"])
+        // The same bytes but for the moment each graph was made.
+        func timeless(_ data: Data) -> String {
+            String(decoding: data, as: UTF8.self).replacingOccurrences(of: #""create_time_ms":[0-9]+"#, with: "\"create_time_ms\":0", options: .regularExpression)
+        }
+        XCTAssertTrue(timeless(served).contains("\"create_time_ms\":0"))
+        XCTAssertEqual(timeless(served), timeless(printed))
+    }
+
     /// A request with a key the analysis does not have is refused (a typo is not a silent default),
     /// and so is a value of the wrong type, each naming the field.
     func testUnknownAndMistypedFieldsAreRefused() async throws {
