@@ -74,7 +74,7 @@ struct GraphCommand: ParsableCommand {
         let started = Date()
         let loaded = try model.load(manyPasses: true)
         let context = loaded.analysisContext()
-        context.replacement = try Self.replacementModel(transcoders, loaded)
+        context.replacement = try TranscoderFolders.replacementModel(transcoders, loaded)
         context.noTranscoders = "give --transcoders FOLDER ..."
         var request = GraphRequest(prompt: try prompt.input())
         request.nodeThreshold = Double(nodeThreshold)
@@ -127,18 +127,6 @@ struct GraphCommand: ParsableCommand {
         print(String(format: "dark matter: %.1f%% of the logits' influence flows from error nodes (replacement score %.3f, completeness score %.3f)",
                      100 * Double(pruned.errorShare), Double(pruned.replacementScore), Double(pruned.completenessScore)))
         print("  by layer: " + pruned.errorShareByLayer.enumerated().map { String(format: "L%d %.1f%%", $0, 100 * Double($1)) }.joined(separator: "  "))
-    }
-
-    /// The model with the transcoders of `--transcoders` (per-layer folders, folders holding them,
-    /// or one cross-layer transcoder folder); `lantern serve --transcoders` loads them the same way.
-    static func replacementModel(_ transcoders: [String], _ loaded: LanternModel) throws -> ReplacementModel {
-        if transcoders.count == 1, GemmaScope2.isCrossLayerFolder(transcoders[0]) {
-            let clt = try GemmaScope2.loadCrossLayerTranscoder(directory: transcoders[0], backend: loaded.backend)
-            return try ReplacementModel(model: loaded.transformer, crossLayer: clt)
-        }
-        let set = try transcoders.flatMap(TranscoderEval.transcoderFolders).map { try GemmaScope2.loadTranscoder(directory: $0, backend: loaded.backend) }
-            .sorted { ($0.config.layer ?? -1) < ($1.config.layer ?? -1) }
-        return try ReplacementModel(model: loaded.transformer, transcoders: set)
     }
 
     /// Every layer's transcoder over `--contexts` corpus tokens (64-token contexts), with progress.

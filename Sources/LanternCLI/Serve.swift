@@ -1,3 +1,4 @@
+import Analyses
 import ArgumentParser
 import Foundation
 import Lantern
@@ -59,7 +60,7 @@ struct Serve: ParsableCommand {
             return loadedSAE
         }
         let lens = try tuned.map { try TunedLens.load(directory: $0) }
-        let replacement = transcoders.isEmpty ? nil : try GraphCommand.replacementModel(transcoders, loaded)
+        let replacement = transcoders.isEmpty ? nil : try TranscoderFolders.replacementModel(transcoders, loaded)
         var contexts: [[Int32]] = []
         if (!saes.isEmpty || replacement != nil) && scanTokens > 0 {
             let length = min(context, loaded.config.contextLength)

@@ -44,7 +44,7 @@ struct TranscoderEval: ParsableCommand {
 
     func run() throws {
         let loaded = try model.load(manyPasses: true)
-        let folders = try transcoders.flatMap(Self.transcoderFolders)
+        let folders = try transcoders.flatMap(TranscoderFolders.folders)
         let set = try folders.map { try GemmaScope2.loadTranscoder(directory: $0, backend: loaded.backend) }
         let evaluator = try TranscoderEvaluator(model: loaded.transformer, transcoders: set, each: each)
         let files = corpus.corpus.isEmpty ? try DefaultCorpus.heldOut(notice: { note($0) }) : corpus.corpus
@@ -89,14 +89,4 @@ struct TranscoderEval: ParsableCommand {
          }]
     }
 
-    /// A transcoder folder itself, or the transcoder folders directly inside one (sorted by layer).
-    static func transcoderFolders(_ path: String) throws -> [String] {
-        if GemmaScope2.isFolder(path) { return [path] }
-        let inside = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [])
-            .map { (path as NSString).appendingPathComponent($0) }.filter(GemmaScope2.isFolder)
-        guard !inside.isEmpty else {
-            throw LanternError.badFile(path: path, field: "folder", problem: "is not a transcoder folder (params.safetensors + config.json) and holds none")
-        }
-        return inside.sorted { (SAE.layerInPath($0) ?? 0, $0) < (SAE.layerInPath($1) ?? 0, $1) }
-    }
 }

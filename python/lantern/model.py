@@ -324,17 +324,20 @@ class Model:
 
     # MARK: the analyses
 
-    def analyze(self, analysis: str, saes=(), tuned: str | None = None, progress=None, **request) -> dict:
+    def analyze(self, analysis: str, saes=(), tuned: str | None = None, transcoders=None, progress=None, **request) -> dict:
         """Runs one of Lantern's analyses (next, generate, lens, attention, features, neurons,
         steer) in process and returns its result: the object `lantern <analysis> --json` prints
         and `lantern serve` returns for the same request, field for field. `request` holds the
         request's fields with the server's names (`prompt` or `token_ids`, `top`, ...); `saes`
         (an SAE or a list) are what the request's `sae` index picks from; `tuned` a tuned-lens
-        folder; `progress(done, total, label)` is called as long analyses advance. Ctrl-C stops
-        the analysis and raises KeyboardInterrupt."""
-        return json.loads(self.analyze_json(analysis, saes=saes, tuned=tuned, progress=progress, **request))
+        folder; `transcoders` the transcoder folders of attribution graphs; `progress(done, total,
+        label)` is called as long analyses advance. Ctrl-C stops the analysis and raises
+        KeyboardInterrupt."""
+        return json.loads(self.analyze_json(analysis, saes=saes, tuned=tuned, transcoders=transcoders, progress=progress,
+                                            **request))
 
-    def analyze_json(self, analysis: str, saes=(), tuned: str | None = None, progress=None, **request) -> str:
+    def analyze_json(self, analysis: str, saes=(), tuned: str | None = None, transcoders=None, progress=None,
+                     **request) -> str:
         """`analyze`'s result as the JSON text the library wrote (the CLI's bytes)."""
         saes = [saes] if hasattr(saes, "_handle") else list(saes)
         handles = (ctypes.c_void_p * max(len(saes), 1))(*[s._handle for s in saes])
@@ -354,11 +357,16 @@ class Model:
                 interrupted.append(True)
                 return 1
 
+        resources = {}
+        if tuned is not None:
+            resources["tuned"] = str(tuned)
+        if transcoders is not None:
+            resources["transcoders"] = [str(t) for t in ([transcoders] if isinstance(transcoders, (str, bytes)) or hasattr(transcoders, "__fspath__") else transcoders)]
         report_thunk, cancel_thunk = _lib.PROGRESS_CALLBACK(report), _lib.CANCEL_CALLBACK(cancel)
         try:
             text = _lib.take_string(_lib.call(_lib.lib.lantern_analyze, self._handle, analysis.encode(),
                                               json.dumps(request).encode(), handles, len(saes),
-                                              None if tuned is None else str(tuned).encode(),
+                                              json.dumps(resources).encode(),
                                               report_thunk, cancel_thunk, None))
         except _lib.CancelledError:
             raise KeyboardInterrupt from None

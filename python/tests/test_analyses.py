@@ -2,7 +2,7 @@
 --json for the same request: the C ABI, the CLI and the server adapt one analysis layer."""
 import pytest
 
-from conftest import SAE_DIR, run_cli
+from conftest import FIXTURES, SAE_DIR, run_cli
 
 TOKENS = [2, 5, 9, 11, 40]
 IDS = ",".join(map(str, TOKENS))
@@ -32,6 +32,17 @@ def test_python_writes_the_clis_bytes(lantern, gemma2, analysis, request_fields,
     got = gemma2.analyze_json(analysis, saes=saes, **request_fields)
     printed = run_cli(*arguments, "--model", gemma2.cfg.source, "--backend", "cpu", "--json").stdout.rstrip("\n")
     assert got == printed
+
+
+def test_a_graph_is_the_clis_bytes_but_for_its_time(models):
+    import re
+    model = models["gemma3_tiny"]
+    transcoders = FIXTURES / "graphs" / "gemma3_tiny" / "transcoders"
+    got = model.analyze_json("graph", transcoders=transcoders, token_ids=[2, 5, 9, 11], batch_size=8)
+    printed = run_cli("graph", "--model", model.cfg.source, "--backend", "cpu", "--transcoders", transcoders,
+                      "--token-ids", "2,5,9,11", "--batch-size", "8", "--json").stdout.rstrip("\n")
+    timeless = lambda text: re.sub(r'"create_time_ms":[0-9]+', '"create_time_ms":0', text)
+    assert '"nodes"' in got and timeless(got) == timeless(printed)
 
 
 def test_bad_requests_name_the_field(lantern, gemma2):
