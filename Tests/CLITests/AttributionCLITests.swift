@@ -79,12 +79,11 @@ extension CLITests {
         }
     }
 
-    /// On the default model when it is cached (skipped with a message otherwise): the components
-    /// of " important" − " high" on the seed prompt add up to the logit difference.
+    /// On the default model when it is cached (skipped with a message otherwise, failed under
+    /// LANTERN_REQUIRE_MODELS): the components of " important" − " high" on the seed prompt add up
+    /// to the logit difference.
     func testAttributeOnTheDefaultModel() throws {
-        let models = try json(["models", "--json"])
-        let cached = (models["cached"] as? [[String: Any]])?.contains { ($0["name"] as? String) == "gemma3-270m" } ?? false
-        guard cached else { throw XCTSkip("gemma3-270m is not cached: `lantern models --fetch gemma3-270m`") }
+        _ = try requireModel("gemma3-270m")
         let a = try json(["attribute", "--prompt", "The reliability of Wikipedia is very", "--target", " important", "--baseline", " high",
                           "--backend", "cpu", "--json"])
         let difference = a["logit_difference"] as! Double

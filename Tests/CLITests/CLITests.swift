@@ -13,10 +13,12 @@ final class CLITests: XCTestCase {
         return dir.appendingPathComponent("lantern").path
     }
 
-    func run(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
+    /// Runs the binary with `environment` added to this process's.
+    func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.binary)
         p.arguments = arguments
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
@@ -50,15 +52,62 @@ final class CLITests: XCTestCase {
         XCTAssertEqual((json["new_ids"] as! [Int]).count, 5)
     }
 
-    /// `auto` on a machine without a GPU runs on the CPU and says why in one line.
+    /// `auto` without a GPU runs on the CPU: silently (no GPU is the normal case on a CPU node),
+    /// and with --verbose the reason in one line. Checked twice: with no Vulkan loader at all
+    /// (forced, so the notice's text is known on every machine), and on this machine as it is,
+    /// where whatever `lantern devices` says `auto` picks is what `generate` does and says.
     func testAutoBackendFallsBackWithNotice() throws {
-        let r = try run(["generate", "--model", Self.fixtures.appendingPathComponent("llama_tiny").path, "--token-ids", "1,5",
-                         "--max-new-tokens", "1"])
-        XCTAssertEqual(r.status, 0, r.err)
-        if !r.err.isEmpty {
-            XCTAssertTrue(r.err.hasPrefix("using the CPU backend: "), r.err)
-            XCTAssertEqual(r.err.trimmingCharacters(in: .newlines).split(separator: "\n").count, 1)
+        let generate = ["generate", "--model", Self.fixtures.appendingPathComponent("llama_tiny").path, "--token-ids", "1,5",
+                        "--max-new-tokens", "1"]
+        func lines(_ text: String) -> [Substring] { text.split(separator: "\n", omittingEmptySubsequences: true) }
+
+        // No loader: the fallback every machine can be put in.
+        let noLoader = ["LANTERN_VULKAN_LOADER": "/nonexistent/libvulkan.so.1"]
+        let notice = "using the CPU backend: vulkan: no Vulkan loader: cannot open /nonexistent/libvulkan.so.1"
+        let quiet = try run(generate, environment: noLoader)
+        XCTAssertEqual(quiet.status, 0, quiet.err)
+        XCTAssertTrue(quiet.out.contains("new:"), quiet.out)
+        XCTAssertEqual(quiet.err, "", "no GPU is not news without --verbose")
+        let verbose = try run(generate + ["--verbose"], environment: noLoader)
+        XCTAssertEqual(verbose.status, 0, verbose.err)
+        XCTAssertEqual(lines(verbose.err), [Substring(notice)])
+        let listing = try run(["devices", "--json"], environment: noLoader)
+        XCTAssertEqual(listing.status, 0, listing.err)
+        let none = try JSONSerialization.jsonObject(with: Data(listing.out.utf8)) as? [String: Any]
+        XCTAssertEqual(none?["auto"] as? String, "cpu", listing.out)
+        XCTAssertEqual(none?["devices"] as? [String], [], listing.out)
+
+        // This machine: `devices --json` says what `auto` takes and why; `generate` agrees.
+        let devices = try run(["devices", "--json"])
+        XCTAssertEqual(devices.status, 0, devices.err)
+        let info = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(devices.out.utf8)) as? [String: Any], devices.out)
+        let auto = try XCTUnwrap(info["auto"] as? String, devices.out)
+        let here = try run(generate), hereVerbose = try run(generate + ["--verbose"])
+        XCTAssertEqual(here.status, 0, here.err)
+        XCTAssertEqual(hereVerbose.status, 0, hereVerbose.err)
+        if auto.hasPrefix("vulkan") {
+            // A GPU: auto takes it without a word; --verbose names it.
+            XCTAssertNil(info["auto_reason"] as? String, devices.out)
+            XCTAssertEqual(here.err, "", "auto took the GPU: \(devices.out)")
+            XCTAssertEqual(lines(hereVerbose.err), [Substring("using the \(auto) backend")], devices.out)
+            return
         }
+        XCTAssertTrue(auto.hasPrefix("cpu"), devices.out)
+        // The CPU, and --verbose says why in one line: auto's own notice, or (no loader or driver,
+        // so no device list) the loader's error.
+        let said = lines(hereVerbose.err)
+        XCTAssertEqual(said.count, 1, hereVerbose.err)
+        let reason = String(said.first ?? "")
+        if let notice = info["auto_reason"] as? String {
+            XCTAssertEqual(reason, notice, devices.out)
+        } else {
+            let error = try XCTUnwrap(info["error"] as? String, "auto took the CPU without a reason: \(devices.out)")
+            XCTAssertTrue(reason.hasPrefix("using the CPU backend: vulkan: "), reason)
+            XCTAssertTrue(error.hasSuffix(reason.dropFirst("using the CPU backend: ".count)), "\(reason) vs \(error)")
+        }
+        // No GPU at all is said only with --verbose; a GPU that is there but failed, always.
+        let noGPU = ["no Vulkan loader", "no Vulkan driver", "no Vulkan device", "no GPU: only CPU-type"].contains { reason.contains($0) }
+        XCTAssertEqual(here.err, noGPU ? "" : reason + "\n", "auto's reason: \(reason)")
     }
 
     func testBadInputFailsWithOneLine() throws {

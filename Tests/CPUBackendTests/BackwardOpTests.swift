@@ -7,7 +7,7 @@ import XCTest
 /// forward kernels are tested against; the CPU backend's backward kernels against the reference.
 final class BackwardOpTests: XCTestCase {
     let backend = CPUBackend()
-    var rng = BackwardTestRNG(seed: 42)
+    var rng = SplitMix64(seed: 42)
 
     func random(_ n: Int, scale: Double = 1) -> [Double] { (0..<n).map { _ in rng.uniform() * scale } }
 
@@ -198,8 +198,9 @@ final class BackwardOpTests: XCTestCase {
     }
 }
 
-/// SplitMix64, for reproducible test inputs.
-struct BackwardTestRNG {
+/// SplitMix64 (the generator of Models' `SeededGenerator`, which this target does not import),
+/// for reproducible test inputs: the same seed gives the same inputs.
+struct SplitMix64: RandomNumberGenerator {
     var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {

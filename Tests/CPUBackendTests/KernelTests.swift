@@ -6,16 +6,20 @@ import LanternCore
 /// of any tile (the ragged edges are where blocked kernels go wrong).
 final class KernelTests: XCTestCase {
     let backend = CPUBackend()
-    var rng = SystemRandomNumberGenerator()
+    /// Every test draws its inputs from this seed (a fresh generator per test): failure messages
+    /// name it, and a test run again gets the same inputs.
+    static let seed: UInt64 = 0x4B45_524E_454C
+    var rng = SplitMix64(seed: KernelTests.seed)
 
-    func random(_ n: Int, scale: Float = 1) -> [Float] { (0..<n).map { _ in Float.random(in: -scale...scale) } }
+    func random(_ n: Int, scale: Float = 1) -> [Float] { (0..<n).map { _ in Float.random(in: -scale...scale, using: &rng) } }
 
     func assertClose(_ a: [Float], _ b: [Float], tol: Float = 1e-5, _ what: String,
                      file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertEqual(a.count, b.count, what, file: file, line: line)
         let diff = zip(a, b).map { abs($0 - $1) }.max() ?? 0
         let scale = b.map(abs).max() ?? 0
-        XCTAssertLessThanOrEqual(diff, tol * max(scale, 1e-30), "\(what): max |a-b| = \(diff), max |b| = \(scale)", file: file, line: line)
+        XCTAssertLessThanOrEqual(diff, tol * max(scale, 1e-30), "\(what) (seed \(Self.seed)): max |a-b| = \(diff), max |b| = \(scale)",
+                                 file: file, line: line)
     }
 
     func host(_ values: [Float], shape: [Int], dtype: DType) -> (HostTensor, [Float]) {
@@ -94,7 +98,7 @@ final class KernelTests: XCTestCase {
                     }
                 }
             }
-            XCTAssertEqual(got.map(\.bitPattern), want.map(\.bitPattern), "start \(start)")
+            XCTAssertEqual(got.map(\.bitPattern), want.map(\.bitPattern), "start \(start) (seed \(Self.seed))")
         }
     }
 
@@ -133,7 +137,7 @@ final class KernelTests: XCTestCase {
         for (n, m) in [(1, 1), (3, 70), (65, 33), (100, 7)] {
             let x = random(n * m)
             let t = try backend.matrix(x, rows: n, cols: m)
-            XCTAssertEqual(try backend.read(backend.transpose(t)), Reference.transpose(x, n: n, m: m), "transpose \(n)×\(m)")
+            XCTAssertEqual(try backend.read(backend.transpose(t)), Reference.transpose(x, n: n, m: m), "transpose \(n)×\(m) (seed \(Self.seed))")
         }
     }
 

@@ -10,14 +10,7 @@ import XCTest
 /// Skipped with a message when the model is not cached, unless LANTERN_REQUIRE_MODELS is set.
 final class RealModelGraphTests: XCTestCase {
     func testGemma3_270MAttributionGraphIsComplete() throws {
-        let message = "model 'gemma3-270m' is not cached in \(ModelStore().modelsDirectory)"
-        guard let path = ModelStore().cachedPath("gemma3-270m") else {
-            if let required = ProcessInfo.processInfo.environment["LANTERN_REQUIRE_MODELS"], !required.isEmpty, required != "0" {
-                XCTFail("LANTERN_REQUIRE_MODELS is set: \(message)")
-            }
-            print("SKIP RealModelGraphTests: \(message)")
-            throw XCTSkip(message)
-        }
+        let path = try requireModel("gemma3-270m")
         let model = try Transformer(gguf: path, backend: CPUBackend())
         let transcoders = try AttributionGraphTests.randomTranscoders(for: model, skip: true, seed: 270)
         let replacement = try ReplacementModel(model: model, transcoders: transcoders)

@@ -9,14 +9,7 @@ import XCTest
 /// Skipped with a message when the model is not cached, unless LANTERN_REQUIRE_MODELS is set.
 final class RealModelGradientTests: XCTestCase {
     func testGemma3_270MGradientsMatchFiniteDifferences() throws {
-        let message = "model 'gemma3-270m' is not cached in \(ModelStore().modelsDirectory)"
-        guard let path = ModelStore().cachedPath("gemma3-270m") else {
-            if let required = ProcessInfo.processInfo.environment["LANTERN_REQUIRE_MODELS"], !required.isEmpty, required != "0" {
-                XCTFail("LANTERN_REQUIRE_MODELS is set: \(message)")
-            }
-            print("SKIP RealModelGradientTests: \(message)")
-            throw XCTSkip(message)
-        }
+        let path = try requireModel("gemma3-270m")
         let model = try Transformer(gguf: path, backend: CPUBackend())
         print("weight dtypes: embedding \(model.embedding.dtype), q \(model.blocks[0].q.dtype), down \(model.blocks[0].down.dtype), v \(model.blocks[0].v.dtype)")
         let tokens: [Int32] = [2, 818, 5279, 529, 7001, 563]

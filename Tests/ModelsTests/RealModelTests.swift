@@ -20,21 +20,10 @@ final class RealModelTests: XCTestCase {
     func testGemma3_270MPassage() throws { try checkPassage("gemma3-270m") }
     func testSmolLM2Passage() throws { try checkPassage("smollm2") }
 
-    func modelPath(_ name: String) throws -> String {
-        if let path = ModelStore().cachedPath(name) { return path }
-        let message = "model '\(name)' is not cached in \(ModelStore().modelsDirectory) (fetch it with ModelStore().fetch / `lantern models`)"
-        if let required = ProcessInfo.processInfo.environment["LANTERN_REQUIRE_MODELS"], !required.isEmpty, required != "0" {
-            XCTFail("LANTERN_REQUIRE_MODELS is set: \(message)")
-            throw XCTSkip(message)
-        }
-        print("SKIP RealModelTests: \(message)")
-        throw XCTSkip(message)
-    }
-
     func check(_ name: String) throws {
         let data = try Data(contentsOf: Self.fixtures.appendingPathComponent("\(name).json"))
         let golden = try JSONDecoder().decode(RealModelGolden.self, from: data)
-        let path = try modelPath(name)
+        let path = try requireModel(name)
         let model = try Transformer(gguf: path, backend: CPUBackend())
         let backend = model.backend
         var worst: Float = 0
@@ -74,7 +63,7 @@ extension RealModelTests {
     func checkPassage(_ name: String) throws {
         let golden = try JSONDecoder().decode(RealModelGolden.self, from: Data(contentsOf: Self.fixtures.appendingPathComponent("\(name).json")))
         let passage = try XCTUnwrap(golden.passage, "\(name).json has no passage: run tools/make_real_goldens.py --passage-only")
-        let path = try modelPath(name)
+        let path = try requireModel(name)
         let backend = CPUBackend()
         let model = try Transformer(gguf: path, backend: backend)
         let vocab = model.config.vocabSize

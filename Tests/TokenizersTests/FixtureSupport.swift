@@ -28,14 +28,19 @@ enum RealModels {
     nonisolated(unsafe) static var loaded: [String: TokenizerVocabulary] = [:]
     static let lock = NSLock()
 
+    /// Where tools/make_tokenizer_fixtures.py exports a model's tokenizer files (not committed).
+    static func exportDirectory(_ model: String) -> String {
+        let env = ProcessInfo.processInfo.environment
+        let home = env["LANTERN_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (NSHomeDirectory() + "/.cache/lantern")
+        return home + "/tokenizers/\(model)"
+    }
+
     static func vocabularyPath(_ model: String) -> String {
         // SmolLM2's tokenizer.json (3.5 MB, as transformers saves it) is committed; Gemma's (33 MB)
         // is exported into the cache by tools/make_tokenizer_fixtures.py.
         let committed = fixtureDirectory.appendingPathComponent("\(model)/tokenizer.json").path
         if FileManager.default.fileExists(atPath: committed) { return committed }
-        let env = ProcessInfo.processInfo.environment
-        let home = env["LANTERN_HOME"] ?? (NSHomeDirectory() + "/.cache/lantern")
-        return home + "/tokenizers/\(model)/tokenizer.json"
+        return exportDirectory(model) + "/tokenizer.json"
     }
 
     static func load(_ model: String) throws -> (TokenizerVocabulary, Fixture) {
@@ -92,19 +97,19 @@ enum RealModels {
         return matched
     }
 
-    /// A file cached beside the model's `tokenizer.json`; skips (or fails, when models are required) if absent.
+    /// A file tools/make_tokenizer_fixtures.py exported for `model` (in the cache, also for a model
+    /// whose tokenizer.json is committed); skips (or fails, when exports are required) if absent.
     static func cachedFile(_ model: String, _ name: String) throws -> [UInt8] {
-        let path = (vocabularyPath(model) as NSString).deletingLastPathComponent + "/" + name
+        let path = exportDirectory(model) + "/" + name
         guard let data = FileManager.default.contents(atPath: path) else { throw missing(model, path) }
         return [UInt8](data)
     }
 
     /// These exports need transformers (a developer's machine, not CI): CI checks the same
-    /// fixtures with the vocabulary read from the cached GGUF (GGUFFileTokenizerTests).
-    static func missing(_ model: String, _ path: String) -> XCTSkip {
-        let message = "\(path) is missing: run tools/make_tokenizer_fixtures.py to create it"
-        if ProcessInfo.processInfo.environment["LANTERN_REQUIRE_TOKENIZER_EXPORTS"] == "1" { XCTFail(message) }
-        print("SKIP \(model): \(message)")
-        return XCTSkip(message)
+    /// fixtures with the vocabulary read from the cached GGUF (GGUFFileTokenizerTests). Skipped
+    /// without them; failed when LANTERN_REQUIRE_TOKENIZER_EXPORTS is set.
+    static func missing(_ model: String, _ path: String) -> any Error {
+        missingResource("\(model): \(path) is missing", fix: "run tools/make_tokenizer_fixtures.py to create it",
+                        requiredBy: "LANTERN_REQUIRE_TOKENIZER_EXPORTS")
     }
 }

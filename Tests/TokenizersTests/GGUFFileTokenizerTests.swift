@@ -8,14 +8,7 @@ import XCTest
 /// message when the model is not cached, failed when LANTERN_REQUIRE_MODELS is set (CI).
 final class GGUFFileTokenizerTests: XCTestCase {
     func tokenizer(_ model: String) throws -> Tokenizer {
-        guard let path = ModelStore().cachedPath(model) else {
-            let message = "model '\(model)' is not cached (lantern models --fetch \(model))"
-            if let required = ProcessInfo.processInfo.environment["LANTERN_REQUIRE_MODELS"], !required.isEmpty, required != "0" {
-                XCTFail("LANTERN_REQUIRE_MODELS is set: \(message)")
-            }
-            print("SKIP \(model): \(message)")
-            throw XCTSkip(message)
-        }
+        let path = try requireModel(model)
         return try Tokenizer(vocabulary: TokenizerVocabulary(gguf: try GGUFFile(path: path)))
     }
 

@@ -4,16 +4,22 @@ import Formats
 @testable import Tokenizers
 import XCTest
 
-/// The GGUF path: a vocabulary built from the `tokenizer.ggml.*` metadata of the real GGUFs (dumped by
-/// `tools/make_tokenizer_fixtures.py` into the cache next to `tokenizer.json`, not committed), checked
-/// against transformers' ids, plus an uncommitted 1000-text random stress set per model.
+/// The 1000-text random stress set per model (`tools/make_tokenizer_fixtures.py` writes it into
+/// the cache, `$LANTERN_HOME/tokenizers/<model>/stress.json`, not committed): the tokenizer built
+/// from `tokenizer.json` gives transformers' ids for every text. Each model skips on its own when
+/// its export is missing.
 final class GGUFVocabularyTests: XCTestCase {
-    /// What the lead's GGUF reader will do, key by key.
-    func checkStress(_ tokenizer: Tokenizer, model: String, label: String) {
-        guard let cases = (try? JSONReader.parse(try RealModels.cachedFile(model, "stress.json")))?.array else { return }
+    /// Every text of the model's stress set (cached, see `RealModels.cachedFile`): a missing set
+    /// skips (fails under LANTERN_REQUIRE_TOKENIZER_EXPORTS), an unreadable one fails.
+    func checkStress(_ tokenizer: Tokenizer, model: String, label: String) throws {
+        let bytes = try RealModels.cachedFile(model, "stress.json")
+        guard let cases = try JSONReader.parse(bytes).array, !cases.isEmpty else {
+            XCTFail("\(label): stress.json is not a non-empty JSON array")
+            return
+        }
         var matched = 0
         for item in cases {
-            guard let text = item["text"]?.string else { continue }
+            guard let text = item["text"]?.string else { XCTFail("\(label) stress: an item without text: \(item)"); continue }
             let ids = item["ids"]?.array?.compactMap { $0.int.map(Int32.init) } ?? []
             let literal = item["ids_no_special"]?.array?.compactMap { $0.int.map(Int32.init) } ?? []
             let got = tokenizer.encode(text, parseSpecial: true), gotLiteral = tokenizer.encode(text)
@@ -26,12 +32,11 @@ final class GGUFVocabularyTests: XCTestCase {
         print("\(label): stress \(matched)/\(cases.count) random texts match transformers exactly")
     }
 
-
-
-    func testStressFromTokenizerJSON() throws {
-        for model in ["gemma3-270m", "smollm2-135m"] {
-            let tokenizer = try Tokenizer(vocabulary: try RealModels.load(model).0)
-            checkStress(tokenizer, model: model, label: "\(model) (tokenizer.json)")
-        }
+    func checkStress(_ model: String) throws {
+        let tokenizer = try Tokenizer(vocabulary: try RealModels.load(model).0)
+        try checkStress(tokenizer, model: model, label: "\(model) (tokenizer.json)")
     }
+
+    func testStressGemma3FromTokenizerJSON() throws { try checkStress("gemma3-270m") }
+    func testStressSmolLM2FromTokenizerJSON() throws { try checkStress("smollm2-135m") }
 }

@@ -5,8 +5,8 @@ import XCTest
 
 /// Ids and text against transformers on the real models' tokenizers (fixtures written by
 /// `tools/make_tokenizer_fixtures.py`). The vocabularies are not committed: they are read from
-/// `$LANTERN_HOME/tokenizers/<model>/tokenizer.json` (default `~/.cache/lantern`), and the tests
-/// skip without them unless `LANTERN_REQUIRE_MODELS=1`.
+/// `$LANTERN_HOME/tokenizers/<model>/tokenizer.json` (default `~/.cache/lantern`; SmolLM2's is
+/// committed), and the tests skip without them unless `LANTERN_REQUIRE_TOKENIZER_EXPORTS=1`.
 final class RealTokenizerTests: XCTestCase {
     func testGemma3FromTokenizerJSON() throws {
         let (vocabulary, fixture) = try RealModels.load("gemma3-270m")

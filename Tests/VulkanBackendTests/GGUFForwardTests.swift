@@ -39,10 +39,7 @@ final class GGUFForwardTests: VulkanTestCase {
 
     /// Gemma 3 270M Q4_K_M (Q8_0 tied embedding, Q5_0 / Q8_0 / Q4_K / Q6_K matrices): next-token logits.
     func testRealGemma3_270M() throws {
-        guard let path = ModelStore().cachedPath("gemma3-270m") else {
-            print("SKIP GGUFForwardTests: gemma3-270m is not cached in \(ModelStore().modelsDirectory)")
-            throw XCTSkip("gemma3-270m is not cached")
-        }
+        let path = try requireModel("gemma3-270m")
         try checkAgainstCPU(path, tokens: [2, 818, 5279, 529, 7001, 563], logits: .last, "gemma3-270m")
     }
 }
