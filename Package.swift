@@ -45,27 +45,30 @@ let package = Package(
             name: "LanternCLI",
             dependencies: ["Lantern", "Analyses", "Training", "LanternServer", "CIntrinsics", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // The gate for tests that need a cached real model or a tokenizer export (skip, or fail under
+        // LANTERN_REQUIRE_MODELS): one copy for every test target.
+        .target(name: "TestSupport", dependencies: ["Models"], path: "Tests/TestSupport"),
         .testTarget(name: "CPUBackendTests", dependencies: ["CPUBackend", "LanternCore"]),
         .testTarget(
             name: "VulkanBackendTests",
-            dependencies: ["Lantern", "Training", "VulkanBackend", "CPUBackend", "Models", "Formats", "LanternCore"]
+            dependencies: ["Lantern", "Training", "VulkanBackend", "CPUBackend", "Models", "Formats", "LanternCore", "TestSupport"]
         ),
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "LanternCore"]),
-        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "LanternCore", "Lantern"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "LanternCore", "Lantern", "TestSupport"]),
         .testTarget(
             name: "ModelsTests",
-            dependencies: ["Models", "CPUBackend", "Formats", "LanternCore"]
+            dependencies: ["Models", "CPUBackend", "Formats", "LanternCore", "TestSupport"]
         ),
         .testTarget(
             name: "InterpretabilityTests",
-            dependencies: ["Interpretability", "Models", "CPUBackend", "VulkanBackend", "Formats", "LanternCore"]
+            dependencies: ["Interpretability", "Models", "CPUBackend", "VulkanBackend", "Formats", "LanternCore", "TestSupport"]
         ),
         .testTarget(
             name: "TrainingTests",
             dependencies: ["Training", "Interpretability", "CPUBackend", "Models", "Formats", "LanternCore"]
         ),
         // Runs the built `lantern` binary; depends on it so that it is built first.
-        .testTarget(name: "CLITests", dependencies: ["LanternCLI"]),
+        .testTarget(name: "CLITests", dependencies: ["LanternCLI", "TestSupport"]),
         .testTarget(name: "ServerTests", dependencies: ["LanternServer", "Analyses", "Lantern", "Training", "LanternCLI"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import TestSupport
 
 /// `attribute`, `attention` and `patch sweep` as a user runs them.
 extension CLITests {

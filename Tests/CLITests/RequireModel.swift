@@ -1,36 +1,9 @@
 import Foundation
+import TestSupport
 import XCTest
 
-// The one gate for tests that need what the repository does not hold (a cached real model). The
-// same functions sit in ModelsTests, TokenizersTests, InterpretabilityTests and VulkanBackendTests
-// (RequireModel.swift, identical there); this target cannot import Models, so its `requireModel`
-// asks the `lantern` binary under test which models are cached. Edit the copies together.
-// docs/test-skips.md lists every skip.
-
-/// The error a required-but-missing resource ends a test with, after the failure is recorded.
-struct RequiredResourceMissing: Error, CustomStringConvertible {
-    var description: String
-}
-
-/// Whether `variable` asks for the resources it names: set, and neither empty nor "0".
-func isRequired(_ variable: String) -> Bool {
-    guard let value = ProcessInfo.processInfo.environment[variable] else { return false }
-    return !value.isEmpty && value != "0"
-}
-
-/// What a test throws when something it needs is missing: `message` says what, `fix` how to get
-/// it. With `variable` set (CI sets LANTERN_REQUIRE_MODELS=1 after fetching the models) the test
-/// fails at the caller's line; otherwise it is skipped, and the reason is in the log.
-func missingResource(_ message: String, fix: String, requiredBy variable: String = "LANTERN_REQUIRE_MODELS",
-                     file: StaticString = #filePath, line: UInt = #line) -> any Error {
-    let text = "\(message) (\(fix))"
-    if isRequired(variable) {
-        XCTFail("\(variable) is set: \(text)", file: file, line: line)
-        return RequiredResourceMissing(description: "\(variable) is set: \(text)")
-    }
-    print("SKIP: \(text)")
-    return XCTSkip(text, file: file, line: line)
-}
+// CLITests cannot import Models (it tests the binary): which models are cached, it asks the
+// `lantern` binary under test. The gate itself is TestSupport's.
 
 extension CLITests {
     /// The path of the cached real model `name` as `lantern models --json` reports it, or a skip

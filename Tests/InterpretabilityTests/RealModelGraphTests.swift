@@ -4,6 +4,7 @@ import LanternCore
 import Models
 import XCTest
 @testable import Interpretability
+import TestSupport
 
 /// Completeness on the default model (Gemma 3 270M, Q4_K_M GGUF) with random transcoders for all
 /// 18 layers: every feature and logit row sums to its input, under both conventions.

@@ -3,6 +3,7 @@ import Foundation
 import LanternCore
 @testable import Models
 import XCTest
+import TestSupport
 
 final class ModelStoreTests: XCTestCase {
     func testSHA256() {

@@ -3,6 +3,7 @@ import Foundation
 import LanternCore
 @testable import Models
 import XCTest
+import TestSupport
 
 /// Gradients on the default model (Gemma 3 270M, Q4_K_M GGUF: quantised matmuls and a quantised
 /// tied embedding in the backward pass) against finite differences of its own forward pass.

@@ -4,6 +4,7 @@ import Foundation
 import LanternCore
 import Models
 import XCTest
+import TestSupport
 
 /// The real models (cached GGUFs) against transformers' goldens (tools/make_real_goldens.py):
 /// the same 20 greedy tokens, the same top-20 order, logits within 1e-2.

@@ -2,6 +2,7 @@ import Foundation
 import Lantern
 @testable import Tokenizers
 import XCTest
+import TestSupport
 
 /// Gemma's merges (derived in token order) are looked up lazily; the tabulated build is the
 /// reference: the same merge (result and rank order) for every pair of tokens, the same ids.

@@ -2,6 +2,7 @@ import Foundation
 import LanternCore
 @testable import Tokenizers
 import XCTest
+import TestSupport
 
 /// Shared by the real-model tests: fixtures, the cached vocabularies, and the comparison loop.
 enum RealModels {

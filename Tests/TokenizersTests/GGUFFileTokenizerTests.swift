@@ -2,6 +2,7 @@ import Foundation
 import Lantern
 @testable import Tokenizers
 import XCTest
+import TestSupport
 
 /// The tokenizers as Lantern builds them for real: from the cached GGUF's metadata, read by the
 /// GGUF reader. Checked against transformers' ids on the committed fixture texts. Skipped with a

@@ -168,7 +168,7 @@ final class BackendConformanceTests: XCTestCase {
 
         // rmsNorm: both forms; weights uploaded as an f32 tensor, or stored in f32 / f16 / bf16.
         for (rows, d) in [(1, 7), (3, 37), (5, 64), (17, 1000), (2, 2304)] {
-            for dtype in ["f32 (tensor)"] + floatTypes.map { "\($0)" } {
+            for dtype in ["f32 (tensor)"] + floatTypes.map({ "\($0)" }) {
                 for form in [RMSNormForm.gemma, .llama] {
                     add("rmsNorm", dtype, "\(rows)×\(d) \(form)", tolerance: norm) { seed in
                         let x = values(rows * d, seed: seed, scale: 3)

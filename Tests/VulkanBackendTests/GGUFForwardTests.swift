@@ -4,6 +4,7 @@ import LanternCore
 import Models
 import VulkanBackend
 import XCTest
+import TestSupport
 
 /// GGUF models (block-quantised weights dequantised in the shaders) on Vulkan against the CPU
 /// backend: the tiny fixtures (mixed Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/F16/BF16/F32) at every position within

