@@ -1,7 +1,7 @@
-"""Builds the Swift library and the `lantern` command (`swift build -c release --product lanternc`,
-then `--product lantern`, with the Makefile's CPU flags) and bundles liblanternc and the command
-(lantern/bin/lantern: harvesting and training from Python) beside the package, for
-`pip install ./python` and `pip install -e ./python`.
+"""Builds the Swift library (`swift build -c release --product lanternc`, with the Makefile's CPU
+flags) and bundles liblanternc beside the package, for `pip install ./python` and
+`pip install -e ./python`. Every analysis, harvest and training run goes through the library in
+process: the package needs no `lantern` command.
 
 LANTERN_SWIFT_FLAGS replaces the build flags (the Makefile passes its own, so that the test build's
 products are reused instead of rebuilt); LANTERN_SKIP_SWIFT_BUILD=1 bundles an existing build.
@@ -43,18 +43,13 @@ def build_library() -> None:
     if os.environ.get("LANTERN_SKIP_SWIFT_BUILD") != "1":
         flags = os.environ.get("LANTERN_SWIFT_FLAGS")
         flags = flags.split() if flags else ["-c", "release"] + host_cpu_flags()
-        for product in ("lanternc", "lantern"):  # the library, and the command for harvesting and training
-            command = ["swift", "build"] + flags + ["--product", product]
-            print("lantern: " + " ".join(command), flush=True)
-            subprocess.run(command, cwd=ROOT, check=True)
+        command = ["swift", "build"] + flags + ["--product", "lanternc"]
+        print("lantern: " + " ".join(command), flush=True)
+        subprocess.run(command, cwd=ROOT, check=True)
     built = ROOT / ".build" / "release" / LIBRARY
     if not built.exists():
         raise RuntimeError(f"{built} was not built")
     shutil.copy2(built, HERE / "lantern" / LIBRARY)
-    command = ROOT / ".build" / "release" / "lantern"
-    if command.exists():
-        (HERE / "lantern" / "bin").mkdir(exist_ok=True)
-        shutil.copy2(command, HERE / "lantern" / "bin" / "lantern")
 
 
 class BuildWithSwift(build_py):
