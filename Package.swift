@@ -28,13 +28,15 @@ let package = Package(
             name: "Interpretability",
             dependencies: ["LanternCore", "Formats", "Models", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
         ),
+        // Pictures and pages: the HTML, SVG and plots the CLI writes and the server's page is made of.
+        .target(name: "Presentation", dependencies: ["LanternCore", "Models", "Interpretability"]),
         // Vulkan backend: C shim over a dlopen'd loader, GLSL shaders compiled by the plugin.
         .target(name: "CVulkan", linkerSettings: [.linkedLibrary("dl")]),
         .executableTarget(name: "EmbedShaders", path: "Plugins/EmbedShaders"),
         .plugin(name: "CompileShaders", capability: .buildTool(), dependencies: ["EmbedShaders"]),
         .target(name: "VulkanBackend", dependencies: ["LanternCore", "CVulkan"], plugins: ["CompileShaders"]),
         .target(name: "Lantern", dependencies: ["LanternCore", "CPUBackend", "Formats", "Models", "Tokenizers", "VulkanBackend",
-                                              "Interpretability"]),
+                                              "Interpretability", "Presentation"]),
         // Every analysis once, as a typed request and an Encodable result: the front-ends below adapt it.
         .target(name: "Analyses", dependencies: ["Lantern", "Training"]),
         .target(name: "LanternC", dependencies: ["Lantern", "Analyses", "Training"]),
@@ -61,7 +63,7 @@ let package = Package(
         ),
         .testTarget(
             name: "InterpretabilityTests",
-            dependencies: ["Interpretability", "Models", "CPUBackend", "VulkanBackend", "Formats", "LanternCore", "TestSupport"]
+            dependencies: ["Interpretability", "Presentation", "Models", "CPUBackend", "VulkanBackend", "Formats", "LanternCore", "TestSupport"]
         ),
         .testTarget(
             name: "TrainingTests",

@@ -6,3 +6,4 @@
 @_exported import Tokenizers
 @_exported import VulkanBackend
 @_exported import Interpretability
+@_exported import Presentation

@@ -1,5 +1,6 @@
 import XCTest
 @testable import Interpretability
+@testable import Presentation
 
 /// The pages' rough edges, fixed: whitespace tokens visible in the lens, the features page
 /// shaded by activation (L0 is constant for a TopK SAE) with feature ids linking to dashboards,

@@ -1,4 +1,7 @@
 import Foundation
+import Interpretability
+import LanternCore
+import Models
 
 /// Self-contained HTML pages (inline CSS and JS, nothing fetched) for the lens, features, the
 /// dark-matter report and steering. Token text comes in already displayed (`display`), since this

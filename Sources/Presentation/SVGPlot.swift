@@ -1,4 +1,7 @@
 import Foundation
+import Interpretability
+import LanternCore
+import Models
 
 /// A small line-and-point chart as inline SVG (no scripts, no network), for loss curves and
 /// scaling plots. Either axis may be logarithmic; non-finite or (on a log axis) non-positive

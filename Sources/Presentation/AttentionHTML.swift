@@ -1,4 +1,7 @@
 import Foundation
+import Interpretability
+import LanternCore
+import Models
 
 /// The attention-pattern page (after CircuitsVis's `attention_patterns`): pick a layer and a head;
 /// hover a query token to shade every key by how much that query attends to it; the head's

@@ -1,4 +1,7 @@
 import Foundation
+import Interpretability
+import LanternCore
+import Models
 
 /// The polysemanticity view of a neuron page, as a section for `HTMLReport.page`.
 extension HTMLReport {

@@ -1,4 +1,7 @@
 import Foundation
+import Interpretability
+import LanternCore
+import Models
 
 /// Feature dashboards and their index, as sections for `HTMLReport.page`.
 extension HTMLReport {

@@ -1,4 +1,7 @@
 import Foundation
+import Interpretability
+import LanternCore
+import Models
 
 /// Pages for direct logit attribution and patching sweeps: heatmaps on a diverging scale (red
 /// above zero, blue below, white at zero) with the value on hover.

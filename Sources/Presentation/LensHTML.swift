@@ -1,4 +1,7 @@
 import Foundation
+import Interpretability
+import LanternCore
+import Models
 
 extension HTMLReport {
     /// The lens as heatmaps (the logit lens, and the tuned lens beside it when there is one): a row

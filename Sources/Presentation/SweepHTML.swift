@@ -1,4 +1,7 @@
 import Foundation
+import Interpretability
+import LanternCore
+import Models
 
 /// One SAE of a width sweep: its held-out figures.
 public struct SweepResult: Sendable {

@@ -1,4 +1,7 @@
 import Foundation
+import Interpretability
+import LanternCore
+import Models
 
 /// A self-contained page of a pruned attribution graph: layers (rows, embeddings at the bottom,
 /// logits on top) × positions (columns); features as circles, error nodes (dark matter) as grey

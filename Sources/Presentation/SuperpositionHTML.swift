@@ -1,4 +1,7 @@
 import Foundation
+import Interpretability
+import LanternCore
+import Models
 
 /// One trained toy model of superposition as the page draws it. The trainer lives in the Training
 /// module, which this one does not import; the CLI fills this in.
