@@ -32,8 +32,10 @@ let package = Package(
         .target(name: "Presentation", dependencies: ["LanternCore", "Models", "Interpretability"]),
         // Vulkan backend: C shim over a dlopen'd loader, GLSL shaders compiled by the plugin.
         .target(name: "CVulkan", linkerSettings: [.linkedLibrary("dl")]),
-        .executableTarget(name: "EmbedShaders", path: "Plugins/EmbedShaders"),
-        .plugin(name: "CompileShaders", capability: .buildTool(), dependencies: ["EmbedShaders"]),
+        .executableTarget(name: "EmbedFiles", path: "Plugins/EmbedFiles"),
+        .plugin(name: "CompileShaders", capability: .buildTool(), dependencies: ["EmbedFiles"]),
+        // The server's page (HTML, CSS, JavaScript as files in Sources/LanternServer/Page) inside the binary.
+        .plugin(name: "EmbedPage", capability: .buildTool(), dependencies: ["EmbedFiles"]),
         .target(name: "VulkanBackend", dependencies: ["LanternCore", "CVulkan"], plugins: ["CompileShaders"]),
         .target(name: "Lantern", dependencies: ["LanternCore", "CPUBackend", "Formats", "Models", "Tokenizers", "VulkanBackend",
                                               "Interpretability", "Presentation"]),
@@ -42,7 +44,8 @@ let package = Package(
         .target(name: "LanternC", dependencies: ["Lantern", "Analyses", "Training"]),
         // `lantern serve`: the JSON API and the page app on Hummingbird.
         .target(name: "LanternServer", dependencies: ["Lantern", "Analyses", "Training", .product(name: "Hummingbird", package: "hummingbird"),
-                                                 .product(name: "HummingbirdCore", package: "hummingbird")]),
+                                                 .product(name: "HummingbirdCore", package: "hummingbird")],
+                exclude: ["Page"], plugins: ["EmbedPage"]),
         .executableTarget(
             name: "LanternCLI",
             dependencies: ["Lantern", "Analyses", "Training", "LanternServer", "CIntrinsics", .product(name: "ArgumentParser", package: "swift-argument-parser")]

@@ -3,7 +3,7 @@ import PackagePlugin
 
 /// Compiles every `Shaders/*.comp` of the package to SPIR-V with glslangValidator at build time.
 /// The `.spv` outputs become resources of the target that uses this plugin (`Bundle.module`), and
-/// EmbedShaders writes them into a Swift source of that target as well (EmbeddedShaders.spirv).
+/// EmbedFiles writes them into a Swift source of that target as well (EmbeddedShaders.spirv).
 /// A shader that does not compile fails the build with glslang's file:line message.
 /// `Shaders/*.glsl` are include files: every shader is rebuilt when one of them changes.
 /// A line `// variant: NAME -DDEFINE=1 ...` in a shader also builds `<shader>_NAME.spv` with those
@@ -44,8 +44,8 @@ struct CompileShaders: BuildToolPlugin {
         let embedded = context.pluginWorkDirectoryURL.appendingPathComponent("EmbeddedShaders.swift")
         commands.append(.buildCommand(
             displayName: "Embedding \(spirv.count) SPIR-V modules",
-            executable: try context.tool(named: "EmbedShaders").url,
-            arguments: [embedded.path] + spirv.map(\.path),
+            executable: try context.tool(named: "EmbedFiles").url,
+            arguments: ["EmbeddedShaders", "spirv", embedded.path] + spirv.map(\.path),
             inputFiles: spirv,
             outputFiles: [embedded]
         ))
