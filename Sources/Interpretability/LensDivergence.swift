@@ -16,9 +16,9 @@ public struct LensDivergenceReport: Sendable {
 
 public enum LensDivergence {
     /// Runs each context once and reads every row through the lens(es). `progress` gets the
-    /// number of contexts done.
+    /// number of contexts done; what it throws stops the evaluation (a caller's cancel).
     public static func evaluate(_ model: Transformer, contexts: [[Int32]], tuned: TunedLens? = nil, includeBOS: Bool = false,
-                                progress: (Int) -> Void = { _ in }) throws -> LensDivergenceReport {
+                                progress: (Int) throws -> Void = { _ in }) throws -> LensDivergenceReport {
         if let tuned { try tuned.check(against: model.config) }
         let layers = model.config.layerCount, vocab = model.config.vocabSize
         let names = LogitLens.residualHooks(layers: layers)
@@ -48,7 +48,7 @@ public enum LensDivergence {
                 }
             }
             tokens += rows.count
-            progress(index + 1)
+            try progress(index + 1)
         }
         guard tokens > 0 else { throw LanternError.invalidArgument("no tokens to evaluate the lens on") }
         return LensDivergenceReport(hookNames: names, rowLabels: LogitLens.rowLabels(layers: layers), tokens: tokens,

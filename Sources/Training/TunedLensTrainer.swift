@@ -68,7 +68,8 @@ public struct TunedLensTrainer {
     }
 
     /// Trains `lens` in place (start from `TunedLens(for:name:)` for the paper's zero start).
-    public func train(_ lens: inout TunedLens, progress: (Step) -> Void = { _ in }) throws {
+    /// What `progress` throws stops the training after that step (a caller's cancel).
+    public func train(_ lens: inout TunedLens, progress: (Step) throws -> Void = { _ in }) throws {
         try lens.check(against: model.config)
         let b = model.backend, c = model.config, o = options
         let d = c.hiddenSize, vocab = c.vocabSize, rows = lens.config.layerCount
@@ -134,7 +135,7 @@ public struct TunedLensTrainer {
                     for i in 0..<d { lens.biases[row][i] = unitBiases[row][i] * sigma[i] }
                 }
             }
-            progress(Step(step: step, steps: steps, tokens: step * stepTokens, kl: klSums.map { $0 / Double(stepTokens) }))
+            try progress(Step(step: step, steps: steps, tokens: step * stepTokens, kl: klSums.map { $0 / Double(stepTokens) }))
             batch.removeAll()
         }
 

@@ -27,9 +27,10 @@ public enum ToyModelTrainer {
         return settings.learningRate * Float(0.5 * (1 + cos(Double.pi * progress)))
     }
 
-    /// `progress(step)` is called every few hundred steps and at the end.
+    /// `progress(step)` is called every few hundred steps and at the end; what it throws stops
+    /// the training (a caller's cancel).
     public static func train(_ settings: ToyModelSettings, backend: any Backend,
-                             progress: ((Int) -> Void)? = nil) throws -> ToyModelRun {
+                             progress: ((Int) throws -> Void)? = nil) throws -> ToyModelRun {
         try settings.validate()
         let n = settings.features, rows = settings.batchSize
         var random = SeededGenerator(seed: settings.seed)
@@ -53,7 +54,7 @@ public enum ToyModelTrainer {
                 windowLoss = 0
                 windowSteps = 0
             }
-            if let progress, (step + 1) % 250 == 0 || step + 1 == settings.steps { progress(step + 1) }
+            if let progress, (step + 1) % 250 == 0 || step + 1 == settings.steps { try progress(step + 1) }
         }
         let evaluation = ToyModel.sampleBatch(rows: evaluationRows, features: n, sparsity: settings.sparsity, random: &random)
         let loss = try model.loss(evaluation, rows: evaluationRows, importance: importance, backend: backend)
@@ -67,9 +68,10 @@ public enum ToyModelTrainer {
     /// third more loss than the pentagon), and the paper, too, reads off the best of several
     /// runs. With `concurrently`, the models train on all cores at once (each is a function of its
     /// settings alone, so the results are the same); the backend must then accept calls from
-    /// several threads, as the CPU backend does. `progress(done, total)` counts steps over all.
+    /// several threads, as the CPU backend does. `progress(done, total)` counts steps over all;
+    /// once it throws, every model stops at its next report and the sweep throws that error.
     public static func sweep(_ settings: ToyModelSettings, sparsities: [Double], restarts: Int = 1, backend: any Backend,
-                             concurrently: Bool = false, progress: ((Int, Int) -> Void)? = nil) throws -> [ToyModelRun] {
+                             concurrently: Bool = false, progress: ((Int, Int) throws -> Void)? = nil) throws -> [ToyModelRun] {
         guard restarts >= 1 else { throw LanternError.invalidArgument("toy model: restarts = \(restarts) must be at least 1") }
         let jobs = sparsities.count * restarts
         let total = settings.steps * jobs
@@ -81,7 +83,7 @@ public enum ToyModelTrainer {
             var reported = 0
             let result = Result {
                 try train(point, backend: backend) { done in
-                    shared.advance(by: done - reported, total: total)
+                    try shared.advance(by: done - reported, total: total)
                     reported = done
                 }
             }
@@ -104,9 +106,9 @@ private final class SweepState: @unchecked Sendable {
     private let lock = NSLock()
     private(set) var results: [Result<ToyModelRun, any Error>?]
     private var done = 0
-    private let progress: ((Int, Int) -> Void)?
+    private let progress: ((Int, Int) throws -> Void)?
 
-    init(count: Int, progress: ((Int, Int) -> Void)?) {
+    init(count: Int, progress: ((Int, Int) throws -> Void)?) {
         results = Array(repeating: nil, count: count)
         self.progress = progress
     }
@@ -115,10 +117,10 @@ private final class SweepState: @unchecked Sendable {
         lock.withLock { results[index] = result }
     }
 
-    func advance(by steps: Int, total: Int) {
-        lock.withLock {
+    func advance(by steps: Int, total: Int) throws {
+        try lock.withLock {
             done += steps
-            progress?(done, total)
+            try progress?(done, total)
         }
     }
 }
