@@ -63,7 +63,7 @@ public enum LensDivergence {
         logits.withUnsafeBufferPointer { z in
             out.withUnsafeMutableBufferPointer { o in
                 let (zp, op) = (UncheckedPointer(z.baseAddress!), UncheckedMutablePointer(o.baseAddress!))
-                DispatchQueue.concurrentPerform(iterations: rows) { r in
+                Parallel.forEach(rows) { r in
                     let row = zp.pointer + r * vocab, dst = op.pointer + r * vocab
                     let shift = maxAndLogSumExp(row, vocab)
                     for j in 0..<vocab { dst[j] = row[j] - shift }
@@ -87,7 +87,7 @@ public enum LensDivergence {
         logP.withUnsafeBufferPointer { lp in
             perRow.withUnsafeMutableBufferPointer { out in
                 let (lpp, zp, op) = (UncheckedPointer(lp.baseAddress!), UncheckedPointer(z.baseAddress!), UncheckedMutablePointer(out.baseAddress!))
-                DispatchQueue.concurrentPerform(iterations: rows) { r in
+                Parallel.forEach(rows) { r in
                     let l = lpp.pointer + r * vocab, zr = zp.pointer + r * vocab
                     var cross: Double = 0
                     for j in 0..<vocab where l[j] > -80 {  // exp(−80) ≈ 2e−35: below any term's weight

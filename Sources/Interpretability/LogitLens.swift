@@ -134,7 +134,7 @@ public enum LogitLens {
             try b.withValues(try model.unembed(try normed.rows(start..<end))) { all in
                 flat.withUnsafeMutableBufferPointer { out in
                     let shared = UncheckedCells(out)
-                    LogitStatistics.forEachRow(end - start) { r in
+                    Parallel.forEach(end - start) { r in
                         let row = UnsafeBufferPointer(rebasing: all[(r * vocab)..<((r + 1) * vocab)])
                         shared.cells[start + r] = fastCell(row, topK: topK, target: target)
                     }

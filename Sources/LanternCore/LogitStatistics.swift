@@ -221,17 +221,4 @@ public enum LogitStatistics {
         return result.replacing(with: 0, where: input .< -87.3)
     }
 
-    /// Runs `body(i)` for i in 0..<count over the cores (rows are independent).
-    public static func forEachRow(_ count: Int, _ body: (Int) -> Void) {
-        if count <= 1 { for i in 0..<count { body(i) }; return }
-        withoutActuallyEscaping(body) { body in
-            let box = RowBody(body)
-            DispatchQueue.concurrentPerform(iterations: count) { box.body($0) }
-        }
-    }
-
-    private struct RowBody: @unchecked Sendable {
-        let body: (Int) -> Void
-        init(_ body: @escaping (Int) -> Void) { self.body = body }
-    }
 }

@@ -2,6 +2,12 @@
 /// would order them. A small sorted list of the best k seen so far: k is tens to hundreds, the
 /// rows thousands to a vocabulary.
 public enum Ranking {
+    /// An array (a vocabulary's logits, a row of activations) takes the vectorised path, which
+    /// returns the same list.
+    public static func largest(_ k: Int, of values: [Float]) -> [Int] {
+        values.withUnsafeBufferPointer { LogitStatistics.largest(k, of: $0) }
+    }
+
     public static func largest<C: RandomAccessCollection>(_ k: Int, of values: C) -> [Int]
     where C.Element == Float, C.Index == Int {
         guard k > 0 else { return [] }

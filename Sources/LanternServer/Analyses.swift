@@ -44,8 +44,3 @@ extension LanternServer {
         return (fresh, "on demand")
     }
 }
-/// Carries a value the model's queue alone touches across an `await`.
-final class UncheckedBox<T>: @unchecked Sendable {
-    var value: T
-    init(_ value: T) { self.value = value }
-}

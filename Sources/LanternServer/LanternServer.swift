@@ -100,6 +100,13 @@ public final class LanternServer: Sendable {
     static let oneJobAnalyses: [any AnalysisRequest.Type] = [NextRequest.self, LensRequest.self, AttentionRequest.self,
                                                               FeaturesRequest.self, NeuronsRequest.self, AttributeRequest.self, PatchRequest.self]
 
+    /// Every analysis the server serves (and the OpenAPI document describes): the one-job ones, and
+    /// those with routes of their own (token by token, sliced, or over an on-demand scan).
+    static let servedAnalyses: [any AnalysisRequest.Type] = oneJobAnalyses + [
+        GenerateRequest.self, SteerRequest.self, PatchSweepRequest.self, FeatureDashboardRequest.self, NeuronDashboardRequest.self,
+        GraphRequest.self,
+    ]
+
     var info: [String: Any] {
         let c = setup.model.config
         let counts = queue.counts

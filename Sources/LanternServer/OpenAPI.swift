@@ -6,7 +6,7 @@ enum OpenAPI {
     static func document(limits: AnalysisLimits) -> [String: Any] {
         var document = fixed
         var paths = document["paths"] as! [String: Any]
-        for type in AnalysisCatalog.all {
+        for type in LanternServer.servedAnalyses {
             paths["/api/" + type.name.replacingOccurrences(of: " ", with: "/")] = post(type.summary + " (`lantern \(type.name) --json`'s object.)", schema: type.requestSchema(limits: limits))
         }
         paths["/api/steer/stream"] = post("Steering as server-sent events: `start`, `token` ({run: baseline|steered, index, id, text}) per forward pass, then `done` (the /api/steer object) or `error`.",

@@ -194,7 +194,7 @@ public struct SAEObjective: Sendable {
             acts.withUnsafeMutableBufferPointer { actsBuffer in
                 gate.withUnsafeMutableBufferPointer { gateBuffer in
                     let a = SharedBuffer(pointer: actsBuffer.baseAddress!), g = SharedBuffer(pointer: gateBuffer.baseAddress!)
-                    HostParallel.forRanges(n) { rows in
+                    Parallel.forRanges(n) { rows in
                         for i in rows {
                             let row = UnsafePointer(source.pointer + i * s)
                             let chosen = allowed.map { mask in topIndices(row, count: s, k: k) { mask[$0] } }
@@ -237,7 +237,7 @@ public struct SAEObjective: Sendable {
         let width = bias.count
         m.withUnsafeMutableBufferPointer { buffer in
             let out = SharedBuffer(pointer: buffer.baseAddress!)
-            HostParallel.forRanges(buffer.count / width) { rows in
+            Parallel.forRanges(buffer.count / width) { rows in
                 bias.withUnsafeBufferPointer { b in
                     for i in rows { axpy(out.pointer + i * width, 1, b.baseAddress!, width) }
                 }

@@ -127,7 +127,7 @@ public final class SAETrainer {
         var quantiles = [Float](repeating: 0, count: s)
         quantiles.withUnsafeMutableBufferPointer { buffer in
             let out = SharedBuffer(pointer: buffer.baseAddress!)
-            HostParallel.forRanges(s) { latents in
+            Parallel.forRanges(s) { latents in
                 for j in latents {
                     var column = (0..<m).map { pre[$0 * s + j] + p.encoderBias[j] }
                     var order = [Int32](repeating: 0, count: m)

@@ -1,3 +1,5 @@
+import LanternCore
+
 /// Latent activations with few non-zeros per row, in compressed-row form: row i's entries are
 /// `latents[offsets[i] ..< offsets[i+1]]` with `values` beside them. The products of a sparse
 /// SAE step (decoding, the decoder's and the encoder's weight gradients) cost rows × k × d_in
@@ -16,7 +18,7 @@ struct SparseCodes: Sendable {
         var out = [Float](repeating: 0, count: rows * d)
         out.withUnsafeMutableBufferPointer { o in
             let out = SharedBuffer(pointer: o.baseAddress!)
-            HostParallel.forRanges(rows) { range in
+            Parallel.forRanges(rows) { range in
                 matrix.withUnsafeBufferPointer { m in
                     for i in range {
                         let row = out.pointer + i * d
@@ -36,7 +38,7 @@ struct SparseCodes: Sendable {
         var out = [Float](repeating: 0, count: count)
         out.withUnsafeMutableBufferPointer { o in
             let out = SharedBuffer(pointer: o.baseAddress!)
-            HostParallel.forRanges(rows) { range in
+            Parallel.forRanges(rows) { range in
                 rowsMatrix.withUnsafeBufferPointer { r in
                     matrix.withUnsafeBufferPointer { m in
                         for i in range {
@@ -70,7 +72,7 @@ struct SparseCodes: Sendable {
         let (groupStarts, rowsOfEntries, valuesOfEntries) = (starts, entryRow, entryValue)
         out.withUnsafeMutableBufferPointer { o in
             let out = SharedBuffer(pointer: o.baseAddress!)
-            HostParallel.forRanges(width) { range in
+            Parallel.forRanges(width) { range in
                 rowsMatrix.withUnsafeBufferPointer { r in
                     for j in range {
                         let w = out.pointer + j * d
@@ -99,7 +101,7 @@ struct SparseCodes: Sendable {
         var perRow = [[(Int32, Float)]](repeating: [], count: n)
         perRow.withUnsafeMutableBufferPointer { rowsBuffer in
             let out = SharedBuffer(pointer: rowsBuffer.baseAddress!)
-            HostParallel.forRanges(n) { range in
+            Parallel.forRanges(n) { range in
                 pre.withUnsafeBufferPointer { p in
                     for i in range {
                         let row = p.baseAddress! + i * s

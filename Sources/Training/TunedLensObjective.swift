@@ -1,4 +1,5 @@
 import Foundation
+import LanternCore
 import Interpretability
 
 /// The tuned lens's loss and its gradient back to the translator's output, derived by hand:
@@ -27,7 +28,7 @@ public enum TunedLensObjective {
                 kl.withUnsafeMutableBufferPointer { kb in
                     let (lpp, zp, kp) = (SharedBuffer(pointer: UnsafeMutablePointer(mutating: lp.baseAddress!)),
                                          SharedBuffer(pointer: zb.baseAddress!), SharedBuffer(pointer: kb.baseAddress!))
-                    HostParallel.forRanges(rows) { range in
+                    Parallel.forRanges(rows) { range in
                         for r in range {
                             let l = lpp.pointer + r * vocab, row = zp.pointer + r * vocab
                             let logSum = LensDivergence.maxAndLogSumExp(row, vocab)

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import CPUBackend
+@testable import LanternCore
 
 /// The persistent pool behind `Parallel`: every index runs exactly once per job, over many jobs
 /// in a row (the generation/claim protocol), with nested and concurrent callers (which fall back

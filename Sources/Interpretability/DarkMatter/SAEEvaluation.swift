@@ -145,7 +145,7 @@ public enum NextTokenLoss {
                     sums.withUnsafeMutableBufferPointer { sums in
                         targets.withUnsafeMutableBufferPointer { targets in
                             let shared = UncheckedRunning(top: top, sums: sums, targets: targets)
-                            LogitStatistics.forEachRow(rows) { r in
+                            Parallel.forEach(rows) { r in
                                 let row = UnsafeBufferPointer(rebasing: all[(r * width)..<((r + 1) * width)])
                                 let s = LogitStatistics.summary(row)
                                 let (m, total) = (shared.top[r], shared.sums[r])

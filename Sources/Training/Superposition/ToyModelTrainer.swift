@@ -90,7 +90,7 @@ public enum ToyModelTrainer {
             shared.store(result, at: job)
         }
         if concurrently {
-            DispatchQueue.concurrentPerform(iterations: jobs) { trainOne($0) }
+            Parallel.forEach(jobs) { trainOne($0) }
         } else {
             for job in 0..<jobs { trainOne(job) }
         }

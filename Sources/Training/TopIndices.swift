@@ -1,20 +1,5 @@
 import Foundation
 
-/// Splits row loops over the cores. Each call of `body` gets a disjoint range of rows, so bodies
-/// that write only their own rows need no locks.
-enum HostParallel {
-    static let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
-
-    static func forRanges(_ total: Int, _ body: @Sendable (Range<Int>) -> Void) {
-        guard total > 0 else { return }
-        let chunks = min(total, cores * 4)
-        let size = (total + chunks - 1) / chunks
-        DispatchQueue.concurrentPerform(iterations: (total + size - 1) / size) { c in
-            body((c * size)..<min(total, (c + 1) * size))
-        }
-    }
-}
-
 /// A raw buffer handed to parallel loops that write disjoint parts of it.
 struct SharedBuffer<T>: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<T>

@@ -1,13 +1,14 @@
 import Foundation
 
-/// Work splitting over the machine's cores. Kernels hand it a number of independent chunks.
-enum Parallel {
-    static let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+/// Work splitting over the machine's cores: the one parallel loop of every module (kernels, host
+/// maths, training). Callers hand it a number of independent chunks.
+public enum Parallel {
+    public static let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
     /// Runs `body(i)` for i in 0..<count, spread over the cores: on the persistent `WorkerPool`,
     /// or Dispatch when the pool is taken (a nested or concurrent call); inline when there is one
     /// chunk or one core.
-    static func forEach(_ count: Int, _ body: (Int) -> Void) {
+    public static func forEach(_ count: Int, _ body: (Int) -> Void) {
         if count <= 0 { return }
         if count == 1 || cores == 1 {
             for i in 0..<count { body(i) }
@@ -21,7 +22,7 @@ enum Parallel {
     }
 
     /// Splits 0..<total into about `cores × oversplit` ranges of at least `minChunk` and runs them.
-    static func forRanges(_ total: Int, minChunk: Int = 1, oversplit: Int = 4, _ body: (Range<Int>) -> Void) {
+    public static func forRanges(_ total: Int, minChunk: Int = 1, oversplit: Int = 4, _ body: (Range<Int>) -> Void) {
         if total <= 0 { return }
         let chunks = max(1, min(cores * oversplit, total / max(minChunk, 1)))
         let size = (total + chunks - 1) / chunks
@@ -31,9 +32,10 @@ enum Parallel {
     }
 }
 
-/// Carries a non-Sendable value into Dispatch's worker threads. The kernels that use it write
-/// disjoint parts of their output, so no two workers touch the same memory.
-struct UncheckedBox<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
+/// Carries a non-Sendable value where Swift cannot see that one thread at a time touches it: into
+/// Dispatch's workers (kernels that write disjoint parts of their output), or across an `await`
+/// (the server's values that only its model queue touches).
+public final class UncheckedBox<T>: @unchecked Sendable {
+    public var value: T
+    public init(_ value: T) { self.value = value }
 }
