@@ -37,7 +37,7 @@ extension JobRequest {
 /// Every job by name: what the C ABI's `lantern_job` and Python's training functions run.
 public enum JobCatalog {
     public static let all: [any JobRequest.Type] = [
-        HarvestRequest.self, SAETrainRequest.self, TranscoderHarvestRequest.self, TranscoderTrainRequest.self,
+        HarvestRequest.self, SAETrainRequest.self, TranscoderHarvestRequest.self, TranscoderTrainRequest.self, SAERowsEvalRequest.self,
     ]
 
     public static var names: [String] { all.map { $0.name } }

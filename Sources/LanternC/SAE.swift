@@ -73,30 +73,3 @@ public func lantern_sae_weight(_ handle: UnsafeMutableRawPointer?, _ name: Unsaf
         return Int64(values.count)
     }
 }
-
-/// `sae eval` in-process: the SAE spliced into the model over `count` token sequences (concatenated
-/// in `tokens`, their lengths in `lengths`), BOS left out unless `includeBOS`. JSON {"sae", "hook",
-/// "overall", "texts": [[per token]]} with the CLI's `--json` names. NULL on error.
-@_cdecl("lantern_sae_evaluate")
-public func lantern_sae_evaluate(_ saeHandle: UnsafeMutableRawPointer?, _ modelHandle: UnsafeMutableRawPointer?,
-                                 _ tokens: UnsafePointer<Int32>?, _ lengths: UnsafePointer<Int64>?, _ count: Int64,
-                                 _ includeBOS: Int32, _ denseThreshold: Double, _ error: ErrorOut) -> UnsafeMutablePointer<CChar>? {
-    guarded(error, nil) {
-        let m = try model(modelHandle), s = try sae(saeHandle)
-        try s.check(against: m.config)
-        guard count > 0, count < 1 << 31, let lengths else { throw LanternError.invalidArgument("no texts to evaluate") }
-        let sizes = (0..<Int(count)).map { Int(lengths[$0]) }
-        guard sizes.allSatisfy({ $0 > 0 && $0 < 1 << 31 }) else { throw LanternError.invalidArgument("every text to evaluate needs at least one token") }
-        let all = try ids(tokens, Int64(sizes.reduce(0, +)))
-        let evaluator = try SAEEvaluator(model: m.transformer, sae: s, includeBOS: includeBOS != 0, denseThreshold: denseThreshold)
-        var texts: [[[String: Any]]] = [], start = 0
-        for n in sizes {
-            texts.append(try evaluator.evaluate(Array(all[start..<(start + n)])).map { $0.json(text: m.display($0.token)) })
-            start += n
-        }
-        guard evaluator.overall.tokens > 0 else {
-            throw LanternError.invalidArgument("no tokens to evaluate (the texts hold only BOS, which is left out unless include_bos)")
-        }
-        return try jsonText(["sae": s.source, "hook": s.hookName, "overall": evaluator.overall.json, "texts": texts] as [String: Any])
-    }
-}

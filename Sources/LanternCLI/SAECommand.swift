@@ -1,3 +1,4 @@
+import Analyses
 import ArgumentParser
 import Foundation
 import Lantern
@@ -8,7 +9,8 @@ struct SAECommand: ParsableCommand {
                                                     subcommands: [SAETrain.self, SAEEval.self, SAESweep.self])
 }
 
-/// `lantern sae eval`: the dark-matter report.
+/// `lantern sae eval`: the dark-matter report (`SAEEvalRequest` on texts, `SAERowsEvalRequest`
+/// over harvested activations).
 struct SAEEval: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
@@ -29,10 +31,10 @@ struct SAEEval: ParsableCommand {
     @Option(name: .long, help: "With --activations: evaluate the first N rows (default: all).")
     var rows: Int?
 
-    @Flag(name: .long, help: "Count and splice BOS positions too.")
+    @Flag(name: .long, help: ArgumentHelp(SAEEvalRequest.includeBOS))
     var includeBos = false
 
-    @Option(name: .long, help: "A feature is dense when it fires on more than this fraction of tokens.")
+    @Option(name: .long, help: ArgumentHelp(SAEEvalRequest.denseThreshold))
     var denseThreshold = 0.1
 
     @Flag(name: .long, help: "Print the data as one JSON object.")
@@ -41,67 +43,52 @@ struct SAEEval: ParsableCommand {
     @Option(name: .long, help: "Also write a self-contained HTML page to this file.")
     var html: String?
 
-    func texts(_ loaded: LanternModel) throws -> [[Int32]] {
-        corpus.isEmpty ? [try prompt.ids(for: loaded)] : try Self.documents(corpus, for: loaded)
-    }
-
-    /// One token list per file (each cut at the model's context), or per line of comma-separated
-    /// ids for a model without a tokenizer.
-    static func documents(_ files: [String], for loaded: LanternModel) throws -> [[Int32]] {
-        let context = loaded.config.contextLength
-        return try files.flatMap { path -> [[Int32]] in
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw LanternError.badFile(path: path, field: "file", problem: "cannot read")
-            }
-            let text = String(decoding: data, as: UTF8.self)
-            if loaded.tokenizer != nil { return [Array(try loaded.encode(text).prefix(context))] }
-            return try text.split(separator: "\n").map { line in Array(try integers(String(line), what: "\(path)").map(Int32.init).prefix(context)) }
-        }
+    func validate() throws {
+        if activations != nil && !corpus.isEmpty { throw ValidationError("give --activations or --corpus, not both") }
+        try OptionCheck.field(rows, SAERowsEvalRequest.rows)
+        try OptionCheck.field(denseThreshold, SAEEvalRequest.denseThreshold, above: true)
     }
 
     func run() throws {
         if let activations { return try evaluateRows(activations) }
         let loaded = try model.load(manyPasses: true)
         let sae = try saeOptions.load(for: loaded)
-        let evaluator = try SAEEvaluator(model: loaded.transformer, sae: sae, includeBOS: includeBos, denseThreshold: denseThreshold)
-        let documents = try texts(loaded)
-        let progress = Progress(total: documents.count, label: "sae eval")
-        var perToken: [[TokenMetrics]] = []
-        for (i, doc) in documents.enumerated() {
-            perToken.append(try evaluator.evaluate(doc))
-            progress.update(i + 1)
-        }
-        if documents.count > 1 { progress.finish() }
-        let o = evaluator.overall
-        guard o.tokens > 0 else {
-            throw LanternError.invalidArgument("sae eval: no tokens to evaluate (\(includeBos ? "the texts are empty" : "the texts hold only BOS, which is left out without --include-bos"))")
-        }
+        let documents = corpus.isEmpty ? [try prompt.ids(for: loaded)] : try SAEEvalRequest.documents(corpus, for: loaded)
+        let context = loaded.analysisContext(saes: [sae])
+        let request = SAEEvalRequest(texts: documents.map { $0.map(Int.init) }, includeBOS: includeBos, denseThreshold: denseThreshold)
+        try request.validate(against: context)
+        let bar = ProgressBar()
+        let result = try request.run(on: context, monitor: bar.monitor)
+        if documents.count > 1 { bar.finish() }
         if let html {
-            let section = HTMLReport.evaluation(tokens: perToken[0].map { loaded.shown($0.token) }, perToken: perToken[0], overall: o, dSAE: sae.dSAE)
+            let section = HTMLReport.evaluation(tokens: result.perToken[0].map { loaded.shown($0.token) }, perToken: result.perToken[0],
+                                                overall: result.metrics, dSAE: sae.dSAE)
             try writeHTML(HTMLReport.page(title: "SAE dark-matter report", subtitle: "\(sae.source) at \(sae.hookName) · \(documents.count) text(s)",
                                           sections: [section]), to: html)
         }
-        if json {
-            print(try jsonString(["sae": sae.source, "hook": sae.hookName, "overall": overallJSON(o), "texts": perToken.map { $0.map(tokenJSON(loaded)) }]))
-            return
-        }
+        if json { return try printJSON(result) }
         if documents.count == 1 {
             print("pos  token        L0  expl.var  cos(x,x̂)  ‖x−x̂‖/‖x‖  CE clean  CE sae  CE zero")
-            for m in perToken[0] {
+            for m in result.perToken[0] {
                 print(String(format: "%3d  ", m.position) + fit(loaded.shown(m.token), 12)
                       + String(format: " %3d  %8.4f  %8.4f  %9.4f  ", m.l0, m.explainedVariance, m.cosine, m.relativeError)
                       + [m.ceClean, m.ceSAE, m.ceZero].map { $0.map { String(format: "%8.4f", $0) } ?? "       –" }.joined(separator: " "))
             }
         }
+        let o = result.metrics
         print(String(format: "overall: %d tokens, L0 %.2f, explained variance %.4f, cosine %.4f, ‖x−x̂‖/‖x‖ %.4f",
                      o.tokens, o.l0, o.explainedVariance, o.cosine, o.relativeError))
         print(String(format: "CE clean %.4f, with SAE %.4f, zero-ablated %.4f, CE-loss score %.4f", o.ceClean, o.ceSAE, o.ceZero, o.ceScore))
         print("dead features \(o.deadFeatures) of \(sae.dSAE), dense (> \(o.denseThreshold)) \(o.denseFeatures)")
     }
 
-    func overallJSON(_ o: OverallMetrics) -> [String: Any] { o.json }
-
-    func tokenJSON(_ loaded: LanternModel) -> (TokenMetrics) -> [String: Any] {
-        { $0.json(text: loaded.display($0.token)) }
+    /// `--activations DIR`: the job over harvested rows, without the model.
+    func evaluateRows(_ directory: String) throws {
+        let r = try JobOutput.run(SAERowsEvalRequest(backend: model.job, sae: saeOptions.sae, hook: saeOptions.hook, activations: directory,
+                                                     rows: rows, denseThreshold: denseThreshold))
+        if json { return try printJSON(r) }
+        print(String(format: "%d rows of %@: L0 %.2f, explained variance %.4f", r.rows, directory, r.l0, r.explainedVariance))
+        print(String(format: "dead (never fired) %d of %d (%.2f%%), dense (> %g) %d (%.2f%%)", r.deadFeatures, r.dSAE,
+                     100 * Double(r.deadFeatures) / Double(r.dSAE), denseThreshold, r.denseFeatures, 100 * Double(r.denseFeatures) / Double(r.dSAE)))
     }
 }

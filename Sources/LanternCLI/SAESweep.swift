@@ -92,7 +92,7 @@ struct SAESweep: ParsableCommand {
         }
         let backend = try model.makeBackend(manyPasses: true)
         let loaded = corpus.isEmpty ? nil : try model.load(manyPasses: true)
-        let texts = try loaded.map { try SAEEval.documents(corpus, for: $0) } ?? []
+        let texts = try loaded.map { try SAEEvalRequest.documents(corpus, for: $0) } ?? []
         if loaded != nil, !texts.contains(where: { $0.count >= 2 }) {
             // A CE-loss score over no predicted token is 0/0: refused before any training.
             throw ValidationError("--corpus \(corpus.joined(separator: " ")): no document has the 2 tokens a next-token loss needs")

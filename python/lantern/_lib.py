@@ -97,8 +97,6 @@ def _declare(lib: ctypes.CDLL) -> None:
         "lantern_sae_config": (c_void_p, [c_void_p, err]),
         "lantern_sae_apply": (c_int32, [c_void_p, c_int32, POINTER(c_float), c_int64, POINTER(c_float), err]),
         "lantern_sae_weight": (c_int64, [c_void_p, c_char_p, POINTER(c_float), c_int64, err]),
-        "lantern_sae_evaluate": (c_void_p, [c_void_p, c_void_p, POINTER(c_int32), POINTER(c_int64), c_int64, c_int32,
-                                            ctypes.c_double, err]),
         "lantern_analyze": (c_void_p, [c_void_p, c_char_p, c_char_p, POINTER(c_void_p), c_int64, c_char_p,
                                        PROGRESS_CALLBACK, CANCEL_CALLBACK, c_void_p, err]),
         "lantern_job": (c_void_p, [c_char_p, c_char_p, PROGRESS_CALLBACK, CANCEL_CALLBACK, c_void_p, err]),

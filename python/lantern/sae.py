@@ -106,22 +106,18 @@ class SAE:
         return self._weight("threshold", (self.d_sae,))
 
     def evaluate(self, model, texts, include_bos: bool = False, dense_threshold: float = 0.1,
-                 prepend_bos: bool = True) -> dict:
-        """The dark matter of this SAE on `model`, as `lantern sae eval --json` reports it: "overall"
-        (L0, explained variance, cosine, relative error, CE clean / with the SAE spliced in /
-        zero-ablated, CE-loss score, dead and dense features) and "texts" (per token). `texts`: a
-        string, a list of strings, or token ids (one sequence or a list of them)."""
+                 prepend_bos: bool = True, progress=None) -> dict:
+        """The dark matter of this SAE on `model`, as `lantern sae eval --json` reports it (the
+        analysis "sae eval"): "overall" (L0, explained variance, cosine, relative error, CE clean /
+        with the SAE spliced in / zero-ablated, CE-loss score, dead and dense features) and "texts"
+        (per token). `texts`: a string, a list of strings, or token ids (one sequence or a list of
+        them). `progress(done, total, label)` is called after each text."""
         if isinstance(texts, str) or (len(texts) > 0 and not isinstance(texts[0], str) and np.ndim(texts[0]) == 0):
             texts = [texts]
-        sequences = [model._encode(t, prepend_bos) if isinstance(t, str) else np.asarray(t, dtype=np.int32).reshape(-1)
+        sequences = [model._encode(t, prepend_bos) if isinstance(t, str) else np.asarray(t, dtype=np.int64).reshape(-1)
                      for t in texts]
-        tokens = np.ascontiguousarray(np.concatenate(sequences) if sequences else np.zeros(0, np.int32), dtype=np.int32)
-        lengths = np.ascontiguousarray([len(s) for s in sequences], dtype=np.int64)
-        text = _lib.take_string(_lib.call(_lib.lib.lantern_sae_evaluate, self._handle, model._handle,
-                                          tokens.ctypes.data_as(ctypes.POINTER(ctypes.c_int32)),
-                                          lengths.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)), len(sequences),
-                                          1 if include_bos else 0, float(dense_threshold)))
-        return json.loads(text)
+        return model.analyze("sae eval", saes=[self], progress=progress, include_bos=bool(include_bos),
+                             dense_threshold=float(dense_threshold), texts=[{"token_ids": s.tolist()} for s in sequences])
 
     def __repr__(self) -> str:
         return f"lantern.SAE({self.cfg['source']!r}, {self.hook_name}, d_in={self.d_in}, d_sae={self.d_sae})"

@@ -23,12 +23,14 @@ CASES = [
     ("attribute", {"token_ids": TOKENS, "target": 9}, ["attribute", "--token-ids", IDS, "--target", "9"]),
     ("patch", {"token_ids": TOKENS, "hook": "blocks.2.hook_mlp_out", "mode": "mean", "target": 9},
      ["patch", "--token-ids", IDS, "--hook", "blocks.2.hook_mlp_out", "--mode", "mean", "--target", "9"]),
+    ("sae eval", {"texts": [{"token_ids": TOKENS}], "dense_threshold": 0.25},
+     ["sae", "eval", "--sae", SAE_DIR, "--token-ids", IDS, "--dense-threshold", "0.25"]),
 ]
 
 
 @pytest.mark.parametrize("analysis,request_fields,arguments", CASES, ids=[c[0] for c in CASES])
 def test_python_writes_the_clis_bytes(lantern, gemma2, analysis, request_fields, arguments):
-    saes = [lantern.SAE.load(SAE_DIR, model=gemma2)] if analysis in ("features", "steer") else []
+    saes = [lantern.SAE.load(SAE_DIR, model=gemma2)] if analysis in ("features", "steer", "sae eval") else []
     got = gemma2.analyze_json(analysis, saes=saes, **request_fields)
     printed = run_cli(*arguments, "--model", gemma2.cfg.source, "--backend", "cpu", "--json").stdout.rstrip("\n")
     assert got == printed

@@ -41,3 +41,21 @@ def test_harvest_and_train_run_the_cli(lantern, tmp_path):
     assert (sae.d_in, sae.d_sae) == (64, 32)
     with pytest.raises(lantern.LanternError, match="'width' 48 \\(checkpoint: 32\\)"):
         lantern.train_sae(acts, tmp_path / "sae", model=model, width=48, k=4, tokens=1200, batch=100, lr=1e-2, resume=True)
+
+
+def test_sae_evaluate_is_the_sae_eval_analysis(lantern, gemma2, tmp_path):
+    """`SAE.evaluate` runs the catalog's "sae eval": the same object as `analyze`, and the bytes of
+    the CLI's --corpus over the same texts (one text per line of ids for a model without a tokenizer)."""
+    sae = lantern.SAE.load(SAE_DIR, model=gemma2)
+    texts = [TOKENS, [2, 5, 9, 11]]
+    mine = sae.evaluate(gemma2, texts, dense_threshold=0.2)
+    assert [len(t) for t in mine["texts"]] == [len(TOKENS) - 1, 3], "BOS left out"
+    request = {"texts": [{"token_ids": t} for t in texts], "dense_threshold": 0.2}
+    assert mine == gemma2.analyze("sae eval", saes=[sae], **request)
+    corpus = tmp_path / "ids.txt"
+    corpus.write_text("".join(",".join(map(str, t)) + "\n" for t in texts))
+    printed = run_cli("sae", "eval", "--model", gemma2.cfg.source, "--backend", "cpu", "--sae", SAE_DIR, "--corpus", corpus,
+                      "--dense-threshold", "0.2", "--json").stdout.rstrip("\n")
+    assert gemma2.analyze_json("sae eval", saes=[sae], **request) == printed
+    with pytest.raises(lantern.InvalidArgumentError, match="give 'prompt' or 'token_ids' \\(one text\\) or 'texts', not both"):
+        gemma2.analyze("sae eval", saes=[sae], token_ids=TOKENS, texts=[{"token_ids": TOKENS}])
