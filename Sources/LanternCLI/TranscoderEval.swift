@@ -19,74 +19,39 @@ struct TranscoderEval: ParsableCommand {
     @OptionGroup var model: ModelOptions
     @OptionGroup var corpus: CorpusOptions
 
-    @Option(name: .long, parsing: .upToNextOption, help: "Transcoder folders, or folders of them.")
+    @Option(name: .long, parsing: .upToNextOption, help: ArgumentHelp(TranscoderEvalRequest.transcoders))
     var transcoders: [String]
 
-    @Option(name: .long, help: "Tokens to evaluate (in contexts of --context).")
+    @Option(name: .long, help: ArgumentHelp(TranscoderEvalRequest.tokens))
     var tokens = 4096
 
-    @Option(name: .long, help: "Tokens per context, BOS included.")
+    @Option(name: .long, help: ArgumentHelp(TranscoderEvalRequest.context))
     var context = 128
 
-    @Flag(name: .long, help: "Also replace (and zero) each layer alone: two more forward passes per layer.")
+    @Flag(name: .long, help: ArgumentHelp(TranscoderEvalRequest.each))
     var each = false
 
     @Flag(name: .long, help: "Print the figures as one JSON object.")
     var json = false
 
-    func validate() throws {
-        try OptionCheck.integer(tokens, "--tokens", 1...OptionCheck.maxCount)
-        try OptionCheck.integer(context, "--context", 2...1 << 20)
-        if transcoders.isEmpty { throw ValidationError("give --transcoders FOLDER ... (transcoder folders, or folders holding them)") }
-        if tokens < 1 { throw ValidationError("--tokens must be at least 1, not \(tokens)") }
-        if context < 2 { throw ValidationError("--context must be at least 2, not \(context)") }
+    var request: TranscoderEvalRequest {
+        TranscoderEvalRequest(model: model.job, corpus: corpus.source, transcoders: transcoders, tokens: tokens, context: context, each: each)
     }
 
+    func validate() throws { try JobOutput.validate(request) }
+
     func run() throws {
-        let loaded = try model.load(manyPasses: true)
-        let folders = try transcoders.flatMap(TranscoderFolders.folders)
-        let set = try folders.map { try GemmaScope2.loadTranscoder(directory: $0, backend: loaded.backend) }
-        let evaluator = try TranscoderEvaluator(model: loaded.transformer, transcoders: set, each: each)
-        let files = corpus.corpus.isEmpty ? try DefaultCorpus.heldOut(notice: { note($0) }) : corpus.corpus
-        let packer = try corpus.packer(for: loaded, length: context, files: files)
-        let contexts = (tokens + context - 2) / (context - 1)
-        let bar = Progress(total: contexts, label: "transcoder eval")
-        var done = 0
-        try packer.forEachContext { _, ids in
-            try evaluator.evaluate(ids)
-            done += 1
-            bar.update(done, detail: "\(done * (context - 1)) tokens")
-            return done < contexts
-        }
-        bar.finish()
-        guard done > 0 else { throw ValidationError("the corpus gave no context of \(context) tokens") }
-        let r = evaluator.report
-        guard r.tokens > 0 else { throw LanternError.invalidArgument("transcoder eval: no tokens were evaluated") }
-        if json { return print(try jsonString(Self.json(r))) }
+        let r = try JobOutput.run(request)
+        if json { return try printJSON(r) }
         print(String(format: "%d tokens (%d contexts of %d); CE clean %.3f, all MLPs replaced %.3f, all zeroed %.3f → CE-loss score %.3f",
-                     r.tokens, done, context, r.ceClean, r.ceAllReplaced, r.ceAllZero, r.ceScoreAll))
+                     r.tokens, r.contexts, r.context, r.ceClean, r.ceAllReplaced, r.ceAllZero, r.ceLossScoreAll))
         print("layer  width     FVU     L0   dead" + (each ? "   CE repl.  CE zero  score" : ""))
         for m in r.layers {
-            var line = String(format: "%5d  %5d  %6.3f  %5.1f  %5d", m.layer, m.width, m.fvu, m.l0, m.deadFeatures)
-            if let replaced = m.ceReplaced, let zero = m.ceZero, let score = m.ceScore(clean: r.ceClean) {
+            var line = String(format: "%5d  %5d  %6.3f  %5.1f  %5d", m.layer, m.width, m.fvu, m.l0, m.dead)
+            if let replaced = m.ceReplaced, let zero = m.ceZero, let score = m.ceLossScore {
                 line += String(format: "   %8.3f  %7.3f  %5.3f", replaced, zero, score)
             }
             print(line)
         }
     }
-
-    static func json(_ r: TranscoderReport) -> [String: Any] {
-        ["tokens": r.tokens, "ce_clean": r.ceClean, "ce_all_replaced": r.ceAllReplaced, "ce_all_zero": r.ceAllZero,
-         "ce_loss_score_all": r.ceScoreAll,
-         "layers": r.layers.map { m -> [String: Any] in
-             var o: [String: Any] = ["layer": m.layer, "width": m.width, "fvu": m.fvu, "l0": m.l0, "dead": m.deadFeatures]
-             if let replaced = m.ceReplaced, let zero = m.ceZero {
-                 o["ce_replaced"] = replaced
-                 o["ce_zero"] = zero
-                 o["ce_loss_score"] = m.ceScore(clean: r.ceClean)
-             }
-             return o
-         }]
-    }
-
 }
