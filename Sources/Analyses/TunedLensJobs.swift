@@ -1,0 +1,191 @@
+import Foundation
+import Lantern
+import Training
+
+/// The fields `lens eval` and `lens train` share.
+enum LensFields {
+    static let context = Field("context", .integer(2...1 << 20), default: "128", "Tokens per context, BOS included.")
+}
+
+/// Per-layer KL(final distribution ‖ lens distribution) over a corpus, for the logit lens and a
+/// tuned lens (`lantern lens eval`). The corpus is packed as `lens train` packs it (contexts of
+/// `context` tokens, BOS first); BOS positions are left out.
+public struct LensEvalRequest: JobRequest {
+    public static let name = "lens eval"
+    public static let summary = "Mean KL(final distribution ‖ lens distribution) per layer over a corpus, for the logit lens and (with tuned) a tuned lens."
+    public static let tuned = Field("tuned", .string(choices: []), "A tuned lens folder to measure beside the logit lens.")
+    public static let tokens = Field("tokens", .integer(1...JobFields.maxCount), default: "2048",
+                                     "Tokens to evaluate on (positions; BOS left out): exactly this many, or all the corpus has if fewer.")
+    public static let fields = JobModel.fields + [JobFields.corpus, JobFields.byteTokens, tuned, tokens, LensFields.context]
+
+    public var model: JobModel
+    public var corpus: CorpusSource
+    public var tuned: String?
+    public var tokens: Int
+    public var context: Int
+    public var frontEnd = JobFrontEnd()
+
+    public init(model: JobModel = JobModel(), corpus: CorpusSource = CorpusSource(), tuned: String? = nil, tokens: Int = 2048, context: Int = 128) {
+        self.model = model
+        self.corpus = corpus
+        self.tuned = tuned
+        self.tokens = tokens
+        self.context = context
+    }
+
+    public init(json: RequestFields) throws {
+        try json.requireKnown(Self.fields)
+        self.init(model: try JobModel(json: json), corpus: try JobFields.corpus(json), tuned: try json.string(Self.tuned),
+                  tokens: try json.int(Self.tokens) ?? 2048, context: try json.int(LensFields.context) ?? 128)
+    }
+
+    public func validate() throws {
+        try frontEnd.check(tokens, Self.tokens)
+        try frontEnd.check(context, LensFields.context)
+    }
+
+    public func run(monitor: AnalysisMonitor) throws -> LensEvalResult {
+        let loaded = try model.load(manyPasses: true, frontEnd)
+        let lens = try tuned.map { try TunedLens.load(directory: $0) }
+        var source = corpus
+        source.notice = frontEnd.notice
+        let packer = try source.packer(for: loaded, length: context)
+        // Exactly `tokens` positions: the last context is cut after the ones still needed (its BOS kept).
+        var contexts: [[Int32]] = [], counted = 0
+        try packer.forEachContext { _, c in
+            let take = min(c.count - 1, tokens - counted)
+            contexts.append(Array(c.prefix(take + 1)))
+            counted += take
+            return counted < tokens
+        }
+        guard !contexts.isEmpty else {
+            throw LanternError.invalidArgument("the corpus has fewer than \(context) tokens: give more text or a shorter \(frontEnd.name(LensFields.context))")
+        }
+        let report = try LensDivergence.evaluate(loaded.transformer, contexts: contexts, tuned: lens) {
+            try monitor.step($0, of: contexts.count, "lens eval")
+        }
+        return LensEvalResult(tokens: report.tokens, contexts: contexts.count, context: context, corpus: try source.resolvedFiles(),
+                              rows: report.hookNames.indices.map { row in
+                                  LensEvalResult.Row(hook: report.hookNames[row], label: report.rowLabels[row], logitKL: report.logitKL[row],
+                                                     tunedKL: report.tunedKL?[row])
+                              }, tuned: tuned)
+    }
+}
+
+/// KL per lens row, in nats, averaged over `tokens` positions.
+public struct LensEvalResult: Encodable, Sendable {
+    public struct Row: Encodable, Sendable {
+        public var hook: String
+        public var label: String
+        public var logitKL: Double
+        public var tunedKL: Double?
+        enum CodingKeys: String, CodingKey { case hook, label, logitKL = "logit_kl", tunedKL = "tuned_kl" }
+    }
+    public var tokens: Int
+    public var contexts: Int
+    public var context: Int
+    public var corpus: [String]
+    public var rows: [Row]
+    public var tuned: String?
+}
+
+/// A tuned lens (Belrose et al. 2023) trained on a corpus (`lantern lens train`): one affine
+/// translator per layer, starting at zero (the logit lens), trained with Adam to lower KL(final ‖
+/// lens). Writes OUT/config.json and OUT/params.safetensors at the end; a cancelled run writes
+/// nothing (the trainer keeps no checkpoint: its runs are short next to an SAE's).
+public struct LensTrainRequest: JobRequest {
+    public static let name = "lens train"
+    public static let summary = "Train a tuned lens (Belrose et al. 2023): one affine translator per layer, minimising KL(final ‖ lens)."
+    public static let out = Field("out", .string(choices: []), "Output folder.")
+    public static let tokens = Field("tokens", .integer(1...JobFields.maxCount), "Training tokens (positions; BOS left out).")
+    public static let batch = Field("batch", .integer(1...1_000_000), default: "4", "Contexts per Adam step.")
+    public static let lr = Field("lr", .number(0...10), default: "0.01",
+                                 "Adam learning rate (the weights take lr/√d, each bias lr × its layer's residual RMS).")
+    public static let stride = Field("stride", .integer(1...1 << 20), default: "1",
+                                     "Use every N-th context of the corpus (spreads a short run over more of the text).")
+    public static let dtype = Field("dtype", .string(choices: ["f16", "f32"]), default: "f16", "Storage of the saved parameters: f16 or f32.")
+    public static let fields = JobModel.fields + [JobFields.corpus, JobFields.byteTokens, out, tokens, LensFields.context, batch, lr, stride, dtype]
+
+    public var model: JobModel
+    public var corpus: CorpusSource
+    public var out: String
+    public var tokens: Int
+    public var context: Int
+    public var batch: Int
+    public var lr: Float
+    public var stride: Int
+    public var dtype: String
+    public var frontEnd = JobFrontEnd()
+
+    public init(model: JobModel = JobModel(), corpus: CorpusSource = CorpusSource(), out: String, tokens: Int, context: Int = 128,
+                batch: Int = 4, lr: Float = 1e-2, stride: Int = 1, dtype: String = "f16") {
+        self.model = model
+        self.corpus = corpus
+        self.out = out
+        self.tokens = tokens
+        self.context = context
+        self.batch = batch
+        self.lr = lr
+        self.stride = stride
+        self.dtype = dtype
+    }
+
+    public init(json: RequestFields) throws {
+        try json.requireKnown(Self.fields)
+        self.init(model: try JobModel(json: json), corpus: try JobFields.corpus(json),
+                  out: try JobFields.required(try json.string(Self.out), Self.out),
+                  tokens: try JobFields.required(try json.int(Self.tokens), Self.tokens), context: try json.int(LensFields.context) ?? 128,
+                  batch: try json.int(Self.batch) ?? 4, lr: try json.double(Self.lr).map(Float.init) ?? 1e-2,
+                  stride: try json.int(Self.stride) ?? 1, dtype: try json.string(Self.dtype) ?? "f16")
+    }
+
+    public func validate() throws {
+        try frontEnd.check(tokens, Self.tokens)
+        try frontEnd.check(context, LensFields.context)
+        try frontEnd.check(batch, Self.batch)
+        try frontEnd.check(lr, Self.lr, above: true)
+        try frontEnd.check(stride, Self.stride)
+        if !["f16", "f32"].contains(dtype) { throw AnalysisError.invalid("\(frontEnd.name(Self.dtype)) must be f16 or f32, got '\(dtype)'") }
+    }
+
+    public func run(monitor: AnalysisMonitor) throws -> LensTrainResult {
+        let loaded = try model.load(manyPasses: true, frontEnd)
+        var source = corpus
+        source.notice = frontEnd.notice
+        let options = TunedLensTrainer.Options(tokens: tokens, context: context, contextsPerStep: batch, learningRate: lr, contextStride: stride)
+        let trainer = try TunedLensTrainer(model: loaded.transformer, packer: try source.packer(for: loaded, length: context), options: options)
+        var lens = TunedLens(for: loaded.transformer, name: (loaded.source as NSString).lastPathComponent)
+        let start = Date()
+        var last: TunedLensTrainer.Step?
+        try trainer.train(&lens) { step in
+            last = step
+            let mean = step.kl.reduce(0, +) / Double(step.kl.count)
+            let rate = Double(step.tokens) / max(Date().timeIntervalSince(start), 1e-9)
+            try monitor.step(step.step, of: step.steps, JobProgress.label(
+                "lens train", String(format: "step %d/%d, mean KL %.3f nats, %.1f tokens/s", step.step, step.steps, mean, rate)))
+        }
+        let seconds = Date().timeIntervalSince(start)
+        let files = try source.resolvedFiles().map { ($0 as NSString).lastPathComponent }
+        let training: [String: Any] = [
+            "tokens": last?.tokens ?? 0, "steps": options.steps, "context": context, "contexts_per_step": batch, "context_stride": stride,
+            "lr": Double(lr), "corpus": files, "seconds": Int(seconds.rounded()), "dtype": dtype, "last_step_kl": last?.kl ?? [],
+        ]
+        try lens.save(directory: out, dtype: dtype == "f16" ? .f16 : .f32, extra: ["lantern_training": training])
+        frontEnd.notice(String(format: "trained %d translators on %d tokens in %.0fs; wrote %@ (measure it: lantern lens eval --tuned %@ --corpus HELD-OUT)",
+                               lens.config.layerCount, last?.tokens ?? 0, seconds, out, out))
+        return LensTrainResult(out: out, translators: lens.config.layerCount, tokens: last?.tokens ?? 0, steps: options.steps,
+                               lastStepKL: last?.kl ?? [], seconds: seconds)
+    }
+}
+
+/// What a tuned-lens run wrote: its translators, the tokens it trained on, and the last step's
+/// KL per translator.
+public struct LensTrainResult: Encodable, Sendable {
+    public var out: String
+    public var translators: Int
+    public var tokens: Int
+    public var steps: Int
+    public var lastStepKL: [Double]
+    public var seconds: Double
+    enum CodingKeys: String, CodingKey { case out, translators, tokens, steps, seconds, lastStepKL = "last_step_kl" }
+}
