@@ -157,6 +157,17 @@ public struct RequestFields: @unchecked Sendable {
         }
     }
 
+    public func numbers(_ field: Field) throws -> [Double]? {
+        guard let raw = object[field.key], !(raw is NSNull) else { return nil }
+        guard let list = raw as? [Any] else { throw AnalysisError.invalid("'\(field.key)' must be a list of numbers") }
+        return try list.map { value in
+            guard let number = value as? NSNumber, !Self.isBool(value) else {
+                throw AnalysisError.invalid("'\(field.key)' must be a list of numbers, got \(Self.shown(value)) in it")
+            }
+            return number.doubleValue
+        }
+    }
+
     public func bool(_ field: Field) throws -> Bool? {
         guard let raw = object[field.key], !(raw is NSNull) else { return nil }
         guard Self.isBool(raw), let flag = raw as? Bool else { throw AnalysisError.invalid("'\(field.key)' must be true or false, got \(Self.shown(raw))") }

@@ -38,7 +38,7 @@ extension JobRequest {
 public enum JobCatalog {
     public static let all: [any JobRequest.Type] = [
         HarvestRequest.self, SAETrainRequest.self, TranscoderHarvestRequest.self, TranscoderTrainRequest.self, SAERowsEvalRequest.self,
-        SAESweepRequest.self, TranscoderEvalRequest.self, LensEvalRequest.self, LensTrainRequest.self,
+        SAESweepRequest.self, TranscoderEvalRequest.self, LensEvalRequest.self, LensTrainRequest.self, SuperpositionRequest.self,
     ]
 
     public static var names: [String] { all.map { $0.name } }

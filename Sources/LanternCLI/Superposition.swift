@@ -1,3 +1,4 @@
+import Analyses
 import ArgumentParser
 import Foundation
 import Lantern
@@ -17,31 +18,31 @@ struct Superposition: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: "n: input features.")
+    @Option(name: .long, help: ArgumentHelp(SuperpositionRequest.features))
     var features = 5
 
-    @Option(name: .long, help: "m: hidden dimensions.")
+    @Option(name: .long, help: ArgumentHelp(SuperpositionRequest.hidden))
     var hidden = 2
 
-    @Option(name: .long, help: "S, the probability a feature is zero: one value, or a comma-separated list to sweep.")
+    @Option(name: .long, help: ArgumentHelp(SuperpositionRequest.sparsity))
     var sparsity = "0,0.8,0.9,0.95,0.98"
 
-    @Option(name: .long, help: "r: feature i's importance is rⁱ (1 = all equal).")
+    @Option(name: .long, help: ArgumentHelp(SuperpositionRequest.importanceDecay))
     var importanceDecay: Float = 0.9
 
-    @Option(name: .long, help: "Adam steps per model.")
+    @Option(name: .long, help: ArgumentHelp(SuperpositionRequest.steps))
     var steps = 4000
 
-    @Option(name: .long, help: "Rows per step.")
+    @Option(name: .long, help: ArgumentHelp(SuperpositionRequest.batch))
     var batch = 1024
 
-    @Option(name: .long, help: "Adam's peak learning rate (decays along a half cosine to 0).")
+    @Option(name: .long, help: ArgumentHelp(SuperpositionRequest.lr))
     var lr: Float = 0.01
 
-    @Option(name: .long, help: "Seed for the initial W and every batch (restart r uses seed + r).")
+    @Option(name: .long, help: ArgumentHelp(SuperpositionRequest.seed))
     var seed: UInt64 = 0
 
-    @Option(name: .long, help: "Models trained per sparsity (seeds seed, seed + 1, ...); the lowest-loss one is kept.")
+    @Option(name: .long, help: ArgumentHelp(SuperpositionRequest.restarts))
     var restarts = 4
 
     @Flag(name: .long, help: "Print the results as one JSON object.")
@@ -50,50 +51,30 @@ struct Superposition: ParsableCommand {
     @Option(name: .long, help: "Also write a self-contained HTML page (W's columns, norms, the sweep) to this file.")
     var html: String?
 
-    /// The sparsity list parsed and checked (the numeric flags are checked by `validate`).
-    func validate() throws {
-        try OptionCheck.integer(features, "--features", 1...100_000)
-        try OptionCheck.integer(batch, "--batch", 1...1 << 20)
-        try OptionCheck.fitsInMemory(OptionCheck.bytes([8, batch, features, MemoryLayout<Float>.size]), "--batch \(batch) with --features \(features)")
-        try OptionCheck.integer(hidden, "--hidden", 1...100_000)
-        try OptionCheck.integer(steps, "--steps", 1...OptionCheck.maxCount)
-        try OptionCheck.number(lr, "--lr", 0...10, above: true)
-        try OptionCheck.integer(restarts, "--restarts", 1...10_000)
-        try OptionCheck.number(importanceDecay, "--importance-decay", 0...1, above: true)
+    /// `--sparsity` as numbers: the request checks their range.
+    func sparsities() throws -> [Double] {
+        let parts = sparsity.split(separator: ",", omittingEmptySubsequences: false).map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else {
+            throw ValidationError("--sparsity must be a number or comma-separated numbers in [0, 1), got '\(sparsity)'")
+        }
+        return parts.map { $0! }
     }
 
-    func checkedSettings() throws -> (ToyModelSettings, [Double]) {
-        func fail(_ message: String) -> LanternError { .invalidArgument(message) }
-        let parts = sparsity.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-        let values = parts.map { Double($0) }
-        guard !parts.isEmpty, values.allSatisfy({ $0 != nil }) else {
-            throw fail("--sparsity must be a number or comma-separated numbers in [0, 1), got '\(sparsity)'")
-        }
-        let sparsities = values.map { $0! }
-        if let bad = sparsities.first(where: { !($0 >= 0 && $0 < 1) }) {
-            throw fail("--sparsity values must be in [0, 1) (S = 1 would never show a feature), got \(bad)")
-        }
-        let settings = ToyModelSettings(features: features, hidden: hidden, importanceDecay: importanceDecay,
-                                        steps: steps, batchSize: batch, learningRate: lr, seed: seed)
-        try settings.validate()
-        return (settings, sparsities)
+    func request() throws -> SuperpositionRequest {
+        SuperpositionRequest(features: features, hidden: hidden, sparsities: try sparsities(), importanceDecay: importanceDecay, steps: steps,
+                             batch: batch, lr: lr, seed: seed, restarts: restarts)
     }
+
+    func validate() throws { try JobOutput.validate(try request()) }
 
     func run() throws {
-        let (settings, sparsities) = try checkedSettings()
-        let started = Date()
-        let bar = Progress(total: settings.steps * sparsities.count * restarts,
-                           label: "training \(sparsities.count) toy model\(sparsities.count == 1 ? "" : "s") (n \(features), m \(hidden))")
-        let runs = try ToyModelTrainer.sweep(settings, sparsities: sparsities, restarts: restarts, backend: CPUBackend(),
-                                             concurrently: true) { done, _ in bar.update(done) }
-        bar.finish()
-        let seconds = Date().timeIntervalSince(started)
+        let r = try JobOutput.run(try request())
         if let html {
             try writeHTML(HTMLReport.page(title: "Toy models of superposition",
-                                          subtitle: Self.subtitle(settings, restarts: restarts, seconds: seconds),
-                                          sections: HTMLReport.superposition(runs.map(Self.figure))), to: html)
+                                          subtitle: Self.subtitle(r.settings, restarts: restarts, seconds: r.seconds),
+                                          sections: HTMLReport.superposition(r.runs.map(Self.figure))), to: html)
         }
-        if json { print(try jsonString(Self.json(settings, restarts: restarts, runs: runs, seconds: seconds))) } else { print(Self.table(settings, runs: runs)) }
+        if json { try printJSON(r) } else { print(Self.table(r.settings, runs: r.runs)) }
     }
 
     static func subtitle(_ s: ToyModelSettings, restarts: Int, seconds: Double) -> String {
@@ -109,35 +90,6 @@ struct Superposition: ParsableCommand {
                        superposition: run.geometry.representedSuperposition,
                        gram: run.geometry.gram, frobeniusPerDimension: run.geometry.frobeniusPerDimension,
                        representedPerDimension: run.geometry.representedPerDimension, loss: run.loss)
-    }
-
-    static func json(_ s: ToyModelSettings, restarts: Int, runs: [ToyModelRun], seconds: Double) -> [String: Any] {
-        [
-            "features": s.features, "hidden": s.hidden, "importance_decay": Double(s.importanceDecay), "steps": s.steps,
-            "batch": s.batchSize, "lr": Double(s.learningRate), "seed": Int(truncatingIfNeeded: s.seed), "restarts": restarts, "seconds": seconds,
-            "models": runs.map { run -> [String: Any] in
-                let g = run.geometry, m = run.model, superposition = g.representedSuperposition
-                var model: [String: Any] = [
-                    "sparsity": run.settings.sparsity, "feature_probability": 1 - run.settings.sparsity,
-                    "seed": Int(truncatingIfNeeded: run.settings.seed),
-                    "loss": run.loss, "frobenius_per_dimension": g.frobeniusPerDimension, "represented": g.represented,
-                    "represented_per_dimension": g.representedPerDimension,
-                    "W": (0..<m.hidden).map { r in (0..<m.features).map { Double(m.weights[r * m.features + $0]) } },
-                    "b": m.bias.map(Double.init),
-                    "loss_curve": run.lossCurve.map { ["step": $0.step, "loss": $0.loss] as [String: Any] },
-                    "per_feature": (0..<m.features).map { i -> [String: Any] in
-                        var f: [String: Any] = ["index": i, "importance": Double(run.settings.importance[i]),
-                                                "norm": Double(g.norms[i]), "represented": g.isRepresented(i),
-                                                "superposition": superposition[i].map { Double($0) as Any } ?? NSNull(),
-                                                "bias": Double(m.bias[i])]
-                        if let angles = m.angles { f["angle_degrees"] = angles[i] }
-                        return f
-                    },
-                ]
-                if m.hidden == 2 { model["note"] = "angle_degrees: each column of W from the first hidden axis" }
-                return model
-            },
-        ]
     }
 
     /// A block per model: the summary line, then a row per feature with a bar of its norm.
