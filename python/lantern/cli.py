@@ -87,9 +87,15 @@ class _Display:
 
 
 def job(name: str, progress=None, **request) -> dict:
-    """Runs Lantern's job `name` ("harvest", "sae train", "transcoder harvest", "transcoder train")
-    in process with `request`'s fields and returns its result (what it wrote and how far it got).
+    """Runs Lantern's job `name` ("harvest", "sae train", "sae eval", "sae sweep", "transcoder
+    harvest", "transcoder train", "transcoder eval", "lens train", "lens eval", "superposition", ...)
+    in process with `request`'s fields and returns its result (what it wrote, what it measured).
     `progress(done, total, label)`, when given, replaces the progress display."""
+    return json.loads(job_json(name, progress=progress, **request))
+
+
+def job_json(name: str, progress=None, **request) -> str:
+    """`job`'s result as the JSON text the library wrote: the bytes `lantern <name> --json` prints."""
     fields = {key: _plain(value) for key, value in request.items() if value is not None}
     display = _Display()
     # An exception raised in a callback (Ctrl-C arrives there, as the library runs on this
@@ -117,7 +123,7 @@ def job(name: str, progress=None, **request) -> dict:
 
     report_thunk, cancel_thunk = _lib.PROGRESS_CALLBACK(report), _lib.CANCEL_CALLBACK(cancel)
     try:
-        text = _lib.take_string(_lib.call(_lib.lib.lantern_job, name.encode(), json.dumps(fields).encode(),
+        return _lib.take_string(_lib.call(_lib.lib.lantern_job, name.encode(), json.dumps(fields).encode(),
                                           report_thunk, cancel_thunk, None))
     except _lib.CancelledError:
         if raised and not isinstance(raised[0], KeyboardInterrupt):
@@ -125,7 +131,6 @@ def job(name: str, progress=None, **request) -> dict:
         raise KeyboardInterrupt from None
     finally:
         display.close()
-    return json.loads(text)
 
 
 def _layers(value):
@@ -171,3 +176,45 @@ def train_transcoders(activations, out, model=None, progress=None, **options) ->
         options["layers"] = _layers(options["layers"])
     job("transcoder train", progress=progress, activations=activations, out=out, model=model, **options)
     return str(out)
+
+
+def evaluate_sae_activations(sae, activations, progress=None, **options) -> dict:
+    """`lantern sae eval --activations`: the SAE at path `sae` over a harvest folder's rows, no
+    forward pass (L0, explained variance, dead and dense latents, each latent's firing frequency).
+    For texts through the model, use `SAE.evaluate`."""
+    return job("sae eval", progress=progress, sae=sae, activations=activations, **options)
+
+
+def sweep_saes(activations, out, widths, tokens: int, model=None, progress=None, **options) -> dict:
+    """`lantern sae sweep`: TopK SAEs of each width in `widths` trained on the harvest into
+    out/width-W (continued, or kept, when already there), their held-out dark matter and the fit
+    FVU ≈ a·width^−b + c."""
+    return job("sae sweep", progress=progress, activations=activations, out=out, widths=[int(w) for w in widths],
+               tokens=tokens, model=model, **options)
+
+
+def evaluate_transcoders(transcoders, model=None, progress=None, **options) -> dict:
+    """`lantern transcoder eval`: each MLP transcoder's FVU and the next-token CE with the MLPs
+    replaced, over the default corpus's held-out documents unless corpus=[files]."""
+    folders = [transcoders] if isinstance(transcoders, (str, os.PathLike)) else list(transcoders)
+    return job("transcoder eval", progress=progress, transcoders=folders, model=model, **options)
+
+
+def evaluate_lens(tuned=None, model=None, progress=None, **options) -> dict:
+    """`lantern lens eval`: per-layer KL(final ‖ lens) over the corpus, for the logit lens and the
+    tuned lens in folder `tuned`."""
+    return job("lens eval", progress=progress, tuned=tuned, model=model, **options)
+
+
+def train_lens(out, tokens: int, model=None, progress=None, **options) -> str:
+    """`lantern lens train`: a tuned lens trained on `tokens` positions of the corpus, written to
+    folder `out` (load it with `Model.lens(..., tuned=out)`). Returns `out`."""
+    job("lens train", progress=progress, out=out, tokens=tokens, model=model, **options)
+    return str(out)
+
+
+def superposition(sparsity=(0, 0.8, 0.9, 0.95, 0.98), progress=None, **options) -> dict:
+    """`lantern superposition`: the toy models of superposition (Elhage et al. 2022), the best of
+    `restarts` per sparsity, with their W, b, loss curves and per-feature geometry."""
+    values = [sparsity] if isinstance(sparsity, numbers.Real) else list(sparsity)
+    return job("superposition", progress=progress, sparsity=[float(v) for v in values], **options)

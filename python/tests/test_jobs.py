@@ -112,3 +112,66 @@ def test_bad_requests_name_the_field(lantern, tmp_path, corpus):
     with pytest.raises(lantern.InvalidArgumentError, match="'layers': 5-9 is outside 0..<7"):
         lantern.harvest_transcoders(tmp_path / "t", model=FIXTURES / "gemma3_tiny", backend="cpu", corpus=[corpus],
                                     byte_tokens=True, tokens=10, layers="5-9")
+
+
+def _timeless(text):
+    """A result's JSON without the seconds it took (the one field two runs need not share)."""
+    import re
+    return re.sub(r'"seconds":[0-9.e+-]+', '"seconds":0', text)
+
+
+def test_evaluations_are_the_clis_bytes(lantern, tmp_path, corpus):
+    """sae eval over harvested rows, sae sweep, lens train, lens eval and transcoder eval in process:
+    the JSON `lantern ... --json` prints for the same request (the seconds they took aside)."""
+    common = dict(model=MODEL, backend="cpu")
+    acts = lantern.harvest(tmp_path / "acts", hook=HOOK, tokens=800, corpus=[corpus], byte_tokens=True, context=32, **common)
+    ids = tmp_path / "ids.txt"
+    ids.write_text("2,100,101,102,103,104\n2,50,60,70\n")
+
+    sweep = dict(activations=acts, widths=[16, 32, 48], k=4, tokens=1000, batch=100, linear_rows=300, corpus=[ids])
+    mine = lantern.cli.job_json("sae sweep", out=tmp_path / "sweep", **sweep, **common)
+    printed = run_cli("sae", "sweep", "--model", MODEL, "--backend", "cpu", "--activations", acts, "--widths", "16", "32", "48",
+                      "--k", "4", "--tokens", "1000", "--batch", "100", "--linear-rows", "300", "--corpus", ids,
+                      "--out", tmp_path / "sweep", "--json").stdout.rstrip("\n")
+    assert mine == printed and '"fit"' in mine
+    assert lantern.cli.sweep_saes(out=tmp_path / "sweep", **sweep, **common) == json.loads(mine)
+
+    sae = tmp_path / "sweep" / "width-32"
+    mine = lantern.cli.job_json("sae eval", sae=sae, activations=acts, rows=500, backend="cpu")
+    printed = run_cli("sae", "eval", "--model", MODEL, "--backend", "cpu", "--sae", sae, "--activations", acts, "--rows", "500",
+                      "--json").stdout.rstrip("\n")
+    assert mine == printed and json.loads(mine)["rows"] == 500
+
+    lantern.cli.train_lens(tmp_path / "lens", tokens=300, corpus=[corpus], byte_tokens=True, context=32, **common)
+    run_cli("lens", "train", "--model", MODEL, "--backend", "cpu", "--corpus", corpus, "--byte-tokens", "--tokens", "300",
+            "--context", "32", "--out", tmp_path / "cli-lens")
+    assert (tmp_path / "lens" / "params.safetensors").read_bytes() == (tmp_path / "cli-lens" / "params.safetensors").read_bytes()
+    mine = lantern.cli.job_json("lens eval", tuned=tmp_path / "lens", tokens=200, corpus=[corpus], byte_tokens=True, context=32,
+                                **common)
+    printed = run_cli("lens", "eval", "--model", MODEL, "--backend", "cpu", "--corpus", corpus, "--byte-tokens", "--tokens", "200",
+                      "--context", "32", "--tuned", tmp_path / "lens", "--json").stdout.rstrip("\n")
+    assert mine == printed and json.loads(mine)["tokens"] == 200
+
+    model = FIXTURES / "gemma3_tiny"
+    lantern.harvest_transcoders(tmp_path / "tc-acts", model=model, backend="cpu", corpus=[corpus], byte_tokens=True, tokens=300,
+                                context=32, layers="1-2")
+    lantern.train_transcoders(tmp_path / "tc-acts", tmp_path / "tc", model=model, backend="cpu", width=32, k=4, tokens=600, batch=100)
+    options = dict(corpus=[corpus], byte_tokens=True, tokens=62, context=32, each=True)
+    mine = lantern.cli.job_json("transcoder eval", transcoders=[tmp_path / "tc"], model=model, backend="cpu", **options)
+    printed = run_cli("transcoder", "eval", "--model", model, "--backend", "cpu", "--transcoders", tmp_path / "tc", "--corpus", corpus,
+                      "--byte-tokens", "--tokens", "62", "--context", "32", "--each", "--json").stdout.rstrip("\n")
+    assert mine == printed and [layer["layer"] for layer in json.loads(mine)["layers"]] == [1, 2]
+
+
+def test_superposition_is_the_clis_bytes(lantern):
+    mine = lantern.cli.job_json("superposition", sparsity=[0, 0.9], steps=300, batch=256, restarts=2)
+    printed = run_cli("superposition", "--sparsity", "0,0.9", "--steps", "300", "--batch", "256", "--restarts", "2",
+                      "--json").stdout.rstrip("\n")
+    assert _timeless(mine) == _timeless(printed)
+    assert [m["sparsity"] for m in lantern.cli.superposition([0, 0.9], steps=300, batch=256, restarts=2)["models"]] == [0, 0.9]
+    with pytest.raises(lantern.InvalidArgumentError, match="'sparsity' values must be in \\[0, 1\\)"):
+        lantern.cli.superposition(1.0)
+    with pytest.raises(KeyboardInterrupt):
+        def interrupt(done, total, label):
+            raise KeyboardInterrupt
+        lantern.cli.superposition(0.5, steps=2000, progress=interrupt)
