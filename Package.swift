@@ -20,13 +20,14 @@ let package = Package(
         .target(name: "LanternCore", dependencies: ["CIntrinsics"]),
         .target(name: "CIntrinsics"),
         .target(name: "CPUBackend", dependencies: ["LanternCore", "CIntrinsics"]),
-        .target(name: "Formats", dependencies: ["LanternCore"]),
+        // File formats: safetensors, GGUF, the strict JSON readers, npy/npz (zip).
+        .target(name: "Formats", dependencies: ["LanternCore", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         .target(name: "Tokenizers", dependencies: ["LanternCore", "Formats"]),
         .target(name: "Models", dependencies: ["LanternCore", "Formats"]),
         .target(name: "Training", dependencies: ["LanternCore", "Formats", "Models", "Interpretability"]),
         .target(
             name: "Interpretability",
-            dependencies: ["LanternCore", "Formats", "Models", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
+            dependencies: ["LanternCore", "Formats", "Models"]
         ),
         // Pictures and pages: the HTML, SVG and plots the CLI writes and the server's page is made of.
         .target(name: "Presentation", dependencies: ["LanternCore", "Models", "Interpretability"]),

@@ -16,11 +16,14 @@ FLAGS=(-O -swift-version 6 -parse-as-library -enable-testing -sanitize=fuzzer,ad
        -I .build/checkouts/ZIPFoundation/Sources/CZLib -I "$OUT/cintrinsics")
 [ -d .build/checkouts/ZIPFoundation ] || swift package resolve >/dev/null
 
-# module name → its sources (rebuilt only when a source is newer than the library).
+# module name → its sources (rebuilt only when a source is newer than the library, or the set of
+# sources changed: a file moved in from another module keeps its old time).
 module() {
   local name=$1; shift
-  local lib="$OUT/lib/lib$name.a"
-  if [ -f "$lib" ] && [ -z "$(find "$@" -newer "$lib" -name '*.swift' 2>/dev/null | head -1)" ]; then return; fi
+  local lib="$OUT/lib/lib$name.a" sources
+  sources=$(find "$@" -name '*.swift' | sort)
+  if [ -f "$lib" ] && [ "$sources" = "$(cat "$lib.sources" 2>/dev/null)" ] \
+     && [ -z "$(find "$@" -newer "$lib" -name '*.swift' 2>/dev/null | head -1)" ]; then return; fi
   echo "fuzz: building module $name"
   rm -f "$lib"  # so that a failed compile cannot leave the old library looking built
   local mode=()
@@ -28,13 +31,13 @@ module() {
   swiftc "${FLAGS[@]}" "${mode[@]}" -module-name "$name" -emit-library -static -emit-module \
     -emit-module-path "$OUT/lib/$name.swiftmodule" -o "$lib" $(find "$@" -name '*.swift' | sort) 2>&1 \
     | grep -v "Cannot export local symbol" || true
-  [ -f "$lib" ]
+  [ -f "$lib" ] && echo "$sources" > "$lib.sources"
 }
 module LanternCore Sources/LanternCore
+module ZIPFoundation .build/checkouts/ZIPFoundation/Sources/ZIPFoundation
 module Formats Sources/Formats
 module Tokenizers Sources/Tokenizers
 module Models Sources/Models
-module ZIPFoundation .build/checkouts/ZIPFoundation/Sources/ZIPFoundation
 
 harness() {
   local name=$1; shift
@@ -47,12 +50,11 @@ harness() {
 ALL=(safetensors gguf npz tokenizer config)
 for h in "${@:-${ALL[@]}}"; do
   case $h in
-    safetensors) harness fuzz-safetensors Fuzz/Harnesses/FuzzSafetensors.swift -lFormats -lLanternCore ;;
-    gguf) harness fuzz-gguf Fuzz/Harnesses/FuzzGGUF.swift -lModels -lTokenizers -lFormats -lLanternCore ;;
-    npz) harness fuzz-npz Fuzz/Harnesses/FuzzNPZ.swift Sources/Interpretability/NPY.swift Sources/Interpretability/NPZArchive.swift Sources/Interpretability/ZipMemberRanges.swift \
-           -lZIPFoundation -lLanternCore -lz ;;
-    tokenizer) harness fuzz-tokenizer Fuzz/Harnesses/FuzzTokenizer.swift -lTokenizers -lFormats -lLanternCore ;;
-    config) harness fuzz-config Fuzz/Harnesses/FuzzConfig.swift -lModels -lFormats -lLanternCore ;;
+    safetensors) harness fuzz-safetensors Fuzz/Harnesses/FuzzSafetensors.swift -lFormats -lZIPFoundation -lLanternCore -lz ;;
+    gguf) harness fuzz-gguf Fuzz/Harnesses/FuzzGGUF.swift -lModels -lTokenizers -lFormats -lZIPFoundation -lLanternCore -lz ;;
+    npz) harness fuzz-npz Fuzz/Harnesses/FuzzNPZ.swift -lFormats -lZIPFoundation -lLanternCore -lz ;;
+    tokenizer) harness fuzz-tokenizer Fuzz/Harnesses/FuzzTokenizer.swift -lTokenizers -lFormats -lZIPFoundation -lLanternCore -lz ;;
+    config) harness fuzz-config Fuzz/Harnesses/FuzzConfig.swift -lModels -lFormats -lZIPFoundation -lLanternCore -lz ;;
     *) echo "unknown harness $h (${ALL[*]})" >&2; exit 2 ;;
   esac
 done

@@ -1,4 +1,5 @@
 import Foundation
+@testable import Formats
 import LanternCore
 
 /// npy/npz: the first byte picks the target. Even: the rest is one `.npy` array. Odd: the rest is

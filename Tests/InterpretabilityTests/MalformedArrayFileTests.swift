@@ -1,5 +1,6 @@
 import CPUBackend
 import Foundation
+@testable import Formats
 @testable import Interpretability
 import LanternCore
 import XCTest

@@ -3,6 +3,7 @@ import XCTest
 import CPUBackend
 import LanternCore
 import Models
+@testable import Formats
 @testable import Interpretability
 
 /// Broken SAE files are refused with one line that names the file and the field.

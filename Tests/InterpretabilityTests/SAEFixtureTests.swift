@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 import CPUBackend
-import Formats
+@testable import Formats
 import LanternCore
 import Models
 import VulkanBackend
