@@ -67,27 +67,21 @@ public struct DashboardJSON: Encodable, Sendable {
         }
     }
 
-    struct Key: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(_ s: String) { stringValue = s }
-        init?(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
+    typealias Key = AnyKey
 
     public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: Key.self)
-        try c.encode(unit, forKey: Key(unitName))
-        try c.encode(density, forKey: Key("density"))
-        try c.encode(firing, forKey: Key("firing"))
-        try c.encode(tokens, forKey: Key("tokens"))
-        try c.encode(maxActivation, forKey: Key("max_activation"))
-        try c.encode(meanActivation, forKey: Key("mean_activation"))
+        var c = encoder.container(keyedBy: AnyKey.self)
+        try c.encode(unit, forKey: AnyKey(unitName))
+        try c.encode(density, forKey: AnyKey("density"))
+        try c.encode(firing, forKey: AnyKey("firing"))
+        try c.encode(tokens, forKey: AnyKey("tokens"))
+        try c.encode(maxActivation, forKey: AnyKey("max_activation"))
+        try c.encode(meanActivation, forKey: AnyKey("mean_activation"))
         // An SAE feature's direction is its decoder row; a neuron's its column of the MLP's output.
-        try c.encode(directionNorm, forKey: Key(unitName == "feature" ? "decoder_norm" : "direction_norm"))
-        try c.encode(logits, forKey: Key("logits"))
-        try c.encode(histogram, forKey: Key("histogram"))
-        try c.encode(examples, forKey: Key("examples"))
+        try c.encode(directionNorm, forKey: AnyKey(unitName == "feature" ? "decoder_norm" : "direction_norm"))
+        try c.encode(logits, forKey: AnyKey("logits"))
+        try c.encode(histogram, forKey: AnyKey("histogram"))
+        try c.encode(examples, forKey: AnyKey("examples"))
     }
 }
 

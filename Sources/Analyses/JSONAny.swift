@@ -7,19 +7,11 @@ public struct JSONAny: Encodable, @unchecked Sendable {
     public let value: Any
     public init(_ value: Any) { self.value = value }
 
-    struct Key: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(_ s: String) { stringValue = s }
-        init?(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
     public func encode(to encoder: any Encoder) throws {
         switch value {
         case let dictionary as [String: Any]:
-            var c = encoder.container(keyedBy: Key.self)
-            for (key, item) in dictionary { try c.encode(JSONAny(item), forKey: Key(key)) }
+            var c = encoder.container(keyedBy: AnyKey.self)
+            for (key, item) in dictionary { try c.encode(JSONAny(item), forKey: AnyKey(key)) }
         case let array as [Any]:
             var c = encoder.unkeyedContainer()
             for item in array { try c.encode(JSONAny(item)) }
@@ -39,4 +31,13 @@ public struct JSONAny: Encodable, @unchecked Sendable {
             throw EncodingError.invalidValue(value, .init(codingPath: encoder.codingPath, debugDescription: "not a JSON value: \(type(of: value))"))
         }
     }
+}
+
+/// A JSON key known only at run time (a dashboard's "feature" or "neuron", a dictionary's keys).
+struct AnyKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(_ s: String) { stringValue = s }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
 }

@@ -37,8 +37,9 @@ public func lantern_analyze(_ modelHandle: UnsafeMutableRawPointer?, _ name: Uns
     }
 }
 
-/// The C progress callback as a Swift closure (the user pointer carried as an address).
-private func reporter(_ callback: ProgressCallback?, _ user: UnsafeMutableRawPointer?) -> (@Sendable (Int, Int, String) -> Void)? {
+/// The C progress callback as a Swift closure (the user pointer carried as an address, so that
+/// the closure is Sendable); `lantern_analyze` and `lantern_job` both report through it.
+func reporter(_ callback: ProgressCallback?, _ user: UnsafeMutableRawPointer?) -> (@Sendable (Int, Int, String) -> Void)? {
     guard let callback else { return nil }
     let address = Int(bitPattern: user)
     return { done, total, label in
@@ -46,7 +47,8 @@ private func reporter(_ callback: ProgressCallback?, _ user: UnsafeMutableRawPoi
     }
 }
 
-private func asker(_ callback: CancelCallback?, _ user: UnsafeMutableRawPointer?) -> (@Sendable () -> Bool)? {
+/// The C cancel callback as a Swift closure.
+func asker(_ callback: CancelCallback?, _ user: UnsafeMutableRawPointer?) -> (@Sendable () -> Bool)? {
     guard let callback else { return nil }
     let address = Int(bitPattern: user)
     return { callback(UnsafeMutableRawPointer(bitPattern: address)) != 0 }

@@ -24,19 +24,3 @@ public func lantern_job(_ name: UnsafePointer<CChar>?, _ requestJSON: UnsafePoin
         return strdup(String(decoding: data, as: UTF8.self))
     }
 }
-
-/// The C progress callback as a Swift closure (the user pointer carried as an address, so that
-/// the closure is Sendable).
-private func reporter(_ callback: ProgressCallback?, _ user: UnsafeMutableRawPointer?) -> (@Sendable (Int, Int, String) -> Void)? {
-    guard let callback else { return nil }
-    let address = Int(bitPattern: user)
-    return { done, total, label in
-        label.withCString { callback(UnsafeMutableRawPointer(bitPattern: address), Int64(done), Int64(total), $0) }
-    }
-}
-
-private func asker(_ callback: CancelCallback?, _ user: UnsafeMutableRawPointer?) -> (@Sendable () -> Bool)? {
-    guard let callback else { return nil }
-    let address = Int(bitPattern: user)
-    return { callback(UnsafeMutableRawPointer(bitPattern: address)) != 0 }
-}
