@@ -4,47 +4,26 @@ import Foundation
 import Lantern
 import Training
 
-/// How much of the corpus a scan reads and what it keeps (`feature`, `features top`, `neuron`, `neurons top`).
+/// How much of the corpus a scan reads and what it keeps (`feature`, `features top`, `neuron`, `neurons top`): `ScanSize`.
 struct ScanSizeOptions: ParsableArguments {
-    @Option(name: .long, help: "Corpus tokens to scan (whole contexts, BOS included).")
+    @Option(name: .long, help: ArgumentHelp(ScanSize.tokens))
     var tokens = 16_384
 
-    @Option(name: .long, help: "Tokens per context, BOS included.")
+    @Option(name: .long, help: ArgumentHelp(ScanSize.context))
     var context = 128
 
-    @Option(name: .long, help: "Top activating contexts kept per unit.")
+    @Option(name: .long, help: ArgumentHelp(ScanSize.examples))
     var examples = 10
 
     func validate() throws {
-        try OptionCheck.integer(tokens, "--tokens", 1...OptionCheck.maxCount)
-        try OptionCheck.integer(context, "--context", 2...1 << 20)
-        try OptionCheck.integer(examples, "--examples", 1...1_000_000)
-        guard tokens > 0, context >= 2, examples > 0 else { throw ValidationError("--tokens, --examples must be positive and --context at least 2") }
+        do {
+            try values.validate(JobFrontEnd(spelling: .cli))
+        } catch let error as AnalysisError {
+            throw ValidationError(error.message)
+        }
     }
 
-    /// Scans the corpus into `scan` (and the companion SAE's scan), one context at a time, with progress.
-    func run(_ loaded: LanternModel, units: any ActivationUnits, into scan: FeatureScan,
-             companion: (sae: SAE, scan: FeatureScan)? = nil, packer: ContextPacker) throws {
-        let contexts = (tokens + context - 1) / context
-        let progress = Progress(total: contexts, label: "scanning \(units.hookNames.joined(separator: " + "))")
-        try packer.forEachContext { index, ids in
-            try scan.add(context: ids, model: loaded.transformer, units: units, companion: companion)
-            let seconds = Date().timeIntervalSince(progress.start)
-            progress.update(index + 1, detail: String(format: "%.0f tokens/s", Double((index + 1) * context) / max(seconds, 1e-9)))
-            return index + 1 < contexts
-        }
-        progress.finish()
-        guard scan.contexts > 0 else {
-            throw LanternError.invalidArgument("the corpus is shorter than one \(context)-token context")
-        }
-        if scan.contexts < contexts { note("the corpus ran out after \(scan.contexts) contexts (\(scan.contexts * context) tokens)") }
-    }
-
-    var scanOptions: FeatureScan.Options {
-        var options = FeatureScan.Options()
-        options.topExamples = examples
-        return options
-    }
+    var values: ScanSize { ScanSize(tokens: tokens, context: context, examples: examples) }
 }
 
 /// The corpus pass `feature` and `features top` share: model, SAE, corpus and how much to read.
@@ -58,20 +37,13 @@ struct FeatureScanOptions: ParsableArguments {
     func scan() throws -> (LanternModel, SAE, FeatureScan) {
         let loaded = try model.load(manyPasses: true)
         let sae = try saeOptions.load(for: loaded)
-        let packer = try corpus.packer(for: loaded, length: size.context)
-        let scan = FeatureScan(width: sae.dSAE, bos: packer.bos, options: size.scanOptions)
-        try size.run(loaded, units: sae, into: scan, packer: packer)
+        let scan = try JobOutput.run { try size.values.scanFeatures(of: sae, loaded, corpus: corpus.source, monitor: $0, $1) }
         return (loaded, sae, scan)
     }
 }
 
 /// How the terminal and JSON show a dashboard.
 extension FeatureDashboard {
-    /// The dashboard's JSON object (`DashboardJSON`'s), for lists of dashboards (`features top`, `neurons top`).
-    func json(_ loaded: LanternModel) -> [String: Any] {
-        (try? JSONSerialization.jsonObject(with: AnalysisJSON.encode(DashboardJSON(self, model: loaded)))) as? [String: Any] ?? [:]
-    }
-
     func text(_ loaded: LanternModel) -> String {
         let s = summary
         var out = "\(unitName) \(feature): " + String(format: "density %.4f%% (%d of %d tokens), max %.3f, mean when firing %.3f\n",

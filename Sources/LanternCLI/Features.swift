@@ -85,11 +85,7 @@ struct FeaturesShow: ParsableCommand {
     /// Scans the corpus when labels or a density cut are asked for.
     func labels(_ loaded: LanternModel, sae: SAE) throws -> FeatureScan? {
         guard labelTokens > 0 || maxDensity < 1 else { return nil }
-        var size = try ScanSizeOptions.parse(["--tokens", "\(labelTokens > 0 ? labelTokens : 4096)", "--examples", "8"])
-        size.context = min(128, loaded.config.contextLength)
-        let packer = try corpus.packer(for: loaded, length: size.context)
-        let scan = FeatureScan(width: sae.dSAE, bos: packer.bos, options: size.scanOptions)
-        try size.run(loaded, units: sae, into: scan, packer: packer)
-        return scan
+        let size = ScanSize(tokens: labelTokens > 0 ? labelTokens : 4096, context: min(128, loaded.config.contextLength), examples: 8)
+        return try JobOutput.run { try size.scanFeatures(of: sae, loaded, corpus: corpus.source, monitor: $0, $1) }
     }
 }

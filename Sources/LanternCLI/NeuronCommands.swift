@@ -43,7 +43,7 @@ struct NeuronCommand: ParsableCommand {
             guard let poly, let c = r.companion else { return try printJSON(result) }
             var data = try JSONSerialization.jsonObject(with: AnalysisJSON.encode(result)) as! [String: Any]
             data["sae"] = c.sae.source
-            data["polysemanticity"] = poly.json(notes, r.loaded)
+            data["polysemanticity"] = try JSONSerialization.jsonObject(with: AnalysisJSON.encode(PolysemanticityJSON(poly, notes: notes, model: r.loaded)))
             print(try jsonString(data))
         } else {
             print(r.description)
@@ -59,7 +59,7 @@ struct Neurons: ParsableCommand {
         abstract: "MLP neurons ranked over a corpus.", subcommands: [NeuronsTop.self], defaultSubcommand: NeuronsTop.self)
 }
 
-/// `lantern neurons top`: one layer's neurons ranked, optionally with their pages.
+/// `lantern neurons top`: one layer's neurons ranked (`NeuronsTopRequest`), optionally with their pages.
 struct NeuronsTop: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "top",
@@ -67,11 +67,10 @@ struct NeuronsTop: ParsableCommand {
 
     @OptionGroup var scanOptions: NeuronScanOptions
 
-    @Option(name: [.long, .customLong("sort")],
-            help: "Order: density, max, mean, or polysemantic (the effective number of SAE features the top contexts split into; needs --sae).")
+    @Option(name: [.long, .customLong("sort")], help: ArgumentHelp(NeuronsTopRequest.by))
     var by: String = "density"
 
-    @Option(name: .long, help: "How many neurons to list.")
+    @Option(name: .long, help: ArgumentHelp(NeuronsTopRequest.count))
     var count = 20
 
     @Option(name: .long, help: "Write one HTML page per listed neuron and an index.html into this directory.")
@@ -80,70 +79,45 @@ struct NeuronsTop: ParsableCommand {
     @Flag(name: .long, help: "Print the data as one JSON object.")
     var json = false
 
-    func validate() throws {
-        try OptionCheck.integer(count, "--count", 1...1_000_000)
-        guard by == "polysemantic" || FeatureRanking(rawValue: by) != nil else {
-            throw ValidationError("--by must be density, max, mean or polysemantic, got '\(by)'")
-        }
-        if by == "polysemantic" && scanOptions.sae == nil { throw ValidationError("--by polysemantic needs --sae (the features that group the top contexts)") }
-        guard count > 0 else { throw ValidationError("--count must be positive") }
+    var request: NeuronsTopRequest {
+        let o = scanOptions
+        return NeuronsTopRequest(model: o.model.job, corpus: o.corpus.source, layer: o.layer, sae: o.sae, maxDensity: o.maxDensity,
+                                 size: o.size.values, by: by, count: count)
     }
 
+    func validate() throws { try JobOutput.validate(request) }
+
     func run() throws {
-        let r = try scanOptions.scan()
-        let maxDensity = scanOptions.maxDensity
-        let ids: [Int]
-        if by == "polysemantic", let c = r.companion {
-            ids = Polysemanticity.ranked(scan: r.scan, companion: c.scan, maxDensity: maxDensity, count: count).map(\.unit)
-        } else {
-            ids = r.scan.ranked(by: FeatureRanking(rawValue: by)!, count: count).map(\.feature)
-        }
-        let dashboards = try ids.map { try FeatureDashboard(unit: $0, scan: r.scan, units: r.neurons, model: r.loaded.transformer, logitCount: 5) }
-        let polys = ids.map { r.polysemanticity($0, maxDensity: maxDensity) }
-        func maxTokens(_ d: FeatureDashboard) -> [String] {
-            var seen: [String] = []
-            for e in d.examples where !seen.contains(r.loaded.shown(e.tokens[e.maxIndex])) { seen.append(r.loaded.shown(e.tokens[e.maxIndex])) }
-            return Array(seen.prefix(5))
-        }
+        let result = try JobOutput.run(request)
+        let r = result.scan, maxDensity = scanOptions.maxDensity
         func scores(_ p: Polysemanticity?) -> [String] {
             p.map { [String(format: "%.2f", $0.effectiveFeatures), String(format: "%.0f%%", $0.coverage * 100), "\($0.distinctFeatures)"] } ?? []
         }
         if let htmlDir {
             try FileManager.default.createDirectory(atPath: htmlDir, withIntermediateDirectories: true)
-            for (d, p) in zip(dashboards, polys) {
+            for (d, p) in zip(result.dashboards, result.groupings) {
                 let more = try p.map { [HTMLReport.polysemanticity($0, examples: d.examples, notes: try r.notes($0), sae: r.companion!.sae.source,
                                                                    maxDensity: maxDensity, display: r.loaded.display)] } ?? []
                 try writeHTML(d.page(r.loaded, title: "Neuron \(r.neurons.layer).\(d.feature)", subtitle: r.description, index: "index.html", more: more),
                               to: (htmlDir as NSString).appendingPathComponent("neuron-\(d.feature).html"))
             }
-            let rows = dashboards.map { d in
-                (summary: d.summary, link: "neuron-\(d.feature).html", top: [maxTokens(d), d.logits.positive.map { r.loaded.shown($0.token) }])
+            let rows = result.dashboards.map { d in
+                (summary: d.summary, link: "neuron-\(d.feature).html", top: [d.maxTokens(r.loaded), d.logits.positive.map { r.loaded.shown($0.token) }])
             }
             let index = HTMLReport.page(title: "Neurons of layer \(r.neurons.layer) by \(by)", subtitle: r.description,
                                         sections: [HTMLReport.featureIndex(rows, ranking: by, unitName: "neuron",
                                                                            extraHeaders: r.companion == nil ? [] : ["effective SAE features", "coverage", "shared features"],
-                                                                           extra: polys.map(scores))])
+                                                                           extra: result.groupings.map(scores))])
             try writeHTML(index, to: (htmlDir as NSString).appendingPathComponent("index.html"))
         }
-        if json {
-            var data: [String: Any] = ["hook": r.neurons.hookName, "layer": r.neurons.layer, "tokens": r.scan.tokens, "by": by,
-                                       "neurons": zip(dashboards, polys).map { d, p -> [String: Any] in
-                                           var j = d.json(r.loaded)
-                                           if let p { j["polysemanticity"] = p.json([:], r.loaded) }
-                                           return j
-                                       }]
-            if let scale = r.neurons.frozenScale { data["frozen_norm_scale"] = scale }
-            if let c = r.companion { data["sae"] = c.sae.source }
-            print(try jsonString(data))
-            return
-        }
+        if json { return try printJSON(result) }
         print(r.description)
         print("neuron   density     max    mean" + (r.companion == nil ? "" : "  eff.SAE  cover  shared") + "  top activating tokens → promoted tokens")
-        for (d, p) in zip(dashboards, polys) {
+        for (d, p) in zip(result.dashboards, result.groupings) {
             let s = d.summary
             var line = String(format: "%6d  %7.3f%%  %6.2f  %6.2f  ", s.feature, s.density * 100, Double(s.maxActivation), s.meanActivation)
             if let p { line += String(format: "%7.2f  %4.0f%%  %6d  ", p.effectiveFeatures, p.coverage * 100, p.distinctFeatures) }
-            print(line + maxTokens(d).joined(separator: " ") + " → " + d.logits.positive.map { r.loaded.shown($0.token) }.joined(separator: " "))
+            print(line + d.maxTokens(r.loaded).joined(separator: " ") + " → " + d.logits.positive.map { r.loaded.shown($0.token) }.joined(separator: " "))
         }
     }
 }

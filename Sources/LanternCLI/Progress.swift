@@ -90,10 +90,19 @@ final class JobOutput: @unchecked Sendable {
     /// Runs `request` (which the command's `validate` checked) with a bar and its notices.
     @discardableResult
     static func run<R: JobRequest>(_ request: R) throws -> R.Result {
+        try run { monitor, frontEnd in
+            var request = request
+            request.frontEnd = frontEnd
+            return try request.run(monitor: monitor)
+        }
+    }
+
+    /// Runs work outside a job (the corpus scan before a dashboard) as a job runs: bars, notices,
+    /// refusals as usage errors.
+    static func run<T>(_ body: (AnalysisMonitor, JobFrontEnd) throws -> T) throws -> T {
         let output = JobOutput()
-        var request = request
-        request.frontEnd = JobFrontEnd(spelling: .cli, notice: { output.notice($0) }, fetchProgress: fetchProgress)
-        let result = try usageErrors { try request.run(monitor: AnalysisMonitor(progress: { output.report($0, $1, $2) })) }
+        let frontEnd = JobFrontEnd(spelling: .cli, notice: { output.notice($0) }, fetchProgress: fetchProgress)
+        let result = try usageErrors { try body(AnalysisMonitor(progress: { output.report($0, $1, $2) }), frontEnd) }
         output.finish()
         return result
     }
