@@ -218,3 +218,17 @@ def superposition(sparsity=(0, 0.8, 0.9, 0.95, 0.98), progress=None, **options) 
     `restarts` per sparsity, with their W, b, loss curves and per-feature geometry."""
     values = [sparsity] if isinstance(sparsity, numbers.Real) else list(sparsity)
     return job("superposition", progress=progress, sparsity=[float(v) for v in values], **options)
+
+
+def features_top(sae, model=None, progress=None, **options) -> dict:
+    """`lantern features top`: the SAE at path `sae` scanned over the corpus (tokens=, context=,
+    examples=), its features ranked by=density|max|mean (count=, max_density=), each with its
+    dashboard (density, logit effects, histogram, top contexts)."""
+    return job("features top", progress=progress, sae=sae, model=model, **options)
+
+
+def neurons_top(layer: int, model=None, progress=None, **options) -> dict:
+    """`lantern neurons top`: layer `layer`'s MLP neurons scanned over the corpus and ranked
+    by=density|max|mean, or polysemantic with sae= (an SAE read on the same tokens), each with
+    its dashboard (and its grouping by SAE feature with sae=)."""
+    return job("neurons top", progress=progress, layer=layer, model=model, **options)

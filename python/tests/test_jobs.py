@@ -175,3 +175,26 @@ def test_superposition_is_the_clis_bytes(lantern):
         def interrupt(done, total, label):
             raise KeyboardInterrupt
         lantern.cli.superposition(0.5, steps=2000, progress=interrupt)
+
+
+def test_top_units_are_the_clis_bytes(lantern, tmp_path, corpus):
+    from conftest import SAE_DIR
+    scan = dict(corpus=[corpus], byte_tokens=True, context=32, tokens=128, examples=3)
+    flags = ["--model", MODEL, "--backend", "cpu", "--corpus", corpus, "--byte-tokens", "--context", "32", "--tokens", "128",
+             "--examples", "3", "--json"]
+    mine = lantern.cli.job_json("features top", sae=SAE_DIR, by="max", count=4, max_density=0.5, model=MODEL, backend="cpu", **scan)
+    printed = run_cli("features", "top", "--sae", SAE_DIR, "--by", "max", "--count", "4", "--max-density", "0.5", *flags).stdout
+    assert mine == printed.rstrip("\n") and len(json.loads(mine)["features"]) == 4
+    mine = lantern.cli.job_json("neurons top", layer=2, sae=SAE_DIR, by="polysemantic", max_density=0.5, count=3, model=MODEL,
+                                backend="cpu", **scan)
+    printed = run_cli("neurons", "top", "--layer", "2", "--sae", SAE_DIR, "--by", "polysemantic", "--max-density", "0.5",
+                      "--count", "3", *flags).stdout
+    assert mine == printed.rstrip("\n")
+    neurons = lantern.cli.neurons_top(2, sae=SAE_DIR, by="polysemantic", max_density=0.5, count=3, model=MODEL, backend="cpu",
+                                      **scan)["neurons"]
+    assert [n["neuron"] for n in neurons] == [n["neuron"] for n in json.loads(mine)["neurons"]]
+    assert all("polysemanticity" in n for n in neurons)
+    with pytest.raises(lantern.InvalidArgumentError, match="'by' polysemantic needs 'sae'"):
+        lantern.cli.neurons_top(2, by="polysemantic", model=MODEL)
+    with pytest.raises(lantern.InvalidArgumentError, match="'hook' 'blocks.1.hook_resid_pots' is not a hook"):
+        lantern.cli.features_top(SAE_DIR, hook="blocks.1.hook_resid_pots", model=MODEL, backend="cpu", **scan)
