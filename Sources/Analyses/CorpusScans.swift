@@ -99,7 +99,7 @@ public struct ScanSize: Sendable, Equatable {
 }
 
 /// One layer's neurons scanned over a corpus, and the companion SAE's scan of the same tokens.
-public struct NeuronScan: @unchecked Sendable {
+public struct NeuronScan {
     public let loaded: LanternModel
     public let neurons: MLPNeurons
     public let scan: FeatureScan

@@ -1,11 +1,15 @@
-"""Lantern's long-running jobs from Python, in process: harvesting activations and training SAEs
-and transcoders. Each is the job `lantern harvest`, `lantern sae train`, ... runs (the same code,
-checkpoints and exact resume with `resume=True`), called through the library, not the command.
+"""Lantern's long-running jobs from Python, in process: harvesting activations, training SAEs,
+transcoders and tuned lenses, and the evaluations and corpus scans that load their own model
+(sae sweep, transcoder eval, lens eval, features top, neurons top, superposition). Each is the job
+`lantern harvest`, `lantern sae train`, ... runs (the same code, checkpoints and exact resume with
+`resume=True`), called through the library, not the command; its result is the object the command
+prints with --json (`job_json`: the same bytes).
 
     import lantern
     lantern.harvest(out="acts", hook="blocks.6.hook_resid_post", tokens=1_000_000)
     sae = lantern.train_sae(activations="acts", out="my-sae", width=4096, k=64, tokens=2_000_000)
     print(sae.evaluate(lantern.Model.load(), "The reliability of Wikipedia is very")["overall"])
+    print(lantern.cli.evaluate_sae_activations("my-sae", "acts")["dead_features"])
 
 Keyword arguments are the job's fields, named as the command's flags (`checkpoint_every=500` for
 `--checkpoint-every 500`, `byte_tokens=True`, `corpus=[files]`; None leaves a field at its
