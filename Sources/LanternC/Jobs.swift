@@ -2,10 +2,11 @@ import Analyses
 import Foundation
 import Lantern
 
-/// Runs the job `name` ("harvest", "sae train", "transcoder harvest", "transcoder train") with the
-/// request `request_json` (the CLI's flags as JSON keys: `{"hook": ..., "tokens": ..., "out": ...}`)
-/// and returns its result as JSON. The job loads its own model (`model`, `backend`) and writes
-/// its output and checkpoints to disk, as the CLI does.
+/// Runs the job `name` (one of `JobCatalog`'s: harvest, sae train, sae sweep, sae eval over
+/// harvested rows, transcoder harvest / train / eval, lens train / eval, superposition, features
+/// top, neurons top) with the request `request_json` (the CLI's flags as JSON keys: `{"hook": ...,
+/// "tokens": ..., "out": ...}`) and returns its result as JSON. The job loads its own model
+/// (`model`, `backend`) and writes its output and checkpoints to disk, as the CLI does.
 ///
 /// `progress` gets (done, total, label) as the job advances; a report with total < 0 is a notice,
 /// a line to show the user (the lines the CLI writes to standard error: a resumed step, a warning,
