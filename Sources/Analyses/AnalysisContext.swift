@@ -30,6 +30,8 @@ public final class AnalysisContext: @unchecked Sendable {
     public var tuned: TunedLens?
     /// The model with transcoders in place of its MLPs, for attribution graphs.
     public var replacement: ReplacementModel?
+    /// Corpus contexts (BOS first, equal length) for analyses that scan a few on demand.
+    public var corpusContexts: [[Int32]]?
     /// What a graph request is told when there are no transcoders.
     public var noTranscoders = "no transcoders were given: attribution graphs need them"
     /// Text prompts as UTF-8 bytes after BOS, for models without a tokenizer (the test fixtures).

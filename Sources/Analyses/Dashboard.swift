@@ -210,8 +210,12 @@ public struct NeuronDashboardResult: Encodable, Sendable {
     public var frozenNormScale: Double?
     public var source: String
     public var scannedTokens: Int
+    /// With a companion SAE's scan (the CLI's --sae): which SAE, and how the neuron's top contexts
+    /// split into its features.
+    public var sae: String?
+    public var polysemanticity: PolysemanticityJSON?
     public let value: FeatureDashboard
     enum CodingKeys: String, CodingKey {
-        case hook, layer, dashboard, source, frozenNormScale = "frozen_norm_scale", scannedTokens = "scanned_tokens"
+        case hook, layer, dashboard, source, sae, polysemanticity, frozenNormScale = "frozen_norm_scale", scannedTokens = "scanned_tokens"
     }
 }

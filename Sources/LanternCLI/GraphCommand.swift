@@ -133,11 +133,7 @@ struct GraphCommand: ParsableCommand {
     func scanContexts(_ loaded: LanternModel, _ set: [Transcoder]) throws -> TranscoderScan {
         let length = 64, total = (contexts + length - 1) / length
         let packer = try corpus.packer(for: loaded, length: length)
-        var options = FeatureScan.Options()
-        options.topExamples = 3
-        options.before = 12
-        options.after = 3
-        let scan = TranscoderScan(transcoders: set, bos: packer.bos, options: options)
+        let scan = TranscoderScan(transcoders: set, bos: packer.bos, options: TranscoderFeatureRequest.scanOptions)
         let progress = Progress(total: total, label: "feature contexts")
         var done = 0
         try packer.forEachContext { index, ids in

@@ -39,12 +39,12 @@ struct NeuronCommand: ParsableCommand {
             try writeHTML(dashboard.page(r.loaded, title: "Neuron \(r.neurons.layer).\(id)", subtitle: r.description, more: more), to: html)
         }
         if json {
-            // With --sae, the polysemanticity view (the CLI's own: it needs the companion SAE's scan) beside the dashboard.
-            guard let poly, let c = r.companion else { return try printJSON(result) }
-            var data = try JSONSerialization.jsonObject(with: AnalysisJSON.encode(result)) as! [String: Any]
-            data["sae"] = c.sae.source
-            data["polysemanticity"] = try JSONSerialization.jsonObject(with: AnalysisJSON.encode(PolysemanticityJSON(poly, notes: notes, model: r.loaded)))
-            print(try jsonString(data))
+            var result = result
+            if let poly, let c = r.companion {
+                result.sae = c.sae.source
+                result.polysemanticity = PolysemanticityJSON(poly, notes: notes, model: r.loaded)
+            }
+            try printJSON(result)
         } else {
             print(r.description)
             print(dashboard.text(r.loaded), terminator: "")

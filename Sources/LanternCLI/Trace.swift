@@ -1,3 +1,4 @@
+import Analyses
 import ArgumentParser
 import Foundation
 import Lantern
@@ -35,35 +36,22 @@ struct Trace: ParsableCommand {
 
     func run() throws {
         let loaded = try model.load()
-        let transformer = loaded.transformer
-        let names = HookNames.all(layers: transformer.config.layerCount)
         if listHooks {
-            print(names.joined(separator: "\n"))
+            print(HookNames.all(layers: loaded.config.layerCount).joined(separator: "\n"))
             return
         }
-        for pattern in hooks where !names.contains(where: { HookFilter([pattern]).matches($0) }) {
-            let hint = HookNames.closest(to: pattern, layers: transformer.config.layerCount).map { "did you mean \($0)? " } ?? ""
-            throw LanternError.invalidArgument("--hooks '\(pattern)' matches no hook of this model (\(hint)see --list-hooks)")
+        let context = loaded.analysisContext()
+        var request = TraceRequest(prompt: try prompt.input(), hooks: hooks, out: out)
+        request.gradTarget = gradients.gradTarget.map { .text($0) }
+        request.gradBaseline = gradients.gradBaseline.map { .text($0) }
+        request.gradPosition = gradients.gradPosition
+        request.modelName = model.model ?? ModelStore.defaultModel
+        try request.validate(against: context)
+        let result = try request.run(on: context, monitor: AnalysisMonitor())
+        if let metric = result.metric {
+            note("wrote \(result.tensors.count) tensors (activations, grad:{hook} gradients; logit difference \(Float(metric))) for \(result.tokens.count) tokens to \(result.out)")
+        } else {
+            note("wrote \(result.tensors.count) tensors for \(result.tokens.count) tokens to \(result.out)")
         }
-        guard let out else { return }
-        let tokens = try prompt.ids(for: loaded)
-        if gradients.wanted {
-            let (entries, metric) = try gradientEntries(loaded, tokens: tokens)
-            try SafetensorsWriter.write(entries, metadata: ["tokens": tokens.map(String.init).joined(separator: ","), "metric": "\(metric)",
-                                                            "model": model.model ?? ModelStore.defaultModel, "backend": transformer.backend.name], to: out)
-            note("wrote \(entries.count) tensors (activations, grad:{hook} gradients; logit difference \(metric)) for \(tokens.count) tokens to \(out)")
-            return
-        }
-        let capture = Hooks(capture: HookFilter(hooks))
-        guard let logits = try transformer.forward(tokens, hooks: capture, logits: .all) else { return }
-        let backend = transformer.backend
-        var entries: [SafetensorsWriter.Entry] = []
-        for (name, tensor) in capture.captured {
-            entries.append(.init(name: name, shape: tensor.shape, values: try backend.read(tensor)))
-        }
-        entries.append(.init(name: "logits", shape: logits.shape, values: try backend.read(logits)))
-        try SafetensorsWriter.write(entries, metadata: ["tokens": tokens.map(String.init).joined(separator: ","),
-                                                        "model": model.model ?? ModelStore.defaultModel, "backend": backend.name], to: out)
-        note("wrote \(entries.count) tensors for \(tokens.count) tokens to \(out)")
     }
 }

@@ -44,32 +44,16 @@ extension LanternServer {
 
     /// A transcoder feature's top contexts (as `lantern graph --contexts` shows them in its page's
     /// hovers), from the first `--on-demand-contexts` corpus contexts scanned now, one job each.
-    func transcoderFeature(_ request: APIRequest) async throws -> Data {
-        let setup = self.setup
-        guard case let .perLayer(transcoders)? = setup.replacement?.transcoders else {
-            throw APIError(.notFound, "feature contexts need per-layer transcoders (--transcoders): this server has none")
-        }
-        let layer = try request.int("layer", default: -1, -1...(transcoders.count - 1))
-        guard layer >= 0 else { throw APIError.bad("give 'layer', an integer in 0...\(transcoders.count - 1)") }
-        let transcoder = transcoders[layer]
-        let feature = try request.int("feature", default: -1, -1...(transcoder.dSAE - 1))
-        guard feature >= 0 else { throw APIError.bad("give 'feature', an integer in 0...\(transcoder.dSAE - 1)") }
+    func transcoderFeature(_ body: APIRequest) async throws -> Data {
+        let request = try TranscoderFeatureRequest(json: RequestFields(body.fields))
+        let context = self.context
+        try request.validate(against: context)
         let contexts = Array(setup.scanContexts.prefix(setup.onDemandContexts))
         guard !contexts.isEmpty else { throw APIError(.notFound, "the server has no corpus to scan (start it with --scan-tokens > 0)") }
-        var options = FeatureScan.Options()
-        options.topExamples = 3
-        options.before = 12
-        options.after = 3
-        let scan = UncheckedBox(TranscoderScan(transcoders: [transcoder], bos: contexts[0].first, options: options))
-        for context in contexts {
-            try await queue.run { try scan.value.add(context: context, model: setup.model.transformer) }
+        let scan = UncheckedBox(try request.scan(on: context, bos: contexts[0].first))
+        for corpusContext in contexts {
+            try await queue.run { try scan.value.add(context: corpusContext, model: context.transformer) }
         }
-        return try await queue.run {
-            let summary = scan.value.scans[0].summary(feature)
-            return try JSONResponse.encode(["layer": layer, "feature": feature, "source": transcoder.source,
-                                            "density": summary.density, "max_activation": Double(summary.maxActivation),
-                                            "scanned_tokens": scan.value.scans[0].tokens,
-                                            "contexts": scan.value.contexts(layer: 0, feature: feature, text: setup.model.display)])
-        }
+        return try await queue.run { try AnalysisJSON.encode(try request.result(on: context, scan: scan.value)) }
     }
 }

@@ -104,7 +104,7 @@ public final class LanternServer: Sendable {
     /// those with routes of their own (token by token, sliced, or over an on-demand scan).
     static let servedAnalyses: [any AnalysisRequest.Type] = oneJobAnalyses + [
         GenerateRequest.self, SteerRequest.self, PatchSweepRequest.self, FeatureDashboardRequest.self, NeuronDashboardRequest.self,
-        GraphRequest.self,
+        GraphRequest.self, TranscoderFeatureRequest.self,
     ]
 
     var info: [String: Any] {

@@ -26,8 +26,6 @@ enum OpenAPI {
          "paths": [
             "/api/info": get("The model, its SAEs (chosen by index), the tuned lens, the queue and the limits.", ref: "Object"),
             "/api/scan": get("Progress of the background feature scans (one per SAE).", ref: "Object"),
-            "/api/transcoder-feature": post("A transcoder feature's top corpus contexts (the hovers of `lantern graph --contexts`), from the first corpus contexts scanned on demand.",
-                                            body: ["layer": int("The transcoder's layer."), "feature": int("The feature.")], prompt: false),
          ],
          "components": ["schemas": [
             "Object": ["type": "object"],

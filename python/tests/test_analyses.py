@@ -68,3 +68,15 @@ def test_progress_is_reported_and_a_cancel_stops(lantern, gemma2):
 
     with pytest.raises(KeyboardInterrupt):
         gemma2.analyze("generate", token_ids=[2, 5], max_new_tokens=8, progress=interrupt)
+
+
+def test_trace_writes_the_clis_tensors(gemma2, tmp_path):
+    from conftest import read_safetensors
+    ours, theirs = tmp_path / "ours.safetensors", tmp_path / "cli.safetensors"
+    result = gemma2.analyze("trace", token_ids=TOKENS, hooks=["blocks.1.*"], grad_target=9, grad_baseline=11, out=str(ours))
+    run_cli("trace", "--model", gemma2.cfg.source, "--backend", "cpu", "--token-ids", IDS, "--hooks", "blocks.1.*",
+            "--grad-target", "9", "--grad-baseline", "11", "--out", theirs)
+    a, b = read_safetensors(ours), read_safetensors(theirs)
+    assert sorted(a) == sorted(b) == sorted(result["tensors"]) and "grad:blocks.1.hook_resid_post" in a
+    for name in a:
+        assert (a[name] == b[name]).all(), name
