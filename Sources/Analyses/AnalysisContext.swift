@@ -111,7 +111,7 @@ public final class AnalysisContext: @unchecked Sendable {
         case let .ids(list)?:
             ids = try list.map { id in
                 guard id >= 0, id < vocab else {
-                    throw AnalysisError.invalid("\(name(idsField)): token id \(id) is out of range: the vocabulary has \(vocab) tokens")
+                    throw AnalysisError.invalid("\(name(idsField)): token id \(id) is out of range: the vocabulary has \(vocab) tokens (0..<\(vocab))")
                 }
                 return Int32(id)
             }

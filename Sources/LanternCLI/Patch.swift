@@ -47,7 +47,7 @@ struct PatchOne: ParsableCommand {
         guard let patchMode = PatchRequest.Mode(rawValue: mode) else { throw ValidationError("--mode must be zero, mean or patch") }
         let loaded = try model.load()
         let context = loaded.analysisContext()
-        let source: PromptInput? = try sourcePrompt.map { .text($0) } ?? sourceTokens.map { .ids(try PromptOptions.parse(ids: $0, option: "--source-token-ids").map(Int.init)) }
+        let source: PromptInput? = try sourcePrompt.map { .text($0) } ?? sourceTokens.map { .ids(try PromptOptions.tokenIDs(from: $0, option: "--source-token-ids").map(Int.init)) }
         let request = PatchRequest(prompt: try prompt.input(), hook: hook, mode: patchMode,
                                    positions: try positions.map { try integers($0, what: "--positions", distinct: true) },
                                    target: .text(target), source: source)
@@ -61,7 +61,7 @@ struct PatchOne: ParsableCommand {
 
 extension PromptOptions {
     /// Comma-separated token ids from any option.
-    static func parse(ids text: String, option: String) throws -> [Int32] {
+    static func tokenIDs(from text: String, option: String) throws -> [Int32] {
         try integers(text, what: option).map { Int32(clamping: $0) }
     }
 }

@@ -51,7 +51,7 @@ struct PatchSweepCommand: ParsableCommand {
         let loaded = try model.load(manyPasses: true)
         let context = loaded.analysisContext()
         let request = PatchSweepRequest(
-            prompt: try prompt.input(), corrupted: try sourcePrompt.map { .text($0) } ?? .ids(try PromptOptions.parse(ids: sourceTokens!, option: "--source-token-ids").map(Int.init)),
+            prompt: try prompt.input(), corrupted: try sourcePrompt.map { .text($0) } ?? .ids(try PromptOptions.tokenIDs(from: sourceTokens!, option: "--source-token-ids").map(Int.init)),
             target: .text(target), baseline: baseline.map { .text($0) }, hooks: hooks,
             method: approx ? (compare ? .both : .attribution) : .activation)
         try request.validate(against: context)
