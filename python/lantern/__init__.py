@@ -7,10 +7,10 @@
 """
 from ._lib import (BackendError, BadFileError, CancelledError, InvalidArgumentError, LanternError, ShapeError,
                    UnsupportedError)
-from .arrays import ActivationCache, get_act_name, to_torch
+from .arrays import ActivationCache, Config, get_act_name, to_torch
 from .hooks import HookPoint
 from .lens import LensResult, LensTable
-from .model import Config, Model
+from .model import Model
 from .sae import SAE, Steering
 from . import cli
 from .cli import (evaluate_lens, evaluate_sae_activations, evaluate_transcoders, features_top, harvest, harvest_transcoders,

@@ -97,6 +97,36 @@ def full_name(key) -> str:
     return template.format(l=layer, n=ln)
 
 
+class Config:
+    """A configuration read as attributes or as a dictionary: the model's with TransformerLens's
+    names (`cfg.n_layers`, `cfg.d_model`, ..., `cfg.dtype`, `cfg.device`), an SAE's with SAELens's
+    (`sae.cfg.d_in`, `sae.cfg.hook_name`, ...); `cfg["name"]`, `cfg.get`, `in` and `cfg.to_dict()` work too."""
+
+    def __init__(self, values: dict) -> None:
+        self.__dict__.update(values)
+
+    def __getitem__(self, key: str):
+        return self.__dict__[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.__dict__
+
+    def get(self, key: str, default=None):
+        return self.__dict__.get(key, default)
+
+    def keys(self):
+        return self.__dict__.keys()
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+    def __repr__(self) -> str:
+        shown = [k for k in ("model_name", "family", "n_layers", "d_model", "n_heads", "d_head", "d_mlp", "d_vocab", "backend",
+                             "d_in", "d_sae", "hook_name", "activation") if k in self.__dict__]
+        return "Config(" + ", ".join(f"{k}={self.__dict__[k]!r}" for k in shown) + ")"
+
+
+
 class ActivationCache:
     """Activations keyed by hook name (TransformerLens's ActivationCache): `cache[name]`,
     `cache["resid_post", 3]`, `keys()`, `items()`, `to_torch()`. Arrays are float32 numpy arrays
@@ -132,6 +162,16 @@ class ActivationCache:
 
     def to_torch(self) -> dict:
         return to_torch(self.cache_dict)
+
+    def remove_batch_dim(self) -> "ActivationCache":
+        """Drops the batch dimension of a one-prompt cache in place, as TransformerLens does (its
+        arrays then read [pos, ...]); returns the cache. A batch of several prompts keeps it."""
+        if self.cache_dict and all(a.shape[0] == 1 for a in self.cache_dict.values()):
+            self.cache_dict = {name: a[0] for name, a in self.cache_dict.items()}
+        else:
+            import warnings
+            warnings.warn("remove_batch_dim: the cache holds several prompts; the batch dimension is kept")
+        return self
 
     def __repr__(self) -> str:
         return f"ActivationCache({len(self)} hooks: {', '.join(list(self.cache_dict)[:4])}{', ...' if len(self) > 4 else ''})"

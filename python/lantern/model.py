@@ -11,27 +11,9 @@ from typing import Iterator
 import numpy as np
 
 from . import _lib
-from .arrays import ActivationCache, lent_arrays
+from .arrays import ActivationCache, Config, lent_arrays
 from .hooks import HookSet, expand, tl_shape
 from .lens import LensResult
-
-
-class Config:
-    """The model's configuration with TransformerLens's names (n_layers, d_model, n_heads, d_head,
-    d_mlp, d_vocab, n_ctx, ...); `cfg["name"]` and `cfg.to_dict()` work too."""
-
-    def __init__(self, values: dict) -> None:
-        self.__dict__.update(values)
-
-    def __getitem__(self, key: str):
-        return self.__dict__[key]
-
-    def to_dict(self) -> dict:
-        return dict(self.__dict__)
-
-    def __repr__(self) -> str:
-        shown = ("model_name", "family", "n_layers", "d_model", "n_heads", "d_head", "d_mlp", "d_vocab", "backend")
-        return "Config(" + ", ".join(f"{k}={self.__dict__[k]!r}" for k in shown) + ")"
 
 
 def _ids_pointer(ids: np.ndarray):
@@ -44,7 +26,12 @@ class Model:
 
     def __init__(self, handle: int) -> None:
         self._handle = handle
-        self.cfg = Config(json.loads(_lib.take_string(_lib.call(_lib.lib.lantern_model_config, handle))))
+        values = json.loads(_lib.take_string(_lib.call(_lib.lib.lantern_model_config, handle)))
+        # TransformerLens's dtype and device: activations come back as float32 numpy arrays; the
+        # device is where the forward pass runs (the CPU, or a GPU through Vulkan).
+        values.setdefault("dtype", "float32")
+        values.setdefault("device", "cpu" if values.get("backend", "cpu").lower().startswith("cpu") else "vulkan")
+        self.cfg = Config(values)
         self.hook_names: list[str] = list(self.cfg.hook_names)
         self._context_hooks: list = []
         # TransformerLens pads with the tokenizer's pad token; models without one pad with EOS.

@@ -7,6 +7,7 @@ import json
 import numpy as np
 
 from . import _lib
+from .arrays import Config
 
 _F = ctypes.POINTER(ctypes.c_float)
 
@@ -18,7 +19,7 @@ class SAE:
 
     def __init__(self, handle: int) -> None:
         self._handle = handle
-        self.cfg = json.loads(_lib.take_string(_lib.call(_lib.lib.lantern_sae_config, handle)))
+        self.cfg = Config(json.loads(_lib.take_string(_lib.call(_lib.lib.lantern_sae_config, handle))))
         self._weights: dict[str, np.ndarray | None] = {}
 
     @classmethod

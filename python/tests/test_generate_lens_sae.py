@@ -88,3 +88,19 @@ def test_to_torch_without_torch_says_what_to_install(lantern, gemma2):
         return
     _, cache = gemma2.run_with_cache([2, 3], names_filter="hook_embed")
     assert tuple(cache.to_torch()["hook_embed"].shape) == (1, 2, gemma2.cfg.d_model)
+
+
+def test_configs_read_as_attributes_and_as_dictionaries(lantern, gemma2):
+    assert gemma2.cfg.dtype == "float32" and gemma2.cfg.device == "cpu"
+    assert gemma2.cfg["n_layers"] == gemma2.cfg.n_layers == 4 and "d_model" in gemma2.cfg
+    sae = lantern.SAE.load(SAE_DIR, model=gemma2)
+    assert sae.cfg.d_in == sae.cfg["d_in"] == 64 and sae.cfg.hook_name == sae.hook_name
+    assert sae.cfg.get("nothing", 7) == 7 and sae.cfg.to_dict()["d_sae"] == sae.d_sae
+
+
+def test_remove_batch_dim(gemma2):
+    _, cache = gemma2.run_with_cache([2, 5, 9], names_filter="blocks.1.hook_resid_post")
+    kept = cache["blocks.1.hook_resid_post"].copy()
+    assert cache.remove_batch_dim() is cache
+    assert cache["blocks.1.hook_resid_post"].shape == kept.shape[1:]
+    assert np.array_equal(cache["blocks.1.hook_resid_post"], kept[0])
