@@ -61,13 +61,7 @@ public struct SteerRequest: AnalysisRequest {
             }
             return (f, s)
         }
-        if let raw = json.object["direction"] {
-            guard let list = raw as? [Any], let values = Optional(list.compactMap { ($0 as? NSNumber).map(\.floatValue) }),
-                  values.count == list.count, !list.contains(where: { RequestFields.isBool($0) }) else {
-                throw AnalysisError.invalid("'direction' must be a list of numbers")
-            }
-            direction = values
-        }
+        direction = try json.numbers(Self.direction)?.map(Float.init)
         hook = try json.string(Self.hook)
         strength = try json.double(Self.strength)
         mode = try json.string(Self.mode).flatMap(SteeringMode.init(rawValue:)) ?? .add

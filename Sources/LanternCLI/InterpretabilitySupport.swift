@@ -20,24 +20,6 @@ struct SAEOptions: ParsableArguments {
     }
 }
 
-extension LanternModel {
-    /// A token given as an id or as text that is exactly one token.
-    func tokenID(_ text: String) throws -> Int32 {
-        if let id = Int32(text) {
-            guard id >= 0, Int(id) < config.vocabSize else {
-                throw LanternError.invalidArgument("token id \(id) is out of range: the vocabulary has \(config.vocabSize) tokens")
-            }
-            return id
-        }
-        guard let tokenizer else { throw LanternError.invalidArgument("\(source) has no tokenizer: give the token as an id") }
-        let ids = tokenizer.encode(text, addBOS: false)
-        guard ids.count == 1 else {
-            throw LanternError.invalidArgument("'\(text)' is \(ids.count) tokens (\(ids.map(String.init).joined(separator: ","))), not one: give an id")
-        }
-        return ids[0]
-    }
-}
-
 /// Refuses a hook name (when given) that `model` does not have, suggesting the nearest one.
 func checkHook(_ name: String?, flag: String, model: ModelConfig) throws {
     guard let name, !HookNames.all(layers: model.layerCount).contains(name) else { return }

@@ -13,8 +13,6 @@ public struct APIError: Error, CustomStringConvertible {
         self.message = message
     }
     public var description: String { message }
-
-    static func bad(_ message: String) -> APIError { APIError(.badRequest, message) }
 }
 
 /// Turns every error into a JSON body: the API's own (their status), a bad argument found deep in

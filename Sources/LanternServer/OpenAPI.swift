@@ -33,10 +33,6 @@ enum OpenAPI {
          ]]]
     }
 
-    static func number(_ description: String) -> [String: Any] { ["type": "number", "description": description] }
-
-    static func int(_ description: String) -> [String: Any] { ["type": "integer", "description": description] }
-
     static var errors: [String: Any] {
         let error: [String: Any] = ["content": ["application/json": ["schema": ["$ref": "#/components/schemas/Error"]]]]
         return ["400": error.merging(["description": "A bad request: the field and what was expected."]) { $1 },
@@ -48,14 +44,6 @@ enum OpenAPI {
 
     static func get(_ summary: String, ref: String) -> [String: Any] {
         ["get": ["summary": summary, "responses": ["200": ["description": "OK", "content": ["application/json": ["schema": ["$ref": "#/components/schemas/\(ref)"]]]]]]]
-    }
-
-    static func post(_ summary: String, body: [String: Any], prompt: Bool = true, stream: Bool = false) -> [String: Any] {
-        var properties = body
-        if prompt {
-            for field in [Field.prompt, .tokenIDs] { properties[field.key] = field.schema(limits: .none) }
-        }
-        return post(summary, schema: ["type": "object", "properties": properties], stream: stream)
     }
 
     static func post(_ summary: String, schema: [String: Any], stream: Bool = false) -> [String: Any] {

@@ -122,7 +122,7 @@ public final class Continuation: @unchecked Sendable {
         self.sampler = sampler
         self.hooks = hooks
         self.stopAtEOS = stopAtEOS
-        cache = try KVCache(model: model, capacity: max(total, 1))
+        cache = try KVCache(model: model, capacity: total)
         next = prompt
         finished = maxNewTokens == 0
     }
