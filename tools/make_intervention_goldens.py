@@ -15,8 +15,22 @@ Edits (layer and head chosen so each fixture's sliding windows and GQA are exerc
   uniform     the last layer, head 0: each query spreads evenly over the keys it can see
               (causal, and the sliding window on a local layer)
 
+TransformerLens's `blocks.L.attn.hook_attn_scores` is the input of that softmax (scaled, softcapped,
+masked); this script wraps `nn.functional.softmax` the same way to read it (transformers adds the
+dtype's minimum where a key is masked; it is written as -inf, as TransformerLens has it) and to
+edit it. `ln1/ln2/ln_final.hook_scale` is each row's sqrt(mean(x^2) + eps); it is read with a
+forward pre-hook on the norm, and edited by running that norm as x / scale * gain.
+
+Score and scale edits:
+  score_boost  layer 1, head 0: +3 on every query's score for key 0 (before the softmax)
+  scale_ln1    layer 0's ln1 (input_layernorm): position 1's scale doubled (a uniform factor would
+               vanish in Gemma 3, whose q/k norms and post-attention norm undo it)
+  scale_ln2    the last layer's ln2 (pre_feedforward_layernorm; Llama's post_attention_layernorm): x1.5
+  scale_final  ln_final (model.norm): every row's scale halved
+
 Writes Tests/Fixtures/interventions/{model}.safetensors ("clean:logits" and "{edit}:logits",
-[n, vocab] after the final softcap) and {model}.json (tokens, the edits, versions).
+[n, vocab] after the final softcap; "clean:{hook}" for every layer's hook_attn_scores [heads, n, n]
+and every hook_scale [n, 1]) and {model}.json (tokens, the edits, versions).
 
     python3 tools/make_intervention_goldens.py --fixtures Tests/Fixtures --out Tests/Fixtures/interventions
 
@@ -62,6 +76,79 @@ def edits(config):
             "uniform": (last, uniform, f"layer {last}, head 0: each query spread evenly over the keys it sees")}
 
 
+def norms(model):
+    """TransformerLens's norm names -> the transformers modules (ln2 is the MLP's input norm)."""
+    out = {"ln_final": model.model.norm}
+    for l, block in enumerate(model.model.layers):
+        out[f"blocks.{l}.ln1"] = block.input_layernorm
+        out[f"blocks.{l}.ln2"] = getattr(block, "pre_feedforward_layernorm", None) or block.post_attention_layernorm
+    return out
+
+
+def rms_scale(module, x):
+    eps = getattr(module, "eps", None) or module.variance_epsilon
+    return (x.float().pow(2).mean(-1, keepdim=True) + eps).sqrt()
+
+
+def scale_edits(config):
+    last = config.num_hidden_layers - 1
+    return {"scale_ln1": ("blocks.0.ln1", (2.0, 1), "layer 0's ln1: position 1's scale doubled"),
+            "scale_ln2": (f"blocks.{last}.ln2", (1.5, None), f"layer {last}'s ln2: every row's scale x1.5"),
+            "scale_final": ("ln_final", (0.5, None), "ln_final: every row's scale halved")}
+
+
+def run_scored(model, ids, score_edit=None, scale_edit=None):
+    """(logits, {hook: activation}) with the attention scores read (and `score_edit` = (layer, fn)
+    applied) at the softmax's input, and every norm's scale read (`scale_edit` = (norm, factor))."""
+    state, seen = {"layer": None}, {}
+    handles = [attn.register_forward_pre_hook(lambda _m, _a, l=l: state.__setitem__("layer", l))
+               for l, attn in enumerate(layer.self_attn for layer in model.model.layers)]
+    gemma = model.config.model_type.startswith("gemma")
+    for name, module in norms(model).items():
+        handles.append(module.register_forward_pre_hook(
+            lambda m, a, name=name: seen.__setitem__(f"{name}.hook_scale", rms_scale(m, a[0])[0].clone())))
+        if scale_edit is not None and scale_edit[0] == name:
+            factor, position = scale_edit[1]
+
+            def forward(x, m=module, factor=factor, position=position):
+                scale = rms_scale(m, x)
+                if position is None:
+                    scale = scale * factor
+                else:
+                    scale[:, position] *= factor
+                normed = x.float() / scale
+                return (normed * (1.0 + m.weight.float()) if gemma else m.weight * normed).type_as(x)
+
+            module.forward = forward
+    original = torch.nn.functional.softmax
+
+    def softmax(x, *args, **kwargs):
+        if x.dim() == 4 and state["layer"] is not None:
+            if score_edit is not None and score_edit[0] == state["layer"]:
+                x = score_edit[1](x.clone())
+            shown = x[0].clone()
+            shown[shown <= torch.finfo(torch.float32).min / 2] = float("-inf")
+            seen[f"blocks.{state['layer']}.attn.hook_attn_scores"] = shown
+        return original(x, *args, **kwargs)
+
+    torch.nn.functional.softmax = softmax
+    try:
+        with torch.no_grad():
+            logits = model(input_ids=torch.tensor([ids]), use_cache=False).logits[0]
+    finally:
+        torch.nn.functional.softmax = original
+        for h in handles:
+            h.remove()
+        for module in norms(model).values():
+            module.__dict__.pop("forward", None)
+    return logits.float().contiguous(), {k: v.float().contiguous() for k, v in seen.items()}
+
+
+def boost_key0(x):
+    x[:, 0, :, 0] += 3.0
+    return x
+
+
 def run(model, ids, layer=None, edit=None):
     """Logits [n, vocab], with `edit` applied to layer `layer`'s attention weights."""
     state = {"layer": None}
@@ -104,10 +191,22 @@ def main():
             assert (edited - clean).abs().max() > 1e-4, f"{name} {edit_name}: the edit must change the logits"
             tensors[f"{edit_name}:logits"] = edited
             described[edit_name] = {"layer": layer, "what": text}
+        scored, activations = run_scored(model, ids)
+        assert (scored - clean).abs().max() == 0, f"{name}: reading scores and scales must not change the pass"
+        tensors.update({f"clean:{hook}": value for hook, value in activations.items()})
+        edited, _ = run_scored(model, ids, score_edit=(1, boost_key0))
+        tensors["score_boost:logits"] = edited
+        described["score_boost"] = {"layer": 1, "what": "layer 1, head 0: +3 on every query's score for key 0"}
+        for edit_name, (norm, factor, text) in scale_edits(model.config).items():
+            edited, _ = run_scored(model, ids, scale_edit=(norm, factor))
+            tensors[f"{edit_name}:logits"] = edited
+            described[edit_name] = {"norm": norm, "factor": factor[0], "position": factor[1], "what": text}
+        for edit_name in ["score_boost"] + list(scale_edits(model.config)):
+            assert (tensors[f"{edit_name}:logits"] - clean).abs().max() > 1e-4, f"{name} {edit_name}: the edit must change the logits"
         save_file(tensors, os.path.join(args.out, f"{name}.safetensors"))
         json.dump({"model": name, "tokens": ids, "edits": described, "transformers_version": transformers.__version__,
                    "torch_version": torch.__version__}, open(os.path.join(args.out, f"{name}.json"), "w"), indent=1)
-        print(name, {k: float((v - clean).abs().max()) for k, v in tensors.items()})
+        print(name, {k: float((v - clean).abs().max()) for k, v in tensors.items() if k.endswith(":logits")})
 
 
 if __name__ == "__main__":

@@ -152,7 +152,8 @@ public enum HookWidths {
             ("attn.hook_k", c.kvHeads * c.headDim), ("attn.hook_rot_k", c.kvHeads * c.headDim), ("attn.hook_v", c.kvHeads * c.headDim),
             ("mlp.hook_pre", c.intermediateSize), ("mlp.hook_pre_linear", c.intermediateSize), ("mlp.hook_post", c.intermediateSize),
         ]
-        if hook.hasSuffix("attn.hook_pattern") { return nil }
+        if HookNames.isAttentionMap(hook) { return nil }
+        if hook.hasSuffix(".hook_scale") { return 1 }
         return suffixes.first { hook.hasSuffix($0.0) }?.1 ?? c.hiddenSize
     }
 }

@@ -36,7 +36,8 @@ public enum GradientMetric: Sendable {
 }
 
 /// One forward pass kept for backward passes: every hook point's activation (after any
-/// intervention, i.e. what the next op consumed) except the attention patterns, and the logits.
+/// intervention, i.e. what the next op consumed) except those without gradients (attention maps,
+/// norm scales), and the logits.
 /// One record serves any number of backward passes (one per metric or per target).
 public final class ForwardRecord: @unchecked Sendable {
     public let tokens: [Int32]
@@ -45,7 +46,8 @@ public final class ForwardRecord: @unchecked Sendable {
     /// Before the final softcap (the same tensor where the model has none).
     let rawLogits: Tensor
     let activations: [String: Tensor]
-    /// The attention patterns the record was asked to keep, in forward order (no gradient reaches them).
+    /// The activations without gradients the record was asked to keep (attention scores and patterns,
+    /// norm scales: `HookNames.hasNoGradient`), in forward order.
     public let patterns: [(name: String, tensor: Tensor)]
     /// How many stacked copies of the prompt a backward pass on this record carries (1, or
     /// `Transformer.replicated`'s count: one independent target per copy).
@@ -61,7 +63,7 @@ public final class ForwardRecord: @unchecked Sendable {
         self.copies = copies
     }
 
-    /// The activation at hook point `name` (nil for attention patterns, which are not kept).
+    /// The activation at hook point `name` (nil for attention maps and norm scales: see `patterns`).
     public func activation(_ name: String) -> Tensor? { activations[name] }
 }
 
@@ -80,7 +82,8 @@ public struct GradientResult: @unchecked Sendable {
     public let logits: Tensor
     /// The requested hook points, in forward order.
     public let points: [HookGradient]
-    /// The requested attention patterns [heads, n, n], in forward order: activations without gradients.
+    /// The requested hook points without gradients (attention scores and patterns [heads, n, n], norm
+    /// scales [n, 1]), in forward order: activations only.
     public let patterns: [(name: String, tensor: Tensor)]
 
     public func gradient(_ name: String) -> Tensor? { points.first { $0.name == name }?.gradient }

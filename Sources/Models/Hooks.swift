@@ -103,34 +103,48 @@ public final class Hooks {
 
 /// The TransformerLens names of one block's hook points, made once per model.
 struct BlockHookNames {
-    let residPre, ln1, q, k, v, rotQ, rotK, pattern, z, result, attnOut, residMid, ln2, mlpPre, mlpPreLinear,
-        mlpPost, mlpOut, residPost: String
+    let residPre, ln1Scale, ln1, q, k, v, rotQ, rotK, scores, pattern, z, result, attnOut, residMid, ln2Scale, ln2,
+        mlpPre, mlpPreLinear, mlpPost, mlpOut, residPost: String
 
     init(layer l: Int) {
         let b = "blocks.\(l)."
-        residPre = b + "hook_resid_pre"; ln1 = b + "ln1.hook_normalized"
+        residPre = b + "hook_resid_pre"; ln1Scale = b + "ln1.hook_scale"; ln1 = b + "ln1.hook_normalized"
         q = b + "attn.hook_q"; k = b + "attn.hook_k"; v = b + "attn.hook_v"
-        rotQ = b + "attn.hook_rot_q"; rotK = b + "attn.hook_rot_k"
+        rotQ = b + "attn.hook_rot_q"; rotK = b + "attn.hook_rot_k"; scores = b + "attn.hook_attn_scores"
         pattern = b + "attn.hook_pattern"; z = b + "attn.hook_z"; result = b + "attn.hook_result"
-        attnOut = b + "hook_attn_out"; residMid = b + "hook_resid_mid"; ln2 = b + "ln2.hook_normalized"
+        attnOut = b + "hook_attn_out"; residMid = b + "hook_resid_mid"
+        ln2Scale = b + "ln2.hook_scale"; ln2 = b + "ln2.hook_normalized"
         mlpPre = b + "mlp.hook_pre"; mlpPreLinear = b + "mlp.hook_pre_linear"; mlpPost = b + "mlp.hook_post"
         mlpOut = b + "hook_mlp_out"; residPost = b + "hook_resid_post"
     }
 
     /// In forward order.
     var all: [String] {
-        [residPre, ln1, q, k, v, rotQ, rotK, pattern, z, result, attnOut, residMid, ln2, mlpPre, mlpPreLinear, mlpPost,
-         mlpOut, residPost]
+        [residPre, ln1Scale, ln1, q, k, v, rotQ, rotK, scores, pattern, z, result, attnOut, residMid, ln2Scale, ln2,
+         mlpPre, mlpPreLinear, mlpPost, mlpOut, residPost]
     }
 }
 
 public enum HookNames {
     public static let embed = "hook_embed"
+    public static let finalScale = "ln_final.hook_scale"
     public static let finalNorm = "ln_final.hook_normalized"
 
     /// Every hook point of a model with `layers` blocks, in forward order.
     public static func all(layers: Int) -> [String] {
-        [embed] + (0..<layers).flatMap { BlockHookNames(layer: $0).all } + [finalNorm]
+        [embed] + (0..<layers).flatMap { BlockHookNames(layer: $0).all } + [finalScale, finalNorm]
+    }
+
+    /// Attention scores [heads, n, keys] (before the softmax, masked keys −∞) and patterns (after it).
+    public static func isAttentionMap(_ name: String) -> Bool {
+        name.hasSuffix("attn.hook_pattern") || name.hasSuffix("attn.hook_attn_scores")
+    }
+
+    /// Hook points a backward pass gives no gradient at: the attention maps and the norms' scales
+    /// (a gradient reaches the residual through the norm as a whole). Their activations come back
+    /// alone when asked for.
+    public static func hasNoGradient(_ name: String) -> Bool {
+        isAttentionMap(name) || name.hasSuffix(".hook_scale")
     }
 
     /// Each hook point's place in forward order (to sort results gathered out of order).

@@ -27,13 +27,13 @@ extension Transformer {
     public func recordForward(_ tokens: [Int32], interventions: [(pattern: String, body: HookFunction)] = [],
                               patterns: HookFilter = .none) throws -> ForwardRecord {
         _ = try differentiableBackend()
-        let kept = HookNames.all(layers: config.layerCount).filter { !$0.hasSuffix("attn.hook_pattern") || patterns.matches($0) }
+        let kept = HookNames.all(layers: config.layerCount).filter { !HookNames.hasNoGradient($0) || patterns.matches($0) }
         let hooks = Hooks(capture: HookFilter(kept))
         for i in interventions { hooks.intervene(i.pattern, i.body) }
         try forward(tokens, hooks: hooks, logits: .none)
         var activations: [String: Tensor] = [:], keptPatterns: [(name: String, tensor: Tensor)] = []
         for (name, tensor) in hooks.captured {
-            if name.hasSuffix("attn.hook_pattern") { keptPatterns.append((name, tensor)) } else { activations[name] = tensor }
+            if HookNames.hasNoGradient(name) { keptPatterns.append((name, tensor)) } else { activations[name] = tensor }
         }
         guard let normed = activations[HookNames.finalNorm] else {
             throw LanternError.backend("the forward pass did not produce \(HookNames.finalNorm)")

@@ -7,6 +7,19 @@ import LanternCore
 /// The backend's attention fuses softmax and P·V and never materialises P unless asked, so the
 /// product is done here on the host, and only when an intervention may have changed the pattern.
 extension Transformer {
+    /// The backend's attention for queries `q` at positions `start…`: the pattern is made only
+    /// when a hook wants `patternName`, goes through `visit`, and when an intervention may have
+    /// changed it, z is the values averaged with what came back.
+    func attention(q: Tensor, keys: Tensor, values: Tensor, start: Int, params: AttentionParams, hooks: Hooks?,
+                   patternName: String, visit: (Tensor) throws -> Tensor) throws -> Tensor {
+        let keyCount = start + q.rowCount
+        let attended = try backend.attention(q: q, k: keys, v: values, queryStart: start, keyCount: keyCount,
+                                             params: params, wantPattern: hooks?.wants(patternName) ?? false)
+        guard let pattern = attended.pattern else { return attended.out }
+        let seen = try visit(pattern)
+        return hooks?.intervenes(patternName) == true ? try attend(pattern: seen, values: values, keyCount: keyCount) : attended.out
+    }
+
     /// z [n, heads·headDim] from a pattern [heads, n, keyCount] and the first `keyCount` rows of
     /// `values` [≥ keyCount, kvHeads·headDim]; query head h reads kv head h / (heads / kvHeads).
     func attend(pattern: Tensor, values: Tensor, keyCount: Int) throws -> Tensor {

@@ -70,6 +70,16 @@ public final class Transformer: @unchecked Sendable {
             guard let hooks else { return x }
             return try hooks.visit(name, x, layer: layer, positions: positions, backend: b)
         }
+        /// RMSNorm with its two hook points: the scale (made only when asked; an edit to it feeds
+        /// the output) and the normalized output.
+        func norm(_ x: Tensor, _ weight: Tensor, scale: String, normalized: String, _ layer: Int?) throws -> Tensor {
+            var out = try b.rmsNorm(x, weight: weight, eps: c.rmsEps, form: c.normForm)
+            if let hooks, hooks.wants(scale) {
+                let s = try hook(scale, try rmsScale(x), layer)
+                if hooks.intervenes(scale) { out = try self.normalized(x, scale: s, weight: weight) }
+            }
+            return try hook(normalized, out, layer)
+        }
 
         var x = try hook(HookNames.embed, try b.embed(tokens, table: embedding, scale: c.embeddingScale), nil)
         let embedded = x
@@ -82,7 +92,7 @@ public final class Transformer: @unchecked Sendable {
             let residPre = x
 
             // Attention.
-            let h = try hook(names.ln1, try b.rmsNorm(x, weight: w.inputNorm, eps: c.rmsEps, form: c.normForm), l)
+            let h = try norm(x, w.inputNorm, scale: names.ln1Scale, normalized: names.ln1, l)
             var q = try hook(names.q, try b.matmul(h, w.q), l)
             var k = try hook(names.k, try b.matmul(h, w.k), l)
             let v = try hook(names.v, try b.matmul(h, w.v), l)
@@ -100,14 +110,22 @@ public final class Transformer: @unchecked Sendable {
                 keys = cache.keys[l]
                 values = cache.values[l]
             }
-            let wantPattern = hooks?.wants(names.pattern) ?? false
-            let attended = try b.attention(q: q, k: keys, v: values, queryStart: start, keyCount: start + n,
-                                           params: c.attentionParams(layer: l), wantPattern: wantPattern)
-            var zRaw = attended.out
-            if let pattern = attended.pattern {
-                let seen = try hook(names.pattern, pattern, l)
-                // An edited pattern is what the values are averaged with (see Transformer+Pattern).
-                if hooks?.intervenes(names.pattern) == true { zRaw = try attend(pattern: seen, values: values, keyCount: start + n) }
+            let params = c.attentionParams(layer: l)
+            var zRaw: Tensor
+            if let hooks, hooks.wants(names.scores) {
+                let scores = try hook(names.scores, try attentionScores(q: q, keys: keys, queryStart: start, keyCount: start + n,
+                                                                       params: params), l)
+                if hooks.intervenes(names.scores) {
+                    // Edited scores: their softmax is the pattern, and the values are averaged with it.
+                    let pattern = try hook(names.pattern, try pattern(fromScores: scores), l)
+                    zRaw = try attend(pattern: pattern, values: values, keyCount: start + n)
+                } else {
+                    zRaw = try attention(q: q, keys: keys, values: values, start: start, params: params, hooks: hooks,
+                                     patternName: names.pattern) { try hook(names.pattern, $0, l) }
+                }
+            } else {
+                zRaw = try attention(q: q, keys: keys, values: values, start: start, params: params, hooks: hooks,
+                                     patternName: names.pattern) { try hook(names.pattern, $0, l) }
             }
             let z = try hook(names.z, zRaw, l)
             var attnOut = try b.matmul(z, w.o)
@@ -123,7 +141,7 @@ public final class Transformer: @unchecked Sendable {
 
             // MLP.
             let preNorm = c.sandwichNorms ? w.preFeedforwardNorm! : w.postAttentionNorm
-            let h2 = try hook(names.ln2, try b.rmsNorm(x, weight: preNorm, eps: c.rmsEps, form: c.normForm), l)
+            let h2 = try norm(x, preNorm, scale: names.ln2Scale, normalized: names.ln2, l)
             let gate = try hook(names.mlpPre, try b.matmul(h2, w.gate), l)
             let up = try hook(names.mlpPreLinear, try b.matmul(h2, w.up), l)
             let act = c.activation == .geluTanh ? try b.gegluTanh(gate: gate, up: up) : try b.swiglu(gate: gate, up: up)
@@ -148,11 +166,11 @@ public final class Transformer: @unchecked Sendable {
         }
         cache?.length = start + n
 
-        let wantNorm = hooks?.wants(HookNames.finalNorm) ?? false
+        let wantNorm = (hooks?.wants(HookNames.finalNorm) ?? false) || (hooks?.wants(HookNames.finalScale) ?? false)
         if logits == .none && !wantNorm { return nil }
         // Normalising only the last row is enough for generation, unless the hook wants them all.
         if logits == .last && !wantNorm { x = try x.rows((n - 1)..<n) }
-        var normed = try hook(HookNames.finalNorm, try b.rmsNorm(x, weight: finalNorm, eps: c.rmsEps, form: c.normForm), nil)
+        var normed = try norm(x, finalNorm, scale: HookNames.finalScale, normalized: HookNames.finalNorm, nil)
         if logits == .none { return nil }
         if logits == .finalNormed { return normed }
         if logits == .last && normed.rowCount > 1 { normed = try normed.rows((n - 1)..<n) }

@@ -71,6 +71,6 @@ final class ConfigTests: XCTestCase {
         XCTAssertFalse(f.matches("blocks.1.hook_resid_pre"))
         XCTAssertTrue(HookFilter(["blocks.1?.attn.*"]).matches("blocks.10.attn.hook_pattern"))
         XCTAssertFalse(HookFilter(["blocks.1?.attn.*"]).matches("blocks.1.attn.hook_pattern"))
-        XCTAssertEqual(HookNames.all(layers: 2).count, 2 + 2 * 18)
+        XCTAssertEqual(HookNames.all(layers: 2).count, 3 + 2 * 21)
     }
 }
