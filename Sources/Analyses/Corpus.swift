@@ -30,7 +30,7 @@ public struct CorpusSource: Sendable {
             return ContextPacker(corpus: corpus, length: length, bos: model.config.bosToken ?? 2) { $0.utf8.map { Int32($0) } }
         }
         guard let tokenizer = model.tokenizer else {
-            throw LanternError.invalidArgument("\(model.source) has no tokenizer: give one with the model, or --byte-tokens")
+            throw model.noTokenizer("give one with the model, or --byte-tokens")
         }
         guard let bos = tokenizer.bos ?? model.config.bosToken else {
             throw LanternError.invalidArgument("\(model.source) names no BOS token")

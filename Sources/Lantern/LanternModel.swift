@@ -7,11 +7,21 @@ public final class LanternModel: @unchecked Sendable {
     public let tokenizer: Tokenizer?
     /// The path or name the model was loaded from.
     public let source: String
+    /// Why a tokenizer the model came with is not used (a kind Lantern does not read, such as
+    /// Unigram): the model still runs on token ids, and text is refused with this reason.
+    public let tokenizerUnavailable: String?
 
-    public init(transformer: Transformer, tokenizer: Tokenizer?, source: String) {
+    public init(transformer: Transformer, tokenizer: Tokenizer?, source: String, tokenizerUnavailable: String? = nil) {
         self.transformer = transformer
         self.tokenizer = tokenizer
         self.source = source
+        self.tokenizerUnavailable = tokenizerUnavailable
+    }
+
+    /// The error for text given to a model without a usable tokenizer; `hint` says what to give instead.
+    public func noTokenizer(_ hint: String) -> LanternError {
+        let why = tokenizerUnavailable.map { " (\($0))" } ?? ""
+        return LanternError.invalidArgument("\(source) has no tokenizer\(why): \(hint)")
     }
 
     /// What pages and reports call the model: a cached model's registry name (gemma3-270m), else
@@ -33,16 +43,23 @@ public final class LanternModel: @unchecked Sendable {
         }
         let transformer = try Transformer(directory: directory, backend: backend)
         let tokenizerPath = (directory as NSString).appendingPathComponent("tokenizer.json")
-        let tokenizer = FileManager.default.fileExists(atPath: tokenizerPath)
-            ? try Tokenizer(vocabulary: TokenizerVocabulary(hubTokenizerJSON: tokenizerPath, vocabularyLimit: transformer.config.vocabSize)) : nil
-        return LanternModel(transformer: transformer, tokenizer: tokenizer, source: directory)
+        guard FileManager.default.fileExists(atPath: tokenizerPath) else {
+            return LanternModel(transformer: transformer, tokenizer: nil, source: directory)
+        }
+        do {
+            let vocabulary = try TokenizerVocabulary(hubTokenizerJSON: tokenizerPath, vocabularyLimit: transformer.config.vocabSize)
+            return LanternModel(transformer: transformer, tokenizer: try Tokenizer(vocabulary: vocabulary), source: directory)
+        } catch LanternError.badFile(let path, "model.type", let problem) {
+            // A well-formed tokenizer of a kind Lantern cannot run (Unigram, WordPiece) does not
+            // stop the model: ids still work. A damaged tokenizer.json is still an error.
+            return LanternModel(transformer: transformer, tokenizer: nil, source: directory,
+                                tokenizerUnavailable: "\((path as NSString).lastPathComponent): model.type: \(problem)")
+        }
     }
 
     /// Text → ids, with BOS as the model's tokenizer adds it.
     public func encode(_ text: String) throws -> [Int32] {
-        guard let tokenizer else {
-            throw LanternError.invalidArgument("\(source) has no tokenizer: give token ids (--token-ids) instead of text")
-        }
+        guard let tokenizer else { throw noTokenizer("give token ids (--token-ids) instead of text") }
         return tokenizer.encode(text)
     }
 

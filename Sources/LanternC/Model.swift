@@ -64,11 +64,24 @@ public func lantern_model_config(_ handle: UnsafeMutableRawPointer?, _ error: Er
             "final_softcap": c.finalSoftcap.map { Double($0) } ?? NSNull(), "tied_embeddings": c.tiedEmbeddings,
             "bos_token_id": (m.tokenizer?.bos ?? c.bosToken).map { Int($0) } ?? NSNull(),
             "eos_token_ids": c.eosTokens.map(Int.init), "pad_token_id": c.padToken.map { Int($0) } ?? NSNull(),
-            "has_tokenizer": m.tokenizer != nil, "backend": m.backend.name, "source": m.source,
+            "has_tokenizer": m.tokenizer != nil, "tokenizer_unavailable": m.tokenizerUnavailable ?? NSNull(), "backend": m.backend.name, "source": m.source,
             "model_name": m.displayName, "notice": owner.notice ?? NSNull(),
-            "hook_names": HookNames.all(layers: c.layerCount),
+            "hook_names": HookNames.all(layers: c.layerCount), "parameter_names": m.transformer.parameterNames,
         ]
         return try jsonText(object)
+    }
+}
+
+/// One parameter by its TransformerLens name (`Transformer.parameterNames`), as a result with one
+/// entry in the layout the forward pass uses ([out, in]); f32 weights are lent without a copy, so
+/// the caller must treat the values as read-only. NULL on error.
+@_cdecl("lantern_parameter")
+public func lantern_parameter(_ handle: UnsafeMutableRawPointer?, _ name: UnsafePointer<CChar>?,
+                              _ error: ErrorOut) -> UnsafeMutableRawPointer? {
+    guarded(error, nil) {
+        let m = try model(handle)
+        let name = string(name) ?? ""
+        return retained(try RunResult([(name, try m.transformer.parameter(name))], backend: m.backend))
     }
 }
 
@@ -80,7 +93,7 @@ public func lantern_tokenize(_ handle: UnsafeMutableRawPointer?, _ text: UnsafeP
     guarded(error, -1) {
         let m = try model(handle)
         guard let tokenizer = m.tokenizer else {
-            throw LanternError.invalidArgument("\(m.source) has no tokenizer: give token ids instead of text")
+            throw m.noTokenizer("give token ids instead of text")
         }
         let encoded = tokenizer.encode(string(text) ?? "", addBOS: addBOS < 0 ? nil : addBOS == 1)
         let buffer = malloc(max(encoded.count, 1) * MemoryLayout<Int32>.stride)!.assumingMemoryBound(to: Int32.self)

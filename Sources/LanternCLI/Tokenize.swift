@@ -20,7 +20,7 @@ struct Tokenize: ParsableCommand {
     func run() throws {
         let loaded = try model.load()
         guard let tokenizer = loaded.tokenizer else {
-            throw LanternError.invalidArgument("\(loaded.source) has no tokenizer")
+            throw loaded.noTokenizer("tokenize needs one")
         }
         let ids = tokenizer.encode(text, parseSpecial: special)
         let pieces = ids.map { tokenizer.decode([$0]) }

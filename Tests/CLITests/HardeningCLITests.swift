@@ -142,3 +142,25 @@ extension CLITests {
         XCTAssertTrue(lines.allSatisfy { $0.contains("/s, ") && $0.contains(" left") && !$0.contains("\r") }, r.err)
     }
 }
+
+extension CLITests {
+    /// A model whose tokenizer.json is a kind Lantern does not run (Unigram) still runs on ids;
+    /// text is refused with the reason.
+    func testUnsupportedTokenizerKindLeavesIdsWorking() throws {
+        let source = Self.fixtures.appendingPathComponent("gemma2_tiny"), copy = try hardeningDirectory() + "/unigram"
+        try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
+        for file in ["config.json", "model.safetensors"] {
+            try FileManager.default.copyItem(atPath: source.appendingPathComponent(file).path, toPath: copy + "/" + file)
+        }
+        try #"{"version": "1.0", "model": {"type": "Unigram", "vocab": [["<pad>", 0.0]]}}"#.write(toFile: copy + "/tokenizer.json", atomically: true, encoding: .utf8)
+        let ids = try run(["next", "--model", copy, "--token-ids", "2,5,9", "--backend", "cpu"])
+        XCTAssertEqual(ids.status, 0, ids.err)
+        let text = try run(["next", "--model", copy, "--backend", "cpu", "--prompt", "Hello"])
+        XCTAssertNotEqual(text.status, 0)
+        XCTAssertTrue(text.err.contains("has no tokenizer (tokenizer.json: model.type: Unigram"), text.err)
+        XCTAssertTrue(oneLine(text.err), text.err)
+        // A damaged tokenizer.json still stops the model.
+        try #"{"model": []}"#.write(toFile: copy + "/tokenizer.json", atomically: true, encoding: .utf8)
+        XCTAssertNotEqual(try run(["next", "--model", copy, "--token-ids", "2,5,9", "--backend", "cpu"]).status, 0)
+    }
+}
