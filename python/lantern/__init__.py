@@ -7,16 +7,19 @@
 """
 from ._lib import (BackendError, BadFileError, CancelledError, InvalidArgumentError, LanternError, ShapeError,
                    UnsupportedError)
-from .arrays import ActivationCache, Config, get_act_name, to_torch
+from .arrays import Config, get_act_name, to_torch
+from .cache import ActivationCache
 from .hooks import HookPoint
 from .lens import LensResult, LensTable
 from .model import Model
+from .tokenizer import Tokenizer
+from .weights import ModelHookPoint
 from .sae import SAE, Steering
 from . import cli
 from .cli import (evaluate_lens, evaluate_sae_activations, evaluate_transcoders, features_top, harvest, harvest_transcoders,
                   neurons_top, superposition, sweep_saes, train_lens, train_sae, train_transcoders)
 
-__all__ = ["Model", "Config", "ActivationCache", "HookPoint", "SAE", "Steering", "LensResult", "LensTable",
+__all__ = ["Model", "Config", "ActivationCache", "HookPoint", "ModelHookPoint", "Tokenizer", "SAE", "Steering", "LensResult", "LensTable",
            "LanternError", "BadFileError", "ShapeError", "InvalidArgumentError", "UnsupportedError", "BackendError",
            "CancelledError",
            "to_torch", "get_act_name", "cli", "harvest", "train_sae", "harvest_transcoders", "train_transcoders",

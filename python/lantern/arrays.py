@@ -1,4 +1,4 @@
-"""Arrays lent by the library without a copy, the activation cache, and torch conversion."""
+"""Arrays lent by the library without a copy, hook names, configurations and torch conversion."""
 from __future__ import annotations
 
 import re
@@ -66,7 +66,8 @@ _SHORT = {
     "v": "blocks.{l}.attn.hook_v", "rot_q": "blocks.{l}.attn.hook_rot_q", "rot_k": "blocks.{l}.attn.hook_rot_k",
     "pattern": "blocks.{l}.attn.hook_pattern", "z": "blocks.{l}.attn.hook_z", "result": "blocks.{l}.attn.hook_result",
     "pre": "blocks.{l}.mlp.hook_pre", "pre_linear": "blocks.{l}.mlp.hook_pre_linear", "post": "blocks.{l}.mlp.hook_post",
-    "normalized": "blocks.{l}.ln{n}.hook_normalized",
+    "normalized": "blocks.{l}.ln{n}.hook_normalized", "scale": "blocks.{l}.ln{n}.hook_scale",
+    "attn_scores": "blocks.{l}.attn.hook_attn_scores",
 }
 
 
@@ -91,6 +92,8 @@ def full_name(key) -> str:
     template = _SHORT.get(name)
     if template is None:
         raise KeyError(f"no short hook name '{name}' (known: {', '.join(sorted(_SHORT))})")
+    if name in ("normalized", "scale") and layer is None:
+        return f"ln_final.hook_{name}"
     if "{l}" in template and layer is None:
         raise KeyError(f"'{name}' needs a layer: cache['{name}', layer]")
     ln = re.sub(r"\D", "", rest[1]) if len(rest) > 1 else "1"
@@ -124,54 +127,3 @@ class Config:
         shown = [k for k in ("model_name", "family", "n_layers", "d_model", "n_heads", "d_head", "d_mlp", "d_vocab", "backend",
                              "d_in", "d_sae", "hook_name", "activation") if k in self.__dict__]
         return "Config(" + ", ".join(f"{k}={self.__dict__[k]!r}" for k in shown) + ")"
-
-
-
-class ActivationCache:
-    """Activations keyed by hook name (TransformerLens's ActivationCache): `cache[name]`,
-    `cache["resid_post", 3]`, `keys()`, `items()`, `to_torch()`. Arrays are float32 numpy arrays
-    with a batch dimension; a single unpadded prompt's arrays are the library's memory, not copies."""
-
-    def __init__(self, arrays: dict[str, np.ndarray]) -> None:
-        self.cache_dict = arrays
-
-    def __getitem__(self, key) -> np.ndarray:
-        name = full_name(key)
-        try:
-            return self.cache_dict[name]
-        except KeyError:
-            raise KeyError(f"'{name}' is not in the cache (cached: {len(self.cache_dict)} hooks; names_filter chose them)") from None
-
-    def __contains__(self, key) -> bool:
-        return full_name(key) in self.cache_dict
-
-    def __iter__(self):
-        return iter(self.cache_dict)
-
-    def __len__(self) -> int:
-        return len(self.cache_dict)
-
-    def keys(self):
-        return self.cache_dict.keys()
-
-    def values(self):
-        return self.cache_dict.values()
-
-    def items(self):
-        return self.cache_dict.items()
-
-    def to_torch(self) -> dict:
-        return to_torch(self.cache_dict)
-
-    def remove_batch_dim(self) -> "ActivationCache":
-        """Drops the batch dimension of a one-prompt cache in place, as TransformerLens does (its
-        arrays then read [pos, ...]); returns the cache. A batch of several prompts keeps it."""
-        if self.cache_dict and all(a.shape[0] == 1 for a in self.cache_dict.values()):
-            self.cache_dict = {name: a[0] for name, a in self.cache_dict.items()}
-        else:
-            import warnings
-            warnings.warn("remove_batch_dim: the cache holds several prompts; the batch dimension is kept")
-        return self
-
-    def __repr__(self) -> str:
-        return f"ActivationCache({len(self)} hooks: {', '.join(list(self.cache_dict)[:4])}{', ...' if len(self) > 4 else ''})"

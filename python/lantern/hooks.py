@@ -98,10 +98,15 @@ class HookSet:
                 # callback returns, and `stored.append(x)` is a common idiom. Edits made in place
                 # are copied back, as are returned arrays (of exactly the activation's shape).
                 owned = lent.copy()
-                shape = (1,) + (dims if text.endswith("hook_pattern") else tl_shape(text, dims, cfg.n_heads, cfg.n_key_value_heads))
+                is_map = text.endswith("hook_pattern") or text.endswith("hook_attn_scores")
+                shape = (1,) + (dims if is_map else tl_shape(text, dims, cfg.n_heads, cfg.n_key_value_heads))
                 view = owned.reshape(shape)
-                out = fn(view, HookPoint(text, layer, range(start, start + (dims[1] if len(dims) == 3 else dims[0]))))
-                if out is None or out is view:
+                given = view
+                if getattr(model, "_torch", False):  # a tensor over the same memory: in-place edits land
+                    import torch
+                    given = torch.from_numpy(view)
+                out = fn(given, HookPoint(text, layer, range(start, start + (dims[1] if len(dims) == 3 else dims[0]))))
+                if out is None or out is given or out is view:
                     lent[:] = owned
                     return 1
                 if hasattr(out, "detach") and hasattr(out, "cpu"):  # a torch tensor

@@ -11,18 +11,23 @@ from typing import Iterator
 import numpy as np
 
 from . import _lib
-from .arrays import ActivationCache, Config, lent_arrays
+from .arrays import Config, lent_arrays, to_torch
+from .cache import ActivationCache
 from .hooks import HookSet, expand, tl_shape
 from .lens import LensResult
+from .tokenizer import Tokenizer
+from .weights import WeightsMixin
 
 
 def _ids_pointer(ids: np.ndarray):
     return ids.ctypes.data_as(ctypes.POINTER(ctypes.c_int32))
 
 
-class Model:
+class Model(WeightsMixin):
     """A loaded model. `Model.load(...)`, then TransformerLens's calls: `to_tokens`, `run_with_cache`,
-    `run_with_hooks`, `hooks`, `generate`; plus `lens` (logit and tuned lens) and `lens_logits`."""
+    `run_with_hooks`, `hooks`, `generate`, the parameters (`W_Q`, `blocks[l].mlp.W_out`, …),
+    `hook_dict` and `tokenizer`; plus `lens` (logit and tuned lens) and `lens_logits`. Results are
+    numpy arrays, or torch tensors after `to_torch()`."""
 
     def __init__(self, handle: int) -> None:
         self._handle = handle
@@ -37,6 +42,27 @@ class Model:
         # TransformerLens pads with the tokenizer's pad token; models without one pad with EOS.
         eos = self.cfg.eos_token_ids[0] if self.cfg.eos_token_ids else 0
         self.pad_token_id: int = self.cfg.pad_token_id if self.cfg.pad_token_id is not None else eos
+        self._torch = False
+        self.tokenizer = Tokenizer(self) if self.cfg.has_tokenizer else None
+
+    def to_torch(self) -> "Model":
+        """From now on results are torch tensors (logits, caches, tokens as int64, parameters) and
+        hooks get and may return torch tensors, as in TransformerLens; they share memory with the
+        arrays Lantern made. Needs torch installed. Returns the model."""
+        try:
+            import torch  # noqa: F401
+        except ImportError as error:
+            raise ImportError("to_torch needs PyTorch (pip install torch); without it results are numpy arrays") from error
+        self._torch = True
+        return self
+
+    def to_numpy(self) -> "Model":
+        """Results as numpy arrays again (the default). Returns the model."""
+        self._torch = False
+        return self
+
+    def _out(self, a):
+        return to_torch(a) if self._torch and a is not None else a
 
     @classmethod
     def load(cls, model: str | None = None, backend: str = "auto", widen_weights: bool = False) -> "Model":
@@ -91,18 +117,18 @@ class Model:
         ids = np.ascontiguousarray(np.asarray(ids, dtype=np.int32).reshape(-1))
         return _lib.take_string(_lib.call(_lib.lib.lantern_detokenize, self._handle, _ids_pointer(ids), ids.size, mode))
 
-    def to_tokens(self, input, prepend_bos: bool = True, padding_side: str = "right") -> np.ndarray:
-        """Text (or a list of texts) → int32 tokens [batch, pos], BOS first when `prepend_bos`;
+    def to_tokens(self, input, prepend_bos: bool = True, padding_side: str = "right"):
+        """Text (or a list of texts) → int64 tokens [batch, pos], BOS first when `prepend_bos`;
         several texts are padded with `pad_token_id` on `padding_side` ("right" or "left")."""
         texts = [input] if isinstance(input, str) else list(input)
         rows = [self._encode(t, prepend_bos) for t in texts]
-        return self._pad(rows, padding_side)[0]
+        return self._out(self._pad(rows, padding_side)[0])
 
     def _pad(self, rows: list[np.ndarray], padding_side: str) -> tuple[np.ndarray, np.ndarray]:
         if padding_side not in ("right", "left"):
             raise _lib.InvalidArgumentError(f"padding_side '{padding_side}': expected right or left")
         width = max((len(r) for r in rows), default=0)
-        tokens = np.full((len(rows), width), self.pad_token_id, dtype=np.int32)
+        tokens = np.full((len(rows), width), self.pad_token_id, dtype=np.int64)
         mask = np.zeros((len(rows), width), dtype=np.int64)
         for i, r in enumerate(rows):
             start = 0 if padding_side == "right" else width - len(r)
@@ -165,7 +191,7 @@ class Model:
             start, stop = int(kept[0]), int(kept[-1]) + 1
             if stop - start != len(kept):
                 raise _lib.InvalidArgumentError(f"row {r}: padding must be on the left or the right, not inside the prompt")
-            rows.append((r, start, np.ascontiguousarray(tokens[r, start:stop])))
+            rows.append((r, start, np.ascontiguousarray(tokens[r, start:stop], dtype=np.int32)))
         return tokens, rows
 
     # MARK: forward passes
@@ -174,34 +200,47 @@ class Model:
                  padding_side, attention_mask):
         tokens, rows = self._rows(input, prepend_bos, padding_side, attention_mask)
         stop = -1 if stop_at_layer is None else int(stop_at_layer) - 1  # checked by _stop_name
-        with HookSet(self, names, list(self._context_hooks) + list(fwd_hooks)) as hooks:
-            per_row = []
-            for _, _, ids in rows:
-                handle = _lib.call(_lib.lib.lantern_run, self._handle, _ids_pointer(ids), ids.size, hooks.handle,
-                                   2 if logits and stop < 0 else 0, stop, slot=hooks.slot)
-                per_row.append(lent_arrays(handle))
         batch, width = tokens.shape
         unpadded = batch == 1 and rows[0][2].size == width
         out: dict[str, np.ndarray] = {}
-        for name in per_row[0]:
-            if unpadded:  # the library's own memory, no copy
-                a = per_row[0][name]
-                out[name] = (a if name.endswith("hook_pattern") or name == "logits"
-                             else a.reshape(tl_shape(name, a.shape, self.cfg.n_heads, self.cfg.n_key_value_heads)))[None]
-                continue
-            first = per_row[0][name]
-            if name.endswith("hook_pattern"):
-                full = np.zeros((batch, first.shape[0], width, width), dtype=np.float32)
-                for (r, s, ids), arrays in zip(rows, per_row):
-                    full[r, :, s:s + ids.size, s:s + ids.size] = arrays[name]
-            else:
-                inner = first.shape[1:] if name == "logits" else tl_shape(name, first.shape, self.cfg.n_heads,
-                                                                          self.cfg.n_key_value_heads)[1:]
-                full = np.zeros((batch, width) + tuple(inner), dtype=np.float32)
-                for (r, s, ids), arrays in zip(rows, per_row):
-                    full[r, s:s + ids.size] = arrays[name].reshape((ids.size,) + tuple(inner))
-            out[name] = full
+        with HookSet(self, names, list(self._context_hooks) + list(fwd_hooks)) as hooks:
+            for r, s, ids in rows:
+                handle = _lib.call(_lib.lib.lantern_run, self._handle, _ids_pointer(ids), ids.size, hooks.handle,
+                                   2 if logits and stop < 0 else 0, stop, slot=hooks.slot)
+                arrays = lent_arrays(handle)
+                if unpadded:  # the library's own memory, no copy
+                    for name, a in arrays.items():
+                        out[name] = (a if self._keeps_shape(name) else
+                                     a.reshape(tl_shape(name, a.shape, self.cfg.n_heads, self.cfg.n_key_value_heads)))[None]
+                    continue
+                # Each prompt's rows go into the batch's arrays at once, so a batch never holds its
+                # results twice.
+                for name in list(arrays):
+                    a = arrays.pop(name)
+                    if name not in out:
+                        out[name] = self._batch_array(name, a, batch, width)
+                    if self._is_map(name):
+                        out[name][r, :, s:s + ids.size, s:s + ids.size] = a
+                    else:
+                        out[name][r, s:s + ids.size] = a.reshape((ids.size,) + out[name].shape[2:])
+                del arrays
         return out.pop("logits", None), out, rows
+
+    @staticmethod
+    def _is_map(name: str) -> bool:
+        return name.endswith("attn.hook_pattern") or name.endswith("attn.hook_attn_scores")
+
+    def _keeps_shape(self, name: str) -> bool:
+        return self._is_map(name) or name == "logits"
+
+    def _batch_array(self, name: str, first: np.ndarray, batch: int, width: int) -> np.ndarray:
+        """Zeros for a padded batch's `name` (attention maps [batch, heads, width, width], else
+        [batch, width, ...] in TransformerLens's shape), shaped from one prompt's array."""
+        if self._is_map(name):
+            return np.zeros((batch, first.shape[0], width, width), dtype=np.float32)
+        inner = first.shape[1:] if name == "logits" else tl_shape(name, first.shape, self.cfg.n_heads,
+                                                                  self.cfg.n_key_value_heads)[1:]
+        return np.zeros((batch, width) + tuple(inner), dtype=np.float32)
 
     def run_with_cache(self, input, names_filter=None, return_type: str | None = "logits", fwd_hooks=(),
                        stop_at_layer: int | None = None, prepend_bos: bool = True, padding_side: str = "right",
@@ -217,8 +256,8 @@ class Model:
                                              padding_side, attention_mask)
         if residual:  # TransformerLens returns the residual stream where the pass stopped
             stopped = arrays[residual] if residual in names else arrays.pop(residual)
-            return stopped, ActivationCache(arrays)
-        return self._returned(logits, rows, return_type), ActivationCache(arrays)
+            return self._out(stopped), ActivationCache(arrays, model=self, torch=self._torch)
+        return self._out_returned(self._returned(logits, rows, return_type)), ActivationCache(arrays, model=self, torch=self._torch)
 
     def _stop_name(self, stop_at_layer) -> str | None:
         """The hook whose activation a pass stopped at `stop_at_layer` returns (None: no stop)."""
@@ -239,8 +278,13 @@ class Model:
         logits, arrays, rows = self._forward(input, [residual] if residual else [], fwd_hooks, return_type is not None,
                                              stop_at_layer, prepend_bos, padding_side, attention_mask)
         if residual:  # TransformerLens returns the residual stream where the pass stopped
-            return arrays[residual]
-        return self._returned(logits, rows, return_type)
+            return self._out(arrays[residual])
+        return self._out_returned(self._returned(logits, rows, return_type))
+
+    def _out_returned(self, returned):
+        if isinstance(returned, tuple):
+            return tuple(self._out(np.asarray(x)) for x in returned)
+        return self._out(returned if returned is None or isinstance(returned, np.ndarray) else np.asarray(returned))
 
     @staticmethod
     def _returned(logits, rows, return_type):
@@ -383,7 +427,7 @@ class Model:
         new = self._generate(*args, on_token=None)
         if as_text:
             return self._decode(ids, 1) + self._decode(new, 1)
-        return np.concatenate([ids, new])[None]
+        return self._out(np.concatenate([ids, new]).astype(np.int64)[None])
 
     def _generate(self, ids, max_new_tokens, temperature, top_k, top_p, seed, stop_at_eos, fwd_hooks, on_token):
         with HookSet(self, [], list(self._context_hooks) + list(fwd_hooks)) as hooks:

@@ -1,0 +1,178 @@
+"""TransformerLens's surface over the engine: hook_attn_scores and hook_scale feed the pass (as the
+same edits do in transformers), the parameters compose with the cache as TransformerLens's do, the
+ActivationCache's residual-stream methods add up to the logits, torch mode, the tokenizer, and a
+model whose tokenizer kind Lantern cannot run."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import FIXTURES, TINY_MODELS, read_safetensors
+
+GOLDENS = FIXTURES / "interventions"
+
+
+def relative(a, b) -> float:
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
+
+
+def scaling(factor, position=None):
+    def hook(scale, _point):
+        if position is None:
+            scale *= factor
+        else:
+            scale[:, position] *= factor
+    return hook
+
+
+def boost_key0(scores, _point):
+    scores[0, 0, :, 0] += 3
+
+
+@pytest.mark.parametrize("name", TINY_MODELS)
+def test_score_and_scale_edits_match_transformers(models, name):
+    model = models[name]
+    meta = json.loads((GOLDENS / f"{name}.json").read_text())
+    golden = read_safetensors(GOLDENS / f"{name}.safetensors")
+    tokens, last = meta["tokens"], model.cfg.n_layers - 1
+    _, cache = model.run_with_cache(tokens, names_filter=["*.hook_attn_scores", "*.hook_scale"])
+    for key, value in golden.items():
+        if key.startswith("clean:") and key != "clean:logits":
+            got = cache[key[len("clean:"):]][0]
+            assert got.shape == value.shape, key
+            assert np.array_equal(np.isneginf(got), np.isneginf(value)), key
+            finite = np.isfinite(value)
+            assert relative(got[finite], value[finite]) <= 1e-5, key
+    edits = {"score_boost": ("blocks.1.attn.hook_attn_scores", boost_key0),
+             "scale_ln1": ("blocks.0.ln1.hook_scale", scaling(2.0, position=1)),
+             "scale_ln2": (f"blocks.{last}.ln2.hook_scale", scaling(1.5)),
+             "scale_final": ("ln_final.hook_scale", scaling(0.5))}
+    clean = np.asarray(model(tokens))[0]
+    for edit, hook in edits.items():
+        logits = np.asarray(model.run_with_hooks(tokens, fwd_hooks=[hook]))[0]
+        assert relative(logits, golden[f"{edit}:logits"]) <= 1e-5, edit
+        assert relative(logits, clean) > 1e-3, f"{edit} changes the logits"
+
+
+def test_parameters_compose_with_the_cache(models):
+    """llama_tiny has no sandwich norms or softcap: each product is the next hook exactly."""
+    model = models["llama_tiny"]
+    cfg = model.cfg
+    tokens = [1, 17, 93, 5, 200, 41]
+    logits, cache = model.run_with_cache(tokens)
+    assert model.W_Q.shape == (cfg.n_layers, cfg.n_heads, cfg.d_model, cfg.d_head)
+    assert model.W_K.shape == model.W_Q.shape and model.blocks[0].attn._W_K.shape[0] == cfg.n_key_value_heads
+    assert model.W_O.shape == (cfg.n_layers, cfg.n_heads, cfg.d_head, cfg.d_model)
+    assert model.W_in.shape == (cfg.n_layers, cfg.d_model, cfg.d_mlp) and model.W_out.shape == (cfg.n_layers, cfg.d_mlp, cfg.d_model)
+    assert model.W_U.shape == (cfg.d_model, cfg.d_vocab) and model.W_E.shape == (cfg.d_vocab, cfg.d_model)
+    assert model.b_Q.shape == (cfg.n_layers, cfg.n_heads, cfg.d_head) and not model.b_U.any()
+    for l in range(cfg.n_layers):
+        normed = cache["normalized", l, "ln1"][0]
+        q = np.einsum("pd,hde->phe", normed, model.W_Q[l])
+        assert relative(q, cache["q", l][0]) <= 1e-5
+        v = np.einsum("pd,hde->phe", normed, model.blocks[l].attn._W_V)
+        assert relative(v, cache["v", l][0]) <= 1e-5
+        attn_out = np.einsum("phe,hem->pm", cache["z", l][0], model.W_O[l])
+        assert relative(attn_out, cache["attn_out", l][0]) <= 1e-5
+        normed2 = cache["normalized", l, "ln2"][0]
+        assert relative(normed2 @ model.W_gate[l], cache["pre", l][0]) <= 1e-5
+        assert relative(normed2 @ model.blocks[l].mlp.W_in, cache["pre_linear", l][0]) <= 1e-5
+        assert relative(cache["post", l][0] @ model.W_out[l], cache["mlp_out", l][0]) <= 1e-5
+    assert relative(cache["ln_final.hook_normalized"][0] @ model.W_U, logits[0]) <= 1e-5
+    with pytest.raises(ValueError):
+        model.W_U[0, 0] = 1.0  # parameters are read-only views
+    with pytest.raises(AttributeError, match="RoPE"):
+        model.W_pos
+    assert model.blocks[2].hook_resid_post.name == "blocks.2.hook_resid_post"
+    assert list(model.hook_dict) == model.hook_names
+    assert model.hook_dict["blocks.1.attn.hook_attn_scores"].layer() == 1
+
+
+@pytest.mark.parametrize("name", TINY_MODELS)
+def test_residual_decompositions_add_up_to_the_logits(models, name):
+    model = models[name]
+    cfg = model.cfg
+    tokens = [2, 17, 93, 5, 200, 41, 7]
+    logits, cache = model.run_with_cache(tokens)
+    # Before Gemma 2's final softcap: the unembedding of the normed residual.
+    raw = cache["ln_final.hook_normalized"] @ model.W_U
+    if cfg.final_softcap is None:
+        assert relative(raw, logits) <= 1e-5
+
+    accumulated, labels = cache.accumulated_resid(return_labels=True)
+    assert labels == [f"{l}_pre" for l in range(cfg.n_layers)] + ["final_post"]
+    assert accumulated.shape == (cfg.n_layers + 1, 1, len(tokens), cfg.d_model)
+    assert relative(cache.accumulated_resid(apply_ln=True)[-1] @ model.W_U, raw) <= 1e-5
+    assert cache.accumulated_resid(layer=2, incl_mid=True, return_labels=True)[1] == ["0_pre", "0_mid", "1_pre", "1_mid", "2_pre"]
+
+    parts, labels = cache.decompose_resid(return_labels=True)
+    assert labels[:3] == ["embed", "0_attn_out", "0_mlp_out"] and len(labels) == 1 + 2 * cfg.n_layers
+    assert relative(parts.sum(0), cache["resid_post", cfg.n_layers - 1]) <= 1e-5
+    assert relative((cache.decompose_resid(apply_ln=True) @ model.W_U).sum(0), raw) <= 1e-4
+
+    target = tokens[3]
+    attrs = cache.logit_attrs(cache.decompose_resid(), tokens=target)
+    assert attrs.shape == (1 + 2 * cfg.n_layers, 1, len(tokens))
+    assert relative(attrs.sum(0), raw[..., target]) <= 1e-4
+    # As in TransformerLens, pos_slice picks the scale; the stack comes already sliced.
+    diff = cache.logit_attrs(cache.decompose_resid(pos_slice=-1), tokens=target, incorrect_tokens=tokens[4], pos_slice=-1)
+    assert relative(diff.sum(0), (raw[..., target] - raw[..., tokens[4]])[:, -1]) <= 1e-4
+
+    heads, labels = cache.stack_head_results(incl_remainder=True, return_labels=True)
+    assert labels[0] == "L0H0" and labels[-1] == "remainder" and heads.shape[0] == cfg.n_layers * cfg.n_heads + 1
+    assert relative(heads.sum(0), cache["resid_post", cfg.n_layers - 1]) <= 1e-5
+    per_head = np.einsum("bphe,hem->bphm", cache["z", 1], model.W_O[1])
+    assert relative(cache.stack_head_results(layer=2)[cfg.n_heads:], np.moveaxis(per_head, 2, 0)) <= 1e-5
+
+    one = cache.decompose_resid(pos_slice=-1)
+    assert one.shape == (1 + 2 * cfg.n_layers, 1, cfg.d_model)
+
+
+def test_torch_mode(lantern):
+    torch = pytest.importorskip("torch")
+    model = lantern.Model.load(str(FIXTURES / "gemma2_tiny"), backend="cpu").to_torch()
+    tokens = [2, 17, 93, 5]
+    logits, cache = model.run_with_cache(tokens)
+    assert isinstance(logits, torch.Tensor) and logits.argmax(dim=-1).shape == (1, 4)
+    assert isinstance(cache["resid_post", 1], torch.Tensor)
+    assert isinstance(cache.accumulated_resid(), torch.Tensor) and isinstance(model.W_Q, torch.Tensor)
+    seen = []
+
+    def zero_head(z, hook):
+        seen.append(type(z))
+        z[:, :, 1, :] = 0.0  # in place, on a tensor, as TransformerLens users write it
+
+    edited = model.run_with_hooks(tokens, fwd_hooks=[("blocks.1.attn.hook_z", zero_head)])
+    assert seen == [torch.Tensor] and not torch.equal(edited, logits)
+    numpy_model = lantern.Model.load(str(FIXTURES / "gemma2_tiny"), backend="cpu")
+    expected = numpy_model.run_with_hooks(tokens, fwd_hooks=[("blocks.1.attn.hook_z",
+                                                               lambda z, h: z.__setitem__((slice(None), slice(None), 1), 0))])
+    assert np.array_equal(edited.numpy(), expected)
+    assert model.to_numpy().run_with_hooks(tokens).__class__ is np.ndarray
+
+
+def test_tokenizer_and_int64_tokens(lantern):
+    from conftest import real_model_or_skip
+    model = real_model_or_skip(lantern)
+    tokens = model.to_tokens("The reliability of Wikipedia")
+    assert tokens.dtype == np.int64
+    tok = model.tokenizer
+    assert tok.encode("The reliability of Wikipedia") == tokens[0].tolist()
+    assert tok.decode(tokens[0], skip_special_tokens=True) == "The reliability of Wikipedia"
+    assert tok.convert_ids_to_tokens(int(tokens[0, 1])) == "The"
+    assert tok.bos_token_id == tokens[0, 0] and tok("hi", return_tensors="np")["input_ids"].dtype == np.int64
+
+
+def test_a_unigram_tokenizer_leaves_ids_working(lantern, tmp_path):
+    folder = tmp_path / "unigram"
+    folder.mkdir()
+    for file in ("config.json", "model.safetensors"):
+        shutil.copy(FIXTURES / "gemma2_tiny" / file, folder / file)
+    (folder / "tokenizer.json").write_text('{"model": {"type": "Unigram", "vocab": [["<pad>", 0.0]]}}')
+    model = lantern.Model.load(str(folder), backend="cpu")
+    assert model.tokenizer is None and "Unigram" in model.cfg.tokenizer_unavailable
+    assert model([2, 5, 9]).shape == (1, 3, model.cfg.d_vocab)
+    with pytest.raises(lantern.InvalidArgumentError, match="Unigram"):
+        model.to_tokens("hello")
