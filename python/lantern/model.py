@@ -407,14 +407,20 @@ class Model(WeightsMixin):
 
     def generate(self, input="", max_new_tokens: int = 10, temperature: float = 0.0, top_k: int | None = None,
                  top_p: float | None = None, seed: int = 0, stop_at_eos: bool = True, stream: bool = False,
-                 fwd_hooks=(), prepend_bos: bool = True, return_type: str = "input"):
+                 fwd_hooks=(), prepend_bos: bool = True, return_type: str = "input", do_sample: bool | None = None,
+                 verbose: bool = False, use_past_kv_cache: bool = True):
         """Continues a prompt with the KV cache (greedy unless temperature > 0). Returns the prompt
         and its continuation as text when given text (return_type "input"), else tokens [1, pos]
         ("tokens"); or a list for a list of prompts. stream=True returns an iterator over the new
-        text as it is generated. Hooks (fwd_hooks, `with model.hooks`) see every step."""
+        text as it is generated. Hooks (fwd_hooks, `with model.hooks`) see every step.
+        TransformerLens's `do_sample=False` is greedy whatever the temperature, `do_sample=True`
+        samples at `temperature` (1.0 when left at 0); `verbose` and `use_past_kv_cache` are
+        accepted for its notebooks (there is no progress bar to show, and the KV cache is always on)."""
+        if do_sample is not None:
+            temperature = (temperature or 1.0) if do_sample else 0.0
         if not isinstance(input, str) and isinstance(input, (list, tuple)) and input and isinstance(input[0], str):
             return [self.generate(p, max_new_tokens, temperature, top_k, top_p, seed, stop_at_eos, False, fwd_hooks,
-                                  prepend_bos, return_type) for p in input]
+                                  prepend_bos, return_type, do_sample) for p in input]
         if not np.isfinite(temperature) or temperature < 0:
             raise _lib.InvalidArgumentError(f"temperature {temperature}: expected a finite number ≥ 0 (0 is greedy)")
         if return_type not in ("input", "str", "tokens"):

@@ -7,7 +7,7 @@ import json
 import numpy as np
 
 from . import _lib
-from .arrays import Config
+from .arrays import Config, to_torch
 
 _F = ctypes.POINTER(ctypes.c_float)
 
@@ -15,10 +15,13 @@ _F = ctypes.POINTER(ctypes.c_float)
 class SAE:
     """A sparse autoencoder: Gemma Scope (params.npz or its folder), SAELens folders, Gemma Scope 2
     folders, Lantern's own. `encode`/`decode` run on the backend of `model` (the CPU without one);
-    `W_enc` [d_in, d_sae], `W_dec` [d_sae, d_in], `b_enc`, `b_dec`, `threshold` are numpy arrays."""
+    `W_enc` [d_in, d_sae], `W_dec` [d_sae, d_in], `b_enc`, `b_dec`, `threshold` are numpy arrays,
+    or torch tensors (as SAELens's) when loaded with a model in torch mode or after `to_torch()`;
+    `encode`/`decode` return what they were given (torch for torch)."""
 
-    def __init__(self, handle: int) -> None:
+    def __init__(self, handle: int, torch: bool = False) -> None:
         self._handle = handle
+        self._torch = torch
         self.cfg = Config(json.loads(_lib.take_string(_lib.call(_lib.lib.lantern_sae_config, handle))))
         self._weights: dict[str, np.ndarray | None] = {}
 
@@ -26,7 +29,16 @@ class SAE:
     def load(cls, path, model=None, hook: str | None = None) -> "SAE":
         """Loads the SAE at `path`; with `model`, on its backend and checked against it (hook, width)."""
         return cls(_lib.call(_lib.lib.lantern_sae_load, str(path).encode(), model._handle if model else None,
-                             hook.encode() if hook else None))
+                             hook.encode() if hook else None), torch=bool(getattr(model, "_torch", False)))
+
+    def to_torch(self) -> "SAE":
+        """Weights as torch tensors from now on (needs torch). Returns the SAE."""
+        self._torch = True
+        return self
+
+    def to_numpy(self) -> "SAE":
+        self._torch = False
+        return self
 
     load_from_disk = load
 
@@ -51,8 +63,9 @@ class SAE:
     def hook_name(self) -> str:
         return self.cfg["hook_name"]
 
-    def _apply(self, x, direction: int, width_in: int, width_out: int) -> np.ndarray:
-        a = np.ascontiguousarray(np.asarray(x, dtype=np.float32))
+    def _apply(self, x, direction: int, width_in: int, width_out: int):
+        given_torch = hasattr(x, "detach") and hasattr(x, "cpu")
+        a = np.ascontiguousarray(np.asarray(x.detach().cpu().numpy() if given_torch else x, dtype=np.float32))
         if not np.isfinite(a).all():
             bad = np.argwhere(~np.isfinite(a))[0]
             raise _lib.InvalidArgumentError(f"the SAE's input holds {a[tuple(bad)]} at index {tuple(int(i) for i in bad)}: "
@@ -63,7 +76,7 @@ class SAE:
         out = np.empty(a.shape[:-1] + (width_out,), dtype=np.float32)
         _lib.call(_lib.lib.lantern_sae_apply, self._handle, direction, a.ctypes.data_as(_F), a.size // width_in,
                   out.ctypes.data_as(_F), failed=lambda r: r != 0)
-        return out
+        return to_torch(out) if given_torch else out
 
     def encode(self, x) -> np.ndarray:
         """Feature activations [..., d_sae] of activations [..., d_in]."""
@@ -84,7 +97,8 @@ class SAE:
             n = _lib.call(_lib.lib.lantern_sae_weight, self._handle, name.encode(), out.ctypes.data_as(_F), out.size,
                           failed=lambda r: r < 0)
             self._weights[name] = out if n else None
-        return self._weights[name]
+        w = self._weights[name]
+        return to_torch(w) if self._torch and w is not None else w
 
     @property
     def W_enc(self) -> np.ndarray:

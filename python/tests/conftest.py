@@ -76,3 +76,15 @@ def real_model_or_skip(lantern, name="gemma3-270m"):
             pytest.fail(f"{name} is not cached (lantern models --fetch {name})")
         pytest.skip(f"{name} is not cached (lantern models --fetch {name})")
     return lantern.Model.load(name, backend="cpu")
+
+
+def torch_or_skip():
+    """torch, which torch mode and the TransformerLens notebook need; CI (LANTERN_REQUIRE_MODELS=1)
+    installs it and fails instead of skipping."""
+    try:
+        import torch
+        return torch
+    except ImportError:
+        if os.environ.get("LANTERN_REQUIRE_MODELS") == "1":
+            pytest.fail("torch is not installed (pip install torch): torch mode and the notebook test need it")
+        pytest.skip("torch is not installed (pip install torch)")

@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import FIXTURES, TINY_MODELS, read_safetensors
+from conftest import FIXTURES, TINY_MODELS, read_safetensors, torch_or_skip
 
 GOLDENS = FIXTURES / "interventions"
 
@@ -131,7 +131,7 @@ def test_residual_decompositions_add_up_to_the_logits(models, name):
 
 
 def test_torch_mode(lantern):
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     model = lantern.Model.load(str(FIXTURES / "gemma2_tiny"), backend="cpu").to_torch()
     tokens = [2, 17, 93, 5]
     logits, cache = model.run_with_cache(tokens)
