@@ -28,6 +28,15 @@ Score and scale edits:
   scale_ln2    the last layer's ln2 (pre_feedforward_layernorm; Llama's post_attention_layernorm): x1.5
   scale_final  ln_final (model.norm): every row's scale halved
 
+Every other hook point, edited the same way: 0.5 * sin(1 + j) added to column j of position 2 of
+blocks.1's activation (hook_embed and ln_final.hook_normalized: the model's), applied in
+transformers with torch hooks where that activation is made — forward hooks on the projections and
+norms (q_proj … down_proj's input, input_layernorm, the MLP's input norm), a pre-hook on the
+decoder layer for hook_embed and hook_resid_pre, the layer's output for hook_resid_post, the
+rotary function for hook_rot_q/k, o_proj's input for hook_z. An addition to hook_resid_mid is an
+addition to hook_attn_out as far as the rest of the pass can tell, so both are made there. Logits
+"add:{hook}:logits" in {model}_hooks.safetensors.
+
 Writes Tests/Fixtures/interventions/{model}.safetensors ("clean:logits" and "{edit}:logits",
 [n, vocab] after the final softcap; "clean:{hook}" for every layer's hook_attn_scores [heads, n, n]
 and every hook_scale [n, 1]) and {model}.json (tokens, the edits, versions).
@@ -149,6 +158,103 @@ def boost_key0(x):
     return x
 
 
+ADDITIVE_HOOKS = ["hook_embed"] + [f"blocks.1.{h}" for h in (
+    "hook_resid_pre", "ln1.hook_normalized", "attn.hook_q", "attn.hook_k", "attn.hook_v", "attn.hook_rot_q",
+    "attn.hook_rot_k", "attn.hook_z", "hook_attn_out", "hook_resid_mid", "ln2.hook_normalized", "mlp.hook_pre",
+    "mlp.hook_pre_linear", "mlp.hook_post", "hook_mlp_out", "hook_resid_post")] + ["ln_final.hook_normalized"]
+POSITION = 2
+
+
+def addition(width):
+    return 0.5 * torch.sin(torch.arange(1, width + 1, dtype=torch.float32))
+
+
+def added_rows(x):
+    """x [1, n, width] with the addition at POSITION."""
+    x = x.clone()
+    x[0, POSITION] += addition(x.shape[-1])
+    return x
+
+
+def run_added(model, ids, hook):
+    """Logits with `addition` added at `hook` (a TransformerLens name) through torch hooks."""
+    import importlib
+    block = model.model.layers[1]
+    gemma = hasattr(block, "pre_feedforward_layernorm")
+    handles, patched = [], None
+
+    def output(module):
+        handles.append(module.register_forward_hook(
+            lambda _m, _a, out: (added_rows(out[0]),) + tuple(out[1:]) if isinstance(out, tuple) else added_rows(out)))
+
+    def layer_input(layer):
+        def pre(_m, args, kwargs):
+            if args:
+                return (added_rows(args[0]),) + tuple(args[1:]), kwargs
+            kwargs = dict(kwargs)
+            kwargs["hidden_states"] = added_rows(kwargs["hidden_states"])
+            return args, kwargs
+        handles.append(layer.register_forward_pre_hook(pre, with_kwargs=True))
+
+    leaf = hook.split(".")[-1] if hook.startswith("blocks.") else hook
+    sub = hook.split(".")[-2] if hook.count(".") >= 3 else ""
+    if hook == "hook_embed":
+        layer_input(model.model.layers[0])
+    elif leaf == "hook_resid_pre":
+        layer_input(block)
+    elif leaf == "hook_normalized" and sub == "ln1":
+        output(block.input_layernorm)
+    elif leaf == "hook_normalized" and sub == "ln2":
+        output(block.pre_feedforward_layernorm if gemma else block.post_attention_layernorm)
+    elif leaf in ("hook_q", "hook_k", "hook_v"):
+        output(getattr(block.self_attn, leaf[-1] + "_proj"))
+    elif leaf in ("hook_rot_q", "hook_rot_k"):
+        module = importlib.import_module(type(block.self_attn).__module__)
+        patched = (module, module.apply_rotary_pos_emb)
+        state = {"layer": None}
+        for l, layer in enumerate(model.model.layers):
+            handles.append(layer.self_attn.register_forward_pre_hook(lambda _m, _a, l=l: state.__setitem__("layer", l)))
+
+        def rotary(q, k, *rest, original=patched[1], which=leaf[-1]):
+            q, k = original(q, k, *rest)
+            if state["layer"] == 1:
+                target = q if which == "q" else k  # [1, heads, n, head_dim]
+                heads, dh = target.shape[1], target.shape[3]
+                target = target.clone()
+                target[0, :, POSITION] += addition(heads * dh).view(heads, dh)
+                q, k = (target, k) if which == "q" else (q, target)
+            return q, k
+
+        module.apply_rotary_pos_emb = rotary
+    elif leaf == "hook_z":
+        handles.append(block.self_attn.o_proj.register_forward_pre_hook(lambda _m, args: (added_rows(args[0]),)))
+    elif leaf in ("hook_attn_out", "hook_resid_mid"):
+        output(block.post_attention_layernorm if gemma else block.self_attn.o_proj)
+    elif leaf == "hook_pre":
+        output(block.mlp.gate_proj)
+    elif leaf == "hook_pre_linear":
+        output(block.mlp.up_proj)
+    elif leaf == "hook_post":
+        handles.append(block.mlp.down_proj.register_forward_pre_hook(lambda _m, args: (added_rows(args[0]),)))
+    elif leaf == "hook_mlp_out":
+        output(block.post_feedforward_layernorm if gemma else block.mlp)
+    elif leaf == "hook_resid_post":
+        output(block)
+    elif hook == "ln_final.hook_normalized":
+        output(model.model.norm)
+    else:
+        raise ValueError(hook)
+    try:
+        with torch.no_grad():
+            logits = model(input_ids=torch.tensor([ids]), use_cache=False).logits[0]
+    finally:
+        for h in handles:
+            h.remove()
+        if patched:
+            patched[0].apply_rotary_pos_emb = patched[1]
+    return logits.float().contiguous()
+
+
 def run(model, ids, layer=None, edit=None):
     """Logits [n, vocab], with `edit` applied to layer `layer`'s attention weights."""
     state = {"layer": None}
@@ -204,6 +310,12 @@ def main():
         for edit_name in ["score_boost"] + list(scale_edits(model.config)):
             assert (tensors[f"{edit_name}:logits"] - clean).abs().max() > 1e-4, f"{name} {edit_name}: the edit must change the logits"
         save_file(tensors, os.path.join(args.out, f"{name}.safetensors"))
+        added = {}
+        for hook in ADDITIVE_HOOKS:
+            edited = run_added(model, ids, hook)
+            assert (edited - clean).abs().max() > 1e-4, f"{name} {hook}: the edit must change the logits"
+            added[f"add:{hook}:logits"] = edited
+        save_file(added, os.path.join(args.out, f"{name}_hooks.safetensors"))
         json.dump({"model": name, "tokens": ids, "edits": described, "transformers_version": transformers.__version__,
                    "torch_version": torch.__version__}, open(os.path.join(args.out, f"{name}.json"), "w"), indent=1)
         print(name, {k: float((v - clean).abs().max()) for k, v in tensors.items() if k.endswith(":logits")})

@@ -66,8 +66,8 @@ parts, part_labels = cache.decompose_resid(pos_slice=-1, return_labels=True)
 part_attrs = cache.logit_attrs(parts, tokens=answer_id, incorrect_tokens=wrong_id, pos_slice=-1)
 order = part_attrs[:, 0].abs().argsort(descending=True)
 print("largest parts:", [(part_labels[i], round(float(part_attrs[i, 0]), 3)) for i in order[:5].tolist()])
-if check and model.cfg.final_softcap is None:
-    # The parts add up to the logit difference (before any final softcap, which Gemma 3 has not).
+if check:
+    # The parts add up to the logit difference (Gemma 3 has no final softcap to bend it).
     total = float(part_attrs.sum())
     assert abs(total - float(logits[0, -1, answer_id] - logits[0, -1, wrong_id])) < 1e-3, total
 

@@ -176,3 +176,28 @@ def test_a_unigram_tokenizer_leaves_ids_working(lantern, tmp_path):
     assert model([2, 5, 9]).shape == (1, 3, model.cfg.d_vocab)
     with pytest.raises(lantern.InvalidArgumentError, match="Unigram"):
         model.to_tokens("hello")
+
+
+ADDITIVE_HOOKS = ["hook_embed"] + [f"blocks.1.{h}" for h in (
+    "hook_resid_pre", "ln1.hook_normalized", "attn.hook_q", "attn.hook_k", "attn.hook_v", "attn.hook_rot_q",
+    "attn.hook_rot_k", "attn.hook_z", "hook_attn_out", "hook_resid_mid", "ln2.hook_normalized", "mlp.hook_pre",
+    "mlp.hook_pre_linear", "mlp.hook_post", "hook_mlp_out", "hook_resid_post")] + ["ln_final.hook_normalized"]
+
+
+def add_at_position_2(x, _point):
+    """0.5·sin(1 + j) on column j of position 2, across a per-head hook's heads as they are laid out."""
+    flat = x.reshape(x.shape[0], x.shape[1], -1)
+    flat[0, 2] += 0.5 * np.sin(np.arange(1, flat.shape[-1] + 1))
+
+
+@pytest.mark.parametrize("name", TINY_MODELS)
+def test_every_hook_edit_matches_transformers(models, name):
+    """The same additions as tools/make_intervention_goldens.py makes with torch hooks in transformers."""
+    model = models[name]
+    tokens = json.loads((GOLDENS / f"{name}.json").read_text())["tokens"]
+    golden = read_safetensors(GOLDENS / f"{name}_hooks.safetensors")
+    clean = np.asarray(model(tokens))[0]
+    for hook in ADDITIVE_HOOKS:
+        logits = np.asarray(model.run_with_hooks(tokens, fwd_hooks=[(hook, add_at_position_2)]))[0]
+        assert relative(logits, golden[f"add:{hook}:logits"]) <= 1e-5, hook
+        assert relative(logits, clean) > 1e-4, f"{hook} changes the logits"
