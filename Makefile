@@ -11,12 +11,12 @@ CPU_FLAGS := $(if $(CPU),-Xswiftc -target-cpu -Xswiftc $(CPU) -Xcc -march=$(CPU)
 RELEASE := -c release $(CPU_FLAGS)
 BIN := .build/release/lantern
 
-.PHONY: all build deps test test-python dist demo bench bench-llamacpp fixtures corpus clean check-targets
+.PHONY: all build deps test test-python dist wheel demo bench bench-llamacpp fixtures corpus clean check-targets
 
 all: build
 
 # Debian packages the build and tests use (Vulkan loader, lavapipe, glslang). Installed only when missing.
-APT_PACKAGES := libvulkan-dev mesa-vulkan-drivers glslang-tools spirv-tools vulkan-validationlayers chromium
+APT_PACKAGES := libvulkan-dev mesa-vulkan-drivers glslang-tools spirv-tools vulkan-validationlayers chromium patchelf
 deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -54,6 +54,15 @@ dist: deps
 	@cd "$$(mktemp -d)" && "$(CURDIR)/dist/lantern" next --model "$(CURDIR)/Tests/Fixtures/gemma2_tiny" --token-ids 2,173,54 >/dev/null \
 	  && echo "dist/lantern ($$(du -h "$(CURDIR)/dist/lantern" | cut -f1)): no Swift libraries, runs from an empty directory"
 
+# A wheel that installs and runs without Swift: liblanternc, the Swift runtime libraries it loads
+# and the `lantern` command, each finding the others beside itself (python/setup.py,
+# LANTERN_BUNDLE_RUNTIME). tools/check_wheel.sh installs it into a fresh venv and runs the README's
+# Python example and the command with no toolchain in reach. Built for this machine's CPU (RELEASE).
+wheel: deps
+	rm -rf dist/wheel
+	LANTERN_BUNDLE_RUNTIME=1 LANTERN_SWIFT_FLAGS="$(RELEASE)" python3 -m pip wheel -q --no-deps -w dist/wheel ./python
+	./tools/check_wheel.sh dist/wheel/lantern-*.whl
+
 # `lantern serve` in headless Chromium: the tiny fixtures (with a patching sweep), the
 # graph fixtures (the tiny Gemma 3 and its transcoders), then the default model with its SAE, tuned
 # lens and transcoders (the whole attribution graph of the seed prompt, ~35 s of the ~100 s).
@@ -87,11 +96,12 @@ bench: build
 # demo and bench reuse the test build's flags (-enable-testing), so they rebuild nothing after `make test`.
 check-targets:
 	$(MAKE) dist
+	$(MAKE) wheel RELEASE="$(RELEASE) -Xswiftc -enable-testing"
 	DEMO_OUT="$$(mktemp -d)" $(MAKE) demo RELEASE="$(RELEASE) -Xswiftc -enable-testing"
 	$(MAKE) bench RELEASE="$(RELEASE) -Xswiftc -enable-testing" BENCH_ARGS="--only matmul --tokens 16 --shapes attn"
 	$(MAKE) corpus
 	$(MAKE) -n fixtures bench-llamacpp fuzz clean >/dev/null
-	@echo "check-targets: dist, demo, bench, corpus ran; fixtures, bench-llamacpp, fuzz, clean parse"
+	@echo "check-targets: dist, wheel, demo, bench, corpus ran; fixtures, bench-llamacpp, fuzz, clean parse"
 
 # Regenerates Tests/Fixtures (needs torch + transformers; see tools/make_fixtures.py).
 fixtures:
