@@ -45,3 +45,49 @@ extension Transformer {
         return try backend.tensor(z, shape: [n, heads * dh])
     }
 }
+
+/// One sequence's hooks in a forward pass, with the absolute positions of its rows: what the
+/// single-sequence and the batched passes hand the steps whose hook points need more than a visit.
+struct SequenceHooks {
+    let hooks: Hooks
+    let positions: Range<Int>
+    let backend: any Backend
+
+    func callAsFunction(_ name: String, _ x: Tensor, _ layer: Int?) throws -> Tensor {
+        try hooks.visit(name, x, layer: layer, positions: positions, backend: backend)
+    }
+}
+
+extension Transformer {
+    /// RMSNorm with its two hook points: the scale (made only when asked; an edit to it feeds the
+    /// output) and the normalized output.
+    func norm(_ x: Tensor, _ weight: Tensor, scale: String, normalized: String, layer: Int?,
+              hooks: SequenceHooks?) throws -> Tensor {
+        var out = try backend.rmsNorm(x, weight: weight, eps: config.rmsEps, form: config.normForm)
+        guard let hooks else { return out }
+        if hooks.hooks.wants(scale) {
+            let s = try hooks(scale, try rmsScale(x), layer)
+            if hooks.hooks.intervenes(scale) { out = try self.normalized(x, scale: s, weight: weight) }
+        }
+        return try hooks(normalized, out, layer)
+    }
+
+    /// Attention's z before `hook_z` for queries `q` at positions `start…` over the first
+    /// `start + n` rows of `keys` and `values`, with the scores and pattern hook points: the backend's
+    /// fused attention unless a hook edits the scores (then their softmax is the pattern) or the
+    /// pattern (then the values are averaged with the edited one).
+    func attentionValues(q: Tensor, keys: Tensor, values: Tensor, start: Int, layer l: Int,
+                         hooks: SequenceHooks?) throws -> Tensor {
+        let names = self.names[l], params = config.attentionParams(layer: l), keyCount = start + q.rowCount
+        if let hooks, hooks.hooks.wants(names.scores) {
+            let scores = try hooks(names.scores, try attentionScores(q: q, keys: keys, queryStart: start, keyCount: keyCount,
+                                                                    params: params), l)
+            if hooks.hooks.intervenes(names.scores) {
+                let pattern = try hooks(names.pattern, try pattern(fromScores: scores), l)
+                return try attend(pattern: pattern, values: values, keyCount: keyCount)
+            }
+        }
+        return try attention(q: q, keys: keys, values: values, start: start, params: params, hooks: hooks?.hooks,
+                             patternName: names.pattern) { try hooks?(names.pattern, $0, l) ?? $0 }
+    }
+}

@@ -66,19 +66,12 @@ public final class Transformer: @unchecked Sendable {
             throw LanternError.invalidArgument("\(start + n) tokens exceed the KV cache's capacity of \(cache.capacity)")
         }
         let positions = start..<(start + n)
+        let sequence = hooks.map { SequenceHooks(hooks: $0, positions: positions, backend: b) }
         func hook(_ name: String, _ x: Tensor, _ layer: Int?) throws -> Tensor {
-            guard let hooks else { return x }
-            return try hooks.visit(name, x, layer: layer, positions: positions, backend: b)
+            try sequence?(name, x, layer) ?? x
         }
-        /// RMSNorm with its two hook points: the scale (made only when asked; an edit to it feeds
-        /// the output) and the normalized output.
         func norm(_ x: Tensor, _ weight: Tensor, scale: String, normalized: String, _ layer: Int?) throws -> Tensor {
-            var out = try b.rmsNorm(x, weight: weight, eps: c.rmsEps, form: c.normForm)
-            if let hooks, hooks.wants(scale) {
-                let s = try hook(scale, try rmsScale(x), layer)
-                if hooks.intervenes(scale) { out = try self.normalized(x, scale: s, weight: weight) }
-            }
-            return try hook(normalized, out, layer)
+            try self.norm(x, weight, scale: scale, normalized: normalized, layer: layer, hooks: sequence)
         }
 
         var x = try hook(HookNames.embed, try b.embed(tokens, table: embedding, scale: c.embeddingScale), nil)
@@ -110,23 +103,7 @@ public final class Transformer: @unchecked Sendable {
                 keys = cache.keys[l]
                 values = cache.values[l]
             }
-            let params = c.attentionParams(layer: l)
-            var zRaw: Tensor
-            if let hooks, hooks.wants(names.scores) {
-                let scores = try hook(names.scores, try attentionScores(q: q, keys: keys, queryStart: start, keyCount: start + n,
-                                                                       params: params), l)
-                if hooks.intervenes(names.scores) {
-                    // Edited scores: their softmax is the pattern, and the values are averaged with it.
-                    let pattern = try hook(names.pattern, try pattern(fromScores: scores), l)
-                    zRaw = try attend(pattern: pattern, values: values, keyCount: start + n)
-                } else {
-                    zRaw = try attention(q: q, keys: keys, values: values, start: start, params: params, hooks: hooks,
-                                     patternName: names.pattern) { try hook(names.pattern, $0, l) }
-                }
-            } else {
-                zRaw = try attention(q: q, keys: keys, values: values, start: start, params: params, hooks: hooks,
-                                     patternName: names.pattern) { try hook(names.pattern, $0, l) }
-            }
+            let zRaw = try attentionValues(q: q, keys: keys, values: values, start: start, layer: l, hooks: sequence)
             let z = try hook(names.z, zRaw, l)
             var attnOut = try b.matmul(z, w.o)
             if let hooks, hooks.wants(names.result) {
