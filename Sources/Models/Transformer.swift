@@ -181,7 +181,7 @@ public final class Transformer: @unchecked Sendable {
     }
 
     /// Gemma 3's QK-norm: RMSNorm over each head's dimensions.
-    private func headNorm(_ x: Tensor, _ weight: Tensor) throws -> Tensor {
+    func headNorm(_ x: Tensor, _ weight: Tensor) throws -> Tensor {
         let rows = try x.reshaped([x.count / config.headDim, config.headDim])
         return try backend.rmsNorm(rows, weight: weight, eps: config.rmsEps, form: config.normForm).reshaped(x.shape)
     }

@@ -1,0 +1,168 @@
+import LanternCore
+
+/// Several sequences in one forward pass: their rows packed one after another, so every weight
+/// product (q, k, v, o, the MLP, the unembedding) is one many-row product over all of them, while
+/// what depends on a sequence's positions — RoPE, attention — runs on each sequence's rows alone,
+/// at positions 0… . Each sequence has its own hooks, which see only its rows (positions from 0),
+/// so a hook function, a capture or an intervention behaves as in that sequence's own pass.
+///
+/// Every row-wise op computes a row from that row alone, and a product's row is the same k-ordered
+/// sum whatever the number of rows, up to the rounding of fused and separate multiply-adds (a
+/// short sequence alone takes the few-row kernel): each sequence's activations equal its solo run
+/// to summation order (BatchForwardTests bounds the difference by 3e-6 relative).
+extension Transformer {
+    /// Runs `sequences` (no KV cache) and returns each one's logits as `logits` asks (nil for
+    /// `.none`); `hooks[i]`, when given, are sequence i's.
+    public func forward(batch sequences: [[Int32]], hooks: [Hooks?]? = nil, logits: LogitRows = .all) throws -> [Tensor?] {
+        let c = config, b = backend
+        guard !sequences.isEmpty else { return [] }
+        if let hooks, hooks.count != sequences.count {
+            throw LanternError.invalidArgument("\(hooks.count) hook sets for \(sequences.count) sequences")
+        }
+        if sequences.count == 1 { return [try forward(sequences[0], hooks: hooks?[0], logits: logits)] }
+        var segments: [Range<Int>] = [], row = 0
+        for (i, tokens) in sequences.enumerated() {
+            guard !tokens.isEmpty else { throw LanternError.invalidArgument("sequence \(i) of the batch has no tokens") }
+            guard tokens.count <= c.contextLength else {
+                throw LanternError.invalidArgument("sequence \(i): \(tokens.count) tokens exceed the model's context of \(c.contextLength)")
+            }
+            segments.append(row..<(row + tokens.count))
+            row += tokens.count
+        }
+        let each = segments.indices.map { i in
+            hooks?[i].map { SequenceHooks(hooks: $0, positions: 0..<segments[i].count, backend: b) }
+        }
+        let pass = BatchPass(model: self, segments: segments, hooks: each)
+
+        var x = try pass.visit(HookNames.embed, try b.embed(sequences.flatMap { $0 }, table: embedding, scale: c.embeddingScale), nil)
+        let finite = b as? FiniteChecking
+        for (l, w) in blocks.enumerated() {
+            let names = self.names[l]
+            x = try pass.visit(names.residPre, x, l)
+
+            // Attention: the products over every row, RoPE and attention per sequence.
+            let h = try pass.norm(x, w.inputNorm, scale: names.ln1Scale, normalized: names.ln1, l)
+            var q = try pass.visit(names.q, try b.matmul(h, w.q), l)
+            var k = try pass.visit(names.k, try b.matmul(h, w.k), l)
+            let v = try pass.visit(names.v, try b.matmul(h, w.v), l)
+            if let qNorm = w.qNorm, let kNorm = w.kNorm {
+                q = try headNorm(q, qNorm)
+                k = try headNorm(k, kNorm)
+            }
+            let rope = c.rope(layer: l)
+            q = try pass.visit(names.rotQ, try pass.perSequence(q) { try b.rope($1, heads: c.heads, headDim: c.headDim, start: 0, params: rope) }, l)
+            k = try pass.visit(names.rotK, try pass.perSequence(k) { try b.rope($1, heads: c.kvHeads, headDim: c.headDim, start: 0, params: rope) }, l)
+            let zRaw = try pass.perSequence(q) { i, qi in
+                try attentionValues(q: qi, keys: try k.rows(segments[i]), values: try v.rows(segments[i]), start: 0, layer: l,
+                                    hooks: each[i])
+            }
+            let z = try pass.visit(names.z, zRaw, l)
+            var attnOut = try b.matmul(z, w.o)
+            attnOut = try pass.replacingRows(of: attnOut, wanting: names.result) { i, zi in
+                // Each head's share of the output projection, for the sequences whose hooks ask.
+                let result = try each[i]!(names.result, try headResults(zi, layer: l), l)
+                return each[i]!.hooks.intervenes(names.result) ? try sumHeads(result) : nil
+            } input: { try z.rows($0) }
+            if c.sandwichNorms { attnOut = try b.rmsNorm(attnOut, weight: w.postAttentionNorm, eps: c.rmsEps, form: c.normForm) }
+            attnOut = try pass.visit(names.attnOut, attnOut, l)
+            x = try pass.visit(names.residMid, try b.add(x, attnOut), l)
+
+            // MLP.
+            let preNorm = c.sandwichNorms ? w.preFeedforwardNorm! : w.postAttentionNorm
+            let h2 = try pass.norm(x, preNorm, scale: names.ln2Scale, normalized: names.ln2, l)
+            let gate = try pass.visit(names.mlpPre, try b.matmul(h2, w.gate), l)
+            let up = try pass.visit(names.mlpPreLinear, try b.matmul(h2, w.up), l)
+            let act = c.activation == .geluTanh ? try b.gegluTanh(gate: gate, up: up) : try b.swiglu(gate: gate, up: up)
+            let post = try pass.visit(names.mlpPost, act, l)
+            var mlpOut = try b.matmul(post, w.down)
+            if c.sandwichNorms { mlpOut = try b.rmsNorm(mlpOut, weight: w.postFeedforwardNorm!, eps: c.rmsEps, form: c.normForm) }
+            mlpOut = try pass.visit(names.mlpOut, mlpOut, l)
+            x = try pass.visit(names.residPost, try b.add(x, mlpOut), l)
+            if let finite, try !finite.allFinite(x) {
+                // On the way to an error only: the first sequence that went non-finite, run alone,
+                // names the hook point and position as a single pass does.
+                for (i, segment) in segments.enumerated() where try !finite.allFinite(try x.rows(segment)) {
+                    _ = try forward(sequences[i], hooks: hooks?[i], logits: .none)
+                }
+                throw LanternError.backend("a non-finite activation in block \(l) that no single sequence reproduces")
+            }
+        }
+
+        let wantNorm = each.contains { $0?.hooks.wants(HookNames.finalNorm) == true || $0?.hooks.wants(HookNames.finalScale) == true }
+        if logits == .none && !wantNorm { return sequences.map { _ in nil } }
+        let normed = try pass.norm(x, finalNorm, scale: HookNames.finalScale, normalized: HookNames.finalNorm, nil)
+        switch logits {
+        case .none:
+            return sequences.map { _ in nil }
+        case .finalNormed:
+            return try segments.map { try normed.rows($0) }
+        case .all:
+            let all = try unembed(normed)
+            return try segments.map { try all.rows($0) }
+        case .last:
+            let lasts = try pass.gather(segments.map { try normed.rows(($0.upperBound - 1)..<$0.upperBound) }, width: normed.width)
+            let all = try unembed(lasts)
+            return try segments.indices.map { try all.rows($0..<($0 + 1)) }
+        }
+    }
+}
+
+/// The packed rows of one batched pass and each sequence's hooks.
+struct BatchPass {
+    let model: Transformer
+    let segments: [Range<Int>]
+    let hooks: [SequenceHooks?]
+    var backend: any Backend { model.backend }
+
+    /// Runs every sequence's hooks on `name` over its rows; rows an intervention changed are
+    /// written into a copy of `x` (the pass's tensors are never changed in place).
+    func visit(_ name: String, _ x: Tensor, _ layer: Int?) throws -> Tensor {
+        try replacingRows(of: x, wanting: name) { i, rows in
+            let out = try hooks[i]!(name, rows, layer)
+            return hooks[i]!.hooks.intervenes(name) ? out : nil
+        } input: { try x.rows($0) }
+    }
+
+    /// `x` with the rows of each sequence whose hooks want `name` replaced by what `body` returns
+    /// for them (nil: keep), `body` getting the sequence's rows of `input`.
+    func replacingRows(of x: Tensor, wanting name: String, _ body: (Int, Tensor) throws -> Tensor?,
+                       input: (Range<Int>) throws -> Tensor) throws -> Tensor {
+        var replaced: [(Int, Tensor)] = []
+        for (i, segment) in segments.enumerated() where hooks[i]?.hooks.wants(name) == true {
+            if let out = try body(i, try input(segment)) { replaced.append((i, out)) }
+        }
+        guard !replaced.isEmpty else { return x }
+        let copy = try backend.zeros(shape: x.shape)
+        try backend.copyRows(x, into: copy, at: 0)
+        for (i, out) in replaced { try backend.copyRows(out, into: copy, at: segments[i].lowerBound) }
+        return copy
+    }
+
+    /// `body` on each sequence's rows of `x`, the results packed again in order.
+    func perSequence(_ x: Tensor, _ body: (Int, Tensor) throws -> Tensor) throws -> Tensor {
+        let parts = try segments.enumerated().map { try body($0.offset, try x.rows($0.element)) }
+        return try gather(parts, width: parts[0].width)
+    }
+
+    /// Rows of several tensors of one width stacked in order.
+    func gather(_ parts: [Tensor], width: Int) throws -> Tensor {
+        let out = try backend.zeros(shape: [parts.reduce(0) { $0 + $1.rowCount }, width])
+        var row = 0
+        for part in parts {
+            try backend.copyRows(part, into: out, at: row)
+            row += part.rowCount
+        }
+        return out
+    }
+
+    /// The norm over every row, or per sequence where a sequence's hooks want its scale.
+    func norm(_ x: Tensor, _ weight: Tensor, scale: String, normalized: String, _ layer: Int?) throws -> Tensor {
+        let c = model.config
+        guard hooks.contains(where: { $0?.hooks.wants(scale) == true }) else {
+            return try visit(normalized, try backend.rmsNorm(x, weight: weight, eps: c.rmsEps, form: c.normForm), layer)
+        }
+        return try perSequence(x) { i, rows in
+            try model.norm(rows, weight, scale: scale, normalized: normalized, layer: layer, hooks: hooks[i])
+        }
+    }
+}
