@@ -133,6 +133,44 @@ public func lantern_run(_ handle: UnsafeMutableRawPointer?, _ pointer: UnsafePoi
     }
 }
 
+/// Several sequences in one pass (`Transformer.forward(batch:)`): `ids` holds them one after
+/// another, `lengths[i]` tokens each. Every sequence gets its own hooks from `hooks` (captures and
+/// Python functions see only its rows, at positions from 0). logits: as `lantern_run`. The result's
+/// entries are named "i/hook" and "i/logits" for sequence i, in sequence order. NULL on error.
+@_cdecl("lantern_run_batch")
+public func lantern_run_batch(_ handle: UnsafeMutableRawPointer?, _ pointer: UnsafePointer<Int32>?,
+                              _ lengths: UnsafePointer<Int64>?, _ count: Int64, _ hookHandle: UnsafeMutableRawPointer?,
+                              _ logits: Int32, _ error: ErrorOut) -> UnsafeMutableRawPointer? {
+    guarded(error, nil) {
+        let m = try model(handle)
+        guard count > 0, let lengths else { throw LanternError.invalidArgument("a batch needs at least one sequence") }
+        let sizes = Array(UnsafeBufferPointer(start: lengths, count: Int(count)))
+        if let bad = sizes.first(where: { $0 <= 0 }) {
+            throw LanternError.invalidArgument("a sequence of \(bad) tokens in the batch: every sequence needs at least one")
+        }
+        let all = try ids(pointer, sizes.reduce(0, +))
+        var sequences: [[Int32]] = [], start = 0
+        for size in sizes {
+            sequences.append(Array(all[start..<(start + Int(size))]))
+            start += Int(size)
+        }
+        let spec = try hookHandle.map { try borrowed($0, as: HookSpec.self, what: "hooks") }
+        let hooks = sequences.map { _ in spec?.makeHooks() }
+        let rows: LogitRows = switch logits {
+        case 0: .none
+        case 1: .last
+        default: .all
+        }
+        let out = try m.transformer.forward(batch: sequences, hooks: hooks, logits: rows)
+        var entries: [(name: String, tensor: Tensor)] = []
+        for i in sequences.indices {
+            entries += (hooks[i]?.captured ?? []).map { ("\(i)/\($0.name)", $0.tensor) }
+            if let logits = out[i] { entries.append(("\(i)/logits", logits)) }
+        }
+        return retained(try RunResult(entries, backend: m.backend))
+    }
+}
+
 @_cdecl("lantern_result_count")
 public func lantern_result_count(_ handle: UnsafeMutableRawPointer?) -> Int64 {
     guard let handle else { return 0 }

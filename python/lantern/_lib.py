@@ -86,6 +86,7 @@ def _declare(lib: ctypes.CDLL) -> None:
                                                  POINTER(c_float), c_int64, c_char_p, c_float, c_char_p, err]),
         "lantern_run": (c_void_p, [c_void_p, POINTER(c_int32), c_int64, c_void_p, c_int32, c_int32, err]),
         "lantern_parameter": (c_void_p, [c_void_p, c_char_p, err]),
+        "lantern_run_batch": (c_void_p, [c_void_p, POINTER(c_int32), POINTER(c_int64), c_int64, c_void_p, c_int32, err]),
         "lantern_result_count": (c_int64, [c_void_p]),
         "lantern_result_entry": (c_int32, [c_void_p, c_int64, POINTER(c_char_p), POINTER(c_int32), POINTER(c_int64),
                                            POINTER(POINTER(c_float)), err]),

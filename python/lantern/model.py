@@ -204,27 +204,41 @@ class Model(WeightsMixin):
         unpadded = batch == 1 and rows[0][2].size == width
         out: dict[str, np.ndarray] = {}
         with HookSet(self, names, list(self._context_hooks) + list(fwd_hooks)) as hooks:
-            for r, s, ids in rows:
-                handle = _lib.call(_lib.lib.lantern_run, self._handle, _ids_pointer(ids), ids.size, hooks.handle,
-                                   2 if logits and stop < 0 else 0, stop, slot=hooks.slot)
-                arrays = lent_arrays(handle)
-                if unpadded:  # the library's own memory, no copy
-                    for name, a in arrays.items():
-                        out[name] = (a if self._keeps_shape(name) else
-                                     a.reshape(tl_shape(name, a.shape, self.cfg.n_heads, self.cfg.n_key_value_heads)))[None]
-                    continue
-                # Each prompt's rows go into the batch's arrays at once, so a batch never holds its
-                # results twice.
-                for name in list(arrays):
-                    a = arrays.pop(name)
-                    if name not in out:
-                        out[name] = self._batch_array(name, a, batch, width)
-                    if self._is_map(name):
-                        out[name][r, :, s:s + ids.size, s:s + ids.size] = a
-                    else:
-                        out[name][r, s:s + ids.size] = a.reshape((ids.size,) + out[name].shape[2:])
-                del arrays
+            mode = 2 if logits and stop < 0 else 0
+            if unpadded:  # one prompt: the library's own memory, no copy
+                handle = _lib.call(_lib.lib.lantern_run, self._handle, _ids_pointer(rows[0][2]), rows[0][2].size,
+                                   hooks.handle, mode, stop, slot=hooks.slot)
+                for name, a in lent_arrays(handle).items():
+                    out[name] = (a if self._keeps_shape(name) else
+                                 a.reshape(tl_shape(name, a.shape, self.cfg.n_heads, self.cfg.n_key_value_heads)))[None]
+            elif stop >= 0:  # a pass that stops early runs each prompt alone
+                for row in rows:
+                    handle = _lib.call(_lib.lib.lantern_run, self._handle, _ids_pointer(row[2]), row[2].size, hooks.handle,
+                                       mode, stop, slot=hooks.slot)
+                    self._place(out, lent_arrays(handle), [row], batch, width, prefixed=False)
+            else:  # prompts packed as rows of one pass, a chunk of them at a time
+                for chunk in _chunks(rows, _BATCH_ROWS_WITH_LOGITS if mode == 2 else _BATCH_ROWS):
+                    ids = np.ascontiguousarray(np.concatenate([row[2] for row in chunk]), dtype=np.int32)
+                    lengths = np.array([row[2].size for row in chunk], dtype=np.int64)
+                    handle = _lib.call(_lib.lib.lantern_run_batch, self._handle, _ids_pointer(ids),
+                                       lengths.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)), len(chunk), hooks.handle,
+                                       mode, slot=hooks.slot)
+                    self._place(out, lent_arrays(handle), chunk, batch, width, prefixed=True)
         return out.pop("logits", None), out, rows
+
+    def _place(self, out: dict, arrays: dict, chunk, batch: int, width: int, prefixed: bool) -> None:
+        """Writes each prompt's activations into the batch's arrays (made on first sight) and lets
+        the library's go, so that a batch never holds its results twice."""
+        for key in list(arrays):
+            a = arrays.pop(key)
+            index, name = key.split("/", 1) if prefixed else ("0", key)
+            r, s, ids = chunk[int(index)]
+            if name not in out:
+                out[name] = self._batch_array(name, a, batch, width)
+            if self._is_map(name):
+                out[name][r, :, s:s + ids.size, s:s + ids.size] = a
+            else:
+                out[name][r, s:s + ids.size] = a.reshape((ids.size,) + out[name].shape[2:])
 
     @staticmethod
     def _is_map(name: str) -> bool:
@@ -489,6 +503,26 @@ class Model(WeightsMixin):
 
 
 _RETURN_TYPES = ("logits", "loss", "both", None)
+# Tokens per batched pass: enough rows for the weight products to run at full speed, few enough
+# that a chunk's activations (held until copied into the batch's arrays) stay small. With every
+# row's logits (1 MiB a row on a 262k vocabulary) smaller chunks are faster: 32 prompts of 64
+# tokens of gemma3-270m on 2 cores took 13.4 s one by one, 11.1 s in chunks of 256 rows and 12.8 s
+# of 1024; without logits 6.1 s, 4.3 s and 3.4 s.
+_BATCH_ROWS = 1024
+_BATCH_ROWS_WITH_LOGITS = 256
+
+
+def _chunks(rows, limit: int):
+    """Consecutive groups of rows of at most `limit` tokens (a longer prompt alone)."""
+    chunk, size = [], 0
+    for row in rows:
+        if chunk and size + row[2].size > limit:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(row)
+        size += row[2].size
+    if chunk:
+        yield chunk
 
 
 def _check_return_type(return_type) -> None:

@@ -1,9 +1,16 @@
-"""Batches with padding (left or right, as TransformerLens) give each prompt exactly its unpadded
-run; padded positions hold zeros; masks come from the pad token or are given."""
+"""Batches with padding (left or right, as TransformerLens) run as one pass and give each prompt its
+unpadded run, to summation order (the batch's products take the many-row kernel); padded positions
+hold zeros; masks come from the pad token or are given."""
 import numpy as np
 import pytest
 
 from conftest import sequences
+
+
+def same(a, b) -> bool:
+    """Equal to summation order: within 3e-6 of the largest magnitude (the Swift batch tests' bound)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return a.shape == b.shape and float(np.abs(a - b).max()) <= 3e-6 * max(float(np.abs(b).max()), 1e-30)
 
 PROMPTS = sequences("gemma3_tiny")  # 5 and 13 tokens
 
@@ -24,13 +31,13 @@ def test_each_row_equals_its_unpadded_run(models, side):
         one_logits, one = model.run_with_cache(prompt, names_filter=names)
         n = len(prompt)
         keep = slice(0, n) if side == "right" else slice(tokens.shape[1] - n, None)
-        assert np.array_equal(logits[r, keep], one_logits[0])
+        assert same(logits[r, keep], one_logits[0])
         assert not logits[r][mask[r] == 0].any(), "padded positions hold zeros"
         for name in names:
             if name.endswith("pattern"):
-                assert np.array_equal(cache[name][r][:, keep, keep], one[name][0])
+                assert same(cache[name][r][:, keep, keep], one[name][0])
             else:
-                assert np.array_equal(cache[name][r, keep], one[name][0])
+                assert same(cache[name][r, keep], one[name][0])
 
 
 def test_the_mask_is_inferred_from_the_pad_token(models):
@@ -55,7 +62,7 @@ def test_hooks_run_once_per_prompt_on_its_own_tokens(models):
     batch = model.run_with_hooks(tokens, fwd_hooks=[("blocks.1.hook_resid_post", steer)], attention_mask=mask)
     assert calls == [len(p) for p in PROMPTS]
     single = model.run_with_hooks(PROMPTS[0], fwd_hooks=[("blocks.1.hook_resid_post", steer)])
-    assert np.array_equal(batch[0, -len(PROMPTS[0]):], single[0])
+    assert same(batch[0, -len(PROMPTS[0]):], single[0])
 
 
 def test_padding_inside_a_prompt_is_refused(lantern, models):
