@@ -13,9 +13,12 @@ public struct HarvestRequest: JobRequest {
     public static let shard = Field("shard", .string(choices: []), default: "0/1",
                                     "This worker's part, I/N (e.g. $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT).")
     public static let batch = Field("batch", .integer(1...1_000_000), default: "64", "Contexts per shard file (how much an interruption can lose).")
+    public static let defaultPassRows = Harvester.Options.defaultBatchRows
+    public static let passRows = Field("pass_rows", .integer(0...1 << 20), default: "\(Harvester.Options.defaultBatchRows)",
+                                       "Tokens per forward pass: contexts run together as rows of one pass, up to this many (0 or 1: each context alone). The rows are the same either way, to summation order.")
     public static let includeBOS = Field("include_bos", .boolean, default: "false",
                                          "Keep the BOS position's activations (left out by default, as Gemma Scope does).")
-    public static let fields = JobModel.fields + [JobFields.corpus, JobFields.byteTokens, hook, tokens, context, shard, batch, includeBOS, JobFields.out]
+    public static let fields = JobModel.fields + [JobFields.corpus, JobFields.byteTokens, hook, tokens, context, shard, batch, passRows, includeBOS, JobFields.out]
 
     public var model: JobModel
     public var corpus: CorpusSource
@@ -24,12 +27,14 @@ public struct HarvestRequest: JobRequest {
     public var context: Int
     public var shard: String
     public var batch: Int
+    public var passRows: Int
     public var includeBOS: Bool
     public var out: String
     public var frontEnd = JobFrontEnd()
 
     public init(model: JobModel = JobModel(), corpus: CorpusSource = CorpusSource(), hook: String, tokens: Int, context: Int = 128,
-                shard: String = "0/1", batch: Int = 64, includeBOS: Bool = false, out: String) {
+                shard: String = "0/1", batch: Int = 64, passRows: Int = Harvester.Options.defaultBatchRows,
+                includeBOS: Bool = false, out: String) {
         self.model = model
         self.corpus = corpus
         self.hook = hook
@@ -37,6 +42,7 @@ public struct HarvestRequest: JobRequest {
         self.context = context
         self.shard = shard
         self.batch = batch
+        self.passRows = passRows
         self.includeBOS = includeBOS
         self.out = out
     }
@@ -47,7 +53,9 @@ public struct HarvestRequest: JobRequest {
                   hook: try JobFields.required(try json.string(Self.hook), Self.hook),
                   tokens: try JobFields.required(try json.int(Self.tokens), Self.tokens),
                   context: try json.int(Self.context) ?? 128, shard: try json.string(Self.shard) ?? "0/1",
-                  batch: try json.int(Self.batch) ?? 64, includeBOS: try json.bool(Self.includeBOS) ?? false,
+                  batch: try json.int(Self.batch) ?? 64,
+                  passRows: try json.int(Self.passRows) ?? Harvester.Options.defaultBatchRows,
+                  includeBOS: try json.bool(Self.includeBOS) ?? false,
                   out: try JobFields.required(try json.string(JobFields.out), JobFields.out))
     }
 
@@ -55,6 +63,7 @@ public struct HarvestRequest: JobRequest {
         try frontEnd.check(tokens, Self.tokens)
         try frontEnd.check(context, Self.context)
         try frontEnd.check(batch, Self.batch)
+        try frontEnd.check(passRows, Self.passRows)
         _ = try workerAndCount()
     }
 
@@ -76,10 +85,11 @@ public struct HarvestRequest: JobRequest {
         let (worker, workers) = try workerAndCount()
         var source = corpus
         source.notice = frontEnd.notice
-        let harvester = try Harvester(
-            model: loaded.transformer, modelName: loaded.source, packer: try source.packer(for: loaded, length: context),
-            options: .init(hook: hook, tokens: tokens, context: context, contextsPerShard: batch, includeBOS: includeBOS,
-                           worker: worker, workers: workers))
+        var options = Harvester.Options(hook: hook, tokens: tokens, context: context, contextsPerShard: batch,
+                                        includeBOS: includeBOS, worker: worker, workers: workers)
+        options.batchRows = passRows
+        let harvester = try Harvester(model: loaded.transformer, modelName: loaded.source,
+                                      packer: try source.packer(for: loaded, length: context), options: options)
         let result = try HarvestResult.run(harvester, output: out, subject: "harvest \(hook)", monitor: monitor)
         frontEnd.notice(String(format: "%d rows of %@ (width %d) in %d shards in %@; %d new in %.1fs (%.0f tokens/s)",
                                result.rows, hook, result.width, result.shards, result.folder,

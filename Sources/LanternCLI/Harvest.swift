@@ -34,6 +34,9 @@ struct Harvest: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp(HarvestRequest.batch))
     var batch = 64
 
+    @Option(name: .long, help: ArgumentHelp(HarvestRequest.passRows))
+    var passRows = HarvestRequest.defaultPassRows
+
     @Flag(name: .long, help: ArgumentHelp(HarvestRequest.includeBOS))
     var includeBos = false
 
@@ -42,7 +45,7 @@ struct Harvest: ParsableCommand {
 
     var request: HarvestRequest {
         HarvestRequest(model: model.job, corpus: corpus.source, hook: hook, tokens: tokens, context: context, shard: shard,
-                       batch: batch, includeBOS: includeBos, out: out)
+                       batch: batch, passRows: passRows, includeBOS: includeBos, out: out)
     }
 
     func validate() throws { try JobOutput.validate(request) }

@@ -12,14 +12,21 @@ import LanternCore
 /// to summation order (BatchForwardTests bounds the difference by 3e-6 relative).
 extension Transformer {
     /// Runs `sequences` (no KV cache) and returns each one's logits as `logits` asks (nil for
-    /// `.none`); `hooks[i]`, when given, are sequence i's.
-    public func forward(batch sequences: [[Int32]], hooks: [Hooks?]? = nil, logits: LogitRows = .all) throws -> [Tensor?] {
+    /// `.none`); `hooks[i]`, when given, are sequence i's. `stopAfterLayer` ends the pass after
+    /// that block, as in a single pass (no logits).
+    public func forward(batch sequences: [[Int32]], hooks: [Hooks?]? = nil, logits: LogitRows = .all,
+                        stopAfterLayer: Int? = nil) throws -> [Tensor?] {
         let c = config, b = backend
         guard !sequences.isEmpty else { return [] }
         if let hooks, hooks.count != sequences.count {
             throw LanternError.invalidArgument("\(hooks.count) hook sets for \(sequences.count) sequences")
         }
-        if sequences.count == 1 { return [try forward(sequences[0], hooks: hooks?[0], logits: logits)] }
+        if stopAfterLayer != nil && logits != .none {
+            throw LanternError.invalidArgument("stopping after a layer leaves no logits")
+        }
+        if sequences.count == 1 {
+            return [try forward(sequences[0], hooks: hooks?[0], logits: logits, stopAfterLayer: stopAfterLayer)]
+        }
         var segments: [Range<Int>] = [], row = 0
         for (i, tokens) in sequences.enumerated() {
             guard !tokens.isEmpty else { throw LanternError.invalidArgument("sequence \(i) of the batch has no tokens") }
@@ -86,6 +93,7 @@ extension Transformer {
                 }
                 throw LanternError.backend("a non-finite activation in block \(l) that no single sequence reproduces")
             }
+            if let stopAfterLayer, l >= stopAfterLayer { return sequences.map { _ in nil } }
         }
 
         let wantNorm = each.contains { $0?.hooks.wants(HookNames.finalNorm) == true || $0?.hooks.wants(HookNames.finalScale) == true }

@@ -29,6 +29,12 @@ public struct Harvester {
         public var includeBOS: Bool
         public var worker: Int
         public var workers: Int
+        /// Tokens per forward pass: contexts are run together, packed as rows of one pass
+        /// (`Transformer.forward(batch:)`), up to this many rows (at least one context; 0 or 1:
+        /// each context alone). A pass never crosses a shard, so a resumed run passes as the first.
+        public var batchRows: Int = Self.defaultBatchRows
+        /// Enough rows for the weight products to run at full speed on a CPU (see docs/performance.md).
+        public static let defaultBatchRows = 512
 
         public init(hook: String, tokens: Int, context: Int = 128, contextsPerShard: Int = 64, includeBOS: Bool = false,
                     worker: Int = 0, workers: Int = 1) {
@@ -174,37 +180,52 @@ public struct Harvester {
         }
 
         let skip = manifest.contextsDone
+        // Contexts waiting for their pass: (corpus index, tokens, this worker's count before it).
+        var batch: [(index: Int, context: [Int32], mine: Int)] = [], stopped = false
+        /// One pass over the waiting contexts, then each one's rows in order, as when they ran alone.
+        func runBatch() throws {
+            defer { batch.removeAll(keepingCapacity: true) }
+            let hookSets = batch.map { _ in Hooks(capture: HookFilter(o.hooks)) }
+            _ = try model.forward(batch: batch.map(\.context), hooks: hookSets, logits: .none, stopAfterLayer: layer)
+            for ((index, context, mine), hooks) in zip(batch, hookSets) {
+                let first = o.includeBOS ? 0 : 1
+                let kept = min(o.rows(ofContext: index), context.count - first)
+                for (h, hook) in o.hooks.enumerated() {
+                    guard let activation = hooks.activation(hook) else {
+                        throw LanternError.invalidArgument("the forward pass did not produce \(hook)")
+                    }
+                    let width = activation.width
+                    if manifest.width == 0 { manifest.width = width }
+                    guard width == manifest.width else {
+                        throw LanternError.invalidArgument("\(hook) is \(width) wide but \(o.hook) is \(manifest.width): harvest hooks of one width together")
+                    }
+                    let values = try model.backend.read(activation)
+                    try Self.checkFinite(values, width: width, hook: hook, context: index)
+                    rows[h] += values[(first * width)..<((first + kept) * width)]
+                }
+                tokens += context[first..<(first + kept)]
+                pendingContexts += 1
+                try progress(manifest.rows + tokens.count, target)
+                if pendingContexts == o.contextsPerShard || mine + 1 == o.workerContexts {
+                    try flush()
+                    if let stopAfterShards, shardsWritten >= stopAfterShards { stopped = true; return }
+                }
+            }
+        }
         try packer.forEachContext { index, context in
             guard index % o.workers == o.worker else { return true }
             defer { mine += 1 }
             if mine < skip { return true }
             if mine >= o.workerContexts { return false }
-            let hooks = Hooks(capture: HookFilter(o.hooks))
-            try model.forward(context, hooks: hooks, logits: .none, stopAfterLayer: layer)
-            let first = o.includeBOS ? 0 : 1
-            let kept = min(o.rows(ofContext: index), context.count - first)
-            for (h, hook) in o.hooks.enumerated() {
-                guard let activation = hooks.activation(hook) else {
-                    throw LanternError.invalidArgument("the forward pass did not produce \(hook)")
-                }
-                let width = activation.width
-                if manifest.width == 0 { manifest.width = width }
-                guard width == manifest.width else {
-                    throw LanternError.invalidArgument("\(hook) is \(width) wide but \(o.hook) is \(manifest.width): harvest hooks of one width together")
-                }
-                let values = try model.backend.read(activation)
-                try Self.checkFinite(values, width: width, hook: hook, context: index)
-                rows[h] += values[(first * width)..<((first + kept) * width)]
+            batch.append((index, context, mine))
+            let rowsWaiting = batch.reduce(0) { $0 + $1.context.count }
+            let endsShard = (pendingContexts + batch.count) % o.contextsPerShard == 0 || mine + 1 == o.workerContexts
+            if endsShard || rowsWaiting + context.count > o.batchRows {
+                try runBatch()
             }
-            tokens += context[first..<(first + kept)]
-            pendingContexts += 1
-            try progress(manifest.rows + tokens.count, target)
-            if pendingContexts == o.contextsPerShard || mine + 1 == o.workerContexts {
-                try flush()
-                if let stopAfterShards, shardsWritten >= stopAfterShards { return false }
-            }
-            return true
+            return !stopped
         }
+        if !batch.isEmpty && !stopped { try runBatch() }
         if pendingContexts > 0 { try flush() }
         if !manifest.complete && mine < o.workerContexts && stopAfterShards == nil {
             throw LanternError.invalidArgument("the corpus ran out after \(manifest.rows) rows of this worker's \(target): give more text or fewer --tokens")

@@ -26,12 +26,33 @@ final class HarvestTests: XCTestCase {
     }
 
     func harvester(_ corpus: TextCorpus, worker: Int = 0, workers: Int = 1,
-                   hooks: [String] = ["blocks.1.hook_resid_post"]) throws -> Harvester {
+                   hooks: [String] = ["blocks.1.hook_resid_post"], batchRows: Int = Harvester.Options.defaultBatchRows,
+                   contextsPerShard: Int = 3) throws -> Harvester {
         let model = try Transformer(directory: Self.fixture, backend: CPUBackend())
         let packer = ContextPacker(corpus: corpus, length: 32, bos: 2) { text in text.utf8.map { Int32($0) } }
-        return try Harvester(model: model, modelName: "gemma2_tiny", packer: packer,
-                             options: .init(hooks: hooks, tokens: 31 * 11, context: 32, contextsPerShard: 3,
-                                            worker: worker, workers: workers))
+        var options = Harvester.Options(hooks: hooks, tokens: 31 * 11, context: 32, contextsPerShard: contextsPerShard,
+                                        worker: worker, workers: workers)
+        options.batchRows = batchRows
+        return try Harvester(model: model, modelName: "gemma2_tiny", packer: packer, options: options)
+    }
+
+    /// Contexts run together as rows of one pass write the rows they write one pass each: the
+    /// same bits (every context is long enough for the many-row kernel alone), whatever the pass size.
+    func testBatchedPassesWriteTheRowsOfSinglePasses() throws {
+        let dir = try directory()
+        let corpus = try corpus(in: dir)
+        let hooks = ["blocks.0.ln2.hook_normalized", "blocks.1.hook_resid_post"]
+        try harvester(corpus, hooks: hooks, batchRows: 0, contextsPerShard: 8).run(output: dir + "/single")
+        for rows in [64, 100, 512] {
+            try harvester(corpus, hooks: hooks, batchRows: rows, contextsPerShard: 8).run(output: dir + "/batched-\(rows)")
+            for hook in hooks {
+                let single = try HarvestedActivations(directory: dir + "/single", hook: hook)
+                let batched = try HarvestedActivations(directory: dir + "/batched-\(rows)", hook: hook)
+                XCTAssertEqual(batched.rowCount, single.rowCount)
+                let all = Array(0..<single.rowCount)
+                XCTAssertEqual(try batched.rows(all), try single.rows(all), "\(hook), passes of \(rows) rows")
+            }
+        }
     }
 
     /// One forward pass reading several hooks (a transcoder's input and output) writes the rows
