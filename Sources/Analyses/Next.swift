@@ -30,7 +30,11 @@ public struct NextRequest: AnalysisRequest {
         let model = context.model
         let ids = try context.tokens(prompt)
         guard let out = try model.transformer.forward(ids, logits: .last) else { throw LanternError.backend("the forward pass returned no logits") }
-        let logits = try model.backend.read(out)
+        return try result(ids: ids, logits: try model.backend.read(out), model: model)
+    }
+
+    /// The answer from the prompt's last logits (run alone, or as one row of a batched pass).
+    public func result(ids: [Int32], logits: [Float], model: LanternModel) throws -> NextResult {
         try model.transformer.requireFinite(logits: logits, tokens: ids)
         let probs = LogitLens.softmax(logits)
         // The stable sort's first k (ties to the lower id), without sorting the whole vocabulary.

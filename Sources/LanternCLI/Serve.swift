@@ -45,11 +45,15 @@ struct Serve: ParsableCommand {
     @Option(name: .long, help: "Contexts an on-demand dashboard reads while the background scan is still running.")
     var onDemandContexts = 4
 
+    @Option(name: .long, help: "Tokens of concurrent `next` requests run together as rows of one forward pass (0 or 1: each request alone).")
+    var mergeRows = ServerLimits().mergedRows
+
     func validate() throws {
         try OptionCheck.integer(port, "--port", 0...65535)
         try OptionCheck.integer(scanTokens, "--scan-tokens", 0...OptionCheck.maxCount)
         try OptionCheck.integer(context, "--context", 2...1 << 20)
         try OptionCheck.integer(onDemandContexts, "--on-demand-contexts", 1...1_000_000)
+        try OptionCheck.integer(mergeRows, "--merge-rows", 0...1 << 20)
     }
 
     func run() throws {
@@ -70,8 +74,9 @@ struct Serve: ParsableCommand {
                 return index + 1 < wanted
             }
         }
-        let setup = ServerSetup(model: loaded, saes: saes, tuned: lens, replacement: replacement, host: host, port: port, byteTokens: corpus.byteTokens,
+        var setup = ServerSetup(model: loaded, saes: saes, tuned: lens, replacement: replacement, host: host, port: port, byteTokens: corpus.byteTokens,
                                 scanContexts: contexts, onDemandContexts: onDemandContexts, allowedHosts: allowHost)
+        setup.limits.mergedRows = mergeRows
         let server = LanternServer(setup)
         let host = self.host
         let failure = ServeFailure()

@@ -10,6 +10,10 @@ extension LanternServer {
     /// bytes as the CLI's `--json` and Python's).
     func analysis(_ type: any AnalysisRequest.Type, _ body: APIRequest) async throws -> Data {
         let request = try type.init(json: RequestFields(body.fields))
+        if let nexts, let next = request as? NextRequest {
+            try next.validate(against: context)
+            return try await nexts.answer(next)
+        }
         return try await run(request)
     }
 

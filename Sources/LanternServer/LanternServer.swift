@@ -14,6 +14,8 @@ public final class LanternServer: Sendable {
     /// What analyses run against: the served model, SAEs and lens, the server's limits, feature
     /// labels from the finished background scans. Used on the model's queue only.
     let context: AnalysisContext
+    /// Concurrent `next` requests merged into one pass (nil: each runs alone).
+    let nexts: NextBatcher?
 
     public init(_ setup: ServerSetup) {
         self.setup = setup
@@ -30,6 +32,7 @@ public final class LanternServer: Sendable {
         context.scanSource = "background scan"
         context.replacement = setup.replacement
         context.noTranscoders = "the server was started without --transcoders: no attribution graphs"
+        nexts = setup.limits.mergedRows > 1 ? NextBatcher(queue: queue, context: context, mergedRows: setup.limits.mergedRows) : nil
     }
 
     /// Serves until the task is cancelled (or SIGINT/SIGTERM with `signals`); `onRunning` gets the

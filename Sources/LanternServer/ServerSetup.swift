@@ -62,6 +62,9 @@ public struct ServerLimits: Sendable {
     public var connections = 256
     /// Seconds a connection may sit idle between requests before it is closed.
     public var idleSeconds = 30
+    /// Tokens of concurrent `next` requests run together as rows of one forward pass (0 or 1: each
+    /// request alone).
+    public var mergedRows = 1024
     public init() {}
 
     /// The limits every analysis request is held to.

@@ -173,7 +173,54 @@ final class ServerAPITests: ServerTestCase {
             return answers
         }
         let concurrent = try answers.map { try JSONSerialization.jsonObject(with: $0) as! [String: Any] }
-        for i in prompts.indices { assertSame(concurrent[i], sequential[i], "prompt \(i)") }
+        for i in prompts.indices { assertSameNext(concurrent[i], sequential[i], "prompt \(i)") }
+    }
+
+    /// A merged `next` answer is the lone one to summation order: the same ids and tokens in the
+    /// same order, probabilities and logits within 1e-5 relative (the batch's products take the
+    /// many-row kernel where a 4-token prompt alone takes the few-row one).
+    func assertSameNext(_ merged: [String: Any], _ alone: [String: Any], _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(merged["ids"] as? [Int], alone["ids"] as? [Int], what, file: file, line: line)
+        let a = merged["top"] as! [[String: Any]], b = alone["top"] as! [[String: Any]]
+        XCTAssertEqual(a.map { $0["id"] as! Int }, b.map { $0["id"] as! Int }, what, file: file, line: line)
+        XCTAssertEqual(a.map { $0["token"] as! String }, b.map { $0["token"] as! String }, what, file: file, line: line)
+        for key in ["prob", "logit"] {
+            for (x, y) in zip(a.map { $0[key] as! Double }, b.map { $0[key] as! Double }) {
+                XCTAssertEqual(x, y, accuracy: 1e-5 * max(abs(y), 1e-3), "\(what) \(key)", file: file, line: line)
+            }
+        }
+    }
+
+    /// Concurrent `next` requests run as fewer passes than requests (merged while the queue is
+    /// busy), and each answer is its lone one; with merging off every request is a pass of its own.
+    func testConcurrentNextRequestsShareAPass() async throws {
+        for merge in [true, false] {
+            var limits = ServerLimits()
+            limits.mergedRows = merge ? 1024 : 0
+            try startServer(limits: limits)
+            while (try await call("/api/scan").json["scans"] as! [[String: Any]]).contains(where: { ($0["state"] as? String) == "scanning" }) {
+                try await Task.sleep(nanoseconds: 20_000_000)
+            }
+            let prompts = (0..<24).map { [2, 10 + $0, 20 + 2 * $0, 7, 30 + $0] }
+            var alone: [[String: Any]] = []
+            for p in prompts { alone.append(try await call("/api/next", ["token_ids": p, "top": 5]).json) }
+            let ranBefore = (try await call("/api/info").json["queue"] as! [String: Any])["ran"] as! Int
+            let base = self.base
+            let bodies = try prompts.map { try JSONSerialization.data(withJSONObject: ["token_ids": $0, "top": 5]) }
+            let answers = try await withThrowingTaskGroup(of: (Int, Data).self) { group in
+                for i in prompts.indices { group.addTask { (i, try await Self.post(base, "/api/next", bodies[i])) } }
+                var answers = [Data](repeating: Data(), count: prompts.count)
+                for try await (i, data) in group { answers[i] = data }
+                return answers
+            }
+            let ran = (try await call("/api/info").json["queue"] as! [String: Any])["ran"] as! Int - ranBefore
+            for i in prompts.indices {
+                assertSameNext(try JSONSerialization.jsonObject(with: answers[i]) as! [String: Any], alone[i], "prompt \(i)")
+            }
+            if merge { XCTAssertLessThan(ran, prompts.count, "24 concurrent requests merged into fewer passes") }
+            else { XCTAssertEqual(ran, prompts.count, "merging off: a pass per request") }
+            try await tearDown()
+        }
     }
 
     func testBadRequestsGetJSONErrors() async throws {
