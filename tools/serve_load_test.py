@@ -7,6 +7,7 @@ before sending the next), and prints throughput and p50/p90/p99 latency. Bounded
 time (--max-seconds); loopback only. A benchmark, not a test.
 
   python3 tools/serve_load_test.py --lantern .build/release/lantern --requests 200 --clients 4
+  python3 tools/serve_load_test.py --requests 320 --clients 32 --merge-rows 0   # merging off
 """
 import argparse
 import json
@@ -32,8 +33,10 @@ def main():
     p.add_argument("--requests", type=int, default=200)
     p.add_argument("--clients", type=int, default=4)
     p.add_argument("--max-seconds", type=float, default=300)
+    p.add_argument("--merge-rows", type=int, help="lantern serve --merge-rows (0: every request a pass of its own)")
     args = p.parse_args()
     command = [args.lantern, "serve", "--port", "0", "--backend", "cpu"] + (["--model", args.model] if args.model else [])
+    command += ["--merge-rows", str(args.merge_rows)] if args.merge_rows is not None else []
     server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         url = None
