@@ -85,6 +85,12 @@ def edits(config):
             "uniform": (last, uniform, f"layer {last}, head 0: each query spread evenly over the keys it sees")}
 
 
+def logits_of(model, ids):
+    """The logits [n, vocab] of one sequence, without a cache (the patches in force apply)."""
+    with torch.no_grad():
+        return model(input_ids=torch.tensor([ids]), use_cache=False).logits[0]
+
+
 def norms(model):
     """TransformerLens's norm names -> the transformers modules (ln2 is the MLP's input norm)."""
     out = {"ln_final": model.model.norm}
@@ -142,8 +148,7 @@ def run_scored(model, ids, score_edit=None, scale_edit=None):
 
     torch.nn.functional.softmax = softmax
     try:
-        with torch.no_grad():
-            logits = model(input_ids=torch.tensor([ids]), use_cache=False).logits[0]
+        logits = logits_of(model, ids)
     finally:
         torch.nn.functional.softmax = original
         for h in handles:
@@ -245,8 +250,7 @@ def run_added(model, ids, hook):
     else:
         raise ValueError(hook)
     try:
-        with torch.no_grad():
-            logits = model(input_ids=torch.tensor([ids]), use_cache=False).logits[0]
+        logits = logits_of(model, ids)
     finally:
         for h in handles:
             h.remove()
@@ -270,8 +274,7 @@ def run(model, ids, layer=None, edit=None):
 
     torch.nn.functional.dropout = dropout
     try:
-        with torch.no_grad():
-            logits = model(input_ids=torch.tensor([ids]), use_cache=False).logits[0]
+        logits = logits_of(model, ids)
     finally:
         torch.nn.functional.dropout = original
         for h in handles:
