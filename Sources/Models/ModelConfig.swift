@@ -172,9 +172,11 @@ extension ModelConfig {
         func tokenList(_ key: String) throws -> [Int32] {
             try (reader.optionalInts(key, in: -1...(vocab - 1)) ?? []).filter { $0 >= 0 }.map { Int32($0) }
         }
-        // A softcap of 0 or less switches it off, as in transformers; NaN or a string is an error.
+        // A softcap of 0 (or null) switches it off; a negative one, NaN or a string is an error
+        // (tanh(x/c)·c is even in c, so a negative cap is no setting anyone writes: a damaged file).
         func softcap(_ key: String) throws -> Float? {
             guard let v = try reader.optionalDouble(key) else { return nil }
+            guard v >= 0 else { throw reader.bad(key, "\(v): expected a positive softcap, or 0 or null for none") }
             return v > 0 ? Float(v) : nil
         }
         let config = ModelConfig(

@@ -41,6 +41,11 @@ final class MalformedConfigFileTests: XCTestCase {
         expectConfigError(["rope_theta": 0], ["rope_theta", "must be positive"])
         expectConfigError(["rope_theta": -10_000.0], ["rope_theta", "must be positive"])
         expectConfigError(["query_pre_attn_scalar": -1], ["query_pre_attn_scalar"])
+        // A negative softcap is no setting (tanh(x/c)·c is even in c); 0 and null mean none.
+        expectConfigError(["final_logit_softcapping": -30.0], ["final_logit_softcapping", "-30.0: expected a positive softcap, or 0 or null for none"])
+        var none = gemma3
+        none["final_logit_softcapping"] = 0
+        XCTAssertNil(try ModelConfig.parse(none, path: "c").finalSoftcap)
     }
 
     func testWrongJSONTypesAreErrorsNotDefaults() {
