@@ -224,6 +224,8 @@ def config_cases():
         "tie_string": {"tie_word_embeddings": "yes"}, "eps_string": {"rms_norm_eps": "1e-6"}, "layers_fractional": {"num_hidden_layers": 2.5},
         "layers_true": {"num_hidden_layers": True}, "bos_2e31": {"bos_token_id": 2**31}, "eos_list_bad": {"eos_token_id": [1, "x"]},
         "window_negative": {"sliding_window": -1}, "rope_params_not_object": {"rope_parameters": 5},
+        "softcap_negative": {"final_logit_softcapping": -30.0}, "hidden_whole_float": {"hidden_size": 16.0},
+        "text_config_not_object": {"text_config": [1]},
     }
     out = {}
     for name, e in edits.items():

@@ -19,7 +19,10 @@ public struct ConfigSchema: Sendable {
         case integer(ClosedRange<Int>)
         case number(NumberBound)
         case boolean
+        case object
         case strings
+        /// One integer or a list of them within the range (`eos_token_id` may be either).
+        case integers(ClosedRange<Int>)
         /// Must be absent or null: a feature Lantern does not support (`why` says which).
         case unsupported(why: String)
     }
@@ -103,7 +106,7 @@ public struct ConfigSchema: Sendable {
     }
 
     /// The value at a dotted key; nil when it (or an object on the way) is absent or null.
-    static func lookup(_ key: String, in root: JSONValue, path: String) throws -> JSONValue? {
+    public static func lookup(_ key: String, in root: JSONValue, path: String) throws -> JSONValue? {
         var current = root
         var walked: [Substring] = []
         for part in key.split(separator: ".", omittingEmptySubsequences: false) {
@@ -139,6 +142,15 @@ public struct ConfigSchema: Sendable {
             }
         case .boolean:
             guard value.bool != nil else { throw bad("expected true or false" + got) }
+        case .object:
+            guard value.members != nil else { throw bad("expected an object" + got) }
+            if let twice = value.duplicateKey { throw LanternError.badFile(path: path, field: field.key + "." + twice, problem: "appears twice") }
+        case let .integers(range):
+            for item in value.array ?? [value] {
+                guard let n = item.int, range.contains(n) else {
+                    throw bad("expected an integer in \(range.lowerBound)…\(range.upperBound) or a list of them, got \(describe(item))")
+                }
+            }
         case .strings:
             guard let list = value.array, list.allSatisfy({ $0.string != nil }) else { throw bad("expected a list of strings" + got) }
         case let .unsupported(why):
@@ -148,7 +160,7 @@ public struct ConfigSchema: Sendable {
 
     static func describe(_ range: ClosedRange<Int>) -> String {
         func bound(_ n: Int) -> String {
-            n >= 1 << 10 && n.nonzeroBitCount == 1 ? "2^\(n.trailingZeroBitCount)" : "\(n)"
+            n >= 1 << 16 && n.nonzeroBitCount == 1 ? "2^\(n.trailingZeroBitCount)" : "\(n)"
         }
         let upper = range.upperBound == .max ? "" : " up to \(bound(range.upperBound))"
         switch range.lowerBound {
@@ -190,6 +202,8 @@ public struct ConfigValues: Sendable {
     public func double(_ key: String) throws -> Double? { try value(key)?.number }
     public func bool(_ key: String) throws -> Bool? { try value(key)?.bool }
     public func strings(_ key: String) throws -> [String]? { try value(key)?.array?.compactMap(\.string) }
+    /// One integer or a list of them, as a list.
+    public func ints(_ key: String) throws -> [Int]? { try value(key).map { v in (v.array ?? [v]).compactMap(\.int) } }
 
     /// For required (or defaulted) keys: present once `read` returned.
     public func required<T>(_ key: String, _ get: (String) throws -> T?) throws -> T {

@@ -187,16 +187,20 @@ public struct JSONReader {
             case UInt8(ascii: "u"):
                 // A surrogate must come as a high-low pair: a lone one is no character, and
                 // repairing it to U+FFFD would make two different files read the same.
+                func escape(_ c: UInt32) -> String {
+                    let hex = String(c, radix: 16)
+                    return "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+                }
                 var code = try hex4()
-                if (0xDC00..<0xE000).contains(code) { throw fail("a lone low surrogate \\u\(String(code, radix: 16))") }
+                if (0xDC00..<0xE000).contains(code) { throw fail("a lone low surrogate \(escape(code))") }
                 if (0xD800..<0xDC00).contains(code) {
                     guard i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") else {
-                        throw fail("a lone high surrogate \\u\(String(code, radix: 16))")
+                        throw fail("a lone high surrogate \(escape(code))")
                     }
                     i += 2
                     let low = try hex4()
                     guard (0xDC00..<0xE000).contains(low) else {
-                        throw fail("the high surrogate \\u\(String(code, radix: 16)) is followed by \\u\(String(low, radix: 16)), not a low one")
+                        throw fail("the high surrogate \(escape(code)) is followed by \(escape(low)), not a low one")
                     }
                     code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
                 }
