@@ -122,8 +122,9 @@ bench-llamacpp: build
 	$(BIN) bench --only model --model gemma3-270m --model smollm2 --prefill 512 --decode 32
 
 # --- fuzzing: libFuzzer harnesses in Fuzz/, built with swiftc -sanitize=fuzzer,address
-# outside the SwiftPM build. `make fuzz` runs each harness for FUZZ_RUNS executions; `make
-# fuzz-smoke` (in .ci/run) a short run of each. Malformed-file corpus against the CLI: `make malformed`.
+# outside the SwiftPM build. `make fuzz` runs each harness for FUZZ_RUNS executions (FUZZ_SECONDS=N
+# also stops each after N seconds); `make fuzz-smoke` (in .ci/run) a short run of each.
+# Malformed-file corpus against the CLI: `make malformed`.
 FUZZ_RUNS ?= 1000000
 .PHONY: fuzz fuzz-smoke malformed
 fuzz:

@@ -15,6 +15,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        // Hummingbird's own dependencies, named for the server's channel handlers (the HTTP
+        // parser's errors and the connection cap answer before any route runs).
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.24.0"),
     ],
     targets: [
         .target(name: "LanternCore", dependencies: ["CIntrinsics"]),
@@ -45,7 +49,9 @@ let package = Package(
         .target(name: "LanternC", dependencies: ["Lantern", "Analyses", "Training"]),
         // `lantern serve`: the JSON API and the page app on Hummingbird.
         .target(name: "LanternServer", dependencies: ["Lantern", "Analyses", "Training", .product(name: "Hummingbird", package: "hummingbird"),
-                                                 .product(name: "HummingbirdCore", package: "hummingbird")],
+                                                 .product(name: "HummingbirdCore", package: "hummingbird"),
+                                                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+                                                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras")],
                 exclude: ["Page"], plugins: ["EmbedPage"]),
         .executableTarget(
             name: "LanternCLI",

@@ -33,11 +33,14 @@ module() {
     | grep -v "Cannot export local symbol" || true
   [ -f "$lib" ] && echo "$sources" > "$lib.sources"
 }
+ALL=(safetensors gguf npz tokenizer config lens transcoder checkpoint)
 module LanternCore Sources/LanternCore
 module ZIPFoundation .build/checkouts/ZIPFoundation/Sources/ZIPFoundation
 module Formats Sources/Formats
 module Tokenizers Sources/Tokenizers
 module Models Sources/Models
+# The dictionary and lens readers, and the trainer's checkpoints, for their harnesses only.
+needs_dictionaries() { for h in "${@:-${ALL[@]}}"; do case $h in lens|transcoder|checkpoint) return 0 ;; esac; done; return 1; }
 
 harness() {
   local name=$1; shift
@@ -47,7 +50,10 @@ harness() {
     | grep -v "Cannot export local symbol" || true
   [ -x "$OUT/$name" ]
 }
-ALL=(safetensors gguf npz tokenizer config)
+if needs_dictionaries "$@"; then
+  module Interpretability Sources/Interpretability
+  module Training Sources/Training
+fi
 for h in "${@:-${ALL[@]}}"; do
   case $h in
     safetensors) harness fuzz-safetensors Fuzz/Harnesses/FuzzSafetensors.swift -lFormats -lZIPFoundation -lLanternCore -lz ;;
@@ -55,6 +61,9 @@ for h in "${@:-${ALL[@]}}"; do
     npz) harness fuzz-npz Fuzz/Harnesses/FuzzNPZ.swift -lFormats -lZIPFoundation -lLanternCore -lz ;;
     tokenizer) harness fuzz-tokenizer Fuzz/Harnesses/FuzzTokenizer.swift -lTokenizers -lFormats -lZIPFoundation -lLanternCore -lz ;;
     config) harness fuzz-config Fuzz/Harnesses/FuzzConfig.swift -lModels -lFormats -lZIPFoundation -lLanternCore -lz ;;
+    lens) harness fuzz-lens Fuzz/Harnesses/FuzzTunedLens.swift -lInterpretability -lModels -lTokenizers -lFormats -lZIPFoundation -lLanternCore -lz ;;
+    transcoder) harness fuzz-transcoder Fuzz/Harnesses/FuzzTranscoder.swift -lInterpretability -lModels -lTokenizers -lFormats -lZIPFoundation -lLanternCore -lz ;;
+    checkpoint) harness fuzz-checkpoint Fuzz/Harnesses/FuzzCheckpoint.swift -lTraining -lInterpretability -lModels -lTokenizers -lFormats -lZIPFoundation -lLanternCore -lz ;;
     *) echo "unknown harness $h (${ALL[*]})" >&2; exit 2 ;;
   esac
 done

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the libFuzzer harnesses: Fuzz/run.sh RUNS [harness ...] (default all five). Each starts
+# Runs the libFuzzer harnesses: Fuzz/run.sh RUNS [harness ...] (default all eight). Each starts
 # from the seeds (tools/malformed_corpus.py seeds: the malformed corpus plus structure-aware inputs
 # for deep nesting and huge sizes) and the committed fixtures, keeps what it learns in
 # .build/fuzz/corpus/<harness>, and stops at RUNS executions or the first crash (the crashing input
@@ -7,7 +7,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:?usage: Fuzz/run.sh RUNS [harness ...]}; shift
-HARNESSES=("${@:-safetensors gguf npz tokenizer config}")
+# FUZZ_SECONDS=N also stops each harness after N seconds (libFuzzer's -max_total_time), for runs
+# that must fit a time budget; the line printed says how many executions that was.
+LIMIT=(); [ -n "${FUZZ_SECONDS:-}" ] && LIMIT=(-max_total_time="$FUZZ_SECONDS")
+HARNESSES=("${@:-safetensors gguf npz tokenizer config lens transcoder checkpoint}")
 HARNESSES=(${HARNESSES[*]})
 OUT=.build/fuzz
 Fuzz/build.sh "${HARNESSES[@]}" || exit 1
@@ -27,11 +30,12 @@ for h in "${HARNESSES[@]}"; do
   log="$OUT/$h.log"
   touch "$OUT/$h.started"  # crashes counted are this run's (files newer than this)
   ASAN_OPTIONS=detect_leaks=0 "$OUT/fuzz-$h" -runs="$RUNS" -detect_leaks=0 -max_len=65536 -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 \
-    -artifact_prefix="$OUT/crash-$h-" -print_final_stats=1 "$corpus" "$OUT/seeds/$h" >"$log" 2>&1
+    "${LIMIT[@]}" -artifact_prefix="$OUT/crash-$h-" -print_final_stats=1 "$corpus" "$OUT/seeds/$h" >"$log" 2>&1
   rc=$?
   runs=$(grep -E "stat::number_of_executed_units" "$log" | tail -1 | awk '{print $2}')
   crashes=$(find "$OUT" -maxdepth 1 -name "crash-$h-*" -newer "$OUT/$h.started" | wc -l)
-  echo "fuzz $h: ${runs:-?} executions, $crashes crash(es), $(( $(date +%s) - start )) s (exit $rc; log $log)"
+  seconds=$(( $(date +%s) - start ))
+  echo "fuzz $h: ${runs:-?} executions, $crashes crash(es), $seconds s, $(( ${runs:-0} / (seconds > 0 ? seconds : 1) )) per second (exit $rc; log $log)"
   [ $rc -eq 0 ] || { status=1; grep -m3 -E "ERROR|Fatal error|==ERROR" "$log"; }
 done
 exit $status

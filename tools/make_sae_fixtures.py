@@ -135,7 +135,7 @@ def main():
     saelens(f"{bad}/saelens_gated", sw, dict(small_cfg, architecture="gated"))
     saelens(f"{bad}/saelens_no_d_sae", sw, {k: v for k, v in small_cfg.items() if k != "d_sae"})
     saelens(f"{bad}/saelens_missing_b_dec", {k: v for k, v in sw.items() if k != "b_dec"}, small_cfg)
-    saelens(f"{bad}/saelens_bad_hook", sw, dict(small_cfg, hook_name="blocks.9.hook_resid_post"))
+    saelens(f"{bad}/saelens_bad_hook", sw, dict(small_cfg, hook_name="blocks.9.hook_resid_post", hook_layer=9))
     saelens(f"{bad}/saelens_normalized", sw, dict(small_cfg, normalize_activations="expected_average_only_in"))
     print("wrote", out)
 

@@ -178,6 +178,8 @@ def st_cases():
         "shape_fractional": safetensors(None, ok, b'{"a":{"dtype":"F32","shape":[4.5],"data_offsets":[0,16]}}'),
         "shape_negative": safetensors({"a": {"dtype": "F32", "shape": [-4], "data_offsets": [0, 16]}}, ok),
         "offsets_fractional": safetensors(None, ok, b'{"a":{"dtype":"F32","shape":[4],"data_offsets":[0.5,16.5]}}'),
+        "offsets_whole_floats": safetensors(None, ok, b'{"a":{"dtype":"F32","shape":[4],"data_offsets":[0.0,16.0]}}'),
+        "shape_whole_float": safetensors(None, ok, b'{"a":{"dtype":"F32","shape":[4.0],"data_offsets":[0,16]}}'),
         "offsets_overlap": safetensors({"a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]},
                                         "b": {"dtype": "F32", "shape": [2], "data_offsets": [8, 16]}}, ok),
         "duplicate_key": safetensors(None, ok, b'{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}'),
@@ -222,6 +224,8 @@ def config_cases():
         "tie_string": {"tie_word_embeddings": "yes"}, "eps_string": {"rms_norm_eps": "1e-6"}, "layers_fractional": {"num_hidden_layers": 2.5},
         "layers_true": {"num_hidden_layers": True}, "bos_2e31": {"bos_token_id": 2**31}, "eos_list_bad": {"eos_token_id": [1, "x"]},
         "window_negative": {"sliding_window": -1}, "rope_params_not_object": {"rope_parameters": 5},
+        "softcap_negative": {"final_logit_softcapping": -30.0}, "hidden_whole_float": {"hidden_size": 16.0},
+        "text_config_not_object": {"text_config": [1]},
     }
     out = {}
     for name, e in edits.items():
@@ -253,7 +257,22 @@ def tokenizer_cases():
         "id_1e20": tokenizer_json(extra_added=[{"id": 1e20, "content": "<x>", "special": True}]),
         "not_json": b"{",
         "deep": b"[" * 100000,
+        # Escapes JSON does not have, and surrogates that are not pairs: refused, not repaired.
+        "escape_x": last_token_raw(rb'x\x31'),
+        "escape_quote": last_token_raw(rb"x\'31"),
+        "lone_high_surrogate": last_token_raw(rb'x\ud83d'),
+        "lone_low_surrogate": last_token_raw(rb'\ude00x'),
+        "high_then_not_low": last_token_raw(rb'\ud83d\u0041'),
     }
+
+
+def last_token_raw(raw):
+    """The control tokenizer with the last vocabulary entry's name written as `raw` JSON string bytes."""
+    doc = json.loads(tokenizer_json())
+    vocab = doc["model"]["vocab"]
+    last = max(vocab, key=vocab.get)
+    vocab["@LAST@"] = vocab.pop(last)
+    return json.dumps(doc).encode().replace(b'"@LAST@"', b'"' + raw + b'"')
 
 # ---------------------------------------------------------------- npy / npz
 
@@ -266,11 +285,17 @@ def npy(arr=None, shape_text=None, descr="'<f4'"):
     return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h.encode() + arr.astype(np.float32).tobytes()
 
 
-def npz(members, compress=True, corrupt_crc=False):
+def npz(members, compress=True, corrupt_crc=False, duplicate=None):
+    """`duplicate`: (name, data) written as a second member of an existing name."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED) as z:
         for name, data in members.items():
             z.writestr(name + ".npy", data)
+        if duplicate:
+            import warnings
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # zipfile warns of the duplicate name it is asked to write
+                z.writestr(duplicate[0] + ".npy", duplicate[1])
     b = bytearray(buf.getvalue())
     if corrupt_crc:  # flip a data byte of the first (stored) member: its CRC no longer matches
         b[30 + len(next(iter(members))) + 4 + 100] ^= 0xFF
@@ -294,6 +319,8 @@ def npz_cases():
         "d_sae_0": npz(gemmascope(d_sae=0)),
         "fortran": npz(gemmascope(W_enc=npy(np.zeros((16, 8))).replace(b"False", b"True "))),
         "truncated": npz(gemmascope())[:200],
+        # Two b_enc members: a reader gets one of them, which one depends on the zip library.
+        "duplicate_member": npz(gemmascope(), duplicate=("b_enc", npy(np.full(8, 5.0)))),
     }
 
 
@@ -307,6 +334,175 @@ def saelens_cases():
         "d_sae_0": {"cfg.json": cfg(d_sae=0), "sae_weights.safetensors": st(16, 8)},
         "d_sae_2e40": {"cfg.json": cfg(d_sae=2**40), "sae_weights.safetensors": st(16, 8)},
         "k_fractional": {"cfg.json": cfg(activation_fn_kwargs={"k": 2.5}), "sae_weights.safetensors": st(16, 8)},
+        "d_in_whole_float": {"cfg.json": cfg(d_in=16.0), "sae_weights.safetensors": st(16, 8)},
+        "apply_b_dec_number": {"cfg.json": cfg(apply_b_dec_to_input=1), "sae_weights.safetensors": st(16, 8)},
+        "duplicate_key": {"cfg.json": cfg()[:-1] + b', "d_sae": 9}', "sae_weights.safetensors": st(16, 8)},
+        # A cfg.json copied into another layer's folder (or edited): which is right cannot be told.
+        "hook_other_layer_than_folder": {"__folder__": "blocks.1.hook_resid_post", "cfg.json": cfg(), "sae_weights.safetensors": st(16, 8)},
+        "hook_layer_disagrees": {"cfg.json": cfg(hook_layer=1), "sae_weights.safetensors": st(16, 8)},
+    }
+
+# ---------------------------------------------------------------- Gemma Scope 2 transcoders and cross-layer transcoders
+
+
+def transcoder_folder(layer, config=None, tensors=None, drop=(), raw_config=None):
+    """One Gemma Scope 2 transcoder folder for the tiny model (d_model 16, width 8): files under layer_L/."""
+    cfg = {"architecture": "jump_relu", "hf_hook_point_in": f"model.layers.{layer}.pre_feedforward_layernorm.output",
+           "hf_hook_point_out": f"model.layers.{layer}.post_feedforward_layernorm.output", "width": 8, "l0": 4.0}
+    cfg.update(config or {})
+    arrays = {"w_enc": np.full((16, 8), 0.01, np.float32), "w_dec": np.full((8, 16), 0.01, np.float32),
+              "b_enc": np.zeros(8, np.float32), "b_dec": np.zeros(16, np.float32), "threshold": np.full(8, 0.5, np.float32)}
+    arrays.update(tensors or {})
+    for name in drop:
+        arrays.pop(name)
+    return {f"tc/layer_{layer}/config.json": raw_config or json.dumps(cfg).encode(),
+            f"tc/layer_{layer}/params.safetensors": safetensors_arrays(arrays)}
+
+
+def transcoder_cases():
+    def case(**e):
+        return {**transcoder_folder(0, **e), **transcoder_folder(1)}
+    return {
+        "control": case(),
+        "width_string": case(config={"width": "8"}),
+        "width_whole_float": case(config={"width": 8.0}),
+        "width_disagrees": case(config={"width": 9}),
+        "architecture_number": case(config={"architecture": 5}),
+        "topk_without_k": case(config={"architecture": "topk"}),
+        "l0_bool": case(config={"l0": True}),
+        "affine_number": case(config={"affine_connection": 1}),
+        "affine_without_skip": case(config={"affine_connection": True}),
+        "hook_unmappable": case(config={"hf_hook_point_in": "model.layers.0.mlp"}),
+        "duplicate_key": case(raw_config=b'{"architecture": "jump_relu", "architecture": "relu", "width": 8, '
+                                         b'"hf_hook_point_in": "model.layers.0.pre_feedforward_layernorm.output", '
+                                         b'"hf_hook_point_out": "model.layers.0.post_feedforward_layernorm.output"}'),
+        "not_json": case(raw_config=b'{"architecture": "jump_relu",'),
+        "threshold_missing": case(drop=("threshold",)),
+        "b_enc_wrong_shape": case(tensors={"b_enc": np.zeros(5, np.float32)}),
+        "skip_wrong_shape": case(tensors={"affine_skip_connection": np.zeros((16, 4), np.float32)}),
+        "w_enc_rank_1": case(tensors={"w_enc": np.zeros(128, np.float32)}),
+        "nan_weight": case(tensors={"w_dec": np.full((8, 16), np.nan, np.float32)}),
+    }
+
+
+def clt_layer(i, n=2, **over):
+    arrays = {"w_enc": np.full((16, 8), 0.01, np.float32), "w_dec": np.full((8, n - i, 16), 0.01, np.float32),
+              "b_enc": np.zeros(8, np.float32), "b_dec": np.zeros(16, np.float32), "threshold": np.full(8, 0.5, np.float32)}
+    arrays.update(over)
+    return safetensors_arrays({k: v for k, v in arrays.items() if v is not None})
+
+
+def clt_cases():
+    def case(layers=None, config=None):
+        files = {f"clt/params_layer_{i}.safetensors": data for i, data in enumerate(layers or [clt_layer(0), clt_layer(1)])}
+        if config is not None:
+            files["clt/config.json"] = config
+        return files
+    return {
+        "control": case(),
+        "w_dec_wrong_slots": case([clt_layer(0), clt_layer(1, w_dec=np.zeros((8, 3, 16), np.float32))]),
+        "layer_gap": {"clt/params_layer_0.safetensors": clt_layer(0), "clt/params_layer_2.safetensors": clt_layer(1)},
+        "width_0": case([clt_layer(0, w_enc=np.zeros((16, 0), np.float32)), clt_layer(1)]),
+        "b_dec_wrong": case([clt_layer(0), clt_layer(1, b_dec=np.zeros(4, np.float32))]),
+        "threshold_missing": case([clt_layer(0), clt_layer(1, threshold=None)]),
+        "skip_in_one_layer": case([clt_layer(0, affine_skip_connection=np.zeros((16, 16), np.float32)), clt_layer(1)]),
+        "inf_weight": case([clt_layer(0, w_enc=np.full((16, 8), np.inf, np.float32)), clt_layer(1)]),
+        "config_k_above_width": case(config=json.dumps({"architecture": "topk", "k": 9}).encode()),
+        "config_width_string": case(config=json.dumps({"architecture": "jump_relu", "width": "8"}).encode()),
+    }
+
+# ---------------------------------------------------------------- harvests, checkpoints and run.json
+
+
+def harvest(hooks, model="@DIR@", rows=64, part=None):
+    """A harvest folder as `lantern harvest` writes one: manifest.json and one shard of f32 rows."""
+    rng = np.random.default_rng(0)
+    arrays = {("activations" if len(hooks) == 1 else h): rng.standard_normal((rows, 16)).astype(np.float32) for h in hooks}
+    manifest = {"model": model, "hook": hooks[0], "width": 16, "context": 8, "include_bos": True, "tokens": rows,
+                "worker": 0, "workers": 1, "corpus": ["corpus.txt"], "complete": True,
+                "shards": [{"file": "shard-00000.safetensors", "rows": rows, "contexts": rows // 8}]}
+    if len(hooks) > 1:
+        manifest["hooks"] = hooks
+    prefix = "acts/" + (part + "/" if part else "")
+    return {prefix + "manifest.json": json.dumps(manifest).encode(), prefix + "shard-00000.safetensors": safetensors_arrays(arrays)}
+
+
+MLP0 = ["blocks.0.ln2.hook_normalized", "blocks.0.hook_mlp_out"]
+
+
+def harvest_cases():
+    """`transcoder train` on activations of another model than --model: refused, naming both."""
+    return {
+        "control": harvest(MLP0),
+        "other_model": harvest(MLP0, model="/models/gemma-2-2b"),
+        "other_model_by_name": harvest(MLP0, model="gemma-2-2b-q4_k_m.gguf"),
+        "parts_from_two_models": {**harvest(MLP0, part="part-0-of-2"), **harvest(MLP0, model="/models/other", part="part-1-of-2")},
+    }
+
+
+TRAIN = ["--width", "8", "--k", "4", "--tokens", "64", "--batch", "16", "--backend", "cpu"]
+
+
+def edit_checkpoint(path, metadata=None, tensors=None):
+    """Rewrites a Lantern checkpoint with some metadata values or tensors replaced."""
+    with open(path, "rb") as f:
+        data = f.read()
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    body = bytearray(data[8 + n:])
+    header["__metadata__"].update(metadata or {})
+    for name, fill in (tensors or {}).items():
+        begin, end = header[name]["data_offsets"]
+        body[begin:end] = np.full((end - begin) // 4, fill, np.float32).tobytes()
+    h = json.dumps(header).encode()
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + bytes(body))
+
+
+def checkpoint_file(metadata=None, tensors=None):
+    """A TopK SAE checkpoint as Lantern writes one (width 8, input width 16, step 4 of 4): the fuzz seed."""
+    d, n = 16, 8
+    meta = {"format": "lantern-sae-checkpoint-1", "architecture": "topk", "width": "8", "input_width": "16", "k": "4",
+            "target_l0": "", "initial_sparsity_coefficient": "0.0", "learning_rate": "0.0005", "batch_size": "16", "tokens": "64",
+            "bandwidth": "0.001", "initial_threshold": "0.001", "aux_k": "4", "aux_coefficient": "0.03125",
+            "dead_after_tokens": "10000000", "seed": "0", "normalization": "scalar", "step": "4", "adam_step": "4",
+            "sparsity_coefficient": "0.0", "input_scale": "1.0", "transcoder": "false", "skip_connection": "false", "target_scale": "1.0"}
+    meta.update(metadata or {})
+    shapes = {"encoder": n * d, "encoder_bias": n, "decoder": n * d, "decoder_bias": d}
+    arrays = {}
+    for name, size in shapes.items():
+        arrays[name] = np.full(size, 0.01, np.float32)
+        arrays["adam_m." + name] = np.zeros(size, np.float32)
+        arrays["adam_v." + name] = np.zeros(size, np.float32)
+    arrays["rows_since_fired"] = np.zeros(n, np.float32)
+    for name, fill in (tensors or {}).items():
+        arrays[name] = np.full(arrays[name].shape, fill, np.float32)
+    header, data, off = {"__metadata__": meta}, b"", 0
+    for name, a in arrays.items():
+        raw = a.tobytes()
+        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [off, off + len(raw)]}
+        data += raw
+        off += len(raw)
+    return safetensors(header, data)
+
+
+def checkpoint_cases():
+    """`sae train --resume` over a checkpoint Lantern wrote, then edited. Each case: (edit, files)."""
+    return {
+        "control": {},
+        "step_past_end": {"metadata": {"step": "999999"}},
+        "width_disagrees": {"metadata": {"width": "9"}},
+        "input_width_disagrees": {"metadata": {"input_width": "17"}},
+        "k_above_width": {"metadata": {"k": "9"}},
+        "lr_nan": {"metadata": {"learning_rate": "nan"}},
+        "tokens_not_a_number": {"metadata": {"tokens": "1e3x"}},
+        "format_unknown": {"metadata": {"format": "other"}},
+        "nan_encoder": {"tensors": {"encoder": np.nan}},
+        "negative_second_moment": {"tensors": {"adam_v.encoder": -1.0}},
+        "counter_negative": {"tensors": {"rows_since_fired": -5.0}},
+        "run_json_rows_bool": {"run": b'{"activations": "@DIR@/acts", "rows": true}'},
+        "run_json_duplicate": {"run": b'{"activations": "@DIR@/acts", "rows": 64, "rows": 32}'},
+        "run_json_not_object": {"run": b'[1, 2]'},
     }
 
 
@@ -387,7 +583,7 @@ GEMMA3_WEIGHTS = hf_weights()
 
 
 def all_cases():
-    """(group, case, files, argv-builder)."""
+    """(group, case, files, argv-builder[, prepare(lantern, folder)])."""
     model = lambda d: ["next", "--model", d, "--backend", "cpu", "--prompt", "Hi"]
     for name, files in gguf_cases().items():
         yield "gguf", name, files, lambda d: ["next", "--model", d + "/model.gguf", "--backend", "cpu", "--prompt", "Hi"]
@@ -411,25 +607,51 @@ def all_cases():
         yield "tunedlens", name, {**model_dir(GEMMA3_CONFIG), **{"lens/" + k: v for k, v in files.items()}}, \
             lambda d: ["lens", "--model", d, "--backend", "cpu", "--prompt", "Hi", "--tuned", d + "/lens"]
     for name, files in saelens_cases().items():
-        yield "saelens", name, {**model_dir(GEMMA3_CONFIG), **{"sae/" + k: v for k, v in files.items()}}, \
-            lambda d: ["features", "--model", d, "--backend", "cpu", "--prompt", "Hi", "--sae", d + "/sae"]
+        folder = "sae/" + files.get("__folder__", "blocks.0.hook_resid_post")
+        yield "saelens", name, {**model_dir(GEMMA3_CONFIG), **{folder + "/" + k: v for k, v in files.items() if k != "__folder__"}}, \
+            lambda d, folder=folder: ["features", "--model", d, "--backend", "cpu", "--prompt", "Hi", "--sae", d + "/" + folder]
+    graph = lambda path: lambda d: ["graph", "--model", d, "--backend", "cpu", "--prompt", "Hi", "--transcoders", d + "/" + path,
+                                    "--out", d + "/graph.json"]
+    for name, files in transcoder_cases().items():
+        yield "transcoder", name, {**model_dir(GEMMA3_CONFIG), **files}, graph("tc")
+    for name, files in clt_cases().items():
+        yield "clt", name, {**model_dir(GEMMA3_CONFIG), **files}, graph("clt")
+    for name, files in harvest_cases().items():
+        yield "harvest", name, {**model_dir(GEMMA3_CONFIG), **files}, \
+            lambda d: ["transcoder", "train", "--activations", d + "/acts", "--out", d + "/tc", "--model", d] + TRAIN
+    sae_train = lambda d: ["sae", "train", "--activations", d + "/acts", "--hook", "blocks.0.hook_resid_post", "--out", d + "/sae"] + TRAIN
+    for name, edit in checkpoint_cases().items():
+        def prepare(lantern, d, edit=edit):
+            # A checkpoint (and run.json) Lantern wrote itself, then the edit.
+            p = subprocess.run([lantern] + sae_train(d), capture_output=True, text=True, timeout=120)
+            if p.returncode != 0:
+                raise RuntimeError("could not write the checkpoint to edit: " + p.stderr.strip()[-300:])
+            edit_checkpoint(d + "/sae/checkpoint.safetensors", edit.get("metadata"), edit.get("tensors"))
+            if "run" in edit:
+                with open(d + "/sae/run.json", "wb") as f:
+                    f.write(edit["run"].replace(b"@DIR@", d.encode()))
+        yield "checkpoint", name, {**model_dir(GEMMA3_CONFIG), **harvest(["blocks.0.hook_resid_post"])}, \
+            lambda d: sae_train(d) + ["--resume"], prepare
 
 
 def lay_out(root, files):
+    """Writes `files` under `root`; `@DIR@` in a file stands for `root` (a harvest names its model's folder)."""
     for rel, data in files.items():
         path = os.path.join(root, rel)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "wb") as f:
-            f.write(data)
+            f.write(data.replace(b"@DIR@", root.encode()))
 
 
 def run(lantern, only):
     bad = 0
-    for group, name, files, argv in all_cases():
+    for group, name, files, argv, *prepare in all_cases():
         if only and group not in only:
             continue
         with tempfile.TemporaryDirectory() as d:
             lay_out(d, files)
+            for step in prepare:
+                step(lantern, d)
             try:
                 p = subprocess.run([lantern] + argv(d), capture_output=True, text=True, timeout=60)
                 err = p.stderr.strip().splitlines()
@@ -470,6 +692,22 @@ def seeds(out):
     for name, data in npz_cases().items():
         if len(data) < 1 << 20:
             put("npz", name, b"\1" + data)
+    # Folder harnesses take the folder's files one after another, separated by this line.
+    sep = b"\n--lantern-part--\n"
+    for name, files in tuned_lens_cases().items():
+        put("lens", name, files["config.json"] + sep + files["params.safetensors"])
+    sae_cfg = json.dumps({"architecture": "jump_relu", "hf_hook_point_in": "model.layers.0.output", "width": 8}).encode()
+    put("transcoder", "gs2_sae", b"\0" + sae_cfg + sep + transcoder_folder(0)["tc/layer_0/params.safetensors"])
+    for name, files in transcoder_cases().items():
+        put("transcoder", "gs2_" + name, b"\1" + files["tc/layer_0/config.json"] + sep + files["tc/layer_0/params.safetensors"])
+    for name, files in clt_cases().items():
+        layers = [files[k] for k in sorted(files) if k.startswith("clt/params_layer_")]
+        put("transcoder", "clt_" + name, b"\2" + files.get("clt/config.json", b"") + sep + sep.join(layers))
+    for name, files in saelens_cases().items():
+        put("transcoder", "saelens_" + name, b"\3" + files["cfg.json"].replace(b"blocks.0.", b"blocks.1.") + sep + files["sae_weights.safetensors"])
+    for name, edit in checkpoint_cases().items():
+        if "run" not in edit:
+            put("checkpoint", name, checkpoint_file(edit.get("metadata"), edit.get("tensors")))
     put("npz", "npy_control", b"\0" + npy())
     put("npz", "npy_huge_shape", b"\0" + npy(shape_text="(4294967296, 4294967296)"))
 

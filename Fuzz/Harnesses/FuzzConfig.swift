@@ -2,14 +2,14 @@ import Foundation
 import LanternCore
 @testable import Models
 
-/// config.json: the model configuration reader, strict types and ranges, then what the forward
-/// pass derives from it for every layer (RoPE, window, attention parameters).
+/// config.json: the model configuration read as a file is (the strict JSON reader, then its
+/// schema: types and ranges), then what the forward pass derives from it for every layer (RoPE,
+/// window, attention parameters).
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzConfig(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    let bytes = Data(UnsafeBufferPointer(start: data, count: size))
-    guard let json = try? JSONSerialization.jsonObject(with: bytes) as? [String: Any] else { return 0 }
+    let path = Fuzz.file(data, size, name: "config.json")
     Fuzz.expectCleanErrors {
-        let config = try ModelConfig.parse(json, path: "config.json")
+        let config = try ModelConfig.load(path: path)
         for layer in 0..<config.layerCount {
             _ = config.rope(layer: layer)
             _ = config.attentionParams(layer: layer)

@@ -176,6 +176,20 @@ public struct TrainingRun: Codable, Equatable, Sendable {
         return true
     }
 
+    /// run.json as Lantern writes it: `{"activations": path, "rows": count}`.
+    static let schema = ConfigSchema([.init("activations", .string, .required()), .init("rows", .integer(0...Int.max), .required())])
+
+    static func load(folder: String) throws -> TrainingRun {
+        let values = try schema.read(path: file(in: folder))
+        return TrainingRun(stored: try values.required("activations", values.string), rows: try values.required("rows", values.int))
+    }
+
+    /// As read back: the path is kept as written.
+    private init(stored activations: String, rows: Int) {
+        self.activations = activations
+        self.rows = rows
+    }
+
     func save(folder: String) throws {
         try JSONEncoder().encode(self).write(to: URL(fileURLWithPath: Self.file(in: folder)), options: .atomic)
     }
@@ -191,10 +205,7 @@ public struct TrainingRun: Codable, Equatable, Sendable {
         }
         let resume = f.name(JobFields.resume)
         if try fileExists(file(in: folder)) {
-            guard let data = FileManager.default.contents(atPath: file(in: folder)),
-                  let saved = try? JSONDecoder().decode(TrainingRun.self, from: data), saved.rows >= 0 else {
-                throw AnalysisError.invalid("\(resume): \(file(in: folder)) is not the run.json Lantern writes ({\"activations\": path, \"rows\": count}): fix or remove it")
-            }
+            let saved = try load(folder: folder)
             let now = TrainingRun(activations: activations, rows: rows)
             if now.activations != saved.activations {
                 differences.append("\(f.name(JobFields.activations)) \(now.activations) (checkpoint: \(saved.activations))")

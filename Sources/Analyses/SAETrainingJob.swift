@@ -119,7 +119,13 @@ public struct SAETrainRequest: JobRequest {
 
     /// The activations and a backend: the harvest named, or a harvest made first with the model.
     func activationsAndBackend(_ monitor: AnalysisMonitor) throws -> (HarvestedActivations, any Backend) {
-        if let activations { return (try HarvestedActivations(directory: activations), try model.makeBackend(manyPasses: true, frontEnd)) }
+        if let activations {
+            if let (folder, manifest) = try HarvestManifest.all(in: activations).first {
+                try HarvestModelCheck.check(requested: model.model, harvested: manifest.model,
+                                            manifest: (folder as NSString).appendingPathComponent("manifest.json"), option: frontEnd.name(JobModel.model))
+            }
+            return (try HarvestedActivations(directory: activations), try model.makeBackend(manyPasses: true, frontEnd))
+        }
         let loaded = try model.load(manyPasses: true, frontEnd)
         var harvest = HarvestRequest(model: model, corpus: corpus, hook: hook, tokens: training.tokens, context: context, out: harvestFolder)
         harvest.frontEnd = frontEnd

@@ -145,9 +145,11 @@ public struct TranscoderTrainRequest: JobRequest {
     }
 
     public func run(monitor: AnalysisMonitor) throws -> TranscoderTrainResult {
-        guard let manifest = try HarvestManifest.all(in: activations).first?.manifest else {
+        guard let (folder, manifest) = try HarvestManifest.all(in: activations).first else {
             throw AnalysisError.invalid("\(activations): no harvest manifest (run lantern transcoder harvest)")
         }
+        try HarvestModelCheck.check(requested: model.model, harvested: manifest.model,
+                                    manifest: (folder as NSString).appendingPathComponent("manifest.json"), option: frontEnd.name(JobModel.model))
         // The layers whose MLP input and output were both harvested.
         let hooks = Set(manifest.allHooks)
         let harvested = Set(hooks.map(SAELensExport.layer(ofHook:))).filter {
@@ -234,6 +236,30 @@ public struct TranscoderTrainRequest: JobRequest {
                        "seed": Int(s.seed), "normalization": s.normalization.rawValue, "rows": trainer.source.rowCount,
                        "activations": (activations as NSString).lastPathComponent, "trainer": "lantern transcoder train"],
             to: dir)
+    }
+}
+
+/// Activations are only meaningful for the model that made them: a transcoder trained on another
+/// model's harvest loads and runs (the widths may even agree) but reads nothing real. A `--model`
+/// given to a training job must therefore be the harvest's own.
+enum HarvestModelCheck {
+    /// A model's name for comparison: the registry's name of a cached file, else the file or
+    /// folder name (a harvest copied to another machine records the other machine's path).
+    static func identity(_ path: String) -> String {
+        let file = (path as NSString).lastPathComponent
+        if let known = ModelStore.known.first(where: { $0.fileName == file || $0.name == file }) { return known.name }
+        return file.hasSuffix(".gguf") ? (file as NSString).deletingPathExtension : file
+    }
+
+    static func check(requested: String?, harvested: String, manifest: String, option: String) throws {
+        guard let requested else { return }
+        // Where the request's model lives (nothing is fetched: a model never fetched cannot have
+        // made the harvest); a name that resolves nowhere is compared as written.
+        let location = (try? ModelStore().resolve(requested, fetch: false))?.path ?? requested
+        func standard(_ p: String) -> String { URL(fileURLWithPath: p).standardizedFileURL.resolvingSymlinksInPath().path }
+        guard standard(location) != standard(harvested), identity(location) != identity(harvested) else { return }
+        throw LanternError.badFile(path: manifest, field: "model",
+                                   problem: "the activations were harvested from \(identity(harvested)) (\(harvested)), but \(option) is \(identity(location)) (\(location)): harvest this model's activations, or leave out \(option)")
     }
 }
 

@@ -9,7 +9,12 @@ public enum JSONValue: Sendable {
     case object([(key: String, value: JSONValue)])
     case array([JSONValue])
     case string(String)
+    /// A number written with a fraction or an exponent (`256.0`, `1e3`), or an integer too large
+    /// for an Int.
     case number(Double)
+    /// A number written as an integer (`256`): only these are integers (`int`), so a count or an
+    /// offset written as `256.0` is refused rather than taken for 256.
+    case integer(Int)
     case bool(Bool)
     case null
 
@@ -22,11 +27,18 @@ public enum JSONValue: Sendable {
     public var array: [JSONValue]? { if case let .array(a) = self { a } else { nil } }
     public var members: [(key: String, value: JSONValue)]? { if case let .object(m) = self { m } else { nil } }
     public var bool: Bool? { if case let .bool(b) = self { b } else { nil } }
+    /// An integer written as one, below 10^15 in size (shapes, offsets, token ids).
     public var int: Int? {
-        guard case let .number(n) = self, n == n.rounded(), abs(n) < 1e15 else { return nil }
-        return Int(n)
+        guard case let .integer(n) = self, n.magnitude < 1_000_000_000_000_000 else { return nil }
+        return n
     }
-    public var number: Double? { if case let .number(n) = self { n } else { nil } }
+    public var number: Double? {
+        switch self {
+        case let .number(n): n
+        case let .integer(n): Double(n)
+        default: nil
+        }
+    }
 
     /// A short rendering for error messages ("a string", "-3", "an object").
     public var summary: String {
@@ -34,7 +46,8 @@ public enum JSONValue: Sendable {
         case .object: "an object"
         case .array: "an array"
         case let .string(s): "the string \"\(s.prefix(40))\""
-        case let .number(n): n == n.rounded() && abs(n) < 1e15 ? String(Int(n)) : String(n)
+        case let .number(n): String(n)
+        case let .integer(n): String(n)
         case let .bool(b): String(b)
         case .null: "null"
         }
@@ -118,7 +131,7 @@ public struct JSONReader {
         case UInt8(ascii: "f"): try literal("false"); return .bool(false)
         case UInt8(ascii: "n"): try literal("null"); return .null
         default:
-            return .number(try number())
+            return try number()
         }
     }
 
@@ -129,16 +142,20 @@ public struct JSONReader {
         i += count
     }
 
-    private mutating func number() throws(Failure) -> Double {
+    private mutating func number() throws(Failure) -> JSONValue {
         let start = i
+        var integral = true
         while i < bytes.count, let c = Optional(bytes[i]),
               (c >= 0x30 && c <= 0x39) || c == UInt8(ascii: "-") || c == UInt8(ascii: "+") || c == UInt8(ascii: ".")
-              || c == UInt8(ascii: "e") || c == UInt8(ascii: "E") { i += 1 }
-        guard i > start, let value = Double(String(decoding: bytes[start..<i], as: UTF8.self)) else {
-            throw fail("expected a value")
+              || c == UInt8(ascii: "e") || c == UInt8(ascii: "E") {
+            if c == UInt8(ascii: ".") || c == UInt8(ascii: "e") || c == UInt8(ascii: "E") || c == UInt8(ascii: "+") { integral = false }
+            i += 1
         }
+        let text = String(decoding: bytes[start..<i], as: UTF8.self)
+        if integral, let n = Int(text) { return .integer(n) }
+        guard i > start, let value = Double(text) else { throw fail("expected a value") }
         guard value.isFinite else { throw fail("number out of range") }
-        return value
+        return .number(value)
     }
 
     private mutating func string() throws(Failure) -> String {
@@ -168,25 +185,37 @@ public struct JSONReader {
             case UInt8(ascii: "b"): out.append(0x08)
             case UInt8(ascii: "f"): out.append(0x0C)
             case UInt8(ascii: "u"):
+                // A surrogate must come as a high-low pair: a lone one is no character, and
+                // repairing it to U+FFFD would make two different files read the same.
+                func escape(_ c: UInt32) -> String {
+                    let hex = String(c, radix: 16)
+                    return "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+                }
                 var code = try hex4()
-                if (0xD800..<0xDC00).contains(code), i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") {
+                if (0xDC00..<0xE000).contains(code) { throw fail("a lone low surrogate \(escape(code))") }
+                if (0xD800..<0xDC00).contains(code) {
+                    guard i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") else {
+                        throw fail("a lone high surrogate \(escape(code))")
+                    }
                     i += 2
                     let low = try hex4()
-                    if (0xDC00..<0xE000).contains(low) {
-                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
-                    } else {
-                        out.append(contentsOf: String(Unicode.Scalar(0xFFFD)!).utf8)
-                        code = low
+                    guard (0xDC00..<0xE000).contains(low) else {
+                        throw fail("the high surrogate \(escape(code)) is followed by \(escape(low)), not a low one")
                     }
+                    code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
                 }
-                out.append(contentsOf: String(Unicode.Scalar(code) ?? "\u{FFFD}").utf8)
-            default: out.append(e)  // \" \\ \/
+                guard let scalar = Unicode.Scalar(code) else { throw fail("bad \\u escape") }
+                out.append(contentsOf: String(scalar).utf8)
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(e)
+            default: throw fail("\\\(Character(Unicode.Scalar(e))) is not a JSON escape")
             }
         }
     }
 
     private mutating func hex4() throws(Failure) -> UInt32 {
-        guard i + 4 <= bytes.count, let value = UInt32(String(decoding: bytes[i..<(i + 4)], as: UTF8.self), radix: 16) else {
+        // Four hex digits exactly: UInt32(_:radix:) alone would take a sign ("+abc").
+        guard i + 4 <= bytes.count, bytes[i..<(i + 4)].allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x66) }),
+              let value = UInt32(String(decoding: bytes[i..<(i + 4)], as: UTF8.self), radix: 16) else {
             throw fail("bad \\u escape")
         }
         i += 4

@@ -83,7 +83,8 @@ public final class SafetensorsFile: WeightSource, @unchecked Sendable {
             }
             guard let offsets = info["data_offsets"]?.array, offsets.count == 2,
                   let begin = offsets[0].int, let end = offsets[1].int else {
-                throw bad("\(name).data_offsets", "expected [begin, end] as two integers")
+                let got = info["data_offsets"].map { $0.array.map { "[" + $0.map(\.summary).joined(separator: ", ") + "]" } ?? $0.summary } ?? "nothing"
+                throw bad("\(name).data_offsets", "expected [begin, end] as two integers, got \(got)")
             }
             guard begin >= 0, begin <= end, end <= dataSize else {
                 throw bad("\(name).data_offsets", "[\(begin), \(end)] is outside the \(dataSize) data bytes")

@@ -37,6 +37,9 @@ enum ZipMemberRanges {
             throw bad("archive", "the central directory (\(count) members at byte \(directory)) does not fit the file's \(size) bytes")
         }
         var entry = Int(directory)
+        // Two members of one name: a reader looking a name up gets one of them, and which one
+        // differs between zip libraries, so the archive means nothing definite.
+        var names = Set<[UInt8]>()
         for _ in 0..<count {
             guard u32(entry) == 0x0201_4b50, var compressed = u32(entry + 20), let uncompressed32 = u32(entry + 24),
                   let nameLength = u16(entry + 28), let extraLength = u16(entry + 30), let commentLength = u16(entry + 32),
@@ -44,7 +47,9 @@ enum ZipMemberRanges {
                 throw bad("archive", "a central directory entry at byte \(entry) is truncated or malformed")
             }
             let nameStart = entry + 46, extraStart = nameStart + Int(nameLength)
-            let name = String(decoding: data[nameStart..<min(data.count, extraStart)], as: UTF8.self)
+            let nameBytes = Array(data[nameStart..<min(data.count, extraStart)])
+            let name = String(decoding: nameBytes, as: UTF8.self)
+            guard names.insert(nameBytes).inserted else { throw bad(name, "appears twice in the archive's central directory") }
             // ZIP64 sizes and offset, in the extra field, for the values stored as 0xFFFFFFFF.
             var field = extraStart
             while field + 4 <= extraStart + Int(extraLength), let id = u16(field), let length = u16(field + 2) {

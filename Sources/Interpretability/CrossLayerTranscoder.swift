@@ -51,11 +51,12 @@ public final class CrossLayerTranscoder: @unchecked Sendable {
 
     public var layerCount: Int { encoders.count }
 
-    public init(layers: [CrossLayerTranscoderLayer], dIn: Int, dSAE: Int, dOut: Int, activation: SAEActivation,
-                inputHooks: [String], outputHooks: [String], backend: any Backend, source: String = "cross-layer transcoder") throws {
+    /// What every cross-layer transcoder is held to before a backend holds it.
+    static func check(layers: [CrossLayerTranscoderLayer], dIn: Int, dSAE: Int, dOut: Int, activation: SAEActivation,
+                      hooks: (input: Int, output: Int), source: String) throws {
         let n = layers.count
-        guard n > 0, inputHooks.count == n, outputHooks.count == n else {
-            throw LanternError.invalidArgument("\(source): a cross-layer transcoder needs one input and one output hook per layer (\(n) layers, \(inputHooks.count) and \(outputHooks.count) hooks)")
+        guard n > 0, hooks.input == n, hooks.output == n else {
+            throw LanternError.invalidArgument("\(source): a cross-layer transcoder needs one input and one output hook per layer (\(n) layers, \(hooks.input) and \(hooks.output) hooks)")
         }
         for (i, l) in layers.enumerated() {
             try SAE.validate(source, [("layer \(i) w_enc", l.wEnc, [dIn, dSAE]), ("layer \(i) b_enc", l.bEnc, [dSAE]),
@@ -65,6 +66,17 @@ public final class CrossLayerTranscoder: @unchecked Sendable {
                 throw LanternError.badFile(path: source, field: "layer \(i) threshold", problem: "missing (a JumpReLU transcoder needs it)")
             }
         }
+    }
+
+    public static func check(_ p: GemmaScope2.CrossLayerTranscoderParts) throws {
+        try check(layers: p.layers, dIn: p.dIn, dSAE: p.dSAE, dOut: p.dOut, activation: p.activation,
+                  hooks: (p.inputHooks.count, p.outputHooks.count), source: p.source)
+    }
+
+    public init(layers: [CrossLayerTranscoderLayer], dIn: Int, dSAE: Int, dOut: Int, activation: SAEActivation,
+                inputHooks: [String], outputHooks: [String], backend: any Backend, source: String = "cross-layer transcoder") throws {
+        try Self.check(layers: layers, dIn: dIn, dSAE: dSAE, dOut: dOut, activation: activation, hooks: (inputHooks.count, outputHooks.count), source: source)
+        let n = layers.count
         self.backend = backend
         self.source = source
         self.dIn = dIn

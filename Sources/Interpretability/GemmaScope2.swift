@@ -84,56 +84,30 @@ public enum GemmaScope2 {
     /// The documented extra key Lantern writes for a TopK folder's k (SAELens's name for it).
     public static let topKKey = "k"
 
+    /// Gemma Scope 2's `config.json` (and the extra keys Lantern writes for relu and topk folders).
+    static let configSchema = ConfigSchema([
+        .init("architecture", .choice(["jump_relu", "relu", "topk"], expected: "jump_relu, or relu/topk as Lantern writes them"),
+              .required(note: "expected \"jump_relu\"")),
+        .init(topKKey, .integer(1...Int.max), .requiredWhen(key: "architecture", values: ["topk"], note: "a topk folder needs its k")),
+        .init("hf_hook_point_in", .string),
+        .init("hf_hook_point_out", .string),
+        .init("width", .integer(1...Int.max)),
+        .init("l0", .number(.atLeastZero)),
+        .init("model_name", .string),
+        .init("affine_connection", .boolean),
+    ])
+
     /// Reads and type-checks `config.json`. Every problem is one line naming the file and key.
     public static func readConfig(_ path: String) throws -> Config {
-        func bad(_ field: String, _ problem: String) -> LanternError { .badFile(path: path, field: field, problem: problem) }
-        guard let data = FileManager.default.contents(atPath: path) else { throw bad("file", "cannot be read") }
-        guard let json = try? JSONSerialization.jsonObject(with: data), let cfg = json as? [String: Any] else {
-            throw bad("file", "is not a JSON object")
+        let cfg = try configSchema.read(path: path)
+        let architecture = try cfg.required("architecture", cfg.string)
+        let activation: SAEActivation = switch architecture {
+        case "relu": .relu
+        case "topk": .topK(try cfg.required(topKKey, cfg.int))
+        default: .jumpReLU
         }
-        func string(_ key: String) throws -> String? {
-            guard let value = cfg[key], !(value is NSNull) else { return nil }
-            guard let s = value as? String else { throw bad(key, "expected a string, got \(describe(value))") }
-            return s
-        }
-        func integer(_ key: String) throws -> Int? {
-            guard let value = cfg[key], !(value is NSNull) else { return nil }
-            guard let n = JSONFields.exactInt(value), n > 0 else {
-                throw bad(key, "expected a positive integer, got \(describe(value))")
-            }
-            return n
-        }
-        guard let architecture = try string("architecture") else { throw bad("architecture", "missing (expected \"jump_relu\")") }
-        let activation: SAEActivation
-        switch architecture {
-        case "jump_relu": activation = .jumpReLU
-        case "relu": activation = .relu
-        case "topk":
-            guard let k = try integer(topKKey) else { throw bad(topKKey, "missing (a topk folder needs its k)") }
-            activation = .topK(k)
-        default: throw bad("architecture", "'\(architecture)' is not supported (expected jump_relu, or relu/topk as Lantern writes them)")
-        }
-        var l0: Double?
-        if let value = cfg["l0"], !(value is NSNull) {
-            // Strict: JSON true is an NSNumber too, and not an L0.
-            guard let n = JSONFields.finite(value), n >= 0 else { throw bad("l0", "expected a finite number ≥ 0, got \(JSONFields.describe(value))") }
-            l0 = n
-        }
-        var affine: Bool?
-        if let value = cfg["affine_connection"], !(value is NSNull) {
-            // Strict: the number 1 bridges to true, and is not a flag.
-            guard JSONFields.isBool(value), let flag = value as? Bool else { throw bad("affine_connection", "expected true or false, got \(describe(value))") }
-            affine = flag
-        }
-        return Config(architecture: architecture, activation: activation, hfHookIn: try string("hf_hook_point_in"),
-                      hfHookOut: try string("hf_hook_point_out"), width: try integer("width"), l0: l0,
-                      modelName: try string("model_name"), affineConnection: affine, path: path)
-    }
-
-    static func describe(_ value: Any) -> String {
-        if let s = value as? String { return "\"\(s)\"" }
-        if value is [Any] { return "a list" }
-        if value is [String: Any] { return "an object" }
-        return "\(value)"
+        return Config(architecture: architecture, activation: activation, hfHookIn: try cfg.string("hf_hook_point_in"),
+                      hfHookOut: try cfg.string("hf_hook_point_out"), width: try cfg.int("width"), l0: try cfg.double("l0"),
+                      modelName: try cfg.string("model_name"), affineConnection: try cfg.bool("affine_connection"), path: path)
     }
 }

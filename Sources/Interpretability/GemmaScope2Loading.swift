@@ -64,24 +64,17 @@ extension GemmaScope2 {
 
         func has(_ name: String) -> Bool { file.has(name) }
 
-        func shape(_ name: String, rank: Int, why: String = "") throws -> [Int] {
-            guard file.has(name) else { throw LanternError.badFile(path: path, field: name, problem: "missing\(why)") }
-            let shape = try file.tensor(name).shape
-            guard shape.count == rank else {
-                throw LanternError.badFile(path: path, field: name, problem: "shape \(shape) should have \(rank) dimensions")
-            }
-            return shape
+        /// Checks every declared tensor's shape from the header (nothing is read yet) and returns
+        /// the sizes, given and bound.
+        func check(_ tensors: [TensorShapes.Tensor], sizes: [String: Int] = [:], origin: String = "") throws -> [String: Int] {
+            try TensorShapes(tensors).check(path: path, sizes: sizes, origin: origin, shape: file.shapeIfPresent)
         }
 
-        func values(_ name: String, _ expected: [Int], _ context: String, why: String = "") throws -> [Float] {
-            guard file.has(name) else { throw LanternError.badFile(path: path, field: name, problem: "missing\(why)") }
-            let t = try file.tensor(name)
-            guard t.shape == expected else {
-                throw LanternError.badFile(path: path, field: name, problem: "shape \(t.shape), expected \(expected) (\(context))")
-            }
-            return try t.floats()
-        }
+        /// A tensor whose shape `check` has accepted.
+        func values(_ name: String) throws -> [Float] { try file.tensor(name).floats() }
     }
+
+    static let jumpReLUNeeds = " (a jump_relu folder needs it)"
 
     static func checkWidth(_ config: Config, dSAE: Int) throws {
         if let width = config.width, width != dSAE {
@@ -99,6 +92,13 @@ extension GemmaScope2 {
     /// A Gemma Scope 2 SAE (`resid_post/`, `attn_out/`, `mlp_out/`). `hook` overrides the hook
     /// its config names.
     public static func loadSAE(directory path: String, backend: any Backend, hook: String? = nil) throws -> SAE {
+        let (config, weights, source) = try readSAE(directory: path, hook: hook)
+        return try SAE(config: config, weights: weights, backend: backend, source: source)
+    }
+
+    /// The SAE as read from the files, before any backend holds it; `SAE.check` holds it to
+    /// what a loaded SAE must be (the fuzz harness reads folders through this).
+    public static func readSAE(directory path: String, hook: String? = nil) throws -> (config: SAEConfig, weights: SAEWeights, source: String) {
         let dir = directory(of: path) as NSString
         if isCrossLayerFolder(path) {
             throw LanternError.badFile(path: dir as String, field: "directory", problem: "holds a cross-layer transcoder (params_layer_*.safetensors), not an SAE")
@@ -110,24 +110,31 @@ extension GemmaScope2 {
         }
         let hookName = try hook ?? config.hook("hf_hook_point_in")
         let params = try Params(dir.appendingPathComponent(paramsName))
-        let enc = try params.shape("w_enc", rank: 2)
-        let (dIn, dSAE) = (enc[0], enc[1])
-        let context = "w_enc is [\(dIn), \(dSAE)]"
-        try checkWidth(config, dSAE: dSAE)
         if params.has("affine_skip_connection") {
             throw LanternError.badFile(path: params.path, field: "affine_skip_connection", problem: "present, but an SAE has no skip (is this a transcoder?)")
         }
         let jump = config.activation == .jumpReLU
-        let weights = SAEWeights(wEnc: try params.values("w_enc", enc, context), wDec: try params.values("w_dec", [dSAE, dIn], context),
-                                 bEnc: try params.values("b_enc", [dSAE], context), bDec: try params.values("b_dec", [dIn], context),
-                                 threshold: jump ? try params.values("threshold", [dSAE], context, why: " (a jump_relu folder needs it)") : nil)
+        let sizes = try params.check([.init("w_enc", ["d_in", "d_sae"]), .init("w_dec", ["d_sae", "d_in"]), .init("b_enc", ["d_sae"]),
+                                      .init("b_dec", ["d_in"])] + (jump ? [.init("threshold", ["d_sae"], why: jumpReLUNeeds)] : []))
+        let (dIn, dSAE) = (sizes["d_in", default: 0], sizes["d_sae", default: 0])
+        try checkWidth(config, dSAE: dSAE)
+        let weights = SAEWeights(wEnc: try params.values("w_enc"), wDec: try params.values("w_dec"),
+                                 bEnc: try params.values("b_enc"), bDec: try params.values("b_dec"),
+                                 threshold: jump ? try params.values("threshold") : nil)
         let saeConfig = SAEConfig(dIn: dIn, dSAE: dSAE, activation: config.activation, applyBDecToInput: false,
                                   hookName: hookName, layer: SAE.layerInHook(hookName))
-        return try SAE(config: saeConfig, weights: weights, backend: backend, source: dir as String)
+        return (saeConfig, weights, dir as String)
     }
 
     /// A Gemma Scope 2 transcoder (`transcoder/…`, `_affine` with the skip), or one Lantern wrote.
     public static func loadTranscoder(directory path: String, backend: any Backend) throws -> Transcoder {
+        let (config, weights, source) = try readTranscoder(directory: path)
+        return try Transcoder(config: config, weights: weights, backend: backend, source: source)
+    }
+
+    /// The transcoder as read from the files, before any backend holds it; `Transcoder.check`
+    /// holds it to what a loaded transcoder must be.
+    public static func readTranscoder(directory path: String) throws -> (config: TranscoderConfig, weights: TranscoderWeights, source: String) {
         let dir = directory(of: path) as NSString
         if isCrossLayerFolder(path) {
             throw LanternError.badFile(path: dir as String, field: "directory", problem: "holds a cross-layer transcoder (params_layer_*.safetensors); load it as one")
@@ -135,26 +142,44 @@ extension GemmaScope2 {
         let config = try readConfig(dir.appendingPathComponent(configName))
         let inputHook = try config.hook("hf_hook_point_in"), outputHook = try config.hook("hf_hook_point_out")
         let params = try Params(dir.appendingPathComponent(paramsName))
-        let enc = try params.shape("w_enc", rank: 2), dec = try params.shape("w_dec", rank: 2)
-        let (dIn, dSAE, dOut) = (enc[0], enc[1], dec[1])
-        let context = "w_enc is [\(dIn), \(dSAE)], w_dec [\(dec[0]), \(dOut)]"
-        try checkWidth(config, dSAE: dSAE)
+        let jump = config.activation == .jumpReLU
         let hasSkip = params.has("affine_skip_connection")
         try checkAffine(config, present: hasSkip, params: params.path)
+        let sizes = try params.check([.init("w_enc", ["d_in", "d_sae"]), .init("w_dec", ["d_sae", "d_out"]), .init("b_enc", ["d_sae"]),
+                                      .init("b_dec", ["d_out"]), .init("affine_skip_connection", ["d_in", "d_out"], required: false)]
+                                     + (jump ? [.init("threshold", ["d_sae"], why: jumpReLUNeeds)] : []))
+        let (dIn, dSAE, dOut) = (sizes["d_in", default: 0], sizes["d_sae", default: 0], sizes["d_out", default: 0])
+        try checkWidth(config, dSAE: dSAE)
         let weights = TranscoderWeights(
-            wEnc: try params.values("w_enc", enc, context), wDec: try params.values("w_dec", [dSAE, dOut], context),
-            bEnc: try params.values("b_enc", [dSAE], context), bDec: try params.values("b_dec", [dOut], context),
-            threshold: config.activation == .jumpReLU ? try params.values("threshold", [dSAE], context, why: " (a jump_relu folder needs it)") : nil,
-            skip: hasSkip ? try params.values("affine_skip_connection", [dIn, dOut], context) : nil)
+            wEnc: try params.values("w_enc"), wDec: try params.values("w_dec"),
+            bEnc: try params.values("b_enc"), bDec: try params.values("b_dec"),
+            threshold: jump ? try params.values("threshold") : nil,
+            skip: hasSkip ? try params.values("affine_skip_connection") : nil)
         let tcConfig = TranscoderConfig(dIn: dIn, dSAE: dSAE, dOut: dOut, activation: config.activation,
                                         inputHook: inputHook, outputHook: outputHook)
-        return try Transcoder(config: tcConfig, weights: weights, backend: backend, source: dir as String)
+        return (tcConfig, weights, dir as String)
     }
 
     /// A Gemma Scope 2 cross-layer transcoder: a folder of params_layer_0 … params_layer_{n−1}
     /// (and, optionally, a config.json; without one, layer i reads blocks.i.ln2.hook_normalized
     /// and writes blocks.i.hook_mlp_out, as SAELens maps the `clt/` folders).
     public static func loadCrossLayerTranscoder(directory path: String, backend: any Backend) throws -> CrossLayerTranscoder {
+        let p = try readCrossLayerTranscoder(directory: path)
+        return try CrossLayerTranscoder(layers: p.layers, dIn: p.dIn, dSAE: p.dSAE, dOut: p.dOut, activation: p.activation,
+                                        inputHooks: p.inputHooks, outputHooks: p.outputHooks, backend: backend, source: p.source)
+    }
+
+    /// A cross-layer transcoder's parts as read from the files, before any backend holds them;
+    /// `CrossLayerTranscoder.check` holds them to what a loaded one must be.
+    public struct CrossLayerTranscoderParts: Sendable {
+        public var layers: [CrossLayerTranscoderLayer]
+        public var dIn, dSAE, dOut: Int
+        public var activation: SAEActivation
+        public var inputHooks, outputHooks: [String]
+        public var source: String
+    }
+
+    public static func readCrossLayerTranscoder(directory path: String) throws -> CrossLayerTranscoderParts {
         let dir = directory(of: path) as NSString
         let fm = FileManager.default
         var n = 0
@@ -182,45 +207,63 @@ extension GemmaScope2 {
         var layers: [CrossLayerTranscoderLayer] = []
         var dims: (dIn: Int, dSAE: Int, dOut: Int)?
         var firstHasSkip = false
+        let jump = (config?.activation ?? .jumpReLU) == .jumpReLU
         for i in 0..<n {
             let params = try Params(dir.appendingPathComponent(layerFileName(i)))
-            let enc = try params.shape("w_enc", rank: 2), dec = try params.shape("w_dec", rank: 3)
-            let d = dims ?? (enc[0], enc[1], dec[2])
-            if dims == nil {
-                // As per-layer transcoders: no empty dictionary, and TopK's k within its width.
-                for (field, size, value) in [("w_enc", "d_in", d.dIn), ("w_enc", "width", d.dSAE), ("w_dec", "d_model", d.dOut)] where value < 1 {
-                    throw LanternError.badFile(path: params.path, field: field, problem: "\(field)'s \(size) is \(value): expected at least 1")
-                }
-                if case let .topK(k)? = config?.activation, !(1...d.dSAE).contains(k) {
-                    throw LanternError.badFile(path: configPath, field: "k", problem: "\(k) is outside 1…\(d.dSAE) (the transcoder's width)")
-                }
-            }
-            dims = d
-            let context = "\(n) layer files; params_layer_0 has w_enc [\(d.dIn), \(d.dSAE)] and d_model \(d.dOut)"
-            let wEnc = try params.values("w_enc", [d.dIn, d.dSAE], context)
-            guard dec == [d.dSAE, n, d.dOut] || dec == [d.dSAE, n - i, d.dOut] else {
-                throw LanternError.badFile(path: params.path, field: "w_dec", problem: "shape \(dec), expected [\(d.dSAE), \(n), \(d.dOut)] or, from layer \(i) on, [\(d.dSAE), \(n - i), \(d.dOut)] (\(context))")
-            }
-            let stored = try params.values("w_dec", dec, context)
-            let wDec = dec[1] == n - i ? stored : slots(stored, from: i, of: n, dSAE: d.dSAE, dOut: d.dOut)
             let hasSkip = params.has("affine_skip_connection")
             if i == 0 { firstHasSkip = hasSkip }
             if let config { try checkAffine(config, present: hasSkip, params: params.path) }
             guard hasSkip == firstHasSkip else {
                 throw LanternError.badFile(path: params.path, field: "affine_skip_connection", problem: "\(hasSkip ? "present" : "missing"), but params_layer_0 \(firstHasSkip ? "has" : "has no") one (every layer must agree)")
             }
-            let jump = (config?.activation ?? .jumpReLU) == .jumpReLU
+            if i == 0, let enc = try params.file.shapeIfPresent("w_enc"), enc.count == 2,
+               let dec = try params.file.shapeIfPresent("w_dec"), dec.count == 3 {
+                // As per-layer transcoders: no empty dictionary (said before any shape is compared
+                // with an empty one).
+                for (field, size, value) in [("w_enc", "d_in", enc[0]), ("w_enc", "width", enc[1]), ("w_dec", "d_model", dec[2])] where value < 1 {
+                    throw LanternError.badFile(path: params.path, field: field, problem: "\(field)'s \(size) is \(value): expected at least 1")
+                }
+            }
+            // Every layer's shapes against params_layer_0's sizes (layer 0 binds them), all from
+            // the headers; w_dec holds either every output slot or only those from layer i on.
+            let given = dims.map { ["d_in": $0.dIn, "d_sae": $0.dSAE, "d_out": $0.dOut] } ?? [:]
+            let sizes = try params.check([.init("w_enc", ["d_in", "d_sae"]), .init("b_enc", ["d_sae"]), .init("b_dec", ["d_out"]),
+                                          .init("affine_skip_connection", ["d_in", "d_out"], required: hasSkip)]
+                                         + (jump ? [.init("threshold", ["d_sae"], why: " (a jump_relu transcoder needs it)")] : []),
+                                         sizes: i == 0 ? [:] : given, origin: layerFileName(0))
+            guard let dec = try params.file.shapeIfPresent("w_dec") else {
+                throw LanternError.badFile(path: params.path, field: "w_dec", problem: "missing")
+            }
+            let d = dims ?? (sizes["d_in", default: 0], sizes["d_sae", default: 0], dec.last ?? 0)
+            if dims == nil {
+                if d.dOut < 1 { throw LanternError.badFile(path: params.path, field: "w_dec", problem: "w_dec's d_model is \(d.dOut): expected at least 1") }
+                // TopK's k within the width.
+                if case let .topK(k)? = config?.activation, !(1...d.dSAE).contains(k) {
+                    throw LanternError.badFile(path: configPath, field: "k", problem: "\(k) is outside 1…\(d.dSAE) (the transcoder's width)")
+                }
+            }
+            dims = d
+            let context = "\(n) layer files; params_layer_0 has w_enc [\(d.dIn), \(d.dSAE)] and d_model \(d.dOut)"
+            guard dec == [d.dSAE, n, d.dOut] || dec == [d.dSAE, n - i, d.dOut] else {
+                throw LanternError.badFile(path: params.path, field: "w_dec", problem: "shape \(dec), expected [\(d.dSAE), \(n), \(d.dOut)] or, from layer \(i) on, [\(d.dSAE), \(n - i), \(d.dOut)] (\(context))")
+            }
+            if i == 0, sizes["d_out"] != d.dOut {
+                throw LanternError.badFile(path: params.path, field: "b_dec", problem: "\(sizes["d_out", default: 0]) values, but w_dec's d_model is \(d.dOut)")
+            }
+            let stored = try params.values("w_dec")
+            let wDec = dec[1] == n - i ? stored : slots(stored, from: i, of: n, dSAE: d.dSAE, dOut: d.dOut)
             layers.append(CrossLayerTranscoderLayer(
-                wEnc: wEnc, bEnc: try params.values("b_enc", [d.dSAE], context),
-                threshold: jump ? try params.values("threshold", [d.dSAE], context, why: " (a jump_relu transcoder needs it)") : nil,
-                wDec: wDec, bDec: try params.values("b_dec", [d.dOut], context),
-                skip: hasSkip ? try params.values("affine_skip_connection", [d.dIn, d.dOut], context) : nil))
+                wEnc: try params.values("w_enc"), bEnc: try params.values("b_enc"),
+                threshold: jump ? try params.values("threshold") : nil,
+                wDec: wDec, bDec: try params.values("b_dec"),
+                skip: hasSkip ? try params.values("affine_skip_connection") : nil))
         }
         if let config, let d = dims { try checkWidth(config, dSAE: d.dSAE) }
         let d = dims!
-        return try CrossLayerTranscoder(layers: layers, dIn: d.dIn, dSAE: d.dSAE, dOut: d.dOut, activation: config?.activation ?? .jumpReLU,
-                                        inputHooks: (0..<n).map { "blocks.\($0).\(inSite)" },
-                                        outputHooks: (0..<n).map { "blocks.\($0).\(outSite)" }, backend: backend, source: dir as String)
+        let parts = CrossLayerTranscoderParts(layers: layers, dIn: d.dIn, dSAE: d.dSAE, dOut: d.dOut, activation: config?.activation ?? .jumpReLU,
+                                              inputHooks: (0..<n).map { "blocks.\($0).\(inSite)" },
+                                              outputHooks: (0..<n).map { "blocks.\($0).\(outSite)" }, source: dir as String)
+        return parts
     }
 
     /// Slots from..<n of a [d_sae, n, d_out] decoder: [d_sae, n − from, d_out].

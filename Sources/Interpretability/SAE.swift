@@ -61,17 +61,7 @@ public final class SAE: @unchecked Sendable {
     public var hookName: String { config.hookName }
 
     public init(config c: SAEConfig, weights w: SAEWeights, backend: any Backend, source: String = "SAE") throws {
-        // Every loader ends here, so every format gets these: no empty SAE, no k past the width.
-        guard c.dIn > 0 else { throw LanternError.badFile(path: source, field: "d_in", problem: "\(c.dIn) (expected a positive width)") }
-        guard c.dSAE > 0 else { throw LanternError.badFile(path: source, field: "d_sae", problem: "\(c.dSAE) (expected a positive number of features)") }
-        if case let .topK(k) = c.activation, !(1...c.dSAE).contains(k) {
-            throw LanternError.badFile(path: source, field: "k", problem: "\(k) is outside 1...\(c.dSAE) (d_sae)")
-        }
-        try Self.validate(source, [("W_enc", w.wEnc, [c.dIn, c.dSAE]), ("W_dec", w.wDec, [c.dSAE, c.dIn]), ("b_enc", w.bEnc, [c.dSAE]),
-                                   ("b_dec", w.bDec, [c.dIn]), ("threshold", w.threshold, [c.dSAE])])
-        if c.activation == .jumpReLU && w.threshold == nil {
-            throw LanternError.badFile(path: source, field: "threshold", problem: "missing (a JumpReLU SAE needs it)")
-        }
+        try Self.check(c, w, source: source)
         config = c
         self.backend = backend
         self.source = source
@@ -86,6 +76,22 @@ public final class SAE: @unchecked Sendable {
 
     /// Refuses host arrays of the wrong size or with non-finite values, naming the tensor (SAEs,
     /// transcoders and the files they are written to share it).
+    /// What every loader's SAE is held to, whatever the format: no empty SAE, no k past the
+    /// width, every tensor its shape's length and finite.
+    public static func check(_ c: SAEConfig, _ w: SAEWeights, source: String) throws {
+        // Every loader ends here, so every format gets these: no empty SAE, no k past the width.
+        guard c.dIn > 0 else { throw LanternError.badFile(path: source, field: "d_in", problem: "\(c.dIn) (expected a positive width)") }
+        guard c.dSAE > 0 else { throw LanternError.badFile(path: source, field: "d_sae", problem: "\(c.dSAE) (expected a positive number of features)") }
+        if case let .topK(k) = c.activation, !(1...c.dSAE).contains(k) {
+            throw LanternError.badFile(path: source, field: "k", problem: "\(k) is outside 1...\(c.dSAE) (d_sae)")
+        }
+        try validate(source, [("W_enc", w.wEnc, [c.dIn, c.dSAE]), ("W_dec", w.wDec, [c.dSAE, c.dIn]), ("b_enc", w.bEnc, [c.dSAE]),
+                                   ("b_dec", w.bDec, [c.dIn]), ("threshold", w.threshold, [c.dSAE])])
+        if c.activation == .jumpReLU && w.threshold == nil {
+            throw LanternError.badFile(path: source, field: "threshold", problem: "missing (a JumpReLU SAE needs it)")
+        }
+    }
+
     static func validate(_ source: String, _ tensors: [(String, [Float]?, [Int])]) throws {
         for (name, values, shape) in tensors {
             guard let values else { continue }

@@ -80,82 +80,107 @@ extension SAE {
         return "blocks.\(layer).hook_resid_post"
     }
 
+    /// SAELens's `cfg.json`, as far as Lantern reads it. Sizes are exact and bounded (2^31
+    /// features would not fit in memory anyway), checked before anything is allocated.
+    static let saeLensSchema = ConfigSchema([
+        .init("d_in", .integer(1...(1 << 31)), .required()),
+        .init("d_sae", .integer(1...(1 << 31)), .required()),
+        .init("architecture", .choice(["standard", "jumprelu", "topk"], expected: "standard, jumprelu or topk"), .defaultValue(.string("standard"))),
+        .init("activation_fn_str", .string),
+        .init("activation_fn", .string),
+        .init("k", .integer(1...(1 << 31))),
+        .init("activation_fn_kwargs.k", .integer(1...(1 << 31))),
+        .init("normalize_activations", .choice(["none"], expected: "only 'none' is supported")),
+        .init("hook_head_index", .unsupported(why: "per-head SAEs are not supported")),
+        .init("finetuning_scaling_factor", .boolean),
+        .init("apply_b_dec_to_input", .boolean, .defaultValue(.bool(true))),
+        .init("hook_name", .string),
+        .init("hook_layer", .integer(0...(1 << 20))),
+    ], rules: [.atMost("k", limit: "d_sae"), .atMost("activation_fn_kwargs.k", limit: "d_sae")])
+
     /// SAELens: `cfg.json` says the architecture, the hook and whether b_dec is subtracted first.
     public static func loadSAELens(directory: String, backend: any Backend, hook: String? = nil) throws -> SAE {
-        let cfgPath = (directory as NSString).appendingPathComponent("cfg.json")
-        let weightsPath = (directory as NSString).appendingPathComponent("sae_weights.safetensors")
-        func bad(_ field: String, _ problem: String) -> LanternError { .badFile(path: cfgPath, field: field, problem: problem) }
-        guard let data = FileManager.default.contents(atPath: cfgPath),
-              let cfg = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw bad("file", "cannot read it as a JSON object")
-        }
-        // Exact and bounded (2^31 features would not fit in memory anyway): checked before allocating.
-        func int(_ key: String) throws -> Int {
-            guard let v = cfg[key] else { throw bad(key, "missing") }
-            guard let n = JSONFields.exactInt(v), n > 0, n <= 1 << 31 else {
-                throw bad(key, "expected a positive integer up to 2^31, got \(JSONFields.describe(v))")
-            }
-            return n
-        }
-        let dIn = try int("d_in"), dSAE = try int("d_sae")
-        let activation = try saeLensActivation(cfg, bad: bad)
-        if let norm = cfg["normalize_activations"] as? String, norm != "none" {
-            throw bad("normalize_activations", "'\(norm)' is not supported (only 'none')")
-        }
-        if let head = cfg["hook_head_index"], !(head is NSNull) { throw bad("hook_head_index", "per-head SAEs are not supported") }
-        if (cfg["finetuning_scaling_factor"] as? Bool) == true { throw bad("finetuning_scaling_factor", "true is not supported") }
-        var applyBDec = true
-        if let value = cfg["apply_b_dec_to_input"] {
-            guard let flag = value as? Bool else { throw bad("apply_b_dec_to_input", "expected true or false, got \(value)") }
-            applyBDec = flag
-        }
-        guard let hookName = hook ?? (cfg["hook_name"] as? String) else { throw bad("hook_name", "missing (or give --hook)") }
-        let layer = cfg["hook_layer"].flatMap(JSONFields.exactInt) ?? layerInHook(hookName)
-
-        let file = try SafetensorsFile(path: weightsPath)
-        func weight(_ name: String, _ shape: [Int]) throws -> [Float] {
-            guard file.has(name) else { throw LanternError.badFile(path: weightsPath, field: name, problem: "missing") }
-            let t = try file.tensor(name)
-            guard t.shape == shape else {
-                throw LanternError.badFile(path: weightsPath, field: name, problem: "shape \(t.shape), expected \(shape) (d_in \(dIn), d_sae \(dSAE) from cfg.json)")
-            }
-            return try t.floats()
-        }
-        var threshold: [Float]?
-        if activation == .jumpReLU {
-            threshold = file.has("threshold") || !file.has("log_threshold")
-                ? try weight("threshold", [dSAE]) : try weight("log_threshold", [dSAE]).map { exp($0) }
-        }
-        let weights = SAEWeights(wEnc: try weight("W_enc", [dIn, dSAE]), wDec: try weight("W_dec", [dSAE, dIn]),
-                                 bEnc: try weight("b_enc", [dSAE]), bDec: try weight("b_dec", [dIn]), threshold: threshold)
-        let config = SAEConfig(dIn: dIn, dSAE: dSAE, activation: activation, applyBDecToInput: applyBDec,
-                               hookName: hookName, layer: layer)
+        let (config, weights) = try readSAELens(directory: directory, hook: hook)
         return try SAE(config: config, weights: weights, backend: backend, source: directory)
     }
 
-    static func saeLensActivation(_ cfg: [String: Any], bad: (String, String) -> LanternError) throws -> SAEActivation {
-        let architecture = cfg["architecture"] as? String ?? "standard"
-        let function = cfg["activation_fn_str"] as? String ?? cfg["activation_fn"] as? String ?? "relu"
-        func k() throws -> Int {
-            let kwargs = cfg["activation_fn_kwargs"] as? [String: Any] ?? [:]
-            guard let raw = cfg["k"] ?? kwargs["k"], let k = JSONFields.exactInt(raw), k > 0 else {
-                throw bad("activation_fn_kwargs.k", "a TopK SAE needs a positive integer k")
+    /// The SAE as read from the files, before any backend holds it; `SAE.check` holds it to
+    /// what a loaded SAE must be (the fuzz harness reads folders through this).
+    public static func readSAELens(directory: String, hook: String? = nil) throws -> (config: SAEConfig, weights: SAEWeights) {
+        let cfgPath = (directory as NSString).appendingPathComponent("cfg.json")
+        let weightsPath = (directory as NSString).appendingPathComponent("sae_weights.safetensors")
+        let cfg = try saeLensSchema.read(path: cfgPath)
+        let dIn = try cfg.required("d_in", cfg.int), dSAE = try cfg.required("d_sae", cfg.int)
+        let activation = try saeLensActivation(cfg)
+        if try cfg.bool("finetuning_scaling_factor") == true { throw cfg.bad("finetuning_scaling_factor", "true is not supported") }
+        let applyBDec = try cfg.required("apply_b_dec_to_input", cfg.bool)
+        let saidHook = try cfg.string("hook_name")
+        if let saidHook { try checkHook(saidHook, layer: try cfg.int("hook_layer"), folder: directory, cfgPath: cfgPath) }
+        guard let hookName = hook ?? saidHook else { throw cfg.bad("hook_name", "missing (or give --hook)") }
+        let layer = try cfg.int("hook_layer") ?? layerInHook(hookName)
+
+        let file = try SafetensorsFile(path: weightsPath)
+        // JumpReLU: `threshold`, or SAELens's older `log_threshold`.
+        let logThreshold = activation == .jumpReLU && !file.has("threshold") && file.has("log_threshold")
+        var shapes: [TensorShapes.Tensor] = [.init("W_enc", ["d_in", "d_sae"]), .init("W_dec", ["d_sae", "d_in"]),
+                                             .init("b_enc", ["d_sae"]), .init("b_dec", ["d_in"])]
+        if activation == .jumpReLU { shapes.append(.init(logThreshold ? "log_threshold" : "threshold", ["d_sae"])) }
+        try TensorShapes(shapes).check(path: weightsPath, sizes: ["d_in": dIn, "d_sae": dSAE], origin: "cfg.json", shape: file.shapeIfPresent)
+        func weight(_ name: String) throws -> [Float] { try file.tensor(name).floats() }
+        var threshold: [Float]?
+        if activation == .jumpReLU { threshold = logThreshold ? try weight("log_threshold").map { exp($0) } : try weight("threshold") }
+        let weights = SAEWeights(wEnc: try weight("W_enc"), wDec: try weight("W_dec"),
+                                 bEnc: try weight("b_enc"), bDec: try weight("b_dec"), threshold: threshold)
+        let config = SAEConfig(dIn: dIn, dSAE: dSAE, activation: activation, applyBDecToInput: applyBDec,
+                               hookName: hookName, layer: layer)
+        return (config, weights)
+    }
+
+    /// The layer a SAELens folder's own name gives (`blocks.6.hook_resid_post`, `layer_6`,
+    /// `layer_6_width_…`), from the innermost of its last three path components that names one.
+    static func layerInFolder(_ directory: String) -> (layer: Int, component: String)? {
+        for component in URL(fileURLWithPath: directory).standardizedFileURL.pathComponents.suffix(3).reversed() {
+            if let layer = layerInHook(component) { return (layer, component) }
+            if let r = component.range(of: #"^layer_(\d+)(_|$)"#, options: .regularExpression),
+               let layer = Int(component[r].dropFirst("layer_".count).prefix { $0.isNumber }) {
+                return (layer, component)
             }
-            if let dSAE = cfg["d_sae"].flatMap(JSONFields.exactInt), k > dSAE {
-                throw bad("activation_fn_kwargs.k", "\(k) is more than d_sae \(dSAE)")
+        }
+        return nil
+    }
+
+    /// A cfg.json whose hook names another layer than its `hook_layer` or its folder is a file
+    /// copied into the wrong place (or edited by hand): which of the two is right cannot be told,
+    /// and a wrong layer gives plausible, wrong features, so the folder is refused.
+    static func checkHook(_ hook: String, layer hookLayer: Int?, folder: String, cfgPath: String) throws {
+        guard let layer = layerInHook(hook) else { return }
+        if let hookLayer, hookLayer != layer {
+            throw LanternError.badFile(path: cfgPath, field: "hook_layer", problem: "\(hookLayer), but hook_name '\(hook)' is in layer \(layer)")
+        }
+        if let (folderLayer, component) = layerInFolder(folder), folderLayer != layer {
+            throw LanternError.badFile(path: cfgPath, field: "hook_name",
+                                       problem: "'\(hook)' is in layer \(layer), but its folder '\(component)' names layer \(folderLayer)")
+        }
+    }
+
+    static func saeLensActivation(_ cfg: ConfigValues) throws -> SAEActivation {
+        let architecture = try cfg.string("architecture") ?? "standard"
+        let function = try cfg.string("activation_fn_str") ?? cfg.string("activation_fn") ?? "relu"
+        func k() throws -> Int {
+            guard let k = try cfg.int("k") ?? cfg.int("activation_fn_kwargs.k") else {
+                throw cfg.bad("activation_fn_kwargs.k", "a TopK SAE needs a positive integer k")
             }
             return k
         }
         switch architecture {
         case "jumprelu": return .jumpReLU
         case "topk": return .topK(try k())
-        case "standard":
+        default:
             switch function {
             case "relu": return .relu
             case "topk": return .topK(try k())
-            default: throw bad("activation_fn_str", "'\(function)' is not supported (relu or topk)")
+            default: throw cfg.bad(try cfg.has("activation_fn_str") ? "activation_fn_str" : "activation_fn", "'\(function)' is not supported (relu or topk)")
             }
-        default: throw bad("architecture", "'\(architecture)' is not supported (standard, jumprelu or topk)")
         }
     }
 }

@@ -69,7 +69,9 @@ public final class Transcoder: @unchecked Sendable {
     public var dOut: Int { config.dOut }
     public var hasSkip: Bool { skipWeight != nil }
 
-    public init(config c: TranscoderConfig, weights w: TranscoderWeights, backend: any Backend, source: String = "transcoder") throws {
+    /// What every transcoder is held to before a backend holds it: each tensor its shape's
+    /// length and finite, a threshold for JumpReLU, TopK's k within the width.
+    public static func check(_ c: TranscoderConfig, _ w: TranscoderWeights, source: String) throws {
         try SAE.validate(source, [("w_enc", w.wEnc, [c.dIn, c.dSAE]), ("w_dec", w.wDec, [c.dSAE, c.dOut]), ("b_enc", w.bEnc, [c.dSAE]),
                                    ("b_dec", w.bDec, [c.dOut]), ("threshold", w.threshold, [c.dSAE]),
                                    ("affine_skip_connection", w.skip, [c.dIn, c.dOut])])
@@ -79,6 +81,10 @@ public final class Transcoder: @unchecked Sendable {
         if case let .topK(k) = c.activation, k < 1 || k > c.dSAE {
             throw LanternError.badFile(path: source, field: "k", problem: "TopK needs 1 ≤ k ≤ d_sae (\(c.dSAE)), got \(k)")
         }
+    }
+
+    public init(config c: TranscoderConfig, weights w: TranscoderWeights, backend: any Backend, source: String = "transcoder") throws {
+        try Self.check(c, w, source: source)
         config = c
         self.backend = backend
         self.source = source

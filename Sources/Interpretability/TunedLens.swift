@@ -57,32 +57,30 @@ public struct TunedLens: Sendable {
         self.init(config: TunedLensConfig(baseModel: name, dModel: model.config.hiddenSize, layerCount: model.config.layerCount))
     }
 
+    /// The tuned-lens package's config.json, as Lantern reads it.
+    static let configSchema = ConfigSchema([
+        .init("base_model_name_or_path", .string),
+        .init("d_model", .integer(1...(1 << 20)), .required()),
+        .init("num_hidden_layers", .integer(1...(1 << 20)), .required()),
+        .init("bias", .boolean, .defaultValue(.bool(true))),
+        .init("base_model_revision", .string),
+        .init("unembed_hash", .string),
+        .init("lens_type", .choice(["linear_tuned_lens"], expected: "linear_tuned_lens"), .defaultValue(.string("linear_tuned_lens"))),
+    ])
+
     /// Reads a folder (config.json + params.safetensors).
     public static func load(directory: String) throws -> TunedLens {
         let configPath = (directory as NSString).appendingPathComponent("config.json")
-        guard let data = FileManager.default.contents(atPath: configPath) else {
+        guard FileManager.default.fileExists(atPath: configPath) else {
             throw LanternError.badFile(path: configPath, field: "file", problem: "cannot read (a tuned lens is a folder with config.json and \(paramsFile))")
         }
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw LanternError.badFile(path: configPath, field: "file", problem: "not a JSON object")
-        }
-        // Strict types: a number is not a bool, and nothing wrong is taken as its default.
-        let json = JSONFields(object, path: configPath)
-        func int(_ key: String) throws -> Int {
-            guard let v = json[key].flatMap(JSONFields.exactInt), v > 0, v <= 1 << 20 else {
-                throw LanternError.badFile(path: configPath, field: key, problem: "expected a positive integer up to 2^20")
-            }
-            return v
-        }
-        var config = TunedLensConfig(baseModel: try json.optionalString("base_model_name_or_path") ?? "",
-                                     dModel: try int("d_model"), layerCount: try int("num_hidden_layers"))
-        config.bias = try json.optionalBool("bias") ?? true
-        config.baseModelRevision = try json.optionalString("base_model_revision")
-        config.unembedHash = try json.optionalString("unembed_hash")
-        config.lensType = try json.optionalString("lens_type") ?? "linear_tuned_lens"
-        guard config.lensType == "linear_tuned_lens" else {
-            throw LanternError.badFile(path: configPath, field: "lens_type", problem: "'\(config.lensType)' is not supported (expected linear_tuned_lens)")
-        }
+        let json = try configSchema.read(path: configPath)
+        var config = TunedLensConfig(baseModel: try json.string("base_model_name_or_path") ?? "",
+                                     dModel: try json.required("d_model", json.int), layerCount: try json.required("num_hidden_layers", json.int))
+        config.bias = try json.required("bias", json.bool)
+        config.baseModelRevision = try json.string("base_model_revision")
+        config.unembedHash = try json.string("unembed_hash")
+        config.lensType = try json.required("lens_type", json.string)
         let paramsPath = (directory as NSString).appendingPathComponent(paramsFile)
         if !FileManager.default.fileExists(atPath: paramsPath),
            FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent("params.pt")) {
@@ -100,15 +98,12 @@ public struct TunedLens: Sendable {
                                                           : "not a tensor of a tuned lens with \(config.layerCount) layers (expected {i}.weight\(config.bias ? ", {i}.bias" : ""))")
             throw LanternError.badFile(path: paramsPath, field: name, problem: problem)
         }
-        func values(_ name: String, _ shape: [Int]) throws -> [Float] {
-            let t = try file.tensor(name)
-            guard t.shape == shape else {
-                throw LanternError.badFile(path: paramsPath, field: name, problem: "shape \(t.shape), expected \(shape) (d_model = \(d))")
-            }
-            return try finite(try t.floats(), name, paramsPath)
-        }
-        let weights = try (0..<config.layerCount).map { try values("\($0).weight", [d, d]) }
-        let biases = try (0..<config.layerCount).map { config.bias ? try values("\($0).bias", [d]) : [Float](repeating: 0, count: d) }
+        try TensorShapes((0..<config.layerCount).flatMap { i -> [TensorShapes.Tensor] in
+            [.init("\(i).weight", ["d_model", "d_model"])] + (config.bias ? [.init("\(i).bias", ["d_model"])] : [])
+        }).check(path: paramsPath, sizes: ["d_model": d], origin: "config.json", shape: file.shapeIfPresent)
+        func values(_ name: String) throws -> [Float] { try finite(try file.tensor(name).floats(), name, paramsPath) }
+        let weights = try (0..<config.layerCount).map { try values("\($0).weight") }
+        let biases = try (0..<config.layerCount).map { config.bias ? try values("\($0).bias") : [Float](repeating: 0, count: d) }
         var lens = TunedLens(config: config, weights: weights, biases: biases)
         lens.source = directory
         return lens

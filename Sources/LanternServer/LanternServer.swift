@@ -41,11 +41,15 @@ public final class LanternServer: Sendable {
         var logger = Logger(label: "lantern.serve")
         // Embedded (tests) the server stops by cancellation, which the framework logs as errors.
         logger.logLevel = signals ? .warning : .critical
-        // Idle connections close after a while, and connections past the cap wait in the kernel's
-        // backlog until one closes: the process cannot run out of file descriptors.
-        let server = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .seconds(Int64(setup.limits.idleSeconds))))
-        let configuration = ApplicationConfiguration(address: .hostname(setup.host, port: setup.port), serverName: "lantern",
-                                                     availableConnectionsDelegate: MaximumAvailableConnections(setup.limits.connections))
+        // Idle connections close after a while; connections past the cap are told 503 at once, and
+        // past a few more wait in the kernel's backlog until one closes: the process cannot run out
+        // of file descriptors. The HTTP parser's refusals get the API's JSON error too.
+        let gate = ConnectionGate(limit: setup.limits.connections)
+        let server = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [ParserErrorHandler(), gate.handler()],
+                                                                  idleTimeout: .seconds(Int64(setup.limits.idleSeconds))))
+        let configuration = ApplicationConfiguration(
+            address: .hostname(setup.host, port: setup.port), serverName: "lantern",
+            availableConnectionsDelegate: MaximumAvailableConnections(setup.limits.connections + ConnectionGate.answering))
         let app = Application(router: router(), server: server, configuration: configuration,
                               onServerRunning: { onRunning($0.localAddress?.port ?? 0) }, logger: logger)
         // The SAEs' scans, one after another; each scan's jobs interleave with requests on the queue.

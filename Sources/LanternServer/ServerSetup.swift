@@ -57,8 +57,8 @@ public struct ServerLimits: Sendable {
     /// Graphs and sweeps running at once: each holds a worker thread while it waits for the queue,
     /// and a 32-token graph on the default model some 1.4 GB of adjacency.
     public var slicedJobs = 2
-    /// Open connections at once (more wait in the listen backlog), well below the usual 1,024
-    /// file descriptors a process may hold.
+    /// Open connections at once, well below the usual 1,024 file descriptors a process may hold;
+    /// the next few are answered 503 and closed, more wait in the listen backlog.
     public var connections = 256
     /// Seconds a connection may sit idle between requests before it is closed.
     public var idleSeconds = 30

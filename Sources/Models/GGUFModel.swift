@@ -84,6 +84,9 @@ extension ModelConfig {
             guard family == .gemma2 else { return nil }
             let v = try g.optionalFloat(key(k)) ?? value
             guard v.isFinite else { throw bad(key(k), "\(v) is not a finite number") }
+            // 0 means no softcap; a negative cap is no cap anyone writes (tanh(x/c)·c is even in c),
+            // so it is a damaged file, not a setting.
+            guard v >= 0 else { throw bad(key(k), "\(v): expected a positive softcap, or 0 for none") }
             return v > 0 ? v : nil
         }
         // Token ids are checked against the vocabulary before they become Int32s (2^31 would trap).

@@ -57,136 +57,192 @@ public struct ModelConfig: Sendable, Equatable {
 }
 
 extension ModelConfig {
-    /// Reads a Hugging Face `config.json`, in the transformers-4 style (`rope_theta` at the top)
-    /// or the transformers-5 style (`rope_parameters`, possibly per layer type, and `layer_types`).
+    /// The keys of a Hugging Face `config.json` that Lantern reads, transformers-4 style
+    /// (`rope_theta` at the top, `rope_scaling`) and transformers-5 style (`rope_parameters`,
+    /// possibly per layer type, and `layer_types`). Sizes are bounded (`Limits`) before anything
+    /// is sized by them; token ids are checked against the vocabulary after it is known.
+    static let schema: ConfigSchema = {
+        let limits = Limits.self
+        var fields: [ConfigSchema.Field] = [
+            .init("model_type", .choice(["gemma2", "gemma3", "gemma3_text", "llama", "mistral"], expected: "gemma2, gemma3_text, llama"), .required()),
+            .init("hidden_size", .integer(1...limits.hidden), .required()),
+            .init("intermediate_size", .integer(1...limits.intermediate), .required()),
+            .init("num_attention_heads", .integer(1...limits.heads), .required()),
+            .init("num_key_value_heads", .integer(1...limits.heads)),
+            .init("head_dim", .integer(1...limits.headDim)),
+            .init("num_hidden_layers", .integer(1...limits.layers), .required()),
+            .init("vocab_size", .integer(1...limits.vocab), .required()),
+            .init("layer_types", .strings),
+            .init("sliding_window_pattern", .integer(1...limits.layers)),
+            .init("sliding_window", .integer(1...limits.context)),
+            .init("max_position_embeddings", .integer(1...limits.context)),
+            .init("rope_theta", .number(.positive)),
+            .init("rope_local_base_freq", .number(.positive)),
+            .init("query_pre_attn_scalar", .number(.positive)),
+            .init("rms_norm_eps", .number(.positive)),
+            .init("hidden_activation", .string),
+            .init("hidden_act", .string),
+            .init("attn_logit_softcapping", .number(.any)),
+            .init("final_logit_softcapping", .number(.any)),
+            .init("tie_word_embeddings", .boolean),
+            .init("rope_parameters", .object),
+            .init("rope_scaling", .object),
+        ]
+        // -1 conventionally means "none"; anything else must be a token of the vocabulary.
+        for key in ["bos_token_id", "eos_token_id", "pad_token_id"] { fields.append(.init(key, .integers(-1...Int(Int32.max)))) }
+        for entry in ropeEntries {
+            fields += [.init(entry + "rope_theta", .number(.positive)), .init(entry + "rope_type", .string),
+                       .init(entry + "type", .string), .init(entry + "factor", .number(.positive))]
+        }
+        fields += [.init("rope_parameters.full_attention", .object), .init("rope_parameters.sliding_attention", .object)]
+        return ConfigSchema(fields)
+    }()
+
+    /// Where RoPE parameters may sit.
+    static let ropeEntries = ["rope_parameters.", "rope_parameters.full_attention.", "rope_parameters.sliding_attention.", "rope_scaling."]
+
+    /// Reads a Hugging Face `config.json`.
     public static func load(path: String) throws -> ModelConfig {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw LanternError.badFile(path: path, field: "file", problem: "cannot read")
         }
-        guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw LanternError.badFile(path: path, field: "file", problem: "not a JSON object")
+        let root: JSONValue
+        do {
+            root = try JSONReader.parse([UInt8](data))
+        } catch {
+            throw LanternError.badFile(path: path, field: "file", problem: "not a JSON object (byte \(error.offset): \(error.message))")
         }
-        return try parse(json, path: path)
+        return try parse(root, path: path)
     }
 
-    /// Every key is read strictly (`JSONFields`): a value of the wrong type or out of range is an
-    /// error naming the key, never a default; the whole configuration is then `validate`d.
-    public static func parse(_ top: [String: Any], path: String) throws -> ModelConfig {
-        // Multimodal Gemma 3 configs keep the language model under text_config.
-        var json = top
-        if let text = try JSONFields(top, path: path).optionalObject("text_config") {
-            json = text.json
-            if json["model_type"] == nil { json["model_type"] = "gemma3_text" }
+    /// A configuration held as a dictionary (tests build them so): read as the file would be.
+    public static func parse(_ json: [String: Any], path: String) throws -> ModelConfig {
+        guard JSONSerialization.isValidJSONObject(json), let data = try? JSONSerialization.data(withJSONObject: json),
+              let root = try? JSONReader.parse([UInt8](data)) else {
+            throw LanternError.badFile(path: path, field: "file", problem: "not a JSON object")
         }
-        let reader = JSONFields(json, path: path)
-        let modelType = try reader.string("model_type")
+        return try parse(root, path: path)
+    }
+
+    /// Every key is read through `schema`: a value of the wrong type or out of range is an error
+    /// naming the key, never a default; the whole configuration is then `validate`d.
+    public static func parse(_ top: JSONValue, path: String) throws -> ModelConfig {
+        // Multimodal Gemma 3 configs keep the language model under text_config.
+        var root = top
+        if let text = try ConfigSchema.lookup("text_config", in: top, path: path) {
+            guard var members = text.members else {
+                throw LanternError.badFile(path: path, field: "text_config", problem: "expected an object, got \(ConfigSchema.describe(text))")
+            }
+            if text["model_type"] == nil { members.append((key: "model_type", value: .string("gemma3_text"))) }
+            root = .object(members)
+        }
+        let reader = try schema.read(root, path: path)
+        func bad(_ key: String, _ problem: String) -> LanternError { reader.bad(key, problem) }
+        func int(_ key: String) throws -> Int { try reader.required(key, reader.int) }
         let family: Family
-        switch modelType {
+        switch try reader.required("model_type", reader.string) {
         case "gemma2": family = .gemma2
         case "gemma3", "gemma3_text": family = .gemma3
-        case "llama", "mistral": family = .llama
-        default:
-            throw LanternError.badFile(path: path, field: "model_type", problem: "'\(modelType)' is not a supported architecture (gemma2, gemma3_text, llama)")
+        default: family = .llama
         }
-        let limits = Limits.self
-        let hidden = try reader.int("hidden_size", in: 1...limits.hidden)
-        let heads = try reader.int("num_attention_heads", in: 1...limits.heads)
-        let headDim = try reader.optionalInt("head_dim", in: 1...limits.headDim) ?? hidden / heads
-        let layers = try reader.int("num_hidden_layers", in: 1...limits.layers)
-        let kvHeads = try reader.optionalInt("num_key_value_heads", in: 1...limits.heads) ?? heads
+        let hidden = try int("hidden_size")
+        let heads = try int("num_attention_heads")
+        let headDim = try reader.int("head_dim") ?? hidden / heads
+        let layers = try int("num_hidden_layers")
+        let kvHeads = try reader.int("num_key_value_heads") ?? heads
         guard heads % kvHeads == 0 else {
-            throw LanternError.badFile(path: path, field: "num_key_value_heads", problem: "\(kvHeads) does not divide num_attention_heads \(heads)")
+            throw bad("num_key_value_heads", "\(kvHeads) does not divide num_attention_heads \(heads)")
         }
         guard headDim > 0, headDim % 2 == 0 else {
-            throw LanternError.badFile(path: path, field: "head_dim", problem: "\(headDim) must be a positive even number")
+            throw bad("head_dim", "\(headDim) must be a positive even number")
         }
 
         // Which layers slide: layer_types when present, else each family's rule.
         var sliding: [Bool]
-        if let types = try reader.optionalStrings("layer_types") {
-            guard types.count == layers else {
-                throw LanternError.badFile(path: path, field: "layer_types", problem: "\(types.count) entries for \(layers) layers")
-            }
+        if let types = try reader.strings("layer_types") {
+            guard types.count == layers else { throw bad("layer_types", "\(types.count) entries for \(layers) layers") }
             for type in types where type != "sliding_attention" && type != "full_attention" {
-                throw LanternError.badFile(path: path, field: "layer_types", problem: "'\(type)' is neither sliding_attention nor full_attention")
+                throw bad("layer_types", "'\(type)' is neither sliding_attention nor full_attention")
             }
             sliding = types.map { $0 == "sliding_attention" }
         } else {
             switch family {
             case .gemma2: sliding = (0..<layers).map { $0 % 2 == 0 }
             case .gemma3:
-                // 0 would divide by zero below; every real Gemma 3 uses 6.
-                let pattern = try reader.optionalInt("sliding_window_pattern", in: 1...limits.layers) ?? 6
+                // Never 0 (the schema's range): it divides below. Every real Gemma 3 uses 6.
+                let pattern = try reader.int("sliding_window_pattern") ?? 6
                 sliding = (0..<layers).map { ($0 + 1) % pattern != 0 }
             case .llama: sliding = Array(repeating: false, count: layers)
             }
         }
-        let window = try reader.optionalInt("sliding_window", in: 1...limits.context)
+        let window = try reader.int("sliding_window")
         if window == nil { sliding = sliding.map { _ in false } }
 
         // RoPE: transformers 5 nests parameters (per layer type for Gemma 3); 4 keeps them on top.
-        func float(_ fields: JSONFields?, _ key: String) throws -> Float? {
-            try fields?.optionalDouble(key, positive: true).map(Float.init)
-        }
-        func ropeParams(_ entry: JSONFields?, defaultTheta: Float) throws -> RopeParams {
-            let theta = try float(entry, "rope_theta") ?? defaultTheta
+        func float(_ key: String) throws -> Float? { try reader.double(key).map(Float.init) }
+        func ropeParams(_ entry: String?, defaultTheta: Float) throws -> RopeParams {
+            guard let entry else { return RopeParams(theta: defaultTheta, pairing: .half, positionScale: 1, rotaryDim: headDim) }
+            let theta = try float(entry + "rope_theta") ?? defaultTheta
             var scale: Float = 1
-            let type = try entry?.optionalString("rope_type") ?? entry?.optionalString("type") ?? "default"
+            let type = try reader.string(entry + "rope_type") ?? reader.string(entry + "type") ?? "default"
             switch type {
             case "default": break
-            case "linear": scale = try float(entry, "factor") ?? 1
-            default:
-                throw LanternError.badFile(path: path, field: (entry?.prefix ?? "") + "rope_type", problem: "'\(type)' is not supported (default, linear)")
+            case "linear": scale = try float(entry + "factor") ?? 1
+            default: throw bad(entry + "rope_type", "'\(type)' is not supported (default, linear)")
             }
             return RopeParams(theta: theta, pairing: .half, positionScale: scale, rotaryDim: headDim)
         }
-        let topTheta = try float(reader, "rope_theta") ?? 10_000
-        let localTheta = try float(reader, "rope_local_base_freq") ?? 10_000
+        let topTheta = try float("rope_theta") ?? 10_000
+        let localTheta = try float("rope_local_base_freq") ?? 10_000
         var ropeGlobal: RopeParams, ropeLocal: RopeParams
-        if let params = try reader.optionalObject("rope_parameters") {
-            if let full = try params.optionalObject("full_attention") {
-                ropeGlobal = try ropeParams(full, defaultTheta: topTheta)
-                ropeLocal = try ropeParams(try params.optionalObject("sliding_attention"), defaultTheta: localTheta)
+        if try reader.has("rope_parameters") {
+            if try reader.has("rope_parameters.full_attention") {
+                ropeGlobal = try ropeParams("rope_parameters.full_attention.", defaultTheta: topTheta)
+                ropeLocal = try ropeParams(try reader.has("rope_parameters.sliding_attention") ? "rope_parameters.sliding_attention." : nil,
+                                           defaultTheta: localTheta)
             } else {
-                ropeGlobal = try ropeParams(params, defaultTheta: topTheta)
+                ropeGlobal = try ropeParams("rope_parameters.", defaultTheta: topTheta)
                 ropeLocal = family == .gemma3 ? RopeParams(theta: localTheta, rotaryDim: headDim) : ropeGlobal
             }
         } else {
-            ropeGlobal = try ropeParams(try reader.optionalObject("rope_scaling"), defaultTheta: topTheta)
+            ropeGlobal = try ropeParams(try reader.has("rope_scaling") ? "rope_scaling." : nil, defaultTheta: topTheta)
             ropeGlobal.theta = topTheta
             ropeLocal = family == .gemma3 ? RopeParams(theta: localTheta, rotaryDim: headDim) : ropeGlobal
         }
 
-        let scalar = try float(reader, "query_pre_attn_scalar")
-        let activationName = try reader.optionalString("hidden_activation") ?? reader.optionalString("hidden_act")
+        let scalar = try float("query_pre_attn_scalar")
+        let activationName = try reader.string("hidden_activation") ?? reader.string("hidden_act")
             ?? (family == .llama ? "silu" : "gelu_pytorch_tanh")
         let activation: Activation
         switch activationName {
         case "gelu_pytorch_tanh", "gelu_tanh", "gelu": activation = .geluTanh
         case "silu", "swish": activation = .silu
-        default:
-            throw LanternError.badFile(path: path, field: "hidden_activation", problem: "'\(activationName)' is not supported")
+        default: throw bad("hidden_activation", "'\(activationName)' is not supported")
         }
-        let vocab = try reader.int("vocab_size", in: 1...limits.vocab)
+        let vocab = try int("vocab_size")
         // Token ids: -1 (and null) conventionally mean "none"; anything else must be a token.
         func tokenList(_ key: String) throws -> [Int32] {
-            try (reader.optionalInts(key, in: -1...(vocab - 1)) ?? []).filter { $0 >= 0 }.map { Int32($0) }
+            let ids = try reader.ints(key) ?? []
+            if let id = ids.first(where: { $0 >= vocab }) { throw bad(key, "\(id) is outside -1...\(vocab - 1) (the vocabulary)") }
+            return ids.filter { $0 >= 0 }.map { Int32($0) }
         }
-        // A softcap of 0 or less switches it off, as in transformers; NaN or a string is an error.
+        // A softcap of 0 (or null) switches it off; a negative one is an error (tanh(x/c)·c is
+        // even in c, so a negative cap is no setting anyone writes: a damaged file).
         func softcap(_ key: String) throws -> Float? {
-            guard let v = try reader.optionalDouble(key) else { return nil }
+            guard let v = try reader.double(key) else { return nil }
+            guard v >= 0 else { throw bad(key, "\(v): expected a positive softcap, or 0 or null for none") }
             return v > 0 ? Float(v) : nil
         }
         let config = ModelConfig(
             family: family,
             vocabSize: vocab,
             hiddenSize: hidden,
-            intermediateSize: try reader.int("intermediate_size", in: 1...limits.intermediate),
+            intermediateSize: try int("intermediate_size"),
             layerCount: layers,
             heads: heads,
             kvHeads: kvHeads,
             headDim: headDim,
-            rmsEps: try float(reader, "rms_norm_eps") ?? 1e-6,
+            rmsEps: try float("rms_norm_eps") ?? 1e-6,
             ropeGlobal: ropeGlobal,
             ropeLocal: ropeLocal,
             attentionScale: 1 / (scalar ?? Float(headDim)).squareRoot(),
@@ -194,9 +250,9 @@ extension ModelConfig {
             slidingLayers: sliding,
             attentionSoftcap: family == .gemma2 ? try softcap("attn_logit_softcapping") : nil,
             finalSoftcap: family == .llama ? nil : try softcap("final_logit_softcapping"),
-            tiedEmbeddings: try reader.optionalBool("tie_word_embeddings") ?? (family != .llama),
+            tiedEmbeddings: try reader.bool("tie_word_embeddings") ?? (family != .llama),
             activation: activation,
-            contextLength: try reader.optionalInt("max_position_embeddings", in: 1...limits.context) ?? 8192,
+            contextLength: try reader.int("max_position_embeddings") ?? 8192,
             bosToken: try tokenList("bos_token_id").first,
             eosTokens: try tokenList("eos_token_id"),
             padToken: try tokenList("pad_token_id").first

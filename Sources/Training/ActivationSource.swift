@@ -79,6 +79,11 @@ public final class HarvestedActivations: ActivationSource, @unchecked Sendable {
             guard manifest.allHooks == hooks, manifest.width == first.1.width else {
                 throw LanternError.badFile(path: folder, field: "manifest.json", problem: "hook or width differs from \(first.0)")
             }
+            // Parts of one harvest made by different models cannot be mixed into one set of rows.
+            guard manifest.model == first.1.model else {
+                throw LanternError.badFile(path: (folder as NSString).appendingPathComponent("manifest.json"), field: "model",
+                                           problem: "\(manifest.model), but \((first.0 as NSString).appendingPathComponent("manifest.json")) says \(first.1.model)")
+            }
             for shard in manifest.shards {
                 let path = (folder as NSString).appendingPathComponent(shard.file)
                 let file = try SafetensorsFile(path: path)

@@ -63,8 +63,10 @@ extension SAETrainerState {
             }
             for (i, (name, _)) in p.tensors.enumerated() { try tensor("\(kind).\(name)", moments[i], parameterLengths[i], bad) }
         }
-        if let i = adam.secondMoments.joined().firstIndex(where: { $0 < 0 }) {
-            throw bad("adam_v", "a negative second moment at flat index \(i): it is a mean of squares")
+        for ((name, _), moments) in zip(p.tensors, adam.secondMoments) {
+            if let i = moments.firstIndex(where: { $0 < 0 }) {
+                throw bad("adam_v.\(name)", "a negative second moment at index \(i): it is a mean of squares")
+            }
         }
         guard rowsSinceFired.count == n else { throw bad("rows_since_fired", "\(rowsSinceFired.count) counters for \(n) latents") }
         return self

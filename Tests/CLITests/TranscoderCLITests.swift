@@ -49,6 +49,15 @@ extension CLITests {
             XCTAssertNotNil(layer["ce_loss_score"])
         }
 
+        // Activations of one model are no training data for another: one line naming the
+        // harvest's manifest and both models.
+        let other = Self.fixtures.appendingPathComponent("gemma2_tiny").path
+        let foreign = try run(train.map { $0 == model ? other : $0 == dir + "/tc" ? dir + "/other" : $0 })
+        XCTAssertEqual(foreign.status, 1, foreign.err)
+        XCTAssertTrue(foreign.err.contains("acts/manifest.json: model: the activations were harvested from gemma3_tiny"), foreign.err)
+        XCTAssertTrue(foreign.err.contains("but --model is gemma2_tiny"), foreign.err)
+        XCTAssertEqual(foreign.err.split(separator: "\n").count, 1, foreign.err)
+
         let badLayers = try run(["transcoder", "harvest"] + common + ["--layers", "5-9", "--tokens", "10", "--out", dir + "/x"])
         XCTAssertNotEqual(badLayers.status, 0)
         XCTAssertTrue(badLayers.err.contains("--layers: 5-9 is outside 0..<7"), badLayers.err)

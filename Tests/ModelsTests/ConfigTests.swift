@@ -50,7 +50,7 @@ final class ConfigTests: XCTestCase {
         var json = gemma2Hub
         json["model_type"] = "gpt_neox"
         XCTAssertThrowsError(try ModelConfig.parse(json, path: "m/config.json")) {
-            XCTAssertEqual("\($0)", "m/config.json: model_type: 'gpt_neox' is not a supported architecture (gemma2, gemma3_text, llama)")
+            XCTAssertEqual("\($0)", "m/config.json: model_type: 'gpt_neox' is not supported (expected gemma2, gemma3_text, llama)")
         }
         json = gemma2Hub
         json.removeValue(forKey: "hidden_size")

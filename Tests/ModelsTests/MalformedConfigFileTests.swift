@@ -26,27 +26,32 @@ final class MalformedConfigFileTests: XCTestCase {
     func testIntact() throws { XCTAssertEqual(try ModelConfig.parse(gemma3, path: "c").layerCount, 2) }
 
     func testHugeSizesAreRefusedBeforeAllocating() {
-        expectConfigError(["num_attention_heads": 1 << 62], ["num_attention_heads", "outside 1...1024"])
-        expectConfigError(["head_dim": 1 << 62], ["head_dim", "outside"])
-        expectConfigError(["num_hidden_layers": 1_000_000_000_000], ["num_hidden_layers", "outside 1...1024"])
-        expectConfigError(["num_hidden_layers": 0], ["num_hidden_layers", "outside"])
+        expectConfigError(["num_attention_heads": 1 << 62], ["num_attention_heads", "expected a positive integer up to 1024, got 4611686018427387904"])
+        expectConfigError(["head_dim": 1 << 62], ["head_dim", "expected a positive integer up to 4096"])
+        expectConfigError(["num_hidden_layers": 1_000_000_000_000], ["num_hidden_layers", "expected a positive integer up to 1024, got 1000000000000"])
+        expectConfigError(["num_hidden_layers": 0], ["num_hidden_layers", "expected a positive integer up to 1024, got 0"])
     }
 
     func testSlidingPatternZeroIsRefused() {
-        expectConfigError(["sliding_window_pattern": 0], ["sliding_window_pattern", "outside 1..."])
+        expectConfigError(["sliding_window_pattern": 0], ["sliding_window_pattern", "expected a positive integer up to 1024, got 0"])
     }
 
     func testNonPositiveOrNonFiniteNumbersAreRefused() {
-        expectConfigError(["rms_norm_eps": -1e-6], ["rms_norm_eps", "must be positive"])
-        expectConfigError(["rope_theta": 0], ["rope_theta", "must be positive"])
-        expectConfigError(["rope_theta": -10_000.0], ["rope_theta", "must be positive"])
+        expectConfigError(["rms_norm_eps": -1e-6], ["rms_norm_eps", "expected a finite number > 0, got -1e-06"])
+        expectConfigError(["rope_theta": 0], ["rope_theta", "expected a finite number > 0, got 0"])
+        expectConfigError(["rope_theta": -10_000.0], ["rope_theta", "expected a finite number > 0, got -10000"])
         expectConfigError(["query_pre_attn_scalar": -1], ["query_pre_attn_scalar"])
+        // A negative softcap is no setting (tanh(x/c)·c is even in c); 0 and null mean none.
+        expectConfigError(["final_logit_softcapping": -30.0], ["final_logit_softcapping", "-30.0: expected a positive softcap, or 0 or null for none"])
+        var none = gemma3
+        none["final_logit_softcapping"] = 0
+        XCTAssertNil(try ModelConfig.parse(none, path: "c").finalSoftcap)
     }
 
     func testWrongJSONTypesAreErrorsNotDefaults() {
-        expectConfigError(["hidden_size": "64"], ["hidden_size", "expected an integer"])
-        expectConfigError(["num_hidden_layers": 2.5], ["num_hidden_layers", "expected an integer"])
-        expectConfigError(["num_hidden_layers": true], ["num_hidden_layers", "expected an integer"])
+        expectConfigError(["hidden_size": "64"], ["hidden_size", "expected a positive integer up to 2^17, got \"64\""])
+        expectConfigError(["num_hidden_layers": 2.5], ["num_hidden_layers", "expected a positive integer up to 1024, got 2.5"])
+        expectConfigError(["num_hidden_layers": true], ["num_hidden_layers", "expected a positive integer up to 1024, got true"])
         expectConfigError(["rms_norm_eps": "1e-6"], ["rms_norm_eps", "expected a finite number"])
         expectConfigError(["tie_word_embeddings": "yes"], ["tie_word_embeddings", "expected true or false"])
         expectConfigError(["rope_scaling": 5], ["rope_scaling", "expected an object"])
@@ -54,8 +59,8 @@ final class MalformedConfigFileTests: XCTestCase {
     }
 
     func testTokenIDsMustFitTheVocabulary() {
-        expectConfigError(["bos_token_id": 1 << 31], ["bos_token_id", "outside"])
-        expectConfigError(["eos_token_id": [1, 256]], ["eos_token_id", "outside"])
+        expectConfigError(["bos_token_id": 1 << 31], ["bos_token_id", "expected an integer in -1…2147483647 or a list of them, got 2147483648"])
+        expectConfigError(["eos_token_id": [1, 256]], ["eos_token_id", "256 is outside -1...255 (the vocabulary)"])
     }
 
     /// A config with fewer layers than the weights would silently run a truncated model.

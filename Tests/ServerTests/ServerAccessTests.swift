@@ -2,6 +2,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import LanternServer
 import XCTest
 
 /// What a web page the user visits cannot do to a local server: requests addressed to another
@@ -83,5 +84,78 @@ final class ServerAccessTests: ServerTestCase {
         let booleans = try raw("POST", "/api/next", headers: ["Host: 127.0.0.1:\(port)", json, length(bools)], body: bools)
         XCTAssertEqual(booleans.status, 400)
         XCTAssertTrue(error(booleans.body).contains("'token_ids' must be a list of integers"), booleans.body)
+    }
+
+    /// Sends `bytes` as they are (no request framing added) and reads until the server closes.
+    func exchange(_ fd: Int32, _ bytes: [UInt8]) -> (status: Int, body: String) {
+        var timeout = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        #if os(Linux)
+        let flags = Int32(MSG_NOSIGNAL)   // the server may close before the last bytes: no SIGPIPE
+        #else
+        var on: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &on, socklen_t(MemoryLayout<Int32>.size))
+        let flags: Int32 = 0
+        #endif
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, flags) }
+            guard n > 0 else { break }
+            sent += n
+        }
+        var received = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            guard n > 0 else { break }
+            received += buffer[0..<n]
+        }
+        let text = String(decoding: received, as: UTF8.self)
+        let status = Int(text.split(separator: " ").dropFirst().first ?? "") ?? 0
+        return (status, text.range(of: "\r\n\r\n").map { String(text[$0.upperBound...]) } ?? "")
+    }
+
+    /// What the HTTP parser refuses gets the API's JSON error like every other refusal.
+    func testParserErrorsAreJSON() throws {
+        try startServer()
+        let big = "GET /api/info HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: \(String(repeating: "a", count: 100_000))\r\n\r\n"
+        let fd = connectRaw()
+        let tooLarge = exchange(fd, Array(big.utf8))
+        close(fd)
+        XCTAssertEqual(tooLarge.status, 431, tooLarge.body)
+        XCTAssertTrue(error(tooLarge.body).contains("header fields are larger than the server accepts"), tooLarge.body)
+        for garbage in ["HELLO THERE\r\n\r\n", "GET / HTTP/9.9 x\r\n\r\n", "\u{1}\u{2}\u{3}\r\n\r\n"] {
+            let fd = connectRaw()
+            let bad = exchange(fd, Array(garbage.utf8))
+            close(fd)
+            XCTAssertEqual(bad.status, 400, "\(garbage.debugDescription): \(bad.body)")
+            XCTAssertTrue(error(bad.body).contains("not valid HTTP/1.1"), bad.body)
+        }
+        // The server still serves.
+        let fine = try raw("GET", "/api/info", headers: ["Host: 127.0.0.1"])
+        XCTAssertEqual(fine.status, 200)
+    }
+
+    /// Past the connection cap a client is told 503 at once (not left waiting in the backlog);
+    /// once a connection closes, the next one is served.
+    func testConnectionsPastTheCapGetA503() throws {
+        var limits = ServerLimits()
+        limits.connections = 3
+        try startServer(limits: limits)
+        let held = (0..<3).map { _ in connectRaw() }
+        // Each held connection is accepted before the next test connection is made.
+        Thread.sleep(forTimeInterval: 0.5)
+        let fd = connectRaw()
+        let refused = exchange(fd, Array("GET /api/info HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8))
+        close(fd)
+        XCTAssertEqual(refused.status, 503, refused.body)
+        XCTAssertTrue(error(refused.body).contains("3 connections open, its limit"), refused.body)
+        for fd in held { close(fd) }
+        var served = (status: 0, body: "")
+        for _ in 0..<50 where served.status != 200 {
+            Thread.sleep(forTimeInterval: 0.1)
+            served = try raw("GET", "/api/info", headers: ["Host: 127.0.0.1"])
+        }
+        XCTAssertEqual(served.status, 200, served.body)
     }
 }

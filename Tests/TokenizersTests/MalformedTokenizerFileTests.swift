@@ -70,3 +70,26 @@ final class MalformedTokenizerFileTests: XCTestCase {
         }
     }
 }
+
+/// JSON escapes that are not JSON (`\x`, `\'`) and UTF-16 surrogates that are not pairs: refused
+/// with the offset, not repaired into a token that two different files would share.
+final class TokenizerEscapeTests: XCTestCase {
+    func vocabulary(_ token: String) throws -> TokenizerVocabulary {
+        try TokenizerVocabulary(hubTokenizerJSON: Array(#"{"model": {"type": "BPE", "vocab": {"<pad>": 0, "\#(token)": 1}, "merges": []}}"#.utf8),
+                                config: nil, source: "x/tokenizer.json")
+    }
+
+    func testInvalidEscapesAndLoneSurrogatesAreRefused() throws {
+        XCTAssertNoThrow(try vocabulary(#"a\u00e9\ud83d\ude00\n\/"#))
+        XCTAssertEqual(try JSONReader.parse(Array(#""\ud83d\ude00""#.utf8)).string, "😀")
+        for (token, expected) in [(#"a\x41"#, #"\x is not a JSON escape"#), (#"a\'"#, #"\' is not a JSON escape"#),
+                                  (#"\ud83d"#, "a lone high surrogate"), (#"\ude00x"#, "a lone low surrogate"),
+                                  (#"\ud83d\u0041"#, "not a low one"), (#"\u+041"#, #"bad \u escape"#)] {
+            XCTAssertThrowsError(try vocabulary(token), token) { error in
+                XCTAssertTrue(error is LanternError, "\(error)")
+                XCTAssertFalse("\(error)".contains("\n"))
+                for f in ["x/tokenizer.json", expected] { XCTAssertTrue("\(error)".contains(f), "\(token): '\(error)' lacks '\(f)'") }
+            }
+        }
+    }
+}

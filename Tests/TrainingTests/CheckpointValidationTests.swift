@@ -42,7 +42,7 @@ final class CheckpointValidationTests: XCTestCase {
             ("negative counter", { t, _ in t["rows_since_fired"]![5] = -1 }, "rows_since_fired: -1.0 at index 5"),
             ("empty bias", { t, _ in t["encoder_bias"] = [] }, "encoder_bias: 0 values, expected 40"),
             ("NaN weight", { t, _ in t["encoder"]![9] = .infinity }, "encoder: holds inf at index 9"),
-            ("negative second moment", { t, _ in t["adam_v.encoder"]![0] = -1 }, "negative second moment"),
+            ("negative second moment", { t, _ in t["adam_v.encoder"]![0] = -1 }, "adam_v.encoder: a negative second moment at index 0"),
             ("step -1", { _, m in m["step"] = "-1" }, "step: -1 is outside 0…10"),
             ("step Int.max", { _, m in m["step"] = "\(Int.max)" }, "step: \(Int.max) is outside 0…10"),
             ("adam_step Int.max", { _, m in m["adam_step"] = "\(Int.max)" }, "adam_step"),
