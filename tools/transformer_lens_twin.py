@@ -122,43 +122,36 @@ def main():
     for family, err in sorted(worst.items(), key=lambda kv: -kv[1]):
         print(f"  {family:40s} {err:.2e}")
 
-    bench = np.random.default_rng(0).integers(100, 20000, size=(1, args.bench_tokens))
-    bench[0, 0] = lantern_model.cfg.bos_token_id
-    for label, names in (("every hook", None), ("every hook_resid_post", lambda name: name.endswith("hook_resid_post"))):
+    def best_of(runs, ids, names, mask=None) -> dict:
+        """Best wall time of each side, their runs interleaved so that other load falls on both alike."""
         timings = {"lantern": [], "transformer_lens": []}
-        for _ in range(args.runs):  # interleaved, so that other load on the machine falls on both alike
+        for _ in range(runs):
             t = time.perf_counter()
-            lantern_model.run_with_cache(bench, names_filter=names)
+            lantern_model.run_with_cache(ids, names_filter=names, attention_mask=mask)
             timings["lantern"].append(time.perf_counter() - t)
             t = time.perf_counter()
             with torch.no_grad():
-                tl.run_with_cache(torch.from_numpy(bench), names_filter=names)
+                tl.run_with_cache(torch.from_numpy(ids), names_filter=names)
             timings["transformer_lens"].append(time.perf_counter() - t)
         best = {k: min(v) for k, v in timings.items()}
+        return {**best, "ratio": best["transformer_lens"] / best["lantern"]}
+
+    resid_post = lambda name: name.endswith("hook_resid_post")  # noqa: E731
+    bench = np.random.default_rng(0).integers(100, 20000, size=(1, args.bench_tokens))
+    bench[0, 0] = lantern_model.cfg.bos_token_id
+    for label, names in (("every hook", None), ("every hook_resid_post", resid_post)):
+        best = best_of(args.runs, bench, names)
         print(f"run_with_cache, {label}, one prompt of {args.bench_tokens} tokens, 2 threads, best of {args.runs}: "
               f"Lantern {best['lantern'] * 1000:.0f} ms, TransformerLens {best['transformer_lens'] * 1000:.0f} ms, "
-              f"{best['transformer_lens'] / best['lantern']:.2f}x")
+              f"{best['ratio']:.2f}x")
 
     # A batch: 32 prompts of 64 tokens as one [32, 64] tensor (TransformerLens pads nothing here;
     # Lantern packs the prompts as rows of one pass), every hook_resid_post and every row's logits.
     batch = np.random.default_rng(1).integers(100, 20000, size=(32, 64))
     batch[:, 0] = lantern_model.cfg.bos_token_id
-    names = lambda name: name.endswith("hook_resid_post")  # noqa: E731
-    mask = np.ones_like(batch)
-    timings = {"lantern": [], "transformer_lens": []}
-    for _ in range(max(2, args.runs // 2)):
-        t = time.perf_counter()
-        lantern_model.run_with_cache(batch, names_filter=names, attention_mask=mask)
-        timings["lantern"].append(time.perf_counter() - t)
-        t = time.perf_counter()
-        with torch.no_grad():
-            tl.run_with_cache(torch.from_numpy(batch), names_filter=names)
-        timings["transformer_lens"].append(time.perf_counter() - t)
-    best = {k: min(v) for k, v in timings.items()}
+    best = best_of(max(2, args.runs // 2), batch, resid_post, mask=np.ones_like(batch))
     print(f"run_with_cache, 32 prompts of 64 tokens, every hook_resid_post and the logits, 2 threads: "
-          f"Lantern {best['lantern']:.2f} s, TransformerLens {best['transformer_lens']:.2f} s, "
-          f"{best['transformer_lens'] / best['lantern']:.2f}x")
-
+          f"Lantern {best['lantern']:.2f} s, TransformerLens {best['transformer_lens']:.2f} s, {best['ratio']:.2f}x")
 
 if __name__ == "__main__":
     main()
