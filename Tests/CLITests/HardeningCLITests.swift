@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 
-/// Issue 13's classes as a user meets them: non-finite numbers, inconsistent resumes, empty
+/// The first hardening pass's classes as a user meets them: non-finite numbers, inconsistent resumes, empty
 /// evaluations, hook typos, missing models, progress in a pipe, exact harvests.
 extension CLITests {
     func hardeningDirectory() throws -> String {

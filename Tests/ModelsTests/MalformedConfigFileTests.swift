@@ -5,7 +5,7 @@ import LanternCore
 @testable import Models
 import XCTest
 
-/// Issue 13's crash classes in model configurations (config.json and GGUF metadata): each must be
+/// The first hardening pass's crash classes in model configurations (config.json and GGUF metadata): each must be
 /// one line naming the file and the key, before anything is sized by the bad value.
 final class MalformedConfigFileTests: XCTestCase {
     let gemma3: [String: Any] = [

@@ -4,7 +4,7 @@ import LanternCore
 @testable import Tokenizers
 import XCTest
 
-/// Issue 13's crash classes in tokenizer files: ids that do not fit an Int32, and tokenizers
+/// The first hardening pass's crash classes in tokenizer files: ids that do not fit an Int32, and tokenizers
 /// that do not match the model's vocabulary.
 final class MalformedTokenizerFileTests: XCTestCase {
     func expectError(_ fragments: [String], file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> Any) {
