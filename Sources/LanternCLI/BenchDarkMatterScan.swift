@@ -1,7 +1,7 @@
 import Foundation
 import Lantern
 
-/// Issue 12's moonshot, measured: the whole-model dark-matter scan. An SAE 16 × d_model wide
+/// The whole-model dark-matter scan, measured. An SAE 16 × d_model wide
 /// (TopK, k = 64) on every layer's resid_post, at every token of a 128-token context, each layer's
 /// reconstruction error (its dark matter) read back, against the same forward pass with the same
 /// residuals read and no SAEs. Neither computes logits. The SAEs' weights are random (one per

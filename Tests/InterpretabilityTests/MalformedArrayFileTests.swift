@@ -5,7 +5,7 @@ import Foundation
 import LanternCore
 import XCTest
 
-/// Issue 13's crash classes in npy/npz archives and SAE configurations: shape products that
+/// The first hardening pass's crash classes in npy/npz archives and SAE configurations: shape products that
 /// overflow, a corrupt CRC, a member whose size is checked only after inflating, a TopK k past
 /// the SAE's width, an SAE without features.
 final class MalformedArrayFileTests: XCTestCase {
