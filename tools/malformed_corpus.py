@@ -414,8 +414,9 @@ def clt_cases():
 # ---------------------------------------------------------------- harvests, checkpoints and run.json
 
 
-def harvest(hooks, model="@DIR@", rows=64, part=None):
-    """A harvest folder as `lantern harvest` writes one: manifest.json and one shard of f32 rows."""
+def harvest(hooks, model="@DIR@", rows=64, part=None, edit=None):
+    """A harvest folder as `lantern harvest` writes one: manifest.json and one shard of f32 rows;
+    `edit(manifest)` damages the manifest."""
     rng = np.random.default_rng(0)
     arrays = {("activations" if len(hooks) == 1 else h): rng.standard_normal((rows, 16)).astype(np.float32) for h in hooks}
     manifest = {"model": model, "hook": hooks[0], "width": 16, "context": 8, "include_bos": True, "tokens": rows,
@@ -423,6 +424,8 @@ def harvest(hooks, model="@DIR@", rows=64, part=None):
                 "shards": [{"file": "shard-00000.safetensors", "rows": rows, "contexts": rows // 8}]}
     if len(hooks) > 1:
         manifest["hooks"] = hooks
+    if edit:
+        edit(manifest)
     prefix = "acts/" + (part + "/" if part else "")
     return {prefix + "manifest.json": json.dumps(manifest).encode(), prefix + "shard-00000.safetensors": safetensors_arrays(arrays)}
 
@@ -437,6 +440,12 @@ def harvest_cases():
         "other_model": harvest(MLP0, model="/models/gemma-2-2b"),
         "other_model_by_name": harvest(MLP0, model="gemma-2-2b-q4_k_m.gguf"),
         "parts_from_two_models": {**harvest(MLP0, part="part-0-of-2"), **harvest(MLP0, model="/models/other", part="part-1-of-2")},
+        # manifest.json read through its schema: counts, types and shard names.
+        "manifest_rows_negative": harvest(MLP0, edit=lambda m: m["shards"][0].update(rows=-1)),
+        "manifest_shard_outside": harvest(MLP0, edit=lambda m: m["shards"][0].update(file="../../shard-00000.safetensors")),
+        "manifest_worker_past_workers": harvest(MLP0, edit=lambda m: m.update(worker=2)),
+        "manifest_width_string": harvest(MLP0, edit=lambda m: m.update(width="16")),
+        "manifest_context_float": harvest(MLP0, edit=lambda m: m.update(context=8.0)),
     }
 
 

@@ -20,6 +20,8 @@ public struct ConfigSchema: Sendable {
         case number(NumberBound)
         case boolean
         case object
+        /// A list of objects (each one read with a schema of its own: `ConfigValues.objects`).
+        case objects
         case strings
         /// One integer or a list of them within the range (`eos_token_id` may be either).
         case integers(ClosedRange<Int>)
@@ -144,6 +146,8 @@ public struct ConfigSchema: Sendable {
             guard value.bool != nil else { throw bad("expected true or false" + got) }
         case .object:
             guard value.members != nil else { throw bad("expected an object" + got) }
+        case .objects:
+            guard let items = value.array, items.allSatisfy({ $0.members != nil }) else { throw bad("expected a list of objects" + got) }
             if let twice = value.duplicateKey { throw LanternError.badFile(path: path, field: field.key + "." + twice, problem: "appears twice") }
         case let .integers(range):
             for item in value.array ?? [value] {
@@ -198,6 +202,8 @@ public struct ConfigValues: Sendable {
 
     public func has(_ key: String) throws -> Bool { try value(key) != nil }
     public func string(_ key: String) throws -> String? { try value(key)?.string }
+    /// The objects of an `.objects` key, for a schema of their own.
+    public func objects(_ key: String) throws -> [JSONValue]? { try value(key)?.array }
     public func int(_ key: String) throws -> Int? { try value(key)?.int }
     public func double(_ key: String) throws -> Double? { try value(key)?.number }
     public func bool(_ key: String) throws -> Bool? { try value(key)?.bool }

@@ -1,5 +1,6 @@
 import Foundation
 import LanternCore
+import Formats
 
 /// What a harvest worker has written so far. It is rewritten (atomically) after each shard, so
 /// that a restarted worker continues after the last shard it finished: a shard without a manifest
@@ -44,14 +45,51 @@ public struct HarvestManifest: Codable, Sendable, Equatable {
         workers == 1 ? output : (output as NSString).appendingPathComponent("part-\(worker)-of-\(workers)")
     }
 
+    /// manifest.json as Lantern writes it, read through its schema: strict types, counts in range,
+    /// this worker one of the workers, and shard files that are names inside the folder.
+    static let schema = ConfigSchema([
+        .init("model", .string, .required()), .init("hook", .string, .required()),
+        .init("width", .integer(0...(1 << 24)), .required()), .init("context", .integer(2...(1 << 20)), .required()),
+        .init("include_bos", .boolean, .required()), .init("tokens", .integer(1...(1 << 48)), .required()),
+        .init("worker", .integer(0...(1 << 20)), .required()), .init("workers", .integer(1...(1 << 20)), .required()),
+        .init("corpus", .strings, .required()), .init("shards", .objects, .defaultValue(.array([]))),
+        .init("complete", .boolean, .defaultValue(.bool(false))), .init("hooks", .strings),
+    ])
+    static let shardSchema = ConfigSchema([
+        .init("file", .string, .required()), .init("rows", .integer(0...(1 << 40)), .required()),
+        .init("contexts", .integer(0...(1 << 40)), .required()),
+    ])
+
     public static func load(folder: String) throws -> HarvestManifest? {
         let path = (folder as NSString).appendingPathComponent("manifest.json")
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        do {
-            return try JSONDecoder().decode(HarvestManifest.self, from: data)
-        } catch {
-            throw LanternError.badFile(path: path, field: "manifest", problem: "\(error)")
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        let v = try schema.read(path: path)
+        let worker = try v.required("worker", v.int), workers = try v.required("workers", v.int)
+        guard worker < workers else { throw v.bad("worker", "\(worker) is not one of \(workers) workers (0…\(workers - 1))") }
+        var shards: [Shard] = []
+        for (i, item) in (try v.objects("shards") ?? []).enumerated() {
+            let s: ConfigValues
+            do {
+                s = try shardSchema.read(item, path: path)
+            } catch LanternError.badFile(_, let field, let problem) {
+                throw v.bad("shards[\(i)].\(field)", problem)
+            }
+            let file = try s.required("file", s.string)
+            guard !file.isEmpty, !file.contains("/"), !file.hasPrefix("."), file.hasSuffix(".safetensors") else {
+                throw v.bad("shards[\(i)].file", "'\(file.prefix(80))' is not a shard file name inside the folder")
+            }
+            shards.append(Shard(file: file, rows: try s.required("rows", s.int), contexts: try s.required("contexts", s.int)))
         }
+        let hook = try v.required("hook", v.string)
+        let hooks = try v.strings("hooks")
+        if let hooks, hooks.first != hook || Set(hooks).count != hooks.count {
+            throw v.bad("hooks", "expected distinct hook names starting with '\(hook)' (the hook field)")
+        }
+        return HarvestManifest(model: try v.required("model", v.string), hook: hook, width: try v.required("width", v.int),
+                               context: try v.required("context", v.int), includeBOS: try v.required("include_bos", v.bool),
+                               tokens: try v.required("tokens", v.int), worker: worker, workers: workers,
+                               corpus: try v.required("corpus", v.strings), shards: shards,
+                               complete: try v.bool("complete") ?? false, hooks: hooks)
     }
 
     /// Writes manifest.json through a temporary file and a rename, so a reader (or a crash) sees

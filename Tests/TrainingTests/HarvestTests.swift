@@ -135,3 +135,30 @@ final class HarvestTests: XCTestCase {
         XCTAssertThrowsError(try other.run(output: dir + "/out")) { XCTAssertTrue("\($0)".contains("other settings"), "\($0)") }
     }
 }
+
+extension HarvestTests {
+    /// manifest.json is read through its schema: a damaged one is refused naming the field, and a
+    /// shard file must be a name inside the folder.
+    func testDamagedManifestsAreRefusedNamingTheField() throws {
+        let dir = try directory()
+        try harvester(try corpus(in: dir)).run(output: dir + "/h")
+        let path = dir + "/h/manifest.json"
+        let good = try String(contentsOfFile: path, encoding: .utf8)
+        XCTAssertNotNil(try HarvestManifest.load(folder: dir + "/h"))
+        let cases: [(String, String, String)] = [
+            ("\"rows\" : 93", "\"rows\" : -1", "rows"),
+            ("\"file\" : \"shard-00000.safetensors\"", "\"file\" : \"..\\/..\\/x.safetensors\"", "shards[0].file"),
+            ("\"worker\" : 0", "\"worker\" : 3", "worker"),
+            ("\"width\" : 64", "\"width\" : \"64\"", "width"),
+            ("\"complete\" : true", "\"complete\" : 1", "complete"),
+            ("\"context\" : 32", "\"context\" : 32.0", "context"),
+        ]
+        for (from, to, field) in cases {
+            XCTAssertTrue(good.contains(from), "the manifest holds \(from)")
+            try good.replacingOccurrences(of: from, with: to).write(toFile: path, atomically: true, encoding: .utf8)
+            XCTAssertThrowsError(try HarvestManifest.load(folder: dir + "/h"), to) { error in
+                XCTAssertTrue("\(error)".contains(field), "\(to): \(error)")
+            }
+        }
+    }
+}
