@@ -11,9 +11,9 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # numpy comes from the system's site-packages; the wheel brings everything else.
 python3 -m venv --system-site-packages "$work/venv"
-start=$(date +%s.%N)
+start=$(date +%s%N)
 "$work/venv/bin/pip" install -q --no-deps --no-index --ignore-installed "$wheel"
-echo "check_wheel: installed in $(echo "$(date +%s.%N) - $start" | bc) s ($(du -h "$wheel" | cut -f1) wheel)"
+echo "check_wheel: installed in $(( ($(date +%s%N) - start) / 1000000 )) ms ($(du -h "$wheel" | cut -f1) wheel)"
 package=$(cd "$work" && "$work/venv/bin/python" -c "import lantern, os; print(os.path.dirname(lantern.__file__))")
 case "$package" in "$work"/venv/*) ;; *) echo "check_wheel: imported lantern from $package, not the venv"; exit 1;; esac
 for file in "$package"/*.so "$package/bin/lantern"; do
