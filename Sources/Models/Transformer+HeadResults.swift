@@ -49,8 +49,7 @@ extension Transformer {
             throw LanternError.invalidArgument("layer \(l) is out of range: the model has \(config.layerCount) layers (0..<\(config.layerCount))")
         }
         guard config.sandwichNorms else { return nil }
-        let w = try backend.read(blocks[l].postAttentionNorm)
-        return config.normForm == .gemma ? w.map { 1 + $0 } : w
+        return try gain(of: blocks[l].postAttentionNorm)
     }
 
     /// The unembedding rows of `tokens` [count, hidden] as f32, whatever their storage: the

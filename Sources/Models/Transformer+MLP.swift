@@ -23,7 +23,6 @@ extension Transformer {
             throw LanternError.invalidArgument("layer \(l) is out of range: the model has \(config.layerCount) layers (0..<\(config.layerCount))")
         }
         guard config.sandwichNorms, let weight = blocks[l].postFeedforwardNorm else { return nil }
-        let w = try backend.read(weight)
-        return config.normForm == .gemma ? w.map { 1 + $0 } : w
+        return try gain(of: weight)
     }
 }

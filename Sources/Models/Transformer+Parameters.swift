@@ -28,7 +28,7 @@ extension Transformer {
     public func parameter(_ name: String) throws -> Tensor {
         if name == "embed.W_E" { return embedding }
         if name == "unembed.W_U" { return unembedding }
-        if name == "ln_final.w" { return try gain(finalNorm) }
+        if name == "ln_final.w" { return try gainTensor(finalNorm) }
         let parts = name.split(separator: ".", maxSplits: 2).map(String.init)
         guard parts.count == 3, parts[0] == "blocks", let l = Int(parts[1]), (0..<config.layerCount).contains(l) else {
             throw LanternError.invalidArgument("no parameter '\(name)' (see parameterNames: embed.W_E, blocks.L.attn.W_Q, …)")
@@ -36,12 +36,12 @@ extension Transformer {
         let w = blocks[l]
         let gemma = config.sandwichNorms
         let found: Tensor? = switch parts[2] {
-        case "ln1.w": try gain(w.inputNorm)
-        case "ln1_post.w": gemma ? try gain(w.postAttentionNorm) : nil
-        case "ln2.w": try gain(gemma ? w.preFeedforwardNorm! : w.postAttentionNorm)
-        case "ln2_post.w": try w.postFeedforwardNorm.map(gain)
-        case "attn.q_norm.w": try w.qNorm.map(gain)
-        case "attn.k_norm.w": try w.kNorm.map(gain)
+        case "ln1.w": try gainTensor(w.inputNorm)
+        case "ln1_post.w": gemma ? try gainTensor(w.postAttentionNorm) : nil
+        case "ln2.w": try gainTensor(gemma ? w.preFeedforwardNorm! : w.postAttentionNorm)
+        case "ln2_post.w": try w.postFeedforwardNorm.map(gainTensor)
+        case "attn.q_norm.w": try w.qNorm.map(gainTensor)
+        case "attn.k_norm.w": try w.kNorm.map(gainTensor)
         case "attn.W_Q": w.q
         case "attn.W_K": w.k
         case "attn.W_V": w.v
@@ -57,9 +57,9 @@ extension Transformer {
         return found
     }
 
-    /// A norm's multiplier as the forward pass applies it.
-    private func gain(_ weight: Tensor) throws -> Tensor {
+    /// A norm's multiplier as the forward pass applies it (Llama's weight as it is).
+    private func gainTensor(_ weight: Tensor) throws -> Tensor {
         guard config.normForm == .gemma else { return weight }
-        return try backend.tensor(try backend.read(weight).map { 1 + $0 }, shape: weight.shape)
+        return try backend.tensor(try gain(of: weight), shape: weight.shape)
     }
 }

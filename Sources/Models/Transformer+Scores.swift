@@ -94,8 +94,7 @@ extension Transformer {
     /// x / scale · gain for rows x [n, d] and an edited scale [n, 1].
     func normalized(_ x: Tensor, scale: Tensor, weight: Tensor) throws -> Tensor {
         var v = try backend.read(x)
-        let s = try backend.read(scale), w = try backend.read(weight), d = x.width
-        let gain = config.normForm == .gemma ? w.map { 1 + $0 } : w
+        let s = try backend.read(scale), gain = try gain(of: weight), d = x.width
         for r in 0..<x.rowCount {
             for j in 0..<d { v[r * d + j] = v[r * d + j] / s[r] * gain[j] }
         }

@@ -5,8 +5,11 @@ import LanternCore
 extension Transformer {
     /// The final RMSNorm's per-dimension multiplier: `1 + w` for Gemma, `w` for Llama (GGUF
     /// sources already serve Gemma gains as stored − 1, so this is the same for both formats).
-    public func finalNormGain() throws -> [Float] {
-        let w = try backend.read(finalNorm)
+    public func finalNormGain() throws -> [Float] { try gain(of: finalNorm) }
+
+    /// An RMSNorm weight as the multiplier the forward pass applies: `1 + w` (Gemma) or `w`.
+    func gain(of weight: Tensor) throws -> [Float] {
+        let w = try backend.read(weight)
         return config.normForm == .gemma ? w.map { 1 + $0 } : w
     }
 
