@@ -106,6 +106,15 @@ final class RunResult {
     }
 }
 
+/// The C ABI's logits code: 0 none, 1 the last row, 2 every row.
+func logitRows(_ code: Int32) -> LogitRows {
+    switch code {
+    case 0: .none
+    case 1: .last
+    default: .all
+    }
+}
+
 /// One forward pass of `ids` with `hooks` (may be NULL). logits: 0 none, 1 the last row, 2 every
 /// row. stop_at_layer ≥ 0 ends the pass after that block (no logits). Returns a result, or NULL.
 @_cdecl("lantern_run")
@@ -117,15 +126,10 @@ public func lantern_run(_ handle: UnsafeMutableRawPointer?, _ pointer: UnsafePoi
         let tokens = try ids(pointer, count)
         let spec = try hookHandle.map { try borrowed($0, as: HookSpec.self, what: "hooks") }
         let hooks = spec?.makeHooks()
-        let rows: LogitRows = switch logits {
-        case 0: .none
-        case 1: .last
-        default: .all
-        }
         if stopAtLayer >= m.config.layerCount {
             throw LanternError.invalidArgument("stop_at_layer \(stopAtLayer): the model has \(m.config.layerCount) layers")
         }
-        let out = try m.transformer.forward(tokens, hooks: hooks, logits: stopAtLayer >= 0 ? .none : rows,
+        let out = try m.transformer.forward(tokens, hooks: hooks, logits: stopAtLayer >= 0 ? .none : logitRows(logits),
                                             stopAfterLayer: stopAtLayer >= 0 ? Int(stopAtLayer) : nil)
         var entries = hooks?.captured ?? []
         if let out { entries.append(("logits", out)) }
@@ -156,12 +160,7 @@ public func lantern_run_batch(_ handle: UnsafeMutableRawPointer?, _ pointer: Uns
         }
         let spec = try hookHandle.map { try borrowed($0, as: HookSpec.self, what: "hooks") }
         let hooks = sequences.map { _ in spec?.makeHooks() }
-        let rows: LogitRows = switch logits {
-        case 0: .none
-        case 1: .last
-        default: .all
-        }
-        let out = try m.transformer.forward(batch: sequences, hooks: hooks, logits: rows)
+        let out = try m.transformer.forward(batch: sequences, hooks: hooks, logits: logitRows(logits))
         var entries: [(name: String, tensor: Tensor)] = []
         for i in sequences.indices {
             entries += (hooks[i]?.captured ?? []).map { ("\(i)/\($0.name)", $0.tensor) }
