@@ -45,22 +45,23 @@ final class NextBatcher: @unchecked Sendable {
             try await queue.run { self.drain() }
         } catch {
             // The queue refused the job: everyone waiting hears why.
-            for (_, reply) in lock.withLock({ () -> [(request: NextRequest, reply: CheckedContinuation<Data, any Error>)] in
-                scheduled = false
-                defer { waiting.removeAll() }
-                return waiting
-            }) { reply.resume(throwing: error) }
+            for (_, reply) in takeWaiting() { reply.resume(throwing: error) }
+        }
+    }
+
+    /// Every waiting request, the list emptied; the next arrival schedules a new job.
+    private func takeWaiting() -> [(request: NextRequest, reply: CheckedContinuation<Data, any Error>)] {
+        lock.withLock {
+            scheduled = false
+            defer { waiting.removeAll() }
+            return waiting
         }
     }
 
     /// Runs on the model's queue: takes every waiting request, reads their tokens (a request whose
     /// prompt is refused gets its own error), then runs them in passes of at most `mergedRows` tokens.
     private func drain() {
-        let group = lock.withLock { () -> [(request: NextRequest, reply: CheckedContinuation<Data, any Error>)] in
-            scheduled = false
-            defer { waiting.removeAll() }
-            return waiting
-        }
+        let group = takeWaiting()
         var ready: [(request: NextRequest, reply: CheckedContinuation<Data, any Error>, ids: [Int32])] = []
         for (request, reply) in group {
             do {
