@@ -47,6 +47,15 @@ def lent_arrays(handle: int) -> dict[str, np.ndarray]:
     return out
 
 
+def is_torch(x) -> bool:
+    return hasattr(x, "detach") and hasattr(x, "cpu")
+
+
+def as_numpy(x) -> np.ndarray:
+    """A torch tensor (its memory shared where it can be) or an array-like as a numpy array."""
+    return x.detach().cpu().numpy() if is_torch(x) else np.asarray(x)
+
+
 def to_torch(x):
     """A numpy array (or a dict of them) as torch tensors sharing memory; needs torch installed."""
     try:

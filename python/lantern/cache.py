@@ -4,14 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _lib
-from .arrays import full_name, to_torch
-
-
-def _numpy(x) -> np.ndarray:
-    """A torch tensor or an array-like as a numpy array (torch's memory shared where it can be)."""
-    if hasattr(x, "detach") and hasattr(x, "cpu"):
-        return x.detach().cpu().numpy()
-    return np.asarray(x)
+from .arrays import as_numpy, full_name, is_torch, to_torch
 
 
 def _sliced(a: np.ndarray, pos_slice, dim: int = -2) -> np.ndarray:
@@ -21,8 +14,8 @@ def _sliced(a: np.ndarray, pos_slice, dim: int = -2) -> np.ndarray:
         return a
     if isinstance(pos_slice, tuple):
         pos_slice = slice(*pos_slice)
-    elif hasattr(pos_slice, "detach"):
-        pos_slice = _numpy(pos_slice)
+    elif is_torch(pos_slice):
+        pos_slice = as_numpy(pos_slice)
     elif isinstance(pos_slice, list):
         pos_slice = np.asarray(pos_slice)
     index = [slice(None)] * a.ndim
@@ -171,7 +164,7 @@ class ActivationCache:
             if name in self.cache_dict:
                 continue
             z = self._array(("z", l))
-            self.cache_dict[name] = np.einsum("...hd,hdm->...hm", z, _numpy(model.blocks[l].attn.W_O)).astype(np.float32)
+            self.cache_dict[name] = np.einsum("...hd,hdm->...hm", z, as_numpy(model.blocks[l].attn.W_O)).astype(np.float32)
 
     def stack_head_results(self, layer: int = -1, return_labels: bool = False, incl_remainder: bool = False,
                            pos_slice=None, apply_ln: bool = False):
@@ -199,7 +192,7 @@ class ActivationCache:
         the residual at `layer` (None or -1: ln_final; `mlp_input`: the block's ln2, else its ln1),
         with the whole residual's cached scale (`recompute_ln`: each component's own), times the
         norm's gain."""
-        stack = self._apply_ln(_numpy(residual_stack), self._layer(layer), mlp_input, pos_slice, batch_slice,
+        stack = self._apply_ln(as_numpy(residual_stack), self._layer(layer), mlp_input, pos_slice, batch_slice,
                                has_batch_dim, recompute_ln)
         return self._out(stack)
 
@@ -209,7 +202,7 @@ class ActivationCache:
         if has_batch_dim and batch_slice is not None:
             stack = _sliced(stack, batch_slice, dim=1)
         norm = "ln_final" if layer == n else f"blocks.{layer}.ln{2 if mlp_input else 1}"
-        gain = _numpy(model._parameter(f"{norm}.w"))
+        gain = as_numpy(model._parameter(f"{norm}.w"))
         if recompute_ln and layer == n:
             scale = np.sqrt(np.mean(np.square(stack, dtype=np.float64), axis=-1, keepdims=True) + model.cfg.eps)
         else:
@@ -227,14 +220,14 @@ class ActivationCache:
         the final norm applied with the cached scale, dotted with the tokens' unembedding
         directions [components, ...]."""
         model = self._model()
-        directions = _numpy(model.tokens_to_residual_directions(tokens))
+        directions = as_numpy(model.tokens_to_residual_directions(tokens))
         if incorrect_tokens is not None:
-            wrong = _numpy(model.tokens_to_residual_directions(incorrect_tokens))
+            wrong = as_numpy(model.tokens_to_residual_directions(incorrect_tokens))
             if wrong.shape != directions.shape:
                 raise _lib.ShapeError(f"tokens and incorrect_tokens must have the same shape ({directions.shape[:-1]} "
                                       f"and {wrong.shape[:-1]})")
             directions = directions - wrong
-        scaled = self._apply_ln(_numpy(residual_stack), model.cfg.n_layers, False, pos_slice, batch_slice, has_batch_dim,
+        scaled = self._apply_ln(as_numpy(residual_stack), model.cfg.n_layers, False, pos_slice, batch_slice, has_batch_dim,
                                 False)
         if has_batch_dim and scaled.ndim == 4 and directions.ndim == 2 and directions.shape[0] == scaled.shape[1]:
             directions = directions[:, None]  # per-prompt directions broadcast over positions

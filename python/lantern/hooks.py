@@ -9,6 +9,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from . import _lib
+from .arrays import as_numpy
 
 # Hooks whose rows Lantern keeps as [pos, heads·d_head] and TransformerLens splits per head.
 _PER_HEAD = re.compile(r"attn\.hook_(q|k|v|rot_q|rot_k|z|result)$")
@@ -109,9 +110,7 @@ class HookSet:
                 if out is None or out is given or out is view:
                     lent[:] = owned
                     return 1
-                if hasattr(out, "detach") and hasattr(out, "cpu"):  # a torch tensor
-                    out = out.detach().cpu().numpy()
-                out = np.asarray(out)
+                out = as_numpy(out)
                 if out.shape != view.shape:
                     raise _lib.ShapeError(f"hook {text}: the function returned shape {out.shape} "
                                           f"for an activation of shape {view.shape}")

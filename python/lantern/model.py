@@ -11,7 +11,7 @@ from typing import Iterator
 import numpy as np
 
 from . import _lib
-from .arrays import Config, lent_arrays, to_torch
+from .arrays import Config, as_numpy, lent_arrays, to_torch
 from .cache import ActivationCache
 from .hooks import HookSet, expand, tl_shape
 from .lens import LensResult
@@ -170,8 +170,7 @@ class Model(WeightsMixin):
             texts = [input] if isinstance(input, str) else list(input)
             tokens, mask = self._pad([self._encode(t, prepend_bos) for t in texts], padding_side)
         else:
-            if hasattr(input, "detach"):  # a torch tensor
-                input = input.detach().cpu().numpy()
+            input = as_numpy(input)
             tokens = _token_ids(input)
             if tokens.ndim != 2:
                 raise _lib.ShapeError(f"tokens of shape {tokens.shape}: expected [pos] or [batch, pos]")

@@ -7,7 +7,7 @@ import json
 import numpy as np
 
 from . import _lib
-from .arrays import Config, to_torch
+from .arrays import Config, as_numpy, is_torch, to_torch
 
 _F = ctypes.POINTER(ctypes.c_float)
 
@@ -64,8 +64,8 @@ class SAE:
         return self.cfg["hook_name"]
 
     def _apply(self, x, direction: int, width_in: int, width_out: int):
-        given_torch = hasattr(x, "detach") and hasattr(x, "cpu")
-        a = np.ascontiguousarray(np.asarray(x.detach().cpu().numpy() if given_torch else x, dtype=np.float32))
+        given_torch = is_torch(x)
+        a = np.ascontiguousarray(as_numpy(x), dtype=np.float32)
         if not np.isfinite(a).all():
             bad = np.argwhere(~np.isfinite(a))[0]
             raise _lib.InvalidArgumentError(f"the SAE's input holds {a[tuple(bad)]} at index {tuple(int(i) for i in bad)}: "

@@ -6,6 +6,8 @@ import json
 
 import numpy as np
 
+from .arrays import as_numpy
+
 
 class Tokenizer:
     """`encode`, `decode`, `batch_decode`, `convert_ids_to_tokens`, `tokenizer(text)`, and the
@@ -56,7 +58,5 @@ class Tokenizer:
 
 
 def _flat(ids, keep: bool = False):
-    if hasattr(ids, "detach") and hasattr(ids, "cpu"):
-        ids = ids.detach().cpu().numpy()
-    ids = np.asarray(ids)
+    ids = as_numpy(ids)
     return ids if keep else ids.reshape(-1)

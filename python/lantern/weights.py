@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 
 from . import _lib
-from .arrays import lent_arrays
+from .arrays import as_numpy, lent_arrays
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -112,8 +112,13 @@ class WeightsMixin:
             return torch.from_numpy(a)
 
     def _stacked(self, kind: str, module: str):
-        layers = [_numpy_of(self._tl_parameter(f"blocks.{l}.{module}.{kind}")) for l in range(self.cfg.n_layers)]
-        return self._result(_frozen(np.stack(layers)))
+        """Every block's parameter stacked [n_layers, ...], made once (notebooks index it in loops)."""
+        store = self.__dict__.setdefault("_parameters", {})
+        key = f"blocks.*.{module}.{kind}"
+        if key not in store:
+            layers = [as_numpy(self._tl_parameter(f"blocks.{l}.{module}.{kind}")) for l in range(self.cfg.n_layers)]
+            store[key] = _frozen(np.stack(layers))
+        return self._result(store[key])
 
     @property
     def W_E(self):
@@ -188,13 +193,7 @@ class WeightsMixin:
         read as one token."""
         if isinstance(tokens, str):
             tokens = self.to_single_token(tokens)
-        ids = np.asarray(_numpy_of(tokens))
+        ids = np.asarray(as_numpy(tokens))
         if not np.issubdtype(ids.dtype, np.integer) or (ids.size and (ids.min() < 0 or ids.max() >= self.cfg.d_vocab)):
             raise _lib.InvalidArgumentError(f"tokens must be ids in 0…{self.cfg.d_vocab - 1}")
         return self._result(np.ascontiguousarray(self._parameter("unembed.W_U")[ids]))
-
-
-def _numpy_of(x) -> np.ndarray:
-    if hasattr(x, "detach") and hasattr(x, "cpu"):
-        return x.detach().cpu().numpy()
-    return np.asarray(x)
