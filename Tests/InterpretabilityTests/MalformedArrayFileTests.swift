@@ -14,14 +14,6 @@ final class MalformedArrayFileTests: XCTestCase {
     override func setUpWithError() throws { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
     override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
 
-    func expectError(_ fragments: [String], file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> Any) {
-        XCTAssertThrowsError(try body(), file: file, line: line) { error in
-            XCTAssertTrue(error is LanternError, "\(error)", file: file, line: line)
-            XCTAssertFalse("\(error)".contains("\n"), file: file, line: line)
-            for f in fragments { XCTAssertTrue("\(error)".contains(f), "'\(error)' lacks '\(f)'", file: file, line: line) }
-        }
-    }
-
     /// A .npy header claiming `shape` (as text), followed by `data` bytes.
     func npy(shape: String, data: Int = 0) -> Data {
         var header = "{'descr': '<f4', 'fortran_order': False, 'shape': \(shape), }"

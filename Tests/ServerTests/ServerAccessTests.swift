@@ -13,21 +13,8 @@ final class ServerAccessTests: ServerTestCase {
     func raw(_ method: String, _ path: String, headers: [String], body: String = "") throws -> (status: Int, body: String) {
         let fd = connectRaw()
         defer { close(fd) }
-        var timeout = timeval(tv_sec: 30, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let request = "\(method) \(path) HTTP/1.1\r\n" + headers.map { $0 + "\r\n" }.joined() + "Connection: close\r\n\r\n" + body
-        _ = request.withCString { send(fd, $0, strlen($0), 0) }
-        var received = [UInt8]()
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = recv(fd, &buffer, buffer.count, 0)
-            guard n > 0 else { break }
-            received += buffer[0..<n]
-        }
-        let text = String(decoding: received, as: UTF8.self)
-        let status = Int(text.split(separator: " ").dropFirst().first ?? "") ?? 0
-        let payload = text.range(of: "\r\n\r\n").map { String(text[$0.upperBound...]) } ?? ""
-        return (status, payload)
+        return exchange(fd, Array(request.utf8))
     }
 
     func error(_ body: String) -> String {
