@@ -85,6 +85,14 @@ def edits(config):
             "uniform": (last, uniform, f"layer {last}, head 0: each query spread evenly over the keys it sees")}
 
 
+def layer_tracker(model):
+    """({"layer": index of the attention module running}, its pre-hooks to remove afterwards)."""
+    state = {"layer": None}
+    handles = [attn.register_forward_pre_hook(lambda _m, _a, l=l: state.__setitem__("layer", l))
+               for l, attn in enumerate(layer.self_attn for layer in model.model.layers)]
+    return state, handles
+
+
 def logits_of(model, ids):
     """The logits [n, vocab] of one sequence, without a cache (the patches in force apply)."""
     with torch.no_grad():
@@ -115,9 +123,7 @@ def scale_edits(config):
 def run_scored(model, ids, score_edit=None, scale_edit=None):
     """(logits, {hook: activation}) with the attention scores read (and `score_edit` = (layer, fn)
     applied) at the softmax's input, and every norm's scale read (`scale_edit` = (norm, factor))."""
-    state, seen = {"layer": None}, {}
-    handles = [attn.register_forward_pre_hook(lambda _m, _a, l=l: state.__setitem__("layer", l))
-               for l, attn in enumerate(layer.self_attn for layer in model.model.layers)]
+    (state, handles), seen = layer_tracker(model), {}
     gemma = model.config.model_type.startswith("gemma")
     for name, module in norms(model).items():
         handles.append(module.register_forward_pre_hook(
@@ -216,9 +222,8 @@ def run_added(model, ids, hook):
     elif leaf in ("hook_rot_q", "hook_rot_k"):
         module = importlib.import_module(type(block.self_attn).__module__)
         patched = (module, module.apply_rotary_pos_emb)
-        state = {"layer": None}
-        for l, layer in enumerate(model.model.layers):
-            handles.append(layer.self_attn.register_forward_pre_hook(lambda _m, _a, l=l: state.__setitem__("layer", l)))
+        state, tracking = layer_tracker(model)
+        handles += tracking
 
         def rotary(q, k, *rest, original=patched[1], which=leaf[-1]):
             q, k = original(q, k, *rest)
@@ -261,9 +266,7 @@ def run_added(model, ids, hook):
 
 def run(model, ids, layer=None, edit=None):
     """Logits [n, vocab], with `edit` applied to layer `layer`'s attention weights."""
-    state = {"layer": None}
-    handles = [attn.register_forward_pre_hook(lambda _m, _a, l=l: state.__setitem__("layer", l))
-               for l, attn in enumerate(layer.self_attn for layer in model.model.layers)]
+    state, handles = layer_tracker(model)
     original = torch.nn.functional.dropout
 
     def dropout(x, *args, **kwargs):
