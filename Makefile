@@ -1,14 +1,12 @@
 # Lantern — `make demo`, `make test`, `make bench`. Each target installs what it needs first.
 #
-# Release builds target the host's vector units: on an x86-64 CPU with AVX-512 (F, BW, DQ, VL)
-# we build for `skylake-avx512` and define LANTERN_AVX512, so the packed GEMM's register tile is
-# 16 lanes wide (zmm); with AVX2, FMA and F16C for `haswell` (the SIMD8 kernels then compile to
-# 256-bit FMAs and F16C conversions); elsewhere the compiler's portable baseline. Override with
-# `make CPU=` (baseline) or CPU=name (LANTERN_AVX512 follows CPU=skylake-avx512 only).
+# One release build runs fast on every x86-64: the CPU kernels are compiled for AVX-512, AVX2 and
+# the baseline inside the binary and chosen at start from the CPU (LANTERN_ISA=avx512|avx2|baseline
+# forces one; `lantern bench` and `--verbose` say which runs). See Package.swift.
 HAS_FLAGS = $(shell for f in $(1); do grep -qw $$f /proc/cpuinfo 2>/dev/null || exit 0; done; echo yes)
-CPU ?= $(if $(call HAS_FLAGS,avx512f avx512bw avx512dq avx512vl fma f16c),skylake-avx512,$(if $(call HAS_FLAGS,avx2 fma f16c),haswell,))
-CPU_FLAGS := $(if $(CPU),-Xswiftc -target-cpu -Xswiftc $(CPU) -Xcc -march=$(CPU),) $(if $(filter skylake-avx512,$(CPU)),-Xswiftc -DLANTERN_AVX512,)
-RELEASE := -c release $(CPU_FLAGS)
+RELEASE := -c release
+# The kernel builds below the widest this CPU runs (`make test` runs the suite on each).
+NARROWER_ISAS := $(if $(call HAS_FLAGS,avx512f avx512bw avx512cd avx512dq avx512vl),avx2) $(if $(call HAS_FLAGS,avx2 fma f16c bmi2),baseline)
 BIN := .build/release/lantern
 
 .PHONY: all build deps test test-python dist wheel demo bench bench-llamacpp fixtures corpus clean check-targets
@@ -31,7 +29,15 @@ build: deps
 # The whole suite, optimised (the model tests run real forward passes).
 test: deps
 	swift build $(RELEASE) -Xswiftc -enable-testing --build-tests
+	python3 tools/check_isa_leaks.py .build/release/lantern .build/release/liblanternc.so
 	swift test $(RELEASE) -Xswiftc -enable-testing --skip-build --disable-swift-testing
+	# Again on each narrower build of the CPU kernels this CPU runs (the first run took the widest).
+	for isa in $(NARROWER_ISAS); do \
+	  echo "== the suite on the $$isa kernels (LANTERN_ISA=$$isa)"; \
+	  LANTERN_ISA=$$isa swift test $(RELEASE) -Xswiftc -enable-testing --skip-build --disable-swift-testing >.build/test-$$isa.log 2>&1 \
+	    || { grep -E "error:|failed" .build/test-$$isa.log | head -40; exit 1; }; \
+	  grep -E "Executed [0-9]+ tests" .build/test-$$isa.log | tail -1; \
+	done
 	$(MAKE) test-python
 	$(MAKE) serve-browser-test
 
@@ -50,6 +56,7 @@ test-python:
 dist: deps
 	swift build $(RELEASE) --static-swift-stdlib --scratch-path .build/dist --product lantern
 	mkdir -p dist && cp .build/dist/release/lantern dist/lantern
+	python3 tools/check_isa_leaks.py dist/lantern
 	@if ldd dist/lantern | grep -iE 'swift|foundation|dispatch|blocksruntime'; then echo "dist/lantern links the libraries above"; exit 1; fi
 	@cd "$$(mktemp -d)" && "$(CURDIR)/dist/lantern" next --model "$(CURDIR)/Tests/Fixtures/gemma2_tiny" --token-ids 2,173,54 >/dev/null \
 	  && echo "dist/lantern ($$(du -h "$(CURDIR)/dist/lantern" | cut -f1)): no Swift libraries, runs from an empty directory"
@@ -57,7 +64,8 @@ dist: deps
 # A wheel that installs and runs without Swift: liblanternc, the Swift runtime libraries it loads
 # and the `lantern` command, each finding the others beside itself (python/setup.py,
 # LANTERN_BUNDLE_RUNTIME). tools/check_wheel.sh installs it into a fresh venv and runs the README's
-# Python example and the command with no toolchain in reach. Built for this machine's CPU (RELEASE).
+# Python example and the command with no toolchain in reach. Runs on any x86-64 (the kernels for
+# each level are inside).
 wheel: deps
 	rm -rf dist/wheel
 	LANTERN_BUNDLE_RUNTIME=1 LANTERN_SWIFT_FLAGS="$(RELEASE)" python3 -m pip wheel -q --no-deps -w dist/wheel ./python

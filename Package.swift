@@ -1,8 +1,33 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
-// Release builds get AVX2/FMA/F16C from the Makefile (`-target-cpu haswell`), not from here:
-// unsafe flags in the manifest would make the package unusable as a dependency.
+// The CPU kernels (Sources/CPUKernels) are built once per x86-64 level, each module compiled for
+// its instruction set, and `CPUBackend` runs the widest the CPU has: one binary is fast on every
+// x86-64 it lands on. Sources/wideKernelsAVX2 and Sources/wideKernelsAVX512 are links to the one
+// source folder. Swift takes the instruction set from the Clang importer's `-march` (its own
+// `-target-cpu` knows no x86-64 levels). Per-target flags are unsafe flags, which SwiftPM accepts
+// in a root package (and from a dependency pinned to a branch or revision), not a versioned one.
+//
+// The wide modules' names start in lower case on purpose: SwiftPM links objects in name order, and
+// of the helpers several modules emit (standard-library specialisations, value-witness copies) the
+// linker keeps the first copy. Sorting last, the wide builds' copies are never the ones baseline
+// code calls. tools/check_isa_leaks.py checks the linked binaries for exactly that.
+#if arch(x86_64)
+let kernelSets: [Target.Dependency] = ["CPUKernels", "wideKernelsAVX2", "wideKernelsAVX512"]
+let wideKernels: [Target] = [
+    kernelTarget("wideKernelsAVX2", level: "x86-64-v3", define: "LANTERN_AVX2"),
+    kernelTarget("wideKernelsAVX512", level: "x86-64-v4", define: "LANTERN_AVX512"),
+]
+#else
+let kernelSets: [Target.Dependency] = ["CPUKernels"]
+let wideKernels: [Target] = []
+#endif
+
+func kernelTarget(_ name: String, level: String, define: String) -> Target {
+    .target(name: name, dependencies: ["LanternCore", "CIntrinsics"],
+            swiftSettings: [.define(define), .unsafeFlags(["-Xcc", "-march=\(level)"])])
+}
+
 let package = Package(
     name: "Lantern",
     platforms: [.macOS(.v14)],
@@ -23,12 +48,14 @@ let package = Package(
     targets: [
         .target(name: "LanternCore", dependencies: ["CIntrinsics"]),
         .target(name: "CIntrinsics"),
-        .target(name: "CPUBackend", dependencies: ["LanternCore", "CIntrinsics"]),
+        // The baseline build of the kernels: what every CPU of the architecture runs.
+        .target(name: "CPUKernels", dependencies: ["LanternCore", "CIntrinsics"], linkerSettings: [.linkedLibrary("m")]),
+        .target(name: "CPUBackend", dependencies: ["LanternCore", "CIntrinsics"] + kernelSets),
         // File formats: safetensors, GGUF, the strict JSON readers, npy/npz (zip).
         .target(name: "Formats", dependencies: ["LanternCore", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         .target(name: "Tokenizers", dependencies: ["LanternCore", "Formats"]),
         .target(name: "Models", dependencies: ["LanternCore", "Formats"]),
-        .target(name: "Training", dependencies: ["LanternCore", "Formats", "Models", "Interpretability"]),
+        .target(name: "Training", dependencies: ["LanternCore", "CPUBackend", "Formats", "Models", "Interpretability"]),
         .target(
             name: "Interpretability",
             dependencies: ["LanternCore", "Formats", "Models"]
@@ -60,7 +87,7 @@ let package = Package(
         // The gate for tests that need a cached real model or a tokenizer export (skip, or fail under
         // LANTERN_REQUIRE_MODELS): one copy for every test target.
         .target(name: "TestSupport", dependencies: ["Models"], path: "Tests/TestSupport"),
-        .testTarget(name: "CPUBackendTests", dependencies: ["CPUBackend", "LanternCore"]),
+        .testTarget(name: "CPUBackendTests", dependencies: ["CPUBackend", "CPUKernels", "LanternCore"]),
         .testTarget(
             name: "VulkanBackendTests",
             dependencies: ["Lantern", "Training", "VulkanBackend", "CPUBackend", "Models", "Formats", "LanternCore", "TestSupport"]
@@ -82,6 +109,6 @@ let package = Package(
         // Runs the built `lantern` binary; depends on it so that it is built first.
         .testTarget(name: "CLITests", dependencies: ["LanternCLI", "TestSupport"]),
         .testTarget(name: "ServerTests", dependencies: ["LanternServer", "Analyses", "Lantern", "Training", "LanternCLI"]),
-    ],
+    ] + wideKernels,
     swiftLanguageModes: [.v6]
 )

@@ -25,21 +25,6 @@ ROOT = HERE.parent
 LIBRARY = "liblanternc.dylib" if sys.platform == "darwin" else "liblanternc.so"
 
 
-def host_cpu_flags() -> list:
-    """The Makefile's rule: skylake-avx512 (and the 16-lane GEMM tile) when the CPU has AVX-512 F, BW,
-    DQ and VL; haswell when it has AVX2, FMA and F16C; else the baseline."""
-    try:
-        flags = set(Path("/proc/cpuinfo").read_text().split())
-    except OSError:
-        return []
-    if {"avx512f", "avx512bw", "avx512dq", "avx512vl", "fma", "f16c"} <= flags:
-        return ["-Xswiftc", "-target-cpu", "-Xswiftc", "skylake-avx512", "-Xcc", "-march=skylake-avx512",
-                "-Xswiftc", "-DLANTERN_AVX512"]
-    if {"avx2", "fma", "f16c"} <= flags:
-        return ["-Xswiftc", "-target-cpu", "-Xswiftc", "haswell", "-Xcc", "-march=haswell"]
-    return []
-
-
 def build_library() -> None:
     if not (ROOT / "Package.swift").exists():
         if (HERE / "lantern" / LIBRARY).exists():
@@ -47,7 +32,8 @@ def build_library() -> None:
         raise RuntimeError(f"no Package.swift in {ROOT}: build from the Lantern repository (pip install ./python)")
     if os.environ.get("LANTERN_SKIP_SWIFT_BUILD") != "1":
         flags = os.environ.get("LANTERN_SWIFT_FLAGS")
-        flags = flags.split() if flags else ["-c", "release"] + host_cpu_flags()
+        # No CPU flags: the library carries kernels for every x86-64 level and picks at load.
+        flags = flags.split() if flags else ["-c", "release"]
         products = ["lanternc", "lantern"] if bundling() else ["lanternc"]
         for product in products:
             swift_build(flags + ["--product", product])

@@ -57,7 +57,7 @@ public enum BackwardReference {
 
     /// The angle of pair i at `position`, computed as the forward kernels compute it (f32 product).
     static func angle(_ i: Int, position: Int, params: RopeParams) -> Double {
-        Double(Float(position) * (Reference.inverseFrequency(i, rotaryDim: params.rotaryDim, theta: params.theta)
+        Double(Float(position) * (RopeParams.inverseFrequency(i, rotaryDim: params.rotaryDim, theta: params.theta)
             / params.positionScale))
     }
 

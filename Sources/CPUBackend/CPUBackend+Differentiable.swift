@@ -12,7 +12,7 @@ extension CPUBackend: DifferentiableBackend {
             throw LanternError.shapeMismatch(op: "matmulBackward", detail: "\(w.dtype) weight rows of \(k) are not whole blocks of \(w.dtype.blockSize)")
         }
         let out = make(Array(gradient.shape.dropLast()) + [k])
-        MatmulBackward.run(w.dtype, dy: try gradient.cpuFloats(), w: UnsafeRawPointer(try w.cpuPointer),
+        kernels.matmulBackward(w.dtype, dy: try gradient.cpuFloats(), w: UnsafeRawPointer(try w.cpuPointer),
                            dx: try out.cpuFloats(), n: n, k: k, m: m)
         return out
     }
@@ -25,7 +25,7 @@ extension CPUBackend: DifferentiableBackend {
         let w = try read(weight)
         let gain = form == .gemma ? w.map { 1 + $0 } : w
         let out = make(x.shape)
-        BackwardKernels.rmsNorm(try x.cpuFloats(), gain, try gradient.cpuFloats(), try out.cpuFloats(),
+        kernels.rmsNormBackward(try x.cpuFloats(), gain: gain, try gradient.cpuFloats(), try out.cpuFloats(),
                                 rows: x.rowCount, d: x.width, eps: eps, frozenScale: frozenScale)
         return out
     }
@@ -35,7 +35,7 @@ extension CPUBackend: DifferentiableBackend {
             throw LanternError.shapeMismatch(op: "ropeBackward", detail: "gradient \(gradient.shape) as \(heads) heads × \(headDim), rotary dim \(params.rotaryDim)")
         }
         let out = make(gradient.shape)
-        BackwardKernels.ropeTransposed(try gradient.cpuFloats(), try out.cpuFloats(), rows: gradient.rowCount, heads: heads,
+        kernels.ropeTransposed(try gradient.cpuFloats(), try out.cpuFloats(), rows: gradient.rowCount, heads: heads,
                                        headDim: headDim, start: start, params: params)
         return out
     }
@@ -49,9 +49,9 @@ extension CPUBackend: DifferentiableBackend {
             throw LanternError.shapeMismatch(op: "attentionBackward", detail: "q \(q.shape), k \(k.shape), v \(v.shape), gradient \(gradient.shape), queries from \(queryStart), \(p.heads)/\(p.kvHeads) heads × \(p.headDim)")
         }
         let dq = make(q.shape), dk = make(k.shape), dv = make(v.shape)
-        BackwardKernels.attention(q: try q.cpuFloats(), k: try k.cpuFloats(), v: try v.cpuFloats(), dz: try gradient.cpuFloats(),
+        kernels.attentionBackward(q: try q.cpuFloats(), k: try k.cpuFloats(), v: try v.cpuFloats(), dz: try gradient.cpuFloats(),
                                   dq: try dq.cpuFloats(), dk: try dk.cpuFloats(), dv: try dv.cpuFloats(),
-                                  n: n, queryStart: queryStart, keyCount: keyCount, p: p)
+                                  n: n, queryStart: queryStart, keyCount: keyCount, params: p)
         return (dq, dk, dv)
     }
 
@@ -69,7 +69,7 @@ extension CPUBackend: DifferentiableBackend {
         }
         let (xp, gp) = (try x.cpuFloats(), try gradient.cpuFloats())
         let out = make(x.shape)
-        Kernels.map(x.count, try out.cpuFloats()) {
+        Self.map(x.count, try out.cpuFloats()) {
             let t = tanh(xp[$0] / cap)
             return gp[$0] * (1 - t * t)
         }
@@ -100,8 +100,8 @@ extension CPUBackend: DifferentiableBackend {
         }
         let (g, u, dy) = (try gate.cpuFloats(), try up.cpuFloats(), try gradient.cpuFloats())
         let dGate = make(gate.shape), dUp = make(up.shape)
-        Kernels.map(gate.count, try dGate.cpuFloats()) { dy[$0] * u[$0] * derivative(g[$0]) }
-        Kernels.map(gate.count, try dUp.cpuFloats()) { dy[$0] * value(g[$0]) }
+        Self.map(gate.count, try dGate.cpuFloats()) { dy[$0] * u[$0] * derivative(g[$0]) }
+        Self.map(gate.count, try dUp.cpuFloats()) { dy[$0] * value(g[$0]) }
         return (dGate, dUp)
     }
 }

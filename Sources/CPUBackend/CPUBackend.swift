@@ -4,14 +4,25 @@ import LanternCore
 /// The backend that runs anywhere: SIMD kernels over all cores, host memory, weights aliased from
 /// their memory-mapped files in their stored dtype.
 public final class CPUBackend: Backend, @unchecked Sendable {
-    public init() {}
+    /// The build of the kernels this backend runs (`KernelChoice`).
+    public let kernels: any CPUKernelSet
+
+    public init() { kernels = KernelChoice.selected }
+
+    /// A backend on the kernels built for `instructionSet`, where this CPU runs them.
+    public init(instructionSet: CPUInstructionSet) throws {
+        guard let kernels = KernelChoice.kernels(instructionSet) else {
+            throw LanternError.invalidArgument("the CPU kernels for \(instructionSet.rawValue) need instructions this CPU lacks (it runs \(KernelChoice.supported.map(\.rawValue).joined(separator: ", ")))")
+        }
+        self.kernels = kernels
+    }
 
     /// Many-row products with GGUF block weights go to AMX tiles where the CPU has them
     /// (`AMXMatmul`): exact products, f32 sums, another order of additions than the vector path.
     public var usesAMX = AMXMatmul.isAvailable
 
     /// Says when AMX is in use: the many-row products then add in another order (see `AMXMatmul`).
-    public var name: String { "cpu (\(Parallel.cores) threads\(usesAMX ? ", AMX" : ""))" }
+    public var name: String { "cpu (\(Parallel.cores) threads, \(kernels.instructionSet.rawValue)\(usesAMX ? ", AMX" : ""))" }
 
     // MARK: Memory
 
@@ -115,22 +126,10 @@ public final class CPUBackend: Backend, @unchecked Sendable {
             AMXMatmul.run(type, x: xp, w: wp, out: op, n: n, k: k, m: m)
             return out
         }
-        if n >= Self.packedFromRows, let panels = widened(w, wp, m: m, k: k) {
-            PackedMatmul.run(panels: panels, x: xp, out: op, n: n)
-            return out
-        }
-        switch w.dtype {
-        case .f32: Self.matmul(F32Load.self, xp, wp, op, n, k, m)
-        case .bf16: Self.matmul(BF16Load.self, xp, wp, op, n, k, m)
-        case .f16: Self.matmul(F16Load.self, xp, wp, op, n, k, m)
-        case .q8_0: QuantMatmul.run(Q8_0SIMD.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
-        case .q4_0: QuantMatmul.run(Q4_0SIMD.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
-        case .q4_1: QuantMatmul.run(Q4_1SIMD.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
-        case .q5_0: QuantMatmul.run(Q5_0SIMD.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
-        case .q5_1: QuantMatmul.run(Q5_1SIMD.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
-        case .q4_K: QuantMatmul.run(Q4_KSIMD.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
-        case .q5_K: QuantMatmul.run(Q5_KSIMD.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
-        case .q6_K: QuantMatmul.run(Q6_KSIMD.self, x: xp, w: wp, out: op, n: n, k: k, m: m)
+        if n >= CPUKernelPlan.packedFromRows, let panels = widened(w, wp, m: m, k: k) {
+            kernels.packedMatmul(panels: panels.base, m: m, k: k, x: xp, out: op, n: n)
+        } else {
+            kernels.matmul(w.dtype, x: xp, w: wp, out: op, n: n, k: k, m: m)
         }
         return out
     }
@@ -148,48 +147,8 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     /// `w`'s widened panels: kept ones, or made now when the budget has room; nil otherwise.
     private func widened(_ w: Tensor, _ wp: UnsafeRawPointer, m: Int, k: Int) -> WidenedPanels? {
         guard let budget = widening, let storage = w.storage as? CPUStorage else { return nil }
-        return storage.widened(offset: w.byteOffset, m: m, k: k, budget: budget) { panels in
-            switch w.dtype {
-            case .f32: Self.fill(panels, F32Load.self, wp)
-            case .bf16: Self.fill(panels, BF16Load.self, wp)
-            case .f16: Self.fill(panels, F16Load.self, wp)
-            case .q8_0: Self.fill(panels, Q8_0SIMD.self, wp)
-            case .q4_0: Self.fill(panels, Q4_0SIMD.self, wp)
-            case .q4_1: Self.fill(panels, Q4_1SIMD.self, wp)
-            case .q5_0: Self.fill(panels, Q5_0SIMD.self, wp)
-            case .q5_1: Self.fill(panels, Q5_1SIMD.self, wp)
-            case .q4_K: Self.fill(panels, Q4_KSIMD.self, wp)
-            case .q5_K: Self.fill(panels, Q5_KSIMD.self, wp)
-            case .q6_K: Self.fill(panels, Q6_KSIMD.self, wp)
-            }
-        }
-    }
-
-    private static func fill<W: WeightLoad>(_ panels: WidenedPanels, _: W.Type, _ wp: UnsafeRawPointer) {
-        let k = panels.k
-        panels.fill { j, column, stride in PackedMatmul.widenRow(W.self, wp + j * k * W.elementBytes, k: k, column, stride) }
-    }
-
-    private static func fill<B: SIMDBlockDecoder>(_ panels: WidenedPanels, _: B.Type, _ wp: UnsafeRawPointer) {
-        let blocks = panels.k / B.dtype.blockSize, rowBytes = blocks * B.dtype.blockBytes
-        panels.fill { j, column, stride in
-            // Scratch per row: rows are filled on several threads at once.
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: B.dtype.blockSize) { scratch in
-                QuantPackedMatmul.decodeRow(B.self, wp + j * rowBytes, blocks: blocks, column, stride, scratch: scratch.baseAddress!)
-            }
-        }
-    }
-
-    /// Few rows (decode) are bound by reading the weights: dot products straight off the stored
-    /// dtype. Many rows (prefill) are bound by arithmetic: the packed GEMM.
-    static let packedFromRows = 8
-
-    static func matmul<W: WeightLoad>(_ w: W.Type, _ x: UnsafePointer<Float>, _ wp: UnsafeRawPointer,
-                                      _ out: UnsafeMutablePointer<Float>, _ n: Int, _ k: Int, _ m: Int) {
-        if n >= packedFromRows {
-            PackedMatmul.run(W.self, x: x, w: wp, out: out, n: n, k: k, m: m)
-        } else {
-            Matmul.run(W.self, x: x, w: wp, out: out, n: n, k: k, m: m)
+        return storage.widened(offset: w.byteOffset, m: m, k: k, panelWidth: kernels.panelWidth, budget: budget) { panels in
+            kernels.widenPanels(w.dtype, w: wp, m: m, k: k, into: panels.base)
         }
     }
 
@@ -199,7 +158,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         }
         let w = weight.dtype == .f32 ? weight : try tensor(try read(weight), shape: weight.shape)
         let out = make(x.shape, zeroed: false)  // every element is stored
-        Kernels.rmsNorm(try x.cpuFloats(), try w.cpuFloats(), try out.cpuFloats(), rows: x.rowCount, d: x.width,
+        kernels.rmsNorm(try x.cpuFloats(), try w.cpuFloats(), try out.cpuFloats(), rows: x.rowCount, d: x.width,
                         eps: eps, addOne: form == .gemma)
         return out
     }
@@ -209,7 +168,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
             throw LanternError.shapeMismatch(op: "rope", detail: "x \(x.shape) as \(heads) heads × \(headDim), rotary dim \(params.rotaryDim)")
         }
         let out = make(x.shape)
-        Kernels.rope(try x.cpuFloats(), try out.cpuFloats(), rows: x.rowCount, heads: heads, headDim: headDim,
+        kernels.rope(try x.cpuFloats(), try out.cpuFloats(), rows: x.rowCount, heads: heads, headDim: headDim,
                      start: start, params: params)
         return out
     }
@@ -225,11 +184,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         let out = make([n, q.width])
         let pattern = wantPattern ? make([p.heads, n, keyCount]) : nil
         let (qp, kp, vp, op, pp) = (try q.cpuFloats(), try k.cpuFloats(), try v.cpuFloats(), try out.cpuFloats(), try pattern?.cpuFloats())
-        if n >= BlockedAttention.fromRows {
-            BlockedAttention.run(q: qp, k: kp, v: vp, out: op, pattern: pp, n: n, queryStart: queryStart, keyCount: keyCount, p: p)
-        } else {
-            AttentionKernel.run(q: qp, k: kp, v: vp, out: op, pattern: pp, n: n, queryStart: queryStart, keyCount: keyCount, p: p)
-        }
+        kernels.attention(q: qp, k: kp, v: vp, out: op, pattern: pp, n: n, queryStart: queryStart, keyCount: keyCount, params: p)
         return (out, pattern)
     }
 
@@ -244,32 +199,32 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     private func gated(_ op: String, _ gate: Tensor, _ up: Tensor, gelu: Bool) throws -> Tensor {
         guard gate.count == up.count else { throw LanternError.shapeMismatch(op: op, detail: "\(gate.shape) and \(up.shape)") }
         let out = make(gate.shape)
-        GatedActivations.run(gate: try gate.cpuFloats(), up: try up.cpuFloats(), out: try out.cpuFloats(), count: gate.count, gelu: gelu)
+        kernels.gated(gate: try gate.cpuFloats(), up: try up.cpuFloats(), out: try out.cpuFloats(), count: gate.count, gelu: gelu)
         return out
     }
 
     public func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
         if b.count == a.width && b.count != a.count {
             let out = make(a.shape, zeroed: false)
-            Kernels.addRow(try a.cpuFloats(), try b.cpuFloats(), try out.cpuFloats(), rows: a.rowCount, width: a.width)
+            kernels.addRow(try a.cpuFloats(), try b.cpuFloats(), try out.cpuFloats(), rows: a.rowCount, width: a.width)
             return out
         }
         guard a.count == b.count else { throw LanternError.shapeMismatch(op: "add", detail: "\(a.shape) and \(b.shape)") }
         let out = make(a.shape, zeroed: false)
-        Kernels.add(try a.cpuFloats(), try b.cpuFloats(), try out.cpuFloats(), count: a.count)
+        kernels.add(try a.cpuFloats(), try b.cpuFloats(), try out.cpuFloats(), count: a.count)
         return out
     }
 
     public func scale(_ x: Tensor, by s: Float) throws -> Tensor {
         let out = make(x.shape, zeroed: false)
-        Kernels.scale(try x.cpuFloats(), by: s, try out.cpuFloats(), count: x.count)
+        kernels.scale(try x.cpuFloats(), by: s, try out.cpuFloats(), count: x.count)
         return out
     }
 
     public func softcap(_ x: Tensor, cap: Float) throws -> Tensor {
         let xp = try x.cpuFloats()
         let out = make(x.shape)
-        Kernels.map(x.count, try out.cpuFloats()) { cap * tanh(xp[$0] / cap) }
+        Self.map(x.count, try out.cpuFloats()) { cap * tanh(xp[$0] / cap) }
         return out
     }
 
@@ -279,7 +234,17 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         }
         let n = x.shape[0], m = x.shape[1]
         let out = make([m, n])
-        Kernels.transpose(try x.cpuFloats(), try out.cpuFloats(), rows: n, cols: m)
+        kernels.transpose(try x.cpuFloats(), try out.cpuFloats(), rows: n, cols: m)
         return out
+    }
+
+    /// Applies `f` to every element, in parallel chunks (the scalar ops: softcap and the backward
+    /// ones, whose time is in `tanh` and `exp`, not in the vector unit).
+    static func map(_ count: Int, _ out: UnsafeMutablePointer<Float>, _ f: @escaping (Int) -> Float) {
+        let args = UncheckedBox((out, f))
+        Parallel.forRanges(count, minChunk: 8192) { range in
+            let (out, f) = args.value
+            for i in range { out[i] = f(i) }
+        }
     }
 }

@@ -39,10 +39,6 @@ public enum Reference {
         return out
     }
 
-    /// The frequency of dimension pair `i` of `rotaryDim`, as HF computes it (f32).
-    public static func inverseFrequency(_ i: Int, rotaryDim: Int, theta: Float) -> Float {
-        1 / pow(theta, Float(2 * i) / Float(rotaryDim))
-    }
 
     public static func rope(_ x: [Float], heads: Int, headDim: Int, start: Int, params: RopeParams) -> [Float] {
         var out = x
@@ -52,7 +48,7 @@ public enum Reference {
             for h in 0..<heads {
                 let base = r * width + h * headDim
                 for i in 0..<half {
-                    let angle = pos * (inverseFrequency(i, rotaryDim: params.rotaryDim, theta: params.theta) / params.positionScale)
+                    let angle = pos * (RopeParams.inverseFrequency(i, rotaryDim: params.rotaryDim, theta: params.theta) / params.positionScale)
                     let (a, b) = params.pairing == .half ? (base + i, base + i + half) : (base + 2 * i, base + 2 * i + 1)
                     out[a] = x[a] * Float(cos(Double(angle))) - x[b] * Float(sin(Double(angle)))
                     out[b] = x[b] * Float(cos(Double(angle))) + x[a] * Float(sin(Double(angle)))

@@ -1,4 +1,3 @@
-import CIntrinsics
 import Foundation
 import LanternCore
 
@@ -37,48 +36,17 @@ extension CPUBackend {
     /// A TopK-64 SAE 16 × d_model wide fires 1 in 160; Gemma Scope's L0 of ~20–150 in 16k, fewer.
     static let sparseDecodeFraction = 16
 
-    /// acts · W_dec + bias, each output row the sum of the rows of W_dec [d_sae, d_in] whose
-    /// features fire, scaled by their activations (in feature order, one FMA per weight), then the
-    /// bias: ~d_in FMAs per active feature against d_in · d_sae for the dense product, and the
-    /// decoder is read only where it is used. Nil when the acts are too dense for that to pay.
+    /// acts · W_dec + bias from the rows of W_dec [d_sae, d_in] whose features fire (the kernels'
+    /// `sparseDecode`): ~d_in FMAs per active feature against d_in · d_sae for the dense product.
+    /// Nil when the acts are too dense for that to pay.
     func sparseDecode(_ acts: Tensor, rows: Tensor, bias: Tensor) throws -> Tensor? {
         let n = acts.rowCount, width = acts.width, dIn = rows.width
         let a = try acts.cpuFloats()
-        var nonzero = 0
-        Self.forEachNonzero(UnsafePointer(a), count: n * width) { _ in nonzero += 1 }
-        guard nonzero * Self.sparseDecodeFraction <= n * width else { return nil }
+        guard kernels.nonzeroCount(a, count: n * width) * Self.sparseDecodeFraction <= n * width else { return nil }
         let out = make([n, dIn], zeroed: false)
-        let args = UncheckedBox((UnsafePointer(a), UnsafePointer(try rows.cpuFloats()), UnsafePointer(try bias.cpuFloats()), try out.cpuFloats()))
-        Parallel.forRanges(n) { range in
-            let (a, w, b, o) = args.value
-            for r in range {
-                let row = o + r * dIn
-                row.update(repeating: 0, count: dIn)
-                CPUBackend.forEachNonzero(a + r * width, count: width) { j in
-                    Kernels.addScaled(a[r * width + j], w + j * dIn, into: row, count: dIn)
-                }
-                for i in 0..<dIn { row[i] += b[i] }
-            }
-        }
+        kernels.sparseDecode(acts: a, rows: try rows.cpuFloats(), bias: try bias.cpuFloats(), out: try out.cpuFloats(),
+                             n: n, width: width, dIn: dIn)
         return out
-    }
-}
-
-extension CPUBackend {
-    /// `body(i)` for each i with values[i] ≠ 0, in order; each run of 16 is one compare into a
-    /// bit mask, and only its set bits are visited (a TopK-64 row of 10,240 has nonzeros in at most 64 of its 640 runs).
-    @inline(__always)
-    static func forEachNonzero(_ values: UnsafePointer<Float>, count: Int, _ body: (Int) -> Void) {
-        var i = 0
-        while i + 16 <= count {
-            var mask = lantern_mask_nonzero16(values + i)
-            while mask != 0 {
-                body(i + mask.trailingZeroBitCount)
-                mask &= mask - 1
-            }
-            i += 16
-        }
-        while i < count { if values[i] != 0 { body(i) }; i += 1 }
     }
 }
 

@@ -31,23 +31,19 @@ public final class WideningBudget: @unchecked Sendable {
     func release(_ bytes: Int) { lock.withLock { used -= bytes } }
 }
 
-/// One weight matrix [m, k] widened to f32 in `PackedMatmul`'s panel layout: panel p holds rows
-/// p·nr ..< (p+1)·nr, k-major ([k][nr], rows past m zero), so any k slice of a panel is the
-/// contiguous block the register tile streams. The values are exactly the dequantised weights.
+/// One weight matrix [m, k] widened to f32 in the kernels' panel layout (`CPUKernelSet.widenPanels`):
+/// ⌈m / panelWidth⌉ panels of [k][panelWidth] floats, in memory mapped for it and counted against
+/// the budget until released.
 final class WidenedPanels: @unchecked Sendable {
-    let m: Int, k: Int
     let base: UnsafeMutablePointer<Float>
     private let byteCount: Int
     private let budget: WideningBudget
 
     /// Room for an [m, k] matrix, or nil when the budget has none left.
-    init?(m: Int, k: Int, budget: WideningBudget) {
-        let nr = PackedMatmul.nr
-        let panels = (m + nr - 1) / nr
-        let (count, overflow) = panels.multipliedReportingOverflow(by: k * nr)
+    init?(m: Int, k: Int, panelWidth: Int, budget: WideningBudget) {
+        let panels = (m + panelWidth - 1) / panelWidth
+        let (count, overflow) = panels.multipliedReportingOverflow(by: k * panelWidth)
         guard !overflow, budget.reserve(count * 4) else { return nil }
-        self.m = m
-        self.k = k
         self.budget = budget
         byteCount = count * 4
         base = HostMemory.map(byteCount).assumingMemoryBound(to: Float.self)
@@ -57,45 +53,19 @@ final class WidenedPanels: @unchecked Sendable {
         HostMemory.unmap(base, byteCount)
         budget.release(byteCount)
     }
-
-    var panelCount: Int { (m + PackedMatmul.nr - 1) / PackedMatmul.nr }
-
-    /// Panel p: [k][nr].
-    func panel(_ p: Int) -> UnsafeMutablePointer<Float> { base + p * k * PackedMatmul.nr }
-
-    /// Fills every panel, `fill(row, column, stride)` writing one weight row down a column
-    /// (element kk at column[kk · stride]); rows past m are zero.
-    func fill(_ fill: (Int, UnsafeMutablePointer<Float>, Int) -> Void) {
-        let nr = PackedMatmul.nr, m = self.m, k = self.k
-        let me = UncheckedBox(self)
-        withoutActuallyEscaping(fill) { fill in
-            let body = UncheckedBox(fill)
-            Parallel.forEach(panelCount) { p in
-                let panel = me.value.panel(p)
-                for c in 0..<nr {
-                    let j = p * nr + c
-                    if j < m {
-                        body.value(j, panel + c, nr)
-                    } else {
-                        for kk in 0..<k { panel[kk * nr + c] = 0 }
-                    }
-                }
-            }
-        }
-    }
 }
 
 extension CPUStorage {
     /// The widened panels of the [m, k] matrix at `offset` in this storage, made on first use.
     /// Only weights are widened (file-backed, or made by `weight(_:shape:name:)`): their bytes never
     /// change, so the panels never go stale. Activations and trained parameters are not.
-    func widened(offset: Int, m: Int, k: Int, budget: WideningBudget,
+    func widened(offset: Int, m: Int, k: Int, panelWidth: Int, budget: WideningBudget,
                  make: (WidenedPanels) -> Void) -> WidenedPanels? {
         guard isWeight else { return nil }
         return widenedLock.withLock {
-            let key = WidenedKey(offset: offset, m: m, k: k)
+            let key = WidenedKey(offset: offset, m: m, k: k, panelWidth: panelWidth)
             if let panels = widenedPanels[key] { return panels }
-            guard let panels = WidenedPanels(m: m, k: k, budget: budget) else { return nil }
+            guard let panels = WidenedPanels(m: m, k: k, panelWidth: panelWidth, budget: budget) else { return nil }
             make(panels)
             widenedPanels[key] = panels
             return panels
@@ -103,8 +73,9 @@ extension CPUStorage {
     }
 }
 
+/// Backends on different kernel builds may share a weight: their panel widths differ.
 struct WidenedKey: Hashable {
-    let offset: Int, m: Int, k: Int
+    let offset: Int, m: Int, k: Int, panelWidth: Int
 }
 
 /// One lock for every storage's panel table: widening is rare (once per weight), lookups are cheap.

@@ -63,7 +63,7 @@ extension Bench {
         // The moonshot: an SAE on every layer (weights widened as in the scan commands).
         let scan = try darkMatterScanBench(model, tokens: traceTokens)
         // The roof for all of these: exact f32 products are multiply-adds, at most this many a second.
-        let peak = backend is CPUBackend ? ComputePeak.gigaflopsPerSecond() : nil
+        let peak = (backend as? CPUBackend)?.kernels.computePeakGigaflops()
         func ofPeak(_ rate: Double) -> String { peak.map { String(format: ", %.0f%% of the FMA peak", 100 * rate / $0) } ?? "" }
 
         var result: [String: Any] = [

@@ -1,3 +1,5 @@
+import Foundation
+
 /// RMSNorm flavours: Gemma scales by `1 + w`, Llama by `w`.
 public enum RMSNormForm: Sendable { case gemma, llama }
 
@@ -19,6 +21,13 @@ public struct RopeParams: Sendable, Equatable {
         self.pairing = pairing
         self.positionScale = positionScale
         self.rotaryDim = rotaryDim
+    }
+}
+
+extension RopeParams {
+    /// The frequency of dimension pair `i` of `rotaryDim`, as HF computes it (f32).
+    public static func inverseFrequency(_ i: Int, rotaryDim: Int, theta: Float) -> Float {
+        1 / pow(theta, Float(2 * i) / Float(rotaryDim))
     }
 }
 

@@ -60,13 +60,14 @@ extension Transformer {
         return try backend.tensor(p, shape: scores.shape)
     }
 
-    /// Σ a[i]·b[i] in eight lanes (the summation order differs from the backend's kernel only by rounding).
+    /// Σ a[i]·b[i] in eight lanes (the summation order differs from the backend's kernel only by
+    /// rounding). Multiply, then add: this module is built for every x86-64, where a fused
+    /// multiply-add would be a libm call per lane.
     @inline(__always) static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
         var acc = SIMD8<Float>(repeating: 0)
         var i = 0
         while i + 8 <= count {
-            acc.addProduct(UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self),
-                           UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self))
+            acc += UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self) * UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
             i += 8
         }
         var s = acc.sum()

@@ -1,4 +1,5 @@
 import Foundation
+import CPUBackend
 import LanternCore
 
 /// What one batch gives: the loss and its parts, the statistics the progress bar shows, which
@@ -239,7 +240,7 @@ public struct SAEObjective: Sendable {
             let out = SharedBuffer(pointer: buffer.baseAddress!)
             Parallel.forRanges(buffer.count / width) { rows in
                 bias.withUnsafeBufferPointer { b in
-                    for i in rows { axpy(out.pointer + i * width, 1, b.baseAddress!, width) }
+                    for i in rows { vectorMath.axpy(out.pointer + i * width, 1, b.baseAddress!, count: width) }
                 }
             }
         }

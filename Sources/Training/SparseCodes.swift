@@ -1,4 +1,8 @@
+import CPUBackend
 import LanternCore
+
+/// The CPU kernels' multiply-adds for the sparse products (built for this CPU's vector unit).
+let vectorMath = KernelChoice.selected
 
 /// Latent activations with few non-zeros per row, in compressed-row form: row i's entries are
 /// `latents[offsets[i] ..< offsets[i+1]]` with `values` beside them. The products of a sparse
@@ -24,7 +28,7 @@ struct SparseCodes: Sendable {
                         let row = out.pointer + i * d
                         if let bias { for c in 0..<d { row[c] = bias[c] } }
                         for e in offsets[i]..<offsets[i + 1] {
-                            axpy(row, values[e], m.baseAddress! + Int(latents[e]) * d, d)
+                            vectorMath.axpy(row, values[e], m.baseAddress! + Int(latents[e]) * d, count: d)
                         }
                     }
                 }
@@ -44,7 +48,7 @@ struct SparseCodes: Sendable {
                         for i in range {
                             let x = r.baseAddress! + i * d
                             for e in offsets[i]..<offsets[i + 1] {
-                                out.pointer[e] = dot(x, m.baseAddress! + Int(latents[e]) * d, d)
+                                out.pointer[e] = vectorMath.dot(x, m.baseAddress! + Int(latents[e]) * d, count: d)
                             }
                         }
                     }
@@ -77,7 +81,7 @@ struct SparseCodes: Sendable {
                     for j in range {
                         let w = out.pointer + j * d
                         for e in groupStarts[j]..<groupStarts[j + 1] {
-                            axpy(w, valuesOfEntries[e], r.baseAddress! + Int(rowsOfEntries[e]) * d, d)
+                            vectorMath.axpy(w, valuesOfEntries[e], r.baseAddress! + Int(rowsOfEntries[e]) * d, count: d)
                         }
                     }
                 }

@@ -1,4 +1,5 @@
 @testable import CPUBackend
+@testable import CPUKernels
 import Foundation
 import LanternCore
 import XCTest

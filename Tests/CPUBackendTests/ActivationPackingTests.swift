@@ -1,4 +1,5 @@
 @testable import CPUBackend
+@testable import CPUKernels
 import XCTest
 
 /// The packed GEMM's activation tiles: the 16-column interleave (AVX-512 builds) and the plain

@@ -1,5 +1,6 @@
 import XCTest
 @testable import CPUBackend
+@testable import CPUKernels
 import LanternCore
 
 /// Every CPU kernel against its plain reference, on random inputs whose sizes are not multiples
@@ -88,7 +89,7 @@ final class KernelTests: XCTestCase {
             var want = x
             for r in 0..<rows {
                 for i in 0..<half {
-                    let freq = Reference.inverseFrequency(i, rotaryDim: 32, theta: 10_000) / 1
+                    let freq = RopeParams.inverseFrequency(i, rotaryDim: 32, theta: 10_000) / 1
                     let angle = Double(Float(start + r) * freq)
                     let (c, s) = (Float(cos(angle)), Float(sin(angle)))
                     for h in 0..<heads {

@@ -1,4 +1,5 @@
 @testable import CPUBackend
+@testable import CPUKernels
 import LanternCore
 import XCTest
 

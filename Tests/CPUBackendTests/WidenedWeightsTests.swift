@@ -41,7 +41,8 @@ final class WidenedWeightsTests: XCTestCase {
                         XCTAssertEqual(got.map(\.bitPattern), want.map(\.bitPattern), "\(dtype) n=\(n) pass \(pass)")
                     }
                 }
-                let panelBytes = (m + PackedMatmul.nr - 1) / PackedMatmul.nr * PackedMatmul.nr * k * 4
+                let nr = widening.kernels.panelWidth
+                let panelBytes = (m + nr - 1) / nr * nr * k * 4
                 XCTAssertEqual(widening.widening?.bytesUsed, panelBytes, "\(dtype): one widened copy, kept")
                 // Few rows read the stored bytes: nothing more is widened, the answer is the same.
                 let x = activations(n: 3, k: k)
@@ -104,7 +105,8 @@ final class WidenedWeightsTests: XCTestCase {
         for pass in 0..<2 {
             XCTAssertEqual(try b.read(try b.matmul(try b.tensor(x, shape: [n, k]), w)).map(\.bitPattern), want.map(\.bitPattern), "pass \(pass)")
         }
-        XCTAssertEqual(b.widening?.bytesUsed, (m + PackedMatmul.nr - 1) / PackedMatmul.nr * PackedMatmul.nr * k * 4)
+        let nr = b.kernels.panelWidth
+        XCTAssertEqual(b.widening?.bytesUsed, (m + nr - 1) / nr * nr * k * 4)
         XCTAssertEqual(try b.read(w), wf)
         XCTAssertThrowsError(try b.copyRows(try b.tensor(Array(wf[0..<k]), shape: [1, k]), into: w, at: 0)) {
             XCTAssertTrue("\($0)".contains("is a weight"), "\($0)")

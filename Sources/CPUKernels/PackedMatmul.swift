@@ -9,9 +9,9 @@ import LanternCore
 /// of widening bf16/f16 is paid once per weight per call, not once per row.
 ///
 /// The tile is two `PanelVector`s wide: 8 lanes (AVX2: 12 accumulators in 16 ymm registers), or 16
-/// lanes when built with `-DLANTERN_AVX512` for a CPU with AVX-512 (the Makefile does this when the
-/// host has it): the same 12 accumulators in zmm registers, twice the FLOPs per instruction. Each
-/// output is the same k-ordered sum of f32 products either way.
+/// lanes in the AVX-512 build of this module (`LANTERN_AVX512`, see `KernelSet`): the same 12
+/// accumulators in zmm registers, twice the FLOPs per instruction. Each output is the same
+/// k-ordered sum of f32 products either way.
 enum PackedMatmul {
     #if LANTERN_AVX512
     typealias PanelVector = SIMD16<Float>
@@ -162,22 +162,22 @@ enum PackedMatmul {
         }
     }
 
-    /// The same product on weights widened once (`WidenedPanels`): no widening in the call, only
+    /// The same product on weights widened once (`widen`): no widening in the call, only
     /// the register tile over each panel's k slices, which stay in L1 while the activation tiles
     /// stream past. The same k-ordered sums as `run`.
-    static func run(panels w: WidenedPanels, x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, n: Int) {
-        let k = w.k, m = w.m
+    static func run(panels: UnsafePointer<Float>, m: Int, k: Int, x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, n: Int) {
         let tiles = (n + mr - 1) / mr
+        let panelCount = panelCount(m: m)
         let packedX = packActivations(x, n: n, k: k)
         defer { packedX.deallocate() }
         let panelsPerTask = taskRows(m) / nr
-        let tasks = (w.panelCount + panelsPerTask - 1) / panelsPerTask
-        let args = UncheckedBox((packedX, w, out))
+        let tasks = (panelCount + panelsPerTask - 1) / panelsPerTask
+        let args = UncheckedBox((packedX, panels, out))
         Parallel.forEach(tasks) { task in
-            let (packedX, w, out) = args.value
-            let lastPanel = min(w.panelCount, (task + 1) * panelsPerTask) - 1
+            let (packedX, panels, out) = args.value
+            let lastPanel = min(panelCount, (task + 1) * panelsPerTask) - 1
             for p in (task * panelsPerTask)...lastPanel {
-                let cols = min(nr, m - p * nr), panel = w.panel(p)
+                let cols = min(nr, m - p * nr), panel = panels + p * k * nr
                 var k0 = 0
                 while k0 < k {
                     let depth = min(kc, k - k0)

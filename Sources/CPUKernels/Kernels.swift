@@ -39,7 +39,7 @@ enum Kernels {
                      headDim: Int, start: Int, params: RopeParams, inverse: Bool = false) {
         let half = params.rotaryDim / 2
         let invFreq = (0..<half).map {
-            Reference.inverseFrequency($0, rotaryDim: params.rotaryDim, theta: params.theta) / params.positionScale
+            RopeParams.inverseFrequency($0, rotaryDim: params.rotaryDim, theta: params.theta) / params.positionScale
         }
         let width = heads * headDim
         let table = RopeAngles.table(for: params, invFreq: invFreq, covering: start + rows)
@@ -139,15 +139,6 @@ enum Kernels {
         while i < count { out[i] = a[i] + b[i]; i += 1 }
     }
 
-    /// Applies `f` to every element, in parallel chunks.
-    static func map(_ count: Int, _ out: UnsafeMutablePointer<Float>, _ f: @escaping (Int) -> Float) {
-        let args = UncheckedBox((out, f))
-        Parallel.forRanges(count, minChunk: 8192) { range in
-            let (out, f) = args.value
-            for i in range { out[i] = f(i) }
-        }
-    }
-
     /// out [cols, rows] = xᵀ for x [rows, cols], in 32×32 tiles (cache-friendly both ways),
     /// tile rows of the output split over the cores.
     static func transpose(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
@@ -166,24 +157,6 @@ enum Kernels {
                     i0 = i1
                 }
             }
-        }
-    }
-
-    /// out[i] += a · x[i] for i < count, each one FMA (the sparse SAE decode's step).
-    @inline(__always)
-    static func addScaled(_ a: Float, _ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int) {
-        typealias V = SIMD16<Float>
-        let s = V(repeating: a)
-        var i = 0
-        while i + 16 <= count {
-            var o = UnsafeRawPointer(out + i).loadUnaligned(as: V.self)
-            o.addProduct(s, UnsafeRawPointer(x + i).loadUnaligned(as: V.self))
-            UnsafeMutableRawPointer(out + i).storeBytes(of: o, as: V.self)
-            i += 16
-        }
-        while i < count {
-            out[i].addProduct(a, x[i])
-            i += 1
         }
     }
 
