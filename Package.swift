@@ -50,12 +50,14 @@ let package = Package(
         .target(name: "CIntrinsics"),
         // The baseline build of the kernels: what every CPU of the architecture runs.
         .target(name: "CPUKernels", dependencies: ["LanternCore", "CIntrinsics"], linkerSettings: [.linkedLibrary("m")]),
-        .target(name: "CPUBackend", dependencies: ["LanternCore", "CIntrinsics"] + kernelSets),
+        // Which of them runs (the widest the CPU has, or LANTERN_ISA's).
+        .target(name: "CPUKernelChoice", dependencies: ["LanternCore", "CIntrinsics"] + kernelSets),
+        .target(name: "CPUBackend", dependencies: ["LanternCore", "CIntrinsics", "CPUKernelChoice"]),
         // File formats: safetensors, GGUF, the strict JSON readers, npy/npz (zip).
         .target(name: "Formats", dependencies: ["LanternCore", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         .target(name: "Tokenizers", dependencies: ["LanternCore", "Formats"]),
         .target(name: "Models", dependencies: ["LanternCore", "Formats"]),
-        .target(name: "Training", dependencies: ["LanternCore", "CPUBackend", "Formats", "Models", "Interpretability"]),
+        .target(name: "Training", dependencies: ["LanternCore", "CPUKernelChoice", "Formats", "Models", "Interpretability"]),
         .target(
             name: "Interpretability",
             dependencies: ["LanternCore", "Formats", "Models"]
@@ -87,7 +89,7 @@ let package = Package(
         // The gate for tests that need a cached real model or a tokenizer export (skip, or fail under
         // LANTERN_REQUIRE_MODELS): one copy for every test target.
         .target(name: "TestSupport", dependencies: ["Models"], path: "Tests/TestSupport"),
-        .testTarget(name: "CPUBackendTests", dependencies: ["CPUBackend", "CPUKernels", "LanternCore"]),
+        .testTarget(name: "CPUBackendTests", dependencies: ["CPUBackend", "CPUKernelChoice", "CPUKernels", "LanternCore"]),
         .testTarget(
             name: "VulkanBackendTests",
             dependencies: ["Lantern", "Training", "VulkanBackend", "CPUBackend", "Models", "Formats", "LanternCore", "TestSupport"]

@@ -10,7 +10,7 @@ mkdir -p "$OUT/lib"
 # LanternCore imports CIntrinsics for a few static inline functions (no C objects to link): a
 # module map for its header stands in for the one SwiftPM makes.
 mkdir -p "$OUT/cintrinsics"
-printf 'module CIntrinsics {\n    header "%s/Sources/CIntrinsics/include/cintrinsics.h"\n    export *\n}\n' "$PWD" \
+printf 'module CIntrinsics {\n    header "%s/Sources/CIntrinsics/include/cintrinsics.h"\n    header "%s/Sources/CIntrinsics/include/cpu_features.h"\n    export *\n}\n' "$PWD" "$PWD" \
   > "$OUT/cintrinsics/module.modulemap"
 FLAGS=(-O -swift-version 6 -parse-as-library -enable-testing -sanitize=fuzzer,address -I "$OUT/lib" -L "$OUT/lib"
        -I .build/checkouts/ZIPFoundation/Sources/CZLib -I "$OUT/cintrinsics")
@@ -52,6 +52,9 @@ harness() {
 }
 if needs_dictionaries "$@"; then
   module Interpretability Sources/Interpretability
+  # Training's sparse products run on the CPU kernels: the baseline build is enough here.
+  module CPUKernels Sources/CPUKernels
+  module CPUKernelChoice Sources/CPUKernelChoice
   module Training Sources/Training
 fi
 for h in "${@:-${ALL[@]}}"; do
@@ -63,7 +66,7 @@ for h in "${@:-${ALL[@]}}"; do
     config) harness fuzz-config Fuzz/Harnesses/FuzzConfig.swift -lModels -lFormats -lZIPFoundation -lLanternCore -lz ;;
     lens) harness fuzz-lens Fuzz/Harnesses/FuzzTunedLens.swift -lInterpretability -lModels -lTokenizers -lFormats -lZIPFoundation -lLanternCore -lz ;;
     transcoder) harness fuzz-transcoder Fuzz/Harnesses/FuzzTranscoder.swift -lInterpretability -lModels -lTokenizers -lFormats -lZIPFoundation -lLanternCore -lz ;;
-    checkpoint) harness fuzz-checkpoint Fuzz/Harnesses/FuzzCheckpoint.swift -lTraining -lInterpretability -lModels -lTokenizers -lFormats -lZIPFoundation -lLanternCore -lz ;;
+    checkpoint) harness fuzz-checkpoint Fuzz/Harnesses/FuzzCheckpoint.swift -lTraining -lCPUKernelChoice -lCPUKernels -lInterpretability -lModels -lTokenizers -lFormats -lZIPFoundation -lLanternCore -lz ;;
     *) echo "unknown harness $h (${ALL[*]})" >&2; exit 2 ;;
   esac
 done

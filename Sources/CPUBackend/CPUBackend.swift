@@ -1,3 +1,4 @@
+import CPUKernelChoice
 import Foundation
 import LanternCore
 

@@ -1,5 +1,5 @@
 import Foundation
-import CPUBackend
+import CPUKernelChoice
 import LanternCore
 
 /// What one batch gives: the loss and its parts, the statistics the progress bar shows, which

@@ -1,4 +1,4 @@
-import CPUBackend
+import CPUKernelChoice
 import LanternCore
 
 /// The CPU kernels' multiply-adds for the sparse products (built for this CPU's vector unit).

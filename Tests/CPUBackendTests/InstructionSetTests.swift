@@ -1,4 +1,5 @@
 @testable import CPUBackend
+import CPUKernelChoice
 import Foundation
 import LanternCore
 import XCTest

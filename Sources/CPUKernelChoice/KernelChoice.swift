@@ -2,19 +2,19 @@ import CIntrinsics
 import CPUKernels
 import Foundation
 import LanternCore
-#if arch(x86_64)
+#if canImport(wideKernelsAVX2) && canImport(wideKernelsAVX512)
 import wideKernelsAVX2
 import wideKernelsAVX512
 #endif
 
-/// Which build of the kernels runs: the widest this CPU (and its OS) supports, unless
+/// Which build of the kernels runs (for the CPU backend and for training's sparse products): the widest this CPU (and its OS) supports, unless
 /// `LANTERN_ISA=avx512|avx2|baseline` asks for another. Chosen once, on first use; every
 /// `CPUBackend()` then shares it, and `CPUBackend(instructionSet:)` runs another side by side
 /// (the tests compare them).
 public enum KernelChoice {
     /// The instruction sets this CPU runs, widest first.
     public static let supported: [CPUInstructionSet] = {
-        #if arch(x86_64)
+        #if canImport(wideKernelsAVX2) && canImport(wideKernelsAVX512)
         switch lantern_x86_64_level() {
         case 4...: return [.avx512, .avx2, .baseline]
         case 3: return [.avx2, .baseline]
@@ -44,7 +44,7 @@ public enum KernelChoice {
     public static func kernels(_ isa: CPUInstructionSet) -> (any CPUKernelSet)? {
         guard supported.contains(isa) else { return nil }
         switch isa {
-        #if arch(x86_64)
+        #if canImport(wideKernelsAVX2) && canImport(wideKernelsAVX512)
         case .avx512: return wideKernelsAVX512.KernelSet()
         case .avx2: return wideKernelsAVX2.KernelSet()
         #else
