@@ -4,7 +4,7 @@ import LanternCore
 /// and the pieces of the model that direct logit attribution reads.
 extension Transformer {
     /// Each head's output [n, heads·hidden]: head h's z slice times its slice of W_O, before the
-    /// sum over heads and before Gemma's post-attention norm. Row i holds heads 0, 1, … in order.
+    /// sum over heads and before the post-attention norm (Gemma, OLMo 2). Row i holds heads 0, 1, … in order.
     ///
     /// Computed as one product of a block-diagonal spread of z (row (i, h) keeps only head h's
     /// columns) with the whole W_O, so that every stored weight type (quantised included) works
