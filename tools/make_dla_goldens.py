@@ -9,7 +9,9 @@ lowest. TransformerLens's apply_ln_to_stack semantics with RMSNorm:
   scale   = 1 / sqrt(mean(x_final^2) + eps)              x_final = last block's hook_resid_post
   dir     = final_gain * scale * u                       gain = 1 + w (Gemma), w (Llama)
   embed   = hook_embed . dir                             (= blocks.0.hook_resid_pre)
-  head h  = r_h . (g_attn / rms(sum_h r_h)) . dir        r_h = z[:, h] @ W_O[:, h].T; Llama: r_h . dir
+  head h  = r_h . (g_attn / rms(sum_h r_h)) . dir        r_h = z[:, h] @ W_O[:, h].T (Gemma, OLMo 2:
+                                                         g_attn their post-attention norm's gain);
+                                                         Llama-style blocks: r_h . dir
   mlp     = hook_mlp_out . dir
 The components sum to the logit difference before Gemma 2's final softcap (also written).
 
@@ -42,7 +44,9 @@ def attribute(fixture):
     ref = load_file(os.path.join(folder, "reference.safetensors"))
     w = weights(folder)
     gemma = config["model_type"].startswith("gemma")
-    layers, heads, dh = config["num_hidden_layers"], config["num_attention_heads"], config["head_dim"]
+    post_norm = gemma or config["model_type"] == "olmo2"  # a norm on the attention branch's output
+    layers, heads = config["num_hidden_layers"], config["num_attention_heads"]
+    dh = config.get("head_dim") or config["hidden_size"] // heads
     eps = config["rms_norm_eps"]
 
     def gain(name):
@@ -62,7 +66,7 @@ def attribute(fixture):
         w_o = w[f"model.layers.{l}.self_attn.o_proj.weight"]
         results = [z[h * dh:(h + 1) * dh] @ w_o[:, h * dh:(h + 1) * dh].T for h in range(heads)]
         scale = np.ones_like(direction)
-        if gemma:
+        if post_norm:
             scale = gain(f"layers.{l}.post_attention_layernorm.weight") * rms_scale(sum(results), eps)
         for h, r in enumerate(results):
             components.append({"name": f"L{l}H{h}", "value": float((r * scale) @ direction)})
@@ -83,7 +87,7 @@ def attribute(fixture):
 def main():
     out_dir = os.path.join(ROOT, "dla")
     os.makedirs(out_dir, exist_ok=True)
-    for fixture in ["gemma2_tiny", "gemma3_tiny", "llama_tiny"]:
+    for fixture in ["gemma2_tiny", "gemma3_tiny", "llama_tiny", "qwen2_tiny", "qwen3_tiny", "mistral_tiny", "olmo2_tiny"]:
         golden = attribute(fixture)
         total = sum(c["value"] for c in golden["components"])
         print(f"{fixture}: target {golden['target']} baseline {golden['baseline']} "

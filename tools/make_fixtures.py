@@ -3,7 +3,7 @@
 
 How the fixtures are made
 -------------------------
-Three tiny models are built from configs with transformers (no Hub access, no
+Seven tiny models are built from configs with transformers (no Hub access, no
 pretrained weights), in float32 with ``attn_implementation="eager"``:
 
 * ``gemma2_tiny`` -- ``Gemma2ForCausalLM``: 4 layers, sliding window 8 on layers
@@ -15,12 +15,22 @@ pretrained weights), in float32 with ``attn_implementation="eager"``:
   q_norm/k_norm, RoPE theta 1e6 on global layers and 10000 on sliding layers.
 * ``llama_tiny`` -- ``LlamaForCausalLM``: 3 layers, untied lm_head, saved as a
   sharded checkpoint (``model.safetensors.index.json`` + shards).
+* ``qwen2_tiny`` -- ``Qwen2ForCausalLM``: 3 layers, biases on q/k/v (none on o_proj),
+  head_dim 12, tied embeddings.
+* ``qwen3_tiny`` -- ``Qwen3ForCausalLM``: 3 layers, q_norm/k_norm over head_dim
+  (gain ``w``), an explicit head_dim 16 (heads * head_dim = 64 != hidden 32), untied.
+* ``mistral_tiny`` -- ``MistralForCausalLM``: 3 layers, sliding window 4 on every
+  layer (shorter than the 11-token sequence), one key/value head for four queries.
+* ``olmo2_tiny`` -- ``Olmo2ForCausalLM``: 3 layers, no input norms, norms on the
+  attention and MLP outputs, q_norm/k_norm over the whole projection (widths
+  heads*head_dim and kv_heads*head_dim).
 
 After construction every parameter is re-drawn from a fixed-seed generator
 (see ``reinit``): projections/embeddings ~ N(0, std) with per-model stds chosen
 so activations stay O(1), attention is not uniform, the softcaps bite and the
 argmax next token varies across positions; Gemma norm weights (applied as
-``1 + w``) ~ N(0, 0.5); Llama norm weights (applied as ``w``) ~ 1 + N(0, 0.5).
+``1 + w``) ~ N(0, 0.5); every other family's norm weights (applied as ``w``,
+QK-norms included) ~ 1 + N(0, 0.5); Qwen 2's biases ~ N(0, 0.3).
 
 Each model is run (batch 1, no padding, no KV cache) on two random token
 sequences that start with BOS, and every intermediate activation is captured
@@ -31,17 +41,19 @@ with forward hooks on the HF modules plus ``output_hidden_states`` /
 * ``reference.safetensors``: float32 tensors named ``"{s}:{hook}"`` (s = sequence
   index) using TransformerLens hook names, batch dimension dropped:
   ``hook_embed``, ``blocks.{l}.hook_resid_pre``, ``blocks.{l}.ln1.hook_normalized``,
-  ``blocks.{l}.attn.hook_{q,k,v}`` (projection outputs),
-  ``blocks.{l}.attn.hook_rot_{q,k}`` (after q_norm/k_norm (Gemma 3) and RoPE,
+  ``blocks.{l}.attn.hook_{q,k,v}`` (projection outputs, with Qwen 2's biases),
+  ``blocks.{l}.attn.hook_{q,k}_normed`` (q_norm/k_norm outputs: Gemma 3, Qwen 3,
+  OLMo 2), ``blocks.{l}.attn.hook_rot_{q,k}`` (after the QK-norm and RoPE,
   [n, heads*head_dim] position-major), ``blocks.{l}.attn.hook_pattern``
   [heads, n, n], ``blocks.{l}.attn.hook_z`` (o_proj input),
-  ``blocks.{l}.hook_attn_out`` (Gemma: after post_attention_layernorm; Llama:
-  o_proj output), ``blocks.{l}.hook_resid_mid``, ``blocks.{l}.ln2.hook_normalized``
-  (Gemma: pre_feedforward_layernorm; Llama: post_attention_layernorm),
+  ``blocks.{l}.hook_attn_out`` (Gemma, OLMo 2: after post_attention_layernorm;
+  Llama-style: o_proj output), ``blocks.{l}.hook_resid_mid``, ``blocks.{l}.ln2.hook_normalized``
+  (Gemma: pre_feedforward_layernorm; Llama-style: post_attention_layernorm;
+  OLMo 2 has no ln1/ln2),
   ``blocks.{l}.mlp.hook_pre`` (gate_proj out), ``blocks.{l}.mlp.hook_pre_linear``
   (up_proj out), ``blocks.{l}.mlp.hook_post`` (down_proj input),
-  ``blocks.{l}.hook_mlp_out`` (Gemma: after post_feedforward_layernorm; Llama:
-  down_proj output), ``blocks.{l}.hook_resid_post``, ``ln_final.hook_normalized``
+  ``blocks.{l}.hook_mlp_out`` (Gemma, OLMo 2: after post_feedforward_layernorm;
+  Llama-style: down_proj output), ``blocks.{l}.hook_resid_post``, ``ln_final.hook_normalized``
   and ``logits`` [n, vocab] (after the final softcap where the model has one);
 * ``reference.json``: the token sequences, transformers/torch versions, the
   sorted hook names and the model name.
@@ -72,131 +84,10 @@ import torch
 import transformers
 from safetensors.numpy import load_file
 from safetensors.torch import save_file
-from transformers import (
-    Gemma2Config,
-    Gemma2ForCausalLM,
-    Gemma3ForCausalLM,
-    Gemma3TextConfig,
-    LlamaConfig,
-    LlamaForCausalLM,
-)
-from transformers.models.gemma2 import modeling_gemma2
-from transformers.models.gemma3 import modeling_gemma3
-from transformers.models.llama import modeling_llama
+
+from fixture_specs import SPECS  # the models, one spec per family (tools/fixture_specs.py)
 
 SEED = 1234
-
-
-# --------------------------------------------------------------------------- models
-
-
-def gemma2_spec():
-    config = Gemma2Config(
-        vocab_size=256,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=4,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        head_dim=16,
-        query_pre_attn_scalar=24,
-        sliding_window=8,
-        attn_logit_softcapping=2.0,
-        final_logit_softcapping=3.0,
-        rope_theta=10000,
-        rms_norm_eps=1e-6,
-        max_position_embeddings=64,
-        hidden_activation="gelu_pytorch_tanh",
-        tie_word_embeddings=True,
-        bos_token_id=2,
-        eos_token_id=1,
-        pad_token_id=0,
-        attn_implementation="eager",
-    )
-    return dict(
-        name="gemma2_tiny",
-        family="gemma",
-        config=config,
-        cls=Gemma2ForCausalLM,
-        module=modeling_gemma2,
-        lengths=(5, 13),
-        # q/k and the (tied) embedding are drawn larger than the rest so that the
-        # attention softcap (2.0) and the final logit softcap (3.0) are well into
-        # tanh's non-linear range without saturating everything.
-        std=dict(default=0.08, qk=0.14, embed=0.2),
-        shard=None,
-    )
-
-
-def gemma3_spec():
-    config = Gemma3TextConfig(
-        vocab_size=256,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=7,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        head_dim=16,
-        query_pre_attn_scalar=24,
-        sliding_window=4,
-        # transformers >= 5 keeps per-layer-type RoPE in `rope_parameters`
-        # (legacy kwargs rope_theta / rope_local_base_freq map onto the same dict).
-        rope_parameters={
-            "full_attention": {"rope_type": "default", "rope_theta": 1_000_000.0},
-            "sliding_attention": {"rope_type": "default", "rope_theta": 10_000.0},
-        },
-        rms_norm_eps=1e-6,
-        max_position_embeddings=64,
-        hidden_activation="gelu_pytorch_tanh",
-        tie_word_embeddings=True,
-        bos_token_id=2,
-        eos_token_id=1,
-        pad_token_id=0,
-        attn_implementation="eager",
-    )
-    return dict(
-        name="gemma3_tiny",
-        family="gemma",
-        config=config,
-        cls=Gemma3ForCausalLM,
-        module=modeling_gemma3,
-        lengths=(5, 11),
-        std=dict(default=0.08, qk=0.08, embed=0.08),
-        shard=None,
-    )
-
-
-def llama_spec():
-    config = LlamaConfig(
-        vocab_size=256,
-        hidden_size=64,
-        intermediate_size=160,
-        num_hidden_layers=3,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        head_dim=16,
-        rope_theta=10000,
-        rms_norm_eps=1e-5,
-        max_position_embeddings=64,
-        tie_word_embeddings=False,
-        bos_token_id=1,
-        eos_token_id=2,
-        attn_implementation="eager",
-    )
-    return dict(
-        name="llama_tiny",
-        family="llama",
-        config=config,
-        cls=LlamaForCausalLM,
-        module=modeling_llama,
-        lengths=(5, 11),
-        # Llama's embedding is not scaled by sqrt(hidden), so draw it at O(1).
-        std=dict(default=0.08, qk=0.12, embed=1.0),
-        shard="300KB",
-    )
-
-
-SPECS = [gemma2_spec, gemma3_spec, llama_spec]
 
 
 def reinit(model, family, std, gen):
@@ -205,7 +96,7 @@ def reinit(model, family, std, gen):
         for name, p in sorted(model.named_parameters(), key=lambda kv: kv[0]):
             if name.endswith("norm.weight") or "layernorm" in name or ".q_norm." in name or ".k_norm." in name:
                 w = torch.randn(p.shape, generator=gen) * 0.5
-                if family == "llama":
+                if family != "gemma":  # applied as w, not 1 + w
                     w = w + 1.0
             elif "embed_tokens" in name:
                 w = torch.randn(p.shape, generator=gen) * std["embed"]
@@ -213,6 +104,8 @@ def reinit(model, family, std, gen):
                 w = torch.randn(p.shape, generator=gen) * std["qk"]
             elif p.dim() == 2:
                 w = torch.randn(p.shape, generator=gen) * std["default"]
+            elif name.endswith(".bias"):
+                w = torch.randn(p.shape, generator=gen) * std["bias"]
             else:
                 raise RuntimeError(f"unexpected parameter {name} {tuple(p.shape)}")
             p.copy_(w.to(p.dtype))
@@ -273,14 +166,15 @@ class Recorder:
             attn, mlp = layer.self_attn, layer.mlp
             pre(layer, self.in_hook(f"{b}.hook_resid_pre"))
             fwd(layer, self.out_hook(f"{b}.hook_resid_post"))
-            fwd(layer.input_layernorm, self.out_hook(f"{b}.ln1.hook_normalized"))
+            if self.family != "olmo2":  # OLMo 2's branches read the residual unnormalised
+                fwd(layer.input_layernorm, self.out_hook(f"{b}.ln1.hook_normalized"))
             pre(attn, self.attn_pre_hook(l))
             fwd(attn.q_proj, self.out_hook(f"{b}.attn.hook_q"))
             fwd(attn.k_proj, self.out_hook(f"{b}.attn.hook_k"))
             fwd(attn.v_proj, self.out_hook(f"{b}.attn.hook_v"))
             if hasattr(attn, "q_norm"):
-                fwd(attn.q_norm, self.out_hook(f"{l}:q_normed", self.aux))
-                fwd(attn.k_norm, self.out_hook(f"{l}:k_normed", self.aux))
+                fwd(attn.q_norm, self.out_hook(f"{b}.attn.hook_q_normed"))
+                fwd(attn.k_norm, self.out_hook(f"{b}.attn.hook_k_normed"))
             pre(attn.o_proj, self.in_hook(f"{b}.attn.hook_z"))
             fwd(mlp.gate_proj, self.out_hook(f"{b}.mlp.hook_pre"))
             fwd(mlp.up_proj, self.out_hook(f"{b}.mlp.hook_pre_linear"))
@@ -289,6 +183,10 @@ class Recorder:
                 fwd(layer.post_attention_layernorm, self.out_hook(f"{b}.hook_attn_out"))
                 pre(layer.pre_feedforward_layernorm, self.in_hook(f"{b}.hook_resid_mid"))
                 fwd(layer.pre_feedforward_layernorm, self.out_hook(f"{b}.ln2.hook_normalized"))
+                fwd(layer.post_feedforward_layernorm, self.out_hook(f"{b}.hook_mlp_out"))
+            elif self.family == "olmo2":
+                fwd(layer.post_attention_layernorm, self.out_hook(f"{b}.hook_attn_out"))
+                pre(mlp, self.in_hook(f"{b}.hook_resid_mid"))
                 fwd(layer.post_feedforward_layernorm, self.out_hook(f"{b}.hook_mlp_out"))
             else:
                 fwd(attn.o_proj, self.out_hook(f"{b}.hook_attn_out"))
@@ -331,9 +229,18 @@ def close(a, b, tol, what):
     return err
 
 
+def normed_heads(t, spec, n, heads, hd):
+    """A q_norm/k_norm output (batch dropped) as [heads, n, head_dim]: Gemma 3 normalises
+    [heads, n, d], Qwen 3 [n, heads, d], OLMo 2 the flat [n, heads*d]."""
+    if spec.get("qk_norm") is None:  # Gemma 3
+        return t
+    return t.reshape(n, heads, hd).transpose(0, 1)
+
+
 def run_sequence(model, spec, ids):
     cfg = model.config
-    L, nh, nkv, hd = cfg.num_hidden_layers, cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim
+    L, nh, nkv = cfg.num_hidden_layers, cfg.num_attention_heads, cfg.num_key_value_heads
+    hd = getattr(cfg, "head_dim", None) or cfg.hidden_size // nh
     n = len(ids)
     input_ids = torch.tensor([ids], dtype=torch.long)
     with Recorder(model, spec) as rec, torch.no_grad():
@@ -365,8 +272,11 @@ def run_sequence(model, spec, ids):
             close(hs[l + 1][0], acts[f"{b}.hook_resid_post"], 0.0, f"hidden_states[{l + 1}] == resid_post[{l}]")
 
         # RoPE recomputed independently from the cos/sin this attention layer received.
-        if f"{l}:q_normed" in aux:
-            q_in, k_in = aux[f"{l}:q_normed"], aux[f"{l}:k_normed"]  # [heads, n, d] (batch dropped)
+        if f"{b}.attn.hook_q_normed" in acts:
+            q_in = normed_heads(acts[f"{b}.attn.hook_q_normed"], spec, n, nh, hd)
+            k_in = normed_heads(acts[f"{b}.attn.hook_k_normed"], spec, n, nkv, hd)
+            acts[f"{b}.attn.hook_q_normed"] = heads_flat(q_in[None])
+            acts[f"{b}.attn.hook_k_normed"] = heads_flat(k_in[None])
         else:
             q_in = acts[f"{b}.attn.hook_q"].view(n, nh, hd).transpose(0, 1)
             k_in = acts[f"{b}.attn.hook_k"].view(n, nkv, hd).transpose(0, 1)
@@ -382,6 +292,8 @@ def run_sequence(model, spec, ids):
 
         # Mask: causal, plus the sliding window on sliding layers (key j visible iff i - W < j <= i).
         layer_type = cfg.layer_types[l] if getattr(cfg, "layer_types", None) else "full_attention"
+        if cfg.model_type == "mistral" and cfg.sliding_window is not None:  # every layer slides
+            layer_type = "sliding_attention"
         i_idx = torch.arange(n)[:, None]
         j_idx = torch.arange(n)[None, :]
         visible = j_idx <= i_idx
@@ -400,6 +312,7 @@ def run_sequence(model, spec, ids):
 
     expected_widths = {
         "attn.hook_q": nh * hd, "attn.hook_k": nkv * hd, "attn.hook_v": nkv * hd,
+        "attn.hook_q_normed": nh * hd, "attn.hook_k_normed": nkv * hd,
         "attn.hook_rot_q": nh * hd, "attn.hook_rot_k": nkv * hd, "attn.hook_z": nh * hd,
         "mlp.hook_pre": cfg.intermediate_size, "mlp.hook_pre_linear": cfg.intermediate_size,
         "mlp.hook_post": cfg.intermediate_size,

@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Tiny random GGUF models (Gemma 2, Gemma 3, Llama) with goldens from transformers.
+"""Tiny random GGUF models (Gemma 2, Gemma 3, Llama) with goldens from transformers, and GGUFs of
+the Llama-like fixtures (Qwen 2, Qwen 3, Mistral, OLMo 2) that Lantern must run as it runs their
+safetensors.
 
 Each model is made in transformers (fixed seed, float32, norm gains large enough to matter),
 written to GGUF the way llama.cpp's converter does it (Gemma norms stored as 1 + w, Llama q/k rows
@@ -8,14 +10,31 @@ permuted, tied embeddings without output.weight) with its matrices quantised to 
 (dequantised to float32, eager attention) for the golden logits. So the goldens test Lantern's
 whole GGUF path: metadata → config, name mapping, shapes, dequantisation, norms, RoPE pairing.
 
-    python3 tools/make_gguf_fixtures.py [--out Tests/Fixtures/gguf]
+The Llama-like fixtures (Tests/Fixtures/{qwen2,qwen3,mistral,olmo2}_tiny, tools/make_fixtures.py)
+are written as llama.cpp's converter (convert_hf_to_gguf.py) writes those architectures:
+architectures qwen2, qwen3, olmo2 and, for Mistral, llama; tensor names from the `gguf` package's
+TensorNameMap for the architecture (the converter's own mapping; Qwen 2's biases as
+blk.N.attn_{q,k,v}.bias); the metadata keys its TextModel and model classes add (head_dim as
+attention.key_length/value_length where the config has one; vocab_size and rope.dimension_count
+for llama); q/k rows permuted for llama only (llama.cpp rotates halves, NEOX, for qwen2, qwen3 and
+olmo2); norm gains as they are (only Gemma's get + 1); every tensor F32, so the GGUF run must equal
+the safetensors run to summation order. One addition: tiny-mistral.gguf carries
+`llama.attention.sliding_window` (4), which llama.cpp's converter does not write for Mistral (and
+llama.cpp runs such files with full attention); without it the fixture's window could not bite.
+Each file is checked here: every tensor name is one of gguf's MODEL_TENSORS for its architecture,
+and where transformers can load the architecture from GGUF (qwen2 and qwen3 given the fixture's
+config.json, since its GGUF loader keeps Qwen3Config's default head_dim; Mistral as the Llama it is
+written as, without a window, at the positions the window does not reach) its logits equal the
+fixture's reference.
+
+    python3 tools/make_gguf_fixtures.py [--out Tests/Fixtures/gguf] [--fixtures Tests/Fixtures]
 """
 import argparse, json, os
 import numpy as np
 import torch
 import gguf
 from gguf import GGMLQuantizationType as T
-from transformers import (AutoModelForCausalLM, Gemma2Config, Gemma2ForCausalLM, Gemma3TextConfig,
+from transformers import (AutoConfig, AutoModelForCausalLM, Gemma2Config, Gemma2ForCausalLM, Gemma3TextConfig,
                           Gemma3ForCausalLM, LlamaConfig, LlamaForCausalLM)
 
 TOKENS = [2, 17, 99, 5, 64, 3, 120, 42, 7, 88]
@@ -134,11 +153,95 @@ def write_gguf(path, model, cfg, family):
     w.close()
 
 
+LLAMA_LIKE = {"qwen2_tiny": "qwen2", "qwen3_tiny": "qwen3", "mistral_tiny": "llama", "olmo2_tiny": "olmo2"}
+
+
+def write_fixture_gguf(folder, arch, path):
+    """The fixture at `folder` as llama.cpp's converter writes architecture `arch` (F32 tensors)."""
+    from safetensors.numpy import load_file
+    cfg = json.load(open(os.path.join(folder, "config.json")))
+    tensors = load_file(os.path.join(folder, "model.safetensors"))
+    layers, heads, kv = cfg["num_hidden_layers"], cfg["num_attention_heads"], cfg["num_key_value_heads"]
+    head_dim = cfg.get("head_dim") or cfg["hidden_size"] // heads
+    model_arch = next(a for a, n in gguf.MODEL_ARCH_NAMES.items() if n == arch)
+    names = gguf.get_tensor_name_map(model_arch, layers)
+    allowed = {gguf.TENSOR_NAMES[t].format(bid=b) for t in gguf.MODEL_TENSORS[model_arch] for b in range(layers)}
+    w = gguf.GGUFWriter(path, arch)
+    w.add_context_length(cfg["max_position_embeddings"])
+    w.add_embedding_length(cfg["hidden_size"])
+    w.add_block_count(layers)
+    w.add_feed_forward_length(cfg["intermediate_size"])
+    w.add_head_count(heads)
+    w.add_head_count_kv(kv)
+    w.add_rope_freq_base(cfg["rope_parameters"]["rope_theta"])
+    w.add_layer_norm_rms_eps(cfg["rms_norm_eps"])
+    if "head_dim" in cfg and cfg["head_dim"] is not None:  # TextModel writes it when the config has it
+        w.add_key_length(head_dim)
+        w.add_value_length(head_dim)
+    if arch == "llama":  # LlamaModel.set_gguf_parameters
+        w.add_vocab_size(cfg["vocab_size"])
+        w.add_rope_dimension_count(head_dim)
+        if cfg.get("sliding_window"):
+            w.add_sliding_window(cfg["sliding_window"])  # Lantern's addition (see the docstring)
+    w.add_string("tokenizer.ggml.model", "gpt2")
+    w.add_array("tokenizer.ggml.tokens", [f"<t{i}>" for i in range(cfg["vocab_size"])])
+    w.add_array("tokenizer.ggml.token_type", [1] * cfg["vocab_size"])
+    w.add_array("tokenizer.ggml.merges", ["<t1> <t2>"])
+    w.add_uint32("tokenizer.ggml.bos_token_id", cfg["bos_token_id"])
+    w.add_uint32("tokenizer.ggml.eos_token_id", cfg["eos_token_id"])
+    for hf, x in sorted(tensors.items()):
+        x = x.astype(np.float32)
+        if arch == "llama" and hf.endswith(("q_proj.weight", "q_proj.bias")):
+            x = permute(x, heads)
+        if arch == "llama" and hf.endswith(("k_proj.weight", "k_proj.bias")):
+            x = permute(x, kv)
+        name = names.get_name(hf, try_suffixes=(".weight", ".bias"))
+        assert name is not None and name.rsplit(".", 1)[0] in allowed, f"{arch}: {hf} -> {name} is not a {arch} tensor"
+        w.add_tensor(name, x)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return cfg
+
+
+def check_with_transformers(out, path, folder, arch, cfg):
+    """Where transformers reads the architecture from GGUF, its logits for the fixture's sequences
+    equal the fixture's reference (Mistral's only where its window does not reach)."""
+    if arch == "olmo2":
+        return "transformers has no GGUF loader for olmo2"
+    from safetensors.numpy import load_file
+    reference = load_file(os.path.join(folder, "reference.safetensors"))
+    sequences = json.load(open(os.path.join(folder, "reference.json")))["sequences"]
+    # Qwen: the fixture's own config, as transformers' GGUF loader keeps Qwen3Config's default
+    # head_dim (128) whatever attention.key_length says; what this checks is the tensors (names,
+    # Qwen 2's biases). Mistral: read as the Llama it is written as, which has no window, so only
+    # the positions the window does not reach can agree. Lantern's test checks the metadata.
+    config = None if arch == "llama" else AutoConfig.from_pretrained(folder)
+    reach = cfg.get("sliding_window") if arch == "llama" else None
+    back = AutoModelForCausalLM.from_pretrained(out, gguf_file=os.path.basename(path), config=config,
+                                                dtype=torch.float32, attn_implementation="eager").eval()
+    worst = 0.0
+    for s, ids in enumerate(sequences):
+        with torch.no_grad():
+            logits = back(torch.tensor([ids])).logits[0].numpy()[:reach]
+        expected = reference[f"{s}:logits"][:reach]
+        worst = max(worst, float(np.abs(logits - expected).max() / np.abs(expected).max()))
+    assert worst <= 1e-5, f"{path}: transformers' logits from the GGUF differ from the reference by {worst}"
+    return f"transformers reads it back: logits within {worst:.1e} of the reference"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="Tests/Fixtures/gguf")
+    ap.add_argument("--fixtures", default="Tests/Fixtures")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
+    for fixture, arch in LLAMA_LIKE.items():
+        folder = os.path.join(args.fixtures, fixture)
+        path = os.path.join(args.out, fixture.replace("_tiny", "").join(["tiny-", ".gguf"]))
+        cfg = write_fixture_gguf(folder, arch, path)
+        print(fixture, "->", path, os.path.getsize(path), "bytes;", check_with_transformers(args.out, path, folder, arch, cfg))
     for family in ["gemma2", "gemma3", "llama"]:
         model, cfg = make(family)
         path = os.path.join(args.out, f"tiny-{family}.gguf")

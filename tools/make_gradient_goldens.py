@@ -3,8 +3,8 @@
 
 What it does
 ------------
-Loads each tiny fixture model (Tests/Fixtures/{gemma2_tiny,gemma3_tiny,llama_tiny}, made by
-tools/make_fixtures.py) with transformers in float32, eager attention, and runs the fixture's
+Loads each tiny fixture model (Tests/Fixtures/{gemma2,gemma3,llama,qwen2,qwen3,mistral,olmo2}_tiny,
+made by tools/make_fixtures.py) with transformers in float32, eager attention, and runs the fixture's
 second (longer) token sequence. Hook points map to HF modules exactly as in make_fixtures.py; each
 captured tensor is the very tensor the next module consumes, so after ``retain_grad`` and
 ``backward`` its ``.grad`` is the gradient of the metric with respect to that hook point.
@@ -22,8 +22,10 @@ Metrics (logit differences, after the final softcap where the model has one):
 
 Writes, per model, ``Tests/Fixtures/gradients/<model>.safetensors`` with float32 tensors
 ``"{metric}:{hook}"`` (no batch dimension, [n, width]) for every parameterless hook point but the
-attention pattern (under ``frozen``, q/k/rot_q/rot_k get no gradient and are left out) (hook_embed, resid_pre/mid/post, ln1/ln2 normalized, q/k/v, rot_q/rot_k, z,
-attn_out, mlp pre/pre_linear/post, mlp_out, ln_final), and ``<model>.json`` with the tokens, each
+attention pattern (under ``frozen``, q/k/q_normed/k_normed/rot_q/rot_k get no gradient and are
+left out) (hook_embed, resid_pre/mid/post, ln1/ln2 normalized where the family has them, q/k/v,
+q_normed/k_normed where it has a QK-norm, rot_q/rot_k, z, attn_out, mlp pre/pre_linear/post,
+mlp_out, ln_final), and ``<model>.json`` with the tokens, each
 metric's target, baseline, position and value, and the torch/transformers versions.
 
 Regenerate (repository root; CPU, a few seconds; needs torch, transformers, safetensors):
@@ -42,15 +44,24 @@ import types
 import torch
 import transformers
 from safetensors.torch import save_file
-from transformers import Gemma2ForCausalLM, Gemma3ForCausalLM, LlamaForCausalLM
+from transformers import (Gemma2ForCausalLM, Gemma3ForCausalLM, LlamaForCausalLM, MistralForCausalLM,
+                          Olmo2ForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM)
 from transformers.models.gemma2 import modeling_gemma2
 from transformers.models.gemma3 import modeling_gemma3
 from transformers.models.llama import modeling_llama
+from transformers.models.mistral import modeling_mistral
+from transformers.models.olmo2 import modeling_olmo2
+from transformers.models.qwen2 import modeling_qwen2
+from transformers.models.qwen3 import modeling_qwen3
 
 MODELS = {
     "gemma2_tiny": (Gemma2ForCausalLM, modeling_gemma2, "gemma"),
     "gemma3_tiny": (Gemma3ForCausalLM, modeling_gemma3, "gemma"),
     "llama_tiny": (LlamaForCausalLM, modeling_llama, "llama"),
+    "qwen2_tiny": (Qwen2ForCausalLM, modeling_qwen2, "llama"),
+    "qwen3_tiny": (Qwen3ForCausalLM, modeling_qwen3, "llama"),
+    "mistral_tiny": (MistralForCausalLM, modeling_mistral, "llama"),
+    "olmo2_tiny": (Olmo2ForCausalLM, modeling_olmo2, "olmo2"),
 }
 MID_POSITION = 3
 
@@ -92,8 +103,12 @@ class GradRecorder:
             attn, mlp = layer.self_attn, layer.mlp
             pre(layer, self.in_hook(f"{b}.hook_resid_pre"))
             fwd(layer, self.out_hook(f"{b}.hook_resid_post"))
-            fwd(layer.input_layernorm, self.out_hook(f"{b}.ln1.hook_normalized"))
+            if self.family != "olmo2":
+                fwd(layer.input_layernorm, self.out_hook(f"{b}.ln1.hook_normalized"))
             pre(attn, self.layer_hook(l))
+            if hasattr(attn, "q_norm"):
+                fwd(attn.q_norm, self.out_hook(f"{b}.attn.hook_q_normed"))
+                fwd(attn.k_norm, self.out_hook(f"{b}.attn.hook_k_normed"))
             fwd(attn.q_proj, self.out_hook(f"{b}.attn.hook_q"))
             fwd(attn.k_proj, self.out_hook(f"{b}.attn.hook_k"))
             fwd(attn.v_proj, self.out_hook(f"{b}.attn.hook_v"))
@@ -105,6 +120,10 @@ class GradRecorder:
                 fwd(layer.post_attention_layernorm, self.out_hook(f"{b}.hook_attn_out"))
                 pre(layer.pre_feedforward_layernorm, self.in_hook(f"{b}.hook_resid_mid"))
                 fwd(layer.pre_feedforward_layernorm, self.out_hook(f"{b}.ln2.hook_normalized"))
+                fwd(layer.post_feedforward_layernorm, self.out_hook(f"{b}.hook_mlp_out"))
+            elif self.family == "olmo2":
+                fwd(layer.post_attention_layernorm, self.out_hook(f"{b}.hook_attn_out"))
+                pre(mlp, self.in_hook(f"{b}.hook_resid_mid"))
                 fwd(layer.post_feedforward_layernorm, self.out_hook(f"{b}.hook_mlp_out"))
             else:
                 fwd(attn.o_proj, self.out_hook(f"{b}.hook_attn_out"))
@@ -153,7 +172,7 @@ def frozen(model, module):
     norms = [m for m in model.modules() if type(m).__name__.endswith("RMSNorm")]
     module.eager_attention_forward = attention
     for m in norms:
-        m.forward = types.MethodType(llama_norm if type(m).__name__.startswith("Llama") else gemma_norm, m)
+        m.forward = types.MethodType(gemma_norm if type(m).__name__.startswith("Gemma") else llama_norm, m)
     try:
         yield len(norms)
     finally:
@@ -162,12 +181,14 @@ def frozen(model, module):
             del m.forward
 
 
-def flat(name, grad):
-    """[1, n, w] -> [n, w]; rotated q/k [1, heads, n, d] -> [n, heads*d] (position-major)."""
-    if name.endswith("hook_rot_q") or name.endswith("hook_rot_k"):
+def flat(name, grad, family):
+    """[1, n, w] -> [n, w]; rotated q/k [1, heads, n, d] -> [n, heads*d] (position-major), and
+    Gemma 3's normed q/k alike; Qwen 3's normed q/k [1, n, heads, d] -> [n, heads*d]."""
+    heads_first = name.endswith(("hook_rot_q", "hook_rot_k")) or (family == "gemma" and name.endswith("_normed"))
+    if heads_first:
         _, h, n, d = grad.shape
         return grad[0].transpose(0, 1).reshape(n, h * d)
-    return grad[0]
+    return grad[0].reshape(grad.shape[1], -1)
 
 
 def gradients(model, module, family, ids, position, pick):
@@ -182,7 +203,7 @@ def gradients(model, module, family, ids, position, pick):
     metric = logits[position, target] - logits[position, baseline]
     metric.backward()
     # Hooks that receive no gradient (q and k under frozen patterns) are left out; the test wants zeros there.
-    grads = {name: flat(name, t.grad).detach().clone().contiguous() for name, t in rec.tensors.items() if t.grad is not None}
+    grads = {name: flat(name, t.grad, family).detach().clone().contiguous() for name, t in rec.tensors.items() if t.grad is not None}
     if not torch.equal(embed.grad, rec.tensors["blocks.0.hook_resid_pre"].grad):
         raise AssertionError("hook_embed and blocks.0.hook_resid_pre are one tensor; their gradients must agree")
     grads["hook_embed"] = embed.grad[0].detach().clone().contiguous()

@@ -27,13 +27,15 @@ Score and scale edits:
                vanish in Gemma 3, whose q/k norms and post-attention norm undo it)
   scale_ln2    the last layer's ln2 (pre_feedforward_layernorm; Llama's post_attention_layernorm): x1.5
   scale_final  ln_final (model.norm): every row's scale halved
+(OLMo 2 has no ln1 or ln2: only scale_final there.)
 
 Every other hook point, edited the same way: 0.5 * sin(1 + j) added to column j of position 2 of
 blocks.1's activation (hook_embed and ln_final.hook_normalized: the model's), applied in
 transformers with torch hooks where that activation is made — forward hooks on the projections and
-norms (q_proj … down_proj's input, input_layernorm, the MLP's input norm), a pre-hook on the
-decoder layer for hook_embed and hook_resid_pre, the layer's output for hook_resid_post, the
-rotary function for hook_rot_q/k, o_proj's input for hook_z. An addition to hook_resid_mid is an
+norms (q_proj … down_proj's input, input_layernorm, the MLP's input norm, q_norm/k_norm for
+hook_q_normed/k_normed where the family has them), a pre-hook on the decoder layer for hook_embed
+and hook_resid_pre, the layer's output for hook_resid_post, the rotary function for hook_rot_q/k,
+o_proj's input for hook_z (every hook point the family has). An addition to hook_resid_mid is an
 addition to hook_attn_out as far as the rest of the pass can tell, so both are made there. Logits
 "add:{hook}:logits" in {model}_hooks.safetensors.
 
@@ -54,13 +56,15 @@ import transformers
 from safetensors.torch import save_file
 from transformers import AutoModelForCausalLM
 
-MODELS = ["gemma2_tiny", "gemma3_tiny", "llama_tiny"]
+MODELS = ["gemma2_tiny", "gemma3_tiny", "llama_tiny", "qwen2_tiny", "qwen3_tiny", "mistral_tiny", "olmo2_tiny"]
 
 
 def edits(config):
     last = config.num_hidden_layers - 1
     window = getattr(config, "sliding_window", None)
     layer_types = getattr(config, "layer_types", None) or ["full_attention"] * config.num_hidden_layers
+    if config.model_type == "mistral" and window is not None:  # Mistral's window is on every layer
+        layer_types = ["sliding_attention"] * config.num_hidden_layers
 
     def zero_head(w):
         w[:, 1] = 0
@@ -103,6 +107,8 @@ def norms(model):
     """TransformerLens's norm names -> the transformers modules (ln2 is the MLP's input norm)."""
     out = {"ln_final": model.model.norm}
     for l, block in enumerate(model.model.layers):
+        if not hasattr(block, "input_layernorm"):  # OLMo 2: no norms on the branches' inputs
+            continue
         out[f"blocks.{l}.ln1"] = block.input_layernorm
         out[f"blocks.{l}.ln2"] = getattr(block, "pre_feedforward_layernorm", None) or block.post_attention_layernorm
     return out
@@ -115,9 +121,11 @@ def rms_scale(module, x):
 
 def scale_edits(config):
     last = config.num_hidden_layers - 1
+    final = {"scale_final": ("ln_final", (0.5, None), "ln_final: every row's scale halved")}
+    if config.model_type == "olmo2":
+        return final
     return {"scale_ln1": ("blocks.0.ln1", (2.0, 1), "layer 0's ln1: position 1's scale doubled"),
-            "scale_ln2": (f"blocks.{last}.ln2", (1.5, None), f"layer {last}'s ln2: every row's scale x1.5"),
-            "scale_final": ("ln_final", (0.5, None), "ln_final: every row's scale halved")}
+            "scale_ln2": (f"blocks.{last}.ln2", (1.5, None), f"layer {last}'s ln2: every row's scale x1.5"), **final}
 
 
 def run_scored(model, ids, score_edit=None, scale_edit=None):
@@ -169,10 +177,19 @@ def boost_key0(x):
     return x
 
 
-ADDITIVE_HOOKS = ["hook_embed"] + [f"blocks.1.{h}" for h in (
-    "hook_resid_pre", "ln1.hook_normalized", "attn.hook_q", "attn.hook_k", "attn.hook_v", "attn.hook_rot_q",
-    "attn.hook_rot_k", "attn.hook_z", "hook_attn_out", "hook_resid_mid", "ln2.hook_normalized", "mlp.hook_pre",
-    "mlp.hook_pre_linear", "mlp.hook_post", "hook_mlp_out", "hook_resid_post")] + ["ln_final.hook_normalized"]
+def additive_hooks(model):
+    """The hook points of `model`'s family edited by addition: every one but the attention maps,
+    the scales and hook_result, in layer 1 and outside the blocks."""
+    block = model.model.layers[1]
+    pre_norms = hasattr(block, "input_layernorm")
+    names = ["hook_resid_pre"] + (["ln1.hook_normalized"] if pre_norms else []) + ["attn.hook_q", "attn.hook_k", "attn.hook_v"]
+    names += ["attn.hook_q_normed", "attn.hook_k_normed"] if hasattr(block.self_attn, "q_norm") else []
+    names += ["attn.hook_rot_q", "attn.hook_rot_k", "attn.hook_z", "hook_attn_out", "hook_resid_mid"]
+    names += (["ln2.hook_normalized"] if pre_norms else []) + ["mlp.hook_pre", "mlp.hook_pre_linear", "mlp.hook_post",
+                                                               "hook_mlp_out", "hook_resid_post"]
+    return ["hook_embed"] + [f"blocks.1.{h}" for h in names] + ["ln_final.hook_normalized"]
+
+
 POSITION = 2
 
 
@@ -181,9 +198,22 @@ def addition(width):
 
 
 def added_rows(x):
-    """x [1, n, width] with the addition at POSITION."""
+    """x [1, n, width] with the addition at POSITION; a q/k norm's output [1, n, heads, head_dim]
+    (Qwen 3) takes it over heads × head_dim, position-major as Lantern's [n, heads·head_dim]."""
     x = x.clone()
-    x[0, POSITION] += addition(x.shape[-1])
+    if x.dim() == 4:
+        x[0, POSITION] += addition(x.shape[2] * x.shape[3]).view(x.shape[2], x.shape[3])
+    else:
+        x[0, POSITION] += addition(x.shape[-1])
+    return x
+
+
+def added_heads(x):
+    """x [1, heads, n, head_dim] (Gemma 3's q/k norm output, rotated q/k) with the addition at
+    POSITION, laid out over heads × head_dim."""
+    x = x.clone()
+    heads, dh = x.shape[1], x.shape[3]
+    x[0, :, POSITION] += addition(heads * dh).view(heads, dh)
     return x
 
 
@@ -192,6 +222,7 @@ def run_added(model, ids, hook):
     import importlib
     block = model.model.layers[1]
     gemma = hasattr(block, "pre_feedforward_layernorm")
+    pre_norms = hasattr(block, "input_layernorm")  # OLMo 2: norms on the branches' outputs only
     handles, patched = [], None
 
     def output(module):
@@ -219,6 +250,12 @@ def run_added(model, ids, hook):
         output(block.pre_feedforward_layernorm if gemma else block.post_attention_layernorm)
     elif leaf in ("hook_q", "hook_k", "hook_v"):
         output(getattr(block.self_attn, leaf[-1] + "_proj"))
+    elif leaf in ("hook_q_normed", "hook_k_normed"):
+        norm = getattr(block.self_attn, leaf[5] + "_norm")
+        if gemma:  # Gemma 3 normalises [1, heads, n, head_dim]
+            handles.append(norm.register_forward_hook(lambda _m, _a, out: added_heads(out)))
+        else:
+            output(norm)
     elif leaf in ("hook_rot_q", "hook_rot_k"):
         module = importlib.import_module(type(block.self_attn).__module__)
         patched = (module, module.apply_rotary_pos_emb)
@@ -228,10 +265,7 @@ def run_added(model, ids, hook):
         def rotary(q, k, *rest, original=patched[1], which=leaf[-1]):
             q, k = original(q, k, *rest)
             if state["layer"] == 1:
-                target = q if which == "q" else k  # [1, heads, n, head_dim]
-                heads, dh = target.shape[1], target.shape[3]
-                target = target.clone()
-                target[0, :, POSITION] += addition(heads * dh).view(heads, dh)
+                target = added_heads(q if which == "q" else k)  # [1, heads, n, head_dim]
                 q, k = (target, k) if which == "q" else (q, target)
             return q, k
 
@@ -239,7 +273,7 @@ def run_added(model, ids, hook):
     elif leaf == "hook_z":
         handles.append(block.self_attn.o_proj.register_forward_pre_hook(lambda _m, args: (added_rows(args[0]),)))
     elif leaf in ("hook_attn_out", "hook_resid_mid"):
-        output(block.post_attention_layernorm if gemma else block.self_attn.o_proj)
+        output(block.post_attention_layernorm if gemma or not pre_norms else block.self_attn.o_proj)
     elif leaf == "hook_pre":
         output(block.mlp.gate_proj)
     elif leaf == "hook_pre_linear":
@@ -247,7 +281,7 @@ def run_added(model, ids, hook):
     elif leaf == "hook_post":
         handles.append(block.mlp.down_proj.register_forward_pre_hook(lambda _m, args: (added_rows(args[0]),)))
     elif leaf == "hook_mlp_out":
-        output(block.post_feedforward_layernorm if gemma else block.mlp)
+        output(block.post_feedforward_layernorm if gemma or not pre_norms else block.mlp)
     elif leaf == "hook_resid_post":
         output(block)
     elif hook == "ln_final.hook_normalized":
@@ -317,7 +351,7 @@ def main():
             assert (tensors[f"{edit_name}:logits"] - clean).abs().max() > 1e-4, f"{name} {edit_name}: the edit must change the logits"
         save_file(tensors, os.path.join(args.out, f"{name}.safetensors"))
         added = {}
-        for hook in ADDITIVE_HOOKS:
+        for hook in additive_hooks(model):
             edited = run_added(model, ids, hook)
             assert (edited - clean).abs().max() > 1e-4, f"{name} {hook}: the edit must change the logits"
             added[f"add:{hook}:logits"] = edited

@@ -169,9 +169,8 @@ public struct PolysemanticityJSON: Encodable, Sendable {
 /// request's fault, not the file's, and is said before the file is read.
 enum JobSAE {
     static func load(_ path: String, hook: String?, hookField: Field, _ loaded: LanternModel, _ f: JobFrontEnd) throws -> SAE {
-        let layers = loaded.config.layerCount
-        if let hook, !HookNames.all(layers: layers).contains(hook) {
-            throw AnalysisError.invalid(HookNames.unknown(hook, flag: f.name(hookField), layers: layers))
+        if let hook, !HookNames.all(loaded.config).contains(hook) {
+            throw AnalysisError.invalid(HookNames.unknown(hook, flag: f.name(hookField), in: loaded.config))
         }
         let sae = try SAE.load(path: path, backend: loaded.backend, hook: hook)
         try sae.check(against: loaded.config)

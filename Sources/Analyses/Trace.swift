@@ -47,9 +47,9 @@ public struct TraceRequest: AnalysisRequest {
         if wantsGradients && (gradTarget == nil || gradBaseline == nil) {
             throw AnalysisError.invalid("gradients need both \(context.name(Self.gradTarget)) and \(context.name(Self.gradBaseline))")
         }
-        let layers = context.config.layerCount, names = HookNames.all(layers: layers)
+        let names = HookNames.all(context.config)
         for pattern in hooks where !names.contains(where: { HookFilter([pattern]).matches($0) }) {
-            let hint = HookNames.closest(to: pattern, layers: layers).map { "did you mean \($0)? " } ?? ""
+            let hint = HookNames.closest(to: pattern, in: context.config).map { "did you mean \($0)? " } ?? ""
             throw AnalysisError.invalid("\(context.name(Self.hooks)) '\(pattern)' matches no hook of this model (\(hint)see --list-hooks)")
         }
     }
@@ -65,7 +65,7 @@ public struct TraceRequest: AnalysisRequest {
             let result = try transformer.gradients(tokens: tokens, of: .logitDifference(target: target, baseline: baseline, position: gradPosition),
                                                    hooks: HookFilter(hooks))
             // Forward order, the attention patterns among them (activations only: they have no gradient).
-            let order = HookNames.forwardIndex(layers: transformer.config.layerCount)
+            let order = HookNames.forwardIndex(transformer.config)
             var named: [(name: String, entries: [SafetensorsWriter.Entry])] = []
             for point in result.points {
                 named.append((point.name, [.init(name: point.name, shape: point.activation.shape, values: try backend.read(point.activation)),

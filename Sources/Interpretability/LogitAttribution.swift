@@ -81,7 +81,7 @@ public struct LogitAttribution: Sendable {
 /// W_U[target] − W_U[baseline]. Heads split the attention output: for Gemma, whose post-attention
 /// norm acts on the sum of the heads, each head's share is its hook_result times gain/rms of the
 /// whole branch (the norm's scale frozen at the prompt's value), so the heads sum to hook_attn_out.
-/// MLPs enter as hook_mlp_out (after Gemma's post-feedforward norm). RMSNorm has no bias and no
+/// MLPs enter as hook_mlp_out (after the post-feedforward norm: Gemma, OLMo 2). RMSNorm has no bias and no
 /// centring, so the components sum to the uncapped logit difference exactly; only Gemma 2's final
 /// softcap leaves a remainder.
 public enum DirectLogitAttribution {

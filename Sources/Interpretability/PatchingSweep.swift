@@ -140,7 +140,7 @@ public struct PatchingSweep {
     /// swept head by head (attn.hook_z, q, k, v and their rotated forms, hook_result).
     public func families(_ patterns: [String]) throws -> [(family: String, rows: [PatchingRow])] {
         let c = model.config
-        let names = HookNames.all(layers: c.layerCount)
+        let names = HookNames.all(c)
         var order: [String] = [], rows: [String: [PatchingRow]] = [:]
         for pattern in patterns {
             let matched = names.filter { HookFilter([pattern]).matches($0) }
@@ -216,8 +216,8 @@ public struct PatchingSweep {
     /// (heads, columns per head) for hooks laid out head by head.
     static func headLayout(of hook: String, config c: ModelConfig) -> (Int, Int)? {
         if hook.hasSuffix("attn.hook_result") { return (c.heads, c.hiddenSize) }
-        for suffix in ["attn.hook_z", "attn.hook_q", "attn.hook_rot_q"] where hook.hasSuffix(suffix) { return (c.heads, c.headDim) }
-        for suffix in ["attn.hook_k", "attn.hook_v", "attn.hook_rot_k"] where hook.hasSuffix(suffix) { return (c.kvHeads, c.headDim) }
+        for suffix in ["attn.hook_z", "attn.hook_q", "attn.hook_q_normed", "attn.hook_rot_q"] where hook.hasSuffix(suffix) { return (c.heads, c.headDim) }
+        for suffix in ["attn.hook_k", "attn.hook_k_normed", "attn.hook_v", "attn.hook_rot_k"] where hook.hasSuffix(suffix) { return (c.kvHeads, c.headDim) }
         return nil
     }
 }

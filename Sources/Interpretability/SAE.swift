@@ -139,7 +139,7 @@ public final class SAE: @unchecked Sendable {
     /// Refuses an SAE that does not fit `model`: a hook it lacks, or a width other than d_in.
     public func check(against model: ModelConfig) throws {
         guard let width = HookWidths.width(of: hookName, in: model) else {
-            let hint = HookNames.closest(to: hookName, layers: model.layerCount).map { "did you mean \($0)? " } ?? ""
+            let hint = HookNames.closest(to: hookName, in: model).map { "did you mean \($0)? " } ?? ""
             throw LanternError.invalidArgument("\(source): hook_name: the model has no hook '\(hookName)' (it has \(model.layerCount) layers; \(hint)see `lantern trace --list-hooks`)")
         }
         guard width == dIn else {
@@ -151,11 +151,13 @@ public final class SAE: @unchecked Sendable {
 /// The width of each hook point's activation rows.
 public enum HookWidths {
     public static func width(of hook: String, in c: ModelConfig) -> Int? {
-        guard HookNames.all(layers: c.layerCount).contains(hook) else { return nil }
+        guard HookNames.all(c).contains(hook) else { return nil }
         let suffixes: [(String, Int)] = [
-            ("attn.hook_q", c.heads * c.headDim), ("attn.hook_rot_q", c.heads * c.headDim), ("attn.hook_z", c.heads * c.headDim),
+            ("attn.hook_q", c.heads * c.headDim), ("attn.hook_q_normed", c.heads * c.headDim), ("attn.hook_rot_q", c.heads * c.headDim),
+            ("attn.hook_z", c.heads * c.headDim),
             ("attn.hook_result", c.heads * c.hiddenSize),
-            ("attn.hook_k", c.kvHeads * c.headDim), ("attn.hook_rot_k", c.kvHeads * c.headDim), ("attn.hook_v", c.kvHeads * c.headDim),
+            ("attn.hook_k", c.kvHeads * c.headDim), ("attn.hook_k_normed", c.kvHeads * c.headDim), ("attn.hook_rot_k", c.kvHeads * c.headDim),
+            ("attn.hook_v", c.kvHeads * c.headDim),
             ("mlp.hook_pre", c.intermediateSize), ("mlp.hook_pre_linear", c.intermediateSize), ("mlp.hook_post", c.intermediateSize),
         ]
         if HookNames.isAttentionMap(hook) { return nil }

@@ -66,7 +66,7 @@ public func lantern_model_config(_ handle: UnsafeMutableRawPointer?, _ error: Er
             "eos_token_ids": c.eosTokens.map(Int.init), "pad_token_id": c.padToken.map { Int($0) } ?? NSNull(),
             "has_tokenizer": m.tokenizer != nil, "tokenizer_unavailable": m.tokenizerUnavailable ?? NSNull(), "backend": m.backend.name, "source": m.source,
             "model_name": m.displayName, "notice": owner.notice ?? NSNull(),
-            "hook_names": HookNames.all(layers: c.layerCount), "parameter_names": m.transformer.parameterNames,
+            "hook_names": HookNames.all(c), "parameter_names": m.transformer.parameterNames,
         ]
         return try jsonText(object)
     }

@@ -22,8 +22,8 @@ struct SAEOptions: ParsableArguments {
 
 /// Refuses a hook name (when given) that `model` does not have, suggesting the nearest one.
 func checkHook(_ name: String?, flag: String, model: ModelConfig) throws {
-    guard let name, !HookNames.all(layers: model.layerCount).contains(name) else { return }
-    throw ValidationError(HookNames.unknown(name, flag: flag, layers: model.layerCount))
+    guard let name, !HookNames.all(model).contains(name) else { return }
+    throw ValidationError(HookNames.unknown(name, flag: flag, in: model))
 }
 
 /// Writes an HTML page and says where.

@@ -37,7 +37,7 @@ struct Trace: ParsableCommand {
     func run() throws {
         let loaded = try model.load()
         if listHooks {
-            print(HookNames.all(layers: loaded.config.layerCount).joined(separator: "\n"))
+            print(HookNames.all(loaded.config).joined(separator: "\n"))
             return
         }
         let context = loaded.analysisContext()

@@ -2,13 +2,20 @@ import Formats
 import LanternCore
 
 extension ModelConfig {
-    /// The configuration a GGUF file's metadata describes (architectures gemma3, gemma2, llama).
+    /// The configuration a GGUF file's metadata describes (architectures gemma3, gemma2, llama,
+    /// qwen2, qwen3, olmo2; llama.cpp writes Mistral as llama).
     ///
     /// Conventions GGUF does not spell out: Gemma 3 files may omit the local RoPE θ (10 000), the
     /// sliding pattern (every 6th layer global) and query_pre_attn_scalar (head_dim); Gemma 2
     /// files may omit the softcaps (50, 30); Llama files
-    /// store q/k permuted so RoPE pairs neighbouring dimensions (`.interleaved`); a model without
-    /// `output.weight` ties its unembedding to the embedding.
+    /// store q/k permuted so RoPE pairs neighbouring dimensions (`.interleaved`), while llama.cpp
+    /// rotates halves (NEOX) for Qwen 2, Qwen 3 and OLMo 2 and leaves their q/k as they are; a
+    /// model without `output.weight` ties its unembedding to the embedding.
+    ///
+    /// Sliding windows: llama.cpp's converter writes none for Mistral (and llama.cpp runs such a
+    /// file with full attention); a llama file that does carry `llama.attention.sliding_window`
+    /// gets it on every layer, as Mistral's config means it. Qwen files' windows are ignored, as
+    /// llama.cpp ignores them; an OLMo 2 file with one (OLMo 3's layout) is refused.
     public static func gguf(_ g: GGUFFile) throws -> ModelConfig {
         let arch = try g.string("general.architecture")
         let family: Family
@@ -16,8 +23,12 @@ extension ModelConfig {
         case "gemma3": family = .gemma3
         case "gemma2": family = .gemma2
         case "llama": family = .llama
+        case "qwen2": family = .qwen2
+        case "qwen3": family = .qwen3
+        case "olmo2": family = .olmo2
         default:
-            throw LanternError.badFile(path: g.path, field: "general.architecture", problem: "'\(arch)' is not supported (gemma3, gemma2, llama)")
+            throw LanternError.badFile(path: g.path, field: "general.architecture",
+                                       problem: "'\(arch)' is not supported (gemma3, gemma2, llama, qwen2, qwen3, olmo2)")
         }
         func key(_ k: String) -> String { "\(arch).\(k)" }
         func bad(_ field: String, _ problem: String) -> LanternError { .badFile(path: g.path, field: field, problem: problem) }
@@ -64,7 +75,9 @@ extension ModelConfig {
             ropeLocal = RopeParams(theta: try g.optionalFloat(key("rope.local.freq_base")) ?? 10_000, rotaryDim: rotaryDim)
         }
 
-        let window = try g.optionalInt(key("attention.sliding_window"))
+        // llama.cpp writes a window of 0 to mean none; Gemma files have always had a real one.
+        let written = try g.optionalInt(key("attention.sliding_window"))
+        let window = family.isGemma ? written : written.flatMap { $0 == 0 ? nil : $0 }
         var sliding: [Bool]
         switch family {
         case .gemma3:
@@ -72,7 +85,13 @@ extension ModelConfig {
                                       1...Limits.layers)
             sliding = (0..<layers).map { ($0 + 1) % pattern != 0 }
         case .gemma2: sliding = (0..<layers).map { $0 % 2 == 0 }
-        case .llama: sliding = Array(repeating: false, count: layers)
+        case .llama, .mistral: sliding = Array(repeating: true, count: layers)
+        case .qwen2, .qwen3: sliding = Array(repeating: false, count: layers)
+        case .olmo2:
+            if let window {
+                throw bad(key("attention.sliding_window"), "\(window): OLMo 2 has no sliding window (OLMo 3's sliding layers are not supported)")
+            }
+            sliding = Array(repeating: false, count: layers)
         }
         if window == nil { sliding = sliding.map { _ in false } }
 
@@ -114,7 +133,7 @@ extension ModelConfig {
             attentionSoftcap: try softcap("attn_logit_softcapping", default: 50),
             finalSoftcap: try softcap("final_logit_softcapping", default: 30),
             tiedEmbeddings: !g.has("output.weight"),
-            activation: family == .llama ? .silu : .geluTanh,
+            activation: family.isGemma ? .geluTanh : .silu,
             contextLength: try g.optionalInt(key("context_length")) ?? 8192,
             bosToken: try tokenID("tokenizer.ggml.bos_token_id"),
             eosTokens: eos.map { [$0] } ?? [],
@@ -128,6 +147,11 @@ extension ModelConfig {
 /// A GGUF file's tensors under the Hugging Face names the transformer asks for, in HF's row-major
 /// [out, in] shapes (GGUF's `ne` reversed). Weights alias the mapped file in their stored
 /// (possibly quantised) dtype.
+///
+/// Names are llama.cpp's (`gguf` package, `MODEL_TENSORS`): `blk.N.attn_q.weight`, Qwen 2's biases
+/// `blk.N.attn_q.bias`; the block norms are named by what they do there — `attn_norm` and
+/// `ffn_norm` read a branch's input, `post_attention_norm` and `post_ffw_norm` its output — and so
+/// map to different HF names by family.
 ///
 /// Gemma GGUFs store RMSNorm gains as `1 + w` (llama.cpp's converter adds the 1), while the
 /// transformer's Gemma norm adds 1 itself; so this source serves Gemma norms as `stored − 1` in a
@@ -147,27 +171,37 @@ public final class GGUFWeights: WeightSource, @unchecked Sendable {
             "model.norm.weight": "output_norm.weight",
             "lm_head.weight": "output.weight",
         ]
-        let perLayer: [(String, String)] = [
-            ("input_layernorm", "attn_norm"),
+        let norms: [(String, String)]
+        switch family {
+        case .gemma2, .gemma3:
+            norms = [("input_layernorm", "attn_norm"), ("post_attention_layernorm", "post_attention_norm"),
+                     ("pre_feedforward_layernorm", "ffn_norm"), ("post_feedforward_layernorm", "post_ffw_norm")]
+        case .olmo2:
+            norms = [("post_attention_layernorm", "post_attention_norm"), ("post_feedforward_layernorm", "post_ffw_norm")]
+        case .llama, .mistral, .qwen2, .qwen3:
+            norms = [("input_layernorm", "attn_norm"), ("post_attention_layernorm", "ffn_norm")]
+        }
+        let modules: [(String, String)] = [
             ("self_attn.q_proj", "attn_q"), ("self_attn.k_proj", "attn_k"), ("self_attn.v_proj", "attn_v"),
             ("self_attn.o_proj", "attn_output"),
             ("self_attn.q_norm", "attn_q_norm"), ("self_attn.k_norm", "attn_k_norm"),
             ("mlp.gate_proj", "ffn_gate"), ("mlp.up_proj", "ffn_up"), ("mlp.down_proj", "ffn_down"),
-        ] + (family == .llama
-            ? [("post_attention_layernorm", "ffn_norm")]
-            : [("post_attention_layernorm", "post_attention_norm"), ("pre_feedforward_layernorm", "ffn_norm"),
-               ("post_feedforward_layernorm", "post_ffw_norm")])
+        ]
+        var perLayer: [(hf: String, gguf: String)] = []
+        for (hf, gg) in norms + modules {
+            for suffix in [".weight", ".bias"] { perLayer.append((hf + suffix, gg + suffix)) }
+        }
         let layers = Set(file.tensorNames.compactMap { name -> Int? in
             guard name.hasPrefix("blk.") else { return nil }
             return Int(name.dropFirst(4).prefix { $0 != "." })
         })
         for l in layers {
-            for (hf, gg) in perLayer { names["model.layers.\(l).\(hf).weight"] = "blk.\(l).\(gg).weight" }
+            for (hf, gg) in perLayer { names["model.layers.\(l).\(hf)"] = "blk.\(l).\(gg)" }
         }
         self.names = names.filter { file.has($0.value) }
 
         var shifted: [String: FloatBuffer] = [:]
-        if family != .llama {
+        if family.isGemma {
             for gg in self.names.values where gg.hasSuffix("norm.weight") {
                 let t = try file.tensor(gg)
                 shifted[gg] = FloatBuffer(try t.floats().map { $0 - 1 })

@@ -93,7 +93,7 @@ public struct GradientResult: @unchecked Sendable {
 /// Per-layer linear paths that replace the MLPs in a backward pass (circuit tracing's
 /// replacement model): the gradient at a block's `hook_mlp_out` reaches its `ln2.hook_normalized`
 /// only through that layer's transcoder skip x ↦ x · W_skip, and not at all where a layer has none.
-/// The real MLP (and Gemma's post-feedforward norm) gets no gradient: its output is a constant.
+/// The real MLP (and its output norm: Gemma, OLMo 2) gets no gradient: its output is a constant.
 public struct MLPSkipPaths: @unchecked Sendable, Equatable {
     /// layer → W_skipᵀ [d_out, d_in], the weight layout `Backend.matmul(x, w)` applies as x · wᵀ.
     public let weights: [Int: Tensor]
@@ -114,7 +114,7 @@ public struct MLPSkipPaths: @unchecked Sendable, Equatable {
 public struct BackwardOptions: Sendable, Equatable {
     /// Attention patterns fixed: gradients flow through the values only (none reach q and k).
     public var freezeAttentionPatterns: Bool
-    /// Every RMSNorm's 1/rms fixed (final, QK and Gemma's sandwich norms included): each norm
+    /// Every RMSNorm's 1/rms fixed (final, QK and the branches' output norms included): each norm
     /// becomes the linear map x ↦ x ∘ g / rms(x₀).
     public var freezeNormScales: Bool
 

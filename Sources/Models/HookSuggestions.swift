@@ -1,11 +1,11 @@
 /// "Did you mean …" for mistyped hook names: the nearest hook point of the model by edit distance.
 extension HookNames {
-    /// The hook of a `layers`-block model closest to `name` (Levenshtein distance over characters),
+    /// The hook of a model with `config` closest to `name` (Levenshtein distance over characters),
     /// when it is close enough to be a typo: at most a third of the name's length away.
-    public static func closest(to name: String, layers: Int) -> String? {
+    public static func closest(to name: String, in config: ModelConfig) -> String? {
         let typed = Array(name.utf8)
         var best: (name: String, distance: Int)?
-        for candidate in all(layers: layers) {
+        for candidate in all(config) {
             let d = editDistance(typed, Array(candidate.utf8))
             if d < best?.distance ?? Int.max { best = (candidate, d) }
         }
@@ -15,9 +15,9 @@ extension HookNames {
 
     /// One line for a hook name the model does not have: which flag gave it, the nearest real
     /// hook, and where to see them all.
-    public static func unknown(_ name: String, flag: String, layers: Int) -> String {
-        let hint = closest(to: name, layers: layers).map { "did you mean \($0)? " } ?? ""
-        return "\(flag) '\(name)' is not a hook of this model (\(layers) layers): \(hint)see `lantern trace --list-hooks`"
+    public static func unknown(_ name: String, flag: String, in config: ModelConfig) -> String {
+        let hint = closest(to: name, in: config).map { "did you mean \($0)? " } ?? ""
+        return "\(flag) '\(name)' is not a hook of this model (\(config.layerCount) layers): \(hint)see `lantern trace --list-hooks`"
     }
 
     /// Levenshtein distance (insertions, deletions, substitutions), two rows at a time.

@@ -103,13 +103,15 @@ public final class Hooks {
 
 /// The TransformerLens names of one block's hook points, made once per model.
 struct BlockHookNames {
-    let residPre, ln1Scale, ln1, q, k, v, rotQ, rotK, scores, pattern, z, result, attnOut, residMid, ln2Scale, ln2,
-        mlpPre, mlpPreLinear, mlpPost, mlpOut, residPost: String
+    let residPre, ln1Scale, ln1, q, k, v, qNormed, kNormed, rotQ, rotK, scores, pattern, z, result, attnOut, residMid,
+        ln2Scale, ln2, mlpPre, mlpPreLinear, mlpPost, mlpOut, residPost: String
 
     init(layer l: Int) {
         let b = "blocks.\(l)."
         residPre = b + "hook_resid_pre"; ln1Scale = b + "ln1.hook_scale"; ln1 = b + "ln1.hook_normalized"
         q = b + "attn.hook_q"; k = b + "attn.hook_k"; v = b + "attn.hook_v"
+        // TransformerLens's bridge names the QK-norm outputs so (hook_q stays the projection's output).
+        qNormed = b + "attn.hook_q_normed"; kNormed = b + "attn.hook_k_normed"
         rotQ = b + "attn.hook_rot_q"; rotK = b + "attn.hook_rot_k"; scores = b + "attn.hook_attn_scores"
         pattern = b + "attn.hook_pattern"; z = b + "attn.hook_z"; result = b + "attn.hook_result"
         attnOut = b + "hook_attn_out"; residMid = b + "hook_resid_mid"
@@ -118,10 +120,13 @@ struct BlockHookNames {
         mlpOut = b + "hook_mlp_out"; residPost = b + "hook_resid_post"
     }
 
-    /// In forward order.
-    var all: [String] {
-        [residPre, ln1Scale, ln1, q, k, v, rotQ, rotK, scores, pattern, z, result, attnOut, residMid, ln2Scale, ln2,
-         mlpPre, mlpPreLinear, mlpPost, mlpOut, residPost]
+    /// The hook points a block of `config`'s family has, in forward order: no ln1/ln2 where the
+    /// branches read the residual unnormalised (OLMo 2), q/k_normed only with a QK-norm.
+    func all(_ config: ModelConfig) -> [String] {
+        let inputNorm = { (scale: String, normalized: String) in config.preNorms ? [scale, normalized] : [] }
+        return [residPre] + inputNorm(ln1Scale, ln1) + [q, k, v] + (config.qkNorm == nil ? [] : [qNormed, kNormed])
+            + [rotQ, rotK, scores, pattern, z, result, attnOut, residMid] + inputNorm(ln2Scale, ln2)
+            + [mlpPre, mlpPreLinear, mlpPost, mlpOut, residPost]
     }
 }
 
@@ -130,9 +135,9 @@ public enum HookNames {
     public static let finalScale = "ln_final.hook_scale"
     public static let finalNorm = "ln_final.hook_normalized"
 
-    /// Every hook point of a model with `layers` blocks, in forward order.
-    public static func all(layers: Int) -> [String] {
-        [embed] + (0..<layers).flatMap { BlockHookNames(layer: $0).all } + [finalScale, finalNorm]
+    /// Every hook point of a model with `config`, in forward order.
+    public static func all(_ config: ModelConfig) -> [String] {
+        [embed] + (0..<config.layerCount).flatMap { BlockHookNames(layer: $0).all(config) } + [finalScale, finalNorm]
     }
 
     /// Attention scores [heads, n, keys] (before the softmax, masked keys −∞) and patterns (after it).
@@ -148,7 +153,7 @@ public enum HookNames {
     }
 
     /// Each hook point's place in forward order (to sort results gathered out of order).
-    public static func forwardIndex(layers: Int) -> [String: Int] {
-        Dictionary(uniqueKeysWithValues: all(layers: layers).enumerated().map { ($1, $0) })
+    public static func forwardIndex(_ config: ModelConfig) -> [String: Int] {
+        Dictionary(uniqueKeysWithValues: all(config).enumerated().map { ($1, $0) })
     }
 }

@@ -2,11 +2,18 @@ import Foundation
 import Formats
 import LanternCore
 
-/// The transformer families Lantern runs. They share one implementation; these settings are
-/// where they differ.
+/// The transformer families Lantern runs. They share one implementation; the conventions below
+/// (`ModelConfig.normForm`, `preNorms`, `postNorms`, `qkNorm`, `qkvBias`, ...) are where they differ.
 public enum Family: String, Sendable, CaseIterable {
-    case gemma2, gemma3, llama
+    case gemma2, gemma3, llama, mistral, qwen2, qwen3, olmo2
+
+    /// Gemma's conventions: norms scale by 1 + w, the embedding by √hidden, GeLU, tied embeddings.
+    public var isGemma: Bool { self == .gemma2 || self == .gemma3 }
 }
+
+/// Where q and k are RMS-normalised before RoPE: over each head's dimensions (Gemma 3, Qwen 3) or
+/// over the whole projection output, every head at once (OLMo 2).
+public enum QKNorm: Sendable { case perHead, whole }
 
 public enum Activation: String, Sendable { case geluTanh, silu }
 
@@ -39,13 +46,25 @@ public struct ModelConfig: Sendable, Equatable {
     public var padToken: Int32?
 
     // Family conventions.
-    public var normForm: RMSNormForm { family == .llama ? .llama : .gemma }
+    public var normForm: RMSNormForm { family.isGemma ? .gemma : .llama }
     /// Gemma multiplies the embedding by √hidden (computed in f32).
-    public var embeddingScale: Float { family == .llama ? 1 : Float(hiddenSize).squareRoot() }
-    /// Gemma's extra norms on each branch before the residual add.
-    public var sandwichNorms: Bool { family != .llama }
-    /// Gemma 3 normalises q and k per head before RoPE.
-    public var qkNorm: Bool { family == .gemma3 }
+    public var embeddingScale: Float { family.isGemma ? Float(hiddenSize).squareRoot() : 1 }
+    /// Norms on the inputs of attention and the MLP (ln1, ln2): every family but OLMo 2, whose
+    /// branches read the residual stream as it is.
+    public var preNorms: Bool { family != .olmo2 }
+    /// Norms on the outputs of attention and the MLP before the residual add (ln1_post, ln2_post):
+    /// Gemma's sandwich norms, OLMo 2's only ones.
+    public var postNorms: Bool { family.isGemma || family == .olmo2 }
+    /// How q and k are normalised before RoPE, if they are.
+    public var qkNorm: QKNorm? {
+        switch family {
+        case .gemma3, .qwen3: .perHead
+        case .olmo2: .whole
+        case .gemma2, .llama, .mistral, .qwen2: nil
+        }
+    }
+    /// Qwen 2's q, k and v projections add a bias (its output projection has none).
+    public var qkvBias: Bool { family == .qwen2 }
 
     public func rope(layer: Int) -> RopeParams { slidingLayers[layer] ? ropeLocal : ropeGlobal }
     public func window(layer: Int) -> Int? { slidingLayers[layer] ? slidingWindow : nil }
@@ -64,7 +83,8 @@ extension ModelConfig {
     static let schema: ConfigSchema = {
         let limits = Limits.self
         var fields: [ConfigSchema.Field] = [
-            .init("model_type", .choice(["gemma2", "gemma3", "gemma3_text", "llama", "mistral"], expected: "gemma2, gemma3_text, llama"), .required()),
+            .init("model_type", .choice(["gemma2", "gemma3", "gemma3_text", "llama", "mistral", "qwen2", "qwen3", "olmo2"],
+                                        expected: "gemma2, gemma3_text, llama, mistral, qwen2, qwen3, olmo2"), .required()),
             .init("hidden_size", .integer(1...limits.hidden), .required()),
             .init("intermediate_size", .integer(1...limits.intermediate), .required()),
             .init("num_attention_heads", .integer(1...limits.heads), .required()),
@@ -75,6 +95,10 @@ extension ModelConfig {
             .init("layer_types", .strings),
             .init("sliding_window_pattern", .integer(1...limits.layers)),
             .init("sliding_window", .integer(1...limits.context)),
+            .init("use_sliding_window", .boolean),
+            .init("max_window_layers", .integer(0...limits.layers)),
+            .init("attention_bias", .boolean),
+            .init("mlp_bias", .boolean),
             .init("max_position_embeddings", .integer(1...limits.context)),
             .init("rope_theta", .number(.positive)),
             .init("rope_local_base_freq", .number(.positive)),
@@ -143,7 +167,16 @@ extension ModelConfig {
         switch try reader.required("model_type", reader.string) {
         case "gemma2": family = .gemma2
         case "gemma3", "gemma3_text": family = .gemma3
+        case "mistral": family = .mistral
+        case "qwen2": family = .qwen2
+        case "qwen3": family = .qwen3
+        case "olmo2": family = .olmo2
         default: family = .llama
+        }
+        // Biases Lantern has no place for: the output projection's (attention_bias sets it with q, k
+        // and v in Llama, Mistral, Qwen 3 and OLMo 2) and the MLP's. Ignoring them would run another model.
+        for key in ["attention_bias", "mlp_bias"] where try reader.bool(key) == true {
+            throw bad(key, "true is not supported (projection biases other than Qwen 2's q, k, v)")
         }
         let hidden = try int("hidden_size")
         let heads = try int("num_attention_heads")
@@ -157,9 +190,14 @@ extension ModelConfig {
             throw bad("head_dim", "\(headDim) must be a positive even number")
         }
 
-        // Which layers slide: layer_types when present, else each family's rule.
+        // Which layers slide: layer_types when present (Mistral's attention ignores them, as
+        // transformers' does), else each family's rule. Qwen's sliding_window applies only with
+        // use_sliding_window, to the layers from max_window_layers on; Mistral's to every layer.
+        var window = try reader.int("sliding_window")
+        if family == .qwen2 || family == .qwen3, try reader.bool("use_sliding_window") != true { window = nil }
+        if family == .olmo2 { window = nil }
         var sliding: [Bool]
-        if let types = try reader.strings("layer_types") {
+        if family != .mistral, let types = try reader.strings("layer_types") {
             guard types.count == layers else { throw bad("layer_types", "\(types.count) entries for \(layers) layers") }
             for type in types where type != "sliding_attention" && type != "full_attention" {
                 throw bad("layer_types", "'\(type)' is neither sliding_attention nor full_attention")
@@ -172,10 +210,13 @@ extension ModelConfig {
                 // Never 0 (the schema's range): it divides below. Every real Gemma 3 uses 6.
                 let pattern = try reader.int("sliding_window_pattern") ?? 6
                 sliding = (0..<layers).map { ($0 + 1) % pattern != 0 }
-            case .llama: sliding = Array(repeating: false, count: layers)
+            case .mistral: sliding = Array(repeating: true, count: layers)
+            case .qwen2, .qwen3:
+                let first = try reader.int("max_window_layers") ?? 28
+                sliding = (0..<layers).map { $0 >= first }
+            case .llama, .olmo2: sliding = Array(repeating: false, count: layers)
             }
         }
-        let window = try reader.int("sliding_window")
         if window == nil { sliding = sliding.map { _ in false } }
 
         // RoPE: transformers 5 nests parameters (per layer type for Gemma 3); 4 keeps them on top.
@@ -212,7 +253,7 @@ extension ModelConfig {
 
         let scalar = try float("query_pre_attn_scalar")
         let activationName = try reader.string("hidden_activation") ?? reader.string("hidden_act")
-            ?? (family == .llama ? "silu" : "gelu_pytorch_tanh")
+            ?? (family.isGemma ? "gelu_pytorch_tanh" : "silu")
         let activation: Activation
         switch activationName {
         case "gelu_pytorch_tanh", "gelu_tanh", "gelu": activation = .geluTanh
@@ -242,15 +283,15 @@ extension ModelConfig {
             heads: heads,
             kvHeads: kvHeads,
             headDim: headDim,
-            rmsEps: try float("rms_norm_eps") ?? 1e-6,
+            rmsEps: try float("rms_norm_eps") ?? (family == .olmo2 ? 1e-5 : 1e-6),
             ropeGlobal: ropeGlobal,
             ropeLocal: ropeLocal,
             attentionScale: 1 / (scalar ?? Float(headDim)).squareRoot(),
             slidingWindow: window,
             slidingLayers: sliding,
             attentionSoftcap: family == .gemma2 ? try softcap("attn_logit_softcapping") : nil,
-            finalSoftcap: family == .llama ? nil : try softcap("final_logit_softcapping"),
-            tiedEmbeddings: try reader.bool("tie_word_embeddings") ?? (family != .llama),
+            finalSoftcap: family.isGemma ? try softcap("final_logit_softcapping") : nil,
+            tiedEmbeddings: try reader.bool("tie_word_embeddings") ?? family.isGemma,
             activation: activation,
             contextLength: try reader.int("max_position_embeddings") ?? 8192,
             bosToken: try tokenList("bos_token_id").first,

@@ -27,7 +27,7 @@ extension Transformer {
     public func recordForward(_ tokens: [Int32], interventions: [(pattern: String, body: HookFunction)] = [],
                               patterns: HookFilter = .none) throws -> ForwardRecord {
         _ = try differentiableBackend()
-        let kept = HookNames.all(layers: config.layerCount).filter { !HookNames.hasNoGradient($0) || patterns.matches($0) }
+        let kept = HookNames.all(config).filter { !HookNames.hasNoGradient($0) || patterns.matches($0) }
         let hooks = Hooks(capture: HookFilter(kept))
         for i in interventions { hooks.intervene(i.pattern, i.body) }
         try forward(tokens, hooks: hooks, logits: .none)
@@ -113,18 +113,24 @@ extension Transformer {
             let w = blocks[l], names = self.names[l]
             g = try at(names.residPost, g)
 
-            // MLP.
+            // MLP; its input norm (ln2) where the family has one, else the residual feeds it directly.
             var gMlp = try at(names.mlpOut, g)
-            let preNorm = c.sandwichNorms ? w.preFeedforwardNorm! : w.postAttentionNorm
+            func intoResidMid(_ gH2: Tensor?) throws -> Tensor? {
+                guard let ln2 = w.ln2 else { return try at(names.residMid, try sum(g, gH2)) }
+                return try at(names.residMid, try sum(g, try normBack(try act(names.residMid), ln2, try at(names.ln2, gH2))))
+            }
             if let skips = options.mlpSkips {
-                // The replacement model: the MLP output is a constant plus the transcoder's skip.
+                // The replacement model: the MLP output is a constant plus the transcoder's skip,
+                // which reads ln2.hook_normalized (a family without ln2 has no such transcoders).
+                guard w.ln2 != nil else {
+                    throw LanternError.unsupported("transcoder skips read blocks.L.ln2.hook_normalized, which a \(c.family.rawValue) block does not have")
+                }
                 for name in [names.mlpPost, names.mlpPre, names.mlpPreLinear] { _ = try at(name, nil) }
-                let gH2 = try at(names.ln2, try skips.weights[l].flatMap { try matmulBack(gMlp, $0) })
-                g = try at(names.residMid, try sum(g, try normBack(try act(names.residMid), preNorm, gH2)))
+                g = try intoResidMid(try skips.weights[l].flatMap { try matmulBack(gMlp, $0) })
             } else {
-                if c.sandwichNorms, let gOut = gMlp {
+                if let ln2Post = w.ln2Post, let gOut = gMlp {
                     let unnormed = try b.matmul(try act(names.mlpPost), w.down)
-                    gMlp = try normBack(unnormed, w.postFeedforwardNorm!, gOut)
+                    gMlp = try normBack(unnormed, ln2Post, gOut)
                 }
                 let gPost = try at(names.mlpPost, try matmulBack(gMlp, w.down))
                 var gGate: Tensor?, gUp: Tensor?
@@ -136,15 +142,14 @@ extension Transformer {
                 }
                 gGate = try at(names.mlpPre, gGate)
                 gUp = try at(names.mlpPreLinear, gUp)
-                let gH2 = try at(names.ln2, try sum(try matmulBack(gGate, w.gate), try matmulBack(gUp, w.up)))
-                g = try at(names.residMid, try sum(g, try normBack(try act(names.residMid), preNorm, gH2)))
+                g = try intoResidMid(try sum(try matmulBack(gGate, w.gate), try matmulBack(gUp, w.up)))
             }
 
             // Attention.
             var gAttn = try at(names.attnOut, g)
-            if c.sandwichNorms, let gOut = gAttn {
+            if let ln1Post = w.ln1Post, let gOut = gAttn {
                 let unnormed = try b.matmul(try act(names.z), w.o)
-                gAttn = try normBack(unnormed, w.postAttentionNorm, gOut)
+                gAttn = try normBack(unnormed, ln1Post, gOut)
             }
             // hook_result (each head's output before the sum over heads): the sum passes the
             // branch's gradient to every head unchanged.
@@ -179,17 +184,22 @@ extension Transformer {
             var gQ = try gRotQ.map { try b.ropeBackward($0, heads: c.heads, headDim: c.headDim, start: 0, params: rope) }
             var gK = try gRotK.map { try b.ropeBackward($0, heads: c.kvHeads, headDim: c.headDim, start: 0, params: rope) }
             if let qNorm = w.qNorm, let kNorm = w.kNorm {
-                gQ = try headNormBackward(try act(names.q), qNorm, gQ, b, frozenScale: options.freezeNormScales)
-                gK = try headNormBackward(try act(names.k), kNorm, gK, b, frozenScale: options.freezeNormScales)
+                gQ = try qkNormBackward(try act(names.q), qNorm, try at(names.qNormed, gQ), b, frozenScale: options.freezeNormScales)
+                gK = try qkNormBackward(try act(names.k), kNorm, try at(names.kNormed, gK), b, frozenScale: options.freezeNormScales)
             }
+            // The projections' biases are constants: the gradient at hook_q/k/v passes through unchanged.
             gQ = try at(names.q, gQ)
             gK = try at(names.k, gK)
-            let gH = try at(names.ln1, try sum(try matmulBack(gQ, w.q), try matmulBack(gK, w.k), try matmulBack(gV, w.v)))
-            g = try at(names.residPre, try sum(g, try normBack(try act(names.residPre), w.inputNorm, gH)))
+            let gH = try sum(try matmulBack(gQ, w.q), try matmulBack(gK, w.k), try matmulBack(gV, w.v))
+            if let ln1 = w.ln1 {
+                g = try at(names.residPre, try sum(g, try normBack(try act(names.residPre), ln1, try at(names.ln1, gH))))
+            } else {
+                g = try at(names.residPre, try sum(g, gH))
+            }
         }
         _ = try at(HookNames.embed, g)
         // The walk visits hooks in reverse, but not always exactly (q before k); report forward order.
-        let order = HookNames.forwardIndex(layers: c.layerCount)
+        let order = HookNames.forwardIndex(c)
         return points.sorted { order[$0.name, default: 0] < order[$1.name, default: 0] }
     }
 
@@ -201,12 +211,13 @@ extension Transformer {
         return b
     }
 
-    /// The backward of Gemma 3's QK-norm (RMSNorm over each head's dimensions).
-    private func headNormBackward(_ x: Tensor, _ weight: Tensor, _ g: Tensor?, _ b: any DifferentiableBackend,
-                                  frozenScale: Bool) throws -> Tensor? {
+    /// The backward of the QK-norm (`qkNorm`): per head (Gemma 3, Qwen 3) or over the whole row (OLMo 2).
+    private func qkNormBackward(_ x: Tensor, _ weight: Tensor, _ g: Tensor?, _ b: any DifferentiableBackend,
+                                frozenScale: Bool) throws -> Tensor? {
         guard let g else { return nil }
-        let rows = [x.count / config.headDim, config.headDim]
-        return try b.rmsNormBackward(try x.reshaped(rows), weight: weight, eps: config.rmsEps, form: config.normForm,
+        let c = config
+        let rows = c.qkNorm == .perHead ? [x.count / c.headDim, c.headDim] : x.shape
+        return try b.rmsNormBackward(try x.reshaped(rows), weight: weight, eps: c.rmsEps, form: c.normForm,
                                      gradient: try g.reshaped(rows), frozenScale: frozenScale).reshaped(x.shape)
     }
 }

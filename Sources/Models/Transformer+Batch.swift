@@ -48,19 +48,13 @@ extension Transformer {
             x = try pass.visit(names.residPre, x, l)
 
             // Attention: the products over every row, RoPE and attention per sequence.
-            let h = try pass.norm(x, w.inputNorm, scale: names.ln1Scale, normalized: names.ln1, l)
-            var q = try pass.visit(names.q, try b.matmul(h, w.q), l)
-            var k = try pass.visit(names.k, try b.matmul(h, w.k), l)
-            let v = try pass.visit(names.v, try b.matmul(h, w.v), l)
-            if let qNorm = w.qNorm, let kNorm = w.kNorm {
-                q = try headNorm(q, qNorm)
-                k = try headNorm(k, kNorm)
-            }
+            let h = try w.ln1.map { try pass.norm(x, $0, scale: names.ln1Scale, normalized: names.ln1, l) } ?? x
+            let qkv = try attentionInputs(h, layer: l) { try pass.visit($0, $1, l) }
             let rope = c.rope(layer: l)
-            q = try pass.visit(names.rotQ, try pass.perSequence(q) { try b.rope($1, heads: c.heads, headDim: c.headDim, start: 0, params: rope) }, l)
-            k = try pass.visit(names.rotK, try pass.perSequence(k) { try b.rope($1, heads: c.kvHeads, headDim: c.headDim, start: 0, params: rope) }, l)
+            let q = try pass.visit(names.rotQ, try pass.perSequence(qkv.q) { try b.rope($1, heads: c.heads, headDim: c.headDim, start: 0, params: rope) }, l)
+            let k = try pass.visit(names.rotK, try pass.perSequence(qkv.k) { try b.rope($1, heads: c.kvHeads, headDim: c.headDim, start: 0, params: rope) }, l)
             let zRaw = try pass.perSequence(q) { i, qi in
-                try attentionValues(q: qi, keys: try k.rows(segments[i]), values: try v.rows(segments[i]), start: 0, layer: l,
+                try attentionValues(q: qi, keys: try k.rows(segments[i]), values: try qkv.v.rows(segments[i]), start: 0, layer: l,
                                     hooks: each[i])
             }
             let z = try pass.visit(names.z, zRaw, l)
@@ -70,20 +64,13 @@ extension Transformer {
                 let result = try each[i]!(names.result, try headResults(zi, layer: l), l)
                 return each[i]!.hooks.intervenes(names.result) ? try sumHeads(result) : nil
             } input: { try z.rows($0) }
-            if c.sandwichNorms { attnOut = try b.rmsNorm(attnOut, weight: w.postAttentionNorm, eps: c.rmsEps, form: c.normForm) }
-            attnOut = try pass.visit(names.attnOut, attnOut, l)
+            attnOut = try pass.visit(names.attnOut, try branchNorm(attnOut, w.ln1Post), l)
             x = try pass.visit(names.residMid, try b.add(x, attnOut), l)
 
             // MLP.
-            let preNorm = c.sandwichNorms ? w.preFeedforwardNorm! : w.postAttentionNorm
-            let h2 = try pass.norm(x, preNorm, scale: names.ln2Scale, normalized: names.ln2, l)
-            let gate = try pass.visit(names.mlpPre, try b.matmul(h2, w.gate), l)
-            let up = try pass.visit(names.mlpPreLinear, try b.matmul(h2, w.up), l)
-            let act = c.activation == .geluTanh ? try b.gegluTanh(gate: gate, up: up) : try b.swiglu(gate: gate, up: up)
-            let post = try pass.visit(names.mlpPost, act, l)
-            var mlpOut = try b.matmul(post, w.down)
-            if c.sandwichNorms { mlpOut = try b.rmsNorm(mlpOut, weight: w.postFeedforwardNorm!, eps: c.rmsEps, form: c.normForm) }
-            mlpOut = try pass.visit(names.mlpOut, mlpOut, l)
+            let h2 = try w.ln2.map { try pass.norm(x, $0, scale: names.ln2Scale, normalized: names.ln2, l) } ?? x
+            let ffn = try mlp(h2, layer: l) { try pass.visit($0, $1, l) }
+            let mlpOut = try pass.visit(names.mlpOut, try branchNorm(ffn.out, w.ln2Post), l)
             x = try pass.visit(names.residPost, try b.add(x, mlpOut), l)
             if let finite, try !finite.allFinite(x) {
                 // On the way to an error only: the first sequence that went non-finite, run alone,

@@ -9,8 +9,8 @@ extension Transformer {
     public var weightBytesPerToken: Int {
         var total = finalNorm.byteCount + unembedding.byteCount
         for w in blocks {
-            for t in [w.inputNorm, w.postAttentionNorm, w.q, w.k, w.v, w.o, w.gate, w.up, w.down] { total += t.byteCount }
-            for t in [w.preFeedforwardNorm, w.postFeedforwardNorm, w.qNorm, w.kNorm] { total += t?.byteCount ?? 0 }
+            for t in [w.q, w.k, w.v, w.o, w.gate, w.up, w.down] { total += t.byteCount }
+            for t in [w.ln1, w.ln2, w.ln1Post, w.ln2Post, w.qNorm, w.kNorm, w.qBias, w.kBias, w.vBias] { total += t?.byteCount ?? 0 }
         }
         return total
     }

@@ -4,7 +4,7 @@ import LanternCore
 /// and the pieces of the model that direct logit attribution reads.
 extension Transformer {
     /// Each head's output [n, heads·hidden]: head h's z slice times its slice of W_O, before the
-    /// sum over heads and before Gemma's post-attention norm. Row i holds heads 0, 1, … in order.
+    /// sum over heads and before the post-attention norm (Gemma, OLMo 2). Row i holds heads 0, 1, … in order.
     ///
     /// Computed as one product of a block-diagonal spread of z (row (i, h) keeps only head h's
     /// columns) with the whole W_O, so that every stored weight type (quantised included) works
@@ -26,7 +26,7 @@ extension Transformer {
     }
 
     /// The sum over heads of a (possibly intervened) hook_result: the attention branch before
-    /// Gemma's post-attention norm, as the forward pass continues with it.
+    /// the post-attention norm (Gemma, OLMo 2), as the forward pass continues with it.
     func sumHeads(_ result: Tensor) throws -> Tensor {
         let (heads, d) = (config.heads, config.hiddenSize)
         let values = try backend.read(result)
@@ -41,15 +41,31 @@ extension Transformer {
         return try backend.tensor(sum, shape: [n, d])
     }
 
-    /// The gain of layer l's post-attention RMSNorm as the forward pass applies it ((1 + w) in
-    /// Gemma's form), or nil where the attention branch enters the residual unnormalised (Llama,
-    /// whose `post_attention_layernorm` is really the MLP's input norm).
+    /// The gain of layer l's norm on the attention's output (ln1_post) as the forward pass applies
+    /// it ((1 + w) in Gemma's form), or nil where the attention branch enters the residual
+    /// unnormalised (Llama-style blocks, whose `post_attention_layernorm` is the MLP's input norm).
     public func postAttentionGain(layer l: Int) throws -> [Float]? {
         guard blocks.indices.contains(l) else {
             throw LanternError.invalidArgument("layer \(l) is out of range: the model has \(config.layerCount) layers (0..<\(config.layerCount))")
         }
-        guard config.sandwichNorms else { return nil }
-        return try gain(of: blocks[l].postAttentionNorm)
+        return try blocks[l].ln1Post.map { try gain(of: $0) }
+    }
+
+    /// What layer l's attention branch adds at every position whatever its pattern: each head's
+    /// share of the value bias through W_O (a pattern's rows sum to 1), [hidden]; nil where the
+    /// values have no bias (all but Qwen 2). With frozen patterns it is the branch's one constant
+    /// term, which no node of an attribution graph accounts for.
+    public func attentionValueBias(layer l: Int) throws -> [Float]? {
+        guard blocks.indices.contains(l) else {
+            throw LanternError.invalidArgument("layer \(l) is out of range: the model has \(config.layerCount) layers (0..<\(config.layerCount))")
+        }
+        guard let vBias = blocks[l].vBias else { return nil }
+        let c = config, group = c.heads / c.kvHeads, bias = try backend.read(vBias)
+        var z = [Float](repeating: 0, count: c.heads * c.headDim)
+        for h in 0..<c.heads {
+            for j in 0..<c.headDim { z[h * c.headDim + j] = bias[(h / group) * c.headDim + j] }
+        }
+        return try backend.read(try backend.matmul(try backend.tensor(z, shape: [1, c.heads * c.headDim]), blocks[l].o))
     }
 
     /// The unembedding rows of `tokens` [count, hidden] as f32, whatever their storage: the

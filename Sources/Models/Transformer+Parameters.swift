@@ -13,18 +13,22 @@ extension Transformer {
         var names = ["embed.W_E"]
         for l in 0..<config.layerCount {
             let b = "blocks.\(l)."
-            names += [b + "ln1.w", b + "attn.W_Q", b + "attn.W_K", b + "attn.W_V", b + "attn.W_O"]
-            if config.qkNorm { names += [b + "attn.q_norm.w", b + "attn.k_norm.w"] }
-            if config.sandwichNorms { names += [b + "ln1_post.w"] }
-            names += [b + "ln2.w", b + "mlp.W_gate", b + "mlp.W_in", b + "mlp.W_out"]
-            if config.sandwichNorms { names += [b + "ln2_post.w"] }
+            if config.preNorms { names += [b + "ln1.w"] }
+            names += [b + "attn.W_Q", b + "attn.W_K", b + "attn.W_V", b + "attn.W_O"]
+            if config.qkvBias { names += [b + "attn.b_Q", b + "attn.b_K", b + "attn.b_V"] }
+            if config.qkNorm != nil { names += [b + "attn.q_norm.w", b + "attn.k_norm.w"] }
+            if config.postNorms { names += [b + "ln1_post.w"] }
+            if config.preNorms { names += [b + "ln2.w"] }
+            names += [b + "mlp.W_gate", b + "mlp.W_in", b + "mlp.W_out"]
+            if config.postNorms { names += [b + "ln2_post.w"] }
         }
         return names + ["ln_final.w", "unembed.W_U"]
     }
 
     /// The parameter `name` (one of `parameterNames`): matrices [out, in] as stored (q/k/v
     /// [heads·headDim, hidden], o [hidden, heads·headDim], gate/up [mlp, hidden], down [hidden,
-    /// mlp], W_E and W_U [vocab, hidden]); norm gains [width].
+    /// mlp], W_E and W_U [vocab, hidden]); norm gains [width]; Qwen 2's biases b_Q [heads·headDim],
+    /// b_K and b_V [kvHeads·headDim].
     public func parameter(_ name: String) throws -> Tensor {
         if name == "embed.W_E" { return embedding }
         if name == "unembed.W_U" { return unembedding }
@@ -34,18 +38,20 @@ extension Transformer {
             throw LanternError.invalidArgument("no parameter '\(name)' (see parameterNames: embed.W_E, blocks.L.attn.W_Q, …)")
         }
         let w = blocks[l]
-        let gemma = config.sandwichNorms
         let found: Tensor? = switch parts[2] {
-        case "ln1.w": try gainTensor(w.inputNorm)
-        case "ln1_post.w": gemma ? try gainTensor(w.postAttentionNorm) : nil
-        case "ln2.w": try gainTensor(gemma ? w.preFeedforwardNorm! : w.postAttentionNorm)
-        case "ln2_post.w": try w.postFeedforwardNorm.map(gainTensor)
+        case "ln1.w": try w.ln1.map(gainTensor)
+        case "ln1_post.w": try w.ln1Post.map(gainTensor)
+        case "ln2.w": try w.ln2.map(gainTensor)
+        case "ln2_post.w": try w.ln2Post.map(gainTensor)
         case "attn.q_norm.w": try w.qNorm.map(gainTensor)
         case "attn.k_norm.w": try w.kNorm.map(gainTensor)
         case "attn.W_Q": w.q
         case "attn.W_K": w.k
         case "attn.W_V": w.v
         case "attn.W_O": w.o
+        case "attn.b_Q": w.qBias
+        case "attn.b_K": w.kBias
+        case "attn.b_V": w.vBias
         case "mlp.W_gate": w.gate
         case "mlp.W_in": w.up
         case "mlp.W_out": w.down

@@ -8,7 +8,7 @@ import LanternCore
 /// (circuit-tracer expands the batch dimension to the same end).
 extension Transformer {
     /// `record` with what a frozen backward walk reads stacked `copies` times: each block's
-    /// resid_pre, resid_mid and attn.hook_z (norm scales and Gemma's sandwich norms), the last
+    /// resid_pre, resid_mid and attn.hook_z (norm scales and the branches' output norms), the last
     /// resid_post (the final norm), and `hooks` (seeded or read points). Queries, keys and values
     /// stay single: attention runs copy by copy.
     public func replicated(_ record: ForwardRecord, copies: Int, hooks: [String]) throws -> ForwardRecord {

@@ -8,12 +8,16 @@ import LanternCore
 /// slices of the vocabulary (a cross-entropy needs one logsumexp per row, not the logits).
 public enum LogitRows: Sendable { case all, last, none, finalNormed }
 
-/// A decoder-only transformer in the Gemma 2 / Gemma 3 / Llama family, run on any backend.
+/// A decoder-only transformer of the Gemma 2 / Gemma 3 / Llama / Mistral / Qwen 2 / Qwen 3 / OLMo 2
+/// families, run on any backend.
 ///
 /// One block, as in the papers:
-///     h = x + PostNorm(Attention(Norm(x)))        (PostNorm: Gemma's sandwich norm; none for Llama)
+///     h = x + PostNorm(Attention(Norm(x)))
 ///     y = h + PostNorm(MLP(Norm(h)))
-/// with every intermediate activation passing through a named hook point.
+/// where Norm is absent in OLMo 2 and PostNorm present only in Gemma (its sandwich norms) and
+/// OLMo 2; attention may add biases to q, k, v (Qwen 2) and normalise q and k before RoPE (Gemma 3,
+/// Qwen 3 per head, OLMo 2 over the whole projection). Every intermediate activation passes
+/// through a named hook point.
 public final class Transformer: @unchecked Sendable {
     public let config: ModelConfig
     public let backend: any Backend
@@ -84,15 +88,11 @@ public final class Transformer: @unchecked Sendable {
             x = try hook(names.residPre, x, l)
             let residPre = x
 
-            // Attention.
-            let h = try norm(x, w.inputNorm, scale: names.ln1Scale, normalized: names.ln1, l)
-            var q = try hook(names.q, try b.matmul(h, w.q), l)
-            var k = try hook(names.k, try b.matmul(h, w.k), l)
-            let v = try hook(names.v, try b.matmul(h, w.v), l)
-            if let qNorm = w.qNorm, let kNorm = w.kNorm {
-                q = try headNorm(q, qNorm)
-                k = try headNorm(k, kNorm)
-            }
+            // Attention (OLMo 2 has no input norm: its branches read the residual as it is).
+            let h = try w.ln1.map { try norm(x, $0, scale: names.ln1Scale, normalized: names.ln1, l) } ?? x
+            let qkv = try attentionInputs(h, layer: l) { try hook($0, $1, l) }
+            var q = qkv.q, k = qkv.k
+            let v = qkv.v
             let rope = c.rope(layer: l)
             q = try hook(names.rotQ, try b.rope(q, heads: c.heads, headDim: c.headDim, start: start, params: rope), l)
             k = try hook(names.rotK, try b.rope(k, heads: c.kvHeads, headDim: c.headDim, start: start, params: rope), l)
@@ -111,30 +111,23 @@ public final class Transformer: @unchecked Sendable {
                 let result = try hook(names.result, try headResults(z, layer: l), l)
                 if hooks.intervenes(names.result) { attnOut = try sumHeads(result) }
             }
-            if c.sandwichNorms { attnOut = try b.rmsNorm(attnOut, weight: w.postAttentionNorm, eps: c.rmsEps, form: c.normForm) }
-            attnOut = try hook(names.attnOut, attnOut, l)
+            attnOut = try hook(names.attnOut, try branchNorm(attnOut, w.ln1Post), l)
             x = try hook(names.residMid, try b.add(x, attnOut), l)
             let residMid = x
 
             // MLP.
-            let preNorm = c.sandwichNorms ? w.preFeedforwardNorm! : w.postAttentionNorm
-            let h2 = try norm(x, preNorm, scale: names.ln2Scale, normalized: names.ln2, l)
-            let gate = try hook(names.mlpPre, try b.matmul(h2, w.gate), l)
-            let up = try hook(names.mlpPreLinear, try b.matmul(h2, w.up), l)
-            let act = c.activation == .geluTanh ? try b.gegluTanh(gate: gate, up: up) : try b.swiglu(gate: gate, up: up)
-            let post = try hook(names.mlpPost, act, l)
-            var mlpOut = try b.matmul(post, w.down)
-            if c.sandwichNorms { mlpOut = try b.rmsNorm(mlpOut, weight: w.postFeedforwardNorm!, eps: c.rmsEps, form: c.normForm) }
-            mlpOut = try hook(names.mlpOut, mlpOut, l)
+            let h2 = try w.ln2.map { try norm(x, $0, scale: names.ln2Scale, normalized: names.ln2, l) } ?? x
+            let ffn = try mlp(h2, layer: l) { try hook($0, $1, l) }
+            let mlpOut = try hook(names.mlpOut, try branchNorm(ffn.out, w.ln2Post), l)
             x = try hook(names.residPost, try b.add(x, mlpOut), l)
             if let finite, try !finite.allFinite(x) {
                 // Only now, on the way to an error: which of the block's activations went first.
                 // Block 0's input is hook_embed's output, unless a hook on hook_resid_pre replaced it.
                 let inputs: [(String, Tensor)] = l == 0 ? [(HookNames.embed, embedded), (names.residPre, residPre)] : [(names.residPre, residPre)]
-                let steps: [(String, Tensor)] = inputs + [(names.ln1, h),
+                let steps: [(String, Tensor)] = inputs + (w.ln1 == nil ? [] : [(names.ln1, h)]) + [
                     (names.rotQ, q), (names.rotK, k), (names.v, v), (names.z, z), (names.attnOut, attnOut),
-                    (names.residMid, residMid), (names.ln2, h2), (names.mlpPre, gate), (names.mlpPreLinear, up),
-                    (names.mlpPost, post), (names.mlpOut, mlpOut), (names.residPost, x)]
+                    (names.residMid, residMid)] + (w.ln2 == nil ? [] : [(names.ln2, h2)]) + [(names.mlpPre, ffn.gate),
+                    (names.mlpPreLinear, ffn.up), (names.mlpPost, ffn.post), (names.mlpOut, mlpOut), (names.residPost, x)]
                 for (name, tensor) in steps where try !finite.allFinite(tensor) {
                     throw try nonFinite(name, layer: name == HookNames.embed ? nil : l, tensor, firstPosition: start)
                 }
@@ -180,11 +173,6 @@ public final class Transformer: @unchecked Sendable {
         try backend.rmsNorm(residual, weight: finalNorm, eps: config.rmsEps, form: config.normForm)
     }
 
-    /// Gemma 3's QK-norm: RMSNorm over each head's dimensions.
-    func headNorm(_ x: Tensor, _ weight: Tensor) throws -> Tensor {
-        let rows = try x.reshaped([x.count / config.headDim, config.headDim])
-        return try backend.rmsNorm(rows, weight: weight, eps: config.rmsEps, form: config.normForm).reshaped(x.shape)
-    }
 }
 
 /// Keys and values of every layer for the positions run so far, so that each new token costs

@@ -1,17 +1,17 @@
 import Formats
 import LanternCore
 
-/// One block's weights, HF layout ([out, in]), adopted by the backend in their stored dtype.
+/// One block's weights, HF layout ([out, in]), adopted by the backend in their stored dtype, under
+/// TransformerLens's names for the norms (HF's names differ by family: `WeightLoader.block`).
 struct BlockWeights {
-    let inputNorm: Tensor
-    /// Gemma: the norm on the attention branch. Llama: the norm before the MLP.
-    let postAttentionNorm: Tensor
-    /// Gemma only: the norms before and after the MLP.
-    let preFeedforwardNorm: Tensor?
-    let postFeedforwardNorm: Tensor?
-    /// Gemma 3 only: per-head norms of q and k.
-    let qNorm: Tensor?
-    let kNorm: Tensor?
+    /// The norms on the inputs of attention and the MLP (nil in OLMo 2).
+    let ln1, ln2: Tensor?
+    /// The norms on the outputs of attention and the MLP, before the residual add (Gemma, OLMo 2).
+    let ln1Post, ln2Post: Tensor?
+    /// QK-norm gains: [headDim] per head (Gemma 3, Qwen 3) or the projection's width (OLMo 2).
+    let qNorm, kNorm: Tensor?
+    /// Qwen 2's projection biases, as f32 rows (the backends' broadcast add reads f32).
+    let qBias, kBias, vBias: Tensor?
     let q, k, v, o: Tensor
     let gate, up, down: Tensor
 }
@@ -59,18 +59,41 @@ struct WeightLoader {
         return try backend.weight(host)
     }
 
+    /// The tensor `name` as f32 values (biases: the backends add f32 rows only).
+    func loadFloats(_ name: String, _ shape: [Int], why: String) throws -> Tensor {
+        let host = try source.tensor(prefix + name)
+        guard host.shape == shape else {
+            throw LanternError.badFile(path: source.location, field: prefix + name,
+                                       problem: "shape \(host.shape) contradicts config.json, which implies \(shape) (\(why))")
+        }
+        return try backend.tensor(try host.floats(), shape: shape)
+    }
+
     func block(_ l: Int) throws -> BlockWeights {
         let c = config
         let d = c.hiddenSize, qw = c.heads * c.headDim, kw = c.kvHeads * c.headDim, f = c.intermediateSize
         let p = "layers.\(l)."
-        let gemma = c.family != .llama
+        func norm(_ name: String?) throws -> Tensor? {
+            try name.map { try load(p + $0 + ".weight", [d], why: "hidden_size") }
+        }
+        // HF names by family: Llama-style blocks call the MLP's input norm post_attention_layernorm;
+        // Gemma and OLMo 2 use that name for the norm on the attention's output.
+        let gemma = c.family.isGemma
+        let (qNormWidth, kNormWidth) = c.qkNorm == .whole ? (qw, kw) : (c.headDim, c.headDim)
+        let qkNormWhy = c.qkNorm == .whole ? "num_attention_heads / num_key_value_heads × head_dim" : "head_dim"
+        func bias(_ name: String, _ width: Int, _ why: String) throws -> Tensor? {
+            c.qkvBias ? try loadFloats(p + "self_attn.\(name).bias", [width], why: why) : nil
+        }
         return BlockWeights(
-            inputNorm: try load(p + "input_layernorm.weight", [d], why: "hidden_size"),
-            postAttentionNorm: try load(p + "post_attention_layernorm.weight", [d], why: "hidden_size"),
-            preFeedforwardNorm: gemma ? try load(p + "pre_feedforward_layernorm.weight", [d], why: "hidden_size") : nil,
-            postFeedforwardNorm: gemma ? try load(p + "post_feedforward_layernorm.weight", [d], why: "hidden_size") : nil,
-            qNorm: c.qkNorm ? try load(p + "self_attn.q_norm.weight", [c.headDim], why: "head_dim") : nil,
-            kNorm: c.qkNorm ? try load(p + "self_attn.k_norm.weight", [c.headDim], why: "head_dim") : nil,
+            ln1: try norm(c.preNorms ? "input_layernorm" : nil),
+            ln2: try norm(!c.preNorms ? nil : gemma ? "pre_feedforward_layernorm" : "post_attention_layernorm"),
+            ln1Post: try norm(c.postNorms ? "post_attention_layernorm" : nil),
+            ln2Post: try norm(c.postNorms ? "post_feedforward_layernorm" : nil),
+            qNorm: c.qkNorm == nil ? nil : try load(p + "self_attn.q_norm.weight", [qNormWidth], why: qkNormWhy),
+            kNorm: c.qkNorm == nil ? nil : try load(p + "self_attn.k_norm.weight", [kNormWidth], why: qkNormWhy),
+            qBias: try bias("q_proj", qw, "num_attention_heads × head_dim"),
+            kBias: try bias("k_proj", kw, "num_key_value_heads × head_dim"),
+            vBias: try bias("v_proj", kw, "num_key_value_heads × head_dim"),
             q: try load(p + "self_attn.q_proj.weight", [qw, d], why: "num_attention_heads × head_dim, hidden_size"),
             k: try load(p + "self_attn.k_proj.weight", [kw, d], why: "num_key_value_heads × head_dim, hidden_size"),
             v: try load(p + "self_attn.v_proj.weight", [kw, d], why: "num_key_value_heads × head_dim, hidden_size"),

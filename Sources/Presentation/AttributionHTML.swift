@@ -70,7 +70,7 @@ extension HTMLReport {
         \(f(a.logitDifference)) · Σ components \(f(a.componentSum)) · remainder \(String(format: "%+.2e", Double(a.remainder)))<br>
         <span class="legend">Remainder: \(escape(a.remainderExplanation)). Final norm frozen at 1/rms = \(String(format: "%.4g", Double(a.finalScale))).</span></div>
         """
-        let legend = "<div class=\"legend\">Each cell: that component's direct contribution to \(escape(what)) through the final norm at its frozen scale (red raises it, blue lowers it; full colour at ±\(String(format: "%.3g", scale))). Heads are shares of the attention output before Gemma's post-attention norm, scaled by that norm's frozen gain/rms; MLPs are hook_mlp_out.</div>"
+        let legend = "<div class=\"legend\">Each cell: that component's direct contribution to \(escape(what)) through the final norm at its frozen scale (red raises it, blue lowers it; full colour at ±\(String(format: "%.3g", scale))). Heads are shares of the attention output before the post-attention norm (Gemma, OLMo 2), scaled by that norm's frozen gain/rms; MLPs are hook_mlp_out.</div>"
         let ranked = a.ranked().enumerated().map { i, c in
             [String(i + 1), c.name, c.kind.rawValue, c.layer.map(String.init) ?? "–", c.head.map(String.init) ?? "–", String(format: "%+.5f", Double(c.value))]
         }

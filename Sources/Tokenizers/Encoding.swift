@@ -85,8 +85,10 @@ extension Tokenizer {
     }
 
     private func encodeByteLevel(_ text: String, into ids: inout [Int32]) {
-        let scalars = Array(text.unicodeScalars)
-        for range in GPT2Split.split(scalars) {
+        // NFC on the text between added tokens, as tokenizers normalises what they leave.
+        let scalars = Array((vocabulary.normalizesNFC ? text.precomposedStringWithCanonicalMapping : text).unicodeScalars)
+        let words = vocabulary.split == .qwen2 ? QwenSplit.split(scalars) : GPT2Split.split(scalars)
+        for range in words {
             var view = String.UnicodeScalarView()
             view.append(contentsOf: scalars[range])
             let word = String(view)

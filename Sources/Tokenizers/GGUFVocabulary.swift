@@ -30,8 +30,9 @@ extension TokenizerVocabulary {
                                        problem: "\"\(model)\" tokenizers are not supported (llama, gpt2)")
         }
         if kind == .byteLevelBPE, let pre, Self.unsupportedSplits.contains(pre) {
-            throw LanternError.unsupported("\(source): byte-level pre-tokenizer \"\(pre)\" (only the GPT-2 split is implemented)")
+            throw LanternError.unsupported("\(source): byte-level pre-tokenizer \"\(pre)\" (the GPT-2 and Qwen 2 splits are implemented)")
         }
+        let split: Split = kind == .byteLevelBPE && Self.qwen2Splits.contains(pre ?? "") ? .qwen2 : .gpt2
         var types: [TokenType] = []
         if let tokenTypes {
             types.reserveCapacity(tokenTypes.count)
@@ -61,15 +62,18 @@ extension TokenizerVocabulary {
             addBOS: addBOS ?? (kind == .sentencePiece), addEOS: addEOS ?? false,
             // llama.cpp's default for SentencePiece is a dummy prefix; Gemma files say false.
             addSpacePrefix: kind == .sentencePiece && (addSpacePrefix ?? true),
-            source: source)
+            split: split, source: source)
         try validate()
     }
 
-    /// `tokenizer.ggml.pre` values for which transformers splits text with another regex than GPT-2's
-    /// (Llama 3, Qwen 2, Tekken, GPT-4o families). Any other value gets the GPT-2 split, as there.
+    /// `tokenizer.ggml.pre` values transformers splits with Qwen 2's regex.
+    static let qwen2Splits: Set<String> = ["qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "megrez"]
+
+    /// `tokenizer.ggml.pre` values for which transformers splits text with a regex Lantern does not
+    /// implement (Llama 3, Tekken, GPT-4o families, Qwen 3.5). Any other value but Qwen 2's gets
+    /// the GPT-2 split, as there.
     static let unsupportedSplits: Set<String> = [
         "llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2", "jina-v5-nano",
-        "dbrx", "smaug-bpe", "tekken", "qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "megrez", "qwen35",
-        "gpt-4o", "llama4", "kanana2", "talkie", "minimax-m2",
+        "dbrx", "smaug-bpe", "tekken", "qwen35", "gpt-4o", "llama4", "kanana2", "talkie", "minimax-m2",
     ]
 }

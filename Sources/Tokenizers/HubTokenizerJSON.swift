@@ -58,6 +58,7 @@ extension TokenizerVocabulary {
 
         let byteLevel = Self.mentions(root["pre_tokenizer"], type: "ByteLevel") || Self.mentions(root["decoder"], type: "ByteLevel")
         let kind: Kind = byteLevel ? .byteLevelBPE : .sentencePiece
+        let split = byteLevel ? try Self.split(root["pre_tokenizer"], bad: bad) : .gpt2
         var tokens = [String](repeating: "", count: maxID + 1)
         var types = [TokenType](repeating: .unused, count: maxID + 1)
         for (id, token) in byID {
@@ -102,7 +103,7 @@ extension TokenizerVocabulary {
             unknownID: unknownID, paddingID: idOfToken(named: "pad_token"),
             addBOS: template.bos != nil, addEOS: template.eos != nil,
             addSpacePrefix: kind == .sentencePiece && Self.prependsSpace(root["normalizer"]) || Self.prependsSpace(root["pre_tokenizer"]),
-            source: source)
+            split: split, normalizesNFC: byteLevel && Self.mentions(root["normalizer"], type: "NFC"), source: source)
         try validate()
     }
 
@@ -118,6 +119,26 @@ extension TokenizerVocabulary {
         guard let component, component.members != nil else { return false }
         if component["type"]?.string == type { return true }
         return parts(component).contains { mentions($0, type: type) }
+    }
+
+    /// The split a byte-level pre-tokenizer makes: GPT-2's (the ByteLevel part's own regex) unless a
+    /// `Split` says otherwise; Qwen 2's pattern is implemented, any other is refused rather than
+    /// replaced by GPT-2's (Llama 3's would give other ids without a word).
+    private static func split(_ component: JSONValue?, bad: (String, String) -> LanternError) throws -> Split {
+        var patterns: [String] = []
+        func collect(_ c: JSONValue?) {
+            guard let c, c.members != nil else { return }
+            if c["type"]?.string == "Split" {
+                patterns.append(c["pattern"]?["Regex"]?.string ?? c["pattern"]?["String"]?.string ?? "")
+            }
+            parts(c).forEach(collect)
+        }
+        collect(component)
+        guard let pattern = patterns.first else { return .gpt2 }
+        guard patterns.count == 1, pattern == QwenSplit.pattern else {
+            throw bad("pre_tokenizer", "the Split pattern \(pattern.debugDescription) is not implemented (GPT-2's and Qwen 2's are)")
+        }
+        return .qwen2
     }
 
     /// SentencePiece's dummy prefix, as `Prepend("▁")` or a `Metaspace` that prepends.

@@ -8,7 +8,8 @@ import LanternCore
 /// `parseSpecial` is set; user-defined tokens (Gemma's runs of newlines and tabs, HTML tags) are
 /// always matched whole. The text between them is BPE-merged: SentencePiece-style, spaces become
 /// `▁` and characters outside the vocabulary fall back to `<0xNN>` byte tokens; byte-level, the text
-/// is split by the GPT-2 pre-tokenizer and each piece's bytes are merged by rank.
+/// is split by the vocabulary's pre-tokenizer (GPT-2's or Qwen 2's, after NFC where its
+/// tokenizer.json says so) and each piece's bytes are merged by rank.
 public final class Tokenizer: @unchecked Sendable {
     public let vocabulary: TokenizerVocabulary
     /// The spelling BPE looks tokens up by (the vocabulary's, except for GGUF quirks it repairs).

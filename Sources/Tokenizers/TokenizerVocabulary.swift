@@ -8,9 +8,15 @@ public struct TokenizerVocabulary: Sendable, Equatable {
         /// SentencePiece-style BPE over pieces (Gemma, Llama 2): spaces are written `▁`, characters
         /// outside the vocabulary fall back to `<0xNN>` byte tokens. GGUF `"llama"`.
         case sentencePiece
-        /// GPT-2-style byte-level BPE (SmolLM2, Llama 3, Qwen): text is split by the GPT-2 regex, every
-        /// byte is spelled as a printable character, merges by rank. GGUF `"gpt2"`.
+        /// GPT-2-style byte-level BPE (SmolLM2, Qwen): text is split by a pre-tokenizer regex
+        /// (`Split`), every byte is spelled as a printable character, merges by rank. GGUF `"gpt2"`.
         case byteLevelBPE
+    }
+
+    /// How a byte-level vocabulary's text is split into words before merging: GPT-2's regex or
+    /// Qwen 2's (`tokenizer.ggml.pre` "qwen2"; a tokenizer.json `Split` with its pattern).
+    public enum Split: String, Sendable, Equatable {
+        case gpt2, qwen2
     }
 
     /// What a token is (`tokenizer.ggml.token_type`; the raw values are llama.cpp's).
@@ -47,6 +53,11 @@ public struct TokenizerVocabulary: Sendable, Equatable {
     public var addEOS: Bool
     /// SentencePiece dummy prefix: a `▁` before the text (`tokenizer.ggml.add_space_prefix`).
     public var addSpacePrefix: Bool
+    /// Byte-level: the pre-tokenizer split.
+    public var split: Split
+    /// Text (between added tokens) is put in Unicode NFC first: a tokenizer.json whose normalizer
+    /// says so (Qwen's); GGUF vocabularies never (llama.cpp and transformers' GGUF loader apply none).
+    public var normalizesNFC: Bool
     /// Where the vocabulary came from, for error messages.
     public var source: String
 
@@ -54,7 +65,7 @@ public struct TokenizerVocabulary: Sendable, Equatable {
         kind: Kind, tokens: [String], scores: [Float] = [], types: [TokenType] = [], merges: [String] = [],
         derivedMergeOrder: DerivedMergeOrder = .scores, bosID: Int32? = nil, eosID: Int32? = nil,
         unknownID: Int32? = nil, paddingID: Int32? = nil, addBOS: Bool = false, addEOS: Bool = false,
-        addSpacePrefix: Bool = false, source: String = "<memory>"
+        addSpacePrefix: Bool = false, split: Split = .gpt2, normalizesNFC: Bool = false, source: String = "<memory>"
     ) {
         self.kind = kind
         self.tokens = tokens
@@ -69,6 +80,8 @@ public struct TokenizerVocabulary: Sendable, Equatable {
         self.addBOS = addBOS
         self.addEOS = addEOS
         self.addSpacePrefix = addSpacePrefix
+        self.split = split
+        self.normalizesNFC = normalizesNFC
         self.source = source
     }
 

@@ -77,7 +77,7 @@ public struct Harvester {
     public let options: Options
 
     public init(model: Transformer, modelName: String, packer: ContextPacker, options: Options) throws {
-        let known = Set(HookNames.all(layers: model.config.layerCount))
+        let known = Set(HookNames.all(model.config))
         guard !options.hooks.isEmpty, Set(options.hooks).count == options.hooks.count else {
             throw LanternError.invalidArgument("give one or more different hooks to harvest, got \(options.hooks)")
         }

@@ -35,4 +35,24 @@ final class CLIModelTests: XCTestCase {
         XCTAssertTrue(bad.err.contains("known: gemma3-270m, smollm2"), bad.err)
         XCTAssertEqual(bad.err.trimmingCharacters(in: .newlines).split(separator: "\n").count, 1, bad.err)
     }
+
+    /// `trace --list-hooks` lists each family's own hook points: OLMo 2 has no ln1/ln2 and, with
+    /// Qwen 3, hook_q_normed/hook_k_normed; Qwen 2 neither. A hook the family lacks is one line.
+    func testListHooksFollowsTheFamily() throws {
+        func hooks(_ fixture: String) throws -> [String] {
+            let r = try run(["trace", "--model", CLITests.fixtures.appendingPathComponent(fixture).path, "--list-hooks"], home: home)
+            XCTAssertEqual(r.status, 0, r.err)
+            return r.out.split(separator: "\n").map(String.init)
+        }
+        let olmo2 = try hooks("olmo2_tiny"), qwen3 = try hooks("qwen3_tiny"), qwen2 = try hooks("qwen2_tiny")
+        XCTAssertTrue(olmo2.contains("blocks.2.attn.hook_k_normed") && !olmo2.contains { $0.contains(".ln1.") || $0.contains(".ln2.") })
+        XCTAssertTrue(qwen3.contains("blocks.0.attn.hook_q_normed") && qwen3.contains("blocks.0.ln2.hook_normalized"))
+        XCTAssertFalse(qwen2.contains { $0.hasSuffix("_normed") })
+        XCTAssertEqual(olmo2.count, 3 + 3 * 19)
+        let r = try run(["trace", "--model", CLITests.fixtures.appendingPathComponent("olmo2_tiny").path, "--token-ids", "1,5",
+                         "--hooks", "blocks.0.ln1.hook_normalized", "--out", NSTemporaryDirectory() + "never.safetensors"], home: home)
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.err.contains("'blocks.0.ln1.hook_normalized' matches no hook of this model"), r.err)
+        XCTAssertEqual(r.err.filter { $0 == "\n" }.count, 1, "one line: \(r.err)")
+    }
 }

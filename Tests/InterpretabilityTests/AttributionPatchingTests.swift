@@ -40,7 +40,7 @@ final class AttributionPatchingTests: XCTestCase {
     /// from linear for a whole-token swap; the default model's figures are in the README).
     func testIsTheDirectionalDerivativeAlongEachPatch() throws {
         let eps: Float = 1e-3
-        for name in Fixtures.modelNames {
+        for name in Fixtures.allModelNames {
             let s = try sweep(name)
             let model = s.model, b = model.backend
             let patterns = ["blocks.*.hook_resid_pre", "blocks.*.attn.hook_z"]

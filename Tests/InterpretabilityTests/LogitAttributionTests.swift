@@ -59,11 +59,15 @@ final class LogitAttributionTests: XCTestCase {
     func testGemma2ComponentsSumToTheLogitDifference() throws { try check("gemma2_tiny") }
     func testGemma3ComponentsSumToTheLogitDifference() throws { try check("gemma3_tiny") }
     func testLlamaComponentsSumToTheLogitDifference() throws { try check("llama_tiny") }
+    func testQwen2ComponentsSumToTheLogitDifference() throws { try check("qwen2_tiny") }
+    func testQwen3ComponentsSumToTheLogitDifference() throws { try check("qwen3_tiny") }
+    func testMistralComponentsSumToTheLogitDifference() throws { try check("mistral_tiny") }
+    func testOLMo2ComponentsSumToTheLogitDifference() throws { try check("olmo2_tiny") }
 
     /// Every component against numpy's, computed from transformers' activations and the checkpoint
     /// (tools/make_dla_goldens.py → Tests/Fixtures/dla).
     func testComponentsMatchNumpy() throws {
-        for name in Fixtures.modelNames {
+        for name in Fixtures.allModelNames {
             let golden = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("dla/\(name).json")))) as! [String: Any]
             let model = try Fixtures.model(name)
             let tokens = try Fixtures.sequences(name)[golden["sequence"] as! Int]

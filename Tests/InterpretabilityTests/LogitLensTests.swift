@@ -10,7 +10,7 @@ import Models
 final class LogitLensTests: XCTestCase {
     /// The last layer's lens is the model's own head: identical logits.
     func testLastLayerIsTheModelsLogits() throws {
-        for name in Fixtures.modelNames {
+        for name in Fixtures.allModelNames {
             let model = try Fixtures.model(name)
             let tokens = try Fixtures.sequences(name)[1]
             let hooks = Hooks(capture: HookFilter(["blocks.*.hook_resid_post"]))
@@ -31,7 +31,7 @@ final class LogitLensTests: XCTestCase {
     /// checkpoint's final-norm weight, Reference.matmul with the unembedding, Reference.softcap.
     /// That head is first checked against transformers' ln_final and logits.
     func testLensMatchesTransformersHiddenStates() throws {
-        for name in Fixtures.modelNames {
+        for name in Fixtures.allModelNames {
             let model = try Fixtures.model(name)
             let c = model.config
             let checkpoint = try Checkpoint(directory: Fixtures.path(name))

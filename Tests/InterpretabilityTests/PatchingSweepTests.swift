@@ -20,26 +20,31 @@ final class PatchingSweepTests: XCTestCase {
     }
 
     func testResidualSweepFollowsCausality() throws {
-        for name in Fixtures.modelNames {
+        for name in Fixtures.allModelNames {
             let (model, s) = try sweep(name)
             let layers = model.config.layerCount
             let result = try s.run(["blocks.*.hook_resid_pre", "blocks.\(layers - 1).hook_resid_post"])
             let pre = try XCTUnwrap(result.grid(family: "blocks.*.hook_resid_pre"))
             XCTAssertEqual(pre.rows.map(\.layer), Array(0..<layers).map { $0 })
             XCTAssertEqual(pre.values.map(\.count), Array(repeating: clean.count, count: layers))
+            // A cell that changes nothing is 1 up to the KV cache's rounding of the logit difference
+            // (~1e-6 of it), divided by the span the metric normalises by: 1e-5 where the prompts move
+            // the difference by as much as it is, more for OLMo 2's (by 0.07 of 4.5).
+            let span = abs(s.cleanDifference - s.corruptedDifference)
+            let unchanged = max(1e-5, 2e-6 * max(abs(s.cleanDifference), abs(s.corruptedDifference)) / span)
             for (r, row) in pre.values.enumerated() {
                 // Positions 0, 1 hold the same residual in both runs (causal): nothing changes.
-                XCTAssertEqual(row[0], 1, accuracy: 1e-5, "\(name) layer \(r)")
-                XCTAssertEqual(row[1], 1, accuracy: 1e-5, "\(name) layer \(r)")
+                XCTAssertEqual(row[0], 1, accuracy: unchanged, "\(name) layer \(r)")
+                XCTAssertEqual(row[1], 1, accuracy: unchanged, "\(name) layer \(r)")
             }
             // At layer 0 only the differing token's embedding matters, and patching it there is the corrupted run.
-            XCTAssertEqual(pre.values[0][3], 1, accuracy: 1e-5)
+            XCTAssertEqual(pre.values[0][3], 1, accuracy: unchanged, name)
             XCTAssertEqual(pre.values[0][2], 0, accuracy: 1e-4, "\(name): the whole difference enters at position 2")
             // The last residual at the last position decides the logits: patching it gives the corrupted run.
             let post = try XCTUnwrap(result.grid(family: "blocks.*.hook_resid_post"), "a family names its layer by *")
             XCTAssertEqual(post.rows.map(\.layer), [layers - 1])
             XCTAssertEqual(post.values[0][clean.count - 1], 0, accuracy: 1e-4, "\(name)")
-            XCTAssertEqual(post.values[0][2], 1, accuracy: 1e-5, "\(name)")
+            XCTAssertEqual(post.values[0][2], 1, accuracy: unchanged, "\(name)")
             // Every cell is a single patch as Patching makes it.
             let single = try Patching.patch(model, tokens: clean, from: corrupted, hook: "blocks.1.hook_resid_pre", positions: [3], target: s.target)
             let other = try Patching.patch(model, tokens: clean, from: corrupted, hook: "blocks.1.hook_resid_pre", positions: [3], target: s.baseline!)

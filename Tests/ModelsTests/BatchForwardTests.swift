@@ -7,7 +7,7 @@ import TestSupport
 
 /// Sequences of different lengths run as one pass give each sequence its solo run: every hook
 /// point and the logits within 3e-6 relative, with each sequence's own hooks (captures and
-/// interventions seeing only its rows), on the three tiny families and the real model. What
+/// interventions seeing only its rows), on the seven tiny families and the real model. What
 /// differs is summation order only: a row's products take the many-row kernel in the batch and,
 /// in a short sequence's solo pass or a partial tile, the few-row one (1.8e-6 at most seen).
 final class BatchForwardTests: XCTestCase {

@@ -50,7 +50,7 @@ final class ConfigTests: XCTestCase {
         var json = gemma2Hub
         json["model_type"] = "gpt_neox"
         XCTAssertThrowsError(try ModelConfig.parse(json, path: "m/config.json")) {
-            XCTAssertEqual("\($0)", "m/config.json: model_type: 'gpt_neox' is not supported (expected gemma2, gemma3_text, llama)")
+            XCTAssertEqual("\($0)", "m/config.json: model_type: 'gpt_neox' is not supported (expected gemma2, gemma3_text, llama, mistral, qwen2, qwen3, olmo2)")
         }
         json = gemma2Hub
         json.removeValue(forKey: "hidden_size")
@@ -64,13 +64,13 @@ final class ConfigTests: XCTestCase {
         }
     }
 
-    func testHookGlobs() {
+    func testHookGlobs() throws {
         let f = HookFilter(["blocks.*.hook_resid_post", "hook_embed"])
         XCTAssertTrue(f.matches("blocks.12.hook_resid_post"))
         XCTAssertTrue(f.matches("hook_embed"))
         XCTAssertFalse(f.matches("blocks.1.hook_resid_pre"))
         XCTAssertTrue(HookFilter(["blocks.1?.attn.*"]).matches("blocks.10.attn.hook_pattern"))
         XCTAssertFalse(HookFilter(["blocks.1?.attn.*"]).matches("blocks.1.attn.hook_pattern"))
-        XCTAssertEqual(HookNames.all(layers: 2).count, 3 + 2 * 21)
+        XCTAssertEqual(HookNames.all(try ModelConfig.parse(gemma2Hub, path: "config.json")).count, 3 + 26 * 21)
     }
 }

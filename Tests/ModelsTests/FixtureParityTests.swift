@@ -36,7 +36,7 @@ final class FixtureParityTests: XCTestCase {
         let f = try Self.load(name)
         // hook_result has no transformers counterpart; HeadResultTests checks it against z and W_O.
         // Attention scores and norm scales are checked by ScoreScaleInterventionTests.
-        let produced = Set(HookNames.all(layers: f.model.config.layerCount).filter {
+        let produced = Set(HookNames.all(f.model.config).filter {
             !$0.hasSuffix("attn.hook_result") && !$0.hasSuffix("attn.hook_attn_scores") && !$0.hasSuffix(".hook_scale")
         })
         XCTAssertEqual(produced.subtracting(f.hooks), [], "\(name): hooks the fixture does not check")
@@ -63,10 +63,17 @@ final class FixtureParityTests: XCTestCase {
     func testGemma2MatchesTransformers() throws { try checkParity("gemma2_tiny") }
     func testGemma3MatchesTransformers() throws { try checkParity("gemma3_tiny") }
     func testLlamaMatchesTransformers() throws { try checkParity("llama_tiny") }
+    func testQwen2MatchesTransformers() throws { try checkParity("qwen2_tiny") }
+    func testQwen3MatchesTransformers() throws { try checkParity("qwen3_tiny") }
+    func testMistralMatchesTransformers() throws { try checkParity("mistral_tiny") }
+    func testOLMo2MatchesTransformers() throws { try checkParity("olmo2_tiny") }
+
+    /// Every tiny fixture, one per family.
+    static let all = ["gemma2_tiny", "gemma3_tiny", "llama_tiny", "qwen2_tiny", "qwen3_tiny", "mistral_tiny", "olmo2_tiny"]
 
     /// Prefill in pieces through the KV cache gives the same logits as one full pass.
     func testKVCacheMatchesFullPass() throws {
-        for name in ["gemma2_tiny", "gemma3_tiny", "llama_tiny"] {
+        for name in Self.all {
             let f = try Self.load(name)
             let tokens = f.sequences[1]
             let full = try f.model.backend.read(f.model.forward(tokens)!)
@@ -85,7 +92,7 @@ final class FixtureParityTests: XCTestCase {
     /// Greedy generation with the cache picks the argmax of a full recomputation at every step,
     /// and the logits it chose from are those of the recomputation.
     func testGenerationMatchesRecomputation() throws {
-        for name in ["gemma2_tiny", "gemma3_tiny", "llama_tiny"] {
+        for name in Self.all {
             let f = try Self.load(name)
             let prompt = f.sequences[0]
             let gen = try f.model.generate(prompt: prompt, maxNewTokens: 12, stopAtEOS: false, keepLogits: true)

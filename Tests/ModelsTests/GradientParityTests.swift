@@ -40,7 +40,7 @@ final class GradientParityTests: XCTestCase {
 
     func checkAgainstTorch(_ name: String) throws {
         let model = try Self.model(name), golden = try Self.golden(name)
-        let expectedHooks = HookNames.all(layers: model.config.layerCount).filter { !HookNames.hasNoGradient($0) }
+        let expectedHooks = HookNames.all(model.config).filter { !HookNames.hasNoGradient($0) }
         for (metricName, m) in golden.metrics.sorted(by: { $0.key < $1.key }) {
             // "frozen": circuit tracing's linear system (attention patterns and norm scales held fixed).
             let result = try model.gradients(tokens: golden.tokens, of: .logitDifference(target: m.target, baseline: m.baseline, position: m.position),
@@ -80,13 +80,19 @@ final class GradientParityTests: XCTestCase {
     func testGemma2GradientsMatchTorch() throws { try checkAgainstTorch("gemma2_tiny") }
     func testGemma3GradientsMatchTorch() throws { try checkAgainstTorch("gemma3_tiny") }
     func testLlamaGradientsMatchTorch() throws { try checkAgainstTorch("llama_tiny") }
+    func testQwen2GradientsMatchTorch() throws { try checkAgainstTorch("qwen2_tiny") }
+    func testQwen3GradientsMatchTorch() throws { try checkAgainstTorch("qwen3_tiny") }
+    func testMistralGradientsMatchTorch() throws { try checkAgainstTorch("mistral_tiny") }
+    func testOLMo2GradientsMatchTorch() throws { try checkAgainstTorch("olmo2_tiny") }
 
     /// ⟨gradient, u⟩ against (metric(a + εu) − metric(a − εu)) / 2ε, the activation moved by an
     /// intervention at the hook, for random directions u scaled to the activation's norm.
     func testModelGradientsMatchFiniteDifferences() throws {
         let cases = [("gemma2_tiny", ["hook_embed", "blocks.1.attn.hook_rot_k", "blocks.2.mlp.hook_pre", "blocks.3.hook_resid_mid"]),
                      ("gemma3_tiny", ["blocks.0.attn.hook_q", "blocks.5.attn.hook_v", "blocks.4.ln2.hook_normalized", "ln_final.hook_normalized"]),
-                     ("llama_tiny", ["blocks.0.hook_resid_pre", "blocks.1.attn.hook_z", "blocks.2.mlp.hook_post"])]
+                     ("llama_tiny", ["blocks.0.hook_resid_pre", "blocks.1.attn.hook_z", "blocks.2.mlp.hook_post"]),
+                     ("qwen3_tiny", ["blocks.1.attn.hook_q_normed", "blocks.2.attn.hook_k"]),
+                     ("olmo2_tiny", ["blocks.0.hook_resid_pre", "blocks.1.attn.hook_k_normed", "blocks.2.mlp.hook_pre"])]
         var random = BackwardModelTestRNG(seed: 11)
         for (name, hooks) in cases {
             let model = try Self.model(name), golden = try Self.golden(name)
@@ -167,7 +173,7 @@ final class GradientParityTests: XCTestCase {
             for h in 1..<c.heads {
                 for j in 0..<d { XCTAssertEqual(g[(r * c.heads + h) * d + j], g[r * c.heads * d + j], "\(name) \(point.name)") }
             }
-            if !c.sandwichNorms {
+            if !c.postNorms {
                 for j in 0..<d { XCTAssertEqual(g[r * c.heads * d + j], attnOut[r * d + j], accuracy: 1e-6, "\(name) \(point.name)") }
             }
         }

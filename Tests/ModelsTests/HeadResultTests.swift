@@ -11,7 +11,8 @@ final class HeadResultTests: XCTestCase {
     typealias F = FixtureParityTests
 
     /// Head h's result is z[:, h] · W_O[:, h]ᵀ; the heads sum to the pre-norm attention branch,
-    /// which is hook_attn_out for Llama and, through the post-attention norm, hook_attn_out for Gemma.
+    /// which is hook_attn_out for Llama-style blocks and, through the post-attention norm,
+    /// hook_attn_out for Gemma and OLMo 2.
     func checkHeads(_ name: String) throws {
         let f = try F.load(name)
         let c = f.model.config
@@ -59,6 +60,10 @@ final class HeadResultTests: XCTestCase {
     func testGemma2HeadResults() throws { try checkHeads("gemma2_tiny") }
     func testGemma3HeadResults() throws { try checkHeads("gemma3_tiny") }
     func testLlamaHeadResults() throws { try checkHeads("llama_tiny") }
+    func testQwen2HeadResults() throws { try checkHeads("qwen2_tiny") }
+    func testQwen3HeadResults() throws { try checkHeads("qwen3_tiny") }
+    func testMistralHeadResults() throws { try checkHeads("mistral_tiny") }
+    func testOLMo2HeadResults() throws { try checkHeads("olmo2_tiny") }
 
     /// Capturing hook_result leaves the logits bit for bit; changing it changes the run: zeroing
     /// one head's result is zeroing that head's z slice.
@@ -91,4 +96,4 @@ final class HeadResultTests: XCTestCase {
     }
 }
 
-private enum Fixtures { static let modelNames = ["gemma2_tiny", "gemma3_tiny", "llama_tiny"] }
+private enum Fixtures { static let modelNames = FixtureParityTests.all }

@@ -7,7 +7,7 @@ import LanternCore
 
 /// An edit at `blocks.L.attn.hook_pattern` changes the pass exactly as the same edit of
 /// transformers' attention weights does (between the softmax and the product with the values;
-/// the goldens are made by tools/make_intervention_goldens.py), on the three tiny families.
+/// the goldens are made by tools/make_intervention_goldens.py), on every tiny family.
 final class PatternInterventionTests: XCTestCase {
     typealias F = FixtureParityTests
 
@@ -48,7 +48,7 @@ final class PatternInterventionTests: XCTestCase {
 
     func testPatternEditsMatchTransformers() throws {
         let goldens = F.fixtures.appendingPathComponent("interventions")
-        for name in ["gemma2_tiny", "gemma3_tiny", "llama_tiny"] {
+        for name in F.all {
             let f = try F.load(name)
             let meta = try JSONSerialization.jsonObject(with: Data(contentsOf: goldens.appendingPathComponent("\(name).json"))) as! [String: Any]
             let tokens = (meta["tokens"] as! [Int]).map(Int32.init)
@@ -73,7 +73,7 @@ final class PatternInterventionTests: XCTestCase {
     /// An intervention that returns the pattern unchanged recomputes P·V on the host: the same
     /// pass as the backend's fused attention, to rounding.
     func testUnchangedPatternKeepsThePass() throws {
-        for name in ["gemma2_tiny", "gemma3_tiny", "llama_tiny"] {
+        for name in F.all {
             let f = try F.load(name)
             let tokens = f.sequences[1]
             let clean = try f.model.backend.read(f.model.forward(tokens)!)

@@ -8,10 +8,11 @@ import LanternCore
 /// `attn.hook_attn_scores` and the norms' `hook_scale` hold what transformers computes there (the
 /// softmax's input, masked keys −∞; each row's √(mean(x²) + ε)), and an edit at either changes the
 /// pass exactly as the same edit of transformers' attention or norm does (goldens from
-/// tools/make_intervention_goldens.py), on the three tiny families.
+/// tools/make_intervention_goldens.py), on every tiny family (OLMo 2 has no ln1/ln2: its only
+/// norm scale is ln_final's).
 final class ScoreScaleInterventionTests: XCTestCase {
     typealias F = FixtureParityTests
-    static let families = ["gemma2_tiny", "gemma3_tiny", "llama_tiny"]
+    static let families = FixtureParityTests.all
 
     func golden(_ name: String) throws -> (tokens: [Int32], file: SafetensorsFile) {
         let folder = F.fixtures.appendingPathComponent("interventions")
@@ -42,10 +43,10 @@ final class ScoreScaleInterventionTests: XCTestCase {
             let (tokens, golden) = try golden(name)
             let hooks = Hooks(capture: HookFilter(["*.hook_attn_scores", "*.hook_scale"]))
             _ = try f.model.forward(tokens, hooks: hooks)
-            let layers = f.model.config.layerCount
-            let names = (0..<layers).flatMap { ["blocks.\($0).attn.hook_attn_scores", "blocks.\($0).ln1.hook_scale", "blocks.\($0).ln2.hook_scale"] }
+            let layers = f.model.config.layerCount, norms = f.model.config.preNorms
+            let names = (0..<layers).flatMap { ["blocks.\($0).attn.hook_attn_scores"] + (norms ? ["blocks.\($0).ln1.hook_scale", "blocks.\($0).ln2.hook_scale"] : []) }
                 + ["ln_final.hook_scale"]
-            XCTAssertEqual(hooks.captured.map(\.name), HookNames.all(layers: layers).filter { names.contains($0) }, "\(name): forward order")
+            XCTAssertEqual(hooks.captured.map(\.name), HookNames.all(f.model.config).filter { names.contains($0) }, "\(name): forward order")
             for hook in names {
                 let expected = try golden.tensor("clean:\(hook)")
                 let tensor = try XCTUnwrap(hooks.activation(hook), "\(name) \(hook)")
@@ -69,7 +70,7 @@ final class ScoreScaleInterventionTests: XCTestCase {
                 ("scale_ln1", "blocks.0.ln1.hook_scale", Self.scaling(2, position: 1)),
                 ("scale_ln2", "blocks.\(last).ln2.hook_scale", Self.scaling(1.5)),
                 ("scale_final", "ln_final.hook_scale", Self.scaling(0.5)),
-            ]
+            ].filter { f.model.config.preNorms || !$0.hook.contains(".ln") }
             for edit in edits {
                 let hooks = Hooks(capture: HookFilter(["blocks.1.attn.hook_pattern"]))
                 hooks.intervene(edit.hook, edit.body)

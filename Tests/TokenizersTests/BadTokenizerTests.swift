@@ -68,7 +68,7 @@ final class BadTokenizerTests: XCTestCase {
             ggufModel: "gpt2", architecture: "llama", pre: "llama-bpe", tokens: ["a"], scores: nil, tokenTypes: nil,
             merges: nil, bosID: nil, eosID: nil, unknownID: nil, paddingID: nil, addBOS: nil, addEOS: nil,
             addSpacePrefix: nil, source: "m.gguf")) { error in
-            XCTAssertEqual("\(error)", "unsupported: m.gguf: byte-level pre-tokenizer \"llama-bpe\" (only the GPT-2 split is implemented)")
+            XCTAssertEqual("\(error)", "unsupported: m.gguf: byte-level pre-tokenizer \"llama-bpe\" (the GPT-2 and Qwen 2 splits are implemented)")
         }
     }
 

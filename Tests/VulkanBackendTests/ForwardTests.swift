@@ -50,11 +50,15 @@ final class ForwardTests: VulkanTestCase {
     func testGemma2MatchesTransformers() throws { try checkParity("gemma2_tiny", backend: gpu) }
     func testGemma3MatchesTransformers() throws { try checkParity("gemma3_tiny", backend: gpu) }
     func testLlamaMatchesTransformers() throws { try checkParity("llama_tiny", backend: gpu) }
+    func testQwen2MatchesTransformers() throws { try checkParity("qwen2_tiny", backend: gpu) }
+    func testQwen3MatchesTransformers() throws { try checkParity("qwen3_tiny", backend: gpu) }
+    func testMistralMatchesTransformers() throws { try checkParity("mistral_tiny", backend: gpu) }
+    func testOLMo2MatchesTransformers() throws { try checkParity("olmo2_tiny", backend: gpu) }
     func testGemma2WithStagingCopies() throws { try checkParity("gemma2_tiny", backend: staging) }
 
     /// Prefill in pieces through the KV cache gives the logits of one full pass.
     func testKVCacheMatchesFullPass() throws {
-        for name in ["gemma2_tiny", "gemma3_tiny", "llama_tiny"] {
+        for name in ["gemma2_tiny", "gemma3_tiny", "llama_tiny", "qwen2_tiny", "qwen3_tiny", "mistral_tiny", "olmo2_tiny"] {
             let f = try fixture(name)
             let model = try Transformer(directory: f.dir, backend: gpu)
             let tokens = f.sequences[1]

@@ -73,6 +73,7 @@ _SHORT = {
     "resid_post": "blocks.{l}.hook_resid_post", "attn_out": "blocks.{l}.hook_attn_out",
     "mlp_out": "blocks.{l}.hook_mlp_out", "q": "blocks.{l}.attn.hook_q", "k": "blocks.{l}.attn.hook_k",
     "v": "blocks.{l}.attn.hook_v", "rot_q": "blocks.{l}.attn.hook_rot_q", "rot_k": "blocks.{l}.attn.hook_rot_k",
+    "q_normed": "blocks.{l}.attn.hook_q_normed", "k_normed": "blocks.{l}.attn.hook_k_normed",
     "pattern": "blocks.{l}.attn.hook_pattern", "z": "blocks.{l}.attn.hook_z", "result": "blocks.{l}.attn.hook_result",
     "pre": "blocks.{l}.mlp.hook_pre", "pre_linear": "blocks.{l}.mlp.hook_pre_linear", "post": "blocks.{l}.mlp.hook_post",
     "normalized": "blocks.{l}.ln{n}.hook_normalized", "scale": "blocks.{l}.ln{n}.hook_scale",

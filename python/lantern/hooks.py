@@ -12,7 +12,7 @@ from . import _lib
 from .arrays import as_numpy
 
 # Hooks whose rows Lantern keeps as [pos, heads·d_head] and TransformerLens splits per head.
-_PER_HEAD = re.compile(r"attn\.hook_(q|k|v|rot_q|rot_k|z|result)$")
+_PER_HEAD = re.compile(r"attn\.hook_(q|k|v|q_normed|k_normed|rot_q|rot_k|z|result)$")
 
 
 class HookPoint:
@@ -56,7 +56,7 @@ def tl_shape(name: str, shape: tuple[int, ...], n_heads: int, n_kv_heads: int) -
     match = _PER_HEAD.search(name)
     if not match or len(shape) != 2:
         return shape
-    heads = n_kv_heads if match.group(1) in ("k", "v", "rot_k") else n_heads
+    heads = n_kv_heads if match.group(1) in ("k", "v", "k_normed", "rot_k") else n_heads
     return (shape[0], heads, shape[1] // heads)
 
 

@@ -4,8 +4,8 @@
 Parameters are read once from the library and kept, read-only, in TransformerLens's shapes. They
 are the checkpoint's own, unfolded: a norm's `w` is the gain the forward pass applies (Gemma's
 1 + weight) and `ln*.hook_normalized` is the norm's output after it, so `hook_normalized @ W_Q` is
-`hook_q` here, as it is in TransformerLens with its gains folded into W_Q. Biases are zeros (these
-families have none)."""
+`hook_q` here, as it is in TransformerLens with its gains folded into W_Q. Biases are zeros where
+the family has none (all but Qwen 2's b_Q, b_K, b_V)."""
 from __future__ import annotations
 
 import warnings
@@ -78,11 +78,19 @@ class WeightsMixin:
     def _tl_parameter(self, name: str):
         """A parameter in TransformerLens's shape: `blocks.L.attn.W_Q` [heads, d_model, d_head],
         `blocks.L.attn.W_O` [heads, d_head, d_model], `mlp.W_in`/`W_gate` [d_model, d_mlp],
-        `mlp.W_out` [d_mlp, d_model], `W_U` [d_model, d_vocab]; biases zeros."""
+        `mlp.W_out` [d_mlp, d_model], `W_U` [d_model, d_vocab]; biases [heads, d_head] (Qwen 2's
+        q/k/v) or zeros."""
         cfg = self.cfg
         heads, kv, dh = cfg.n_heads, cfg.n_key_value_heads, cfg.d_head
         kind = name.rsplit(".", 1)[-1]
-        if kind.startswith("b_"):
+        stored = name.replace("._b_", ".b_")
+        if kind in ("b_Q", "b_K", "b_V", "_b_K", "_b_V") and stored in self.cfg.parameter_names:
+            raw = self._parameter(stored)
+            out = raw.reshape(heads if kind == "b_Q" else kv, dh)
+            if kind in ("b_K", "b_V"):  # one per query head, as W_K and W_V
+                out = _frozen(np.repeat(out, heads // kv, axis=0))
+            return self._result(out)
+        if kind.lstrip("_").startswith("b_"):  # _b_K, _b_V too (zeros at key/value heads)
             shapes = {"b_Q": (heads, dh), "b_K": (heads, dh), "b_V": (heads, dh), "b_O": (cfg.d_model,),
                       "_b_K": (kv, dh), "_b_V": (kv, dh), "b_in": (cfg.d_mlp,), "b_out": (cfg.d_model,),
                       "b_U": (cfg.d_vocab,)}
@@ -162,8 +170,9 @@ class WeightsMixin:
         names = set(self.cfg.parameter_names)
         attn = {k: p + "attn." + k for k in ("W_Q", "W_K", "W_V", "W_O", "_W_K", "_W_V", "b_Q", "b_K", "b_V", "b_O",
                                                "_b_K", "_b_V")}
-        attn_hooks = {h: "attn." + h for h in ("hook_q", "hook_k", "hook_v", "hook_rot_q", "hook_rot_k",
-                                               "hook_attn_scores", "hook_pattern", "hook_z", "hook_result")}
+        attn_hooks = {h: "attn." + h for h in ("hook_q", "hook_k", "hook_v", "hook_q_normed", "hook_k_normed",
+                                               "hook_rot_q", "hook_rot_k", "hook_attn_scores", "hook_pattern",
+                                               "hook_z", "hook_result") if f"{p}attn.{h}" in self.hook_names}
         mlp = {k: p + "mlp." + k for k in ("W_in", "W_gate", "W_out", "b_in", "b_out")}
         mlp_hooks = {h: "mlp." + h for h in ("hook_pre", "hook_pre_linear", "hook_post")}
         children = {"attn": _Module(self, p, attn, attn_hooks), "mlp": _Module(self, p, mlp, mlp_hooks)}

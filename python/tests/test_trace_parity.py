@@ -34,7 +34,7 @@ def test_every_hook_equals_the_cli_trace(models, name, tmp_path):
         assert_cache_matches(models[name], tokens, trace(tmp_path, FIXTURES / name, tokens))
 
 
-@pytest.mark.parametrize("name", ["tiny-gemma2", "tiny-gemma3", "tiny-llama"])
+@pytest.mark.parametrize("name", ["tiny-gemma2", "tiny-gemma3", "tiny-llama", "tiny-qwen2", "tiny-qwen3", "tiny-mistral", "tiny-olmo2"])
 def test_gguf_models_equal_the_cli_trace(lantern, name, tmp_path):
     path = FIXTURES / "gguf" / f"{name}.gguf"
     tokens = [2, 17, 99, 5, 64, 3, 120, 42]

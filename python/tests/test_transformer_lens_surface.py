@@ -49,6 +49,8 @@ def test_score_and_scale_edits_match_transformers(models, name):
              "scale_ln1": ("blocks.0.ln1.hook_scale", scaling(2.0, position=1)),
              "scale_ln2": (f"blocks.{last}.ln2.hook_scale", scaling(1.5)),
              "scale_final": ("ln_final.hook_scale", scaling(0.5))}
+    if "blocks.0.ln1.hook_scale" not in model.hook_names:  # OLMo 2: no norms on the branches' inputs
+        edits = {"score_boost": edits["score_boost"], "scale_final": edits["scale_final"]}
     clean = np.asarray(model(tokens))[0]
     for edit, hook in edits.items():
         logits = np.asarray(model.run_with_hooks(tokens, fwd_hooks=[hook]))[0]
@@ -56,9 +58,11 @@ def test_score_and_scale_edits_match_transformers(models, name):
         assert relative(logits, clean) > 1e-3, f"{edit} changes the logits"
 
 
-def test_parameters_compose_with_the_cache(models):
-    """llama_tiny has no sandwich norms or softcap: each product is the next hook exactly."""
-    model = models["llama_tiny"]
+@pytest.mark.parametrize("name", ["llama_tiny", "qwen2_tiny", "mistral_tiny"])
+def test_parameters_compose_with_the_cache(models, name):
+    """Llama-style blocks have no sandwich norms or softcap: each product (plus Qwen 2's q/k/v
+    biases; zeros elsewhere) is the next hook exactly."""
+    model = models[name]
     cfg = model.cfg
     tokens = [1, 17, 93, 5, 200, 41]
     logits, cache = model.run_with_cache(tokens)
@@ -70,9 +74,11 @@ def test_parameters_compose_with_the_cache(models):
     assert model.b_Q.shape == (cfg.n_layers, cfg.n_heads, cfg.d_head) and not model.b_U.any()
     for l in range(cfg.n_layers):
         normed = cache["normalized", l, "ln1"][0]
-        q = np.einsum("pd,hde->phe", normed, model.W_Q[l])
+        q = np.einsum("pd,hde->phe", normed, model.W_Q[l]) + model.b_Q[l]
         assert relative(q, cache["q", l][0]) <= 1e-5
-        v = np.einsum("pd,hde->phe", normed, model.blocks[l].attn._W_V)
+        k = np.einsum("pd,hde->phe", normed, model.W_K[l]) + model.b_K[l]  # one per query head
+        assert relative(k[:, ::cfg.n_heads // cfg.n_key_value_heads], cache["k", l][0]) <= 1e-5
+        v = np.einsum("pd,hde->phe", normed, model.blocks[l].attn._W_V) + model.blocks[l].attn._b_V
         assert relative(v, cache["v", l][0]) <= 1e-5
         attn_out = np.einsum("phe,hem->pm", cache["z", l][0], model.W_O[l])
         assert relative(attn_out, cache["attn_out", l][0]) <= 1e-5
@@ -81,6 +87,7 @@ def test_parameters_compose_with_the_cache(models):
         assert relative(normed2 @ model.blocks[l].mlp.W_in, cache["pre_linear", l][0]) <= 1e-5
         assert relative(cache["post", l][0] @ model.W_out[l], cache["mlp_out", l][0]) <= 1e-5
     assert relative(cache["ln_final.hook_normalized"][0] @ model.W_U, logits[0]) <= 1e-5
+    assert model.b_Q.any() == (name == "qwen2_tiny"), "Qwen 2's biases are its own, the others' zeros"
     with pytest.raises(ValueError):
         model.W_U[0, 0] = 1.0  # parameters are read-only views
     with pytest.raises(AttributeError, match="RoPE"):
@@ -178,10 +185,13 @@ def test_a_unigram_tokenizer_leaves_ids_working(lantern, tmp_path):
         model.to_tokens("hello")
 
 
-ADDITIVE_HOOKS = ["hook_embed"] + [f"blocks.1.{h}" for h in (
-    "hook_resid_pre", "ln1.hook_normalized", "attn.hook_q", "attn.hook_k", "attn.hook_v", "attn.hook_rot_q",
-    "attn.hook_rot_k", "attn.hook_z", "hook_attn_out", "hook_resid_mid", "ln2.hook_normalized", "mlp.hook_pre",
-    "mlp.hook_pre_linear", "mlp.hook_post", "hook_mlp_out", "hook_resid_post")] + ["ln_final.hook_normalized"]
+def additive_hooks(model):
+    """Every hook point of layer 1 and outside the blocks that the goldens edit by addition (all
+    but the attention maps, the scales and hook_result): OLMo 2 has no ln1/ln2, Gemma 3, Qwen 3 and
+    OLMo 2 add hook_q_normed/hook_k_normed."""
+    skipped = ("attn.hook_pattern", "attn.hook_attn_scores", ".hook_scale", "attn.hook_result")
+    return [h for h in model.hook_names
+            if (h.startswith("blocks.1.") or not h.startswith("blocks.")) and not h.endswith(skipped)]
 
 
 def add_at_position_2(x, _point):
@@ -197,7 +207,8 @@ def test_every_hook_edit_matches_transformers(models, name):
     tokens = json.loads((GOLDENS / f"{name}.json").read_text())["tokens"]
     golden = read_safetensors(GOLDENS / f"{name}_hooks.safetensors")
     clean = np.asarray(model(tokens))[0]
-    for hook in ADDITIVE_HOOKS:
+    assert sorted(f"add:{hook}:logits" for hook in additive_hooks(model)) == sorted(golden), "a golden per hook point"
+    for hook in additive_hooks(model):
         logits = np.asarray(model.run_with_hooks(tokens, fwd_hooks=[(hook, add_at_position_2)]))[0]
         assert relative(logits, golden[f"add:{hook}:logits"]) <= 1e-5, hook
         assert relative(logits, clean) > 1e-4, f"{hook} changes the logits"

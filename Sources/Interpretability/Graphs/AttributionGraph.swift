@@ -77,7 +77,8 @@ public struct AttributionGraph: Sendable {
     /// logit (before any final softcap); 0 for errors and embeddings, which have no inputs.
     public let inputs: [Float]
     /// The part of each input that no node carries (b_dec and zeroed positions under
-    /// circuit-tracer's conventions; 0 up to rounding under `.complete`): input = Σ row + constant.
+    /// circuit-tracer's conventions; Qwen 2's value bias under both; otherwise 0 up to rounding
+    /// under `.complete`): input = Σ row + constant.
     public let constants: [Float]
 
     public var count: Int { nodes.count }

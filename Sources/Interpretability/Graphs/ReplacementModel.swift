@@ -133,8 +133,12 @@ public final class ReplacementModel: @unchecked Sendable {
 
         let embedded = try b.read(try activation(HookNames.embed))
         let outputHooks = (0..<layers).map(MLPTranscoderHooks.output)
-        let filter = HookFilter([HookNames.embed] + outputHooks)
+        // Qwen 2's value bias: a constant on the attention branch in the frozen system, read at
+        // hook_attn_out into each row's constant (no node stands for it).
+        let valueBiases = try (0..<layers).compactMap { l in try m.attentionValueBias(layer: l).map { (hook: "blocks.\(l).hook_attn_out", bias: $0) } }
+        let filter = HookFilter([HookNames.embed] + outputHooks + valueBiases.map(\.hook))
         let stackedHooks = [HookNames.embed, HookNames.finalNorm] + outputHooks + (0..<layers).map(MLPTranscoderHooks.input)
+            + valueBiases.map(\.hook)
         let backwardOptions = self.backwardOptions
 
         // A target at position p depends only on positions ≤ p (causal attention), so its backward
@@ -170,6 +174,13 @@ public final class ReplacementModel: @unchecked Sendable {
                                         hooks: filter, options: backwardOptions)
             let byName = Dictionary(uniqueKeysWithValues: points.map { ($0.name, $0.gradient) })
             var constant = [Double](repeating: 0, count: copies)
+            for (hook, bias) in valueBiases {
+                guard let g = byName[hook] else { continue }
+                let grad = try b.read(g)
+                for e in batch.indices {
+                    for p in 0..<rows { constant[e] += Double(Self.dot(bias, 0, grad, e * rows + p, width: d)) }
+                }
+            }
             if let g = byName[HookNames.embed] {
                 let grad = try b.read(g)
                 for (e, t) in batch.enumerated() {
