@@ -141,6 +141,7 @@ struct lv_context {
     float timestamp_period;
     int timestamps;
     uint64_t last_gpu_ns;
+    lv_traffic traffic;
     lv_buffer *staging;
     pthread_mutex_t message_lock;
     int message_count;
@@ -481,6 +482,7 @@ static void barrier(lv_context *ctx, VkCommandBuffer cmd, VkPipelineStageFlags s
     VkMemoryBarrier mb = { .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
                            .srcAccessMask = stage_access(src, 1), .dstAccessMask = stage_access(dst, 0) };
     ctx->f.vkCmdPipelineBarrier(cmd, src, dst, 0, 1, &mb, 0, NULL, 0, NULL);
+    ctx->traffic.barriers++;
 }
 #define ALL_STAGES (VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT)
 
@@ -509,6 +511,7 @@ static int run_once(lv_context *ctx, lv_buffer *src, uint64_t so, lv_buffer *dst
     VkSubmitInfo si = { .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &ctx->once };
     CHECK(f->vkResetFences(ctx->device, 1, &ctx->fence), "vkResetFences");
     CHECK(f->vkQueueSubmit(ctx->queue, 1, &si, ctx->fence), "vkQueueSubmit");
+    ctx->traffic.submits++;
     CHECK(f->vkWaitForFences(ctx->device, 1, &ctx->fence, VK_TRUE, WAIT_NS), "vkWaitForFences");
     return LV_OK;
 }
@@ -517,6 +520,7 @@ int lv_upload(lv_context *ctx, lv_buffer *b, uint64_t offset, const void *data, 
     if (offset + size > b->size) return fail(LV_BAD_ARGUMENT, "upload of %llu bytes at %llu overruns a %llu-byte buffer",
                                              (unsigned long long)size, (unsigned long long)offset, (unsigned long long)b->size);
     if (size == 0) return LV_OK;
+    ctx->traffic.bytes_to_device += size;
     if (b->mapped) { memcpy((char *)b->mapped + offset, data, size); return LV_OK; }
     // Staged in chunks so the staging buffer stays modest.
     const uint64_t chunk = 64ull << 20;
@@ -533,6 +537,7 @@ int lv_upload(lv_context *ctx, lv_buffer *b, uint64_t offset, const void *data, 
 int lv_download(lv_context *ctx, lv_buffer *b, uint64_t offset, void *data, uint64_t size) {
     if (offset + size > b->size) return fail(LV_BAD_ARGUMENT, "download overruns the buffer");
     if (size == 0) return LV_OK;
+    ctx->traffic.bytes_from_device += size;
     if (b->mapped) { memcpy(data, (const char *)b->mapped + offset, size); return LV_OK; }
     const uint64_t chunk = 64ull << 20;
     for (uint64_t done = 0; done < size; done += chunk) {
@@ -664,6 +669,7 @@ int lv_dispatch(lv_context *ctx, lv_pipeline *p, lv_buffer *const *buffers, int 
     if (push_size) f->vkCmdPushConstants(ctx->cmd, p->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, push_size, push);
     f->vkCmdDispatch(ctx->cmd, gx, gy, gz);
     ctx->pending++;
+    ctx->traffic.dispatches++;
     return LV_OK;
 }
 
@@ -691,6 +697,7 @@ int lv_flush(lv_context *ctx) {
     VkSubmitInfo si = { .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &ctx->cmd };
     CHECK(f->vkResetFences(ctx->device, 1, &ctx->fence), "vkResetFences");
     CHECK(f->vkQueueSubmit(ctx->queue, 1, &si, ctx->fence), "vkQueueSubmit");
+    ctx->traffic.submits++;
     CHECK(f->vkWaitForFences(ctx->device, 1, &ctx->fence, VK_TRUE, WAIT_NS), "vkWaitForFences");
     for (int i = 0; i < ctx->pool_count; i++) f->vkResetDescriptorPool(ctx->device, ctx->pools[i], 0);
     ctx->pool_used = 0;
@@ -703,3 +710,5 @@ int lv_flush(lv_context *ctx) {
 }
 
 uint64_t lv_last_gpu_ns(const lv_context *ctx) { return ctx->last_gpu_ns; }
+
+void lv_traffic_read(const lv_context *ctx, lv_traffic *out) { *out = ctx->traffic; }

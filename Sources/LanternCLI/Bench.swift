@@ -207,16 +207,24 @@ struct Bench: ParsableCommand {
             _ = try model.forward(prompt, logits: .last)
             try backend.finish()
         }
+        // On a device backend: what one prefill (with its last logits read back) and one decode
+        // token cost in dispatches, submits, barriers and bytes moved.
+        let counter = backend as? DeviceTrafficCounting
+        var traffic: [(String, DeviceTraffic)] = []
         let cache = try KVCache(model: model, capacity: prefill + decode)
-        _ = try model.forward(prompt, cache: cache, logits: .last)
+        let beforePrefill = counter?.traffic
+        _ = try backend.read(model.forward(prompt, cache: cache, logits: .last)!)
+        if let counter, let beforePrefill { traffic.append(("prefill", counter.traffic - beforePrefill)) }
         // Each token timed on its own; the rate is one over the median token, so that a burst of
         // another process's work (this is often a shared machine) moves it less than the mean.
         // tools/bench_llamacpp.py times llama.cpp the same way.
         var tokenSeconds: [Double] = []
-        for _ in 0..<decode {
+        for i in 0..<decode {
+            let before = i == decode - 1 ? counter?.traffic : nil
             let start = Date()
             _ = try backend.read(model.forward([5], cache: cache, logits: .last)!)
             tokenSeconds.append(Date().timeIntervalSince(start))
+            if let counter, let before { traffic.append(("decode token", counter.traffic - before)) }
         }
         let meanDecodeSeconds = tokenSeconds.reduce(0, +)
         let decodeSeconds = tokenSeconds.isEmpty ? 0 : Double(decode) * tokenSeconds.sorted()[decode / 2]
@@ -235,6 +243,7 @@ struct Bench: ParsableCommand {
             "decode_tokens_per_second_mean": Double(decode) / meanDecodeSeconds,
             "peak_resident_bytes": peak, "weights_bytes": weightsBytes,
         ]
+        for (what, t) in traffic { result["\(what.replacingOccurrences(of: " ", with: "_"))_traffic"] = t.json }
         let reference = ggufPath.flatMap { noReference ? nil : llamaCpp($0) }
         if let reference { result["llama_cpp"] = reference }
         if !json {
@@ -249,6 +258,7 @@ struct Bench: ParsableCommand {
                          Double(decode) / meanDecodeSeconds) + beside(Double(decode) / decodeSeconds, ld))
             print(String(format: "  decode reads %.1f MB of weights per token: %.1f GB/s, %.0f%% of a streaming read's %.1f GB/s",
                          Double(bytesPerToken) / 1e6, decodeGBs, 100 * decodeGBs / streamGBs, streamGBs))
+            for (what, t) in traffic { print("  \(what): \(t.summary)") }
             print(String(format: "  peak resident memory %.2f GiB (weights file %.2f GiB, mapped)",
                          Double(peak) / 1_073_741_824, Double(weightsBytes) / 1_073_741_824))
         }

@@ -10,7 +10,7 @@ import LanternCore
 /// Environment: `LANTERN_VULKAN_VALIDATION=1` enables VK_LAYER_KHRONOS_validation and collects
 /// its messages (`validationMessages`); `LANTERN_VULKAN_STAGING=1` forces device-local buffers with
 /// staging copies even where device memory is host-visible.
-public final class VulkanBackend: Backend, @unchecked Sendable {
+public final class VulkanBackend: Backend, DeviceTrafficCounting, @unchecked Sendable {
     let device: Device
     let pipelines: PipelineCache
     let lock = NSLock()
@@ -52,6 +52,14 @@ public final class VulkanBackend: Backend, @unchecked Sendable {
     public var lastGPUTime: Double? {
         let ns = lv_last_gpu_ns(device.ctx)
         return ns == 0 ? nil : Double(ns) / 1e9
+    }
+
+    /// Dispatches, submits, barriers and bytes moved each way since this backend was made.
+    public var traffic: DeviceTraffic {
+        var t = lv_traffic()
+        lock.locked { lv_traffic_read(device.ctx, &t) }
+        return DeviceTraffic(dispatches: Int(t.dispatches), submits: Int(t.submits), barriers: Int(t.barriers),
+                             bytesToDevice: Int(t.bytes_to_device), bytesFromDevice: Int(t.bytes_from_device))
     }
 
     /// Commands recorded and not yet submitted (ops run only when a `read` needs them).

@@ -95,6 +95,14 @@ int lv_flush(lv_context *ctx);
 /// GPU time of the last flushed command buffer in nanoseconds (timestamp queries); 0 if unknown.
 uint64_t lv_last_gpu_ns(const lv_context *ctx);
 
+/// What the context has done since it was made: compute dispatches recorded, queue submissions
+/// (pending work and immediate transfers), pipeline barriers recorded, and bytes copied from the
+/// host to device buffers and back (uploads and downloads, mapped or staged).
+typedef struct lv_traffic {
+    uint64_t dispatches, submits, barriers, bytes_to_device, bytes_from_device;
+} lv_traffic;
+void lv_traffic_read(const lv_context *ctx, lv_traffic *out);
+
 #ifdef __cplusplus
 }
 #endif
