@@ -3,8 +3,10 @@
 // RoPE on x [rows, heads·headDim]; row r sits at position start + r. Pairs (i, i + rotaryDim/2)
 // (rotate-half) or (2i, 2i+1) (interleaved); dimensions past rotaryDim are copied. cos and sin come
 // from a host-computed table [position][rotaryDim/2][2], so the angles match the CPU reference
-// exactly (GPU sin/cos lose accuracy at large arguments).
+// exactly (GPU sin/cos lose accuracy at large arguments). INVERSE rotates by −θ: the rotation's
+// transpose, which is RoPE's backward.
 layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint INVERSE = 0;
 
 layout(std430, set = 0, binding = 0) readonly buffer XBuf { float X[]; };
 layout(std430, set = 0, binding = 1) readonly buffer TBuf { float T[]; };
@@ -25,7 +27,7 @@ void main() {
     if (p.interleaved != 0u) { i = dd / 2; a = 2 * i; b = a + 1; }
     else { i = dd % half_; a = i; b = i + half_; }
     uint t = ((p.start + r) * half_ + i) * 2;
-    float cs = T[t], sn = T[t + 1];
+    float cs = T[t], sn = INVERSE != 0u ? -T[t + 1] : T[t + 1];
     uint rowBase = p.xOff + r * p.width + head0;
     float xa = X[rowBase + a], xb = X[rowBase + b];
     O[p.oOff + e] = (dd == a) ? xa * cs - xb * sn : xb * cs + xa * sn;

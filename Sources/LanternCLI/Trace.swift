@@ -13,7 +13,7 @@ struct Trace: ParsableCommand {
             blocks.{l}.attn.hook_pattern, ...); globs select several (--hooks 'blocks.*.hook_resid_post'). \
             Activations are saved as float32 [tokens, width]; attention patterns as [heads, tokens, tokens]; \
             logits as [tokens, vocab]. With --grad-target and --grad-baseline, each saved hook's gradient of the \
-            logit difference is saved beside it as grad:{hook} (CPU backend; attention patterns have none).
+            logit difference is saved beside it as grad:{hook} (attention patterns have none).
             """
     )
 

@@ -1,9 +1,8 @@
 /// The backward ops of the forward pass: vector–Jacobian products with respect to activations
 /// (never weights), for gradients, attribution patching and attribution graphs.
 ///
-/// A separate protocol rather than part of `Backend` on purpose: only the CPU backend implements
-/// it so far. The Vulkan backend has no shaders for these ops yet, and making them requirements of
-/// `Backend` would force it to grow host round trips or stubs. Callers ask `backend as?
+/// A separate protocol rather than part of `Backend` on purpose: a backend can run the forward
+/// pass without these (the CPU and Vulkan backends have both). Callers ask `backend as?
 /// DifferentiableBackend` and say clearly when the answer is no.
 ///
 /// Each op takes the forward op's inputs (or what it saved) and the gradient of a scalar with

@@ -1,8 +1,8 @@
 import LanternCore
 
 /// Gradients with respect to activations: a forward pass that keeps every hook point, then a walk
-/// back through the blocks with the backend's backward ops (`DifferentiableBackend`: the CPU
-/// backend; the Vulkan backend has no backward shaders yet and is refused with a clear error).
+/// back through the blocks with the backend's backward ops (`DifferentiableBackend`: the CPU and
+/// Vulkan backends; another backend is refused with a clear error).
 ///
 /// `BackwardOptions` can freeze attention patterns and norm scales (circuit tracing's linear system).
 ///
@@ -206,7 +206,7 @@ extension Transformer {
     /// The backend's backward ops, or one clear line saying this backend has none.
     func differentiableBackend() throws -> any DifferentiableBackend {
         guard let b = backend as? any DifferentiableBackend else {
-            throw LanternError.unsupported("gradients need the CPU backend: the \(backend.name) backend has no backward ops yet (use --backend cpu)")
+            throw LanternError.unsupported("gradients need a backend with backward ops (cpu or vulkan): the \(backend.name) backend has none")
         }
         return b
     }

@@ -7,10 +7,15 @@ import LanternCore
 enum Shader: String, CaseIterable, Sendable {
     case matmul, rmsnorm, rope, attention, geglu, add, scale, embed
     case saeEncode = "sae_encode"
+    // The backward ops (`DifferentiableBackend`).
+    case matmulBackward = "matmul_backward", rmsnormBackward = "rmsnorm_backward"
+    case attentionBackward = "attention_backward", elementwiseBackward = "elementwise_backward"
 
     var bindings: Int {
         switch self {
-        case .attention, .saeEncode: 5
+        case .attention, .saeEncode, .elementwiseBackward: 5
+        case .attentionBackward: 8
+        case .rmsnormBackward: 4
         case .scale: 2
         default: 3
         }
@@ -28,6 +33,9 @@ enum Shader: String, CaseIterable, Sendable {
         case .scale: 4 * 4
         case .embed: 7 * 4
         case .saeEncode: 10 * 4
+        case .matmulBackward, .rmsnormBackward: 8 * 4
+        case .attentionBackward: 13 * 4
+        case .elementwiseBackward: 5 * 4
         }
     }
 }

@@ -33,6 +33,11 @@ extension VulkanBackend {
     }
 
     public func rope(_ x: Tensor, heads: Int, headDim: Int, start: Int, params: RopeParams) throws -> Tensor {
+        try rope(x, heads: heads, headDim: headDim, start: start, params: params, inverse: false)
+    }
+
+    /// With `inverse`, every pair turns by −θ: the rotation's transpose, RoPE's backward.
+    func rope(_ x: Tensor, heads: Int, headDim: Int, start: Int, params: RopeParams, inverse: Bool) throws -> Tensor {
         guard x.width == heads * headDim, params.rotaryDim <= headDim, params.rotaryDim % 2 == 0, start >= 0 else {
             throw LanternError.shapeMismatch(op: "rope", detail: "x \(x.shape) as \(heads) heads × \(headDim), rotary dim \(params.rotaryDim)")
         }
@@ -40,7 +45,7 @@ extension VulkanBackend {
         let out = try f32Tensor(x.shape)
         if x.count == 0 { return out }
         let table = try ropeTable(params, positions: start + x.rowCount)
-        try dispatch(.rope, spec: [256],
+        try dispatch(.rope, spec: [256, inverse ? 1 : 0],
                      buffers: [try x.vulkanStorage(device), table, try out.vulkanStorage(device)],
                      push: [UInt32(x.count), UInt32(headDim), UInt32(params.rotaryDim), params.pairing == .interleaved ? 1 : 0,
                             UInt32(start), try x.elementOffset, 0, UInt32(x.width)],

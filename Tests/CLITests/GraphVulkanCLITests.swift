@@ -1,0 +1,31 @@
+import Foundation
+import XCTest
+
+/// `lantern graph` and `trace --grad-target` on `--backend vulkan` (lavapipe in CI): the same
+/// graph as the CPU backend's, on the tiny Gemma 3 fixture and its committed transcoders.
+extension CLITests {
+    func testGraphOnVulkanIsTheCPUBackendsGraph() throws {
+        if ProcessInfo.processInfo.environment["LANTERN_SKIP_VULKAN"] == "1" { throw XCTSkip("LANTERN_SKIP_VULKAN=1") }
+        let dir = NSTemporaryDirectory() + "cli-graph-vulkan-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let model = Self.fixtures.appendingPathComponent("gemma3_tiny").path
+        let transcoders = Self.fixtures.appendingPathComponent("graphs/gemma3_tiny/transcoders").path
+        var links: [String: [String: Double]] = [:]
+        for backend in ["cpu", "vulkan"] {
+            let graph = try run(["graph", "--model", model, "--backend", backend, "--token-ids", "2,165,234,93,146,71",
+                                 "--transcoders", transcoders, "--out", "\(dir)/\(backend).json"])
+            XCTAssertEqual(graph.status, 0, "\(backend): \(graph.err)")
+            let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(backend).json"))) as! [String: Any]
+            links[backend] = Dictionary(uniqueKeysWithValues: (json["links"] as! [[String: Any]]).map {
+                ("\($0["source"]!)→\($0["target"]!)", $0["weight"] as! Double)
+            })
+        }
+        let (cpu, vulkan) = (links["cpu"]!, links["vulkan"]!)
+        XCTAssertFalse(cpu.isEmpty)
+        XCTAssertEqual(Set(cpu.keys), Set(vulkan.keys), "the same edges survive pruning")
+        let largest = cpu.values.map(abs).max()!
+        let worst = cpu.map { abs($0.value - (vulkan[$0.key] ?? .infinity)) }.max()!
+        XCTAssertLessThanOrEqual(worst / largest, 1e-5, "edges within 1e-5 of the largest")
+    }
+}
