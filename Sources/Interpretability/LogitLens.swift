@@ -91,61 +91,72 @@ public enum LogitLens {
             return residual
         }
         let plain = try read(model, residuals, positions: tokens.count, topK: topK, target: target)
+        let tunedResiduals = try tuned.map { lens in try residuals.enumerated().map { try lens.translate($1, row: $0, backend: model.backend) } }
+        let tunedRead = try tunedResiduals.map { try read(model, $0, positions: tokens.count, topK: topK, target: target) }
         // The model's own top-1 at the last position is the answer when no target is given.
         let answerToken = target ?? plain.cells.last!.last!.top[0].token
-        func answer(_ last: [[Float]]) -> LensAnswer {
-            let ranks = last.map { row in row.withUnsafeBufferPointer { LogitStatistics.rank(of: Int(answerToken), in: $0) } }
-            let probabilities = last.map { row in
-                row.withUnsafeBufferPointer { LogitStatistics.summary($0).probability($0[Int(answerToken)]) }
-            }
-            return LensAnswer(token: answerToken, given: target != nil, ranks: ranks, probabilities: probabilities)
-        }
-        let tunedRead = try tuned.map { lens in
-            try read(model, try residuals.enumerated().map { try lens.translate($1, row: $0, backend: model.backend) },
-                     positions: tokens.count, topK: topK, target: target)
+        func answer(_ residuals: [Tensor], _ read: (cells: [[LensCell]], last: [LogitRowSummary])) throws -> LensAnswer {
+            // With a target, the cells' summaries ranked it already; else one more unembedding of
+            // the last position of each row, for the answer's rank.
+            let last = target != nil ? read.last : try lastPositionSummaries(model, residuals, positions: tokens.count, token: answerToken)
+            return LensAnswer(token: answerToken, given: target != nil, ranks: last.map { $0.tokens[0].rank },
+                              probabilities: last.map { $0.statistics.probability($0.tokens[0].logit) })
         }
         return LensResult(tokens: tokens, hookNames: names, rowLabels: rowLabels(layers: model.config.layerCount),
-                          cells: plain.cells, target: target, answer: answer(plain.last),
-                          tunedCells: tunedRead?.cells, tunedAnswer: tunedRead.map { answer($0.last) }, tunedSource: tuned?.source)
+                          cells: plain.cells, target: target, answer: try answer(residuals, plain),
+                          tunedCells: tunedRead?.cells, tunedAnswer: try tunedRead.map { try answer(tunedResiduals!, $0) },
+                          tunedSource: tuned?.source)
     }
 
     /// Rows of logits one unembedding product may produce at once (~200 MB of f32 for a
     /// 262 144-token vocabulary): long prompts go through in slices of rows.
     static let logitBudget = 48 << 20
 
-    /// The cells of every lens row, and each row's logits at the last position (for the answer's
-    /// ranks). Every row's residuals go through the final norm and the unembedding as one stacked
-    /// matrix, so the vocabulary's weights are read once for all layers instead of once per layer;
-    /// the softmax statistics of the rows then run in parallel, eight lanes at a time.
+    /// The cells of every lens row, and the summaries of each row's last position. Every row's
+    /// residuals go through the final norm and the unembedding as one stacked matrix, so the
+    /// vocabulary's weights are read once for all layers instead of once per layer; each row of
+    /// logits is reduced where it is (`Backend.logitSummaries`: on a GPU only the top-k and the
+    /// ranks come back).
     static func read(_ model: Transformer, _ residuals: [Tensor], positions n: Int, topK: Int,
-                     target: Int32?) throws -> (cells: [[LensCell]], last: [[Float]]) {
-        let b = model.backend, vocab = model.config.vocabSize, d = model.config.hiddenSize
-        var stacked = [Float]()
-        stacked.reserveCapacity(residuals.count * n * d)
-        for residual in residuals { stacked += try b.read(residual) }
-        let normed = try model.finalNormed(try b.tensor(stacked, shape: [residuals.count * n, d]))
+                     target: Int32?) throws -> (cells: [[LensCell]], last: [LogitRowSummary]) {
+        let b = model.backend, vocab = model.config.vocabSize
+        let normed = try model.finalNormed(try stack(model, residuals))
         let total = residuals.count * n
         let slices = (total + max(1, logitBudget / vocab) - 1) / max(1, logitBudget / vocab)
         let sliceRows = (total + slices - 1) / slices
-        var flat = [LensCell?](repeating: nil, count: total)
-        var last = [[Float]](repeating: [], count: residuals.count)
+        var summaries: [LogitRowSummary] = []
+        summaries.reserveCapacity(total)
         for start in stride(from: 0, to: total, by: sliceRows) {
-            let end = min(total, start + sliceRows)
-            try b.withValues(try model.unembed(try normed.rows(start..<end))) { all in
-                flat.withUnsafeMutableBufferPointer { out in
-                    let shared = UncheckedCells(out)
-                    Parallel.forEach(end - start) { r in
-                        let row = UnsafeBufferPointer(rebasing: all[(r * vocab)..<((r + 1) * vocab)])
-                        shared.cells[start + r] = fastCell(row, topK: topK, target: target)
-                    }
-                }
-                for row in start..<end where row % n == n - 1 {
-                    last[row / n] = Array(all[((row - start) * vocab)..<((row - start + 1) * vocab)])
-                }
-            }
+            let logits = try model.unembed(try normed.rows(start..<min(total, start + sliceRows)))
+            summaries += try b.logitSummaries(logits, topK: topK, tokens: target.map { [$0] } ?? [])
         }
-        let cells = (0..<residuals.count).map { row in (0..<n).map { flat[row * n + $0]! } }
-        return (cells, last)
+        let cells = (0..<residuals.count).map { row in (0..<n).map { cell(summaries[row * n + $0], target: target) } }
+        return (cells, (0..<residuals.count).map { summaries[$0 * n + n - 1] })
+    }
+
+    /// The residuals [n, d] of every row stacked into one [rows · n, d] tensor.
+    static func stack(_ model: Transformer, _ residuals: [Tensor]) throws -> Tensor {
+        let b = model.backend, d = model.config.hiddenSize
+        var stacked = [Float]()
+        stacked.reserveCapacity(residuals.reduce(0) { $0 + $1.count })
+        for residual in residuals { stacked += try b.read(residual) }
+        return try b.tensor(stacked, shape: [stacked.count / max(d, 1), d])
+    }
+
+    /// Each row's last position through the lens, summarised with `token`'s rank.
+    static func lastPositionSummaries(_ model: Transformer, _ residuals: [Tensor], positions n: Int,
+                                      token: Int32) throws -> [LogitRowSummary] {
+        let last = try residuals.map { try $0.rows((n - 1)..<n) }
+        let logits = try model.unembed(try model.finalNormed(try stack(model, last)))
+        return try model.backend.logitSummaries(logits, topK: 0, tokens: [token])
+    }
+
+    /// A lens cell from its row's summary: probabilities from the softmax normaliser.
+    static func cell(_ s: LogitRowSummary, target: Int32?) -> LensCell {
+        LensCell(top: s.top.map { TokenProbability(token: $0.token, probability: s.statistics.probability($0.logit)) },
+                 entropy: Float(s.statistics.entropy),
+                 targetRank: target == nil ? nil : s.tokens[0].rank,
+                 targetProbability: target == nil ? nil : s.statistics.probability(s.tokens[0].logit))
     }
 
     /// `cell` over a row of logits, vectorised: the same top-k order, target rank and
@@ -193,11 +204,4 @@ public enum LogitLens {
         let total = e.reduce(0, +)
         return e.map { Float($0 / total) }
     }
-
-}
-
-/// Lets the row workers write their own cells of one shared buffer (each row a different cell).
-private struct UncheckedCells: @unchecked Sendable {
-    let cells: UnsafeMutableBufferPointer<LensCell?>
-    init(_ cells: UnsafeMutableBufferPointer<LensCell?>) { self.cells = cells }
 }

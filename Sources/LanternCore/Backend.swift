@@ -120,10 +120,18 @@ public protocol Backend: AnyObject, Sendable {
     /// bias [d_in]: [n, d_in]. `rows`, when given, is W_dec itself [d_sae, d_in]: a backend may
     /// then read only the rows of the features that fire (the CPU does, for sparse acts).
     func saeDecode(_ acts: Tensor, decoder: Tensor, rows: Tensor?, bias: Tensor) throws -> Tensor
+    /// Each row of logits [rows, vocab] reduced to its softmax normaliser, its `topK` largest
+    /// logits and the ranks and logits of `tokens` (`LogitRowSummary`): what the lens reads,
+    /// without the rows leaving the device. Default: on the host (`hostLogitSummaries`).
+    func logitSummaries(_ logits: Tensor, topK: Int, tokens: [Int32]) throws -> [LogitRowSummary]
 }
 
 extension Backend {
     public func finish() throws {}
+
+    public func logitSummaries(_ logits: Tensor, topK: Int, tokens: [Int32]) throws -> [LogitRowSummary] {
+        try hostLogitSummaries(logits, topK: topK, tokens: tokens)
+    }
 
     public func withValues<R>(_ tensor: Tensor, _ body: (UnsafeBufferPointer<Float>) throws -> R) throws -> R {
         try read(tensor).withUnsafeBufferPointer(body)

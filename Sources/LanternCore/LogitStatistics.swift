@@ -16,6 +16,10 @@ public enum LogitStatistics {
         public var sumExp: Double
         public var weighted: Double
 
+        public init(max: Float, sumExp: Double, weighted: Double) {
+            (self.max, self.sumExp, self.weighted) = (max, sumExp, weighted)
+        }
+
         /// log Σ exp(l).
         public var logSumExp: Double { Double(max) + log(sumExp) }
         /// −Σ p log p, in nats: log S − Σ e·(l − max) / S.

@@ -10,6 +10,7 @@ enum Shader: String, CaseIterable, Sendable {
     // The backward ops (`DifferentiableBackend`).
     case matmulBackward = "matmul_backward", rmsnormBackward = "rmsnorm_backward"
     case attentionBackward = "attention_backward", elementwiseBackward = "elementwise_backward"
+    case logitSummary = "logit_summary"
 
     var bindings: Int {
         switch self {
@@ -35,7 +36,7 @@ enum Shader: String, CaseIterable, Sendable {
         case .saeEncode: 10 * 4
         case .matmulBackward, .rmsnormBackward: 8 * 4
         case .attentionBackward: 13 * 4
-        case .elementwiseBackward: 5 * 4
+        case .elementwiseBackward, .logitSummary: 5 * 4
         }
     }
 }

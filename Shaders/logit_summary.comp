@@ -1,0 +1,101 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// The lens's reduction of rows of logits [rows, vocab], one workgroup per row, so that only a few
+// numbers per row come back: the max, Σ exp(l − max) and Σ exp(l − max)·(l − max); the topK
+// largest logits, largest first, ties to the lower index (topK rounds, each the largest entry
+// ordered after the last one taken); and for each asked token its 1-based rank (entries above it,
+// or equal with a lower index, plus one) and its logit. Row r of the output, stride
+// 3 + 2·topK + 2·tokenCount floats: max, sum, weighted, (index, logit) × topK, (rank, logit) ×
+// tokens; indices and ranks as uint bits.
+layout(local_size_x_id = 0) in;
+
+layout(std430, set = 0, binding = 0) readonly buffer LBuf { float L[]; };
+layout(std430, set = 0, binding = 1) readonly buffer TBuf { uint T[]; };
+layout(std430, set = 0, binding = 2) writeonly buffer OBuf { float O[]; };
+layout(push_constant) uniform Push { uint rows, vocab, lOff, topK, tokenCount; } p;
+
+#include "common.glsl"
+
+shared float values[gl_WorkGroupSize.x];
+shared float second[gl_WorkGroupSize.x];
+shared uint indices[gl_WorkGroupSize.x];
+
+// (value, index) a comes before b: larger value, or equal value and lower index.
+bool before(float av, uint ai, float bv, uint bi) { return av > bv || (av == bv && ai < bi); }
+
+void main() {
+    uint row = flatGroup();
+    if (row >= p.rows) return;
+    uint tid = gl_LocalInvocationID.x, size = gl_WorkGroupSize.x;
+    uint base = p.lOff + row * p.vocab, out_ = row * (3 + 2 * p.topK + 2 * p.tokenCount);
+
+    float top = NEG_INF;
+    for (uint j = tid; j < p.vocab; j += size) top = max(top, L[base + j]);
+    values[tid] = top;
+    barrier();
+    for (uint s = size / 2; s > 0; s >>= 1) {
+        if (tid < s) values[tid] = max(values[tid], values[tid + s]);
+        barrier();
+    }
+    top = values[0];
+    barrier();
+
+    float sum = 0.0, weighted = 0.0;
+    for (uint j = tid; j < p.vocab; j += size) {
+        float d = L[base + j] - top, e = exp(d);
+        sum += e;
+        weighted += e * d;
+    }
+    values[tid] = sum;
+    second[tid] = weighted;
+    barrier();
+    for (uint s = size / 2; s > 0; s >>= 1) {
+        if (tid < s) { values[tid] += values[tid + s]; second[tid] += second[tid + s]; }
+        barrier();
+    }
+    if (tid == 0u) { O[out_] = top; O[out_ + 1] = values[0]; O[out_ + 2] = second[0]; }
+    barrier();
+
+    // Top k: round r takes the first entry (in the order above) after round r − 1's.
+    float lastValue = 0.0;
+    uint lastIndex = 0xffffffffu;
+    for (uint r = 0; r < p.topK; r++) {
+        float bestValue = NEG_INF;
+        uint bestIndex = 0xffffffffu;
+        for (uint j = tid; j < p.vocab; j += size) {
+            float v = L[base + j];
+            bool after = lastIndex == 0xffffffffu || before(lastValue, lastIndex, v, j);
+            if (after && (bestIndex == 0xffffffffu || before(v, j, bestValue, bestIndex))) { bestValue = v; bestIndex = j; }
+        }
+        values[tid] = bestValue;
+        indices[tid] = bestIndex;
+        barrier();
+        for (uint s = size / 2; s > 0; s >>= 1) {
+            if (tid < s && indices[tid + s] != 0xffffffffu
+                && (indices[tid] == 0xffffffffu || before(values[tid + s], indices[tid + s], values[tid], indices[tid]))) {
+                values[tid] = values[tid + s];
+                indices[tid] = indices[tid + s];
+            }
+            barrier();
+        }
+        lastValue = values[0];
+        lastIndex = indices[0];
+        if (tid == 0u) { O[out_ + 3 + 2 * r] = uintBitsToFloat(lastIndex); O[out_ + 4 + 2 * r] = lastValue; }
+        barrier();
+    }
+
+    for (uint t = 0; t < p.tokenCount; t++) {
+        uint token = T[t];
+        float mine = L[base + token];
+        uint above = 0;
+        for (uint j = tid; j < p.vocab; j += size) if (before(L[base + j], j, mine, token)) above++;
+        indices[tid] = above;
+        barrier();
+        for (uint s = size / 2; s > 0; s >>= 1) {
+            if (tid < s) indices[tid] += indices[tid + s];
+            barrier();
+        }
+        if (tid == 0u) { O[out_ + 3 + 2 * p.topK + 2 * t] = uintBitsToFloat(indices[0] + 1u); O[out_ + 4 + 2 * p.topK + 2 * t] = mine; }
+        barrier();
+    }
+}
