@@ -5,13 +5,14 @@ import LanternCore
 /// The compute shaders in `Shaders/` (one per op family), with their binding counts and push
 /// constant sizes as the GLSL declares them.
 enum Shader: String, CaseIterable, Sendable {
-    case matmul, rmsnorm, rope, attention, geglu, add, scale, embed
+    case matmul, rmsnorm, layernorm, rope, attention, geglu, gelu, add, scale, embed
     case saeEncode = "sae_encode"
 
     var bindings: Int {
         switch self {
         case .attention, .saeEncode: 5
-        case .scale: 2
+        case .layernorm: 4
+        case .scale, .gelu: 2
         default: 3
         }
     }
@@ -21,9 +22,11 @@ enum Shader: String, CaseIterable, Sendable {
         switch self {
         case .matmul: 7 * 4
         case .rmsnorm: 7 * 4
+        case .layernorm: 7 * 4
         case .rope: 8 * 4
         case .attention: 15 * 4
         case .geglu: 4 * 4
+        case .gelu: 3 * 4
         case .add: 6 * 4
         case .scale: 4 * 4
         case .embed: 7 * 4
