@@ -3,7 +3,8 @@
 // The backward of the elementwise ops, with dy the gradient of their output (MODE):
 //   0 gegluTanh: d gate = dy · up · gelu′(gate), d up = dy · gelu(gate) (tanh form);
 //   1 swiglu:    d gate = dy · up · silu′(gate), d up = dy · silu(gate);
-//   2 softcap:   dx = dy · (1 − tanh²(x / cap)) (x in the gate binding; no up, no second output).
+//   2 softcap:   dx = dy · (1 − tanh²(x / cap)) (x in the gate binding; no up, no second output);
+//   3 gelu (tanh form), 4 gelu (exact, x·Φ(x)): dx = dy · gelu′(x), likewise.
 layout(constant_id = 0) const uint MODE = 0;
 layout(local_size_x_id = 1) in;
 
@@ -25,9 +26,19 @@ void main() {
         DG[e] = dy * (1.0 - t * t);
         return;
     }
+    const float c = 0.7978845608028654;  // √(2/π)
+    if (MODE == 3u) {
+        float t = tanhStable(c * (x + 0.044715 * x * x * x));
+        DG[e] = dy * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * c * (1.0 + 3.0 * 0.044715 * x * x));
+        return;
+    }
+    if (MODE == 4u) {
+        // Φ(x) + x·φ(x), φ the standard normal density.
+        DG[e] = dy * (0.5 * erfcApprox(-0.7071067811865476 * x) + x * exp(-0.5 * x * x) * 0.3989422804014327);
+        return;
+    }
     float up = U[p.uOff + e], value, slope;
     if (MODE == 0u) {
-        const float c = 0.7978845608028654;  // √(2/π)
         float t = tanhStable(c * (x + 0.044715 * x * x * x));
         value = 0.5 * x * (1.0 + t);
         slope = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * c * (1.0 + 3.0 * 0.044715 * x * x);

@@ -8,6 +8,10 @@ from transformers import (
     Gemma2ForCausalLM,
     Gemma3ForCausalLM,
     Gemma3TextConfig,
+    GPT2Config,
+    GPT2LMHeadModel,
+    GPTNeoXConfig,
+    GPTNeoXForCausalLM,
     LlamaConfig,
     LlamaForCausalLM,
     MistralConfig,
@@ -21,6 +25,8 @@ from transformers import (
 )
 from transformers.models.gemma2 import modeling_gemma2
 from transformers.models.gemma3 import modeling_gemma3
+from transformers.models.gpt2 import modeling_gpt2
+from transformers.models.gpt_neox import modeling_gpt_neox
 from transformers.models.llama import modeling_llama
 from transformers.models.mistral import modeling_mistral
 from transformers.models.olmo2 import modeling_olmo2
@@ -172,4 +178,25 @@ def olmo2_spec():
                 lengths=(5, 11), qk_norm="whole", std=dict(default=0.15, qk=0.2, embed=2.0), shard=None)
 
 
-SPECS = [gemma2_spec, gemma3_spec, llama_spec, qwen2_spec, qwen3_spec, mistral_spec, olmo2_spec]
+def gpt2_spec():
+    # GPT-2's own defaults (gelu_new, LayerNorm eps 1e-5, tied embeddings, scaled attention),
+    # shrunk: 3 layers of width 32, 4 heads of 8, a 4 × 32 MLP, 64 learned positions.
+    config = GPT2Config(vocab_size=256, n_embd=32, n_layer=3, n_head=4, n_positions=64, bos_token_id=1,
+                        eos_token_id=2, attn_implementation="eager")
+    # std["embed"] draws wte and wpe: the positions matter as much as the tokens.
+    return dict(name="gpt2_tiny", family="gpt", config=config, cls=GPT2LMHeadModel, module=modeling_gpt2,
+                lengths=(5, 11), std=dict(default=0.15, qk=0.3, embed=0.8, bias=0.2), shard=None)
+
+
+def pythia_spec():
+    # Pythia's conventions: parallel attention and MLP, the exact GELU, untied embed_out, RoPE
+    # on a quarter of each head (4 of 16 dimensions), q/k/v fused per head.
+    config = GPTNeoXConfig(vocab_size=256, hidden_size=32, intermediate_size=128, num_hidden_layers=3,
+                           num_attention_heads=2, max_position_embeddings=64, rotary_pct=0.25, rotary_emb_base=10000,
+                           use_parallel_residual=True, hidden_act="gelu", tie_word_embeddings=False,
+                           layer_norm_eps=1e-5, bos_token_id=1, eos_token_id=2, attn_implementation="eager")
+    return dict(name="pythia_tiny", family="gpt", config=config, cls=GPTNeoXForCausalLM, module=modeling_gpt_neox,
+                lengths=(5, 11), std=dict(default=0.15, qk=0.3, embed=0.8, bias=0.2), shard=None)
+
+
+SPECS = [gemma2_spec, gemma3_spec, llama_spec, qwen2_spec, qwen3_spec, mistral_spec, olmo2_spec, gpt2_spec, pythia_spec]

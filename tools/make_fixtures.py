@@ -3,7 +3,7 @@
 
 How the fixtures are made
 -------------------------
-Seven tiny models are built from configs with transformers (no Hub access, no
+Nine tiny models are built from configs with transformers (no Hub access, no
 pretrained weights), in float32 with ``attn_implementation="eager"``:
 
 * ``gemma2_tiny`` -- ``Gemma2ForCausalLM``: 4 layers, sliding window 8 on layers
@@ -24,13 +24,23 @@ pretrained weights), in float32 with ``attn_implementation="eager"``:
 * ``olmo2_tiny`` -- ``Olmo2ForCausalLM``: 3 layers, no input norms, norms on the
   attention and MLP outputs, q_norm/k_norm over the whole projection (widths
   heads*head_dim and kv_heads*head_dim).
+* ``gpt2_tiny`` -- ``GPT2LMHeadModel``: 3 layers of width 32, LayerNorm with biases,
+  64 learned positions, fused c_attn (Conv1D, stored [in, out]) with biases, gelu_new,
+  tied embeddings.
+* ``pythia_tiny`` -- ``GPTNeoXForCausalLM``: 3 parallel blocks (attention and MLP both
+  read the block's input), RoPE on 4 of each head's 16 dimensions (rotary_pct 0.25),
+  query_key_value fused per head, exact (erf) GELU, untied embed_out.
 
 After construction every parameter is re-drawn from a fixed-seed generator
 (see ``reinit``): projections/embeddings ~ N(0, std) with per-model stds chosen
 so activations stay O(1), attention is not uniform, the softcaps bite and the
 argmax next token varies across positions; Gemma norm weights (applied as
 ``1 + w``) ~ N(0, 0.5); every other family's norm weights (applied as ``w``,
-QK-norms included) ~ 1 + N(0, 0.5); Qwen 2's biases ~ N(0, 0.3).
+QK-norms included) ~ 1 + N(0, 0.5); Qwen 2's biases ~ N(0, 0.3). GPT-2 and
+Pythia: ``gpt_fixtures.reinit`` (LayerNorm weights 1 + N(0, 0.5), every bias
+N(0, 0.2), embeddings N(0, 0.8)); their hook points and self-checks are in
+tools/gpt_fixtures.py (hook_pos_embed for GPT-2; no hook_resid_mid in Pythia's
+parallel blocks; hook_q/k/v split from the fused projection's output).
 
 Each model is run (batch 1, no padding, no KV cache) on two random token
 sequences that start with BOS, and every intermediate activation is captured
@@ -85,6 +95,7 @@ import transformers
 from safetensors.numpy import load_file
 from safetensors.torch import save_file
 
+import gpt_fixtures  # GPT-2 and GPT-NeoX: their modules and hook points (tools/gpt_fixtures.py)
 from fixture_specs import SPECS  # the models, one spec per family (tools/fixture_specs.py)
 
 SEED = 1234
@@ -356,9 +367,11 @@ def build(spec_fn, out_root):
     model = spec["cls"](config).to(torch.float32).eval()
     assert model.config._attn_implementation == "eager"
     gen = torch.Generator().manual_seed(SEED)
-    reinit(model, spec["family"], spec["std"], gen)
+    gpt = spec["family"] == "gpt"
+    (gpt_fixtures.reinit if gpt else lambda m, s, g: reinit(m, spec["family"], s, g))(model, spec["std"], gen)
     if config.tie_word_embeddings:
-        assert model.lm_head.weight.data_ptr() == model.model.embed_tokens.weight.data_ptr(), "lm_head not tied"
+        embedding = gpt_fixtures.embedding(model) if gpt else model.model.embed_tokens
+        assert model.get_output_embeddings().weight.data_ptr() == embedding.weight.data_ptr(), "lm_head not tied"
 
     seq_gen = torch.Generator().manual_seed(SEED + 1)
     sequences = []
@@ -370,7 +383,7 @@ def build(spec_fn, out_root):
     print(f"== {name}  ({sum(p.numel() for p in model.parameters())} params, layer_types="
           f"{getattr(config, 'layer_types', None)})")
     for s, ids in enumerate(sequences):
-        acts, diag = run_sequence(model, spec, ids)
+        acts, diag = gpt_fixtures.run_sequence(model, ids, close) if gpt else run_sequence(model, spec, ids)
         for k, t in acts.items():
             tensors[f"{s}:{k}"] = t.contiguous()
         argmax = acts["logits"].argmax(-1).tolist()
@@ -428,9 +441,10 @@ def verify(d, model, config, spec, sequences, hooks):
     for k, v in saved.items():
         assert v.dtype == np.float32, (k, v.dtype)
     sd = model.state_dict()
+    renamed = {"embed_out.weight": "lm_head.weight"}  # transformers 5 saves GPT-NeoX's lm_head as embed_out
     for k, v in saved.items():
-        assert np.array_equal(v, sd[k].numpy()), k
-    missing = set(sd) - set(saved)
+        assert np.array_equal(v, sd[renamed.get(k, k)].numpy()), k
+    missing = set(sd) - {renamed.get(k, k) for k in saved}
     if config.tie_word_embeddings:
         missing.discard("lm_head.weight")
     assert not missing, f"not saved: {missing}"

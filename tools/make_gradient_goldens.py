@@ -3,7 +3,7 @@
 
 What it does
 ------------
-Loads each tiny fixture model (Tests/Fixtures/{gemma2,gemma3,llama,qwen2,qwen3,mistral,olmo2}_tiny,
+Loads each tiny fixture model (Tests/Fixtures/{gemma2,gemma3,llama,qwen2,qwen3,mistral,olmo2,gpt2,pythia}_tiny,
 made by tools/make_fixtures.py) with transformers in float32, eager attention, and runs the fixture's
 second (longer) token sequence. Hook points map to HF modules exactly as in make_fixtures.py; each
 captured tensor is the very tensor the next module consumes, so after ``retain_grad`` and
@@ -18,14 +18,16 @@ Metrics (logit differences, after the final softcap where the model has one):
 * ``frozen``: the ``last`` metric through the frozen linear system of circuit tracing: attention
   patterns held fixed (query and key detached where eager attention receives them, so gradients
   reach only the values) and every RMSNorm's 1/rms held fixed (its rsqrt detached), final and
-  QK norms included. Lantern's ``BackwardOptions(freezeAttentionPatterns:, freezeNormScales:)``.
+  QK norms included; a LayerNorm (GPT-2, Pythia) keeps its centring and holds 1/sqrt(var + eps).
+  Lantern's ``BackwardOptions(freezeAttentionPatterns:, freezeNormScales:)``.
 
 Writes, per model, ``Tests/Fixtures/gradients/<model>.safetensors`` with float32 tensors
 ``"{metric}:{hook}"`` (no batch dimension, [n, width]) for every parameterless hook point but the
 attention pattern (under ``frozen``, q/k/q_normed/k_normed/rot_q/rot_k get no gradient and are
 left out) (hook_embed, resid_pre/mid/post, ln1/ln2 normalized where the family has them, q/k/v,
 q_normed/k_normed where it has a QK-norm, rot_q/rot_k, z, attn_out, mlp pre/pre_linear/post,
-mlp_out, ln_final), and ``<model>.json`` with the tokens, each
+mlp_out, ln_final; GPT-2's hook_pos_embed; the GPT families' hook points are gpt_fixtures.py's),
+and ``<model>.json`` with the tokens, each
 metric's target, baseline, position and value, and the torch/transformers versions.
 
 Regenerate (repository root; CPU, a few seconds; needs torch, transformers, safetensors):
@@ -44,10 +46,14 @@ import types
 import torch
 import transformers
 from safetensors.torch import save_file
-from transformers import (Gemma2ForCausalLM, Gemma3ForCausalLM, LlamaForCausalLM, MistralForCausalLM,
-                          Olmo2ForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM)
+from transformers import (Gemma2ForCausalLM, Gemma3ForCausalLM, GPT2LMHeadModel, GPTNeoXForCausalLM, LlamaForCausalLM,
+                          MistralForCausalLM, Olmo2ForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM)
 from transformers.models.gemma2 import modeling_gemma2
 from transformers.models.gemma3 import modeling_gemma3
+from transformers.models.gpt2 import modeling_gpt2
+from transformers.models.gpt_neox import modeling_gpt_neox
+
+import gpt_fixtures  # GPT-2 and GPT-NeoX: their modules and hook points (tools/gpt_fixtures.py)
 from transformers.models.llama import modeling_llama
 from transformers.models.mistral import modeling_mistral
 from transformers.models.olmo2 import modeling_olmo2
@@ -62,6 +68,8 @@ MODELS = {
     "qwen3_tiny": (Qwen3ForCausalLM, modeling_qwen3, "llama"),
     "mistral_tiny": (MistralForCausalLM, modeling_mistral, "llama"),
     "olmo2_tiny": (Olmo2ForCausalLM, modeling_olmo2, "olmo2"),
+    "gpt2_tiny": (GPT2LMHeadModel, modeling_gpt2, "gpt"),
+    "pythia_tiny": (GPTNeoXForCausalLM, modeling_gpt_neox, "gpt"),
 }
 MID_POSITION = 3
 
@@ -95,6 +103,8 @@ class GradRecorder:
         return fn
 
     def __enter__(self):
+        if self.family == "gpt":
+            return self.enter_gpt()
         inner = self.model.model
         fwd = lambda m, f: self.handles.append(m.register_forward_hook(f))
         pre = lambda m, f: self.handles.append(m.register_forward_pre_hook(f, with_kwargs=True))
@@ -144,8 +154,28 @@ class GradRecorder:
         self.module.apply_rotary_pos_emb = recording_rope
         return self
 
+    def enter_gpt(self):
+        """GPT-2 and GPT-NeoX: gpt_fixtures' hook points (the fused q/k/v output is split after the
+        backward pass); GPT-NeoX's rotated q and k from its apply_rotary_pos_emb."""
+        self.handles = gpt_fixtures.register(self.model, self.keep)
+        self.orig_rope = getattr(self.module, "apply_rotary_pos_emb", None)
+        if gpt_fixtures.rope_module(self.model) is None:
+            return self
+        for l, b in enumerate(gpt_fixtures.blocks(self.model)):
+            self.handles.append(b.attn.register_forward_pre_hook(lambda _m, _a, l=l: setattr(self, "layer", l)))
+
+        def recording_rope(q, k, cos, sin, *a, **kw):
+            qe, ke = self.orig_rope(q, k, cos, sin, *a, **kw)
+            self.keep(f"blocks.{self.layer}.attn.hook_rot_q", qe)
+            self.keep(f"blocks.{self.layer}.attn.hook_rot_k", ke)
+            return qe, ke
+
+        self.module.apply_rotary_pos_emb = recording_rope
+        return self
+
     def __exit__(self, *exc):
-        self.module.apply_rotary_pos_emb = self.orig_rope
+        if self.orig_rope is not None:
+            self.module.apply_rotary_pos_emb = self.orig_rope
         for h in self.handles:
             h.remove()
         return False
@@ -169,10 +199,17 @@ def frozen(model, module):
         out = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.variance_epsilon).detach()
         return self.weight * out.to(x.dtype)
 
-    norms = [m for m in model.modules() if type(m).__name__.endswith("RMSNorm")]
+    def layer_norm(self, x):
+        # The centring is linear and stays; only 1/sqrt(var + eps) is held.
+        centred = x - x.mean(-1, keepdim=True)
+        inv = torch.rsqrt(centred.pow(2).mean(-1, keepdim=True) + self.eps).detach()
+        return centred * inv * self.weight + self.bias
+
+    norms = [m for m in model.modules() if type(m).__name__.endswith("RMSNorm") or isinstance(m, torch.nn.LayerNorm)]
     module.eager_attention_forward = attention
     for m in norms:
-        m.forward = types.MethodType(gemma_norm if type(m).__name__.startswith("Gemma") else llama_norm, m)
+        kind = layer_norm if isinstance(m, torch.nn.LayerNorm) else gemma_norm if type(m).__name__.startswith("Gemma") else llama_norm
+        m.forward = types.MethodType(kind, m)
     try:
         yield len(norms)
     finally:
@@ -204,6 +241,11 @@ def gradients(model, module, family, ids, position, pick):
     metric.backward()
     # Hooks that receive no gradient (q and k under frozen patterns) are left out; the test wants zeros there.
     grads = {name: flat(name, t.grad, family).detach().clone().contiguous() for name, t in rec.tensors.items() if t.grad is not None}
+    for name in [n for n in grads if n.endswith(".attn.hook_qkv")]:  # GPT: the fused projection's gradient, split
+        for which, g in zip("qkv", gpt_fixtures.split_qkv(grads.pop(name), model.config)):
+            if which != "v" and not g.any():  # frozen patterns: q and k get none (left out, as above)
+                continue
+            grads[name.replace("hook_qkv", f"hook_{which}")] = g.contiguous()
     if not torch.equal(embed.grad, rec.tensors["blocks.0.hook_resid_pre"].grad):
         raise AssertionError("hook_embed and blocks.0.hook_resid_pre are one tensor; their gradients must agree")
     grads["hook_embed"] = embed.grad[0].detach().clone().contiguous()

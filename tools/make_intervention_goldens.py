@@ -18,8 +18,9 @@ Edits (layer and head chosen so each fixture's sliding windows and GQA are exerc
 TransformerLens's `blocks.L.attn.hook_attn_scores` is the input of that softmax (scaled, softcapped,
 masked); this script wraps `nn.functional.softmax` the same way to read it (transformers adds the
 dtype's minimum where a key is masked; it is written as -inf, as TransformerLens has it) and to
-edit it. `ln1/ln2/ln_final.hook_scale` is each row's sqrt(mean(x^2) + eps); it is read with a
-forward pre-hook on the norm, and edited by running that norm as x / scale * gain.
+edit it. `ln1/ln2/ln_final.hook_scale` is each row's sqrt(mean(x^2) + eps) (for GPT-2's and
+Pythia's LayerNorms sqrt(var(x) + eps)); it is read with a forward pre-hook on the norm, and edited
+by running that norm as x / scale * gain ((x - mean) / scale * w + b).
 
 Score and scale edits:
   score_boost  layer 1, head 0: +3 on every query's score for key 0 (before the softmax)
@@ -35,7 +36,8 @@ transformers with torch hooks where that activation is made — forward hooks on
 norms (q_proj … down_proj's input, input_layernorm, the MLP's input norm, q_norm/k_norm for
 hook_q_normed/k_normed where the family has them), a pre-hook on the decoder layer for hook_embed
 and hook_resid_pre, the layer's output for hook_resid_post, the rotary function for hook_rot_q/k,
-o_proj's input for hook_z (every hook point the family has). An addition to hook_resid_mid is an
+o_proj's input for hook_z (every hook point the family has; GPT-2's and Pythia's through
+run_added_gpt, hook_pos_embed included). An addition to hook_resid_mid is an
 addition to hook_attn_out as far as the rest of the pass can tell, so both are made there. Logits
 "add:{hook}:logits" in {model}_hooks.safetensors.
 
@@ -56,7 +58,10 @@ import transformers
 from safetensors.torch import save_file
 from transformers import AutoModelForCausalLM
 
-MODELS = ["gemma2_tiny", "gemma3_tiny", "llama_tiny", "qwen2_tiny", "qwen3_tiny", "mistral_tiny", "olmo2_tiny"]
+import gpt_fixtures  # GPT-2 and GPT-NeoX: their modules and hook points (tools/gpt_fixtures.py)
+
+MODELS = ["gemma2_tiny", "gemma3_tiny", "llama_tiny", "qwen2_tiny", "qwen3_tiny", "mistral_tiny", "olmo2_tiny",
+          "gpt2_tiny", "pythia_tiny"]
 
 
 def edits(config):
@@ -92,8 +97,10 @@ def edits(config):
 def layer_tracker(model):
     """({"layer": index of the attention module running}, its pre-hooks to remove afterwards)."""
     state = {"layer": None}
+    modules = ([b.attn for b in gpt_fixtures.blocks(model)] if gpt_fixtures.is_gpt(model)
+               else [layer.self_attn for layer in model.model.layers])
     handles = [attn.register_forward_pre_hook(lambda _m, _a, l=l: state.__setitem__("layer", l))
-               for l, attn in enumerate(layer.self_attn for layer in model.model.layers)]
+               for l, attn in enumerate(modules)]
     return state, handles
 
 
@@ -105,6 +112,11 @@ def logits_of(model, ids):
 
 def norms(model):
     """TransformerLens's norm names -> the transformers modules (ln2 is the MLP's input norm)."""
+    if gpt_fixtures.is_gpt(model):
+        out = {"ln_final": gpt_fixtures.final_norm(model)}
+        for l, b in enumerate(gpt_fixtures.blocks(model)):
+            out[f"blocks.{l}.ln1"], out[f"blocks.{l}.ln2"] = b.ln1, b.ln2
+        return out
     out = {"ln_final": model.model.norm}
     for l, block in enumerate(model.model.layers):
         if not hasattr(block, "input_layernorm"):  # OLMo 2: no norms on the branches' inputs
@@ -115,8 +127,12 @@ def norms(model):
 
 
 def rms_scale(module, x):
+    """TransformerLens's hook_scale: sqrt(mean(x^2) + eps), or for a LayerNorm sqrt(var(x) + eps)."""
     eps = getattr(module, "eps", None) or module.variance_epsilon
-    return (x.float().pow(2).mean(-1, keepdim=True) + eps).sqrt()
+    x = x.float()
+    if isinstance(module, torch.nn.LayerNorm):
+        x = x - x.mean(-1, keepdim=True)
+    return (x.pow(2).mean(-1, keepdim=True) + eps).sqrt()
 
 
 def scale_edits(config):
@@ -145,6 +161,8 @@ def run_scored(model, ids, score_edit=None, scale_edit=None):
                     scale = scale * factor
                 else:
                     scale[:, position] *= factor
+                if isinstance(m, torch.nn.LayerNorm):
+                    return (x - x.mean(-1, keepdim=True)) / scale * m.weight + m.bias
                 normed = x.float() / scale
                 return (normed * (1.0 + m.weight.float()) if gemma else m.weight * normed).type_as(x)
 
@@ -180,6 +198,13 @@ def boost_key0(x):
 def additive_hooks(model):
     """The hook points of `model`'s family edited by addition: every one but the attention maps,
     the scales and hook_result, in layer 1 and outside the blocks."""
+    if gpt_fixtures.is_gpt(model):
+        gpt2 = model.config.model_type == "gpt2"
+        names = ["hook_resid_pre", "ln1.hook_normalized", "attn.hook_q", "attn.hook_k", "attn.hook_v"]
+        names += [] if gpt2 else ["attn.hook_rot_q", "attn.hook_rot_k"]
+        names += ["attn.hook_z", "hook_attn_out"] + (["hook_resid_mid"] if gpt2 else [])
+        names += ["ln2.hook_normalized", "mlp.hook_pre", "mlp.hook_post", "hook_mlp_out", "hook_resid_post"]
+        return ["hook_embed"] + (["hook_pos_embed"] if gpt2 else []) + [f"blocks.1.{h}" for h in names] + ["ln_final.hook_normalized"]
     block = model.model.layers[1]
     pre_norms = hasattr(block, "input_layernorm")
     names = ["hook_resid_pre"] + (["ln1.hook_normalized"] if pre_norms else []) + ["attn.hook_q", "attn.hook_k", "attn.hook_v"]
@@ -220,6 +245,8 @@ def added_heads(x):
 def run_added(model, ids, hook):
     """Logits with `addition` added at `hook` (a TransformerLens name) through torch hooks."""
     import importlib
+    if gpt_fixtures.is_gpt(model):
+        return run_added_gpt(model, ids, hook)
     block = model.model.layers[1]
     gemma = hasattr(block, "pre_feedforward_layernorm")
     pre_norms = hasattr(block, "input_layernorm")  # OLMo 2: norms on the branches' outputs only
@@ -286,6 +313,71 @@ def run_added(model, ids, hook):
         output(block)
     elif hook == "ln_final.hook_normalized":
         output(model.model.norm)
+    else:
+        raise ValueError(hook)
+    try:
+        logits = logits_of(model, ids)
+    finally:
+        for h in handles:
+            h.remove()
+        if patched:
+            patched[0].apply_rotary_pos_emb = patched[1]
+    return logits.float().contiguous()
+
+
+def run_added_gpt(model, ids, hook):
+    """run_added for GPT-2 and GPT-NeoX, through gpt_fixtures' modules: q, k and v are added to
+    their columns of the fused projection's output; GPT-2's hook_resid_mid, like hook_attn_out,
+    to the attention's output projection."""
+    b, handles, patched = gpt_fixtures.blocks(model)[1], [], None
+
+    def output(module, edit=added_rows):
+        handles.append(module.register_forward_hook(
+            lambda _m, _a, out: (edit(out[0]),) + tuple(out[1:]) if isinstance(out, tuple) else edit(out)))
+
+    def before(module):
+        handles.append(module.register_forward_pre_hook(
+            lambda _m, args, kwargs: ((added_rows(args[0]),) + tuple(args[1:]), kwargs) if args
+            else (args, {**kwargs, "hidden_states": added_rows(kwargs["hidden_states"])}), with_kwargs=True))
+
+    leaf = hook.split(".")[-1]
+    sub = hook.split(".")[-2] if hook.count(".") >= 3 else ""
+    if hook == "hook_embed":
+        output(gpt_fixtures.embedding(model))
+    elif hook == "hook_pos_embed":
+        output(gpt_fixtures.inner(model).wpe)
+    elif hook == "ln_final.hook_normalized":
+        output(gpt_fixtures.final_norm(model))
+    elif leaf == "hook_resid_pre":
+        before(b.layer)
+    elif leaf == "hook_normalized":
+        output(b.ln1 if sub == "ln1" else b.ln2)
+    elif leaf in ("hook_q", "hook_k", "hook_v"):
+        output(b.qkv, lambda out: gpt_fixtures.add_to_qkv(out, leaf[-1], lambda part: added_rows(part), model.config))
+    elif leaf in ("hook_rot_q", "hook_rot_k"):
+        module = gpt_fixtures.rope_module(model)
+        patched = (module, module.apply_rotary_pos_emb)
+        state, tracking = layer_tracker(model)
+        handles += tracking
+
+        def rotary(q, k, *rest, original=patched[1], which=leaf[-1]):
+            q, k = original(q, k, *rest)
+            if state["layer"] == 1:
+                target = added_heads(q if which == "q" else k)
+                q, k = (target, k) if which == "q" else (q, target)
+            return q, k
+
+        module.apply_rotary_pos_emb = rotary
+    elif leaf == "hook_z" or leaf == "hook_post":
+        handles.append((b.out if leaf == "hook_z" else b.mlp_out).register_forward_pre_hook(lambda _m, args: (added_rows(args[0]),)))
+    elif leaf in ("hook_attn_out", "hook_resid_mid"):
+        output(b.out)
+    elif leaf == "hook_pre":
+        output(b.mlp_in)
+    elif leaf == "hook_mlp_out":
+        output(b.mlp_out)
+    elif leaf == "hook_resid_post":
+        output(b.layer)
     else:
         raise ValueError(hook)
     try:

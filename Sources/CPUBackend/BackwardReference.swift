@@ -53,6 +53,39 @@ public enum BackwardReference {
         return dx
     }
 
+    // MARK: LayerNorm: y = (x − μ) · r · w + b, r = (mean((x − μ)²) + eps)^(−1/2)
+
+    public static func layerNorm(_ x: [Double], weight: [Double], bias: [Double], eps: Double) -> [Double] {
+        let d = weight.count
+        var out = x
+        for r in 0..<(x.count / d) {
+            let row = x[(r * d)..<(r * d + d)]
+            let mean = row.reduce(0, +) / Double(d)
+            let inv = 1 / (row.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(d) + eps).squareRoot()
+            for i in 0..<d { out[r * d + i] = (x[r * d + i] - mean) * inv * weight[i] + bias[i] }
+        }
+        return out
+    }
+
+    /// With ĝ = w ∘ dy and x̂ = (x − μ) · r: dx = r · (ĝ − mean(ĝ) − x̂ · mean(ĝ ∘ x̂)); with the
+    /// scale r frozen, dx = r · (ĝ − mean(ĝ)) (the centring is linear).
+    public static func layerNormBackward(_ x: [Double], weight: [Double], eps: Double, gradient dy: [Double],
+                                         frozenScale: Bool = false) -> [Double] {
+        let d = weight.count
+        var dx = x
+        for r in 0..<(x.count / d) {
+            let row = x[(r * d)..<(r * d + d)]
+            let mean = row.reduce(0, +) / Double(d)
+            let inv = 1 / (row.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(d) + eps).squareRoot()
+            let g = (0..<d).map { weight[$0] * dy[r * d + $0] }
+            let xh = (0..<d).map { (x[r * d + $0] - mean) * inv }
+            let meanG = g.reduce(0, +) / Double(d)
+            let meanGX = frozenScale ? 0 : zip(g, xh).reduce(0) { $0 + $1.0 * $1.1 } / Double(d)
+            for i in 0..<d { dx[r * d + i] = inv * (g[i] - meanG - xh[i] * meanGX) }
+        }
+        return dx
+    }
+
     // MARK: RoPE
 
     /// The angle of pair i at `position`, computed as the forward kernels compute it (f32 product).
@@ -157,7 +190,7 @@ public enum BackwardReference {
         return (dq, dk, dv)
     }
 
-    // MARK: Gated activations and the softcap
+    // MARK: Activations and the softcap
 
     static let geluC = (2 / Double.pi).squareRoot()
 
@@ -166,6 +199,21 @@ public enum BackwardReference {
     public static func geluTanhDerivative(_ x: Double) -> Double {
         let t = tanh(geluC * (x + 0.044715 * x * x * x))
         return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * geluC * (1 + 3 * 0.044715 * x * x)
+    }
+
+    public static func geluErf(_ x: Double) -> Double { 0.5 * x * erfc(-x / 2.0.squareRoot()) }
+
+    /// Φ(x) + x · φ(x).
+    public static func geluErfDerivative(_ x: Double) -> Double {
+        0.5 * erfc(-x / 2.0.squareRoot()) + x * exp(-0.5 * x * x) / (2 * Double.pi).squareRoot()
+    }
+
+    public static func gelu(_ x: [Double], approximation: GELUApproximation) -> [Double] {
+        x.map { approximation == .tanh ? geluTanh($0) : geluErf($0) }
+    }
+
+    public static func geluBackward(_ x: [Double], approximation: GELUApproximation, gradient dy: [Double]) -> [Double] {
+        x.indices.map { dy[$0] * (approximation == .tanh ? geluTanhDerivative(x[$0]) : geluErfDerivative(x[$0])) }
     }
 
     public static func silu(_ x: Double) -> Double { x / (1 + exp(-x)) }

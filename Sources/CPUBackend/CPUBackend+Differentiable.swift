@@ -30,6 +30,16 @@ extension CPUBackend: DifferentiableBackend {
         return out
     }
 
+    public func layerNormBackward(_ x: Tensor, weight: Tensor, eps: Float, gradient: Tensor, frozenScale: Bool) throws -> Tensor {
+        guard weight.count == x.width, gradient.count == x.count else {
+            throw LanternError.shapeMismatch(op: "layerNormBackward", detail: "x \(x.shape), weight \(weight.shape), gradient \(gradient.shape)")
+        }
+        let out = make(x.shape)
+        kernels.layerNormBackward(try x.cpuFloats(), gain: try read(weight), try gradient.cpuFloats(), try out.cpuFloats(),
+                                  rows: x.rowCount, d: x.width, eps: eps, frozenScale: frozenScale)
+        return out
+    }
+
     public func ropeBackward(_ gradient: Tensor, heads: Int, headDim: Int, start: Int, params: RopeParams) throws -> Tensor {
         guard gradient.width == heads * headDim, params.rotaryDim <= headDim, params.rotaryDim % 2 == 0 else {
             throw LanternError.shapeMismatch(op: "ropeBackward", detail: "gradient \(gradient.shape) as \(heads) heads × \(headDim), rotary dim \(params.rotaryDim)")
@@ -63,6 +73,17 @@ extension CPUBackend: DifferentiableBackend {
         try gatedBackward("swigluBackward", gate, up, gradient, value: Reference.silu, derivative: Self.siluDerivative)
     }
 
+    public func geluBackward(_ x: Tensor, approximation: GELUApproximation, gradient: Tensor) throws -> Tensor {
+        guard gradient.count == x.count else {
+            throw LanternError.shapeMismatch(op: "geluBackward", detail: "x \(x.shape), gradient \(gradient.shape)")
+        }
+        let (xp, gp) = (try x.cpuFloats(), try gradient.cpuFloats())
+        let derivative = approximation == .tanh ? Self.geluTanhDerivative : Self.geluErfDerivative
+        let out = make(x.shape)
+        Self.map(x.count, try out.cpuFloats()) { gp[$0] * derivative(xp[$0]) }
+        return out
+    }
+
     public func softcapBackward(_ x: Tensor, cap: Float, gradient: Tensor) throws -> Tensor {
         guard gradient.count == x.count else {
             throw LanternError.shapeMismatch(op: "softcapBackward", detail: "x \(x.shape), gradient \(gradient.shape)")
@@ -83,6 +104,11 @@ extension CPUBackend: DifferentiableBackend {
         let c = (2 / Float.pi).squareRoot()
         let t = tanh(c * (x + 0.044715 * x * x * x))
         return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x)
+    }
+
+    /// d/dx of x·Φ(x) = Φ(x) + x·φ(x).
+    static func geluErfDerivative(_ x: Float) -> Float {
+        0.5 * erfc(-x * 0.707_106_77) + x * exp(-0.5 * x * x) * 0.398_942_28
     }
 
     /// d/dx of x·σ(x) = σ(x)·(1 + x·(1 − σ(x))).

@@ -164,6 +164,18 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         return out
     }
 
+    public func layerNorm(_ x: Tensor, weight: Tensor, bias: Tensor, eps: Float) throws -> Tensor {
+        guard weight.count == x.width, bias.count == x.width else {
+            throw LanternError.shapeMismatch(op: "layerNorm", detail: "x \(x.shape) with weight \(weight.shape) and bias \(bias.shape)")
+        }
+        let w = weight.dtype == .f32 ? weight : try tensor(try read(weight), shape: weight.shape)
+        let b = bias.dtype == .f32 ? bias : try tensor(try read(bias), shape: bias.shape)
+        let out = make(x.shape, zeroed: false)  // every element is stored
+        kernels.layerNorm(try x.cpuFloats(), try w.cpuFloats(), try b.cpuFloats(), try out.cpuFloats(), rows: x.rowCount,
+                          d: x.width, eps: eps)
+        return out
+    }
+
     public func rope(_ x: Tensor, heads: Int, headDim: Int, start: Int, params: RopeParams) throws -> Tensor {
         guard x.width == heads * headDim, params.rotaryDim <= headDim, params.rotaryDim % 2 == 0 else {
             throw LanternError.shapeMismatch(op: "rope", detail: "x \(x.shape) as \(heads) heads × \(headDim), rotary dim \(params.rotaryDim)")
@@ -201,6 +213,12 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         guard gate.count == up.count else { throw LanternError.shapeMismatch(op: op, detail: "\(gate.shape) and \(up.shape)") }
         let out = make(gate.shape)
         kernels.gated(gate: try gate.cpuFloats(), up: try up.cpuFloats(), out: try out.cpuFloats(), count: gate.count, gelu: gelu)
+        return out
+    }
+
+    public func gelu(_ x: Tensor, approximation: GELUApproximation) throws -> Tensor {
+        let out = make(x.shape, zeroed: false)
+        kernels.gelu(try x.cpuFloats(), try out.cpuFloats(), count: x.count, approximation: approximation)
         return out
     }
 

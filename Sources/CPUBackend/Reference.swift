@@ -39,6 +39,22 @@ public enum Reference {
         return out
     }
 
+    /// (x − mean) / √(var + eps) · w + b per row, the biased variance, in the order of the formula.
+    public static func layerNorm(_ x: [Float], weight: [Float], bias: [Float], eps: Float) -> [Float] {
+        let d = weight.count
+        var out = x
+        for r in 0..<(x.count / d) {
+            var mean: Float = 0
+            for i in 0..<d { mean += x[r * d + i] }
+            mean /= Float(d)
+            var variance: Float = 0
+            for i in 0..<d { variance += (x[r * d + i] - mean) * (x[r * d + i] - mean) }
+            variance /= Float(d)
+            let inv = 1 / (variance + eps).squareRoot()
+            for i in 0..<d { out[r * d + i] = (x[r * d + i] - mean) * inv * weight[i] + bias[i] }
+        }
+        return out
+    }
 
     public static func rope(_ x: [Float], heads: Int, headDim: Int, start: Int, params: RopeParams) -> [Float] {
         var out = x
@@ -93,6 +109,13 @@ public enum Reference {
 
     public static func geluTanh(_ x: Float) -> Float {
         0.5 * x * (1 + tanh((2 / Float.pi).squareRoot() * (x + 0.044715 * x * x * x)))
+    }
+
+    /// x · Φ(x) = 0.5 · x · (1 + erf(x / √2)), as torch's exact GELU.
+    public static func geluErf(_ x: Float) -> Float { 0.5 * x * (1 + erf(x / Float(2).squareRoot())) }
+
+    public static func gelu(_ x: [Float], approximation: GELUApproximation) -> [Float] {
+        x.map { approximation == .tanh ? geluTanh($0) : geluErf($0) }
     }
 
     public static func silu(_ x: Float) -> Float { x / (1 + exp(-x)) }

@@ -71,6 +71,11 @@ public struct KernelSet: CPUKernelSet {
         Kernels.rmsNorm(x, w, out, rows: rows, d: d, eps: eps, addOne: addOne)
     }
 
+    public func layerNorm(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                          _ out: UnsafeMutablePointer<Float>, rows: Int, d: Int, eps: Float) {
+        LayerNormKernels.forward(x, w, b, out, rows: rows, d: d, eps: eps)
+    }
+
     public func rope(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, rows: Int, heads: Int,
                      headDim: Int, start: Int, params: RopeParams) {
         Kernels.rope(x, out, rows: rows, heads: heads, headDim: headDim, start: start, params: params)
@@ -89,6 +94,10 @@ public struct KernelSet: CPUKernelSet {
     public func gated(gate: UnsafePointer<Float>, up: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
                       count: Int, gelu: Bool) {
         GatedActivations.run(gate: gate, up: up, out: out, count: count, gelu: gelu)
+    }
+
+    public func gelu(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int, approximation: GELUApproximation) {
+        PlainActivations.gelu(x, out, count: count, approximation: approximation)
     }
 
     public func add(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int) {
@@ -133,6 +142,11 @@ public struct KernelSet: CPUKernelSet {
     public func rmsNormBackward(_ x: UnsafePointer<Float>, gain: [Float], _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
                                 rows: Int, d: Int, eps: Float, frozenScale: Bool) {
         BackwardKernels.rmsNorm(x, gain, dy, dx, rows: rows, d: d, eps: eps, frozenScale: frozenScale)
+    }
+
+    public func layerNormBackward(_ x: UnsafePointer<Float>, gain: [Float], _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+                                  rows: Int, d: Int, eps: Float, frozenScale: Bool) {
+        LayerNormKernels.backward(x, gain, dy, dx, rows: rows, d: d, eps: eps, frozenScale: frozenScale)
     }
 
     public func ropeTransposed(_ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, rows: Int, heads: Int,

@@ -3,6 +3,11 @@ import Foundation
 /// RMSNorm flavours: Gemma scales by `1 + w`, Llama by `w`.
 public enum RMSNormForm: Sendable { case gemma, llama }
 
+/// The two forms of GELU: the tanh approximation, 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³)))
+/// (GPT-2's `gelu_new`, transformers' `gelu_pytorch_tanh`), and the exact one, x·Φ(x) =
+/// 0.5·x·(1 + erf(x/√2)) (GPT-NeoX's `gelu`).
+public enum GELUApproximation: String, Sendable { case tanh, erf }
+
 /// How RoPE pairs the dimensions of a head: HF checkpoints rotate halves (i, i + d/2); GGUF's
 /// permuted Llama q/k use neighbouring pairs (2i, 2i + 1).
 public enum RopePairing: Sendable { case half, interleaved }
@@ -90,6 +95,9 @@ public protocol Backend: AnyObject, Sendable {
     func matmul(_ x: Tensor, _ w: Tensor) throws -> Tensor
     /// Row-wise RMSNorm over the innermost dimension, in f32.
     func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float, form: RMSNormForm) throws -> Tensor
+    /// Row-wise LayerNorm over the innermost dimension, in f32: (x − mean) / √(var + eps) · w + b,
+    /// with the biased variance (as `torch.nn.LayerNorm`); weight and bias [width].
+    func layerNorm(_ x: Tensor, weight: Tensor, bias: Tensor, eps: Float) throws -> Tensor
     /// Rotates each head of x [n, heads·headDim]; row i sits at position `start + i`.
     func rope(_ x: Tensor, heads: Int, headDim: Int, start: Int, params: RopeParams) throws -> Tensor
     /// Causal attention of q [n, H·D] over the first `keyCount` rows of k, v [≥keyCount, KV·D].
@@ -101,6 +109,8 @@ public protocol Backend: AnyObject, Sendable {
     func gegluTanh(gate: Tensor, up: Tensor) throws -> Tensor
     /// silu(gate) · up.
     func swiglu(gate: Tensor, up: Tensor) throws -> Tensor
+    /// GELU of every element, ungated (GPT-2's and GPT-NeoX's MLPs).
+    func gelu(_ x: Tensor, approximation: GELUApproximation) throws -> Tensor
     /// a + b; b may also be a single row [width], added to every row of a.
     func add(_ a: Tensor, _ b: Tensor) throws -> Tensor
     /// x · s.

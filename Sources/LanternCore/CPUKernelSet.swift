@@ -45,6 +45,9 @@ public protocol CPUKernelSet: Sendable {
 
     func rmsNorm(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
                  rows: Int, d: Int, eps: Float, addOne: Bool)
+    /// (x − mean) / √(var + eps) · w + b per row of d, the biased variance of the centred row.
+    func layerNorm(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                   _ out: UnsafeMutablePointer<Float>, rows: Int, d: Int, eps: Float)
     func rope(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, rows: Int, heads: Int,
               headDim: Int, start: Int, params: RopeParams)
     /// Causal (and sliding-window) attention of n queries from position `queryStart` over
@@ -55,6 +58,8 @@ public protocol CPUKernelSet: Sendable {
     /// f(gate) · up with f GELU (tanh form) or SiLU.
     func gated(gate: UnsafePointer<Float>, up: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
                count: Int, gelu: Bool)
+    /// GELU of each of the `count` values, ungated.
+    func gelu(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int, approximation: GELUApproximation)
     func add(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int)
     func addRow(_ a: UnsafePointer<Float>, _ bias: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
                 rows: Int, width: Int)
@@ -77,6 +82,9 @@ public protocol CPUKernelSet: Sendable {
                         n: Int, k: Int, m: Int)
     func rmsNormBackward(_ x: UnsafePointer<Float>, gain: [Float], _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
                          rows: Int, d: Int, eps: Float, frozenScale: Bool)
+    /// LayerNorm's backward with respect to x for the gain w (frozen: the scale held).
+    func layerNormBackward(_ x: UnsafePointer<Float>, gain: [Float], _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+                           rows: Int, d: Int, eps: Float, frozenScale: Bool)
     /// The rotation's transpose (every pair by −θ).
     func ropeTransposed(_ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, rows: Int, heads: Int,
                         headDim: Int, start: Int, params: RopeParams)

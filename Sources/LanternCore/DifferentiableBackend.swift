@@ -20,6 +20,11 @@ public protocol DifferentiableBackend: Backend {
     func rmsNormBackward(_ x: Tensor, weight: Tensor, eps: Float, form: RMSNormForm, gradient: Tensor,
                          frozenScale: Bool) throws -> Tensor
 
+    /// The backward of `layerNorm(x, weight:, bias:, eps:)` with respect to x (the bias adds a
+    /// constant). With `frozenScale` the per-row 1/√(var + eps) is held at its value; the centring
+    /// stays, being linear: dx = (ĝ − mean(ĝ)) / scale with ĝ = dy ∘ w.
+    func layerNormBackward(_ x: Tensor, weight: Tensor, eps: Float, gradient: Tensor, frozenScale: Bool) throws -> Tensor
+
     /// The backward of `rope`: RoPE is a rotation by θ at each position, so its transpose is the
     /// rotation by −θ.
     func ropeBackward(_ gradient: Tensor, heads: Int, headDim: Int, start: Int, params: RopeParams) throws -> Tensor
@@ -35,6 +40,9 @@ public protocol DifferentiableBackend: Backend {
 
     /// The backward of `swiglu(gate:, up:)`: (d gate, d up).
     func swigluBackward(gate: Tensor, up: Tensor, gradient: Tensor) throws -> (dGate: Tensor, dUp: Tensor)
+
+    /// The backward of `gelu(x, approximation:)`: dy · gelu′(x).
+    func geluBackward(_ x: Tensor, approximation: GELUApproximation, gradient: Tensor) throws -> Tensor
 
     /// The backward of `softcap(x, cap:)` with respect to its input x: dy · (1 − tanh²(x / cap)).
     func softcapBackward(_ x: Tensor, cap: Float, gradient: Tensor) throws -> Tensor

@@ -3,7 +3,7 @@ import LanternCore
 
 extension ModelConfig {
     /// The configuration a GGUF file's metadata describes (architectures gemma3, gemma2, llama,
-    /// qwen2, qwen3, olmo2; llama.cpp writes Mistral as llama).
+    /// qwen2, qwen3, olmo2; llama.cpp writes Mistral as llama; gpt2 and gptneox: `ggufGPT`).
     ///
     /// Conventions GGUF does not spell out: Gemma 3 files may omit the local RoPE θ (10 000), the
     /// sliding pattern (every 6th layer global) and query_pre_attn_scalar (head_dim); Gemma 2
@@ -26,9 +26,10 @@ extension ModelConfig {
         case "qwen2": family = .qwen2
         case "qwen3": family = .qwen3
         case "olmo2": family = .olmo2
+        case "gpt2", "gptneox": return try ggufGPT(g, architecture: arch)
         default:
             throw LanternError.badFile(path: g.path, field: "general.architecture",
-                                       problem: "'\(arch)' is not supported (gemma3, gemma2, llama, qwen2, qwen3, olmo2)")
+                                       problem: "'\(arch)' is not supported (gemma3, gemma2, llama, qwen2, qwen3, olmo2, gpt2, gptneox)")
         }
         func key(_ k: String) -> String { "\(arch).\(k)" }
         func bad(_ field: String, _ problem: String) -> LanternError { .badFile(path: g.path, field: field, problem: problem) }
@@ -86,7 +87,7 @@ extension ModelConfig {
             sliding = (0..<layers).map { ($0 + 1) % pattern != 0 }
         case .gemma2: sliding = (0..<layers).map { $0 % 2 == 0 }
         case .llama, .mistral: sliding = Array(repeating: true, count: layers)
-        case .qwen2, .qwen3: sliding = Array(repeating: false, count: layers)
+        case .qwen2, .qwen3, .gpt2, .gptNeoX: sliding = Array(repeating: false, count: layers)
         case .olmo2:
             if let window {
                 throw bad(key("attention.sliding_window"), "\(window): OLMo 2 has no sliding window (OLMo 3's sliding layers are not supported)")
@@ -160,7 +161,7 @@ public final class GGUFWeights: WeightSource, @unchecked Sendable {
     public let file: GGUFFile
     public let family: Family
     /// HF name → GGUF name, for every tensor the file has.
-    private let names: [String: String]
+    let names: [String: String]
     private let shiftedNorms: [String: FloatBuffer]
 
     public init(file: GGUFFile, family: Family) throws {
@@ -171,6 +172,11 @@ public final class GGUFWeights: WeightSource, @unchecked Sendable {
             "model.norm.weight": "output_norm.weight",
             "lm_head.weight": "output.weight",
         ]
+        if family.isGPT {
+            self.names = Self.gptNames(family, file: file)
+            shiftedNorms = [:]
+            return
+        }
         let norms: [(String, String)]
         switch family {
         case .gemma2, .gemma3:
@@ -178,7 +184,7 @@ public final class GGUFWeights: WeightSource, @unchecked Sendable {
                      ("pre_feedforward_layernorm", "ffn_norm"), ("post_feedforward_layernorm", "post_ffw_norm")]
         case .olmo2:
             norms = [("post_attention_layernorm", "post_attention_norm"), ("post_feedforward_layernorm", "post_ffw_norm")]
-        case .llama, .mistral, .qwen2, .qwen3:
+        case .llama, .mistral, .qwen2, .qwen3, .gpt2, .gptNeoX:
             norms = [("input_layernorm", "attn_norm"), ("post_attention_layernorm", "ffn_norm")]
         }
         let modules: [(String, String)] = [

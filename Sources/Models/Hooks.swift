@@ -121,23 +121,35 @@ struct BlockHookNames {
     }
 
     /// The hook points a block of `config`'s family has, in forward order: no ln1/ln2 where the
-    /// branches read the residual unnormalised (OLMo 2), q/k_normed only with a QK-norm.
+    /// branches read the residual unnormalised (OLMo 2), q/k_normed only with a QK-norm, rot_q/rot_k
+    /// only with RoPE (not GPT-2), no resid_mid in a parallel block (GPT-NeoX: as TransformerLens,
+    /// whose parallel blocks have none), pre_linear only in a gated MLP.
     func all(_ config: ModelConfig) -> [String] {
         let inputNorm = { (scale: String, normalized: String) in config.preNorms ? [scale, normalized] : [] }
         return [residPre] + inputNorm(ln1Scale, ln1) + [q, k, v] + (config.qkNorm == nil ? [] : [qNormed, kNormed])
-            + [rotQ, rotK, scores, pattern, z, result, attnOut, residMid] + inputNorm(ln2Scale, ln2)
-            + [mlpPre, mlpPreLinear, mlpPost, mlpOut, residPost]
+            + (config.rotary ? [rotQ, rotK] : []) + [scores, pattern, z, result, attnOut]
+            + (config.parallelResidual ? [] : [residMid]) + inputNorm(ln2Scale, ln2)
+            + [mlpPre] + (config.gatedMLP ? [mlpPreLinear] : []) + [mlpPost, mlpOut, residPost]
+    }
+
+    /// The hook points whose activations attention reads as its queries and keys: after RoPE, or
+    /// the projections themselves where there is none (GPT-2).
+    func attentionInputs(_ config: ModelConfig) -> (q: String, k: String) {
+        config.rotary ? (rotQ, rotK) : config.qkNorm != nil ? (qNormed, kNormed) : (q, k)
     }
 }
 
 public enum HookNames {
     public static let embed = "hook_embed"
+    /// GPT-2's learned position embedding of each row, added to hook_embed.
+    public static let posEmbed = "hook_pos_embed"
     public static let finalScale = "ln_final.hook_scale"
     public static let finalNorm = "ln_final.hook_normalized"
 
     /// Every hook point of a model with `config`, in forward order.
     public static func all(_ config: ModelConfig) -> [String] {
-        [embed] + (0..<config.layerCount).flatMap { BlockHookNames(layer: $0).all(config) } + [finalScale, finalNorm]
+        [embed] + (config.positions == .learned ? [posEmbed] : [])
+            + (0..<config.layerCount).flatMap { BlockHookNames(layer: $0).all(config) } + [finalScale, finalNorm]
     }
 
     /// Attention scores [heads, n, keys] (before the softmax, masked keys −∞) and patterns (after it).

@@ -6,16 +6,27 @@ import LanternCore
 /// (`ModelConfig.normForm`, `preNorms`, `postNorms`, `qkNorm`, `qkvBias`, ...) are where they differ.
 public enum Family: String, Sendable, CaseIterable {
     case gemma2, gemma3, llama, mistral, qwen2, qwen3, olmo2
+    case gpt2
+    case gptNeoX = "gpt_neox"
 
     /// Gemma's conventions: norms scale by 1 + w, the embedding by √hidden, GeLU, tied embeddings.
     public var isGemma: Bool { self == .gemma2 || self == .gemma3 }
+    /// GPT-2's and GPT-NeoX's conventions: LayerNorm with a bias, fused q/k/v projections with
+    /// biases, a plain (ungated) GELU MLP with biases.
+    public var isGPT: Bool { self == .gpt2 || self == .gptNeoX }
 }
+
+/// How a model knows where a token is: RoPE inside attention, or GPT-2's learned position
+/// embedding added to the token embedding (`hook_pos_embed`).
+public enum PositionEncoding: Sendable { case rotary, learned }
 
 /// Where q and k are RMS-normalised before RoPE: over each head's dimensions (Gemma 3, Qwen 3) or
 /// over the whole projection output, every head at once (OLMo 2).
 public enum QKNorm: Sendable { case perHead, whole }
 
-public enum Activation: String, Sendable { case geluTanh, silu }
+/// The MLP's activation: gated (GeGLU, SwiGLU) in every family but GPT-2 and GPT-NeoX, whose MLPs
+/// apply GELU alone, in its tanh form (`gelu_new`) or exactly (`gelu`, erf).
+public enum Activation: String, Sendable { case geluTanh, silu, geluErf }
 
 /// Everything the forward pass needs to know about a model's shape and conventions.
 public struct ModelConfig: Sendable, Equatable {
@@ -27,6 +38,7 @@ public struct ModelConfig: Sendable, Equatable {
     public var heads: Int
     public var kvHeads: Int
     public var headDim: Int
+    /// The norms' epsilon: RMSNorm's, or LayerNorm's for GPT-2 and GPT-NeoX (`layer_norm_epsilon`).
     public var rmsEps: Float
     /// RoPE for full-attention layers, and for sliding-window layers (Gemma 3 uses another θ).
     public var ropeGlobal: RopeParams
@@ -44,6 +56,13 @@ public struct ModelConfig: Sendable, Equatable {
     public var bosToken: Int32?
     public var eosTokens: [Int32]
     public var padToken: Int32?
+    /// RoPE, or GPT-2's learned position embedding (no rot_q/rot_k hooks).
+    public var positions: PositionEncoding = .rotary
+    /// GPT-NeoX's `use_parallel_residual`: attention and the MLP both read the block's input,
+    /// y = x + attn(ln1(x)) + mlp(ln2(x)), and there is no hook_resid_mid.
+    public var parallelResidual = false
+    /// Biases on the q, k, v and output projections (GPT-2; GPT-NeoX's `attention_bias`).
+    public var attentionBiases = false
 
     // Family conventions.
     public var normForm: RMSNormForm { family.isGemma ? .gemma : .llama }
@@ -60,11 +79,23 @@ public struct ModelConfig: Sendable, Equatable {
         switch family {
         case .gemma3, .qwen3: .perHead
         case .olmo2: .whole
-        case .gemma2, .llama, .mistral, .qwen2: nil
+        case .gemma2, .llama, .mistral, .qwen2, .gpt2, .gptNeoX: nil
         }
     }
-    /// Qwen 2's q, k and v projections add a bias (its output projection has none).
-    public var qkvBias: Bool { family == .qwen2 }
+    /// Qwen 2's q, k and v projections add a bias (its output projection has none), as do GPT-2's
+    /// and GPT-NeoX's (with their output projection's).
+    public var qkvBias: Bool { family == .qwen2 || attentionBiases }
+    /// The attention's output projection adds a bias (GPT-2, GPT-NeoX).
+    public var outputBias: Bool { attentionBiases }
+    /// LayerNorm (mean removed, a bias added) instead of RMSNorm: GPT-2 and GPT-NeoX.
+    public var layerNorm: Bool { family.isGPT }
+    /// A gated MLP (gate, up, down; hook_pre_linear) in every family but the GPT ones, whose MLP
+    /// is up → GELU → down, each projection with its bias.
+    public var gatedMLP: Bool { !family.isGPT }
+    /// Whether RoPE rotates q and k (hook_rot_q, hook_rot_k): every family but GPT-2.
+    public var rotary: Bool { positions == .rotary }
+    /// The GELU form of an ungated MLP.
+    public var geluApproximation: GELUApproximation { activation == .geluErf ? .erf : .tanh }
 
     public func rope(layer: Int) -> RopeParams { slidingLayers[layer] ? ropeLocal : ropeGlobal }
     public func window(layer: Int) -> Int? { slidingLayers[layer] ? slidingWindow : nil }
@@ -84,7 +115,7 @@ extension ModelConfig {
         let limits = Limits.self
         var fields: [ConfigSchema.Field] = [
             .init("model_type", .choice(["gemma2", "gemma3", "gemma3_text", "llama", "mistral", "qwen2", "qwen3", "olmo2"],
-                                        expected: "gemma2, gemma3_text, llama, mistral, qwen2, qwen3, olmo2"), .required()),
+                                        expected: supportedTypes), .required()),
             .init("hidden_size", .integer(1...limits.hidden), .required()),
             .init("intermediate_size", .integer(1...limits.intermediate), .required()),
             .init("num_attention_heads", .integer(1...limits.heads), .required()),
@@ -121,6 +152,9 @@ extension ModelConfig {
         fields += [.init("rope_parameters.full_attention", .object), .init("rope_parameters.sliding_attention", .object)]
         return ConfigSchema(fields)
     }()
+
+    /// The model types `parse` reads, for its messages.
+    static let supportedTypes = "gemma2, gemma3_text, llama, mistral, qwen2, qwen3, olmo2, gpt2, gpt_neox"
 
     /// Where RoPE parameters may sit.
     static let ropeEntries = ["rope_parameters.", "rope_parameters.full_attention.", "rope_parameters.sliding_attention.", "rope_scaling."]
@@ -159,6 +193,12 @@ extension ModelConfig {
             }
             if text["model_type"] == nil { members.append((key: "model_type", value: .string("gemma3_text"))) }
             root = .object(members)
+        }
+        // GPT-2 and GPT-NeoX name their sizes otherwise (n_embd, rotary_pct, ...): schemas of their own.
+        switch try ConfigSchema.lookup("model_type", in: root, path: path)?.string {
+        case "gpt2": return try parseGPT2(root, path: path)
+        case "gpt_neox": return try parseGPTNeoX(root, path: path)
+        default: break
         }
         let reader = try schema.read(root, path: path)
         func bad(_ key: String, _ problem: String) -> LanternError { reader.bad(key, problem) }
@@ -214,7 +254,7 @@ extension ModelConfig {
             case .qwen2, .qwen3:
                 let first = try reader.int("max_window_layers") ?? 28
                 sliding = (0..<layers).map { $0 >= first }
-            case .llama, .olmo2: sliding = Array(repeating: false, count: layers)
+            case .llama, .olmo2, .gpt2, .gptNeoX: sliding = Array(repeating: false, count: layers)
             }
         }
         if window == nil { sliding = sliding.map { _ in false } }

@@ -101,6 +101,12 @@ extension Transformer {
             try g.map { try b.rmsNormBackward(x, weight: w, eps: c.rmsEps, form: c.normForm, gradient: $0,
                                               frozenScale: options.freezeNormScales) }
         }
+        /// An input or final norm: LayerNorm's backward where it has a bias (its bias is a constant).
+        func normBack(_ x: Tensor, _ norm: Norm, _ g: Tensor?) throws -> Tensor? {
+            guard norm.bias != nil else { return try normBack(x, norm.weight, g) }
+            return try g.map { try b.layerNormBackward(x, weight: norm.weight, eps: c.rmsEps, gradient: $0,
+                                                      frozenScale: options.freezeNormScales) }
+        }
 
         // Head: logits ← softcap ← unembedding ← final norm.
         var g = try logitGradient.map { dLogits in
@@ -112,13 +118,19 @@ extension Transformer {
         for l in stride(from: c.layerCount - 1, through: 0, by: -1) {
             let w = blocks[l], names = self.names[l]
             g = try at(names.residPost, g)
+            // In a parallel block (GPT-NeoX) both branches read resid_pre and resid_post's gradient
+            // reaches both outputs; the MLP's input gradient joins resid_pre's below.
+            let gOut = g
+            let mlpInput = c.parallelResidual ? names.residPre : names.residMid
 
             // MLP; its input norm (ln2) where the family has one, else the residual feeds it directly.
-            var gMlp = try at(names.mlpOut, g)
-            func intoResidMid(_ gH2: Tensor?) throws -> Tensor? {
-                guard let ln2 = w.ln2 else { return try at(names.residMid, try sum(g, gH2)) }
-                return try at(names.residMid, try sum(g, try normBack(try act(names.residMid), ln2, try at(names.ln2, gH2))))
+            var gMlp = try at(names.mlpOut, gOut)
+            /// The gradient at the MLP's input residual from the gradient at its (normed) input.
+            func intoMlpInput(_ gH2: Tensor?) throws -> Tensor? {
+                guard let ln2 = w.ln2 else { return gH2 }
+                return try normBack(try act(mlpInput), ln2, try at(names.ln2, gH2))
             }
+            var gFromMlp: Tensor?
             if let skips = options.mlpSkips {
                 // The replacement model: the MLP output is a constant plus the transcoder's skip,
                 // which reads ln2.hook_normalized (a family without ln2 has no such transcoders).
@@ -126,24 +138,33 @@ extension Transformer {
                     throw LanternError.unsupported("transcoder skips read blocks.L.ln2.hook_normalized, which a \(c.family.rawValue) block does not have")
                 }
                 for name in [names.mlpPost, names.mlpPre, names.mlpPreLinear] { _ = try at(name, nil) }
-                g = try intoResidMid(try skips.weights[l].flatMap { try matmulBack(gMlp, $0) })
+                gFromMlp = try intoMlpInput(try skips.weights[l].flatMap { try matmulBack(gMlp, $0) })
             } else {
                 if let ln2Post = w.ln2Post, let gOut = gMlp {
                     let unnormed = try b.matmul(try act(names.mlpPost), w.down)
                     gMlp = try normBack(unnormed, ln2Post, gOut)
                 }
                 let gPost = try at(names.mlpPost, try matmulBack(gMlp, w.down))
-                var gGate: Tensor?, gUp: Tensor?
-                if let gPost {
-                    let gate = try act(names.mlpPre), up = try act(names.mlpPreLinear)
-                    (gGate, gUp) = c.activation == .geluTanh
-                        ? try b.gegluTanhBackward(gate: gate, up: up, gradient: gPost)
-                        : try b.swigluBackward(gate: gate, up: up, gradient: gPost)
+                if let gate = w.gate {
+                    var gGate: Tensor?, gUp: Tensor?
+                    if let gPost {
+                        let pre = try act(names.mlpPre), up = try act(names.mlpPreLinear)
+                        (gGate, gUp) = c.activation == .geluTanh
+                            ? try b.gegluTanhBackward(gate: pre, up: up, gradient: gPost)
+                            : try b.swigluBackward(gate: pre, up: up, gradient: gPost)
+                    }
+                    gGate = try at(names.mlpPre, gGate)
+                    gUp = try at(names.mlpPreLinear, gUp)
+                    gFromMlp = try intoMlpInput(try sum(try matmulBack(gGate, gate), try matmulBack(gUp, w.up)))
+                } else {
+                    // Plain GELU (the MLP's biases are constants).
+                    let gPre = try at(names.mlpPre, try gPost.map {
+                        try b.geluBackward(try act(names.mlpPre), approximation: c.geluApproximation, gradient: $0)
+                    })
+                    gFromMlp = try intoMlpInput(try matmulBack(gPre, w.up))
                 }
-                gGate = try at(names.mlpPre, gGate)
-                gUp = try at(names.mlpPreLinear, gUp)
-                g = try intoResidMid(try sum(try matmulBack(gGate, w.gate), try matmulBack(gUp, w.up)))
             }
+            if !c.parallelResidual { g = try at(names.residMid, try sum(gOut, gFromMlp)) }
 
             // Attention.
             var gAttn = try at(names.attnOut, g)
@@ -168,21 +189,26 @@ extension Transformer {
             let gZ = try at(names.z, try matmulBack(gAttn, w.o))
             var gRotQ: Tensor?, gRotK: Tensor?, gV: Tensor?
             if let gZ, options.freezeAttentionPatterns {
-                let q = try act(names.rotQ), k = try act(names.rotK), v = try act(names.v), params = c.attentionParams(layer: l)
+                let read = names.attentionInputs(c)
+                let q = try act(read.q), k = try act(read.k), v = try act(names.v), params = c.attentionParams(layer: l)
                 gV = try eachCopy(of: record, gZ, b) { try b.attentionBackward(q: q, k: k, v: v, queryStart: 0, params: params, gradient: $0).dv }
             } else if let gZ {
                 guard record.copies == 1 else {
                     throw LanternError.unsupported("a backward pass over \(record.copies) stacked copies needs frozen attention patterns")
                 }
-                (gRotQ, gRotK, gV) = try b.attentionBackward(q: try act(names.rotQ), k: try act(names.rotK), v: try act(names.v),
+                let read = names.attentionInputs(c)
+                (gRotQ, gRotK, gV) = try b.attentionBackward(q: try act(read.q), k: try act(read.k), v: try act(names.v),
                                                             queryStart: 0, params: c.attentionParams(layer: l), gradient: gZ)
             }
-            gRotQ = try at(names.rotQ, gRotQ)
-            gRotK = try at(names.rotK, gRotK)
+            var gQ = gRotQ, gK = gRotK
+            if c.rotary {
+                gRotQ = try at(names.rotQ, gRotQ)
+                gRotK = try at(names.rotK, gRotK)
+                let rope = c.rope(layer: l)
+                gQ = try gRotQ.map { try b.ropeBackward($0, heads: c.heads, headDim: c.headDim, start: 0, params: rope) }
+                gK = try gRotK.map { try b.ropeBackward($0, heads: c.kvHeads, headDim: c.headDim, start: 0, params: rope) }
+            }
             gV = try at(names.v, gV)
-            let rope = c.rope(layer: l)
-            var gQ = try gRotQ.map { try b.ropeBackward($0, heads: c.heads, headDim: c.headDim, start: 0, params: rope) }
-            var gK = try gRotK.map { try b.ropeBackward($0, heads: c.kvHeads, headDim: c.headDim, start: 0, params: rope) }
             if let qNorm = w.qNorm, let kNorm = w.kNorm {
                 gQ = try qkNormBackward(try act(names.q), qNorm, try at(names.qNormed, gQ), b, frozenScale: options.freezeNormScales)
                 gK = try qkNormBackward(try act(names.k), kNorm, try at(names.kNormed, gK), b, frozenScale: options.freezeNormScales)
@@ -191,12 +217,11 @@ extension Transformer {
             gQ = try at(names.q, gQ)
             gK = try at(names.k, gK)
             let gH = try sum(try matmulBack(gQ, w.q), try matmulBack(gK, w.k), try matmulBack(gV, w.v))
-            if let ln1 = w.ln1 {
-                g = try at(names.residPre, try sum(g, try normBack(try act(names.residPre), ln1, try at(names.ln1, gH))))
-            } else {
-                g = try at(names.residPre, try sum(g, gH))
-            }
+            let gFromAttention = try w.ln1.map { try normBack(try act(names.residPre), $0, try at(names.ln1, gH)) } ?? gH
+            g = try at(names.residPre, try sum(g, gFromAttention, c.parallelResidual ? gFromMlp : nil))
         }
+        // resid_pre of block 0 is hook_embed + hook_pos_embed: both get its gradient.
+        if c.positions == .learned { _ = try at(HookNames.posEmbed, g) }
         _ = try at(HookNames.embed, g)
         // The walk visits hooks in reverse, but not always exactly (q before k); report forward order.
         let order = HookNames.forwardIndex(c)

@@ -41,7 +41,7 @@ extension Transformer {
         }
         let pass = BatchPass(model: self, segments: segments, hooks: each)
 
-        var x = try pass.visit(HookNames.embed, try b.embed(sequences.flatMap { $0 }, table: embedding, scale: c.embeddingScale), nil)
+        var x = try embed(sequences.flatMap { $0 }, positions: segments.flatMap { 0..<$0.count }) { try pass.visit($0, $1, nil) }
         let finite = b as? FiniteChecking
         for (l, w) in blocks.enumerated() {
             let names = self.names[l]
@@ -50,9 +50,12 @@ extension Transformer {
             // Attention: the products over every row, RoPE and attention per sequence.
             let h = try w.ln1.map { try pass.norm(x, $0, scale: names.ln1Scale, normalized: names.ln1, l) } ?? x
             let qkv = try attentionInputs(h, layer: l) { try pass.visit($0, $1, l) }
-            let rope = c.rope(layer: l)
-            let q = try pass.visit(names.rotQ, try pass.perSequence(qkv.q) { try b.rope($1, heads: c.heads, headDim: c.headDim, start: 0, params: rope) }, l)
-            let k = try pass.visit(names.rotK, try pass.perSequence(qkv.k) { try b.rope($1, heads: c.kvHeads, headDim: c.headDim, start: 0, params: rope) }, l)
+            var q = qkv.q, k = qkv.k
+            if c.rotary {
+                let rope = c.rope(layer: l)
+                q = try pass.visit(names.rotQ, try pass.perSequence(q) { try b.rope($1, heads: c.heads, headDim: c.headDim, start: 0, params: rope) }, l)
+                k = try pass.visit(names.rotK, try pass.perSequence(k) { try b.rope($1, heads: c.kvHeads, headDim: c.headDim, start: 0, params: rope) }, l)
+            }
             let zRaw = try pass.perSequence(q) { i, qi in
                 try attentionValues(q: qi, keys: try k.rows(segments[i]), values: try qkv.v.rows(segments[i]), start: 0, layer: l,
                                     hooks: each[i])
@@ -64,14 +67,14 @@ extension Transformer {
                 let result = try each[i]!(names.result, try headResults(zi, layer: l), l)
                 return each[i]!.hooks.intervenes(names.result) ? try sumHeads(result) : nil
             } input: { try z.rows($0) }
-            attnOut = try pass.visit(names.attnOut, try branchNorm(attnOut, w.ln1Post), l)
-            x = try pass.visit(names.residMid, try b.add(x, attnOut), l)
+            attnOut = try pass.visit(names.attnOut, try branchNorm(try withBias(attnOut, w.oBias), w.ln1Post), l)
+            if !c.parallelResidual { x = try pass.visit(names.residMid, try b.add(x, attnOut), l) }
 
             // MLP.
             let h2 = try w.ln2.map { try pass.norm(x, $0, scale: names.ln2Scale, normalized: names.ln2, l) } ?? x
             let ffn = try mlp(h2, layer: l) { try pass.visit($0, $1, l) }
             let mlpOut = try pass.visit(names.mlpOut, try branchNorm(ffn.out, w.ln2Post), l)
-            x = try pass.visit(names.residPost, try b.add(x, mlpOut), l)
+            x = try pass.visit(names.residPost, try residualSum(x, attnOut, mlpOut), l)
             if let finite, try !finite.allFinite(x) {
                 // On the way to an error only: the first sequence that went non-finite, run alone,
                 // names the hook point and position as a single pass does.
@@ -151,13 +154,12 @@ struct BatchPass {
     }
 
     /// The norm over every row, or per sequence where a sequence's hooks want its scale.
-    func norm(_ x: Tensor, _ weight: Tensor, scale: String, normalized: String, _ layer: Int?) throws -> Tensor {
-        let c = model.config
+    func norm(_ x: Tensor, _ weights: Norm, scale: String, normalized: String, _ layer: Int?) throws -> Tensor {
         guard hooks.contains(where: { $0?.hooks.wants(scale) == true }) else {
-            return try visit(normalized, try backend.rmsNorm(x, weight: weight, eps: c.rmsEps, form: c.normForm), layer)
+            return try visit(normalized, try model.applyNorm(x, weights), layer)
         }
         return try perSequence(x) { i, rows in
-            try model.norm(rows, weight, scale: scale, normalized: normalized, layer: layer, hooks: hooks[i])
+            try model.norm(rows, weights, scale: scale, normalized: normalized, layer: layer, hooks: hooks[i])
         }
     }
 }

@@ -52,20 +52,27 @@ extension Transformer {
     }
 
     /// What layer l's attention branch adds at every position whatever its pattern: each head's
-    /// share of the value bias through W_O (a pattern's rows sum to 1), [hidden]; nil where the
-    /// values have no bias (all but Qwen 2). With frozen patterns it is the branch's one constant
-    /// term, which no node of an attribution graph accounts for.
+    /// share of the value bias through W_O (a pattern's rows sum to 1), plus the output
+    /// projection's bias (GPT-2, GPT-NeoX), [hidden]; nil where neither exists (all but Qwen 2 and
+    /// the GPT families). With frozen patterns it is the branch's one constant term, which no node
+    /// of an attribution graph accounts for.
     public func attentionValueBias(layer l: Int) throws -> [Float]? {
         guard blocks.indices.contains(l) else {
             throw LanternError.invalidArgument("layer \(l) is out of range: the model has \(config.layerCount) layers (0..<\(config.layerCount))")
         }
-        guard let vBias = blocks[l].vBias else { return nil }
-        let c = config, group = c.heads / c.kvHeads, bias = try backend.read(vBias)
-        var z = [Float](repeating: 0, count: c.heads * c.headDim)
-        for h in 0..<c.heads {
-            for j in 0..<c.headDim { z[h * c.headDim + j] = bias[(h / group) * c.headDim + j] }
+        let w = blocks[l]
+        guard w.vBias != nil || w.oBias != nil else { return nil }
+        var constant = [Float](repeating: 0, count: config.hiddenSize)
+        if let vBias = w.vBias {
+            let c = config, group = c.heads / c.kvHeads, bias = try backend.read(vBias)
+            var z = [Float](repeating: 0, count: c.heads * c.headDim)
+            for h in 0..<c.heads {
+                for j in 0..<c.headDim { z[h * c.headDim + j] = bias[(h / group) * c.headDim + j] }
+            }
+            constant = try backend.read(try backend.matmul(try backend.tensor(z, shape: [1, c.heads * c.headDim]), w.o))
         }
-        return try backend.read(try backend.matmul(try backend.tensor(z, shape: [1, c.heads * c.headDim]), blocks[l].o))
+        if let oBias = w.oBias { constant = zip(constant, try backend.read(oBias)).map(+) }
+        return constant
     }
 
     /// The unembedding rows of `tokens` [count, hidden] as f32, whatever their storage: the

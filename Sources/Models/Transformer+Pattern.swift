@@ -59,15 +59,15 @@ struct SequenceHooks {
 }
 
 extension Transformer {
-    /// RMSNorm with its two hook points: the scale (made only when asked; an edit to it feeds the
-    /// output) and the normalized output.
-    func norm(_ x: Tensor, _ weight: Tensor, scale: String, normalized: String, layer: Int?,
+    /// The norm (RMSNorm or LayerNorm) with its two hook points: the scale (made only when asked;
+    /// an edit to it feeds the output) and the normalized output.
+    func norm(_ x: Tensor, _ weights: Norm, scale: String, normalized: String, layer: Int?,
               hooks: SequenceHooks?) throws -> Tensor {
-        var out = try backend.rmsNorm(x, weight: weight, eps: config.rmsEps, form: config.normForm)
+        var out = try applyNorm(x, weights)
         guard let hooks else { return out }
         if hooks.hooks.wants(scale) {
-            let s = try hooks(scale, try rmsScale(x), layer)
-            if hooks.hooks.intervenes(scale) { out = try self.normalized(x, scale: s, weight: weight) }
+            let s = try hooks(scale, try normScale(x, layerNorm: weights.bias != nil), layer)
+            if hooks.hooks.intervenes(scale) { out = try self.normalized(x, scale: s, norm: weights) }
         }
         return try hooks(normalized, out, layer)
     }

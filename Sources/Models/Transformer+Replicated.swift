@@ -16,7 +16,7 @@ extension Transformer {
         guard record.copies == 1 else { throw LanternError.invalidArgument("the record is already stacked (\(record.copies) copies)") }
         if copies == 1 { return record }
         var names = Set(hooks)
-        for n in self.names { names.formUnion([n.residPre, n.residMid, n.z]) }
+        for n in self.names { names.formUnion([n.residPre, n.z] + (config.parallelResidual ? [] : [n.residMid])) }
         names.insert(self.names[config.layerCount - 1].residPost)
         var activations = record.activations
         for name in names {

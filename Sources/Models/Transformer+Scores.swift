@@ -76,28 +76,44 @@ extension Transformer {
     }
 }
 
-/// `ln1.hook_scale`, `ln2.hook_scale`, `ln_final.hook_scale`: each row's RMS, √(mean(x²) + ε)
-/// [n, 1], as TransformerLens names it. The fused norm never materialises it; it is made on the
-/// host when a hook asks, and an edit to it feeds the pass: the norm's output becomes
-/// x / scale · gain, the gain being Gemma's (1 + w) or Llama's w.
+/// `ln1.hook_scale`, `ln2.hook_scale`, `ln_final.hook_scale`: each row's RMS, √(mean(x²) + ε), or
+/// for LayerNorm its standard deviation, √(mean((x − mean x)²) + ε), [n, 1], as TransformerLens
+/// names them. The fused norm never materialises it; it is made on the host when a hook asks, and
+/// an edit to it feeds the pass: the norm's output becomes x / scale · gain (Gemma's 1 + w or
+/// Llama's w), or (x − mean x) / scale · w + b for LayerNorm.
+///
+/// `hook_normalized` is the norm's output after its gain — and for LayerNorm after its bias too —
+/// where TransformerLens's is x / scale (or (x − mean x) / scale) before them: TransformerLens folds
+/// gains and biases into the next weights (`fold_ln`), Lantern folds nothing, so the activation
+/// the next projection reads is the one hooked, `hook_normalized · W_Qᵀ + b_Q` is `hook_q`, and it
+/// equals transformers' own LayerNorm output. `hook_scale` is TransformerLens's in both.
 extension Transformer {
-    func rmsScale(_ x: Tensor) throws -> Tensor {
+    func normScale(_ x: Tensor, layerNorm: Bool) throws -> Tensor {
         let v = try backend.read(x), d = x.width, eps = Double(config.rmsEps)
         var scale = [Float](repeating: 0, count: x.rowCount)
         for r in 0..<x.rowCount {
+            let row = (r * d)..<((r + 1) * d)
+            let mean = layerNorm ? row.reduce(0.0) { $0 + Double(v[$1]) } / Double(d) : 0
             var ss = 0.0
-            for j in (r * d)..<((r + 1) * d) { ss += Double(v[j]) * Double(v[j]) }
+            for j in row { ss += (Double(v[j]) - mean) * (Double(v[j]) - mean) }
             scale[r] = Float((ss / Double(d) + eps).squareRoot())
         }
         return try backend.tensor(scale, shape: [x.rowCount, 1])
     }
 
-    /// x / scale · gain for rows x [n, d] and an edited scale [n, 1].
-    func normalized(_ x: Tensor, scale: Tensor, weight: Tensor) throws -> Tensor {
+    /// x / scale · gain (RMSNorm) or (x − mean x) / scale · w + b (LayerNorm) for rows x [n, d]
+    /// and an edited scale [n, 1].
+    func normalized(_ x: Tensor, scale: Tensor, norm: Norm) throws -> Tensor {
         var v = try backend.read(x)
-        let s = try backend.read(scale), gain = try gain(of: weight), d = x.width
+        let s = try backend.read(scale), gain = try gain(of: norm.weight), d = x.width
+        let bias = try norm.bias.map { try backend.read($0) }
         for r in 0..<x.rowCount {
-            for j in 0..<d { v[r * d + j] = v[r * d + j] / s[r] * gain[j] }
+            var mean: Float = 0
+            if bias != nil {
+                for j in 0..<d { mean += v[r * d + j] }
+                mean /= Float(d)
+            }
+            for j in 0..<d { v[r * d + j] = (v[r * d + j] - mean) / s[r] * gain[j] + (bias?[j] ?? 0) }
         }
         return try backend.tensor(v, shape: x.shape)
     }

@@ -9,37 +9,38 @@ import LanternCore
 public enum LogitRows: Sendable { case all, last, none, finalNormed }
 
 /// A decoder-only transformer of the Gemma 2 / Gemma 3 / Llama / Mistral / Qwen 2 / Qwen 3 / OLMo 2
-/// families, run on any backend.
+/// / GPT-2 / GPT-NeoX families, run on any backend.
 ///
 /// One block, as in the papers:
 ///     h = x + PostNorm(Attention(Norm(x)))
 ///     y = h + PostNorm(MLP(Norm(h)))
-/// where Norm is absent in OLMo 2 and PostNorm present only in Gemma (its sandwich norms) and
-/// OLMo 2; attention may add biases to q, k, v (Qwen 2) and normalise q and k before RoPE (Gemma 3,
-/// Qwen 3 per head, OLMo 2 over the whole projection). Every intermediate activation passes
-/// through a named hook point.
+/// where Norm is absent in OLMo 2, a LayerNorm in GPT-2 and GPT-NeoX and an RMSNorm elsewhere, and
+/// PostNorm present only in Gemma (its sandwich norms) and OLMo 2; attention may add biases to q,
+/// k, v (Qwen 2; and to its output in the GPT families) and normalise q and k before RoPE (Gemma 3,
+/// Qwen 3 per head, OLMo 2 over the whole projection). GPT-NeoX's parallel blocks compute
+/// y = x + Attention(Norm(x)) + MLP(Norm(x)); GPT-2 adds a learned position embedding to the token
+/// embedding instead of rotating q and k. Every intermediate activation passes through a named
+/// hook point.
 public final class Transformer: @unchecked Sendable {
     public let config: ModelConfig
     public let backend: any Backend
     let embedding: Tensor
+    /// GPT-2's learned position embedding (nil where RoPE places the tokens).
+    let positionEmbedding: Tensor?
     let blocks: [BlockWeights]
-    let finalNorm: Tensor
+    let finalNorm: Norm
     let unembedding: Tensor
     let names: [BlockHookNames]
 
     public init(config: ModelConfig, weights: any WeightSource, backend: any Backend) throws {
         self.config = config
         self.backend = backend
-        let loader = WeightLoader(source: weights, config: config, backend: backend)
-        try loader.checkNoExtraLayers()
-        embedding = try loader.load("embed_tokens.weight", [config.vocabSize, config.hiddenSize], why: "vocab_size, hidden_size")
-        blocks = try (0..<config.layerCount).map(loader.block)
-        finalNorm = try loader.load("norm.weight", [config.hiddenSize], why: "hidden_size")
-        if !config.tiedEmbeddings {
-            unembedding = try loader.load("lm_head.weight", [config.vocabSize, config.hiddenSize], why: "vocab_size, hidden_size")
-        } else {
-            unembedding = embedding
-        }
+        let model = try WeightLoader(source: weights, config: config, backend: backend).model()
+        embedding = model.embedding
+        positionEmbedding = model.positionEmbedding
+        blocks = model.blocks
+        finalNorm = model.finalNorm
+        unembedding = model.unembedding
         names = (0..<config.layerCount).map(BlockHookNames.init)
     }
 
@@ -74,12 +75,16 @@ public final class Transformer: @unchecked Sendable {
         func hook(_ name: String, _ x: Tensor, _ layer: Int?) throws -> Tensor {
             try sequence?(name, x, layer) ?? x
         }
-        func norm(_ x: Tensor, _ weight: Tensor, scale: String, normalized: String, _ layer: Int?) throws -> Tensor {
-            try self.norm(x, weight, scale: scale, normalized: normalized, layer: layer, hooks: sequence)
+        func norm(_ x: Tensor, _ weights: Norm, scale: String, normalized: String, _ layer: Int?) throws -> Tensor {
+            try self.norm(x, weights, scale: scale, normalized: normalized, layer: layer, hooks: sequence)
         }
 
-        var x = try hook(HookNames.embed, try b.embed(tokens, table: embedding, scale: c.embeddingScale), nil)
-        let embedded = x
+        var embedded: Tensor?
+        var x = try embed(tokens, positions: positions) { name, t in
+            let seen = try hook(name, t, nil)
+            if name == HookNames.embed { embedded = seen }
+            return seen
+        }
         // NaN/±∞ are caught at the block that makes them (see FiniteChecking), on backends where a
         // check costs a scan of host memory; the others are checked where their logits are read.
         let finite = b as? FiniteChecking
@@ -93,9 +98,11 @@ public final class Transformer: @unchecked Sendable {
             let qkv = try attentionInputs(h, layer: l) { try hook($0, $1, l) }
             var q = qkv.q, k = qkv.k
             let v = qkv.v
-            let rope = c.rope(layer: l)
-            q = try hook(names.rotQ, try b.rope(q, heads: c.heads, headDim: c.headDim, start: start, params: rope), l)
-            k = try hook(names.rotK, try b.rope(k, heads: c.kvHeads, headDim: c.headDim, start: start, params: rope), l)
+            if c.rotary {
+                let rope = c.rope(layer: l)
+                q = try hook(names.rotQ, try b.rope(q, heads: c.heads, headDim: c.headDim, start: start, params: rope), l)
+                k = try hook(names.rotK, try b.rope(k, heads: c.kvHeads, headDim: c.headDim, start: start, params: rope), l)
+            }
             var keys = k, values = v
             if let cache {
                 try b.copyRows(k, into: cache.keys[l], at: start)
@@ -111,23 +118,26 @@ public final class Transformer: @unchecked Sendable {
                 let result = try hook(names.result, try headResults(z, layer: l), l)
                 if hooks.intervenes(names.result) { attnOut = try sumHeads(result) }
             }
-            attnOut = try hook(names.attnOut, try branchNorm(attnOut, w.ln1Post), l)
-            x = try hook(names.residMid, try b.add(x, attnOut), l)
+            attnOut = try hook(names.attnOut, try branchNorm(try withBias(attnOut, w.oBias), w.ln1Post), l)
+            // A parallel block's MLP reads the block's input; a sequential one's, the residual after attention.
+            if !c.parallelResidual { x = try hook(names.residMid, try b.add(x, attnOut), l) }
             let residMid = x
 
             // MLP.
             let h2 = try w.ln2.map { try norm(x, $0, scale: names.ln2Scale, normalized: names.ln2, l) } ?? x
             let ffn = try mlp(h2, layer: l) { try hook($0, $1, l) }
             let mlpOut = try hook(names.mlpOut, try branchNorm(ffn.out, w.ln2Post), l)
-            x = try hook(names.residPost, try b.add(x, mlpOut), l)
+            x = try hook(names.residPost, try residualSum(x, attnOut, mlpOut), l)
             if let finite, try !finite.allFinite(x) {
                 // Only now, on the way to an error: which of the block's activations went first.
                 // Block 0's input is hook_embed's output, unless a hook on hook_resid_pre replaced it.
-                let inputs: [(String, Tensor)] = l == 0 ? [(HookNames.embed, embedded), (names.residPre, residPre)] : [(names.residPre, residPre)]
-                let steps: [(String, Tensor)] = inputs + (w.ln1 == nil ? [] : [(names.ln1, h)]) + [
-                    (names.rotQ, q), (names.rotK, k), (names.v, v), (names.z, z), (names.attnOut, attnOut),
-                    (names.residMid, residMid)] + (w.ln2 == nil ? [] : [(names.ln2, h2)]) + [(names.mlpPre, ffn.gate),
-                    (names.mlpPreLinear, ffn.up), (names.mlpPost, ffn.post), (names.mlpOut, mlpOut), (names.residPost, x)]
+                let inputs: [(String, Tensor)] = l == 0 ? [(HookNames.embed, embedded ?? residPre), (names.residPre, residPre)] : [(names.residPre, residPre)]
+                let rotated: [(String, Tensor)] = c.rotary ? [(names.rotQ, q), (names.rotK, k)] : [(names.q, q), (names.k, k)]
+                let mid: [(String, Tensor)] = c.parallelResidual ? [] : [(names.residMid, residMid)]
+                let steps: [(String, Tensor)] = inputs + (w.ln1 == nil ? [] : [(names.ln1, h)]) + rotated + [
+                    (names.v, v), (names.z, z), (names.attnOut, attnOut)] + mid + (w.ln2 == nil ? [] : [(names.ln2, h2)])
+                    + [(names.mlpPre, ffn.pre)] + (ffn.preLinear.map { [(names.mlpPreLinear, $0)] } ?? [])
+                    + [(names.mlpPost, ffn.post), (names.mlpOut, mlpOut), (names.residPost, x)]
                 for (name, tensor) in steps where try !finite.allFinite(tensor) {
                     throw try nonFinite(name, layer: name == HookNames.embed ? nil : l, tensor, firstPosition: start)
                 }
@@ -170,7 +180,7 @@ public final class Transformer: @unchecked Sendable {
 
     /// Applies the final norm (before `unembed`): the logit lens reads any residual through both.
     public func finalNormed(_ residual: Tensor) throws -> Tensor {
-        try backend.rmsNorm(residual, weight: finalNorm, eps: config.rmsEps, form: config.normForm)
+        try applyNorm(residual, finalNorm)
     }
 
 }

@@ -43,6 +43,26 @@ extension VulkanBackend: DifferentiableBackend {
         return out
     }
 
+    public func layerNormBackward(_ x: Tensor, weight: Tensor, eps: Float, gradient: Tensor, frozenScale: Bool) throws -> Tensor {
+        guard weight.count == x.width, gradient.count == x.count else {
+            throw LanternError.shapeMismatch(op: "layerNormBackward", detail: "x \(x.shape), weight \(weight.shape), gradient \(gradient.shape)")
+        }
+        try requireF32("layerNormBackward", x, weight, gradient)
+        let out = try f32Tensor(x.shape)
+        if x.rowCount == 0 { return out }
+        try dispatch(.layernormBackward, spec: [128],
+                     buffers: [try x.vulkanStorage(device), try weight.vulkanStorage(device), try gradient.vulkanStorage(device),
+                               try out.vulkanStorage(device)],
+                     push: [UInt32(x.rowCount), UInt32(x.width), try x.elementOffset, try weight.elementOffset, try gradient.elementOffset,
+                            frozenScale ? 1 : 0, eps.bitPattern],
+                     groups: Self.grid(x.rowCount, 1))
+        return out
+    }
+
+    public func geluBackward(_ x: Tensor, approximation: GELUApproximation, gradient: Tensor) throws -> Tensor {
+        try unaryBackward("geluBackward", x, gradient, mode: approximation == .tanh ? 3 : 4, value: 0)
+    }
+
     public func ropeBackward(_ gradient: Tensor, heads: Int, headDim: Int, start: Int, params: RopeParams) throws -> Tensor {
         try rope(gradient, heads: heads, headDim: headDim, start: start, params: params, inverse: true)
     }
@@ -85,16 +105,21 @@ extension VulkanBackend: DifferentiableBackend {
     }
 
     public func softcapBackward(_ x: Tensor, cap: Float, gradient: Tensor) throws -> Tensor {
+        try unaryBackward("softcapBackward", x, gradient, mode: 2, value: cap)
+    }
+
+    /// dx = dy · f′(x) for the one-input ops (elementwise_backward's modes 2 to 4).
+    private func unaryBackward(_ op: String, _ x: Tensor, _ gradient: Tensor, mode: UInt32, value: Float) throws -> Tensor {
         guard gradient.count == x.count else {
-            throw LanternError.shapeMismatch(op: "softcapBackward", detail: "x \(x.shape), gradient \(gradient.shape)")
+            throw LanternError.shapeMismatch(op: op, detail: "x \(x.shape), gradient \(gradient.shape)")
         }
-        try requireF32("softcapBackward", x, gradient)
+        try requireF32(op, x, gradient)
         let out = try f32Tensor(x.shape)
         if x.count == 0 { return out }
         let (xs, os) = (try x.vulkanStorage(device), try out.vulkanStorage(device))
-        try dispatch(.elementwiseBackward, spec: [2, UInt32(Self.elementwiseGroup)],
+        try dispatch(.elementwiseBackward, spec: [mode, UInt32(Self.elementwiseGroup)],
                      buffers: [xs, xs, try gradient.vulkanStorage(device), os, os],
-                     push: [UInt32(x.count), try x.elementOffset, try x.elementOffset, try gradient.elementOffset, cap.bitPattern],
+                     push: [UInt32(x.count), try x.elementOffset, try x.elementOffset, try gradient.elementOffset, value.bitPattern],
                      groups: Self.grid(x.count, Self.elementwiseGroup))
         return out
     }

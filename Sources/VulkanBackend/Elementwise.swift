@@ -1,6 +1,6 @@
 import LanternCore
 
-/// The elementwise ops: gated activations, add (with row broadcast), scale and softcap.
+/// The elementwise ops: gated activations, plain GELU, add (with row broadcast), scale and softcap.
 extension VulkanBackend {
     static let elementwiseGroup = 256
 
@@ -17,6 +17,17 @@ extension VulkanBackend {
                      buffers: [try gate.vulkanStorage(device), try up.vulkanStorage(device), try out.vulkanStorage(device)],
                      push: [UInt32(gate.count), try gate.elementOffset, try up.elementOffset, 0],
                      groups: Self.grid(gate.count, Self.elementwiseGroup))
+        return out
+    }
+
+    public func gelu(_ x: Tensor, approximation: GELUApproximation) throws -> Tensor {
+        try requireF32("gelu", x)
+        let out = try f32Tensor(x.shape)
+        if x.count == 0 { return out }
+        try dispatch(.gelu, spec: [approximation == .tanh ? 0 : 1, UInt32(Self.elementwiseGroup)],
+                     buffers: [try x.vulkanStorage(device), try out.vulkanStorage(device)],
+                     push: [UInt32(x.count), try x.elementOffset, 0],
+                     groups: Self.grid(x.count, Self.elementwiseGroup))
         return out
     }
 

@@ -5,10 +5,10 @@ import LanternCore
 /// The compute shaders in `Shaders/` (one per op family), with their binding counts and push
 /// constant sizes as the GLSL declares them.
 enum Shader: String, CaseIterable, Sendable {
-    case matmul, rmsnorm, rope, attention, geglu, add, scale, embed
+    case matmul, rmsnorm, layernorm, rope, attention, geglu, gelu, add, scale, embed
     case saeEncode = "sae_encode"
     // The backward ops (`DifferentiableBackend`).
-    case matmulBackward = "matmul_backward", rmsnormBackward = "rmsnorm_backward"
+    case matmulBackward = "matmul_backward", rmsnormBackward = "rmsnorm_backward", layernormBackward = "layernorm_backward"
     case attentionBackward = "attention_backward", elementwiseBackward = "elementwise_backward"
     case logitSummary = "logit_summary"
 
@@ -16,8 +16,8 @@ enum Shader: String, CaseIterable, Sendable {
         switch self {
         case .attention, .saeEncode, .elementwiseBackward: 5
         case .attentionBackward: 8
-        case .rmsnormBackward: 4
-        case .scale: 2
+        case .rmsnormBackward, .layernormBackward, .layernorm: 4
+        case .scale, .gelu: 2
         default: 3
         }
     }
@@ -27,15 +27,18 @@ enum Shader: String, CaseIterable, Sendable {
         switch self {
         case .matmul: 7 * 4
         case .rmsnorm: 7 * 4
+        case .layernorm: 7 * 4
         case .rope: 8 * 4
         case .attention: 15 * 4
         case .geglu: 4 * 4
+        case .gelu: 3 * 4
         case .add: 6 * 4
         case .scale: 4 * 4
         case .embed: 7 * 4
         case .saeEncode: 10 * 4
         case .matmulBackward, .rmsnormBackward: 8 * 4
         case .attentionBackward: 13 * 4
+        case .layernormBackward: 7 * 4
         case .elementwiseBackward, .logitSummary: 5 * 4
         }
     }

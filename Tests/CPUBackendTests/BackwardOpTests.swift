@@ -64,6 +64,47 @@ final class BackwardOpTests: XCTestCase {
         }
     }
 
+    func testLayerNormExactAndFrozen() throws {
+        let (rows, d) = (3, 13)
+        let x = random(rows * d, scale: 2).map { $0 + 0.7 }, w = random(d), b = random(d), dy = random(rows * d)
+        let eps = 1e-5
+        for frozen in [false, true] {
+            let back = BackwardReference.layerNormBackward(x, weight: w, eps: eps, gradient: dy, frozenScale: frozen)
+            // Frozen: the derivative of the linear map x ↦ (x − mean(x)) · w / scale(x₀) + b.
+            let scales = (0..<rows).map { r -> Double in
+                let row = x[(r * d)..<(r * d + d)], mean = row.reduce(0, +) / Double(d)
+                return 1 / (row.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(d) + eps).squareRoot()
+            }
+            let f: ([Double]) -> [Double] = frozen ? { y in
+                y.indices.map { i in
+                    let r = i / d, mean = y[(r * d)..<(r * d + d)].reduce(0, +) / Double(d)
+                    return (y[i] - mean) * scales[r] * w[i % d] + b[i % d]
+                }
+            } : { BackwardReference.layerNorm($0, weight: w, bias: b, eps: eps) }
+            assertRelative(back, finiteDifference(x, dy, f), 1e-8, "layerNorm frozen \(frozen) reference vs finite differences")
+            let got = try backend.layerNormBackward(try tensor(x, [rows, d]), weight: try tensor(w, [d]), eps: Float(eps),
+                                                    gradient: try tensor(dy, [rows, d]), frozenScale: frozen)
+            assertRelative(try read(got), back, 1e-5, "layerNorm frozen \(frozen) kernel vs reference")
+        }
+        assertRelative(BackwardReference.layerNorm(x, weight: w, bias: b, eps: eps),
+                       Reference.layerNorm(floats(x), weight: floats(w), bias: floats(b), eps: Float(eps)).map(Double.init),
+                       1e-6, "layerNorm double forward vs f32 reference")
+    }
+
+    func testGELUBothForms() throws {
+        let count = 37
+        let x = random(count, scale: 4), dy = random(count)
+        for form in [GELUApproximation.tanh, .erf] {
+            let back = BackwardReference.geluBackward(x, approximation: form, gradient: dy)
+            assertRelative(back, finiteDifference(x, dy) { BackwardReference.gelu($0, approximation: form) }, 1e-8,
+                           "gelu \(form) reference vs finite differences")
+            assertRelative(BackwardReference.gelu(x, approximation: form), Reference.gelu(floats(x), approximation: form).map(Double.init),
+                           1e-6, "gelu \(form) double forward vs f32 reference")
+            let got = try backend.geluBackward(try tensor(x, [count]), approximation: form, gradient: try tensor(dy, [count]))
+            assertRelative(try read(got), back, 1e-5, "gelu \(form) kernel vs reference")
+        }
+    }
+
     func testRopeBothPairingsPartialRotaryAndOffset() throws {
         for (pairing, rotary, start) in [(RopePairing.half, 8, 0), (.interleaved, 8, 3), (.half, 4, 5)] {
             let params = RopeParams(theta: 10000, pairing: pairing, positionScale: pairing == .half ? 1 : 2, rotaryDim: rotary)

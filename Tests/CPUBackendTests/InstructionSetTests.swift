@@ -71,6 +71,20 @@ final class InstructionSetTests: XCTestCase {
                 let gain = Self.values(128, seed: 9)
                 assertClose(try backend.read(try backend.rmsNorm(x, weight: try backend.tensor(gain, shape: [128]), eps: 1e-6, form: .gemma)),
                             Reference.rmsNorm(q, weight: gain, eps: 1e-6, form: .gemma), "\(isa) rmsNorm n=\(n)")
+                let bias = Self.values(128, seed: 10)
+                assertClose(try backend.read(try backend.layerNorm(x, weight: try backend.tensor(gain, shape: [128]),
+                                                                   bias: try backend.tensor(bias, shape: [128]), eps: 1e-5)),
+                            Reference.layerNorm(q, weight: gain, bias: bias, eps: 1e-5), "\(isa) layerNorm n=\(n)")
+                for form in [GELUApproximation.tanh, .erf] {
+                    assertClose(try backend.read(try backend.gelu(x, approximation: form)), Reference.gelu(q, approximation: form),
+                                "\(isa) gelu \(form) n=\(n)")
+                }
+                let dy = Self.values(n * 128, seed: 14)
+                let dx = try backend.layerNormBackward(x, weight: try backend.tensor(gain, shape: [128]), eps: 1e-5,
+                                                       gradient: try backend.tensor(dy, shape: [n, 128]), frozenScale: false)
+                assertClose(try backend.read(dx), BackwardReference.layerNormBackward(q.map(Double.init), weight: gain.map(Double.init), eps: 1e-5,
+                                                                                      gradient: dy.map(Double.init)).map { Float($0) },
+                            "\(isa) layerNormBackward n=\(n)")
                 let up = try backend.tensor(Self.values(n * 128, seed: 4), shape: [n, 128])
                 assertClose(try backend.read(try backend.gegluTanh(gate: x, up: up)),
                             Reference.gegluTanh(gate: q, up: try backend.read(up)), "\(isa) gegluTanh n=\(n)")

@@ -67,6 +67,30 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// LayerNorm, including rows far from zero (the two-pass variance must not cancel) and a
+    /// width below one SIMD vector.
+    func testLayerNorm() throws {
+        for (rows, d, offset) in [(1, 7, Float(0)), (5, 64, 0), (3, 768, 0), (4, 129, 50)] {
+            let x = random(rows * d, scale: 3).map { $0 + offset }, w = random(d), b = random(d)
+            let out = try backend.read(backend.layerNorm(try backend.matrix(x, rows: rows, cols: d), weight: try backend.tensor(w, shape: [d]),
+                                                         bias: try backend.tensor(b, shape: [d]), eps: 1e-5))
+            assertClose(out, Reference.layerNorm(x, weight: w, bias: b, eps: 1e-5), tol: offset == 0 ? 1e-5 : 1e-4,
+                        "layerNorm \(rows)×\(d) offset \(offset)")
+        }
+        XCTAssertThrowsError(try backend.layerNorm(try backend.matrix([1, 2, 3], rows: 1, cols: 3), weight: try backend.tensor([1, 2, 3], shape: [3]),
+                                                   bias: try backend.tensor([1, 2], shape: [2]), eps: 1e-5))
+    }
+
+    func testGELUBothForms() throws {
+        for count in [1, 7, 8, 9, 1000] {
+            let x = random(count, scale: 6)
+            for form in [GELUApproximation.tanh, .erf] {
+                let out = try backend.read(backend.gelu(try backend.tensor(x, shape: [count]), approximation: form))
+                assertClose(out, Reference.gelu(x, approximation: form), "gelu \(form) count \(count)")
+            }
+        }
+    }
+
     func testRopeBothPairings() throws {
         for pairing in [RopePairing.half, .interleaved] {
             for (rotary, scale) in [(16, Float(1)), (8, 4)] {

@@ -120,6 +120,9 @@ final class ForwardingBackend: Backend, @unchecked Sendable {
     func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float, form: RMSNormForm) throws -> Tensor {
         try cpu.rmsNorm(x, weight: weight, eps: eps, form: form)
     }
+    func layerNorm(_ x: Tensor, weight: Tensor, bias: Tensor, eps: Float) throws -> Tensor {
+        try cpu.layerNorm(x, weight: weight, bias: bias, eps: eps)
+    }
     func rope(_ x: Tensor, heads: Int, headDim: Int, start: Int, params: RopeParams) throws -> Tensor {
         try cpu.rope(x, heads: heads, headDim: headDim, start: start, params: params)
     }
@@ -129,6 +132,7 @@ final class ForwardingBackend: Backend, @unchecked Sendable {
     }
     func gegluTanh(gate: Tensor, up: Tensor) throws -> Tensor { try cpu.gegluTanh(gate: gate, up: up) }
     func swiglu(gate: Tensor, up: Tensor) throws -> Tensor { try cpu.swiglu(gate: gate, up: up) }
+    func gelu(_ x: Tensor, approximation: GELUApproximation) throws -> Tensor { try cpu.gelu(x, approximation: approximation) }
     func add(_ a: Tensor, _ b: Tensor) throws -> Tensor { try cpu.add(a, b) }
     func scale(_ x: Tensor, by s: Float) throws -> Tensor { try cpu.scale(x, by: s) }
     func softcap(_ x: Tensor, cap: Float) throws -> Tensor { try cpu.softcap(x, cap: cap) }

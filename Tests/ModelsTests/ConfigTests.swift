@@ -48,9 +48,9 @@ final class ConfigTests: XCTestCase {
 
     func testErrorsNameTheField() {
         var json = gemma2Hub
-        json["model_type"] = "gpt_neox"
+        json["model_type"] = "gptj"
         XCTAssertThrowsError(try ModelConfig.parse(json, path: "m/config.json")) {
-            XCTAssertEqual("\($0)", "m/config.json: model_type: 'gpt_neox' is not supported (expected gemma2, gemma3_text, llama, mistral, qwen2, qwen3, olmo2)")
+            XCTAssertEqual("\($0)", "m/config.json: model_type: 'gptj' is not supported (expected gemma2, gemma3_text, llama, mistral, qwen2, qwen3, olmo2, gpt2, gpt_neox)")
         }
         json = gemma2Hub
         json.removeValue(forKey: "hidden_size")

@@ -67,9 +67,12 @@ final class FixtureParityTests: XCTestCase {
     func testQwen3MatchesTransformers() throws { try checkParity("qwen3_tiny") }
     func testMistralMatchesTransformers() throws { try checkParity("mistral_tiny") }
     func testOLMo2MatchesTransformers() throws { try checkParity("olmo2_tiny") }
+    func testGPT2MatchesTransformers() throws { try checkParity("gpt2_tiny") }
+    func testPythiaMatchesTransformers() throws { try checkParity("pythia_tiny") }
 
     /// Every tiny fixture, one per family.
-    static let all = ["gemma2_tiny", "gemma3_tiny", "llama_tiny", "qwen2_tiny", "qwen3_tiny", "mistral_tiny", "olmo2_tiny"]
+    static let all = ["gemma2_tiny", "gemma3_tiny", "llama_tiny", "qwen2_tiny", "qwen3_tiny", "mistral_tiny", "olmo2_tiny",
+                      "gpt2_tiny", "pythia_tiny"]
 
     /// Prefill in pieces through the KV cache gives the same logits as one full pass.
     func testKVCacheMatchesFullPass() throws {

@@ -84,6 +84,8 @@ final class GradientParityTests: XCTestCase {
     func testQwen3GradientsMatchTorch() throws { try checkAgainstTorch("qwen3_tiny") }
     func testMistralGradientsMatchTorch() throws { try checkAgainstTorch("mistral_tiny") }
     func testOLMo2GradientsMatchTorch() throws { try checkAgainstTorch("olmo2_tiny") }
+    func testGPT2GradientsMatchTorch() throws { try checkAgainstTorch("gpt2_tiny") }
+    func testPythiaGradientsMatchTorch() throws { try checkAgainstTorch("pythia_tiny") }
 
     /// ⟨gradient, u⟩ against (metric(a + εu) − metric(a − εu)) / 2ε, the activation moved by an
     /// intervention at the hook, for random directions u scaled to the activation's norm.
@@ -92,7 +94,9 @@ final class GradientParityTests: XCTestCase {
                      ("gemma3_tiny", ["blocks.0.attn.hook_q", "blocks.5.attn.hook_v", "blocks.4.ln2.hook_normalized", "ln_final.hook_normalized"]),
                      ("llama_tiny", ["blocks.0.hook_resid_pre", "blocks.1.attn.hook_z", "blocks.2.mlp.hook_post"]),
                      ("qwen3_tiny", ["blocks.1.attn.hook_q_normed", "blocks.2.attn.hook_k"]),
-                     ("olmo2_tiny", ["blocks.0.hook_resid_pre", "blocks.1.attn.hook_k_normed", "blocks.2.mlp.hook_pre"])]
+                     ("olmo2_tiny", ["blocks.0.hook_resid_pre", "blocks.1.attn.hook_k_normed", "blocks.2.mlp.hook_pre"]),
+                     ("gpt2_tiny", ["blocks.0.hook_resid_mid", "blocks.1.attn.hook_v", "blocks.1.ln2.hook_normalized", "blocks.2.mlp.hook_pre"]),
+                     ("pythia_tiny", ["blocks.1.hook_resid_pre", "blocks.1.attn.hook_rot_k", "blocks.2.mlp.hook_pre", "ln_final.hook_normalized"])]
         var random = BackwardModelTestRNG(seed: 11)
         for (name, hooks) in cases {
             let model = try Self.model(name), golden = try Self.golden(name)

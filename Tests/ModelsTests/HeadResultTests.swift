@@ -24,7 +24,7 @@ final class HeadResultTests: XCTestCase {
         try f.model.forward(tokens, hooks: hooks, logits: .none)
         for l in 0..<c.layerCount {
             let z = try f.reference.tensor("0:blocks.\(l).attn.hook_z").floats()
-            let wO = try checkpoint.tensor("model.layers.\(l).self_attn.o_proj.weight").floats()   // [d, heads·dh]
+            let (wO, bO) = try Self.outputProjection(name, layer: l, checkpoint, c)   // [d, heads·dh], [d]
             let result = try f.model.backend.read(hooks.activation("blocks.\(l).attn.hook_result")!)
             XCTAssertEqual(hooks.activation("blocks.\(l).attn.hook_result")!.shape, [n, heads * d])
             var expected = [Float](repeating: 0, count: n * heads * d), branch = [Float](repeating: 0, count: n * d)
@@ -52,8 +52,27 @@ final class HeadResultTests: XCTestCase {
                 }
                 XCTAssertLessThanOrEqual(F.relativeError(normed, attnOut), 1e-5, "\(name) layer \(l): post-norm of the sum")
             } else {
-                XCTAssertLessThanOrEqual(F.relativeError(summed, attnOut), 1e-5, "\(name) layer \(l): sum is hook_attn_out")
+                // GPT-2 and GPT-NeoX add the output projection's bias after the sum over heads.
+                let withBias = bO.map { b in summed.indices.map { summed[$0] + b[$0 % d] } } ?? summed
+                XCTAssertLessThanOrEqual(F.relativeError(withBias, attnOut), 1e-5, "\(name) layer \(l): sum (+ b_O) is hook_attn_out")
             }
+        }
+    }
+
+    /// Layer l's output projection as [hidden, heads·headDim] (nn.Linear's layout) and its bias:
+    /// GPT-2's Conv1D c_proj is stored transposed.
+    static func outputProjection(_ name: String, layer l: Int, _ checkpoint: Checkpoint, _ c: ModelConfig) throws -> ([Float], [Float]?) {
+        switch c.family {
+        case .gpt2:
+            let stored = try checkpoint.tensor("transformer.h.\(l).attn.c_proj.weight").floats()  // [heads·dh, d]
+            let width = c.heads * c.headDim, d = c.hiddenSize
+            return ((0..<(d * width)).map { stored[($0 % width) * d + $0 / width] },
+                    try checkpoint.tensor("transformer.h.\(l).attn.c_proj.bias").floats())
+        case .gptNeoX:
+            return (try checkpoint.tensor("gpt_neox.layers.\(l).attention.dense.weight").floats(),
+                    try checkpoint.tensor("gpt_neox.layers.\(l).attention.dense.bias").floats())
+        default:
+            return (try checkpoint.tensor("model.layers.\(l).self_attn.o_proj.weight").floats(), nil)
         }
     }
 
@@ -64,6 +83,8 @@ final class HeadResultTests: XCTestCase {
     func testQwen3HeadResults() throws { try checkHeads("qwen3_tiny") }
     func testMistralHeadResults() throws { try checkHeads("mistral_tiny") }
     func testOLMo2HeadResults() throws { try checkHeads("olmo2_tiny") }
+    func testGPT2HeadResults() throws { try checkHeads("gpt2_tiny") }
+    func testPythiaHeadResults() throws { try checkHeads("pythia_tiny") }
 
     /// Capturing hook_result leaves the logits bit for bit; changing it changes the run: zeroing
     /// one head's result is zeroing that head's z slice.

@@ -72,6 +72,17 @@ final class BackwardVulkanTests: VulkanTestCase {
         try both({ b in let r = try b.gegluTanhBackward(gate: try b.tensor(gate, shape: [300]), up: try b.tensor(up, shape: [300]), gradient: try b.tensor(g, shape: [300])); return [r.dGate, r.dUp] }, "gegluTanhBackward")
         try both({ b in let r = try b.swigluBackward(gate: try b.tensor(gate, shape: [300]), up: try b.tensor(up, shape: [300]), gradient: try b.tensor(g, shape: [300])); return [r.dGate, r.dUp] }, "swigluBackward")
         try both({ b in [try b.softcapBackward(try b.tensor(gate, shape: [300]), cap: 2, gradient: try b.tensor(g, shape: [300]))] }, "softcapBackward")
+        for approximation in [GELUApproximation.tanh, .erf] {
+            try both({ b in [try b.geluBackward(try b.tensor(gate, shape: [300]), approximation: approximation, gradient: try b.tensor(g, shape: [300]))] },
+                     "geluBackward \(approximation)")
+        }
+        for frozen in [false, true] {
+            let got = try gpu.read(try gpu.layerNormBackward(try gpu.tensor(x.map { $0 + 3 }, shape: [rows, d]), weight: try gpu.tensor(w, shape: [d]),
+                                                             eps: 1e-5, gradient: try gpu.tensor(dy, shape: [rows, d]), frozenScale: frozen))
+            let want = try cpu.read(try cpu.layerNormBackward(try cpu.tensor(x.map { $0 + 3 }, shape: [rows, d]), weight: try cpu.tensor(w, shape: [d]),
+                                                              eps: 1e-5, gradient: try cpu.tensor(dy, shape: [rows, d]), frozenScale: frozen))
+            assertClose(got, want, 1e-5, "layerNormBackward frozen \(frozen)")
+        }
     }
 
     func testAttentionBackwardWithGQASoftcapWindowAndAnOffset() throws {
@@ -98,7 +109,7 @@ final class BackwardVulkanTests: VulkanTestCase {
     /// Transformer.gradients on Vulkan: every hook's gradient of the logit difference (exact and
     /// frozen) equal to the CPU backend's, which GradientParityTests holds to torch.
     func testModelGradientsEqualTheCPUBackends() throws {
-        for name in ["gemma2_tiny", "gemma3_tiny", "llama_tiny", "qwen2_tiny", "olmo2_tiny"] {
+        for name in ["gemma2_tiny", "gemma3_tiny", "llama_tiny", "qwen2_tiny", "olmo2_tiny", "gpt2_tiny", "pythia_tiny"] {
             let dir = ForwardTests.fixtures.appendingPathComponent(name).path
             let (onGPU, onCPU) = (try Transformer(directory: dir, backend: gpu), try Transformer(directory: dir, backend: cpu))
             let tokens: [Int32] = [2, 40, 17, 99, 5, 61, 23]

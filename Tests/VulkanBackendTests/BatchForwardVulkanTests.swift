@@ -7,7 +7,8 @@ import XCTest
 /// same backend, at every hook point, and the CPU backend's batch within the parity bound.
 final class BatchForwardVulkanTests: VulkanTestCase {
     func testBatchEqualsSoloRunsOnVulkan() throws {
-        for name in ["gemma2_tiny", "gemma3_tiny", "llama_tiny", "qwen2_tiny", "qwen3_tiny", "mistral_tiny", "olmo2_tiny"] {
+        for name in ["gemma2_tiny", "gemma3_tiny", "llama_tiny", "qwen2_tiny", "qwen3_tiny", "mistral_tiny", "olmo2_tiny",
+                     "gpt2_tiny", "pythia_tiny"] {
             let dir = ForwardTests.fixtures.appendingPathComponent(name)
             let meta = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("reference.json"))) as! [String: Any]
             let fixture = (meta["sequences"] as! [[Int]]).map { $0.map(Int32.init) }

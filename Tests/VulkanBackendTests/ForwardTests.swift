@@ -54,11 +54,14 @@ final class ForwardTests: VulkanTestCase {
     func testQwen3MatchesTransformers() throws { try checkParity("qwen3_tiny", backend: gpu) }
     func testMistralMatchesTransformers() throws { try checkParity("mistral_tiny", backend: gpu) }
     func testOLMo2MatchesTransformers() throws { try checkParity("olmo2_tiny", backend: gpu) }
+    func testGPT2MatchesTransformers() throws { try checkParity("gpt2_tiny", backend: gpu) }
+    func testPythiaMatchesTransformers() throws { try checkParity("pythia_tiny", backend: gpu) }
     func testGemma2WithStagingCopies() throws { try checkParity("gemma2_tiny", backend: staging) }
 
     /// Prefill in pieces through the KV cache gives the logits of one full pass.
     func testKVCacheMatchesFullPass() throws {
-        for name in ["gemma2_tiny", "gemma3_tiny", "llama_tiny", "qwen2_tiny", "qwen3_tiny", "mistral_tiny", "olmo2_tiny"] {
+        for name in ["gemma2_tiny", "gemma3_tiny", "llama_tiny", "qwen2_tiny", "qwen3_tiny", "mistral_tiny", "olmo2_tiny",
+                     "gpt2_tiny", "pythia_tiny"] {
             let f = try fixture(name)
             let model = try Transformer(directory: f.dir, backend: gpu)
             let tokens = f.sequences[1]

@@ -69,6 +69,21 @@ final class OpTests: VulkanTestCase {
         XCTAssertThrowsError(try gpu.rmsNorm(try gpu.tensor([1, 2, 3], shape: [1, 3]), weight: try gpu.tensor([1, 2], shape: [2]), eps: 1e-6, form: .gemma))
     }
 
+    func testLayerNorm() throws {
+        for (rows, d, offset) in [(1, 37, Float(0)), (3, 100, 0), (17, 1000, 0), (2, 130, 40)] {
+            let x = Self.random(rows * d, seed: UInt64(d), scale: 3).map { $0 + offset }
+            let w = Self.random(d, seed: UInt64(d + 1)), b = Self.random(d, seed: UInt64(d + 2))
+            for backend in [gpu!, staging!] {
+                let out = try backend.layerNorm(try backend.tensor(x, shape: [rows, d]), weight: try backend.tensor(w, shape: [d]),
+                                                bias: try backend.tensor(b, shape: [d]), eps: 1e-5)
+                assertClose(try backend.read(out), Reference.layerNorm(x, weight: w, bias: b, eps: 1e-5), offset == 0 ? 1e-5 : 1e-4,
+                            "layerNorm \(rows)×\(d) offset \(offset) subgroups \(backend.useSubgroups)")
+            }
+        }
+        let x = try gpu.tensor([1, 2, 3], shape: [1, 3])
+        XCTAssertThrowsError(try gpu.layerNorm(x, weight: try gpu.tensor([1, 2], shape: [2]), bias: try gpu.tensor([1, 2], shape: [2]), eps: 1e-5))
+    }
+
     func testRope() throws {
         let cases: [(rows: Int, heads: Int, headDim: Int, start: Int, params: RopeParams)] = [
             (1, 3, 16, 0, RopeParams(theta: 10_000, rotaryDim: 16)),
@@ -125,6 +140,11 @@ final class OpTests: VulkanTestCase {
         let (ta, tb) = (try gpu.tensor(a, shape: [17, 61]), try gpu.tensor(b, shape: [17, 61]))
         assertClose(try gpu.read(try gpu.gegluTanh(gate: ta, up: tb)), Reference.gegluTanh(gate: a, up: b), 1e-5, "gegluTanh")
         assertClose(try gpu.read(try gpu.swiglu(gate: ta, up: tb)), Reference.swiglu(gate: a, up: b), 1e-5, "swiglu")
+        let moderate = a.map { $0 / 4 }
+        for form in [GELUApproximation.tanh, .erf] {
+            assertClose(try gpu.read(try gpu.gelu(try gpu.tensor(moderate, shape: [17, 61]), approximation: form)),
+                        Reference.gelu(moderate, approximation: form), 1e-5, "gelu \(form)")
+        }
         assertClose(try gpu.read(try gpu.add(ta, tb)), zip(a, b).map(+), 1e-6, "add")
         let row = Array(b.prefix(61))
         assertClose(try gpu.read(try gpu.add(ta, try gpu.tensor(row, shape: [61]))), a.enumerated().map { $1 + row[$0 % 61] }, 1e-6, "add row")
