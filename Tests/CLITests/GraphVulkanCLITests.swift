@@ -1,8 +1,8 @@
 import Foundation
 import XCTest
 
-/// `lantern graph` and `trace --grad-target` on `--backend vulkan` (lavapipe in CI): the same
-/// graph as the CPU backend's, on the tiny Gemma 3 fixture and its committed transcoders.
+/// `lantern graph` and `patch sweep --approx` on `--backend vulkan` (lavapipe in CI): the same
+/// graph and the same attribution-patching grid as the CPU backend's, on the tiny fixtures.
 extension CLITests {
     func testGraphOnVulkanIsTheCPUBackendsGraph() throws {
         if ProcessInfo.processInfo.environment["LANTERN_SKIP_VULKAN"] == "1" { throw XCTSkip("LANTERN_SKIP_VULKAN=1") }
@@ -27,5 +27,20 @@ extension CLITests {
         let largest = cpu.values.map(abs).max()!
         let worst = cpu.map { abs($0.value - (vulkan[$0.key] ?? .infinity)) }.max()!
         XCTAssertLessThanOrEqual(worst / largest, 1e-5, "edges within 1e-5 of the largest")
+    }
+
+    func testAttributionPatchingOnVulkanIsTheCPUBackends() throws {
+        if ProcessInfo.processInfo.environment["LANTERN_SKIP_VULKAN"] == "1" { throw XCTSkip("LANTERN_SKIP_VULKAN=1") }
+        var grids: [String: [[Double]]] = [:]
+        for backend in ["cpu", "vulkan"] {
+            let s = try json(["patch", "sweep", "--model", tinyGemma2, "--backend", backend, "--token-ids", "2,10,20,30",
+                              "--source-token-ids", "2,10,77,30", "--target", "7", "--baseline", "9", "--approx",
+                              "--hooks", "blocks.*.hook_resid_pre", "blocks.*.attn.hook_z", "--json"])
+            grids[backend] = (s["grids"] as! [[String: Any]]).flatMap { $0["values"] as! [[Double]] }
+        }
+        let (cpu, vulkan) = (grids["cpu"]!, grids["vulkan"]!)
+        XCTAssertEqual(cpu.count, 4 + 16)
+        XCTAssertEqual(cpu.map(\.count), vulkan.map(\.count))
+        for (a, b) in zip(cpu.joined(), vulkan.joined()) { XCTAssertEqual(a, b, accuracy: 1e-4) }
     }
 }
