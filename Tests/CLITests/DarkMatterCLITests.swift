@@ -76,6 +76,13 @@ extension CLITests {
         XCTAssertEqual(eval["dense_features"] as! Int, frequency.filter { $0 > 0.1 }.count)
         let ev = eval["explained_variance"] as! Double
         XCTAssertTrue(ev > 0.2 && ev <= 1, "explained variance \(ev)")
+        if ProcessInfo.processInfo.environment["LANTERN_SKIP_VULKAN"] != "1" {
+            // The same evaluation with the SAE on Vulkan (lavapipe in CI).
+            let onDevice = try json(["sae", "eval", "--model", model, "--sae", dir + "/sae", "--activations", dir + "/acts",
+                                     "--rows", "1000", "--json", "--backend", "vulkan"])
+            XCTAssertEqual(onDevice["feature_frequency"] as! [Double], frequency)
+            XCTAssertEqual(onDevice["explained_variance"] as! Double, ev, accuracy: 1e-5)
+        }
         let bad = try run(["sae", "train", "--model", model, "--hook", "blocks.1.hook_resid_post", "--width", "64", "--k", "4",
                            "--tokens", "400", "--activations", dir + "/acts", "--normalize", "log", "--out", dir + "/bad"])
         XCTAssertNotEqual(bad.status, 0)

@@ -1,8 +1,8 @@
 import Foundation
 import XCTest
 
-/// `lantern graph` and `patch sweep --approx` on `--backend vulkan` (lavapipe in CI): the same
-/// graph and the same attribution-patching grid as the CPU backend's, on the tiny fixtures.
+/// `lantern graph`, `patch sweep --approx` and `features top` on `--backend vulkan` (lavapipe in
+/// CI): the same graph, attribution-patching grid and feature ranking as the CPU backend's.
 extension CLITests {
     func testGraphOnVulkanIsTheCPUBackendsGraph() throws {
         if ProcessInfo.processInfo.environment["LANTERN_SKIP_VULKAN"] == "1" { throw XCTSkip("LANTERN_SKIP_VULKAN=1") }
@@ -42,5 +42,25 @@ extension CLITests {
         XCTAssertEqual(cpu.count, 4 + 16)
         XCTAssertEqual(cpu.map(\.count), vulkan.map(\.count))
         for (a, b) in zip(cpu.joined(), vulkan.joined()) { XCTAssertEqual(a, b, accuracy: 1e-4) }
+    }
+
+    /// A feature scan (`features top`) on Vulkan ranks the same features with the same densities.
+    func testFeatureScanOnVulkanIsTheCPUBackends() throws {
+        if ProcessInfo.processInfo.environment["LANTERN_SKIP_VULKAN"] == "1" { throw XCTSkip("LANTERN_SKIP_VULKAN=1") }
+        let corpus = try dashboardCorpus()
+        defer { try? FileManager.default.removeItem(atPath: corpus) }
+        var scans: [String: [[String: Any]]] = [:]
+        for backend in ["cpu", "vulkan"] {
+            let s = try json(["features", "top", "--model", tinyGemma2, "--sae", scopeSAE, "--corpus", corpus, "--byte-tokens",
+                              "--context", "32", "--tokens", "128", "--by", "max", "--count", "4", "--backend", backend, "--json"])
+            scans[backend] = s["features"] as? [[String: Any]]
+        }
+        let (cpu, vulkan) = (try XCTUnwrap(scans["cpu"]), try XCTUnwrap(scans["vulkan"]))
+        XCTAssertEqual(cpu.count, 4)
+        XCTAssertEqual(cpu.map { $0["feature"] as? Int }, vulkan.map { $0["feature"] as? Int })
+        for (a, b) in zip(cpu, vulkan) {
+            XCTAssertEqual(a["density"] as! Double, b["density"] as! Double, accuracy: 1e-9)
+            XCTAssertEqual(a["max_activation"] as? Double ?? 0, b["max_activation"] as? Double ?? 0, accuracy: 1e-4)
+        }
     }
 }
