@@ -14,6 +14,12 @@ lowest. TransformerLens's apply_ln_to_stack semantics with RMSNorm:
                                                          Llama-style blocks: r_h . dir
   mlp     = hook_mlp_out . dir
 The components sum to the logit difference before Gemma 2's final softcap (also written).
+GPT-2 and Pythia (LayerNorm, attribute_gpt): scale = 1 / sqrt(var(x_final) + eps), dir =
+final_w * scale * u centred (dir - mean(dir), which centres every component), embed =
+(hook_embed + hook_pos_embed) . dir, head h = r_h . dir with r_h from the output projection
+(GPT-2's Conv1D c_proj transposed; no b_O), mlp = hook_mlp_out . dir; the final norm's bias and
+the b_O terms are left out, so the components do not sum to the difference ("bias_terms" gives the
+rest).
 
 Run: python3 tools/make_dla_goldens.py   (needs numpy and safetensors; seconds)
 """
@@ -38,9 +44,44 @@ def rms_scale(x, eps):
     return 1.0 / np.sqrt(np.mean(x * x) + eps)
 
 
+def attribute_gpt(fixture, config, ref, w):
+    gpt2 = config["model_type"] == "gpt2"
+    p = "transformer." if gpt2 else "gpt_neox."
+    layers = config["n_layer"] if gpt2 else config["num_hidden_layers"]
+    heads = config["n_head"] if gpt2 else config["num_attention_heads"]
+    d = config["n_embd"] if gpt2 else config["hidden_size"]
+    dh, eps = d // heads, config["layer_norm_epsilon"] if gpt2 else config["layer_norm_eps"]
+    logits = ref["0:logits"][-1].astype(np.float64)
+    target, baseline = int(np.argmax(logits)), int(np.argmin(logits))
+    unembed = w.get("embed_out.weight", w.get("lm_head.weight", w.get(p + "wte.weight")))
+    u = unembed[target] - unembed[baseline]
+    final = ref[f"0:blocks.{layers - 1}.hook_resid_post"][-1].astype(np.float64)
+    norm = p + ("ln_f" if gpt2 else "final_layer_norm")
+    direction = w[norm + ".weight"] * rms_scale(final - final.mean(), eps) * u
+    direction = direction - direction.mean()
+    embedded = ref["0:hook_embed"][-1] + (ref["0:hook_pos_embed"][-1] if gpt2 else 0)
+    components = [{"name": "embed", "value": float(embedded @ direction)}]
+    bias_terms = float(w[norm + ".bias"] @ u)
+    for l in range(layers):
+        z = ref[f"0:blocks.{l}.attn.hook_z"][-1].astype(np.float64)
+        out = f"{p}h.{l}.attn.c_proj" if gpt2 else f"{p}layers.{l}.attention.dense"
+        w_o = w[out + ".weight"].T if gpt2 else w[out + ".weight"]   # [d, heads*dh]
+        for h in range(heads):
+            r = z[h * dh:(h + 1) * dh] @ w_o[:, h * dh:(h + 1) * dh].T
+            components.append({"name": f"L{l}H{h}", "value": float(r @ direction)})
+        components.append({"name": f"MLP{l}", "value": float(ref[f"0:blocks.{l}.hook_mlp_out"][-1] @ direction)})
+        bias_terms += float(w[out + ".bias"] @ direction)
+    difference = logits[target] - logits[baseline]
+    return {"fixture": fixture, "sequence": 0, "target": target, "baseline": baseline,
+            "logit_difference": float(difference), "uncapped_logit_difference": float(difference),
+            "bias_terms": bias_terms, "components": components}
+
+
 def attribute(fixture):
     folder = os.path.join(ROOT, fixture)
     config = json.load(open(os.path.join(folder, "config.json")))
+    if config["model_type"] in ("gpt2", "gpt_neox"):
+        return attribute_gpt(fixture, config, load_file(os.path.join(folder, "reference.safetensors")), weights(folder))
     ref = load_file(os.path.join(folder, "reference.safetensors"))
     w = weights(folder)
     gemma = config["model_type"].startswith("gemma")
@@ -87,9 +128,10 @@ def attribute(fixture):
 def main():
     out_dir = os.path.join(ROOT, "dla")
     os.makedirs(out_dir, exist_ok=True)
-    for fixture in ["gemma2_tiny", "gemma3_tiny", "llama_tiny", "qwen2_tiny", "qwen3_tiny", "mistral_tiny", "olmo2_tiny"]:
+    for fixture in ["gemma2_tiny", "gemma3_tiny", "llama_tiny", "qwen2_tiny", "qwen3_tiny", "mistral_tiny", "olmo2_tiny",
+                    "gpt2_tiny", "pythia_tiny"]:
         golden = attribute(fixture)
-        total = sum(c["value"] for c in golden["components"])
+        total = sum(c["value"] for c in golden["components"]) + golden.get("bias_terms", 0)
         print(f"{fixture}: target {golden['target']} baseline {golden['baseline']} "
               f"uncapped {golden['uncapped_logit_difference']:.6f} sum {total:.6f}")
         with open(os.path.join(out_dir, f"{fixture}.json"), "w") as f:

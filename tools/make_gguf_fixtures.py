@@ -27,6 +27,10 @@ config.json, since its GGUF loader keeps Qwen3Config's default head_dim; Mistral
 written as, without a window, at the positions the window does not reach) its logits equal the
 fixture's reference.
 
+GPT-2 and Pythia (gpt2_tiny, pythia_tiny) likewise, as architectures gpt2 and gptneox
+(write_gpt_gguf says what the converter does to them); transformers reads gpt2 back, and its
+logits equal the fixture's reference.
+
     python3 tools/make_gguf_fixtures.py [--out Tests/Fixtures/gguf] [--fixtures Tests/Fixtures]
 """
 import argparse, json, os
@@ -205,11 +209,78 @@ def write_fixture_gguf(folder, arch, path):
     return cfg
 
 
+GPT = {"gpt2_tiny": "gpt2", "pythia_tiny": "gptneox"}
+
+
+def write_gpt_gguf(folder, arch, path, quantized=False):
+    """GPT-2 or Pythia as llama.cpp's converter writes them (GPT2Model, GPTNeoXModel): GPT-2's
+    Conv1D matrices transposed to [out, in] and its token embedding written again as output
+    (it is tied), feed_forward_length 4 * n_embd; GPT-NeoX's query_key_value rows regrouped from
+    [heads, 3, head_dim] to q, k, v, rope.dimension_count int(rotary_pct * head_dim) and
+    use_parallel_residual; the LayerNorm epsilon as attention.layer_norm_epsilon. F32 throughout,
+    or with `quantized` every block matrix Q8_0 (the fused attn_qkv is then split by rows of
+    blocks)."""
+    from safetensors.numpy import load_file
+    cfg = json.load(open(os.path.join(folder, "config.json")))
+    tensors = load_file(os.path.join(folder, "model.safetensors"))
+    gpt2 = arch == "gpt2"
+    layers = cfg["n_layer"] if gpt2 else cfg["num_hidden_layers"]
+    hidden = cfg["n_embd"] if gpt2 else cfg["hidden_size"]
+    heads = cfg["n_head"] if gpt2 else cfg["num_attention_heads"]
+    model_arch = next(a for a, n in gguf.MODEL_ARCH_NAMES.items() if n == arch)
+    names = gguf.get_tensor_name_map(model_arch, layers)
+    allowed = {gguf.TENSOR_NAMES[t].format(bid=b) for t in gguf.MODEL_TENSORS[model_arch] for b in range(layers)}
+    w = gguf.GGUFWriter(path, arch)
+    w.add_block_count(layers)
+    w.add_embedding_length(hidden)
+    w.add_head_count(heads)
+    if gpt2:
+        w.add_context_length(cfg["n_positions"])
+        w.add_feed_forward_length(4 * hidden)
+        w.add_layer_norm_eps(cfg["layer_norm_epsilon"])
+    else:
+        w.add_context_length(cfg["max_position_embeddings"])
+        w.add_feed_forward_length(cfg["intermediate_size"])
+        w.add_rope_dimension_count(int(cfg["rope_parameters"]["partial_rotary_factor"] * (hidden // heads)))
+        w.add_parallel_residual(cfg.get("use_parallel_residual", True))
+        w.add_layer_norm_eps(cfg["layer_norm_eps"])
+    w.add_string("tokenizer.ggml.model", "gpt2")
+    w.add_array("tokenizer.ggml.tokens", [f"<t{i}>" for i in range(cfg["vocab_size"])])
+    w.add_array("tokenizer.ggml.token_type", [1] * cfg["vocab_size"])
+    w.add_array("tokenizer.ggml.merges", ["<t1> <t2>"])
+    w.add_uint32("tokenizer.ggml.bos_token_id", cfg["bos_token_id"])
+    w.add_uint32("tokenizer.ggml.eos_token_id", cfg["eos_token_id"])
+    hd = hidden // heads
+    for hf, x in sorted(tensors.items()):
+        x = x.astype(np.float32)
+        if gpt2 and hf.endswith((".c_attn.weight", ".c_proj.weight", ".c_fc.weight")):
+            x = np.ascontiguousarray(x.T)
+        if not gpt2 and hf.endswith("query_key_value.weight"):
+            x = x.reshape(heads, 3, hd, hidden)
+            x = np.concatenate([x[:, part].reshape(-1, hidden) for part in range(3)])
+        if not gpt2 and hf.endswith("query_key_value.bias"):
+            x = x.reshape(heads, 3, hd)
+            x = np.concatenate([x[:, part].reshape(-1) for part in range(3)])
+        name = names.get_name(hf, try_suffixes=(".weight", ".bias"))
+        assert name is not None and name.rsplit(".", 1)[0] in allowed, f"{arch}: {hf} -> {name} is not a {arch} tensor"
+        if quantized and name.startswith("blk.") and name.endswith(".weight") and x.ndim == 2:
+            w.add_tensor(name, gguf.quants.quantize(x, T.Q8_0), raw_dtype=T.Q8_0)
+        else:
+            w.add_tensor(name, x)
+        if gpt2 and name == "token_embd.weight":
+            w.add_tensor("output.weight", x)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return cfg
+
+
 def check_with_transformers(out, path, folder, arch, cfg):
     """Where transformers reads the architecture from GGUF, its logits for the fixture's sequences
     equal the fixture's reference (Mistral's only where its window does not reach)."""
-    if arch == "olmo2":
-        return "transformers has no GGUF loader for olmo2"
+    if arch in ("olmo2", "gptneox"):
+        return f"transformers has no GGUF loader for {arch}"
     from safetensors.numpy import load_file
     reference = load_file(os.path.join(folder, "reference.safetensors"))
     sequences = json.load(open(os.path.join(folder, "reference.json")))["sequences"]
@@ -217,6 +288,8 @@ def check_with_transformers(out, path, folder, arch, cfg):
     # head_dim (128) whatever attention.key_length says; what this checks is the tensors (names,
     # Qwen 2's biases). Mistral: read as the Llama it is written as, which has no window, so only
     # the positions the window does not reach can agree. Lantern's test checks the metadata.
+    # GPT-2: the fixture's own config too, as the GGUF loader sizes wpe by n_positions' default
+    # (1024) whatever context_length says.
     config = None if arch == "llama" else AutoConfig.from_pretrained(folder)
     reach = cfg.get("sliding_window") if arch == "llama" else None
     back = AutoModelForCausalLM.from_pretrained(out, gguf_file=os.path.basename(path), config=config,
@@ -237,11 +310,24 @@ def main():
     ap.add_argument("--fixtures", default="Tests/Fixtures")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    for fixture, arch in LLAMA_LIKE.items():
+    for fixture, arch in list(LLAMA_LIKE.items()) + list(GPT.items()):
         folder = os.path.join(args.fixtures, fixture)
         path = os.path.join(args.out, fixture.replace("_tiny", "").join(["tiny-", ".gguf"]))
-        cfg = write_fixture_gguf(folder, arch, path)
+        cfg = (write_gpt_gguf if fixture in GPT else write_fixture_gguf)(folder, arch, path)
         print(fixture, "->", path, os.path.getsize(path), "bytes;", check_with_transformers(args.out, path, folder, arch, cfg))
+    # GPT-2 with Q8_0 block matrices: the fused attn_qkv split into quantised q, k, v; golden
+    # logits from transformers reading the same file back (dequantised).
+    folder, path = os.path.join(args.fixtures, "gpt2_tiny"), os.path.join(args.out, "tiny-gpt2-q8_0.gguf")
+    write_gpt_gguf(folder, "gpt2", path, quantized=True)
+    back = AutoModelForCausalLM.from_pretrained(args.out, gguf_file=os.path.basename(path), config=AutoConfig.from_pretrained(folder),
+                                                dtype=torch.float32, attn_implementation="eager").eval()
+    ids = json.load(open(os.path.join(folder, "reference.json")))["sequences"][1]
+    with torch.no_grad():
+        logits = back(torch.tensor([ids])).logits[0]
+    with open(os.path.join(args.out, "tiny-gpt2-q8_0.json"), "w") as f:
+        json.dump({"tokens": ids, "vocab": back.config.vocab_size, "logits": [round(float(v), 6) for v in logits.reshape(-1)]}, f)
+        f.write("\n")
+    print("gpt2 Q8_0", os.path.getsize(path), "bytes", sorted({t.tensor_type.name for t in gguf.GGUFReader(path).tensors}))
     for family in ["gemma2", "gemma3", "llama"]:
         model, cfg = make(family)
         path = os.path.join(args.out, f"tiny-{family}.gguf")

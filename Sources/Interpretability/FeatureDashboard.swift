@@ -25,13 +25,16 @@ public struct LogitEffects: Sendable, Equatable {
         try of(direction: try sae.residualDirection(f, model: model), model: model, count: count)
     }
 
-    /// (direction ⊙ final-norm gain) · W_Uᵀ for a residual-stream direction [hidden].
+    /// (direction ⊙ final-norm gain) · W_Uᵀ for a residual-stream direction [hidden] (centred first
+    /// for a final LayerNorm).
     public static func of(direction: [Float], model: Transformer, count: Int = 10) throws -> LogitEffects {
         let gain = try model.finalNormGain()
         guard gain.count == direction.count else {
             throw LanternError.shapeMismatch(op: "logit effects", detail: "direction of \(direction.count) for a \(gain.count)-wide residual stream")
         }
-        let row = try model.backend.tensor(zip(direction, gain).map { $0 * $1 }, shape: [1, direction.count])
+        // A final LayerNorm removes the mean of whatever it reads: the direction's mean has no effect.
+        let mean = model.config.layerNorm ? direction.reduce(0, +) / Float(direction.count) : 0
+        let row = try model.backend.tensor(zip(direction, gain).map { ($0 - mean) * $1 }, shape: [1, direction.count])
         let logits = try model.backend.read(try model.unembedDirect(row))
         return LogitEffects(positive: Ranking.largest(count, of: logits).map { TokenLogit(token: Int32($0), logit: logits[$0]) },
                             negative: Ranking.largest(count, of: logits.map { -$0 }).map { TokenLogit(token: Int32($0), logit: logits[$0]) })

@@ -21,7 +21,7 @@ public enum LensDivergence {
                                 progress: (Int) throws -> Void = { _ in }) throws -> LensDivergenceReport {
         if let tuned { try tuned.check(against: model.config) }
         let layers = model.config.layerCount, vocab = model.config.vocabSize
-        let names = LogitLens.residualHooks(layers: layers)
+        let names = LogitLens.residualHooks(model.config)
         var logitSum = [Double](repeating: 0, count: names.count), tunedSum = logitSum
         var tokens = 0
         for (index, context) in contexts.enumerated() {

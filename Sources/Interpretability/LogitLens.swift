@@ -69,6 +69,14 @@ public enum LogitLens {
         [HookNames.embed] + (0..<layers).map { "blocks.\($0).hook_resid_post" }
     }
 
+    /// The residuals of a model with `config`: as above, but GPT-2's first is block 0's input
+    /// (hook_embed + hook_pos_embed), the residual its learned positions make; everywhere else
+    /// hook_embed is that input.
+    public static func residualHooks(_ config: ModelConfig) -> [String] {
+        let hooks = residualHooks(layers: config.layerCount)
+        return config.positions == .learned ? ["blocks.0.hook_resid_pre"] + hooks.dropFirst() : hooks
+    }
+
     /// Lens logits [n, vocab] of a residual [n, hidden]: exactly the model's own head.
     public static func logits(_ model: Transformer, residual: Tensor) throws -> Tensor {
         try model.unembed(try model.finalNormed(residual))
@@ -83,7 +91,7 @@ public enum LogitLens {
             throw LanternError.invalidArgument("target token \(target) is out of range: the vocabulary has \(vocab) tokens")
         }
         if let tuned { try tuned.check(against: model.config) }
-        let names = residualHooks(layers: model.config.layerCount)
+        let names = residualHooks(model.config)
         let hooks = Hooks(capture: HookFilter(names))
         try model.forward(tokens, hooks: hooks, logits: .none)
         let residuals = try names.map { name in

@@ -30,6 +30,15 @@ public struct SAEConfig: Sendable, Equatable {
     /// The hook the SAE reads and (when spliced) writes, e.g. blocks.20.hook_resid_post.
     public var hookName: String
     public var layer: Int?
+    /// Trained on TransformerLens's residual stream of a LayerNorm model with its writing weights
+    /// centred (`center_writing_weights`, as SAELens's `model_from_pretrained_kwargs` says, e.g.
+    /// for GPT-2 small's `gpt2-small-res-jb`): there every write to the residual stream has zero
+    /// mean, so the stream is transformers' with each position's mean removed. Lantern runs the
+    /// uncentred model (every activation equal to transformers'), so `encode` removes each row's
+    /// mean first, and the reconstruction is of the centred activation. In a LayerNorm model that
+    /// mean is invisible downstream (every read of the stream goes through a LayerNorm, which
+    /// removes it), so splicing the reconstruction in is what splicing it in TransformerLens is.
+    public var centersInput = false
 
     public init(dIn: Int, dSAE: Int, activation: SAEActivation, applyBDecToInput: Bool, hookName: String, layer: Int?) {
         self.dIn = dIn
@@ -38,6 +47,13 @@ public struct SAEConfig: Sendable, Equatable {
         self.applyBDecToInput = applyBDecToInput
         self.hookName = hookName
         self.layer = layer
+    }
+
+    /// The hook points whose activations are sums of residual-stream writes (what TransformerLens's
+    /// `center_writing_weights` centres): the embeddings, resid_pre/mid/post, attn_out, mlp_out.
+    public static func isWrittenStream(_ hook: String) -> Bool {
+        ["hook_embed", "hook_pos_embed", "hook_resid_pre", "hook_resid_mid", "hook_resid_post", "hook_attn_out", "hook_mlp_out"]
+            .contains { hook == $0 || hook.hasSuffix("." + $0) }
     }
 }
 
@@ -55,6 +71,9 @@ public final class SAE: @unchecked Sendable {
     let decoderBias: Tensor
     let negatedDecoderBias: Tensor
     let threshold: Tensor?
+    /// I − 11ᵀ/d_in (its own transpose), when the SAE reads centred activations: x · C removes each
+    /// row's mean with the backend's own product.
+    let centring: Tensor?
 
     public var dIn: Int { config.dIn }
     public var dSAE: Int { config.dSAE }
@@ -72,6 +91,8 @@ public final class SAE: @unchecked Sendable {
         decoderBias = try backend.tensor(w.bDec, shape: [c.dIn])
         negatedDecoderBias = try backend.tensor(w.bDec.map { -$0 }, shape: [c.dIn])
         threshold = c.activation == .jumpReLU ? try w.threshold.map { try backend.tensor($0, shape: [c.dSAE]) } : nil
+        centring = c.centersInput ? try backend.weight((0..<(c.dIn * c.dIn)).map { i in (i / c.dIn == i % c.dIn ? 1 : 0) - 1 / Float(c.dIn) },
+                                                       shape: [c.dIn, c.dIn], name: "centring") : nil
     }
 
     /// Refuses host arrays of the wrong size or with non-finite values, naming the tensor (SAEs,
@@ -119,7 +140,8 @@ public final class SAE: @unchecked Sendable {
         guard x.width == dIn else {
             throw LanternError.shapeMismatch(op: "SAE encode", detail: "activation width \(x.width) ≠ the SAE's d_in \(dIn)")
         }
-        let input = config.applyBDecToInput ? try backend.add(x, negatedDecoderBias) : x
+        let centred = try centring.map { try backend.matmul(x, $0) } ?? x
+        let input = config.applyBDecToInput ? try backend.add(centred, negatedDecoderBias) : centred
         return try backend.saeEncode(input, encoder: encoder, bias: encoderBias, threshold: threshold, activation: config.activation)
     }
 
@@ -144,6 +166,10 @@ public final class SAE: @unchecked Sendable {
         }
         guard width == dIn else {
             throw LanternError.invalidArgument("\(source): d_in: the SAE reads \(dIn)-wide activations but \(hookName) is \(width) wide")
+        }
+        // TransformerLens centres writing weights only where a LayerNorm removes the mean anyway.
+        if config.centersInput && !model.layerNorm {
+            throw LanternError.invalidArgument("\(source): center_writing_weights: the SAE reads TransformerLens's centred residual stream, which only LayerNorm models have (this is \(model.family.rawValue))")
         }
     }
 }

@@ -96,6 +96,13 @@ extension SAE {
         .init("apply_b_dec_to_input", .boolean, .defaultValue(.bool(true))),
         .init("hook_name", .string),
         .init("hook_layer", .integer(0...(1 << 20))),
+        // SAELens before 6.0 (and the Hub folders it wrote, GPT-2 small's residual SAEs among
+        // them) said hook_point, hook_point_layer, hook_point_head_index; SAELens renames them.
+        .init("hook_point", .string),
+        .init("hook_point_layer", .integer(0...(1 << 20))),
+        .init("hook_point_head_index", .unsupported(why: "per-head SAEs are not supported")),
+        .init("model_from_pretrained_kwargs", .object),
+        .init("model_from_pretrained_kwargs.center_writing_weights", .boolean),
     ], rules: [.atMost("k", limit: "d_sae"), .atMost("activation_fn_kwargs.k", limit: "d_sae")])
 
     /// SAELens: `cfg.json` says the architecture, the hook and whether b_dec is subtracted first.
@@ -114,10 +121,16 @@ extension SAE {
         let activation = try saeLensActivation(cfg)
         if try cfg.bool("finetuning_scaling_factor") == true { throw cfg.bad("finetuning_scaling_factor", "true is not supported") }
         let applyBDec = try cfg.required("apply_b_dec_to_input", cfg.bool)
-        let saidHook = try cfg.string("hook_name")
-        if let saidHook { try checkHook(saidHook, layer: try cfg.int("hook_layer"), folder: directory, cfgPath: cfgPath) }
+        let saidHook = try cfg.string("hook_name") ?? cfg.string("hook_point")
+        let saidLayer = try cfg.int("hook_layer") ?? cfg.int("hook_point_layer")
+        if let saidHook { try checkHook(saidHook, layer: saidLayer, folder: directory, cfgPath: cfgPath) }
         guard let hookName = hook ?? saidHook else { throw cfg.bad("hook_name", "missing (or give --hook)") }
-        let layer = try cfg.int("hook_layer") ?? layerInHook(hookName)
+        let layer = saidLayer ?? layerInHook(hookName)
+        let centred = try cfg.bool("model_from_pretrained_kwargs.center_writing_weights") ?? false
+        if centred && !SAEConfig.isWrittenStream(hookName) {
+            throw cfg.bad("model_from_pretrained_kwargs.center_writing_weights",
+                          "true for '\(hookName)', which is not a residual-stream write (the embeddings, resid_pre/mid/post, attn_out, mlp_out): its centring is not implemented")
+        }
 
         let file = try SafetensorsFile(path: weightsPath)
         // JumpReLU: `threshold`, or SAELens's older `log_threshold`.
@@ -131,8 +144,9 @@ extension SAE {
         if activation == .jumpReLU { threshold = logThreshold ? try weight("log_threshold").map { exp($0) } : try weight("threshold") }
         let weights = SAEWeights(wEnc: try weight("W_enc"), wDec: try weight("W_dec"),
                                  bEnc: try weight("b_enc"), bDec: try weight("b_dec"), threshold: threshold)
-        let config = SAEConfig(dIn: dIn, dSAE: dSAE, activation: activation, applyBDecToInput: applyBDec,
+        var config = SAEConfig(dIn: dIn, dSAE: dSAE, activation: activation, applyBDecToInput: applyBDec,
                                hookName: hookName, layer: layer)
+        config.centersInput = centred
         return (config, weights)
     }
 

@@ -67,6 +67,11 @@ public func lantern_model_config(_ handle: UnsafeMutableRawPointer?, _ error: Er
             "has_tokenizer": m.tokenizer != nil, "tokenizer_unavailable": m.tokenizerUnavailable ?? NSNull(), "backend": m.backend.name, "source": m.source,
             "model_name": m.displayName, "notice": owner.notice ?? NSNull(),
             "hook_names": HookNames.all(c), "parameter_names": m.transformer.parameterNames,
+            // TransformerLens's names for the architecture's conventions.
+            "normalization_type": c.layerNorm ? "LN" : "RMS",
+            "positional_embedding_type": c.rotary ? "rotary" : "standard",
+            "rotary_dim": c.rotary ? c.ropeGlobal.rotaryDim : NSNull(),
+            "parallel_attn_mlp": c.parallelResidual, "gated_mlp": c.gatedMLP,
         ]
         return try jsonText(object)
     }

@@ -137,11 +137,15 @@ extension HostTensor {
         }
         let buffer = ByteBuffer(count: count * size)
         let src = bytes.baseAddress!, dst = buffer.storage.baseAddress!
-        for r in 0..<rows {
-            for c in 0..<cols {
-                (dst + (r * cols + c) * size).copyMemory(from: src + from(r, c) * size, byteCount: size)
+        // Whole elements at a time (GPT-2 small has 85M of them to move): f32 as 4 bytes, f16 and bf16 as 2.
+        // (A mapped file's tensor need not be aligned to its element: unaligned loads.)
+        func move<T: FixedWidthInteger>(_: T.Type) {
+            let d = dst.bindMemory(to: T.self, capacity: count)
+            for r in 0..<rows {
+                for c in 0..<cols { d[r * cols + c] = src.loadUnaligned(fromByteOffset: from(r, c) * size, as: T.self) }
             }
         }
+        if size == 4 { move(UInt32.self) } else { move(UInt16.self) }
         return HostTensor(name: name, shape: [rows, cols], dtype: dtype, bytes: UnsafeRawBufferPointer(buffer.storage), owner: buffer)
     }
 }

@@ -74,6 +74,36 @@ public enum TunedLensObjective {
         return out
     }
 
+    /// The LayerNorm backward (GPT-2, GPT-NeoX): ∂L/∂t for n = (t − mean t) · r · s + b, r =
+    /// (var(t) + ε)^−½: r · (ĝ − mean ĝ − t̂ · mean(ĝ ∘ t̂)) with ĝ = s ∘ ∂L/∂n, t̂ = (t − mean t) · r.
+    public static func layerNormBackward(_ t: [Float], gradOut: [Float], gain: [Float], eps: Float) -> [Float] {
+        let width = gain.count
+        precondition(t.count == gradOut.count && t.count % width == 0, "LayerNorm backward: \(t.count) against \(gradOut.count)")
+        var out = [Float](repeating: 0, count: t.count)
+        for row in 0..<(t.count / width) {
+            let base = row * width
+            var mean = 0.0
+            for i in 0..<width { mean += Double(t[base + i]) }
+            mean /= Double(width)
+            var variance = 0.0
+            for i in 0..<width { variance += (Double(t[base + i]) - mean) * (Double(t[base + i]) - mean) }
+            let r = 1 / (variance / Double(width) + Double(eps)).squareRoot()
+            var meanG = 0.0, meanGT = 0.0
+            for i in 0..<width {
+                let g = Double(gain[i]) * Double(gradOut[base + i])
+                meanG += g
+                meanGT += g * (Double(t[base + i]) - mean) * r
+            }
+            meanG /= Double(width)
+            meanGT /= Double(width)
+            for i in 0..<width {
+                let g = Double(gain[i]) * Double(gradOut[base + i]), th = (Double(t[base + i]) - mean) * r
+                out[base + i] = Float(r * (g - meanG - th * meanGT))
+            }
+        }
+        return out
+    }
+
     /// Σ over rows of a [rows, width] matrix.
     public static func columnSums(_ x: [Float], width: Int) -> [Float] {
         var out = [Double](repeating: 0, count: width)

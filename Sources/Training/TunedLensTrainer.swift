@@ -73,7 +73,7 @@ public struct TunedLensTrainer {
         try lens.check(against: model.config)
         let b = model.backend, c = model.config, o = options
         let d = c.hiddenSize, vocab = c.vocabSize, rows = lens.config.layerCount
-        let names = Array(LogitLens.residualHooks(layers: c.layerCount).prefix(rows))
+        let names = Array(LogitLens.residualHooks(c).prefix(rows))
         let gradient = try TunedLensGradient(model: model)
         var weightAdam = (0..<rows).map { _ in Adam(learningRate: o.learningRate, sizes: [d * d]) }
         var biasAdam = (0..<rows).map { _ in Adam(learningRate: o.learningRate, sizes: [d]) }
@@ -186,7 +186,8 @@ public struct TunedLensGradient {
         var z = try b.read(try model.unembed(try model.finalNormed(t)))
         let kl = TunedLensObjective.klAndGradient(&z, targetLogP: targetLogP, vocab: vocab, scale: scale, softcap: c.finalSoftcap)
         let gradNormed = try b.read(try b.matmul(try b.tensor(z, shape: [n, vocab]), unembeddingT))
-        let gradT = TunedLensObjective.rmsNormBackward(try b.read(t), gradOut: gradNormed, gain: gain, eps: c.rmsEps)
+        let backward = c.layerNorm ? TunedLensObjective.layerNormBackward : TunedLensObjective.rmsNormBackward
+        let gradT = backward(try b.read(t), gradNormed, gain, c.rmsEps)
         let gradTensor = try b.tensor(gradT, shape: [n, d])
         let weight = try b.read(try b.matmul(try b.transpose(gradTensor), try b.transpose(residual)))
         return (kl.reduce(0, +), weight, TunedLensObjective.columnSums(gradT, width: d))

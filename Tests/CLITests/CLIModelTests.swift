@@ -49,6 +49,14 @@ final class CLIModelTests: XCTestCase {
         XCTAssertTrue(qwen3.contains("blocks.0.attn.hook_q_normed") && qwen3.contains("blocks.0.ln2.hook_normalized"))
         XCTAssertFalse(qwen2.contains { $0.hasSuffix("_normed") })
         XCTAssertEqual(olmo2.count, 3 + 3 * 19)
+        // GPT-2: learned positions (hook_pos_embed, no rot_q/rot_k), an ungated MLP; Pythia: parallel
+        // blocks (no hook_resid_mid), partial rotary.
+        let gpt2 = try hooks("gpt2_tiny"), pythia = try hooks("pythia_tiny")
+        XCTAssertEqual(Array(gpt2.prefix(2)), ["hook_embed", "hook_pos_embed"])
+        XCTAssertTrue(gpt2.contains("blocks.1.hook_resid_mid") && gpt2.contains("blocks.0.ln1.hook_scale"))
+        XCTAssertFalse(gpt2.contains { $0.hasSuffix("hook_rot_q") || $0.hasSuffix("hook_pre_linear") })
+        XCTAssertTrue(pythia.contains("blocks.2.attn.hook_rot_k") && !pythia.contains { $0.hasSuffix("hook_resid_mid") })
+        XCTAssertEqual([gpt2.count, pythia.count], [4 + 3 * 18, 3 + 3 * 19])
         let r = try run(["trace", "--model", CLITests.fixtures.appendingPathComponent("olmo2_tiny").path, "--token-ids", "1,5",
                          "--hooks", "blocks.0.ln1.hook_normalized", "--out", NSTemporaryDirectory() + "never.safetensors"], home: home)
         XCTAssertNotEqual(r.status, 0)

@@ -49,8 +49,9 @@ final class AttributionGraphTests: XCTestCase {
     }
 
     func testRowsSumToInputsUnderCompleteConventions() throws {
-        // OLMo 2 has no ln2 for a transcoder to read (testOLMo2HasNoTranscoderInput).
-        for name in Fixtures.allModelNames where name != "olmo2_tiny" {
+        // OLMo 2 has no ln2 for a transcoder to read (testOLMo2HasNoTranscoderInput); LayerNorm
+        // models are refused (testLayerNormModelsAreRefused).
+        for name in Fixtures.allModelNames where !["olmo2_tiny", "gpt2_tiny", "pythia_tiny"].contains(name) {
             for skip in [true, false] {
                 let g = try graph(name, skip: skip, conventions: .complete)
                 XCTAssertGreaterThan(g.featureCount, g.layerCount * g.positionCount, "\(name): every position has features")
@@ -176,6 +177,19 @@ final class AttributionGraphTests: XCTestCase {
         let transcoders = try Self.randomTranscoders(for: model, skip: true, seed: 1)
         XCTAssertThrowsError(try ReplacementModel(model: model, transcoders: transcoders)) {
             XCTAssertTrue("\($0)".contains("the model has no hook 'blocks.0.ln2.hook_normalized'"), "\($0)")
+        }
+    }
+
+    /// GPT-2's and GPT-NeoX's norms have biases (and GPT-2 learned positions): constants of the
+    /// linearised system that no node carries, so a graph is refused in one line.
+    func testLayerNormModelsAreRefused() throws {
+        for name in ["gpt2_tiny", "pythia_tiny"] {
+            let model = try Fixtures.model(name)
+            let transcoders = try Self.randomTranscoders(for: model, skip: true, seed: 1)
+            XCTAssertThrowsError(try ReplacementModel(model: model, transcoders: transcoders)) {
+                XCTAssertTrue("\($0)".contains("attribution graphs of LayerNorm models"), "\($0)")
+                XCTAssertFalse("\($0)".contains("\n"))
+            }
         }
     }
 }

@@ -81,7 +81,11 @@ final class LogitAttributionTests: XCTestCase {
             }
             let uncapped = Float(golden["uncapped_logit_difference"] as! Double)
             XCTAssertEqual(a.logitDifference, Float(golden["logit_difference"] as! Double), accuracy: 1e-4 * abs(uncapped))
-            XCTAssertEqual(a.componentSum, uncapped, accuracy: 1e-4 * abs(uncapped), name)
+            // LayerNorm models: the final norm's bias and b_O are what the components leave out.
+            let biasTerms = Float(golden["bias_terms"] as? Double ?? 0)
+            XCTAssertEqual(a.componentSum + biasTerms, uncapped, accuracy: 1e-4 * abs(uncapped), name)
+            if model.config.finalSoftcap == nil { XCTAssertEqual(a.remainder, biasTerms, accuracy: 1e-4 * max(1, abs(uncapped)), name) }
+            XCTAssertEqual(a.layerNorm, model.config.layerNorm)
         }
     }
 

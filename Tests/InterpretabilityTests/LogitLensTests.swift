@@ -35,11 +35,19 @@ final class LogitLensTests: XCTestCase {
             let model = try Fixtures.model(name)
             let c = model.config
             let checkpoint = try Checkpoint(directory: Fixtures.path(name))
-            let normWeight = try checkpoint.tensor("model.norm.weight").floats()
-            let unembedding = try checkpoint.tensor(checkpoint.has("lm_head.weight") ? "lm_head.weight" : "model.embed_tokens.weight").floats()
+            // The final norm and unembedding by each family's names (GPT-2's and GPT-NeoX's: LayerNorm).
+            let (norm, unembedded) = switch c.family {
+            case .gpt2: ("transformer.ln_f", "transformer.wte.weight")
+            case .gptNeoX: ("gpt_neox.final_layer_norm", "embed_out.weight")
+            default: ("model.norm", checkpoint.has("lm_head.weight") ? "lm_head.weight" : "model.embed_tokens.weight")
+            }
+            let normWeight = try checkpoint.tensor(norm + ".weight").floats()
+            let normBias = c.layerNorm ? try checkpoint.tensor(norm + ".bias").floats() : nil
+            let unembedding = try checkpoint.tensor(unembedded).floats()
             let reference = try Fixtures.reference(name)
             func head(_ residual: [Float]) -> (normed: [Float], logits: [Float]) {
-                let normed = Reference.rmsNorm(residual, weight: normWeight, eps: c.rmsEps, form: c.normForm)
+                let normed = normBias.map { Reference.layerNorm(residual, weight: normWeight, bias: $0, eps: c.rmsEps) }
+                    ?? Reference.rmsNorm(residual, weight: normWeight, eps: c.rmsEps, form: c.normForm)
                 var logits = Reference.matmul(normed, unembedding, n: residual.count / c.hiddenSize, k: c.hiddenSize, m: c.vocabSize)
                 if let cap = c.finalSoftcap { logits = Reference.softcap(logits, cap: cap) }
                 return (normed, logits)
@@ -51,10 +59,10 @@ final class LogitLensTests: XCTestCase {
                 XCTAssertLessThanOrEqual(Fixtures.relativeError(normed, try reference.tensor("\(s):ln_final.hook_normalized").floats()), 1e-5)
                 XCTAssertLessThanOrEqual(Fixtures.relativeError(logits, try reference.tensor("\(s):logits").floats()), 1e-5)
 
-                let hooks = Hooks(capture: HookFilter(LogitLens.residualHooks(layers: c.layerCount)))
+                let hooks = Hooks(capture: HookFilter(LogitLens.residualHooks(c)))
                 try model.forward(tokens, hooks: hooks, logits: .none)
                 let lens = try LogitLens.run(model, tokens: tokens, topK: 3)
-                for (row, hook) in LogitLens.residualHooks(layers: c.layerCount).enumerated() {
+                for (row, hook) in LogitLens.residualHooks(c).enumerated() {
                     let expected = head(try reference.tensor("\(s):\(hook)").floats()).logits
                     let ours = try model.backend.read(try LogitLens.logits(model, residual: hooks.activation(hook)!))
                     let err = Fixtures.relativeError(ours, expected)

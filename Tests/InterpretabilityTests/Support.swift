@@ -12,7 +12,7 @@ enum Fixtures {
     static let modelNames = ["gemma2_tiny", "gemma3_tiny", "llama_tiny"]
     /// With the Llama-like families (Qwen 2, Qwen 3, Mistral, OLMo 2), for the tools that need
     /// nothing but the fixture.
-    static let allModelNames = modelNames + ["qwen2_tiny", "qwen3_tiny", "mistral_tiny", "olmo2_tiny"]
+    static let allModelNames = modelNames + ["qwen2_tiny", "qwen3_tiny", "mistral_tiny", "olmo2_tiny", "gpt2_tiny", "pythia_tiny"]
 
     static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
 

@@ -5,15 +5,16 @@ import LanternCore
 @testable import Models
 import XCTest
 
-/// The Llama-like fixtures written to GGUF as llama.cpp's converter writes them (architectures
-/// qwen2, qwen3, olmo2, and llama for Mistral; tools/make_gguf_fixtures.py, every tensor F32) run
+/// The Llama-like, GPT-2 and Pythia fixtures written to GGUF as llama.cpp's converter writes them
+/// (architectures qwen2, qwen3, olmo2, llama for Mistral, gpt2, gptneox;
+/// tools/make_gguf_fixtures.py, every tensor F32) run
 /// as their safetensors do: every hook point and the logits within 1e-5 relative (summation order
 /// only), on both reference sequences.
 final class GGUFFamilyTests: XCTestCase {
     typealias F = FixtureParityTests
 
     /// Both loads of one fixture, and the configuration the GGUF's metadata gave.
-    func compare(_ fixture: String, gguf name: String) throws -> ModelConfig {
+    func compare(_ fixture: String, gguf name: String, tiedInFile: Bool = true) throws -> ModelConfig {
         let f = try F.load(fixture)
         let path = GGUFModelTests.fixtures.appendingPathComponent("tiny-\(name).gguf").path
         let model = try Transformer(gguf: path, backend: CPUBackend())
@@ -21,7 +22,11 @@ final class GGUFFamilyTests: XCTestCase {
         XCTAssertEqual([a.vocabSize, a.hiddenSize, a.intermediateSize, a.layerCount, a.heads, a.kvHeads, a.headDim],
                        [b.vocabSize, b.hiddenSize, b.intermediateSize, b.layerCount, b.heads, b.kvHeads, b.headDim], fixture)
         XCTAssertEqual(a.slidingLayers, b.slidingLayers, fixture)
-        XCTAssertEqual(a.tiedEmbeddings, b.tiedEmbeddings, fixture)
+        if tiedInFile { XCTAssertEqual(a.tiedEmbeddings, b.tiedEmbeddings, fixture) }
+        XCTAssertEqual(a.activation, b.activation, fixture)
+        XCTAssertEqual(a.positions, b.positions, fixture)
+        XCTAssertEqual(a.parallelResidual, b.parallelResidual, fixture)
+        XCTAssertEqual(a.ropeGlobal.rotaryDim, b.ropeGlobal.rotaryDim, fixture)
         XCTAssertEqual(a.rmsEps, b.rmsEps, fixture)
         XCTAssertEqual(a.ropeGlobal.theta, b.ropeGlobal.theta, fixture)
         XCTAssertEqual(a.attentionScale, b.attentionScale, fixture)
@@ -83,5 +88,27 @@ final class GGUFFamilyTests: XCTestCase {
         XCTAssertTrue(weights.has("model.layers.0.post_attention_layernorm.weight"))
         XCTAssertTrue(weights.has("model.layers.0.post_feedforward_layernorm.weight"))
         XCTAssertFalse(weights.has("model.layers.0.input_layernorm.weight"))
+    }
+
+    /// GPT-2 as llama.cpp writes it: matrices [out, in] (no Conv1D transpose left to undo),
+    /// position_embd, and the tied embedding written again as output.weight, read as an untied
+    /// copy of the same numbers.
+    func testGPT2() throws {
+        let c = try compare("gpt2_tiny", gguf: "gpt2", tiedInFile: false)
+        XCTAssertEqual(c.family, .gpt2)
+        XCTAssertFalse(c.tiedEmbeddings, "the converter writes output.weight")
+        XCTAssertTrue(c.layerNorm && c.qkvBias && c.outputBias)
+        XCTAssertEqual(c.contextLength, 64)
+    }
+
+    /// GPT-NeoX as llama.cpp writes it: attn_qkv regrouped into q, k, v (no per-head rows left),
+    /// rope.dimension_count the rotated part of each head, use_parallel_residual; transformers
+    /// computes Pythia's GELU exactly, as Lantern does from this file.
+    func testPythia() throws {
+        let c = try compare("pythia_tiny", gguf: "pythia")
+        XCTAssertEqual(c.family, .gptNeoX)
+        XCTAssertEqual(c.ropeGlobal.rotaryDim, 4)
+        XCTAssertTrue(c.parallelResidual)
+        XCTAssertEqual(c.activation, .geluErf)
     }
 }

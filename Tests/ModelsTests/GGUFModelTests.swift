@@ -38,6 +38,15 @@ final class GGUFModelTests: XCTestCase {
         return model.config
     }
 
+    /// GPT-2 with Q8_0 block matrices: the fused attn_qkv split by rows into quantised q, k and v
+    /// (views of the mapped file), against transformers' run of the same file.
+    func testQuantisedGPT2() throws {
+        let c = try check("gpt2-q8_0")
+        XCTAssertEqual(c.family, .gpt2)
+        let file = try GGUFFile(path: Self.fixtures.appendingPathComponent("tiny-gpt2-q8_0.gguf").path)
+        XCTAssertEqual(try GGUFWeights(file: file, family: .gpt2).tensor("transformer.h.0.attn.c_attn.weight").dtype, .q8_0)
+    }
+
     func testGemma2() throws {
         let c = try check("gemma2")
         XCTAssertEqual(c.family, .gemma2)

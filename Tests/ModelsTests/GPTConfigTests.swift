@@ -1,3 +1,6 @@
+import CPUBackend
+import Formats
+import Foundation
 import XCTest
 @testable import Models
 import LanternCore
@@ -109,5 +112,64 @@ final class GPTConfigTests: XCTestCase {
         j = pythia
         j["hidden_act"] = "gelu_new_python"
         expect(j, "config.json: hidden_act: 'gelu_new_python' is not supported (gelu, gelu_new, gelu_pytorch_tanh, gelu_fast)")
+    }
+
+    /// Sizes, types and ranges are checked before anything is sized by them, and a checkpoint that
+    /// contradicts its configuration is refused at the tensor it contradicts: one line each.
+    func testMalformedFilesAreOneLine() throws {
+        func expect(_ json: [String: Any], _ fragment: String, line: UInt = #line) {
+            XCTAssertThrowsError(try parse(json), line: line) {
+                XCTAssertTrue("\($0)".contains(fragment), "\($0)", line: line)
+                XCTAssertFalse("\($0)".contains("\n"), line: line)
+            }
+        }
+        var j = gpt2
+        j["n_layer"] = 1 << 40
+        expect(j, "n_layer: expected a positive integer up to 1024")
+        j = gpt2
+        j["n_embd"] = "768"
+        expect(j, "n_embd: expected a positive integer")
+        j = gpt2
+        j["layer_norm_epsilon"] = -1e-5
+        expect(j, "layer_norm_epsilon: expected a finite number > 0")
+        j = gpt2
+        j["eos_token_id"] = 60000
+        expect(j, "eos_token_id: 60000 is outside -1...50256")
+        j = pythia
+        j["rotary_pct"] = "quarter"
+        expect(j, "rotary_pct: expected a finite number")
+        j = pythia
+        j["use_parallel_residual"] = 1
+        expect(j, "use_parallel_residual: expected true or false")
+
+        // gpt2_tiny's weights under a configuration twice as wide: refused at the first tensor.
+        let dir = FixtureParityTests.fixtures.appendingPathComponent("gpt2_tiny")
+        var wide = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("config.json"))) as! [String: Any]
+        wide["n_embd"] = 64
+        let config = try ModelConfig.parse(wide, path: "config.json")
+        XCTAssertThrowsError(try Transformer(config: config, weights: try Checkpoint(directory: dir.path), backend: CPUBackend())) {
+            XCTAssertTrue("\($0)".contains("transformer.wte.weight: shape [256, 32] contradicts config.json"), "\($0)")
+        }
+    }
+
+    /// The load-time rearrangement (GPT-2's Conv1D transpose, NeoX's row regrouping) moves whole
+    /// elements of every float dtype a checkpoint holds (Pythia's are f16), from unaligned bytes too.
+    func testRearrangementKeepsEveryFloatDType() throws {
+        let values: [Float] = [1, 2, 3, 4, 5, 6]   // [2, 3]
+        for dtype in [DType.f32, .f16, .bf16] {
+            var bytes: [UInt8] = [0]   // one byte of padding: the tensor starts unaligned
+            for v in values {
+                switch dtype {
+                case .f32: bytes += withUnsafeBytes(of: v.bitPattern.littleEndian, Array.init)
+                case .f16: bytes += withUnsafeBytes(of: Float16(v).bitPattern.littleEndian, Array.init)
+                default: bytes += withUnsafeBytes(of: UInt16(v.bitPattern >> 16).littleEndian, Array.init)
+                }
+            }
+            let transposed = try bytes.withUnsafeBytes { raw in
+                let host = HostTensor(name: "w", shape: [2, 3], dtype: dtype, bytes: UnsafeRawBufferPointer(rebasing: raw[1...]), owner: nil)
+                return try host.rearranged(rows: 3, cols: 2) { r, c in c * 3 + r }.floats()
+            }
+            XCTAssertEqual(transposed, [1, 4, 2, 5, 3, 6], "\(dtype)")
+        }
     }
 }

@@ -37,6 +37,8 @@ final class GGUFForwardTests: VulkanTestCase {
     func testTinyGemma2() throws { try checkFixture("gemma2") }
     func testTinyGemma3() throws { try checkFixture("gemma3") }
     func testTinyLlama() throws { try checkFixture("llama") }
+    /// GPT-2 with Q8_0 matrices: q, k and v are row views of the fused attn_qkv on the device.
+    func testTinyQuantisedGPT2() throws { try checkFixture("gpt2-q8_0") }
 
     /// Gemma 3 270M Q4_K_M (Q8_0 tied embedding, Q5_0 / Q8_0 / Q4_K / Q6_K matrices): next-token logits.
     func testRealGemma3_270M() throws {

@@ -68,7 +68,7 @@ def to_torch(x):
 
 
 _SHORT = {
-    "embed": "hook_embed", "ln_final": "ln_final.hook_normalized",
+    "embed": "hook_embed", "pos_embed": "hook_pos_embed", "ln_final": "ln_final.hook_normalized",
     "resid_pre": "blocks.{l}.hook_resid_pre", "resid_mid": "blocks.{l}.hook_resid_mid",
     "resid_post": "blocks.{l}.hook_resid_post", "attn_out": "blocks.{l}.hook_attn_out",
     "mlp_out": "blocks.{l}.hook_mlp_out", "q": "blocks.{l}.attn.hook_q", "k": "blocks.{l}.attn.hook_k",

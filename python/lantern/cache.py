@@ -124,7 +124,8 @@ class ActivationCache:
                 continue
             components.append(self._array(("resid_pre", l)))
             labels.append(f"{l}_pre")
-            if (incl_mid and l < layer) or (mlp_input and l == layer):
+            # A parallel block (GPT-NeoX) has no resid_mid: its MLP reads resid_pre as attention does.
+            if ((incl_mid and l < layer) or (mlp_input and l == layer)) and not self._model().cfg.parallel_attn_mlp:
                 components.append(self._array(("resid_mid", l)))
                 labels.append(f"{l}_mid")
         components = [_sliced(c, pos_slice) for c in components]
@@ -142,6 +143,9 @@ class ActivationCache:
         if incl_embeds:
             components.append(self._array("hook_embed"))
             labels.append("embed")
+            if "hook_pos_embed" in self._model().hook_names:  # GPT-2's learned positions
+                components.append(self._array("hook_pos_embed"))
+                labels.append("pos_embed")
         for l in range(layer):
             if mode != "mlp":
                 components.append(self._array(("attn_out", l)))
@@ -149,7 +153,7 @@ class ActivationCache:
             if mode != "attn":
                 components.append(self._array(("mlp_out", l)))
                 labels.append(f"{l}_mlp_out")
-        if mlp_input and mode != "mlp":
+        if mlp_input and mode != "mlp" and not self._model().cfg.parallel_attn_mlp:
             components.append(self._array(("attn_out", layer)))
             labels.append(f"{layer}_attn_out")
         components = [_sliced(c, pos_slice) for c in components]
@@ -203,6 +207,10 @@ class ActivationCache:
             stack = _sliced(stack, batch_slice, dim=1)
         norm = "ln_final" if layer == n else f"blocks.{layer}.ln{2 if mlp_input else 1}"
         gain = as_numpy(model._parameter(f"{norm}.w"))
+        if model.cfg.normalization_type == "LN":
+            # A LayerNorm removes each row's mean first: each component's own, as TransformerLens's
+            # apply_ln_to_stack centres the stack (its bias, a constant, belongs to no component).
+            stack = stack - stack.mean(axis=-1, keepdims=True, dtype=np.float64)
         if recompute_ln and layer == n:
             scale = np.sqrt(np.mean(np.square(stack, dtype=np.float64), axis=-1, keepdims=True) + model.cfg.eps)
         else:

@@ -5,7 +5,8 @@ Parameters are read once from the library and kept, read-only, in TransformerLen
 are the checkpoint's own, unfolded: a norm's `w` is the gain the forward pass applies (Gemma's
 1 + weight) and `ln*.hook_normalized` is the norm's output after it, so `hook_normalized @ W_Q` is
 `hook_q` here, as it is in TransformerLens with its gains folded into W_Q. Biases are zeros where
-the family has none (all but Qwen 2's b_Q, b_K, b_V)."""
+the family has none (Qwen 2 has b_Q, b_K, b_V; GPT-2 and GPT-NeoX every projection's and their
+LayerNorms' `b`, and GPT-2 `W_pos`)."""
 from __future__ import annotations
 
 import warnings
@@ -90,6 +91,8 @@ class WeightsMixin:
             if kind in ("b_K", "b_V"):  # one per query head, as W_K and W_V
                 out = _frozen(np.repeat(out, heads // kv, axis=0))
             return self._result(out)
+        if kind in ("b_O", "b_in", "b_out") and stored in self.cfg.parameter_names:  # GPT-2, GPT-NeoX
+            return self._result(self._parameter(stored))
         if kind.lstrip("_").startswith("b_"):  # _b_K, _b_V too (zeros at key/value heads)
             shapes = {"b_Q": (heads, dh), "b_K": (heads, dh), "b_V": (heads, dh), "b_O": (cfg.d_model,),
                       "_b_K": (kv, dh), "_b_V": (kv, dh), "b_in": (cfg.d_mlp,), "b_out": (cfg.d_model,),
@@ -142,7 +145,9 @@ class WeightsMixin:
 
     @property
     def W_pos(self):
-        raise AttributeError("W_pos: these models have no learned positional embedding (they rotate q and k: RoPE)")
+        if "pos_embed.W_pos" in self.cfg.parameter_names:  # GPT-2 [n_ctx, d_model]
+            return self._tl_parameter("pos_embed.W_pos")
+        raise AttributeError("W_pos: this model has no learned positional embedding (it rotates q and k: RoPE)")
 
     W_Q = property(lambda self: self._stacked("W_Q", "attn"))
     W_K = property(lambda self: self._stacked("W_K", "attn"))
@@ -179,14 +184,15 @@ class WeightsMixin:
         for norm in ("ln1", "ln2", "ln1_post", "ln2_post"):
             if f"{p}{norm}.w" in names:
                 hooks = {h: f"{norm}.{h}" for h in ("hook_scale", "hook_normalized")} if "post" not in norm else {}
-                children[norm] = _Module(self, p, {"w": f"{p}{norm}.w"}, hooks)
+                params = {"w": f"{p}{norm}.w"} | ({"b": f"{p}{norm}.b"} if f"{p}{norm}.b" in names else {})
+                children[norm] = _Module(self, p, params, hooks)
         hooks = {h: h for h in ("hook_resid_pre", "hook_attn_out", "hook_resid_mid", "hook_mlp_out", "hook_resid_post")}
         return _Module(self, p, {}, hooks, children)
 
     @property
     def ln_final(self) -> _Module:
-        return _Module(self, "", {"w": "ln_final.w"}, {"hook_scale": "ln_final.hook_scale",
-                                                        "hook_normalized": "ln_final.hook_normalized"})
+        params = {"w": "ln_final.w"} | ({"b": "ln_final.b"} if "ln_final.b" in self.cfg.parameter_names else {})
+        return _Module(self, "", params, {"hook_scale": "ln_final.hook_scale", "hook_normalized": "ln_final.hook_normalized"})
 
     @property
     def hook_dict(self) -> dict:

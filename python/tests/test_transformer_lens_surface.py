@@ -97,6 +97,45 @@ def test_parameters_compose_with_the_cache(models, name):
     assert model.hook_dict["blocks.1.attn.hook_attn_scores"].layer() == 1
 
 
+@pytest.mark.parametrize("name", ["gpt2_tiny", "pythia_tiny"])
+def test_gpt_parameters_compose_with_the_cache(models, name):
+    """GPT-2 and GPT-NeoX: every projection has its bias, the norms are LayerNorms with a bias (and
+    hook_normalized is their output after both, hook_scale TransformerLens's), GPT-2 adds W_pos."""
+    model = models[name]
+    cfg = model.cfg
+    tokens = [1, 17, 93, 5, 200, 41]
+    n = len(tokens)
+    logits, cache = model.run_with_cache(tokens)
+    assert cfg.normalization_type == "LN" and not cfg.gated_mlp
+    assert cfg.parallel_attn_mlp == (name == "pythia_tiny")
+    assert cfg.positional_embedding_type == ("standard" if name == "gpt2_tiny" else "rotary")
+    if name == "gpt2_tiny":
+        assert relative(model.W_pos[:n], cache["hook_pos_embed"][0]) == 0
+        assert relative(cache["hook_embed"][0] + cache["hook_pos_embed"][0], cache["resid_pre", 0][0]) <= 1e-6
+    else:
+        assert cfg.rotary_dim == 4
+        with pytest.raises(AttributeError, match="RoPE"):
+            model.W_pos
+    for l in range(cfg.n_layers):
+        for ln, read in (("ln1", cache["resid_pre", l][0]), ("ln2", cache["resid_pre" if cfg.parallel_attn_mlp else "resid_mid", l][0])):
+            centred = read - read.mean(-1, keepdims=True)
+            scale = cache["scale", l, ln][0]
+            assert relative(scale, np.sqrt((centred ** 2).mean(-1, keepdims=True) + cfg.eps)) <= 1e-5
+            block = model.blocks[l]
+            norm = getattr(block, ln)
+            assert relative(centred / scale * norm.w + norm.b, cache["normalized", l, ln][0]) <= 1e-5
+        normed = cache["normalized", l, "ln1"][0]
+        for kind, W, b in (("q", model.W_Q, model.b_Q), ("k", model.W_K, model.b_K), ("v", model.W_V, model.b_V)):
+            assert relative(np.einsum("pd,hde->phe", normed, W[l]) + b[l], cache[kind, l][0]) <= 1e-5, kind
+        attn_out = np.einsum("phe,hem->pm", cache["z", l][0], model.W_O[l]) + model.b_O[l]
+        assert relative(attn_out, cache["attn_out", l][0]) <= 1e-5
+        normed2 = cache["normalized", l, "ln2"][0]
+        assert relative(normed2 @ model.W_in[l] + model.b_in[l], cache["pre", l][0]) <= 1e-5
+        assert relative(cache["post", l][0] @ model.W_out[l] + model.b_out[l], cache["mlp_out", l][0]) <= 1e-5
+    assert model.b_O.any() and model.b_in.any() and model.b_out.any()
+    assert relative(cache["ln_final.hook_normalized"][0] @ model.W_U, logits[0]) <= 1e-5
+
+
 @pytest.mark.parametrize("name", TINY_MODELS)
 def test_residual_decompositions_add_up_to_the_logits(models, name):
     model = models[name]
@@ -108,24 +147,30 @@ def test_residual_decompositions_add_up_to_the_logits(models, name):
     if cfg.final_softcap is None:
         assert relative(raw, logits) <= 1e-5
 
+    # A LayerNorm's bias is a constant no component carries: the components add up to the rest.
+    layer_norm = cfg.normalization_type == "LN"
+    unbiased = raw - (model.ln_final.b @ model.W_U if layer_norm else 0)
+    embeds = ["embed", "pos_embed"] if "hook_pos_embed" in model.hook_names else ["embed"]
+
     accumulated, labels = cache.accumulated_resid(return_labels=True)
     assert labels == [f"{l}_pre" for l in range(cfg.n_layers)] + ["final_post"]
     assert accumulated.shape == (cfg.n_layers + 1, 1, len(tokens), cfg.d_model)
-    assert relative(cache.accumulated_resid(apply_ln=True)[-1] @ model.W_U, raw) <= 1e-5
-    assert cache.accumulated_resid(layer=2, incl_mid=True, return_labels=True)[1] == ["0_pre", "0_mid", "1_pre", "1_mid", "2_pre"]
+    assert relative(cache.accumulated_resid(apply_ln=True)[-1] @ model.W_U, unbiased) <= 1e-5
+    mids = ["0_pre", "1_pre", "2_pre"] if cfg.parallel_attn_mlp else ["0_pre", "0_mid", "1_pre", "1_mid", "2_pre"]
+    assert cache.accumulated_resid(layer=2, incl_mid=True, return_labels=True)[1] == mids
 
     parts, labels = cache.decompose_resid(return_labels=True)
-    assert labels[:3] == ["embed", "0_attn_out", "0_mlp_out"] and len(labels) == 1 + 2 * cfg.n_layers
+    assert labels[:len(embeds) + 2] == embeds + ["0_attn_out", "0_mlp_out"] and len(labels) == len(embeds) + 2 * cfg.n_layers
     assert relative(parts.sum(0), cache["resid_post", cfg.n_layers - 1]) <= 1e-5
-    assert relative((cache.decompose_resid(apply_ln=True) @ model.W_U).sum(0), raw) <= 1e-4
+    assert relative((cache.decompose_resid(apply_ln=True) @ model.W_U).sum(0), unbiased) <= 1e-4
 
     target = tokens[3]
     attrs = cache.logit_attrs(cache.decompose_resid(), tokens=target)
-    assert attrs.shape == (1 + 2 * cfg.n_layers, 1, len(tokens))
-    assert relative(attrs.sum(0), raw[..., target]) <= 1e-4
+    assert attrs.shape == (len(embeds) + 2 * cfg.n_layers, 1, len(tokens))
+    assert relative(attrs.sum(0), unbiased[..., target]) <= 1e-4
     # As in TransformerLens, pos_slice picks the scale; the stack comes already sliced.
     diff = cache.logit_attrs(cache.decompose_resid(pos_slice=-1), tokens=target, incorrect_tokens=tokens[4], pos_slice=-1)
-    assert relative(diff.sum(0), (raw[..., target] - raw[..., tokens[4]])[:, -1]) <= 1e-4
+    assert relative(diff.sum(0), (unbiased[..., target] - unbiased[..., tokens[4]])[:, -1]) <= 1e-4
 
     heads, labels = cache.stack_head_results(incl_remainder=True, return_labels=True)
     assert labels[0] == "L0H0" and labels[-1] == "remainder" and heads.shape[0] == cfg.n_layers * cfg.n_heads + 1
@@ -134,7 +179,7 @@ def test_residual_decompositions_add_up_to_the_logits(models, name):
     assert relative(cache.stack_head_results(layer=2)[cfg.n_heads:], np.moveaxis(per_head, 2, 0)) <= 1e-5
 
     one = cache.decompose_resid(pos_slice=-1)
-    assert one.shape == (1 + 2 * cfg.n_layers, 1, cfg.d_model)
+    assert one.shape == (len(embeds) + 2 * cfg.n_layers, 1, cfg.d_model)
 
 
 def test_torch_mode(lantern):

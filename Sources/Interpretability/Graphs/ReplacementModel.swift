@@ -17,6 +17,12 @@ public final class ReplacementModel: @unchecked Sendable {
     public let transcoders: GraphTranscoders
 
     public init(model: Transformer, set: GraphTranscoders) throws {
+        // A LayerNorm model's linearised system has constants no node carries besides the value
+        // bias (each norm's bias through everything after it, GPT-2's position embeddings): its
+        // rows would not sum to their inputs, so it is refused rather than drawn incomplete.
+        if model.config.layerNorm {
+            throw LanternError.unsupported("attribution graphs of LayerNorm models (\(model.config.family.rawValue)) are not implemented: their norms' biases and position embeddings are constants no node carries")
+        }
         try set.check(against: model.config)
         self.model = model
         self.transcoders = set
