@@ -25,12 +25,11 @@ import json
 import os
 import sys
 
-import gguf
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 from transformers import AutoTokenizer, GPT2Tokenizer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_qwen_tokenizer_fixture import OUT, write  # noqa: E402
+from make_qwen_tokenizer_fixture import OUT, write, write_gguf  # noqa: E402
 from make_tokenizer_fixtures import random_texts, texts  # noqa: E402
 
 # Where GPT-2's split differs from Qwen 2's and Llama 3's: contractions in lower case only, digit
@@ -72,27 +71,8 @@ def main():
     write(os.path.join(OUT, "gpt2-tiny.json"), "gpt2-tiny", reloaded, all_texts, "gpt2-tiny/tokenizer.json")
 
     # The same vocabulary as llama.cpp's converter stores a GPT-2 tokenizer.
-    path = os.path.join(OUT, "gpt2-tiny.gguf")
-    tokens = [None] * len(reloaded)
-    for token, index in saved["model"]["vocab"].items():
-        tokens[index] = token
-    types = [1] * len(tokens)
-    for added in saved["added_tokens"]:
-        tokens[added["id"]] = added["content"]
-        types[added["id"]] = 3 if added["special"] else 4
-    w = gguf.GGUFWriter(path, "gpt2")
-    w.add_tokenizer_model("gpt2")
-    w.add_tokenizer_pre("gpt-2")
-    w.add_token_list(tokens)
-    w.add_token_types(types)
-    w.add_token_merges([" ".join(m) for m in saved["model"]["merges"]])
-    w.add_bos_token_id(reloaded.bos_token_id)
-    w.add_eos_token_id(reloaded.eos_token_id)
-    w.add_add_bos_token(False)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+    write_gguf(os.path.join(OUT, "gpt2-tiny.gguf"), "gpt2", "gpt-2", saved, reloaded,
+               bos=reloaded.bos_token_id, eos=reloaded.eos_token_id)
     from_gguf = AutoTokenizer.from_pretrained(OUT, gguf_file="gpt2-tiny.gguf")
     write(os.path.join(OUT, "gpt2-tiny-gguf.json"), "gpt2-tiny-gguf", from_gguf, all_texts, "gpt2-tiny.gguf")
 

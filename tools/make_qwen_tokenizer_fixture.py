@@ -78,6 +78,35 @@ def write(path, name, tok, all_texts, source):
     print(f"{path}: {len(fixture['cases'])} texts, vocabulary {len(tok)}")
 
 
+def write_gguf(path, arch, pre, saved, tok, bos=None, eos=None, pad=None):
+    """A byte-level BPE vocabulary (tokenizer.json `saved`) as llama.cpp's converter stores it:
+    tokens by id, added tokens typed control (special) or user-defined, merges as "a b"."""
+    tokens = [None] * len(tok)
+    for token, index in saved["model"]["vocab"].items():
+        tokens[index] = token
+    types = [1] * len(tokens)
+    for added in saved["added_tokens"]:
+        tokens[added["id"]] = added["content"]
+        types[added["id"]] = 3 if added["special"] else 4
+    w = gguf.GGUFWriter(path, arch)
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre(pre)
+    w.add_token_list(tokens)
+    w.add_token_types(types)
+    w.add_token_merges([" ".join(m) for m in saved["model"]["merges"]])
+    if bos is not None:
+        w.add_bos_token_id(bos)
+    if eos is not None:
+        w.add_eos_token_id(eos)
+    if pad is not None:
+        w.add_pad_token_id(pad)
+    w.add_add_bos_token(False)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
 def main():
     all_texts = texts() + QWEN_TEXTS + random_texts(60, seed=7)
     trainer_tok = Tokenizer(models.BPE())
@@ -102,28 +131,9 @@ def main():
     write(os.path.join(OUT, "qwen2-tiny.json"), "qwen2-tiny", reloaded, all_texts, "qwen2-tiny/tokenizer.json")
 
     # The same vocabulary as llama.cpp's converter stores a Qwen 2 tokenizer.
-    path = os.path.join(OUT, "qwen2-tiny.gguf")
     saved = json.load(open(os.path.join(folder, "tokenizer.json"), encoding="utf-8"))
-    tokens = [None] * len(reloaded)
-    for token, index in saved["model"]["vocab"].items():
-        tokens[index] = token
-    types = [1] * len(tokens)
-    for added in saved["added_tokens"]:
-        tokens[added["id"]] = added["content"]
-        types[added["id"]] = 3 if added["special"] else 4
-    w = gguf.GGUFWriter(path, "qwen2")
-    w.add_tokenizer_model("gpt2")
-    w.add_tokenizer_pre("qwen2")
-    w.add_token_list(tokens)
-    w.add_token_types(types)
-    w.add_token_merges([" ".join(m) for m in saved["model"]["merges"]])
-    w.add_eos_token_id(reloaded.eos_token_id)
-    w.add_pad_token_id(reloaded.pad_token_id)
-    w.add_add_bos_token(False)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+    write_gguf(os.path.join(OUT, "qwen2-tiny.gguf"), "qwen2", "qwen2", saved, reloaded,
+               eos=reloaded.eos_token_id, pad=reloaded.pad_token_id)
     from_gguf = AutoTokenizer.from_pretrained(OUT, gguf_file="qwen2-tiny.gguf")
     write(os.path.join(OUT, "qwen2-tiny-gguf.json"), "qwen2-tiny-gguf", from_gguf, all_texts, "qwen2-tiny.gguf")
 
