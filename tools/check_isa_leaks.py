@@ -24,7 +24,7 @@ import sys
 # Mangled-name markers of the wide kernel modules (Swift mangles a module name as <length><name>).
 WIDE_MODULES = ("wideKernelsAVX2", "wideKernelsAVX512")
 # C functions compiled with their own target attributes and called only after a CPU check.
-ALLOWED = re.compile(r"^(lantern_amx_|lantern_transpose16x16|lantern_x86_64_level)")
+ALLOWED = re.compile(r"^lantern_amx_")
 AVX_REGISTER = re.compile(r"%(ymm|zmm)\d+|%k[1-7]\b|%xmm(1[6-9]|2\d|3[01])\b")
 VEX_MNEMONIC = re.compile(r"^v[a-z0-9]+")
 

@@ -172,13 +172,7 @@ public enum LogitLens {
     /// the lower id), so tokens whose f32 probability underflows to 0 keep their logit order
     /// where `cell` would order them by id.
     public static func fastCell(_ logits: UnsafeBufferPointer<Float>, topK: Int, target: Int32?) -> LensCell {
-        let summary = LogitStatistics.summary(logits)
-        let top = LogitStatistics.largest(topK, of: logits).map {
-            TokenProbability(token: Int32($0), probability: summary.probability(logits[$0]))
-        }
-        return LensCell(top: top, entropy: Float(summary.entropy),
-                        targetRank: target.map { LogitStatistics.rank(of: Int($0), in: logits) },
-                        targetProbability: target.map { summary.probability(logits[Int($0)]) })
+        cell(.of(logits, topK: topK, tokens: target.map { [$0] } ?? []), target: target)
     }
 
     /// "embed", "0", "1", …: row r ≥ 1 is the output of block r − 1.

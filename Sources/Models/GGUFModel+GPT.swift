@@ -16,14 +16,7 @@ extension ModelConfig {
         let family: Family = arch == "gpt2" ? .gpt2 : .gptNeoX
         func key(_ k: String) -> String { "\(arch).\(k)" }
         func bad(_ field: String, _ problem: String) -> LanternError { .badFile(path: g.path, field: field, problem: problem) }
-        guard let embd = g.info("token_embd.weight"), embd.ne.count == 2 else {
-            throw bad("token_embd.weight", "missing or not a matrix")
-        }
-        let hidden = try g.int(key("embedding_length"))
-        guard embd.ne[0] == hidden else {
-            throw bad("token_embd.weight", "rows of \(embd.ne[0]) contradict \(key("embedding_length")) = \(hidden)")
-        }
-        let vocab = embd.ne[1]
+        let (hidden, vocab) = try ggufEmbedding(g, architecture: arch)
         func bounded(_ k: String, _ range: ClosedRange<Int>) throws -> Int {
             let value = try g.int(key(k))
             guard range.contains(value) else { throw bad(key(k), "\(value) is outside \(range.lowerBound)...\(range.upperBound)") }

@@ -34,14 +34,7 @@ extension ModelConfig {
         func key(_ k: String) -> String { "\(arch).\(k)" }
         func bad(_ field: String, _ problem: String) -> LanternError { .badFile(path: g.path, field: field, problem: problem) }
 
-        guard let embd = g.info("token_embd.weight"), embd.ne.count == 2 else {
-            throw bad("token_embd.weight", "missing or not a matrix")
-        }
-        let hidden = try g.int(key("embedding_length"))
-        guard embd.ne[0] == hidden else {
-            throw bad("token_embd.weight", "rows of \(embd.ne[0]) contradict \(key("embedding_length")) = \(hidden)")
-        }
-        let vocab = embd.ne[1]
+        let (hidden, vocab) = try ggufEmbedding(g, architecture: arch)
         if let declared = try g.optionalInt(key("vocab_size")), declared != vocab {
             throw bad(key("vocab_size"), "\(declared) contradicts token_embd.weight's \(vocab) rows")
         }
@@ -261,5 +254,21 @@ extension Transformer {
         case let .directory(path): try self.init(directory: path, backend: backend)
         case let .gguf(path): try self.init(gguf: path, backend: backend)
         }
+    }
+}
+
+extension ModelConfig {
+    /// The hidden size and vocabulary of any architecture's GGUF: `token_embd.weight` [vocab,
+    /// hidden] as ggml orders it, its width checked against `{arch}.embedding_length`.
+    static func ggufEmbedding(_ g: GGUFFile, architecture arch: String) throws -> (hidden: Int, vocab: Int) {
+        guard let embd = g.info("token_embd.weight"), embd.ne.count == 2 else {
+            throw LanternError.badFile(path: g.path, field: "token_embd.weight", problem: "missing or not a matrix")
+        }
+        let hidden = try g.int("\(arch).embedding_length")
+        guard embd.ne[0] == hidden else {
+            throw LanternError.badFile(path: g.path, field: "token_embd.weight",
+                                       problem: "rows of \(embd.ne[0]) contradict \(arch).embedding_length = \(hidden)")
+        }
+        return (hidden, embd.ne[1])
     }
 }

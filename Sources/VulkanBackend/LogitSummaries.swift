@@ -18,7 +18,7 @@ extension VulkanBackend {
                      groups: Self.grid(rows, 1))
         let values = try read(out)
         return (0..<rows).map { r in
-            let v = values[(r * stride)..<((r + 1) * stride)].map { $0 }
+            let v = Array(values[(r * stride)..<((r + 1) * stride)])
             let statistics = LogitStatistics.Summary(max: v[0], sumExp: Double(v[1]), weighted: Double(v[2]))
             let top = (0..<topK).map { (Int32(bitPattern: v[3 + 2 * $0].bitPattern), v[4 + 2 * $0]) }
             let ranks = (0..<tokens.count).map { (Int(v[3 + 2 * topK + 2 * $0].bitPattern), v[4 + 2 * topK + 2 * $0]) }
