@@ -80,7 +80,8 @@ public struct TranscoderHarvestRequest: JobRequest {
     public func run(monitor: AnalysisMonitor) throws -> HarvestResult {
         let loaded = try model.load(manyPasses: true, frontEnd)
         let chosen = try layers.layers(of: loaded.transformer.config.layerCount, frontEnd)
-        let hooks = chosen.flatMap { [MLPTranscoderHooks.input($0), MLPTranscoderHooks.output($0)] }
+        let config = loaded.transformer.config
+        let hooks = chosen.flatMap { [MLPTranscoderHooks.input($0, of: config), MLPTranscoderHooks.output($0)] }
         var source = corpus
         source.notice = frontEnd.notice
         let harvester = try Harvester(
@@ -153,7 +154,7 @@ public struct TranscoderTrainRequest: JobRequest {
         // The layers whose MLP input and output were both harvested.
         let hooks = Set(manifest.allHooks)
         let harvested = Set(hooks.map(SAELensExport.layer(ofHook:))).filter {
-            hooks.contains(MLPTranscoderHooks.input($0)) && hooks.contains(MLPTranscoderHooks.output($0))
+            MLPTranscoderHooks.inputs($0).contains(where: hooks.contains) && hooks.contains(MLPTranscoderHooks.output($0))
         }
         let chosen = try layers.isAll ? harvested.sorted() : layers.layers(of: (harvested.max() ?? -1) + 1, frontEnd)
         for l in chosen where !harvested.contains(l) {
@@ -162,7 +163,8 @@ public struct TranscoderTrainRequest: JobRequest {
         let backend = try model.makeBackend(manyPasses: false, frontEnd)
         var result = TranscoderTrainResult(out: out, layers: [])
         for l in chosen {
-            let input = try HarvestedActivations(directory: activations, hook: MLPTranscoderHooks.input(l))
+            let inputHook = MLPTranscoderHooks.inputs(l).first(where: hooks.contains)!
+            let input = try HarvestedActivations(directory: activations, hook: inputHook)
             let target = try HarvestedActivations(directory: activations, hook: MLPTranscoderHooks.output(l))
             result.layers.append(try train(layer: l, input: input, target: target, backend: backend, monitor: monitor))
         }
@@ -205,7 +207,7 @@ public struct TranscoderTrainRequest: JobRequest {
         let loop = TrainingLoop(trainer: trainer, out: dir, checkpoint: checkpoint, checkpointEvery: training.checkpointEvery, frontEnd: f)
         let (last, seconds, trained) = try loop.run(resumed: trainer.step > 0, title: "layer \(l) transcoder, \(s.width) latents",
                                                     subject: "layer \(l)", monitor: monitor)
-        try exportTranscoder(trainer, layer: l, to: dir, modelName: input.modelName, l0: last?.l0)
+        try exportTranscoder(trainer, layer: l, inputHook: input.hook, to: dir, modelName: input.modelName, l0: last?.l0)
         if let last {
             f.notice(String(format: "layer %d: last batch FVU %.3f, L0 %.1f, dead %.1f%%; %d tokens in %.0fs",
                             l, last.reconstructionLoss, last.l0, trainer.deadFraction * 100, trained, seconds))
@@ -215,7 +217,7 @@ public struct TranscoderTrainRequest: JobRequest {
     }
 
     /// The trained transcoder with its normalisation folded in, as Gemma Scope 2 stores one (f16).
-    func exportTranscoder(_ trainer: SAETrainer, layer l: Int, to dir: String, modelName: String, l0: Double?) throws {
+    func exportTranscoder(_ trainer: SAETrainer, layer l: Int, inputHook: String, to dir: String, modelName: String, l0: Double?) throws {
         let s = trainer.settings, d = trainer.parameters.inputWidth
         let folded = FoldedTranscoder(trainer.parameters)
         let activation: SAEActivation = switch s.architecture {
@@ -224,7 +226,7 @@ public struct TranscoderTrainRequest: JobRequest {
         case .relu: .relu
         }
         let config = TranscoderConfig(dIn: d, dSAE: s.width, dOut: d, activation: activation,
-                                      inputHook: MLPTranscoderHooks.input(l), outputHook: MLPTranscoderHooks.output(l))
+                                      inputHook: inputHook, outputHook: MLPTranscoderHooks.output(l))
         let weights = TranscoderWeights(wEnc: folded.wEnc, wDec: folded.wDec, bEnc: folded.bEnc, bDec: folded.bDec,
                                         threshold: folded.threshold, skip: folded.skip)
         try GemmaScope2.writeTranscoder(

@@ -91,8 +91,8 @@ public struct GradientResult: @unchecked Sendable {
 }
 
 /// Per-layer linear paths that replace the MLPs in a backward pass (circuit tracing's
-/// replacement model): the gradient at a block's `hook_mlp_out` reaches its `ln2.hook_normalized`
-/// only through that layer's transcoder skip x ↦ x · W_skip, and not at all where a layer has none.
+/// replacement model): the gradient at a block's `hook_mlp_out` reaches the MLP's input
+/// (`ln2.hook_normalized`, or the residual in a family without ln2) only through that layer's transcoder skip x ↦ x · W_skip, and not at all where a layer has none.
 /// The real MLP (and its output norm: Gemma, OLMo 2) gets no gradient: its output is a constant.
 public struct MLPSkipPaths: @unchecked Sendable, Equatable {
     /// layer → W_skipᵀ [d_out, d_in], the weight layout `Backend.matmul(x, w)` applies as x · wᵀ.

@@ -133,10 +133,7 @@ extension Transformer {
             var gFromMlp: Tensor?
             if let skips = options.mlpSkips {
                 // The replacement model: the MLP output is a constant plus the transcoder's skip,
-                // which reads ln2.hook_normalized (a family without ln2 has no such transcoders).
-                guard w.ln2 != nil else {
-                    throw LanternError.unsupported("transcoder skips read blocks.L.ln2.hook_normalized, which a \(c.family.rawValue) block does not have")
-                }
+                // which reads what the MLP reads (ln2.hook_normalized, or the residual without ln2).
                 for name in [names.mlpPost, names.mlpPre, names.mlpPreLinear] { _ = try at(name, nil) }
                 gFromMlp = try intoMlpInput(try skips.weights[l].flatMap { try matmulBack(gMlp, $0) })
             } else {

@@ -16,7 +16,7 @@ final class AttributionGraphTests: XCTestCase {
         func values(_ count: Int, _ scale: Float) -> [Float] { (0..<count).map { _ in Float.random(in: -scale...scale, using: &rng) } }
         return try (0..<model.config.layerCount).map { l in
             let config = TranscoderConfig(dIn: d, dSAE: width, dOut: d, activation: .topK(4),
-                                          inputHook: "blocks.\(l).ln2.hook_normalized", outputHook: "blocks.\(l).hook_mlp_out")
+                                          inputHook: MLPTranscoderHooks.input(l, of: model.config), outputHook: "blocks.\(l).hook_mlp_out")
             let weights = TranscoderWeights(wEnc: values(d * width, 0.3), wDec: values(width * d, 0.3), bEnc: values(width, 0.2),
                                             bDec: values(d, 0.5), threshold: nil, skip: skip ? values(d * d, 0.2) : nil)
             return try Transcoder(config: config, weights: weights, backend: model.backend, source: "random transcoder \(l)")
@@ -49,15 +49,14 @@ final class AttributionGraphTests: XCTestCase {
     }
 
     func testRowsSumToInputsUnderCompleteConventions() throws {
-        // OLMo 2 has no ln2 for a transcoder to read (testOLMo2HasNoTranscoderInput); LayerNorm
-        // models are refused (testLayerNormModelsAreRefused).
-        for name in Fixtures.allModelNames where !["olmo2_tiny", "gpt2_tiny", "pythia_tiny"].contains(name) {
+        for name in Fixtures.allModelNames {
             for skip in [true, false] {
                 let g = try graph(name, skip: skip, conventions: .complete)
                 XCTAssertGreaterThan(g.featureCount, g.layerCount * g.positionCount, "\(name): every position has features")
                 XCTAssertGreaterThan(g.logitCount, 0)
-                // Qwen 2's value bias is every row's constant (no node carries it); elsewhere none is left.
-                let valueBias = name == "qwen2_tiny"
+                // Qwen 2's value bias and GPT-2's and Pythia's attention and LayerNorm biases are
+                // every row's constant (no node carries them); elsewhere none is left.
+                let valueBias = ["qwen2_tiny", "gpt2_tiny", "pythia_tiny"].contains(name)
                 let worst = g.worstCompletenessGap(withConstants: valueBias)
                 XCTAssertLessThan(worst, 1e-4, "\(name) skip \(skip): worst relative completeness gap")
                 let largestConstant = g.constants.map { abs($0) }.max()!, largestInput = max(1, g.inputs.map { abs($0) }.max()!)
@@ -170,26 +169,32 @@ final class AttributionGraphTests: XCTestCase {
         XCTAssertThrowsError(try ReplacementModel(model: model, transcoders: Array(transcoders.reversed())))
     }
 
-    /// OLMo 2's MLP reads the residual as it is: there is no ln2.hook_normalized for an MLP
-    /// transcoder to read, and a graph is refused in one line naming it.
-    func testOLMo2HasNoTranscoderInput() throws {
+    /// OLMo 2's MLP reads the residual as it is: its transcoders read blocks.L.hook_resid_mid, and
+    /// a set reading ln2.hook_normalized (which the model does not have) is refused in one line.
+    func testOLMo2TranscodersReadTheResidual() throws {
         let model = try Fixtures.model("olmo2_tiny")
-        let transcoders = try Self.randomTranscoders(for: model, skip: true, seed: 1)
+        XCTAssertEqual(MLPTranscoderHooks.input(1, of: model.config), "blocks.1.hook_resid_mid")
+        var transcoders = try Self.randomTranscoders(for: model, skip: true, seed: 1)
+        let d = model.config.hiddenSize
+        transcoders[0] = try Transcoder(
+            config: TranscoderConfig(dIn: d, dSAE: 24, dOut: d, activation: .topK(4), inputHook: "blocks.0.ln2.hook_normalized",
+                                     outputHook: "blocks.0.hook_mlp_out"),
+            weights: TranscoderWeights(wEnc: [Float](repeating: 0.1, count: d * 24), wDec: [Float](repeating: 0.1, count: 24 * d),
+                                       bEnc: [Float](repeating: 0, count: 24), bDec: [Float](repeating: 0, count: d), threshold: nil, skip: nil),
+            backend: model.backend, source: "ln2 transcoder")
         XCTAssertThrowsError(try ReplacementModel(model: model, transcoders: transcoders)) {
-            XCTAssertTrue("\($0)".contains("the model has no hook 'blocks.0.ln2.hook_normalized'"), "\($0)")
+            XCTAssertTrue("\($0)".contains("expected blocks.0.hook_resid_mid → blocks.0.hook_mlp_out"), "\($0)")
         }
     }
 
-    /// GPT-2's and GPT-NeoX's norms have biases (and GPT-2 learned positions): constants of the
-    /// linearised system that no node carries, so a graph is refused in one line.
-    func testLayerNormModelsAreRefused() throws {
-        for name in ["gpt2_tiny", "pythia_tiny"] {
-            let model = try Fixtures.model(name)
-            let transcoders = try Self.randomTranscoders(for: model, skip: true, seed: 1)
-            XCTAssertThrowsError(try ReplacementModel(model: model, transcoders: transcoders)) {
-                XCTAssertTrue("\($0)".contains("attribution graphs of LayerNorm models"), "\($0)")
-                XCTAssertFalse("\($0)".contains("\n"))
-            }
-        }
+    /// GPT-2's learned position embeddings are part of its embedding nodes (the residual's input at
+    /// each position): the logit rows' embedding edges add up to less without them.
+    func testGPT2EmbeddingNodesCarryThePositions() throws {
+        let g = try graph("gpt2_tiny", skip: true, conventions: .complete)
+        XCTAssertLessThan(g.worstCompletenessGap(withConstants: true), 1e-4)
+        let model = try Fixtures.model("gpt2_tiny")
+        let positions = try model.backend.read(try model.parameter("pos_embed.W_pos"))
+        XCTAssertGreaterThan(positions.prefix(model.config.hiddenSize * g.positionCount).map(abs).max()!, 1e-3,
+                             "the fixture's position embeddings are not zero, so the check above can fail")
     }
 }

@@ -18,7 +18,7 @@ public enum GraphTranscoders: @unchecked Sendable {
                 throw LanternError.invalidArgument("an attribution graph needs one transcoder per layer: the model has \(layers) layers, got \(set.count) transcoders")
             }
             for (l, t) in set.enumerated() {
-                let expected = (MLPTranscoderHooks.input(l), MLPTranscoderHooks.output(l))
+                let expected = (MLPTranscoderHooks.input(l, of: config), MLPTranscoderHooks.output(l))
                 guard (t.config.inputHook, t.config.outputHook) == expected else {
                     throw LanternError.invalidArgument("\(t.source): transcoder \(l) maps \(t.config.inputHook) → \(t.config.outputHook), expected \(expected.0) → \(expected.1)")
                 }
@@ -29,7 +29,7 @@ public enum GraphTranscoders: @unchecked Sendable {
                 throw LanternError.invalidArgument("\(clt.source): the cross-layer transcoder has \(clt.layerCount) layers, the model \(layers)")
             }
             for l in 0..<layers {
-                let expected = (MLPTranscoderHooks.input(l), MLPTranscoderHooks.output(l))
+                let expected = (MLPTranscoderHooks.input(l, of: config), MLPTranscoderHooks.output(l))
                 guard (clt.inputHooks[l], clt.outputHooks[l]) == expected else {
                     throw LanternError.invalidArgument("\(clt.source): layer \(l) maps \(clt.inputHooks[l]) → \(clt.outputHooks[l]), expected \(expected.0) → \(expected.1)")
                 }

@@ -17,12 +17,6 @@ public final class ReplacementModel: @unchecked Sendable {
     public let transcoders: GraphTranscoders
 
     public init(model: Transformer, set: GraphTranscoders) throws {
-        // A LayerNorm model's linearised system has constants no node carries besides the value
-        // bias (each norm's bias through everything after it, GPT-2's position embeddings): its
-        // rows would not sum to their inputs, so it is refused rather than drawn incomplete.
-        if model.config.layerNorm {
-            throw LanternError.unsupported("attribution graphs of LayerNorm models (\(model.config.family.rawValue)) are not implemented: their norms' biases and position embeddings are constants no node carries")
-        }
         try set.check(against: model.config)
         self.model = model
         self.transcoders = set
@@ -66,6 +60,7 @@ public final class ReplacementModel: @unchecked Sendable {
         }
         let zeroed = min(options.conventions.zeroedLeadingPositions, n)
         let set = transcoders
+        let inputHooks = (0..<layers).map { MLPTranscoderHooks.input($0, of: c) }
 
         // Features, errors and the unattributed constants, layer by layer.
         var features: [(layer: Int, position: Int, feature: Int, activation: Float)] = []
@@ -74,7 +69,7 @@ public final class ReplacementModel: @unchecked Sendable {
         var layerActs: [Tensor] = []
         for l in 0..<layers {
             let width = set.width(l)
-            var acts = try b.read(try set.encode(l, try activation(MLPTranscoderHooks.input(l))))
+            var acts = try b.read(try set.encode(l, try activation(inputHooks[l])))
             for i in 0..<(zeroed * width) { acts[i] = 0 }
             var indices: [Int] = []
             for p in 0..<n {
@@ -88,7 +83,7 @@ public final class ReplacementModel: @unchecked Sendable {
             encoders.append(try b.read(set.encoderRows(l)))
         }
         for l in 0..<layers {
-            let x = try activation(MLPTranscoderHooks.input(l))
+            let x = try activation(inputHooks[l])
             let decoded = try b.read(try set.decoded(layerActs, layer: l, backend: b))
             let skipped = try set.skip(l, x).map { try b.read($0) } ?? [Float](repeating: 0, count: n * d)
             let output = try b.read(try activation(MLPTranscoderHooks.output(l)))
@@ -137,14 +132,14 @@ public final class ReplacementModel: @unchecked Sendable {
         var adjacency = [Float](repeating: 0, count: count * count)
         var inputs = [Float](repeating: 0, count: count), constantOf = inputs
 
-        let embedded = try b.read(try activation(HookNames.embed))
+        // An embedding node is the residual stream's input at its position: the token's embedding,
+        // plus its position's where positions are learned (GPT-2), which takes the same gradient.
+        var embedded = try b.read(try activation(HookNames.embed))
+        if c.positions == .learned { embedded = zip(embedded, try b.read(try activation(HookNames.posEmbed))).map(+) }
         let outputHooks = (0..<layers).map(MLPTranscoderHooks.output)
-        // Qwen 2's value bias: a constant on the attention branch in the frozen system, read at
-        // hook_attn_out into each row's constant (no node stands for it).
-        let valueBiases = try (0..<layers).compactMap { l in try m.attentionValueBias(layer: l).map { (hook: "blocks.\(l).hook_attn_out", bias: $0) } }
-        let filter = HookFilter([HookNames.embed] + outputHooks + valueBiases.map(\.hook))
-        let stackedHooks = [HookNames.embed, HookNames.finalNorm] + outputHooks + (0..<layers).map(MLPTranscoderHooks.input)
-            + valueBiases.map(\.hook)
+        let biases = try constantBiases()
+        let filter = HookFilter([HookNames.embed] + outputHooks + biases.map(\.hook))
+        let stackedHooks = [HookNames.embed, HookNames.finalNorm] + outputHooks + inputHooks + biases.map(\.hook)
         let backwardOptions = self.backwardOptions
 
         // A target at position p depends only on positions ≤ p (causal attention), so its backward
@@ -180,7 +175,7 @@ public final class ReplacementModel: @unchecked Sendable {
                                         hooks: filter, options: backwardOptions)
             let byName = Dictionary(uniqueKeysWithValues: points.map { ($0.name, $0.gradient) })
             var constant = [Double](repeating: 0, count: copies)
-            for (hook, bias) in valueBiases {
+            for (hook, bias) in biases {
                 guard let g = byName[hook] else { continue }
                 let grad = try b.read(g)
                 for e in batch.indices {
@@ -242,7 +237,7 @@ public final class ReplacementModel: @unchecked Sendable {
         func featureTarget(_ i: Int) throws -> GraphTarget {
             let f = features[i]
             let direction = Array(encoders[f.layer][(f.feature * d)..<((f.feature + 1) * d)])
-            let hook = MLPTranscoderHooks.input(f.layer)
+            let hook = inputHooks[f.layer]
             if layerInputs[f.layer] == nil { layerInputs[f.layer] = try b.read(try activation(hook)) }
             inputs[i] = Self.rowDot(layerInputs[f.layer]!, direction, row: f.position, width: d)
             return GraphTarget(node: i, hook: hook, position: f.position, direction: direction, belowLayer: f.layer)
@@ -321,6 +316,24 @@ public final class ReplacementModel: @unchecked Sendable {
         return AttributionGraph(tokens: tokens, layerCount: layers, nodes: kept.map { nodes[$0] },
                                 featureCount: keep.filter { $0 }.count, logitCount: logitCount, conventions: conventions,
                                 adjacency: matrix, inputs: kept.map { inputs[$0] }, constants: constant)
+    }
+
+    /// The constants of the frozen system that no node carries, each as a bias added at a hook:
+    /// the attention branch's value and output biases, read at hook_attn_out (W_O·b_V + b_O: the
+    /// frozen pattern's rows sum to one), and a LayerNorm's bias at its hook_normalized (GPT-2,
+    /// GPT-NeoX). A target's constant is Σ over these and positions of bias · its gradient there.
+    func constantBiases() throws -> [(hook: String, bias: [Float])] {
+        let m = model, c = m.config, b = m.backend
+        var biases: [(hook: String, bias: [Float])] = []
+        for l in 0..<c.layerCount {
+            if let bias = try m.attentionValueBias(layer: l) { biases.append(("blocks.\(l).hook_attn_out", bias)) }
+            guard c.layerNorm else { continue }
+            for norm in ["ln1", "ln2"] {
+                biases.append(("blocks.\(l).\(norm).hook_normalized", try b.read(try m.parameter("blocks.\(l).\(norm).b"))))
+            }
+        }
+        if c.layerNorm { biases.append((HookNames.finalNorm, try b.read(try m.parameter("ln_final.b")))) }
+        return biases
     }
 
     /// The mean unembedding row (1/V) Σ_v W_U[v] [hidden], read in chunks of rows.

@@ -2,10 +2,17 @@ import Foundation
 import LanternCore
 import Models
 
-/// The hooks an MLP transcoder of layer l reads and stands in for.
+/// The hooks an MLP transcoder of layer l reads and stands in for: what the MLP reads (its input
+/// norm's output, or the residual itself in a family whose MLPs have no input norm: OLMo 2) and
+/// what it writes (after its output norm, where the family has one).
 public enum MLPTranscoderHooks {
-    public static func input(_ l: Int) -> String { "blocks.\(l).ln2.hook_normalized" }
+    public static func input(_ l: Int, of config: ModelConfig) -> String { input(l, normed: config.preNorms) }
+    public static func input(_ l: Int, normed: Bool) -> String {
+        normed ? "blocks.\(l).ln2.hook_normalized" : "blocks.\(l).hook_resid_mid"
+    }
     public static func output(_ l: Int) -> String { "blocks.\(l).hook_mlp_out" }
+    /// Either input a harvest may hold for layer l.
+    public static func inputs(_ l: Int) -> [String] { [input(l, normed: true), input(l, normed: false)] }
 }
 
 /// How well one layer's transcoder stands in for its MLP.
@@ -59,8 +66,9 @@ public final class TranscoderEvaluator {
         var byLayer: [Int: Transcoder] = [:]
         for t in transcoders {
             try t.check(against: model.config)
-            guard let l = t.config.layer, t.config.inputHook == Self.input(l), t.config.outputHook == Self.output(l) else {
-                throw LanternError.invalidArgument("\(t.source): reads \(t.config.inputHook) and writes \(t.config.outputHook); an MLP transcoder reads blocks.L.ln2.hook_normalized and writes blocks.L.hook_mlp_out")
+            let normed = model.config.preNorms
+            guard let l = t.config.layer, t.config.inputHook == MLPTranscoderHooks.input(l, normed: normed), t.config.outputHook == Self.output(l) else {
+                throw LanternError.invalidArgument("\(t.source): reads \(t.config.inputHook) and writes \(t.config.outputHook); an MLP transcoder reads \(MLPTranscoderHooks.input(0, normed: normed).replacingOccurrences(of: "blocks.0.", with: "blocks.L.")) and writes blocks.L.hook_mlp_out")
             }
             guard byLayer[l] == nil else {
                 throw LanternError.invalidArgument("\(t.source): a second transcoder for layer \(l) (\(byLayer[l]!.source))")
@@ -75,7 +83,7 @@ public final class TranscoderEvaluator {
         self.each = each
     }
 
-    static func input(_ l: Int) -> String { MLPTranscoderHooks.input(l) }
+    func input(_ l: Int) -> String { MLPTranscoderHooks.input(l, of: model.config) }
     static func output(_ l: Int) -> String { MLPTranscoderHooks.output(l) }
 
     /// Positions that count: all but BOS tokens.
@@ -90,11 +98,11 @@ public final class TranscoderEvaluator {
         let b = model.backend
 
         // Clean pass: every layer's MLP input and output, and the loss.
-        let capture = Hooks(capture: HookFilter(layers.flatMap { [Self.input($0), Self.output($0)] }))
+        let capture = Hooks(capture: HookFilter(layers.flatMap { [input($0), Self.output($0)] }))
         let clean = try NextTokenLoss.crossEntropies(model, tokens, hooks: capture)
         for l in layers {
             let t = transcoders[l]!
-            guard let x = capture.activation(Self.input(l)), let y = capture.activation(Self.output(l)) else {
+            guard let x = capture.activation(input(l)), let y = capture.activation(Self.output(l)) else {
                 throw LanternError.backend("the forward pass did not produce layer \(l)'s MLP input and output")
             }
             let (acts, yHat) = try t.reconstruct(x)
@@ -129,7 +137,7 @@ public final class TranscoderEvaluator {
         var inputs: [Int: Tensor] = [:]
         for l in layers {
             let t = transcoders[l]!
-            hooks.intervene(Self.input(l)) { x, _ in inputs[l] = x; return x }
+            hooks.intervene(input(l)) { x, _ in inputs[l] = x; return x }
             hooks.intervene(Self.output(l)) { y, ctx in
                 guard let x = inputs[l] else { throw LanternError.backend("layer \(l)'s MLP input was not seen before its output") }
                 return try ctx.splice(y, try t.reconstruct(x).output, at: keep)
