@@ -31,7 +31,8 @@ extension Tokenizer {
                 }
             }
             flushRun()
-            if vocabulary.addSpacePrefix, text.hasPrefix(" ") { text.removeFirst() }
+            // By scalar: a space followed by a combining mark is one Character.
+            if vocabulary.addSpacePrefix, text.unicodeScalars.first == " " { text.unicodeScalars.removeFirst() }
             return text
         }
     }

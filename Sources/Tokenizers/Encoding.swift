@@ -13,7 +13,8 @@ extension Tokenizer {
             case let .token(id): ids.append(id)
             case let .text(range):
                 let piece = String(decoding: bytes[range], as: UTF8.self)
-                let prefix = vocabulary.addSpacePrefix && range.lowerBound == 0
+                var prefix = vocabulary.addSpacePrefix && (range.lowerBound == 0 || vocabulary.metaspacePrefix == .always)
+                if vocabulary.metaspacePrefix != nil, [" ", "\u{2581}"].contains(piece.unicodeScalars.first) { prefix = false }
                 switch vocabulary.kind {
                 case .sentencePiece: encodeSentencePiece(piece, spacePrefix: prefix, into: &ids)
                 case .byteLevelBPE: encodeByteLevel(piece, into: &ids)
@@ -87,7 +88,11 @@ extension Tokenizer {
     private func encodeByteLevel(_ text: String, into ids: inout [Int32]) {
         // NFC on the text between added tokens, as tokenizers normalises what they leave.
         let scalars = Array((vocabulary.normalizesNFC ? text.precomposedStringWithCanonicalMapping : text).unicodeScalars)
-        let words = vocabulary.split == .qwen2 ? QwenSplit.split(scalars) : GPT2Split.split(scalars)
+        let words = switch vocabulary.split {
+        case .gpt2: GPT2Split.split(scalars)
+        case .qwen2: QwenSplit.split(scalars, digitRun: 1)
+        case .llama3: QwenSplit.split(scalars, digitRun: 3)
+        }
         for range in words {
             var view = String.UnicodeScalarView()
             view.append(contentsOf: scalars[range])

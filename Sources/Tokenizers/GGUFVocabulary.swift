@@ -30,9 +30,10 @@ extension TokenizerVocabulary {
                                        problem: "\"\(model)\" tokenizers are not supported (llama, gpt2)")
         }
         if kind == .byteLevelBPE, let pre, Self.unsupportedSplits.contains(pre) {
-            throw LanternError.unsupported("\(source): byte-level pre-tokenizer \"\(pre)\" (the GPT-2 and Qwen 2 splits are implemented)")
+            throw LanternError.unsupported("\(source): byte-level pre-tokenizer \"\(pre)\" (the GPT-2, Qwen 2 and cl100k splits are implemented)")
         }
-        let split: Split = kind == .byteLevelBPE && Self.qwen2Splits.contains(pre ?? "") ? .qwen2 : .gpt2
+        let split: Split = kind != .byteLevelBPE ? .gpt2
+            : Self.qwen2Splits.contains(pre ?? "") ? .qwen2 : Self.cl100kSplits.contains(pre ?? "") ? .llama3 : .gpt2
         var types: [TokenType] = []
         if let tokenTypes {
             types.reserveCapacity(tokenTypes.count)
@@ -69,11 +70,15 @@ extension TokenizerVocabulary {
     /// `tokenizer.ggml.pre` values transformers splits with Qwen 2's regex.
     static let qwen2Splits: Set<String> = ["qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "megrez"]
 
-    /// `tokenizer.ggml.pre` values for which transformers splits text with a regex Lantern does not
-    /// implement (Llama 3, Tekken, GPT-4o families, Qwen 3.5). Any other value but Qwen 2's gets
-    /// the GPT-2 split, as there.
+    /// `tokenizer.ggml.pre` values llama.cpp splits with the cl100k regex (Llama 3; OLMo 2's
+    /// files say "dbrx").
+    static let cl100kSplits: Set<String> = ["llama3", "llama-v3", "llama-bpe", "dbrx", "smaug-bpe"]
+
+    /// `tokenizer.ggml.pre` values for which llama.cpp splits text with a regex Lantern does not
+    /// implement (Tekken, GPT-4o families, Qwen 3.5, and the Llama 3 relatives not checked here).
+    /// Any other value but those above gets the GPT-2 split, as there.
     static let unsupportedSplits: Set<String> = [
-        "llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2", "jina-v5-nano",
-        "dbrx", "smaug-bpe", "tekken", "qwen35", "gpt-4o", "llama4", "kanana2", "talkie", "minimax-m2",
+        "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2", "jina-v5-nano",
+        "tekken", "qwen35", "gpt-4o", "llama4", "kanana2", "talkie", "minimax-m2",
     ]
 }

@@ -103,6 +103,7 @@ extension TokenizerVocabulary {
             unknownID: unknownID, paddingID: idOfToken(named: "pad_token"),
             addBOS: template.bos != nil, addEOS: template.eos != nil,
             addSpacePrefix: kind == .sentencePiece && Self.prependsSpace(root["normalizer"]) || Self.prependsSpace(root["pre_tokenizer"]),
+            metaspacePrefix: kind == .sentencePiece ? Self.metaspacePrefix(root["pre_tokenizer"]) : nil,
             split: split, normalizesNFC: byteLevel && Self.mentions(root["normalizer"], type: "NFC"), source: source)
         try validate()
     }
@@ -122,8 +123,8 @@ extension TokenizerVocabulary {
     }
 
     /// The split a byte-level pre-tokenizer makes: GPT-2's (the ByteLevel part's own regex) unless a
-    /// `Split` says otherwise; Qwen 2's pattern is implemented, any other is refused rather than
-    /// replaced by GPT-2's (Llama 3's would give other ids without a word).
+    /// `Split` says otherwise; Qwen 2's and cl100k's (Llama 3, OLMo 2) patterns are implemented, any
+    /// other is refused rather than replaced by GPT-2's (it would give other ids without a word).
     private static func split(_ component: JSONValue?, bad: (String, String) -> LanternError) throws -> Split {
         var patterns: [String] = []
         func collect(_ c: JSONValue?) {
@@ -135,10 +136,10 @@ extension TokenizerVocabulary {
         }
         collect(component)
         guard let pattern = patterns.first else { return .gpt2 }
-        guard patterns.count == 1, pattern == QwenSplit.pattern else {
-            throw bad("pre_tokenizer", "the Split pattern \(pattern.debugDescription) is not implemented (GPT-2's and Qwen 2's are)")
+        guard patterns.count == 1, [QwenSplit.pattern, QwenSplit.cl100kPattern].contains(pattern) else {
+            throw bad("pre_tokenizer", "the Split pattern \(pattern.debugDescription) is not implemented (GPT-2's, Qwen 2's and cl100k's are)")
         }
-        return .qwen2
+        return pattern == QwenSplit.pattern ? .qwen2 : .llama3
     }
 
     /// SentencePiece's dummy prefix, as `Prepend("▁")` or a `Metaspace` that prepends.
@@ -151,6 +152,15 @@ extension TokenizerVocabulary {
             return component["add_prefix_space"]?.bool ?? false
         default: return parts(component).contains { prependsSpace($0) }
         }
+    }
+
+    /// The prepend scheme of a `Metaspace` pre-tokenizer that prepends (older files say
+    /// `add_prefix_space: true`, which is "always").
+    private static func metaspacePrefix(_ component: JSONValue?) -> MetaspacePrefix? {
+        guard let component, component.members != nil else { return nil }
+        guard component["type"]?.string == "Metaspace" else { return parts(component).lazy.compactMap { metaspacePrefix($0) }.first }
+        if let scheme = component["prepend_scheme"]?.string { return MetaspacePrefix(rawValue: scheme) }
+        return component["add_prefix_space"]?.bool == true ? .always : nil
     }
 
     /// The special tokens a `TemplateProcessing` puts before and after a single sequence.

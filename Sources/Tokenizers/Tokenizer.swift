@@ -44,7 +44,8 @@ public final class Tokenizer: @unchecked Sendable {
         let sentencePiece = vocabulary.kind == .sentencePiece
 
         // GGUF spells Gemma's runs of spaces with real spaces, and byte-level GGUFs may spell a token
-        // plainly; BPE knows them as `▁▁…` and in the byte alphabet. Such tokens are never matched whole.
+        // plainly; BPE knows them as `▁▁…` and in the byte alphabet. Gemma's are never matched whole;
+        // a byte-level vocabulary's added tokens are (GPT-NeoX's runs of spaces), as in transformers.
         var spellings = tokens
         var respelled = [Bool](repeating: false, count: tokens.count)
         for (id, token) in tokens.enumerated() {
@@ -62,7 +63,7 @@ public final class Tokenizer: @unchecked Sendable {
 
         var matcher = AddedTokenMatcher()
         var isSpecial = [Bool](repeating: false, count: tokens.count)
-        for id in tokens.indices where !respelled[id] {
+        for id in tokens.indices where !respelled[id] || !sentencePiece {
             switch vocabulary.type(of: id) {
             case .control, .unknown:
                 isSpecial[id] = true

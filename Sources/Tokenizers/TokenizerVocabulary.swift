@@ -13,10 +13,11 @@ public struct TokenizerVocabulary: Sendable, Equatable {
         case byteLevelBPE
     }
 
-    /// How a byte-level vocabulary's text is split into words before merging: GPT-2's regex or
-    /// Qwen 2's (`tokenizer.ggml.pre` "qwen2"; a tokenizer.json `Split` with its pattern).
+    /// How a byte-level vocabulary's text is split into words before merging: GPT-2's regex, Qwen
+    /// 2's (`tokenizer.ggml.pre` "qwen2"; a tokenizer.json `Split` with its pattern) or cl100k's,
+    /// which Llama 3 and OLMo 2 use (pre "llama-bpe", "dbrx", …; a `Split` with its pattern).
     public enum Split: String, Sendable, Equatable {
-        case gpt2, qwen2
+        case gpt2, qwen2, llama3
     }
 
     /// What a token is (`tokenizer.ggml.token_type`; the raw values are llama.cpp's).
@@ -53,6 +54,15 @@ public struct TokenizerVocabulary: Sendable, Equatable {
     public var addEOS: Bool
     /// SentencePiece dummy prefix: a `▁` before the text (`tokenizer.ggml.add_space_prefix`).
     public var addSpacePrefix: Bool
+    /// Set when the prefix comes from a tokenizer.json `Metaspace` pre-tokenizer (Mistral, Llama 2
+    /// as transformers now saves them): no `▁` is added to text that already starts with a space,
+    /// and with `.always` every piece between added tokens gets one, not just the text's start.
+    public var metaspacePrefix: MetaspacePrefix?
+
+    /// A `Metaspace` pre-tokenizer's `prepend_scheme` ("never" adds no prefix at all).
+    public enum MetaspacePrefix: String, Sendable, Equatable {
+        case first, always
+    }
     /// Byte-level: the pre-tokenizer split.
     public var split: Split
     /// Text (between added tokens) is put in Unicode NFC first: a tokenizer.json whose normalizer
@@ -65,7 +75,8 @@ public struct TokenizerVocabulary: Sendable, Equatable {
         kind: Kind, tokens: [String], scores: [Float] = [], types: [TokenType] = [], merges: [String] = [],
         derivedMergeOrder: DerivedMergeOrder = .scores, bosID: Int32? = nil, eosID: Int32? = nil,
         unknownID: Int32? = nil, paddingID: Int32? = nil, addBOS: Bool = false, addEOS: Bool = false,
-        addSpacePrefix: Bool = false, split: Split = .gpt2, normalizesNFC: Bool = false, source: String = "<memory>"
+        addSpacePrefix: Bool = false, metaspacePrefix: MetaspacePrefix? = nil, split: Split = .gpt2, normalizesNFC: Bool = false,
+        source: String = "<memory>"
     ) {
         self.kind = kind
         self.tokens = tokens
@@ -80,6 +91,7 @@ public struct TokenizerVocabulary: Sendable, Equatable {
         self.addBOS = addBOS
         self.addEOS = addEOS
         self.addSpacePrefix = addSpacePrefix
+        self.metaspacePrefix = metaspacePrefix
         self.split = split
         self.normalizesNFC = normalizesNFC
         self.source = source

@@ -65,10 +65,10 @@ final class BadTokenizerTests: XCTestCase {
 
     func testOtherPreTokenizerIsRefused() {
         XCTAssertThrowsError(try TokenizerVocabulary(
-            ggufModel: "gpt2", architecture: "llama", pre: "llama-bpe", tokens: ["a"], scores: nil, tokenTypes: nil,
+            ggufModel: "gpt2", architecture: "llama", pre: "tekken", tokens: ["a"], scores: nil, tokenTypes: nil,
             merges: nil, bosID: nil, eosID: nil, unknownID: nil, paddingID: nil, addBOS: nil, addEOS: nil,
             addSpacePrefix: nil, source: "m.gguf")) { error in
-            XCTAssertEqual("\(error)", "unsupported: m.gguf: byte-level pre-tokenizer \"llama-bpe\" (the GPT-2 and Qwen 2 splits are implemented)")
+            XCTAssertEqual("\(error)", "unsupported: m.gguf: byte-level pre-tokenizer \"tekken\" (the GPT-2, Qwen 2 and cl100k splits are implemented)")
         }
     }
 

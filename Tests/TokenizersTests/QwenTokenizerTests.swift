@@ -46,7 +46,7 @@ final class QwenTokenizerTests: XCTestCase {
     func testSplitPieces() {
         func pieces(_ text: String) -> [String] {
             let scalars = Array(text.unicodeScalars)
-            return QwenSplit.split(scalars).map { range in
+            return QwenSplit.split(scalars, digitRun: 1).map { range in
                 var view = String.UnicodeScalarView()
                 view.append(contentsOf: scalars[range])
                 return String(view)
@@ -61,14 +61,14 @@ final class QwenTokenizerTests: XCTestCase {
         XCTAssertEqual(pieces("end   "), ["end", "   "])
     }
 
-    /// A byte-level tokenizer.json that splits with a regex Lantern does not implement (Llama 3's)
+    /// A byte-level tokenizer.json that splits with a regex Lantern does not implement (GPT-4o's)
     /// is refused in one line, not split as GPT-2 would.
     func testOtherSplitPatternIsRefused() throws {
-        let llama3 = #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+        let gpt4o = #"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
         let json: [String: Any] = [
             "model": ["type": "BPE", "vocab": ["a": 0, "b": 1], "merges": [String]()],
             "pre_tokenizer": ["type": "Sequence", "pretokenizers": [
-                ["type": "Split", "pattern": ["Regex": llama3], "behavior": "Isolated", "invert": false],
+                ["type": "Split", "pattern": ["Regex": gpt4o], "behavior": "Isolated", "invert": false],
                 ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false]]],
             "decoder": ["type": "ByteLevel"],
         ]
@@ -76,7 +76,7 @@ final class QwenTokenizerTests: XCTestCase {
         XCTAssertThrowsError(try TokenizerVocabulary(hubTokenizerJSON: [UInt8](data), config: nil, source: "t.json")) {
             let text = "\($0)"
             XCTAssertTrue(text.hasPrefix("t.json: pre_tokenizer: the Split pattern"), text)
-            XCTAssertTrue(text.contains("is not implemented (GPT-2's and Qwen 2's are)"), text)
+            XCTAssertTrue(text.contains("is not implemented (GPT-2's, Qwen 2's and cl100k's are)"), text)
             XCTAssertFalse(text.contains("\n"), "one line")
         }
     }
