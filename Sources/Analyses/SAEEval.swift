@@ -120,6 +120,9 @@ public struct SAEEvalResult: Encodable, Sendable {
         public var ceSAE: Double
         public var ceZeroAblated: Double
         public var ceLossScore: Double
+        /// CE_sae − CE_clean (nats), and as a percentage of CE_clean.
+        public var ceLossIncrease: Double
+        public var ceLossIncreasePercent: Double
         public var deadFeatures: Int
         public var denseFeatures: Int
         public var denseThreshold: Double
@@ -134,6 +137,8 @@ public struct SAEEvalResult: Encodable, Sendable {
             ceSAE = o.ceSAE
             ceZeroAblated = o.ceZero
             ceLossScore = o.ceScore
+            ceLossIncrease = o.lossIncrease
+            ceLossIncreasePercent = o.lossIncreasePercent
             deadFeatures = o.deadFeatures
             denseFeatures = o.denseFeatures
             denseThreshold = o.denseThreshold
@@ -143,6 +148,7 @@ public struct SAEEvalResult: Encodable, Sendable {
             case tokens, l0, cosine
             case explainedVariance = "explained_variance", relativeError = "relative_error", ceClean = "ce_clean", ceSAE = "ce_sae"
             case ceZeroAblated = "ce_zero_ablated", ceLossScore = "ce_loss_score", deadFeatures = "dead_features"
+            case ceLossIncrease = "ce_loss_increase", ceLossIncreasePercent = "ce_loss_increase_percent"
             case denseFeatures = "dense_features", denseThreshold = "dense_threshold"
         }
     }

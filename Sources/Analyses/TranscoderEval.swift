@@ -86,10 +86,12 @@ public struct TranscoderEvalResult: Encodable, Sendable {
         public var ceReplaced: Double?
         public var ceZero: Double?
         public var ceLossScore: Double?
+        /// CE with only this MLP replaced − CE clean (nats).
+        public var ceLossIncrease: Double?
 
         enum CodingKeys: String, CodingKey {
             case layer, width, fvu, l0, dead
-            case ceReplaced = "ce_replaced", ceZero = "ce_zero", ceLossScore = "ce_loss_score"
+            case ceReplaced = "ce_replaced", ceZero = "ce_zero", ceLossScore = "ce_loss_score", ceLossIncrease = "ce_loss_increase"
         }
     }
 
@@ -98,6 +100,9 @@ public struct TranscoderEvalResult: Encodable, Sendable {
     public var ceAllReplaced: Double
     public var ceAllZero: Double
     public var ceLossScoreAll: Double
+    /// CE with every MLP replaced − CE clean (nats), and as a percentage of CE clean.
+    public var ceLossIncreaseAll: Double
+    public var ceLossIncreasePercentAll: Double
     public var layers: [Layer]
     public let report: TranscoderReport
     /// Contexts evaluated, and their length.
@@ -110,9 +115,11 @@ public struct TranscoderEvalResult: Encodable, Sendable {
         ceAllReplaced = r.ceAllReplaced
         ceAllZero = r.ceAllZero
         ceLossScoreAll = r.ceScoreAll
+        ceLossIncreaseAll = r.ceAllReplaced - r.ceClean
+        ceLossIncreasePercentAll = 100 * (r.ceAllReplaced - r.ceClean) / r.ceClean
         layers = r.layers.map { m in
             Layer(layer: m.layer, width: m.width, fvu: m.fvu, l0: m.l0, dead: m.deadFeatures, ceReplaced: m.ceReplaced, ceZero: m.ceZero,
-                  ceLossScore: m.ceScore(clean: r.ceClean))
+                  ceLossScore: m.ceScore(clean: r.ceClean), ceLossIncrease: m.ceReplaced.map { $0 - r.ceClean })
         }
         report = r
         self.contexts = contexts
@@ -122,5 +129,6 @@ public struct TranscoderEvalResult: Encodable, Sendable {
     enum CodingKeys: String, CodingKey {
         case tokens, layers
         case ceClean = "ce_clean", ceAllReplaced = "ce_all_replaced", ceAllZero = "ce_all_zero", ceLossScoreAll = "ce_loss_score_all"
+        case ceLossIncreaseAll = "ce_loss_increase_all", ceLossIncreasePercentAll = "ce_loss_increase_percent_all"
     }
 }

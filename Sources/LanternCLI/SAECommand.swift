@@ -78,7 +78,8 @@ struct SAEEval: ParsableCommand {
         let o = result.metrics
         print(String(format: "overall: %d tokens, L0 %.2f, explained variance %.4f, cosine %.4f, ‖x−x̂‖/‖x‖ %.4f",
                      o.tokens, o.l0, o.explainedVariance, o.cosine, o.relativeError))
-        print(String(format: "CE clean %.4f, with SAE %.4f, zero-ablated %.4f, CE-loss score %.4f", o.ceClean, o.ceSAE, o.ceZero, o.ceScore))
+        print(String(format: "CE clean %.4f, with SAE %.4f, zero-ablated %.4f, CE-loss score %.4f; loss increase %+.4f nats (%+.2f%% of clean)",
+                     o.ceClean, o.ceSAE, o.ceZero, o.ceScore, o.lossIncrease, o.lossIncreasePercent))
         print("dead features \(o.deadFeatures) of \(sae.dSAE), dense (> \(o.denseThreshold)) \(o.denseFeatures)")
     }
 

@@ -83,10 +83,11 @@ struct SAESweep: ParsableCommand {
                                           sections: [SweepHTML.section(r.results, fit: r.fit)]), to: html)
         }
         if json { return try printJSON(r) }
-        print("width      L0     FVU   linear part  nonlinear FVU   dead   dense   CE-loss score")
+        print("width      L0     FVU   linear part  nonlinear FVU   dead   dense   CE-loss score   loss increase (nats)")
         for s in r.saes {
             print(String(format: "%5d  %6.1f  %6.4f  %11.3f  %13.4f  %5d  %6d  ", s.width, s.l0, s.fvu, s.linearShareOfError, s.nonlinearFVU, s.dead, s.dense)
-                  + (s.ceLossScore.map { String(format: "%13.4f", $0) } ?? "            –"))
+                  + (s.ceLossScore.map { String(format: "%13.4f", $0) } ?? "            –")
+                  + (s.ceDelta.map { String(format: "   %+13.4f", $0) } ?? ""))
         }
         if let fit = r.fit {
             print(String(format: "fit: FVU ≈ %.3g·width^−%.3f + %.4f (floor c = %.4f; rms log error %.3f)", fit.a, fit.b, fit.c, fit.c, fit.rmsLogError))

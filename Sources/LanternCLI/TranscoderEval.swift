@@ -43,13 +43,14 @@ struct TranscoderEval: ParsableCommand {
     func run() throws {
         let r = try JobOutput.run(request)
         if json { return try printJSON(r) }
-        print(String(format: "%d tokens (%d contexts of %d); CE clean %.3f, all MLPs replaced %.3f, all zeroed %.3f → CE-loss score %.3f",
-                     r.tokens, r.contexts, r.context, r.ceClean, r.ceAllReplaced, r.ceAllZero, r.ceLossScoreAll))
-        print("layer  width     FVU     L0   dead" + (each ? "   CE repl.  CE zero  score" : ""))
+        print(String(format: "%d tokens (%d contexts of %d); CE clean %.3f, all MLPs replaced %.3f, all zeroed %.3f → CE-loss score %.3f, loss increase %+.3f nats (%+.1f%% of clean)",
+                     r.tokens, r.contexts, r.context, r.ceClean, r.ceAllReplaced, r.ceAllZero, r.ceLossScoreAll, r.ceLossIncreaseAll,
+                     r.ceLossIncreasePercentAll))
+        print("layer  width     FVU     L0   dead" + (each ? "   CE repl.  CE zero  score  increase" : ""))
         for m in r.layers {
             var line = String(format: "%5d  %5d  %6.3f  %5.1f  %5d", m.layer, m.width, m.fvu, m.l0, m.dead)
-            if let replaced = m.ceReplaced, let zero = m.ceZero, let score = m.ceLossScore {
-                line += String(format: "   %8.3f  %7.3f  %5.3f", replaced, zero, score)
+            if let replaced = m.ceReplaced, let zero = m.ceZero, let score = m.ceLossScore, let increase = m.ceLossIncrease {
+                line += String(format: "   %8.3f  %7.3f  %5.3f  %+8.3f", replaced, zero, score, increase)
             }
             print(line)
         }

@@ -84,7 +84,7 @@ public enum HTMLReport {
         <div class="card"><b>\(o.tokens) tokens</b> · L0 \(String(format: "%.1f", o.l0)) · explained variance \(f(o.explainedVariance)) · cosine \(f(o.cosine)) · ‖x−x̂‖/‖x‖ \(f(o.relativeError))<br>
         <span class="bar" style="width:\(Int(explained * 300))px"></span><span class="bar" style="width:\(Int((1 - explained) * 300))px;background:#333"></span>
         <span class="legend">explained (blue) vs dark matter (black)</span><br>
-        CE clean \(f(o.ceClean)) · with SAE \(f(o.ceSAE)) · zero-ablated \(f(o.ceZero)) · <b>CE-loss score \(f(o.ceScore))</b><br>
+        CE clean \(f(o.ceClean)) · with SAE \(f(o.ceSAE)) · zero-ablated \(f(o.ceZero)) · <b>CE-loss score \(f(o.ceScore))</b> · <b>loss increase \(String(format: "%+.4f", o.lossIncrease)) nats (\(String(format: "%+.2f", o.lossIncreasePercent))% of clean)</b><br>
         dead features \(o.deadFeatures) / \(dSAE) · dense (fire on > \(Int(o.denseThreshold * 100))% of tokens) \(o.denseFeatures)</div>
         """
         return "<h2>Dark matter: what the SAE does not explain</h2>\(summary)<table class=\"metrics\">\(rows)</table>"

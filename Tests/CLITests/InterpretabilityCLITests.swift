@@ -33,6 +33,9 @@ extension CLITests {
         let overall = eval["overall"] as! [String: Any]
         XCTAssertEqual(overall["tokens"] as! Int, 3, "BOS left out")
         XCTAssertNotNil(overall["ce_loss_score"])
+        let (clean, spliced) = (overall["ce_clean"] as! Double, overall["ce_sae"] as! Double)
+        XCTAssertEqual(overall["ce_loss_increase"] as! Double, spliced - clean, accuracy: 1e-12)
+        XCTAssertEqual(overall["ce_loss_increase_percent"] as! Double, 100 * (spliced - clean) / clean, accuracy: 1e-9)
         let steer = try json(["steer", "--model", tinyGemma2, "--sae", scopeSAE, "--feature", "3,4", "--strength", "0",
                               "--token-ids", "2,173,54", "--max-new-tokens", "6", "--temperature", "0.9", "--seed", "5", "--json"])
         XCTAssertEqual(steer["baseline"] as! [Int], steer["steered"] as! [Int])

@@ -47,7 +47,10 @@ extension CLITests {
             let fvu = layer["fvu"] as! Double
             XCTAssertTrue(fvu > 0 && fvu < 0.5, "a trained transcoder explains most of the MLP output: FVU \(fvu)")
             XCTAssertNotNil(layer["ce_loss_score"])
+            XCTAssertEqual(layer["ce_loss_increase"] as! Double, (layer["ce_replaced"] as! Double) - (report["ce_clean"] as! Double), accuracy: 1e-12)
         }
+        XCTAssertEqual(report["ce_loss_increase_all"] as! Double,
+                       (report["ce_all_replaced"] as! Double) - (report["ce_clean"] as! Double), accuracy: 1e-12)
 
         // Activations of one model are no training data for another: one line naming the
         // harvest's manifest and both models.

@@ -3,7 +3,8 @@ extension OverallMetrics {
     public var json: [String: Any] {
         ["tokens": tokens, "l0": l0, "explained_variance": explainedVariance, "cosine": cosine,
          "relative_error": relativeError, "ce_clean": ceClean, "ce_sae": ceSAE, "ce_zero_ablated": ceZero,
-         "ce_loss_score": ceScore, "dead_features": deadFeatures, "dense_features": denseFeatures,
+         "ce_loss_score": ceScore, "ce_loss_increase": lossIncrease, "ce_loss_increase_percent": lossIncreasePercent,
+         "dead_features": deadFeatures, "dense_features": denseFeatures,
          "dense_threshold": denseThreshold]
     }
 }

@@ -31,6 +31,11 @@ public struct OverallMetrics: Sendable {
     public let ceZero: Double
     /// (CE_zero − CE_sae) / (CE_zero − CE_clean): 1 when splicing costs nothing.
     public let ceScore: Double
+    /// CE_sae − CE_clean in nats: what splicing costs, without the score's flattering baseline
+    /// (zero-ablating a whole residual stream costs tens of nats, so 0.99 can hide a real loss).
+    public var lossIncrease: Double { ceSAE - ceClean }
+    /// The loss increase as a percentage of the clean loss.
+    public var lossIncreasePercent: Double { 100 * lossIncrease / ceClean }
     /// Features that never fired, and features that fired on more than `denseThreshold` of tokens.
     public let deadFeatures: Int
     public let denseFeatures: Int
