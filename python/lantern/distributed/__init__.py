@@ -20,10 +20,12 @@ filesystem); relative paths are read from the driver's working directory.
 """
 from __future__ import annotations
 
+from .._lib import InvalidArgumentError, LanternError
+from .cluster import progress_line
 from .harvesting import harvest
 from .items import ANALYSIS, JOB, run as _run
 
-__all__ = ["harvest", "analyze", "jobs", "graphs", "features_top", "neurons_top", "sae_eval", "transcoder_eval"]
+__all__ = ["progress_line", "harvest", "analyze", "jobs", "graphs", "features_top", "neurons_top", "sae_eval", "transcoder_eval"]
 
 
 def analyze(analysis: str, out, requests, model=None, backend=None, saes=(), tuned=None, transcoders=None, shards=None,

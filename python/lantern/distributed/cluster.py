@@ -14,7 +14,7 @@ from .._lib import LanternError
 
 # How often a shard reports to the board (seconds): often enough for a live rate, rarely enough
 # that reporting costs nothing next to the forward passes.
-REPORT_EVERY = 0.25
+REPORT_EVERY = 0.2
 
 
 def ray_module():
@@ -130,9 +130,14 @@ class Progress:
         return self.state
 
     def line(self) -> str:
-        s = self.state
-        return (f"{s['subject']}: {s['finished']}/{s['shards']} shards done, {s['running']} running; "
-                f"{s['done']}/{s['total']} {s['unit']}, {s['per_second']:.0f} {s['unit']}/s across the cluster")
+        return progress_line(self.state)
+
+
+def progress_line(state: dict) -> str:
+    """A progress state as the line the driver prints."""
+    s = state
+    return (f"{s['subject']}: {s['finished']}/{s['shards']} shards done, {s['running']} running; "
+            f"{s['done']}/{s['total']} {s['unit']}, {s['per_second']:.0f} {s['unit']}/s across the cluster")
 
 
 def run_tasks(submissions: dict, on_result, progress: Progress, board) -> None:
@@ -143,7 +148,7 @@ def run_tasks(submissions: dict, on_result, progress: Progress, board) -> None:
     pending = dict(submissions)
     try:
         while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.25)
             for ref in ready:
                 key = pending.pop(ref)
                 on_result(key, _result(ray, ref, key))
