@@ -65,6 +65,22 @@ def test_a_merged_harvest_is_the_single_runs_bytes(distributed, tmp_path, corpus
         assert folder_bytes(tmp_path / "parts" / name) == folder_bytes(tmp_path / "cli-parts" / name)
 
 
+def test_more_shards_than_contexts_still_merge_to_the_single_run(distributed, tmp_path, corpus):
+    # 100 tokens are 4 contexts of 31 rows: parts 4 and 5 of 6 have nothing to do.
+    distributed.harvest(tmp_path / "few", shards=6, hook=HOOK, tokens=100, model=MODEL, backend="cpu", corpus=[corpus],
+                        byte_tokens=True, context=32, progress=lambda state: None)
+    run_cli("harvest", "--model", MODEL, "--backend", "cpu", "--corpus", corpus, "--byte-tokens", "--context", "32",
+            "--hook", HOOK, "--tokens", "100", "--out", tmp_path / "single")
+    assert folder_bytes(tmp_path / "few") == folder_bytes(tmp_path / "single")
+    # A merged harvest and parts in one folder would be read twice: refused both ways.
+    with pytest.raises(distributed.InvalidArgumentError, match="holds an unsplit harvest"):
+        distributed.harvest(tmp_path / "few", shards=2, layout="parts", hook=HOOK, tokens=100, model=MODEL)
+    run_cli("harvest", "--model", MODEL, "--backend", "cpu", "--corpus", corpus, "--byte-tokens", "--context", "32",
+            "--hook", HOOK, "--tokens", "100", "--shard", "0/2", "--out", tmp_path / "parts")
+    with pytest.raises(distributed.InvalidArgumentError, match="holds the parts of a split harvest \\(part-0-of-2"):
+        distributed.harvest(tmp_path / "parts", shards=2, hook=HOOK, tokens=100, model=MODEL)
+
+
 def test_a_rerun_skips_finished_shards(distributed, tmp_path, corpus):
     options = dict(model=MODEL, backend="cpu", corpus=[corpus], byte_tokens=True, context=32, hook=HOOK, tokens=3000)
     # Part 0 of 2 already finished (by the CLI, as on another machine): only part 1 runs.

@@ -141,14 +141,19 @@ def merge(out, workers: int, contexts_per_shard: int, parts_root=None) -> dict:
         if manifest is None or not manifest.get("complete"):
             raise InvalidArgumentError(f"{folder}: part {worker} of {workers} is not complete: run the harvest again to finish it")
         parts.append(_Part(folder, manifest))
-    first = parts[0].manifest
-    for part in parts[1:]:
-        for key in ("model", "hook", "hooks", "width", "context", "include_bos", "tokens", "corpus", "workers"):
+    written = [part for part in parts if part.shards]
+    if not written:
+        raise BadFileError(f"{root}: no part holds a shard file: nothing to merge")
+    reference = written[0]
+    first = reference.manifest
+    for part in parts:
+        # A part with no contexts (more parts than contexts) never learnt the width: 0.
+        keys = ("model", "hook", "hooks", "context", "include_bos", "tokens", "corpus", "workers") + (("width",) if part.shards else ())
+        for key in keys:
             if part.manifest.get(key) != first.get(key):
-                raise BadFileError(f"{part.folder / 'manifest.json'}: '{key}' is {part.manifest.get(key)!r} but part 0 has "
-                                   f"{first.get(key)!r}: these parts are not one harvest")
-    if any(part.shards for part in parts):
-        _check_encoders(next(part for part in parts if part.shards))
+                raise BadFileError(f"{part.folder / 'manifest.json'}: '{key}' is {part.manifest.get(key)!r} but "
+                                   f"{reference.folder.name} has {first.get(key)!r}: these parts are not one harvest")
+    _check_encoders(reference)
 
     hooks = first.get("hooks") or [first["hook"]]
     names = ["activations"] if len(hooks) == 1 else hooks
@@ -171,7 +176,7 @@ def merge(out, workers: int, contexts_per_shard: int, parts_root=None) -> dict:
             for name in pieces:
                 pieces[name].append(part.rows(name, (c // workers) * rows_per_context, count))
         if metadata is None:
-            metadata = next(part for part in parts if part.shards).shards[0].header["__metadata__"]
+            metadata = reference.shards[0].header["__metadata__"]
         arrays = [np.ascontiguousarray(np.concatenate(pieces[name]), dtype=np.float32) for name in names]
         tokens = np.ascontiguousarray(np.concatenate(pieces["tokens"]), dtype=np.int32)
         rows = len(tokens)

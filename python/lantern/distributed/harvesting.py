@@ -73,6 +73,13 @@ def harvest(out, hook: str, tokens: int, shards: int | None = None, model=None, 
         raise InvalidArgumentError(f"'shards' must be at least 1, not {shards}")
     single = layout == "single" and shards > 1
     merged = harvest_merge.read_manifest(out)
+    split = sorted(p.name for p in out.glob("part-*-of-*")) if out.is_dir() else []
+    if layout == "parts" and merged is not None and shards > 1:
+        raise InvalidArgumentError(f"{out} holds an unsplit harvest (manifest.json): parts beside it would be read twice; "
+                                   "use another out")
+    if layout == "single" and split:
+        raise InvalidArgumentError(f"{out} holds the parts of a split harvest ({split[0]}, ...): a merged harvest beside "
+                                   "them would be read twice; use another out, or layout='parts'")
     if single and merged is not None:
         if merged.get("workers") != 1:
             raise InvalidArgumentError(f"{out / 'manifest.json'}: holds part {merged.get('worker')} of a split harvest, "
@@ -97,8 +104,10 @@ def harvest(out, hook: str, tokens: int, shards: int | None = None, model=None, 
             continue
         shard_request = dict(request, shard=f"{worker}/{shards}", out=str(root))
         submissions[task.remote(shard_request, f"{worker}/{shards}", board, os.getcwd())] = worker
-    cluster.run_tasks(submissions, lambda worker, result: results.__setitem__(worker, result), report, board)
-    ray.kill(board)
+    try:
+        cluster.run_tasks(submissions, lambda worker, result: results.__setitem__(worker, result), report, board)
+    finally:
+        ray.kill(board)
     if not single:
         return {"parts": [results.get(w) for w in range(shards)], "progress": report.state}
     merged = harvest_merge.merge(out, shards, int(request.get("batch", 64)), parts_root=root)

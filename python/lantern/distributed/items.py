@@ -122,8 +122,10 @@ def run(kind: str, name: str, out, requests, common: dict, shards=None, address=
             raise InvalidArgumentError(f"shard {i}/{shards}: {len(texts)} results for {bounds[i][1] - bounds[i][0]} requests")
         _write_atomically(files[i], "".join(t + "\n" for t in texts))
 
-    cluster.run_tasks(submissions, record_shard, report, board)
-    ray.kill(board)
+    try:
+        cluster.run_tasks(submissions, record_shard, report, board)
+    finally:
+        ray.kill(board)
     lines = []
     for path in files:
         lines += path.read_text().splitlines()
