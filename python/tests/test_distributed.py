@@ -83,19 +83,20 @@ def test_more_shards_than_contexts_still_merge_to_the_single_run(distributed, tm
 
 def test_a_rerun_skips_finished_shards(distributed, tmp_path, corpus):
     options = dict(model=MODEL, backend="cpu", corpus=[corpus], byte_tokens=True, context=32, hook=HOOK, tokens=3000)
-    # Part 0 of 2 already finished (by the CLI, as on another machine): only part 1 runs.
+    # Part 0 of 3 already finished (by the CLI, as on another machine): only parts 1 and 2 run, and
+    # without shards= the split is the one found (3, on a cluster of 2 CPUs).
     run_cli("harvest", "--model", MODEL, "--backend", "cpu", "--corpus", corpus, "--byte-tokens", "--context", "32",
-            "--hook", HOOK, "--tokens", "3000", "--shard", "0/2", "--out", tmp_path / "out" / ".parts")
+            "--hook", HOOK, "--tokens", "3000", "--shard", "0/3", "--out", tmp_path / "out" / ".parts")
     states = []
-    distributed.harvest(tmp_path / "out", shards=2, progress=states.append, **options)
-    assert list(states[-1]["workers"]) == ["1/2"] and states[-1]["finished"] == 2
-    assert "2/2 shards done" in distributed.progress_line(states[-1])
+    distributed.harvest(tmp_path / "out", progress=states.append, **options)
+    assert sorted(states[-1]["workers"]) == ["1/3", "2/3"] and states[-1]["finished"] == 3
+    assert "3/3 shards done" in distributed.progress_line(states[-1])
     before = folder_bytes(tmp_path / "out")
     again = []
-    assert distributed.harvest(tmp_path / "out", shards=2, progress=again.append, **options)["complete"]
+    assert distributed.harvest(tmp_path / "out", shards=3, progress=again.append, **options)["complete"]
     assert again == [] and folder_bytes(tmp_path / "out") == before   # recorded as finished: nothing ran
     with pytest.raises(distributed.InvalidArgumentError, match="holds a harvest with other settings \\(tokens 3000, not 2000\\)"):
-        distributed.harvest(tmp_path / "out", shards=2, **dict(options, tokens=2000))
+        distributed.harvest(tmp_path / "out", **dict(options, tokens=2000))
 
     # Requests: a shard whose file is there is not run again; a rerun with other requests is refused.
     requests = [{"token_ids": [2, 5 + i, 9, 11]} for i in range(4)]
@@ -103,7 +104,8 @@ def test_a_rerun_skips_finished_shards(distributed, tmp_path, corpus):
     (tmp_path / "next" / "shards" / "shard-00001-of-00002.jsonl").unlink()
     (tmp_path / "next" / "results.jsonl").unlink()
     rerun = []
-    assert distributed.analyze("next", tmp_path / "next", requests, model=MODEL, backend="cpu", shards=2, progress=rerun.append) == first
+    # No shards=: the rerun continues the earlier split (two shards), whatever the cluster's size.
+    assert distributed.analyze("next", tmp_path / "next", requests, model=MODEL, backend="cpu", progress=rerun.append) == first
     assert list(rerun[-1]["workers"]) == ["1/2"]
     with pytest.raises(distributed.InvalidArgumentError, match="holds a run with other 'requests'"):
         distributed.analyze("next", tmp_path / "next", requests[:3], model=MODEL, backend="cpu", shards=2)
@@ -184,6 +186,19 @@ def test_failures_are_one_line_naming_the_field(distributed, tmp_path, corpus):
         distributed.harvest(tmp_path / "bad", shard="0/2", hook=HOOK, tokens=100, model=MODEL)
     with pytest.raises(distributed.InvalidArgumentError, match="'layout' must be 'single' or 'parts'"):
         distributed.harvest(tmp_path / "bad", layout="merged", hook=HOOK, tokens=100, model=MODEL)
+    with pytest.raises(distributed.InvalidArgumentError, match="'shards' must be at least 1, not 0"):
+        distributed.analyze("next", tmp_path / "bad-shards", [{"token_ids": [2, 5]}], model=MODEL, shards=0)
     with pytest.raises(distributed.InvalidArgumentError, match="'topp' is not a field"):
         distributed.analyze("next", tmp_path / "bad-next", [{"token_ids": [2, 5]}], topp=3, model=MODEL, backend="cpu",
                             progress=lambda state: None)
+
+
+def test_without_ray_the_error_says_how_to_install_it(tmp_path):
+    import subprocess
+    import sys
+    code = ("import sys; sys.modules['ray'] = None\n"   # as if Ray were not installed
+            "import lantern.distributed as ld\n"
+            "try:\n    ld.harvest('out', hook='blocks.1.hook_resid_post', tokens=10)\n"
+            "except ImportError as error:\n    print(error)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert done.stdout.strip() == "lantern.distributed needs Ray: pip install 'lantern[ray]' (or pip install ray)", done.stderr

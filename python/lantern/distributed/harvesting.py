@@ -51,7 +51,8 @@ def harvest(out, hook: str, tokens: int, shards: int | None = None, model=None, 
             keep_parts: bool = False, address=None, progress=None, cpus_per_task: float = 1, max_retries: int = 3,
             **options) -> dict:
     """`lantern harvest` over a Ray cluster: `tokens` rows of `hook` over the corpus into `out`,
-    split into `shards` parts (default: the cluster's CPUs) that run as Ray tasks.
+    split into `shards` parts (default: as many as an earlier run of it left, else the cluster's
+    CPUs) that run as Ray tasks.
 
     layout="single" (default) merges the parts into the files one unsplit `lantern harvest` writes
     (byte for byte: the same shards and manifest.json); layout="parts" leaves `out/part-I-of-N` as
@@ -68,7 +69,9 @@ def harvest(out, hook: str, tokens: int, shards: int | None = None, model=None, 
     if "shard" in request:
         raise InvalidArgumentError("'shard' is chosen by lantern.distributed: give shards=N instead")
     ray = cluster.connect(address)
-    shards = int(shards or cluster.cluster_cpus())
+    if shards is None:
+        shards = _earlier_split(out / STAGING) or _earlier_split(out) or cluster.cluster_cpus()
+    shards = int(shards)
     if shards < 1:
         raise InvalidArgumentError(f"'shards' must be at least 1, not {shards}")
     single = layout == "single" and shards > 1
@@ -114,6 +117,13 @@ def harvest(out, hook: str, tokens: int, shards: int | None = None, model=None, 
     if not keep_parts:
         shutil.rmtree(root)
     return merged
+
+
+def _earlier_split(folder: Path) -> int | None:
+    """N of the parts an earlier run left in `folder` (so that a rerun without shards= continues
+    them on a cluster of another size), or None when there are none or several splits."""
+    counts = {int(p.name.rsplit("-", 1)[1]) for p in folder.glob("part-*-of-*") if p.name.rsplit("-", 1)[1].isdigit()}
+    return counts.pop() if len(counts) == 1 else None
 
 
 def cluster_value(value):

@@ -88,17 +88,23 @@ def run(kind: str, name: str, out, requests, common: dict, shards=None, address=
         raise InvalidArgumentError("'requests' is empty: give at least one request to run")
     out = Path(out).resolve()
     ray = cluster.connect(address)
-    shards = min(int(shards or cluster.cluster_cpus()), len(requests))
-    if shards < 1:
-        raise InvalidArgumentError(f"'shards' must be at least 1, not {shards}")
-    described = {"kind": kind, "name": name, "common": common, "requests": requests, "shards": shards}
-    (out / "shards").mkdir(parents=True, exist_ok=True)
     record = out / "request.json"
+    earlier = None
     if record.exists():
         try:
             earlier = json.loads(record.read_text())
         except ValueError as error:
             raise InvalidArgumentError(f"{record}: not JSON ({error}): use another out") from None
+    # A rerun without shards= continues the earlier split, whatever the cluster's size now.
+    if shards is None:
+        shards = (earlier or {}).get("shards") or cluster.cluster_cpus()
+    shards = int(shards)
+    if shards < 1:
+        raise InvalidArgumentError(f"'shards' must be at least 1, not {shards}")
+    shards = min(shards, len(requests))   # a shard holds one request at least
+    described = {"kind": kind, "name": name, "common": common, "requests": requests, "shards": shards}
+    (out / "shards").mkdir(parents=True, exist_ok=True)
+    if earlier is not None:
         if earlier != described:
             changed = next(k for k in described if earlier.get(k) != described[k])
             raise InvalidArgumentError(f"{out} holds a run with other '{changed}': use another out")
