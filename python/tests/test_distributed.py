@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import time
 
 import pytest
 
@@ -33,12 +34,22 @@ def distributed(ray_cluster):
     return lantern.distributed
 
 
+def write_corpus(folder, lines):
+    path = folder / "corpus.txt"
+    path.write_text("".join(f"Paragraph {i}: the {i % 7}th of many lines of a corpus for the distributed tests.\n\n"
+                            for i in range(lines)))
+    return path
+
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    path = tmp_path_factory.mktemp("corpus") / "corpus.txt"
-    path.write_text("".join(f"Paragraph {i}: the {i % 7}th of many lines of a corpus for the distributed tests.\n\n"
-                            for i in range(2500)))
-    return path
+    return write_corpus(tmp_path_factory.mktemp("corpus"), 2500)
+
+
+@pytest.fixture(scope="module")
+def long_corpus(tmp_path_factory):
+    # 2.4 MB: room for the kill test's harvest however fast the machine.
+    return write_corpus(tmp_path_factory.mktemp("long-corpus"), 30000)
 
 
 def folder_bytes(folder):
@@ -111,9 +122,16 @@ def test_a_rerun_skips_finished_shards(distributed, tmp_path, corpus):
         distributed.analyze("next", tmp_path / "next", requests[:3], model=MODEL, backend="cpu", shards=2)
 
 
-def test_a_killed_worker_is_retried_and_the_harvest_unchanged(distributed, tmp_path, corpus):
-    options = dict(model=MODEL, backend="cpu", corpus=[corpus], byte_tokens=True, context=32, batch=16, hook=HOOK,
-                   tokens=150_000)
+def test_a_killed_worker_is_retried_and_the_harvest_unchanged(lantern, distributed, tmp_path, long_corpus):
+    corpus = long_corpus
+    options = dict(model=MODEL, backend="cpu", corpus=[corpus], byte_tokens=True, context=32, batch=16, hook=HOOK)
+    # Long enough that each part runs for seconds on this machine, so that the kill lands mid-part:
+    # the tokens are sized from this machine's rate.
+    start = time.perf_counter()
+    lantern.harvest(tmp_path / "rate", tokens=20_000, progress=lambda *report: None, **options)
+    rate = 20_000 / (time.perf_counter() - start)
+    tokens = int(min(max(rate * 2.5, 100_000), 2_000_000)) // 1000 * 1000
+    options["tokens"] = tokens
     killed = []
 
     def kill_one_mid_shard(state):
@@ -126,9 +144,9 @@ def test_a_killed_worker_is_retried_and_the_harvest_unchanged(distributed, tmp_p
     distributed.harvest(tmp_path / "killed", shards=2, progress=lambda s: (states.append(s), kill_one_mid_shard(s)), **options)
     assert killed, "no shard was seen running: the harvest was too short to kill a worker in"
     assert states[-1]["workers"][killed[0]]["starts"] >= 2   # Ray ran the killed shard again
-    assert states[-1]["per_second"] > 0 and states[-1]["done"] == 150_000
+    assert states[-1]["per_second"] > 0 and states[-1]["done"] == tokens
     run_cli("harvest", "--model", MODEL, "--backend", "cpu", "--corpus", corpus, "--byte-tokens", "--context", "32",
-            "--batch", "16", "--hook", HOOK, "--tokens", "150000", "--out", tmp_path / "single")
+            "--batch", "16", "--hook", HOOK, "--tokens", tokens, "--out", tmp_path / "single")
     assert folder_bytes(tmp_path / "killed") == folder_bytes(tmp_path / "single")
 
 
