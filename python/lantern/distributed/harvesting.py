@@ -94,7 +94,6 @@ def harvest(out, hook: str, tokens: int, shards: int | None = None, model=None, 
             return merged   # finished and recorded: nothing to run again
         raise InvalidArgumentError(f"{out} holds an unfinished unsplit harvest: continue it with `lantern harvest` "
                                    "(or shards=1) or use another out")
-    single = layout == "single" and shards > 1
     root = out / STAGING if single else out
     board = cluster.new_board()
     report = cluster.Progress(f"harvest {hook}", shards, "tokens", progress)

@@ -33,7 +33,7 @@ def _model(model, backend):
     from ..model import Model
     key = ("model", model, backend)
     if key not in _loaded:
-        _loaded[key] = Model.load(model, backend=backend) if model is not None else Model.load(backend=backend)
+        _loaded[key] = Model.load(model, backend=backend)
     return _loaded[key]
 
 
