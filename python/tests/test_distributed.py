@@ -166,6 +166,37 @@ def test_graphs_are_the_single_runs_json(distributed, models, tmp_path):
     assert index["complete"] and [s["count"] for s in index["shards"]] == [2, 2]
 
 
+def test_a_killed_worker_is_retried_and_the_graphs_unchanged(distributed, models, tmp_path):
+    """The requests' path: the killed shard runs again on a fresh worker (its model loaded anew), and
+    only then is its file written."""
+    model = models["gemma3_tiny"]
+    transcoders = FIXTURES / "graphs" / "gemma3_tiny" / "transcoders"
+    timeless = lambda text: re.sub(r'"create_time_ms":[0-9]+', '"create_time_ms":0', text)
+    single = lambda prompt: timeless(model.analyze_json("graph", transcoders=transcoders, token_ids=prompt, batch_size=8))
+    prompts = [[2, 3 + i % 40, 5 + i % 17, 7 + i % 29] for i in range(400)]
+    # Enough prompts that each shard runs for seconds on this machine, so that the kill lands mid-shard.
+    start = time.perf_counter()
+    expected = [single(p) for p in prompts[:6]]
+    count = int(min(max(4.0 / ((time.perf_counter() - start) / 6), 12), len(prompts)))
+    prompts = prompts[:count]
+    killed = []
+
+    def kill_one_mid_shard(state):
+        for key, shard in state["workers"].items():
+            if not killed and shard.get("running") and 0 < shard["done"] < shard["total"] // 2:
+                os.kill(shard["pid"], signal.SIGKILL)
+                killed.append(key)
+
+    states = []
+    distributed.graphs(tmp_path / "graphs", prompts, transcoders, model=model.cfg.source, backend="cpu", shards=2,
+                       batch_size=8, progress=lambda s: (states.append(s), kill_one_mid_shard(s)))
+    assert killed, "no shard was seen running: too few prompts to kill a worker in"
+    assert states[-1]["workers"][killed[0]]["starts"] >= 2 and states[-1]["done"] == count
+    lines = (tmp_path / "graphs" / "results.jsonl").read_text().splitlines()
+    expected += [single(p) for p in prompts[6:]]
+    assert [timeless(line) for line in lines] == expected
+
+
 def test_scans_and_evaluations_are_the_single_runs_json(distributed, lantern, tmp_path, corpus):
     common = dict(model=MODEL, backend="cpu")
     scan = dict(corpus=[corpus], byte_tokens=True, context=32, tokens=128, examples=3, **common)
