@@ -144,7 +144,7 @@ def test_a_killed_worker_is_retried_and_the_harvest_unchanged(lantern, distribut
     distributed.harvest(tmp_path / "killed", shards=2, progress=lambda s: (states.append(s), kill_one_mid_shard(s)), **options)
     assert killed, "no shard was seen running: the harvest was too short to kill a worker in"
     assert states[-1]["workers"][killed[0]]["starts"] >= 2   # Ray ran the killed shard again
-    assert states[-1]["per_second"] > 0 and states[-1]["done"] == tokens
+    assert states[-1]["tokens_per_second"] > 0 and states[-1]["done"] == states[-1]["tokens"] == tokens
     run_cli("harvest", "--model", MODEL, "--backend", "cpu", "--corpus", corpus, "--byte-tokens", "--context", "32",
             "--batch", "16", "--hook", HOOK, "--tokens", tokens, "--out", tmp_path / "single")
     assert folder_bytes(tmp_path / "killed") == folder_bytes(tmp_path / "single")
@@ -192,6 +192,9 @@ def test_a_killed_worker_is_retried_and_the_graphs_unchanged(distributed, models
                        batch_size=8, progress=lambda s: (states.append(s), kill_one_mid_shard(s)))
     assert killed, "no shard was seen running: too few prompts to kill a worker in"
     assert states[-1]["workers"][killed[0]]["starts"] >= 2 and states[-1]["done"] == count
+    assert states[-1]["tokens"] == 4 * count and states[-1]["tokens_per_second"] > 0
+    assert re.fullmatch(rf"graph: 2/2 shards done, 0 running; {count}/{count} requests \({4 * count} tokens\), "
+                        r"[0-9]+ tokens/s across the cluster", distributed.progress_line(states[-1]))
     lines = (tmp_path / "graphs" / "results.jsonl").read_text().splitlines()
     expected += [single(p) for p in prompts[6:]]
     assert [timeless(line) for line in lines] == expected
@@ -203,7 +206,9 @@ def test_scans_and_evaluations_are_the_single_runs_json(distributed, lantern, tm
     quiet = dict(progress=lambda state: None, shards=2)
 
     requests = [{"sae": SAE_DIR, "by": by, "count": 4} for by in ("density", "max", "mean")]
-    got = distributed.jobs("features top", tmp_path / "features", requests, **quiet, **scan)
+    states = []
+    got = distributed.jobs("features top", tmp_path / "features", requests, **dict(quiet, progress=states.append), **scan)
+    assert states[-1]["tokens"] == sum(result["tokens"] for result in got) > 0   # the tokens each scan read
     lines = (tmp_path / "features" / "results.jsonl").read_text().splitlines()
     assert [json.loads(line) for line in lines] == got
     assert lines == [lantern.cli.job_json("features top", **r, **scan) for r in requests]

@@ -48,17 +48,18 @@ class Board:
         self.shards = {}
 
     def start(self, key, pid, node):
-        entry = self.shards.setdefault(key, {"starts": 0, "done": 0, "total": 0, "first": None, "finished": False})
+        entry = self.shards.setdefault(key, {"starts": 0, "done": 0, "total": 0, "tokens": 0, "first_tokens": None,
+                                             "finished": False})
         entry.update(starts=entry["starts"] + 1, pid=pid, node=node, running=True)
 
-    def report(self, key, done, total):
+    def report(self, key, done, total, tokens):
         entry = self.shards[key]
-        if entry["first"] is None:
-            entry["first"] = done   # what an earlier run had finished: not this run's work
-        entry.update(done=done, total=total)
+        if entry["first_tokens"] is None:
+            entry["first_tokens"] = tokens   # what an earlier run had finished: not this run's work
+        entry.update(done=done, total=total, tokens=tokens)
 
-    def finish(self, key, done, total):
-        self.report(key, done, total)
+    def finish(self, key, done, total, tokens):
+        self.report(key, done, total, tokens)
         self.shards[key].update(running=False, finished=True)
 
     def snapshot(self):
@@ -77,26 +78,28 @@ def new_board():
 
 
 class Reporter:
-    """The shard's side of the board: (done, total) at most every REPORT_EVERY seconds."""
+    """The shard's side of the board, at most every REPORT_EVERY seconds: (done, total) of the
+    shard's units (a harvest's rows, a list's requests) and the tokens they hold (a harvest's rows
+    are tokens: `tokens` left out means `done`). Its signature is a job's progress callback's."""
 
     def __init__(self, board, key):
         import socket
         self.board, self.key, self.last = board, key, 0.0
-        self.done = self.total = 0
+        self.done = self.total = self.tokens = 0
         board.start.remote(key, os.getpid(), socket.gethostname())
 
-    def __call__(self, done, total, _label=""):
+    def __call__(self, done, total, _label="", tokens=None):
         self.done, self.total = int(done), int(total)
+        self.tokens = self.done if tokens is None else int(tokens)
         now = time.monotonic()
         if now - self.last >= REPORT_EVERY:
             self.last = now
-            self.board.report.remote(self.key, self.done, self.total)
+            self.board.report.remote(self.key, self.done, self.total, self.tokens)
 
-    def finish(self, done=None, total=None):
+    def finish(self):
         ray = ray_module()
         # Waited for, so that the board says "finished" before the driver hears the result.
-        ray.get(self.board.finish.remote(self.key, self.done if done is None else done,
-                                         self.total if total is None else total))
+        ray.get(self.board.finish.remote(self.key, self.done, self.total, self.tokens))
 
 
 class Progress:
@@ -111,16 +114,16 @@ class Progress:
         self.state = {}
 
     def update(self, shards: dict, final: bool = False) -> dict:
-        done = sum(s["done"] for s in shards.values())
-        fresh = sum(s["done"] - (s["first"] or 0) for s in shards.values())
+        fresh = sum(s["tokens"] - (s["first_tokens"] or 0) for s in shards.values())
         elapsed = max(time.monotonic() - self.start, 1e-9)
         self.state = {
             "subject": self.subject, "shards": self.count,
             "finished": self.skipped + sum(1 for s in shards.values() if s["finished"]),
             "running": sum(1 for s in shards.values() if s.get("running")),
-            "unit": self.unit, "done": done, "total": sum(s["total"] for s in shards.values()),
-            "per_second": fresh / elapsed, "seconds": elapsed,
-            "workers": {key: dict(s) for key, s in shards.items()},
+            "unit": self.unit, "done": sum(s["done"] for s in shards.values()),
+            "total": sum(s["total"] for s in shards.values()),
+            "tokens": sum(s["tokens"] for s in shards.values()), "tokens_per_second": fresh / elapsed,
+            "seconds": elapsed, "workers": {key: dict(s) for key, s in shards.items()},
         }
         if self.callback is not None:
             self.callback(self.state)
@@ -136,8 +139,9 @@ class Progress:
 def progress_line(state: dict) -> str:
     """A progress state as the line the driver prints."""
     s = state
-    return (f"{s['subject']}: {s['finished']}/{s['shards']} shards done, {s['running']} running; "
-            f"{s['done']}/{s['total']} {s['unit']}, {s['per_second']:.0f} {s['unit']}/s across the cluster")
+    counted = f"{s['done']}/{s['total']} {s['unit']}" + ("" if s["unit"] == "tokens" else f" ({s['tokens']} tokens)")
+    return (f"{s['subject']}: {s['finished']}/{s['shards']} shards done, {s['running']} running; {counted}, "
+            f"{s['tokens_per_second']:.0f} tokens/s across the cluster")
 
 
 def run_tasks(submissions: dict, on_result, progress: Progress, board) -> None:

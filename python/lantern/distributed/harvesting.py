@@ -28,7 +28,8 @@ def _harvest_part(request: dict, key: str, board, cwd: str):
         os.chdir(cwd)   # relative corpus and model paths mean what they meant to the driver
     report = cluster.Reporter(board, key)
     result = cli.job("harvest", progress=report, **request)
-    report.finish(result["rows"], result["rows"])
+    report(result["rows"], result["rows"])
+    report.finish()
     return result
 
 

@@ -51,8 +51,8 @@ def _run_shard(kind: str, name: str, requests: list, common: dict, key: str, boa
     if os.path.isdir(cwd):
         os.chdir(cwd)
     report = cluster.Reporter(board, key)
-    report(0, len(requests))
-    texts = []
+    report(0, len(requests), tokens=0)
+    texts, tokens = [], 0
     for request in requests:
         if kind == ANALYSIS:
             model = _model(common.get("model"), common.get("backend", "auto"))
@@ -61,9 +61,32 @@ def _run_shard(kind: str, name: str, requests: list, common: dict, key: str, boa
                                             **request))
         else:
             texts.append(cli.job_json(name, progress=lambda *_: None, **dict(common, **request)))
-        report(len(texts), len(requests))
-    report.finish(len(texts), len(requests))
+        tokens += tokens_in(request, texts[-1])
+        report(len(texts), len(requests), tokens=tokens)
+    report.finish()
     return texts
+
+
+def tokens_in(request: dict, text: str) -> int:
+    """The tokens a request ran over, for the progress's rate: its token ids, or what its result
+    says it read (a scan's tokens, an evaluation's rows, a graph's prompt tokens); 0 if neither."""
+    if isinstance(request.get("token_ids"), list):
+        return len(request["token_ids"])
+    try:
+        result = json.loads(text)
+    except ValueError:
+        return 0
+    if not isinstance(result, dict):
+        return 0
+    metadata = result.get("metadata") if isinstance(result.get("metadata"), dict) else {}
+    for value in (result.get("tokens"), result.get("rows"), metadata.get("prompt_tokens")):
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, int):
+            return value
+        if isinstance(value, list):
+            return len(value)
+    return 0
 
 
 def _shard_bounds(count: int, shards: int) -> list:
