@@ -25,11 +25,11 @@ from .cluster import progress_line
 from .harvesting import harvest
 from .items import ANALYSIS, JOB, run as _run
 
-__all__ = ["progress_line", "harvest", "analyze", "jobs", "graphs", "features_top", "neurons_top", "sae_eval", "transcoder_eval"]
+__all__ = ["LanternError", "InvalidArgumentError", "progress_line", "harvest", "analyze", "jobs", "graphs", "features_top", "neurons_top", "sae_eval", "transcoder_eval"]
 
 
 def analyze(analysis: str, out, requests, model=None, backend=None, saes=(), tuned=None, transcoders=None, shards=None,
-            address=None, progress=None, **options) -> list:
+            address=None, progress=None, cpus_per_task: float = 1, max_retries: int = 3, **options) -> list:
     """Analysis `analysis` (as `Model.analyze` runs it) once per request in `requests` (dicts of
     its fields, e.g. {"prompt": ...}; `options` are fields every request shares) on a model that
     each worker loads once and keeps; `saes` are SAE paths. Returns the results in order; they are
@@ -37,13 +37,17 @@ def analyze(analysis: str, out, requests, model=None, backend=None, saes=(), tun
     common = {"model": model, "backend": backend or "auto", "saes": [str(s) for s in saes], "tuned": tuned,
               "transcoders": transcoders}
     return _run(ANALYSIS, analysis, out, [dict(options, **r) for r in requests], common, shards=shards, address=address,
-                progress=progress)
+                progress=progress, cpus_per_task=cpus_per_task, max_retries=max_retries)
 
 
-def jobs(name: str, out, requests, shards=None, address=None, progress=None, **common) -> list:
+def jobs(name: str, out, requests, shards=None, address=None, progress=None, cpus_per_task: float = 1, max_retries: int = 3,
+         **common) -> list:
     """Job `name` (as `lantern.cli.job` runs it) once per request in `requests` (dicts of its
-    fields; `common` holds the fields they share). Returns the results in order."""
-    return _run(JOB, name, out, list(requests), common, shards=shards, address=address, progress=progress)
+    fields; `common` holds the fields they share). Returns the results in order. Each shard is a
+    Ray task asking for `cpus_per_task` CPUs, run again up to `max_retries` times when its worker
+    dies."""
+    return _run(JOB, name, out, list(requests), common, shards=shards, address=address, progress=progress,
+                cpus_per_task=cpus_per_task, max_retries=max_retries)
 
 
 def graphs(out, prompts, transcoders, model=None, backend=None, shards=None, address=None, progress=None, **options) -> list:
