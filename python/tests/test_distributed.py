@@ -256,3 +256,34 @@ def test_without_ray_the_error_says_how_to_install_it(tmp_path):
             "except ImportError as error:\n    print(error)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert done.stdout.strip() == "lantern.distributed needs Ray: pip install 'lantern[ray]' (or pip install ray)", done.stderr
+
+
+def test_the_merge_refuses_parts_that_are_not_one_harvest(tmp_path, corpus):
+    """The merge alone (no Ray): parts of other harvests, an unfinished part, or files the engine
+    would write differently are refused in one line instead of merged into other bytes."""
+    from lantern.distributed import harvest_merge
+    for worker in range(2):
+        run_cli("harvest", "--model", MODEL, "--backend", "cpu", "--corpus", corpus, "--byte-tokens", "--context", "32",
+                "--batch", "4", "--hook", HOOK, "--tokens", "400", "--shard", f"{worker}/2", "--out", tmp_path / "parts")
+    part = tmp_path / "parts" / "part-1-of-2" / "manifest.json"
+    original = part.read_bytes()
+    assert harvest_merge.manifest_bytes(json.loads(original)) == original   # the engine's own encoding
+
+    edited = json.loads(original)
+    edited["model"] = "another-model"
+    part.write_bytes(harvest_merge.manifest_bytes(edited))
+    with pytest.raises(harvest_merge.BadFileError, match="'model' is 'another-model' but part-0-of-2 has .*not one harvest"):
+        harvest_merge.merge(tmp_path / "merged", 2, 4, parts_root=tmp_path / "parts")
+
+    edited = json.loads(original)
+    edited["complete"] = False
+    part.write_bytes(harvest_merge.manifest_bytes(edited))
+    with pytest.raises(harvest_merge.InvalidArgumentError, match="part 1 of 2 is not complete"):
+        harvest_merge.merge(tmp_path / "merged", 2, 4, parts_root=tmp_path / "parts")
+
+    part.write_bytes(original)
+    first = tmp_path / "parts" / "part-0-of-2" / "manifest.json"
+    first.write_text(json.dumps(json.loads(first.read_text()), indent=4))   # the same manifest, other bytes
+    with pytest.raises(harvest_merge.BadFileError, match="writes manifests differently"):
+        harvest_merge.merge(tmp_path / "merged", 2, 4, parts_root=tmp_path / "parts")
+    assert not (tmp_path / "merged" / "manifest.json").exists()
