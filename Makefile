@@ -46,6 +46,8 @@ test-python:
 	python3 -c "import numpy, pytest" 2>/dev/null || PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q numpy pytest
 	# torch: torch mode and the TransformerLens-style notebook (python/examples) are tested too.
 	python3 -c "import torch" 2>/dev/null || PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q torch
+	# ray: lantern.distributed's tests start a local Ray cluster.
+	python3 -c "import ray" 2>/dev/null || PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q ray
 	swift build $(RELEASE) -Xswiftc -enable-testing --product lantern
 	LANTERN_SWIFT_FLAGS="$(RELEASE) -Xswiftc -enable-testing" PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q ./python
 	python3 -m pytest -q python/tests
