@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+import lantern
+
 from conftest import FIXTURES, SAE_DIR, run_cli
 
 MODEL = FIXTURES / "gemma2_tiny"
@@ -254,7 +256,10 @@ def test_without_ray_the_error_says_how_to_install_it(tmp_path):
             "import lantern.distributed as ld\n"
             "try:\n    ld.harvest('out', hook='blocks.1.hook_resid_post', tokens=10)\n"
             "except ImportError as error:\n    print(error)\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    # The child finds this same package (installed, or on a relative PYTHONPATH from elsewhere).
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(lantern.__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([package_root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env)
     assert done.stdout.strip() == "lantern.distributed needs Ray: pip install 'lantern[ray]' (or pip install ray)", done.stderr
 
 
