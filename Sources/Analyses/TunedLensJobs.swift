@@ -97,14 +97,20 @@ public struct LensTrainRequest: JobRequest {
     public static let name = "lens train"
     public static let summary = "Train a tuned lens (Belrose et al. 2023): one affine translator per layer, minimising KL(final ‖ lens)."
     public static let out = Field("out", .string(choices: []), "Output folder.")
-    public static let tokens = Field("tokens", .integer(1...JobFields.maxCount), "Training tokens (positions; BOS left out).")
+    public static let tokens = Field("tokens", .integer(0...JobFields.maxCount),
+                                     "Training tokens (positions; BOS left out); 0 keeps the start (a least-squares fit) as it is.")
+    public static let start = Field("init", .string(choices: []), default: "zero",
+                                    "Where the translators start: zero (the logit lens, as the paper), least-squares (each the affine map that best predicts the last residual, fitted on --init-tokens), or a lens folder.")
+    public static let initTokens = Field("init-tokens", .integer(1...JobFields.maxCount), default: "16384",
+                                         "Tokens the least-squares start is fitted on (positions; BOS left out).")
     public static let batch = Field("batch", .integer(1...1_000_000), default: "4", "Contexts per Adam step.")
     public static let lr = Field("lr", .number(0...10), default: "0.01",
                                  "Adam learning rate (the weights take lr/√d, each bias lr × its layer's residual RMS).")
     public static let stride = Field("stride", .integer(1...1 << 20), default: "1",
                                      "Use every N-th context of the corpus (spreads a short run over more of the text).")
     public static let dtype = Field("dtype", .string(choices: ["f16", "f32"]), default: "f16", "Storage of the saved parameters: f16 or f32.")
-    public static let fields = JobModel.fields + [JobFields.corpus, JobFields.byteTokens, out, tokens, LensFields.context, batch, lr, stride, dtype]
+    public static let fields = JobModel.fields + [JobFields.corpus, JobFields.byteTokens, out, tokens, LensFields.context, batch, lr, stride, dtype,
+                                                  start, initTokens]
 
     public var model: JobModel
     public var corpus: CorpusSource
@@ -115,10 +121,13 @@ public struct LensTrainRequest: JobRequest {
     public var lr: Float
     public var stride: Int
     public var dtype: String
+    /// "zero", "least-squares" or a lens folder.
+    public var start: String
+    public var initTokens: Int
     public var frontEnd = JobFrontEnd()
 
     public init(model: JobModel = JobModel(), corpus: CorpusSource = CorpusSource(), out: String, tokens: Int, context: Int = 128,
-                batch: Int = 4, lr: Float = 1e-2, stride: Int = 1, dtype: String = "f16") {
+                batch: Int = 4, lr: Float = 1e-2, stride: Int = 1, dtype: String = "f16", start: String = "zero", initTokens: Int = 16384) {
         self.model = model
         self.corpus = corpus
         self.out = out
@@ -128,6 +137,8 @@ public struct LensTrainRequest: JobRequest {
         self.lr = lr
         self.stride = stride
         self.dtype = dtype
+        self.start = start
+        self.initTokens = initTokens
     }
 
     public init(json: RequestFields) throws {
@@ -136,7 +147,8 @@ public struct LensTrainRequest: JobRequest {
                   out: try JobFields.required(try json.string(Self.out), Self.out),
                   tokens: try JobFields.required(try json.int(Self.tokens), Self.tokens), context: try json.int(LensFields.context) ?? 128,
                   batch: try json.int(Self.batch) ?? 4, lr: try json.double(Self.lr).map(Float.init) ?? 1e-2,
-                  stride: try json.int(Self.stride) ?? 1, dtype: try json.string(Self.dtype) ?? "f16")
+                  stride: try json.int(Self.stride) ?? 1, dtype: try json.string(Self.dtype) ?? "f16",
+                  start: try json.string(Self.start) ?? "zero", initTokens: try json.int(Self.initTokens) ?? 16384)
     }
 
     public func validate() throws {
@@ -146,6 +158,38 @@ public struct LensTrainRequest: JobRequest {
         try frontEnd.check(lr, Self.lr, above: true)
         try frontEnd.check(stride, Self.stride)
         if !["f16", "f32"].contains(dtype) { throw AnalysisError.invalid("\(frontEnd.name(Self.dtype)) must be f16 or f32, got '\(dtype)'") }
+        try frontEnd.check(initTokens, Self.initTokens)
+        if !["zero", "least-squares"].contains(start), !FileManager.default.fileExists(atPath: (start as NSString).appendingPathComponent("config.json")) {
+            throw AnalysisError.invalid("\(frontEnd.name(Self.start)) must be zero, least-squares or a tuned lens folder (with config.json), got '\(start)'")
+        }
+        if tokens == 0, start == "zero" {
+            throw AnalysisError.invalid("\(frontEnd.name(Self.tokens)) 0 trains nothing: give tokens, or \(frontEnd.name(Self.start)) least-squares to save the fit")
+        }
+    }
+
+    /// The lens training starts from, and what the start cost.
+    func startingLens(_ loaded: LanternModel, monitor: AnalysisMonitor) throws -> (lens: TunedLens, notes: [String: Any]) {
+        let name = (loaded.source as NSString).lastPathComponent
+        switch start {
+        case "zero":
+            return (TunedLens(for: loaded.transformer, name: name), ["init": "zero"])
+        case "least-squares":
+            var source = corpus
+            source.notice = frontEnd.notice
+            let begin = Date()
+            let lens = try TunedLensFit.fit(model: loaded.transformer, packer: try source.packer(for: loaded, length: context),
+                                            options: .init(tokens: initTokens, context: context), name: name) { done, total in
+                try monitor.step(done, of: total, JobProgress.label("lens fit", "least-squares start, \(done)/\(total) tokens"))
+            }
+            let seconds = Date().timeIntervalSince(begin)
+            frontEnd.notice(String(format: "least-squares start fitted on %d tokens in %.0fs", initTokens, seconds))
+            return (lens, ["init": "least-squares", "init_tokens": initTokens, "init_seconds": Int(seconds.rounded())])
+        default:
+            var lens = try TunedLens.load(directory: start)
+            try lens.check(against: loaded.transformer.config)
+            lens.config.baseModel = name
+            return (lens, ["init": (start as NSString).lastPathComponent])
+        }
     }
 
     public func run(monitor: AnalysisMonitor) throws -> LensTrainResult {
@@ -153,27 +197,29 @@ public struct LensTrainRequest: JobRequest {
         var source = corpus
         source.notice = frontEnd.notice
         let options = TunedLensTrainer.Options(tokens: tokens, context: context, contextsPerStep: batch, learningRate: lr, contextStride: stride)
-        let trainer = try TunedLensTrainer(model: loaded.transformer, packer: try source.packer(for: loaded, length: context), options: options)
-        var lens = TunedLens(for: loaded.transformer, name: (loaded.source as NSString).lastPathComponent)
+        var (lens, startNotes) = try startingLens(loaded, monitor: monitor)
         let start = Date()
         var last: TunedLensTrainer.Step?
-        try trainer.train(&lens) { step in
-            last = step
-            let mean = step.kl.reduce(0, +) / Double(step.kl.count)
-            let rate = Double(step.tokens) / max(Date().timeIntervalSince(start), 1e-9)
-            try monitor.step(step.step, of: step.steps, JobProgress.label(
-                "lens train", String(format: "step %d/%d, mean KL %.3f nats, %.1f tokens/s", step.step, step.steps, mean, rate)))
+        if tokens > 0 {
+            let trainer = try TunedLensTrainer(model: loaded.transformer, packer: try source.packer(for: loaded, length: context), options: options)
+            try trainer.train(&lens) { step in
+                last = step
+                let mean = step.kl.reduce(0, +) / Double(step.kl.count)
+                let rate = Double(step.tokens) / max(Date().timeIntervalSince(start), 1e-9)
+                try monitor.step(step.step, of: step.steps, JobProgress.label(
+                    "lens train", String(format: "step %d/%d, mean KL %.3f nats, %.1f tokens/s", step.step, step.steps, mean, rate)))
+            }
         }
         let seconds = Date().timeIntervalSince(start)
         let files = try source.resolvedFiles().map { ($0 as NSString).lastPathComponent }
-        let training: [String: Any] = [
-            "tokens": last?.tokens ?? 0, "steps": options.steps, "context": context, "contexts_per_step": batch, "context_stride": stride,
+        let training: [String: Any] = startNotes.merging([
+            "tokens": last?.tokens ?? 0, "steps": tokens > 0 ? options.steps : 0, "context": context, "contexts_per_step": batch, "context_stride": stride,
             "lr": Double(lr), "corpus": files, "seconds": Int(seconds.rounded()), "dtype": dtype, "last_step_kl": last?.kl ?? [],
-        ]
+        ]) { a, _ in a }
         try lens.save(directory: out, dtype: dtype == "f16" ? .f16 : .f32, extra: ["lantern_training": training])
         frontEnd.notice(String(format: "trained %d translators on %d tokens in %.0fs; wrote %@ (measure it: lantern lens eval --tuned %@ --corpus HELD-OUT)",
                                lens.config.layerCount, last?.tokens ?? 0, seconds, out, out))
-        return LensTrainResult(out: out, translators: lens.config.layerCount, tokens: last?.tokens ?? 0, steps: options.steps,
+        return LensTrainResult(out: out, translators: lens.config.layerCount, tokens: last?.tokens ?? 0, steps: tokens > 0 ? options.steps : 0,
                                lastStepKL: last?.kl ?? [], seconds: seconds)
     }
 }

@@ -8,7 +8,8 @@ struct LensTrain: ParsableCommand {
         commandName: "train",
         abstract: LensTrainRequest.summary,
         discussion: """
-            Translators start at zero (the logit lens) and are trained with Adam on the model's own activations \
+            Translators start at zero (the logit lens), at a least-squares fit (--init least-squares: each the affine \
+            map that best predicts the last residual, in seconds) or at another lens, and are trained with Adam on the model's own activations \
             over the corpus (contexts of --context tokens, BOS first, BOS positions left out). Each token costs two \
             products with the unembedding per layer, so on a CPU this is slow for large vocabularies: Gemma 3 270M \
             (vocab 262,144, ≈ 12 GFLOP per token) trains at about 2 tokens per CPU-second (4–5 tokens/s on 2 idle cores). Writes OUT/config.json (the tuned-lens package's \
@@ -40,9 +41,15 @@ struct LensTrain: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp(LensTrainRequest.dtype))
     var dtype = "f16"
 
+    @Option(name: .customLong("init"), help: ArgumentHelp(LensTrainRequest.start))
+    var start = "zero"
+
+    @Option(name: .customLong("init-tokens"), help: ArgumentHelp(LensTrainRequest.initTokens))
+    var initTokens = 16384
+
     var request: LensTrainRequest {
         LensTrainRequest(model: model.job, corpus: corpus.source, out: out, tokens: tokens, context: context, batch: batch, lr: lr,
-                         stride: stride, dtype: dtype)
+                         stride: stride, dtype: dtype, start: start, initTokens: initTokens)
     }
 
     func validate() throws { try JobOutput.validate(request) }
