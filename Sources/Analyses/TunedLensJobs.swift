@@ -101,6 +101,9 @@ public struct LensTrainRequest: JobRequest {
                                      "Training tokens (positions; BOS left out); 0 keeps the start (a least-squares fit) as it is.")
     public static let start = Field("init", .string(choices: []), default: "zero",
                                     "Where the translators start: zero (the logit lens, as the paper), least-squares (each the affine map that best predicts the last residual, fitted on --init-tokens), or a lens folder.")
+    public static let checkpointEvery = Field("checkpoint-every", .integer(1...1_000_000), default: "10",
+                                              "Save OUT/checkpoint.safetensors every N steps (and after the last, and when cancelled).")
+    public static let resume = Field("resume", .boolean, default: "false", "Continue the run whose checkpoint is in OUT (same settings).")
     public static let initTokens = Field("init-tokens", .integer(1...JobFields.maxCount), default: "16384",
                                          "Tokens the least-squares start is fitted on (positions; BOS left out).")
     public static let batch = Field("batch", .integer(1...1_000_000), default: "4", "Contexts per Adam step.")
@@ -110,7 +113,7 @@ public struct LensTrainRequest: JobRequest {
                                      "Use every N-th context of the corpus (spreads a short run over more of the text).")
     public static let dtype = Field("dtype", .string(choices: ["f16", "f32"]), default: "f16", "Storage of the saved parameters: f16 or f32.")
     public static let fields = JobModel.fields + [JobFields.corpus, JobFields.byteTokens, out, tokens, LensFields.context, batch, lr, stride, dtype,
-                                                  start, initTokens]
+                                                  start, initTokens, checkpointEvery, resume]
 
     public var model: JobModel
     public var corpus: CorpusSource
@@ -124,10 +127,13 @@ public struct LensTrainRequest: JobRequest {
     /// "zero", "least-squares" or a lens folder.
     public var start: String
     public var initTokens: Int
+    public var checkpointEvery: Int
+    public var resume: Bool
     public var frontEnd = JobFrontEnd()
 
     public init(model: JobModel = JobModel(), corpus: CorpusSource = CorpusSource(), out: String, tokens: Int, context: Int = 128,
-                batch: Int = 4, lr: Float = 1e-2, stride: Int = 1, dtype: String = "f16", start: String = "zero", initTokens: Int = 16384) {
+                batch: Int = 4, lr: Float = 1e-2, stride: Int = 1, dtype: String = "f16", start: String = "zero", initTokens: Int = 16384,
+                checkpointEvery: Int = 10, resume: Bool = false) {
         self.model = model
         self.corpus = corpus
         self.out = out
@@ -139,6 +145,8 @@ public struct LensTrainRequest: JobRequest {
         self.dtype = dtype
         self.start = start
         self.initTokens = initTokens
+        self.checkpointEvery = checkpointEvery
+        self.resume = resume
     }
 
     public init(json: RequestFields) throws {
@@ -148,7 +156,8 @@ public struct LensTrainRequest: JobRequest {
                   tokens: try JobFields.required(try json.int(Self.tokens), Self.tokens), context: try json.int(LensFields.context) ?? 128,
                   batch: try json.int(Self.batch) ?? 4, lr: try json.double(Self.lr).map(Float.init) ?? 1e-2,
                   stride: try json.int(Self.stride) ?? 1, dtype: try json.string(Self.dtype) ?? "f16",
-                  start: try json.string(Self.start) ?? "zero", initTokens: try json.int(Self.initTokens) ?? 16384)
+                  start: try json.string(Self.start) ?? "zero", initTokens: try json.int(Self.initTokens) ?? 16384,
+                  checkpointEvery: try json.int(Self.checkpointEvery) ?? 10, resume: try json.bool(Self.resume) ?? false)
     }
 
     public func validate() throws {
@@ -159,6 +168,7 @@ public struct LensTrainRequest: JobRequest {
         try frontEnd.check(stride, Self.stride)
         if !["f16", "f32"].contains(dtype) { throw AnalysisError.invalid("\(frontEnd.name(Self.dtype)) must be f16 or f32, got '\(dtype)'") }
         try frontEnd.check(initTokens, Self.initTokens)
+        try frontEnd.check(checkpointEvery, Self.checkpointEvery)
         if !["zero", "least-squares"].contains(start), !FileManager.default.fileExists(atPath: (start as NSString).appendingPathComponent("config.json")) {
             throw AnalysisError.invalid("\(frontEnd.name(Self.start)) must be zero, least-squares or a tuned lens folder (with config.json), got '\(start)'")
         }
@@ -197,12 +207,25 @@ public struct LensTrainRequest: JobRequest {
         var source = corpus
         source.notice = frontEnd.notice
         let options = TunedLensTrainer.Options(tokens: tokens, context: context, contextsPerStep: batch, learningRate: lr, contextStride: stride)
-        var (lens, startNotes) = try startingLens(loaded, monitor: monitor)
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let checkpointPath = (out as NSString).appendingPathComponent("checkpoint.safetensors")
+        var resumed: TunedLensCheckpoint?
+        if tokens > 0, FileManager.default.fileExists(atPath: checkpointPath) {
+            guard resume else {
+                throw AnalysisError.invalid("\(checkpointPath) exists: pass \(frontEnd.name(Self.resume)) to continue it, or another \(frontEnd.name(Self.out))")
+            }
+            resumed = try TunedLensCheckpoint.load(path: checkpointPath)
+            frontEnd.notice("resuming at step \(resumed!.step) of \(options.steps) from \(checkpointPath)")
+        }
+        // A resumed run's translators come from its checkpoint: the start is not made again.
+        var (lens, startNotes) = resumed != nil
+            ? (TunedLens(for: loaded.transformer, name: (loaded.source as NSString).lastPathComponent), ["init": start, "resumed": true] as [String: Any])
+            : try startingLens(loaded, monitor: monitor)
         let start = Date()
         var last: TunedLensTrainer.Step?
         if tokens > 0 {
             let trainer = try TunedLensTrainer(model: loaded.transformer, packer: try source.packer(for: loaded, length: context), options: options)
-            try trainer.train(&lens) { step in
+            try trainer.train(&lens, resume: resumed, checkpoint: (checkpointPath, checkpointEvery)) { step in
                 last = step
                 let mean = step.kl.reduce(0, +) / Double(step.kl.count)
                 let rate = Double(step.tokens) / max(Date().timeIntervalSince(start), 1e-9)

@@ -47,9 +47,16 @@ struct LensTrain: ParsableCommand {
     @Option(name: .customLong("init-tokens"), help: ArgumentHelp(LensTrainRequest.initTokens))
     var initTokens = 16384
 
+    @Option(name: .customLong("checkpoint-every"), help: ArgumentHelp(LensTrainRequest.checkpointEvery))
+    var checkpointEvery = 10
+
+    @Flag(name: .long, help: ArgumentHelp(LensTrainRequest.resume))
+    var resume = false
+
     var request: LensTrainRequest {
         LensTrainRequest(model: model.job, corpus: corpus.source, out: out, tokens: tokens, context: context, batch: batch, lr: lr,
-                         stride: stride, dtype: dtype, start: start, initTokens: initTokens)
+                         stride: stride, dtype: dtype, start: start, initTokens: initTokens,
+                         checkpointEvery: checkpointEvery, resume: resume)
     }
 
     func validate() throws { try JobOutput.validate(request) }

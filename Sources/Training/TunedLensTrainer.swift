@@ -18,7 +18,7 @@ import Models
 /// `learningRate / √d` (a d-wide sum of entries each moving by the rate), b̂ `learningRate`.
 /// Warm-up over the first 10% of steps, then a linear decay to zero.
 public struct TunedLensTrainer {
-    public struct Options: Sendable {
+    public struct Options: Sendable, Equatable {
         /// Training tokens (positions, BOS excluded unless `includeBOS`).
         public var tokens: Int
         /// Tokens per context, BOS included.
@@ -68,8 +68,12 @@ public struct TunedLensTrainer {
     }
 
     /// Trains `lens` in place (start from `TunedLens(for:name:)` for the paper's zero start).
-    /// What `progress` throws stops the training after that step (a caller's cancel).
-    public func train(_ lens: inout TunedLens, progress: (Step) throws -> Void = { _ in }) throws {
+    /// What `progress` throws stops the training after that step (a caller's cancel). With
+    /// `checkpoint`, the run's state is saved there every `every` steps and after the last;
+    /// `resume` (a saved state of a run with these options) continues it exactly, skipping the
+    /// contexts its steps read.
+    public func train(_ lens: inout TunedLens, resume: TunedLensCheckpoint? = nil, checkpoint: (path: String, every: Int)? = nil,
+                      progress: (Step) throws -> Void = { _ in }) throws {
         try lens.check(against: model.config)
         let b = model.backend, c = model.config, o = options
         let d = c.hiddenSize, vocab = c.vocabSize, rows = lens.config.layerCount
@@ -82,6 +86,27 @@ public struct TunedLensTrainer {
         var unitWeights = lens.weights, unitBiases = lens.biases
         let steps = o.steps
         var batch: [[Int32]] = [], step = 0
+        if let resume {
+            guard resume.options == o else {
+                throw LanternError.invalidArgument("the checkpoint is of a run with other options (\(resume.options)), not \(o)")
+            }
+            guard resume.weights.count == rows, resume.biases.allSatisfy({ $0.count == d }) else {
+                throw LanternError.invalidArgument("the checkpoint has \(resume.weights.count) translators of width \(resume.biases.first?.count ?? 0); the lens \(rows) of \(d)")
+            }
+            (unitWeights, unitBiases, scales, step) = (resume.weights, resume.biases, resume.scales, resume.step)
+            (weightAdam, biasAdam) = (resume.weightAdam, resume.biasAdam)
+            for row in 0..<rows {  // as each step leaves them
+                let sigma = resume.scales[row]
+                for o in 0..<d { for i in 0..<d { lens.weights[row][o * d + i] = unitWeights[row][o * d + i] * sigma[o] / sigma[i] } }
+                if lens.config.bias { for i in 0..<d { lens.biases[row][i] = unitBiases[row][i] * sigma[i] } }
+            }
+        }
+        var skip = step * o.contextsPerStep  // contexts the steps done have read
+        func save() throws {
+            guard let checkpoint, let scales else { return }
+            try TunedLensCheckpoint(options: o, step: step, weights: unitWeights, biases: unitBiases, scales: scales,
+                                    weightAdam: weightAdam, biasAdam: biasAdam).save(path: checkpoint.path)
+        }
 
         func runStep() throws {
             var weightGrads = [[Float]](repeating: [Float](repeating: 0, count: d * d), count: rows)
@@ -135,12 +160,20 @@ public struct TunedLensTrainer {
                     for i in 0..<d { lens.biases[row][i] = unitBiases[row][i] * sigma[i] }
                 }
             }
-            try progress(Step(step: step, steps: steps, tokens: step * stepTokens, kl: klSums.map { $0 / Double(stepTokens) }))
+            if let checkpoint, step % checkpoint.every == 0 || step == steps { try save() }
+            do {
+                try progress(Step(step: step, steps: steps, tokens: step * stepTokens, kl: klSums.map { $0 / Double(stepTokens) }))
+            } catch {
+                try save()  // a cancelled run continues from here
+                throw error
+            }
             batch.removeAll()
         }
 
+        guard step < steps else { return }
         try packer.forEachContext { index, context in
             guard index % o.contextStride == 0 else { return true }
+            if skip > 0 { skip -= 1; return true }
             batch.append(context)
             if batch.count == o.contextsPerStep { try runStep() }
             return step < steps

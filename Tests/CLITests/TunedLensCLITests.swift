@@ -24,6 +24,28 @@ extension CLITests {
         XCTAssertEqual(config["num_hidden_layers"] as? Int, 4)
         XCTAssertEqual(config["d_model"] as? Int, 64)
 
+        // The same run again is refused (its checkpoint is there) unless resumed; resumed, it is done.
+        let again = try run(["lens", "train", "--model", model, "--byte-tokens", "--corpus", dir + "/train.txt", "--tokens", "4000",
+                             "--context", "32", "--batch", "4", "--out", dir + "/lens", "--backend", "cpu"])
+        XCTAssertEqual(again.status, 2, again.err)
+        XCTAssertTrue(again.err.contains("checkpoint.safetensors exists: pass --resume"), again.err)
+        let resumed = try run(["lens", "train", "--model", model, "--byte-tokens", "--corpus", dir + "/train.txt", "--tokens", "4000",
+                               "--context", "32", "--batch", "4", "--out", dir + "/lens", "--backend", "cpu", "--resume"])
+        XCTAssertEqual(resumed.status, 0, resumed.err)
+        XCTAssertTrue(resumed.err.contains("resuming at step 33 of 33"), resumed.err)
+
+        // A least-squares start alone (--tokens 0), then a few KL steps from it.
+        let fit = try run(["lens", "train", "--model", model, "--byte-tokens", "--corpus", dir + "/train.txt", "--tokens", "0",
+                           "--init", "least-squares", "--init-tokens", "1500", "--context", "32", "--out", dir + "/fit", "--backend", "cpu"])
+        XCTAssertEqual(fit.status, 0, fit.err)
+        XCTAssertTrue(fit.err.contains("least-squares start fitted on 1500 tokens"), fit.err)
+        let fromFit = try run(["lens", "train", "--model", model, "--byte-tokens", "--corpus", dir + "/train.txt", "--tokens", "248",
+                               "--init", dir + "/fit", "--context", "32", "--lr", "1e-3", "--out", dir + "/fit-kl", "--backend", "cpu"])
+        XCTAssertEqual(fromFit.status, 0, fromFit.err)
+        let bad = try run(["lens", "train", "--model", model, "--byte-tokens", "--tokens", "0", "--out", dir + "/x", "--backend", "cpu"])
+        XCTAssertEqual(bad.status, 2)
+        XCTAssertTrue(bad.err.contains("--tokens 0 trains nothing"), bad.err)
+
         let eval = try json(["lens", "eval", "--model", model, "--byte-tokens", "--corpus", dir + "/heldout.txt", "--tuned", dir + "/lens",
                              "--tokens", "600", "--context", "32", "--json", "--backend", "cpu"])
         let rows = eval["rows"] as! [[String: Any]]
