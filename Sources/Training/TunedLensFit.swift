@@ -92,44 +92,12 @@ public enum TunedLensFit {
         return t
     }
 
-    /// β [size, outputs] solving (A + λ·mean(diag A)·I) β = B for symmetric positive semi-definite
-    /// A [size, size] and B [size, outputs], by Cholesky (A = LLᵀ) and two triangular solves.
+    /// β [size, outputs] solving (A + λ·mean(diag A)·I) β = B (`RidgeSolve`), or one line saying what to change.
     static func solveRidge(_ a: [Double], _ rhs: [Double], size n: Int, outputs m: Int, ridge: Double) throws -> [Double] {
-        var l = a
-        let shift = ridge * (0..<n).reduce(0) { $0 + a[$1 * n + $1] } / Double(n)
-        for i in 0..<n { l[i * n + i] += shift }
-        for j in 0..<n {
-            var diagonal = l[j * n + j]
-            for k in 0..<j { diagonal -= l[j * n + k] * l[j * n + k] }
-            guard diagonal > 0 else {
-                throw LanternError.invalidArgument("the least-squares system is singular at column \(j): fit on more tokens or raise the ridge")
-            }
-            let root = diagonal.squareRoot()
-            l[j * n + j] = root
-            for i in (j + 1)..<n {
-                var v = l[i * n + j]
-                for k in 0..<j { v -= l[i * n + k] * l[j * n + k] }
-                l[i * n + j] = v / root
-            }
+        do {
+            return try RidgeSolve.solve(a, rhs, size: n, outputs: m, ridge: ridge)
+        } catch let singular as RidgeSolve.Singular {
+            throw LanternError.invalidArgument("the least-squares system is singular at column \(singular.column): fit on more tokens or raise the ridge")
         }
-        // Row by row over all right-hand sides at once (the inner loops run along a row of β).
-        var beta = rhs
-        for i in 0..<n {  // L z = B
-            for k in 0..<i where l[i * n + k] != 0 {
-                let f = l[i * n + k]
-                for col in 0..<m { beta[i * m + col] -= f * beta[k * m + col] }
-            }
-            let inverse = 1 / l[i * n + i]
-            for col in 0..<m { beta[i * m + col] *= inverse }
-        }
-        for i in stride(from: n - 1, through: 0, by: -1) {  // Lᵀ β = z
-            for k in (i + 1)..<n where l[k * n + i] != 0 {
-                let f = l[k * n + i]
-                for col in 0..<m { beta[i * m + col] -= f * beta[k * m + col] }
-            }
-            let inverse = 1 / l[i * n + i]
-            for col in 0..<m { beta[i * m + col] *= inverse }
-        }
-        return beta
     }
 }

@@ -52,32 +52,13 @@ public struct LinearErrorPrediction: Sendable {
     /// Solves for the map (Cholesky, with a ridge of 1e-6 of the mean diagonal for safety).
     public mutating func solve() throws {
         let m = width + 1
-        var a = gram
-        let ridge = 1e-6 * (0..<m).map { a[$0 * m + $0] }.reduce(0, +) / Double(m)
-        for i in 0..<m { a[i * m + i] += ridge }
-        // In place: a = L Lᵀ, L in the lower triangle.
-        for j in 0..<m {
-            var diagonal = a[j * m + j]
-            for k in 0..<j { diagonal -= a[j * m + k] * a[j * m + k] }
-            guard diagonal > 0 else { throw LanternError.invalidArgument("the linear error fit is singular (too few rows: \(fittedRows))") }
-            let l = diagonal.squareRoot()
-            a[j * m + j] = l
-            for i in (j + 1)..<m {
-                var v = a[i * m + j]
-                for k in 0..<j { v -= a[i * m + k] * a[j * m + k] }
-                a[i * m + j] = v / l
-            }
+        let beta: [Double]
+        do {
+            beta = try RidgeSolve.solve(gram, cross, size: m, outputs: width, ridge: 1e-6)
+        } catch is RidgeSolve.Singular {
+            throw LanternError.invalidArgument("the linear error fit is singular (too few rows: \(fittedRows))")
         }
-        var solution = [Float](repeating: 0, count: m * width)
-        for col in 0..<width {
-            var y = (0..<m).map { cross[$0 * width + col] }
-            for i in 0..<m { for k in 0..<i { y[i] -= a[i * m + k] * y[k] }; y[i] /= a[i * m + i] }
-            for i in stride(from: m - 1, through: 0, by: -1) {
-                for k in (i + 1)..<m { y[i] -= a[k * m + i] * y[k] }
-                y[i] /= a[i * m + i]
-            }
-            for i in 0..<m { solution[i * width + col] = Float(y[i]) }
-        }
+        let solution = beta.map(Float.init)
         map = solution
     }
 
