@@ -176,9 +176,9 @@ def graph_explorer(browser, wait, fail, tmpdir, measure=False):
     click_tab(browser, "circuits")
     stats = browser.js("({nodes: graphView.nodes.length, links: graphView.order.length, drawn: graphView.baseEdges,"
                        " timings: window.graphTimings})")
-    # The node with the most inputs among features (or any node with inputs).
+    # The feature with the most inputs.
     target = browser.js("(() => { let best = null, n = -1; graphView.nodes.forEach((x, i) => {"
-                        " if (x.feature_type !== 'embedding' && graphView.ins[i].length > n) { n = graphView.ins[i].length; best = x.node_id; } }); return best })()")
+                        " if (x.feature_type === 'cross layer transcoder' && graphView.ins[i].length > n) { n = graphView.ins[i].length; best = x.node_id; } }); return best })()")
     hover = browser.js(f"measureHover({json.dumps(target)})")
     if not hover["lines"] or hover["lit"] < 2 or not browser.js("document.getElementById('graph-svg').classList.contains('dim')"):
         fail(f"hovering {target} highlighted nothing: {hover}")
@@ -199,7 +199,8 @@ def graph_explorer(browser, wait, fail, tmpdir, measure=False):
     # A label, then a supernode of two feature or error nodes, shift-clicked.
     if browser.js("!!document.getElementById('gv-label')"):
         browser.js("(() => { const l = document.getElementById('gv-label'); l.value = 'my label'; l.dispatchEvent(new Event('input')); })()")
-    members = browser.js("graphView.nodes.map((n, i) => [n, i]).filter(([n]) => n.feature_type !== 'embedding' && n.feature_type !== 'logit').slice(0, 2).map(([n]) => n.node_id)")
+    members = browser.js("graphView.nodes.filter(n => n.feature_type !== 'embedding' && n.feature_type !== 'logit' && n.node_id !== "
+                         f"{json.dumps(target)}).slice(0, 2).map(n => n.node_id)")
     for node in members:
         browser.js(f"document.querySelector('#gv-nodes [data-node=\"{node}\"]').dispatchEvent(new MouseEvent('click', {{bubbles: true, shiftKey: true}}))")
     browser.js("window.prompt = () => 'my group'; document.getElementById('gv-group').click()")
@@ -208,6 +209,8 @@ def graph_explorer(browser, wait, fail, tmpdir, measure=False):
                        " card: (document.getElementById('graph-node-card') || {textContent: ''}).textContent.slice(0, 80)})")
     if group["groups"] != 1 or group["label"] != "my group" or group["drawn"] != 1 or not group["hidden"] or "my group" not in group["card"]:
         fail(f"grouping {members} into a supernode: {group}")
+    # The supernode is pinned once made; the node is pinned again.
+    browser.js(f"document.querySelector('#gv-nodes [data-node=\"{target}\"]').dispatchEvent(new MouseEvent('click', {{bubbles: true}}))")
     # Pruning: a lower threshold shows fewer nodes and edges.
     before = browser.js("graphView.shownNode.reduce((a, b) => a + b, 0)")
     browser.js("(() => { const s = document.getElementById('gv-prune'); s.value = '0.3'; s.dispatchEvent(new Event('input')); })()")
@@ -229,7 +232,7 @@ def graph_explorer(browser, wait, fail, tmpdir, measure=False):
     browser.send("DOM.setFileInputFiles", nodeId=node["nodeId"], files=[path])
     reopened = wait("graphOrigin === 'file' && graphView ? {groups: graphView.groups.map(g => g.label), pinned: graphView.pinned !== null ? graphView.nodes[graphView.pinned].node_id : null,"
                     " labels: graphView.nodes.filter(n => n.clerp === 'my label').length} : null", "the saved JSON did not open from disk")
-    if reopened["groups"] != ["my group"] or reopened["pinned"] != target:
+    if reopened["groups"] != ["my group"] or reopened["pinned"] != target or reopened["labels"] != 1:
         fail(f"the reopened graph lost the supernode or the pin: {reopened}")
     log(f"graph explorer: {stats['nodes']} nodes, {stats['links']} edges ({stats['drawn']} drawn); hover {target}: {hover['lines']} lines, "
         f"{hover['lit']} elements lit, the rest dimmed; pinned card with {card['inputs']} inputs / {card['outputs']} outputs; "
