@@ -174,6 +174,7 @@ def graph_explorer(browser, wait, fail, tmpdir, measure=False):
     downloaded JSON opened again from disk; the pruning slider hides nodes; the pinned node is in
     the address. Returns the timings measured in the page."""
     click_tab(browser, "circuits")
+    browser.js("pinGraphNode(null)")
     stats = browser.js("({nodes: graphView.nodes.length, links: graphView.order.length, drawn: graphView.baseEdges,"
                        " timings: window.graphTimings})")
     # The feature with the most inputs.
