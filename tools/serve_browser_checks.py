@@ -39,6 +39,9 @@ def favicon_and_contrast(browser, fail):
     icon = browser.js("(document.querySelector('link[rel=icon]') || {}).href || ''")
     if not icon.startswith("data:image/svg+xml"):
         fail(f"no inline favicon: {icon[:60]!r}")
+    drawn = browser.js(f"(async () => {{ const i = new Image(); i.src = {json.dumps(icon)}; try {{ await i.decode(); return i.naturalWidth; }} catch (e) {{ return 0; }} }})()")
+    if not drawn:
+        fail("the favicon does not decode as an image")
     worst = browser.js("""(() => {
       const rgb = s => s.match(/[\\d.]+/g).slice(0, 3).map(Number).map(v => v / 255);
       let worst = {ratio: 99};

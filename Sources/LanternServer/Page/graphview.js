@@ -6,7 +6,9 @@
 // their own while the rest dims. Labels (`clerp`), supernodes (`qParams.supernodes`) and the pinned
 // node (`qParams.pinnedIds`) go into the JSON the user downloads.
 let graphView = null;
-const SVGNS = 'http://www.w3.org/2000/svg', MAX_BASE_EDGES = 4000, NEIGHBOURS = 10;
+// The SVG namespace as the HTML parser gives it (the page holds no URL).
+const SVGNS = (() => { const d = document.createElement('div'); d.innerHTML = '<svg></svg>'; return d.firstChild.namespaceURI; })();
+const MAX_BASE_EDGES = 4000, NEIGHBOURS = 10;
 window.graphTimings = {};
 
 const isFeature = n => n.feature_type === 'cross layer transcoder';
@@ -76,7 +78,7 @@ function svgEl(name, attrs, parent) {
 function drawGraphView() {
   const t0 = performance.now(), v = graphView, box = $('graph');
   box.innerHTML = '';
-  const svg = svgEl('svg', {id: 'graph-svg', xmlns: SVGNS}, box);
+  const svg = svgEl('svg', {id: 'graph-svg'}, box);
   const vp = svgEl('g', {id: 'gv-vp'}, svg);
   const frame = svgEl('g', {class: 'frame'}, vp);
   for (let r = 0; r < v.rows; r++)
