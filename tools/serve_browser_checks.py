@@ -180,6 +180,20 @@ def graph_explorer(browser, wait, fail, tmpdir, measure=False):
     browser.js("pinGraphNode(null)")
     stats = browser.js("({nodes: graphView.nodes.length, links: graphView.order.length, drawn: graphView.baseEdges,"
                        " timings: window.graphTimings})")
+    # Zoom (the wheel, about the cursor) and pan (a drag on the background).
+    browser.js("fitGraph()")
+    fitted = browser.js("[graphView.scale, graphView.tx, graphView.ty]")
+    box = browser.js("(() => { const r = document.getElementById('graph-svg').getBoundingClientRect(); return [r.left + 20, r.top + 20] })()")
+    browser.js(f"document.getElementById('graph-svg').dispatchEvent(new WheelEvent('wheel', {{deltaY: -300, clientX: {box[0]}, clientY: {box[1]}, bubbles: true, cancelable: true}}))")
+    zoomed = browser.js("[graphView.scale, graphView.tx, graphView.ty]")
+    browser.js(f"(() => {{ const s = document.getElementById('graph-svg');"
+               f" s.dispatchEvent(new MouseEvent('mousedown', {{button: 0, clientX: {box[0]}, clientY: {box[1]}, bubbles: true}}));"
+               f" window.dispatchEvent(new MouseEvent('mousemove', {{clientX: {box[0] + 60}, clientY: {box[1] + 25}}}));"
+               " window.dispatchEvent(new MouseEvent('mouseup', {})); })()")
+    panned = browser.js("[graphView.scale, graphView.tx, graphView.ty]")
+    if not zoomed[0] > fitted[0] * 1.2 or abs(panned[1] - zoomed[1] - 60) > 0.5 or abs(panned[2] - zoomed[2] - 25) > 0.5:
+        fail(f"zoom and pan: {fitted} → wheel {zoomed} → drag {panned}")
+    browser.js("fitGraph()")
     # The feature with the most inputs.
     target = browser.js("(() => { let best = null, n = -1; graphView.nodes.forEach((x, i) => {"
                         " if (x.feature_type === 'cross layer transcoder' && graphView.ins[i].length > n) { n = graphView.ins[i].length; best = x.node_id; } }); return best })()")
@@ -238,7 +252,8 @@ def graph_explorer(browser, wait, fail, tmpdir, measure=False):
                     " labels: graphView.nodes.filter(n => n.clerp === 'my label').length} : null", "the saved JSON did not open from disk")
     if reopened["groups"] != ["my group"] or reopened["pinned"] != target or reopened["labels"] != 1:
         fail(f"the reopened graph lost the supernode or the pin: {reopened}")
-    log(f"graph explorer: {stats['nodes']} nodes, {stats['links']} edges ({stats['drawn']} drawn); hover {target}: {hover['lines']} lines, "
+    log(f"graph explorer: {stats['nodes']} nodes, {stats['links']} edges ({stats['drawn']} drawn); zoom ×{zoomed[0] / fitted[0]:.2f} by the wheel, "
+        f"a drag pans by (60, 25); hover {target}: {hover['lines']} lines, "
         f"{hover['lit']} elements lit, the rest dimmed; pinned card with {card['inputs']} inputs / {card['outputs']} outputs; "
         f"supernode 'my group'; pruning at 0.3 shows {after} of {before} nodes; JSON ({len(saved)} bytes) and SVG ({len(svg)} bytes) "
         f"saved, the JSON reopened from disk with its supernode, pin and {reopened['labels']} label(s)")

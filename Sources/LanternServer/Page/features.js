@@ -10,9 +10,9 @@ function showFeatures(pos) {
   if (!features) { $('features').textContent = info.saes.length ? '' : 'The server has no SAE (start it with --sae).'; return; }
   const t = features.tokens[pos];
   $('features').innerHTML = `<div class="legend">token ${pos} ${esc(shown(t.text))} · L0 ${t.l0} · ‖x−x̂‖/‖x‖ ${t.relative_error.toFixed(3)}</div>` +
-    '<table class="metrics"><tr><th>feature</th><th>activation</th><th>label</th></tr>' +
+    '<table class="metrics"><tr><th>feature</th><th>activation</th><th>density</th><th>label (top tokens in the scan)</th></tr>' +
     t.features.map(f => `<tr><td><a class="feat" data-feature="${f.feature}">${f.feature}</a></td><td>${f.activation.toFixed(2)}</td>` +
-      `<td style="text-align:left" class="mono">${esc(f.label || '')}</td></tr>`).join('') + '</table>';
+      `<td>${f.density !== undefined ? (f.density * 100).toFixed(3) + '%' : '–'}</td><td style="text-align:left" class="mono">${esc(f.label || '')}</td></tr>`).join('') + '</table>';
   document.querySelectorAll('#features .feat').forEach(e => e.onclick = () => { openFeature(Number(e.dataset.feature)); syncURL(true); });
 }
 
