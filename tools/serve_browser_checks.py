@@ -99,6 +99,8 @@ def url_round_trip(browser, url, wait, fail, prompt, token, feature):
                     "the address did not restore the view")
     if restored != {"tab": "features", "prompt": prompt, "token": token}:
         fail(f"the address restored {restored}, not features / {prompt!r} / token {token}")
+    if params.get("corrupted") and browser.js("document.getElementById('sweep-corrupted').value") != params["corrupted"]:
+        fail(f"the sweep's corrupted prompt {params['corrupted']!r} was not restored from the address")
     # Back: the previous view (the lens tab, then the next tab), Forward again.
     click_tab(browser, "lens")
     click_tab(browser, "attention")

@@ -76,6 +76,7 @@ async function run(pos) {
     neurons = await api('/api/neurons', {prompt, layer: Number($('neuron-layer').value), top: 6});
     renderTokens(pos);
     status('');
+    syncURL(false);  // the token the run selected
     if ($('sliders').children.length) steerSoon();
   } catch (e) {
     status(e.message, true);

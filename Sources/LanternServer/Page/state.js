@@ -3,6 +3,8 @@
 // can be shared and restored, and Back and Forward step through what the user did.
 let restoring = false;
 const TABS = ['next', 'lens', 'attention', 'features', 'steering', 'circuits', 'sweep'];
+const SWEEP_FIELDS = [['clean', 'sweep-clean', ''], ['corrupted', 'sweep-corrupted', ''], ['target', 'sweep-target', ''],
+                      ['baseline', 'sweep-baseline', ''], ['hooks', 'sweep-hooks', 'blocks.*.hook_resid_pre']];
 
 function showTab(name) {
   if (!TABS.includes(name)) name = 'next';
@@ -28,7 +30,7 @@ function viewParams() {
   if ($('steer-mode').value !== 'add') p.set('mode', $('steer-mode').value);
   for (const [key, id, fallback] of [['tokens', 'steer-tokens', '24'], ['temperature', 'steer-temp', '0'], ['seed', 'steer-seed', '0'],
                                      ['node_threshold', 'graph-node', '0.8'], ['edge_threshold', 'graph-edge', '0.98'], ['max_nodes', 'graph-max', ''],
-                                     ['prune', 'gv-prune', '1'], ['edges', 'gv-edges', '0.8']])
+                                     ['prune', 'gv-prune', '1'], ['edges', 'gv-edges', '0.8'], ...SWEEP_FIELDS])
     if ($(id).value !== fallback) p.set(key, $(id).value);
   if (graphData && graphOrigin === 'built') p.set('graph', '1');
   if (graphView && graphView.pinned !== null) p.set('pin', graphView.nodes[graphView.pinned].node_id);
@@ -52,6 +54,7 @@ async function applyURL(p, initial) {
     set('steer-mode', 'mode', 'add'); set('steer-tokens', 'tokens', '24'); set('steer-temp', 'temperature', '0'); set('steer-seed', 'seed', '0');
     set('graph-node', 'node_threshold', '0.8'); set('graph-edge', 'edge_threshold', '0.98'); set('graph-max', 'max_nodes', '');
     set('gv-prune', 'prune', '1'); set('gv-edges', 'edges', '0.8'); set('search-q', 'search', '');
+    SWEEP_FIELDS.forEach(([key, id, fallback]) => set(id, key, fallback));
     $('layer').value = p.has('layer') ? p.get('layer') : info.layers - 1;
     $('head').value = p.get('head') || 0;
     if (p.has('sae') && info.saes.length) $('sae').value = p.get('sae');

@@ -11,6 +11,7 @@ const diverging = (v, scale) => {
 const tokenField = s => /^\s*\d+\s*$/.test(s) ? Number(s) : s;
 
 async function runSweep() {
+  syncURL(true);
   if (sweepAbort) sweepAbort.abort();
   sweepAbort = new AbortController();
   const body = {prompt: $('sweep-clean').value || $('prompt').value, corrupted_prompt: $('sweep-corrupted').value,
