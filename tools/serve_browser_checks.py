@@ -30,8 +30,12 @@ def tabs(browser, fail):
         if state["shown"] != [f"tab-{tab}"] or state["tab"] != tab:
             fail(f"clicking the {tab} tab shows {state['shown']} with tab={state['tab']} in the address")
     click_tab(browser, "next")
+    browser.js("document.querySelector('#tabs button[data-tab=next]').dispatchEvent(new KeyboardEvent('keydown', {key: 'ArrowRight', bubbles: true}))")
+    if browser.js("currentTab()") != "lens":
+        fail("the right arrow on the tabs did not move to the lens tab")
+    click_tab(browser, "next")
     height = browser.js("Math.round(document.body.getBoundingClientRect().height)")
-    log(f"7 tabs, each showing only its panel and named in the address; the page is {height} px tall on the next-token tab")
+    log(f"7 tabs, each showing only its panel and named in the address, the arrow keys move between them; the page is {height} px tall on the next-token tab")
 
 
 def favicon_and_contrast(browser, fail):
@@ -254,11 +258,14 @@ def graph_explorer(browser, wait, fail, tmpdir, measure=False):
                     " labels: graphView.nodes.filter(n => n.clerp === 'my label').length} : null", "the saved JSON did not open from disk")
     if reopened["groups"] != ["my group"] or reopened["pinned"] != target or reopened["labels"] != 1:
         fail(f"the reopened graph lost the supernode or the pin: {reopened}")
+    browser.js("document.body.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true}))")
+    if browser.js("graphView.pinned !== null || !!document.getElementById('graph-node-card')"):
+        fail("Escape did not unpin the node")
     log(f"graph explorer: {stats['nodes']} nodes, {stats['links']} edges ({stats['drawn']} drawn); zoom ×{zoomed[0] / fitted[0]:.2f} by the wheel, "
         f"a drag pans by (60, 25); hover {target}: {hover['lines']} lines, "
         f"{hover['lit']} elements lit, the rest dimmed; pinned card with {card['inputs']} inputs / {card['outputs']} outputs; "
         f"supernode 'my group'; pruning at 0.3 shows {after} of {before} nodes; JSON ({len(saved)} bytes) and SVG ({len(svg)} bytes) "
-        f"saved, the JSON reopened from disk with its supernode, pin and {reopened['labels']} label(s)")
+        f"saved, the JSON reopened from disk with its supernode, pin and {reopened['labels']} label(s); Escape unpins")
     return pinned_address
 
 

@@ -318,6 +318,12 @@ function graphSVG() {
 
 $('gv-prune').oninput = $('gv-edges').oninput = () => { redrawGraph(); syncURL(false); };
 $('gv-fit').onclick = fitGraph;
+// Escape unpins the node and clears the selection.
+document.addEventListener('keydown', e => {
+  if (e.key !== 'Escape' || !graphView || currentTab() !== 'circuits' || e.target.tagName === 'INPUT') return;
+  graphView.selected.clear();
+  if (graphView.pinned !== null) { pinGraphNode(null); syncURL(true); } else redrawGraph();
+});
 $('gv-group').onclick = groupSelected;
 $('gv-clear').onclick = () => { if (graphView) { graphView.selected.clear(); redrawGraph(); } };
 $('gv-json').onclick = () => download(`${(graphView.g.metadata.slug || 'graph')}.json`, graphJSON(), 'application/json');

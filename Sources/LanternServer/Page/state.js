@@ -83,5 +83,13 @@ async function applyURL(p, initial) {
 }
 
 document.querySelectorAll('#tabs button').forEach(b => b.onclick = () => { showTab(b.dataset.tab); syncURL(true); });
+// Left and right arrows move between tabs, as in a tab list.
+$('tabs').onkeydown = e => {
+  const step = e.key === 'ArrowRight' ? 1 : e.key === 'ArrowLeft' ? -1 : 0;
+  if (!step) return;
+  const next = TABS[(TABS.indexOf(currentTab()) + step + TABS.length) % TABS.length];
+  showTab(next); syncURL(true);
+  document.querySelector(`#tabs button[data-tab=${next}]`).focus();
+};
 window.addEventListener('popstate', () => applyURL(new URLSearchParams(location.search), false));
 $('share').onclick = () => { syncURL(false); navigator.clipboard && navigator.clipboard.writeText(location.href).catch(() => {}); status('address copied'); };
