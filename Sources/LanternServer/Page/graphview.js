@@ -63,6 +63,12 @@ function makeGroup(v, members, label) {
   v.groups.push({label, members, x: cx, y: cy});
 }
 
+// A supernode's mark: a rounded square at its members' centre.
+function superElement(v, gi, parent) {
+  const gr = v.groups[gi];
+  return svgEl('rect', {class: 'gnode super', 'data-group': gi, x: gr.x - 9, y: gr.y - 9, width: 18, height: 18, rx: 4}, parent);
+}
+
 // Where an end of an edge is drawn: the node, or its supernode.
 const endX = (v, i) => v.group[i] >= 0 ? v.groups[v.group[i]].x : v.x[i];
 const endY = (v, i) => v.group[i] >= 0 ? v.groups[v.group[i]].y : v.y[i];
@@ -98,10 +104,7 @@ function drawGraphView() {
     else e = svgEl('polygon', {...a, points: `${x},${y - 7} ${x + 7},${y} ${x},${y + 7} ${x - 7},${y}`, fill: '#8e44ad'}, nodeLayer);
     v.elements[i] = e;
   });
-  v.groupElements = v.groups.map((gr, gi) => {
-    const e = svgEl('rect', {class: 'gnode super', 'data-group': gi, x: gr.x - 9, y: gr.y - 9, width: 18, height: 18, rx: 4}, nodeLayer);
-    return e;
-  });
+  v.groupElements = v.groups.map((_, gi) => superElement(v, gi, nodeLayer));
   redrawGraph();
   attachGraphEvents(svg);
   fitGraph();
@@ -206,14 +209,12 @@ function highlight(key) {
   const {inputs, outputs} = neighbours(v, key), strongest = Math.max(1e-12, ...[...inputs, ...outputs].map(e => Math.abs(e[1])));
   const lit = e => { if (e) { e.classList.add('hi'); v.lit.push(e); } };
   lit(keyElement(v, key)); lit(v.labelElements.get(key));
-  let d = '';
   for (const [list, incoming] of [[inputs, true], [outputs, false]]) for (const [j, weight] of list) {
     lit(keyElement(v, j)); lit(v.labelElements.get(j));
     const [a, b] = incoming ? [j, key] : [key, j], s = Math.abs(weight) / strongest;
     svgEl('line', {x1: keyX(v, a), y1: keyY(v, a), x2: keyX(v, b), y2: keyY(v, b), stroke: weight >= 0 ? '#2a5db0' : '#c0392b',
                    'stroke-width': (0.8 + 3.5 * s).toFixed(2), 'stroke-opacity': 0.85, class: incoming ? 'in' : 'out'}, hl);
   }
-  return d;
 }
 
 function attachGraphEvents(svg) {
@@ -224,7 +225,7 @@ function attachGraphEvents(svg) {
   svg.addEventListener('mousemove', e => {
     const k = keyOf(e), tip = $('tip');
     if (k === null) return;
-    tip.textContent = k >= 0 ? describeNode(v.nodes[k], v.tokens) : `supernode ${v.groups[-1 - k].label} (${v.groups[-1 - k].members.length} nodes)`;
+    tip.textContent = k >= 0 ? nodeName(v, k) : `supernode ${v.groups[-1 - k].label} (${v.groups[-1 - k].members.length} nodes)`;
     tip.style.display = 'block'; tip.style.left = (e.clientX + 12) + 'px'; tip.style.top = (e.clientY + 12) + 'px';
   });
   svg.addEventListener('click', e => {
@@ -287,8 +288,7 @@ function groupSelected() {
   const label = (window.prompt ? window.prompt('Supernode label', `group ${v.groups.length + 1}`) : null) || `group ${v.groups.length + 1}`;
   makeGroup(v, members, label);
   v.selected.clear();
-  const e = svgEl('rect', {class: 'gnode super', 'data-group': v.groups.length - 1, x: v.groups.at(-1).x - 9, y: v.groups.at(-1).y - 9, width: 18, height: 18, rx: 4}, $('gv-nodes'));
-  v.groupElements.push(e);
+  v.groupElements.push(superElement(v, v.groups.length - 1, $('gv-nodes')));
   redrawGraph();
   pinGraphNode(-v.groups.length);
 }
