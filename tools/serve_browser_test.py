@@ -461,12 +461,12 @@ def main():
         print(f"serve browser test: strength {changed[2]} on feature {feature}: baseline {changed[0]!r} → steered {changed[1]!r}", flush=True)
         check.steering_fields(browser, wait, fail, feature)
         check.search(browser, wait, fail, args.search_query)
+        if shots:  # before the address checks load fresh pages (the sweep's heatmap is on this one)
+            for tab in ("next", "lens", "attention", "features", "steering", "sweep"):
+                screenshot(browser, os.path.join(shots, f"serve-{tab}.png"), tab=tab, height=900)
         check.url_round_trip(browser, url, wait, fail, prompt, 1, feature)
         check.favicon_and_contrast(browser, fail)
         checks += 4
-        if shots:
-            for tab in ("next", "lens", "attention", "features", "steering", "sweep"):
-                screenshot(browser, os.path.join(shots, f"serve-{tab}.png"), tab=tab, height=900)
         if args.screenshot and args.screenshot_strength is not None:
             browser.js(f"(() => {{ const s = document.getElementById('slider-{feature}'); s.value = {args.screenshot_strength};"
                        f" s.dispatchEvent(new Event('input')); document.getElementById('steer-status').textContent = '' }})()")
