@@ -237,7 +237,10 @@ def check_graph(browser, max_feature_nodes, timeout):
         card = browser.wait("(() => { const c = document.getElementById('graph-node-card'); const x = document.getElementById('graph-contexts');"
                             " return c && x && !x.textContent.includes('loading') ? c.querySelector('b').textContent + ' | ' + x.textContent.slice(0, 120) : null })()",
                             "a feature node's card did not open", timeout)
-        print(f"serve browser test: feature node card: {card}", flush=True)
+        logits = browser.js("(document.getElementById('gv-logits') || {textContent: ''}).textContent")
+        if "promoted" not in logits or "suppressed" not in logits:
+            fail(f"the feature node's card has no logit effects: {logits!r}")
+        print(f"serve browser test: feature node card: {card}; {logits[:100]}", flush=True)
 
 
 def screenshot(browser, path, element=None, tab=None, height=None):

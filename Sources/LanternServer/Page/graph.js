@@ -1,7 +1,8 @@
 // The Circuits tab: builds the attribution graph over server-sent progress (or opens a graph JSON
 // from disk), shows its dark-matter share, and the pinned node's card: its strongest inputs and
-// outputs, an editable label, top contexts for a transcoder feature (its label from their
-// strongest tokens), the dark-matter share of an error node's layer. graphview.js draws it.
+// outputs, an editable label, a transcoder feature's top contexts and logit effects (its label from
+// the contexts' strongest tokens), an error node's layer's share of the dark matter. graphview.js
+// draws it.
 let graphAbort = null, graphData = null, graphOrigin = null, graphPending = null;
 
 function graphPanelStart() {
@@ -118,7 +119,9 @@ async function pinGraphNode(key) {
     r.contexts.forEach(c => { const m = c.match(/«([^»]*)»/); if (m) counts.set(m[1], (counts.get(m[1]) || 0) + 1); });
     const top = [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([t]) => shown(t).trim() || shown(t)).join(' · ');
     if (!n.clerp && top) { n.clerp = top; $('gv-label').value = top; redrawGraph(); }
-    $('graph-contexts').innerHTML = `<b>top contexts</b> <span class="legend">(${r.scanned_tokens} corpus tokens on demand; density ${(r.density * 100).toFixed(3)}%)</span>` +
+    const logits = l => l.map(t => `${esc(shown(t.text))} <span class="legend">${t.logit >= 0 ? '+' : ''}${t.logit.toFixed(2)}</span>`).join(', ');
+    $('graph-contexts').innerHTML = (r.logits ? `<div id="gv-logits"><b>promoted</b> ${logits(r.logits.positive)}<br><b>suppressed</b> ${logits(r.logits.negative)}</div>` : '') +
+      `<b>top contexts</b> <span class="legend">(${r.scanned_tokens} corpus tokens on demand; density ${(r.density * 100).toFixed(3)}%)</span>` +
       r.contexts.map(c => `<div class="mono ctx">${esc(c)}</div>`).join('');
   } catch (e) { $('graph-contexts').innerHTML = `<span class="err">${esc(e.message)}</span>`; }
 }
