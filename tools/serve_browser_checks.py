@@ -258,6 +258,23 @@ def graph_explorer(browser, wait, fail, tmpdir, measure=False):
                     " labels: graphView.nodes.filter(n => n.clerp === 'my label').length} : null", "the saved JSON did not open from disk")
     if reopened["groups"] != ["my group"] or reopened["pinned"] != target or reopened["labels"] != 1:
         fail(f"the reopened graph lost the supernode or the pin: {reopened}")
+    # A file of the schema without Lantern's additions (another tool's graph) opens too.
+    plain = json.loads(saved)
+    plain["metadata"].pop("lantern", None)
+    plain.pop("qParams", None)
+    for n in plain["nodes"]:
+        for key in ("input", "influence", "unattributed"):
+            n.pop(key, None)
+    other = os.path.join(tmpdir, "other-graph.json")
+    with open(other, "w") as f:
+        json.dump(plain, f)
+    browser.send("DOM.setFileInputFiles", nodeId=node["nodeId"], files=[other])
+    opened = wait("graphOrigin === 'file' && graphView && graphView.groups.length === 0 ? {nodes: document.querySelectorAll('#gv-nodes .gnode').length,"
+                  " edges: graphView.baseEdges, summary: document.getElementById('dark-matter').textContent} : null", "a graph without Lantern's keys did not open")
+    if opened["nodes"] != stats["nodes"] or not opened["edges"] or "not made by Lantern" not in opened["summary"]:
+        fail(f"a graph without Lantern's keys: {opened}")
+    browser.send("DOM.setFileInputFiles", nodeId=node["nodeId"], files=[path])
+    wait("graphView && graphView.groups.length === 1 && graphView.pinned !== null", "the saved graph did not open again")
     browser.js("document.body.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true}))")
     if browser.js("graphView.pinned !== null || !!document.getElementById('graph-node-card')"):
         fail("Escape did not unpin the node")
@@ -265,7 +282,7 @@ def graph_explorer(browser, wait, fail, tmpdir, measure=False):
         f"a drag pans by (60, 25); hover {target}: {hover['lines']} lines, "
         f"{hover['lit']} elements lit, the rest dimmed; pinned card with {card['inputs']} inputs / {card['outputs']} outputs; "
         f"supernode 'my group'; pruning at 0.3 shows {after} of {before} nodes; JSON ({len(saved)} bytes) and SVG ({len(svg)} bytes) "
-        f"saved, the JSON reopened from disk with its supernode, pin and {reopened['labels']} label(s); Escape unpins")
+        f"saved, the JSON reopened from disk with its supernode, pin and {reopened['labels']} label(s); a copy without Lantern's keys opens too; Escape unpins")
     return pinned_address
 
 
