@@ -327,3 +327,15 @@ def measure_graph(browser, wait, fail, repeats=5):
         f"first paint {out['first_paint_ms']:.0f} ms (worst {out['first_paint_worst_ms']:.0f}), hover {out['hover_ms']:.1f} ms "
         f"(worst {out['hover_worst_ms']:.1f}), hover to the next frame {out['hover_to_frame_ms']:.0f} ms")
     return out
+
+
+def stale_graph(browser, wait, fail, prompt):
+    """A new prompt marks the built graph as an earlier prompt's, and its address no longer asks
+    for the graph."""
+    browser.js(f"(() => {{ document.getElementById('prompt').value = {json.dumps(prompt)}; run(); }})()")
+    message = wait("(() => { const s = document.getElementById('graph-status'); return s.className === 'err' ? s.textContent : null })()",
+                   "a new prompt left the graph unmarked")
+    params = browser.js("Object.fromEntries(new URLSearchParams(location.search))")
+    if "earlier prompt" not in message or "graph" in params or params.get("prompt") != prompt:
+        fail(f"after a new prompt: graph status {message!r}, address {params}")
+    log(f"a new prompt: {message!r}, and the address no longer builds the graph")

@@ -416,7 +416,8 @@ def main():
             checks += 1
             if args.graph_fixtures:
                 check.graph_address(browser, wait, fail, pinned_address)
-                checks += 1
+                check.stale_graph(browser, wait, fail, prompt + "s")
+                checks += 2
         if not info["saes"]:
             check.error_names_limit(browser, wait, fail, info["limits"]["prompt_tokens"] * 16)
             checks += 1

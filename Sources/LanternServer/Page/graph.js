@@ -4,6 +4,7 @@
 // the contexts' strongest tokens), an error node's layer's share of the dark matter. graphview.js
 // draws it.
 let graphAbort = null, graphData = null, graphOrigin = null, graphPending = null;
+let graphPrompt = null;  // the prompt a graph was built for (its JSON holds the decoded tokens)
 
 function graphPanelStart() {
   if (!info.transcoders) { $('graph-status').textContent = 'The server has no transcoders (start it with --transcoders DIR); a graph JSON can still be opened.'; $('graph-run').disabled = true; return; }
@@ -20,6 +21,7 @@ async function buildGraph() {
   // for one batch (under a second) instead of up to five.
   const body = {prompt: $('prompt').value, node_threshold: Number($('graph-node').value), edge_threshold: Number($('graph-edge').value), batch_size: 16};
   if ($('graph-max').value !== '') body.max_feature_nodes = Number($('graph-max').value);
+  graphPrompt = body.prompt;
   $('graph').innerHTML = ''; $('graph-summary').innerHTML = ''; $('graph-node-info').innerHTML = ''; $('graph-tools').hidden = true;
   graphData = graphView = null;
   $('graph-progress').value = 0;
@@ -129,7 +131,7 @@ async function pinGraphNode(key) {
 // A graph named by the address: built again when it was built here (and pinned once drawn).
 async function restoreGraph(p) {
   const pin = p.get('pin');
-  if (p.get('graph') === '1' && info.transcoders && (!graphData || graphOrigin !== 'built' || graphData.metadata.prompt !== lastRunPrompt)) {
+  if (p.get('graph') === '1' && info.transcoders && (!graphData || graphOrigin !== 'built' || graphPrompt !== lastRunPrompt)) {
     graphPending = pin; buildGraph();
   } else if (graphView) {
     const key = pin && graphView.idx.has(pin) ? graphView.idx.get(pin) : null;

@@ -76,6 +76,10 @@ async function run(pos) {
     neurons = await api('/api/neurons', {prompt, layer: Number($('neuron-layer').value), top: 6});
     renderTokens(pos);
     status('');
+    if (graphData && graphOrigin === 'built' && graphPrompt !== prompt) {
+      $('graph-status').className = 'err';
+      $('graph-status').textContent = `this graph is of an earlier prompt (${graphPrompt}): Build graph for this one`;
+    }
     syncURL(false);  // the token the run selected
     if ($('sliders').children.length) steerSoon();
   } catch (e) {

@@ -32,7 +32,7 @@ function viewParams() {
                                      ['node_threshold', 'graph-node', '0.8'], ['edge_threshold', 'graph-edge', '0.98'], ['max_nodes', 'graph-max', ''],
                                      ['prune', 'gv-prune', '1'], ['edges', 'gv-edges', '0.8'], ...SWEEP_FIELDS])
     if ($(id).value !== fallback) p.set(key, $(id).value);
-  if (graphData && graphOrigin === 'built') p.set('graph', '1');
+  if (graphData && graphOrigin === 'built' && graphPrompt === lastRunPrompt) p.set('graph', '1');
   if (graphView && graphView.pinned !== null) p.set('pin', graphView.nodes[graphView.pinned].node_id);
   return p;
 }
