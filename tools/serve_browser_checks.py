@@ -227,6 +227,9 @@ def graph_explorer(browser, wait, fail, tmpdir, measure=False):
                          f"{json.dumps(target)}).slice(0, 2).map(n => n.node_id)")
     for node in members:
         browser.js(f"document.querySelector('#gv-nodes [data-node=\"{node}\"]').dispatchEvent(new MouseEvent('click', {{bubbles: true, shiftKey: true}}))")
+    listed = browser.js("document.querySelectorAll('#gv-selected .gv-jump').length")
+    if listed != 2:
+        fail(f"two shift-clicked nodes, {listed} in the selection list")
     browser.js("window.prompt = () => 'my group'; document.getElementById('gv-group').click()")
     group = browser.js("({groups: graphView.groups.length, label: graphView.groups[0] && graphView.groups[0].label, drawn: document.querySelectorAll('#gv-nodes .super').length,"
                        " hidden: graphView.groups[0] && graphView.groups[0].members.every(i => graphView.elements[i].style.display === 'none'),"
@@ -235,6 +238,9 @@ def graph_explorer(browser, wait, fail, tmpdir, measure=False):
         fail(f"grouping {members} into a supernode: {group}")
     # The supernode is pinned once made; the node is pinned again.
     browser.js(f"document.querySelector('#gv-nodes [data-node=\"{target}\"]').dispatchEvent(new MouseEvent('click', {{bubbles: true}}))")
+    # One more node selected: the schema's pinnedIds (the clicked node is its clickedId).
+    extra = browser.js("graphView.nodes.filter((n, i) => graphView.group[i] < 0 && n.feature_type === 'embedding')[0].node_id")
+    browser.js(f"document.querySelector('#gv-nodes [data-node=\"{extra}\"]').dispatchEvent(new MouseEvent('click', {{bubbles: true, shiftKey: true}}))")
     # Pruning: a lower threshold shows fewer nodes and edges.
     before = browser.js("graphView.shownNode.reduce((a, b) => a + b, 0)")
     browser.js("(() => { const s = document.getElementById('gv-prune'); s.value = '0.3'; s.dispatchEvent(new Event('input')); })()")
@@ -249,14 +255,15 @@ def graph_explorer(browser, wait, fail, tmpdir, measure=False):
     with open(path, "w") as f:
         f.write(saved)
     data = json.loads(saved)
-    if data["qParams"]["supernodes"][0][0] != "my group" or data["qParams"]["pinnedIds"] != [target]:
+    if data["qParams"]["supernodes"][0][0] != "my group" or data["qParams"]["clickedId"] != target or data["qParams"]["pinnedIds"] != [extra]:
         fail(f"the saved JSON's qParams {data['qParams']} lack the supernode or the pin")
     document = browser.send("DOM.getDocument")
     node = browser.send("DOM.querySelector", nodeId=document["root"]["nodeId"], selector="#graph-file")
     browser.send("DOM.setFileInputFiles", nodeId=node["nodeId"], files=[path])
     reopened = wait("graphOrigin === 'file' && graphView ? {groups: graphView.groups.map(g => g.label), pinned: graphView.pinned !== null ? graphView.nodes[graphView.pinned].node_id : null,"
-                    " labels: graphView.nodes.filter(n => n.clerp === 'my label').length} : null", "the saved JSON did not open from disk")
-    if reopened["groups"] != ["my group"] or reopened["pinned"] != target or reopened["labels"] != 1:
+                    " labels: graphView.nodes.filter(n => n.clerp === 'my label').length, selected: [...graphView.selected].map(i => graphView.nodes[i].node_id)} : null",
+                    "the saved JSON did not open from disk")
+    if reopened["groups"] != ["my group"] or reopened["pinned"] != target or reopened["labels"] != 1 or reopened["selected"] != [extra]:
         fail(f"the reopened graph lost the supernode or the pin: {reopened}")
     # A file of the schema without Lantern's additions (another tool's graph) opens too.
     plain = json.loads(saved)

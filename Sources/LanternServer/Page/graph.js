@@ -60,9 +60,12 @@ function showGraph(data, origin) {
   drawGraphSummary();
   drawGraphView();
   window.graphTimings.nodes = data.nodes.length; window.graphTimings.links = data.links.length; window.graphTimings.started = t0;
-  const pinned = (data.qParams || {}).pinnedIds || [];
+  // The schema's pinned nodes are the selection here; its clicked node is the pinned one (the card).
+  const q = data.qParams || {};
+  (q.pinnedIds || []).forEach(id => graphView.idx.has(id) && graphView.selected.add(graphView.idx.get(id)));
   if (graphPending !== null) { pinGraphNode(graphView.idx.get(graphPending) ?? null); graphPending = null; }
-  else if (pinned.length && graphView.idx.has(pinned[0])) pinGraphNode(graphView.idx.get(pinned[0]));
+  else if (q.clickedId && graphView.idx.has(q.clickedId)) pinGraphNode(graphView.idx.get(q.clickedId));
+  else redrawGraph();
 }
 
 function drawGraphSummary() {

@@ -3,8 +3,9 @@
 // Built once per graph: node indices, adjacency lists sorted by |weight|, and positions. Drawn:
 // only the strongest edges among the nodes the pruning slider keeps (a few paths, one per sign
 // and strength bucket), and on hover or pin the node's strongest inputs and outputs as lines of
-// their own while the rest dims. Labels (`clerp`), supernodes (`qParams.supernodes`) and the pinned
-// node (`qParams.pinnedIds`) go into the JSON the user downloads.
+// their own while the rest dims. Labels (`clerp`), supernodes (`qParams.supernodes`), the selected
+// nodes (`qParams.pinnedIds`) and the pinned one (`qParams.clickedId`) go into the JSON the user
+// downloads.
 let graphView = null;
 // The SVG namespace as the HTML parser gives it (the page holds no URL).
 const SVGNS = (() => { const d = document.createElement('div'); d.innerHTML = '<svg></svg>'; return d.firstChild.namespaceURI; })();
@@ -171,6 +172,9 @@ function redrawGraph() {
   $('gv-prune-value').textContent = Number($('gv-prune').value).toFixed(2);
   $('gv-edges-value').textContent = Number($('gv-edges').value).toFixed(2);
   $('gv-group').disabled = v.selected.size < 2;
+  $('gv-selected').innerHTML = v.selected.size ? `selected (${v.selected.size}): ` + [...v.selected].map(i =>
+    `<a class="gv-jump" data-key="${i}">${esc(nodeName(v, i))}</a>`).join(' · ') : '';
+  document.querySelectorAll('#gv-selected .gv-jump').forEach(a => a.onclick = () => { pinGraphNode(Number(a.dataset.key)); syncURL(true); });
   const summary = $('gv-counts');
   if (summary) summary.textContent = `${shownNode.reduce((a, b) => a + b, 0)} of ${v.nodes.length} nodes shown, ${count} of ${v.order.length} edges drawn`;
   highlight(v.hovered ?? v.pinned);
@@ -298,7 +302,7 @@ function graphJSON() {
   const v = graphView, g = v.g;
   g.qParams = Object.assign({}, g.qParams || {}, {
     supernodes: v.groups.map(gr => [gr.label, ...gr.members.map(i => v.nodes[i].node_id)]),
-    pinnedIds: v.pinned !== null && v.pinned >= 0 ? [v.nodes[v.pinned].node_id] : [],
+    pinnedIds: [...v.selected].map(i => v.nodes[i].node_id),
     clickedId: v.pinned !== null && v.pinned >= 0 ? v.nodes[v.pinned].node_id : ''});
   return JSON.stringify(g, null, 1);
 }
