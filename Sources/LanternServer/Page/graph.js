@@ -125,7 +125,8 @@ async function pinGraphNode(key) {
     const top = [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([t]) => shown(t).trim() || shown(t)).join(' · ');
     if (!n.clerp && top) { n.clerp = top; $('gv-label').value = top; redrawGraph(); }
     const logits = l => l.map(t => `${esc(shown(t.text))} <span class="legend">${t.logit >= 0 ? '+' : ''}${t.logit.toFixed(2)}</span>`).join(', ');
-    $('graph-contexts').innerHTML = (r.logits ? `<div id="gv-logits"><b>promoted</b> ${logits(r.logits.positive)}<br><b>suppressed</b> ${logits(r.logits.negative)}</div>` : '') +
+    $('graph-contexts').innerHTML = (r.logits ? `<div id="gv-logits"><span class="legend">direct logit effects (W_dec·W_U through the final norm's gain, without its 1/rms)</span><br>` +
+      `<b>promoted</b> ${logits(r.logits.positive)}<br><b>suppressed</b> ${logits(r.logits.negative)}</div>` : '') +
       `<b>top contexts</b> <span class="legend">(${r.scanned_tokens} corpus tokens on demand; density ${(r.density * 100).toFixed(3)}%)</span>` +
       r.contexts.map(c => `<div class="mono ctx">${esc(c)}</div>`).join('');
   } catch (e) { $('graph-contexts').innerHTML = `<span class="err">${esc(e.message)}</span>`; }
