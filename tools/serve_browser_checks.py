@@ -236,7 +236,11 @@ def graph_explorer(browser, wait, fail, tmpdir, measure=False):
                        " card: (document.getElementById('graph-node-card') || {textContent: ''}).textContent.slice(0, 80)})")
     if group["groups"] != 1 or group["label"] != "my group" or group["drawn"] != 1 or not group["hidden"] or "my group" not in group["card"]:
         fail(f"grouping {members} into a supernode: {group}")
-    # The supernode is pinned once made; the node is pinned again.
+    # A click on the supernode pins it (its card; the address keeps no node); then the node again.
+    browser.js("pinGraphNode(null); document.querySelector('#gv-nodes .super').dispatchEvent(new MouseEvent('click', {bubbles: true}))")
+    super_card = browser.js("[(document.getElementById('graph-node-card') || {textContent: ''}).textContent.slice(0, 40), viewParams().get('pin')]")
+    if "my group" not in super_card[0] or super_card[1] is not None:
+        fail(f"clicking the supernode: card {super_card[0]!r}, pin {super_card[1]!r} in the address")
     browser.js(f"document.querySelector('#gv-nodes [data-node=\"{target}\"]').dispatchEvent(new MouseEvent('click', {{bubbles: true}}))")
     # One more node selected: the schema's pinnedIds (the clicked node is its clickedId).
     extra = browser.js("graphView.nodes.filter((n, i) => graphView.group[i] < 0 && n.feature_type === 'embedding')[0].node_id")

@@ -33,7 +33,7 @@ function viewParams() {
                                      ['prune', 'gv-prune', '1'], ['edges', 'gv-edges', '0.8'], ...SWEEP_FIELDS])
     if ($(id).value !== fallback) p.set(key, $(id).value);
   if (graphData && graphOrigin === 'built' && graphPrompt === lastRunPrompt) p.set('graph', '1');
-  if (graphView && graphView.pinned !== null) p.set('pin', graphView.nodes[graphView.pinned].node_id);
+  if (graphView && graphView.pinned !== null && graphView.pinned >= 0) p.set('pin', graphView.nodes[graphView.pinned].node_id);  // a node, not a supernode
   return p;
 }
 
