@@ -45,12 +45,12 @@ function graphModel(g) {
     members.sort((a, b) => (nodes[a].influence || 0) - (nodes[b].influence || 0));
     members.forEach((i, k) => { x[i] = colX[p] + 8 + spread * (k + 0.5); y[i] = rowY(r); });
   });
-  const labels = {};
-  ((g.qParams || {}).supernodes || []).forEach(s => Array.isArray(s) && s.length > 1 && (labels[s[0]] = s.slice(1)));
   const view = {g, nodes, idx, src, tgt, w, order, ins, outs, x, y, rows, rowY, colX, positions, tokens, width: colX[positions] + 20,
                 height: top + rowH * rows + 30, pinned: null, hovered: null, selected: new Set(), groups: [], group: new Int32Array(N).fill(-1),
                 scale: 1, tx: 0, ty: 0, lit: []};
-  Object.entries(labels).forEach(([label, ids]) => makeGroup(view, ids.map(id => idx.get(id)).filter(i => i !== undefined), label));
+  // The file's supernodes: [label, node ids...] each (two groups may share a label).
+  ((g.qParams || {}).supernodes || []).filter(s => Array.isArray(s) && s.length > 2)
+    .forEach(([label, ...ids]) => makeGroup(view, ids.map(id => idx.get(id)).filter(i => i !== undefined), String(label)));
   window.graphTimings.model_ms = performance.now() - t0;
   return view;
 }
