@@ -35,6 +35,8 @@ import time
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import serve_browser_checks as check  # noqa: E402
 SEED = "The reliability of Wikipedia is very"
 
 
@@ -216,13 +218,14 @@ def check_graph(browser, max_feature_nodes, timeout):
         browser.js(f"document.getElementById('graph-max').value = '{max_feature_nodes}'")
     started = time.time()
     browser.js("document.getElementById('graph-run').click()")
-    drawn = browser.wait("(() => { const s = document.querySelector('#graph svg'); if (!s || !graphData) return null;"
+    drawn = browser.wait("(() => { const s = document.querySelector('#graph svg'); if (!s || !graphData || !graphView) return null;"
                          " const kinds = {}; graphData.nodes.forEach(n => kinds[n.feature_type] = (kinds[n.feature_type] || 0) + 1);"
-                         " return {nodes: s.querySelectorAll('.gnode').length, json_nodes: graphData.nodes.length, lines: s.querySelectorAll('line').length,"
-                         " links: graphData.links.length, kinds, dark: (document.getElementById('dark-matter') || {}).textContent || '',"
+                         " const segments = [...s.querySelectorAll('#gv-base path')].reduce((a, p) => a + (p.getAttribute('d').match(/M/g) || []).length, 0);"
+                         " return {nodes: s.querySelectorAll('#gv-nodes .gnode').length, json_nodes: graphData.nodes.length, lines: segments,"
+                         " drawn: graphView.baseEdges, links: graphData.links.length, kinds, dark: (document.getElementById('dark-matter') || {}).textContent || '',"
                          " share: graphData.metadata.lantern.error_share} })()", "the attribution graph did not draw", timeout)
     seconds = time.time() - started
-    if drawn["nodes"] == 0 or drawn["nodes"] != drawn["json_nodes"] or drawn["lines"] != min(drawn["links"], 3000):
+    if drawn["nodes"] == 0 or drawn["nodes"] != drawn["json_nodes"] or drawn["lines"] != drawn["drawn"] or not 0 < drawn["lines"] <= min(drawn["links"], 4000):
         fail(f"the graph's drawing does not match its JSON: {drawn}")
     if f"{drawn['share'] * 100:.1f}%" not in drawn["dark"]:
         fail(f"the dark-matter share is not shown: {drawn['dark']!r}")
@@ -230,21 +233,29 @@ def check_graph(browser, max_feature_nodes, timeout):
           f"{drawn['lines']} edges; dark matter {drawn['share'] * 100:.1f}%", flush=True)
     if drawn["kinds"].get("cross layer transcoder"):
         browser.js("document.querySelector('#graph circle.gnode').dispatchEvent(new MouseEvent('click', {bubbles: true}))")
+        browser.wait("!!document.getElementById('graph-node-card')", "a feature node's card did not open", timeout)
         card = browser.wait("(() => { const c = document.getElementById('graph-node-card'); const x = document.getElementById('graph-contexts');"
                             " return c && x && !x.textContent.includes('loading') ? c.querySelector('b').textContent + ' | ' + x.textContent.slice(0, 120) : null })()",
                             "a feature node's card did not open", timeout)
-        print(f"serve browser test: feature node card: {card}", flush=True)
+        logits = browser.js("(document.getElementById('gv-logits') || {textContent: ''}).textContent")
+        if "promoted" not in logits or "suppressed" not in logits:
+            fail(f"the feature node's card has no logit effects: {logits!r}")
+        print(f"serve browser test: feature node card: {card}; {logits[:100]}", flush=True)
 
 
-def screenshot(browser, path, element=None):
-    """A PNG of the page's top (or of one element and what follows it, up to 2200 pixels)."""
+def screenshot(browser, path, element=None, tab=None, height=None):
+    """A PNG of the page's top (or of one element and what follows it, up to 2200 pixels), with
+    `tab` shown first."""
     import base64
+    if tab:
+        check.click_tab(browser, tab)
+        time.sleep(0.3)
     if element:
         top = browser.js(f"document.getElementById('{element}').getBoundingClientRect().top + window.scrollY - 8")
     else:
         browser.js("window.scrollTo(0, 0)")
         top = 0
-    height = browser.js(f"Math.min(document.documentElement.scrollHeight - {top}, 2200)")
+    height = height or browser.js(f"Math.min(document.documentElement.scrollHeight - {top}, 2200)")
     shot = browser.send("Page.captureScreenshot", format="png",
                         clip={"x": 0, "y": top, "width": 1280, "height": height, "scale": 1}, captureBeyondViewport=True)
     with open(path, "wb") as f:
@@ -288,6 +299,8 @@ def main():
     p.add_argument("--screenshot", help="save a PNG of the page here")
     p.add_argument("--steer-feature", type=int, help="the feature to open and steer (default: the last token's first)")
     p.add_argument("--screenshot-strength", type=float, help="the slider's strength in the screenshot")
+    p.add_argument("--search-query", help="the text the feature search looks for (default: one in the corpus)")
+    p.add_argument("--screenshot-dir", help="save a PNG of each tab here (the graph explorer with a pinned node)")
     p.add_argument("--timeout", type=float, default=180, help="seconds each check may wait")
     p.add_argument("--start-timeout", type=float, default=300)
     args = p.parse_args()
@@ -308,6 +321,7 @@ def main():
                  "--tuned", os.path.join(fixtures, "tuned_lens/gemma2_tiny"), "--corpus", corpus, "--byte-tokens",
                  "--context", "32", "--scan-tokens", "256"]
         prompt = "to be, or not"  # the fixture's context is 64 bytes
+        args.search_query = args.search_query or "#101"  # without a tokenizer a byte shows as its id ('e')
         args.sweep_corrupted, args.sweep_target = args.sweep_corrupted or "to be, or yes", args.sweep_target or "32"
     elif args.graph_fixtures:
         corpus = os.path.join(corpus_dir, "corpus.txt")
@@ -322,7 +336,13 @@ def main():
             "--scan-tokens", "2048", "--context", "64"]
         extra += (["--tuned", args.tuned] if args.tuned else []) + (["--transcoders", args.transcoders] if args.transcoders else [])
         prompt = args.prompt
+        args.search_query = args.search_query or " the"
     server, url = start_server(args, extra)
+    tmpdir = tempfile.mkdtemp(prefix="lantern-browser-")
+    wait = lambda expression, what: browser.wait(expression, what, args.timeout)  # noqa: E731
+    shots = args.screenshot_dir
+    if shots:
+        os.makedirs(shots, exist_ok=True)
     browser = None
     checks = 0
     try:
@@ -374,6 +394,10 @@ def main():
               f"(last layer first): {lens['ranks']}", flush=True)
         browser.wait("document.querySelectorAll('#attention td').length > 0", "the attention pattern did not draw", args.timeout)
         checks += 1
+        check.tabs(browser, fail)
+        check.long_tokens(browser, fail)
+        check.attention_overview(browser, wait, fail, info["layers"], info["heads"])
+        checks += 3
         check_openapi(url)
         checks += 1
         if args.sweep_corrupted and args.sweep_target:
@@ -382,9 +406,21 @@ def main():
         if info["transcoders"]:
             check_graph(browser, args.graph_max_feature_nodes, args.timeout)
             checks += 1
-            if args.graph_screenshot:
-                screenshot(browser, args.graph_screenshot, "graph-section")
+            check.measure_graph(browser, wait, fail)
+            if args.graph_screenshot or shots:
+                check.pin_strongest(browser, wait)
+                for path in [args.graph_screenshot, shots and os.path.join(shots, "serve-circuits.png")]:
+                    if path:
+                        screenshot(browser, path, "graph-section", tab="circuits", height=1000)
+            pinned_address = check.graph_explorer(browser, wait, fail, tmpdir)
+            checks += 1
+            if args.graph_fixtures:
+                check.graph_address(browser, wait, fail, pinned_address)
+                check.stale_graph(browser, wait, fail, prompt + "s")
+                checks += 2
         if not info["saes"]:
+            check.error_names_limit(browser, wait, fail, info["limits"]["prompt_tokens"] * 16)
+            checks += 1
             return print(f"serve browser test: {checks} passed, 0 failed (no SAE: no features, dashboards or steering to check)", flush=True)
         # Click the last token: its neurons, then its first feature.
         browser.js("(() => { const t = [...document.querySelectorAll('#tokens .tok')]; t[t.length - 1].click(); })()")
@@ -427,12 +463,22 @@ def main():
             fail(f"moving feature {feature}'s slider to either end left the steered text as it was: {base[1]!r}")
         checks += 1
         print(f"serve browser test: strength {changed[2]} on feature {feature}: baseline {changed[0]!r} → steered {changed[1]!r}", flush=True)
+        check.steering_fields(browser, wait, fail, feature)
+        check.search(browser, wait, fail, args.search_query)
+        if shots:  # before the address checks load fresh pages (the sweep's heatmap is on this one)
+            for tab in ("next", "lens", "attention", "features", "steering", "sweep"):
+                screenshot(browser, os.path.join(shots, f"serve-{tab}.png"), tab=tab, height=900)
+        check.url_round_trip(browser, url, wait, fail, prompt, 1, feature)
+        check.favicon_and_contrast(browser, fail)
+        checks += 4
         if args.screenshot and args.screenshot_strength is not None:
             browser.js(f"(() => {{ const s = document.getElementById('slider-{feature}'); s.value = {args.screenshot_strength};"
                        f" s.dispatchEvent(new Event('input')); document.getElementById('steer-status').textContent = '' }})()")
             browser.wait(done, "no steered text at the screenshot's strength", args.timeout)
         if args.screenshot:
             screenshot(browser, args.screenshot)
+        check.error_names_limit(browser, wait, fail, info["limits"]["prompt_tokens"] * 16)
+        checks += 1
     finally:
         if browser:
             browser.close()
@@ -442,6 +488,7 @@ def main():
         except subprocess.TimeoutExpired:
             server.kill()
         shutil.rmtree(corpus_dir, ignore_errors=True)
+        shutil.rmtree(tmpdir, ignore_errors=True)
     print(f"serve browser test: {checks} passed, 0 failed", flush=True)
 
 

@@ -106,7 +106,9 @@ public final class AnalysisContext: @unchecked Sendable {
         case let .text(text)?:
             guard !text.isEmpty else { throw AnalysisError.invalid("\(name(textField)) must be non-empty text") }
             let cap = limits.promptTokens ?? config.contextLength
-            guard text.utf8.count <= cap * 16 else { throw AnalysisError(.tooLarge, "\(name(textField)) is too long") }
+            guard text.utf8.count <= cap * 16 else {
+                throw AnalysisError(.tooLarge, "\(name(textField)) is too long: \(text.utf8.count) bytes; the limit is \(cap * 16) bytes (16 for each of the \(cap) tokens a prompt may have)")
+            }
             ids = model.tokenizer == nil && byteTokens ? [config.bosToken ?? 2] + text.utf8.map { Int32($0) } : try model.encode(text)
         case let .ids(list)?:
             ids = try list.map { id in

@@ -7,7 +7,7 @@ public enum AnalysisCatalog {
     public static let all: [any AnalysisRequest.Type] = [
         NextRequest.self, GenerateRequest.self, LensRequest.self, AttentionRequest.self, FeaturesRequest.self,
         NeuronsRequest.self, SteerRequest.self, PatchSweepRequest.self, AttributeRequest.self, PatchRequest.self,
-        FeatureDashboardRequest.self, NeuronDashboardRequest.self, GraphRequest.self, TraceRequest.self, TranscoderFeatureRequest.self, SAEEvalRequest.self,
+        FeatureDashboardRequest.self, FeatureSearchRequest.self, NeuronDashboardRequest.self, GraphRequest.self, TraceRequest.self, TranscoderFeatureRequest.self, SAEEvalRequest.self,
     ]
 
     public static var names: [String] { all.map { $0.name } }

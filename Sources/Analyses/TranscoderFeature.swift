@@ -5,7 +5,7 @@ import Lantern
 /// attribution graph's page), over a scan of the context's per-layer transcoders.
 public struct TranscoderFeatureRequest: AnalysisRequest {
     public static let name = "transcoder-feature"
-    public static let summary = "A transcoder feature's top corpus contexts, density and largest activation (the hovers of `lantern graph --contexts`)."
+    public static let summary = "A transcoder feature's top corpus contexts, density, largest activation (the hovers of `lantern graph --contexts`) and logit effects."
     public static let layer = Field("layer", .integer(0...1_000_000), "The transcoder's layer.")
     public static let feature = Field("feature", .integer(0...Int(Int32.max)), "The feature.")
     public static let fields = [layer, feature]
@@ -56,11 +56,17 @@ public struct TranscoderFeatureRequest: AnalysisRequest {
 
     /// The feature's figures from `scan`, a scan of its transcoder alone.
     public func result(on context: AnalysisContext, scan: TranscoderScan) throws -> TranscoderFeatureResult {
-        let summary = scan.scans[0].summary(feature!)
-        return TranscoderFeatureResult(layer: layer!, feature: feature!, source: try Self.transcoders(context)[layer!].source,
+        let summary = scan.scans[0].summary(feature!), transcoder = try Self.transcoders(context)[layer!]
+        // The output direction read through the final norm's gain and the unembedding, as a dashboard's.
+        let effects = try LogitEffects.of(direction: try transcoder.direction(feature!), model: context.transformer, count: 8)
+        func shown(_ list: [TokenLogit]) -> [DashboardJSON.Token] {
+            list.map { DashboardJSON.Token(id: Int($0.token), text: context.model.display($0.token), logit: Double($0.logit)) }
+        }
+        return TranscoderFeatureResult(layer: layer!, feature: feature!, source: transcoder.source,
                                        density: summary.density, maxActivation: Double(summary.maxActivation),
                                        scannedTokens: scan.scans[0].tokens,
-                                       contexts: scan.contexts(layer: 0, feature: feature!, text: context.model.display))
+                                       contexts: scan.contexts(layer: 0, feature: feature!, text: context.model.display),
+                                       logits: .init(positive: shown(effects.positive), negative: shown(effects.negative)))
     }
 
     /// Scans the context's corpus contexts (`corpusContexts`), then reads the feature.
@@ -86,7 +92,13 @@ public struct TranscoderFeatureResult: Codable, Sendable {
     public var scannedTokens: Int
     /// "activation: text with the «maximum» marked", strongest first.
     public var contexts: [String]
+    /// The tokens the feature's output direction raises and lowers most (W_dec[f] · W_U, through the final norm's gain).
+    public var logits: Logits
+    public struct Logits: Codable, Sendable {
+        public var positive: [DashboardJSON.Token]
+        public var negative: [DashboardJSON.Token]
+    }
     enum CodingKeys: String, CodingKey {
-        case layer, feature, source, density, contexts, maxActivation = "max_activation", scannedTokens = "scanned_tokens"
+        case layer, feature, source, density, contexts, logits, maxActivation = "max_activation", scannedTokens = "scanned_tokens"
     }
 }

@@ -108,3 +108,40 @@ extension FeatureDashboard {
         return Array(seen.prefix(5))
     }
 }
+
+/// `lantern features search`: features by the text they fire on in their top contexts (`FeatureSearchRequest`).
+struct FeaturesSearch: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "search",
+        abstract: "Find SAE features by the text they fire on in their top contexts over a corpus, ranked, with density and maximum.")
+
+    @OptionGroup var scanOptions: FeatureScanOptions
+
+    @Option(name: .long, help: ArgumentHelp(FeatureSearchRequest.query))
+    var query: String
+
+    @Option(name: .long, help: ArgumentHelp(FeatureSearchRequest.top))
+    var top = 20
+
+    @Flag(name: .long, help: "Print the data as one JSON object.")
+    var json = false
+
+    func validate() throws {
+        try OptionCheck.field(top, FeatureSearchRequest.top)
+    }
+
+    func run() throws {
+        let (loaded, sae, scan) = try scanOptions.scan()
+        let context = loaded.analysisContext(saes: [sae], scan: scan)
+        let request = FeatureSearchRequest(query: query, top: top)
+        try request.validate(against: context)
+        let result = try request.run(on: context, monitor: AnalysisMonitor())
+        if json { return try printJSON(result) }
+        print("SAE \(sae.source) at \(sae.hookName): \(scan.tokens) tokens scanned, \(result.matched) features fire on \(query.debugDescription) in their top contexts")
+        print("feature    score   density     max  strongest context")
+        for r in result.results {
+            print(String(format: "%7d  %7.2f  %7.3f%%  %6.2f  ", r.feature, r.score, r.density * 100, r.maxActivation)
+                  + r.example.text.joined().replacingOccurrences(of: "\n", with: "⏎"))
+        }
+    }
+}

@@ -8,7 +8,7 @@ import Lantern
 struct Features: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "SAE features: per token of a prompt (the default, `show`), or ranked over a corpus (`top`).",
-        subcommands: [FeaturesShow.self, FeaturesTop.self], defaultSubcommand: FeaturesShow.self)
+        subcommands: [FeaturesShow.self, FeaturesTop.self, FeaturesSearch.self], defaultSubcommand: FeaturesShow.self)
 }
 
 /// `lantern features [show]`: which SAE features fire on which token.

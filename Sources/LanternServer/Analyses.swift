@@ -35,6 +35,19 @@ extension LanternServer {
         }
     }
 
+    /// `feature search`: features by the text they fire on in their top contexts, over the same
+    /// scan a dashboard reads.
+    func featureSearch(_ body: APIRequest) async throws -> Data {
+        let request = try FeatureSearchRequest(json: RequestFields(body.fields))
+        let context = self.context
+        try request.validate(against: context)
+        let index = request.sae ?? 0
+        let (chosen, source) = try await scanForDashboard(scans[index], sae: setup.saes[index])
+        return try await queue.run {
+            try AnalysisJSON.encode(try request.run(on: context, scan: ScanSource(scan: chosen.value, source: source)))
+        }
+    }
+
     /// The finished background scan, or the first few corpus contexts scanned now (one job each).
     func scanForDashboard(_ scan: BackgroundScan, sae: SAE) async throws -> (UncheckedBox<FeatureScan>, String) {
         if let finished = scan.finishedScan { return (UncheckedBox(finished), "background scan") }

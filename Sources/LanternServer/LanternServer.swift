@@ -71,7 +71,7 @@ public final class LanternServer: Sendable {
             JSONResponse.data(try JSONResponse.encode(["scans": self.scans.map(\.progress)]))
         }
         var json: [(String, @Sendable (LanternServer) -> (APIRequest) async throws -> Data)] = [
-            ("/api/feature", { $0.dashboard }), ("/api/steer", { $0.steer }), ("/api/generate", { $0.generate }),
+            ("/api/feature", { $0.dashboard }), ("/api/feature/search", { $0.featureSearch }), ("/api/steer", { $0.steer }), ("/api/generate", { $0.generate }),
             ("/api/neuron", { $0.neuronDashboard }),
             ("/api/graph", { $0.graph }), ("/api/transcoder-feature", { $0.transcoderFeature }), ("/api/patch/sweep", { $0.patchSweep }),
         ]
@@ -110,7 +110,7 @@ public final class LanternServer: Sendable {
     /// Every analysis the server serves (and the OpenAPI document describes): the one-job ones, and
     /// those with routes of their own (token by token, sliced, or over an on-demand scan).
     static let servedAnalyses: [any AnalysisRequest.Type] = oneJobAnalyses + [
-        GenerateRequest.self, SteerRequest.self, PatchSweepRequest.self, FeatureDashboardRequest.self, NeuronDashboardRequest.self,
+        GenerateRequest.self, SteerRequest.self, PatchSweepRequest.self, FeatureDashboardRequest.self, FeatureSearchRequest.self, NeuronDashboardRequest.self,
         GraphRequest.self, TranscoderFeatureRequest.self,
     ]
 

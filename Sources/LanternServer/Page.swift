@@ -7,8 +7,11 @@ import Lantern
 enum Page {
     static let html = HTMLReport.page(title: "Lantern", subtitle: "", sections: [
         file("body.html"), "<style>\(file("style.css"))</style>",
-        "<script>\(file("page.js"))\(file("graph.js"))\(file("sweep.js"))</script>",
+        "<script>" + scripts.map(file).joined(separator: "\n") + "</script>",
     ])
+
+    /// The scripts, in order: the core (API client, run, colours) first.
+    static let scripts = ["page.js", "state.js", "features.js", "attention.js", "steering.js", "graph.js", "graphview.js", "sweep.js"]
 
     /// One of the page's files, as the build embedded it.
     static func file(_ name: String) -> String {

@@ -62,6 +62,13 @@ final class ServerAPITests: ServerTestCase {
         let expected = try cli(["feature", "--id", "5"] + common + ["--sae", Self.saePath, "--corpus", corpusPath, "--byte-tokens",
                                                                    "--context", "32", "--tokens", "128"])
         assertSame(scanned.json["dashboard"] as! [String: Any], expected["dashboard"] as! [String: Any], "dashboard")
+        // The feature search reads the same scan: the CLI's answer over the same corpus.
+        let search = try await call("/api/feature/search", ["query": "#111", "top": 5])
+        XCTAssertEqual(search.json["source"] as? String, "background scan")
+        let searched = try cli(["features", "search", "--query", "#111", "--top", "5"] + common + ["--sae", Self.saePath, "--corpus", corpusPath,
+                                                                                                 "--byte-tokens", "--context", "32", "--tokens", "128"])
+        assertSame(["results": search.json["results"] as Any], ["results": searched["results"] as Any], "feature search")
+        XCTAssertFalse((search.json["results"] as! [[String: Any]]).isEmpty)
         // Once scanned, features carry their density and label.
         let features = try await call("/api/features", ["token_ids": [2, 116, 111], "top": 2])
         let f = ((features.json["tokens"] as! [[String: Any]])[1]["features"] as! [[String: Any]])[0]
@@ -241,6 +248,7 @@ final class ServerAPITests: ServerTestCase {
             ("/api/next", ["token_ids": [2, 5], "model": "/root/.cache/lantern"], nil, 403, "never read from a request"),
             ("/api/features", ["token_ids": [2, 5], "sae": 3], nil, 400, "'sae'"),
             ("/api/feature", ["feature": 96], nil, 400, "'feature'"),
+            ("/api/feature/search", ["query": " "], nil, 400, "'query'"),
             ("/api/lens", ["token_ids": [2, 5], "target": "ab"], nil, 400, "no tokenizer"),
             ("/api/attention", ["token_ids": [2, 5], "layers": [4]], nil, 400, "out of range"),
             ("/api/steer", ["token_ids": [2, 5], "features": [["feature": 3, "strength": 1e9]]], nil, 400, "'strength'"),
@@ -273,7 +281,7 @@ final class ServerAPITests: ServerTestCase {
         let paths = Set((spec.json["paths"] as! [String: Any]).keys)
         XCTAssertEqual(paths, ["/api/info", "/api/scan", "/api/next", "/api/lens", "/api/attention", "/api/features", "/api/feature",
                                "/api/neurons", "/api/neuron", "/api/steer", "/api/steer/stream", "/api/generate", "/api/attribute", "/api/patch", "/api/graph", "/api/graph/stream",
-                               "/api/transcoder-feature", "/api/patch/sweep", "/api/patch/sweep/stream"])
+                               "/api/transcoder-feature", "/api/patch/sweep", "/api/patch/sweep/stream", "/api/feature/search"])
         XCTAssertTrue(html.contains("id=\"graph-run\"") && html.contains("id=\"sweep-run\"") && html.contains("id=\"steer-mode\""),
                       "the graph, sweep and clamp controls")
         let info = try await call("/api/info")

@@ -57,6 +57,14 @@ final class ServerGraphTests: ServerTestCase {
         XCTAssertEqual(r.status, 200, "\(r.json)")
         XCTAssertEqual(r.json["scanned_tokens"] as? Int, 62, "2 on-demand contexts of 32 tokens, BOS not counted")
         XCTAssertLessThanOrEqual((r.json["contexts"] as? [String])?.count ?? 99, 3)
+        // Its logit effects: the eight most raised tokens, largest first, and the eight most lowered.
+        let logits = r.json["logits"] as? [String: [[String: Any]]]
+        let raised = (logits?["positive"] ?? []).compactMap { $0["logit"] as? Double }, lowered = (logits?["negative"] ?? []).compactMap { $0["logit"] as? Double }
+        XCTAssertEqual(raised.count, 8, "\(r.json)")
+        XCTAssertEqual(lowered.count, 8, "\(r.json)")
+        XCTAssertEqual(raised, raised.sorted(by: >))
+        XCTAssertEqual(lowered, lowered.sorted())
+        XCTAssertGreaterThanOrEqual(raised.first ?? -1, lowered.first ?? 0)
         let bad = try await call("/api/transcoder-feature", ["layer": 7, "feature": 5])
         XCTAssertEqual(bad.status, 400)
         XCTAssertTrue((bad.json["error"] as? String ?? "").contains("'layer'"), "\(bad.json)")

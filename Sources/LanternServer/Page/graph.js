@@ -1,13 +1,18 @@
-// The page's attribution graph panel: builds the graph over server-sent progress and draws the
-// JSON `/api/graph` returns as `lantern graph --html` draws it (layers × positions; features orange
-// circles, error nodes — dark matter — grey squares, embeddings green, logits purple; edges blue or
-// red by sign, wider by |weight|). Clicking a node shows its edges and, for a feature, its contexts.
-let graphAbort = null, graphData = null;
+// The Circuits tab: builds the attribution graph over server-sent progress (or opens a graph JSON
+// from disk), shows its dark-matter share, and the pinned node's card: its strongest inputs and
+// outputs, an editable label, a transcoder feature's top contexts and logit effects (its label from
+// the contexts' strongest tokens), an error node's layer's share of the dark matter. graphview.js
+// draws it.
+let graphAbort = null, graphData = null, graphOrigin = null, graphPending = null;
+let graphPrompt = null;  // the prompt a graph was built for (its JSON holds the decoded tokens)
 
 function graphPanelStart() {
-  if (!info.transcoders) { $('graph-status').textContent = 'The server has no transcoders (start it with --transcoders DIR).'; $('graph-run').disabled = true; return; }
+  if (!info.transcoders) { $('graph-status').textContent = 'The server has no transcoders (start it with --transcoders DIR); a graph JSON can still be opened.'; $('graph-run').disabled = true; return; }
   $('graph-status').textContent = `${info.transcoders.kind} transcoders, ${info.transcoders.layers} layers; prompts up to ${info.limits.graph_tokens} tokens`;
 }
+
+// The tab was opened: a graph drawn while hidden is fitted to the now visible box.
+function graphShown() { if (graphView) requestAnimationFrame(fitGraph); }
 
 async function buildGraph() {
   if (graphAbort) graphAbort.abort();  // the server cancels the old graph when we hang up
@@ -16,8 +21,11 @@ async function buildGraph() {
   // for one batch (under a second) instead of up to five.
   const body = {prompt: $('prompt').value, node_threshold: Number($('graph-node').value), edge_threshold: Number($('graph-edge').value), batch_size: 16};
   if ($('graph-max').value !== '') body.max_feature_nodes = Number($('graph-max').value);
-  $('graph').innerHTML = ''; $('graph-summary').innerHTML = ''; $('graph-node-info').innerHTML = '';
+  graphPrompt = body.prompt;
+  $('graph').innerHTML = ''; $('graph-summary').innerHTML = ''; $('graph-node-info').innerHTML = ''; $('graph-tools').hidden = true;
+  graphData = graphView = null;
   $('graph-progress').value = 0;
+  $('graph-status').className = 'legend';
   $('graph-status').textContent = 'forward pass…';
   const started = performance.now();
   try {
@@ -27,86 +35,117 @@ async function buildGraph() {
         $('graph-status').textContent = `backward passes: ${data.done} of ${data.total} targets`;
       }
       if (event === 'done') {
-        graphData = data; drawGraph();
+        showGraph(data, 'built');
         $('graph-status').textContent = `done in ${((performance.now() - started) / 1000).toFixed(1)} s`;
+        syncURL(!restoring);
       }
-      if (event === 'error') $('graph-status').textContent = data.error;
+      if (event === 'error') graphFailed(data.error);
     });
-  } catch (e) { if (e.name !== 'AbortError') $('graph-status').textContent = e.message; }
+  } catch (e) { if (e.name !== 'AbortError') graphFailed(e.message); }
 }
 
-// Rows as the static page draws them: embeddings at the bottom (0), layer L at L + 1, logits on top.
-function nodeRow(n, layers) { return n.feature_type === 'logit' ? layers + 1 : n.layer === 'E' ? 0 : Number(n.layer) + 1; }
+function graphFailed(message) {
+  $('graph').innerHTML = ''; $('graph-summary').innerHTML = ''; $('graph-node-info').innerHTML = ''; $('graph-tools').hidden = true;
+  graphData = graphView = null;
+  $('graph-status').className = 'err'; $('graph-status').textContent = message;
+}
+
+// Draws a graph (`origin`: 'built' here, or 'file'); restores its pinned node from qParams.
+function showGraph(data, origin) {
+  const t0 = performance.now();
+  if (!data || !Array.isArray(data.nodes) || !Array.isArray(data.links) || !data.metadata) throw new Error('not a graph JSON: it needs metadata, nodes and links');
+  graphData = data; graphOrigin = origin;
+  graphView = graphModel(data);
+  $('graph-tools').hidden = false;
+  drawGraphSummary();
+  drawGraphView();
+  window.graphTimings.nodes = data.nodes.length; window.graphTimings.links = data.links.length; window.graphTimings.started = t0;
+  // The schema's pinned nodes are the selection here; its clicked node is the pinned one (the card).
+  const q = data.qParams || {};
+  (q.pinnedIds || []).forEach(id => graphView.idx.has(id) && graphView.selected.add(graphView.idx.get(id)));
+  if (graphPending !== null) { pinGraphNode(graphView.idx.get(graphPending) ?? null); graphPending = null; }
+  else if (q.clickedId && graphView.idx.has(q.clickedId)) pinGraphNode(graphView.idx.get(q.clickedId));
+  else redrawGraph();
+}
+
+function drawGraphSummary() {
+  const g = graphData, dark = (g.metadata || {}).lantern;
+  $('graph-summary').innerHTML = `<div class="card" id="dark-matter">` + (dark ?
+    `<b>Dark matter:</b> ${(dark.error_share * 100).toFixed(1)}% of the logits' influence flows from error nodes ` +
+    `(replacement score ${dark.replacement_score.toFixed(3)}, completeness score ${dark.completeness_score.toFixed(3)}). ` +
+    '<div class="legend">error share by layer: ' + dark.error_share_by_layer.map((s, l) => `L${l} ${(s * 100).toFixed(1)}%`).join(' · ') + '</div>'
+    : `<b>${esc(g.metadata.slug || 'graph')}</b> <span class="legend">(no dark-matter figures in this file: not made by Lantern)</span>`) +
+    `<div>${g.nodes.length} nodes and ${g.links.length} edges; <span id="gv-counts"></span></div>` +
+    '<div class="legend">orange: features · grey squares: error nodes · green: embeddings · purple: logits · yellow: supernodes · blue/red: positive/negative edges</div></div>';
+}
 
 function describeNode(n, tokens) {
-  const at = `${n.ctx_idx} (${shown(tokens[n.ctx_idx])})`;
+  const at = `${n.ctx_idx} (${shown(tokens[n.ctx_idx] ?? '')})`;
   switch (n.feature_type) {
-    case 'cross layer transcoder': return `feature ${n.jsNodeId.split('_')[1].split('-')[0]} of layer ${n.layer} at ${at}, activation ${n.activation.toPrecision(4)}`;
+    case 'cross layer transcoder': return `feature ${featureOf(n)} of layer ${n.layer} at ${at}` + (n.activation != null ? `, activation ${n.activation.toPrecision(4)}` : '');
     case 'mlp reconstruction error': return `error node of MLP ${n.layer} at ${at}`;
-    case 'embedding': return `embedding of ${shown(tokens[n.ctx_idx])} at ${n.ctx_idx}`;
-    default: return n.clerp;
+    case 'embedding': return `embedding of ${shown(tokens[n.ctx_idx] ?? '')} at ${n.ctx_idx}`;
+    default: return n.clerp || n.node_id;
+  }
+}
+const featureOf = n => Number(String(n.jsNodeId || n.node_id).split('_')[1].split('-')[0]);
+const nodeName = (v, key) => key >= 0 ? (v.nodes[key].clerp && v.nodes[key].feature_type !== 'logit' ? `${v.nodes[key].clerp} · ` : '') + describeNode(v.nodes[key], v.tokens)
+  : `supernode ${v.groups[-1 - key].label}`;
+
+// Pins a node (or supernode, by -1 - index; null unpins) and opens its card.
+async function pinGraphNode(key) {
+  const v = graphView;
+  if (!v) return;
+  v.pinned = key === undefined ? null : key;
+  redrawGraph();
+  if (v.pinned === null) { $('graph-node-info').innerHTML = ''; return; }
+  const {inputs, outputs} = neighbours(v, key, 8);
+  const list = items => items.map(([j, w]) => `<div><a class="gv-jump" data-key="${j}">${w >= 0 ? '+' : ''}${w.toPrecision(3)}</a> ${esc(nodeName(v, j))}</div>`).join('') || '<div class="legend">none shown</div>';
+  const n = key >= 0 ? v.nodes[key] : null;
+  let html = `<div class="card" id="graph-node-card"><b>${esc(key >= 0 ? describeNode(n, v.tokens) : nodeName(v, key))}</b>`;
+  if (n) html += `<div class="legend">input ${n.input != null ? n.input.toPrecision(4) : '–'} · cumulative influence ${n.influence != null ? n.influence.toFixed(3) : '–'}` +
+    (n.unattributed != null ? ` · unattributed ${n.unattributed.toPrecision(3)}` : '') + '</div>' +
+    (n.feature_type !== 'logit' && n.feature_type !== 'embedding' ? `<div>label <input class="label" id="gv-label" value="${esc(n.clerp || '')}" placeholder="a label, kept in the JSON"></div>` : '');
+  else html += `<div class="legend">${v.groups[-1 - key].members.length} nodes: ${v.groups[-1 - key].members.map(i => esc(describeNode(v.nodes[i], v.tokens))).join('; ')}</div>`;
+  const dark = (v.g.metadata || {}).lantern;
+  if (n && isError(n) && dark) html += `<div id="gv-dark"><b>dark matter</b>: error nodes of MLP ${n.layer} carry ${(dark.error_share_by_layer[Number(n.layer)] * 100).toFixed(1)}% ` +
+    `of the logits' influence (all error nodes ${(dark.error_share * 100).toFixed(1)}%); this node's input ${n.input != null ? n.input.toPrecision(4) : '–'} is what the transcoder misses here.</div>`;
+  html += `<div class="side"><div id="gv-inputs"><b>strongest inputs</b>${list(inputs)}</div><div id="gv-outputs"><b>strongest outputs</b>${list(outputs)}</div></div><div id="graph-contexts"></div></div>`;
+  $('graph-node-info').innerHTML = html;
+  document.querySelectorAll('#graph-node-card .gv-jump').forEach(a => a.onclick = () => { pinGraphNode(Number(a.dataset.key)); syncURL(true); });
+  if ($('gv-label')) $('gv-label').oninput = e => { n.clerp = e.target.value; redrawGraph(); };
+  if (!n || !isFeature(n) || !info.transcoders || info.transcoders.kind !== 'per-layer' || graphOrigin !== 'built') return;
+  $('graph-contexts').textContent = 'top contexts: loading…';
+  try {
+    const r = await api('/api/transcoder-feature', {layer: Number(n.layer), feature: featureOf(n)});
+    if (graphView !== v || v.pinned !== key) return;
+    // The label from the contexts' strongest tokens (the «marked» ones), most frequent first.
+    const counts = new Map();
+    r.contexts.forEach(c => { const m = c.match(/«([^»]*)»/); if (m) counts.set(m[1], (counts.get(m[1]) || 0) + 1); });
+    const top = [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([t]) => shown(t).trim() || shown(t)).join(' · ');
+    if (!n.clerp && top) { n.clerp = top; $('gv-label').value = top; redrawGraph(); }
+    const logits = l => l.map(t => `${esc(shown(t.text))} <span class="legend">${t.logit >= 0 ? '+' : ''}${t.logit.toFixed(2)}</span>`).join(', ');
+    $('graph-contexts').innerHTML = (r.logits ? `<div id="gv-logits"><span class="legend">direct logit effects (W_dec·W_U through the final norm's gain, without its 1/rms)</span><br>` +
+      `<b>promoted</b> ${logits(r.logits.positive)}<br><b>suppressed</b> ${logits(r.logits.negative)}</div>` : '') +
+      `<b>top contexts</b> <span class="legend">(${r.scanned_tokens} corpus tokens on demand; density ${(r.density * 100).toFixed(3)}%)</span>` +
+      r.contexts.map(c => `<div class="mono ctx">${esc(c)}</div>`).join('');
+  } catch (e) { $('graph-contexts').innerHTML = `<span class="err">${esc(e.message)}</span>`; }
+}
+
+// A graph named by the address: built again when it was built here (and pinned once drawn).
+async function restoreGraph(p) {
+  const pin = p.get('pin');
+  if (p.get('graph') === '1' && info.transcoders && (!graphData || graphOrigin !== 'built' || graphPrompt !== lastRunPrompt)) {
+    graphPending = pin; buildGraph();
+  } else if (graphView) {
+    const key = pin && graphView.idx.has(pin) ? graphView.idx.get(pin) : null;
+    if (key !== graphView.pinned) pinGraphNode(key);
   }
 }
 
-function drawGraph() {
-  const g = graphData, tokens = g.metadata.prompt_tokens, n = tokens.length, layers = info.layers;
-  const cellWidth = 120, rowHeight = 34, left = 60, top = 20;
-  const width = left + cellWidth * n + 20, height = top + rowHeight * (layers + 2) + 40;
-  const rowY = row => top + rowHeight * (layers + 1 - row) + rowHeight / 2;
-  const cells = {}, point = {};
-  g.nodes.forEach(node => { const key = `${nodeRow(node, layers)},${node.ctx_idx}`; (cells[key] = cells[key] || []).push(node); });
-  Object.values(cells).forEach(members => members.forEach((node, k) => {
-    const spread = cellWidth * 0.84 / members.length;
-    point[node.node_id] = {x: left + cellWidth * node.ctx_idx + cellWidth * 0.08 + spread * (k + 0.5), y: rowY(nodeRow(node, layers))};
-  }));
-  const links = g.links.slice().sort((a, b) => Math.abs(b.weight) - Math.abs(a.weight)).slice(0, 3000);
-  const strongest = links.length ? Math.abs(links[0].weight) : 1;
-  let svg = `<svg id="graph-svg" width="${width}" height="${height}" style="background:#fff;border:1px solid #e3e3e3">`;
-  for (let row = 0; row <= layers + 1; row++)
-    svg += `<text x="8" y="${rowY(row) + 4}" font-size="11" fill="#666">${row === 0 ? 'emb' : row === layers + 1 ? 'logit' : 'L' + (row - 1)}</text>`;
-  tokens.forEach((t, p) => { svg += `<text x="${left + cellWidth * (p + 0.5)}" y="${height - 12}" font-size="12" text-anchor="middle" font-family="Menlo,monospace">${esc(shown(t))}</text>`; });
-  links.slice().reverse().forEach(l => {
-    const a = point[l.source], b = point[l.target];
-    if (!a || !b) return;
-    const s = Math.abs(l.weight) / strongest;
-    svg += `<line x1="${a.x.toFixed(1)}" y1="${a.y.toFixed(1)}" x2="${b.x.toFixed(1)}" y2="${b.y.toFixed(1)}" stroke="${l.weight >= 0 ? '#2a5db0' : '#c0392b'}" stroke-opacity="${(0.15 + 0.6 * s).toFixed(2)}" stroke-width="${(0.4 + 3 * s).toFixed(2)}"/>`;
-  });
-  g.nodes.forEach(node => {
-    const p = point[node.node_id], tip = esc(describeNode(node, tokens) + `\ninput ${node.input.toPrecision(4)} · influence rank ${node.influence.toFixed(3)}`);
-    const attrs = `class="gnode" data-node="${esc(node.node_id)}" data-tip="${tip}" style="cursor:pointer"`;
-    switch (node.feature_type) {
-      case 'cross layer transcoder': svg += `<circle ${attrs} cx="${p.x.toFixed(1)}" cy="${p.y.toFixed(1)}" r="4.5" fill="#e08a3c"/>`; break;
-      case 'mlp reconstruction error': svg += `<rect ${attrs} x="${(p.x - 4.5).toFixed(1)}" y="${(p.y - 4.5).toFixed(1)}" width="9" height="9" fill="#888"/>`; break;
-      case 'embedding': svg += `<rect ${attrs} x="${(p.x - 7).toFixed(1)}" y="${(p.y - 5).toFixed(1)}" width="14" height="10" fill="#6aa84f"/>`; break;
-      default: svg += `<polygon ${attrs} points="${p.x},${p.y - 7} ${p.x + 7},${p.y} ${p.x},${p.y + 7} ${p.x - 7},${p.y}" fill="#8e44ad"/>`;
-    }
-  });
-  $('graph').innerHTML = svg + '</svg>';
-  const dark = g.metadata.lantern;
-  $('graph-summary').innerHTML = `<div class="card" id="dark-matter"><b>Dark matter:</b> ${(dark.error_share * 100).toFixed(1)}% of the logits' influence flows from error nodes ` +
-    `(replacement score ${dark.replacement_score.toFixed(3)}, completeness score ${dark.completeness_score.toFixed(3)}). ` +
-    `${g.nodes.length} nodes and ${g.links.length} edges kept; the ${links.length} strongest edges drawn.` +
-    '<div class="legend">orange: features · grey squares: error nodes · green: embeddings · purple: logits · blue/red: positive/negative edges · click a node</div>' +
-    '<div class="legend">error share by layer: ' + dark.error_share_by_layer.map((s, l) => `L${l} ${(s * 100).toFixed(1)}%`).join(' · ') + '</div></div>';
-  document.querySelectorAll('#graph .gnode').forEach(e => e.onclick = () => showGraphNode(e.dataset.node));
-  tips();
-}
-
-async function showGraphNode(id) {
-  const g = graphData, tokens = g.metadata.prompt_tokens, node = g.nodes.find(x => x.node_id === id);
-  const byId = Object.fromEntries(g.nodes.map(x => [x.node_id, x]));
-  const edges = (list, end) => list.sort((a, b) => Math.abs(b.weight) - Math.abs(a.weight)).slice(0, 8)
-    .map(l => `<div>${l.weight >= 0 ? '+' : ''}${l.weight.toPrecision(3)} ${esc(describeNode(byId[l[end]], tokens))}</div>`).join('') || '<div class="legend">none kept</div>';
-  let html = `<div class="card" id="graph-node-card"><b>${esc(describeNode(node, tokens))}</b>` +
-    `<div class="legend">input ${node.input.toPrecision(4)} · influence rank ${node.influence.toFixed(3)} · unattributed ${node.unattributed.toPrecision(3)}</div>` +
-    `<div class="side"><div><b>strongest inputs</b>${edges(g.links.filter(l => l.target === id), 'source')}</div>` +
-    `<div><b>strongest outputs</b>${edges(g.links.filter(l => l.source === id), 'target')}</div></div><div id="graph-contexts"></div></div>`;
-  $('graph-node-info').innerHTML = html;
-  if (node.feature_type !== 'cross layer transcoder' || info.transcoders.kind !== 'per-layer') return;
-  $('graph-contexts').textContent = 'top contexts: loading…';
-  try {
-    const r = await api('/api/transcoder-feature', {layer: Number(node.layer), feature: Number(node.jsNodeId.split('_')[1].split('-')[0])});
-    $('graph-contexts').innerHTML = `<b>top contexts</b> <span class="legend">(${r.scanned_tokens} corpus tokens on demand; density ${(r.density * 100).toFixed(3)}%)</span>` +
-      r.contexts.map(c => `<div class="mono">${esc(c)}</div>`).join('');
-  } catch (e) { $('graph-contexts').textContent = e.message; }
-}
+$('graph-file').onchange = async e => {
+  const file = e.target.files[0];
+  if (!file) return;
+  try { showGraph(JSON.parse(await file.text()), 'file'); $('graph-status').className = 'legend'; $('graph-status').textContent = `opened ${file.name}`; syncURL(true); }
+  catch (err) { graphFailed(`${file.name}: ${err.message}`); }
+};

@@ -2,18 +2,23 @@
 // hook × position of the normalised effect (`lantern patch sweep --html`'s diverging scale: red
 // toward the clean run's 1, blue below the corrupted run's 0), filled from `/api/patch/sweep/stream`.
 let sweepAbort = null;
-const diverging = (v, scale) => { const x = Math.max(-1, Math.min(1, scale > 0 ? v / scale : 0)); return `hsl(${x >= 0 ? 8 : 215},75%,${Math.round(100 - 55 * Math.abs(x))}%)`; };
+// Background and readable ink (page.js's inkOn) for a value on the diverging scale.
+const diverging = (v, scale) => {
+  const x = Math.max(-1, Math.min(1, scale > 0 ? v / scale : 0)), hue = x >= 0 ? 8 : 215, l = Math.round(100 - 55 * Math.abs(x));
+  return `background:hsl(${hue},75%,${l}%);color:${inkOn(hslRGB(hue, 0.75, l / 100))}`;
+};
 // A token field: an integer is an id, anything else the text of one token.
 const tokenField = s => /^\s*\d+\s*$/.test(s) ? Number(s) : s;
 
 async function runSweep() {
+  syncURL(true);
   if (sweepAbort) sweepAbort.abort();
   sweepAbort = new AbortController();
   const body = {prompt: $('sweep-clean').value || $('prompt').value, corrupted_prompt: $('sweep-corrupted').value,
                 target: tokenField($('sweep-target').value), hooks: $('sweep-hooks').value.split(',').map(s => s.trim()).filter(s => s)};
   if ($('sweep-baseline').value !== '') body.baseline = tokenField($('sweep-baseline').value);
   $('sweep').innerHTML = ''; $('sweep-progress').value = 0;
-  $('sweep-status').textContent = 'clean and corrupted runs…';
+  $('sweep-status').className = 'legend'; $('sweep-status').textContent = 'clean and corrupted runs…';
   try {
     await streamEvents('/api/patch/sweep/stream', body, sweepAbort.signal, (event, data) => {
       if (event === 'progress') {
@@ -21,9 +26,14 @@ async function runSweep() {
         $('sweep-status').textContent = `patched ${data.done} of ${data.total} cells`;
       }
       if (event === 'done') { drawSweep(data); $('sweep-status').textContent = 'done'; }
-      if (event === 'error') $('sweep-status').textContent = data.error;
+      if (event === 'error') sweepFailed(data.error);
     });
-  } catch (e) { if (e.name !== 'AbortError') $('sweep-status').textContent = e.message; }
+  } catch (e) { if (e.name !== 'AbortError') sweepFailed(e.message); }
+}
+
+function sweepFailed(message) {
+  $('sweep').innerHTML = '';
+  $('sweep-status').className = 'err'; $('sweep-status').textContent = message;
 }
 
 function drawSweep(s) {
@@ -37,7 +47,7 @@ function drawSweep(s) {
     for (let r = grid.rows.length - 1; r >= 0; r--) {
       const row = grid.rows[r];
       html += `<tr><th>${esc(row.label)}</th>` + grid.values[r].map((v, p) =>
-        `<td style="background:${diverging(v, scale)};color:${Math.abs(v) / scale > 0.6 ? '#fff' : '#111'}" ` +
+        `<td style="${diverging(v, scale)}" ` +
         `data-tip="${esc(`${row.hook}${row.head !== undefined ? ' head ' + row.head : ''} @ ${p}\nnormalised ${v.toFixed(4)}\nlogit difference ${grid.logit_differences[r][p].toFixed(4)}`)}">${v.toFixed(2)}</td>`).join('') + '</tr>';
     }
     html += '</table>';
