@@ -15,7 +15,7 @@ final class AnalysisParityTests: ServerTestCase {
     }
 
     func testTheServerAndTheCLIWriteTheSameBytes() async throws {
-        try startServer()
+        try await startServer()
         let ids = [2, 5, 9, 11, 40]
         try await assertSameBytes("/api/next", ["token_ids": ids, "top": 7], ["next", "--token-ids", "2,5,9,11,40", "--top", "7"])
         try await assertSameBytes("/api/lens", ["token_ids": ids, "top_k": 2, "target": 9],
@@ -45,7 +45,7 @@ final class AnalysisParityTests: ServerTestCase {
 
     /// The attribution graph: the server's /api/graph and `lantern graph --json` through the same transcoders.
     func testGraphsAreTheSameBytes() async throws {
-        try startServer(graphs: true)
+        try await startServer(graphs: true)
         let (status, served) = try await fetch("/api/graph", ["token_ids": [2, 5, 9, 11], "batch_size": 8, "node_threshold": 0.7])
         XCTAssertEqual(status, 200, String(decoding: served, as: UTF8.self))
         let printed = try cliOutput(["graph", "--model", Self.graphModelPath, "--transcoders", Self.transcodersPath, "--token-ids", "2,5,9,11",
@@ -61,7 +61,7 @@ final class AnalysisParityTests: ServerTestCase {
     /// A request with a key the analysis does not have is refused (a typo is not a silent default),
     /// and so is a value of the wrong type, each naming the field.
     func testUnknownAndMistypedFieldsAreRefused() async throws {
-        try startServer()
+        try await startServer()
         let cases: [(String, [String: Any], String)] = [
             ("/api/next", ["token_ids": [2], "topk": 3], "'topk' is not a field of this request"),
             ("/api/lens", ["token_ids": [2], "top_k": "3"], "'top_k' must be an integer"),
@@ -78,7 +78,7 @@ final class AnalysisParityTests: ServerTestCase {
 
     /// The OpenAPI document's request bodies are the requests' own fields, with this server's limits.
     func testOpenAPIRequestBodiesCarryTheLimits() async throws {
-        try startServer()
+        try await startServer()
         let spec = try await call("/openapi.json").json
         func schema(_ path: String) -> [String: Any] {
             let post = ((spec["paths"] as! [String: Any])[path] as! [String: Any])["post"] as! [String: Any]

@@ -21,7 +21,7 @@ final class ServerAPITests: ServerTestCase {
     }
 
     func testAnalysesReturnTheCLIsJSON() async throws {
-        try startServer()
+        try await startServer()
         let ids = [2, 5, 9, 11, 40]
         let next = try await call("/api/next", ["token_ids": ids, "top": 5])
         XCTAssertEqual(next.status, 200)
@@ -46,7 +46,7 @@ final class ServerAPITests: ServerTestCase {
     }
 
     func testDashboardOnDemandThenFromTheBackgroundScan() async throws {
-        try startServer()
+        try await startServer()
         // Right after start the scan may still run: either way a dashboard comes back.
         let first = try await call("/api/feature", ["feature": 5])
         XCTAssertEqual(first.status, 200, "\(first.json)")
@@ -76,7 +76,7 @@ final class ServerAPITests: ServerTestCase {
     }
 
     func testNeuronView() async throws {
-        try startServer()
+        try await startServer()
         let perToken = try await call("/api/neurons", ["token_ids": [2, 5, 9], "layer": 1, "top": 3])
         XCTAssertEqual(perToken.status, 200, "\(perToken.json)")
         let tokens = perToken.json["tokens"] as! [[String: Any]]
@@ -98,7 +98,7 @@ final class ServerAPITests: ServerTestCase {
     }
 
     func testSteeringStreamsTheCLIsContinuations() async throws {
-        try startServer()
+        try await startServer()
         let body: [String: Any] = ["token_ids": [2, 5, 9], "features": [["feature": 3, "strength": 30], ["feature": 4, "strength": 30]],
                                    "max_new_tokens": 6]
         let expected = try cli(["steer"] + common + ["--sae", Self.saePath, "--feature", "3,4", "--strength", "30",
@@ -135,7 +135,7 @@ final class ServerAPITests: ServerTestCase {
     /// Clamp mode: one strength for all is `lantern steer --mode clamp`; each feature its own
     /// strength is Lantern's clamp with those strengths, and differs from either uniform clamp.
     func testClampModeTakesAStrengthPerFeature() async throws {
-        try startServer()
+        try await startServer()
         func clamp(_ a: Double, _ b: Double) async throws -> [String: Any] {
             let r = try await call("/api/steer", ["token_ids": [2, 5, 9], "mode": "clamp", "max_new_tokens": 6,
                                                   "features": [["feature": 3, "strength": a], ["feature": 4, "strength": b]]])
@@ -162,7 +162,7 @@ final class ServerAPITests: ServerTestCase {
     }
 
     func testConcurrentClientsGetTheirOwnAnswers() async throws {
-        try startServer()
+        try await startServer()
         let prompts = (0..<8).map { [2, 10 + $0, 20 + 2 * $0, 7] }
         var sequential: [[String: Any]] = []
         for p in prompts { sequential.append(try await call("/api/next", ["token_ids": p, "top": 4]).json) }
@@ -204,7 +204,7 @@ final class ServerAPITests: ServerTestCase {
         for merge in [true, false] {
             var limits = ServerLimits()
             limits.mergedRows = merge ? 1024 : 0
-            try startServer(limits: limits)
+            try await startServer(limits: limits)
             while (try await call("/api/scan").json["scans"] as! [[String: Any]]).contains(where: { ($0["state"] as? String) == "scanning" }) {
                 try await Task.sleep(nanoseconds: 20_000_000)
             }
@@ -234,7 +234,7 @@ final class ServerAPITests: ServerTestCase {
         var limits = ServerLimits()
         limits.bodyBytes = 2048
         limits.promptTokens = 16
-        try startServer(limits: limits)
+        try await startServer(limits: limits)
         let cases: [(String, Any?, Data?, Int, String)] = [
             ("/api/next", nil, Data("{not json".utf8), 400, "one JSON object"),
             ("/api/next", ["top": 3], nil, 400, "give 'prompt'"),
@@ -270,7 +270,7 @@ final class ServerAPITests: ServerTestCase {
     }
 
     func testPageAndOpenAPIAreServed() async throws {
-        try startServer()
+        try await startServer()
         let (status, page) = try await fetch("/")
         XCTAssertEqual(status, 200)
         let html = String(decoding: page, as: UTF8.self)

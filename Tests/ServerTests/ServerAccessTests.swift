@@ -22,7 +22,7 @@ final class ServerAccessTests: ServerTestCase {
     }
 
     func testForeignHostsOriginsAndBodyTypesAreRefused() async throws {
-        try startServer()
+        try await startServer()
         let port = base.port!
         let json = "Content-Type: application/json"
         let next = #"{"token_ids":[2,5,9]}"#
@@ -103,8 +103,8 @@ final class ServerAccessTests: ServerTestCase {
     }
 
     /// What the HTTP parser refuses gets the API's JSON error like every other refusal.
-    func testParserErrorsAreJSON() throws {
-        try startServer()
+    func testParserErrorsAreJSON() async throws {
+        try await startServer()
         let big = "GET /api/info HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: \(String(repeating: "a", count: 100_000))\r\n\r\n"
         let fd = connectRaw()
         let tooLarge = exchange(fd, Array(big.utf8))
@@ -125,13 +125,13 @@ final class ServerAccessTests: ServerTestCase {
 
     /// Past the connection cap a client is told 503 at once (not left waiting in the backlog);
     /// once a connection closes, the next one is served.
-    func testConnectionsPastTheCapGetA503() throws {
+    func testConnectionsPastTheCapGetA503() async throws {
         var limits = ServerLimits()
         limits.connections = 3
-        try startServer(limits: limits)
+        try await startServer(limits: limits)
         let held = (0..<3).map { _ in connectRaw() }
         // Each held connection is accepted before the next test connection is made.
-        Thread.sleep(forTimeInterval: 0.5)
+        try await Task.sleep(nanoseconds: 500_000_000)
         let fd = connectRaw()
         let refused = exchange(fd, Array("GET /api/info HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8))
         close(fd)
@@ -140,7 +140,7 @@ final class ServerAccessTests: ServerTestCase {
         for fd in held { close(fd) }
         var served = (status: 0, body: "")
         for _ in 0..<50 where served.status != 200 {
-            Thread.sleep(forTimeInterval: 0.1)
+            try await Task.sleep(nanoseconds: 100_000_000)
             served = try raw("GET", "/api/info", headers: ["Host: 127.0.0.1"])
         }
         XCTAssertEqual(served.status, 200, served.body)

@@ -12,7 +12,7 @@ final class ServerCancellationTests: ServerTestCase {
     /// A long background scan (4000 contexts, one forward pass per job) does not hold up a `next`
     /// request: its answer comes back while the scan is still running (an order, not a time).
     func testNextIsServedBetweenTheScansPasses() async throws {
-        try startServer(repeatContexts: 1000)
+        try await startServer(repeatContexts: 1000)
         var during = 0
         for _ in 0..<5 {
             let next = try await call("/api/next", ["token_ids": [2, 5, 9]])
@@ -27,7 +27,7 @@ final class ServerCancellationTests: ServerTestCase {
     func testSteeringStreamStopsWhenTheClientHangsUp() async throws {
         var limits = ServerLimits()
         limits.newTokens = 60
-        try startServer(limits: limits)
+        try await startServer(limits: limits)
         // Let the background scan finish first, so only the stream's passes count.
         for _ in 0..<600 {
             let state = ((try await call("/api/scan")).json["scans"] as! [[String: Any]])[0]["state"] as! String
@@ -83,16 +83,16 @@ final class ServerCancellationTests: ServerTestCase {
     /// A long graph: 60 tokens, one target per backward pass (some 1,300 slices on the tiny model).
     static let longGraph = #"{"token_ids":[2,"# + (0..<59).map { String(40 + $0 * 3) }.joined(separator: ",") + #"],"batch_size":1}"#
 
-    func startGraphServer(slicedJobs: Int = 2) throws {
+    func startGraphServer(slicedJobs: Int = 2) async throws {
         var limits = ServerLimits()
         limits.graphTokens = 60
         limits.slicedJobs = slicedJobs
-        try startServer(limits: limits, graphs: true)
+        try await startServer(limits: limits, graphs: true)
     }
 
     /// `next` is answered between a graph's slices: the graph is still running after it (an order, not a time).
     func testNextIsAnsweredWhileAGraphRuns() async throws {
-        try startGraphServer(slicedJobs: 1)
+        try await startGraphServer(slicedJobs: 1)
         let (fd, received) = try rawPost("/api/graph/stream", Self.longGraph, until: "event: progress")
         defer { close(fd) }
         XCTAssertTrue(received.contains("event: progress"), received)
@@ -115,7 +115,7 @@ final class ServerCancellationTests: ServerTestCase {
     }
 
     func testGraphIsCancelledWhenTheClientHangsUp() async throws {
-        try startGraphServer()
+        try await startGraphServer()
         // The stream: hang up after the first progress event; the graph stops at a later slice.
         let (fd, received) = try rawPost("/api/graph/stream", Self.longGraph, until: "event: progress")
         XCTAssertTrue(received.contains("event: progress"), received)

@@ -19,7 +19,7 @@ final class ServerGraphTests: ServerTestCase {
     }
 
     func testGraphReturnsTheCLIsOutFile() async throws {
-        try startServer(graphs: true)
+        try await startServer(graphs: true)
         let ids = Self.graphIDs.map(String.init).joined(separator: ",")
         let common = ["graph", "--model", Self.graphModelPath, "--transcoders", Self.transcodersPath, "--token-ids", ids]
         let plain = try await call("/api/graph", ["token_ids": Self.graphIDs])
@@ -52,7 +52,7 @@ final class ServerGraphTests: ServerTestCase {
     }
 
     func testTranscoderFeatureContexts() async throws {
-        try startServer(graphs: true)
+        try await startServer(graphs: true)
         let r = try await call("/api/transcoder-feature", ["layer": 2, "feature": 5])
         XCTAssertEqual(r.status, 200, "\(r.json)")
         XCTAssertEqual(r.json["scanned_tokens"] as? Int, 62, "2 on-demand contexts of 32 tokens, BOS not counted")
@@ -71,7 +71,7 @@ final class ServerGraphTests: ServerTestCase {
     }
 
     func testPatchSweepReturnsTheCLIsJSON() async throws {
-        try startServer()
+        try await startServer()
         let common = ["patch", "sweep", "--model", Self.modelPath, "--token-ids", "2,5,9,11,40", "--source-token-ids", "2,5,7,11,40", "--target", "17"]
         let body: [String: Any] = ["token_ids": [2, 5, 9, 11, 40], "corrupted_token_ids": [2, 5, 7, 11, 40], "target": 17]
         let plain = try await call("/api/patch/sweep", body)
@@ -99,7 +99,7 @@ final class ServerGraphTests: ServerTestCase {
     func testBadGraphAndSweepRequestsGetJSONErrors() async throws {
         var limits = ServerLimits()
         limits.sweepCells = 10
-        try startServer(limits: limits)
+        try await startServer(limits: limits)
         let noTranscoders = try await call("/api/graph", ["token_ids": [2, 5]])
         XCTAssertEqual(noTranscoders.status, 404)
         XCTAssertTrue((noTranscoders.json["error"] as? String ?? "").contains("--transcoders"))
@@ -126,7 +126,7 @@ final class ServerGraphTests: ServerTestCase {
     func testBadGraphOptionsGetJSONErrors() async throws {
         var limits = ServerLimits()
         limits.graphTokens = 8
-        try startServer(limits: limits, graphs: true)
+        try await startServer(limits: limits, graphs: true)
         let cases: [([String: Any], Int, String)] = [
             (["token_ids": [2, 5], "node_threshold": 0], 400, "'node_threshold'"),
             (["token_ids": [2, 5], "edge_threshold": 1.5], 400, "'edge_threshold'"),

@@ -27,7 +27,7 @@ class ServerTestCase: XCTestCase {
 
     /// Starts the server (contexts of 32 bytes, 4 of them, as `feature --context 32 --tokens 128`);
     /// with `graphs`, over the tiny Gemma 3 and its transcoders instead (no SAE, no tuned lens).
-    func startServer(limits: ServerLimits = ServerLimits(), onDemandContexts: Int = 2, repeatContexts: Int = 1, graphs: Bool = false) throws {
+    func startServer(limits: ServerLimits = ServerLimits(), onDemandContexts: Int = 2, repeatContexts: Int = 1, graphs: Bool = false) async throws {
         corpusPath = NSTemporaryDirectory() + "serve-corpus-\(UUID().uuidString).txt"
         try Self.corpusText.write(toFile: corpusPath, atomically: true, encoding: .utf8)
         let backend = CPUBackend()
@@ -45,7 +45,9 @@ class ServerTestCase: XCTestCase {
         let port = PortBox()
         serverTask = Task { try await LanternServer(setup).run(signals: false) { port.set($0) } }
         let deadline = Date().addingTimeInterval(60)
-        while port.value == nil && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        // Polled with Task.sleep, not Thread.sleep: a blocked thread of the (two-thread, on two
+        // cores) cooperative pool could be the one the server's task needs to bind.
+        while port.value == nil && Date() < deadline { try await Task.sleep(nanoseconds: 20_000_000) }
         // A server that does not come up is a failure, not a skip: it needs nothing the repository lacks.
         guard let bound = port.value else { throw ServerDidNotStart() }
         base = URL(string: "http://127.0.0.1:\(bound)")!
