@@ -144,7 +144,7 @@ def steering_fields(browser, wait, fail, feature):
     browser.js("window.steerBodies = []; window.realFetch = window.realFetch || fetch;"
                " window.fetch = (path, init) => { if (String(path).includes('/api/steer')) window.steerBodies.push(JSON.parse(init.body)); return window.realFetch(path, init); }")
     browser.js("(() => { const set = (id, v) => { const e = document.getElementById(id); e.value = v; e.dispatchEvent(new Event('change')); };"
-               " set('steer-tokens', '7'); set('steer-temp', '0.7'); set('steer-seed', '11');"
+               " set('steer-tokens', '7'); set('steer-temp', '0.7'); set('steer-seed', '11'); set('steer-positions', '3, 5');"
                f" const n = document.getElementById('value-{feature}'); n.value = '70'; n.dispatchEvent(new Event('input'));"
                " document.getElementById('steer-status').textContent = ''; })()")
     wait("(() => { const b = window.steerBodies[window.steerBodies.length - 1];"
@@ -152,16 +152,16 @@ def steering_fields(browser, wait, fail, feature):
          "steering with the fields did not finish")
     body = browser.js("window.steerBodies[window.steerBodies.length - 1]")
     browser.js("window.fetch = window.realFetch")
-    want = {"max_new_tokens": 7, "temperature": 0.7, "seed": 11, "features": [{"feature": int(feature), "strength": 70}]}
+    want = {"max_new_tokens": 7, "temperature": 0.7, "seed": 11, "positions": [3, 5], "features": [{"feature": int(feature), "strength": 70}]}
     if any(body.get(k) != v for k, v in want.items()):
         fail(f"the steering request {body} does not carry the fields {want}")
     params = browser.js("Object.fromEntries(new URLSearchParams(location.search))")
-    if params.get("steer") != f"{feature}:70" or params.get("tokens") != "7" or params.get("seed") != "11":
+    if params.get("steer") != f"{feature}:70" or params.get("tokens") != "7" or params.get("seed") != "11" or params.get("positions") != "3, 5":
         fail(f"the steering settings are not in the address: {params}")
     generated = browser.js("document.getElementById('steered-text').textContent")
     slider = browser.js(f"document.getElementById('slider-{feature}').value")
     log(f"steering fields: strength exactly 70 (slider {slider}), "
-        f"7 tokens, temperature 0.7, seed 11 in the request and the address; steered {generated!r}")
+        f"7 tokens, temperature 0.7, seed 11, positions 3 and 5 in the request and the address; steered {generated!r}")
 
 
 def attention_overview(browser, wait, fail, layers, heads):

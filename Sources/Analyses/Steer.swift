@@ -19,7 +19,10 @@ public struct SteerRequest: AnalysisRequest {
     public static let temperature = Field("temperature", .number(0...100), default: "0", "Sampling temperature (0 = greedy).")
     public static let seed = Field("seed", .integer(0...(1 << 53)), default: "0", "The sampler's seed, the same for both runs.")
     public static let promoted = Field("promoted", .integer(0...1_000_000), default: "10", "Report the probability mass steering moves onto this many of the steered features' most promoted tokens (W_dec·W_U), averaged over the prompt and the baseline continuation; 0 for none.")
-    public static let fields = [Field.prompt, .tokenIDs, sae, features, direction, hook, strength, mode, maxNewTokens, temperature, seed, promoted]
+    public static let positions = Field("positions", .integers, default: "all",
+                                        "The positions steered (0 = the prompt's first token; generated tokens continue the count); all when absent.")
+    public static let fields = [Field.prompt, .tokenIDs, sae, features, direction, hook, strength, mode, maxNewTokens, temperature, seed, promoted,
+                                positions]
 
     public var prompt: PromptInput?
     public var sae: Int?
@@ -32,10 +35,12 @@ public struct SteerRequest: AnalysisRequest {
     public var temperature = 0.0
     public var seed = 0
     public var promoted = 10
+    /// nil: every position.
+    public var positions: [Int]?
 
     public init(prompt: PromptInput?, sae: Int? = nil, features: [(feature: Int, strength: Double)], direction: [Float]? = nil,
                 hook: String? = nil, strength: Double? = nil, mode: SteeringMode = .add, maxNewTokens: Int = 32,
-                temperature: Double = 0, seed: Int = 0, promoted: Int = 10) {
+                temperature: Double = 0, seed: Int = 0, promoted: Int = 10, positions: [Int]? = nil) {
         self.prompt = prompt
         self.sae = sae
         self.features = features
@@ -47,6 +52,7 @@ public struct SteerRequest: AnalysisRequest {
         self.temperature = temperature
         self.seed = seed
         self.promoted = promoted
+        self.positions = positions
     }
 
     public init(json: RequestFields) throws {
@@ -69,6 +75,7 @@ public struct SteerRequest: AnalysisRequest {
         temperature = try json.double(Self.temperature) ?? temperature
         seed = try json.int(Self.seed) ?? seed
         promoted = try json.int(Self.promoted) ?? promoted
+        positions = try json.ints(Self.positions)
     }
 
     public func validate(against context: AnalysisContext) throws {
@@ -102,6 +109,13 @@ public struct SteerRequest: AnalysisRequest {
         try context.check(temperature, Self.temperature)
         try context.check(seed, Self.seed)
         try context.check(promoted, Self.promoted)
+        if let positions {
+            let end = context.transformer.config.contextLength
+            if let bad = positions.first(where: { !(0..<end).contains($0) }) {
+                throw AnalysisError.invalid("\(context.name(Self.positions)): position \(bad) is outside the model's context 0…\(end - 1)")
+            }
+            if positions.isEmpty { throw AnalysisError.invalid("\(context.name(Self.positions)): give at least one position, or leave it out to steer them all") }
+        }
     }
 
     /// Lantern's `Steering` for this request: each feature scaled (add) or clamped (clamp) by its
@@ -109,7 +123,8 @@ public struct SteerRequest: AnalysisRequest {
     func steering(_ context: AnalysisContext) throws -> Steering {
         let loaded = features.isEmpty && sae == nil && direction != nil && hook != nil ? nil : try context.sae(sae, Self.sae)
         return Steering(sae: loaded, features: features.map(\.feature), direction: direction, hookName: hook,
-                        strength: Float(strength ?? features.first?.strength ?? 1), strengths: features.map { Float($0.strength) }, mode: mode)
+                        strength: Float(strength ?? features.first?.strength ?? 1), strengths: features.map { Float($0.strength) }, mode: mode,
+                        positions: positions.map(Set.init))
     }
 
     /// The two continuations, ready to be stepped one forward pass at a time (the server

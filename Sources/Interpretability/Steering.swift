@@ -4,7 +4,7 @@ import Models
 
 /// How a steering vector is applied.
 public enum SteeringMode: String, Sendable, CaseIterable {
-    /// x += strength · W_dec[f] at every position of every step (Neuronpedia's additive steering).
+    /// x += strength · W_dec[f] at every steered position of every step (Neuronpedia's additive steering).
     case add
     /// Set feature f's activation to `strength`, keeping the SAE's error term, so only f changes.
     case clamp
@@ -23,9 +23,12 @@ public struct Steering {
     /// scales only the raw direction.
     public var strengths: [Float]?
     public var mode: SteeringMode
+    /// The absolute positions (0 = the prompt's first token) steered; nil: every position of the
+    /// prompt and of every generated token.
+    public var positions: Set<Int>?
 
     public init(sae: SAE?, features: [Int] = [], direction: [Float]? = nil, hookName: String? = nil,
-                strength: Float, strengths: [Float]? = nil, mode: SteeringMode = .add) {
+                strength: Float, strengths: [Float]? = nil, mode: SteeringMode = .add, positions: Set<Int>? = nil) {
         self.sae = sae
         self.features = features
         self.direction = direction
@@ -33,6 +36,13 @@ public struct Steering {
         self.strength = strength
         self.strengths = strengths
         self.mode = mode
+        self.positions = positions
+    }
+
+    /// The rows of an activation at absolute `rows` that are steered.
+    func steered(_ rows: Range<Int>) -> [Int] {
+        guard let positions else { return Array(0..<rows.count) }
+        return rows.enumerated().filter { positions.contains($0.element) }.map(\.offset)
     }
 
     /// Hooks that apply the steering during a forward pass or a whole generation, capturing
@@ -64,7 +74,15 @@ public struct Steering {
             }
             for (i, v) in (direction ?? []).enumerated() { vector[i] += strength * v }
             let steer = try backend.tensor(vector, shape: [width])
-            hooks.intervene(hook) { x, ctx in try ctx.backend.add(x, steer) }
+            let everywhere = positions == nil
+            hooks.intervene(hook) { x, ctx in
+                if everywhere { return try ctx.backend.add(x, steer) }
+                let rows = steered(ctx.positions)
+                guard !rows.isEmpty else { return x }
+                var delta = [Float](repeating: 0, count: x.rowCount * width)
+                for r in rows { delta.replaceSubrange((r * width)..<((r + 1) * width), with: vector) }
+                return try ctx.backend.add(x, try ctx.backend.tensor(delta, shape: x.shape))
+            }
         case .clamp:
             guard let sae, !features.isEmpty, direction == nil else {
                 throw LanternError.invalidArgument("clamp mode needs an SAE and features (a raw direction can only be added)")
@@ -78,9 +96,11 @@ public struct Steering {
             let targets = zip(features, strengths ?? features.map { _ in strength }).map { (feature: $0, value: $1) }
             hooks.intervene(hook) { x, ctx in
                 // x̂' + (x − x̂) = x + (acts' − acts)·W_dec: only the clamped features' terms change.
+                let rows = steered(ctx.positions)
+                guard !rows.isEmpty else { return x }
                 let acts = try ctx.backend.read(try sae.encode(x))
                 var delta = [Float](repeating: 0, count: acts.count)
-                for r in 0..<x.rowCount { for (f, value) in targets { delta[r * sae.dSAE + f] = value - acts[r * sae.dSAE + f] } }
+                for r in rows { for (f, value) in targets { delta[r * sae.dSAE + f] = value - acts[r * sae.dSAE + f] } }
                 let change = try ctx.backend.matmul(try ctx.backend.tensor(delta, shape: [x.rowCount, sae.dSAE]), sae.decoder)
                 return try ctx.backend.add(x, change)
             }

@@ -33,6 +33,8 @@ struct Steer: ParsableCommand {
     var seed: UInt64 = 0
     @Option(name: .long, help: "Report the probability mass steering moves onto this many of the steered features' most promoted tokens (W_dec·W_U), averaged over the prompt and the baseline continuation; 0 for none.")
     var promoted = 10
+    @Option(name: .long, help: ArgumentHelp(SteerRequest.positions.help + " Comma-separated."))
+    var positions: String?
     @Flag(name: .long, help: "Print one JSON object.")
     var json = false
     @Option(name: .long, help: "Also write a self-contained HTML page to this file.")
@@ -66,7 +68,8 @@ struct Steer: ParsableCommand {
         let context = loaded.analysisContext(saes: loadedSAE.map { [$0] } ?? [])
         let request = SteerRequest(prompt: try prompt.input(), features: features.map { ($0, Double(strength)) }, direction: directionValues,
                                    hook: hook, strength: Double(strength), mode: steeringMode, maxNewTokens: maxNewTokens,
-                                   temperature: Double(temperature), seed: Int(seed), promoted: promoted)
+                                   temperature: Double(temperature), seed: Int(seed), promoted: promoted,
+                                   positions: try positions.map { try integers($0, what: "--positions", distinct: true) })
         try request.validate(against: context)
         let result = try request.run(on: context, monitor: AnalysisMonitor())
         let lift = result.promotedMassBaseline.flatMap { b in result.promotedMassSteered.map { (tokens: result.promotedTokens.map(Int32.init), baseline: b, steered: $0) } }

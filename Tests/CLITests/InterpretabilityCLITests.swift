@@ -39,6 +39,14 @@ extension CLITests {
         let steer = try json(["steer", "--model", tinyGemma2, "--sae", scopeSAE, "--feature", "3,4", "--strength", "0",
                               "--token-ids", "2,173,54", "--max-new-tokens", "6", "--temperature", "0.9", "--seed", "5", "--json"])
         XCTAssertEqual(steer["baseline"] as! [Int], steer["steered"] as! [Int])
+        let late = try json(["steer", "--model", tinyGemma2, "--sae", scopeSAE, "--feature", "3", "--strength", "80", "--positions", "4",
+                             "--token-ids", "2,173,54", "--max-new-tokens", "6", "--json"])
+        let (baseline, steered) = (late["baseline"] as! [Int], late["steered"] as! [Int])
+        XCTAssertEqual(baseline.prefix(2), steered.prefix(2), "position 4 is the second generated token's: the first two are unsteered")
+        let far = try run(["steer", "--model", tinyGemma2, "--sae", scopeSAE, "--feature", "3", "--strength", "1", "--positions", "99999999",
+                           "--token-ids", "2,173,54"])
+        XCTAssertNotEqual(far.status, 0)
+        XCTAssertTrue(far.err.contains("--positions: position 99999999 is outside the model's context"), far.err)
         let patch = try json(["patch", "--model", tinyGemma2, "--token-ids", "2,10,20", "--hook", "blocks.1.hook_resid_post",
                               "--mode", "patch", "--source-token-ids", "2,10,20", "--target", "9", "--json"])
         XCTAssertEqual(patch["logit_change"] as! Double, 0)

@@ -45,6 +45,31 @@ final class SteeringPatchingTests: XCTestCase {
         XCTAssertNotEqual(big.baseline.tokens, big.steered.tokens)
     }
 
+    /// With positions, only those rows are steered (add and clamp); a position past the prompt
+    /// leaves the prompt's pass as it was.
+    func testPositionsSteerOnlyTheirRows() throws {
+        let model = try Fixtures.model("gemma2_tiny")
+        let sae = try scopeSAE(model)
+        let tokens = try Fixtures.sequences("gemma2_tiny")[1], n = tokens.count
+        let clean = Hooks(capture: HookFilter([sae.hookName]))
+        try model.forward(tokens, hooks: clean, logits: .none)
+        let x = try model.backend.read(clean.activation(sae.hookName)!), acts = try model.backend.read(try sae.encode(clean.activation(sae.hookName)!))
+        let d = try sae.direction(5)
+        for mode in [SteeringMode.add, .clamp] {
+            let steering = Steering(sae: sae, features: [5], strength: 3, mode: mode, positions: [1, 3])
+            let hooks = try steering.hooks(for: model, capture: HookFilter([sae.hookName]))
+            try model.forward(tokens, hooks: hooks, logits: .none)
+            let y = try model.backend.read(hooks.activation(sae.hookName)!)
+            for r in 0..<n {
+                let scale: Float = [1, 3].contains(r) ? (mode == .add ? 3 : 3 - acts[r * 96 + 5]) : 0
+                for i in 0..<64 { XCTAssertEqual(y[r * 64 + i], x[r * 64 + i] + scale * d[i], accuracy: 1e-4, "\(mode) row \(r)") }
+            }
+        }
+        let past = try Steering(sae: sae, features: [5], strength: 50, positions: [n + 2]).hooks(for: model, capture: HookFilter([sae.hookName]))
+        try model.forward(tokens, hooks: past, logits: .none)
+        XCTAssertEqual(try model.backend.read(past.activation(sae.hookName)!), x)
+    }
+
     /// Clamp changes only the clamped feature's term: y − x = (S − a_f)·W_dec[f] row by row.
     func testClampChangesOnlyThatFeature() throws {
         let model = try Fixtures.model("gemma2_tiny")

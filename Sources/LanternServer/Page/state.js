@@ -29,6 +29,7 @@ function viewParams() {
   if (steering.length) p.set('steer', steering.map(f => `${f.feature}:${f.strength}`).join(','));
   if ($('steer-mode').value !== 'add') p.set('mode', $('steer-mode').value);
   for (const [key, id, fallback] of [['tokens', 'steer-tokens', '24'], ['temperature', 'steer-temp', '0'], ['seed', 'steer-seed', '0'],
+                                     ['positions', 'steer-positions', ''],
                                      ['node_threshold', 'graph-node', '0.8'], ['edge_threshold', 'graph-edge', '0.98'], ['max_nodes', 'graph-max', ''],
                                      ['prune', 'gv-prune', '1'], ['edges', 'gv-edges', '0.8'], ...SWEEP_FIELDS])
     if ($(id).value !== fallback) p.set(key, $(id).value);
@@ -52,6 +53,7 @@ async function applyURL(p, initial) {
     showTab(p.get('tab') || 'next');
     const set = (id, key, fallback) => { $(id).value = p.has(key) ? p.get(key) : fallback; };
     set('steer-mode', 'mode', 'add'); set('steer-tokens', 'tokens', '24'); set('steer-temp', 'temperature', '0'); set('steer-seed', 'seed', '0');
+    set('steer-positions', 'positions', '');
     set('graph-node', 'node_threshold', '0.8'); set('graph-edge', 'edge_threshold', '0.98'); set('graph-max', 'max_nodes', '');
     set('gv-prune', 'prune', '1'); set('gv-edges', 'edges', '0.8'); set('search-q', 'search', '');
     SWEEP_FIELDS.forEach(([key, id, fallback]) => set(id, key, fallback));

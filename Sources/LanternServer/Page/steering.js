@@ -42,6 +42,8 @@ async function steer() {
   steerAbort = new AbortController();
   const body = {prompt: $('prompt').value, sae: saeIndex(), max_new_tokens: Number($('steer-tokens').value || 24), mode: $('steer-mode').value,
                 temperature: Number($('steer-temp').value || 0), seed: Number($('steer-seed').value || 0), features: chosen};
+  const positions = $('steer-positions').value.split(',').map(s => s.trim()).filter(s => s !== '');
+  if (positions.length) body.positions = positions.map(Number);  // the server names a bad one
   $('baseline-text').textContent = ''; $('steered-text').textContent = '';
   $('steer-status').className = 'legend';
   $('steer-status').textContent = 'generating…';
@@ -61,5 +63,5 @@ async function steer() {
   } catch (e) { if (e.name !== 'AbortError') failed(e.message); }
 }
 
-$('steer-mode').onchange = $('steer-tokens').onchange = $('steer-temp').onchange = $('steer-seed').onchange = steerSoon;
+$('steer-mode').onchange = $('steer-tokens').onchange = $('steer-temp').onchange = $('steer-seed').onchange = $('steer-positions').onchange = steerSoon;
 $('steer-add-id').onclick = () => { if ($('steer-id').value !== '') addSlider(Number($('steer-id').value), 0); };
