@@ -140,3 +140,23 @@ public struct Steering {
     }
 }
 
+
+/// How fluent a continuation is: its mean log-probability per token under the (unsteered) model,
+/// teacher-forced after the prompt. Steering that breaks the text shows as a drop below the
+/// unsteered continuation's.
+public enum SteeringFluency {
+    public static func meanLogLikelihood(_ model: Transformer, prompt: [Int32], continuation: [Int32]) throws -> Double {
+        guard !prompt.isEmpty, !continuation.isEmpty else { return 0 }
+        let text = prompt + continuation, vocab = model.config.vocabSize
+        guard let logits = try model.forward(text, logits: .all) else { return 0 }
+        let values = try model.backend.read(try logits.rows((prompt.count - 1)..<(text.count - 1)))
+        var total = 0.0
+        for (k, token) in continuation.enumerated() {
+            let row = values[(k * vocab)..<((k + 1) * vocab)]
+            let top = Double(row.max() ?? 0)
+            let sum = row.reduce(0.0) { $0 + exp(Double($1) - top) }
+            total += Double(row[row.startIndex + Int(token)]) - top - log(sum)
+        }
+        return total / Double(continuation.count)
+    }
+}

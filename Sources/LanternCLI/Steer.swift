@@ -4,8 +4,17 @@ import Foundation
 import Lantern
 
 /// `lantern steer`: baseline and steered generations side by side.
+/// `lantern steer`: a group whose default subcommand (`run`) steers one prompt, so `lantern steer
+/// --feature F …` works as before; `steer sweep` is a feature's steering curve with its control.
 struct Steer: ParsableCommand {
     static let configuration = CommandConfiguration(
+        abstract: "Steering: one prompt with and without it (the default), or a feature's curve over strengths beside random directions.",
+        subcommands: [SteerRun.self, SteerSweep.self], defaultSubcommand: SteerRun.self)
+}
+
+struct SteerRun: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
         abstract: "Generate with and without steering by SAE features (or a raw direction), same sampler seed.",
         discussion: "add: x += strength·W_dec[f] at the SAE's hook, every position of every step (Neuronpedia). clamp: set each feature's activation to strength, keeping the SAE's error term."
     )

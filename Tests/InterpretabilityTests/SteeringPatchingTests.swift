@@ -70,6 +70,17 @@ final class SteeringPatchingTests: XCTestCase {
         XCTAssertEqual(try model.backend.read(past.activation(sae.hookName)!), x)
     }
 
+    /// The fluency measure is minus the next-token loss over the continuation, as the streamed
+    /// cross-entropies compute it (another path through the logits).
+    func testFluencyIsMinusTheContinuationsLoss() throws {
+        let model = try Fixtures.model("gemma2_tiny")
+        let tokens = try Fixtures.sequences("gemma2_tiny")[1]
+        let prompt = Array(tokens.prefix(3)), continuation = Array(tokens.dropFirst(3))
+        let losses = try NextTokenLoss.crossEntropies(model, tokens, hooks: nil)
+        let expected = -(2..<(tokens.count - 1)).map { losses[$0]! }.reduce(0, +) / Double(continuation.count)
+        XCTAssertEqual(try SteeringFluency.meanLogLikelihood(model, prompt: prompt, continuation: continuation), expected, accuracy: 1e-5)
+    }
+
     /// Clamp changes only the clamped feature's term: y − x = (S − a_f)·W_dec[f] row by row.
     func testClampChangesOnlyThatFeature() throws {
         let model = try Fixtures.model("gemma2_tiny")
