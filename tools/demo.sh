@@ -48,6 +48,10 @@ $bin sae eval --sae $sae --corpus "$heldout"/00[0-9]-lee-news-test.txt --html "$
 step "8. Steering: feature $steer_feature added at every position of every step (strength $steer_strength)"
 $bin steer --sae $sae --feature $steer_feature --strength $steer_strength --prompt "$prompt" --max-new-tokens 24 \
     --html "$out/steer.html"
+echo "   and its control: the same feature at several strengths beside two random directions of its norm"
+echo "   (promoted tokens' probability, and the steered text's log-likelihood per token under the unsteered model)"
+$bin steer sweep --sae $sae --feature $steer_feature --strengths 0,20,$steer_strength,120 --prompt "$prompt" \
+    --prompt "Yesterday the city council decided" --random 2 --max-new-tokens 12
 
 step "9. Which parts of the model choose ' important' over ' high': direct logit attribution (every head, every MLP)"
 $bin attribute --prompt "$prompt" --target " important" --baseline " high" --top 8 --html "$out/attribution.html"
