@@ -43,21 +43,14 @@ public struct SAETrainerState: Sendable, Equatable {
             "input_scale": "\(parameters.inputScale)", "transcoder": "\(s.transcoder)",
             "skip_connection": "\(s.skipConnection)", "target_scale": "\(parameters.targetScale)",
         ]
-        let temporary = path + ".partial"
-        try SafetensorsWriter.write(entries, metadata: metadata, to: temporary)
-        guard rename(temporary, path) == 0 else {
-            throw LanternError.badFile(path: path, field: "file", problem: "cannot move the checkpoint into place")
-        }
+        try CheckpointFile.write(entries, metadata: metadata, to: path)
     }
 
     public static func load(path: String) throws -> SAETrainerState {
         let file = try SafetensorsFile(path: path)
         let m = file.metadata
         func field<T: LosslessStringConvertible>(_ key: String, _: T.Type = T.self) throws -> T {
-            guard let text = m[key], let value = T(text) else {
-                throw LanternError.badFile(path: path, field: key, problem: "missing or unreadable in the checkpoint's metadata")
-            }
-            return value
+            try CheckpointFile.field(m, key, path: path)
         }
         guard m["format"] == "lantern-sae-checkpoint-1" else {
             throw LanternError.badFile(path: path, field: "format", problem: "not a Lantern SAE checkpoint")

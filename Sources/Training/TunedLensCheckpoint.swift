@@ -41,11 +41,7 @@ public struct TunedLensCheckpoint: Sendable, Equatable {
             "tokens": "\(o.tokens)", "context": "\(o.context)", "contexts_per_step": "\(o.contextsPerStep)",
             "learning_rate": "\(o.learningRate)", "include_bos": "\(o.includeBOS)", "context_stride": "\(o.contextStride)",
         ]
-        let temporary = path + ".partial"
-        try SafetensorsWriter.write(entries, metadata: metadata, to: temporary)
-        guard rename(temporary, path) == 0 else {
-            throw LanternError.badFile(path: path, field: "file", problem: "cannot move the checkpoint into place")
-        }
+        try CheckpointFile.write(entries, metadata: metadata, to: path)
     }
 
     /// Reads a checkpoint, every size checked against the rows and width its metadata gives
@@ -54,10 +50,7 @@ public struct TunedLensCheckpoint: Sendable, Equatable {
         let file = try SafetensorsFile(path: path)
         let m = file.metadata
         func field<T: LosslessStringConvertible>(_ key: String, _: T.Type = T.self) throws -> T {
-            guard let text = m[key], let value = T(text) else {
-                throw LanternError.badFile(path: path, field: key, problem: "missing or unreadable in the checkpoint's metadata")
-            }
-            return value
+            try CheckpointFile.field(m, key, path: path)
         }
         guard m["format"] == format else { throw LanternError.badFile(path: path, field: "format", problem: "not a Lantern tuned-lens checkpoint") }
         let rows: Int = try field("rows"), d: Int = try field("d_model"), step: Int = try field("step")
