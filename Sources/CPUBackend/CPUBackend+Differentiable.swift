@@ -53,11 +53,7 @@ extension CPUBackend: DifferentiableBackend {
     public func attentionBackward(q: Tensor, k: Tensor, v: Tensor, queryStart: Int, params p: AttentionParams,
                                   gradient: Tensor) throws -> (dq: Tensor, dk: Tensor, dv: Tensor) {
         let n = q.rowCount, keyCount = k.rowCount
-        guard p.kvHeads > 0, p.heads % p.kvHeads == 0, q.width == p.heads * p.headDim,
-              k.width == p.kvHeads * p.headDim, v.shape == k.shape, gradient.shape == q.shape,
-              queryStart >= 0, queryStart + n <= keyCount else {
-            throw LanternError.shapeMismatch(op: "attentionBackward", detail: "q \(q.shape), k \(k.shape), v \(v.shape), gradient \(gradient.shape), queries from \(queryStart), \(p.heads)/\(p.kvHeads) heads × \(p.headDim)")
-        }
+        try p.checkBackwardShapes(q: q, k: k, v: v, queryStart: queryStart, gradient: gradient)
         let dq = make(q.shape), dk = make(k.shape), dv = make(v.shape)
         kernels.attentionBackward(q: try q.cpuFloats(), k: try k.cpuFloats(), v: try v.cpuFloats(), dz: try gradient.cpuFloats(),
                                   dq: try dq.cpuFloats(), dk: try dk.cpuFloats(), dv: try dv.cpuFloats(),

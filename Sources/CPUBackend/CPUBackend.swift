@@ -189,11 +189,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     public func attention(q: Tensor, k: Tensor, v: Tensor, queryStart: Int, keyCount: Int,
                           params p: AttentionParams, wantPattern: Bool) throws -> (out: Tensor, pattern: Tensor?) {
         let n = q.rowCount
-        guard p.kvHeads > 0, p.heads % p.kvHeads == 0, q.width == p.heads * p.headDim,
-              k.width == p.kvHeads * p.headDim, v.width == k.width,
-              keyCount <= k.rowCount, keyCount <= v.rowCount, queryStart + n <= keyCount, queryStart >= 0 else {
-            throw LanternError.shapeMismatch(op: "attention", detail: "q \(q.shape), k \(k.shape), v \(v.shape), queries from \(queryStart), \(keyCount) keys, \(p.heads)/\(p.kvHeads) heads × \(p.headDim)")
-        }
+        try p.checkShapes(q: q, k: k, v: v, queryStart: queryStart, keyCount: keyCount)
         let out = make([n, q.width])
         let pattern = wantPattern ? make([p.heads, n, keyCount]) : nil
         let (qp, kp, vp, op, pp) = (try q.cpuFloats(), try k.cpuFloats(), try v.cpuFloats(), try out.cpuFloats(), try pattern?.cpuFloats())

@@ -56,6 +56,23 @@ public struct AttentionParams: Sendable, Equatable {
         self.softcap = softcap
         self.window = window
     }
+
+    /// Refuses q, k, v that do not fit these heads, or a query range outside the `keyCount` keys:
+    /// the one check every backend's attention makes.
+    public func checkShapes(q: Tensor, k: Tensor, v: Tensor, queryStart: Int, keyCount: Int) throws {
+        guard kvHeads > 0, heads % kvHeads == 0, q.width == heads * headDim, k.width == kvHeads * headDim, v.width == k.width,
+              keyCount <= k.rowCount, keyCount <= v.rowCount, queryStart + q.rowCount <= keyCount, queryStart >= 0 else {
+            throw LanternError.shapeMismatch(op: "attention", detail: "q \(q.shape), k \(k.shape), v \(v.shape), queries from \(queryStart), \(keyCount) keys, \(heads)/\(kvHeads) heads × \(headDim)")
+        }
+    }
+
+    /// The same for attention's backward (all of k's rows are keys), and a gradient shaped as q.
+    public func checkBackwardShapes(q: Tensor, k: Tensor, v: Tensor, queryStart: Int, gradient: Tensor) throws {
+        guard kvHeads > 0, heads % kvHeads == 0, q.width == heads * headDim, k.width == kvHeads * headDim, v.shape == k.shape,
+              gradient.shape == q.shape, queryStart >= 0, queryStart + q.rowCount <= k.rowCount else {
+            throw LanternError.shapeMismatch(op: "attentionBackward", detail: "q \(q.shape), k \(k.shape), v \(v.shape), gradient \(gradient.shape), queries from \(queryStart), \(heads)/\(kvHeads) heads × \(headDim)")
+        }
+    }
 }
 
 /// The ops a transformer needs. Tensors live on the backend; the only way back to the host is

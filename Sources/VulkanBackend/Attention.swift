@@ -8,11 +8,7 @@ extension VulkanBackend {
     public func attention(q: Tensor, k: Tensor, v: Tensor, queryStart: Int, keyCount: Int,
                           params p: AttentionParams, wantPattern: Bool) throws -> (out: Tensor, pattern: Tensor?) {
         let n = q.rowCount
-        guard p.kvHeads > 0, p.heads % p.kvHeads == 0, q.width == p.heads * p.headDim,
-              k.width == p.kvHeads * p.headDim, v.width == k.width,
-              keyCount <= k.rowCount, keyCount <= v.rowCount, queryStart + n <= keyCount, queryStart >= 0 else {
-            throw LanternError.shapeMismatch(op: "attention", detail: "q \(q.shape), k \(k.shape), v \(v.shape), queries from \(queryStart), \(keyCount) keys, \(p.heads)/\(p.kvHeads) heads × \(p.headDim)")
-        }
+        try p.checkShapes(q: q, k: k, v: v, queryStart: queryStart, keyCount: keyCount)
         guard p.headDim <= Self.attentionMaxHeadDim else {
             throw LanternError.unsupported("attention with head_dim \(p.headDim) on the Vulkan backend (at most \(Self.attentionMaxHeadDim))")
         }

@@ -70,11 +70,7 @@ extension VulkanBackend: DifferentiableBackend {
     public func attentionBackward(q: Tensor, k: Tensor, v: Tensor, queryStart: Int, params p: AttentionParams,
                                   gradient: Tensor) throws -> (dq: Tensor, dk: Tensor, dv: Tensor) {
         let n = q.rowCount, keyCount = k.rowCount
-        guard p.kvHeads > 0, p.heads % p.kvHeads == 0, q.width == p.heads * p.headDim,
-              k.width == p.kvHeads * p.headDim, v.shape == k.shape, gradient.shape == q.shape,
-              queryStart >= 0, queryStart + n <= keyCount else {
-            throw LanternError.shapeMismatch(op: "attentionBackward", detail: "q \(q.shape), k \(k.shape), v \(v.shape), gradient \(gradient.shape), queries from \(queryStart), \(p.heads)/\(p.kvHeads) heads × \(p.headDim)")
-        }
+        try p.checkBackwardShapes(q: q, k: k, v: v, queryStart: queryStart, gradient: gradient)
         try requireF32("attentionBackward", q, k, v, gradient)
         let dq = try f32Tensor(q.shape), dk = try f32Tensor(k.shape), dv = try f32Tensor(v.shape)
         if n == 0 || keyCount == 0 { return (try zeros(shape: q.shape), try zeros(shape: k.shape), try zeros(shape: v.shape)) }
