@@ -93,14 +93,18 @@ public struct SteerSweepRequest: JobRequest {
         let bos = m.config.bosToken.map { [$0] } ?? []
         let encoded = try prompts.map { byteTokens ? bos + $0.utf8.map { Int32($0) } : try loaded.encode($0) }
         let baselines = try encoded.map { try m.generate(prompt: $0, maxNewTokens: maxNewTokens, stopAtEOS: false).tokens }
+        // The unsteered mass, once per prompt (every strength and direction reads the same text).
+        let unsteeredMass = try prompts.indices.map {
+            try Steering.promotedMass(m, text: encoded[$0] + baselines[$0], tokens: promotedTokens, hooks: nil)
+        }
         let total = strengths.count * prompts.count * (1 + random)
         var done = 0
-        func measure(_ steering: Steering, _ p: Int) throws -> (mass: Double, baselineMass: Double, fluency: Double, text: [Int32]) {
+        func measure(_ steering: Steering, _ p: Int) throws -> (mass: Double, fluency: Double, text: [Int32]) {
             let steered = try m.generate(prompt: encoded[p], maxNewTokens: maxNewTokens, hooks: try steering.hooks(for: m), stopAtEOS: false).tokens
-            let mass = try steering.promotedMass(m, text: encoded[p] + baselines[p], tokens: promotedTokens)
+            let mass = try Steering.promotedMass(m, text: encoded[p] + baselines[p], tokens: promotedTokens, hooks: try steering.hooks(for: m))
             done += 1
             try monitor.step(done, of: total, "steer sweep")
-            return (mass.steered, mass.baseline, try SteeringFluency.meanLogLikelihood(m, prompt: encoded[p], continuation: steered), steered)
+            return (mass, try SteeringFluency.meanLogLikelihood(m, prompt: encoded[p], continuation: steered), steered)
         }
         var rows: [SteerSweepResult.Row] = []
         for s in strengths {
@@ -108,7 +112,7 @@ public struct SteerSweepRequest: JobRequest {
             for p in prompts.indices {
                 let byFeature = try measure(Steering(sae: dictionary, features: [feature], strength: Float(s)), p)
                 row.promotedMass += byFeature.mass / Double(prompts.count)
-                row.promotedMassUnsteered += byFeature.baselineMass / Double(prompts.count)
+                row.promotedMassUnsteered += unsteeredMass[p] / Double(prompts.count)
                 row.logLikelihood += byFeature.fluency / Double(prompts.count)
                 row.texts.append(loaded.decode(byFeature.text))
                 for control in controls {

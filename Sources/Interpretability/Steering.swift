@@ -122,41 +122,36 @@ public struct Steering {
     /// over every position of `text` (teacher-forced: the prompt and the baseline continuation),
     /// of the next-token probability mass on `tokens`, without and with the steering hooks.
     public func promotedMass(_ model: Transformer, text: [Int32], tokens: [Int32]) throws -> (baseline: Double, steered: Double) {
+        (try Self.promotedMass(model, text: text, tokens: tokens, hooks: nil),
+         try Self.promotedMass(model, text: text, tokens: tokens, hooks: try hooks(for: model)))
+    }
+
+    /// The mean next-token probability mass on `tokens` over the positions of `text`, with `hooks`
+    /// (nil: the unsteered model).
+    public static func promotedMass(_ model: Transformer, text: [Int32], tokens: [Int32], hooks: Hooks?) throws -> Double {
         let vocab = model.config.vocabSize
         for t in tokens where t < 0 || Int(t) >= vocab {
             throw LanternError.invalidArgument("token \(t) is out of range: the vocabulary has \(vocab) tokens")
         }
-        func mass(_ hooks: Hooks?) throws -> Double {
-            guard !text.isEmpty, let logits = try model.forward(text, hooks: hooks, logits: .all) else { return 0 }
-            let values = try model.backend.read(logits)
-            var total = 0.0
-            for p in 0..<text.count {
-                let probs = LogitLens.softmax(Array(values[(p * vocab)..<((p + 1) * vocab)]))
-                total += tokens.reduce(0.0) { $0 + Double(probs[Int($1)]) }
-            }
-            return total / Double(text.count)
+        guard !text.isEmpty, let logits = try model.forward(text, hooks: hooks, logits: .all) else { return 0 }
+        let values = try model.backend.read(logits)
+        var total = 0.0
+        for p in 0..<text.count {
+            let probs = LogitLens.softmax(Array(values[(p * vocab)..<((p + 1) * vocab)]))
+            total += tokens.reduce(0.0) { $0 + Double(probs[Int($1)]) }
         }
-        return (try mass(nil), try mass(try hooks(for: model)))
+        return total / Double(text.count)
     }
 }
 
 
 /// How fluent a continuation is: its mean log-probability per token under the (unsteered) model,
-/// teacher-forced after the prompt. Steering that breaks the text shows as a drop below the
-/// unsteered continuation's.
+/// teacher-forced after the prompt — minus the streamed next-token loss over its positions.
+/// Steering that breaks the text shows as a drop below the unsteered continuation's.
 public enum SteeringFluency {
     public static func meanLogLikelihood(_ model: Transformer, prompt: [Int32], continuation: [Int32]) throws -> Double {
         guard !prompt.isEmpty, !continuation.isEmpty else { return 0 }
-        let text = prompt + continuation, vocab = model.config.vocabSize
-        guard let logits = try model.forward(text, logits: .all) else { return 0 }
-        let values = try model.backend.read(try logits.rows((prompt.count - 1)..<(text.count - 1)))
-        var total = 0.0
-        for (k, token) in continuation.enumerated() {
-            let row = values[(k * vocab)..<((k + 1) * vocab)]
-            let top = Double(row.max() ?? 0)
-            let sum = row.reduce(0.0) { $0 + exp(Double($1) - top) }
-            total += Double(row[row.startIndex + Int(token)]) - top - log(sum)
-        }
-        return total / Double(continuation.count)
+        let losses = try NextTokenLoss.crossEntropies(model, prompt + continuation, hooks: nil)
+        return -losses[(prompt.count - 1)...].compactMap { $0 }.reduce(0, +) / Double(continuation.count)
     }
 }
