@@ -30,8 +30,9 @@ public enum SAELensExport {
         }
     }
 
+    /// `weights` is the storage of W_enc and W_dec (f16 halves a shipped SAE; the biases stay f32).
     public static func write(_ p: SAEParameters, architecture: SAEArchitecture, k: Int, description: Description,
-                             training: [String: Any] = [:], to directory: String) throws {
+                             training: [String: Any] = [:], weights: DType = .f32, to directory: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let d = p.inputWidth, s = p.width, c = p.inputScale
         let u = p.dimensionScale.isEmpty ? [Float](repeating: 1, count: d) : p.dimensionScale
@@ -44,8 +45,8 @@ public enum SAELensExport {
             }
         }
         var entries: [SafetensorsWriter.Entry] = [
-            .init(name: "W_enc", shape: [d, s], values: wEnc),
-            .init(name: "W_dec", shape: [s, d], values: wDec),
+            .init(name: "W_enc", shape: [d, s], values: wEnc, dtype: weights),
+            .init(name: "W_dec", shape: [s, d], values: wDec, dtype: weights),
             .init(name: "b_enc", shape: [s], values: p.encoderBias.map { $0 / c }),
             .init(name: "b_dec", shape: [d], values: (0..<d).map { mu[$0] + p.decoderBias[$0] / (c * u[$0]) }),
         ]

@@ -17,12 +17,12 @@ from .weights import ModelHookPoint
 from .sae import SAE, Steering
 from . import cli
 from .cli import (evaluate_lens, evaluate_sae_activations, evaluate_transcoders, features_top, harvest, harvest_transcoders,
-                  neurons_top, superposition, sweep_saes, train_lens, train_sae, train_transcoders)
+                  neurons_top, superposition, sweep_saes, train_lens, train_sae, train_transcoders, finetune_sae)
 
 __all__ = ["Model", "Config", "ActivationCache", "HookPoint", "ModelHookPoint", "Tokenizer", "SAE", "Steering", "LensResult", "LensTable",
            "LanternError", "BadFileError", "ShapeError", "InvalidArgumentError", "UnsupportedError", "BackendError",
            "CancelledError",
-           "to_torch", "get_act_name", "cli", "harvest", "train_sae", "harvest_transcoders", "train_transcoders",
+           "to_torch", "get_act_name", "cli", "harvest", "train_sae", "finetune_sae", "harvest_transcoders", "train_transcoders",
            "evaluate_sae_activations", "sweep_saes", "evaluate_transcoders", "evaluate_lens", "train_lens", "superposition",
            "features_top", "neurons_top"]
 __version__ = "0.1.0"

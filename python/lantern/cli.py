@@ -166,6 +166,16 @@ def train_sae(activations, out, model=None, progress=None, **options):
     return SAE.load(out)
 
 
+def finetune_sae(sae, out, tokens: int, model=None, progress=None, **options):
+    """`lantern sae finetune`: the TopK SAE at path `sae` fine-tuned end to end (spliced into the
+    model, KL(clean ‖ spliced) next-token distributions plus reconstruction_weight × its
+    reconstruction error, k fixed) on `tokens` tokens of the corpus; returns it (lantern.SAE).
+    Resumable: resume=True continues the checkpoint in `out`."""
+    from .sae import SAE
+    job("sae finetune", progress=progress, sae=sae, out=out, tokens=tokens, model=model, **options)
+    return SAE.load(out)
+
+
 def harvest_transcoders(out, model=None, progress=None, **options) -> str:
     """`lantern transcoder harvest`: every layer's MLP input and output into folder `out`."""
     if "layers" in options:

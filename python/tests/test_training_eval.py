@@ -41,6 +41,14 @@ def test_harvest_and_train_run_the_cli(lantern, tmp_path):
     assert (sae.d_in, sae.d_sae) == (64, 32)
     with pytest.raises(lantern.LanternError, match="'width' 48 \\(checkpoint: 32\\)"):
         lantern.train_sae(acts, tmp_path / "sae", model=model, width=48, k=4, tokens=1200, batch=100, lr=1e-2, resume=True)
+    # End-to-end fine-tuning of that SAE, through the same job as `lantern sae finetune`.
+    tuned = lantern.finetune_sae(tmp_path / "sae", tmp_path / "tuned", tokens=124, model=model, corpus=[corpus], byte_tokens=True,
+                                 context=32, batch=2, lr=1e-3)
+    assert (tuned.d_in, tuned.d_sae) == (64, 32)
+    record = json.loads((tmp_path / "tuned" / "cfg.json").read_text())["lantern_training"]["kl_finetune"]
+    assert (record["tokens"], record["steps"]) == (124, 2)
+    with pytest.raises(lantern.LanternError, match="checkpoint.safetensors exists: pass 'resume'"):
+        lantern.finetune_sae(tmp_path / "sae", tmp_path / "tuned", tokens=124, model=model, corpus=[corpus], byte_tokens=True, context=32)
 
 
 def test_sae_evaluate_is_the_sae_eval_analysis(lantern, gemma2, tmp_path):
