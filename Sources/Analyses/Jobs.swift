@@ -39,7 +39,7 @@ public enum JobCatalog {
     public static let all: [any JobRequest.Type] = [
         HarvestRequest.self, SAETrainRequest.self, TranscoderHarvestRequest.self, TranscoderTrainRequest.self, SAERowsEvalRequest.self,
         SAESweepRequest.self, TranscoderEvalRequest.self, LensEvalRequest.self, LensTrainRequest.self, SuperpositionRequest.self,
-        FeaturesTopRequest.self, NeuronsTopRequest.self, SteerSweepRequest.self, SAEFinetuneRequest.self,
+        FeaturesTopRequest.self, NeuronsTopRequest.self, SteerSweepRequest.self, SAEFinetuneRequest.self, SAEProbeRequest.self,
     ]
 
     public static var names: [String] { all.map { $0.name } }

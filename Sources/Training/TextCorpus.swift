@@ -30,6 +30,30 @@ public struct TextCorpus: Sendable {
         }
     }
 
+    /// The documents of JSON Lines files with their `label` field (a string), in order: a labelled
+    /// corpus for probing tasks (the default corpus labels each document with its `source`).
+    public func labelledDocuments(field label: String) throws -> [(label: String, text: String)] {
+        var out: [(label: String, text: String)] = []
+        for file in files {
+            guard file.lowercased().hasSuffix(".jsonl") else {
+                throw LanternError.badFile(path: file, field: "file", problem: "a labelled corpus is JSON Lines (.jsonl) with a string 'text' and '\(label)' field on each line")
+            }
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw LanternError.badFile(path: file, field: "file", problem: "cannot read")
+            }
+            for (number, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
+                let trimmed = line.trimmingCharacters(in: .whitespaces)
+                if trimmed.isEmpty { continue }
+                guard let object = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8)) as? [String: Any],
+                      let text = object["text"] as? String, let value = object[label] as? String else {
+                    throw LanternError.badFile(path: file, field: "line \(number + 1)", problem: "not a JSON object with string 'text' and '\(label)' fields")
+                }
+                if !text.isEmpty { out.append((value, text)) }
+            }
+        }
+        return out
+    }
+
     func jsonLines(_ text: String, file: String) throws -> [String] {
         var documents: [String] = []
         for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
