@@ -191,6 +191,8 @@ extension SteerSweepResult {
         let ends = [rows.map(\.strength).min() ?? 0, rows.map(\.strength).max() ?? 0]
         mass.series.append(.init(label: "unsteered", points: rows.map { ($0.strength, $0.promotedMassUnsteered) }, color: "#999", dots: false, dashed: true))
         fluency.series.append(.init(label: "unsteered", points: ends.map { ($0, baselineLogLikelihood) }, color: "#999", dots: false, dashed: true))
+        // The promoted mass rises with strength and the log-likelihood falls: the corners they leave free.
+        (mass.legend, fluency.legend) = (.topLeft, .bottomLeft)
         return SVGPlot.row([mass, fluency])
     }
 }

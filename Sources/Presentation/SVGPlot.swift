@@ -27,12 +27,16 @@ public struct SVGPlot: Sendable {
         }
     }
 
+    /// Where the legend goes inside the plot (out of the curves' way).
+    public enum Corner: Sendable { case topLeft, topRight, bottomLeft, bottomRight }
+
     public var title: String
     public var xLabel: String
     public var yLabel: String
     public var logX = false
     public var logY = false
     public var series: [Series] = []
+    public var legend = Corner.topRight
     public var width = 560.0
     public var height = 320.0
 
@@ -92,9 +96,10 @@ public struct SVGPlot: Sendable {
                     out += "<circle cx='\(f(px(p.x)))' cy='\(f(py(p.y)))' r='3' fill='\(s.color)'><title>\(HTMLReport.escape(s.label)): \(p.x), \(p.y)</title></circle>"
                 }
             }
-            let ly = top + 12 + Double(i) * 14
-            out += "<rect x='\(f(left + plotW - 150))' y='\(f(ly - 8))' width='10' height='3' fill='\(s.color)'/>"
-            out += "<text x='\(f(left + plotW - 136))' y='\(f(ly - 3))'>\(HTMLReport.escape(s.label))</text>"
+            let lx = legend == .topLeft || legend == .bottomLeft ? left + 10 : left + plotW - 150
+            let ly = legend == .topLeft || legend == .topRight ? top + 12 + Double(i) * 14 : top + plotH - 2 - Double(series.count - i) * 14
+            out += "<rect x='\(f(lx))' y='\(f(ly - 8))' width='10' height='3' fill='\(s.color)'/>"
+            out += "<text x='\(f(lx + 14))' y='\(f(ly - 3))'>\(HTMLReport.escape(s.label))</text>"
         }
         return out + "</svg>"
     }
