@@ -18,7 +18,7 @@ heldout=${LANTERN_HOME:-$HOME/.cache/lantern}/corpora/modern-english-v1/heldout
 # docs/interpretability.md, "Neurons and polysemanticity"), the steering feature by
 # tools/steering_search.py (its curve over four prompts against random directions; "Steering, measured").
 neuron=952
-steer_feature=${STEER_FEATURE:-3936}
+steer_feature=${STEER_FEATURE:-2888}
 steer_strength=${STEER_STRENGTH:-70}
 step() { echo; echo "== $*"; }
 [ -f "$heldout/../train.jsonl" ] || python3 tools/make_corpus.py >/dev/null
