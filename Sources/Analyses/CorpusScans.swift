@@ -87,7 +87,8 @@ public struct ScanSize: Sendable, Equatable {
             companion = (loadedSAE, FeatureScan(width: loadedSAE.dSAE, bos: packer.bos, options: companionOptions))
         }
         try run(loaded, units: neurons, into: scan, companion: companion, packer: packer, monitor: monitor, f)
-        return NeuronScan(loaded: loaded, neurons: neurons, scan: scan, companion: companion)
+        return NeuronScan(loaded: loaded, neurons: neurons, scan: scan, companion: companion,
+                          readings: companion.map { FeatureReadings(sae: $0.sae, model: loaded.transformer) })
     }
 
     /// The corpus with its first-use notice going where the job's notices go.
@@ -104,12 +105,20 @@ public struct NeuronScan {
     public let neurons: MLPNeurons
     public let scan: FeatureScan
     public let companion: (sae: SAE, scan: FeatureScan)?
+    /// The companion's features' directions and promoted tokens, read once each.
+    public let readings: FeatureReadings?
 
-    /// Neuron `n`'s top contexts grouped by the companion SAE's features (nil without an SAE);
-    /// features denser than `maxDensity` do not group.
-    public func polysemanticity(_ n: Int, maxDensity: Double) -> Polysemanticity? {
-        guard let companion else { return nil }
-        return Polysemanticity(unit: n, examples: scan.examples(n)) { companion.scan.summary($0).density > maxDensity }
+    /// Neuron `n`'s top contexts grouped by the companion SAE's features, with how unrelated those
+    /// are (nil without an SAE); features denser than `maxDensity` do not group.
+    public func polysemanticity(_ n: Int, maxDensity: Double) throws -> Polysemanticity? {
+        guard let companion, let readings else { return nil }
+        return try readings.measure(Polysemanticity(unit: n, examples: scan.examples(n)) { companion.scan.summary($0).density > maxDensity })
+    }
+
+    /// The `count` most polysemantic neurons (`Polysemanticity.ranked`; nil without an SAE).
+    public func mostPolysemantic(maxDensity: Double, count: Int) throws -> [Polysemanticity]? {
+        guard let companion, let readings else { return nil }
+        return try Polysemanticity.ranked(scan: scan, companion: companion.scan, maxDensity: maxDensity, count: count, readings: readings)
     }
 
     /// What each group's SAE feature is, from the companion's scan.
@@ -143,6 +152,11 @@ public struct PolysemanticityJSON: Encodable, Sendable {
     }
     public var distinctFeatures: Int
     public var effectiveFeatures: Double
+    /// The effective number with the features' relatedness counted (`Unrelatedness`), and the
+    /// pairwise means it reads: decoder |cos| and the Jaccard overlap of the promoted tokens.
+    public var unrelatedFeatures: Double?
+    public var meanAbsCosine: Double?
+    public var meanPromotedJaccard: Double?
     public var coverage: Double
     public var examples: Int
     public var groups: [Group]
@@ -150,6 +164,9 @@ public struct PolysemanticityJSON: Encodable, Sendable {
     public init(_ p: Polysemanticity, notes: [Int: GroupFeatureNote], model: LanternModel) {
         distinctFeatures = p.distinctFeatures
         effectiveFeatures = p.effectiveFeatures
+        unrelatedFeatures = p.unrelatedness?.unrelatedFeatures
+        meanAbsCosine = p.unrelatedness?.meanAbsCosine
+        meanPromotedJaccard = p.unrelatedness?.meanPromotedOverlap
         coverage = p.coverage
         examples = p.examples
         groups = p.groups.map { g in
@@ -161,7 +178,8 @@ public struct PolysemanticityJSON: Encodable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case coverage, examples, groups
-        case distinctFeatures = "distinct_features", effectiveFeatures = "effective_features"
+        case distinctFeatures = "distinct_features", effectiveFeatures = "effective_features", unrelatedFeatures = "unrelated_features"
+        case meanAbsCosine = "mean_abs_cosine", meanPromotedJaccard = "mean_promoted_jaccard"
     }
 }
 

@@ -170,3 +170,29 @@ public struct SteerSweepResult: Encodable, Sendable {
         case baselineLogLikelihood = "baseline_log_likelihood"
     }
 }
+
+extension SteerSweepResult {
+    /// The curve as two charts in a row (an `<svg>` element, `steer sweep --svg`): against
+    /// strength, the promoted tokens' probability and the steered text's log-likelihood per token,
+    /// the feature's beside the random directions' and the unsteered level.
+    public var svg: String {
+        let prompts = rows.first?.texts.count ?? 0
+        let across = prompts == 1 ? "one prompt" : "\(prompts) prompts"
+        var mass = SVGPlot(title: "Feature \(feature): promoted tokens' probability (\(across))", xLabel: "strength",
+                           yLabel: "P(\(promotedTokens.count) promoted tokens)")
+        var fluency = SVGPlot(title: "Fluency of the steered text", xLabel: "strength", yLabel: "log-likelihood per token")
+        let featureLabel = "feature \(feature)", control = "random (\(random) of its norm)"
+        mass.series = [SVGPlot.Series(label: featureLabel, points: rows.map { ($0.strength, $0.promotedMass) }, color: "#7a5cc0", joined: true)]
+        fluency.series = [SVGPlot.Series(label: featureLabel, points: rows.map { ($0.strength, $0.logLikelihood) }, color: "#7a5cc0", joined: true)]
+        if random > 0 {
+            mass.series.append(.init(label: control, points: rows.compactMap { r in r.promotedMassRandom.map { (r.strength, $0) } }, color: "#c06030", joined: true))
+            fluency.series.append(.init(label: control, points: rows.compactMap { r in r.logLikelihoodRandom.map { (r.strength, $0) } }, color: "#c06030", joined: true))
+        }
+        let ends = [rows.map(\.strength).min() ?? 0, rows.map(\.strength).max() ?? 0]
+        mass.series.append(.init(label: "unsteered", points: rows.map { ($0.strength, $0.promotedMassUnsteered) }, color: "#999", dots: false, dashed: true))
+        fluency.series.append(.init(label: "unsteered", points: ends.map { ($0, baselineLogLikelihood) }, color: "#999", dots: false, dashed: true))
+        // The promoted mass rises with strength and the log-likelihood falls: the corners they leave free.
+        (mass.legend, fluency.legend) = (.topLeft, .bottomLeft)
+        return SVGPlot.row([mass, fluency])
+    }
+}

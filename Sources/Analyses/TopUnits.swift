@@ -86,8 +86,8 @@ public struct FeaturesTopResult: Encodable {
 }
 
 /// One layer's MLP neurons ranked over a corpus scan (`lantern neurons top`), each with its
-/// dashboard: by density, max, mean, or — with an SAE read on the same tokens — by how many SAE
-/// features their top contexts split into (polysemantic).
+/// dashboard: by density, max, mean, or — with an SAE read on the same tokens — by how many
+/// unrelated SAE features their top contexts split into (polysemantic; `Unrelatedness`).
 public struct NeuronsTopRequest: JobRequest {
     public static let name = "neurons top"
     public static let summary = "Rank one layer's MLP neurons over a corpus (by density, max, mean, or polysemantic with an SAE), each with its dashboard."
@@ -97,7 +97,7 @@ public struct NeuronsTopRequest: JobRequest {
     public static let maxDensity = Field("max_density", .number(0...1), default: "0.1",
                                          "Leave SAE features that fire on more than this fraction of the scanned tokens out of the grouping (dense features).")
     public static let by = Field("by", .string(choices: FeatureRanking.allCases.map(\.rawValue) + ["polysemantic"]), default: "density",
-                                 "Order: density, max, mean, or polysemantic (the effective number of SAE features the top contexts split into; needs --sae).")
+                                 "Order: density, max, mean, or polysemantic (the number of unrelated SAE features the top contexts split into: the effective number with related features counted as one; needs --sae).")
     public static let count = Field("count", .integer(1...1_000_000), default: "20", "How many neurons to list.")
     public static let fields = JobModel.fields + [JobFields.corpus, JobFields.byteTokens, layer, sae, maxDensity] + ScanSize.fields + [by, count]
 
@@ -148,14 +148,14 @@ public struct NeuronsTopRequest: JobRequest {
     public func run(monitor: AnalysisMonitor) throws -> NeuronsTopResult {
         let loaded = try model.load(manyPasses: true, frontEnd)
         let r = try size.scanNeurons(layer: layer, layerField: Self.layer, sae: sae, loaded, corpus: corpus, monitor: monitor, frontEnd)
-        let ids: [Int]
-        if by == "polysemantic", let c = r.companion {
-            ids = Polysemanticity.ranked(scan: r.scan, companion: c.scan, maxDensity: maxDensity, count: count).map(\.unit)
+        let ids: [Int], polys: [Polysemanticity?]
+        if by == "polysemantic", let ranked = try r.mostPolysemantic(maxDensity: maxDensity, count: count) {
+            (ids, polys) = (ranked.map(\.unit), ranked)
         } else {
             ids = r.scan.ranked(by: FeatureRanking(rawValue: by)!, count: count).map(\.feature)
+            polys = try ids.map { try r.polysemanticity($0, maxDensity: maxDensity) }
         }
         let dashboards = try ids.map { try FeatureDashboard(unit: $0, scan: r.scan, units: r.neurons, model: loaded.transformer, logitCount: 5) }
-        let polys = ids.map { r.polysemanticity($0, maxDensity: maxDensity) }
         return NeuronsTopResult(hook: r.neurons.hookName, layer: r.neurons.layer, tokens: r.scan.tokens, by: by,
                                 neurons: zip(dashboards, polys).map { d, p in
                                     .init(dashboard: DashboardJSON(d, model: loaded), polysemanticity: p.map { PolysemanticityJSON($0, notes: [:], model: loaded) })

@@ -29,7 +29,9 @@ public struct FeatureGroup: Sendable, Equatable {
 /// nothing, so a neuron whose top contexts have nothing in common scores 1 too (its coverage, the
 /// fraction in shared groups, tells the two apart). Grouping by each example's single strongest
 /// feature was tried first and saturates: with a 1536-feature SAE nearly every top context has a
-/// different strongest feature, whatever the neuron.
+/// different strongest feature, whatever the neuron. Nor does the effective number say whether the
+/// groups' features are unrelated: `unrelatedness` (set by `FeatureReadings.measure`) reads that
+/// off the features' decoder directions and promoted tokens, and the ranking uses it.
 public struct Polysemanticity: Sendable, Equatable {
     public let unit: Int
     /// Shared-feature groups, largest first (the greedy order), then the unshared remainder if any.
@@ -37,6 +39,8 @@ public struct Polysemanticity: Sendable, Equatable {
     /// Top examples grouped (k).
     public let examples: Int
     public let effectiveFeatures: Double
+    /// How unrelated the shared groups' features are (nil until measured against the SAE).
+    public var unrelatedness: Unrelatedness?
 
     /// SAE features among the groups.
     public var distinctFeatures: Int { groups.filter { $0.feature != nil }.count }
@@ -77,16 +81,31 @@ public struct Polysemanticity: Sendable, Equatable {
     }
 
     /// Every unit of `scan` that fired, scored against the companion SAE's scan over the same
-    /// tokens (a feature is dense when it fired on more than `maxDensity` of them); most
-    /// polysemantic first (ties: higher coverage, then lower unit).
-    public static func ranked(scan: FeatureScan, companion: FeatureScan, maxDensity: Double, count: Int) -> [Polysemanticity] {
+    /// tokens (a feature is dense when it fired on more than `maxDensity` of them), measured by
+    /// `readings` (the companion's SAE); most polysemantic first: the most unrelated features (ties:
+    /// higher coverage, then lower unit). Only units whose effective number could still place are
+    /// measured: the unrelated number never exceeds the effective number, so once the candidates
+    /// (taken by effective number, largest first) fall below the `count`-th best score, none after
+    /// them can enter.
+    public static func ranked(scan: FeatureScan, companion: FeatureScan, maxDensity: Double, count: Int,
+                              readings: FeatureReadings) throws -> [Polysemanticity] {
         let dense = (0..<companion.width).map { companion.summary($0).density > maxDensity }
         let all = (0..<scan.width).filter { scan.summary($0).firing > 0 }
             .map { Polysemanticity(unit: $0, examples: scan.examples($0), isDense: { dense[$0] }) }
-        return Array(all.sorted {
-            if $0.effectiveFeatures != $1.effectiveFeatures { return $0.effectiveFeatures > $1.effectiveFeatures }
-            return $0.coverage != $1.coverage ? $0.coverage > $1.coverage : $0.unit < $1.unit
-        }.prefix(count))
+            .sorted { $0.effectiveFeatures != $1.effectiveFeatures ? $0.effectiveFeatures > $1.effectiveFeatures : $0.unit < $1.unit }
+        func before(_ a: Polysemanticity, _ b: Polysemanticity) -> Bool {
+            let (x, y) = (a.unrelatedness!.unrelatedFeatures, b.unrelatedness!.unrelatedFeatures)
+            if x != y { return x > y }
+            return a.coverage != b.coverage ? a.coverage > b.coverage : a.unit < b.unit
+        }
+        var best: [Polysemanticity] = []
+        for p in all {
+            // A rounding margin: exp of a sum need not round the same way as exp of a smaller one.
+            if best.count >= count, let last = best.last, p.effectiveFeatures * (1 + 1e-12) < last.unrelatedness!.unrelatedFeatures { break }
+            best.append(try readings.measure(p))
+            best = Array(best.sorted(by: before).prefix(count))
+        }
+        return best
     }
 }
 

@@ -31,7 +31,7 @@ struct NeuronCommand: ParsableCommand {
         try request.validate(against: context)
         let result = try request.run(on: context, units: r.neurons, scan: ScanSource(scan: r.scan, source: "corpus scan"))
         let dashboard = result.value
-        let poly = r.polysemanticity(id, maxDensity: scanOptions.maxDensity)
+        let poly = try r.polysemanticity(id, maxDensity: scanOptions.maxDensity)
         let notes = try poly.map(r.notes) ?? [:]
         if let html {
             let more = poly.map { [HTMLReport.polysemanticity($0, examples: dashboard.examples, notes: notes, sae: r.companion!.sae.source,
@@ -91,7 +91,9 @@ struct NeuronsTop: ParsableCommand {
         let result = try JobOutput.run(request)
         let r = result.scan, maxDensity = scanOptions.maxDensity
         func scores(_ p: Polysemanticity?) -> [String] {
-            p.map { [String(format: "%.2f", $0.effectiveFeatures), String(format: "%.0f%%", $0.coverage * 100), "\($0.distinctFeatures)"] } ?? []
+            p.map { [String(format: "%.2f", $0.unrelatedness?.unrelatedFeatures ?? .nan), String(format: "%.2f", $0.effectiveFeatures),
+                     Polysemanticity.figure($0.unrelatedness?.meanAbsCosine), Polysemanticity.figure($0.unrelatedness?.meanPromotedOverlap),
+                     String(format: "%.0f%%", $0.coverage * 100), "\($0.distinctFeatures)"] } ?? []
         }
         if let htmlDir {
             try FileManager.default.createDirectory(atPath: htmlDir, withIntermediateDirectories: true)
@@ -106,17 +108,24 @@ struct NeuronsTop: ParsableCommand {
             }
             let index = HTMLReport.page(title: "Neurons of layer \(r.neurons.layer) by \(by)", subtitle: r.description,
                                         sections: [HTMLReport.featureIndex(rows, ranking: by, unitName: "neuron",
-                                                                           extraHeaders: r.companion == nil ? [] : ["effective SAE features", "coverage", "shared features"],
+                                                                           extraHeaders: r.companion == nil ? [] : ["unrelated SAE features", "effective SAE features", "mean |cos|",
+                                                                                                                  "promoted overlap", "coverage", "shared features"],
                                                                            extra: result.groupings.map(scores))])
             try writeHTML(index, to: (htmlDir as NSString).appendingPathComponent("index.html"))
         }
         if json { return try printJSON(result) }
         print(r.description)
-        print("neuron   density     max    mean" + (r.companion == nil ? "" : "  eff.SAE  cover  shared") + "  top activating tokens → promoted tokens")
+        print("neuron   density     max    mean" + (r.companion == nil ? "" : "  unrel.  eff.SAE  |cos|  overlap  cover  shared")
+              + "  top activating tokens → promoted tokens")
         for (d, p) in zip(result.dashboards, result.groupings) {
             let s = d.summary
             var line = String(format: "%6d  %7.3f%%  %6.2f  %6.2f  ", s.feature, s.density * 100, Double(s.maxActivation), s.meanActivation)
-            if let p { line += String(format: "%7.2f  %4.0f%%  %6d  ", p.effectiveFeatures, p.coverage * 100, p.distinctFeatures) }
+            if let p {
+                line += String(format: "%6.2f  %7.2f  ", p.unrelatedness?.unrelatedFeatures ?? .nan, p.effectiveFeatures)
+                line += Polysemanticity.figure(p.unrelatedness?.meanAbsCosine).leftPadded(5) + "  "
+                    + Polysemanticity.figure(p.unrelatedness?.meanPromotedOverlap).leftPadded(7)
+                line += String(format: "  %4.0f%%  %6d  ", p.coverage * 100, p.distinctFeatures)
+            }
             print(line + d.maxTokens(r.loaded).joined(separator: " ") + " → " + d.logits.positive.map { r.loaded.shown($0.token) }.joined(separator: " "))
         }
     }

@@ -41,6 +41,10 @@ extension Polysemanticity {
     func text(_ loaded: LanternModel, examples list: [FeatureExample], notes: [Int: GroupFeatureNote], maxDensity: Double) -> String {
         var out = String(format: "polysemanticity: %d shared SAE features over %d top contexts, effective number %.2f, coverage %.0f%% (features denser than %g%% left out)\n",
                          distinctFeatures, examples, effectiveFeatures, coverage * 100, maxDensity * 100)
+        if let u = unrelatedness {
+            out += String(format: "unrelatedness: %.2f unrelated features (related ones counted as one); ", u.unrelatedFeatures)
+            out += "mean |cos| of their decoder directions \(Self.figure(u.meanAbsCosine)), mean overlap (Jaccard) of their top promoted tokens \(Self.figure(u.meanPromotedOverlap))\n"
+        }
         for g in groups {
             var head = String(format: "  %5.1f%% (%d) ", g.share * 100, g.examples.count)
             if let f = g.feature {
@@ -62,4 +66,13 @@ extension Polysemanticity {
         }
         return out
     }
+}
+
+extension Polysemanticity {
+    /// A pairwise mean to three places, or "–" where there is no pair.
+    static func figure(_ v: Double?) -> String { v.map { String(format: "%.3f", $0) } ?? "–" }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String { String(repeating: " ", count: max(0, width - count)) + self }
 }

@@ -36,6 +36,8 @@ struct SteerSweep: ParsableCommand {
     var promoted = 10
     @Flag(name: .long, help: "Print the data as one JSON object.")
     var json = false
+    @Option(name: .long, help: "Also draw the curve (promoted mass and log-likelihood against strength, beside the random directions) as an SVG file.")
+    var svg: String?
 
     var request: SteerSweepRequest {
         get throws {
@@ -56,6 +58,7 @@ struct SteerSweep: ParsableCommand {
 
     func run() throws {
         let r = try JobOutput.run(try request)
+        if let svg { try writeHTML(r.svg, to: svg) }
         if json { return try printJSON(r) }
         print("feature \(r.feature) at \(r.hook) (decoder norm \(String(format: "%.3f", r.directionNorm))); promoted: \(r.promotedText.joined(separator: " "))")
         print(String(format: "unsteered continuations: log-likelihood %.3f per token", r.baselineLogLikelihood))

@@ -15,9 +15,17 @@ extension HTMLReport {
         <div class="legend">The three strongest features of \(escape(sae)) active at each top context's strongest token (leaving out features that fire on
         more than \(String(format: "%g", maxDensity * 100))% of the scanned tokens) group the contexts by a greedy set cover: the feature shared by
         the most ungrouped contexts takes them, while some feature is shared by two or more. Effective number of features exp(−Σ p ln p)
-        over the shared groups' shares p: 1 = one feature runs through every top context; coverage = the share in shared groups.</div>
-        <div class="card"><b>\(p.distinctFeatures) shared features over \(p.examples) top contexts · effective number \(String(format: "%.2f", p.effectiveFeatures)) · coverage \(String(format: "%.0f%%", p.coverage * 100))</b></div>
+        over the shared groups' shares p: 1 = one feature runs through every top context; coverage = the share in shared groups.
+        Unrelated features: the same with related features counted as one, exp(−Σᵢ pᵢ ln Σⱼ Zᵢⱼ pⱼ), Zᵢⱼ the larger of the two features'
+        decoder |cos| and the Jaccard overlap of their ten most promoted tokens (Leinster and Cobbold's similarity-sensitive diversity).</div>
+        <div class="card"><b>\(p.distinctFeatures) shared features over \(p.examples) top contexts · effective number \(String(format: "%.2f", p.effectiveFeatures)) · coverage \(String(format: "%.0f%%", p.coverage * 100))</b>
         """
+        if let u = p.unrelatedness {
+            func figure(_ v: Double?) -> String { v.map { String(format: "%.3f", $0) } ?? "–" }
+            out += "<br><b>\(String(format: "%.2f", u.unrelatedFeatures)) unrelated features</b> · mean |cos| of their decoder directions \(figure(u.meanAbsCosine))"
+            out += " · mean overlap (Jaccard) of their top promoted tokens \(figure(u.meanPromotedOverlap))"
+        }
+        out += "</div>"
         for g in p.groups {
             var head = String(format: "%.0f%% (%d of %d)", g.share * 100, g.examples.count, p.examples)
             if let f = g.feature {

@@ -14,15 +14,21 @@ public struct SVGPlot: Sendable {
         /// Points drawn as dots (measurements) or joined by a line (curves, fits).
         public var dots: Bool
         public var dashed: Bool
+        /// Dots joined by a line as well (a measured curve).
+        public var joined: Bool
 
-        public init(label: String, points: [(x: Double, y: Double)], color: String, dots: Bool = true, dashed: Bool = false) {
+        public init(label: String, points: [(x: Double, y: Double)], color: String, dots: Bool = true, dashed: Bool = false, joined: Bool = false) {
             self.label = label
             self.points = points
             self.color = color
             self.dots = dots
             self.dashed = dashed
+            self.joined = joined
         }
     }
+
+    /// Where the legend goes inside the plot (out of the curves' way).
+    public enum Corner: Sendable { case topLeft, topRight, bottomLeft, bottomRight }
 
     public var title: String
     public var xLabel: String
@@ -30,6 +36,7 @@ public struct SVGPlot: Sendable {
     public var logX = false
     public var logY = false
     public var series: [Series] = []
+    public var legend = Corner.topRight
     public var width = 560.0
     public var height = 320.0
 
@@ -80,7 +87,7 @@ public struct SVGPlot: Sendable {
         out += "<text transform='translate(12 \(f(top + plotH / 2))) rotate(-90)' text-anchor='middle'>\(HTMLReport.escape(yLabel))\(logY ? " (log)" : "")</text>"
         for (i, s) in series.enumerated() {
             let points = s.points.filter(usable)
-            if !s.dots, points.count > 1 {
+            if !s.dots || s.joined, points.count > 1 {
                 let path = points.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " ")
                 out += "<polyline fill='none' stroke='\(s.color)' stroke-width='1.5'\(s.dashed ? " stroke-dasharray='5 3'" : "") points='\(path)'/>"
             }
@@ -89,10 +96,22 @@ public struct SVGPlot: Sendable {
                     out += "<circle cx='\(f(px(p.x)))' cy='\(f(py(p.y)))' r='3' fill='\(s.color)'><title>\(HTMLReport.escape(s.label)): \(p.x), \(p.y)</title></circle>"
                 }
             }
-            let ly = top + 12 + Double(i) * 14
-            out += "<rect x='\(f(left + plotW - 150))' y='\(f(ly - 8))' width='10' height='3' fill='\(s.color)'/>"
-            out += "<text x='\(f(left + plotW - 136))' y='\(f(ly - 3))'>\(HTMLReport.escape(s.label))</text>"
+            let lx = legend == .topLeft || legend == .bottomLeft ? left + 10 : left + plotW - 150
+            let ly = legend == .topLeft || legend == .topRight ? top + 12 + Double(i) * 14 : top + plotH - 2 - Double(series.count - i) * 14
+            out += "<rect x='\(f(lx))' y='\(f(ly - 8))' width='10' height='3' fill='\(s.color)'/>"
+            out += "<text x='\(f(lx + 14))' y='\(f(ly - 3))'>\(HTMLReport.escape(s.label))</text>"
         }
         return out + "</svg>"
+    }
+
+    /// Charts in a row, as one `<svg>` element.
+    public static func row(_ plots: [SVGPlot]) -> String {
+        var x = 0.0, inner = ""
+        for p in plots {
+            inner += "<g transform='translate(\(Int(x)) 0)'>\(p.svg)</g>"
+            x += p.width
+        }
+        let height = plots.map(\.height).max() ?? 0
+        return "<svg xmlns='http://www.w3.org/2000/svg' width='\(Int(x))' height='\(Int(height))'><rect width='100%' height='100%' fill='white'/>\(inner)</svg>"
     }
 }

@@ -27,13 +27,21 @@ extension CLITests {
         XCTAssertEqual(groups.reduce(0) { $0 + ($1["examples"] as! [Int]).count }, examples, "every top context in one group")
         XCTAssertEqual(groups.reduce(0.0) { $0 + ($1["share"] as! Double) }, 1, accuracy: 1e-9)
         XCTAssertGreaterThanOrEqual(poly["effective_features"] as! Double, 1)
+        // Related features counted as one: between 1 and the effective number.
+        let unrelated = poly["unrelated_features"] as! Double
+        XCTAssertGreaterThanOrEqual(unrelated, 1)
+        XCTAssertLessThanOrEqual(unrelated, (poly["effective_features"] as! Double) * (1 + 1e-12))
+        if (poly["distinct_features"] as! Int) > 1 {
+            XCTAssertTrue((0...1).contains(poly["mean_abs_cosine"] as! Double) && (0...1).contains(poly["mean_promoted_jaccard"] as! Double), "\(poly)")
+        }
         let html = try String(contentsOfFile: page, encoding: .utf8)
         XCTAssertTrue(html.contains("Polysemanticity") && html.contains("Logit effects") && html.contains("Top activating contexts"))
         XCTAssertTrue(html.contains("post-feedforward norm"), "the page says which frozen scale it used")
 
         let text = try run(["neuron", "--id", "5", "--sae", scopeSAE] + common)
         XCTAssertEqual(text.status, 0, text.err)
-        XCTAssertTrue(text.out.contains("neuron 5:") && text.out.contains("«") && text.out.contains("polysemanticity:"), text.out)
+        XCTAssertTrue(text.out.contains("neuron 5:") && text.out.contains("«") && text.out.contains("polysemanticity:")
+                      && text.out.contains("unrelatedness:"), text.out)
         let bad = try run(["neuron", "--id", "128"] + common)
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.err.contains("neuron 128 is out of range"), bad.err)
@@ -53,11 +61,12 @@ extension CLITests {
         let listed = rows.compactMap { Int($0.first ?? "") }
         XCTAssertEqual(listed.count, 4, r.out)
         let scores = rows.map { Double($0[4])! }
-        XCTAssertEqual(scores, scores.sorted(by: >), "most polysemantic first: \(r.out)")
+        XCTAssertEqual(scores, scores.sorted(by: >), "most polysemantic (unrelated features) first: \(r.out)")
+        XCTAssertTrue(zip(scores, rows.map { Double($0[5])! }).allSatisfy { $0 <= $1 + 0.005 }, "unrelated ≤ effective (to the printed places): \(r.out)")
         let files = try FileManager.default.contentsOfDirectory(atPath: dir).sorted()
         XCTAssertEqual(files, (["index.html"] + listed.map { "neuron-\($0).html" }).sorted())
         let index = try String(contentsOfFile: dir + "/index.html", encoding: .utf8)
-        XCTAssertTrue(index.contains("effective SAE features"))
+        XCTAssertTrue(index.contains("effective SAE features") && index.contains("unrelated SAE features"))
         for n in listed { XCTAssertTrue(index.contains("href=\"neuron-\(n).html\""), "index links neuron \(n)") }
         for file in files {
             let html = try String(contentsOfFile: dir + "/" + file, encoding: .utf8)

@@ -5,9 +5,11 @@ import XCTest
 extension CLITests {
     func testSteerSweepHasItsControl() throws {
         let sae = scopeSAE
+        let picture = NSTemporaryDirectory() + "sweep-\(UUID().uuidString).svg"
+        defer { try? FileManager.default.removeItem(atPath: picture) }
         let sweep = try json(["steer", "sweep", "--model", tinyGemma2, "--byte-tokens", "--sae", sae, "--feature", "5",
                               "--strengths", "0,50", "--prompt", "ab", "--prompt", "the cat", "--random", "2", "--max-new-tokens", "5",
-                              "--backend", "cpu", "--json"])
+                              "--backend", "cpu", "--json", "--svg", picture])
         let rows = sweep["rows"] as! [[String: Any]]
         XCTAssertEqual(rows.map { $0["strength"] as! Double }, [0, 50])
         XCTAssertEqual((sweep["promoted_tokens"] as! [Int]).count, 10)
@@ -22,6 +24,11 @@ extension CLITests {
         XCTAssertGreaterThan(strong["promoted_mass"] as! Double, strong["promoted_mass_unsteered"] as! Double)
         XCTAssertGreaterThan(strong["promoted_mass"] as! Double, strong["promoted_mass_random"] as! Double)
         XCTAssertEqual((strong["texts"] as! [String]).count, 2)
+        // The picture: two charts, each with the feature's curve, the random directions' and the unsteered level.
+        let svg = try String(contentsOfFile: picture, encoding: .utf8)
+        XCTAssertTrue(svg.hasPrefix("<svg") && svg.contains("2 prompts") && svg.contains("random (2 of its norm)"), svg)
+        XCTAssertEqual(svg.components(separatedBy: "<polyline").count - 1, 6, "feature, random and unsteered in both charts")
+        XCTAssertEqual(svg.components(separatedBy: "<circle").count - 1, 8, "two strengths × (feature, random) × two charts")
 
         let bad = try run(["steer", "sweep", "--model", tinyGemma2, "--byte-tokens", "--sae", sae, "--feature", "500", "--prompt", "ab",
                            "--backend", "cpu"])

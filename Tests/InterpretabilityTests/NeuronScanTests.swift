@@ -227,9 +227,36 @@ final class NeuronScanTests: XCTestCase {
             if shared.count > 1 { multi += 1 }
         }
         XCTAssertGreaterThan(multi, 5, "enough neurons split across several shared features to test the grouping")
-        let ranked = Polysemanticity.ranked(scan: scan, companion: companion, maxDensity: maxDensity, count: 8)
-        XCTAssertEqual(ranked.map(\.effectiveFeatures), ranked.map(\.effectiveFeatures).sorted(by: >))
-        let best = (0..<neurons.width).map { Polysemanticity(unit: $0, examples: scan.examples($0)) { companion.summary($0).density > maxDensity }.effectiveFeatures }.max()
-        XCTAssertEqual(ranked.first?.effectiveFeatures, best)
+        // The ranking measures only the neurons that could place; every neuron measured and sorted
+        // by the stated rule (unrelated features, coverage, unit) gives the same list.
+        let readings = FeatureReadings(sae: sae, model: model)
+        let ranked = try Polysemanticity.ranked(scan: scan, companion: companion, maxDensity: maxDensity, count: 8, readings: readings)
+        let everyone = try (0..<neurons.width).filter { scan.summary($0).firing > 0 }.map {
+            try readings.measure(Polysemanticity(unit: $0, examples: scan.examples($0)) { companion.summary($0).density > maxDensity })
+        }.sorted {
+            let (x, y) = ($0.unrelatedness!.unrelatedFeatures, $1.unrelatedness!.unrelatedFeatures)
+            return x != y ? x > y : $0.coverage != $1.coverage ? $0.coverage > $1.coverage : $0.unit < $1.unit
+        }
+        XCTAssertEqual(ranked, Array(everyone.prefix(8)))
+        for p in everyone {
+            XCTAssertLessThanOrEqual(p.unrelatedness!.unrelatedFeatures, p.effectiveFeatures * (1 + 1e-12), "neuron \(p.unit)")
+            // The pairwise means from the SAE's own decoder rows and logit effects, by host loops.
+            let u = p.unrelatedness!, fs = u.features
+            guard fs.count > 1 else { continue }
+            var cosines: [Double] = [], overlaps: [Double] = []
+            for i in fs.indices {
+                for j in fs.indices where j > i {
+                    let (a, b) = (try sae.direction(fs[i]), try sae.direction(fs[j]))
+                    let dot = zip(a, b).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+                    let na = a.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot(), nb = b.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+                    cosines.append(abs(dot / (na * nb)))
+                    let (pa, pb) = (Set(try LogitEffects.of(feature: fs[i], sae: sae, model: model).positive.map(\.token)),
+                                    Set(try LogitEffects.of(feature: fs[j], sae: sae, model: model).positive.map(\.token)))
+                    overlaps.append(Double(pa.intersection(pb).count) / Double(pa.union(pb).count))
+                }
+            }
+            XCTAssertEqual(u.meanAbsCosine!, cosines.reduce(0, +) / Double(cosines.count), accuracy: 1e-9)
+            XCTAssertEqual(u.meanPromotedOverlap!, overlaps.reduce(0, +) / Double(overlaps.count), accuracy: 1e-12)
+        }
     }
 }
