@@ -17,7 +17,7 @@ public struct SAEProbeRequest: JobRequest {
     public static let label = Field("label", .string(choices: []), default: "source",
                                     "The JSON Lines field that labels each document (the classes).")
     public static let train = Field("train", .integer(2...1_000_000), default: "200", "Training contexts per class.")
-    public static let test = Field("test", .integer(2...1_000_000), default: "100", "Test contexts per class.")
+    public static let test = Field("test", .integer(2...1_000_000), default: "80", "Test contexts per class (the default corpus's held-back news documents give 90 of 128 tokens).")
     public static let context = Field("context", .integer(2...1 << 20), default: "128", "Tokens per context, BOS included.")
     public static let ks = Field("k", .integers, default: "1,2,5", "Probe sizes: latents (or model dimensions) each probe reads.")
     public static let fields = JobModel.fields + [JobFields.corpus, JobFields.byteTokens, saes, hook, label, train, test, context, ks]
@@ -34,7 +34,7 @@ public struct SAEProbeRequest: JobRequest {
     public var frontEnd = JobFrontEnd()
 
     public init(model: JobModel = JobModel(), corpus: CorpusSource = CorpusSource(), saes: [String], hook: String? = nil, label: String = "source",
-                train: Int = 200, test: Int = 100, context: Int = 128, ks: [Int] = [1, 2, 5]) {
+                train: Int = 200, test: Int = 80, context: Int = 128, ks: [Int] = [1, 2, 5]) {
         self.model = model
         self.corpus = corpus
         self.saes = saes
@@ -50,7 +50,7 @@ public struct SAEProbeRequest: JobRequest {
         try json.requireKnown(Self.fields)
         self.init(model: try JobModel(json: json), corpus: try JobFields.corpus(json), saes: try JobFields.required(try json.strings(Self.saes), Self.saes),
                   hook: try json.string(Self.hook), label: try json.string(Self.label) ?? "source", train: try json.int(Self.train) ?? 200,
-                  test: try json.int(Self.test) ?? 100, context: try json.int(Self.context) ?? 128, ks: try json.ints(Self.ks) ?? [1, 2, 5])
+                  test: try json.int(Self.test) ?? 80, context: try json.int(Self.context) ?? 128, ks: try json.ints(Self.ks) ?? [1, 2, 5])
     }
 
     public func validate() throws {

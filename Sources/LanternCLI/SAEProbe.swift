@@ -33,7 +33,7 @@ struct SAEProbe: ParsableCommand {
     var train = 200
 
     @Option(name: .long, help: ArgumentHelp(SAEProbeRequest.test))
-    var test = 100
+    var test = 80
 
     @Option(name: .long, help: ArgumentHelp(SAEProbeRequest.context))
     var context = 128
