@@ -15,7 +15,7 @@ heldout=${LANTERN_HOME:-$HOME/.cache/lantern}/corpora/modern-english-v1/heldout
 # Chosen by measurement: the neuron by `neurons top --layer 6 --sort polysemantic` over the scan
 # step 4 shows (the most unrelated SAE features among its top contexts: the effective number with
 # related features, by decoder cosine or shared promoted tokens, counted as one; 3.86 of 4.99;
-# docs/interpretability.md, "Neurons and polysemanticity"), the steering feature by
+# docs/steering-and-neurons.md, "Neurons and polysemanticity"), the steering feature by
 # tools/steering_search.py (its curve over four prompts against random directions; "Steering, measured").
 neuron=952
 steer_feature=${STEER_FEATURE:-2888}
