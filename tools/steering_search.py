@@ -17,7 +17,7 @@
    of the promoted mass over the random directions' (feature − random, in probability) at an
    admissible strength. Candidates are ranked by that score; one with no admissible strength is
    listed last. The winner (and its strength) is what tools/demo.sh steers with.
-Prints one row per candidate, then the winner's curve (the table docs/interpretability.md keeps).
+Prints one row per candidate, then the winner's curve (the table docs/steering-and-neurons.md keeps).
 """
 import argparse
 import json
