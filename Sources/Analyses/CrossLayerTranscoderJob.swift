@@ -42,7 +42,6 @@ extension TranscoderTrainRequest {
         let heldBack = harvestedInputs[0].rowCount - inputs[0].rowCount
         let modelName = harvestedInputs[0].modelName
         let backend = try model.makeBackend(manyPasses: false, f)
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let checkpoint = (out as NSString).appendingPathComponent("checkpoint.safetensors")
         let d = inputs[0].width
         let trainer: CrossLayerTrainer
@@ -54,6 +53,7 @@ extension TranscoderTrainRequest {
             try checkCrossLayerResume(trainer)
         } else {
             try checkCrossLayerMemory(layers: chosen.count, inputWidth: d)
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
             var settings = training.settings(inputWidth: d)
             settings.transcoder = true
             trainer = try CrossLayerTrainer(settings: settings, inputs: inputs, targets: targets, backend: backend)

@@ -62,6 +62,7 @@ extension CLITests {
         XCTAssertNotEqual(big.status, 0)
         XCTAssertTrue(big.err.contains("(10 decoder blocks)") && big.err.contains("more than the budget of 0.0001 GB (--memory-gb)"), big.err)
         XCTAssertEqual(big.err.split(separator: "\n").count, 1, big.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/big"), "a refused run leaves nothing behind")
         let skip = try run(train.map { $0 == dir + "/clt" ? dir + "/skip" : $0 } + ["--skip"])
         XCTAssertTrue(skip.err.contains("--cross-layer has no affine skip"), skip.err)
         let gap = try run(train.map { $0 == dir + "/clt" ? dir + "/gap" : $0 } + ["--layers", "1-3"])
