@@ -186,6 +186,42 @@ final class CrossLayerTrainingTests: XCTestCase {
         XCTAssertThrowsError(try CrossLayerTrainerState.load(path: path + "x")) { XCTAssertEqual("\($0)".split(separator: "\n").count, 1) }
     }
 
+    /// A checkpoint whose numbers cannot belong to a run is refused in one line naming the field.
+    func testCorruptCheckpointsAreRefusedInOneLine() throws {
+        let data = Self.crossLayerData(rows: 100)
+        let trainer = try CrossLayerTrainer(settings: settings(width: 6, k: 2, batch: 20, tokens: 40, d: 8),
+                                            inputs: data.inputs, targets: data.targets, backend: backend)
+        try trainer.trainStep()
+        let dir = try directory()
+        var cases: [(String, CrossLayerTrainerState)] = []
+        var state = trainer.state
+        state.step = 3
+        cases.append(("step: 3 is outside 0…2", state))
+        state = trainer.state
+        state.adam.secondMoments[4][0] = -1
+        cases.append(("adam_v.decoder.0.2: a negative second moment", state))
+        state = trainer.state
+        state.parameters.targetNormalization[1].scale = 0
+        cases.append(("target_scale: 0.0 at layer 1", state))
+        state = trainer.state
+        state.parameters.decoders[1][0][5] = .nan
+        cases.append(("decoder.1.1: holds nan at index 5", state))
+        state = trainer.state
+        state.rowsSinceFired[2][1] = -4
+        cases.append(("rows_since_fired: -4.0 at index 13", state))
+        for (expected, bad) in cases {
+            let path = dir + "/\(UUID().uuidString).safetensors"
+            try bad.save(path: path)
+            XCTAssertThrowsError(try CrossLayerTrainerState.load(path: path)) { error in
+                XCTAssertTrue("\(error)".contains(expected), "\(error)")
+                XCTAssertEqual("\(error)".split(separator: "\n").count, 1)
+            }
+        }
+        let good = dir + "/good.safetensors"
+        try trainer.state.save(path: good)
+        XCTAssertTrue(try CrossLayerTrainerState.load(path: good) == trainer.state)
+    }
+
     /// The folder written from a trained run (normalised per dimension, folded into the weights)
     /// loads as a CrossLayerTranscoder whose reconstruction of raw rows equals the trainer's.
     func testWrittenFolderReproducesTheTrainer() throws {
