@@ -546,6 +546,24 @@ def clt_checkpoint_seeds():
     }
 
 
+def clt_checkpoint_cases():
+    """`transcoder train --cross-layer --resume` over a checkpoint Lantern wrote, then edited."""
+    return {
+        "control": {},
+        "step_past_end": {"metadata": {"step": "999999"}},
+        "layers_disagree": {"metadata": {"layers": "3"}},
+        "width_disagrees": {"metadata": {"width": "9"}},
+        "input_width_huge": {"metadata": {"input_width": "1048576"}},
+        "k_above_width": {"metadata": {"k": "9"}},
+        "lr_nan": {"metadata": {"learning_rate": "nan"}},
+        "format_unknown": {"metadata": {"format": "lantern-sae-checkpoint-1"}},
+        "nan_decoder": {"tensors": {"decoder.0.1": np.nan}},
+        "zero_target_scale": {"tensors": {"target_scale": 0.0}},
+        "negative_second_moment": {"tensors": {"adam_v.encoder.1": -1.0}},
+        "counter_negative": {"tensors": {"rows_since_fired": -5.0}},
+    }
+
+
 def checkpoint_cases():
     """`sae train --resume` over a checkpoint Lantern wrote, then edited. Each case: (edit, files)."""
     return {
@@ -692,6 +710,16 @@ def all_cases():
                     f.write(edit["run"].replace(b"@DIR@", d.encode()))
         yield "checkpoint", name, {**model_dir(GEMMA3_CONFIG), **harvest(["blocks.0.hook_resid_post"])}, \
             lambda d: sae_train(d) + ["--resume"], prepare
+    clt_train = lambda d: ["transcoder", "train", "--cross-layer", "--activations", d + "/acts", "--out", d + "/clt", "--model", d] + TRAIN
+    for name, edit in clt_checkpoint_cases().items():
+        def prepare(lantern, d, edit=edit):
+            # A cross-layer checkpoint Lantern wrote itself, then the edit.
+            p = subprocess.run([lantern] + clt_train(d), capture_output=True, text=True, timeout=120)
+            if p.returncode != 0:
+                raise RuntimeError("could not write the checkpoint to edit: " + p.stderr.strip()[-300:])
+            edit_checkpoint(d + "/clt/checkpoint.safetensors", edit.get("metadata"), edit.get("tensors"))
+        yield "cltcheckpoint", name, {**model_dir(GEMMA3_CONFIG), **harvest(MLP0 + ["blocks.1.ln2.hook_normalized", "blocks.1.hook_mlp_out"])}, \
+            lambda d: clt_train(d) + ["--resume"], prepare
 
 
 def lay_out(root, files):
