@@ -97,12 +97,17 @@ public struct CrossLayerParameters: Sendable, Equatable {
     mutating func normalizeDecoderRows() {
         let (n, s, d) = (layerCount, width, inputWidth)
         for i in 0..<n {
-            for f in 0..<s {
-                var sum: Float = 0
-                for k in 0..<(n - i) { for c in 0..<d { sum += decoders[i][k][f * d + c] * decoders[i][k][f * d + c] } }
-                guard sum > 0 else { continue }
-                let inv = 1 / sum.squareRoot()
-                for k in 0..<(n - i) { for c in 0..<d { decoders[i][k][f * d + c] *= inv } }
+            var squares = [Float](repeating: 0, count: s)
+            for k in 0..<(n - i) {
+                decoders[i][k].withUnsafeBufferPointer { w in
+                    for f in 0..<s { squares[f] += vectorMath.dot(w.baseAddress! + f * d, w.baseAddress! + f * d, count: d) }
+                }
+            }
+            let inverse = squares.map { $0 > 0 ? 1 / $0.squareRoot() : 1 }
+            for k in 0..<(n - i) {
+                decoders[i][k].withUnsafeMutableBufferPointer { w in
+                    for f in 0..<s where inverse[f] != 1 { for c in 0..<d { w[f * d + c] *= inverse[f] } }
+                }
             }
         }
     }
@@ -113,10 +118,20 @@ public struct CrossLayerParameters: Sendable, Equatable {
         let (n, s, d) = (layerCount, width, inputWidth)
         for i in 0..<n {
             let first = Self.decoderIndex(i, i, layers: n)
-            for f in 0..<s {
-                var dot: Float = 0
-                for k in 0..<(n - i) { for c in 0..<d { dot += gradients[first + k][f * d + c] * decoders[i][k][f * d + c] } }
-                for k in 0..<(n - i) { for c in 0..<d { gradients[first + k][f * d + c] -= dot * decoders[i][k][f * d + c] } }
+            var dots = [Float](repeating: 0, count: s)
+            for k in 0..<(n - i) {
+                gradients[first + k].withUnsafeBufferPointer { g in
+                    decoders[i][k].withUnsafeBufferPointer { w in
+                        for f in 0..<s { dots[f] += vectorMath.dot(g.baseAddress! + f * d, w.baseAddress! + f * d, count: d) }
+                    }
+                }
+            }
+            for k in 0..<(n - i) {
+                gradients[first + k].withUnsafeMutableBufferPointer { g in
+                    decoders[i][k].withUnsafeBufferPointer { w in
+                        for f in 0..<s { vectorMath.axpy(g.baseAddress! + f * d, -dots[f], w.baseAddress! + f * d, count: d) }
+                    }
+                }
             }
         }
     }
