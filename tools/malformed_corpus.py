@@ -495,6 +495,75 @@ def checkpoint_file(metadata=None, tensors=None):
     return safetensors(header, data)
 
 
+def clt_checkpoint_file(metadata=None, tensors=None, drop=()):
+    """A cross-layer transcoder checkpoint as Lantern writes one (2 layers, width 4, input width 8,
+    step 2 of 2): the fuzz seeds' control, and edited."""
+    layers, s, d = 2, 4, 8
+    meta = {"format": "lantern-clt-checkpoint-1", "layers": "2", "width": "4", "input_width": "8", "k": "2",
+            "learning_rate": "0.0005", "batch_size": "16", "tokens": "32", "aux_k": "4", "aux_coefficient": "0.03125",
+            "dead_after_tokens": "16", "seed": "0", "normalization": "scalar", "step": "2", "adam_step": "2"}
+    meta.update(metadata or {})
+    arrays = {}
+    for i in range(layers):
+        names = [("encoder.%d" % i, s * d), ("encoder_bias.%d" % i, s)] + [("decoder.%d.%d" % (i, j), s * d) for j in range(i, layers)]
+        for name, size in names:
+            arrays[name] = np.full(size, 0.01, np.float32)
+            arrays["adam_m." + name] = np.zeros(size, np.float32)
+            arrays["adam_v." + name] = np.zeros(size, np.float32)
+    for j in range(layers):
+        name = "decoder_bias.%d" % j
+        arrays[name] = np.zeros(d, np.float32)
+        arrays["adam_m." + name] = np.zeros(d, np.float32)
+        arrays["adam_v." + name] = np.zeros(d, np.float32)
+    arrays["input_scale"] = np.ones(layers, np.float32)
+    arrays["target_scale"] = np.ones(layers, np.float32)
+    arrays["rows_since_fired"] = np.zeros(layers * s, np.float32)
+    for name, fill in (tensors or {}).items():
+        arrays[name] = np.full(arrays[name].shape, fill, np.float32)
+    header, data, off = {"__metadata__": meta}, b"", 0
+    for name, a in arrays.items():
+        if name in drop:
+            continue
+        raw = a.tobytes()
+        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [off, off + len(raw)]}
+        data += raw
+        off += len(raw)
+    return safetensors(header, data)
+
+
+def clt_checkpoint_seeds():
+    """Cross-layer checkpoints for the checkpoint harness: the control, then one fault each."""
+    return {
+        "clt_control": clt_checkpoint_file(),
+        "clt_layers_huge": clt_checkpoint_file({"layers": "1000000"}),
+        "clt_width_times_input_huge": clt_checkpoint_file({"width": "16777216", "input_width": "1048576", "k": "1", "aux_k": "1"}),
+        "clt_step_past_end": clt_checkpoint_file({"step": "3"}),
+        "clt_decoder_missing": clt_checkpoint_file(drop=("decoder.0.1",)),
+        "clt_scale_zero": clt_checkpoint_file(tensors={"target_scale": 0.0}),
+        "clt_adam_v_negative": clt_checkpoint_file(tensors={"adam_v.encoder.1": -1.0}),
+        "clt_counter_nan": clt_checkpoint_file(tensors={"rows_since_fired": float("nan")}),
+        "clt_normalization_unknown": clt_checkpoint_file({"normalization": "whitened"}),
+    }
+
+
+def clt_checkpoint_cases():
+    """`transcoder train --cross-layer --resume` over a checkpoint Lantern wrote, then edited."""
+    return {
+        "control": {},
+        "step_past_end": {"metadata": {"step": "999999"}},
+        "layers_disagree": {"metadata": {"layers": "3"}},
+        "width_disagrees": {"metadata": {"width": "9"}},
+        "input_width_huge": {"metadata": {"input_width": "1048576"}},
+        "k_above_width": {"metadata": {"k": "9"}},
+        "lr_nan": {"metadata": {"learning_rate": "nan"}},
+        "format_unknown": {"metadata": {"format": "lantern-sae-checkpoint-1"}},
+        "nan_decoder": {"tensors": {"decoder.0.1": np.nan}},
+        "zero_target_scale": {"tensors": {"target_scale": 0.0}},
+        "negative_second_moment": {"tensors": {"adam_v.encoder.1": -1.0}},
+        "counter_negative": {"tensors": {"rows_since_fired": -5.0}},
+    }
+
+
 def checkpoint_cases():
     """`sae train --resume` over a checkpoint Lantern wrote, then edited. Each case: (edit, files)."""
     return {
@@ -641,6 +710,16 @@ def all_cases():
                     f.write(edit["run"].replace(b"@DIR@", d.encode()))
         yield "checkpoint", name, {**model_dir(GEMMA3_CONFIG), **harvest(["blocks.0.hook_resid_post"])}, \
             lambda d: sae_train(d) + ["--resume"], prepare
+    clt_train = lambda d: ["transcoder", "train", "--cross-layer", "--activations", d + "/acts", "--out", d + "/clt", "--model", d] + TRAIN
+    for name, edit in clt_checkpoint_cases().items():
+        def prepare(lantern, d, edit=edit):
+            # A cross-layer checkpoint Lantern wrote itself, then the edit.
+            p = subprocess.run([lantern] + clt_train(d), capture_output=True, text=True, timeout=120)
+            if p.returncode != 0:
+                raise RuntimeError("could not write the checkpoint to edit: " + p.stderr.strip()[-300:])
+            edit_checkpoint(d + "/clt/checkpoint.safetensors", edit.get("metadata"), edit.get("tensors"))
+        yield "cltcheckpoint", name, {**model_dir(GEMMA3_CONFIG), **harvest(MLP0 + ["blocks.1.ln2.hook_normalized", "blocks.1.hook_mlp_out"])}, \
+            lambda d: clt_train(d) + ["--resume"], prepare
 
 
 def lay_out(root, files):
@@ -717,6 +796,8 @@ def seeds(out):
     for name, edit in checkpoint_cases().items():
         if "run" not in edit:
             put("checkpoint", name, checkpoint_file(edit.get("metadata"), edit.get("tensors")))
+    for name, data in clt_checkpoint_seeds().items():
+        put("checkpoint", name, data)
     put("npz", "npy_control", b"\0" + npy())
     put("npz", "npy_huge_shape", b"\0" + npy(shape_text="(4294967296, 4294967296)"))
 

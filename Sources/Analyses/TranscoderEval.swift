@@ -9,7 +9,7 @@ import Training
 public struct TranscoderEvalRequest: JobRequest {
     public static let name = "transcoder eval"
     public static let summary = "FVU of each MLP's output, and next-token CE with every MLP (and, with each, each one) replaced by its transcoder."
-    public static let transcoders = Field("transcoders", .strings, "Transcoder folders, or folders of them.")
+    public static let transcoders = Field("transcoders", .strings, "Transcoder folders, or folders of them, or one cross-layer transcoder folder.")
     public static let tokens = Field("tokens", .integer(1...JobFields.maxCount), default: "4096", "Tokens to evaluate (in contexts of --context).")
     public static let context = Field("context", .integer(2...1 << 20), default: "128", "Tokens per context, BOS included.")
     public static let each = Field("each", .boolean, default: "false",
@@ -52,8 +52,14 @@ public struct TranscoderEvalRequest: JobRequest {
 
     public func run(monitor: AnalysisMonitor) throws -> TranscoderEvalResult {
         let loaded = try model.load(manyPasses: true, frontEnd)
-        let set = try transcoders.flatMap(TranscoderFolders.folders).map { try GemmaScope2.loadTranscoder(directory: $0, backend: loaded.backend) }
-        let evaluator = try TranscoderEvaluator(model: loaded.transformer, transcoders: set, each: each)
+        let evaluator: TranscoderEvaluator
+        if transcoders.count == 1, GemmaScope2.isCrossLayerFolder(transcoders[0]) {
+            let clt = try GemmaScope2.loadCrossLayerTranscoder(directory: transcoders[0], backend: loaded.backend)
+            evaluator = try TranscoderEvaluator(model: loaded.transformer, crossLayer: clt, each: each)
+        } else {
+            let set = try transcoders.flatMap(TranscoderFolders.folders).map { try GemmaScope2.loadTranscoder(directory: $0, backend: loaded.backend) }
+            evaluator = try TranscoderEvaluator(model: loaded.transformer, transcoders: set, each: each)
+        }
         var source = corpus
         source.notice = frontEnd.notice
         let files = source.files.isEmpty ? try DefaultCorpus.heldOut(notice: frontEnd.notice) : source.files

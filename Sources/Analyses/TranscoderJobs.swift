@@ -107,7 +107,12 @@ public struct TranscoderTrainRequest: JobRequest {
                                    "Add an affine skip connection x·W_skip (Gemma Scope 2's _affine transcoders).")
     public static let out = Field("out", .string(choices: []), default: "transcoders", "Output directory (one folder per layer inside).")
     public static let resume = Field("resume", .boolean, default: "false", "Continue an interrupted layer from its checkpoint.")
-    public static let fields = JobModel.fields + DictionaryTraining.fields + [activations, LayerSelection.field, skip, out, resume]
+    public static let crossLayer = Field("cross_layer", .boolean, default: "false",
+                                         "Train one cross-layer transcoder instead (TopK): layer i's features write to the MLP outputs of layers i…n−1; OUT becomes its folder.")
+    public static let memoryGB = Field("memory_gb", .number(0...Double(1 << 30)),
+                                       "With cross_layer: refuse a run that needs more memory than this many GB (default: this machine's memory).")
+    public static let fields = JobModel.fields + DictionaryTraining.fields + [activations, LayerSelection.field, skip, out, resume,
+                                                                              crossLayer, memoryGB]
 
     public var model: JobModel
     public var training: DictionaryTraining
@@ -116,10 +121,12 @@ public struct TranscoderTrainRequest: JobRequest {
     public var skip: Bool
     public var out: String
     public var resume: Bool
+    public var crossLayer: Bool
+    public var memoryGB: Double?
     public var frontEnd = JobFrontEnd()
 
     public init(model: JobModel = JobModel(), training: DictionaryTraining, activations: String, layers: LayerSelection = LayerSelection(),
-                skip: Bool = false, out: String = "transcoders", resume: Bool = false) {
+                skip: Bool = false, out: String = "transcoders", resume: Bool = false, crossLayer: Bool = false, memoryGB: Double? = nil) {
         self.model = model
         self.training = training
         self.activations = activations
@@ -127,6 +134,8 @@ public struct TranscoderTrainRequest: JobRequest {
         self.skip = skip
         self.out = out
         self.resume = resume
+        self.crossLayer = crossLayer
+        self.memoryGB = memoryGB
     }
 
     public init(json: RequestFields) throws {
@@ -134,10 +143,17 @@ public struct TranscoderTrainRequest: JobRequest {
         self.init(model: try JobModel(json: json), training: try DictionaryTraining(json: json),
                   activations: try JobFields.required(try json.string(Self.activations), Self.activations),
                   layers: LayerSelection(try json.string(LayerSelection.field) ?? "all"), skip: try json.bool(Self.skip) ?? false,
-                  out: try json.string(Self.out) ?? "transcoders", resume: try json.bool(Self.resume) ?? false)
+                  out: try json.string(Self.out) ?? "transcoders", resume: try json.bool(Self.resume) ?? false,
+                  crossLayer: try json.bool(Self.crossLayer) ?? false, memoryGB: try json.double(Self.memoryGB))
     }
 
-    public func validate() throws { try training.validate(frontEnd) }
+    public func validate() throws {
+        try training.validate(frontEnd)
+        try frontEnd.check(memoryGB, Self.memoryGB, above: true)
+        if memoryGB != nil && !crossLayer {
+            throw AnalysisError.invalid("\(frontEnd.name(Self.memoryGB)) applies to \(frontEnd.name(Self.crossLayer)) only")
+        }
+    }
 
     /// The folder of layer l's transcoder, named as Gemma Scope 2 names its own.
     public func folder(layer l: Int) -> String {
@@ -156,6 +172,7 @@ public struct TranscoderTrainRequest: JobRequest {
         let harvested = Set(hooks.map(SAELensExport.layer(ofHook:))).filter {
             MLPTranscoderHooks.inputs($0).contains(where: hooks.contains) && hooks.contains(MLPTranscoderHooks.output($0))
         }
+        if crossLayer { return try trainCrossLayer(harvested: harvested, hooks: hooks, monitor: monitor) }
         let chosen = try layers.isAll ? harvested.sorted() : layers.layers(of: (harvested.max() ?? -1) + 1, frontEnd)
         for l in chosen where !harvested.contains(l) {
             throw AnalysisError.invalid("\(frontEnd.name(LayerSelection.field)): \(activations) holds no MLP input and output of layer \(l) (it has layers \(harvested.sorted().map(String.init).joined(separator: ",")))")
@@ -287,4 +304,11 @@ public struct TranscoderTrainResult: Codable, Sendable {
 
     public var out: String
     public var layers: [Layer]
+    /// One cross-layer transcoder in `out` (each layer's entry is its part of it).
+    public var crossLayer = false
+
+    enum CodingKeys: String, CodingKey {
+        case out, layers
+        case crossLayer = "cross_layer"
+    }
 }

@@ -37,6 +37,22 @@ struct SparseCodes: Sendable {
         return out
     }
 
+    /// Adds Σ_entries value · matrix[latent] into each row of `out` [rows, d].
+    func decode(_ matrix: [Float], d: Int, adding out: inout [Float]) {
+        out.withUnsafeMutableBufferPointer { o in
+            let out = SharedBuffer(pointer: o.baseAddress!)
+            Parallel.forRanges(rows) { range in
+                matrix.withUnsafeBufferPointer { m in
+                    for i in range {
+                        for e in offsets[i]..<offsets[i + 1] {
+                            vectorMath.axpy(out.pointer + i * d, values[e], m.baseAddress! + Int(latents[e]) * d, count: d)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// For each entry (i, j): rowsMatrix[i] · matrix[j] (the gradient at the support).
     func dotsAtSupport(_ rowsMatrix: [Float], _ matrix: [Float], d: Int) -> [Float] {
         var out = [Float](repeating: 0, count: count)

@@ -52,10 +52,13 @@ public struct TranscoderReport: Sendable {
 /// for `blocks.L.hook_mlp_out`) on a model: the fraction of the MLP output's variance each leaves
 /// unexplained, and the next-token loss when they replace the MLPs — all at once (always) and one
 /// at a time (`each`, two more forward passes per layer). BOS positions are never replaced nor
-/// counted, as in `SAEEvaluator`.
+/// counted, as in `SAEEvaluator`. A cross-layer transcoder is evaluated the same way: output
+/// layer j is predicted from the features of layers 0…j, each read from its own layer's MLP input
+/// in the same pass.
 public final class TranscoderEvaluator {
     public let model: Transformer
     public let transcoders: [Int: Transcoder]
+    public let crossLayer: CrossLayerTranscoder?
     public let each: Bool
     private var stats: [Int: (reconstruction: ReconstructionStats, l0: Double, firing: [Int])] = [:]
     private var ce = (clean: 0.0, all: 0.0, zero: 0.0, count: 0)
@@ -80,7 +83,38 @@ public final class TranscoderEvaluator {
         guard !byLayer.isEmpty else { throw LanternError.invalidArgument("no transcoders to evaluate") }
         self.model = model
         self.transcoders = byLayer
+        crossLayer = nil
         self.each = each
+    }
+
+    public init(model: Transformer, crossLayer clt: CrossLayerTranscoder, each: Bool = false) throws {
+        try clt.check(against: model.config)
+        for l in 0..<clt.layerCount where clt.inputHooks[l] != MLPTranscoderHooks.input(l, of: model.config) || clt.outputHooks[l] != Self.output(l) {
+            throw LanternError.invalidArgument("\(clt.source): layer \(l) reads \(clt.inputHooks[l]) and writes \(clt.outputHooks[l]); an MLP transcoder reads \(MLPTranscoderHooks.input(l, of: model.config)) and writes \(Self.output(l))")
+        }
+        self.model = model
+        transcoders = [:]
+        crossLayer = clt
+        self.each = each
+        for l in 0..<clt.layerCount {
+            stats[l] = (ReconstructionStats(width: clt.dOut), 0, [Int](repeating: 0, count: clt.dSAE))
+            perLayer[l] = (0, 0)
+        }
+    }
+
+    var layers: [Int] { crossLayer.map { Array(0..<$0.layerCount) } ?? transcoders.keys.sorted() }
+
+    /// Each layer's features and reconstruction of its MLP output from the captured MLP inputs.
+    func reconstructions(_ capture: Hooks) throws -> [Int: (acts: Tensor, output: Tensor)] {
+        let inputs = try layers.map { l in
+            guard let x = capture.activation(input(l)) else { throw LanternError.backend("the forward pass did not produce layer \(l)'s MLP input") }
+            return x
+        }
+        if let crossLayer {
+            let (acts, outputs) = try crossLayer.reconstruct(inputs)
+            return Dictionary(uniqueKeysWithValues: layers.map { ($0, (acts[$0], outputs[$0])) })
+        }
+        return Dictionary(uniqueKeysWithValues: try zip(layers, inputs).map { l, x in (l, try transcoders[l]!.reconstruct(x)) })
     }
 
     func input(_ l: Int) -> String { MLPTranscoderHooks.input(l, of: model.config) }
@@ -94,20 +128,19 @@ public final class TranscoderEvaluator {
     /// Evaluates one context and adds it to the figures.
     public func evaluate(_ tokens: [Int32]) throws {
         let keep = evaluated(tokens)
-        let layers = transcoders.keys.sorted()
         let b = model.backend
 
         // Clean pass: every layer's MLP input and output, and the loss.
         let capture = Hooks(capture: HookFilter(layers.flatMap { [input($0), Self.output($0)] }))
         let clean = try NextTokenLoss.crossEntropies(model, tokens, hooks: capture)
+        let reconstructed = try reconstructions(capture)
         for l in layers {
-            let t = transcoders[l]!
-            guard let x = capture.activation(input(l)), let y = capture.activation(Self.output(l)) else {
-                throw LanternError.backend("the forward pass did not produce layer \(l)'s MLP input and output")
+            guard let y = capture.activation(Self.output(l)) else {
+                throw LanternError.backend("the forward pass did not produce layer \(l)'s MLP output")
             }
-            let (acts, yHat) = try t.reconstruct(x)
+            let (acts, yHat) = reconstructed[l]!
             let (yv, yh, av) = (try b.read(y), try b.read(yHat), try b.read(acts))
-            let (d, s) = (t.dOut, t.dSAE)
+            let (d, s) = (y.width, acts.width)
             for p in keep.sorted() {
                 stats[l]!.reconstruction.add(yv[(p * d)..<((p + 1) * d)], yh[(p * d)..<((p + 1) * d)])
                 for f in 0..<s where av[p * s + f] > 0 { stats[l]!.l0 += 1; stats[l]!.firing[f] += 1 }
@@ -134,6 +167,18 @@ public final class TranscoderEvaluator {
     /// input of the same (already partly replaced) pass, at the positions in `keep`.
     func replacing(_ layers: [Int], keep: Set<Int>) -> Hooks {
         let hooks = Hooks()
+        if let crossLayer {
+            // Every layer's features from its input in this pass; output j from those of 0…j.
+            var acts: [Tensor] = []
+            for i in self.layers { hooks.intervene(input(i)) { x, _ in acts.append(try crossLayer.encode(layer: i, x)); return x } }
+            for j in layers {
+                hooks.intervene(Self.output(j)) { y, ctx in
+                    guard acts.count > j else { throw LanternError.backend("layer \(j)'s MLP input was not seen before its output") }
+                    return try ctx.splice(y, try crossLayer.decode(acts, layer: j), at: keep)
+                }
+            }
+            return hooks
+        }
         var inputs: [Int: Tensor] = [:]
         for l in layers {
             let t = transcoders[l]!
@@ -156,7 +201,7 @@ public final class TranscoderEvaluator {
 
     public var report: TranscoderReport {
         let n = Double(max(tokens, 1)), c = Double(max(ce.count, 1))
-        let layers = transcoders.keys.sorted().map { l in
+        let layers = self.layers.map { l in
             let s = stats[l]!
             return TranscoderLayerMetrics(layer: l, fvu: 1 - s.reconstruction.explainedVariance, l0: s.l0 / n,
                                           deadFeatures: s.firing.filter { $0 == 0 }.count, width: s.firing.count,
