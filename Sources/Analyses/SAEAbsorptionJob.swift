@@ -39,7 +39,9 @@ import Training
 /// SAEBench refuses to score a model whose probe reaches F1 > 0.6 on fewer than 20 letters
 /// (`min_GT_probe_f1`, `min_feats_for_eval`); here the figures are computed anyway and
 /// `probe.letters_above_min_f1` says whether SAEBench would have scored them. SAEBench's random
-/// draws are unseeded; here they follow `seed`.
+/// draws are unseeded; here they follow `seed`. SAEBench's calculator also asks all absorption
+/// prompts to have one length in tokens (for its batches); here each prompt runs at its own length,
+/// and position −6 is taken from each prompt's end as SAEBench does.
 public struct SAEAbsorptionRequest: JobRequest {
     public static let name = "sae absorption"
     public static let summary = "SAEBench's feature absorption (first-letter task): how often an SAE's first-letter latents fail to fire on words another latent absorbs."
