@@ -40,6 +40,7 @@ public enum JobCatalog {
         HarvestRequest.self, SAETrainRequest.self, TranscoderHarvestRequest.self, TranscoderTrainRequest.self, SAERowsEvalRequest.self,
         SAESweepRequest.self, TranscoderEvalRequest.self, LensEvalRequest.self, LensTrainRequest.self, SuperpositionRequest.self,
         FeaturesTopRequest.self, NeuronsTopRequest.self, SteerSweepRequest.self, SAEFinetuneRequest.self, SAEProbeRequest.self,
+        SAEAbsorptionRequest.self,
     ]
 
     public static var names: [String] { all.map { $0.name } }

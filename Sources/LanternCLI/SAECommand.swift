@@ -6,7 +6,8 @@ import Lantern
 /// `lantern sae ...`: SAE-wide reports.
 struct SAECommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "sae", abstract: "Train and evaluate sparse autoencoders.",
-                                                    subcommands: [SAETrain.self, SAEFinetune.self, SAEEval.self, SAESweep.self, SAEProbe.self])
+                                                    subcommands: [SAETrain.self, SAEFinetune.self, SAEEval.self, SAESweep.self, SAEProbe.self,
+                                                                  SAEAbsorption.self])
 }
 
 /// `lantern sae eval`: the dark-matter report (`SAEEvalRequest` on texts, `SAERowsEvalRequest`
