@@ -83,12 +83,11 @@ public struct SAEKLFinetuner {
             }
             (p, adam, step) = (resume.parameters, resume.adam, resume.step)
         }
-        var skip = step * o.contextsPerStep, batch: [[Int32]] = []
         func save() throws {
             guard let checkpoint, let p else { return }
             try SAEKLCheckpoint(options: o, step: step, parameters: p, adam: adam).save(path: checkpoint.path)
         }
-        func runStep() throws {
+        func runStep(_ batch: [[Int32]]) throws {
             if p == nil {
                 p = try SAEParameters(sae: start, normalizedOn: try batch.flatMap { try objective.rawInputs($0) }, width: objective.model.config.hiddenSize)
                 adam = Adam(learningRate: o.learningRate, sizes: p!.tensors.map(\.values.count))
@@ -121,15 +120,12 @@ public struct SAEKLFinetuner {
                 try save()  // a cancelled run continues from here
                 throw error
             }
-            batch.removeAll()
         }
 
         if step < steps {
-            try packer.forEachContext { index, context in
-                guard index % o.contextStride == 0 else { return true }
-                if skip > 0 { skip -= 1; return true }
-                batch.append(context)
-                if batch.count == o.contextsPerStep { try runStep() }
+            // The steps done read the first step × contextsPerStep contexts.
+            try packer.forEachBatch(size: o.contextsPerStep, stride: o.contextStride, skipping: step * o.contextsPerStep) { batch in
+                try runStep(batch)
                 return step < steps
             }
             if step < steps {

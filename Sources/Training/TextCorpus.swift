@@ -117,3 +117,20 @@ public struct ContextPacker {
         }
     }
 }
+
+extension ContextPacker {
+    /// Batches of `size` contexts — contexts 0, stride, 2·stride, … of the corpus — after the first
+    /// `skip` of those (what a resumed trainer's finished steps read); `body` returns false to stop.
+    /// The last partial batch is dropped.
+    public func forEachBatch(size: Int, stride: Int, skipping skip: Int, _ body: ([[Int32]]) throws -> Bool) throws {
+        var batch: [[Int32]] = [], skip = skip
+        try forEachContext { index, context in
+            guard index % stride == 0 else { return true }
+            if skip > 0 { skip -= 1; return true }
+            batch.append(context)
+            guard batch.count == size else { return true }
+            defer { batch.removeAll() }
+            return try body(batch)
+        }
+    }
+}

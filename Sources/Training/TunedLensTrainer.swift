@@ -85,7 +85,7 @@ public struct TunedLensTrainer {
         var scales: [[Float]]?
         var unitWeights = lens.weights, unitBiases = lens.biases
         let steps = o.steps
-        var batch: [[Int32]] = [], step = 0
+        var step = 0
         if let resume {
             guard resume.options == o else {
                 throw LanternError.invalidArgument("the checkpoint is of a run with other options (\(resume.options)), not \(o)")
@@ -101,14 +101,13 @@ public struct TunedLensTrainer {
                 if lens.config.bias { for i in 0..<d { lens.biases[row][i] = unitBiases[row][i] * sigma[i] } }
             }
         }
-        var skip = step * o.contextsPerStep  // contexts the steps done have read
         func save() throws {
             guard let checkpoint, let scales else { return }
             try TunedLensCheckpoint(options: o, step: step, weights: unitWeights, biases: unitBiases, scales: scales,
                                     weightAdam: weightAdam, biasAdam: biasAdam).save(path: checkpoint.path)
         }
 
-        func runStep() throws {
+        func runStep(_ batch: [[Int32]]) throws {
             var weightGrads = [[Float]](repeating: [Float](repeating: 0, count: d * d), count: rows)
             var biasGrads = [[Float]](repeating: [Float](repeating: 0, count: d), count: rows)
             var klSums = [Double](repeating: 0, count: rows)
@@ -167,15 +166,12 @@ public struct TunedLensTrainer {
                 try save()  // a cancelled run continues from here
                 throw error
             }
-            batch.removeAll()
         }
 
         guard step < steps else { return }
-        try packer.forEachContext { index, context in
-            guard index % o.contextStride == 0 else { return true }
-            if skip > 0 { skip -= 1; return true }
-            batch.append(context)
-            if batch.count == o.contextsPerStep { try runStep() }
+        // The steps done read the first step × contextsPerStep contexts.
+        try packer.forEachBatch(size: o.contextsPerStep, stride: o.contextStride, skipping: step * o.contextsPerStep) { batch in
+            try runStep(batch)
             return step < steps
         }
         if step < steps {

@@ -105,24 +105,12 @@ public struct LogisticRegression: Sendable, Equatable {
         return Double(correct) / Double(max(y.count, 1))
     }
 
-    /// Solves the symmetric positive-definite system A·s = g by Cholesky decomposition.
+    /// Solves the symmetric positive-definite system A·s = g (Cholesky, `RidgeSolve` without a ridge).
     static func solve(_ a: [Double], _ g: [Double], size m: Int) throws -> [Double] {
-        var l = [Double](repeating: 0, count: m * m)
-        for j in 0..<m {
-            var diagonal = a[j * m + j]
-            for k in 0..<j { diagonal -= l[j * m + k] * l[j * m + k] }
-            guard diagonal > 0 else { throw LanternError.invalidArgument("logistic regression: the Hessian is not positive definite (column \(j))") }
-            let root = diagonal.squareRoot()
-            l[j * m + j] = root
-            for i in (j + 1)..<m {
-                var s = a[i * m + j]
-                for k in 0..<j { s -= l[i * m + k] * l[j * m + k] }
-                l[i * m + j] = s / root
-            }
+        do {
+            return try RidgeSolve.solve(a, g, size: m, outputs: 1, ridge: 0)
+        } catch let singular as RidgeSolve.Singular {
+            throw LanternError.invalidArgument("logistic regression: the Hessian is not positive definite (column \(singular.column))")
         }
-        var s = g
-        for i in 0..<m { for k in 0..<i { s[i] -= l[i * m + k] * s[k] }; s[i] /= l[i * m + i] }
-        for i in stride(from: m - 1, through: 0, by: -1) { for k in (i + 1)..<m { s[i] -= l[k * m + i] * s[k] }; s[i] /= l[i * m + i] }
-        return s
     }
 }
