@@ -137,9 +137,10 @@ public struct SAEFinetuneRequest: JobRequest {
                                                     contextSize: cfg["context_size"] as? Int ?? context, dataset: cfg["dataset_path"] as? String)
         try SAELensExport.write(p, architecture: .topk, k: k, description: description, training: training,
                                 weights: dtype == "f16" ? .f16 : .f32, to: out)
+        // A run resumed after its last step trains nothing more: it writes the finished SAE.
         f.notice(String(format: "fine-tuned on %d tokens in %.0fs; wrote %@ (measure it: lantern sae eval --sae %@ --corpus HELD-OUT)",
-                        last?.tokens ?? 0, seconds, out, out))
-        return SAEFinetuneResult(out: out, tokens: last?.tokens ?? 0, steps: options.steps, k: k, lastStepKL: last?.kl ?? 0,
+                        last?.tokens ?? tokens, seconds, out, out))
+        return SAEFinetuneResult(out: out, tokens: last?.tokens ?? tokens, steps: options.steps, k: k, lastStepKL: last?.kl ?? 0,
                                  lastStepReconstructionError: last?.reconstructionError ?? 0, seconds: seconds)
     }
 
