@@ -6,13 +6,14 @@
 // ordered after the last one taken); and for each asked token its 1-based rank (entries above it,
 // or equal with a lower index, plus one) and its logit. Row r of the output, stride
 // 3 + 2·topK + 2·tokenCount floats: max, sum, weighted, (index, logit) × topK, (rank, logit) ×
-// tokens; indices and ranks as uint bits.
+// tokens; indices and ranks as uint bits. With perRow set, row r is asked for T[r] alone
+// (tokenCount is 1): a next-token loss's own target.
 layout(local_size_x_id = 0) in;
 
 layout(std430, set = 0, binding = 0) readonly buffer LBuf { float L[]; };
 layout(std430, set = 0, binding = 1) readonly buffer TBuf { uint T[]; };
 layout(std430, set = 0, binding = 2) writeonly buffer OBuf { float O[]; };
-layout(push_constant) uniform Push { uint rows, vocab, lOff, topK, tokenCount; } p;
+layout(push_constant) uniform Push { uint rows, vocab, lOff, topK, tokenCount, perRow; } p;
 
 #include "common.glsl"
 
@@ -85,7 +86,7 @@ void main() {
     }
 
     for (uint t = 0; t < p.tokenCount; t++) {
-        uint token = T[t];
+        uint token = T[p.perRow != 0u ? row : t];
         float mine = L[base + token];
         uint above = 0;
         for (uint j = tid; j < p.vocab; j += size) if (before(L[base + j], j, mine, token)) above++;

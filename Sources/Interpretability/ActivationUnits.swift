@@ -53,7 +53,7 @@ extension SAE: ActivationUnits {
 
     public func activations(from hooks: Hooks, counted: [Bool], model: Transformer) throws -> [Float] {
         guard let x = hooks.activation(hookName) else { throw LanternError.backend("the forward pass did not produce \(hookName)") }
-        return try backend.read(try encode(x))
+        return try activeLatents(try encode(x)).dense()
     }
 
     /// W_dec[f]; only a residual-stream SAE writes where the unembedding reads.

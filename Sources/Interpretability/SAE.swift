@@ -145,6 +145,11 @@ public final class SAE: @unchecked Sendable {
         return try backend.saeEncode(input, encoder: encoder, bias: encoderBias, threshold: threshold, activation: config.activation)
     }
 
+    /// Feature activations [n, d_sae] brought to the host without their zeros.
+    public func activeLatents(_ acts: Tensor) throws -> SparseRows {
+        try backend.positiveEntries(acts, expected: config.activation.typicalActive(of: dSAE))
+    }
+
     /// Reconstructions [n, d_in] of feature activations [n, d_sae].
     public func decode(_ acts: Tensor) throws -> Tensor {
         try backend.saeDecode(acts, decoder: decoder, rows: decoderRows, bias: decoderBias)

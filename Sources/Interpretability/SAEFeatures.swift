@@ -59,7 +59,7 @@ extension SAE {
         guard let x = hooks.activation(hookName) else { throw LanternError.backend("the forward pass did not produce \(hookName)") }
         let acts = try encode(x)
         let recon = try decode(acts)
-        return SAERun(tokens: tokens, input: try backend.read(x), acts: try backend.read(acts),
+        return SAERun(tokens: tokens, input: try backend.read(x), acts: try activeLatents(acts).dense(),
                       reconstruction: try backend.read(recon), dIn: dIn, dSAE: dSAE)
     }
 }

@@ -105,6 +105,11 @@ public final class Transcoder: @unchecked Sendable {
         return try backend.saeEncode(x, encoder: encoder, bias: encoderBias, threshold: threshold, activation: config.activation)
     }
 
+    /// Feature activations [n, d_sae] brought to the host without their zeros.
+    public func activeLatents(_ acts: Tensor) throws -> SparseRows {
+        try backend.positiveEntries(acts, expected: config.activation.typicalActive(of: dSAE))
+    }
+
     /// acts · W_dec + b_dec [n, d_out]: the features' part of the output, without the skip.
     public func decode(_ acts: Tensor) throws -> Tensor {
         try backend.saeDecode(acts, decoder: decoder, rows: decoderRows, bias: decoderBias)

@@ -151,6 +151,14 @@ public protocol Backend: AnyObject, Sendable {
     /// logits and the ranks and logits of `tokens` (`LogitRowSummary`): what the lens reads,
     /// without the rows leaving the device. Default: on the host (`hostLogitSummaries`).
     func logitSummaries(_ logits: Tensor, topK: Int, tokens: [Int32]) throws -> [LogitRowSummary]
+    /// The same with one asked token per row: row r's summary holds the rank and logit of
+    /// `rowTokens[r]` (a next-token loss asks each row for its own target).
+    func logitSummaries(_ logits: Tensor, topK: Int, rowTokens: [Int32]) throws -> [LogitRowSummary]
+    /// The positive entries of each row of x [n, width], in index order: SAE and transcoder
+    /// activations read back without their zeros. `expected` bounds how many a row usually holds
+    /// (TopK's k); a device sizes its buffer by it and reads a row that holds more whole.
+    /// Default: on the host (`hostPositiveEntries`).
+    func positiveEntries(_ x: Tensor, expected: Int) throws -> SparseRows
 }
 
 extension Backend {
@@ -158,6 +166,14 @@ extension Backend {
 
     public func logitSummaries(_ logits: Tensor, topK: Int, tokens: [Int32]) throws -> [LogitRowSummary] {
         try hostLogitSummaries(logits, topK: topK, tokens: tokens)
+    }
+
+    public func logitSummaries(_ logits: Tensor, topK: Int, rowTokens: [Int32]) throws -> [LogitRowSummary] {
+        try hostLogitSummaries(logits, topK: topK, rowTokens: rowTokens)
+    }
+
+    public func positiveEntries(_ x: Tensor, expected: Int) throws -> SparseRows {
+        try hostPositiveEntries(x)
     }
 
     public func withValues<R>(_ tensor: Tensor, _ body: (UnsafeBufferPointer<Float>) throws -> R) throws -> R {

@@ -31,14 +31,24 @@ extension Backend {
     /// Every row of `logits` [rows, vocab] summarised on the host, rows in parallel: the CPU
     /// backend's way (its logits are in host memory already); a device backend does it in place.
     public func hostLogitSummaries(_ logits: Tensor, topK: Int, tokens: [Int32]) throws -> [LogitRowSummary] {
-        let vocab = logits.width, rows = logits.rowCount
         try checkLogitSummaries(logits, topK: topK, tokens: tokens)
+        return try hostLogitSummaries(logits, topK: topK) { _ in tokens }
+    }
+
+    /// The same with row r asked for `rowTokens[r]` alone.
+    public func hostLogitSummaries(_ logits: Tensor, topK: Int, rowTokens: [Int32]) throws -> [LogitRowSummary] {
+        try checkLogitSummaries(logits, topK: topK, rowTokens: rowTokens)
+        return try hostLogitSummaries(logits, topK: topK) { [rowTokens[$0]] }
+    }
+
+    private func hostLogitSummaries(_ logits: Tensor, topK: Int, asked: @Sendable (Int) -> [Int32]) throws -> [LogitRowSummary] {
+        let vocab = logits.width, rows = logits.rowCount
         return try withValues(logits) { all in
             var out = [LogitRowSummary?](repeating: nil, count: rows)
             out.withUnsafeMutableBufferPointer { slots in
                 let shared = UncheckedBox(slots)
                 Parallel.forEach(rows) { r in
-                    shared.value[r] = .of(UnsafeBufferPointer(rebasing: all[(r * vocab)..<((r + 1) * vocab)]), topK: topK, tokens: tokens)
+                    shared.value[r] = .of(UnsafeBufferPointer(rebasing: all[(r * vocab)..<((r + 1) * vocab)]), topK: topK, tokens: asked(r))
                 }
             }
             return out.map { $0! }
@@ -53,5 +63,12 @@ extension Backend {
         if let bad = tokens.first(where: { $0 < 0 || Int($0) >= vocab }) {
             throw LanternError.invalidArgument("token \(bad) is out of range: the rows have \(vocab) logits")
         }
+    }
+
+    public func checkLogitSummaries(_ logits: Tensor, topK: Int, rowTokens: [Int32]) throws {
+        guard rowTokens.count == logits.rowCount else {
+            throw LanternError.invalidArgument("logit summaries: \(rowTokens.count) row tokens for \(logits.rowCount) rows of logits")
+        }
+        try checkLogitSummaries(logits, topK: topK, tokens: rowTokens)
     }
 }

@@ -15,6 +15,13 @@ public enum SAEActivation: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// How many of `width` latents a row usually fires: TopK's k, else a bound above the usual
+    /// L0s. It sizes a device's compacted read-back (`Backend.positiveEntries`).
+    public func typicalActive(of width: Int) -> Int {
+        if case let .topK(k) = self { return min(k, width) }
+        return min(width, 256)
+    }
+
     /// Applies the activation to one row of pre-activations in place.
     public func apply(_ row: UnsafeMutableBufferPointer<Float>, threshold: UnsafeBufferPointer<Float>?) {
         switch self {

@@ -6,18 +6,19 @@ import LanternCore
 /// constant sizes as the GLSL declares them.
 enum Shader: String, CaseIterable, Sendable {
     case matmul, rmsnorm, layernorm, rope, attention, geglu, gelu, add, scale, embed
-    case saeEncode = "sae_encode"
+    case saeEncode = "sae_encode", saeTopK = "sae_topk"
     // The backward ops (`DifferentiableBackend`).
     case matmulBackward = "matmul_backward", rmsnormBackward = "rmsnorm_backward", layernormBackward = "layernorm_backward"
     case attentionBackward = "attention_backward", elementwiseBackward = "elementwise_backward"
-    case logitSummary = "logit_summary"
+    case logitSummary = "logit_summary", positiveEntries = "positive_entries"
 
     var bindings: Int {
         switch self {
         case .attention, .saeEncode, .elementwiseBackward: 5
         case .attentionBackward: 8
         case .rmsnormBackward, .layernormBackward, .layernorm: 4
-        case .scale, .gelu: 2
+        case .scale, .gelu, .positiveEntries: 2
+        case .saeTopK: 1
         default: 3
         }
     }
@@ -36,10 +37,12 @@ enum Shader: String, CaseIterable, Sendable {
         case .scale: 4 * 4
         case .embed: 7 * 4
         case .saeEncode: 10 * 4
+        case .saeTopK, .positiveEntries: 4 * 4
         case .matmulBackward, .rmsnormBackward: 8 * 4
         case .attentionBackward: 13 * 4
         case .layernormBackward: 7 * 4
-        case .elementwiseBackward, .logitSummary: 5 * 4
+        case .elementwiseBackward: 5 * 4
+        case .logitSummary: 6 * 4
         }
     }
 }

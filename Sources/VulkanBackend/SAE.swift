@@ -1,8 +1,9 @@
 import LanternCore
 
 /// Sparse autoencoders: the encoder is one fused shader (matmul + bias + ReLU / JumpReLU,
-/// sae_encode.comp); TopK runs the same shader for the pre-activations and selects the k largest
-/// of each row on the host. The decoder is the matmul shader plus add.
+/// sae_encode.comp); TopK runs the same shader for the pre-activations, then sae_topk.comp keeps
+/// the k largest of each row in place, so nothing comes back to the host. The decoder is the
+/// matmul shader plus add.
 extension VulkanBackend {
     /// Rows of x per sae_encode workgroup (ROWS in sae_encode.comp).
     static let saeRows = 8
@@ -35,14 +36,10 @@ extension VulkanBackend {
             try dispatch(.saeEncode, variant: variant, spec: [dtype], buffers: buffers, push: push,
                          groups: (features.0, features.1, (n + Self.saeRows - 1) / Self.saeRows))
         }
-        guard case .topK = activation else { return out }
-        var values = try read(out)
-        values.withUnsafeMutableBufferPointer { all in
-            for r in 0..<n {
-                activation.apply(UnsafeMutableBufferPointer(rebasing: all[(r * m)..<((r + 1) * m)]), threshold: nil)
-            }
-        }
-        return try tensor(values, shape: out.shape)
+        guard case let .topK(keep) = activation else { return out }
+        try dispatch(.saeTopK, buffers: [try out.vulkanStorage(device)],
+                     push: [UInt32(n), UInt32(m), try out.elementOffset, UInt32(keep)], groups: Self.grid(n, 1))
+        return out
     }
 
     /// The dense product: on a GPU it costs less than finding the features that fire (`rows` unread).

@@ -35,6 +35,34 @@ final class SAETests: VulkanTestCase {
         }
     }
 
+    /// TopK selects on the device (sae_topk.comp) exactly the entries the host's ranking keeps,
+    /// ties included: with an identity encoder the pre-activations are the rows themselves, so rows
+    /// full of repeated values, signed zeros and too few positives test the tie rules bit for bit.
+    func testTopKKeepsTheHostsEntriesThroughTies() throws {
+        for width in [37, 300, 1030] {
+            let identity = (0..<(width * width)).map { Float($0 / width == $0 % width ? 1 : 0) }
+            var state: UInt64 = UInt64(width)
+            func next() -> Int { state = state &* 6364136223846793005 &+ 1442695040888963407; return Int(state >> 33) }
+            let palettes: [[Float]] = [[0.5, 1, 2, -1, 0], [1.5], [-2, -1, -0.0, 0], [-0.0, 0, 3], [0.25, 0.75, -0.5, 4, 4, 1e-30]]
+            var rows: [Float] = []
+            for palette in palettes { rows += (0..<width).map { _ in palette[next() % palette.count] } }
+            rows += Self.random(width, seed: UInt64(width) + 1)
+            let n = rows.count / width
+            for k in [1, 3, 10, width - 1, width] {
+                let activation = SAEActivation.topK(k)
+                var expected = rows
+                expected.withUnsafeMutableBufferPointer { all in
+                    for r in 0..<n { activation.apply(UnsafeMutableBufferPointer(rebasing: all[(r * width)..<((r + 1) * width)]), threshold: nil) }
+                }
+                let out = try gpu.saeEncode(try gpu.tensor(rows, shape: [n, width]), encoder: try gpu.tensor(identity, shape: [width, width]),
+                                            bias: try gpu.zeros(shape: [width]), threshold: nil, activation: activation)
+                let got = try gpu.read(out)
+                let differing = zip(got, expected).filter { $0 != $1 }.count
+                XCTAssertTrue(got == expected, "topK k=\(k) width=\(width): \(differing) of \(got.count) entries differ from the host's")
+            }
+        }
+    }
+
     func testEncodeQuantisedAndHalfEncoders() throws {
         let (n, dIn, dSAE) = (3, 64, 67)
         let x = Self.random(n * dIn, seed: 1), bias = Self.random(dSAE, seed: 2, scale: 0.1)

@@ -131,8 +131,9 @@ public final class SAEEvaluator {
 public enum NextTokenLoss {
     /// −log p(tokens[p+1]) at every position p (nil at the last), with `hooks` on the pass.
     /// The logits are never held whole: the final-normed rows go through the unembedding one
-    /// slice of `vocabularySlice` entries at a time, each slice folded into every row's running
-    /// logsumexp (rows in parallel, eight lanes at a time) and dropped.
+    /// slice of `vocabularySlice` entries at a time, each slice reduced where it lies
+    /// (`Backend.logitSummaries`: on a GPU only a max, a sum and the target's logit per row come
+    /// back) and folded into every row's running logsumexp.
     public static func crossEntropies(_ model: Transformer, _ tokens: [Int32], hooks: Hooks?,
                                       vocabularySlice: Int = 32_768) throws -> [Double?] {
         guard let normedAll = try model.forward(tokens, hooks: hooks, logits: .finalNormed) else { return [] }
@@ -144,28 +145,20 @@ public enum NextTokenLoss {
         var top = [Float](repeating: -.infinity, count: rows), sums = [Double](repeating: 0, count: rows)
         var targets = [Float](repeating: 0, count: rows)
         for start in stride(from: 0, to: vocab, by: slice) {
-            let end = min(vocab, start + slice), width = end - start
-            try model.backend.withValues(try model.unembed(normed, vocabulary: start..<end)) { all in
-                top.withUnsafeMutableBufferPointer { top in
-                    sums.withUnsafeMutableBufferPointer { sums in
-                        targets.withUnsafeMutableBufferPointer { targets in
-                            let shared = UncheckedRunning(top: top, sums: sums, targets: targets)
-                            Parallel.forEach(rows) { r in
-                                let row = UnsafeBufferPointer(rebasing: all[(r * width)..<((r + 1) * width)])
-                                let s = LogitStatistics.summary(row)
-                                let (m, total) = (shared.top[r], shared.sums[r])
-                                if s.max > m {
-                                    shared.sums[r] = total * exp(Double(m) - Double(s.max)) + s.sumExp
-                                    shared.top[r] = s.max
-                                } else {
-                                    shared.sums[r] = total + s.sumExp * exp(Double(s.max) - Double(m))
-                                }
-                                let t = Int(tokens[r + 1])
-                                if (start..<end).contains(t) { shared.targets[r] = row[t - start] }
-                            }
-                        }
-                    }
+            let end = min(vocab, start + slice)
+            let inSlice = (0..<rows).map { (start..<end).contains(Int(tokens[$0 + 1])) }
+            // A row whose target lies in another slice asks for the slice's first entry, unread.
+            let asked = (0..<rows).map { inSlice[$0] ? tokens[$0 + 1] - Int32(start) : 0 }
+            let summaries = try model.backend.logitSummaries(try model.unembed(normed, vocabulary: start..<end), topK: 0, rowTokens: asked)
+            for (r, summary) in summaries.enumerated() {
+                let s = summary.statistics, (m, total) = (top[r], sums[r])
+                if s.max > m {
+                    sums[r] = total * exp(Double(m) - Double(s.max)) + s.sumExp
+                    top[r] = s.max
+                } else {
+                    sums[r] = total + s.sumExp * exp(Double(s.max) - Double(m))
                 }
+                if inSlice[r] { targets[r] = summary.tokens[0].logit }
             }
         }
         for r in 0..<rows { out[r] = Double(top[r]) + log(sums[r]) - Double(targets[r]) }
@@ -185,13 +178,6 @@ public enum NextTokenLoss {
         }
         return out
     }
-}
-
-/// The running logsumexp of every row, written by one worker per row.
-private struct UncheckedRunning: @unchecked Sendable {
-    let top: UnsafeMutableBufferPointer<Float>
-    let sums: UnsafeMutableBufferPointer<Double>
-    let targets: UnsafeMutableBufferPointer<Float>
 }
 
 extension HookContext {

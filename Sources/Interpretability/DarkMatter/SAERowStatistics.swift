@@ -22,11 +22,10 @@ public struct SAERowStatistics: Sendable {
         let d = sae.dIn, n = x.count / d, b = sae.backend
         let acts = try sae.encode(try b.matrix(x, rows: n, cols: d))
         let xh = try b.read(try sae.decode(acts))
-        let a = try b.read(acts)
+        let active = try sae.activeLatents(acts)
         for r in 0..<n {
-            var l0 = 0
-            for f in 0..<dSAE where a[r * dSAE + f] > 0 { l0 += 1; firing[f] += 1 }
-            l0Sum += Double(l0)
+            for (f, _) in active.row(r) { firing[Int(f)] += 1 }
+            l0Sum += Double(active.count(r))
             reconstruction.add(x[(r * d)..<((r + 1) * d)], xh[(r * d)..<((r + 1) * d)])
         }
         rows += n

@@ -29,7 +29,7 @@ public final class TranscoderScan {
             guard let x = captured[t.config.inputHook] else {
                 throw LanternError.backend("the forward pass did not produce \(t.config.inputHook)")
             }
-            scan.add(activations: try model.backend.read(try t.encode(x)), tokens: tokens)
+            scan.add(activations: try t.activeLatents(try t.encode(x)).dense(), tokens: tokens)
         }
     }
 

@@ -139,11 +139,12 @@ public final class TranscoderEvaluator {
                 throw LanternError.backend("the forward pass did not produce layer \(l)'s MLP output")
             }
             let (acts, yHat) = reconstructed[l]!
-            let (yv, yh, av) = (try b.read(y), try b.read(yHat), try b.read(acts))
-            let (d, s) = (y.width, acts.width)
+            let (yv, yh) = (try b.read(y), try b.read(yHat))
+            let active = try transcoders[l].map { try $0.activeLatents(acts) } ?? b.positiveEntries(acts, expected: acts.width)
+            let d = y.width
             for p in keep.sorted() {
                 stats[l]!.reconstruction.add(yv[(p * d)..<((p + 1) * d)], yh[(p * d)..<((p + 1) * d)])
-                for f in 0..<s where av[p * s + f] > 0 { stats[l]!.l0 += 1; stats[l]!.firing[f] += 1 }
+                for (f, _) in active.row(p) { stats[l]!.l0 += 1; stats[l]!.firing[Int(f)] += 1 }
             }
         }
 
