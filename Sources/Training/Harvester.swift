@@ -112,9 +112,10 @@ public struct Harvester {
     /// Refuses activations with NaN or ±∞ before they reach a shard (and, later, an SAE that
     /// would train to NaN on them): the forward pass checks the residual stream, but a hook off
     /// it (an attention pattern, a query) is checked here.
-    static func checkFinite(_ values: [Float], width: Int, hook: String, context: Int) throws {
+    /// `values`: rows from position `firstPosition` of the context on.
+    static func checkFinite(_ values: [Float], width: Int, hook: String, context: Int, firstPosition: Int = 0) throws {
         guard let bad = values.firstIndex(where: { !$0.isFinite }) else { return }
-        throw LanternError.invalidArgument("\(hook) is \(values[bad]) at position \(bad / max(width, 1)) of context \(context) (the model's weights or config produce non-finite activations)")
+        throw LanternError.invalidArgument("\(hook) is \(values[bad]) at position \(firstPosition + bad / max(width, 1)) of context \(context) (the model's weights or config produce non-finite activations)")
     }
 
     /// The shard tensor holding `hook`: `activations` when a harvest reads one hook, else its name.
@@ -199,9 +200,10 @@ public struct Harvester {
                     guard width == manifest.width else {
                         throw LanternError.invalidArgument("\(hook) is \(width) wide but \(o.hook) is \(manifest.width): harvest hooks of one width together")
                     }
-                    let values = try model.backend.read(activation)
-                    try Self.checkFinite(values, width: width, hook: hook, context: index)
-                    rows[h] += values[(first * width)..<((first + kept) * width)]
+                    // Only the rows it writes come back from a device: not BOS, not past the context's share.
+                    let values = kept > 0 ? try model.backend.read(try activation.rows(first..<(first + kept))) : []
+                    try Self.checkFinite(values, width: width, hook: hook, context: index, firstPosition: first)
+                    rows[h] += values
                 }
                 tokens += context[first..<(first + kept)]
                 pendingContexts += 1

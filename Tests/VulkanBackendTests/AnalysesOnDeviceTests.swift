@@ -3,6 +3,7 @@ import Foundation
 import Interpretability
 import LanternCore
 import Models
+import Training
 import VulkanBackend
 import XCTest
 
@@ -105,5 +106,33 @@ final class AnalysesOnDeviceTests: VulkanTestCase {
             XCTAssertEqual(a.l0, b.l0)
             XCTAssertEqual(a.ceSAE ?? 0, b.ceSAE ?? 0, accuracy: 1e-5 * max(1, abs(a.ceSAE ?? 0)))
         }
+    }
+
+    /// A harvest on Vulkan writes the CPU backend's rows and reads back only those rows: not the
+    /// BOS rows it leaves out.
+    func testHarvestReadsBackOnlyTheRowsItWrites() throws {
+        let dir = NSTemporaryDirectory() + "harvest-vulkan-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let text = (0..<12).map { "Paragraph \($0): the quick brown fox jumps over the lazy dog.\n\n" }.joined()
+        try text.write(toFile: dir + "/a.txt", atomically: true, encoding: .utf8)
+        let corpus = try TextCorpus(files: [dir + "/a.txt"])
+        let fixture = ForwardTests.fixtures.appendingPathComponent("gemma2_tiny").path
+        let hook = "blocks.1.hook_resid_post"
+        var counts: [Int] = []
+        for (name, backend) in [("cpu", cpu as any Backend), ("vulkan", gpu as any Backend)] {
+            let model = try Transformer(directory: fixture, backend: backend)
+            let packer = ContextPacker(corpus: corpus, length: 16, bos: 2) { text in text.utf8.map { Int32($0) } }
+            let options = Harvester.Options(hooks: [hook], tokens: 15 * 6, context: 16, contextsPerShard: 4)
+            let before = gpu.traffic
+            try Harvester(model: model, modelName: "gemma2_tiny", packer: packer, options: options).run(output: dir + "/" + name)
+            if name == "vulkan" { counts.append((gpu.traffic - before).bytesFromDevice) }
+        }
+        let (c, v) = (try HarvestedActivations(directory: dir + "/cpu", hook: hook), try HarvestedActivations(directory: dir + "/vulkan", hook: hook))
+        XCTAssertEqual(v.rowCount, c.rowCount)
+        let all = Array(0..<c.rowCount)
+        let (a, b) = (try c.rows(all), try v.rows(all))
+        for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: 1e-5 * max(1, abs(x))) }
+        XCTAssertEqual(counts, [a.count * 4], "the written rows, no more")
     }
 }
