@@ -3,33 +3,43 @@ import Lantern
 import Training
 
 /// How much of the corpus a dashboard scan reads and what it keeps (`feature`, `features top`,
-/// `neuron`, `neurons top`), and the scan itself: one forward pass per context, every unit at a time.
+/// `neuron`, `neurons top`), and the scan itself: contexts packed as rows of one forward pass,
+/// every unit at a time.
 public struct ScanSize: Sendable, Equatable {
     public static let tokens = Field("tokens", .integer(1...JobFields.maxCount), default: "16384", "Corpus tokens to scan (whole contexts, BOS included).")
     public static let context = Field("context", .integer(2...1 << 20), default: "128", "Tokens per context, BOS included.")
     public static let examples = Field("examples", .integer(1...1_000_000), default: "10", "Top activating contexts kept per unit.")
-    public static let fields = [tokens, context, examples]
+    public static let passRows = Field("pass_rows", .integer(0...1 << 20), default: "\(ScanSize.defaultPassRows)",
+                                       "Tokens per forward pass: whole contexts packed into one pass up to this many (0, or less than a context: one context a pass). The results equal one context a pass's to float rounding, bit for bit for contexts of 8 tokens or more.")
+    public static let fields = [tokens, context, examples, passRows]
+    public static let defaultPassRows = 512
 
     public var tokens: Int
     public var context: Int
     public var examples: Int
+    public var passRows: Int
 
-    public init(tokens: Int = 16_384, context: Int = 128, examples: Int = 10) {
+    public init(tokens: Int = 16_384, context: Int = 128, examples: Int = 10, passRows: Int = ScanSize.defaultPassRows) {
         self.tokens = tokens
         self.context = context
         self.examples = examples
+        self.passRows = passRows
     }
 
     public init(json: RequestFields) throws {
         self.init(tokens: try json.int(Self.tokens) ?? 16_384, context: try json.int(Self.context) ?? 128,
-                  examples: try json.int(Self.examples) ?? 10)
+                  examples: try json.int(Self.examples) ?? 10, passRows: try json.int(Self.passRows) ?? Self.defaultPassRows)
     }
 
     public func validate(_ f: JobFrontEnd) throws {
         try f.check(tokens, Self.tokens)
         try f.check(context, Self.context)
         try f.check(examples, Self.examples)
+        try f.check(passRows, Self.passRows)
     }
+
+    /// Contexts per forward pass: as many whole contexts as `passRows` holds, at least one.
+    public var contextsPerPass: Int { max(1, passRows / max(context, 1)) }
 
     public var options: FeatureScan.Options {
         var options = FeatureScan.Options()
@@ -37,18 +47,25 @@ public struct ScanSize: Sendable, Equatable {
         return options
     }
 
-    /// Scans the corpus into `scan` (and the companion SAE's scan), one context at a time, with
-    /// progress; says so when the corpus runs out first.
+    /// Scans the corpus into `scan` (and the companion SAE's scan), `contextsPerPass` contexts a
+    /// pass, with progress; says so when the corpus runs out first.
     public func run(_ loaded: LanternModel, units: any ActivationUnits, into scan: FeatureScan, companion: (sae: SAE, scan: FeatureScan)? = nil,
                     packer: ContextPacker, monitor: AnalysisMonitor, _ f: JobFrontEnd) throws {
         let contexts = (tokens + context - 1) / context
         let subject = "scanning \(units.hookNames.joined(separator: " + "))", start = Date()
+        var waiting: [[Int32]] = []
+        func pass() throws {
+            defer { waiting.removeAll(keepingCapacity: true) }
+            try scan.add(contexts: waiting, model: loaded.transformer, units: units, companion: companion)
+            let rate = Double(scan.contexts * context) / max(Date().timeIntervalSince(start), 1e-9)
+            try monitor.step(scan.contexts, of: contexts, JobProgress.label(subject, String(format: "%.0f tokens/s", rate)))
+        }
         try packer.forEachContext { index, ids in
-            try scan.add(context: ids, model: loaded.transformer, units: units, companion: companion)
-            let rate = Double((index + 1) * context) / max(Date().timeIntervalSince(start), 1e-9)
-            try monitor.step(index + 1, of: contexts, JobProgress.label(subject, String(format: "%.0f tokens/s", rate)))
+            waiting.append(ids)
+            if waiting.count == contextsPerPass || index + 1 == contexts { try pass() }
             return index + 1 < contexts
         }
+        if !waiting.isEmpty { try pass() }
         guard scan.contexts > 0 else {
             throw LanternError.invalidArgument("the corpus is shorter than one \(context)-token context")
         }

@@ -101,6 +101,27 @@ public final class FeatureScan {
         let names = units.hookNames + (companion?.sae.hookNames ?? [])
         let hooks = Hooks(capture: HookFilter(names))
         try model.forward(tokens, hooks: hooks, logits: .none, stopAfterLayer: deepestLayer(of: names))
+        try add(captured: hooks, tokens: tokens, model: model, units: units, companion: companion)
+    }
+
+    /// Runs several contexts as rows of one forward pass (`Transformer.forward(batch:)`) and adds
+    /// each, in order, as `add(context:)` would: the same activations to summation order (bit for
+    /// bit when every context has 8 tokens or more), with every weight product one many-row product.
+    public func add(contexts: [[Int32]], model: Transformer, units: any ActivationUnits,
+                    companion: (sae: SAE, scan: FeatureScan)? = nil) throws {
+        guard contexts.count > 1 else {
+            for context in contexts { try add(context: context, model: model, units: units, companion: companion) }
+            return
+        }
+        let names = units.hookNames + (companion?.sae.hookNames ?? [])
+        let hookSets = contexts.map { _ in Hooks(capture: HookFilter(names)) }
+        _ = try model.forward(batch: contexts, hooks: hookSets, logits: .none, stopAfterLayer: deepestLayer(of: names))
+        for (tokens, hooks) in zip(contexts, hookSets) { try add(captured: hooks, tokens: tokens, model: model, units: units, companion: companion) }
+    }
+
+    /// Adds one context's units from a pass that captured their hooks.
+    private func add(captured hooks: Hooks, tokens: [Int32], model: Transformer, units: any ActivationUnits,
+                     companion: (sae: SAE, scan: FeatureScan)?) throws {
         let counted = tokens.map(counted)
         var perPosition: [[FeatureActivation]]?
         if let companion {

@@ -15,6 +15,9 @@ struct ScanSizeOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(ScanSize.examples))
     var examples = 10
 
+    @Option(name: .long, help: ArgumentHelp(ScanSize.passRows))
+    var passRows = ScanSize.defaultPassRows
+
     func validate() throws {
         do {
             try values.validate(JobFrontEnd(spelling: .cli))
@@ -23,7 +26,7 @@ struct ScanSizeOptions: ParsableArguments {
         }
     }
 
-    var values: ScanSize { ScanSize(tokens: tokens, context: context, examples: examples) }
+    var values: ScanSize { ScanSize(tokens: tokens, context: context, examples: examples, passRows: passRows) }
 }
 
 /// The corpus pass `feature` and `features top` share: model, SAE, corpus and how much to read.

@@ -168,6 +168,40 @@ final class NeuronScanTests: XCTestCase {
         XCTAssertEqual(dense4.groups.map(\.feature), [8], "dense features do not use up the three")
     }
 
+    /// Contexts packed as rows of one pass scan as they do one pass each, bit for bit (every context
+    /// has 8 tokens or more): neurons with a companion SAE, and SAE features.
+    func testBatchedContextsScanAsSinglePassesDo() throws {
+        let model = try Fixtures.model("gemma2_tiny")
+        let sae = try SAE.load(path: Fixtures.path("sae/gemmascope/layer_1/width_96"), backend: model.backend)
+        let neurons = try MLPNeurons(layer: layer, model: model)
+        var options = FeatureScan.Options()
+        options.topExamples = 4
+        let texts = contexts(count: 7, length: 20, seed: 7).enumerated().map { i, t in Array(t.prefix(9 + i)) }
+        func scans(batch: Int) throws -> (FeatureScan, FeatureScan, FeatureScan) {
+            let (n, c, f) = (FeatureScan(width: neurons.width, bos: 2, options: options), FeatureScan(width: sae.dSAE, bos: 2, options: options),
+                             FeatureScan(width: sae.dSAE, bos: 2, options: options))
+            for start in stride(from: 0, to: texts.count, by: batch) {
+                let group = Array(texts[start..<min(texts.count, start + batch)])
+                try n.add(contexts: group, model: model, units: neurons, companion: (sae, c))
+                try f.add(contexts: group, model: model, units: sae)
+            }
+            return (n, c, f)
+        }
+        let single = try scans(batch: 1)
+        for batch in [3, 7] {
+            let batched = try scans(batch: batch)
+            for (a, b, units) in [(single.0, batched.0, neurons.width), (single.1, batched.1, sae.dSAE), (single.2, batched.2, sae.dSAE)] {
+                XCTAssertEqual(a.tokens, b.tokens)
+                XCTAssertEqual(a.contexts, b.contexts)
+                for u in 0..<units {
+                    XCTAssertEqual(a.summary(u), b.summary(u), "unit \(u), \(batch) contexts a pass")
+                    XCTAssertEqual(a.examples(u), b.examples(u), "unit \(u), \(batch) contexts a pass")
+                    XCTAssertEqual(a.histogram(u), b.histogram(u))
+                }
+            }
+        }
+    }
+
     /// One pass with a companion SAE: the SAE's own scan equals a plain SAE scan, and each neuron
     /// example's companions are the SAE's active features at that token, from a separate SAE run.
     func testCompanionSAEAnnotatesExamplesAsASeparateRunDoes() throws {
