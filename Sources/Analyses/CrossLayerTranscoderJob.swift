@@ -65,37 +65,8 @@ extension TranscoderTrainRequest {
         f.notice("cross-layer transcoder: \(n) layers, \(d) → \(s.width) latents each, TopK \(s.k), on \(trainer.rowCount) rows; step \(trainer.step) of \(trainer.totalSteps)")
         var log = try CrossLayerLog(path: (out as NSString).appendingPathComponent("training-log.csv"), layers: n,
                                     resumingAt: trainer.step)
-        let start = Date(), firstStep = trainer.step
-        var last: CrossLayerBatchResult?
-        func save() throws {
-            if let bad = trainer.parameters.tensors.first(where: { firstNonFinite($0.values) != nil }) {
-                throw LanternError.invalidArgument("training diverged by step \(trainer.step): the \(bad.name) weights are not finite (\(f.name(DictionaryTraining.lr)) \(s.learningRate) too large?); \(checkpoint) keeps the last finite state")
-            }
-            try trainer.state.save(path: checkpoint)
-            try log.save()
-        }
-        func report(_ detail: String) throws {
-            do { try monitor.step(trainer.step, of: trainer.totalSteps, JobProgress.label("cross-layer transcoder", detail)) } catch {
-                try save()
-                throw error
-            }
-        }
-        try report("")
-        while !trainer.isFinished {
-            let result = try trainer.trainStep()
-            last = result
-            guard result.loss.isFinite else {
-                throw LanternError.invalidArgument("training diverged at step \(trainer.step): the loss is \(result.loss) (\(f.name(DictionaryTraining.lr)) \(s.learningRate) too large?); \(checkpoint) keeps the last finite state")
-            }
-            log.append(step: trainer.step, tokens: trainer.step * s.batchSize, result, dead: trainer.deadFraction)
-            if trainer.step % training.checkpointEvery == 0 || trainer.isFinished { try save() }
-            let rate = Double((trainer.step - firstStep) * s.batchSize) / max(Date().timeIntervalSince(start), 1e-9)
-            try report(String(format: "loss %.4f FVU %@ L0 %.1f dead %.1f%% %.0f tokens/s", result.loss,
-                              result.fvu.map { String(format: "%.2f", $0) }.joined(separator: " "),
-                              result.l0.reduce(0, +) / Double(n), trainer.deadFraction * 100, rate))
-        }
-        try log.save()
-        let seconds = Date().timeIntervalSince(start), trained = (trainer.step - firstStep) * s.batchSize
+        let loop = TrainingLoop(trainer: trainer, out: out, checkpoint: checkpoint, checkpointEvery: training.checkpointEvery, frontEnd: f)
+        let (last, seconds, trained) = try loop.run(log: &log, subject: "cross-layer transcoder", monitor: monitor)
         if !done { try exportCrossLayer(trainer, inputHook: inputHooks[0], modelName: modelName) }
         if let last {
             f.notice(String(format: "cross-layer transcoder: last batch FVU per layer %@ (mean %.3f), L0 %.1f, dead %.1f%%; %d tokens in %.0fs",
@@ -156,9 +127,18 @@ extension SAETrainResult.Batch {
     }
 }
 
-/// A cross-layer run's loss curve, one CSV row per step (each output layer's FVU among the
-/// columns), rewritten with each checkpoint so that it matches the checkpoint a resumed run starts from.
-struct CrossLayerLog {
+extension CrossLayerTrainer: SteppedTrainer {
+    var parameterTensors: [(name: String, values: [Float])] { parameters.tensors }
+    func saveCheckpoint(path: String) throws { try state.save(path: path) }
+    static func loss(of batch: CrossLayerBatchResult) -> Double { batch.loss }
+    func progressDetail(_ r: CrossLayerBatchResult) -> String {
+        String(format: "loss %.4f FVU %@ L0 %.1f dead %.1f%%", r.loss, r.fvu.map { String(format: "%.2f", $0) }.joined(separator: " "),
+               r.l0.reduce(0, +) / Double(max(r.l0.count, 1)), deadFraction * 100)
+    }
+}
+
+/// A cross-layer run's loss curve, one CSV row per step (each output layer's FVU among the columns).
+struct CrossLayerLog: StepLog {
     let path: String
     let header: String
     var rows: [String] = []
