@@ -116,8 +116,8 @@ public enum LogitLens {
                           tunedSource: tuned?.source)
     }
 
-    /// Rows of logits one unembedding product may produce at once (~200 MB of f32 for a
-    /// 262 144-token vocabulary): long prompts go through in slices of rows.
+    /// Logits one unembedding product may produce at once (48 Mi floats, ~200 MB, or less where the
+    /// backend's buffers are smaller): long prompts go through in slices of rows.
     static let logitBudget = 48 << 20
 
     /// The cells of every lens row, and the summaries of each row's last position. Every row's
@@ -130,7 +130,8 @@ public enum LogitLens {
         let b = model.backend, vocab = model.config.vocabSize
         let normed = try model.finalNormed(try stack(model, residuals))
         let total = residuals.count * n
-        let slices = (total + max(1, logitBudget / vocab) - 1) / max(1, logitBudget / vocab)
+        let most = b.rowsPerSlice(width: vocab, budget: logitBudget)
+        let slices = (total + most - 1) / most
         let sliceRows = (total + slices - 1) / slices
         var summaries: [LogitRowSummary] = []
         summaries.reserveCapacity(total)
@@ -142,13 +143,17 @@ public enum LogitLens {
         return (cells, (0..<residuals.count).map { summaries[$0 * n + n - 1] })
     }
 
-    /// The residuals [n, d] of every row stacked into one [rows · n, d] tensor.
+    /// The residuals [n, d] of every row stacked into one [rows · n, d] tensor, copied where they
+    /// lie (on a GPU they never visit the host).
     static func stack(_ model: Transformer, _ residuals: [Tensor]) throws -> Tensor {
         let b = model.backend, d = model.config.hiddenSize
-        var stacked = [Float]()
-        stacked.reserveCapacity(residuals.reduce(0) { $0 + $1.count })
-        for residual in residuals { stacked += try b.read(residual) }
-        return try b.tensor(stacked, shape: [stacked.count / max(d, 1), d])
+        let stacked = try b.zeros(shape: [residuals.reduce(0) { $0 + $1.rowCount }, d])
+        var row = 0
+        for residual in residuals {
+            try b.copyRows(residual, into: stacked, at: row)
+            row += residual.rowCount
+        }
+        return stacked
     }
 
     /// Each row's last position through the lens, summarised with `token`'s rank.

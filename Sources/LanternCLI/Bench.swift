@@ -226,6 +226,7 @@ struct Bench: ParsableCommand {
             tokenSeconds.append(Date().timeIntervalSince(start))
             if let counter, let before { traffic.append(("decode token", counter.traffic - before)) }
         }
+        if let counter { traffic += try analysisTraffic(model, prompt: Array(prompt.prefix(16)), counter) }
         let meanDecodeSeconds = tokenSeconds.reduce(0, +)
         let decodeSeconds = tokenSeconds.isEmpty ? 0 : Double(decode) * tokenSeconds.sorted()[decode / 2]
         let peak = peakResidentBytes()

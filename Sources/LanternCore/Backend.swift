@@ -159,6 +159,9 @@ public protocol Backend: AnyObject, Sendable {
     /// (TopK's k); a device sizes its buffer by it and reads a row that holds more whole.
     /// Default: on the host (`hostPositiveEntries`).
     func positiveEntries(_ x: Tensor, expected: Int) throws -> SparseRows
+    /// The largest tensor this backend can hold in one buffer, in bytes: what code that makes
+    /// large results in slices (rows of logits) sizes them by. Default: no limit.
+    var largestTensorBytes: Int { get }
 }
 
 extension Backend {
@@ -174,6 +177,14 @@ extension Backend {
 
     public func positiveEntries(_ x: Tensor, expected: Int) throws -> SparseRows {
         try hostPositiveEntries(x)
+    }
+
+    public var largestTensorBytes: Int { Int.max }
+
+    /// Rows of `width` f32 values that fit in one tensor, at most `budget` elements in all
+    /// (at least one row).
+    public func rowsPerSlice(width: Int, budget: Int) -> Int {
+        max(1, min(budget, largestTensorBytes / 4) / max(width, 1))
     }
 
     public func withValues<R>(_ tensor: Tensor, _ body: (UnsafeBufferPointer<Float>) throws -> R) throws -> R {

@@ -13,12 +13,11 @@ extension VulkanBackend: DifferentiableBackend {
         let (dtype, variant) = try Self.weightKind(w, rowLength: k, "matmulBackward")
         let out = try f32Tensor(Array(gradient.shape.dropLast()) + [k])
         if n == 0 || k == 0 { return out }
-        let (all, wOff) = try weightParts(w)
-        let parts = all.filter { $0.rows > 0 }
+        let parts = try weightParts(w).filter { $0.rows > 0 }
         if parts.isEmpty { return try zeros(shape: out.shape) }
         let (dy, dyOff, os) = (try gradient.vulkanStorage(device), try gradient.elementOffset, try out.vulkanStorage(device))
         for (index, part) in parts.enumerated() {
-            let push = [UInt32(n), UInt32(k), UInt32(part.rows), dyOff, wOff, UInt32(part.firstRow), UInt32(m), index > 0 ? 1 : 0]
+            let push = [UInt32(n), UInt32(k), UInt32(part.rows), dyOff, part.offset, UInt32(part.firstRow), UInt32(m), index > 0 ? 1 : 0]
             try dispatch(.matmulBackward, variant: variant, spec: [dtype], buffers: [dy, part.storage, os], push: push,
                          groups: ((k + 15) / 16, (n + 15) / 16, 1))
         }

@@ -12,12 +12,12 @@ extension VulkanBackend {
         if out.count == 0 { return out }
         let ids = try newStorage(bytes: tokens.count * 4)
         try tokens.map(UInt32.init).withUnsafeBytes { try upload(ids, $0) }
-        let (parts, offset) = try weightParts(table)
+        let parts = try weightParts(table)
         // A table split across buffers: one dispatch per part, each writing the rows of its tokens.
         for part in parts where part.rows > 0 {
             try dispatch(.embed, variant: variant, spec: [dtype, UInt32(Self.elementwiseGroup)],
                          buffers: [ids, part.storage, try out.vulkanStorage(device)],
-                         push: [UInt32(out.count), UInt32(width), offset, 0, scale.bitPattern, UInt32(part.firstRow), UInt32(part.rows)],
+                         push: [UInt32(out.count), UInt32(width), part.offset, 0, scale.bitPattern, UInt32(part.firstRow), UInt32(part.rows)],
                          groups: Self.grid(out.count, Self.elementwiseGroup))
         }
         return out

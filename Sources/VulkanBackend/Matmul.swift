@@ -35,11 +35,11 @@ extension VulkanBackend {
         let m = w.shape[0]
         let out = try f32Tensor(Array(x.shape.dropLast()) + [m])
         if n == 0 || m == 0 { return out }
-        let (parts, wOff) = try weightParts(w)
+        let parts = try weightParts(w)
         let (xs, xOff, os) = (try x.vulkanStorage(device), try x.elementOffset, try out.vulkanStorage(device))
         for part in parts where part.rows > 0 {
             // Columns firstRow ..< firstRow + rows of the output come from this part of w.
-            let push = [UInt32(n), UInt32(k), UInt32(part.rows), xOff, wOff, UInt32(part.firstRow), UInt32(m)]
+            let push = [UInt32(n), UInt32(k), UInt32(part.rows), xOff, part.offset, UInt32(part.firstRow), UInt32(m)]
             let buffers = [xs, part.storage, os]
             if n <= Self.matvecRows {
                 // 128 invocations: MATVEC_SIZE in matmul.comp.

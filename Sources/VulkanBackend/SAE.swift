@@ -23,12 +23,12 @@ extension VulkanBackend {
         case .topK: 2
         }
         let t = threshold ?? bias  // bound but unread unless JumpReLU
-        let (parts, wOff) = try weightParts(encoder)
+        let parts = try weightParts(encoder)
         let (bOff, tOff) = (try bias.elementOffset, try t.elementOffset)
         for part in parts where part.rows > 0 {
             // Features firstRow ..< firstRow + rows come from this part of the encoder.
             let first = UInt32(part.firstRow)
-            let push = [UInt32(n), UInt32(k), UInt32(part.rows), try x.elementOffset, wOff,
+            let push = [UInt32(n), UInt32(k), UInt32(part.rows), try x.elementOffset, part.offset,
                         bOff + first, tOff + first, first, act, UInt32(m)]
             let buffers = [try x.vulkanStorage(device), part.storage, try bias.vulkanStorage(device),
                            try t.vulkanStorage(device), try out.vulkanStorage(device)]

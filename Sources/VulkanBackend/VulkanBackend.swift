@@ -43,6 +43,7 @@ public final class VulkanBackend: Backend, DeviceTrafficCounting, @unchecked Sen
 
     public var name: String { "vulkan (\(device.info.name))" }
     public var deviceInfo: DeviceInfo { device.info }
+    public var largestTensorBytes: Int { Int(clamping: device.info.maxBufferBytes) }
 
     /// Validation-layer warnings and errors so far (the first 64), when validation is on.
     public var validationMessages: [String] { device.messages }

@@ -52,4 +52,21 @@ final class LensOnDeviceTests: VulkanTestCase {
             }
         }
     }
+
+    /// The lens's residuals are stacked on the device: the only bytes moved are token ids going up
+    /// and row summaries coming back, not the residual stream.
+    func testTheLensMovesSummariesNotResiduals() throws {
+        let dir = ForwardTests.fixtures.appendingPathComponent("gemma3_tiny").path
+        let model = try Transformer(directory: dir, backend: gpu)
+        let tokens: [Int32] = [2, 40, 17, 99, 5, 61, 8, 23]
+        _ = try LogitLens.run(model, tokens: tokens, topK: 5, target: 11)
+        let before = gpu.traffic
+        _ = try LogitLens.run(model, tokens: tokens, topK: 5, target: 11)
+        let traffic = gpu.traffic - before
+        let c = model.config, rows = (c.layerCount + 1) * tokens.count
+        let residualBytes = rows * c.hiddenSize * 4
+        let summaryBytes = rows * (3 + 2 * 5 + 2) * 4
+        XCTAssertLessThanOrEqual(traffic.bytesFromDevice, summaryBytes, traffic.summary)
+        XCTAssertLessThan(traffic.bytesToDevice, residualBytes / 4, traffic.summary)
+    }
 }

@@ -46,7 +46,18 @@ final class SplitWeightTests: VulkanTestCase {
                                         threshold: try vk.tensor(threshold, shape: [m]), activation: .jumpReLU)
             let want = Reference.saeEncode(x, wEnc: wEnc, bEnc: bias, threshold: threshold, activation: .jumpReLU, dIn: k, dSAE: m)
             assertClose(try vk.read(acts), want, 1e-5, "split saeEncode \(dtype)")
-            XCTAssertThrowsError(try vk.matmul(try vk.tensor(x, shape: [3, k]), try w.rows(1..<3)), "\(dtype): view of a split weight")
+            // Views of rows (a slice of the vocabulary): inside one part, across parts, to the end.
+            let perPart = split.rowsPerPart
+            for rows in [1..<3, (perPart - 1)..<(perPart + 2), perPart..<(2 * perPart), 3..<m, (m - 2)..<m, 0..<m] {
+                let view = try w.rows(rows)
+                let viewValues = Array(wf[(rows.lowerBound * k)..<(rows.upperBound * k)])
+                let out = try vk.matmul(try vk.tensor(x, shape: [3, k]), view)
+                assertClose(try vk.read(out), Reference.matmul(x, viewValues, n: 3, k: k, m: rows.count), 1e-5, "\(dtype) view \(rows)")
+                XCTAssertEqual(try vk.read(view), viewValues, "\(dtype) view \(rows) read back")
+                let picked: [Int32] = [0, Int32(rows.count - 1)]
+                assertClose(try vk.read(try vk.embed(picked, table: view, scale: 1)),
+                            Reference.embed(picked, table: viewValues, width: k, scale: 1), 1e-6, "\(dtype) view \(rows) embed")
+            }
             withExtendedLifetime(owner) {}
         }
         try vk.synchronize()

@@ -140,7 +140,8 @@ public enum NextTokenLoss {
         var out = [Double?](repeating: nil, count: tokens.count)
         let rows = tokens.count - 1
         guard rows > 0 else { return out }
-        let vocab = model.config.vocabSize, slice = max(1, vocabularySlice)
+        // A slice of rows × slice logits must fit in one of the backend's buffers too.
+        let vocab = model.config.vocabSize, slice = max(1, min(vocabularySlice, model.backend.largestTensorBytes / 4 / rows))
         let normed = try normedAll.rows(0..<rows)
         var top = [Float](repeating: -.infinity, count: rows), sums = [Double](repeating: 0, count: rows)
         var targets = [Float](repeating: 0, count: rows)
