@@ -63,7 +63,7 @@ extension TranscoderTrainRequest {
         let done = trainer.isFinished && FileManager.default.fileExists(atPath: (out as NSString).appendingPathComponent("params_layer_0.safetensors"))
         TrainingRun.warnAboutPasses(tokens: s.tokens, rows: trainer.rowCount, held: heldBack, f)
         f.notice("cross-layer transcoder: \(n) layers, \(d) → \(s.width) latents each, TopK \(s.k), on \(trainer.rowCount) rows; step \(trainer.step) of \(trainer.totalSteps)")
-        var log = try CrossLayerLog(path: (out as NSString).appendingPathComponent("training-log.csv"), layers: n,
+        var log = CrossLayerLog(path: (out as NSString).appendingPathComponent("training-log.csv"), layers: n,
                                     resumingAt: trainer.step)
         let loop = TrainingLoop(trainer: trainer, out: out, checkpoint: checkpoint, checkpointEvery: training.checkpointEvery, frontEnd: f)
         let (last, seconds, trained) = try loop.run(log: &log, subject: "cross-layer transcoder", monitor: monitor)
@@ -139,26 +139,18 @@ extension CrossLayerTrainer: SteppedTrainer {
 
 /// A cross-layer run's loss curve, one CSV row per step (each output layer's FVU among the columns).
 struct CrossLayerLog: StepLog {
-    let path: String
-    let header: String
-    var rows: [String] = []
+    var csv: StepCSV
 
-    init(path: String, layers n: Int, resumingAt step: Int) throws {
-        self.path = path
-        header = "step,tokens,loss,aux_loss,mean_fvu," + (0..<n).map { "fvu_\($0)" }.joined(separator: ",") + ",l0,dead_fraction"
-        guard step > 0, let text = try? String(contentsOfFile: path, encoding: .utf8) else { return }
-        rows = text.split(separator: "\n").dropFirst().map(String.init).filter { line in
-            Int(line.prefix { $0 != "," }).map { $0 <= step } ?? false
-        }
+    init(path: String, layers n: Int, resumingAt step: Int) {
+        csv = StepCSV(path: path, header: "step,tokens,loss,aux_loss,mean_fvu," + (0..<n).map { "fvu_\($0)" }.joined(separator: ",") + ",l0,dead_fraction",
+                      resumingAt: step)
     }
 
     mutating func append(step: Int, tokens: Int, _ r: CrossLayerBatchResult, dead: Double) {
         let fvu = r.fvu.map { String(format: "%.5f", $0) }.joined(separator: ",")
-        rows.append(String(format: "%d,%d,%.6g,%.6g,%.5f,%@,%.3f,%.5f", step, tokens, r.loss, r.auxLoss, r.meanFVU, fvu,
-                           r.l0.reduce(0, +) / Double(max(r.l0.count, 1)), dead))
+        csv.rows.append(String(format: "%d,%d,%.6g,%.6g,%.5f,%@,%.3f,%.5f", step, tokens, r.loss, r.auxLoss, r.meanFVU, fvu,
+                               r.l0.reduce(0, +) / Double(max(r.l0.count, 1)), dead))
     }
 
-    func save() throws {
-        try ([header] + rows).joined(separator: "\n").appending("\n").write(toFile: path, atomically: true, encoding: .utf8)
-    }
+    func save() throws { try csv.save() }
 }

@@ -5,7 +5,8 @@ import Training
 /// A trained TopK SAE fine-tuned end to end (`lantern sae finetune`): spliced into the model, it is
 /// trained to keep the next-token distributions as they were (KL), with a weight on its own
 /// reconstruction error; its k, and so its L0, stay fixed. Writes OUT/checkpoint.safetensors every
-/// `checkpoint_every` steps (continue with `resume`) and, at the end, OUT/cfg.json +
+/// `checkpoint_every` steps (continue with `resume`) with OUT/training-log.csv (KL, reconstruction
+/// error and L0 per step) beside it, and, at the end, OUT/training.svg, OUT/cfg.json +
 /// OUT/sae_weights.safetensors.
 public struct SAEFinetuneRequest: JobRequest {
     public static let name = "sae finetune"
@@ -115,14 +116,27 @@ public struct SAEFinetuneRequest: JobRequest {
                                          packer: try source.packer(for: loaded, length: context), options: options)
         let began = Date()
         var last: SAEKLFinetuner.Step?, tokensHere = 0
+        // The log is saved whenever the fine-tuner saves its checkpoint, so the two always match.
+        var log = StepCSV(path: (out as NSString).appendingPathComponent("training-log.csv"),
+                          header: "step,tokens,kl,reconstruction_error,l0", resumingAt: resumed?.step ?? 0)
         let p = try trainer.train(start: try start.hostWeights(), resume: resumed, checkpoint: (checkpointPath, checkpointEvery)) { step in
             last = step
             tokensHere += step.tokens / step.step  // this run's tokens, not the resumed steps'
+            log.rows.append(String(format: "%d,%d,%.6g,%.6g,%.3f", step.step, step.tokens, step.kl, step.reconstructionError, step.l0))
+            if step.step % checkpointEvery == 0 || step.step == step.steps { try log.save() }
             let rate = Double(tokensHere) / max(Date().timeIntervalSince(began), 1e-9)
-            try monitor.step(step.step, of: step.steps, JobProgress.label(
-                "sae finetune", String(format: "step %d/%d, KL %.4f nats, reconstruction error %.4f, L0 %.1f, %.1f tokens/s",
-                                       step.step, step.steps, step.kl, step.reconstructionError, step.l0, rate)))
+            do {
+                try monitor.step(step.step, of: step.steps, JobProgress.label(
+                    "sae finetune", String(format: "step %d/%d, KL %.4f nats, reconstruction error %.4f, L0 %.1f, %.1f tokens/s",
+                                           step.step, step.steps, step.kl, step.reconstructionError, step.l0, rate)))
+            } catch {
+                try log.save()  // the fine-tuner saves this step's checkpoint too
+                throw error
+            }
         }
+        try log.save()
+        try Self.plot(log, title: "KL fine-tuning of \((sae as NSString).lastPathComponent)",
+                      to: (out as NSString).appendingPathComponent("training.svg"))
         let seconds = Date().timeIntervalSince(began)
         let files = try source.resolvedFiles().map { ($0 as NSString).lastPathComponent }
         let cfg = Self.startConfig(sae)
@@ -142,6 +156,17 @@ public struct SAEFinetuneRequest: JobRequest {
                         last?.tokens ?? tokens, seconds, out, out))
         return SAEFinetuneResult(out: out, tokens: last?.tokens ?? tokens, steps: options.steps, k: k, lastStepKL: last?.kl ?? 0,
                                  lastStepReconstructionError: last?.reconstructionError ?? 0, seconds: seconds)
+    }
+
+    /// KL and the reconstruction error against tokens seen, log-log.
+    static func plot(_ log: StepCSV, title: String, to file: String) throws {
+        let fields = log.fields(count: 5)
+        var plot = SVGPlot(title: title, xLabel: "fine-tuning tokens", yLabel: "per step", logX: true, logY: true)
+        plot.series = [
+            .init(label: "KL(clean ‖ spliced), nats", points: fields.map { ($0[1], $0[2]) }, color: "#c03030", dots: false),
+            .init(label: "normalised reconstruction error", points: fields.map { ($0[1], $0[3]) }, color: "#3060c0", dots: false),
+        ]
+        try plot.svg.write(toFile: file, atomically: true, encoding: .utf8)
     }
 
     /// The starting SAE's cfg.json fields (empty when it has none: a Gemma Scope folder).

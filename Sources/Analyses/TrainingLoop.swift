@@ -87,7 +87,7 @@ extension TrainingLoop where Trainer == SAETrainer {
     /// An SAE's or per-layer transcoder's run, its log in `training-log.csv` and its curve in
     /// `training.svg`. `resumed`: the log keeps the rows up to the trainer's step.
     func run(resumed: Bool, title: String, subject: String, monitor: AnalysisMonitor) throws -> (SAEBatchResult?, Double, Int) {
-        var log = try TrainingLog(path: (out as NSString).appendingPathComponent("training-log.csv"),
+        var log = TrainingLog(path: (out as NSString).appendingPathComponent("training-log.csv"),
                                   resumingAt: resumed ? trainer.step : 0)
         let result = try run(log: &log, subject: subject, monitor: monitor)
         try log.plot(title: title, to: (out as NSString).appendingPathComponent("training.svg"))
@@ -107,36 +107,52 @@ extension SAETrainer: SteppedTrainer {
 /// The loss curve of a training run, one CSV row per step (step, tokens, loss, L0, explained
 /// variance, dead fraction), and its plot.
 struct TrainingLog: StepLog {
-    static let header = "step,tokens,loss,l0,explained_variance,dead_fraction"
-    let path: String
-    var rows: [String]
+    var csv: StepCSV
 
-    init(path: String, resumingAt step: Int) throws {
-        self.path = path
-        rows = []
-        guard step > 0, let text = try? String(contentsOfFile: path, encoding: .utf8) else { return }
-        rows = text.split(separator: "\n").dropFirst().map(String.init).filter { line in
-            Int(line.prefix { $0 != "," }).map { $0 <= step } ?? false
-        }
+    init(path: String, resumingAt step: Int) {
+        csv = StepCSV(path: path, header: "step,tokens,loss,l0,explained_variance,dead_fraction", resumingAt: step)
     }
 
     mutating func append(step: Int, tokens: Int, _ r: SAEBatchResult, dead: Double) {
-        rows.append(String(format: "%d,%d,%.6g,%.3f,%.5f,%.5f", step, tokens, r.loss, r.l0, r.explainedVariance, dead))
+        csv.rows.append(String(format: "%d,%d,%.6g,%.3f,%.5f,%.5f", step, tokens, r.loss, r.l0, r.explainedVariance, dead))
     }
 
-    func save() throws {
-        try ([Self.header] + rows).joined(separator: "\n").appending("\n").write(toFile: path, atomically: true, encoding: .utf8)
-    }
+    func save() throws { try csv.save() }
 
     /// Loss and 1 − explained variance against tokens seen, log-log.
     func plot(title: String, to file: String) throws {
-        let fields = rows.map { $0.split(separator: ",").compactMap { Double($0) } }.filter { $0.count == 6 }
+        let fields = csv.fields(count: 6)
         var plot = SVGPlot(title: title, xLabel: "training tokens", yLabel: "per batch", logX: true, logY: true)
         plot.series = [
             .init(label: "loss", points: fields.map { ($0[1], $0[2]) }, color: "#c03030", dots: false),
             .init(label: "1 − explained variance", points: fields.map { ($0[1], 1 - $0[4]) }, color: "#3060c0", dots: false),
         ]
         try plot.svg.write(toFile: file, atomically: true, encoding: .utf8)
+    }
+}
+
+/// One CSV row per training step, rewritten with each checkpoint so that it matches the checkpoint
+/// a resumed run starts from: a resumed run keeps the rows up to its step.
+struct StepCSV {
+    let path: String
+    let header: String
+    var rows: [String] = []
+
+    init(path: String, header: String, resumingAt step: Int) {
+        (self.path, self.header) = (path, header)
+        guard step > 0, let text = try? String(contentsOfFile: path, encoding: .utf8) else { return }
+        rows = text.split(separator: "\n").dropFirst().map(String.init).filter { line in
+            Int(line.prefix { $0 != "," }).map { $0 <= step } ?? false
+        }
+    }
+
+    func save() throws {
+        try ([header] + rows).joined(separator: "\n").appending("\n").write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
+    /// The rows' numbers, for the rows that hold `count` of them.
+    func fields(count: Int) -> [[Double]] {
+        rows.map { $0.split(separator: ",").compactMap { Double($0) } }.filter { $0.count == count }
     }
 }
 

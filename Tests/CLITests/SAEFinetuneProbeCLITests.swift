@@ -21,12 +21,20 @@ extension CLITests {
         let cfg = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/tuned/cfg.json"))) as! [String: Any]
         XCTAssertEqual(cfg["d_sae"] as? Int, 96)
         XCTAssertEqual((cfg["activation_fn_kwargs"] as? [String: Int])?["k"], 8)
+        func logLines() throws -> [String] {
+            try String(contentsOfFile: dir + "/tuned/training-log.csv", encoding: .utf8).split(separator: "\n").map(String.init)
+        }
+        let log = try logLines()
+        XCTAssertEqual(log.first, "step,tokens,kl,reconstruction_error,l0")
+        XCTAssertEqual(log.dropFirst().map { $0.split(separator: ",")[0] }, ["1", "2", "3"], "one row per step")
+        XCTAssertTrue(try String(contentsOfFile: dir + "/tuned/training.svg", encoding: .utf8).contains("KL(clean"))
         let again = try run(args)
         XCTAssertEqual(again.status, 2)
         XCTAssertTrue(again.err.contains("checkpoint.safetensors exists: pass --resume"), again.err)
         let resumed = try run(args + ["--resume"])
         XCTAssertEqual(resumed.status, 0, resumed.err)
         XCTAssertTrue(resumed.err.contains("resuming at step 3 of 3"), resumed.err)
+        XCTAssertEqual(try logLines(), log, "a finished run resumed keeps its log")
         let eval = try json(["sae", "eval", "--model", tinyGemma2, "--sae", dir + "/tuned", "--token-ids", "2,72,101,108,108,111", "--json",
                              "--backend", "cpu"])
         XCTAssertEqual((eval["overall"] as? [String: Any])?["l0"] as? Double, 8)
