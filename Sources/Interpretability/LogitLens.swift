@@ -146,14 +146,7 @@ public enum LogitLens {
     /// The residuals [n, d] of every row stacked into one [rows · n, d] tensor, copied where they
     /// lie (on a GPU they never visit the host).
     static func stack(_ model: Transformer, _ residuals: [Tensor]) throws -> Tensor {
-        let b = model.backend, d = model.config.hiddenSize
-        let stacked = try b.zeros(shape: [residuals.reduce(0) { $0 + $1.rowCount }, d])
-        var row = 0
-        for residual in residuals {
-            try b.copyRows(residual, into: stacked, at: row)
-            row += residual.rowCount
-        }
-        return stacked
+        try model.backend.stackRows(residuals, width: model.config.hiddenSize)
     }
 
     /// Each row's last position through the lens, summarised with `token`'s rank.

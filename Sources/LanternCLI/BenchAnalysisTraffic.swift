@@ -17,10 +17,10 @@ extension Bench {
         let lens = try counted { _ = try LogitLens.run(model, tokens: prompt, topK: 5, target: nil) }
         let losses = try counted { _ = try NextTokenLoss.crossEntropies(model, prompt, hooks: nil) }
         let c = model.config, layer = c.layerCount / 2, width = 4096, d = c.hiddenSize
-        var random = SplitMix(seed: 7)
+        var random = SeededGenerator(seed: 7)
         let scale = 1 / Float(d).squareRoot()
-        let weights = SAEWeights(wEnc: (0..<(d * width)).map { _ in random.nextSigned() * scale },
-                                 wDec: (0..<(width * d)).map { _ in random.nextSigned() * scale },
+        let weights = SAEWeights(wEnc: (0..<(d * width)).map { _ in Float.random(in: -scale..<scale, using: &random) },
+                                 wDec: (0..<(width * d)).map { _ in Float.random(in: -scale..<scale, using: &random) },
                                  bEnc: [Float](repeating: 0, count: width), bDec: [Float](repeating: 0, count: d), threshold: nil)
         let hook = "blocks.\(layer).hook_resid_post"
         let sae = try SAE(config: SAEConfig(dIn: d, dSAE: width, activation: .topK(64), applyBDecToInput: false, hookName: hook, layer: layer),
@@ -32,19 +32,4 @@ extension Bench {
         return [("lens (\(n) tokens)", lens), ("next-token losses (\(n) tokens)", losses),
                 ("SAE encode, TopK 64 of \(width), latents read (\(n) tokens)", latents)]
     }
-}
-
-/// A small seeded generator for the random bench SAE.
-private struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [−1, 1).
-    mutating func nextSigned() -> Float { Float(next() >> 40) / Float(1 << 23) - 1 }
 }

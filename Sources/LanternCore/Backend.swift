@@ -181,6 +181,18 @@ extension Backend {
 
     public var largestTensorBytes: Int { Int.max }
 
+    /// The rows of `parts` (each `width` wide) stacked in order into one tensor, copied where they
+    /// lie (`copyRows`): on a device they never visit the host.
+    public func stackRows(_ parts: [Tensor], width: Int) throws -> Tensor {
+        let out = try zeros(shape: [parts.reduce(0) { $0 + $1.rowCount }, width])
+        var row = 0
+        for part in parts {
+            try copyRows(part, into: out, at: row)
+            row += part.rowCount
+        }
+        return out
+    }
+
     /// Rows of `width` f32 values that fit in one tensor, at most `budget` elements in all
     /// (at least one row).
     public func rowsPerSlice(width: Int, budget: Int) -> Int {

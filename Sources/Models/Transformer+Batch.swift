@@ -98,7 +98,7 @@ extension Transformer {
             let all = try unembed(normed)
             return try segments.map { try all.rows($0) }
         case .last:
-            let lasts = try pass.gather(segments.map { try normed.rows(($0.upperBound - 1)..<$0.upperBound) }, width: normed.width)
+            let lasts = try b.stackRows(segments.map { try normed.rows(($0.upperBound - 1)..<$0.upperBound) }, width: normed.width)
             let all = try unembed(lasts)
             return try segments.indices.map { try all.rows($0..<($0 + 1)) }
         }
@@ -139,18 +139,7 @@ struct BatchPass {
     /// `body` on each sequence's rows of `x`, the results packed again in order.
     func perSequence(_ x: Tensor, _ body: (Int, Tensor) throws -> Tensor) throws -> Tensor {
         let parts = try segments.enumerated().map { try body($0.offset, try x.rows($0.element)) }
-        return try gather(parts, width: parts[0].width)
-    }
-
-    /// Rows of several tensors of one width stacked in order.
-    func gather(_ parts: [Tensor], width: Int) throws -> Tensor {
-        let out = try backend.zeros(shape: [parts.reduce(0) { $0 + $1.rowCount }, width])
-        var row = 0
-        for part in parts {
-            try backend.copyRows(part, into: out, at: row)
-            row += part.rowCount
-        }
-        return out
+        return try backend.stackRows(parts, width: parts[0].width)
     }
 
     /// The norm over every row, or per sequence where a sequence's hooks want its scale.
