@@ -8,6 +8,12 @@
 // 3 + 2·topK + 2·tokenCount floats: max, sum, weighted, (index, logit) × topK, (rank, logit) ×
 // tokens; indices and ranks as uint bits. With perRow set, row r is asked for T[r] alone
 // (tokenCount is 1): a next-token loss's own target.
+// The max, the two sums and the rank counts reduce with subgroup operations and one shared slot per
+// subgroup in the `subgroup` variant (subgroups of 4 or more), else with shared-memory trees.
+// variant: subgroup -DSUBGROUP=1
+#ifdef SUBGROUP
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#endif
 layout(local_size_x_id = 0) in;
 
 layout(std430, set = 0, binding = 0) readonly buffer LBuf { float L[]; };
@@ -21,6 +27,76 @@ shared float values[gl_WorkGroupSize.x];
 shared float second[gl_WorkGroupSize.x];
 shared uint indices[gl_WorkGroupSize.x];
 
+#ifdef SUBGROUP
+// One slot per subgroup, then every invocation folds the slots (they fit: subgroups of 4 or more).
+float workgroupMax(float v) {
+    v = subgroupMax(v);
+    if (gl_SubgroupInvocationID == 0u) values[gl_SubgroupID] = v;
+    barrier();
+    float m = values[0];
+    for (uint g = 1; g < gl_NumSubgroups; g++) m = max(m, values[g]);
+    barrier();
+    return m;
+}
+vec2 workgroupSum2(float a, float b) {
+    a = subgroupAdd(a);
+    b = subgroupAdd(b);
+    if (gl_SubgroupInvocationID == 0u) { values[gl_SubgroupID] = a; second[gl_SubgroupID] = b; }
+    barrier();
+    vec2 s = vec2(0.0);
+    for (uint g = 0; g < gl_NumSubgroups; g++) s += vec2(values[g], second[g]);
+    barrier();
+    return s;
+}
+uint workgroupCount(uint c) {
+    c = subgroupAdd(c);
+    if (gl_SubgroupInvocationID == 0u) indices[gl_SubgroupID] = c;
+    barrier();
+    uint s = 0u;
+    for (uint g = 0; g < gl_NumSubgroups; g++) s += indices[g];
+    barrier();
+    return s;
+}
+#else
+float workgroupMax(float v) {
+    uint tid = gl_LocalInvocationID.x;
+    values[tid] = v;
+    barrier();
+    for (uint s = gl_WorkGroupSize.x / 2; s > 0; s >>= 1) {
+        if (tid < s) values[tid] = max(values[tid], values[tid + s]);
+        barrier();
+    }
+    float m = values[0];
+    barrier();
+    return m;
+}
+vec2 workgroupSum2(float a, float b) {
+    uint tid = gl_LocalInvocationID.x;
+    values[tid] = a;
+    second[tid] = b;
+    barrier();
+    for (uint s = gl_WorkGroupSize.x / 2; s > 0; s >>= 1) {
+        if (tid < s) { values[tid] += values[tid + s]; second[tid] += second[tid + s]; }
+        barrier();
+    }
+    vec2 r = vec2(values[0], second[0]);
+    barrier();
+    return r;
+}
+uint workgroupCount(uint c) {
+    uint tid = gl_LocalInvocationID.x;
+    indices[tid] = c;
+    barrier();
+    for (uint s = gl_WorkGroupSize.x / 2; s > 0; s >>= 1) {
+        if (tid < s) indices[tid] += indices[tid + s];
+        barrier();
+    }
+    uint r = indices[0];
+    barrier();
+    return r;
+}
+#endif
+
 // (value, index) a comes before b: larger value, or equal value and lower index.
 bool before(float av, uint ai, float bv, uint bi) { return av > bv || (av == bv && ai < bi); }
 
@@ -32,14 +108,7 @@ void main() {
 
     float top = NEG_INF;
     for (uint j = tid; j < p.vocab; j += size) top = max(top, L[base + j]);
-    values[tid] = top;
-    barrier();
-    for (uint s = size / 2; s > 0; s >>= 1) {
-        if (tid < s) values[tid] = max(values[tid], values[tid + s]);
-        barrier();
-    }
-    top = values[0];
-    barrier();
+    top = workgroupMax(top);
 
     float sum = 0.0, weighted = 0.0;
     for (uint j = tid; j < p.vocab; j += size) {
@@ -47,15 +116,8 @@ void main() {
         sum += e;
         weighted += e * d;
     }
-    values[tid] = sum;
-    second[tid] = weighted;
-    barrier();
-    for (uint s = size / 2; s > 0; s >>= 1) {
-        if (tid < s) { values[tid] += values[tid + s]; second[tid] += second[tid + s]; }
-        barrier();
-    }
-    if (tid == 0u) { O[out_] = top; O[out_ + 1] = values[0]; O[out_ + 2] = second[0]; }
-    barrier();
+    vec2 sums = workgroupSum2(sum, weighted);
+    if (tid == 0u) { O[out_] = top; O[out_ + 1] = sums.x; O[out_ + 2] = sums.y; }
 
     // Top k: round r takes the first entry (in the order above) after round r − 1's.
     float lastValue = 0.0;
@@ -90,13 +152,7 @@ void main() {
         float mine = L[base + token];
         uint above = 0;
         for (uint j = tid; j < p.vocab; j += size) if (before(L[base + j], j, mine, token)) above++;
-        indices[tid] = above;
-        barrier();
-        for (uint s = size / 2; s > 0; s >>= 1) {
-            if (tid < s) indices[tid] += indices[tid + s];
-            barrier();
-        }
-        if (tid == 0u) { O[out_ + 3 + 2 * p.topK + 2 * t] = uintBitsToFloat(indices[0] + 1u); O[out_ + 4 + 2 * p.topK + 2 * t] = mine; }
-        barrier();
+        above = workgroupCount(above);
+        if (tid == 0u) { O[out_ + 3 + 2 * p.topK + 2 * t] = uintBitsToFloat(above + 1u); O[out_ + 4 + 2 * p.topK + 2 * t] = mine; }
     }
 }

@@ -10,11 +10,24 @@
 // variant: q4_K -DQTYPE=6
 // variant: q5_K -DQTYPE=7
 // variant: q6_K -DQTYPE=8
+// variant: subgroup -DSUBGROUP=1
+// variant: q8_0_subgroup -DQTYPE=1 -DSUBGROUP=1
+// variant: q4_0_subgroup -DQTYPE=2 -DSUBGROUP=1
+// variant: q4_1_subgroup -DQTYPE=3 -DSUBGROUP=1
+// variant: q5_0_subgroup -DQTYPE=4 -DSUBGROUP=1
+// variant: q5_1_subgroup -DQTYPE=5 -DSUBGROUP=1
+// variant: q4_K_subgroup -DQTYPE=6 -DSUBGROUP=1
+// variant: q5_K_subgroup -DQTYPE=7 -DSUBGROUP=1
+// variant: q6_K_subgroup -DQTYPE=8 -DSUBGROUP=1
+#ifdef SUBGROUP
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#endif
 // Output rows have stride ldo ≥ m (a weight split by rows writes its columns of a wider output).
 // MODE 0: 64×64 output tiles, 16-deep k slices in shared memory, 4×4 outputs per invocation
 //         (prefill). Needs 256 invocations.
 // MODE 1: matrix-vector: one workgroup per output column j, invocations stride over k for up
-//         to 8 rows of x, then a shared-memory reduction (decode).
+//         to 8 rows of x, then a reduction (decode): subgroupAdd and one shared slot per subgroup
+//         in the `_subgroup` variants (devices with subgroup arithmetic), else a shared-memory tree.
 layout(constant_id = 0) const uint DTYPE = 0;
 layout(constant_id = 1) const uint MODE = 0;
 layout(local_size_x_id = 2) in;
@@ -34,7 +47,12 @@ const uint MATVEC_SIZE = 128;  // the matrix-vector mode runs with exactly this 
 // 8.3 KB of tiles + 4 KB for the reduction: under the 16 KB every Vulkan device has.
 shared float As[DEPTH][TILE + 1];
 shared float Bs[DEPTH][TILE + 1];
+#ifdef SUBGROUP
+const uint MOST_SUBGROUPS = 32;  // MATVEC_SIZE / 4: the host takes this variant for subgroups of 4 or more
+shared float red[ROWS * MOST_SUBGROUPS];
+#else
 shared float red[ROWS * MATVEC_SIZE];
+#endif
 
 void tiled() {
     uint tid = gl_LocalInvocationID.x;
@@ -80,6 +98,18 @@ void matvec() {
         float w = weightAt(p.wOff, p.k, j, kk);
         for (uint r = 0; r < rows; r++) acc[r] += X[p.xOff + r * p.k + kk] * w;
     }
+#ifdef SUBGROUP
+    for (uint r = 0; r < rows; r++) {
+        float s = subgroupAdd(acc[r]);
+        if (gl_SubgroupInvocationID == 0u) red[r * MOST_SUBGROUPS + gl_SubgroupID] = s;
+    }
+    barrier();
+    if (tid < rows) {
+        float total = 0.0;
+        for (uint g = 0; g < gl_NumSubgroups; g++) total += red[tid * MOST_SUBGROUPS + g];
+        O[p.oOff + tid * p.ldo + j] = total;
+    }
+#else
     for (uint r = 0; r < rows; r++) red[r * size + tid] = acc[r];
     barrier();
     for (uint s = size / 2; s > 0; s >>= 1) {
@@ -87,6 +117,7 @@ void matvec() {
         barrier();
     }
     if (tid < rows) O[p.oOff + tid * p.ldo + j] = red[tid * size];
+#endif
 }
 
 void main() {

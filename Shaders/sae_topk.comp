@@ -7,6 +7,10 @@
 // One workgroup per row. The k-th largest value is found by its order-preserving 32-bit key, one
 // bit at a time (32 counting passes, independent of k); when entries tie at that value, a binary
 // search over the index finds the lowest-indexed ones that complete the k.
+// variant: subgroup -DSUBGROUP=1
+#ifdef SUBGROUP
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#endif
 layout(local_size_x = 256) in;
 
 layout(std430, set = 0, binding = 0) buffer OBuf { float O[]; };
@@ -15,6 +19,13 @@ layout(push_constant) uniform Push { uint rows, width, off, k; } p;
 #include "common.glsl"
 
 shared uint counter;
+
+// Each subgroup's counts summed first (one shared atomic per subgroup instead of per invocation).
+#ifdef SUBGROUP
+#define SUBGROUP_SUM(c) c = subgroupAdd(c); if (gl_SubgroupInvocationID != 0u) c = 0u;
+#else
+#define SUBGROUP_SUM(c)
+#endif
 
 // Larger floats have larger keys; -0 and +0 share one.
 uint orderKey(float v) {
@@ -32,6 +43,7 @@ uint orderKey(float v) {
             uint key = orderKey(O[base + j]);                         \
             if (pred) c_++;                                           \
         }                                                             \
+        SUBGROUP_SUM(c_)                                              \
         if (c_ > 0u) atomicAdd(counter, c_);                          \
         barrier();                                                    \
         result = counter;                                             \

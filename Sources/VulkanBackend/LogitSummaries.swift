@@ -24,7 +24,7 @@ extension VulkanBackend {
         let out = try f32Tensor([rows, stride])
         let asked = try newStorage(bytes: max(4, tokens.count * 4))
         try tokens.map { UInt32($0) }.withUnsafeBytes { try upload(asked, $0) }
-        try dispatch(.logitSummary, spec: [256],
+        try dispatch(.logitSummary, variant: subgroupVariant(nil), spec: [256],
                      buffers: [try logits.vulkanStorage(device), asked, try out.vulkanStorage(device)],
                      push: [UInt32(rows), UInt32(vocab), try logits.elementOffset, UInt32(topK), UInt32(perRowCount), perRow ? 1 : 0],
                      groups: Self.grid(rows, 1))

@@ -43,7 +43,8 @@ extension VulkanBackend {
             let buffers = [xs, part.storage, os]
             if n <= Self.matvecRows {
                 // 128 invocations: MATVEC_SIZE in matmul.comp.
-                try dispatch(.matmul, variant: variant, spec: [dtype, 1, 128], buffers: buffers, push: push, groups: Self.grid(part.rows, 1))
+                try dispatch(.matmul, variant: subgroupVariant(variant), spec: [dtype, 1, 128], buffers: buffers, push: push,
+                             groups: Self.grid(part.rows, 1))
             } else {
                 try dispatch(.matmul, variant: variant, spec: [dtype, 0, 256], buffers: buffers, push: push,
                              groups: ((part.rows + 63) / 64, (n + 63) / 64, 1))

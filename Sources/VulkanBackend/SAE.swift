@@ -33,11 +33,11 @@ extension VulkanBackend {
             let buffers = [try x.vulkanStorage(device), part.storage, try bias.vulkanStorage(device),
                            try t.vulkanStorage(device), try out.vulkanStorage(device)]
             let features = Self.grid(part.rows, 1)
-            try dispatch(.saeEncode, variant: variant, spec: [dtype], buffers: buffers, push: push,
+            try dispatch(.saeEncode, variant: subgroupVariant(variant), spec: [dtype], buffers: buffers, push: push,
                          groups: (features.0, features.1, (n + Self.saeRows - 1) / Self.saeRows))
         }
         guard case let .topK(keep) = activation else { return out }
-        try dispatch(.saeTopK, buffers: [try out.vulkanStorage(device)],
+        try dispatch(.saeTopK, variant: useSubgroups ? "subgroup" : nil, buffers: [try out.vulkanStorage(device)],
                      push: [UInt32(n), UInt32(m), try out.elementOffset, UInt32(keep)], groups: Self.grid(n, 1))
         return out
     }

@@ -39,6 +39,14 @@ public final class VulkanBackend: Backend, DeviceTrafficCounting, @unchecked Sen
     /// Whether reductions use the `subgroup` shader variants.
     public let useSubgroups: Bool
 
+    /// The `_subgroup` form of a shader variant (`base`: a quantised type's, or nil for the plain
+    /// shader) where reductions use subgroups. Shaders of 128 invocations keep a shared slot for
+    /// each of at most 32 subgroups, so they take it for subgroups of 4 invocations or more.
+    func subgroupVariant(_ base: String?) -> String? {
+        guard useSubgroups, device.info.subgroupSize >= 4 else { return base }
+        return base.map { $0 + "_subgroup" } ?? "subgroup"
+    }
+
     deinit { _ = lv_flush(device.ctx) }
 
     public var name: String { "vulkan (\(device.info.name))" }
