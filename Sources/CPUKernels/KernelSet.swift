@@ -40,6 +40,8 @@ public struct KernelSet: CPUKernelSet {
                                            _ out: UnsafeMutablePointer<Float>, _ n: Int, _ k: Int, _ m: Int) {
         if n >= CPUKernelPlan.packedFromRows {
             PackedMatmul.run(W.self, x: x, w: w, out: out, n: n, k: k, m: m)
+        } else if n < FloatRowDot.fewerThan && W.elementBytes < 4 {
+            FloatRowDot.run(W.self, x: x, w: w, out: out, n: n, k: k, m: m)
         } else {
             Matmul.run(W.self, x: x, w: w, out: out, n: n, k: k, m: m)
         }

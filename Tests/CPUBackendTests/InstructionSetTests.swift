@@ -50,6 +50,28 @@ final class InstructionSetTests: XCTestCase {
         }
     }
 
+    /// Decode's 16-bit row dot over rows that end in a 16-lane step or a scalar tail.
+    func testEveryBuildsFloatRowDotsHandleEveryRowLength() throws {
+        for backend in backends {
+            let isa = backend.kernels.instructionSet.rawValue
+            for dtype in [DType.bf16, .f16, .f32] {
+                for k in [5, 16, 48, 300] {
+                    let m = 7
+                    let bytes = Self.weightBytes(dtype, rows: m, k: k)
+                    try bytes.withUnsafeBytes { raw in
+                        let host = HostTensor(name: "w", shape: [m, k], dtype: dtype, bytes: raw, owner: nil)
+                        let (wf, w) = (try host.floats(), try backend.weight(host))
+                        for n in [1, 2, 3] {
+                            let x = Self.values(n * k, seed: UInt64(k + n))
+                            let got = try backend.read(try backend.matmul(try backend.tensor(x, shape: [n, k]), w))
+                            assertClose(got, Reference.matmul(x, wf, n: n, k: k, m: m), "\(isa) \(dtype) n=\(n) k=\(k)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     func testEveryBuildRunsTheRowOpsAndAttentionLikeTheReference() throws {
         let p = AttentionParams(heads: 4, kvHeads: 2, headDim: 32, scale: 0.18, softcap: 20, window: 11)
         let rope = RopeParams(theta: 10_000, rotaryDim: 32)

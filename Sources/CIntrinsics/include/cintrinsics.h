@@ -119,6 +119,17 @@ static inline __attribute__((always_inline)) lantern_f32x16 lantern_half16(const
     return (lantern_f32x16)_mm512_broadcastss_ps(v);
 }
 
+/// The 16 bf16 at `p` (any alignment) as exact f32: vpmovzxwd and a shift. (Swift's SIMD16
+/// widening initialiser stayed an out-of-line call with every operand spilled.)
+static inline __attribute__((always_inline)) lantern_f32x16 lantern_bf16x16(const void *p) {
+    return (lantern_f32x16)_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p)), 16);
+}
+
+/// The 16 f16 at `p` (any alignment) as exact f32: vcvtph2ps.
+static inline __attribute__((always_inline)) lantern_f32x16 lantern_f16x16(const void *p) {
+    return (lantern_f32x16)_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+}
+
 /// The 16 bytes at `p` (any alignment) zero-extended into 16 lanes (vpmovzxbd from memory).
 static inline __attribute__((always_inline)) lantern_u32x16 lantern_bytes16(const void *p) {
     return (lantern_u32x16)_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p));
