@@ -5,6 +5,12 @@
 // online softmax (running max m and sum l; the output accumulator is rescaled when m grows).
 // Query i sits at position queryStart + i and sees key j iff j <= pos and (no window or pos - j < window).
 // With wantPattern, a second pass writes the probabilities [heads, n, keyCount] (zeros where masked).
+// The softmax's max and sum reduce with subgroupMax/subgroupAdd and one shared slot per subgroup in
+// the `subgroup` variant (devices with subgroup arithmetic), else with shared-memory trees.
+// variant: subgroup -DSUBGROUP=1
+#ifdef SUBGROUP
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#endif
 layout(local_size_x_id = 0) in;
 
 layout(std430, set = 0, binding = 0) readonly buffer QBuf { float Q[]; };
@@ -35,6 +41,27 @@ float score(uint j, uint kvh) {
     return s;
 }
 
+#ifdef SUBGROUP
+float reduceMax(float v) {
+    v = subgroupMax(v);
+    if (gl_SubgroupInvocationID == 0u) red[gl_SubgroupID] = v;
+    barrier();
+    float r = red[0];
+    for (uint g = 1; g < gl_NumSubgroups; g++) r = max(r, red[g]);
+    barrier();
+    return r;
+}
+
+float reduceSum(float v) {
+    v = subgroupAdd(v);
+    if (gl_SubgroupInvocationID == 0u) red[gl_SubgroupID] = v;
+    barrier();
+    float r = 0.0;
+    for (uint g = 0; g < gl_NumSubgroups; g++) r += red[g];
+    barrier();
+    return r;
+}
+#else
 float reduceMax(float v) {
     uint tid = gl_LocalInvocationID.x;
     red[tid] = v;
@@ -60,6 +87,7 @@ float reduceSum(float v) {
     barrier();
     return r;
 }
+#endif
 
 void main() {
     uint i = gl_WorkGroupID.x, h = gl_WorkGroupID.y;

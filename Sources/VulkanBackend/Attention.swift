@@ -17,7 +17,7 @@ extension VulkanBackend {
         let pattern = wantPattern ? try f32Tensor([p.heads, n, keyCount]) : nil
         if n == 0 { return (out, pattern) }
         let outStorage = try out.vulkanStorage(device)
-        try dispatch(.attention, spec: [UInt32(Self.attentionGroup)],
+        try dispatch(.attention, variant: subgroupVariant(nil), spec: [UInt32(Self.attentionGroup)],
                      buffers: [try q.vulkanStorage(device), try k.vulkanStorage(device), try v.vulkanStorage(device),
                                outStorage, try pattern?.vulkanStorage(device) ?? outStorage],
                      push: [UInt32(n), UInt32(keyCount), UInt32(queryStart), UInt32(p.heads), UInt32(p.kvHeads),
