@@ -76,7 +76,7 @@ fi
 
 # 4. Benches. The default model when it is cached (no network on a loaned machine), else the random
 # 2B-shaped bench model (written on first use, ~5 GB).
-if [ $QUICK = 1 ]; then SIZES=(--prefill 64 --decode 8); MATMUL=(--tokens 16 --shapes attn); else SIZES=(--prefill 512 --decode 32); MATMUL=(); fi
+if [ $QUICK = 1 ]; then SIZES=(--prefill 64 --decode 8 --analysis-tokens 4); MATMUL=(--tokens 16 --shapes attn); else SIZES=(--prefill 512 --decode 32); MATMUL=(); fi
 MODEL=()
 ls "${LANTERN_HOME:-$HOME/.cache/lantern}"/models/gemma-3-270m*.gguf >/dev/null 2>&1 && MODEL=(--model gemma3-270m)
 step "bench model" 180 sh -c "\"$BIN\" bench --only model --backend cpu,vulkan ${MODEL[*]} ${SIZES[*]} --no-reference --json >\"$OUT/bench_model.json\""
@@ -108,7 +108,7 @@ def load(name):
 model = load("bench_model.json")
 for m in (model or {}).get("model", []):
     line = f"{m['backend']}: prefill {m['prefill_tokens_per_second']:.1f} tok/s, decode {m['decode_tokens_per_second']:.2f} tok/s ({m['model']})"
-    for key in ("prefill_traffic", "decode_token_traffic"):
+    for key in ("prefill_traffic", "decode_token_traffic", "lens_traffic", "next_token_losses_traffic", "sae_latents_traffic"):
         if key in m:
             t = m[key]
             line += f"; {key.replace('_traffic', '').replace('_', ' ')}: {t['dispatches']} dispatches, {t['submits']} submits, {t['bytes_from_device']} B back"

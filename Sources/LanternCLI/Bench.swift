@@ -26,6 +26,9 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: "Tokens to decode for the decode figure.")
     var decode = 16
 
+    @Option(name: .long, help: "Prompt tokens for the analyses' traffic on a device backend (lens, next-token losses, SAE latents); 0 skips them.")
+    var analysisTokens = 16
+
     @Option(name: .long, help: "Backends to measure, comma-separated: cpu, vulkan (ratios are to the first).")
     var backend = "cpu"
 
@@ -42,6 +45,7 @@ struct Bench: ParsableCommand {
         try OptionCheck.integers(tokens, "--tokens", 1...1 << 20)
         try OptionCheck.integer(prefill, "--prefill", 1...1 << 20)
         try OptionCheck.integer(decode, "--decode", 0...1 << 20)
+        try OptionCheck.integer(analysisTokens, "--analysis-tokens", 0...1 << 20)
         guard ["all", "matmul", "model", "workloads", "matvec", "scan"].contains(only) else { throw ValidationError("--only must be all, matmul, model, workloads, matvec or scan") }
         for name in backendKinds where BackendKind(rawValue: name) == nil || name == "auto" {
             throw ValidationError("--backend takes cpu and/or vulkan, got '\(name)'")
@@ -226,7 +230,10 @@ struct Bench: ParsableCommand {
             tokenSeconds.append(Date().timeIntervalSince(start))
             if let counter, let before { traffic.append(("decode token", counter.traffic - before)) }
         }
-        if let counter { traffic += try analysisTraffic(model, prompt: Array(prompt.prefix(16)), counter) }
+        if let counter, analysisTokens > 0 {
+            let tokens = (0..<analysisTokens).map { Int32(3 + ($0 * 7919) % (vocab - 3)) }
+            traffic += try analysisTraffic(model, prompt: tokens, counter)
+        }
         let meanDecodeSeconds = tokenSeconds.reduce(0, +)
         let decodeSeconds = tokenSeconds.isEmpty ? 0 : Double(decode) * tokenSeconds.sorted()[decode / 2]
         let peak = peakResidentBytes()
@@ -244,7 +251,7 @@ struct Bench: ParsableCommand {
             "decode_tokens_per_second_mean": Double(decode) / meanDecodeSeconds,
             "peak_resident_bytes": peak, "weights_bytes": weightsBytes,
         ]
-        for (what, t) in traffic { result["\(what.replacingOccurrences(of: " ", with: "_"))_traffic"] = t.json }
+        for (what, t) in traffic { result[Self.trafficKey(what)] = t.json }
         let reference = ggufPath.flatMap { noReference ? nil : llamaCpp($0) }
         if let reference { result["llama_cpp"] = reference }
         if !json {
@@ -264,6 +271,14 @@ struct Bench: ParsableCommand {
                          Double(peak) / 1_073_741_824, Double(weightsBytes) / 1_073_741_824))
         }
         return result
+    }
+
+    /// The JSON key of a traffic line: its label up to any parenthesis, in snake case, then
+    /// `_traffic` ("decode token" → decode_token_traffic, "lens (16 tokens)" → lens_traffic).
+    static func trafficKey(_ label: String) -> String {
+        let name = label.split(separator: "(").first.map(String.init) ?? label
+        let words = name.lowercased().split { !$0.isLetter && !$0.isNumber }
+        return words.joined(separator: "_") + "_traffic"
     }
 
     /// llama.cpp on the same GGUF and token ids with the same thread count, when installed.

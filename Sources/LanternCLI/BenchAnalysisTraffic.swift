@@ -30,6 +30,6 @@ extension Bench {
         let x = hooks.activation(hook)!
         let latents = try counted { _ = try sae.activeLatents(try sae.encode(x)) }
         return [("lens (\(n) tokens)", lens), ("next-token losses (\(n) tokens)", losses),
-                ("SAE encode, TopK 64 of \(width), latents read (\(n) tokens)", latents)]
+                ("SAE latents (encode, TopK 64 of \(width), read back; \(n) tokens)", latents)]
     }
 }
