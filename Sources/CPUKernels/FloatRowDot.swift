@@ -28,11 +28,7 @@ enum FloatRowDot {
                                        out: UnsafeMutablePointer<Float>, n: Int, k: Int, m: Int) {
         let rowBytes = k * W.elementBytes
         for j in rows {
-            if j + prefetchRows < rows.upperBound {
-                let ahead = w + (j + prefetchRows) * rowBytes
-                var off = 0
-                while off < rowBytes { lantern_prefetch(ahead + off); off += 64 }
-            }
+            if j + prefetchRows < rows.upperBound { Kernels.prefetchLines(w + (j + prefetchRows) * rowBytes, bytes: rowBytes) }
             for i in 0..<n { out[i * m + j] = dot(W.self, w + j * rowBytes, x + i * k, k) }
         }
     }

@@ -73,11 +73,7 @@ enum QuantMatmul {
         for j in rows {
             // The row `prefetchRows` ahead, line by line: the hardware prefetcher stops at every
             // 4 KiB page of the mapped file, and each stop stalled the dot products.
-            if j + prefetchRows < rows.upperBound {
-                let ahead = w + (j + prefetchRows) * rowBytes
-                var off = 0
-                while off < rowBytes { lantern_prefetch(ahead + off); off += 64 }
-            }
+            if j + prefetchRows < rows.upperBound { Kernels.prefetchLines(w + (j + prefetchRows) * rowBytes, bytes: rowBytes) }
             for i in 0..<n { out[i * m + j] = B.dot(w + j * rowBytes, x + i * k, blocks: blocks) }
         }
     }

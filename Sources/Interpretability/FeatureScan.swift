@@ -98,38 +98,28 @@ public final class FeatureScan {
     /// the units' examples records the SAE features active at its maximum.
     public func add(context tokens: [Int32], model: Transformer, units: any ActivationUnits,
                     companion: (sae: SAE, scan: FeatureScan)? = nil) throws {
-        let names = units.hookNames + (companion?.sae.hookNames ?? [])
-        let hooks = Hooks(capture: HookFilter(names))
-        try model.forward(tokens, hooks: hooks, logits: .none, stopAfterLayer: deepestLayer(of: names))
-        try add(captured: hooks, tokens: tokens, model: model, units: units, companion: companion)
+        try add(contexts: [tokens], model: model, units: units, companion: companion)
     }
 
     /// Runs several contexts as rows of one forward pass (`Transformer.forward(batch:)`) and adds
     /// each, in order, as `add(context:)` would: the same activations to summation order (bit for
     /// bit when every context has 8 tokens or more), with every weight product one many-row product.
+    /// (One context is one plain pass: `forward(batch:)` runs a lone sequence as `forward` does.)
     public func add(contexts: [[Int32]], model: Transformer, units: any ActivationUnits,
                     companion: (sae: SAE, scan: FeatureScan)? = nil) throws {
-        guard contexts.count > 1 else {
-            for context in contexts { try add(context: context, model: model, units: units, companion: companion) }
-            return
-        }
         let names = units.hookNames + (companion?.sae.hookNames ?? [])
         let hookSets = contexts.map { _ in Hooks(capture: HookFilter(names)) }
         _ = try model.forward(batch: contexts, hooks: hookSets, logits: .none, stopAfterLayer: deepestLayer(of: names))
-        for (tokens, hooks) in zip(contexts, hookSets) { try add(captured: hooks, tokens: tokens, model: model, units: units, companion: companion) }
-    }
-
-    /// Adds one context's units from a pass that captured their hooks.
-    private func add(captured hooks: Hooks, tokens: [Int32], model: Transformer, units: any ActivationUnits,
-                     companion: (sae: SAE, scan: FeatureScan)?) throws {
-        let counted = tokens.map(counted)
-        var perPosition: [[FeatureActivation]]?
-        if let companion {
-            let acts = try companion.sae.activations(from: hooks, counted: counted, model: model)
-            companion.scan.add(activations: acts, tokens: tokens)
-            perPosition = Self.active(acts, width: companion.sae.dSAE, limit: options.companionLimit)
+        for (tokens, hooks) in zip(contexts, hookSets) {
+            let counted = tokens.map(counted)
+            var perPosition: [[FeatureActivation]]?
+            if let companion {
+                let acts = try companion.sae.activations(from: hooks, counted: counted, model: model)
+                companion.scan.add(activations: acts, tokens: tokens)
+                perPosition = Self.active(acts, width: companion.sae.dSAE, limit: options.companionLimit)
+            }
+            add(activations: try units.activations(from: hooks, counted: counted, model: model), tokens: tokens, companions: perPosition)
         }
-        add(activations: try units.activations(from: hooks, counted: counted, model: model), tokens: tokens, companions: perPosition)
     }
 
     /// Per row of acts [n, width]: the positive entries, strongest first (ties: lower index), at most `limit`.
