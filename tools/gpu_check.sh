@@ -13,7 +13,8 @@
 #      weights, batches, traffic counters) on the device the tests pick;
 #   4. `lantern bench --backend cpu,vulkan`: the model (prefill, decode and the Vulkan traffic per
 #      pass) on the default model when cached, else the random gemma-2-2b-shaped bench model, the
-#      matmul shapes, and the interpretability workloads where the model is cached;
+#      matmul shapes (with the opt-in f16 tile arithmetic where the device has f16), and the
+#      interpretability workloads where the model is cached;
 #   5. llama.cpp's Vulkan build on the same GGUF, when a `llama-bench` is on PATH or in
 #      LLAMA_CPP_DIR (it cannot be built on a machine without network).
 # Everything goes to $OUT (or gpu_check_out/): log.txt, one JSON per bench, summary.txt. Figures
@@ -80,7 +81,10 @@ if [ $QUICK = 1 ]; then SIZES=(--prefill 64 --decode 8 --analysis-tokens 4); MAT
 MODEL=()
 ls "${LANTERN_HOME:-$HOME/.cache/lantern}"/models/gemma-3-270m*.gguf >/dev/null 2>&1 && MODEL=(--model gemma3-270m)
 step "bench model" 180 sh -c "\"$BIN\" bench --only model --backend cpu,vulkan ${MODEL[*]} ${SIZES[*]} --no-reference --json >\"$OUT/bench_model.json\""
-step "bench matmul" 120 sh -c "\"$BIN\" bench --only matmul --backend cpu,vulkan ${MATMUL[*]} --no-reference --json >\"$OUT/bench_matmul.json\""
+# The opt-in f16 tile arithmetic beside f32 where the device has f16 shader arithmetic.
+MATMUL_BACKENDS=cpu,vulkan
+echo "$DEVICE" | grep -q "fp16" && MATMUL_BACKENDS=cpu,vulkan,vulkan-f16
+step "bench matmul" 120 sh -c "\"$BIN\" bench --only matmul --backend $MATMUL_BACKENDS ${MATMUL[*]} --no-reference --json >\"$OUT/bench_matmul.json\""
 if [ ${#MODEL[@]} -gt 0 ] && [ $QUICK = 0 ]; then
   step "bench workloads" 150 sh -c "\"$BIN\" bench --only workloads --backend cpu,vulkan ${MODEL[*]} --json >\"$OUT/bench_workloads.json\""
 fi

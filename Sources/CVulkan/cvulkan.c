@@ -357,7 +357,11 @@ int lv_create(int index, int allow_cpu, int validation, int direct_memory, lv_co
     float priority = 1;
     VkDeviceQueueCreateInfo qi = { .sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO, .queueFamilyIndex = ctx->queue_family,
                                    .queueCount = 1, .pQueuePriorities = &priority };
-    VkDeviceCreateInfo di = { .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, .queueCreateInfoCount = 1, .pQueueCreateInfos = &qi };
+    // f16 arithmetic where the device has it: only the opt-in f16 matmul variants use it.
+    VkPhysicalDeviceVulkan12Features f12 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
+                                             .shaderFloat16 = ctx->info.shader_float16 ? VK_TRUE : VK_FALSE };
+    VkDeviceCreateInfo di = { .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, .pNext = &f12, .queueCreateInfoCount = 1,
+                              .pQueueCreateInfos = &qi };
     VkResult r = f->vkCreateDevice(ctx->physical, &di, NULL, &ctx->device);
     if (r != VK_SUCCESS) { lv_destroy(ctx); return vk_fail(r, "vkCreateDevice"); }
     f->vkGetDeviceQueue(ctx->device, ctx->queue_family, 0, &ctx->queue);

@@ -12,16 +12,17 @@ public enum BackendKind: String, Sendable, CaseIterable {
 }
 
 /// Makes the backend `kind` asks for. `notice` is a one-line remark for the user when `auto`
-/// fell back to the CPU (why no GPU was taken); nil otherwise.
-public func makeBackend(_ kind: BackendKind) throws -> (backend: any Backend, notice: String?) {
+/// fell back to the CPU (why no GPU was taken); nil otherwise. `vulkanMatmul` is the Vulkan
+/// backend's tile arithmetic (f16 is opt-in and not exact); the CPU backend is always f32.
+public func makeBackend(_ kind: BackendKind, vulkanMatmul: MatmulArithmetic = .f32) throws -> (backend: any Backend, notice: String?) {
     switch kind {
     case .cpu:
         return (CPUBackend(), nil)
     case .vulkan:
-        return (try VulkanBackend(allowCPU: true), nil)
+        return (try VulkanBackend(allowCPU: true, matmul: vulkanMatmul), nil)
     case .auto:
         do {
-            return (try VulkanBackend(allowCPU: false), nil)
+            return (try VulkanBackend(allowCPU: false, matmul: vulkanMatmul), nil)
         } catch {
             let reason = (error as? LanternError).map { message(of: $0) } ?? "\(error)"
             return (CPUBackend(), "using the CPU backend: \(reason)")

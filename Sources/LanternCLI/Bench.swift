@@ -29,7 +29,7 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: "Prompt tokens for the analyses' traffic on a device backend (lens, next-token losses, SAE latents); 0 skips them.")
     var analysisTokens = 16
 
-    @Option(name: .long, help: "Backends to measure, comma-separated: cpu, vulkan (ratios are to the first).")
+    @Option(name: .long, help: "Backends to measure, comma-separated: cpu, vulkan, vulkan-f16 (Vulkan with --vulkan-matmul f16) (ratios are to the first).")
     var backend = "cpu"
 
     @Option(name: .long, parsing: .upToNextOption, help: "Shapes to run (substrings of the shape names: attn, up, down, unembed).")
@@ -47,15 +47,17 @@ struct Bench: ParsableCommand {
         try OptionCheck.integer(decode, "--decode", 0...1 << 20)
         try OptionCheck.integer(analysisTokens, "--analysis-tokens", 0...1 << 20)
         guard ["all", "matmul", "model", "workloads", "matvec", "scan"].contains(only) else { throw ValidationError("--only must be all, matmul, model, workloads, matvec or scan") }
-        for name in backendKinds where BackendKind(rawValue: name) == nil || name == "auto" {
-            throw ValidationError("--backend takes cpu and/or vulkan, got '\(name)'")
+        for name in backendKinds where !["cpu", "vulkan", "vulkan-f16"].contains(name) {
+            throw ValidationError("--backend takes cpu, vulkan and/or vulkan-f16, got '\(name)'")
         }
     }
 
     var backendKinds: [String] { backend.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
 
     func run() throws {
-        let backends = try backendKinds.map { try makeBackend(BackendKind(rawValue: $0)!).backend }
+        let backends = try backendKinds.map { name in
+            name == "vulkan-f16" ? try makeBackend(.vulkan, vulkanMatmul: .f16).backend : try makeBackend(BackendKind(rawValue: name)!).backend
+        }
         var report: [String: Any] = ["backends": backends.map(\.name)]
         // The model first, so that its peak memory is not the matmul section's.
         if only == "workloads" || (only == "all" && !models.isEmpty) {
@@ -81,6 +83,12 @@ struct Bench: ParsableCommand {
     ]
 
     /// Every shape on every backend; numpy right after the first backend on each shape.
+    /// The backend's column heading: cpu, vulkan or vulkan-f16.
+    static func shortName(_ backend: any Backend) -> String {
+        let word = backend.name.split(separator: " ").first.map(String.init) ?? backend.name
+        return (backend as? VulkanBackend)?.matmulArithmetic == .f16 ? word + "-f16" : word
+    }
+
     func matmulBench(_ backends: [any Backend]) throws -> [[String: Any]] {
         var specs: [(n: Int, m: Int, k: Int, what: String)] = []
         for s in Self.shapes where shapes.isEmpty || shapes.contains(where: { s.what.contains($0) }) {
@@ -91,9 +99,9 @@ struct Bench: ParsableCommand {
             print("matmul GFLOP/s, bf16 weights, f32 activations; numpy/OpenBLAS f32 beside the first backend")
             var header = pad("shape", 24) + pad("tokens", 7)
             for (i, b) in backends.enumerated() {
-                header += pad(b.name.split(separator: " ").first.map(String.init) ?? b.name, 9)
+                header += pad(Self.shortName(b), 9)
                 if i == 0 && reference != nil { header += pad("numpy", 9) + pad("÷numpy", 8) }
-                if i > 0 { header += pad("kernel", 9) + pad("÷" + (backends[0].name.split(separator: " ").first.map(String.init) ?? ""), 8) }
+                if i > 0 { header += pad("kernel", 9) + pad("÷" + Self.shortName(backends[0]), 8) }
             }
             print(header)
         }

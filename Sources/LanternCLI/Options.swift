@@ -14,12 +14,22 @@ struct ModelOptions: ParsableArguments {
     @Flag(name: .long, help: "Say which backend runs and why (also when `auto` takes the CPU because there is no GPU).")
     var verbose = false
 
+    @Option(name: .customLong("vulkan-matmul"), help: "The Vulkan backend's many-row products: f32 (exact, the default) or f16 (x and w rounded to f16, f16 multiply-adds within 8- or 16-deep k slices: faster where a GPU has fast f16, not exact; needs f16 shader arithmetic).")
+    var vulkanMatmul: MatmulArithmetic = .f32
+
+    func validate() throws {
+        if vulkanMatmul != .f32 && backend == .cpu {
+            throw ValidationError("--vulkan-matmul \(vulkanMatmul.rawValue) applies to the Vulkan backend; the CPU backend is always f32 (drop it, or add --backend vulkan)")
+        }
+    }
+
     /// `manyPasses`: the command runs many forward passes over the same weights (harvests,
     /// scans, evaluations, training from a corpus, sweeps), so the CPU backend keeps each weight
     /// widened to f32 after its first many-row product (within a quarter of memory). Commands
     /// that decode or run once leave the weights as stored: no copy, peak memory ≈ the file.
     func makeBackend(manyPasses: Bool = false) throws -> any Backend {
-        let (backend, notice) = try Lantern.makeBackend(self.backend)
+        let (backend, notice) = try Lantern.makeBackend(self.backend, vulkanMatmul: vulkanMatmul)
+        if vulkanMatmul != .f32 && backend is CPUBackend { note("--vulkan-matmul \(vulkanMatmul.rawValue) has no effect: the CPU backend runs (always f32)") }
         if manyPasses { (backend as? CPUBackend)?.widenWeights() }
         // Falling back because there is no GPU at all is the normal case on a laptop or a CPU node:
         // said with --verbose (and by `lantern devices`). A GPU that is there but failed is news.
@@ -94,6 +104,7 @@ struct PromptOptions: ParsableArguments {
 }
 
 extension BackendKind: ExpressibleByArgument {}
+extension MatmulArithmetic: ExpressibleByArgument {}
 
 /// Writes a line to standard error (progress, notices), keeping standard output for results.
 func note(_ message: String) {

@@ -1,8 +1,24 @@
 import LanternCore
 
+/// How the Vulkan backend's many-row products multiply (`--vulkan-matmul`).
+public enum MatmulArithmetic: String, Sendable, CaseIterable {
+    /// Exact: f32 products and sums, as every other op.
+    case f32
+    /// Opt-in, not exact: x and w rounded to f16 in the shared tiles, f16 multiply-adds within each
+    /// k slice (16 or 8 deep), the slices summed in f32. Needs f16 shader arithmetic. The
+    /// matrix-vector products (decode) stay f32: they are bound by reading the weights.
+    case f16
+}
+
 extension VulkanBackend {
     /// Rows of x at or below which the matrix-vector kernel runs (decode); above, the tiled one.
     static let matvecRows = 8
+
+    /// Products whose grid of 128×128 tiles has at least this many workgroups take the register-
+    /// blocked tiles (matmul.comp's MODE 2: 8×8 outputs per invocation); smaller ones keep the
+    /// 64×64 tiles, whose four times as many workgroups keep more of a large GPU's compute units
+    /// busy (an H100 has 132). Tests lower it to run both on small shapes.
+    static let defaultLargeTileGroups = 128
 
     /// The DTYPE specialisation constant of f32 / f16 / bf16 weights (shaders without quantised variants).
     static func dtypeCode(_ dtype: DType, _ op: String) throws -> UInt32 {
@@ -46,8 +62,14 @@ extension VulkanBackend {
                 try dispatch(.matmul, variant: subgroupVariant(variant), spec: [dtype, 1, 128], buffers: buffers, push: push,
                              groups: Self.grid(part.rows, 1))
             } else {
-                try dispatch(.matmul, variant: variant, spec: [dtype, 0, 256], buffers: buffers, push: push,
-                             groups: ((part.rows + 63) / 64, (n + 63) / 64, 1))
+                let tiled = matmulArithmetic == .f16 ? (variant.map { $0 + "_f16" } ?? "f16") : variant
+                let big = ((part.rows + 127) / 128, (n + 127) / 128)
+                if big.0 * big.1 >= largeTileGroups {
+                    try dispatch(.matmul, variant: tiled, spec: [dtype, 2, 256], buffers: buffers, push: push, groups: (big.0, big.1, 1))
+                } else {
+                    try dispatch(.matmul, variant: tiled, spec: [dtype, 0, 256], buffers: buffers, push: push,
+                                 groups: ((part.rows + 63) / 64, (n + 63) / 64, 1))
+                }
             }
         }
         return out

@@ -85,6 +85,9 @@ final class PipelineCache: @unchecked Sendable {
 
     init(device: Device) { self.device = device }
 
+    /// "shader_variant:spec,…" of every pipeline made so far (tests check which kernel ran).
+    var made: Set<String> { Set(pipelines.keys) }
+
     deinit { for p in pipelines.values { lv_pipeline_destroy(device.ctx, p) } }
 
     /// Caller holds the backend's lock.

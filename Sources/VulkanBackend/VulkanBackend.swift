@@ -21,23 +21,32 @@ public final class VulkanBackend: Backend, DeviceTrafficCounting, @unchecked Sen
     /// Weights larger than this many bytes (or than the device binds) are split by rows across
     /// buffers; tests lower it to exercise the split path on small weights.
     var maxWeightPartBytes = Int.max
+    /// Where the register-blocked tiles start (`defaultLargeTileGroups`); tests lower it.
+    var largeTileGroups = VulkanBackend.defaultLargeTileGroups
 
     /// Opens device `index` (nil: the best usable one; CPU-type devices only when `allowCPU`).
     /// `validation` and `staging` default to the environment variables above; `staging: false`
     /// lets the device decide (host-visible memory on integrated and CPU devices). `subgroups: false`
     /// keeps to the shared-memory reductions even where the device has subgroup arithmetic.
     public init(device index: Int? = nil, allowCPU: Bool = true, validation: Bool? = nil, staging: Bool? = nil,
-                subgroups: Bool = true) throws {
+                subgroups: Bool = true, matmul: MatmulArithmetic = .f32) throws {
         let env = ProcessInfo.processInfo.environment
         let validate = validation ?? (env["LANTERN_VULKAN_VALIDATION"] == "1")
         let direct: Bool? = (staging ?? (env["LANTERN_VULKAN_STAGING"] == "1")) ? false : nil
         device = try Device(index: index, allowCPU: allowCPU, validation: validate, direct: direct)
         pipelines = PipelineCache(device: device)
         useSubgroups = subgroups && device.info.subgroupArithmetic
+        if matmul == .f16 && !device.info.shaderFloat16 {
+            throw LanternError.unsupported("f16 matmul arithmetic: \(device.info.name) has no f16 shader arithmetic (shaderFloat16)")
+        }
+        matmulArithmetic = matmul
     }
 
     /// Whether reductions use the `subgroup` shader variants.
     public let useSubgroups: Bool
+
+    /// How the many-row (tiled) products multiply: f32 (exact, the default) or f16 (opt-in).
+    public let matmulArithmetic: MatmulArithmetic
 
     /// The `_subgroup` form of a shader variant (`base`: a quantised type's, or nil for the plain
     /// shader) where reductions use subgroups. Shaders of 128 invocations keep a shared slot for
@@ -49,7 +58,7 @@ public final class VulkanBackend: Backend, DeviceTrafficCounting, @unchecked Sen
 
     deinit { _ = lv_flush(device.ctx) }
 
-    public var name: String { "vulkan (\(device.info.name))" }
+    public var name: String { "vulkan (\(device.info.name)\(matmulArithmetic == .f16 ? ", f16 matmul" : ""))" }
     public var deviceInfo: DeviceInfo { device.info }
     public var largestTensorBytes: Int { Int(clamping: device.info.maxBufferBytes) }
 

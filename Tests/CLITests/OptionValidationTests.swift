@@ -29,6 +29,7 @@ extension CLITests {
             (train + ["--width", "32", "--k", "4", "--lr", "1e30"], "--lr must be a finite number > 0 and ≤ 10"),
             (train + ["--width", "32", "--k", "64"], "--k must be between 1 and 32, not 64"),
             (["superposition", "--features", max], "--features must be between 1 and 100000"),
+            (["next", "--model", model, "--token-ids", "2", "--vulkan-matmul", "f16"], "--vulkan-matmul f16 applies to the Vulkan backend"),
         ]
         for (arguments, expected) in cases {
             let r = try run(arguments + (arguments[0] == "superposition" ? [] : ["--backend", "cpu"]))
