@@ -82,12 +82,13 @@ struct Bench: ParsableCommand {
         (2304, 9216, "mlp down (9216→2304)"), (256_000, 2304, "unembed (2304→256000)"),
     ]
 
-    /// Every shape on every backend; numpy right after the first backend on each shape.
     /// The backend's column heading: cpu, vulkan or vulkan-f16.
     static func shortName(_ backend: any Backend) -> String {
         let word = backend.name.split(separator: " ").first.map(String.init) ?? backend.name
         return (backend as? VulkanBackend)?.matmulArithmetic == .f16 ? word + "-f16" : word
     }
+
+    /// Every shape on every backend; numpy right after the first backend on each shape.
 
     func matmulBench(_ backends: [any Backend]) throws -> [[String: Any]] {
         var specs: [(n: Int, m: Int, k: Int, what: String)] = []
