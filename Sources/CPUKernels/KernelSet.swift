@@ -164,4 +164,8 @@ public struct KernelSet: CPUKernelSet {
     }
 
     public func computePeakGigaflops() -> Double { ComputePeak.gigaflopsPerSecond() }
+
+    public func klAndGradient(_ z: UnsafeMutablePointer<Float>, logP: UnsafePointer<Float>, count: Int, scale: Float, softcap: Float) -> Double {
+        KLDivergence.klAndGradient(z, logP: logP, count: count, scale: scale, softcap: softcap)
+    }
 }

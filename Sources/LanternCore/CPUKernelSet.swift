@@ -39,6 +39,9 @@ public protocol CPUKernelSet: Sendable {
     /// Widens w [m, k] (stored as `dtype`) into `panels` (room for ⌈m / panelWidth⌉ panels of
     /// [k][panelWidth] floats; rows past m zero).
     func widenPanels(_ dtype: DType, w: UnsafeRawPointer, m: Int, k: Int, into panels: UnsafeMutablePointer<Float>)
+    /// KL(p ‖ softmax(z)) of one row of `count` logits against log p, z overwritten with its
+    /// gradient scale · (q − p) (× 1 − (z / softcap)² when softcap > 0, z then the capped logits).
+    func klAndGradient(_ z: UnsafeMutablePointer<Float>, logP: UnsafePointer<Float>, count: Int, scale: Float, softcap: Float) -> Double
     /// out[n, m] = x[n, k] · wᵀ on weights already widened by `widenPanels`.
     func packedMatmul(panels: UnsafePointer<Float>, m: Int, k: Int, x: UnsafePointer<Float>,
                       out: UnsafeMutablePointer<Float>, n: Int)

@@ -1,3 +1,4 @@
+import CPUKernelChoice
 import Foundation
 import LanternCore
 import Interpretability
@@ -18,31 +19,23 @@ import Interpretability
 public enum TunedLensObjective {
     /// For each row of lens logits `z` [rows, vocab] (after the softcap, when there is one):
     /// returns KL(p ‖ softmax(z)) per row and overwrites `z` with ∂L/∂u = scale · (q − p) (· the
-    /// softcap's derivative). `targetLogP` holds log p for the same rows.
+    /// softcap's derivative). `targetLogP` holds log p for the same rows, or for a block of them
+    /// that `z`'s rows repeat (several translators' rows stacked: row r takes target r mod its rows).
     public static func klAndGradient(_ z: inout [Float], targetLogP: [Float], vocab: Int, scale: Float, softcap: Float?) -> [Double] {
-        precondition(z.count == targetLogP.count && z.count % vocab == 0, "lens logits \(z.count) against targets \(targetLogP.count)")
-        let rows = z.count / vocab
+        precondition(!targetLogP.isEmpty && z.count % targetLogP.count == 0 && targetLogP.count % vocab == 0,
+                     "lens logits \(z.count) against targets \(targetLogP.count)")
+        let rows = z.count / vocab, targetRows = targetLogP.count / vocab
         var kl = [Double](repeating: 0, count: rows)
         targetLogP.withUnsafeBufferPointer { lp in
             z.withUnsafeMutableBufferPointer { zb in
                 kl.withUnsafeMutableBufferPointer { kb in
                     let (lpp, zp, kp) = (SharedBuffer(pointer: UnsafeMutablePointer(mutating: lp.baseAddress!)),
                                          SharedBuffer(pointer: zb.baseAddress!), SharedBuffer(pointer: kb.baseAddress!))
+                    let kernels = KernelChoice.selected
                     Parallel.forRanges(rows) { range in
                         for r in range {
-                            let l = lpp.pointer + r * vocab, row = zp.pointer + r * vocab
-                            let logSum = LensDivergence.maxAndLogSumExp(row, vocab)
-                            var cross: Double = 0
-                            for j in 0..<vocab {
-                                let p = exp(l[j]), q = exp(row[j] - logSum)
-                                if p > 0 { cross += Double(p) * Double(l[j] - (row[j] - logSum)) }
-                                var g = scale * (q - p)
-                                if let softcap {
-                                    let c = row[j] / softcap
-                                    g *= 1 - c * c
-                                }
-                                row[j] = g
-                            }
+                            let l = lpp.pointer + (r % targetRows) * vocab, row = zp.pointer + r * vocab
+                            let cross = kernels.klAndGradient(row, logP: l, count: vocab, scale: scale, softcap: softcap ?? 0)
                             kp.pointer[r] = cross
                         }
                     }

@@ -115,6 +115,39 @@ final class TunedLensGradientTests: XCTestCase {
         }
     }
 
+    /// Translators evaluated stacked (one product with the unembedding for several) give what each
+    /// gives alone, to summation order, whether they fit one group or take several.
+    func testStackedTranslatorsEqualLoneOnes() throws {
+        for name in ["gemma2_tiny", "gpt2_tiny"] {
+            let model = try Transformer(directory: Self.fixtures.appendingPathComponent(name).path, backend: CPUBackend())
+            let c = model.config, d = c.hiddenSize
+            let tokens: [Int32] = [2, 72, 101, 108, 108, 111, 32, 119, 44]
+            let names = LogitLens.residualHooks(layers: c.layerCount)
+            let hooks = Hooks(capture: HookFilter(names))
+            let final = try model.forward(tokens, hooks: hooks, logits: .all)!
+            let logP = LensDivergence.logSoftmaxRows(try model.backend.read(final), vocab: c.vocabSize)
+            var lens = TunedLens(for: model, name: name)
+            var rng = SeededGenerator(seed: 3)
+            for row in lens.weights.indices {
+                lens.weights[row] = (0..<(d * d)).map { _ in Float.random(in: -0.05...0.05, using: &rng) }
+                lens.biases[row] = (0..<d).map { _ in Float.random(in: -0.2...0.2, using: &rng) }
+            }
+            let rows = Array(lens.weights.indices), residuals = names.prefix(rows.count).map { hooks.activation($0)! }
+            let gradient = try TunedLensGradient(model: model)
+            let lone = try rows.map { try gradient.evaluate(lens, row: $0, residual: residuals[$0], targetLogP: logP, scale: 0.1) }
+            for maxLogits in [TunedLensGradient.stackedLogits, 2 * tokens.count * c.vocabSize] {
+                let stacked = try gradient.evaluate(lens, rows: rows, residuals: residuals, targetLogP: logP, scale: 0.1, maxLogits: maxLogits)
+                XCTAssertEqual(stacked.count, rows.count)
+                for (a, b) in zip(stacked, lone) {
+                    XCTAssertEqual(a.kl, b.kl, accuracy: 1e-5 * max(1, abs(b.kl)), "\(name) kl")
+                    let scale = max(b.weight.map(abs).max()!, 1e-12)
+                    XCTAssertLessThan(zip(a.weight, b.weight).map { abs($0 - $1) }.max()! / scale, 1e-5, "\(name) weight")
+                    XCTAssertLessThan(zip(a.bias, b.bias).map { abs($0 - $1) }.max()! / max(b.bias.map(abs).max()!, 1e-12), 1e-5, "\(name) bias")
+                }
+            }
+        }
+    }
+
     /// ∂KL/∂z = q − p, through the softcap: against finite differences of the host KL alone.
     func testKLGradientThroughSoftcap() {
         var rng = SeededGenerator(seed: 5)
