@@ -12,7 +12,7 @@ struct LensTrain: ParsableCommand {
             map that best predicts the last residual, in seconds) or at another lens, and are trained with Adam on the model's own activations \
             over the corpus (contexts of --context tokens, BOS first, BOS positions left out). Each token costs two \
             products with the unembedding per layer, so on a CPU this is slow for large vocabularies: Gemma 3 270M \
-            (vocab 262,144, ≈ 12 GFLOP per token) trains at about 2 tokens per CPU-second (4–5 tokens/s on 2 idle cores). Writes OUT/config.json (the tuned-lens package's \
+            (vocab 262,144, ≈ 12 GFLOP per token) trains at about 4 tokens per CPU-second (8 tokens/s on 2 idle cores). Writes OUT/config.json (the tuned-lens package's \
             fields) and OUT/params.safetensors ({i}.weight [d, d], {i}.bias [d]).
             """
     )
