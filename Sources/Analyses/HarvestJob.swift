@@ -18,7 +18,9 @@ public struct HarvestRequest: JobRequest {
                                        "Tokens per forward pass: contexts run together as rows of one pass, up to this many (0 or 1: each context alone). The rows are the same either way, to summation order.")
     public static let includeBOS = Field("include_bos", .boolean, default: "false",
                                          "Keep the BOS position's activations (left out by default, as Gemma Scope does).")
-    public static let fields = JobModel.fields + [JobFields.corpus, JobFields.byteTokens, hook, tokens, context, shard, batch, passRows, includeBOS, JobFields.out]
+    public static let dtype = Field("dtype", .string(choices: ["f32", "f16"]), default: "f32",
+                                    "How shards store the activations: f32 (exact) or f16 (half the bytes and disk reads, rounded to nearest; what training reads is then the rounded rows).")
+    public static let fields = JobModel.fields + [JobFields.corpus, JobFields.byteTokens, hook, tokens, context, shard, batch, passRows, includeBOS, dtype, JobFields.out]
 
     public var model: JobModel
     public var corpus: CorpusSource
@@ -29,12 +31,13 @@ public struct HarvestRequest: JobRequest {
     public var batch: Int
     public var passRows: Int
     public var includeBOS: Bool
+    public var dtype: String
     public var out: String
     public var frontEnd = JobFrontEnd()
 
     public init(model: JobModel = JobModel(), corpus: CorpusSource = CorpusSource(), hook: String, tokens: Int, context: Int = 128,
                 shard: String = "0/1", batch: Int = 64, passRows: Int = Harvester.Options.defaultBatchRows,
-                includeBOS: Bool = false, out: String) {
+                includeBOS: Bool = false, dtype: String = "f32", out: String) {
         self.model = model
         self.corpus = corpus
         self.hook = hook
@@ -44,6 +47,7 @@ public struct HarvestRequest: JobRequest {
         self.batch = batch
         self.passRows = passRows
         self.includeBOS = includeBOS
+        self.dtype = dtype
         self.out = out
     }
 
@@ -55,7 +59,7 @@ public struct HarvestRequest: JobRequest {
                   context: try json.int(Self.context) ?? 128, shard: try json.string(Self.shard) ?? "0/1",
                   batch: try json.int(Self.batch) ?? 64,
                   passRows: try json.int(Self.passRows) ?? Harvester.Options.defaultBatchRows,
-                  includeBOS: try json.bool(Self.includeBOS) ?? false,
+                  includeBOS: try json.bool(Self.includeBOS) ?? false, dtype: try json.string(Self.dtype) ?? "f32",
                   out: try JobFields.required(try json.string(JobFields.out), JobFields.out))
     }
 
@@ -64,7 +68,20 @@ public struct HarvestRequest: JobRequest {
         try frontEnd.check(context, Self.context)
         try frontEnd.check(batch, Self.batch)
         try frontEnd.check(passRows, Self.passRows)
+        _ = try shardDType()
         _ = try workerAndCount()
+    }
+
+    /// `dtype` as the shards' DType.
+    func shardDType() throws -> DType { try Self.shardDType(dtype, frontEnd) }
+
+    /// A `dtype` field's value as the shards' DType (harvest and transcoder harvest).
+    static func shardDType(_ text: String, _ frontEnd: JobFrontEnd) throws -> DType {
+        switch text {
+        case "f32": return .f32
+        case "f16": return .f16
+        default: throw AnalysisError.invalid("\(frontEnd.name(Self.dtype)) must be f32 or f16, got '\(text)'")
+        }
     }
 
     /// `shard` as (I, N).
@@ -88,6 +105,7 @@ public struct HarvestRequest: JobRequest {
         var options = Harvester.Options(hook: hook, tokens: tokens, context: context, contextsPerShard: batch,
                                         includeBOS: includeBOS, worker: worker, workers: workers)
         options.batchRows = passRows
+        options.dtype = try shardDType()
         let harvester = try Harvester(model: loaded.transformer, modelName: loaded.source,
                                       packer: try source.packer(for: loaded, length: context), options: options)
         let result = try HarvestResult.run(harvester, output: out, subject: "harvest \(hook)", monitor: monitor)

@@ -40,7 +40,7 @@ public struct TranscoderHarvestRequest: JobRequest {
     public static let tokens = Field("tokens", .integer(1...JobFields.maxCount), "Activation rows (tokens) to collect.")
     public static let batch = Field("batch", .integer(1...1_000_000), default: "16", "Contexts per shard file.")
     public static let fields = JobModel.fields + [JobFields.corpus, JobFields.byteTokens, tokens, LayerSelection.field,
-                                                  HarvestRequest.context, batch, JobFields.out]
+                                                  HarvestRequest.context, batch, HarvestRequest.dtype, JobFields.out]
 
     public var model: JobModel
     public var corpus: CorpusSource
@@ -48,17 +48,19 @@ public struct TranscoderHarvestRequest: JobRequest {
     public var layers: LayerSelection
     public var context: Int
     public var batch: Int
+    public var dtype: String
     public var out: String
     public var frontEnd = JobFrontEnd()
 
     public init(model: JobModel = JobModel(), corpus: CorpusSource = CorpusSource(), tokens: Int, layers: LayerSelection = LayerSelection(),
-                context: Int = 128, batch: Int = 16, out: String) {
+                context: Int = 128, batch: Int = 16, dtype: String = "f32", out: String) {
         self.model = model
         self.corpus = corpus
         self.tokens = tokens
         self.layers = layers
         self.context = context
         self.batch = batch
+        self.dtype = dtype
         self.out = out
     }
 
@@ -68,6 +70,7 @@ public struct TranscoderHarvestRequest: JobRequest {
                   tokens: try JobFields.required(try json.int(Self.tokens), Self.tokens),
                   layers: LayerSelection(try json.string(LayerSelection.field) ?? "all"),
                   context: try json.int(HarvestRequest.context) ?? 128, batch: try json.int(Self.batch) ?? 16,
+                  dtype: try json.string(HarvestRequest.dtype) ?? "f32",
                   out: try JobFields.required(try json.string(JobFields.out), JobFields.out))
     }
 
@@ -75,6 +78,7 @@ public struct TranscoderHarvestRequest: JobRequest {
         try frontEnd.check(tokens, Self.tokens)
         try frontEnd.check(context, HarvestRequest.context)
         try frontEnd.check(batch, Self.batch)
+        _ = try HarvestRequest.shardDType(dtype, frontEnd)
     }
 
     public func run(monitor: AnalysisMonitor) throws -> HarvestResult {
@@ -84,9 +88,10 @@ public struct TranscoderHarvestRequest: JobRequest {
         let hooks = chosen.flatMap { [MLPTranscoderHooks.input($0, of: config), MLPTranscoderHooks.output($0)] }
         var source = corpus
         source.notice = frontEnd.notice
+        var options = Harvester.Options(hooks: hooks, tokens: tokens, context: context, contextsPerShard: batch)
+        options.dtype = try HarvestRequest.shardDType(dtype, frontEnd)
         let harvester = try Harvester(
-            model: loaded.transformer, modelName: loaded.source, packer: try source.packer(for: loaded, length: context),
-            options: .init(hooks: hooks, tokens: tokens, context: context, contextsPerShard: batch))
+            model: loaded.transformer, modelName: loaded.source, packer: try source.packer(for: loaded, length: context), options: options)
         var result = try HarvestResult.run(harvester, output: out, subject: "harvest \(chosen.count) layers", monitor: monitor)
         result.layers = chosen
         frontEnd.notice(String(format: "%d rows of %d hooks (%d layers, width %d) in %@; %d new in %.1fs",

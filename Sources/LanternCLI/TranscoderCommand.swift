@@ -39,12 +39,15 @@ struct TranscoderHarvest: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp(TranscoderHarvestRequest.batch))
     var batch = 16
 
+    @Option(name: .long, help: ArgumentHelp(HarvestRequest.dtype))
+    var dtype = "f32"
+
     @Option(name: .long, help: ArgumentHelp(JobFields.out))
     var out: String
 
     var request: TranscoderHarvestRequest {
         TranscoderHarvestRequest(model: model.job, corpus: corpus.source, tokens: tokens, layers: LayerSelection(layers),
-                                 context: context, batch: batch, out: out)
+                                 context: context, batch: batch, dtype: dtype, out: out)
     }
 
     func validate() throws { try JobOutput.validate(request) }

@@ -57,7 +57,8 @@ public final class HarvestedActivations: ActivationSource, @unchecked Sendable {
     /// Tokens per context the harvest used, and the model it ran.
     public let context: Int
     public let modelName: String
-    private let shards: [(file: SafetensorsFile, firstRow: Int, rows: Int, values: UnsafePointer<Float>)]
+    /// Each shard's rows as stored: f32, or f16 widened as they are read.
+    private let shards: [(file: SafetensorsFile, firstRow: Int, rows: Int, values: UnsafeRawPointer, dtype: DType)]
 
     /// The rows of `hook` (needed when the harvest read several hooks; nil: its only one).
     public init(directory: String, hook wanted: String? = nil) throws {
@@ -73,7 +74,7 @@ public final class HarvestedActivations: ActivationSource, @unchecked Sendable {
             throw LanternError.invalidArgument("\(directory) holds \(hooks.joined(separator: ", ")), not \(hook)")
         }
         let tensorName = Harvester.tensorName(hook: hook, hooks: hooks)
-        var shards: [(SafetensorsFile, Int, Int, UnsafePointer<Float>)] = []
+        var shards: [(SafetensorsFile, Int, Int, UnsafeRawPointer, DType)] = []
         var total = 0
         for (folder, manifest) in manifests {
             guard manifest.allHooks == hooks, manifest.width == first.1.width else {
@@ -88,10 +89,11 @@ public final class HarvestedActivations: ActivationSource, @unchecked Sendable {
                 let path = (folder as NSString).appendingPathComponent(shard.file)
                 let file = try SafetensorsFile(path: path)
                 let host = try file.tensor(tensorName)
-                guard host.dtype == .f32, host.shape == [shard.rows, manifest.width] else {
-                    throw LanternError.badFile(path: path, field: tensorName, problem: "\(host.dtype) \(host.shape), expected f32 [\(shard.rows), \(manifest.width)]")
+                let stored = manifest.storedDType
+                guard host.dtype == stored, host.shape == [shard.rows, manifest.width] else {
+                    throw LanternError.badFile(path: path, field: tensorName, problem: "\(host.dtype) \(host.shape), expected \(stored) [\(shard.rows), \(manifest.width)] (manifest.json)")
                 }
-                shards.append((file, total, shard.rows, host.bytes.bindMemory(to: Float.self).baseAddress!))
+                shards.append((file, total, shard.rows, host.bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 64)!, stored))
                 total += shard.rows
             }
         }
@@ -112,9 +114,14 @@ public final class HarvestedActivations: ActivationSource, @unchecked Sendable {
                 let mid = (lo + hi + 1) / 2
                 if shards[mid].firstRow <= i { lo = mid } else { hi = mid - 1 }
             }
-            let shard = shards[lo]
-            let source = shard.values + (i - shard.firstRow) * width
-            for j in 0..<width { out[n * width + j] = source[j] }
+            let shard = shards[lo], row = i - shard.firstRow
+            if shard.dtype == .f16 {
+                let source = (shard.values + row * width * 2).assumingMemoryBound(to: UInt16.self)
+                for j in 0..<width { out[n * width + j] = Float(Float16(bitPattern: source[j])) }
+            } else {
+                let source = (shard.values + row * width * 4).assumingMemoryBound(to: Float.self)
+                for j in 0..<width { out[n * width + j] = source[j] }
+            }
         }
         return out
     }

@@ -30,14 +30,19 @@ public struct HarvestManifest: Codable, Sendable, Equatable {
     /// Every hook a multi-hook harvest read (each shard holds one tensor per hook, named after
     /// it); nil when it read only `hook` (the tensor is then `activations`).
     public var hooks: [String]?
+    /// How the shards store activations: "f16" (`harvest --dtype f16`: half the bytes, rounded to
+    /// nearest) or nil for f32, as every harvest before the choice existed.
+    public var dtype: String?
 
     public var allHooks: [String] { hooks ?? [hook] }
+    /// The shards' activation dtype.
+    public var storedDType: DType { dtype == "f16" ? .f16 : .f32 }
 
     public var rows: Int { shards.reduce(0) { $0 + $1.rows } }
     public var contextsDone: Int { shards.reduce(0) { $0 + $1.contexts } }
 
     enum CodingKeys: String, CodingKey {
-        case model, hook, width, context, includeBOS = "include_bos", tokens, worker, workers, corpus, shards, complete, hooks
+        case model, hook, width, context, includeBOS = "include_bos", tokens, worker, workers, corpus, shards, complete, hooks, dtype
     }
 
     /// The folder a worker writes into: the output itself, or `part-I-of-N` inside it.
@@ -54,6 +59,7 @@ public struct HarvestManifest: Codable, Sendable, Equatable {
         .init("worker", .integer(0...(1 << 20)), .required()), .init("workers", .integer(1...(1 << 20)), .required()),
         .init("corpus", .strings, .required()), .init("shards", .objects, .defaultValue(.array([]))),
         .init("complete", .boolean, .defaultValue(.bool(false))), .init("hooks", .strings),
+        .init("dtype", .choice(["f32", "f16"], expected: "f32 or f16")),
     ])
     static let shardSchema = ConfigSchema([
         .init("file", .string, .required()), .init("rows", .integer(0...(1 << 40)), .required()),
@@ -89,7 +95,8 @@ public struct HarvestManifest: Codable, Sendable, Equatable {
                                context: try v.required("context", v.int), includeBOS: try v.required("include_bos", v.bool),
                                tokens: try v.required("tokens", v.int), worker: worker, workers: workers,
                                corpus: try v.required("corpus", v.strings), shards: shards,
-                               complete: try v.bool("complete") ?? false, hooks: hooks)
+                               complete: try v.bool("complete") ?? false, hooks: hooks,
+                               dtype: try v.string("dtype").flatMap { $0 == "f32" ? nil : $0 })
     }
 
     /// Writes manifest.json through a temporary file and a rename, so a reader (or a crash) sees

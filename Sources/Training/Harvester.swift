@@ -3,8 +3,8 @@ import Formats
 import LanternCore
 import Models
 
-/// Runs a model over a corpus and writes one hook's activations to float32 safetensors shards
-/// (`activations` [rows, d] and the `tokens` [rows] they were read at, ids as f32), with a
+/// Runs a model over a corpus and writes one hook's activations to safetensors shards
+/// (`activations` [rows, d], f32 or, by choice, f16, and the `tokens` [rows] they were read at), with a
 /// manifest that makes the harvest resumable and splittable over machines. Several hooks can be
 /// read in the same forward pass (transcoders train on every layer's MLP input and output): each
 /// shard then holds one tensor per hook, named after it.
@@ -35,6 +35,9 @@ public struct Harvester {
         public var batchRows: Int = Self.defaultBatchRows
         /// Enough rows for the weight products to run at full speed on a CPU (see docs/performance.md).
         public static let defaultBatchRows = 512
+        /// How shards store activations: f32 (exact) or f16 (half the bytes, rounded to nearest:
+        /// a large harvest that fits the page cache trains at the CPU's speed, not the disk's).
+        public var dtype: DType = .f32
 
         public init(hook: String, tokens: Int, context: Int = 128, contextsPerShard: Int = 64, includeBOS: Bool = false,
                     worker: Int = 0, workers: Int = 1) {
@@ -93,6 +96,9 @@ public struct Harvester {
         guard options.tokens > 0, options.contextsPerShard > 0 else {
             throw LanternError.invalidArgument("tokens and contexts per shard must be positive")
         }
+        guard options.dtype == .f32 || options.dtype == .f16 else {
+            throw LanternError.invalidArgument("shards store f32 or f16 activations, not \(options.dtype)")
+        }
         self.model = model
         self.modelName = modelName
         self.packer = packer
@@ -142,10 +148,14 @@ public struct Harvester {
         let layer = Self.lastLayerNeeded(for: o.hooks)
         var manifest = try HarvestManifest.load(folder: folder) ?? HarvestManifest(
             model: modelName, hook: o.hook, width: 0, context: o.context, includeBOS: o.includeBOS, tokens: o.tokens,
-            worker: o.worker, workers: o.workers, corpus: packer.corpus.files, hooks: o.hooks.count > 1 ? o.hooks : nil)
+            worker: o.worker, workers: o.workers, corpus: packer.corpus.files, hooks: o.hooks.count > 1 ? o.hooks : nil,
+            dtype: o.dtype == .f32 ? nil : o.dtype.rawValue)
         guard manifest.allHooks == o.hooks, manifest.context == o.context, manifest.includeBOS == o.includeBOS,
               manifest.tokens == o.tokens, manifest.workers == o.workers, manifest.corpus == packer.corpus.files else {
             throw LanternError.invalidArgument("\(folder) holds a harvest with other settings (hook, context, tokens, shards or corpus): use another --out")
+        }
+        guard manifest.storedDType == o.dtype else {
+            throw LanternError.invalidArgument("\(folder) holds a harvest stored as \(manifest.storedDType), not \(o.dtype): use the same --dtype, or another --out")
         }
         let target = o.workerRows
         try progress(manifest.rows, target)
@@ -161,7 +171,7 @@ public struct Harvester {
             let path = (folder as NSString).appendingPathComponent(name)
             let tensors = o.hooks.indices.map {
                 SafetensorsWriter.Entry(name: Self.tensorName(hook: o.hooks[$0], hooks: o.hooks),
-                                        shape: [tokens.count, manifest.width], values: rows[$0])
+                                        shape: [tokens.count, manifest.width], values: rows[$0], dtype: o.dtype)
             }
             try SafetensorsWriter.write(
                 tensors + [.init(name: "tokens", shape: [tokens.count], integers: tokens)],
