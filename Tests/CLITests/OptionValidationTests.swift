@@ -30,6 +30,8 @@ extension CLITests {
             (train + ["--width", "32", "--k", "64"], "--k must be between 1 and 32, not 64"),
             (["superposition", "--features", max], "--features must be between 1 and 100000"),
             (["next", "--model", model, "--token-ids", "2", "--vulkan-matmul", "f16"], "--vulkan-matmul f16 applies to the Vulkan backend"),
+            (["harvest", "--model", model, "--hook", "blocks.1.hook_resid_post", "--tokens", "10", "--dtype", "bf16", "--out", "/tmp/x"],
+             "--dtype must be f32 or f16, got 'bf16'"),
         ]
         for (arguments, expected) in cases {
             let r = try run(arguments + (arguments[0] == "superposition" ? [] : ["--backend", "cpu"]))
