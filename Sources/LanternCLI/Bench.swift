@@ -89,7 +89,6 @@ struct Bench: ParsableCommand {
     }
 
     /// Every shape on every backend; numpy right after the first backend on each shape.
-
     func matmulBench(_ backends: [any Backend]) throws -> [[String: Any]] {
         var specs: [(n: Int, m: Int, k: Int, what: String)] = []
         for s in Self.shapes where shapes.isEmpty || shapes.contains(where: { s.what.contains($0) }) {

@@ -204,9 +204,6 @@ public struct TunedLensGradient {
     /// The most logits (rows × vocab) one stacked evaluation holds on the host: 128M floats,
     /// 512 MB (eighteen Gemma 3 translators of 63 rows go in three groups of six, 396 MB each).
     public static let stackedLogits = 1 << 27
-    /// The host copy of the last group's logits, reused by the next group of the same size.
-    private final class Scratch { var values: [Float] = [] }
-    private let scratch = Scratch()
 
     public init(model: Transformer) throws {
         self.model = model
@@ -231,7 +228,7 @@ public struct TunedLensGradient {
         guard let n = residuals.first?.rowCount else { return [] }
         precondition(residuals.allSatisfy { $0.rowCount == n }, "every translator's residual has the same rows")
         // Equal groups (18 Gemma 3 translators of 63 rows: three of six), so that every group's
-        // logits fit the same scratch and the same pooled buffers, and no page is faulted in twice.
+        // logits reuse the backend's pooled buffers of the group before.
         let most = max(1, maxLogits / max(1, n * model.config.vocabSize))
         let groups = (rows.count + most - 1) / most
         let group = (rows.count + groups - 1) / groups
@@ -250,15 +247,9 @@ public struct TunedLensGradient {
         let n = residuals[0].rowCount, d = c.hiddenSize, vocab = c.vocabSize, total = n * rows.count
         let translated = try zip(rows, residuals).map { try lens.translate($1, row: $0, backend: b) }
         let t = translated.count == 1 ? translated[0] : try b.stackRows(translated, width: d)
-        // The logits are copied into a scratch array kept between calls, not read into a new one:
-        // a fresh array of hundreds of MB is faulted in page by page on every call.
-        let logits = try model.unembed(try model.finalNormed(t))
-        if scratch.values.count != total * vocab { scratch.values = [Float](repeating: 0, count: total * vocab) }
-        try b.withValues(logits) { source in
-            scratch.values.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: source.baseAddress!, count: source.count) }
-        }
-        let kl = TunedLensObjective.klAndGradient(&scratch.values, targetLogP: targetLogP, vocab: vocab, scale: scale, softcap: c.finalSoftcap)
-        let gradNormed = try b.read(try b.matmul(try b.tensor(scratch.values, shape: [total, vocab]), unembeddingT))
+        var z = try b.read(try model.unembed(try model.finalNormed(t)))
+        let kl = TunedLensObjective.klAndGradient(&z, targetLogP: targetLogP, vocab: vocab, scale: scale, softcap: c.finalSoftcap)
+        let gradNormed = try b.read(try b.matmul(try b.tensor(z, shape: [total, vocab]), unembeddingT))
         let backward = c.layerNorm ? TunedLensObjective.layerNormBackward : TunedLensObjective.rmsNormBackward
         let gradT = backward(try b.read(t), gradNormed, gain, c.rmsEps)
         return try residuals.indices.map { i in
