@@ -30,17 +30,26 @@ public struct NextRequest: AnalysisRequest {
         let model = context.model
         let ids = try context.tokens(prompt)
         guard let out = try model.transformer.forward(ids, logits: .last) else { throw LanternError.backend("the forward pass returned no logits") }
-        return try result(ids: ids, logits: try model.backend.read(out), model: model)
+        return try result(ids: ids, logits: out, model: model)
     }
 
-    /// The answer from the prompt's last logits (run alone, or as one row of a batched pass).
-    public func result(ids: [Int32], logits: [Float], model: LanternModel) throws -> NextResult {
-        try model.transformer.requireFinite(logits: logits, tokens: ids)
-        let probs = LogitLens.softmax(logits)
-        // The stable sort's first k (ties to the lower id), without sorting the whole vocabulary.
-        let order = Ranking.largest(min(top, probs.count), of: probs)
-        return NextResult(ids: ids.map(Int.init), top: order.map {
-            NextResult.Candidate(id: $0, token: model.display(Int32($0)), prob: Double(probs[$0]), logit: Double(logits[$0]))
+    /// The answer from the prompt's last logits [1, vocab] (run alone, or as one row of a batched
+    /// pass), summarised where they lie: the softmax normaliser and the top tokens come back, not
+    /// the vocabulary's logits. Probabilities as `LogitLens.softmax` gives them (to its summation
+    /// order); ties in the order go to the lower id.
+    public func result(ids: [Int32], logits: Tensor, model: LanternModel) throws -> NextResult {
+        let vocab = logits.width
+        guard let summary = try model.backend.logitSummaries(logits, topK: min(top, vocab), tokens: []).first else {
+            throw LanternError.backend("the forward pass returned no logits")
+        }
+        let s = summary.statistics
+        // A NaN or +∞ logit leaves the normaliser non-finite: name where it started.
+        guard s.max.isFinite, s.sumExp.isFinite, s.sumExp > 0 else {
+            try model.transformer.requireFinite(logits: try model.backend.read(logits), tokens: ids)
+            throw LanternError.invalidArgument("non-finite logits (NaN or ±∞): the model's weights or config produce them")
+        }
+        return NextResult(ids: ids.map(Int.init), top: summary.top.map {
+            NextResult.Candidate(id: Int($0.token), token: model.display($0.token), prob: Double(s.probability($0.logit)), logit: Double($0.logit))
         })
     }
 }

@@ -57,7 +57,11 @@ struct Serve: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try model.load()
+        // A server runs many passes over the same weights (merged `next` groups, scans, graphs,
+        // lenses, sweeps): each weight is widened to f32 after its first many-row product, as the
+        // scan and sweep commands do. Decoding and short prompts (under 8 rows) still read the
+        // stored bytes.
+        let loaded = try model.load(manyPasses: true)
         let saes = try sae.map { path -> SAE in
             let loadedSAE = try SAE.load(path: path, backend: loaded.backend)
             try loadedSAE.check(against: loaded.config)

@@ -89,7 +89,7 @@ final class NextBatcher: @unchecked Sendable {
             for (item, out) in zip(part, outs) {
                 item.reply.resume(with: Result {
                     guard let out else { throw LanternError.backend("the forward pass returned no logits") }
-                    return try AnalysisJSON.encode(try item.request.result(ids: item.ids, logits: try model.backend.read(out), model: model))
+                    return try AnalysisJSON.encode(try item.request.result(ids: item.ids, logits: out, model: model))
                 })
             }
         } catch {
