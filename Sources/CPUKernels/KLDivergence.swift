@@ -17,29 +17,11 @@ enum KLDivergence {
 
     /// log Σ exp z over `count` entries as (max z, log Σ exp(z − max)): log q is then
     /// (z − max) − the second, whose first difference is exact near the max, where a rounded
-    /// max + log Σ would shift every q by up to half an ulp of the max.
+    /// max + log Σ would shift every q by up to half an ulp of the max. The normaliser is
+    /// `LogitStatistics.summary`'s (inlined here, so built for this kernel set's vector units).
     static func logSumExp(_ z: UnsafePointer<Float>, _ count: Int) -> (top: Float, rest: Float) {
-        let whole = count - count % 8
-        var top8 = SIMD8<Float>(repeating: -.infinity)
-        for i in stride(from: 0, to: whole, by: 8) {
-            let v = load8(z, i)
-            top8.replace(with: v, where: v .> top8)
-        }
-        var top = top8.max()
-        for i in whole..<count { top = max(top, z[i]) }
-        let t8 = SIMD8<Float>(repeating: top)
-        var sum: Double = 0, i = 0
-        while i < whole {
-            let end = min(whole, i + fold)
-            var s8 = SIMD8<Float>()
-            while i < end {
-                s8 += LogitStatistics.exp8(load8(z, i) - t8)
-                i += 8
-            }
-            sum += Double(s8.sum())
-        }
-        for j in whole..<count { sum += Double(exp(z[j] - top)) }
-        return (top, Float(log(sum)))
+        let s = LogitStatistics.summary(UnsafeBufferPointer(start: z, count: count))
+        return (s.max, Float(log(s.sumExp)))
     }
 
     /// Returns KL(p ‖ softmax(z)) = Σ p (log p − log q) and overwrites z with scale · (q − p),

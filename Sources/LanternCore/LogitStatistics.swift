@@ -29,9 +29,11 @@ public enum LogitStatistics {
         public func probability(_ logit: Float) -> Float { Float(Double(Foundation.exp(logit - max)) / sumExp) }
     }
 
-    static let run = 1024
+    @usableFromInline static let run = 1024
 
-    /// The summary of one row (at least one entry).
+    /// The summary of one row (at least one entry). Inlinable, as `exp8` is: a wide kernel build
+    /// that calls it (the KL divergence's normaliser) compiles it for its own vector units.
+    @inlinable
     public static func summary(_ row: UnsafeBufferPointer<Float>) -> Summary {
         let top = maximum(row)
         var sum = 0.0, weighted = 0.0
@@ -47,7 +49,7 @@ public enum LogitStatistics {
     }
 
     /// Σ exp(l − top) and Σ exp(l − top)·(l − top) over `count` entries, in f32 lanes.
-    @inline(__always)
+    @inlinable @inline(__always)
     static func partial(_ p: UnsafePointer<Float>, _ count: Int, _ top: Float) -> (Double, Double) {
         var s = SIMD8<Float>(), w = SIMD8<Float>()
         let t = SIMD8<Float>(repeating: top)
@@ -71,6 +73,7 @@ public enum LogitStatistics {
     }
 
     /// The largest entry (the first row entry when all are equal).
+    @inlinable
     public static func maximum(_ row: UnsafeBufferPointer<Float>) -> Float {
         let p = UnsafeRawPointer(row.baseAddress!)
         var m = SIMD8<Float>(repeating: -.infinity)
