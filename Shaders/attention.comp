@@ -7,7 +7,12 @@
 // With wantPattern, a second pass writes the probabilities [heads, n, keyCount] (zeros where masked).
 // The softmax's max and sum reduce with subgroupMax/subgroupAdd and one shared slot per subgroup in
 // the `subgroup` variant (devices with subgroup arithmetic), else with shared-memory trees.
+// The `packed` variants run sequences packed as rows (a batched pass): binding 4 then holds each
+// row's sequence start, a query at row i sits at position i − start and sees only the keys of its
+// own rows (start + j); keyCount is the rows in all, and there is no pattern.
 // variant: subgroup -DSUBGROUP=1
+// variant: packed -DPACKED=1
+// variant: packed_subgroup -DPACKED=1 -DSUBGROUP=1
 #ifdef SUBGROUP
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #endif
@@ -17,7 +22,11 @@ layout(std430, set = 0, binding = 0) readonly buffer QBuf { float Q[]; };
 layout(std430, set = 0, binding = 1) readonly buffer KBuf { float K[]; };
 layout(std430, set = 0, binding = 2) readonly buffer VBuf { float V[]; };
 layout(std430, set = 0, binding = 3) writeonly buffer OBuf { float O[]; };
+#ifdef PACKED
+layout(std430, set = 0, binding = 4) readonly buffer SBuf { uint ROWSTART[]; };
+#else
 layout(std430, set = 0, binding = 4) writeonly buffer PBuf { float P[]; };
+#endif
 layout(push_constant) uniform Push {
     uint n, keyCount, queryStart, heads, kvHeads, headDim, window, wantPattern;
     uint qOff, kOff, vOff, oOff, pOff;
@@ -94,7 +103,13 @@ void main() {
     uint tid = gl_LocalInvocationID.x, size = gl_WorkGroupSize.x;
     uint D = p.headDim;
     uint kvh = h / (p.heads / p.kvHeads);
+#ifdef PACKED
+    uint first = ROWSTART[i];  // the row of this sequence's position 0
+    uint pos = i - first;
+#else
+    uint first = 0u;
     uint pos = p.queryStart + i;
+#endif
     uint qb = p.qOff + i * p.heads * D + h * D;
     for (uint d = tid; d < D; d += size) q[d] = Q[qb + d];
     barrier();
@@ -107,7 +122,7 @@ void main() {
 
     for (uint base = lo; base <= hi; base += size) {
         uint j = base + tid;
-        float s = j <= hi ? score(j, kvh) : NEG_INF;
+        float s = j <= hi ? score(first + j, kvh) : NEG_INF;
         float mNew = max(m, reduceMax(s));
         float e = j <= hi ? exp(s - mNew) : 0.0;
         probs[tid] = e;
@@ -120,7 +135,7 @@ void main() {
             if (d >= D) break;
             float a = acc[t] * alpha;
             for (uint jj = 0; jj < count; jj++)
-                a += probs[jj] * V[p.vOff + (base + jj) * p.kvHeads * D + kvh * D + d];
+                a += probs[jj] * V[p.vOff + (first + base + jj) * p.kvHeads * D + kvh * D + d];
             acc[t] = a;
         }
         m = mNew;
@@ -132,9 +147,11 @@ void main() {
         if (d >= D) break;
         O[ob + d] = acc[t] / l;
     }
+#ifndef PACKED
     if (p.wantPattern != 0u) {
         uint pb = p.pOff + (h * p.n + i) * p.keyCount;
         for (uint j = tid; j < p.keyCount; j += size)
             P[pb + j] = (j >= lo && j <= hi) ? exp(score(j, kvh) - m) / l : 0.0;
     }
+#endif
 }

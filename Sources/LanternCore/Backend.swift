@@ -122,6 +122,13 @@ public protocol Backend: AnyObject, Sendable {
     /// probabilities [H, n, keyCount].
     func attention(q: Tensor, k: Tensor, v: Tensor, queryStart: Int, keyCount: Int,
                    params: AttentionParams, wantPattern: Bool) throws -> (out: Tensor, pattern: Tensor?)
+    /// RoPE of sequences packed as rows (`segments`: in order from row 0, covering every row): a
+    /// row of segment s sits at position row − s.lowerBound. Default: `rope` per segment.
+    func rope(_ x: Tensor, heads: Int, headDim: Int, segments: [Range<Int>], params: RopeParams) throws -> Tensor
+    /// Causal attention of sequences packed as rows: each segment's queries see only its own rows
+    /// of k and v, at positions from 0 — one op for a batch instead of one per sequence.
+    /// Default: `attention` per segment (PackedSequences.swift).
+    func attention(q: Tensor, k: Tensor, v: Tensor, segments: [Range<Int>], params: AttentionParams) throws -> Tensor
     /// gelu_tanh(gate) · up.
     func gegluTanh(gate: Tensor, up: Tensor) throws -> Tensor
     /// silu(gate) · up.

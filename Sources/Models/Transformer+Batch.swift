@@ -47,19 +47,24 @@ extension Transformer {
             let names = self.names[l]
             x = try pass.visit(names.residPre, x, l)
 
-            // Attention: the products over every row, RoPE and attention per sequence.
+            // Attention: the products over every row; RoPE and attention over the packed rows, each
+            // sequence at positions from 0 seeing only its own keys (per sequence where a hook asks
+            // for its scores or pattern).
             let h = try w.ln1.map { try pass.norm(x, $0, scale: names.ln1Scale, normalized: names.ln1, l) } ?? x
             let qkv = try attentionInputs(h, layer: l) { try pass.visit($0, $1, l) }
             var q = qkv.q, k = qkv.k
             if c.rotary {
                 let rope = c.rope(layer: l)
-                q = try pass.visit(names.rotQ, try pass.perSequence(q) { try b.rope($1, heads: c.heads, headDim: c.headDim, start: 0, params: rope) }, l)
-                k = try pass.visit(names.rotK, try pass.perSequence(k) { try b.rope($1, heads: c.kvHeads, headDim: c.headDim, start: 0, params: rope) }, l)
+                q = try pass.visit(names.rotQ, try b.rope(q, heads: c.heads, headDim: c.headDim, segments: segments, params: rope), l)
+                k = try pass.visit(names.rotK, try b.rope(k, heads: c.kvHeads, headDim: c.headDim, segments: segments, params: rope), l)
             }
-            let zRaw = try pass.perSequence(q) { i, qi in
-                try attentionValues(q: qi, keys: try k.rows(segments[i]), values: try qkv.v.rows(segments[i]), start: 0, layer: l,
-                                    hooks: each[i])
-            }
+            let wantsPattern = each.contains { $0?.hooks.wants(names.scores) == true || $0?.hooks.wants(names.pattern) == true }
+            let zRaw = wantsPattern
+                ? try pass.perSequence(q) { i, qi in
+                    try attentionValues(q: qi, keys: try k.rows(segments[i]), values: try qkv.v.rows(segments[i]), start: 0, layer: l,
+                                        hooks: each[i])
+                }
+                : try b.attention(q: q, k: k, v: qkv.v, segments: segments, params: c.attentionParams(layer: l))
             let z = try pass.visit(names.z, zRaw, l)
             var attnOut = try b.matmul(z, w.o)
             attnOut = try pass.replacingRows(of: attnOut, wanting: names.result) { i, zi in

@@ -16,7 +16,7 @@ enum Shader: String, CaseIterable, Sendable {
         switch self {
         case .attention, .saeEncode, .elementwiseBackward: 5
         case .attentionBackward: 8
-        case .rmsnormBackward, .layernormBackward, .layernorm: 4
+        case .rmsnormBackward, .layernormBackward, .layernorm, .rope: 4
         case .scale, .gelu, .positiveEntries: 2
         case .saeTopK: 1
         default: 3

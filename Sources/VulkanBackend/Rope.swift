@@ -45,11 +45,46 @@ extension VulkanBackend {
         let out = try f32Tensor(x.shape)
         if x.count == 0 { return out }
         let table = try ropeTable(params, positions: start + x.rowCount)
+        let outStorage = try out.vulkanStorage(device)
         try dispatch(.rope, spec: [256, inverse ? 1 : 0],
-                     buffers: [try x.vulkanStorage(device), table, try out.vulkanStorage(device)],
+                     buffers: [try x.vulkanStorage(device), table, outStorage, outStorage],
                      push: [UInt32(x.count), UInt32(headDim), UInt32(params.rotaryDim), params.pairing == .interleaved ? 1 : 0,
                             UInt32(start), try x.elementOffset, 0, UInt32(x.width)],
                      groups: Self.grid(x.count, 256))
         return out
+    }
+
+    /// Sequences packed as rows: one dispatch, each row's position (row − its sequence's first
+    /// row) uploaded beside it.
+    public func rope(_ x: Tensor, heads: Int, headDim: Int, segments: [Range<Int>], params: RopeParams) throws -> Tensor {
+        guard x.width == heads * headDim, params.rotaryDim <= headDim, params.rotaryDim % 2 == 0 else {
+            throw LanternError.shapeMismatch(op: "rope", detail: "x \(x.shape) as \(heads) heads × \(headDim), rotary dim \(params.rotaryDim)")
+        }
+        try PackedSequences.check(segments, rows: x.rowCount, op: "rope")
+        try requireF32("rope", x)
+        let out = try f32Tensor(x.shape)
+        if x.count == 0 { return out }
+        let table = try ropeTable(params, positions: segments.map(\.count).max() ?? 0)
+        let positions = try rowIndexBuffer(PackedSequences.positions(segments))
+        try dispatch(.rope, variant: "packed", spec: [256, 0],
+                     buffers: [try x.vulkanStorage(device), table, try out.vulkanStorage(device), positions],
+                     push: [UInt32(x.count), UInt32(headDim), UInt32(params.rotaryDim), params.pairing == .interleaved ? 1 : 0,
+                            0, try x.elementOffset, 0, UInt32(x.width)],
+                     groups: Self.grid(x.count, 256))
+        return out
+    }
+
+    /// A buffer of one uint per row (positions, sequence starts) for the packed-sequence ops. A
+    /// batched pass asks for the same two at every layer: they are uploaded once and kept until
+    /// another batch's replace them.
+    func rowIndexBuffer(_ values: [Int32]) throws -> VulkanStorage {
+        if let kept = lock.locked({ rowIndexBuffers[values] }) { return kept }
+        let storage = try newStorage(bytes: max(4, values.count * 4))
+        try values.map { UInt32($0) }.withUnsafeBytes { try upload(storage, $0) }
+        lock.locked {
+            if rowIndexBuffers.count >= 2 { rowIndexBuffers.removeAll() }
+            rowIndexBuffers[values] = storage
+        }
+        return storage
     }
 }

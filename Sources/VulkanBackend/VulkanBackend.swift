@@ -18,6 +18,8 @@ public final class VulkanBackend: Backend, DeviceTrafficCounting, @unchecked Sen
     var inFlight: [VulkanStorage] = []
     var weightCache: [WeightKey: WeightEntry] = [:]
     var ropeTables: [RopeKey: (storage: VulkanStorage, positions: Int)] = [:]
+    /// The last packed batch's per-row index buffers (see `rowIndexBuffer`), by their values.
+    var rowIndexBuffers: [[Int32]: VulkanStorage] = [:]
     /// Weights larger than this many bytes (or than the device binds) are split by rows across
     /// buffers; tests lower it to exercise the split path on small weights.
     var maxWeightPartBytes = Int.max

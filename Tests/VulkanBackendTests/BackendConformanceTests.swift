@@ -240,6 +240,42 @@ final class BackendConformanceTests: XCTestCase {
             }
         }
 
+        // The packed-sequence forms (a batched pass): each segment against the reference run on its
+        // rows alone from position 0; segment lengths across the CPU's blocked-attention split.
+        let packs: [(lengths: [Int], heads: Int, kv: Int, dim: Int, window: Int?, softcap: Float?, rope: RopeParams)] = [
+            ([7], 4, 2, 16, nil, nil, RopeParams(theta: 10_000, rotaryDim: 16)),
+            ([7, 1, 3, 5], 4, 1, 16, 3, 5, RopeParams(theta: 10_000, pairing: .interleaved, rotaryDim: 16)),
+            ([1, 20, 2, 17, 9], 2, 2, 34, nil, 2, RopeParams(theta: 1_000_000, rotaryDim: 12)),
+            ([40, 3, 70], 6, 3, 24, 65, nil, RopeParams(theta: 10_000, positionScale: 8, rotaryDim: 24)),
+        ]
+        for c in packs {
+            var segments: [Range<Int>] = []
+            for length in c.lengths { segments.append((segments.last?.upperBound ?? 0)..<((segments.last?.upperBound ?? 0) + length)) }
+            let rows = segments.last!.upperBound, (qw, kw) = (c.heads * c.dim, c.kv * c.dim)
+            let p = AttentionParams(heads: c.heads, kvHeads: c.kv, headDim: c.dim, scale: 1 / Float(c.dim).squareRoot(),
+                                    softcap: c.softcap, window: c.window)
+            let shape = "segments \(c.lengths), \(c.heads)/\(c.kv) heads × \(c.dim), window \(c.window.map(String.init) ?? "-"), softcap \(c.softcap.map { "\($0)" } ?? "-")"
+            add("rope (packed)", "f32", shape + ", \(c.rope.pairing) rotary \(c.rope.rotaryDim)", tolerance: transcendental) { seed in
+                let x = values(rows * qw, seed: seed)
+                return ({ out(segments.flatMap { s in
+                    Reference.rope(Array(x[(s.lowerBound * qw)..<(s.upperBound * qw)]), heads: c.heads, headDim: c.dim, start: 0, params: c.rope)
+                }) }, { b in
+                    out(try b.read(try b.rope(try b.tensor(x, shape: [rows, qw]), heads: c.heads, headDim: c.dim, segments: segments, params: c.rope)))
+                })
+            }
+            add("attention (packed)", "f32", shape, tolerance: transcendental) { seed in
+                let q = values(rows * qw, seed: seed, scale: 2)
+                let k = values(rows * kw, seed: seed + 1_000_000, scale: 2), v = values(rows * kw, seed: seed + 2_000_000)
+                return ({ out(segments.flatMap { s in
+                    Reference.attention(q: Array(q[(s.lowerBound * qw)..<(s.upperBound * qw)]), k: Array(k[(s.lowerBound * kw)..<(s.upperBound * kw)]),
+                                        v: Array(v[(s.lowerBound * kw)..<(s.upperBound * kw)]), n: s.count, queryStart: 0, keyCount: s.count, params: p).out
+                }) }, { b in
+                    out(try b.read(try b.attention(q: try b.tensor(q, shape: [rows, qw]), k: try b.tensor(k, shape: [rows, kw]),
+                                                   v: try b.tensor(v, shape: [rows, kw]), segments: segments, params: p)))
+                })
+            }
+        }
+
         // Elementwise: gated activations (gates far into tanh's and exp's tails), add (same shape
         // and a broadcast row), scale, softcap (large values and tiny ones), transpose.
         for (rows, width) in [(1, 1), (1, 7), (17, 61), (3, 1037)] {
@@ -335,6 +371,7 @@ final class BackendConformanceTests: XCTestCase {
 
     /// The ops of `Backend` (LanternCore/Backend.swift); each must have rows in the table.
     static let protocolOps = ["tensor", "weight read back", "zeros", "copyRows", "embed", "matmul", "rmsNorm", "rope", "attention",
+                              "rope (packed)", "attention (packed)",
                               "gegluTanh", "swiglu", "add", "scale", "softcap", "transpose", "saeEncode", "saeDecode"]
 
     // MARK: The backends
@@ -444,6 +481,7 @@ final class BackendConformanceTests: XCTestCase {
     func testRMSNorm() throws { try check(["rmsNorm"]) }
     func testRope() throws { try check(["rope"]) }
     func testAttention() throws { try check(["attention"]) }
+    func testPackedSequences() throws { try check(["rope (packed)", "attention (packed)"]) }
     func testElementwise() throws { try check(["gegluTanh", "swiglu", "add", "scale", "softcap", "transpose"]) }
     func testSAE() throws { try check(["saeEncode", "saeDecode"]) }
 }

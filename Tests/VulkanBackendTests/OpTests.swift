@@ -134,6 +134,37 @@ final class OpTests: VulkanTestCase {
         }
     }
 
+    /// The packed-sequence forms are one dispatch each and give every segment the bits of its own
+    /// op on its rows (the same shader code over the same rows), on both Vulkan setups and the CPU;
+    /// segments that do not tile the rows are refused.
+    func testPackedSequencesAreOneDispatchAndEachSegmentsOwnRun() throws {
+        let segments = [0..<5, 5..<6, 6..<19]
+        let (rows, heads, kv, dim) = (19, 4, 2, 16)
+        let q = Self.random(rows * heads * dim, seed: 5, scale: 2), k = Self.random(rows * kv * dim, seed: 6, scale: 2)
+        let v = Self.random(rows * kv * dim, seed: 7)
+        let p = AttentionParams(heads: heads, kvHeads: kv, headDim: dim, scale: 0.25, softcap: 3, window: 4)
+        let rope = RopeParams(theta: 10_000, rotaryDim: 16)
+        for backend in [gpu!, staging!, cpu] as [any Backend] {
+            let (tq, tk, tv) = (try backend.tensor(q, shape: [rows, heads * dim]), try backend.tensor(k, shape: [rows, kv * dim]),
+                                try backend.tensor(v, shape: [rows, kv * dim]))
+            let before = (backend as? VulkanBackend)?.traffic
+            let z = try backend.attention(q: tq, k: tk, v: tv, segments: segments, params: p)
+            let r = try backend.rope(tq, heads: heads, headDim: dim, segments: segments, params: rope)
+            if let vulkan = backend as? VulkanBackend, let before {
+                XCTAssertEqual((vulkan.traffic - before).dispatches, 2, "one dispatch for each packed op")
+            }
+            let each = try segments.flatMap { s in
+                try backend.read(try backend.attention(q: try tq.rows(s), k: try tk.rows(s), v: try tv.rows(s), queryStart: 0,
+                                                       keyCount: s.count, params: p, wantPattern: false).out)
+            }
+            XCTAssertEqual(try backend.read(z), each, "\(backend.name): attention")
+            let rotated = try segments.flatMap { try backend.read(try backend.rope(try tq.rows($0), heads: heads, headDim: dim, start: 0, params: rope)) }
+            XCTAssertEqual(try backend.read(r), rotated, "\(backend.name): rope")
+            XCTAssertThrowsError(try backend.attention(q: tq, k: tk, v: tv, segments: [0..<5, 6..<19], params: p))
+            XCTAssertThrowsError(try backend.rope(tq, heads: heads, headDim: dim, segments: [0..<18], params: rope))
+        }
+    }
+
     func testElementwise() throws {
         let count = 1000 + 37
         let a = Self.random(count, seed: 90, scale: 30), b = Self.random(count, seed: 91, scale: 3)
