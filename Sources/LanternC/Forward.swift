@@ -147,17 +147,7 @@ public func lantern_run_batch(_ handle: UnsafeMutableRawPointer?, _ pointer: Uns
                               _ logits: Int32, _ error: ErrorOut) -> UnsafeMutableRawPointer? {
     guarded(error, nil) {
         let m = try model(handle)
-        guard count > 0, let lengths else { throw LanternError.invalidArgument("a batch needs at least one sequence") }
-        let sizes = Array(UnsafeBufferPointer(start: lengths, count: Int(count)))
-        if let bad = sizes.first(where: { $0 <= 0 }) {
-            throw LanternError.invalidArgument("a sequence of \(bad) tokens in the batch: every sequence needs at least one")
-        }
-        let all = try ids(pointer, sizes.reduce(0, +))
-        var sequences: [[Int32]] = [], start = 0
-        for size in sizes {
-            sequences.append(Array(all[start..<(start + Int(size))]))
-            start += Int(size)
-        }
+        let sequences = try sequences(pointer, lengths, count)
         let spec = try hookHandle.map { try borrowed($0, as: HookSpec.self, what: "hooks") }
         let hooks = sequences.map { _ in spec?.makeHooks() }
         let out = try m.transformer.forward(batch: sequences, hooks: hooks, logits: logitRows(logits))

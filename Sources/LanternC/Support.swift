@@ -67,6 +67,27 @@ func ids(_ pointer: UnsafePointer<Int32>?, _ count: Int64) throws -> [Int32] {
     return Array(UnsafeBufferPointer(start: pointer, count: Int(count)))
 }
 
+/// `count` sequences held one after another at `pointer`, `lengths[i]` tokens each (at least one).
+func sequences(_ pointer: UnsafePointer<Int32>?, _ lengths: UnsafePointer<Int64>?, _ count: Int64) throws -> [[Int32]] {
+    guard count > 0, let lengths else { throw LanternError.invalidArgument("a batch needs at least one sequence") }
+    let sizes = Array(UnsafeBufferPointer(start: lengths, count: Int(count)))
+    if let bad = sizes.first(where: { $0 <= 0 }) {
+        throw LanternError.invalidArgument("a sequence of \(bad) tokens in the batch: every sequence needs at least one")
+    }
+    let (total, overflow) = sizes.reduce((Int64(0), false)) { sum, size in
+        let (next, over) = sum.0.addingReportingOverflow(size)
+        return (next, sum.1 || over)
+    }
+    guard !overflow else { throw LanternError.invalidArgument("the batch's lengths overflow") }
+    let all = try ids(pointer, total)
+    var out: [[Int32]] = [], start = 0
+    for size in sizes {
+        out.append(Array(all[start..<(start + Int(size))]))
+        start += Int(size)
+    }
+    return out
+}
+
 func floats(_ pointer: UnsafePointer<Float>?, _ count: Int) throws -> [Float] {
     guard count > 0 else { return [] }
     guard let pointer else { throw LanternError.invalidArgument("no values (null pointer)") }

@@ -91,6 +91,21 @@ extension Transformer {
     }
 }
 
+extension Transformer {
+    /// Continues several prompts together, each step one batched forward pass over the unfinished
+    /// ones (their prompts first, as rows of one pass; then a token each): every generation is the
+    /// one `generate` gives its prompt alone — the same sampler (so the same seed) and hooks made
+    /// for each by `hooks` — to the summation order of its logits, which a near-tie could turn.
+    public func generate(prompts: [[Int32]], maxNewTokens: Int, sampler: Sampler = .greedy, hooks: (() -> Hooks?)? = nil,
+                         stopAtEOS: Bool = true) throws -> [Generation] {
+        let group = try prompts.map {
+            try Continuation(model: self, prompt: $0, maxNewTokens: maxNewTokens, sampler: sampler, hooks: hooks?(), stopAtEOS: stopAtEOS)
+        }
+        while try Continuation.step(group).contains(where: { $0 != nil }) {}
+        return group.map { Generation(prompt: $0.prompt, tokens: $0.tokens, logits: []) }
+    }
+}
+
 /// One continuation of a prompt advanced a token per `step()` (one forward pass with the KV
 /// cache): the one generation loop behind `generate`, steering's two columns and the server's
 /// token streams, so that all of them choose the same tokens.
@@ -131,7 +146,32 @@ public final class Continuation: @unchecked Sendable {
     public func step() throws -> Int32? {
         guard !finished else { return nil }
         guard let out = try model.forward(next, cache: cache, hooks: hooks, logits: .last) else { finished = true; return nil }
-        let logits = try model.backend.read(out)
+        return try choose(from: try model.backend.read(out))
+    }
+
+    /// Advances every unfinished continuation of `group` (all of one model) by a token, in one
+    /// batched forward pass over their caches (`forward(batch:caches:)`): each the token its own
+    /// `step()` would choose, to the summation order of its logits. Nil for those that had ended.
+    public static func step(_ group: [Continuation]) throws -> [Int32?] {
+        let live = group.indices.filter { !group[$0].finished }
+        guard let first = live.first else { return group.map { _ in nil } }
+        if live.count == 1 { return try group.indices.map { $0 == first ? try group[first].step() : nil } }
+        let model = group[first].model
+        guard live.allSatisfy({ group[$0].model === model }) else {
+            throw LanternError.invalidArgument("continuations of different models cannot step together")
+        }
+        let hooks = live.contains { group[$0].hooks != nil } ? live.map { group[$0].hooks } : nil
+        let outs = try model.forward(batch: live.map { group[$0].next }, hooks: hooks, logits: .last, caches: live.map { group[$0].cache })
+        var chosen = [Int32?](repeating: nil, count: group.count)
+        for (out, i) in zip(outs, live) {
+            guard let out else { group[i].finished = true; continue }
+            chosen[i] = try group[i].choose(from: try model.backend.read(out))
+        }
+        return chosen
+    }
+
+    /// Picks the next token from the last position's logits and moves on.
+    private func choose(from logits: [Float]) throws -> Int32 {
         // A NaN logit would make sampling trap and argmax pick token 0: stop here, naming its source.
         try model.requireFinite(logits: logits, tokens: prompt + tokens)
         lastLogits = logits

@@ -11,37 +11,47 @@ import LanternCore
 /// short sequence alone takes the few-row kernel): each sequence's activations equal its solo run
 /// to summation order (BatchForwardTests bounds the difference by 3e-6 relative).
 extension Transformer {
-    /// Runs `sequences` (no KV cache) and returns each one's logits as `logits` asks (nil for
-    /// `.none`); `hooks[i]`, when given, are sequence i's. `stopAfterLayer` ends the pass after
-    /// that block, as in a single pass (no logits).
+    /// Runs `sequences` and returns each one's logits as `logits` asks (nil for `.none`);
+    /// `hooks[i]`, when given, are sequence i's. With `caches`, sequence i continues the sequence
+    /// cached in `caches[i]` (its rows at positions from that cache's length, its keys and values
+    /// appended to it): a decoding step of several generations at once. `stopAfterLayer` ends the
+    /// pass after that block, as in a single pass (no logits, no caches).
     public func forward(batch sequences: [[Int32]], hooks: [Hooks?]? = nil, logits: LogitRows = .all,
-                        stopAfterLayer: Int? = nil) throws -> [Tensor?] {
+                        stopAfterLayer: Int? = nil, caches: [KVCache]? = nil) throws -> [Tensor?] {
         let c = config, b = backend
         guard !sequences.isEmpty else { return [] }
         if let hooks, hooks.count != sequences.count {
             throw LanternError.invalidArgument("\(hooks.count) hook sets for \(sequences.count) sequences")
         }
-        if stopAfterLayer != nil && logits != .none {
-            throw LanternError.invalidArgument("stopping after a layer leaves no logits")
+        if let caches, caches.count != sequences.count || Set(caches.map(ObjectIdentifier.init)).count != caches.count {
+            throw LanternError.invalidArgument("\(caches.count) KV caches for \(sequences.count) sequences (one each, none shared)")
+        }
+        if stopAfterLayer != nil && (logits != .none || caches != nil) {
+            throw LanternError.invalidArgument("stopping after a layer leaves no logits and no caches")
         }
         if sequences.count == 1 {
-            return [try forward(sequences[0], hooks: hooks?[0], logits: logits, stopAfterLayer: stopAfterLayer)]
+            return [try forward(sequences[0], cache: caches?[0], hooks: hooks?[0], logits: logits, stopAfterLayer: stopAfterLayer)]
         }
         var segments: [Range<Int>] = [], row = 0
+        let starts = caches?.map(\.length) ?? [Int](repeating: 0, count: sequences.count)
         for (i, tokens) in sequences.enumerated() {
             guard !tokens.isEmpty else { throw LanternError.invalidArgument("sequence \(i) of the batch has no tokens") }
-            guard tokens.count <= c.contextLength else {
-                throw LanternError.invalidArgument("sequence \(i): \(tokens.count) tokens exceed the model's context of \(c.contextLength)")
+            guard starts[i] + tokens.count <= c.contextLength else {
+                throw LanternError.invalidArgument("sequence \(i): \(starts[i] + tokens.count) tokens exceed the model's context of \(c.contextLength)")
+            }
+            if let caches, starts[i] + tokens.count > caches[i].capacity {
+                throw LanternError.invalidArgument("sequence \(i): \(starts[i] + tokens.count) tokens exceed its KV cache's capacity of \(caches[i].capacity)")
             }
             segments.append(row..<(row + tokens.count))
             row += tokens.count
         }
+        let positions = segments.indices.map { starts[$0]..<(starts[$0] + segments[$0].count) }
         let each = segments.indices.map { i in
-            hooks?[i].map { SequenceHooks(hooks: $0, positions: 0..<segments[i].count, backend: b) }
+            hooks?[i].map { SequenceHooks(hooks: $0, positions: positions[i], backend: b) }
         }
         let pass = BatchPass(model: self, segments: segments, hooks: each)
 
-        var x = try embed(sequences.flatMap { $0 }, positions: segments.flatMap { 0..<$0.count }) { try pass.visit($0, $1, nil) }
+        var x = try embed(sequences.flatMap { $0 }, positions: positions.joined()) { try pass.visit($0, $1, nil) }
         let finite = b as? FiniteChecking
         for (l, w) in blocks.enumerated() {
             let names = self.names[l]
@@ -55,16 +65,30 @@ extension Transformer {
             var q = qkv.q, k = qkv.k
             if c.rotary {
                 let rope = c.rope(layer: l)
-                q = try pass.visit(names.rotQ, try b.rope(q, heads: c.heads, headDim: c.headDim, segments: segments, params: rope), l)
-                k = try pass.visit(names.rotK, try b.rope(k, heads: c.kvHeads, headDim: c.headDim, segments: segments, params: rope), l)
+                func rotate(_ t: Tensor, heads: Int) throws -> Tensor {
+                    guard caches != nil else { return try b.rope(t, heads: heads, headDim: c.headDim, segments: segments, params: rope) }
+                    return try pass.perSequence(t) { try b.rope($1, heads: heads, headDim: c.headDim, start: starts[$0], params: rope) }
+                }
+                q = try pass.visit(names.rotQ, try rotate(q, heads: c.heads), l)
+                k = try pass.visit(names.rotK, try rotate(k, heads: c.kvHeads), l)
             }
-            let wantsPattern = each.contains { $0?.hooks.wants(names.scores) == true || $0?.hooks.wants(names.pattern) == true }
-            let zRaw = wantsPattern
-                ? try pass.perSequence(q) { i, qi in
+            let zRaw: Tensor
+            if let caches {
+                // Each sequence's keys and values join its cache; its queries read the whole cache.
+                zRaw = try pass.perSequence(q) { i, qi in
+                    try b.copyRows(try k.rows(segments[i]), into: caches[i].keys[l], at: starts[i])
+                    try b.copyRows(try qkv.v.rows(segments[i]), into: caches[i].values[l], at: starts[i])
+                    return try attentionValues(q: qi, keys: caches[i].keys[l], values: caches[i].values[l], start: starts[i],
+                                               layer: l, hooks: each[i])
+                }
+            } else if each.contains(where: { $0?.hooks.wants(names.scores) == true || $0?.hooks.wants(names.pattern) == true }) {
+                zRaw = try pass.perSequence(q) { i, qi in
                     try attentionValues(q: qi, keys: try k.rows(segments[i]), values: try qkv.v.rows(segments[i]), start: 0, layer: l,
                                         hooks: each[i])
                 }
-                : try b.attention(q: q, k: k, v: qkv.v, segments: segments, params: c.attentionParams(layer: l))
+            } else {
+                zRaw = try b.attention(q: q, k: k, v: qkv.v, segments: segments, params: c.attentionParams(layer: l))
+            }
             let z = try pass.visit(names.z, zRaw, l)
             var attnOut = try b.matmul(z, w.o)
             attnOut = try pass.replacingRows(of: attnOut, wanting: names.result) { i, zi in
@@ -82,7 +106,11 @@ extension Transformer {
             x = try pass.visit(names.residPost, try residualSum(x, attnOut, mlpOut), l)
             if let finite, try !finite.allFinite(x) {
                 // On the way to an error only: the first sequence that went non-finite, run alone,
-                // names the hook point and position as a single pass does.
+                // names the hook point and position as a single pass does (a cached sequence's
+                // earlier tokens are not at hand: its index and block are named instead).
+                if caches != nil, let i = try segments.indices.first(where: { try !finite.allFinite(try x.rows(segments[$0])) }) {
+                    throw LanternError.backend("sequence \(i) of the batch went non-finite in block \(l)")
+                }
                 for (i, segment) in segments.enumerated() where try !finite.allFinite(try x.rows(segment)) {
                     _ = try forward(sequences[i], hooks: hooks?[i], logits: .none)
                 }
@@ -90,6 +118,7 @@ extension Transformer {
             }
             if let stopAfterLayer, l >= stopAfterLayer { return sequences.map { _ in nil } }
         }
+        for (i, cache) in (caches ?? []).enumerated() { cache.length = starts[i] + segments[i].count }
 
         let wantNorm = each.contains { $0?.hooks.wants(HookNames.finalNorm) == true || $0?.hooks.wants(HookNames.finalScale) == true }
         if logits == .none && !wantNorm { return sequences.map { _ in nil } }

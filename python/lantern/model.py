@@ -424,20 +424,21 @@ class Model(WeightsMixin):
                  verbose: bool = False, use_past_kv_cache: bool = True):
         """Continues a prompt with the KV cache (greedy unless temperature > 0). Returns the prompt
         and its continuation as text when given text (return_type "input"), else tokens [1, pos]
-        ("tokens"); or a list for a list of prompts. stream=True returns an iterator over the new
-        text as it is generated. Hooks (fwd_hooks, `with model.hooks`) see every step.
+        ("tokens"); for a list of prompts a list, generated together (each step one batched pass,
+        each continuation its prompt's own). stream=True returns an iterator over the new text as
+        it is generated (one prompt). Hooks (fwd_hooks, `with model.hooks`) see every step.
         TransformerLens's `do_sample=False` is greedy whatever the temperature, `do_sample=True`
         samples at `temperature` (1.0 when left at 0); `verbose` and `use_past_kv_cache` are
         accepted for its notebooks (there is no progress bar to show, and the KV cache is always on)."""
         if do_sample is not None:
             temperature = (temperature or 1.0) if do_sample else 0.0
-        if not isinstance(input, str) and isinstance(input, (list, tuple)) and input and isinstance(input[0], str):
-            return [self.generate(p, max_new_tokens, temperature, top_k, top_p, seed, stop_at_eos, False, fwd_hooks,
-                                  prepend_bos, return_type, do_sample) for p in input]
         if not np.isfinite(temperature) or temperature < 0:
             raise _lib.InvalidArgumentError(f"temperature {temperature}: expected a finite number ≥ 0 (0 is greedy)")
         if return_type not in ("input", "str", "tokens"):
             raise _lib.InvalidArgumentError(f"return_type {return_type!r}: expected 'input', 'str' or 'tokens'")
+        if not isinstance(input, str) and isinstance(input, (list, tuple)) and input and isinstance(input[0], str):
+            return self._generate_many([self._encode(p, prepend_bos) for p in input], return_type != "tokens",
+                                       max_new_tokens, temperature, top_k, top_p, seed, stop_at_eos, fwd_hooks)
         as_text = isinstance(input, str) and return_type in ("input", "str")
         ids = self._encode(input, prepend_bos) if isinstance(input, str) else np.ascontiguousarray(_token_ids(input).reshape(-1))
         args = (ids, max_new_tokens, temperature, top_k, top_p, seed, stop_at_eos, fwd_hooks)
@@ -468,6 +469,31 @@ class Model(WeightsMixin):
                 return np.array(out[:n], dtype=np.int32)
             finally:
                 _lib.lib.lantern_free(ctypes.cast(out, ctypes.c_void_p))
+
+    def _generate_many(self, prompts, as_text, max_new_tokens, temperature, top_k, top_p, seed, stop_at_eos, fwd_hooks):
+        """Several prompts continued together, each step one batched pass over the unfinished
+        ones; each continuation is the one its prompt gets alone (the same seed, its own hooks)."""
+        ids = np.ascontiguousarray(np.concatenate(prompts), dtype=np.int32)
+        lengths = np.array([p.size for p in prompts], dtype=np.int64)
+        new_lengths = np.zeros(len(prompts), dtype=np.int64)
+        with HookSet(self, [], list(self._context_hooks) + list(fwd_hooks)) as hooks:
+            out = ctypes.POINTER(ctypes.c_int32)()
+            total = _lib.call(_lib.lib.lantern_generate_batch, self._handle, _ids_pointer(ids),
+                              lengths.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)), len(prompts), int(max_new_tokens),
+                              float(temperature), int(top_k or 0), float(top_p or 0), int(seed), 1 if stop_at_eos else 0,
+                              hooks.handle, new_lengths.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)), ctypes.byref(out),
+                              failed=lambda r: r < 0, slot=hooks.slot)
+            try:
+                new = np.array(out[:total], dtype=np.int32)
+            finally:
+                _lib.lib.lantern_free(ctypes.cast(out, ctypes.c_void_p))
+        results, start = [], 0
+        for prompt, count in zip(prompts, new_lengths):
+            piece = new[start:start + int(count)]
+            start += int(count)
+            results.append(self._decode(prompt, 1) + self._decode(piece, 1) if as_text
+                           else self._out(np.concatenate([prompt, piece]).astype(np.int64)[None]))
+        return results
 
     def _stream(self, ids, *rest) -> Iterator[str]:
         """Runs generation on a thread (the library releases the GIL) and yields new text as tokens

@@ -32,3 +32,13 @@ def test_activations_and_the_answer_equal_the_cli(gemma, tmp_path):
     assert np.array_equal(cache["pattern", 5][0], saved["blocks.5.attn.hook_pattern"])
     assert np.array_equal(logits[0], saved["logits"])
     assert gemma.to_string([int(logits[0, -1].argmax())]) == " important"
+
+
+def test_a_list_of_prompts_generates_together_as_each_alone(gemma):
+    prompts = [PROMPT, "My favourite place to visit is", "Yesterday"]
+    together = gemma.generate(prompts, max_new_tokens=8)
+    assert together == [gemma.generate(p, max_new_tokens=8) for p in prompts]
+    assert together[0].startswith(PROMPT + " important")
+    sampled = gemma.generate(prompts, max_new_tokens=6, temperature=0.8, seed=5, return_type="tokens")
+    for prompt, got in zip(prompts, sampled):
+        assert got.tolist() == gemma.generate(prompt, max_new_tokens=6, temperature=0.8, seed=5, return_type="tokens").tolist()
