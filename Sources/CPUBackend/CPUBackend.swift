@@ -127,7 +127,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
             AMXMatmul.run(type, x: xp, w: wp, out: op, n: n, k: k, m: m)
             return out
         }
-        if n >= CPUKernelPlan.packedFromRows, let panels = widened(w, wp, m: m, k: k) {
+        if n >= CPUKernelPlan.packedFromRows(w.dtype), let panels = widened(w, wp, m: m, k: k) {
             kernels.packedMatmul(panels: panels.base, m: m, k: k, x: xp, out: op, n: n)
         } else {
             kernels.matmul(w.dtype, x: xp, w: wp, out: op, n: n, k: k, m: m)

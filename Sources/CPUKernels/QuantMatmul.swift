@@ -8,7 +8,7 @@ import LanternCore
 /// multiplied straight into the activation row's accumulator (`DotSink`), so the weights are
 /// read once and never stored as floats.
 ///
-/// Many rows (prefill, n ≥ `CPUKernelPlan.packedFromRows`): `QuantPackedMatmul`, the packed GEMM.
+/// Many rows (prefill, n ≥ `CPUKernelPlan.quantisedPackedFromRows`): `QuantPackedMatmul`, the packed GEMM.
 /// In between: threads take groups of `groupRows` weight rows. A group is decoded into a
 /// small f32 scratch (12 rows × k floats: L1/L2-resident), then the f32 register tiles of
 /// `Matmul` run every activation row against it; decoding costs O(m·k) whatever n is.
@@ -23,7 +23,7 @@ enum QuantMatmul {
         let blockSize = B.dtype.blockSize, blockBytes = B.dtype.blockBytes
         let blocksPerRow = k / blockSize
         let rowBytes = blocksPerRow * blockBytes
-        if n >= CPUKernelPlan.packedFromRows {
+        if n >= CPUKernelPlan.quantisedPackedFromRows {
             QuantPackedMatmul.run(B.self, x: x, w: w, out: out, n: n, k: k, m: m)
             return
         }

@@ -49,8 +49,10 @@ final class QuantMatmulTests: XCTestCase {
             for (n, m) in [(1, 7), (3, 13), (5, 24), (9, 4)] {
                 try check(dtype, n: n, k: 512, m: m)
             }
-            // The packed GEMM: partial row tiles, partial panels, a k slice shorter than kc.
+            // Scratch groups past the fused rows: a partial group of weight rows, partial row tiles.
             try check(dtype, n: 13, k: 768, m: 150)
+            // The packed GEMM: partial row tiles, partial panels, a k slice shorter than kc.
+            try check(dtype, n: 70, k: 768, m: 150)
         }
     }
 

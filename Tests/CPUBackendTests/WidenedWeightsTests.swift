@@ -32,8 +32,9 @@ final class WidenedWeightsTests: XCTestCase {
                 let plain = CPUBackend(), widening = CPUBackend()
                 widening.widenWeights()
                 let wPlain = try plain.weight(host), wWide = try widening.weight(host)
-                // 8 rows is the first packed product; 13 leaves a partial row tile.
-                for n in [8, 13, 40] {
+                // 8 rows is the first packed product of 16- and 32-bit weights, 64 of quantised ones;
+                // 13 and 70 leave a partial row tile.
+                for n in [8, 13, 40, 64, 70] {
                     let x = activations(n: n, k: k)
                     let want = try plain.read(try plain.matmul(try plain.tensor(x, shape: [n, k]), wPlain))
                     for pass in 0..<2 {
@@ -53,9 +54,10 @@ final class WidenedWeightsTests: XCTestCase {
     }
 
     func testBudgetAndLifetime() throws {
-        // Q5_K, a type AMX does not read: where AMX is used, the other block types' 16-row
-        // products read the stored bytes and widen nothing (AMXMatmulTests).
-        let (n, k, m) = (16, 256, 64)
+        // Q5_K, a type AMX does not read: where AMX is used, the other block types' products
+        // read the stored bytes and widen nothing (AMXMatmulTests). 64 rows: quantised weights
+        // widen from `CPUKernelPlan.quantisedPackedFromRows`.
+        let (n, k, m) = (CPUKernelPlan.quantisedPackedFromRows, 256, 64)
         let bytes = weightBytes(.q5_K, m: m, k: k)
         let x = activations(n: n, k: k)
         try bytes.withUnsafeBytes { raw in
