@@ -59,7 +59,7 @@ extension Transformer {
 
             // Attention: the products over every row; RoPE and attention over the packed rows, each
             // sequence at positions from 0 seeing only its own keys (per sequence where a hook asks
-            // for its scores or pattern).
+            // for its scores or pattern, and with caches, where each continues its own cache).
             let h = try w.ln1.map { try pass.norm(x, $0, scale: names.ln1Scale, normalized: names.ln1, l) } ?? x
             let qkv = try attentionInputs(h, layer: l) { try pass.visit($0, $1, l) }
             var q = qkv.q, k = qkv.k
