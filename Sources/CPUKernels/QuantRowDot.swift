@@ -157,7 +157,11 @@ extension Q4_1SIMD {
 // Plain loops, not `rowDot`'s closure: with the fifth bits, the closure stayed a call per block.
 
 extension Q5_0SIMD {
+    #if LANTERN_AVX512
+    static var readsBlockOrder: Bool { false }
+    #else
     static var readsBlockOrder: Bool { true }
+    #endif
 
     @inline(__always) static func dot(_ src: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
         #if LANTERN_AVX512

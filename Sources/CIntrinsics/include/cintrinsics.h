@@ -75,6 +75,12 @@ lantern_f32x16 lantern_lookup32(lantern_f32x16 low, lantern_f32x16 high, lantern
     return (lantern_f32x16)_mm512_permutex2var_ps((__m512)low, (__m512i)index, (__m512)high);
 }
 
+/// `v` plus `addend` in the lanes whose bit of `mask` is set, `v` elsewhere (one masked vaddps).
+static inline __attribute__((always_inline))
+lantern_f32x16 lantern_add_where(lantern_f32x16 v, unsigned short mask, lantern_f32x16 addend) {
+    return (lantern_f32x16)_mm512_mask_add_ps((__m512)v, (__mmask16)mask, (__m512)v, (__m512)addend);
+}
+
 /// `v` unchanged, but unknown to the optimiser from here on. For loop constants such as the
 /// row dots' shift counts and code tables: knowing them, LLVM rewrote broadcast-and-shift into a
 /// dozen lane shuffles per block and split the table arithmetic across lanes.
