@@ -41,9 +41,7 @@ extension CPUBackend: DifferentiableBackend {
     }
 
     public func ropeBackward(_ gradient: Tensor, heads: Int, headDim: Int, start: Int, params: RopeParams) throws -> Tensor {
-        guard gradient.width == heads * headDim, params.rotaryDim <= headDim, params.rotaryDim % 2 == 0 else {
-            throw LanternError.shapeMismatch(op: "ropeBackward", detail: "gradient \(gradient.shape) as \(heads) heads × \(headDim), rotary dim \(params.rotaryDim)")
-        }
+        try params.checkShape(gradient, heads: heads, headDim: headDim, start: start, op: "ropeBackward")
         let out = make(gradient.shape)
         kernels.ropeTransposed(try gradient.cpuFloats(), try out.cpuFloats(), rows: gradient.rowCount, heads: heads,
                                        headDim: headDim, start: start, params: params)

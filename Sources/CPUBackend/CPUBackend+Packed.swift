@@ -5,9 +5,7 @@ import LanternCore
 /// tensor per sequence stacked afterwards.
 extension CPUBackend {
     public func rope(_ x: Tensor, heads: Int, headDim: Int, segments: [Range<Int>], params: RopeParams) throws -> Tensor {
-        guard x.width == heads * headDim, params.rotaryDim <= headDim, params.rotaryDim % 2 == 0 else {
-            throw LanternError.shapeMismatch(op: "rope", detail: "x \(x.shape) as \(heads) heads × \(headDim), rotary dim \(params.rotaryDim)")
-        }
+        try params.checkShape(x, heads: heads, headDim: headDim)
         try PackedSequences.check(segments, rows: x.rowCount, op: "rope")
         let out = make(x.shape)
         let (xp, op, width) = (try x.cpuFloats(), try out.cpuFloats(), x.width)

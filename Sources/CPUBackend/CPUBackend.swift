@@ -177,9 +177,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     }
 
     public func rope(_ x: Tensor, heads: Int, headDim: Int, start: Int, params: RopeParams) throws -> Tensor {
-        guard x.width == heads * headDim, params.rotaryDim <= headDim, params.rotaryDim % 2 == 0 else {
-            throw LanternError.shapeMismatch(op: "rope", detail: "x \(x.shape) as \(heads) heads × \(headDim), rotary dim \(params.rotaryDim)")
-        }
+        try params.checkShape(x, heads: heads, headDim: headDim, start: start)
         let out = make(x.shape)
         kernels.rope(try x.cpuFloats(), try out.cpuFloats(), rows: x.rowCount, heads: heads, headDim: headDim,
                      start: start, params: params)

@@ -30,6 +30,16 @@ public struct RopeParams: Sendable, Equatable {
 }
 
 extension RopeParams {
+    /// Every backend's RoPE (forward, packed, backward) checks its input through this: `x`'s rows
+    /// hold `heads` heads of `headDim`, the rotated part fits a head in whole pairs, and the first
+    /// position is not negative.
+    public func checkShape(_ x: Tensor, heads: Int, headDim: Int, start: Int = 0, op: String = "rope") throws {
+        guard heads > 0, headDim > 0, x.width == heads * headDim, rotaryDim >= 0, rotaryDim <= headDim,
+              rotaryDim % 2 == 0, start >= 0 else {
+            throw LanternError.shapeMismatch(op: op, detail: "x \(x.shape) as \(heads) heads × \(headDim), rotary dim \(rotaryDim), first position \(start)")
+        }
+    }
+
     /// The frequency of dimension pair `i` of `rotaryDim`, as HF computes it (f32).
     public static func inverseFrequency(_ i: Int, rotaryDim: Int, theta: Float) -> Float {
         1 / pow(theta, Float(2 * i) / Float(rotaryDim))

@@ -38,9 +38,7 @@ extension VulkanBackend {
 
     /// With `inverse`, every pair turns by −θ: the rotation's transpose, RoPE's backward.
     func rope(_ x: Tensor, heads: Int, headDim: Int, start: Int, params: RopeParams, inverse: Bool) throws -> Tensor {
-        guard x.width == heads * headDim, params.rotaryDim <= headDim, params.rotaryDim % 2 == 0, start >= 0 else {
-            throw LanternError.shapeMismatch(op: "rope", detail: "x \(x.shape) as \(heads) heads × \(headDim), rotary dim \(params.rotaryDim)")
-        }
+        try params.checkShape(x, heads: heads, headDim: headDim, start: start, op: inverse ? "ropeBackward" : "rope")
         try requireF32("rope", x)
         let out = try f32Tensor(x.shape)
         if x.count == 0 { return out }
@@ -57,9 +55,7 @@ extension VulkanBackend {
     /// Sequences packed as rows: one dispatch, each row's position (row − its sequence's first
     /// row) uploaded beside it.
     public func rope(_ x: Tensor, heads: Int, headDim: Int, segments: [Range<Int>], params: RopeParams) throws -> Tensor {
-        guard x.width == heads * headDim, params.rotaryDim <= headDim, params.rotaryDim % 2 == 0 else {
-            throw LanternError.shapeMismatch(op: "rope", detail: "x \(x.shape) as \(heads) heads × \(headDim), rotary dim \(params.rotaryDim)")
-        }
+        try params.checkShape(x, heads: heads, headDim: headDim)
         try PackedSequences.check(segments, rows: x.rowCount, op: "rope")
         try requireF32("rope", x)
         let out = try f32Tensor(x.shape)

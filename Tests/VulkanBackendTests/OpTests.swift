@@ -165,6 +165,32 @@ final class OpTests: VulkanTestCase {
         }
     }
 
+    /// Every RoPE (forward, packed, backward) on both Vulkan setups and the CPU refuses the same
+    /// inputs through one check: a width that is not heads × headDim, an odd or too wide rotary
+    /// part, a negative first position; the error names the op.
+    func testRopeRefusesBadShapesOnEveryBackend() throws {
+        let (rows, heads, dim) = (3, 2, 8)
+        let x = Self.random(rows * heads * dim, seed: 12)
+        for backend in [gpu!, staging!, cpu] as [any Backend & DifferentiableBackend] {
+            let t = try backend.tensor(x, shape: [rows, heads * dim])
+            let good = RopeParams(theta: 10_000, rotaryDim: dim)
+            let cases: [(String, () throws -> Tensor)] = [
+                ("width", { try backend.rope(t, heads: 3, headDim: dim, start: 0, params: good) }),
+                ("odd rotary", { try backend.rope(t, heads: heads, headDim: dim, start: 0, params: RopeParams(theta: 10_000, rotaryDim: 7)) }),
+                ("wide rotary", { try backend.rope(t, heads: heads, headDim: dim, segments: [0..<rows], params: RopeParams(theta: 10_000, rotaryDim: 10)) }),
+                ("negative start", { try backend.rope(t, heads: heads, headDim: dim, start: -1, params: good) }),
+                ("backward width", { try backend.ropeBackward(t, heads: heads, headDim: dim + 1, start: 0, params: good) }),
+            ]
+            for (what, call) in cases {
+                XCTAssertThrowsError(try call(), "\(backend.name): \(what)") { error in
+                    guard case LanternError.shapeMismatch(let op, _) = error else { return XCTFail("\(backend.name): \(what): \(error)") }
+                    XCTAssertTrue(op.hasPrefix("rope"), "\(backend.name): \(what): \(op)")
+                }
+            }
+            XCTAssertNoThrow(try backend.rope(t, heads: heads, headDim: dim, start: 2, params: good))
+        }
+    }
+
     func testElementwise() throws {
         let count = 1000 + 37
         let a = Self.random(count, seed: 90, scale: 30), b = Self.random(count, seed: 91, scale: 3)
