@@ -1,10 +1,16 @@
 import Foundation
 import Synchronization
 
-/// Persistent worker threads for `Parallel`: one per core beyond the caller's, which spin briefly
-/// between jobs and then sleep. A decode step runs ~170 parallel ops of a few tens of
+/// Persistent worker threads for `Parallel`: one per core beyond the caller's, which spin between
+/// jobs for up to `spin` and then sleep. A decode step runs ~170 parallel ops of a few tens of
 /// microseconds each; waking Dispatch's workers for every one of them (a fork/join per op) cost
 /// a noticeable part of each op. The caller always works on its own job too.
+///
+/// The spin is timed, not counted: a worker that falls asleep between two ops of a forward pass
+/// takes longer to wake (a futex, and on a VM the host's scheduler) than a small op takes, so the
+/// caller does the whole op alone. Counted at 4,000 checks of the ticket (a few microseconds), the
+/// worker slept before 63% of SmolLM2's decode jobs and ran 31% of their chunks; spinning up to
+/// 200 µs, it sleeps a few times a run and runs half.
 ///
 /// One job at a time: a call made while a job runs (from a worker, or from another thread) goes
 /// to Dispatch instead. The job's indices are claimed through one atomic `ticket` holding the
@@ -23,8 +29,10 @@ final class WorkerPool: @unchecked Sendable {
     private let sleepers = Atomic<Int>(0)
     private let condition = NSCondition()
     private var body: ((Int) -> Void)?
-    /// Checks of the ticket before a worker sleeps (tens of microseconds).
-    static let spins = 4_000
+    /// How long a worker checks the ticket before it sleeps: longer than the gaps between the
+    /// parallel ops of a forward pass (the serial norms, adds and RoPE between its products), short
+    /// enough that a process between passes stops spending a core at once.
+    static let spin: Duration = .microseconds(200)
     static let maxCount = 1 << 20
 
     init(workers: Int) {
@@ -85,10 +93,13 @@ final class WorkerPool: @unchecked Sendable {
     private func work() {
         var seen = Self.generation(ticket.load(ordering: .acquiring))
         while true {
-            var spins = 0
+            let clock = ContinuousClock(), deadline = clock.now + Self.spin
+            var checks = 0
             var current = Self.generation(ticket.load(ordering: .acquiring))
-            while current == seen && spins < Self.spins {
-                spins += 1
+            while current == seen {
+                checks &+= 1
+                // The clock every 256 checks: reading it costs tens of nanoseconds.
+                if checks & 255 == 0 && clock.now >= deadline { break }
                 current = Self.generation(ticket.load(ordering: .acquiring))
             }
             if current == seen {
