@@ -129,7 +129,7 @@ clean:
 LLAMACPP_CMAKE := $(if $(call HAS_FLAGS,amx_tile),-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON -DGGML_AVX_VNNI=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF,-DGGML_NATIVE=ON)
 bench-llamacpp: build
 	python3 -c "import llama_cpp" 2>/dev/null || CMAKE_ARGS="$(LLAMACPP_CMAKE)" python3 -m pip install llama-cpp-python
-	$(BIN) bench --only model --model gemma3-270m --model smollm2 --prefill 512 --decode 32
+	$(BIN) bench --only model --model gemma3-270m --model smollm2 --prefill 512 --decode 32 --rounds 3
 
 # --- fuzzing: libFuzzer harnesses in Fuzz/, built with swiftc -sanitize=fuzzer,address
 # outside the SwiftPM build. `make fuzz` runs each harness for FUZZ_RUNS executions (FUZZ_SECONDS=N

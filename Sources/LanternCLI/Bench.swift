@@ -26,6 +26,9 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: "Tokens to decode for the decode figure.")
     var decode = 16
 
+    @Option(name: .long, help: "Rounds of the model figures, Lantern's and llama.cpp's in turn, each ratio from its own round (their median is the run's): a slow stretch of a shared machine then falls on one round, not on one side.")
+    var rounds = 1
+
     @Option(name: .long, help: "Prompt tokens for the analyses' traffic on a device backend (lens, next-token losses, SAE latents); 0 skips them.")
     var analysisTokens = 16
 
@@ -46,6 +49,7 @@ struct Bench: ParsableCommand {
         try OptionCheck.integer(prefill, "--prefill", 1...1 << 20)
         try OptionCheck.integer(decode, "--decode", 0...1 << 20)
         try OptionCheck.integer(analysisTokens, "--analysis-tokens", 0...1 << 20)
+        try OptionCheck.integer(rounds, "--rounds", 1...100)
         guard ["all", "matmul", "model", "workloads", "matvec", "scan"].contains(only) else { throw ValidationError("--only must be all, matmul, model, workloads, matvec or scan") }
         for name in backendKinds where !["cpu", "vulkan", "vulkan-f16"].contains(name) {
             throw ValidationError("--backend takes cpu, vulkan and/or vulkan-f16, got '\(name)'")
@@ -262,6 +266,13 @@ struct Bench: ParsableCommand {
         for (what, t) in traffic { result[Self.trafficKey(what)] = t.json }
         let reference = ggufPath.flatMap { noReference ? nil : llamaCpp($0) }
         if let reference { result["llama_cpp"] = reference }
+        let moreRounds = try reference == nil ? [] : (1..<rounds).map { _ in
+            try round(model, backend, prompt: prompt, reference: ggufPath!)
+        }
+        if !moreRounds.isEmpty {
+            let first = ratios(prefill: Double(prefill) / prefillSeconds, decode: Double(decode) / decodeSeconds, reference!)
+            result["rounds"] = [first] + moreRounds
+        }
         if !json {
             print("model: \(name) (\(backend.name))")
             let lp = reference?["prefill_tokens_per_second"] as? Double, ld = reference?["decode_tokens_per_second"] as? Double
@@ -274,6 +285,7 @@ struct Bench: ParsableCommand {
                          Double(decode) / meanDecodeSeconds) + beside(Double(decode) / decodeSeconds, ld))
             print(String(format: "  decode reads %.1f MB of weights per token: %.1f GB/s, %.0f%% of a streaming read's %.1f GB/s",
                          Double(bytesPerToken) / 1e6, decodeGBs, 100 * decodeGBs / streamGBs, streamGBs))
+            if let all = result["rounds"] as? [[String: Double]] { printRounds(all) }
             for (what, t) in traffic { print("  \(what): \(t.summary)") }
             print(String(format: "  peak resident memory %.2f GiB (weights file %.2f GiB, mapped)",
                          Double(peak) / 1_073_741_824, Double(weightsBytes) / 1_073_741_824))
