@@ -10,7 +10,9 @@ enum AttentionKernel {
         let qw = p.heads * p.headDim, kw = p.kvHeads * p.headDim, d = p.headDim
         let group = p.heads / p.kvHeads
         let args = UncheckedBox((q, k, v, out, pattern))
-        Parallel.forRanges(p.heads * n) { range in
+        // One (head, row) item a chunk where there are few: a decode step has only the heads (9 for
+        // SmolLM2), and in chunks of two (five chunks) two cores shared them 5:4 at best.
+        Parallel.forRanges(p.heads * n, oversplit: 8) { range in
             let (q, k, v, out, pattern) = args.value
             let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(keyCount, 1))
             defer { scores.deallocate() }
