@@ -219,10 +219,7 @@ struct Bench: ParsableCommand {
         let prompt = (0..<prefill).map { Int32(3 + ($0 * 7919) % (vocab - 3)) }
         // Warm the page cache and the code paths once.
         _ = try model.forward(Array(prompt.prefix(4)), logits: .last)
-        let prefillSeconds = try bestTime(atLeast: 2) {
-            _ = try model.forward(prompt, logits: .last)
-            try backend.finish()
-        }
+        let prefillSeconds = try timedPrefill(model, backend, prompt)
         // On a device backend: what one prefill (with its last logits read back) and one decode
         // token cost in dispatches, submits, barriers and bytes moved.
         let counter = backend as? DeviceTrafficCounting
@@ -231,23 +228,14 @@ struct Bench: ParsableCommand {
         let beforePrefill = counter?.traffic
         _ = try backend.read(model.forward(prompt, cache: cache, logits: .last)!)
         if let counter, let beforePrefill { traffic.append(("prefill", counter.traffic - beforePrefill)) }
-        // Each token timed on its own; the rate is one over the median token, so that a burst of
-        // another process's work (this is often a shared machine) moves it less than the mean.
-        // tools/bench_llamacpp.py times llama.cpp the same way.
-        var tokenSeconds: [Double] = []
-        for i in 0..<decode {
-            let before = i == decode - 1 ? counter?.traffic : nil
-            let start = Date()
-            _ = try backend.read(model.forward([5], cache: cache, logits: .last)!)
-            tokenSeconds.append(Date().timeIntervalSince(start))
-            if let counter, let before { traffic.append(("decode token", counter.traffic - before)) }
-        }
+        let (tokenSeconds, lastToken) = try timedDecode(model, backend, cache: cache, counter: counter)
+        if let lastToken { traffic.append(("decode token", lastToken)) }
         if let counter, analysisTokens > 0 {
             let tokens = (0..<analysisTokens).map { Int32(3 + ($0 * 7919) % (vocab - 3)) }
             traffic += try analysisTraffic(model, prompt: tokens, counter)
         }
         let meanDecodeSeconds = tokenSeconds.reduce(0, +)
-        let decodeSeconds = tokenSeconds.isEmpty ? 0 : Double(decode) * tokenSeconds.sorted()[decode / 2]
+        let decodeSeconds = Double(decode) * Self.medianToken(tokenSeconds)
         let peak = peakResidentBytes()
         let weightsBytes = (try? FileManager.default.attributesOfItem(atPath: weightsPath)[.size] as? Int) ?? 0
         // Decode reads every weight once per token: its rate in GB/s beside a plain streaming read.
